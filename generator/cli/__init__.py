@@ -1,0 +1,57 @@
+"""The `kserve-gitops` command line: parse options, call the pipeline, map errors to exit codes."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import click
+import typer
+
+from generator import __version__
+from generator.cli import generate, lock, render, validate
+from generator.errors import EXIT_ENVIRONMENT, EXIT_INTERRUPTED
+
+app = typer.Typer(
+    name="kserve-gitops",
+    help="Resolve MLflow model references in models.yaml, lock them, and render KServe manifests for Argo CD.",
+    pretty_exceptions_show_locals=False,
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"kserve-gitops {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global(
+    ctx: typer.Context,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    ctx.obj = {"debug": debug}
+
+
+for command in (validate, lock, render, generate):
+    app.command(name=command.NAME, help=command.HELP, epilog=command.EXAMPLE)(command.command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        app(args=argv, prog_name="kserve-gitops", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_ENVIRONMENT
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return 0

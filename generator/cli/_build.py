@@ -1,0 +1,68 @@
+"""Turn command-line values into the objects the pipeline needs (check-jsonschema's build_*)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+import typer
+
+from generator.diagnostics import Diagnostic
+from generator.lock.resolve import Update
+from generator.pipeline import Validator
+from generator.registry.base import Registry
+from generator.spec.model import Spec
+from generator.write import Plan, apply
+
+DEFAULT_CRD_DIR = Path("schemas/crds")
+
+
+def repo_root(repo: Path | None) -> Path:
+    if repo is not None:
+        return repo.resolve()
+    here = Path.cwd().resolve()
+    return next((p for p in (here, *here.parents) if (p / ".git").exists()), here)
+
+
+def update_selection(update: bool, selectors: list[str] | None) -> Update:
+    if selectors and not update:
+        raise typer.BadParameter("naming MODEL[/ENV] only makes sense with --update", param_hint="MODEL[/ENV]")
+    return Update.parse(selectors or []) if update else Update()
+
+
+def registry_for(spec: Spec) -> Registry:
+    """Imported here, not at the top: only commands that resolve pay for importing mlflow."""
+    from generator.registry.mlflow import MlflowRegistry  # noqa: PLC0415
+
+    return MlflowRegistry(tracking_uri=os.environ.get("MLFLOW_TRACKING_URI") or spec.tracking_uri or None)
+
+
+def warn(diagnostics: Iterable[Diagnostic]) -> None:
+    for diagnostic in diagnostics:
+        print(diagnostic, file=sys.stderr)
+
+
+def finish(root: Path, plan: Plan, *, check: bool, fix: str) -> int:
+    """Apply the plan, or with --check report it as drift."""
+    if check:
+        if plan.empty:
+            print("up to date")
+            return 0
+        print(plan.diff(), end="")
+        print(f"error: {len(plan.writes) + len(plan.deletes)} file(s) out of date; run `{fix}`", file=sys.stderr)
+        return 1
+    if plan.empty:
+        print("nothing to change")
+        return 0
+    apply(root, plan)
+    for line in plan.summary():
+        print(line)
+    return 0
+
+
+def manifest_checks(root: Path, crd_dir: Path | None) -> Validator:
+    from generator.validate.manifests import checks  # noqa: PLC0415
+
+    return checks(crd_dir if crd_dir is not None else root / DEFAULT_CRD_DIR)

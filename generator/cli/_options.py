@@ -1,0 +1,31 @@
+"""Options shared by several commands, declared once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+Repo = Annotated[
+    Path | None,
+    typer.Option("--repo", help="Platform repository holding models.yaml. Default: the git root, else the current directory.",
+                 file_okay=False, show_default=False),
+]
+Check = Annotated[
+    bool,
+    typer.Option("--check", help="Write nothing; print a unified diff and exit 1 if files would change."),
+]
+Update = Annotated[
+    bool,
+    typer.Option("--update", help="Also re-resolve floating references (alias, stage, latest); held entries stay."),
+]
+Selectors = Annotated[
+    list[str] | None,
+    typer.Argument(help="With --update: only these MODEL or MODEL/ENV.", show_default=False, metavar="MODEL[/ENV]"),
+]
+CrdDir = Annotated[
+    Path | None,
+    typer.Option("--crd-dir", help="Directory of KServe/Argo CD CRDs for strict schema checks. Default: schemas/crds.",
+                 file_okay=False, show_default=False),
+]

@@ -1,0 +1,58 @@
+"""One finding about the user's input, with where it is and how to fix it.
+
+Every stage reports problems as `Diagnostic`s so that a run can collect all of
+them and print them together, as text, JSON or GitHub annotations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, order=True)
+class Diagnostic:
+    """A problem, located as precisely as the stage that found it can."""
+
+    file: str = ""
+    line: int = 0
+    column: int = 0
+    path: str = ""
+    message: str = ""
+    hint: str = ""
+    severity: Severity = "error"
+    rule: str = ""
+
+    def location(self) -> str:
+        parts = [self.file] if self.file else []
+        if self.file and self.line:
+            parts.append(str(self.line))
+            if self.column:
+                parts.append(str(self.column))
+        where = ":".join(parts)
+        if self.path:
+            where = f"{where}: {self.path}" if where else self.path
+        return where
+
+    def __str__(self) -> str:
+        where = self.location()
+        rule = f" [{self.rule}]" if self.rule else ""
+        text = f"{where}: {self.message}{rule}" if where else f"{self.message}{rule}"
+        if self.severity == "warning":
+            text = f"warning: {text}"
+        return f"{text}\n  fix: {self.hint}" if self.hint else text
+
+    def as_dict(self) -> dict[str, object]:
+        return {k: v for k, v in asdict(self).items() if v not in ("", 0)}
+
+
+def errors(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    return [d for d in diagnostics if d.severity == "error"]
+
+
+def ordered(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """Sorted by file, then line, so output never depends on discovery order."""
+    return sorted(set(diagnostics))

@@ -1,0 +1,65 @@
+"""The errors a user may see. Anything else is a bug and exits with EXIT_BUG.
+
+`UserError` carries one or more diagnostics; `str(error)` is the whole message.
+Exit codes: 0 ok, 1 invalid input or drift found, 2 usage or environment
+(registry unreachable, tool missing, path unwritable), 3 bug, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from generator.diagnostics import Diagnostic, ordered
+
+EXIT_OK = 0
+EXIT_INVALID = 1
+EXIT_ENVIRONMENT = 2
+EXIT_BUG = 3
+EXIT_INTERRUPTED = 130
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed without a traceback."""
+
+    exit_code = EXIT_INVALID
+
+    def __init__(self, diagnostics: Diagnostic | Iterable[Diagnostic]) -> None:
+        items = [diagnostics] if isinstance(diagnostics, Diagnostic) else list(diagnostics)
+        self.diagnostics: list[Diagnostic] = ordered(items)
+        super().__init__("\n".join(str(d) for d in self.diagnostics))
+
+    @classmethod
+    def simple(cls, message: str, *, hint: str = "", file: str = "", path: str = "") -> UserError:
+        return cls(Diagnostic(file=file, path=path, message=message, hint=hint))
+
+
+class SpecError(UserError):
+    """models.yaml is not valid."""
+
+
+class LockError(UserError):
+    """models.lock cannot be read or does not match models.yaml."""
+
+
+class RegistryError(UserError):
+    """A reference cannot be resolved in the registry (unknown model, alias, version)."""
+
+
+class RegistryUnavailable(UserError):
+    """The registry cannot be reached or keeps failing."""
+
+    exit_code = EXIT_ENVIRONMENT
+
+
+class ValidationFailed(UserError):
+    """Rendered manifests do not pass the cluster-side checks."""
+
+
+class DriftFound(UserError):
+    """`--check` found files that differ from what would be written."""
+
+
+class EnvironmentProblem(UserError):
+    """The machine lacks something: a tool, a writable path, a CRD directory."""
+
+    exit_code = EXIT_ENVIRONMENT

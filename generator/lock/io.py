@@ -1,0 +1,107 @@
+"""models.lock text ↔ `Lock`. Sorted, no timestamps: identical locks are identical bytes."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import jsonschema
+
+from generator.diagnostics import Diagnostic
+from generator.errors import LockError
+from generator.lock.model import Lock, LockEntry
+from generator.spec.model import REF_KINDS, Ref
+from generator.spec.yaml_lines import json_path
+from generator.spec.yaml_lines import load as load_yaml
+from generator.yamlio import dump, header
+
+LOCK_VERSION = 1
+HEADER = header(
+    "from models.yaml; do not edit by hand.",
+    "Regenerate: kserve-gitops lock  (add --update to follow moved aliases, stages and latest)",
+)
+
+_ENTRY = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["registeredModel", "reference", "version", "runId", "source", "artifactUri"],
+    "properties": {
+        "registeredModel": {"type": "string"},
+        "reference": {
+            "type": "object",
+            "minProperties": 1,
+            "maxProperties": 1,
+            "propertyNames": {"enum": list(REF_KINDS)},
+        },
+        "version": {"type": "string"},
+        "runId": {"type": "string"},
+        "source": {"type": "string"},
+        "artifactUri": {"type": "string"},
+    },
+}
+_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["lockVersion", "models"],
+    "properties": {
+        "lockVersion": {"const": LOCK_VERSION},
+        "models": {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": _ENTRY}},
+    },
+}
+
+
+@cache
+def _validator() -> jsonschema.protocols.Validator:
+    return jsonschema.Draft202012Validator(_SCHEMA)
+
+
+def dumps(lock: Lock) -> bytes:
+    models: dict[str, dict[str, Any]] = {}
+    for (model, env), entry in sorted(lock.entries.items()):
+        models.setdefault(model, {})[env] = {
+            "registeredModel": entry.registered_model,
+            "reference": entry.reference.as_dict(),
+            "version": entry.version,
+            "runId": entry.run_id,
+            "source": entry.source,
+            "artifactUri": entry.artifact_uri,
+        }
+    return dump([{"lockVersion": LOCK_VERSION, "models": models}], HEADER)
+
+
+def loads(text: str, file: str = "models.lock") -> Lock:
+    data, positions, problems = load_yaml(text, file)
+    if data is None and not problems:
+        return Lock()
+    if not problems:
+        problems = [
+            Diagnostic(
+                file=file,
+                line=positions.line_of(list(e.absolute_path))[0],
+                path=json_path(list(e.absolute_path)),
+                message=e.message,
+                hint="models.lock is generated: delete it and run `kserve-gitops lock` to recreate it",
+            )
+            for e in _validator().iter_errors(data)
+        ]
+    if problems:
+        raise LockError(problems)
+    return Lock({
+        (model, env): _entry(model, env, raw)
+        for model, envs in data["models"].items()
+        for env, raw in envs.items()
+    })
+
+
+def _entry(model: str, env: str, raw: dict[str, Any]) -> LockEntry:
+    ((kind, value),) = raw["reference"].items()
+    return LockEntry(
+        model=model,
+        env=env,
+        registered_model=raw["registeredModel"],
+        reference=Ref(kind, "" if kind == "latest" else str(value)),
+        version=raw["version"],
+        source=raw["source"],
+        artifact_uri=raw["artifactUri"],
+        run_id=raw["runId"],
+    )

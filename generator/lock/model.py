@@ -1,0 +1,38 @@
+"""models.lock as values: what each (model, environment) resolved to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from generator.spec.model import Ref
+
+
+@dataclass(frozen=True)
+class LockEntry:
+    """A resolved reference.
+
+    `source` is the download URI MLflow reported (possibly `mlflow-artifacts:/…`);
+    `artifact_uri` is where KServe fetches the files, derived from `source` and
+    the spec's artifacts destination, so a changed destination needs no registry call.
+    """
+
+    model: str
+    env: str
+    registered_model: str
+    reference: Ref
+    version: str
+    source: str
+    artifact_uri: str
+    run_id: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.model, self.env)
+
+
+@dataclass(frozen=True)
+class Lock:
+    entries: dict[tuple[str, str], LockEntry] = field(default_factory=dict)
+
+    def get(self, model: str, env: str) -> LockEntry | None:
+        return self.entries.get((model, env))

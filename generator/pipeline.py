@@ -1,0 +1,94 @@
+"""The product's jobs: load spec → resolve → lock → render → validate → plan the writes.
+
+Functions return an `Outcome` (the plan plus warnings); the CLI decides whether
+to apply it or, with `--check`, to report drift. Adapters (the registry) come in
+as factories, so nothing talks to MLflow unless a reference really needs resolving.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from generator.diagnostics import Diagnostic
+from generator.errors import LockError, RegistryError, UserError
+from generator.lock import io as lock_io
+from generator.lock.model import Lock
+from generator.lock.resolve import Update, merge, queries_for
+from generator.registry.base import Registry
+from generator.render.tree import ENVIRONMENTS_DIR, ROOT_KUSTOMIZATION, render
+from generator.spec.load import load_spec
+from generator.spec.model import Spec
+from generator.write import Plan, plan
+
+SPEC_FILE = "models.yaml"
+LOCK_FILE = "models.lock"
+RENDERED = (ENVIRONMENTS_DIR, ROOT_KUSTOMIZATION)
+
+RegistryFactory = Callable[[Spec], Registry]
+Validator = Callable[[Mapping[str, bytes]], list[Diagnostic]]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    plan: Plan
+    warnings: list[Diagnostic] = field(default_factory=list)
+    lock: Lock = field(default_factory=Lock)
+
+
+def validate_spec(repo: Path) -> list[Diagnostic]:
+    """Check models.yaml alone; offline. Returns warnings, raises on errors."""
+    return load_spec(repo / SPEC_FILE, SPEC_FILE)[1]
+
+
+def lock(repo: Path, registry: RegistryFactory, update: Update) -> Outcome:
+    spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
+    new = _relock(spec, _read_lock(repo), update, registry)
+    return Outcome(plan(repo, {LOCK_FILE: lock_io.dumps(new)}), warnings, new)
+
+
+def render_tree(repo: Path, validate: Validator) -> Outcome:
+    spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
+    current = _read_lock(repo)
+    files = _checked(render(spec, current), validate)
+    return Outcome(plan(repo, files, RENDERED), warnings, current)
+
+
+def generate(repo: Path, registry: RegistryFactory, update: Update, validate: Validator) -> Outcome:
+    """lock + render + validate as one atomic plan: the lock and the manifests always agree."""
+    spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
+    new = _relock(spec, _read_lock(repo), update, registry)
+    files = {LOCK_FILE: lock_io.dumps(new), **_checked(render(spec, new), validate)}
+    return Outcome(plan(repo, files, RENDERED), warnings, new)
+
+
+def _relock(spec: Spec, old: Lock, update: Update, registry: RegistryFactory) -> Lock:
+    unknown = update.unknown_selectors(spec)
+    if unknown:
+        known = sorted({t.model for t in spec.targets} | {f"{t.model}/{t.env}" for t in spec.targets})
+        raise UserError.simple(f"--update names nothing in {SPEC_FILE}: {', '.join(unknown)}",
+                               hint=f"use MODEL or MODEL/ENV, one of: {', '.join(known)}")
+    queries = queries_for(spec, old, update)
+    answers = dict(zip(queries, registry(spec).resolve(queries), strict=True)) if queries else {}
+    new, problems = merge(spec, old, update, answers)
+    if problems:
+        raise RegistryError(problems)
+    return new
+
+
+def _read_lock(repo: Path) -> Lock:
+    try:
+        text = (repo / LOCK_FILE).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Lock()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LockError.simple(f"cannot read: {exc}", file=LOCK_FILE) from None
+    return lock_io.loads(text, LOCK_FILE)
+
+
+def _checked(files: dict[str, bytes], validate: Validator) -> dict[str, bytes]:
+    problems = [d for d in validate(files) if d.severity == "error"]
+    if problems:
+        raise UserError(problems)
+    return files

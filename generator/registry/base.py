@@ -1,0 +1,50 @@
+"""The registry as the pipeline sees it: references in, exact versions out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from generator.spec.model import Ref
+
+
+@dataclass(frozen=True, order=True)
+class Query:
+    registered_model: str
+    ref: Ref
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """A concrete registered model version.
+
+    `download_uri` is exactly what `MlflowClient.get_model_version_download_uri`
+    returns; mapping it to a location KServe can fetch is the core's job.
+    """
+
+    registered_model: str
+    version: str
+    download_uri: str
+    run_id: str
+
+
+@dataclass(frozen=True)
+class NotFound:
+    """The registry answered, but this reference points at nothing."""
+
+    query: Query
+    message: str
+    hint: str = ""
+
+
+Resolution = ModelVersion | NotFound
+
+
+class Registry(Protocol):
+    def resolve(self, queries: Sequence[Query]) -> list[Resolution]:
+        """Resolve every query; results are in query order.
+
+        Raises `RegistryUnavailable` when the registry cannot be asked at all.
+        """
+        ...

@@ -1,0 +1,43 @@
+"""Spec + lock → every generated file, as bytes by repository-relative path. No I/O."""
+
+from __future__ import annotations
+
+from generator.errors import LockError
+from generator.lock.model import Lock
+from generator.lock.resolve import stale_entries
+from generator.render.inferenceservice import inference_service
+from generator.spec.model import Spec
+from generator.yamlio import dump, header
+
+ENVIRONMENTS_DIR = "environments"
+ROOT_KUSTOMIZATION = "kustomization.yaml"
+HEADER_LINES = ("from models.yaml and models.lock; do not edit by hand.", "Regenerate: kserve-gitops render")
+HEADER = header(*HEADER_LINES)
+
+
+def render(spec: Spec, lock: Lock) -> dict[str, bytes]:
+    """Raises LockError when the lock does not cover the spec (render never asks the registry)."""
+    problems = stale_entries(spec, lock)
+    if problems:
+        raise LockError(problems)
+    files: dict[str, bytes] = {}
+    resources: dict[str, list[str]] = {name: [] for name in spec.environments}
+    for target in spec.targets:
+        entry = lock.get(target.model, target.env)
+        assert entry is not None  # stale_entries guarantees it
+        name = f"{target.model}.yaml"
+        resources[target.env].append(name)
+        document = inference_service(target, spec.environments[target.env], entry)
+        files[f"{ENVIRONMENTS_DIR}/{target.env}/{name}"] = dump([document], HEADER)
+    for env, names in resources.items():
+        files[f"{ENVIRONMENTS_DIR}/{env}/kustomization.yaml"] = _kustomization(sorted(names))
+    files[ROOT_KUSTOMIZATION] = _kustomization(
+        [f"{ENVIRONMENTS_DIR}/{env}" for env in spec.environments],
+        comment="Aggregates every environment's overlay; Argo CD syncs each environments/<env> on its own.",
+    )
+    return dict(sorted(files.items()))
+
+
+def _kustomization(resources: list[str], comment: str = "") -> bytes:
+    document = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": resources}
+    return dump([document], header(*HEADER_LINES, *([comment] if comment else [])))

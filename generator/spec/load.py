@@ -1,0 +1,222 @@
+"""models.yaml → `Spec`: safe YAML, JSON Schema, then the checks a schema cannot express.
+
+All problems are collected and raised together as one `SpecError`, each located
+at `models.yaml:LINE:COL` with its JSON path, so one mistake never hides the next.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Iterator, Mapping
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import ValidationError
+
+from generator.diagnostics import Diagnostic
+from generator.errors import SpecError
+from generator.spec import rules
+from generator.spec.model import REF_KINDS, Environment, Ref, Resources, Serving, Spec, Target
+from generator.spec.yaml_lines import Positions, json_path
+from generator.spec.yaml_lines import load as load_yaml
+
+SERVING_DEFAULTS: dict[str, Any] = {
+    "method": "runtime",
+    "runtime": "kserve-mlserver",
+    "deploymentMode": "Standard",
+    "serviceAccountName": "",
+    "minReplicas": 1,
+}
+
+
+@cache
+def _validator() -> jsonschema.protocols.Validator:
+    text = resources.files("generator.spec").joinpath("models.schema.json").read_text("utf-8")
+    schema = json.loads(text)
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema)  # type: ignore[no-any-return]
+
+
+@cache
+def _field_names() -> tuple[str, ...]:
+    """Every property name the schema knows, for 'did you mean' suggestions."""
+
+    def names(node: object) -> Iterator[str]:
+        if isinstance(node, dict):
+            yield from node.get("properties", {})
+            for value in node.values():
+                yield from names(value)
+        elif isinstance(node, list):
+            for item in node:
+                yield from names(item)
+
+    return tuple(sorted(set(names(_validator().schema))))
+
+
+def load_spec(path: Path, display: str | None = None) -> tuple[Spec, list[Diagnostic]]:
+    """Load and check models.yaml; returns the spec and its warnings, or raises SpecError."""
+    file = display or path.name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError.simple(
+            "file not found",
+            file=file,
+            hint="run from the platform repository or pass --repo DIR (models.yaml lives at its root)",
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError.simple(f"cannot read: {exc}", file=file) from None
+    return parse_spec(text, file)
+
+
+def parse_spec(text: str, file: str = "models.yaml") -> tuple[Spec, list[Diagnostic]]:
+    data, positions, problems = load_yaml(text, file)
+    if not problems and not isinstance(data, dict):
+        problems = [Diagnostic(file=file, line=1, message="expected a mapping with apiVersion, environments and models",
+                               hint="see schemas/models.schema.json or the README's models.yaml reference")]
+    if not problems:
+        problems = [_schema_diagnostic(e, positions, file) for e in _validator().iter_errors(data)]
+    if problems:
+        raise SpecError(problems)
+    spec, diagnostics = _build(data, positions, file)
+    errors = [d for d in diagnostics if d.severity == "error"]
+    if errors:
+        raise SpecError(errors)
+    return spec, [d for d in diagnostics if d.severity == "warning"]
+
+
+def _schema_diagnostic(error: ValidationError, positions: Positions, file: str) -> Diagnostic:
+    path: list[str | int] = list(error.absolute_path)
+    message, hint = _describe(error, path)
+    line, column = positions.line_of(path)
+    return Diagnostic(file=file, line=line, column=column, path=json_path(path), message=message, hint=hint)
+
+
+def _describe(error: ValidationError, path: list[str | int]) -> tuple[str, str]:
+    """A message in the user's words; may extend `path` to point at the offending key."""
+    instance, schema = error.instance, error.schema
+    description = schema.get("description", "") if isinstance(schema, dict) else ""
+    if error.validator in ("additionalProperties", "unevaluatedProperties"):
+        unknown = re.findall(r"'([^']+)'", error.message)
+        if unknown:
+            path.append(unknown[0])
+            close = difflib.get_close_matches(unknown[0], _field_names(), n=1)
+            hint = f"did you mean '{close[0]}'?" if close else "remove it; see schemas/models.schema.json"
+            return f"unknown field '{unknown[0]}'", hint
+    if error.validator == "oneOf" and isinstance(instance, dict):
+        chosen = [k for k in REF_KINDS if k in instance]
+        options = "version, alias, stage or latest"
+        if not chosen:
+            return "no version chosen", f"set exactly one of {options}"
+        return f"{' and '.join(repr(k) for k in chosen)} are both set", f"keep exactly one of {options}"
+    if error.validator == "required":
+        missing = re.findall(r"'([^']+)'", error.message)[0]
+        return f"missing required field '{missing}'", description
+    if error.validator == "propertyNames":
+        return f"invalid name {instance!r}", _first_sentence(_property_names_description(error))
+    return error.message, _first_sentence(description)
+
+
+def _property_names_description(error: ValidationError) -> str:
+    names = error.schema.get("propertyNames", {}) if isinstance(error.schema, dict) else {}
+    ref = names.get("$ref", "")
+    return str(_validator().schema["$defs"].get(ref.rsplit("/", 1)[-1], {}).get("description", ""))
+
+
+def _first_sentence(text: str) -> str:
+    return text.split(". ")[0].rstrip(".")
+
+
+def _build(data: Mapping[str, Any], positions: Positions, file: str) -> tuple[Spec, list[Diagnostic]]:
+    defaults = {**SERVING_DEFAULTS, **data.get("defaults", {})}
+    environments = {
+        name: Environment(name=name, namespace=env["namespace"], cluster=env.get("cluster", ""))
+        for name, env in data["environments"].items()
+    }
+    targets: list[Target] = []
+    diagnostics: list[Diagnostic] = []
+    for model_name in sorted(data["models"]):
+        model = data["models"][model_name]
+        for env_name, settings in model["environments"].items():
+            where = ("models", model_name, "environments", env_name)
+            if env_name not in environments:
+                problem = rules.Problem(
+                    f"unknown environment '{env_name}' (known: {', '.join(environments)})",
+                    "add it under 'environments:' or fix the name",
+                )
+                diagnostics.append(_locate(problem, where, positions, file))
+                continue
+            target = Target(
+                model=model_name,
+                env=env_name,
+                registered_model=model["registeredModel"],
+                ref=_ref(settings),
+                hold=bool(settings.get("hold", False)),
+                serving=_serving(_merge(defaults, data["environments"][env_name], model, settings)),
+                line=positions.line_of(where)[0],
+            )
+            targets.append(target)
+            diagnostics += [
+                _locate(p, where, positions, file)
+                for p in rules.check_target(target, environments[env_name])
+            ]
+    order = {name: index for index, name in enumerate(environments)}
+    targets.sort(key=lambda t: (t.model, order[t.env]))
+    registry = data.get("registry", {})
+    spec = Spec(
+        environments=environments,
+        targets=tuple(targets),
+        artifacts_destination=registry.get("artifactsDestination", ""),
+        tracking_uri=registry.get("trackingUri", ""),
+        source=file,
+    )
+    return spec, diagnostics
+
+
+def _locate(problem: rules.Problem, where: tuple[str, ...], positions: Positions, file: str) -> Diagnostic:
+    path = (*where, *problem.field)
+    line, column = positions.line_of(path)
+    return Diagnostic(file=file, line=line, column=column, path=json_path(path), message=problem.message,
+                      hint=problem.hint, severity=problem.severity, rule=problem.rule)
+
+
+def _merge(*layers: Mapping[str, Any]) -> dict[str, Any]:
+    """Most specific layer wins; `resources` and `env` merge key by key."""
+    out: dict[str, Any] = {"resources": {"requests": {}, "limits": {}}, "env": {}}
+    for layer in layers:
+        for key, value in layer.items():
+            if key == "resources":
+                for part in ("requests", "limits"):
+                    out["resources"][part].update({k: str(v) for k, v in value.get(part, {}).items()})
+            elif key == "env":
+                out["env"].update(value)
+            else:
+                out[key] = value
+    return out
+
+
+def _ref(settings: Mapping[str, Any]) -> Ref:
+    kind = next(k for k in REF_KINDS if k in settings)
+    return Ref(kind, "" if kind == "latest" else str(settings[kind]))
+
+
+def _serving(merged: Mapping[str, Any]) -> Serving:
+    minimum = int(merged["minReplicas"])
+    return Serving(
+        method=merged["method"],
+        runtime=merged["runtime"],
+        deployment_mode=merged["deploymentMode"],
+        service_account=merged["serviceAccountName"],
+        resources=Resources(
+            requests=dict(sorted(merged["resources"]["requests"].items())),
+            limits=dict(sorted(merged["resources"]["limits"].items())),
+        ),
+        min_replicas=minimum,
+        max_replicas=int(merged.get("maxReplicas", max(minimum, 1))),
+        env=dict(sorted(merged["env"].items())),
+    )

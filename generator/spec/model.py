@@ -1,0 +1,93 @@
+"""The meaning of models.yaml after loading: plain, frozen values.
+
+The loader merges defaults → environment → model → model×environment, so each
+`Target` carries the effective settings and later stages never merge again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+RefKind = Literal["version", "alias", "stage", "latest"]
+Method = Literal["runtime", "image", "registry"]
+DeploymentMode = Literal["Standard", "Knative"]
+
+REF_KINDS: tuple[RefKind, ...] = ("version", "alias", "stage", "latest")
+
+
+@dataclass(frozen=True, order=True)
+class Ref:
+    """Which version of a registered model to serve, as written by the user."""
+
+    kind: RefKind
+    value: str = ""
+
+    @property
+    def floating(self) -> bool:
+        """Floating references may point elsewhere tomorrow; numeric versions never move."""
+        return self.kind != "version"
+
+    def as_dict(self) -> dict[str, str | bool]:
+        return {"latest": True} if self.kind == "latest" else {self.kind: self.value}
+
+    def __str__(self) -> str:
+        return "latest" if self.kind == "latest" else f"{self.kind} {self.value}"
+
+
+@dataclass(frozen=True)
+class Resources:
+    requests: dict[str, str] = field(default_factory=dict)
+    limits: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Serving:
+    """Effective serving settings of one model in one environment."""
+
+    method: Method
+    runtime: str
+    deployment_mode: DeploymentMode
+    service_account: str
+    resources: Resources
+    min_replicas: int
+    max_replicas: int
+    env: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    namespace: str
+    cluster: str
+
+
+@dataclass(frozen=True)
+class Target:
+    """One model in one environment: what to resolve and how to serve it."""
+
+    model: str
+    env: str
+    registered_model: str
+    ref: Ref
+    hold: bool
+    serving: Serving
+    line: int = 0
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.model, self.env)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """models.yaml, validated. Targets are ordered by model name, then environment order."""
+
+    environments: dict[str, Environment]
+    targets: tuple[Target, ...]
+    artifacts_destination: str = ""
+    tracking_uri: str = ""
+    source: str = "models.yaml"
+
+    def target(self, model: str, env: str) -> Target | None:
+        return next((t for t in self.targets if t.key == (model, env)), None)

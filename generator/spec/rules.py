@@ -1,0 +1,88 @@
+"""Checks on one target that JSON Schema cannot express (they need merged settings)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from generator.diagnostics import Severity
+from generator.spec.model import Environment, Target
+from generator.util.quantity import parse_quantity
+
+MAX_LABEL = 63
+RENDERED_METHODS = ("runtime",)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A finding relative to `models.<name>.environments.<env>`; `field` narrows it."""
+
+    message: str
+    hint: str
+    field: tuple[str, ...] = ()
+    severity: Severity = "error"
+    rule: str = ""
+
+
+def check_target(target: Target, environment: Environment) -> list[Problem]:
+    return [
+        *_method(target),
+        *_stage(target),
+        *_replicas(target),
+        *_resources(target),
+        *_derived_names(target, environment),
+    ]
+
+
+def _method(target: Target) -> list[Problem]:
+    if target.serving.method in RENDERED_METHODS:
+        return []
+    return [Problem(f"method '{target.serving.method}' is not supported yet",
+                    "use 'method: runtime' (KServe's kserve-mlserver runtime)", ("method",))]
+
+
+def _stage(target: Target) -> list[Problem]:
+    if target.ref.kind != "stage":
+        return []
+    return [Problem(f"stage '{target.ref.value}' is deprecated in MLflow",
+                    "set an alias on the version in MLflow and use 'alias:' instead", ("stage",),
+                    severity="warning", rule="deprecated-stage")]
+
+
+def _replicas(target: Target) -> list[Problem]:
+    serving = target.serving
+    if serving.min_replicas <= serving.max_replicas:
+        return []
+    return [Problem(f"minReplicas {serving.min_replicas} is greater than maxReplicas {serving.max_replicas}",
+                    "raise maxReplicas or lower minReplicas", ("maxReplicas",))]
+
+
+def _resources(target: Target) -> list[Problem]:
+    problems: list[Problem] = []
+    parsed: dict[str, dict[str, Decimal]] = {"requests": {}, "limits": {}}
+    for part, values in (("requests", target.serving.resources.requests),
+                         ("limits", target.serving.resources.limits)):
+        for name, text in values.items():
+            try:
+                parsed[part][name] = parse_quantity(text)
+            except ValueError as exc:
+                problems.append(Problem(f"{part}.{name}: {exc}", "use a Kubernetes quantity such as 500m, 1 or 2Gi",
+                                        ("resources", part, name)))
+    for name, request in parsed["requests"].items():
+        limit = parsed["limits"].get(name)
+        if limit is not None and request > limit:
+            problems.append(Problem(
+                f"requests.{name} {target.serving.resources.requests[name]} exceeds "
+                f"limits.{name} {target.serving.resources.limits[name]}",
+                f"lower requests.{name} or raise limits.{name}", ("resources", "requests", name)))
+    return problems
+
+
+def _derived_names(target: Target, environment: Environment) -> list[Problem]:
+    """KServe names the predictor `<name>-predictor` and its host label `<name>-predictor-<namespace>`."""
+    label = f"{target.model}-predictor-{environment.namespace}"
+    if len(label) <= MAX_LABEL:
+        return []
+    return [Problem(f"derived host label '{label}' is {len(label)} characters (limit {MAX_LABEL})",
+                    f"shorten the model name or the namespace '{environment.namespace}' by "
+                    f"{len(label) - MAX_LABEL} characters", rule="kserve-name")]

@@ -1,0 +1,106 @@
+"""Safe YAML with positions: data plus the line of every key, from one parse.
+
+Errors found later (schema, meaning) carry a JSON path; `Positions.line_of`
+turns it back into `models.yaml:LINE:COL` for the user.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from generator.diagnostics import Diagnostic
+
+PathKey = tuple[str | int, ...]
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+@dataclass
+class Positions:
+    """1-based (line, column) of each node, keyed by its path from the root."""
+
+    by_path: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+
+    def line_of(self, path: Sequence[str | int]) -> tuple[int, int]:
+        """The position of `path`, or of its nearest ancestor that has one."""
+        key = tuple(path)
+        while key not in self.by_path and key:
+            key = key[:-1]
+        return self.by_path.get(key, (0, 0))
+
+
+def json_path(path: Sequence[str | int]) -> str:
+    out = "$"
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _PLAIN_KEY.match(part):
+            out += f".{part}"
+        else:
+            out += f"[{part!r}]"
+    return out
+
+
+def load(text: str, file: str) -> tuple[Any, Positions, list[Diagnostic]]:
+    """Parse one YAML document. Syntax errors and duplicate keys come back as diagnostics."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, Positions(), []
+        positions = Positions()
+        duplicates: list[Diagnostic] = []
+        _walk(node, (), positions, duplicates, file)
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        problem = " ".join(p for p in (exc.context, exc.problem) if p)
+        return None, Positions(), [
+            Diagnostic(
+                file=file,
+                line=line,
+                column=col,
+                message=f"invalid YAML: {problem}",
+                hint="fix the YAML syntax at this position (indentation, quotes, ':' after keys)",
+            )
+        ]
+    finally:
+        loader.dispose()
+    return data, positions, duplicates
+
+
+def _walk(
+    node: yaml.Node,
+    path: PathKey,
+    positions: Positions,
+    duplicates: list[Diagnostic],
+    file: str,
+) -> None:
+    positions.by_path.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            child = (*path, key)
+            if key in seen:
+                duplicates.append(
+                    Diagnostic(
+                        file=file,
+                        line=key_node.start_mark.line + 1,
+                        column=key_node.start_mark.column + 1,
+                        path=json_path(child),
+                        message=f"duplicate key '{key}'",
+                        hint="YAML keeps only the last one; remove or rename the duplicate",
+                    )
+                )
+            seen.add(key)
+            positions.by_path[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            _walk(value_node, child, positions, duplicates, file)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _walk(item, (*path, index), positions, duplicates, file)
