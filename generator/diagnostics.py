@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Literal
 
+from generator.util.redact import redact
+
 Severity = Literal["error", "warning"]
 
 
@@ -43,10 +45,10 @@ class Diagnostic:
         text = f"{where}: {self.message}{rule}" if where else f"{self.message}{rule}"
         if self.severity == "warning":
             text = f"warning: {text}"
-        return f"{text}\n  fix: {self.hint}" if self.hint else text
+        return redact(f"{text}\n  fix: {self.hint}" if self.hint else text)
 
     def as_dict(self) -> dict[str, object]:
-        return {k: v for k, v in asdict(self).items() if v not in ("", 0)}
+        return {k: redact(v) if isinstance(v, str) else v for k, v in asdict(self).items() if v not in ("", 0)}
 
 
 def errors(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:

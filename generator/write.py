@@ -8,6 +8,7 @@ pruned, so hand-written files beside them are safe.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import tempfile
@@ -35,7 +36,7 @@ class Plan:
         return sorted(lines + [f"delete {p}" for p in self.deletes], key=lambda line: line.split(" ", 1)[1])
 
     def diff(self) -> str:
-        chunks = []
+        chunks: list[str] = []
         for path in sorted({*self.writes, *self.deletes}):
             old = self.before.get(path, b"").decode("utf-8", "replace").splitlines(keepends=True)
             new = self.writes.get(path, b"").decode("utf-8", "replace").splitlines(keepends=True)
@@ -52,7 +53,7 @@ def plan(root: Path, desired: Mapping[str, bytes], pruned: Iterable[str] = ()) -
         current = _read(root / path)
         if current == content:
             continue
-        if current is not None and not is_generated(current):
+        if (root / path).is_dir() or (current is not None and not is_generated(current)):
             foreign.append(path)
         if current is not None:
             before[path] = current
@@ -145,10 +146,8 @@ def _read(path: Path) -> bytes | None:
 
 
 def _rmdir_if_empty(directory: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):
         directory.rmdir()
-    except OSError:
-        pass
 
 
 def _relative(filename: object, root: Path) -> str:

@@ -9,8 +9,12 @@ import typer
 
 Repo = Annotated[
     Path | None,
-    typer.Option("--repo", help="Platform repository holding models.yaml. Default: the git root, else the current directory.",
-                 file_okay=False, show_default=False),
+    typer.Option(
+        "--repo",
+        help="Platform repository holding models.yaml. Default: the git root, else the current directory.",
+        file_okay=False,
+        show_default=False,
+    ),
 ]
 Check = Annotated[
     bool,

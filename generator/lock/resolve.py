@@ -87,10 +87,13 @@ def stale_entries(spec: Spec, lock: Lock) -> list[Diagnostic]:
             what = "has no lock entry" if entry is None else "changed since models.lock was written"
             problems.append(_at(target, spec, f"{target.model}/{target.env} {what}",
                                 "run `kserve-gitops lock` (or `generate`) with registry access"))
-        elif entry is not None and isinstance(relocated := _relocated(entry, spec, target), LockEntry):
-            if relocated.artifact_uri != entry.artifact_uri:
-                problems.append(_at(target, spec, "registry.artifactsDestination changed since the lock was written",
-                                    "run `kserve-gitops lock` to update artifact locations (no registry call)"))
+        elif (
+            entry is not None
+            and isinstance(relocated := _relocated(entry, spec, target), LockEntry)
+            and relocated.artifact_uri != entry.artifact_uri
+        ):
+            problems.append(_at(target, spec, "registry.artifactsDestination changed since the lock was written",
+                                "run `kserve-gitops lock` to update artifact locations (no registry call)"))
     return problems
 
 

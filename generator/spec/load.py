@@ -39,7 +39,7 @@ def _validator() -> jsonschema.protocols.Validator:
     text = resources.files("generator.spec").joinpath("models.schema.json").read_text("utf-8")
     schema = json.loads(text)
     cls = jsonschema.validators.validator_for(schema)
-    return cls(schema)  # type: ignore[no-any-return]
+    return cls(schema)
 
 
 @cache
@@ -97,7 +97,7 @@ def _schema_diagnostic(error: ValidationError, positions: Positions, file: str) 
     return Diagnostic(file=file, line=line, column=column, path=json_path(path), message=message, hint=hint)
 
 
-def _describe(error: ValidationError, path: list[str | int]) -> tuple[str, str]:
+def _describe(error: ValidationError, path: list[str | int]) -> tuple[str, str]:  # noqa: PLR0911
     """A message in the user's words; may extend `path` to point at the offending key."""
     instance, schema = error.instance, error.schema
     description = schema.get("description", "") if isinstance(schema, dict) else ""
@@ -117,19 +117,19 @@ def _describe(error: ValidationError, path: list[str | int]) -> tuple[str, str]:
     if error.validator == "required":
         missing = re.findall(r"'([^']+)'", error.message)[0]
         return f"missing required field '{missing}'", description
-    if error.validator == "propertyNames":
-        return f"invalid name {instance!r}", _first_sentence(_property_names_description(error))
+    if "propertyNames" in error.relative_schema_path:
+        name = str(instance)
+        path.append(name)
+        reason = (f"{len(name)} characters, at most {error.validator_value}"
+                  if error.validator == "maxLength" else "not a DNS-1035 label")
+        return f"invalid name {name!r}: {reason}", description
+    if error.validator == "const":
+        return error.message, f"use {error.validator_value!r}"
     return error.message, _first_sentence(description)
 
 
-def _property_names_description(error: ValidationError) -> str:
-    names = error.schema.get("propertyNames", {}) if isinstance(error.schema, dict) else {}
-    ref = names.get("$ref", "")
-    return str(_validator().schema["$defs"].get(ref.rsplit("/", 1)[-1], {}).get("description", ""))
-
-
 def _first_sentence(text: str) -> str:
-    return text.split(". ")[0].rstrip(".")
+    return text.split(". ", maxsplit=1)[0].rstrip(".")
 
 
 def _build(data: Mapping[str, Any], positions: Positions, file: str) -> tuple[Spec, list[Diagnostic]]:

@@ -1,6 +1,6 @@
 """The meaning of models.yaml after loading: plain, frozen values.
 
-The loader merges defaults → environment → model → model×environment, so each
+The loader merges defaults → environment → model → modelxenvironment, so each
 `Target` carries the effective settings and later stages never merge again.
 """
 

@@ -1,0 +1,93 @@
+"""models.yaml loading: every example either loads or fails with its own located message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from generator.errors import SpecError
+from generator.spec.load import load_spec, parse_spec
+from generator.spec.model import Ref
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "spec"
+INVALID = sorted((EXAMPLES / "invalid").glob("*.yaml"))
+
+
+def _expected(path: Path) -> str:
+    first = path.read_text().splitlines()[0]
+    assert first.startswith("# expect: "), f"{path.name} must start with '# expect: <message>'"
+    return first.removeprefix("# expect: ")
+
+
+@pytest.mark.parametrize("path", INVALID, ids=[p.stem for p in INVALID])
+def test_invalid_spec_fails_with_its_message(path: Path) -> None:
+    with pytest.raises(SpecError) as caught:
+        load_spec(path, path.name)
+    assert f"{path.name}:" in str(caught.value)
+    assert _expected(path) in str(caught.value)
+
+
+def test_corpus_is_large_enough_to_mean_something() -> None:
+    assert len(INVALID) >= 20
+
+
+@pytest.mark.parametrize("path", sorted((EXAMPLES / "valid").glob("*.yaml")), ids=lambda p: p.stem)
+def test_valid_spec_loads(path: Path) -> None:
+    spec, _ = load_spec(path)
+    assert spec.targets
+
+
+def test_example_merges_defaults_environment_and_model_settings() -> None:
+    spec, warnings = load_spec(EXAMPLES / "valid" / "example.yaml")
+    assert warnings == []
+    prod = spec.target("wine-classifier", "prod")
+    assert prod is not None
+    assert prod.ref == Ref("alias", "champion")
+    assert (prod.serving.min_replicas, prod.serving.max_replicas) == (2, 4)
+    assert prod.serving.resources.requests == {"cpu": "500m", "memory": "2Gi"}
+    assert prod.serving.service_account == "kserve-sa"
+    assert spec.artifacts_destination == "s3://mlflow-artifacts/mlartifacts"
+    assert [t.env for t in spec.targets] == ["dev", "staging", "prod"]
+
+
+def test_most_specific_setting_wins_and_maps_merge_key_by_key() -> None:
+    spec, _ = load_spec(EXAMPLES / "valid" / "many.yaml")
+    prod = spec.target("fraud", "prod")
+    assert prod is not None
+    assert prod.registered_model == "Fraud Detector.v2"
+    assert prod.serving.deployment_mode == "Knative"
+    assert prod.serving.resources.requests == {"cpu": "250m"}
+    assert prod.serving.resources.limits == {"cpu": "2", "memory": "1Gi"}
+    assert prod.serving.env == {"MLSERVER_PARALLEL_WORKERS": "2"}
+    assert prod.hold is True
+    dev = spec.target("fraud", "dev")
+    assert dev is not None and dev.ref == Ref("version", "7") and not dev.ref.floating
+
+
+def test_stage_reference_loads_with_a_deprecation_warning() -> None:
+    _, warnings = load_spec(EXAMPLES / "valid" / "many.yaml")
+    assert [w.rule for w in warnings] == ["deprecated-stage"]
+    assert "use 'alias:' instead" in str(warnings[0])
+
+
+def test_max_replicas_defaults_to_min_replicas() -> None:
+    spec, _ = parse_spec(
+        "apiVersion: kserve-gitops/v1\nenvironments: {dev: {namespace: d, minReplicas: 3}}\n"
+        "models: {m: {registeredModel: m, environments: {dev: {latest: true}}}}\n"
+    )
+    assert spec.targets[0].serving.max_replicas == 3
+
+
+def test_all_problems_are_reported_at_once() -> None:
+    with pytest.raises(SpecError) as caught:
+        parse_spec(
+            "apiVersion: kserve-gitops/v1\nenvironments: {dev: {namespace: Bad_NS}}\n"
+            "models: {m: {registeredModel: m, environments: {dev: {}}}}\n"
+        )
+    assert len(caught.value.diagnostics) == 2
+
+
+def test_missing_file_says_where_to_run() -> None:
+    with pytest.raises(SpecError, match="--repo"):
+        load_spec(Path("/nonexistent/models.yaml"))
