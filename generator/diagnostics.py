@@ -6,6 +6,7 @@ them and print them together, as text, JSON or GitHub annotations.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Literal
@@ -13,6 +14,7 @@ from typing import Literal
 from generator.util.redact import redact
 
 Severity = Literal["error", "warning"]
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 
 @dataclass(frozen=True, order=True)
@@ -28,9 +30,9 @@ class Diagnostic:
     severity: Severity = "error"
     rule: str = ""
 
-    def location(self) -> str:
-        parts = [self.file] if self.file else []
-        if self.file and self.line:
+    def location(self, *, with_file: bool = True) -> str:
+        parts = [self.file] if self.file and with_file else []
+        if self.line:
             parts.append(str(self.line))
             if self.column:
                 parts.append(str(self.column))
@@ -39,13 +41,16 @@ class Diagnostic:
             where = f"{where}: {self.path}" if where else self.path
         return where
 
-    def __str__(self) -> str:
-        where = self.location()
+    def describe(self, *, with_file: bool = True) -> str:
+        where = self.location(with_file=with_file)
         rule = f" [{self.rule}]" if self.rule else ""
         text = f"{where}: {self.message}{rule}" if where else f"{self.message}{rule}"
         if self.severity == "warning":
             text = f"warning: {text}"
         return redact(f"{text}\n  fix: {self.hint}" if self.hint else text)
+
+    def __str__(self) -> str:
+        return self.describe()
 
     def as_dict(self) -> dict[str, object]:
         return {k: redact(v) if isinstance(v, str) else v for k, v in asdict(self).items() if v not in ("", 0)}
@@ -58,3 +63,16 @@ def errors(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
 def ordered(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
     """Sorted by file, then line, so output never depends on discovery order."""
     return sorted(set(diagnostics))
+
+
+def json_path(parts: Iterable[str | int]) -> str:
+    """`$.spec.containers[0].env`, with odd keys quoted: `$.metadata.annotations["a.io/b"]`."""
+    out = "$"
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _IDENTIFIER.fullmatch(part):
+            out += f".{part}"
+        else:
+            out += f'["{part}"]'
+    return out

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator.diagnostics import Diagnostic
-from generator.errors import LockError, RegistryError, UserError
+from generator.errors import LockError, RegistryError, UserError, ValidationFailed
 from generator.lock import io as lock_io
 from generator.lock.model import Lock
 from generator.lock.resolve import Update, merge, queries_for
@@ -51,7 +51,8 @@ def lock(repo: Path, registry: RegistryFactory, update: Update) -> Outcome:
 def render_tree(repo: Path, validate: Validator) -> Outcome:
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
     current = _read_lock(repo)
-    files = _checked(render(spec, current), validate)
+    files = render(spec, current)
+    warnings += _check(files, validate)
     return Outcome(plan(repo, files, RENDERED), warnings, current)
 
 
@@ -59,7 +60,8 @@ def generate(repo: Path, registry: RegistryFactory, update: Update, validate: Va
     """lock + render + validate as one atomic plan: the lock and the manifests always agree."""
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
     new = _relock(spec, _read_lock(repo), update, registry)
-    files = {LOCK_FILE: lock_io.dumps(new), **_checked(render(spec, new), validate)}
+    files = {LOCK_FILE: lock_io.dumps(new), **render(spec, new)}
+    warnings += _check(files, validate)
     return Outcome(plan(repo, files, RENDERED), warnings, new)
 
 
@@ -87,8 +89,10 @@ def _read_lock(repo: Path) -> Lock:
     return lock_io.loads(text, LOCK_FILE)
 
 
-def _checked(files: dict[str, bytes], validate: Validator) -> dict[str, bytes]:
-    problems = [d for d in validate(files) if d.severity == "error"]
+def _check(files: dict[str, bytes], validate: Validator) -> list[Diagnostic]:
+    """Raise on errors (nothing gets written); return the warnings."""
+    found = validate(files)
+    problems = [d for d in found if d.severity == "error"]
     if problems:
-        raise UserError(problems)
-    return files
+        raise ValidationFailed(problems)
+    return [d for d in found if d.severity == "warning"]

@@ -7,11 +7,10 @@ from typing import Any
 
 import jsonschema
 
-from generator.diagnostics import Diagnostic
+from generator.diagnostics import Diagnostic, json_path
 from generator.errors import LockError
 from generator.lock.model import Lock, LockEntry
 from generator.spec.model import REF_KINDS, Ref
-from generator.spec.yaml_lines import json_path
 from generator.spec.yaml_lines import load as load_yaml
 from generator.yamlio import dump, header
 

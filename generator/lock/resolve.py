@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from generator.diagnostics import Diagnostic
+from generator.diagnostics import Diagnostic, json_path
 from generator.lock.model import Lock, LockEntry
 from generator.registry.base import ModelVersion, NotFound, Query, Resolution
 from generator.registry.uris import Unfetchable, storage_uri
 from generator.spec.model import Spec, Target
-from generator.spec.yaml_lines import json_path
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-# Schemes KServe v0.20's storage initializer downloads (python/kserve/kserve/storage).
-FETCHABLE_SCHEMES = ("s3", "gs", "https", "http", "hdfs", "webhdfs", "pvc", "oci", "hf")
+from generator.validate.kserve_rules import STORAGE_URI_PREFIXES
+
+# What KServe can download, less file://: a registry's local path is not on the serving node.
+FETCHABLE_SCHEMES = tuple(p.split(":", 1)[0] for p in STORAGE_URI_PREFIXES if p != "file://")
 PROXY_SCHEME = "mlflow-artifacts"
 
 

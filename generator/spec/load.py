@@ -18,11 +18,11 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import ValidationError
 
-from generator.diagnostics import Diagnostic
+from generator.diagnostics import Diagnostic, json_path
 from generator.errors import SpecError
 from generator.spec import rules
 from generator.spec.model import REF_KINDS, Environment, Ref, Resources, Serving, Spec, Target
-from generator.spec.yaml_lines import Positions, json_path
+from generator.spec.yaml_lines import Positions
 from generator.spec.yaml_lines import load as load_yaml
 
 SERVING_DEFAULTS: dict[str, Any] = {

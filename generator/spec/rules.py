@@ -8,8 +8,8 @@ from decimal import Decimal
 from generator.diagnostics import Severity
 from generator.spec.model import Environment, Target
 from generator.util.quantity import parse_quantity
+from generator.validate.kserve_rules import derived_name_problems
 
-MAX_LABEL = 63
 RENDERED_METHODS = ("runtime",)
 
 
@@ -79,10 +79,5 @@ def _resources(target: Target) -> list[Problem]:
 
 
 def _derived_names(target: Target, environment: Environment) -> list[Problem]:
-    """KServe names the predictor `<name>-predictor` and its host label `<name>-predictor-<namespace>`."""
-    label = f"{target.model}-predictor-{environment.namespace}"
-    if len(label) <= MAX_LABEL:
-        return []
-    return [Problem(f"derived host label '{label}' is {len(label)} characters (limit {MAX_LABEL})",
-                    f"shorten the model name or the namespace '{environment.namespace}' by "
-                    f"{len(label) - MAX_LABEL} characters", rule="kserve-name")]
+    found = derived_name_problems(target.model, environment.namespace, target.serving.deployment_mode)
+    return [Problem(message, hint, rule="kserve-name") for message, hint in found]

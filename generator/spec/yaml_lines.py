@@ -6,17 +6,15 @@ turns it back into `models.yaml:LINE:COL` for the user.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
-from generator.diagnostics import Diagnostic
+from generator.diagnostics import Diagnostic, json_path
 
 PathKey = tuple[str | int, ...]
-_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 @dataclass
@@ -24,6 +22,7 @@ class Positions:
     """1-based (line, column) of each node, keyed by its path from the root."""
 
     by_path: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    _by_json_path: dict[str, int] | None = field(default=None, repr=False)
 
     def line_of(self, path: Sequence[str | int]) -> tuple[int, int]:
         """The position of `path`, or of its nearest ancestor that has one."""
@@ -32,17 +31,14 @@ class Positions:
             key = key[:-1]
         return self.by_path.get(key, (0, 0))
 
-
-def json_path(path: Sequence[str | int]) -> str:
-    out = "$"
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif _PLAIN_KEY.match(part):
-            out += f".{part}"
-        else:
-            out += f"[{part!r}]"
-    return out
+    def line_of_json_path(self, path: str) -> int:
+        """The line of a `$.a.b[0]` path, or of its nearest ancestor (validators report strings)."""
+        if self._by_json_path is None:
+            self._by_json_path = {json_path(k): v[0] for k, v in self.by_path.items()}
+        while path not in self._by_json_path and len(path) > 1:
+            cut = max(path.rfind("."), path.rfind("["))
+            path = path[:cut] if cut > 0 else "$"
+        return self._by_json_path.get(path, 0)
 
 
 def load(text: str, file: str) -> tuple[Any, Positions, list[Diagnostic]]:

@@ -1,16 +1,138 @@
-"""Checks on rendered files before anything is written (placeholder until the validators land)."""
+"""Every check on generated manifests, before they are written and when `validate` reads them back.
+
+Each object is checked as a file (so findings carry file:line) and again as
+kustomize builds it (so what overlays change is checked too): strict CRD
+schemas for custom kinds, kubernetes-validate schemas for built-in kinds, and
+KServe's own rules for InferenceServices.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from generator.diagnostics import Diagnostic
-from generator.pipeline import Validator
+from generator.errors import UserError
+from generator.spec.yaml_lines import Positions
+from generator.spec.yaml_lines import load as load_yaml
+from generator.validate.core_kinds import DEFAULT_K8S_VERSION, load_core_schemas
+from generator.validate.crds import CrdSchemas, load_crd_schemas
+from generator.validate.kserve_rules import check_inference_service
+from generator.validate.kustomize import kustomize_build
+from generator.validate.schema_errors import LineOf
+
+CRD_RULE = "crd-schema"
 
 
-def checks(crd_dir: Path) -> Validator:
+def checks(
+    crd_dir: Path, *, require_crds: bool = False, k8s_version: str = DEFAULT_K8S_VERSION
+) -> Callable[[Mapping[str, bytes]], list[Diagnostic]]:
+    """A validator over {path: bytes}. Without CRDs the strict schema check is a warning, or an error if required."""
+
     def validate(files: Mapping[str, bytes]) -> list[Diagnostic]:
-        return []
+        crds, found = _crds(crd_dir, require_crds)
+        with tempfile.TemporaryDirectory(prefix="kserve-gitops-build-") as scratch:
+            for path, content in files.items():
+                (Path(scratch) / path).parent.mkdir(parents=True, exist_ok=True)
+                (Path(scratch) / path).write_bytes(content)
+            found += check_tree(Path(scratch), sorted(files), crds, k8s_version)
+        return sorted(set(found))
 
     return validate
+
+
+def check_tree(root: Path, paths: Iterable[str], crds: CrdSchemas | None, k8s_version: str) -> list[Diagnostic]:
+    """Build each kustomization under `root`; check every object once, located in its source file."""
+    ordered = sorted(paths)
+    sources, found = _sources(root, ordered)
+    seen: set[str] = set()
+    for build in (str(Path(p).parent) for p in ordered if p.endswith("kustomization.yaml")):
+        try:
+            objects = kustomize_build(root / build)
+        except UserError as exc:
+            found += [replace(d, file=f"{build}/kustomization.yaml") for d in exc.diagnostics]
+            continue
+        for obj in objects:
+            source = sources.pop(_identity(obj), None) or _Source(f"{build}/ (kustomize build)", obj, None)
+            key = json.dumps(obj, sort_keys=True)
+            if key not in seen:
+                seen.add(key)
+                found += check_object(obj, crds, k8s_version, file=source.file, line_of=source.line_of)
+    for source in sources.values():
+        found.append(Diagnostic(file=source.file, message="not included by any kustomization.yaml", rule="kustomize",
+                                hint="list it under `resources:` of its directory's kustomization.yaml"))
+        found += check_object(source.obj, crds, k8s_version, file=source.file, line_of=source.line_of)
+    return found
+
+
+@dataclass(frozen=True)
+class _Source:
+    file: str
+    obj: Mapping[str, Any]
+    line_of: LineOf | None
+
+
+def _sources(root: Path, paths: Iterable[str]) -> tuple[dict[tuple[str, str, str, str], _Source], list[Diagnostic]]:
+    """Every manifest file parsed, keyed by the object's identity, so built objects map back to file:line."""
+    sources: dict[tuple[str, str, str, str], _Source] = {}
+    problems: list[Diagnostic] = []
+    for path in paths:
+        if path.endswith(".yaml") and not path.endswith("kustomization.yaml") and path != "models.lock":
+            obj, positions, found = _parse((root / path).read_text("utf-8", "replace"), path)
+            problems += found
+            if obj is not None:
+                sources[_identity(obj)] = _Source(path, obj, positions.line_of_json_path)
+    return sources, problems
+
+
+def check_object(
+    obj: Mapping[str, Any], crds: CrdSchemas | None, k8s_version: str, *, file: str = "", line_of: LineOf | None = None
+) -> list[Diagnostic]:
+    """Strict schema (CRD for custom groups, kubernetes-validate for built-in ones) plus KServe's rules."""
+    api_version, kind = str(obj.get("apiVersion", "")), str(obj.get("kind", ""))
+    if _is_custom(api_version):
+        found = crds.validate(obj, file=file, line_of=line_of) if crds is not None else []
+    else:
+        found = load_core_schemas(k8s_version).validate(obj, file=file, line_of=line_of)
+    if kind == "InferenceService":
+        found += check_inference_service(obj, file=file, line_of=line_of)
+    return found
+
+
+def _is_custom(api_version: str) -> bool:
+    """Built-in groups have no dot (apps/v1, v1) or end in .k8s.io; everything else comes from a CRD."""
+    group = api_version.split("/", maxsplit=1)[0] if "/" in api_version else ""
+    return "." in group and not group.endswith(".k8s.io")
+
+
+def _identity(obj: Mapping[str, Any]) -> tuple[str, str, str, str]:
+    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else {}
+    assert isinstance(metadata, Mapping)
+    return (str(obj.get("apiVersion")), str(obj.get("kind")), str(metadata.get("namespace", "")),
+            str(metadata.get("name", "")))
+
+
+def _parse(text: str, path: str) -> tuple[Mapping[str, Any] | None, Positions, list[Diagnostic]]:
+    data, positions, problems = load_yaml(text, path)
+    if problems:
+        return None, positions, problems
+    if not isinstance(data, dict) or "kind" not in data:
+        return None, positions, [Diagnostic(file=path, message="expected one Kubernetes object with a kind",
+                                            hint="one object per file", rule="manifest")]
+    return data, positions, []
+
+
+def _crds(crd_dir: Path, required: bool) -> tuple[CrdSchemas | None, list[Diagnostic]]:
+    if crd_dir.is_dir() and any(crd_dir.rglob("*.yaml")):
+        return load_crd_schemas(crd_dir), []
+    missing = Diagnostic(
+        message=f"no CRDs in {crd_dir}: manifests were not checked against the KServe and Argo CD CRD schemas",
+        hint="run `kserve-gitops schemas fetch`, or pass --crd-dir DIR with the KServe and Argo CD CRDs",
+        severity="error" if required else "warning",
+        rule=CRD_RULE,
+    )
+    return None, [missing]

@@ -1,0 +1,53 @@
+"""Diagnostics as text (grouped by file), JSON, or GitHub workflow annotations."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from itertools import groupby
+from typing import Literal
+
+from generator.diagnostics import Diagnostic, ordered
+from generator.util.redact import redact
+
+Format = Literal["text", "json", "github"]
+
+
+def text(diagnostics: Sequence[Diagnostic]) -> str:
+    lines: list[str] = []
+    for file, group in groupby(ordered(diagnostics), key=lambda d: d.file):
+        lines.append(file or "(general)")
+        for d in group:
+            lines.extend(f"  {line}" for line in d.describe(with_file=False).splitlines())
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def as_json(diagnostics: Sequence[Diagnostic]) -> str:
+    items = ordered(diagnostics)
+    summary = {
+        "errors": sum(d.severity == "error" for d in items),
+        "warnings": sum(d.severity == "warning" for d in items),
+        "findings": [d.as_dict() for d in items],
+    }
+    return json.dumps(summary, indent=2, sort_keys=True) + "\n"
+
+
+def github(diagnostics: Sequence[Diagnostic]) -> str:
+    """`::error file=…,line=…::message` lines, which GitHub shows on the pull request's diff."""
+
+    def escape(value: str) -> str:
+        return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+    lines = []
+    for d in ordered(diagnostics):
+        props = [f"file={d.file}"] if d.file else []
+        props += [f"line={d.line}"] if d.line else []
+        props += [f"col={d.column}"] if d.column else []
+        props += [f"title={d.rule}"] if d.rule else []
+        body = f"{d.path}: {d.message}" if d.path else d.message
+        body += f"\nfix: {d.hint}" if d.hint else ""
+        lines.append(f"::{d.severity} {','.join(props)}::{escape(redact(body))}")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+REPORTERS: dict[str, Callable[[Sequence[Diagnostic]], str]] = {"text": text, "json": as_json, "github": github}

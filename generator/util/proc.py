@@ -1,0 +1,45 @@
+"""The one door to subprocesses: run a command, get stdout, or an error that shows everything.
+
+A failing external tool is only debuggable from its exit code and both output streams,
+so `CommandError` keeps all four and prints them (pre-commit's `util.cmd_output`).
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+
+class CommandError(Exception):
+    """A command exited non-zero, or could not be started at all (rc 127)."""
+
+    def __init__(self, cmd: Sequence[str], rc: int, stdout: str, stderr: str) -> None:
+        self.cmd = tuple(cmd)
+        self.rc = rc
+        self.stdout = stdout
+        self.stderr = stderr
+        super().__init__(cmd, rc, stdout, stderr)
+
+    def __str__(self) -> str:
+        return (
+            f"command failed with exit code {self.rc}: {shlex.join(self.cmd)}\n"
+            f"stdout:\n{_indent(self.stdout)}\n"
+            f"stderr:\n{_indent(self.stderr)}"
+        )
+
+
+def run_cmd(args: Sequence[str], *, cwd: Path | str | None = None) -> str:
+    """Run `args` without a shell and return its stdout; raise CommandError unless it exits 0."""
+    try:
+        done = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, check=False)
+    except OSError as e:
+        raise CommandError(args, 127, "", str(e)) from e
+    if done.returncode != 0:
+        raise CommandError(args, done.returncode, done.stdout, done.stderr)
+    return done.stdout
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"    {line}" for line in text.rstrip("\n").splitlines()) or "    (empty)"

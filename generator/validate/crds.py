@@ -1,0 +1,220 @@
+"""Strict validators for custom resources, built at run time from the real CRDs.
+
+The API server prunes unknown fields from custom resources silently, so a typo such as
+`storageURI` is accepted and then ignored. To catch it before it ships, each served
+version's `openAPIV3Schema` is made strict the way openapi2jsonschema and
+`kubeconform -strict` do: objects with `properties` reject other keys unless they
+preserve unknown fields, `nullable` admits null, int-or-string admits both.
+CEL rules (`x-kubernetes-validations`) are not evaluated.
+
+CRDs are read from a directory given at run time (never vendored in the repository),
+once per directory per process: the InferenceService CRD alone is ~39k lines of YAML.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+from jsonschema import Draft7Validator, ValidationError
+
+from generator.diagnostics import Diagnostic
+from generator.errors import EnvironmentProblem
+from generator.validate.schema_errors import LineOf, diagnostics_for, did_you_mean, locate
+from generator.validate.structural import Check, compile_check
+
+RULE = "crd-schema"
+GroupVersionKind = tuple[str, str]  # (apiVersion "group/version", kind)
+
+_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_FETCH_HINT = "put the CRDs of the release you deploy into {dir} (see SOURCE.md there), or fix apiVersion/kind"
+
+# Keywords that only document or default, and `format` (int32, int64, …), which the API server and
+# kubeconform leave to the type check; jsonschema would look each one up for nothing.
+_NOT_VALIDATING = {"description", "default", "example", "externalDocs", "title", "format"}
+_STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
+_STRING = {"type": "string"}
+# metadata is a bare `type: object` in every CRD; the API server checks it as ObjectMeta.
+# These are ObjectMeta's fields (k8s.io/apimachinery/pkg/apis/meta/v1 types.go).
+_OBJECT_META: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "name": _STRING,
+        "generateName": _STRING,
+        "namespace": _STRING,
+        "labels": _STRING_MAP,
+        "annotations": _STRING_MAP,
+        "finalizers": {"type": "array", "items": _STRING},
+        "ownerReferences": {"type": "array", "items": {"type": "object"}},
+        "managedFields": {"type": "array", "items": {"type": "object"}},
+        "uid": _STRING,
+        "resourceVersion": _STRING,
+        "selfLink": _STRING,
+        "generation": {"type": "integer"},
+        "creationTimestamp": {"type": ["string", "null"]},
+        "deletionTimestamp": {"type": ["string", "null"]},
+        "deletionGracePeriodSeconds": {"type": "integer"},
+    },
+}
+
+
+@dataclass(frozen=True)
+class KindSchema:
+    """jsonschema words the errors; the structural check, when it applies, is the fast yes.
+
+    Both are built on first use, so kinds a run never meets cost nothing.
+    """
+
+    schema: Mapping[str, Any]
+
+    @functools.cached_property
+    def validator(self) -> Draft7Validator:
+        return Draft7Validator(self.schema)
+
+    @functools.cached_property
+    def quick_check(self) -> Check | None:
+        return compile_check(self.schema)
+
+    def errors(self, obj: Mapping[str, Any]) -> Iterator[ValidationError]:
+        if self.quick_check is None or not self.quick_check(obj):
+            yield from self.validator.iter_errors(obj)
+
+
+@dataclass(frozen=True)
+class CrdSchemas:
+    """One strict schema per (apiVersion, kind) served by the CRDs of one directory."""
+
+    directory: Path
+    schemas: Mapping[GroupVersionKind, KindSchema]
+
+    def kinds(self) -> list[GroupVersionKind]:
+        return sorted(self.schemas)
+
+    def knows(self, api_version: str, kind: str) -> bool:
+        return (api_version, kind) in self.schemas
+
+    def validate(self, obj: Mapping[str, Any], *, file: str = "", line_of: LineOf | None = None) -> list[Diagnostic]:
+        """All schema problems of `obj`; a kind without a schema is an error, never a pass."""
+        schema = self.schemas.get((str(obj.get("apiVersion")), str(obj.get("kind"))))
+        if schema is None:
+            return [locate(self._no_schema(obj), file=file, line_of=line_of)]
+        return diagnostics_for(schema.errors(obj), rule=RULE, file=file, line_of=line_of)
+
+    def _no_schema(self, obj: Mapping[str, Any]) -> Diagnostic:
+        api_version, kind = obj.get("apiVersion"), obj.get("kind")
+        known = [k for v, k in self.schemas if v == api_version]
+        why = (
+            f"this API version serves {', '.join(sorted(known))}"
+            if known
+            else f"no CRD in {self.directory} serves {api_version}"
+        )
+        return Diagnostic(
+            path="$.kind",
+            message=f"no schema for {api_version} {kind}{did_you_mean(str(kind), known)}: {why}",
+            hint=_FETCH_HINT.format(dir=self.directory),
+            rule=RULE,
+        )
+
+
+def load_crd_schemas(crd_dir: Path) -> CrdSchemas:
+    """Validators for every CRD under `crd_dir` (recursively); cached per directory."""
+    return _load(crd_dir.resolve())
+
+
+@functools.cache
+def _load(directory: Path) -> CrdSchemas:
+    if not directory.is_dir():
+        raise EnvironmentProblem.simple(
+            f"CRD directory {directory} does not exist", hint=_FETCH_HINT.format(dir=directory)
+        )
+    schemas = {
+        (api_version, kind): KindSchema(_strict_root(schema, api_version, kind))
+        for path in sorted([*directory.rglob("*.yaml"), *directory.rglob("*.yml")])
+        for crd in _crds_in(path)
+        for api_version, kind, schema in _served_schemas(crd)
+    }
+    if not schemas:
+        raise EnvironmentProblem.simple(
+            f"no CustomResourceDefinition found under {directory}", hint=_FETCH_HINT.format(dir=directory)
+        )
+    return CrdSchemas(directory, MappingProxyType(schemas))
+
+
+def _crds_in(path: Path) -> Iterator[Mapping[str, Any]]:
+    """CRD documents of one file; kustomization.yaml and the like are skipped."""
+    with path.open(encoding="utf-8") as f:
+        for doc in yaml.load_all(f, Loader=_YamlLoader):
+            if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
+                yield doc
+
+
+def _served_schemas(crd: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+    spec = crd["spec"]
+    for version in spec.get("versions", []):
+        schema = version.get("schema", {}).get("openAPIV3Schema")
+        if version.get("served") and schema:
+            yield f"{spec['group']}/{version['name']}", spec["names"]["kind"], schema
+
+
+def _strict_root(schema: Mapping[str, Any], api_version: str, kind: str) -> dict[str, Any]:
+    root = _strict(schema)
+    root["properties"] = {
+        **root.get("properties", {}),
+        "apiVersion": {"const": api_version},
+        "kind": {"const": kind},
+        "metadata": _OBJECT_META,
+    }
+    root["required"] = sorted({*root.get("required", []), "apiVersion", "kind", "metadata"})
+    return root
+
+
+def _strict(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of one structural schema node, strict, walking only keys that hold schemas."""
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in ("properties", "patternProperties"):
+            out[key] = {name: _strict(sub) for name, sub in value.items()}
+        elif key in ("allOf", "anyOf", "oneOf"):
+            out[key] = [_strict(sub) for sub in value]
+        elif key in ("items", "additionalProperties", "not") and isinstance(value, dict):
+            out[key] = _strict(value)
+        elif key not in _NOT_VALIDATING and not key.startswith("x-kubernetes-"):
+            out[key] = value
+    return _apply_kubernetes_extensions(schema, out)
+
+
+def _apply_kubernetes_extensions(schema: Mapping[str, Any], out: dict[str, Any]) -> dict[str, Any]:
+    if schema.get("nullable"):
+        out.pop("nullable")
+        _admit_null(out)
+    if schema.get("x-kubernetes-int-or-string") and "type" not in out and "anyOf" not in out:
+        out["type"] = ["integer", "string"]
+    if schema.get("x-kubernetes-embedded-resource"):
+        out["properties"] = {
+            "apiVersion": _STRING,
+            "kind": _STRING,
+            "metadata": _OBJECT_META,
+            **out.get("properties", {}),
+        }
+        out["required"] = sorted({*out.get("required", []), "apiVersion", "kind"})
+    if (
+        "properties" in out
+        and "additionalProperties" not in out
+        and not schema.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        out["additionalProperties"] = False
+    return out
+
+
+def _admit_null(out: dict[str, Any]) -> None:
+    kind = out.get("type")
+    if isinstance(kind, str):
+        out["type"] = [kind, "null"]
+    if "enum" in out:
+        out["enum"] = [*out["enum"], None]

@@ -1,0 +1,50 @@
+"""Render an overlay with the real kustomize, as Argo CD will, and return its documents.
+
+`kustomize build DIR` when a kustomize binary is on PATH, else the copy built into
+kubectl (`kubectl kustomize DIR`). Validating kustomize's output rather than our own
+files catches what only the build shows: broken patches, name prefixes, namespaces.
+"""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from generator.diagnostics import Diagnostic
+from generator.errors import EnvironmentProblem, ValidationFailed
+from generator.util.proc import CommandError, run_cmd
+
+_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def kustomize_command() -> list[str]:
+    """The build command available here, without the directory."""
+    if shutil.which("kustomize"):
+        return ["kustomize", "build"]
+    if shutil.which("kubectl"):
+        return ["kubectl", "kustomize"]
+    raise EnvironmentProblem.simple(
+        "neither kustomize nor kubectl is on PATH; both can build a kustomization",
+        hint="install kubectl or kustomize (https://kubectl.docs.kubernetes.io/installation/)",
+    )
+
+
+def kustomize_build(directory: Path) -> list[dict[str, Any]]:
+    """The documents `kustomize build directory` prints, in order; empty documents dropped."""
+    cmd = [*kustomize_command(), str(directory)]
+    try:
+        output = run_cmd(cmd)
+    except CommandError as e:
+        raise ValidationFailed(
+            Diagnostic(
+                file=str(directory),
+                message=f"kustomize build failed: {e.stderr.strip() or f'exit code {e.rc}'}",
+                hint=f"fix the kustomization; `{shlex.join(cmd)}` reproduces this",
+                rule="kustomize",
+            )
+        ) from e
+    return [doc for doc in yaml.load_all(output, Loader=_YamlLoader) if doc is not None]

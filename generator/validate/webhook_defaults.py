@@ -1,0 +1,134 @@
+"""What KServe v0.20's mutating webhook writes into a stored InferenceService, simulated on a copy.
+
+Rendered objects should already be in their webhook-final form: if
+`apply_webhook_defaults(obj) == obj`, the cluster stores exactly what the repository
+says, and what is served never depends on cluster settings a reviewer cannot see.
+Findings and sources are in docs/kserve-webhook-defaults.md. In short: for a
+`predictor.model` the webhook only adds the deploymentMode annotation and
+`automountServiceAccountToken: false`, each under one condition on the cluster's
+inferenceservice-config; resource defaults apply to custom containers only; what the
+controller sets later (protocol v2, MLServer env, the modelClass label) stays in its
+memory and is never stored.
+
+Source: `DefaultInferenceService`, `setPredictorModelDefaults`,
+`setResourceRequirementDefaults`, `disableAutomountServiceAccountToken` in
+pkg/apis/serving/v1beta1/inference_service_defaults.go; `ModelSpec.Default` (a no-op) in
+predictor_model.go; `CustomPredictor.Default` in predictor_custom.go;
+`PredictorSpec.GetImplementations` in predictor.go.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from generator.validate.kserve_rules import DEPLOYMENT_MODE_KEY, LEGACY_DEPLOYMENT_MODES
+
+INFERENCE_SERVICE_CONTAINER = "kserve-container"  # constants.InferenceServiceContainerName
+# Predictor shorthands the webhook rewrites into predictor.model (assign*Runtime); not simulated.
+FRAMEWORK_PREDICTORS = (
+    "sklearn",
+    "xgboost",
+    "tensorflow",
+    "pytorch",
+    "triton",
+    "onnx",
+    "huggingface",
+    "pmml",
+    "lightgbm",
+    "paddle",
+)
+
+
+@dataclass(frozen=True)
+class InferenceServiceConfig:
+    """The keys of the `inferenceservice-config` ConfigMap that the webhook reads.
+
+    Defaults are those of KServe v0.20's config/configmap/inferenceservice.yaml (also the
+    Helm chart's): deploy, security and inferenceService.resource. localModel.enabled is
+    false there, so LocalModelCache labels are not simulated.
+    """
+
+    default_deployment_mode: str = "Serverless"  # deploy.defaultDeploymentMode; read as Knative
+    auto_mount_service_account_token: bool = True  # security.autoMountServiceAccountToken
+    cpu_request: str = "1"  # inferenceService.resource.cpuRequest
+    memory_request: str = "2Gi"  # inferenceService.resource.memoryRequest
+    cpu_limit: str = "1"  # inferenceService.resource.cpuLimit
+    memory_limit: str = "2Gi"  # inferenceService.resource.memoryLimit
+
+
+KSERVE_V020_DEFAULTS = InferenceServiceConfig()
+
+
+def apply_webhook_defaults(
+    isvc: Mapping[str, Any], *, deployment_config: InferenceServiceConfig = KSERVE_V020_DEFAULTS
+) -> dict[str, Any]:
+    """A copy of `isvc` as the v0.20 webhook would store it on create or update.
+
+    Raises ValueError for parts whose defaults are not modelled (transformer, explainer,
+    framework shorthands such as predictor.sklearn) rather than pretend they have none.
+    """
+    out = copy.deepcopy(dict(isvc))
+    spec = out.get("spec", {})
+    predictor = spec.get("predictor", {})
+    _refuse_unmodelled(spec, predictor)
+    annotations = out.get("metadata", {}).get("annotations") or {}
+    mode_was_set = DEPLOYMENT_MODE_KEY in annotations
+    _default_deployment_mode(out, deployment_config)
+    if not mode_was_set or annotations[DEPLOYMENT_MODE_KEY] != "ModelMesh":
+        _default_predictor(predictor, deployment_config)
+    if not deployment_config.auto_mount_service_account_token and predictor.get("automountServiceAccountToken") is None:
+        predictor["automountServiceAccountToken"] = False
+    return out
+
+
+def _refuse_unmodelled(spec: Mapping[str, Any], predictor: Mapping[str, Any]) -> None:
+    parts = [f"spec.{c}" for c in ("transformer", "explainer") if c in spec]
+    parts += [f"spec.predictor.{f}" for f in FRAMEWORK_PREDICTORS if f in predictor]
+    if parts:
+        raise ValueError(
+            f"webhook defaults of {', '.join(parts)} are not modelled; render predictor.model or containers"
+        )
+
+
+def _default_deployment_mode(isvc: dict[str, Any], config: InferenceServiceConfig) -> None:
+    """Only Standard and ModelMesh defaults are written; a Knative default stays implicit."""
+    mode = LEGACY_DEPLOYMENT_MODES.get(config.default_deployment_mode, config.default_deployment_mode)
+    metadata = isvc.setdefault("metadata", {})
+    if mode in ("Standard", "ModelMesh") and DEPLOYMENT_MODE_KEY not in (metadata.get("annotations") or {}):
+        metadata["annotations"] = {**(metadata.get("annotations") or {}), DEPLOYMENT_MODE_KEY: mode}
+
+
+def _default_predictor(predictor: dict[str, Any], config: InferenceServiceConfig) -> None:
+    model = predictor.get("model")
+    if isinstance(model, dict):
+        _default_model(model)
+    containers = predictor.get("containers") or []
+    named = sum(1 for c in containers if c.get("name") == INFERENCE_SERVICE_CONTAINER)
+    implementations = (model is not None) + named or (1 if containers else 0)
+    if implementations == 1 and model is None:  # ModelSpec.Default does nothing
+        _default_custom_container(containers, config)
+
+
+def _default_model(model: dict[str, Any]) -> None:
+    """setPredictorModelDefaults: only Triton gets a protocol; ModelSpec.Default itself is empty."""
+    if model.get("protocolVersion") is None and (model.get("modelFormat") or {}).get("name") == "triton":
+        model["protocolVersion"] = "v2"
+
+
+def _default_custom_container(containers: list[dict[str, Any]], config: InferenceServiceConfig) -> None:
+    first = containers[0]
+    if len(containers) == 1 or not first.get("name"):
+        first["name"] = INFERENCE_SERVICE_CONTAINER
+    wanted = {
+        "requests": {"cpu": config.cpu_request, "memory": config.memory_request},
+        "limits": {"cpu": config.cpu_limit, "memory": config.memory_limit},
+    }
+    for section, defaults in wanted.items():
+        present = (first.get("resources") or {}).get(section) or {}
+        missing = {k: v for k, v in defaults.items() if v and k not in present}
+        if missing:
+            resources = first.setdefault("resources", {})
+            resources[section] = {**present, **missing}

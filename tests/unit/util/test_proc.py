@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from generator.util.proc import CommandError, run_cmd
+
+
+def test_returns_stdout(tmp_path: Path) -> None:
+    assert run_cmd([sys.executable, "-c", "import os; print(os.getcwd())"], cwd=tmp_path) == f"{tmp_path}\n"
+
+
+def test_failure_shows_command_exit_code_and_both_streams() -> None:
+    script = "import sys; print('out'); print('err', file=sys.stderr); sys.exit(3)"
+
+    with pytest.raises(CommandError) as failure:
+        run_cmd([sys.executable, "-c", script])
+
+    error = failure.value
+    assert (error.rc, error.stdout, error.stderr) == (3, "out\n", "err\n")
+    text = str(error)
+    assert text.startswith(f"command failed with exit code 3: {sys.executable} -c ")
+    assert "stdout:\n    out" in text
+    assert "stderr:\n    err" in text
+
+
+def test_missing_program_is_a_command_error_with_exit_code_127(tmp_path: Path) -> None:
+    with pytest.raises(CommandError) as failure:
+        run_cmd([str(tmp_path / "no-such-tool"), "--version"])
+
+    assert failure.value.rc == 127
+    assert "no-such-tool" in str(failure.value)

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from generator.util.quantity import parse_quantity
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("1", Decimal(1)),
+        ("500m", Decimal("0.5")),
+        ("0.1", Decimal("0.1")),
+        (".5", Decimal("0.5")),
+        ("+2", Decimal(2)),
+        ("-1", Decimal(-1)),
+        ("100n", Decimal("1E-7")),
+        ("250u", Decimal("0.00025")),
+        ("1k", Decimal(1000)),
+        ("1M", Decimal(10**6)),
+        ("1G", Decimal(10**9)),
+        ("1T", Decimal(10**12)),
+        ("1P", Decimal(10**15)),
+        ("1E", Decimal(10**18)),
+        ("1Ki", Decimal(1024)),
+        ("1.5Ki", Decimal(1536)),
+        ("2Mi", Decimal(2 * 1024**2)),
+        ("2Gi", Decimal(2 * 1024**3)),
+        ("1Ti", Decimal(1024**4)),
+        ("1Pi", Decimal(1024**5)),
+        ("1Ei", Decimal(1024**6)),
+        ("1e3", Decimal(1000)),
+        ("129e6", Decimal(129_000_000)),
+        ("1E-2", Decimal("0.01")),
+        ("128974848", Decimal(128974848)),
+    ],
+)
+def test_parses_every_suffix_exactly(text: str, value: Decimal) -> None:
+    assert parse_quantity(text) == value
+
+
+def test_binary_and_decimal_forms_compare_exactly() -> None:
+    assert parse_quantity("1Gi") == parse_quantity("1073741824")
+    assert parse_quantity("1000m") == parse_quantity("1")
+
+
+@pytest.mark.parametrize("text", ["", "Gi", "1.2.3", "1 ", " 1", "1mi", "1e1.5", "1KiB", "one", "1_000"])
+def test_rejects_what_kubernetes_rejects(text: str) -> None:
+    with pytest.raises(ValueError, match="is not a Kubernetes quantity"):
+        parse_quantity(text)
+
+
+@pytest.mark.parametrize(("text", "suggestion"), [("2gi", "2Gi"), ("2GiB", "2Gi"), ("512mi", "512Mi"), ("4GB", "4Gi")])
+def test_suggests_the_binary_suffix_for_common_slips(text: str, suggestion: str) -> None:
+    with pytest.raises(ValueError, match=f"did you mean '{suggestion}'"):
+        parse_quantity(text)

@@ -1,0 +1,244 @@
+from __future__ import annotations
+
+import copy
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from generator.errors import EnvironmentProblem
+from generator.validate.crds import CrdSchemas, load_crd_schemas
+
+
+def messages(found: list[Any]) -> list[tuple[str, str]]:
+    return [(d.path, d.message) for d in found]
+
+
+def test_minimal_mlflow_inference_service_passes(crds: CrdSchemas, isvc: dict[str, Any]) -> None:
+    assert crds.validate(isvc) == []
+
+
+def test_misspelled_field_is_reported_with_the_right_spelling(crds: CrdSchemas, isvc: dict[str, Any]) -> None:
+    model = isvc["spec"]["predictor"]["model"]
+    model["storageURI"] = model.pop("storageUri")
+
+    [problem] = crds.validate(isvc)
+
+    assert problem.path == "$.spec.predictor.model.storageURI"
+    assert problem.message == "unknown field 'storageURI' (did you mean 'storageUri'?)"
+    assert problem.rule == "crd-schema"
+    assert problem.severity == "error"
+
+
+def test_wrong_type_names_expected_and_actual(crds: CrdSchemas, isvc: dict[str, Any]) -> None:
+    isvc["spec"]["predictor"]["minReplicas"] = "two"
+
+    assert messages(crds.validate(isvc)) == [("$.spec.predictor.minReplicas", "expected integer, got string 'two'")]
+
+
+def test_int_or_string_reads_as_one_alternative(crds: CrdSchemas, isvc: dict[str, Any]) -> None:
+    isvc["spec"]["predictor"]["model"]["resources"]["limits"]["cpu"] = [1]
+
+    assert messages(crds.validate(isvc)) == [
+        ("$.spec.predictor.model.resources.limits.cpu", "expected integer or string, got array")
+    ]
+
+
+def test_every_problem_is_reported_not_only_the_first(crds: CrdSchemas, isvc: dict[str, Any]) -> None:
+    isvc["metadata"]["annotation"] = {}
+    isvc["metadata"]["labels"]["version"] = 7
+    isvc["spec"]["predictor"]["model"]["modelFormat"] = {"version": "2"}
+
+    assert messages(crds.validate(isvc)) == [
+        ("$.metadata.annotation", "unknown field 'annotation' (did you mean 'annotations'?)"),
+        ("$.metadata.labels.version", "expected string, got integer 7"),
+        ("$.spec.predictor.model.modelFormat", "missing required field 'name'"),
+    ]
+
+
+def test_kind_without_schema_is_an_error_not_a_pass(crds: CrdSchemas) -> None:
+    [problem] = crds.validate({"apiVersion": "serving.kserve.io/v1beta1", "kind": "Foo", "metadata": {"name": "x"}})
+
+    assert problem.message.startswith("no schema for serving.kserve.io/v1beta1 Foo: ")
+    assert "CRDs" in problem.hint
+    assert problem.severity == "error"
+
+
+def test_misspelled_kind_gets_a_suggestion(crds: CrdSchemas) -> None:
+    [problem] = crds.validate({"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceSevice"})
+
+    assert "(did you mean 'InferenceService'?)" in problem.message
+
+
+def test_unknown_group_says_no_crd_serves_it(crds: CrdSchemas, crd_dir: Path) -> None:
+    [problem] = crds.validate({"apiVersion": "example.com/v1", "kind": "Widget"})
+
+    assert (
+        problem.message == f"no schema for example.com/v1 Widget: no CRD in {crd_dir.resolve()} serves example.com/v1"
+    )
+
+
+def test_file_and_line_come_from_the_callers_mapping(crds: CrdSchemas, isvc: dict[str, Any]) -> None:
+    isvc["spec"]["predictor"]["minReplicas"] = -1.5
+    lines = {"$.spec.predictor.minReplicas": 12}
+
+    [problem] = crds.validate(isvc, file="envs/prod/fraud.yaml", line_of=lambda path: lines.get(path, 0))
+
+    assert (problem.file, problem.line) == ("envs/prod/fraud.yaml", 12)
+
+
+def test_argo_cd_kinds_minimal_objects_pass(crds: CrdSchemas) -> None:
+    meta = {"name": "models", "namespace": "argocd"}
+    app_spec = {
+        "project": "models",
+        "source": {
+            "repoURL": "https://git.example.com/ml/gitops.git",
+            "path": "environments/prod",
+            "targetRevision": "main",
+        },
+        "destination": {"server": "https://kubernetes.default.svc", "namespace": "ml-prod"},
+        "syncPolicy": {"automated": {"prune": True, "selfHeal": True}, "syncOptions": ["ServerSideApply=true"]},
+    }
+    objects = [
+        {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": meta, "spec": app_spec},
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "AppProject",
+            "metadata": meta,
+            "spec": {
+                "description": "models",
+                "sourceRepos": ["https://git.example.com/ml/gitops.git"],
+                "destinations": [{"server": "https://kubernetes.default.svc", "namespace": "ml-*"}],
+            },
+        },
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "ApplicationSet",
+            "metadata": meta,
+            "spec": {
+                "goTemplate": True,
+                "generators": [{"list": {"elements": [{"env": "prod"}, {"env": "staging"}]}}],
+                "template": {"metadata": {"name": "models-{{.env}}"}, "spec": app_spec},
+            },
+        },
+    ]
+
+    assert [crds.validate(obj) for obj in objects] == [[], [], []]
+
+
+def test_argo_cd_misspelled_field_fails(crds: CrdSchemas) -> None:
+    app = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": "fraud"},
+        "spec": {"project": "models", "destination": {"server": "https://kubernetes.default.svc", "namesapce": "ml"}},
+    }
+
+    assert messages(crds.validate(app)) == [
+        ("$.spec.destination.namesapce", "unknown field 'namesapce' (did you mean 'namespace'?)")
+    ]
+
+
+def test_schemas_are_loaded_once_per_directory(crds: CrdSchemas, crd_dir: Path) -> None:
+    assert load_crd_schemas(crd_dir / ".." / "crds") is crds
+    assert ("serving.kserve.io/v1beta1", "InferenceService") in crds.kinds()
+    assert crds.knows("argoproj.io/v1alpha1", "ApplicationSet")
+
+
+def test_missing_directory_is_an_environment_problem(tmp_path: Path) -> None:
+    with pytest.raises(EnvironmentProblem, match="does not exist"):
+        load_crd_schemas(tmp_path / "absent")
+
+
+def test_directory_without_crds_is_an_environment_problem(tmp_path: Path) -> None:
+    (tmp_path / "kustomization.yaml").write_text("resources: [a.yaml]\n")
+
+    with pytest.raises(EnvironmentProblem, match="no CustomResourceDefinition found"):
+        load_crd_schemas(tmp_path)
+
+
+WIDGET_CRD = textwrap.dedent(
+    """\
+    apiVersion: apiextensions.k8s.io/v1
+    kind: CustomResourceDefinition
+    metadata: {name: widgets.example.com}
+    spec:
+      group: example.com
+      names: {kind: Widget, plural: widgets}
+      scope: Namespaced
+      versions:
+      - name: v1
+        served: true
+        storage: true
+        schema:
+          openAPIV3Schema:
+            type: object
+            properties:
+              spec:
+                type: object
+                properties:
+                  note: {type: string, nullable: true}
+                  port: {x-kubernetes-int-or-string: true}
+                  template: {type: object, x-kubernetes-embedded-resource: true, properties: {spec: {type: object}}}
+                  extra: {type: object, x-kubernetes-preserve-unknown-fields: true, properties: {a: {type: string}}}
+      - name: v0
+        served: false
+        storage: false
+        schema: {openAPIV3Schema: {type: object}}
+    """
+)
+
+
+@pytest.fixture
+def widgets(tmp_path: Path) -> CrdSchemas:
+    (tmp_path / "nested").mkdir()
+    (tmp_path / "nested" / "widget.yml").write_text(WIDGET_CRD)
+    (tmp_path / "kustomization.yaml").write_text("resources: [nested/widget.yml]\n")
+    return load_crd_schemas(tmp_path)
+
+
+def widget(**spec: Any) -> dict[str, Any]:
+    return {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": spec}
+
+
+def test_only_served_versions_of_crds_found_recursively_are_loaded(widgets: CrdSchemas) -> None:
+    assert widgets.kinds() == [("example.com/v1", "Widget")]
+
+
+def test_kubernetes_extensions_are_honoured(widgets: CrdSchemas) -> None:
+    valid = widget(
+        note=None,
+        port="http",
+        template={"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {}},
+        extra={"a": "x", "anything": [1, 2]},
+    )
+
+    assert widgets.validate(valid) == []
+    assert widgets.validate(widget(port=8080)) == []
+
+
+def test_embedded_resources_need_api_version_and_kind(widgets: CrdSchemas) -> None:
+    assert messages(widgets.validate(widget(template={"spec": {}}))) == [
+        ("$.spec.template", "missing required field 'apiVersion'"),
+        ("$.spec.template", "missing required field 'kind'"),
+    ]
+
+
+def test_int_or_string_without_any_of_still_rejects_other_types(widgets: CrdSchemas) -> None:
+    assert messages(widgets.validate(widget(port=True))) == [
+        ("$.spec.port", "expected integer or string, got boolean True")
+    ]
+
+
+def test_validating_3000_inference_services_takes_under_a_second(crds: CrdSchemas, isvc: dict[str, Any]) -> None:
+    many = [copy.deepcopy(isvc) for _ in range(3000)]
+    crds.validate(isvc)  # builds the InferenceService validator, as the first object of a run would
+
+    start = time.perf_counter()
+    found = [crds.validate(obj) for obj in many]
+    elapsed = time.perf_counter() - start
+
+    assert found == [[]] * 3000
+    assert elapsed < 1.0, f"3000 validations took {elapsed:.2f}s"
