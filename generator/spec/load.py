@@ -10,6 +10,7 @@ import difflib
 import json
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -21,10 +22,25 @@ from jsonschema.exceptions import ValidationError
 from generator.diagnostics import Diagnostic, json_path
 from generator.errors import SpecError
 from generator.spec import rules
-from generator.spec.model import REF_KINDS, Environment, Ref, Resources, Serving, Spec, Target
+from generator.spec.model import (
+    PRODUCTION_NAMES,
+    PRODUCTION_POLICIES,
+    REF_KINDS,
+    Environment,
+    Platform,
+    Policies,
+    Ref,
+    Resources,
+    Serving,
+    Spec,
+    Target,
+)
 from generator.spec.yaml_lines import Positions
 from generator.spec.yaml_lines import load as load_yaml
 
+_PLATFORM_KEYS = {"kubernetesVersion": "kubernetes_version", "kserveVersion": "kserve_version",
+                  "argocdVersion": "argocd_version"}
+_POLICY_KEYS = {"requireLimits": "require_limits", "minReplicas": "min_replicas", "allowLatest": "allow_latest"}
 SERVING_DEFAULTS: dict[str, Any] = {
     "method": "runtime",
     "runtime": "kserve-mlserver",
@@ -134,10 +150,7 @@ def _first_sentence(text: str) -> str:
 
 def _build(data: Mapping[str, Any], positions: Positions, file: str) -> tuple[Spec, list[Diagnostic]]:
     defaults = {**SERVING_DEFAULTS, **data.get("defaults", {})}
-    environments = {
-        name: Environment(name=name, namespace=env["namespace"], cluster=env.get("cluster", ""))
-        for name, env in data["environments"].items()
-    }
+    environments = {name: _environment(name, env) for name, env in data["environments"].items()}
     targets: list[Target] = []
     diagnostics: list[Diagnostic] = []
     for model_name in sorted(data["models"]):
@@ -167,12 +180,13 @@ def _build(data: Mapping[str, Any], positions: Positions, file: str) -> tuple[Sp
             ]
     order = {name: index for index, name in enumerate(environments)}
     targets.sort(key=lambda t: (t.model, order[t.env]))
-    registry = data.get("registry", {})
+    registry, platform = data.get("registry", {}), data.get("platform", {})
     spec = Spec(
         environments=environments,
         targets=tuple(targets),
         artifacts_destination=registry.get("artifactsDestination", ""),
         tracking_uri=registry.get("trackingUri", ""),
+        platform=Platform(**_renamed(platform, _PLATFORM_KEYS)),
         source=file,
     )
     return spec, diagnostics
@@ -183,6 +197,17 @@ def _locate(problem: rules.Problem, where: tuple[str, ...], positions: Positions
     line, column = positions.line_of(path)
     return Diagnostic(file=file, line=line, column=column, path=json_path(path), message=problem.message,
                       hint=problem.hint, severity=problem.severity, rule=problem.rule)
+
+
+def _environment(name: str, raw: Mapping[str, Any]) -> Environment:
+    base = PRODUCTION_POLICIES if name in PRODUCTION_NAMES else Policies()
+    return Environment(name=name, namespace=raw["namespace"], cluster=raw.get("cluster", ""),
+                       policies=replace(base, **_renamed(raw.get("policies", {}), _POLICY_KEYS)))
+
+
+def _renamed(raw: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
+    """models.yaml's camelCase keys as dataclass field names."""
+    return {field: raw[key] for key, field in names.items() if key in raw}
 
 
 def _merge(*layers: Mapping[str, Any]) -> dict[str, Any]:

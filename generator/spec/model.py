@@ -56,10 +56,31 @@ class Serving:
 
 
 @dataclass(frozen=True)
+class Policies:
+    """What an environment demands of every model in it; violations name the policy."""
+
+    require_limits: bool = False
+    min_replicas: int = 0
+    allow_latest: bool = True
+
+
+PRODUCTION_POLICIES = Policies(require_limits=True, min_replicas=1, allow_latest=False)
+PRODUCTION_NAMES = ("prod", "production")
+
+
+@dataclass(frozen=True)
 class Environment:
     name: str
     namespace: str
-    cluster: str
+    cluster: str = ""
+    policies: Policies = Policies()
+
+
+@dataclass(frozen=True)
+class Platform:
+    kubernetes_version: str = "1.37"
+    kserve_version: str = "v0.20.0"
+    argocd_version: str = "v3.5.1"
 
 
 @dataclass(frozen=True)
@@ -87,6 +108,7 @@ class Spec:
     targets: tuple[Target, ...]
     artifacts_destination: str = ""
     tracking_uri: str = ""
+    platform: Platform = Platform()
     source: str = "models.yaml"
 
     def target(self, model: str, env: str) -> Target | None:

@@ -31,6 +31,7 @@ def check_target(target: Target, environment: Environment) -> list[Problem]:
         *_replicas(target),
         *_resources(target),
         *_derived_names(target, environment),
+        *_policies(target, environment),
     ]
 
 
@@ -81,3 +82,22 @@ def _resources(target: Target) -> list[Problem]:
 def _derived_names(target: Target, environment: Environment) -> list[Problem]:
     found = derived_name_problems(target.model, environment.namespace, target.serving.deployment_mode)
     return [Problem(message, hint, rule="kserve-name") for message, hint in found]
+
+
+def _policies(target: Target, environment: Environment) -> list[Problem]:
+    """The environment's policies; the rule names the policy so reviewers can find it in models.yaml."""
+    policies, serving = environment.policies, target.serving
+    env = environment.name
+    problems = []
+    missing = [k for k in ("cpu", "memory") if k not in serving.resources.limits]
+    if policies.require_limits and missing:
+        problems.append(Problem(f"{env} requires resource limits; {' and '.join(missing)} limit not set",
+                                f"set resources.limits.{missing[0]}", ("resources",), rule="policy/requireLimits"))
+    if serving.min_replicas < policies.min_replicas:
+        problems.append(Problem(f"{env} requires minReplicas >= {policies.min_replicas}, got {serving.min_replicas}",
+                                f"set minReplicas: {policies.min_replicas} or more", ("minReplicas",),
+                                rule="policy/minReplicas"))
+    if not policies.allow_latest and target.ref.kind == "latest":
+        problems.append(Problem(f"{env} does not allow 'latest: true'", "pin a version or follow an alias",
+                                ("latest",), rule="policy/allowLatest"))
+    return problems
