@@ -19,7 +19,7 @@ from generator.lock.resolve import Update, merge, queries_for
 from generator.registry.base import Registry
 from generator.render.tree import ENVIRONMENTS_DIR, ROOT_KUSTOMIZATION, render
 from generator.spec.load import load_spec
-from generator.spec.model import Spec
+from generator.spec.model import Platform, Spec
 from generator.write import Plan, plan
 
 SPEC_FILE = "models.yaml"
@@ -27,7 +27,8 @@ LOCK_FILE = "models.lock"
 RENDERED = (ENVIRONMENTS_DIR, ROOT_KUSTOMIZATION)
 
 RegistryFactory = Callable[[Spec], Registry]
-Validator = Callable[[Mapping[str, bytes]], list[Diagnostic]]
+Validator = Callable[[Mapping[str, bytes], Platform], list[Diagnostic]]
+TreeChecks = Callable[[Path, list[str], Platform], list[Diagnostic]]
 
 
 @dataclass(frozen=True)
@@ -37,9 +38,17 @@ class Outcome:
     lock: Lock = field(default_factory=Lock)
 
 
-def validate_spec(repo: Path) -> list[Diagnostic]:
-    """Check models.yaml alone; offline. Returns warnings, raises on errors."""
-    return load_spec(repo / SPEC_FILE, SPEC_FILE)[1]
+def validate_repo(repo: Path, tree_checks: TreeChecks) -> list[Diagnostic]:
+    """Every check over models.yaml, models.lock and the generated tree on disk; collects, never stops early."""
+    platform = Platform()
+    try:
+        spec, found = load_spec(repo / SPEC_FILE, SPEC_FILE)
+        platform = spec.platform
+        found += _drift(repo, spec, _read_lock(repo))
+    except UserError as exc:
+        found = list(exc.diagnostics)
+    on_disk = [p.relative_to(repo).as_posix() for d in RENDERED for p in _files(repo / d)]
+    return found + tree_checks(repo, on_disk, platform)
 
 
 def lock(repo: Path, registry: RegistryFactory, update: Update) -> Outcome:
@@ -52,7 +61,7 @@ def render_tree(repo: Path, validate: Validator) -> Outcome:
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
     current = _read_lock(repo)
     files = render(spec, current)
-    warnings += _check(files, validate)
+    warnings += _check(files, validate, spec.platform)
     return Outcome(plan(repo, files, RENDERED), warnings, current)
 
 
@@ -61,8 +70,23 @@ def generate(repo: Path, registry: RegistryFactory, update: Update, validate: Va
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
     new = _relock(spec, _read_lock(repo), update, registry)
     files = {LOCK_FILE: lock_io.dumps(new), **render(spec, new)}
-    warnings += _check(files, validate)
+    warnings += _check(files, validate, spec.platform)
     return Outcome(plan(repo, files, RENDERED), warnings, new)
+
+
+def _drift(repo: Path, spec: Spec, current: Lock) -> list[Diagnostic]:
+    try:
+        files = render(spec, current)
+    except LockError as exc:
+        return list(exc.diagnostics)
+    planned = plan(repo, files, RENDERED)
+    return [Diagnostic(file=path, message=f"differs from what models.yaml and models.lock render ({change})",
+                       hint="run `kserve-gitops render` and commit the result", rule="drift")
+            for change, path in (line.split(" ", 1) for line in planned.summary())]
+
+
+def _files(path: Path) -> list[Path]:
+    return [path] if path.is_file() else sorted(p for p in path.rglob("*.yaml") if p.is_file())
 
 
 def _relock(spec: Spec, old: Lock, update: Update, registry: RegistryFactory) -> Lock:
@@ -89,9 +113,9 @@ def _read_lock(repo: Path) -> Lock:
     return lock_io.loads(text, LOCK_FILE)
 
 
-def _check(files: dict[str, bytes], validate: Validator) -> list[Diagnostic]:
+def _check(files: dict[str, bytes], validate: Validator, platform: Platform) -> list[Diagnostic]:
     """Raise on errors (nothing gets written); return the warnings."""
-    found = validate(files)
+    found = validate(files, platform)
     problems = [d for d in found if d.severity == "error"]
     if problems:
         raise ValidationFailed(problems)

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
-import click
 import typer
 
 from generator import __version__
 from generator.cli import generate, lock, render, validate
-from generator.errors import EXIT_ENVIRONMENT, EXIT_INTERRUPTED
 
 app = typer.Typer(
     name="kserve-gitops",
@@ -44,14 +41,9 @@ for command in (validate, lock, render, generate):
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code instead of exiting, so tests can call it with a list."""
     try:
-        app(args=argv, prog_name="kserve-gitops", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return EXIT_ENVIRONMENT
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        app(args=argv, prog_name="kserve-gitops")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     return 0

@@ -11,7 +11,6 @@ import typer
 
 from generator.diagnostics import Diagnostic
 from generator.lock.resolve import Update
-from generator.pipeline import Validator
 from generator.registry.base import Registry
 from generator.spec.model import Spec
 from generator.write import Plan, apply
@@ -62,7 +61,5 @@ def finish(root: Path, plan: Plan, *, check: bool, fix: str) -> int:
     return 0
 
 
-def manifest_checks(root: Path, crd_dir: Path | None) -> Validator:
-    from generator.validate.manifests import checks  # noqa: PLC0415
-
-    return checks(crd_dir if crd_dir is not None else root / DEFAULT_CRD_DIR)
+def crd_directory(root: Path, crd_dir: Path | None) -> Path:
+    return crd_dir.resolve() if crd_dir is not None else root / DEFAULT_CRD_DIR

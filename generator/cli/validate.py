@@ -1,22 +1,34 @@
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 import typer
 
 from generator import pipeline
 from generator.cli import _build, _options
 from generator.error_handler import run
+from generator.report import REPORTERS
+from generator.validate.manifests import tree_checks
 
 NAME = "validate"
-HELP = "Check models.yaml (schema and meaning). Offline: never contacts the registry."
-EXAMPLE = "Example: kserve-gitops validate --repo ./platform"
+HELP = ("Check models.yaml, models.lock and the generated tree on disk: schema, meaning, policies, drift, strict "
+        "CRD schemas, KServe's rules and kustomize builds. Reports every problem at once. Offline.")
+EXAMPLE = "Examples: kserve-gitops validate  |  kserve-gitops validate --crd-dir ../crds --format github"
+
+Format = Annotated[Literal["text", "json", "github"], typer.Option("--format", "-o", help="Report format.")]
 
 
-def command(ctx: typer.Context, repo: _options.Repo = None) -> None:
+def command(
+    ctx: typer.Context, repo: _options.Repo = None, crd_dir: _options.CrdDir = None, output: Format = "text"
+) -> None:
     root = _build.repo_root(repo)
 
     def job() -> int:
-        _build.warn(pipeline.validate_spec(root))
-        print(f"{pipeline.SPEC_FILE}: valid")
-        return 0
+        found = pipeline.validate_repo(root, tree_checks(_build.crd_directory(root, crd_dir)))
+        errors = sum(d.severity == "error" for d in found)
+        print(REPORTERS[output](found), end="")
+        if output == "text":
+            print(f"{errors} error(s), {len(found) - errors} warning(s)" if found else "valid")
+        return 1 if errors else 0
 
     raise typer.Exit(run(job, debug=ctx.obj["debug"]))

@@ -17,9 +17,10 @@ from typing import Any
 
 from generator.diagnostics import Diagnostic
 from generator.errors import UserError
+from generator.spec.model import Platform
 from generator.spec.yaml_lines import Positions
 from generator.spec.yaml_lines import load as load_yaml
-from generator.validate.core_kinds import DEFAULT_K8S_VERSION, load_core_schemas
+from generator.validate.core_kinds import load_core_schemas
 from generator.validate.crds import CrdSchemas, load_crd_schemas
 from generator.validate.kserve_rules import check_inference_service
 from generator.validate.kustomize import kustomize_build
@@ -28,19 +29,27 @@ from generator.validate.schema_errors import LineOf
 CRD_RULE = "crd-schema"
 
 
-def checks(
-    crd_dir: Path, *, require_crds: bool = False, k8s_version: str = DEFAULT_K8S_VERSION
-) -> Callable[[Mapping[str, bytes]], list[Diagnostic]]:
-    """A validator over {path: bytes}. Without CRDs the strict schema check is a warning, or an error if required."""
+def checks(crd_dir: Path) -> Callable[[Mapping[str, bytes], Platform], list[Diagnostic]]:
+    """Checks on files about to be written. Without CRDs the strict schema check is skipped with a warning."""
 
-    def validate(files: Mapping[str, bytes]) -> list[Diagnostic]:
-        crds, found = _crds(crd_dir, require_crds)
+    def validate(files: Mapping[str, bytes], platform: Platform) -> list[Diagnostic]:
+        crds, found = _crds(crd_dir, required=False)
         with tempfile.TemporaryDirectory(prefix="kserve-gitops-build-") as scratch:
             for path, content in files.items():
                 (Path(scratch) / path).parent.mkdir(parents=True, exist_ok=True)
                 (Path(scratch) / path).write_bytes(content)
-            found += check_tree(Path(scratch), sorted(files), crds, k8s_version)
+            found += check_tree(Path(scratch), sorted(files), crds, platform.kubernetes_version)
         return sorted(set(found))
+
+    return validate
+
+
+def tree_checks(crd_dir: Path) -> Callable[[Path, list[str], Platform], list[Diagnostic]]:
+    """Checks on files already on disk (`kserve-gitops validate`): here missing CRDs are an error."""
+
+    def validate(root: Path, paths: list[str], platform: Platform) -> list[Diagnostic]:
+        crds, found = _crds(crd_dir, required=True)
+        return sorted(set(found + check_tree(root, paths, crds, platform.kubernetes_version)))
 
     return validate
 

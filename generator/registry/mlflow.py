@@ -1,0 +1,422 @@
+"""Resolve references against an MLflow model registry in a few batched requests.
+
+The only module in `generator/` that imports mlflow; the CLI imports it lazily.
+It talks through the official `MlflowClient`, which reads the tracking URI and
+credentials (`MLFLOW_TRACKING_TOKEN`, `MLFLOW_TRACKING_USERNAME`/`PASSWORD`)
+from the environment itself.
+
+What one `resolve()` costs, whatever the number of queries:
+
+1. `search_registered_models("name IN (…)")`, one request per few hundred names. Each
+   answer carries the model's aliases and its latest version per stage, which
+   settles `alias`, `stage` and `latest` without listing versions. Names the
+   search does not return cost one `get_registered_model` each (a check, so an
+   unknown name is reported exactly as MLflow sees it).
+2. For each distinct (model, version) chosen: `get_model_version_download_uri`
+   (the REST API does not expose a version's storage location), plus
+   `get_model_version` for versions not among the per-stage latest ones
+   (pinned numbers, aliases on older versions). These run concurrently.
+
+`latest` is the highest version number in any stage, skipping versions whose
+status is not READY. Results are stored by key, never by completion order.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
+from urllib.parse import quote
+
+from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion as MlflowVersion
+from mlflow.entities.model_registry import RegisteredModel
+from mlflow.environment_variables import (
+    MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR,
+    MLFLOW_HTTP_REQUEST_MAX_RETRIES,
+    MLFLOW_HTTP_REQUEST_TIMEOUT,
+)
+from mlflow.exceptions import MlflowException
+from mlflow.utils import rest_utils
+
+from generator.errors import RegistryUnavailable
+from generator.registry.base import ModelVersion, NotFound, Query, Resolution
+from generator.util.redact import redact
+
+A = TypeVar("A")
+T = TypeVar("T")
+P = ParamSpec("P")
+Key = tuple[str, str]  # (registered model, version)
+_Found = dict[Key, tuple[MlflowVersion, str] | None]  # version and download URI, if both exist
+
+READY = "READY"
+STAGES = ("None", "Staging", "Production", "Archived")
+_PAGE = 1000  # the server's maximum for search_registered_models
+_FILTER_BUDGET = 6000  # URL-encoded filter characters per GET: fits nginx's default 8 KB request line
+_ABSENT = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
+_CAUSES = (  # e.g. "[Errno 111] Connection refused", "too many 503 error responses"
+    r"\[Errno -?\d+\] ([^'\")]+)",
+    r"ResponseError\('([^']+)'\)",
+    r"(Read timed out|Connection timed out|timed out)",
+)
+
+
+@dataclass(frozen=True)
+class HttpPolicy:
+    """How long to keep trying before the registry counts as unavailable.
+
+    mlflow retries connection errors, 429 and 5xx itself, with exponential
+    backoff (sleeps of about 0, 2·factor, 4·factor… seconds), but reads its
+    settings only from `MLFLOW_HTTP_REQUEST_*`; `resolve` sets them for its own
+    duration. mlflow's defaults (7 retries, factor 2, 120 s) take minutes to
+    give up on a dead server, so ours are shorter.
+    """
+
+    max_retries: int = 3
+    backoff_factor: int = 1
+    timeout: int = 30
+
+    @classmethod
+    def from_env(cls) -> HttpPolicy:
+        """Our defaults, overridden by whatever the user set for mlflow."""
+        default = cls()
+        return cls(
+            max_retries=_env_int(MLFLOW_HTTP_REQUEST_MAX_RETRIES, default.max_retries),
+            backoff_factor=_env_int(MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR, default.backoff_factor),
+            timeout=_env_int(MLFLOW_HTTP_REQUEST_TIMEOUT, default.timeout),
+        )
+
+    def environ(self) -> dict[str, str]:
+        return {
+            MLFLOW_HTTP_REQUEST_MAX_RETRIES.name: str(self.max_retries),
+            MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR.name: str(self.backoff_factor),
+            MLFLOW_HTTP_REQUEST_TIMEOUT.name: str(self.timeout),
+        }
+
+
+class MlflowRegistry:
+    """`Registry` backed by an MLflow tracking server (or any MLflow registry URI)."""
+
+    def __init__(
+        self,
+        tracking_uri: str | None = None,
+        *,
+        http: HttpPolicy | None = None,
+        workers: int = 8,
+    ) -> None:
+        uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI", "")
+        if not uri:
+            raise RegistryUnavailable.simple(
+                "no MLflow tracking URI is configured",
+                hint="set MLFLOW_TRACKING_URI, or tracking_uri in models.yaml",
+            )
+        self.tracking_uri = uri
+        self._client = MlflowClient(tracking_uri=uri)
+        self._http = http or HttpPolicy.from_env()
+        self._workers = workers  # mlflow pools 10 connections per host
+
+    def resolve(self, queries: Sequence[Query]) -> list[Resolution]:
+        if not queries:
+            return []
+        where = redact(self.tracking_uri)
+        pool = ThreadPoolExecutor(self._workers, thread_name_prefix="mlflow-registry")
+        try:
+            with _scoped_environ(self._http.environ()), _unavailable(where):
+                return _Batch(self._client, pool, where).resolve(queries)
+        finally:
+            pool.shutdown(cancel_futures=True)
+
+
+class _Batch:
+    """One `resolve` call: the registry state it fetched, and how queries map onto it."""
+
+    def __init__(self, client: MlflowClient, pool: ThreadPoolExecutor, where: str) -> None:
+        self._client = client
+        self._pool = pool
+        self._where = where
+
+    def resolve(self, queries: Sequence[Query]) -> list[Resolution]:
+        models = self._registered_models(sorted({q.registered_model for q in queries}))
+        ready = self._ready_latest(models, queries)
+        picks = [_pick(q, models.get(q.registered_model), ready) for q in queries]
+        found = self._versions(
+            sorted({p for p in picks if isinstance(p, tuple)}),
+            {_key(mv): mv for rm in models.values() for mv in rm.latest_versions},
+        )
+        hints = self._close_names({q.registered_model for q in queries} - models.keys())
+        return [
+            _finish(q, pick, found) if isinstance(pick, tuple) else _hinted(pick, hints)
+            for q, pick in zip(queries, picks, strict=True)
+        ]
+
+    def _map(self, fn: Callable[[A], T], items: Iterable[A]) -> Iterator[T]:
+        """Concurrent, in input order; every call is submitted before the first result is read."""
+        return self._pool.map(fn, items)
+
+    def _registered_models(self, names: Sequence[str]) -> dict[str, RegisteredModel]:
+        pages = self._map(self._search, _in_filters(names))
+        found = {rm.name: rm for page in pages for rm in page}
+        get = self._client.get_registered_model
+        checked = self._map(lambda n: _or_none(get, n), [n for n in names if n not in found])
+        return found | {rm.name: rm for rm in checked if rm is not None}
+
+    def _search(self, filter_string: str) -> list[RegisteredModel]:
+        """Every page for one filter; [] if the server rejects it (each name is then checked)."""
+        models: list[RegisteredModel] = []
+        token: str | None = None
+        while True:
+            page = _or_none(
+                self._client.search_registered_models,
+                filter_string=filter_string,
+                max_results=_PAGE,
+                page_token=token,
+            )
+            if page is None:
+                return []
+            models.extend(page)
+            token = page.token
+            if not token:
+                return models
+
+    def _ready_latest(
+        self, models: dict[str, RegisteredModel], queries: Iterable[Query]
+    ) -> dict[str, MlflowVersion | None]:
+        """The highest READY version, for the rare model whose highest version is not READY."""
+        wanted = {q.registered_model for q in queries if q.ref.kind == "latest"}
+        names = sorted(n for n in wanted if (top := _highest(models.get(n))) and top.status != READY)
+        return dict(zip(names, self._map(self._scan_ready, names), strict=True))
+
+    def _scan_ready(self, name: str) -> MlflowVersion | None:
+        token: str | None = None
+        while True:
+            page = self._client.search_model_versions(
+                filter_string=f"name IN ({_literal(name)})",
+                max_results=100,
+                order_by=["version_number DESC"],
+                page_token=token,
+            )
+            if ready := next((mv for mv in page if mv.status == READY), None):
+                return ready
+            token = page.token
+            if not token:
+                return None
+
+    def _versions(self, keys: Sequence[Key], known: dict[Key, MlflowVersion]) -> _Found:
+        """Each chosen version with its download URI; None where either does not exist."""
+        # MlflowClient.get_model_version_download_uri first re-fetches the registered
+        # model to rule out prompts (one more request per version); the search above
+        # already excluded prompts, so ask the registry client underneath directly.
+        registry = self._client._get_registry_client()  # type: ignore[no-untyped-call]
+        download_uri = registry.get_model_version_download_uri
+        uris = self._map(lambda k: _or_none(download_uri, *k), keys)
+        unknown = [k for k in keys if k not in known]
+        fetched = self._map(lambda k: _or_none(self._client.get_model_version, *k), unknown)
+        versions: dict[Key, MlflowVersion | None] = dict(known)
+        versions.update(zip(unknown, fetched, strict=True))
+        return {
+            key: (mv, uri) if (mv := versions[key]) is not None and uri is not None else None
+            for key, uri in zip(keys, uris, strict=True)
+        }
+
+    def _close_names(self, unknown: set[str]) -> dict[str, str]:
+        """A hint per unknown model; one listing request, and only on this error path."""
+        if not unknown:
+            return {}
+        listing = self._client.search_registered_models(max_results=_PAGE)
+        lowered = {rm.name.lower(): rm.name for rm in listing}
+        hints = {}
+        for name in unknown:
+            close = difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.6)
+            hints[name] = (
+                "did you mean " + " or ".join(f"'{lowered[c]}'" for c in close) + "?"
+                if close
+                else f"names are case-sensitive; check the registered models at {self._where}"
+            )
+        return hints
+
+
+def _pick(query: Query, rm: RegisteredModel | None, ready: dict[str, MlflowVersion | None]) -> Key | NotFound:
+    """Which version a query means, from the registered model alone (no request)."""
+    if rm is None:
+        return NotFound(query, f"registered model '{query.registered_model}' not found")
+    kind, value = query.ref.kind, query.ref.value
+    if kind == "version":
+        return (rm.name, value)
+    if kind == "alias":
+        return _by_alias(query, rm)
+    if kind == "stage":
+        return _by_stage(query, rm)
+    return _by_latest(query, rm, ready.get(rm.name))
+
+
+def _hinted(missing: NotFound, hints: dict[str, str]) -> NotFound:
+    hint = hints.get(missing.query.registered_model)
+    return NotFound(missing.query, missing.message, hint) if hint and not missing.hint else missing
+
+
+def _by_latest(query: Query, rm: RegisteredModel, ready: MlflowVersion | None) -> Key | NotFound:
+    top = _highest(rm)
+    if top is None:
+        return NotFound(query, f"'{rm.name}' has no versions", hint="register a version first")
+    if top.status == READY:
+        return _key(top)
+    if ready is None:
+        return NotFound(query, f"'{rm.name}' has no READY version", hint="wait for registration, or pin a version")
+    return _key(ready)
+
+
+def _by_alias(query: Query, rm: RegisteredModel) -> Key | NotFound:
+    aliases: dict[str, str] = rm.aliases
+    if query.ref.value in aliases:
+        return (rm.name, str(aliases[query.ref.value]))
+    has = ", ".join(sorted(aliases)) or "none"
+    return NotFound(
+        query,
+        f"alias '{query.ref.value}' not found on '{rm.name}' (has: {has})",
+        hint="set it in MLflow, or reference a version",
+    )
+
+
+def _by_stage(query: Query, rm: RegisteredModel) -> Key | NotFound:
+    stage = next((s for s in STAGES if s.lower() == query.ref.value.lower()), None)
+    if stage is None:
+        return NotFound(query, f"'{query.ref.value}' is not an MLflow stage", hint=f"use one of {STAGES}")
+    mv = next((mv for mv in rm.latest_versions if mv.current_stage == stage), None)
+    if mv is None:
+        return NotFound(
+            query,
+            f"no version of '{rm.name}' is in stage '{stage}'",
+            hint="stages are deprecated in MLflow 3; prefer an alias",
+        )
+    return _key(mv)
+
+
+def _finish(query: Query, key: Key, found: _Found) -> Resolution:
+    name, version = key
+    entry = found[key]
+    if entry is None:
+        via = "" if query.ref.kind == "version" else f" ({query.ref} points to it)"
+        return NotFound(
+            query,
+            f"version {version} not found on '{name}'{via}",
+            hint="it may have been deleted; pick an existing version",
+        )
+    mv, download_uri = entry
+    if mv.status != READY:
+        return NotFound(query, f"version {version} of '{name}' is {mv.status}, not {READY}")
+    return ModelVersion(name, str(mv.version), download_uri, mv.run_id or "")
+
+
+def _highest(rm: RegisteredModel | None) -> MlflowVersion | None:
+    """The highest version: each version is in exactly one stage, so it is a per-stage latest."""
+    return max(rm.latest_versions, key=lambda mv: int(mv.version), default=None) if rm else None
+
+
+def _key(mv: MlflowVersion) -> Key:
+    return (mv.name, str(mv.version))
+
+
+def _literal(name: str) -> str:
+    """A name as a filter literal: MLflow parses `IN (…)` lists with `ast.literal_eval`."""
+    return repr(name)
+
+
+def _in_filters(names: Iterable[str]) -> list[str]:
+    """`name IN (…)` filters, each short enough for a GET URL.
+
+    The budget admits at most ~660 names, so each filter matches less than one page.
+    """
+    chunks: list[list[str]] = []
+    size = 0
+    for literal in map(_literal, names):
+        cost = len(quote(f"{literal}, "))
+        if not chunks or size + cost > _FILTER_BUDGET:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(literal)
+        size += cost
+    return [f"name IN ({', '.join(chunk)})" for chunk in chunks]
+
+
+def _or_none(call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T | None:
+    """None when MLflow says the thing does not exist, or that the name is invalid."""
+    try:
+        return call(*args, **kwargs)
+    except MlflowException as error:
+        if error.error_code in _ABSENT:
+            return None
+        raise
+
+
+@contextmanager
+def _unavailable(where: str) -> Iterator[None]:
+    """Anything else mlflow raises means we could not ask the registry."""
+    try:
+        yield
+    except MlflowException as error:
+        raise RegistryUnavailable.simple(
+            f"cannot use the MLflow registry at {where}: {_reason(error)}",
+            hint=(
+                "check that the server is up and reachable, and that MLFLOW_TRACKING_TOKEN "
+                "or MLFLOW_TRACKING_USERNAME/PASSWORD are right; retries and timeouts are "
+                "set by MLFLOW_HTTP_REQUEST_MAX_RETRIES/BACKOFF_FACTOR/TIMEOUT"
+            ),
+        ) from error
+
+
+def _reason(error: MlflowException) -> str:
+    """The root cause urllib3 buried in mlflow's message, else the message itself."""
+    message = redact(str(error.message))
+    for pattern in _CAUSES:
+        if cause := re.search(pattern, message):
+            return cause.group(1).strip()
+    return message if len(message) <= 300 else message[:300] + "…"
+
+
+@contextmanager
+def _scoped_environ(values: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def _env_int(variable: Any, default: int) -> int:
+    return int(variable.get()) if variable.defined else default
+
+
+@contextmanager
+def count_requests() -> Iterator[Counter[str]]:
+    """Count mlflow REST requests by endpoint while the block runs, from any thread.
+
+    Every REST store call goes through `mlflow.utils.rest_utils.http_request`, so
+    wrapping it counts what MlflowClient really sends (a request urllib3 retries
+    counts once). Process-wide; for benchmarks and tests only.
+    """
+    counts: Counter[str] = Counter()
+    lock = threading.Lock()
+    original: Callable[..., Any] = rest_utils.http_request
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            counts[str(kwargs.get("endpoint", args[1] if len(args) > 1 else "?"))] += 1
+        return original(*args, **kwargs)
+
+    rest_utils.http_request = counted
+    try:
+        yield counts
+    finally:
+        rest_utils.http_request = original
