@@ -15,6 +15,7 @@ from generator.spec.model import Ref, Spec
 SPEC = """\
 apiVersion: kserve-gitops/v1
 registry: {artifactsDestination: "s3://bucket/mlartifacts"}
+defaults: {resources: {limits: {cpu: 1, memory: 1Gi}}}
 environments: {dev: {namespace: d}, staging: {namespace: s}, prod: {namespace: p}}
 models:
   wine:
@@ -119,7 +120,7 @@ def test_not_found_becomes_a_located_diagnostic() -> None:
     answer = NotFound(query, "alias 'champion' not found on 'Wine'", "set it")
     _, problems = merge(spec, lock, Update(), {query: answer})
     assert [str(p) for p in problems] == [
-        "models.yaml:10: $.models.wine.environments.prod.alias: alias 'champion' not found on 'Wine'\n  fix: set it"
+        "models.yaml:11: $.models.wine.environments.prod.alias: alias 'champion' not found on 'Wine'\n  fix: set it"
     ]
 
 
