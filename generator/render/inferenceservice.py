@@ -49,6 +49,8 @@ def _predictor(target: Target, entry: LockEntry) -> dict[str, Any]:
     }
     if serving.service_account:
         predictor["serviceAccountName"] = serving.service_account
+    if serving.automount_token is not None:
+        predictor["automountServiceAccountToken"] = serving.automount_token
     model: dict[str, Any] = {
         "modelFormat": {"name": "mlflow"},
         "protocolVersion": "v2",

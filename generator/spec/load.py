@@ -237,6 +237,7 @@ def _serving(merged: Mapping[str, Any]) -> Serving:
         runtime=merged["runtime"],
         deployment_mode=merged["deploymentMode"],
         service_account=merged["serviceAccountName"],
+        automount_token=merged.get("automountServiceAccountToken"),
         resources=Resources(
             requests=dict(sorted(merged["resources"]["requests"].items())),
             limits=dict(sorted(merged["resources"]["limits"].items())),

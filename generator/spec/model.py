@@ -49,6 +49,7 @@ class Serving:
     runtime: str
     deployment_mode: DeploymentMode
     service_account: str
+    automount_token: bool | None
     resources: Resources
     min_replicas: int
     max_replicas: int
