@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from generator import __version__
-from generator.cli import generate, lock, render, validate
+from generator.cli import generate, lock, render, schemas, validate
 
 app = typer.Typer(
     name="kserve-gitops",
@@ -38,6 +38,7 @@ def _global(
 
 for command in (validate, lock, render, generate):
     app.command(name=command.NAME, help=command.HELP, epilog=command.EXAMPLE)(command.command)
+app.add_typer(schemas.app, name="schemas")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,116 @@
+"""`kserve-gitops schemas fetch|verify`: the CRDs that manifests are validated against, fetched for the user.
+
+CRDs are never committed to a platform repository; this puts the releases pinned in
+models.yaml where `validate` and `generate` read them (`--crd-dir`, default schemas/crds).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from generator.cli import _build, _options
+from generator.crds import fetch as crds
+from generator.crds.sources import BASE_URL_ENV, DEFAULT_BASE_URL, LOCK_FILE, crd_files, pinned
+from generator.error_handler import run
+from generator.pipeline import SPEC_FILE
+from generator.spec.load import load_spec
+from generator.spec.model import Platform
+from generator.write import apply
+
+app = typer.Typer(
+    help="Fetch the KServe and Argo CD CRDs pinned in models.yaml (platform.kserveVersion, platform.argocdVersion) "
+         "to schemas/crds, where validate and generate read them, and verify them offline.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+Dest = Annotated[
+    Path | None,
+    typer.Option("--dest", help="Directory for the CRDs and crds.lock.yaml. Default: <repo>/schemas/crds, "
+                 "which validate and generate read (--crd-dir).", file_okay=False, show_default=False),
+]
+BaseUrl = Annotated[
+    str,
+    typer.Option("--base-url", envvar=BASE_URL_ENV, help="Where release files are read, as "
+                 "<base>/<owner>/<repo>/<tag>/<path>: a mirror or GitHub Enterprise (https://ghe.example.com/raw)."),
+]
+Refresh = Annotated[
+    bool,
+    typer.Option("--refresh", help="Download even when the files on disk match crds.lock.yaml (otherwise no "
+                 "network is used). Other bytes for the same version are still refused."),
+]
+
+
+@app.command(
+    "fetch",
+    help="Download the CRDs of the pinned releases and record their sha256 in crds.lock.yaml (trust on first use). "
+         "Files already matching the lock are not downloaded. A version whose bytes differ from the lock is "
+         "refused (exit 1) and nothing is written; an unknown version exits 1, an unreachable host exits 2.",
+    epilog="Examples: kserve-gitops schemas fetch  |  kserve-gitops schemas fetch --refresh  |  "
+           "kserve-gitops schemas fetch --base-url https://mirror.example.com/github-raw",
+)
+def fetch_command(
+    ctx: typer.Context,
+    repo: _options.Repo = None,
+    dest: Dest = None,
+    base_url: BaseUrl = DEFAULT_BASE_URL,
+    refresh: Refresh = False,
+) -> None:
+    root = _build.repo_root(repo)
+    target, where = _destination(root, dest)
+
+    def job() -> int:
+        platform = _platform(root)
+        plan = crds.fetch(target, crd_files(platform, base_url), where=where, refresh=refresh)
+        if plan.empty:
+            done = "downloaded again, identical" if refresh else "nothing downloaded (--refresh forces it)"
+            print(f"{where}: {_versions(platform)} up to date with {LOCK_FILE}; {done}")
+            return 0
+        apply(target, plan)
+        for line in plan.summary():
+            print(line.replace(" ", f" {where}/", 1))
+        print(f"{where}: {_versions(platform)}")
+        return 0
+
+    raise typer.Exit(run(job, debug=ctx.obj["debug"]))
+
+
+@app.command(
+    "verify",
+    help="Offline: check that the CRD files on disk are the ones crds.lock.yaml records for the versions "
+         "models.yaml pins. Exit 1 on any difference (edited or missing file, version changed without a fetch).",
+    epilog="Example (CI, after restoring schemas/crds): kserve-gitops schemas verify --repo ./platform",
+)
+def verify_command(ctx: typer.Context, repo: _options.Repo = None, dest: Dest = None) -> None:
+    root = _build.repo_root(repo)
+    target, where = _destination(root, dest)
+
+    def job() -> int:
+        platform = _platform(root)
+        files = crd_files(platform)
+        crds.verify(target, files, where=where)
+        print(f"{where}: {len(files)} files match {LOCK_FILE} ({_versions(platform)})")
+        return 0
+
+    raise typer.Exit(run(job, debug=ctx.obj["debug"]))
+
+
+def _destination(root: Path, dest: Path | None) -> tuple[Path, str]:
+    """The directory, and how messages name it: relative to the repository when inside it."""
+    target = dest.resolve() if dest is not None else root / _build.DEFAULT_CRD_DIR
+    return target, target.relative_to(root).as_posix() if target.is_relative_to(root) else str(target)
+
+
+def _platform(root: Path) -> Platform:
+    spec, warnings = load_spec(root / SPEC_FILE, SPEC_FILE)
+    _build.warn(warnings)
+    return spec.platform
+
+
+def _versions(platform: Platform) -> str:
+    return ", ".join(f"{project.title} {version}" for project, version in pinned(platform))

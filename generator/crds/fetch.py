@@ -1,0 +1,159 @@
+"""Download the CRDs a platform pins and hold them to the lock: the generator's only network I/O.
+
+It downloads only what it must: files whose bytes on disk already match
+crds.lock.yaml for the pinned version are not fetched again unless `refresh` asks.
+Every download must be the expected CRD and, for an unchanged version, have the
+locked sha256, before anything is planned; the caller applies the returned plan
+with `generator.write.apply`, which writes every file or none. Failures are
+`UserError`s (exit 1: bad version, wrong or changed content) or
+`EnvironmentProblem`s (exit 2: network, server errors), never tracebacks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util import Retry
+
+from generator import __version__
+from generator.crds.sources import (
+    BASE_URL_ENV,
+    FETCH,
+    LOCK_FILE,
+    CrdFile,
+    LockEntry,
+    crd_problem,
+    drift,
+    dumps_lock,
+    loads_lock,
+    relock,
+    sha256,
+    untrusted,
+)
+from generator.diagnostics import Diagnostic
+from generator.errors import DriftFound, EnvironmentProblem, UserError
+from generator.write import Plan
+
+TIMEOUT = (10.0, 60.0)  # seconds to connect; seconds of silence while reading
+RETRIES = 3
+# Connection errors, rate limits and server errors are often momentary; Retry-After is honoured.
+_RETRY = Retry(
+    total=RETRIES,
+    backoff_factor=0.25,
+    status_forcelist=(429, 500, 502, 503, 504),
+    allowed_methods=frozenset({"GET"}),
+    raise_on_status=False,
+)
+_MIRROR_HINT = f"point --base-url (or {BASE_URL_ENV}) at a mirror with the layout <base>/<owner>/<repo>/<tag>/<path>"
+
+
+def fetch(dest: Path, files: Sequence[CrdFile], *, where: str, refresh: bool = False) -> Plan:
+    """The writes that make `dest` hold `files` and their lock; an empty plan when nothing would change.
+
+    `where` is how messages name `dest` (e.g. `schemas/crds`).
+    """
+    current = {path: _read(dest / path) for path in (LOCK_FILE, *(f.local for f in files))}
+    lock = _parse_lock(current[LOCK_FILE], where)
+    on_disk = {path: None if data is None else sha256(data) for path, data in current.items()}
+    stale = drift(files, on_disk, lock, where)
+    wanted = list(files) if refresh else [f for f in files if f in stale]
+    if not wanted:
+        return Plan()
+    downloaded = download(wanted)
+    digests = {file: sha256(data) for file, data in downloaded.items()}
+    refused = untrusted(digests, lock, where)
+    if refused:
+        raise UserError(refused)
+    desired = {file.local: data for file, data in downloaded.items()}
+    desired[LOCK_FILE] = dumps_lock(relock(files, lock, digests))
+    writes = {path: data for path, data in desired.items() if current[path] != data}
+    return Plan(writes=writes, before={path: old for path in writes if (old := current[path]) is not None})
+
+
+def verify(dest: Path, files: Sequence[CrdFile], *, where: str) -> None:
+    """Offline: raise DriftFound unless every file on disk is the locked copy of its pinned version."""
+    data = _read(dest / LOCK_FILE)
+    if data is None:
+        raise DriftFound.simple("not found", file=f"{where}/{LOCK_FILE}", hint=f"run `{FETCH}` first")
+    lock = _parse_lock(data, where)
+    on_disk = {f.local: None if (data := _read(dest / f.local)) is None else sha256(data) for f in files}
+    problems = drift(files, on_disk, lock, where)
+    if problems:
+        raise DriftFound(problems.values())
+
+
+def download(files: Sequence[CrdFile]) -> dict[CrdFile, bytes]:
+    """Each file, checked to be its CRD. Content problems are reported together; a network failure stops at once."""
+    with _session() as session:
+        results = {file: _get(session, file) for file in files}
+    problems = [result for result in results.values() if isinstance(result, Diagnostic)]
+    if problems:
+        raise UserError(problems)
+    return {file: result for file, result in results.items() if isinstance(result, bytes)}
+
+
+def _session() -> requests.Session:
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=_RETRY)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers["User-Agent"] = f"kserve-gitops/{__version__}"
+    return session
+
+
+def _get(session: requests.Session, file: CrdFile) -> bytes | Diagnostic:
+    try:
+        response = session.get(file.url, timeout=TIMEOUT)
+    except requests.RequestException as exc:
+        raise _unreachable(file.url, exc) from None
+    if response.status_code in (404, 410):
+        return Diagnostic(
+            file=file.url,
+            message=f"HTTP {response.status_code}: no {file.path} at {file.project.title} {file.version}",
+            hint=f"{file.project.title} {file.version} probably does not exist: check {file.project.setting} in "
+                 f"models.yaml against https://github.com/{file.project.repository}/tags (with --base-url, "
+                 "check that the mirror has that tag)",
+        )
+    if not response.ok:
+        raise EnvironmentProblem.simple(
+            f"{file.url}: HTTP {response.status_code} {response.reason} (429 and 5xx are retried {RETRIES} times)",
+            hint="try again later; a mirror may need credentials (https://user:token@host/… or ~/.netrc), or "
+                 + _MIRROR_HINT,
+        )
+    problem = crd_problem(file, response.content)
+    if problem:
+        return Diagnostic(file=file.url, message=problem,
+                          hint="the server does not serve raw release files; " + _MIRROR_HINT)
+    return response.content
+
+
+def _unreachable(url: str, exc: requests.RequestException) -> EnvironmentProblem:
+    check = ("set REQUESTS_CA_BUNDLE to the CA file of the TLS-inspecting proxy"
+             if isinstance(exc, requests.exceptions.SSLError)
+             else "check the network and proxy settings (HTTPS_PROXY, NO_PROXY)")
+    return EnvironmentProblem(Diagnostic(message=f"cannot download {url}: {_root_cause(exc)}",
+                                         hint=f"{check}, or {_MIRROR_HINT}"))
+
+
+def _root_cause(exc: BaseException) -> str:
+    """`[Errno 111] Connection refused` rather than three nested urllib3 reprs."""
+    while (inner := exc.__cause__ or exc.__context__) is not None:
+        exc = inner
+    return str(exc) or type(exc).__name__
+
+
+def _parse_lock(data: bytes | None, where: str) -> Mapping[str, LockEntry]:
+    return {} if data is None else loads_lock(data, f"{where}/{LOCK_FILE}")
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise EnvironmentProblem.simple(f"cannot read {path}: {exc.strerror or exc}",
+                                        hint="check the permissions of the CRD directory") from None

@@ -1,0 +1,314 @@
+"""MlflowRegistry against a real MLflow server (moto S3 behind it); no mocks.
+
+Tests that take a server fixture are marked `mlflow` by conftest.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import urllib.error
+import urllib.request
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import cast
+from urllib.parse import quote
+
+import pytest
+
+from devtools.stack import free_port, seed_many
+from generator.errors import RegistryUnavailable
+from generator.registry.base import ModelVersion, NotFound, Query, Resolution
+from generator.registry.mlflow import (
+    _FILTER_BUDGET,
+    HttpPolicy,
+    MlflowRegistry,
+    _in_filters,
+    count_requests,
+)
+from generator.spec.model import Ref, RefKind
+from tests.support.mlflow_server import MlflowServer, NewModel
+
+
+def q(name: str, kind: RefKind, value: str | int = "") -> Query:
+    return Query(name, Ref(kind, str(value)))
+
+
+def resolve(server: MlflowServer, *queries: Query) -> list[Resolution]:
+    return MlflowRegistry(server.stack.tracking_uri).resolve(queries)
+
+
+def versions(results: list[Resolution]) -> list[str]:
+    return [r.version if isinstance(r, ModelVersion) else "-" for r in results]
+
+
+def messages(results: list[Resolution]) -> list[str]:
+    return [r.message for r in results if isinstance(r, NotFound)]
+
+
+def by_endpoint(counts: dict[str, int]) -> dict[str, int]:
+    return {endpoint.rsplit("/mlflow/", 1)[1]: n for endpoint, n in counts.items()}
+
+
+class FlakyServer(ThreadingHTTPServer):
+    """Answers `status` to the first `failures` requests, then forwards GETs to `upstream`."""
+
+    def __init__(self, upstream: str, failures: int, status: int) -> None:
+        super().__init__(("127.0.0.1", 0), _FlakyHandler)
+        self.upstream, self.failures, self.status, self.hits = upstream, failures, status, 0
+        self.url = f"http://127.0.0.1:{self.server_port}"
+
+
+class _FlakyHandler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        server = cast(FlakyServer, self.server)
+        server.hits += 1
+        status, body = (server.status, b"") if server.hits <= server.failures else self._forward(server.upstream)
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _forward(self, upstream: str) -> tuple[int, bytes]:
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        try:
+            with opener.open(upstream + self.path, timeout=10) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:  # MLflow's 404 for unknown things, with a JSON body
+            return error.code, error.read()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def flaky_server(upstream: str = "", *, failures: int = 1_000_000, status: int = 503) -> Iterator[FlakyServer]:
+    server = FlakyServer(upstream, failures, status)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_every_reference_kind_resolves(mlflow_proxied: MlflowServer, new_model: NewModel) -> None:
+    name = new_model(versions=4, aliases={"champion": 2}, stages={1: "Production", 3: "Staging"})
+    results = resolve(
+        mlflow_proxied,
+        q(name, "version", 3),
+        q(name, "alias", "champion"),
+        q(name, "stage", "Production"),
+        q(name, "stage", "staging"),
+        q(name, "latest"),
+    )
+    assert versions(results) == ["3", "2", "1", "3", "4"]
+    for result in results:
+        assert isinstance(result, ModelVersion)
+        assert result.registered_model == name
+        assert result.run_id == mlflow_proxied.logged.run_id
+        assert result.download_uri.startswith("mlflow-artifacts:/")
+
+
+def test_latest_is_the_highest_version_in_any_stage(mlflow_proxied: MlflowServer, new_model: NewModel) -> None:
+    name = new_model(versions=3, stages={3: "Archived"})
+    assert versions(resolve(mlflow_proxied, q(name, "latest"))) == ["3"]
+
+
+def test_names_with_quotes_and_backslashes_resolve(mlflow_proxied: MlflowServer, new_model: NewModel) -> None:
+    name = new_model('It\'s a "Wine" \\ model', versions=2)
+    assert versions(resolve(mlflow_proxied, q(name, "latest"), q(name, "version", 1))) == ["2", "1"]
+
+
+def test_moving_an_alias_moves_the_resolution(mlflow_proxied: MlflowServer, new_model: NewModel) -> None:
+    name = new_model(versions=3, aliases={"champion": 2})
+    assert versions(resolve(mlflow_proxied, q(name, "alias", "champion"))) == ["2"]
+    mlflow_proxied.client.set_registered_model_alias(name, "champion", "3")
+    assert versions(resolve(mlflow_proxied, q(name, "alias", "champion"))) == ["3"]
+
+
+def test_deleted_version_and_its_alias_are_not_found(mlflow_proxied: MlflowServer, new_model: NewModel) -> None:
+    name = new_model(versions=3, aliases={"champion": 2, "challenger": 3})
+    mlflow_proxied.client.delete_model_version(name, "2")
+    results = resolve(mlflow_proxied, q(name, "version", 2), q(name, "alias", "champion"), q(name, "version", 1))
+    assert messages(results) == [
+        f"version 2 not found on '{name}'",
+        f"alias 'champion' not found on '{name}' (has: challenger)",
+    ]
+    assert versions(results)[2] == "1"
+
+
+def test_deleted_alias_is_not_found(mlflow_proxied: MlflowServer, new_model: NewModel) -> None:
+    name = new_model(versions=2, aliases={"champion": 1, "challenger": 2})
+    mlflow_proxied.client.delete_registered_model_alias(name, "champion")
+    [result] = resolve(mlflow_proxied, q(name, "alias", "champion"))
+    assert isinstance(result, NotFound)
+    assert result.message == f"alias 'champion' not found on '{name}' (has: challenger)"
+    assert result.query == q(name, "alias", "champion")
+
+
+def test_unknown_model_is_not_found_with_a_close_name(mlflow_proxied: MlflowServer, new_model: NewModel) -> None:
+    name = new_model(versions=1)
+    [result] = resolve(mlflow_proxied, q(name.lower(), "latest"))
+    assert isinstance(result, NotFound)
+    assert result.message == f"registered model '{name.lower()}' not found"
+    assert result.hint.startswith(f"did you mean '{name}'")  # the closest comes first
+
+
+def test_model_without_versions_is_not_found_for_every_kind(mlflow_proxied: MlflowServer, new_model: NewModel) -> None:
+    name = new_model(versions=0)
+    results = resolve(
+        mlflow_proxied,
+        q(name, "latest"),
+        q(name, "version", 1),
+        q(name, "alias", "champion"),
+        q(name, "stage", "Production"),
+        q(name, "stage", "Prod"),
+    )
+    assert messages(results) == [
+        f"'{name}' has no versions",
+        f"version 1 not found on '{name}'",
+        f"alias 'champion' not found on '{name}' (has: none)",
+        f"no version of '{name}' is in stage 'Production'",
+        "'Prod' is not an MLflow stage",
+    ]
+
+
+def test_stage_references_raise_no_deprecation_warning(mlflow_proxied: MlflowServer, new_model: NewModel) -> None:
+    name = new_model(versions=2, stages={2: "Production"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert versions(resolve(mlflow_proxied, q(name, "stage", "Production"))) == ["2"]
+
+
+def test_proxied_download_uri_holds_the_model_in_the_bucket(mlflow_proxied: MlflowServer, new_model: NewModel) -> None:
+    name = new_model(versions=1)
+    [result] = resolve(mlflow_proxied, q(name, "version", 1))
+    assert isinstance(result, ModelVersion)
+    assert result.download_uri.startswith("mlflow-artifacts:/")
+    assert mlflow_proxied.stack.s3_url(result.download_uri).startswith("s3://mlflow-artifacts/mlartifacts/")
+    assert {"MLmodel", "model.pkl"} <= set(mlflow_proxied.stack.s3_keys(result.download_uri))
+
+
+def test_direct_download_uri_is_s3_and_holds_the_model(mlflow_direct: MlflowServer) -> None:
+    name = mlflow_direct.new_model(versions=2, aliases={"champion": 1})
+    [result] = resolve(mlflow_direct, q(name, "alias", "champion"))
+    assert isinstance(result, ModelVersion)
+    assert result.download_uri.startswith("s3://mlflow-artifacts/direct/")
+    assert {"MLmodel", "model.pkl"} <= set(mlflow_direct.stack.s3_keys(result.download_uri))
+
+
+def test_requests_grow_with_models_and_versions_not_queries(mlflow_proxied: MlflowServer, new_model: NewModel) -> None:
+    fraud = new_model("Fraud.Detector", versions=3, aliases={"champion": 2, "challenger": 3}, stages={1: "Production"})
+    churn = new_model("Churn Model", versions=2, aliases={"champion": 1})
+    wine = new_model("wine.v2", versions=3, stages={3: "Staging"})
+    distinct = [
+        (q(fraud, "version", 1), "1"),
+        (q(fraud, "alias", "champion"), "2"),
+        (q(fraud, "alias", "challenger"), "3"),
+        (q(fraud, "stage", "Production"), "1"),
+        (q(fraud, "latest"), "3"),
+        (q(churn, "version", 1), "1"),
+        (q(churn, "alias", "champion"), "1"),
+        (q(churn, "latest"), "2"),
+        (q(wine, "version", 1), "1"),
+        (q(wine, "stage", "Staging"), "3"),
+        (q(wine, "latest"), "3"),
+        (q(wine, "alias", "champion"), "-"),
+    ]
+    batch = distinct + distinct[:8]  # 20 queries
+    registry = MlflowRegistry(mlflow_proxied.stack.tracking_uri)
+    with count_requests() as counts:
+        results = registry.resolve([query for query, _ in batch])
+    assert versions(results) == [version for _, version in batch]
+    # One search for all three models; a download URI per distinct version (7); and
+    # get_model_version only for versions that are no stage's latest (fraud 2, churn 1, wine 1).
+    assert by_endpoint(counts) == {
+        "registered-models/search": 1,
+        "model-versions/get-download-uri": 7,
+        "model-versions/get": 3,
+    }
+    with count_requests() as again:
+        registry.resolve([query for query, _ in distinct])
+    assert again == counts
+
+
+def test_many_long_names_are_searched_in_chunks(mlflow_proxied: MlflowServer) -> None:
+    names = [f"Long.Name {i:02d} " + "x" * 150 for i in range(40)]
+    seed_many(mlflow_proxied.client, mlflow_proxied.logged, names)
+    with count_requests() as counts:
+        results = resolve(mlflow_proxied, *(q(name, "latest") for name in names))
+    assert versions(results) == ["1"] * 40
+    assert by_endpoint(counts)["registered-models/search"] == len(_in_filters(names)) == 2
+
+
+def test_empty_batch_sends_nothing(mlflow_proxied: MlflowServer) -> None:
+    with count_requests() as counts:
+        assert resolve(mlflow_proxied) == []
+    assert not counts
+
+
+def test_tracking_uri_comes_from_the_environment(
+    mlflow_proxied: MlflowServer, new_model: NewModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = new_model(versions=1)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_proxied.stack.tracking_uri)
+    assert versions(MlflowRegistry().resolve([q(name, "latest")])) == ["1"]
+
+
+def test_dead_server_is_unavailable_within_seconds() -> None:
+    registry = MlflowRegistry(
+        f"http://user:s3cret@127.0.0.1:{free_port()}",
+        http=HttpPolicy(max_retries=1, backoff_factor=0, timeout=2),
+    )
+    started = time.monotonic()
+    with pytest.raises(RegistryUnavailable) as caught:
+        registry.resolve([q("fraud", "latest")])
+    assert time.monotonic() - started < 3
+    message = str(caught.value)
+    assert message.startswith("cannot use the MLflow registry at http://***@127.0.0.1:")
+    assert "Connection refused" in message
+    assert "s3cret" not in message
+    assert caught.value.exit_code == 2
+    assert "MLFLOW_HTTP_REQUEST_MAX_RETRIES" not in os.environ  # set for the call only
+
+
+def test_transient_errors_are_retried(mlflow_proxied: MlflowServer, new_model: NewModel) -> None:
+    name = new_model(versions=2)
+    with flaky_server(mlflow_proxied.stack.tracking_uri, failures=2) as flaky:
+        registry = MlflowRegistry(flaky.url, http=HttpPolicy(max_retries=3, backoff_factor=0))
+        assert versions(registry.resolve([q(name, "latest")])) == ["2"]
+    assert flaky.hits == 2 + 2  # two 503s, then the search and the download URI
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+def test_persistent_errors_are_unavailable_after_the_retries(status: int) -> None:
+    with flaky_server(status=status) as flaky:
+        registry = MlflowRegistry(flaky.url, http=HttpPolicy(max_retries=2, backoff_factor=0))
+        with pytest.raises(RegistryUnavailable) as caught:
+            registry.resolve([q("fraud", "latest")])
+    assert str(caught.value).splitlines()[0] == (
+        f"cannot use the MLflow registry at {flaky.url}: too many {status} error responses"
+    )
+    assert flaky.hits == 3
+
+
+def test_no_tracking_uri_is_unavailable() -> None:
+    with pytest.raises(RegistryUnavailable, match="no MLflow tracking URI"):
+        MlflowRegistry()
+
+
+def test_http_policy_takes_what_the_user_set_for_mlflow(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "5")
+    assert HttpPolicy.from_env() == HttpPolicy(max_retries=5)
+
+
+def test_name_filters_fit_a_url_and_a_page() -> None:
+    names = [f"m{i}" for i in range(2500)] + ["x" * 3000, "y" * 3000]
+    filters = _in_filters(names)
+    assert len(filters) > 3
+    assert all(len(quote(f)) <= _FILTER_BUDGET + len(quote("name IN ()")) for f in filters)
+    assert ", ".join(f.removeprefix("name IN (").removesuffix(")") for f in filters) == ", ".join(map(repr, names))
