@@ -26,8 +26,8 @@ import yaml
 
 from generator.cli import main
 from generator.validate.crds import load_crd_schemas
+from tests.support.paths import SHARED_CRDS
 
-SHARED_CRDS = Path(__file__).resolve().parents[2] / ".." / "shared" / "crds"
 KSERVE = "/kserve/kserve/{tag}/config/crd/full/"
 ARGOCD = "/argoproj/argo-cd/{tag}/manifests/crds/"
 # upstream path at a tag → the file in ../shared/crds (and in the destination directory)
@@ -89,7 +89,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _released() -> dict[str, bytes]:
-    assert SHARED_CRDS.is_dir(), f"the upstream CRD copies must be checked out at {SHARED_CRDS.resolve()}"
+    assert SHARED_CRDS.is_dir(), f"the upstream CRD copies must be checked out at {SHARED_CRDS}"
     files = {}
     for path, local in LAYOUT.items():
         data = (SHARED_CRDS / local).read_bytes()
@@ -300,9 +300,13 @@ def test_a_momentary_server_error_is_retried(
     tmp_path: Path, upstream: Upstream, capsys: pytest.CaptureFixture[str]
 ) -> None:
     upstream.failures[ISVC_URL_PATH] = [503]
-    code, _, _ = _cli(capsys, "fetch", "--repo", str(_repo(tmp_path)), "--base-url", upstream.base_url)
+    elsewhere = tmp_path / "cache" / "crds"
+    code, out, _ = _cli(capsys, "fetch", "--repo", str(_repo(tmp_path / "repo")), "--base-url", upstream.base_url,
+                        "--dest", str(elsewhere))
     assert code == 0
     assert upstream.requests.count(ISVC_URL_PATH) == 2
+    assert f"create {elsewhere}/{ISVC}" in out
+    assert (elsewhere / ISVC).read_bytes() == (SHARED_CRDS / ISVC).read_bytes()
 
 
 def test_a_server_that_keeps_failing_exits_2(

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from generator.validate.crds import CrdSchemas, load_crd_schemas
+from tests.support.paths import SHARED_CRDS
 
-CRD_DIR = Path(__file__).resolve().parents[3] / ".." / "shared" / "crds"
+CRD_DIR = SHARED_CRDS
 
 MLFLOW_ISVC: dict[str, Any] = {
     "apiVersion": "serving.kserve.io/v1beta1",

@@ -1,0 +1,218 @@
+"""`kserve-gitops generate / lock / render` end to end against a real MLflow server and a real kustomize."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from generator.validate.kustomize import kustomize_build
+from tests.acceptance.conftest import CRDS, Platform, Result
+from tests.support.mlflow_server import MlflowServer
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+
+
+def _lock(platform: Platform) -> dict[str, dict[str, object]]:
+    data = yaml.safe_load(platform.read("models.lock"))
+    return data["models"]["wine"]  # type: ignore[no-any-return]
+
+
+def _isvc(platform: Platform, env: str) -> dict[str, object]:
+    return yaml.safe_load(platform.read(f"environments/{env}/wine.yaml"))  # type: ignore[no-any-return]
+
+
+def test_generate_resolves_every_reference_and_writes_lock_and_overlays(platform: Platform) -> None:
+    result = platform.run("generate", *CRDS)
+    assert result.code == 0, result.err
+    assert "create models.lock" in result.out
+    lock = _lock(platform)
+    assert {env: lock[env]["version"] for env in ENVIRONMENTS} == {"dev": "3", "staging": "3", "prod": "2"}
+    assert lock["prod"]["reference"] == {"alias": "champion"}
+    assert lock["prod"]["registeredModel"] == platform.name
+    assert str(lock["prod"]["source"]).startswith("mlflow-artifacts:/")
+    assert str(lock["prod"]["artifactUri"]).startswith("s3://mlflow-artifacts/mlartifacts/")
+    model = _isvc(platform, "prod")["spec"]["predictor"]["model"]  # type: ignore[index]
+    assert model["storageUri"] == lock["prod"]["artifactUri"]
+    assert platform.server.stack.s3_keys(str(lock["prod"]["source"])), "the locked location holds the model"
+
+
+def test_every_environment_builds_with_kustomize_and_passes_strict_checks(platform: Platform) -> None:
+    assert platform.run("generate", *CRDS).code == 0
+    for env in ENVIRONMENTS:
+        (built,) = kustomize_build(platform.root / "environments" / env)
+        assert built["kind"] == "InferenceService"
+        assert built["metadata"]["namespace"] == f"ml-{env}"
+    assert len(kustomize_build(platform.root)) == 3
+    result = platform.run("validate", *CRDS)
+    assert (result.code, result.out) == (0, "valid\n")
+
+
+def test_second_generate_changes_nothing_and_touches_no_file(platform: Platform) -> None:
+    assert platform.run("generate", *CRDS).code == 0
+    before = platform.files()
+    result = platform.run("generate", *CRDS)
+    assert (result.code, result.out) == (0, "nothing to change\n")
+    assert platform.files() == before
+
+
+def test_same_registry_state_gives_byte_identical_files(platform: Platform, tmp_path: Path) -> None:
+    assert platform.run("generate", *CRDS).code == 0
+    first = {k: v[0] for k, v in platform.files().items()}
+    for path in platform.root.rglob("*"):
+        if path.is_file() and path.name != "models.yaml":
+            path.unlink()
+    assert platform.run("generate", *CRDS).code == 0
+    assert {k: v[0] for k, v in platform.files().items()} == first
+
+
+def test_moving_champion_changes_only_the_prod_entry_and_file(platform: Platform) -> None:
+    assert platform.run("generate", *CRDS).code == 0
+    before = platform.files()
+    platform.server.client.set_registered_model_alias(platform.name, "champion", "3")
+    assert platform.run("generate", *CRDS).out == "nothing to change\n", "without --update the pin holds"
+    assert platform.run("lock", "--update").code == 0
+    rendered = platform.run("render", *CRDS)
+    assert rendered.code == 0
+    after = platform.files()
+    changed = sorted(p for p in after if after[p] != before.get(p))
+    assert changed == ["environments/prod/wine.yaml", "models.lock"]
+    assert _lock(platform)["prod"]["version"] == "3"
+    assert _isvc(platform, "prod")["metadata"]["labels"]["kserve-gitops.io/model-version"] == "3"  # type: ignore[index]
+
+
+def test_update_of_one_target_leaves_the_others(platform: Platform) -> None:
+    assert platform.run("generate", *CRDS).code == 0
+    client = platform.server.client
+    client.set_registered_model_alias(platform.name, "champion", "1")
+    client.set_registered_model_alias(platform.name, "challenger", "1")
+    assert platform.run("generate", "--update", "wine/staging", *CRDS).code == 0
+    assert {env: _lock(platform)[env]["version"] for env in ENVIRONMENTS} == {"dev": "3", "staging": "1", "prod": "2"}
+
+
+def test_held_entry_keeps_its_version_when_the_alias_moves(platform: Platform) -> None:
+    platform.write_spec(prod_extra=", hold: true")
+    assert platform.run("generate", *CRDS).code == 0
+    platform.server.client.set_registered_model_alias(platform.name, "champion", "1")
+    assert platform.run("generate", "--update", *CRDS).code == 0
+    assert _lock(platform)["prod"]["version"] == "2"
+
+
+def test_deleted_alias_is_a_clear_error_and_nothing_is_written(platform: Platform) -> None:
+    assert platform.run("generate", *CRDS).code == 0
+    before = platform.files()
+    platform.server.client.delete_registered_model_alias(platform.name, "champion")
+    result = platform.run("generate", "--update", *CRDS)
+    assert result.code == 1
+    assert f"models.yaml:16: $.models.wine.environments.prod.alias: alias 'champion' not found on '{platform.name}'" \
+        in result.err
+    assert "Traceback" not in result.err
+    assert platform.files() == before
+
+
+def test_deleted_version_is_a_clear_error(platform: Platform) -> None:
+    (platform.root / "models.yaml").write_text(platform.read("models.yaml").replace("alias: champion", "version: 9"))
+    result = platform.run("generate", *CRDS)
+    assert result.code == 1
+    assert f"version 9 not found on '{platform.name}'" in result.err
+    assert sorted(platform.files()) == ["models.yaml"]
+
+
+def test_unknown_registered_model_names_the_model_and_writes_nothing(platform: Platform) -> None:
+    (platform.root / "models.yaml").write_text(platform.read("models.yaml").replace(platform.name, "no such model"))
+    result = platform.run("generate", *CRDS)
+    assert result.code == 1
+    assert "registered model 'no such model' not found" in result.err
+    assert sorted(platform.files()) == ["models.yaml"]
+
+
+def test_proxied_location_without_destination_is_refused_with_the_fix(platform: Platform) -> None:
+    (platform.root / "models.yaml").write_text(
+        "\n".join(line for line in platform.read("models.yaml").splitlines() if "artifactsDestination" not in line))
+    result = platform.run("generate", *CRDS)
+    assert result.code == 1
+    assert "KServe cannot fetch" in result.err
+    assert "registry.artifactsDestination" in result.err
+
+
+def test_unreachable_registry_exits_2_without_leaking_credentials(platform: Platform) -> None:
+    os.environ["MLFLOW_TRACKING_URI"] = "http://alice:s3cret@127.0.0.1:9"
+    result = platform.run("generate", *CRDS)
+    assert result.code == 2
+    assert "http://***@127.0.0.1:9" in result.err
+    assert "s3cret" not in result.err + result.out
+    assert "Traceback" not in result.err
+    assert sorted(platform.files()) == ["models.yaml"]
+
+
+def test_render_check_reports_drift_as_a_diff_and_exits_1(platform: Platform) -> None:
+    assert platform.run("generate", *CRDS).code == 0
+    path = platform.root / "environments/prod/wine.yaml"
+    path.write_text(path.read_text().replace("maxReplicas: 4", "maxReplicas: 9"))
+    before = platform.files()
+    result = platform.run("render", "--check", *CRDS)
+    assert result.code == 1
+    assert "-    maxReplicas: 9\n+    maxReplicas: 4\n" in result.out
+    assert "run `kserve-gitops render`" in result.err
+    assert platform.files() == before
+    assert platform.run("render", *CRDS).code == 0
+    assert platform.run("render", "--check", *CRDS).out == "up to date\n"
+
+
+def test_render_prunes_its_own_stale_files_and_keeps_foreign_ones(platform: Platform) -> None:
+    assert platform.run("generate", *CRDS).code == 0
+    (platform.root / "environments/prod/NOTES.md").write_text("ours, not the tool's")
+    (platform.root / "models.yaml").write_text(platform.read("models.yaml").replace("      dev: {latest: true}\n", ""))
+    result = platform.run("generate", *CRDS)
+    assert result.code == 0
+    assert "delete environments/dev/wine.yaml" in result.out
+    assert not (platform.root / "environments/dev/wine.yaml").exists()
+    assert platform.read("environments/prod/NOTES.md") == "ours, not the tool's"
+
+
+def test_invalid_spec_fails_before_any_registry_call(platform: Platform) -> None:
+    os.environ["MLFLOW_TRACKING_URI"] = "http://127.0.0.1:9"
+    (platform.root / "models.yaml").write_text(platform.read("models.yaml").replace("minReplicas: 2", "minReplica: 2"))
+    result = platform.run("generate", *CRDS)
+    assert result.code == 1
+    assert "models.yaml:9:30: $.environments.prod.minReplica: unknown field 'minReplica'" in result.err
+
+
+def test_usage_errors_exit_2(platform: Platform) -> None:
+    assert platform.run("lock", "wine").code == 2
+    assert platform.run("generate", "--no-such-option").code == 2
+
+
+def test_help_and_validate_do_not_import_mlflow(platform: Platform) -> None:
+    probe = (
+        "import sys; from generator.cli import main; "
+        "main(['--help']); main(['validate', '--repo', sys.argv[1]]); "
+        "print('MLFLOW_IMPORTED' if 'mlflow' in sys.modules else 'MLFLOW_NOT_IMPORTED')"
+    )
+    result = subprocess.run([sys.executable, "-c", probe, str(platform.root)], capture_output=True, text=True,
+                            check=False)
+    assert "MLFLOW_NOT_IMPORTED" in result.stdout, result.stderr
+
+
+def test_direct_artifact_store_locks_s3_uris_and_stage_references_warn(
+    mlflow_direct: MlflowServer, tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    name = mlflow_direct.new_model(versions=2, stages={1: "Production"})
+    os.environ["MLFLOW_TRACKING_URI"] = mlflow_direct.stack.tracking_uri
+    (tmp_path / "models.yaml").write_text(
+        "apiVersion: kserve-gitops/v1\n"
+        "environments: {dev: {namespace: d}, prod: {namespace: p}}\n"
+        f"models:\n  m:\n    registeredModel: '{name}'\n    resources: {{limits: {{cpu: 1, memory: 1Gi}}}}\n"
+        "    environments: {dev: {version: 2}, prod: {stage: Production}}\n"
+    )
+    result = cli("generate", "--repo", str(tmp_path), *CRDS)
+    assert result.code == 0, result.err
+    assert "warning: models.yaml:7:" in result.err and "stage 'Production' is deprecated" in result.err
+    lock = yaml.safe_load((tmp_path / "models.lock").read_text())["models"]["m"]
+    assert (lock["dev"]["version"], lock["prod"]["version"]) == ("2", "1")
+    assert lock["prod"]["source"] == lock["prod"]["artifactUri"]
+    assert lock["prod"]["artifactUri"].startswith("s3://mlflow-artifacts/direct/")
