@@ -101,8 +101,8 @@ def verify_command(ctx: typer.Context, repo: _options.Repo = None, dest: Dest = 
 
 
 def _destination(root: Path, dest: Path | None) -> tuple[Path, str]:
-    """The directory, and how messages name it: relative to the repository when inside it."""
-    target = dest.resolve() if dest is not None else root / _build.DEFAULT_CRD_DIR
+    """The directory `--crd-dir` would read, and how messages name it: relative to the repository when inside it."""
+    target = _build.crd_directory(root, dest)
     return target, target.relative_to(root).as_posix() if target.is_relative_to(root) else str(target)
 
 

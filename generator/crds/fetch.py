@@ -78,9 +78,8 @@ def verify(dest: Path, files: Sequence[CrdFile], *, where: str) -> None:
     data = _read(dest / LOCK_FILE)
     if data is None:
         raise DriftFound.simple("not found", file=f"{where}/{LOCK_FILE}", hint=f"run `{FETCH}` first")
-    lock = _parse_lock(data, where)
-    on_disk = {f.local: None if (data := _read(dest / f.local)) is None else sha256(data) for f in files}
-    problems = drift(files, on_disk, lock, where)
+    on_disk = {f.local: _digest(dest / f.local) for f in files}
+    problems = drift(files, on_disk, _parse_lock(data, where), where)
     if problems:
         raise DriftFound(problems.values())
 
@@ -147,6 +146,11 @@ def _root_cause(exc: BaseException) -> str:
 
 def _parse_lock(data: bytes | None, where: str) -> Mapping[str, LockEntry]:
     return {} if data is None else loads_lock(data, f"{where}/{LOCK_FILE}")
+
+
+def _digest(path: Path) -> str | None:
+    data = _read(path)
+    return None if data is None else sha256(data)
 
 
 def _read(path: Path) -> bytes | None:
