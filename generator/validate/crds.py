@@ -32,7 +32,10 @@ RULE = "crd-schema"
 GroupVersionKind = tuple[str, str]  # (apiVersion "group/version", kind)
 
 _YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_FETCH_HINT = "put the CRDs of the release you deploy into {dir} (see SOURCE.md there), or fix apiVersion/kind"
+_FETCH_HINT = (
+    "fix apiVersion/kind, or if the kind is right, set platform.kserveVersion / argocdVersion in models.yaml "
+    "to the release you deploy and run `kserve-gitops schemas fetch` (CRDs read from {dir})"
+)
 
 # Keywords that only document or default, and `format` (int32, int64, …), which the API server and
 # kubeconform leave to the type check; jsonschema would look each one up for nothing.

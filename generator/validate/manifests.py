@@ -63,7 +63,7 @@ def check_tree(root: Path, paths: Iterable[str], crds: CrdSchemas | None, k8s_ve
         try:
             objects = kustomize_build(root / build)
         except UserError as exc:
-            found += [replace(d, file=f"{build}/kustomization.yaml") for d in exc.diagnostics]
+            found += [replace(d, file=(Path(build) / "kustomization.yaml").as_posix()) for d in exc.diagnostics]
             continue
         for obj in objects:
             source = sources.pop(_identity(obj), None) or _Source(f"{build}/ (kustomize build)", obj, None)

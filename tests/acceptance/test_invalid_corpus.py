@@ -1,0 +1,88 @@
+"""One mistake each, in models.yaml or in a rendered manifest: each gets its own message, exit 1, no file changed."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.acceptance.conftest import CRDS, Result
+from tests.support.paths import REPO_ROOT
+
+SPECS = sorted((REPO_ROOT / "tests" / "examples" / "spec" / "invalid").glob("*.yaml"))
+PROD = "environments/prod/wine-classifier.yaml"
+DEV = "environments/dev/wine-classifier.yaml"
+
+# (case, file, text to replace, replacement, expected message)
+MANIFEST_MISTAKES = [
+    ("misspelled-field", PROD, "storageUri:", "storageURI:",
+     "$.spec.predictor.model.storageURI: unknown field 'storageURI' (did you mean 'storageUri'?)"),
+    ("wrong-protocol", PROD, "protocolVersion: v2", "protocolVersion: v1", "kserve-mlserver serves only 'v2'"),
+    ("nonexistent-runtime", PROD, "runtime: kserve-mlserver", "runtime: kserve-mlflowserver", "kserve-mlflowserver"),
+    ("legacy-deployment-mode", PROD, "deploymentMode: Standard", "deploymentMode: RawDeployment",
+     "deploymentMode 'RawDeployment' is the old name of 'Standard'"),
+    ("registry-uri-kserve-cannot-fetch", PROD, "storageUri: s3://", "storageUri: models:/wine-classifier/2#",
+     "models:/"),
+    ("bad-name", PROD, "name: wine-classifier", "name: Wine_Classifier", "InferenceService name 'Wine_Classifier'"),
+    ("requests-over-limits", PROD, "cpu: 500m", "cpu: '2'", "request '2' for cpu is above its limit '1'"),
+    ("bad-quantity", PROD, "memory: 2Gi", "memory: 2GB", "'2GB'"),
+    ("misspelled-kind", PROD, "kind: InferenceService", "kind: InferenceServise", "no schema for serving.kserve.io/v1beta1 InferenceServise"),
+    ("wrong-type", PROD, "minReplicas: 2", "minReplicas: two", "$.spec.predictor.minReplicas"),
+    ("unknown-api-version", PROD, "serving.kserve.io/v1beta1", "serving.kserve.io/v1", "no schema for serving.kserve.io/v1 InferenceService"),
+    ("left-out-of-kustomization", "environments/dev/kustomization.yaml", "  - wine-classifier.yaml\n", "  []\n",
+     "not included by any kustomization.yaml"),
+    ("kustomization-points-nowhere", "environments/dev/kustomization.yaml", "wine-classifier.yaml", "wine.yaml",
+     "kustomize build failed"),
+    ("broken-yaml", DEV, "metadata:\n", "metadata: [\n", "invalid YAML"),
+]
+
+
+@pytest.fixture
+def example(tmp_path: Path) -> Path:
+    """A copy of this repository's example: models.yaml, models.lock and the generated tree."""
+    copy = tmp_path / "example"
+    copy.mkdir()
+    for name in ("models.yaml", "models.lock", "kustomization.yaml"):
+        shutil.copy(REPO_ROOT / name, copy / name)
+    shutil.copytree(REPO_ROOT / "environments", copy / "environments")
+    return copy
+
+
+def _snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
+    return {p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_corpus_has_at_least_thirty_cases() -> None:
+    assert len(SPECS) + len(MANIFEST_MISTAKES) >= 30
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=[p.stem for p in SPECS])
+@pytest.mark.parametrize("command", ["validate", "generate"])
+def test_broken_models_yaml(spec: Path, command: str, example: Path, cli: Callable[..., Result]) -> None:
+    text = spec.read_text()
+    expected = text.splitlines()[0].removeprefix("# expect: ")
+    (example / "models.yaml").write_text(text)
+    before = _snapshot(example)
+    result = cli(command, "--repo", str(example), *CRDS)
+    assert result.code == 1
+    assert expected in result.out + result.err
+    assert "Traceback" not in result.err
+    assert _snapshot(example) == before
+
+
+@pytest.mark.parametrize(("case", "file", "old", "new", "expected"), MANIFEST_MISTAKES,
+                         ids=[m[0] for m in MANIFEST_MISTAKES])
+def test_hand_broken_manifest(case: str, file: str, old: str, new: str, expected: str, example: Path,
+                              cli: Callable[..., Result]) -> None:
+    path = example / file
+    assert old in path.read_text(), f"{case}: the example no longer contains {old!r}"
+    path.write_text(path.read_text().replace(old, new, 1))
+    before = _snapshot(example)
+    result = cli("validate", "--repo", str(example), *CRDS)
+    assert result.code == 1
+    assert expected in result.out, result.out
+    assert "Traceback" not in result.err
+    assert _snapshot(example) == before
