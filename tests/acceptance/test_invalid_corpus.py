@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -15,8 +16,17 @@ SPECS = sorted((REPO_ROOT / "tests" / "examples" / "spec" / "invalid").glob("*.y
 PROD = "environments/prod/wine-classifier.yaml"
 DEV = "environments/dev/wine-classifier.yaml"
 
-# (case, file, text to replace, replacement, expected message)
-MANIFEST_MISTAKES = [
+
+
+class Mistake(NamedTuple):
+    case: str
+    file: str
+    old: str
+    new: str
+    expected: str
+
+
+MANIFEST_MISTAKES = [Mistake(*m) for m in [
     ("misspelled-field", PROD, "storageUri:", "storageURI:",
      "$.spec.predictor.model.storageURI: unknown field 'storageURI' (did you mean 'storageUri'?)"),
     ("wrong-protocol", PROD, "protocolVersion: v2", "protocolVersion: v1", "kserve-mlserver serves only 'v2'"),
@@ -28,15 +38,17 @@ MANIFEST_MISTAKES = [
     ("bad-name", PROD, "name: wine-classifier", "name: Wine_Classifier", "InferenceService name 'Wine_Classifier'"),
     ("requests-over-limits", PROD, "cpu: 500m", "cpu: '2'", "request '2' for cpu is above its limit '1'"),
     ("bad-quantity", PROD, "memory: 2Gi", "memory: 2GB", "'2GB'"),
-    ("misspelled-kind", PROD, "kind: InferenceService", "kind: InferenceServise", "no schema for serving.kserve.io/v1beta1 InferenceServise"),
+    ("misspelled-kind", PROD, "kind: InferenceService", "kind: InferenceServise",
+     "no schema for serving.kserve.io/v1beta1 InferenceServise"),
     ("wrong-type", PROD, "minReplicas: 2", "minReplicas: two", "$.spec.predictor.minReplicas"),
-    ("unknown-api-version", PROD, "serving.kserve.io/v1beta1", "serving.kserve.io/v1", "no schema for serving.kserve.io/v1 InferenceService"),
+    ("unknown-api-version", PROD, "serving.kserve.io/v1beta1", "serving.kserve.io/v1",
+     "no schema for serving.kserve.io/v1 InferenceService"),
     ("left-out-of-kustomization", "environments/dev/kustomization.yaml", "  - wine-classifier.yaml\n", "  []\n",
      "not included by any kustomization.yaml"),
     ("kustomization-points-nowhere", "environments/dev/kustomization.yaml", "wine-classifier.yaml", "wine.yaml",
      "kustomize build failed"),
     ("broken-yaml", DEV, "metadata:\n", "metadata: [\n", "invalid YAML"),
-]
+]]
 
 
 @pytest.fixture
@@ -73,16 +85,14 @@ def test_broken_models_yaml(spec: Path, command: str, example: Path, cli: Callab
     assert _snapshot(example) == before
 
 
-@pytest.mark.parametrize(("case", "file", "old", "new", "expected"), MANIFEST_MISTAKES,
-                         ids=[m[0] for m in MANIFEST_MISTAKES])
-def test_hand_broken_manifest(case: str, file: str, old: str, new: str, expected: str, example: Path,
-                              cli: Callable[..., Result]) -> None:
-    path = example / file
-    assert old in path.read_text(), f"{case}: the example no longer contains {old!r}"
-    path.write_text(path.read_text().replace(old, new, 1))
+@pytest.mark.parametrize("mistake", MANIFEST_MISTAKES, ids=[m.case for m in MANIFEST_MISTAKES])
+def test_hand_broken_manifest(mistake: Mistake, example: Path, cli: Callable[..., Result]) -> None:
+    path = example / mistake.file
+    assert mistake.old in path.read_text(), f"{mistake.case}: the example no longer contains {mistake.old!r}"
+    path.write_text(path.read_text().replace(mistake.old, mistake.new, 1))
     before = _snapshot(example)
     result = cli("validate", "--repo", str(example), *CRDS)
     assert result.code == 1
-    assert expected in result.out, result.out
+    assert mistake.expected in result.out, result.out
     assert "Traceback" not in result.err
     assert _snapshot(example) == before
