@@ -54,10 +54,21 @@ def tree_checks(crd_dir: Path) -> Callable[[Path, list[str], Platform], list[Dia
     return validate
 
 
+@dataclass(frozen=True)
+class Context:
+    """What every object is checked against: the CRDs, the cluster's Kubernetes version, and the
+    storage prefixes that ClusterStorageContainers in the same output make downloadable."""
+
+    crds: CrdSchemas | None
+    k8s_version: str
+    storage_prefixes: tuple[str, ...] = ()
+
+
 def check_tree(root: Path, paths: Iterable[str], crds: CrdSchemas | None, k8s_version: str) -> list[Diagnostic]:
     """Build each kustomization under `root`; check every object once, located in its source file."""
     ordered = sorted(paths)
     sources, found = _sources(root, ordered)
+    context = Context(crds, k8s_version, _storage_prefixes(s.obj for s in sources.values()))
     seen: set[str] = set()
     for build in (str(Path(p).parent) for p in ordered if p.endswith("kustomization.yaml")):
         try:
@@ -70,11 +81,11 @@ def check_tree(root: Path, paths: Iterable[str], crds: CrdSchemas | None, k8s_ve
             key = json.dumps(obj, sort_keys=True)
             if key not in seen:
                 seen.add(key)
-                found += check_object(obj, crds, k8s_version, file=source.file, line_of=source.line_of)
+                found += check_object(obj, context, file=source.file, line_of=source.line_of)
     for source in sources.values():
         found.append(Diagnostic(file=source.file, message="not included by any kustomization.yaml", rule="kustomize",
                                 hint="list it under `resources:` of its directory's kustomization.yaml"))
-        found += check_object(source.obj, crds, k8s_version, file=source.file, line_of=source.line_of)
+        found += check_object(source.obj, context, file=source.file, line_of=source.line_of)
     return found
 
 
@@ -99,17 +110,31 @@ def _sources(root: Path, paths: Iterable[str]) -> tuple[dict[tuple[str, str, str
 
 
 def check_object(
-    obj: Mapping[str, Any], crds: CrdSchemas | None, k8s_version: str, *, file: str = "", line_of: LineOf | None = None
+    obj: Mapping[str, Any], context: Context, *, file: str = "", line_of: LineOf | None = None
 ) -> list[Diagnostic]:
     """Strict schema (CRD for custom groups, kubernetes-validate for built-in ones) plus KServe's rules."""
     api_version, kind = str(obj.get("apiVersion", "")), str(obj.get("kind", ""))
     if _is_custom(api_version):
+        crds = context.crds
         found = crds.validate(obj, file=file, line_of=line_of) if crds is not None else []
     else:
-        found = load_core_schemas(k8s_version).validate(obj, file=file, line_of=line_of)
+        found = load_core_schemas(context.k8s_version).validate(obj, file=file, line_of=line_of)
     if kind == "InferenceService":
-        found += check_inference_service(obj, file=file, line_of=line_of)
+        found += check_inference_service(obj, extra_storage_prefixes=context.storage_prefixes, file=file,
+                                         line_of=line_of)
     return found
+
+
+def _storage_prefixes(objects: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
+    """URI prefixes that ClusterStorageContainers among `objects` claim (KServe checks these first)."""
+    prefixes = {
+        str(uri_format["prefix"])
+        for obj in objects
+        if obj.get("kind") == "ClusterStorageContainer"
+        for uri_format in obj.get("spec", {}).get("supportedUriFormats", [])
+        if isinstance(uri_format, Mapping) and "prefix" in uri_format
+    }
+    return tuple(sorted(prefixes))
 
 
 def _is_custom(api_version: str) -> bool:

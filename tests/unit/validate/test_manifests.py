@@ -1,0 +1,55 @@
+"""The checks on a generated tree: objects come out of kustomize and map back to their file and line."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from generator.validate.crds import CrdSchemas
+from generator.validate.manifests import check_tree
+from tests.unit.validate.conftest import MLFLOW_ISVC
+
+STORAGE_CONTAINER: dict[str, Any] = {
+    "apiVersion": "serving.kserve.io/v1alpha1",
+    "kind": "ClusterStorageContainer",
+    "metadata": {"name": "mlflow-registry"},
+    "spec": {
+        "container": {"name": "storage-initializer", "image": "example.com/mlflow-storage:1"},
+        "supportedUriFormats": [{"prefix": "models:/"}],
+    },
+}
+
+
+def _tree(root: Path, objects: dict[str, dict[str, Any]]) -> list[str]:
+    for name, obj in objects.items():
+        (root / name).write_text(yaml.safe_dump(obj))
+    (root / "kustomization.yaml").write_text(yaml.safe_dump({"resources": sorted(objects)}))
+    return ["kustomization.yaml", *sorted(objects)]
+
+
+def _registry_isvc() -> dict[str, Any]:
+    isvc = copy.deepcopy(MLFLOW_ISVC)
+    isvc["spec"]["predictor"]["model"]["storageUri"] = "models:/fraud/7"
+    return isvc
+
+
+def test_valid_tree_has_no_findings(tmp_path: Path, crds: CrdSchemas) -> None:
+    assert check_tree(tmp_path, _tree(tmp_path, {"fraud.yaml": MLFLOW_ISVC}), crds, "1.33") == []
+
+
+def test_findings_point_at_the_source_file_and_line(tmp_path: Path, crds: CrdSchemas) -> None:
+    isvc = copy.deepcopy(MLFLOW_ISVC)
+    isvc["spec"]["predictor"]["model"]["storageURI"] = isvc["spec"]["predictor"]["model"].pop("storageUri")
+    (finding,) = check_tree(tmp_path, _tree(tmp_path, {"fraud.yaml": isvc}), crds, "1.33")
+    assert (finding.file, finding.path) == ("fraud.yaml", "$.spec.predictor.model.storageURI")
+    assert finding.line > 1
+
+
+def test_models_uri_needs_a_storage_container_that_claims_its_prefix(tmp_path: Path, crds: CrdSchemas) -> None:
+    alone = check_tree(tmp_path, _tree(tmp_path, {"fraud.yaml": _registry_isvc()}), crds, "1.33")
+    assert [f.rule for f in alone] == ["kserve-storage-uri"]
+    with_container = _tree(tmp_path, {"fraud.yaml": _registry_isvc(), "storage.yaml": STORAGE_CONTAINER})
+    assert check_tree(tmp_path, with_container, crds, "1.33") == []
