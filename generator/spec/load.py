@@ -169,7 +169,8 @@ def _build(data: Mapping[str, Any], positions: Positions, file: str) -> tuple[Sp
                 env=env_name,
                 registered_model=model["registeredModel"],
                 ref=_ref(settings),
-                hold=bool(settings.get("hold", False)),
+                hold=settings.get("hold", False) is not False,
+                pinned="" if isinstance(settings.get("hold", False), bool) else str(settings["hold"]),
                 serving=_serving(_merge(defaults, data["environments"][env_name], model, settings)),
                 line=positions.line_of(where)[0],
             )
@@ -178,6 +179,7 @@ def _build(data: Mapping[str, Any], positions: Positions, file: str) -> tuple[Sp
                 _locate(p, where, positions, file)
                 for p in rules.check_target(target, environments[env_name])
             ]
+    diagnostics += _follow_problems(environments, positions, file)
     order = {name: index for index, name in enumerate(environments)}
     targets.sort(key=lambda t: (t.model, order[t.env]))
     registry, platform = data.get("registry", {}), data.get("platform", {})
@@ -200,9 +202,29 @@ def _locate(problem: rules.Problem, where: tuple[str, ...], positions: Positions
 
 
 def _environment(name: str, raw: Mapping[str, Any]) -> Environment:
-    base = PRODUCTION_POLICIES if name in PRODUCTION_NAMES else Policies()
+    production = name in PRODUCTION_NAMES
+    base = PRODUCTION_POLICIES if production else Policies()
     return Environment(name=name, namespace=raw["namespace"], cluster=raw.get("cluster", ""),
-                       policies=replace(base, **_renamed(raw.get("policies", {}), _POLICY_KEYS)))
+                       policies=replace(base, **_renamed(raw.get("policies", {}), _POLICY_KEYS)),
+                       promotion=raw.get("promotion", "approval" if production else "auto"),
+                       follow=raw.get("follow", ""))
+
+
+def _follow_problems(environments: Mapping[str, Environment], positions: Positions, file: str) -> list[Diagnostic]:
+    """`follow` must name another environment, and following must not go round in a circle."""
+    problems = []
+    for env in environments.values():
+        seen, current = [env.name], env.follow
+        while current and current in environments and current not in seen:
+            seen.append(current)
+            current = environments[current].follow
+        if env.follow and (env.follow not in environments or current in seen):
+            cycle = " → ".join([*seen, current])
+            what = "is not an environment" if env.follow not in environments else f"makes a cycle: {cycle}"
+            problem = rules.Problem(f"follow: '{env.follow}' {what}",
+                                    "follow an earlier environment, e.g. prod follows staging")
+            problems.append(_locate(problem, ("environments", env.name, "follow"), positions, file))
+    return problems
 
 
 def _renamed(raw: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:

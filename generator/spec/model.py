@@ -69,12 +69,17 @@ PRODUCTION_POLICIES = Policies(require_limits=True, min_replicas=1, allow_latest
 PRODUCTION_NAMES = ("prod", "production")
 
 
+Promotion = Literal["auto", "approval"]
+
+
 @dataclass(frozen=True)
 class Environment:
     name: str
     namespace: str
     cluster: str = ""
     policies: Policies = Policies()
+    promotion: Promotion = "auto"
+    follow: str = ""
 
 
 @dataclass(frozen=True)
@@ -95,10 +100,16 @@ class Target:
     hold: bool
     serving: Serving
     line: int = 0
+    pinned: str = ""
 
     @property
     def key(self) -> tuple[str, str]:
         return (self.model, self.env)
+
+    @property
+    def wanted(self) -> Ref:
+        """What to resolve: the pinned version while a `hold: N` is in place, else the reference as written."""
+        return Ref("version", self.pinned) if self.pinned else self.ref
 
 
 @dataclass(frozen=True)
