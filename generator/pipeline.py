@@ -18,7 +18,8 @@ from generator.lock.model import Lock
 from generator.lock.resolve import Update, merge, queries_for
 from generator.registry.base import Registry
 from generator.render.tree import ENVIRONMENTS_DIR, ROOT_KUSTOMIZATION, render
-from generator.spec.load import load_spec
+from generator.spec import edit as spec_edit
+from generator.spec.load import load_spec, parse_spec
 from generator.spec.model import Platform, Spec
 from generator.write import Plan, plan
 
@@ -72,6 +73,29 @@ def generate(repo: Path, registry: RegistryFactory, update: Update, validate: Va
     files = {LOCK_FILE: lock_io.dumps(new), **render(spec, new)}
     warnings += _check(files, validate, spec.platform)
     return Outcome(plan(repo, files, RENDERED), warnings, new)
+
+
+def pin(repo: Path, model: str, env: str, version: str, *, registry: RegistryFactory, validate: Validator) -> Outcome:
+    """Hold MODEL in ENV at VERSION: models.yaml, lock and manifests change together, or nothing does."""
+    return _edit(repo, lambda text: spec_edit.pin(text, model, env, version), registry, validate)
+
+
+def unpin(repo: Path, model: str, env: str, *, registry: RegistryFactory, validate: Validator) -> Outcome:
+    """Release a hold: the reference as written (alias, stage, latest) applies again."""
+    return _edit(repo, lambda text: spec_edit.unpin(text, model, env), registry, validate)
+
+
+def _edit(repo: Path, change: Callable[[str], str], registry: RegistryFactory, validate: Validator) -> Outcome:
+    try:
+        text = (repo / SPEC_FILE).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UserError.simple(f"cannot read: {exc.strerror or exc}", file=SPEC_FILE) from None
+    edited = change(text)
+    spec, warnings = parse_spec(edited, SPEC_FILE)
+    new = _relock(spec, _read_lock(repo), Update(), registry)
+    files = {SPEC_FILE: edited.encode("utf-8"), LOCK_FILE: lock_io.dumps(new), **render(spec, new)}
+    warnings += _check(files, validate, spec.platform)
+    return Outcome(plan(repo, files, RENDERED, edited=[SPEC_FILE]), warnings, new)
 
 
 def _drift(repo: Path, spec: Spec, current: Lock) -> list[Diagnostic]:

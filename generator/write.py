@@ -44,8 +44,12 @@ class Plan:
         return "".join(chunks)
 
 
-def plan(root: Path, desired: Mapping[str, bytes], pruned: Iterable[str] = ()) -> Plan:
-    """What to write and delete. `pruned`: directories whose stale generated files are removed."""
+def plan(
+    root: Path, desired: Mapping[str, bytes], pruned: Iterable[str] = (), edited: Iterable[str] = ()
+) -> Plan:
+    """What to write and delete. `pruned`: directories whose stale generated files are removed;
+    `edited`: files people own that this run deliberately changes (models.yaml for pin/unpin)."""
+    edited = set(edited)
     writes: dict[str, bytes] = {}
     before: dict[str, bytes] = {}
     foreign: list[str] = []
@@ -53,7 +57,7 @@ def plan(root: Path, desired: Mapping[str, bytes], pruned: Iterable[str] = ()) -
         current = _read(root / path)
         if current == content:
             continue
-        if (root / path).is_dir() or (current is not None and not is_generated(current)):
+        if (root / path).is_dir() or (current is not None and not is_generated(current) and path not in edited):
             foreign.append(path)
         if current is not None:
             before[path] = current

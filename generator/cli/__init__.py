@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from generator import __version__
-from generator.cli import generate, lock, render, schemas, validate
+from generator.cli import generate, lock, pin, render, schemas, unpin, validate
 
 app = typer.Typer(
     name="kserve-gitops",
@@ -36,7 +36,7 @@ def _global(
     ctx.obj = {"debug": debug}
 
 
-for command in (validate, lock, render, generate):
+for command in (validate, lock, render, generate, pin, unpin):
     app.command(name=command.NAME, help=command.HELP, epilog=command.EXAMPLE)(command.command)
 app.add_typer(schemas.app, name="schemas")
 
