@@ -19,6 +19,15 @@ class _Dumper(yaml.SafeDumper):
         super().increase_indent(flow, False)
 
 
+def _text(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    """Multi-line strings (templates, scripts) as literal blocks, so reviewers read them as written."""
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _text)
+
+
 def header(*lines: str) -> str:
     """The comment that marks a file as ours; only files starting with it are ever deleted."""
     first, *rest = lines

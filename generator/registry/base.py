@@ -16,17 +16,35 @@ class Query:
 
 
 @dataclass(frozen=True)
+class ModelInfo:
+    """What a version's `MLmodel` file says about how to load it.
+
+    A runtime can only serve a model whose flavors and serialization format its
+    own MLflow understands, so these facts are locked with the version and
+    checked against the runtime (`validate/compat.py`). Empty strings mean the
+    file did not say.
+    """
+
+    flavors: tuple[str, ...]  # sorted, e.g. ("python_function", "sklearn")
+    serialization_format: str = ""  # e.g. "cloudpickle", "skops"
+    mlflow_version: str = ""  # the MLflow that wrote the file
+    python_version: str = ""  # python_function's interpreter, e.g. "3.11.7"
+
+
+@dataclass(frozen=True)
 class ModelVersion:
     """A concrete registered model version.
 
     `download_uri` is exactly what `MlflowClient.get_model_version_download_uri`
     returns; mapping it to a location KServe can fetch is the core's job.
+    `info` is None when the version's MLmodel file could not be read.
     """
 
     registered_model: str
     version: str
     download_uri: str
     run_id: str
+    info: ModelInfo | None = None
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,13 @@ from __future__ import annotations
 from generator.errors import LockError
 from generator.lock.model import Lock
 from generator.lock.resolve import stale_entries
+from generator.render.argocd import argocd_objects
 from generator.render.inferenceservice import inference_service
 from generator.spec.model import Spec
 from generator.yamlio import dump, header
 
 ENVIRONMENTS_DIR = "environments"
+ARGOCD_DIR = "argocd"
 ROOT_KUSTOMIZATION = "kustomization.yaml"
 HEADER_LINES = ("from models.yaml and models.lock; do not edit by hand.", "Regenerate: kserve-gitops render")
 HEADER = header(*HEADER_LINES)
@@ -35,6 +37,11 @@ def render(spec: Spec, lock: Lock) -> dict[str, bytes]:
         [f"{ENVIRONMENTS_DIR}/{env}" for env in spec.environments],
         comment="Aggregates every environment's overlay; Argo CD syncs each environments/<env> on its own.",
     )
+    if spec.argocd is not None:
+        objects = argocd_objects(spec, spec.argocd)
+        files.update({f"{ARGOCD_DIR}/{name}": dump([obj], HEADER) for name, obj in objects.items()})
+        files[f"{ARGOCD_DIR}/kustomization.yaml"] = _kustomization(
+            sorted(objects), comment="Apply once; the ApplicationSet then creates one Application per environment.")
     return dict(sorted(files.items()))
 
 

@@ -23,9 +23,12 @@ from generator.diagnostics import Diagnostic, json_path
 from generator.errors import SpecError
 from generator.spec import rules
 from generator.spec.model import (
+    IN_CLUSTER,
+    MANUAL_SYNC,
     PRODUCTION_NAMES,
     PRODUCTION_POLICIES,
     REF_KINDS,
+    ArgoCD,
     Environment,
     Platform,
     Policies,
@@ -33,6 +36,7 @@ from generator.spec.model import (
     Resources,
     Serving,
     Spec,
+    Sync,
     Target,
 )
 from generator.spec.yaml_lines import Positions
@@ -40,6 +44,9 @@ from generator.spec.yaml_lines import load as load_yaml
 
 _PLATFORM_KEYS = {"kubernetesVersion": "kubernetes_version", "kserveVersion": "kserve_version",
                   "argocdVersion": "argocd_version"}
+_SYNC_KEYS = {"automated": "automated", "prune": "prune", "selfHeal": "self_heal"}
+_ARGOCD_KEYS = {"repoURL": "repo_url", "targetRevision": "target_revision", "namespace": "namespace",
+                "project": "project"}
 _POLICY_KEYS = {"requireLimits": "require_limits", "minReplicas": "min_replicas", "allowLatest": "allow_latest"}
 SERVING_DEFAULTS: dict[str, Any] = {
     "method": "runtime",
@@ -180,6 +187,7 @@ def _build(data: Mapping[str, Any], positions: Positions, file: str) -> tuple[Sp
                 for p in rules.check_target(target, environments[env_name])
             ]
     diagnostics += _follow_problems(environments, positions, file)
+    diagnostics += _argocd_version_problems(data, positions, file)
     order = {name: index for index, name in enumerate(environments)}
     targets.sort(key=lambda t: (t.model, order[t.env]))
     registry, platform = data.get("registry", {}), data.get("platform", {})
@@ -189,6 +197,7 @@ def _build(data: Mapping[str, Any], positions: Positions, file: str) -> tuple[Sp
         artifacts_destination=registry.get("artifactsDestination", ""),
         tracking_uri=registry.get("trackingUri", ""),
         platform=Platform(**_renamed(platform, _PLATFORM_KEYS)),
+        argocd=ArgoCD(**_renamed(data["argocd"], _ARGOCD_KEYS)) if "argocd" in data else None,
         source=file,
     )
     return spec, diagnostics
@@ -203,11 +212,35 @@ def _locate(problem: rules.Problem, where: tuple[str, ...], positions: Positions
 
 def _environment(name: str, raw: Mapping[str, Any]) -> Environment:
     production = name in PRODUCTION_NAMES
-    base = PRODUCTION_POLICIES if production else Policies()
-    return Environment(name=name, namespace=raw["namespace"], cluster=raw.get("cluster", ""),
-                       policies=replace(base, **_renamed(raw.get("policies", {}), _POLICY_KEYS)),
-                       promotion=raw.get("promotion", "approval" if production else "auto"),
-                       follow=raw.get("follow", ""))
+    policies = PRODUCTION_POLICIES if production else Policies()
+    sync = MANUAL_SYNC if production else Sync()
+    return Environment(
+        name=name,
+        namespace=raw["namespace"],
+        clusters=tuple(raw.get("clusters", (IN_CLUSTER,))),
+        policies=replace(policies, **_renamed(raw.get("policies", {}), _POLICY_KEYS)),
+        promotion=raw.get("promotion", "approval" if production else "auto"),
+        follow=raw.get("follow", ""),
+        sync=replace(sync, **_renamed(raw.get("sync", {}), _SYNC_KEYS)),
+    )
+
+
+# Older built-in Argo CD health checks for InferenceService hang at Progressing; these versions fixed it.
+ARGOCD_MINIMUMS = {"argocdVersion": ("v3.5.1", (3, 3, 0)), "kserveVersion": ("v0.20.0", (0, 15, 1))}
+
+
+def _argocd_version_problems(data: Mapping[str, Any], positions: Positions, file: str) -> list[Diagnostic]:
+    if "argocd" not in data:
+        return []
+    problems = []
+    for key, (default, minimum) in ARGOCD_MINIMUMS.items():
+        version = data.get("platform", {}).get(key, default)
+        if tuple(int(p) for p in version.lstrip("v").split(".")) < minimum:
+            wanted = "v" + ".".join(map(str, minimum))
+            problem = rules.Problem(f"{key} {version} is older than {wanted}, the minimum for the Argo CD manifests",
+                                    "upgrade, or remove the argocd section and sync the environments another way")
+            problems.append(_locate(problem, ("platform", key), positions, file))
+    return problems
 
 
 def _follow_problems(environments: Mapping[str, Environment], positions: Positions, file: str) -> list[Diagnostic]:

@@ -70,16 +70,38 @@ PRODUCTION_NAMES = ("prod", "production")
 
 
 Promotion = Literal["auto", "approval"]
+IN_CLUSTER = "https://kubernetes.default.svc"
+
+
+@dataclass(frozen=True)
+class Sync:
+    """Argo CD sync policy; production environments sync by hand unless told otherwise."""
+
+    automated: bool = True
+    prune: bool = True
+    self_heal: bool = True
+
+
+MANUAL_SYNC = Sync(automated=False, prune=False, self_heal=False)
 
 
 @dataclass(frozen=True)
 class Environment:
     name: str
     namespace: str
-    cluster: str = ""
+    clusters: tuple[str, ...] = (IN_CLUSTER,)
     policies: Policies = Policies()
     promotion: Promotion = "auto"
     follow: str = ""
+    sync: Sync = Sync()
+
+
+@dataclass(frozen=True)
+class ArgoCD:
+    repo_url: str
+    target_revision: str = "main"
+    namespace: str = "argocd"
+    project: str = "kserve-gitops"
 
 
 @dataclass(frozen=True)
@@ -121,6 +143,7 @@ class Spec:
     artifacts_destination: str = ""
     tracking_uri: str = ""
     platform: Platform = Platform()
+    argocd: ArgoCD | None = None
     source: str = "models.yaml"
 
     def target(self, model: str, env: str) -> Target | None:

@@ -1,0 +1,120 @@
+"""Argo CD objects for the rendered tree: one AppProject and one ApplicationSet. Pure.
+
+The ApplicationSet's list generator has one element per environment and destination
+cluster, so the same overlay fans out to every cluster an environment names; what
+differs per element (destination kind, sync policy) goes through `templatePatch`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from generator.spec.model import ArgoCD, Environment, Spec
+
+API_VERSION = "argoproj.io/v1alpha1"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "kserve-gitops"}
+# What the tree contains; the project allows nothing else.
+NAMESPACED_KINDS = ({"group": "serving.kserve.io", "kind": "InferenceService"},)
+# Server-side apply: KServe's webhook and controller own some fields, and InferenceServices grow
+# past the client-side last-applied annotation limit. PruneLast: new versions first, removals last.
+SYNC_OPTIONS = ("ServerSideApply=true", "PruneLast=true")
+TEMPLATE_PATCH = """\
+spec:
+  destination:
+{{- if .server }}
+    server: '{{ .server }}'
+{{- else }}
+    name: '{{ .clusterName }}'
+{{- end }}
+{{- if .automated }}
+  syncPolicy:
+    automated:
+      prune: {{ .prune }}
+      selfHeal: {{ .selfHeal }}
+{{- end }}
+"""
+
+
+def argocd_objects(spec: Spec, argocd: ArgoCD) -> dict[str, dict[str, Any]]:
+    """File name → object, for argocd/."""
+    return {
+        "appproject.yaml": _project(spec, argocd),
+        "applicationset.yaml": _application_set(spec, argocd),
+    }
+
+
+def _project(spec: Spec, argocd: ArgoCD) -> dict[str, Any]:
+    destinations = [
+        {**_destination(cluster), "namespace": env.namespace}
+        for env in spec.environments.values()
+        for cluster in env.clusters
+    ]
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "AppProject",
+        "metadata": {"name": argocd.project, "namespace": argocd.namespace, "labels": MANAGED_BY},
+        "spec": {
+            "description": "MLflow models served by KServe, rendered by kserve-gitops",
+            "sourceRepos": [argocd.repo_url],
+            "destinations": destinations,
+            "clusterResourceWhitelist": [],
+            "namespaceResourceWhitelist": list(NAMESPACED_KINDS),
+        },
+    }
+
+
+def _application_set(spec: Spec, argocd: ArgoCD) -> dict[str, Any]:
+    elements = [_element(env, cluster, argocd) for env in spec.environments.values() for cluster in env.clusters]
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "ApplicationSet",
+        "metadata": {"name": argocd.project, "namespace": argocd.namespace, "labels": MANAGED_BY},
+        "spec": {
+            "goTemplate": True,
+            "goTemplateOptions": ["missingkey=error"],
+            "generators": [{"list": {"elements": elements}}],
+            "template": {
+                "metadata": {
+                    "name": "{{ .name }}",
+                    "labels": {**MANAGED_BY, "kserve-gitops.io/environment": "{{ .env }}"},
+                },
+                "spec": {
+                    "project": argocd.project,
+                    "source": {
+                        "repoURL": argocd.repo_url,
+                        "targetRevision": argocd.target_revision,
+                        "path": "environments/{{ .env }}",
+                    },
+                    "destination": {"namespace": "{{ .namespace }}"},
+                    "syncPolicy": {"syncOptions": list(SYNC_OPTIONS)},
+                },
+            },
+            "templatePatch": TEMPLATE_PATCH,
+        },
+    }
+
+
+def _element(env: Environment, cluster: str, argocd: ArgoCD) -> dict[str, Any]:
+    suffix = f"-{_slug(cluster)}" if len(env.clusters) > 1 else ""
+    destination = _destination(cluster)
+    return {
+        "name": f"{argocd.project}-{env.name}{suffix}",
+        "env": env.name,
+        "namespace": env.namespace,
+        "server": destination.get("server", ""),
+        "clusterName": destination.get("name", ""),
+        "automated": env.sync.automated,
+        "prune": env.sync.prune,
+        "selfHeal": env.sync.self_heal,
+    }
+
+
+def _destination(cluster: str) -> dict[str, str]:
+    return {"server": cluster} if cluster.startswith("https://") else {"name": cluster}
+
+
+def _slug(cluster: str) -> str:
+    """A DNS-label piece from a cluster name or URL, for Application names."""
+    host = re.sub(r"^https://", "", cluster).split("/")[0].split(":")[0]
+    return re.sub(r"[^a-z0-9]+", "-", host.lower()).strip("-")[:20].strip("-")

@@ -1,0 +1,89 @@
+"""Argo CD manifests: a project limited to what we deploy, one Application per environment and cluster."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from generator.errors import SpecError
+from generator.lock.model import Lock, LockEntry
+from generator.render.tree import render
+from generator.spec.load import parse_spec
+from generator.validate.crds import load_crd_schemas
+from tests.support.paths import SHARED_CRDS
+
+SPEC = """\
+apiVersion: kserve-gitops/v1
+argocd: {repoURL: "https://git.example.com/ml/platform.git", targetRevision: release}
+defaults: {resources: {limits: {cpu: 1, memory: 1Gi}}}
+environments:
+  dev: {namespace: ml-dev}
+  prod:
+    namespace: ml-prod
+    clusters: [prod-eu, "https://prod-us.example.com:6443"]
+  qa: {namespace: ml-qa, sync: {selfHeal: false}}
+models:
+  wine:
+    registeredModel: wine
+    environments: {dev: {latest: true}, prod: {alias: champion}, qa: {version: 1}}
+"""
+
+
+def _argocd(spec_text: str = SPEC) -> dict[str, dict[str, Any]]:
+    spec, _ = parse_spec(spec_text)
+    lock = Lock({t.key: LockEntry(t.model, t.env, t.registered_model, t.wanted, "1", "s3://b", "s3://b", "r")
+                 for t in spec.targets})
+    files = render(spec, lock)
+    return {p.removeprefix("argocd/"): yaml.safe_load(c) for p, c in files.items() if p.startswith("argocd/")}
+
+
+def test_argocd_directory_holds_project_set_and_kustomization() -> None:
+    objects = _argocd()
+    assert sorted(objects) == ["applicationset.yaml", "appproject.yaml", "kustomization.yaml"]
+    assert objects["kustomization.yaml"]["resources"] == ["applicationset.yaml", "appproject.yaml"]
+
+
+def test_one_element_per_environment_and_cluster_with_its_sync_policy() -> None:
+    (generator,) = _argocd()["applicationset.yaml"]["spec"]["generators"]
+    elements = {e["name"]: e for e in generator["list"]["elements"]}
+    assert sorted(elements) == ["kserve-gitops-dev", "kserve-gitops-prod-prod-eu",
+                                "kserve-gitops-prod-prod-us-example-com", "kserve-gitops-qa"]
+    assert (elements["kserve-gitops-dev"]["automated"], elements["kserve-gitops-dev"]["selfHeal"]) == (True, True)
+    assert elements["kserve-gitops-qa"]["selfHeal"] is False
+    assert elements["kserve-gitops-prod-prod-eu"]["automated"] is False, "prod syncs by hand by default"
+    assert (elements["kserve-gitops-prod-prod-eu"]["clusterName"], elements["kserve-gitops-prod-prod-eu"]["server"]) \
+        == ("prod-eu", "")
+    assert elements["kserve-gitops-prod-prod-us-example-com"]["server"] == "https://prod-us.example.com:6443"
+
+
+def test_applications_point_at_each_environment_overlay() -> None:
+    template = _argocd()["applicationset.yaml"]["spec"]["template"]
+    assert template["spec"]["source"] == {"repoURL": "https://git.example.com/ml/platform.git",
+                                          "targetRevision": "release", "path": "environments/{{ .env }}"}
+    assert "ServerSideApply=true" in template["spec"]["syncPolicy"]["syncOptions"]
+
+
+def test_project_allows_only_our_repo_namespaces_and_kinds() -> None:
+    project = _argocd()["appproject.yaml"]["spec"]
+    assert project["sourceRepos"] == ["https://git.example.com/ml/platform.git"]
+    assert {d["namespace"] for d in project["destinations"]} == {"ml-dev", "ml-prod", "ml-qa"}
+    assert project["clusterResourceWhitelist"] == []
+    assert project["namespaceResourceWhitelist"] == [{"group": "serving.kserve.io", "kind": "InferenceService"}]
+
+
+@pytest.mark.parametrize("name", ["appproject.yaml", "applicationset.yaml"])
+def test_argocd_objects_pass_the_strict_argo_cd_v3_5_crds(name: str) -> None:
+    assert load_crd_schemas(SHARED_CRDS).validate(_argocd()[name]) == []
+
+
+def test_no_argocd_section_renders_no_argocd_directory() -> None:
+    without = "\n".join(line for line in SPEC.splitlines() if not line.startswith("argocd:"))
+    assert _argocd(without) == {}
+
+
+def test_argocd_needs_a_version_whose_inferenceservice_health_check_works() -> None:
+    with pytest.raises(SpecError, match=r"argocdVersion v3.2.4 is older than v3.3.0"):
+        parse_spec(SPEC.replace("apiVersion: kserve-gitops/v1\n", "apiVersion: kserve-gitops/v1\n"
+                                "platform: {argocdVersion: v3.2.4}\n"))
