@@ -17,7 +17,7 @@ from generator.lock import io as lock_io
 from generator.lock.model import Lock
 from generator.lock.resolve import Update, merge, queries_for
 from generator.registry.base import Registry
-from generator.render.tree import ARGOCD_DIR, ENVIRONMENTS_DIR, ROOT_KUSTOMIZATION, render
+from generator.render.tree import ARGOCD_DIR, CLUSTER_DIR, ENVIRONMENTS_DIR, ROOT_KUSTOMIZATION, render
 from generator.spec import edit as spec_edit
 from generator.spec.load import load_spec, parse_spec
 from generator.spec.model import Platform, Spec
@@ -25,7 +25,7 @@ from generator.write import Plan, plan
 
 SPEC_FILE = "models.yaml"
 LOCK_FILE = "models.lock"
-RENDERED = (ENVIRONMENTS_DIR, ARGOCD_DIR, ROOT_KUSTOMIZATION)
+RENDERED = (ENVIRONMENTS_DIR, CLUSTER_DIR, ARGOCD_DIR, ROOT_KUSTOMIZATION)
 
 RegistryFactory = Callable[[Spec], Registry]
 Validator = Callable[[Mapping[str, bytes], Platform], list[Diagnostic]]

@@ -10,12 +10,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from generator.spec.model import ArgoCD, Environment, Spec
+from generator.spec.model import IN_CLUSTER, ArgoCD, Environment, Spec
 
 API_VERSION = "argoproj.io/v1alpha1"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "kserve-gitops"}
 # What the tree contains; the project allows nothing else.
 NAMESPACED_KINDS = ({"group": "serving.kserve.io", "kind": "InferenceService"},)
+CLUSTER_KINDS = ({"group": "serving.kserve.io", "kind": "ClusterStorageContainer"},)
 # Server-side apply: KServe's webhook and controller own some fields, and InferenceServices grow
 # past the client-side last-applied annotation limit. PruneLast: new versions first, removals last.
 SYNC_OPTIONS = ("ServerSideApply=true", "PruneLast=true")
@@ -36,20 +37,22 @@ spec:
 """
 
 
-def argocd_objects(spec: Spec, argocd: ArgoCD) -> dict[str, dict[str, Any]]:
-    """File name → object, for argocd/."""
+def argocd_objects(spec: Spec, argocd: ArgoCD, *, cluster_scoped: bool = False) -> dict[str, dict[str, Any]]:
+    """File name → object, for argocd/. `cluster_scoped`: cluster/ holds objects to sync to every cluster."""
     return {
-        "appproject.yaml": _project(spec, argocd),
-        "applicationset.yaml": _application_set(spec, argocd),
+        "appproject.yaml": _project(spec, argocd, cluster_scoped),
+        "applicationset.yaml": _application_set(spec, argocd, cluster_scoped),
     }
 
 
-def _project(spec: Spec, argocd: ArgoCD) -> dict[str, Any]:
+def _project(spec: Spec, argocd: ArgoCD, cluster_scoped: bool) -> dict[str, Any]:
     destinations = [
         {**_destination(cluster), "namespace": env.namespace}
         for env in spec.environments.values()
         for cluster in env.clusters
     ]
+    if cluster_scoped:
+        destinations += [{**_destination(cluster), "namespace": ""} for cluster in _clusters(spec)]
     return {
         "apiVersion": API_VERSION,
         "kind": "AppProject",
@@ -58,14 +61,16 @@ def _project(spec: Spec, argocd: ArgoCD) -> dict[str, Any]:
             "description": "MLflow models served by KServe, rendered by kserve-gitops",
             "sourceRepos": [argocd.repo_url],
             "destinations": destinations,
-            "clusterResourceWhitelist": [],
+            "clusterResourceWhitelist": list(CLUSTER_KINDS) if cluster_scoped else [],
             "namespaceResourceWhitelist": list(NAMESPACED_KINDS),
         },
     }
 
 
-def _application_set(spec: Spec, argocd: ArgoCD) -> dict[str, Any]:
+def _application_set(spec: Spec, argocd: ArgoCD, cluster_scoped: bool) -> dict[str, Any]:
     elements = [_element(env, cluster, argocd) for env in spec.environments.values() for cluster in env.clusters]
+    if cluster_scoped:
+        elements += [_cluster_element(cluster, argocd, several=len(_clusters(spec)) > 1) for cluster in _clusters(spec)]
     return {
         "apiVersion": API_VERSION,
         "kind": "ApplicationSet",
@@ -84,7 +89,7 @@ def _application_set(spec: Spec, argocd: ArgoCD) -> dict[str, Any]:
                     "source": {
                         "repoURL": argocd.repo_url,
                         "targetRevision": argocd.target_revision,
-                        "path": "environments/{{ .env }}",
+                        "path": "{{ .path }}",
                     },
                     "destination": {"namespace": "{{ .namespace }}"},
                     "syncPolicy": {"syncOptions": list(SYNC_OPTIONS)},
@@ -101,6 +106,7 @@ def _element(env: Environment, cluster: str, argocd: ArgoCD) -> dict[str, Any]:
     return {
         "name": f"{argocd.project}-{env.name}{suffix}",
         "env": env.name,
+        "path": f"environments/{env.name}",
         "namespace": env.namespace,
         "server": destination.get("server", ""),
         "clusterName": destination.get("name", ""),
@@ -110,11 +116,33 @@ def _element(env: Environment, cluster: str, argocd: ArgoCD) -> dict[str, Any]:
     }
 
 
+def _cluster_element(cluster: str, argocd: ArgoCD, *, several: bool) -> dict[str, Any]:
+    """cluster/ to one destination cluster: automated, but never pruned (other namespaces depend on it)."""
+    destination = _destination(cluster)
+    return {
+        "name": f"{argocd.project}-cluster" + (f"-{_slug(cluster)}" if several else ""),
+        "env": "cluster",
+        "path": "cluster",
+        "namespace": "",
+        "server": destination.get("server", ""),
+        "clusterName": destination.get("name", ""),
+        "automated": True,
+        "prune": False,
+        "selfHeal": True,
+    }
+
+
+def _clusters(spec: Spec) -> list[str]:
+    return sorted({cluster for env in spec.environments.values() for cluster in env.clusters})
+
+
 def _destination(cluster: str) -> dict[str, str]:
     return {"server": cluster} if cluster.startswith("https://") else {"name": cluster}
 
 
 def _slug(cluster: str) -> str:
-    """A DNS-label piece from a cluster name or URL, for Application names."""
+    """A DNS-label piece from a cluster name or URL, for Application names ('in-cluster' as Argo CD says)."""
+    if cluster == IN_CLUSTER:
+        return "in-cluster"
     host = re.sub(r"^https://", "", cluster).split("/")[0].split(":")[0]
-    return re.sub(r"[^a-z0-9]+", "-", host.lower()).strip("-")[:20].strip("-")
+    return re.sub(r"[^a-z0-9]+", "-", host.lower()).strip("-")[:30].strip("-")

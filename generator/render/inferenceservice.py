@@ -2,6 +2,13 @@
 
 Everything the webhook would default is written out, so what git holds is what
 the cluster stores and Argo CD shows no drift (see docs/kserve-webhook-defaults.md).
+The three serving methods differ only in the predictor:
+
+- runtime:  kserve-mlserver downloads the artifact (V2 protocol);
+- registry: kserve-mlserver again, but KServe fetches `models:/name/version` through our
+            storage initializer (a ClusterStorageContainer), so only the registry is trusted;
+- image:    a container with the model baked in, built with MLflow's own tooling, serving
+            MLflow's scoring protocol (`/invocations`) on port 8080.
 """
 
 from __future__ import annotations
@@ -9,14 +16,24 @@ from __future__ import annotations
 from typing import Any
 
 from generator.lock.model import LockEntry
-from generator.spec.model import Environment, Target
+from generator.spec.model import Environment, Serving, Target
+from generator.validate.webhook_defaults import INFERENCE_SERVICE_CONTAINER, KSERVE_V020_DEFAULTS
 
 API_VERSION = "serving.kserve.io/v1beta1"
 DEPLOYMENT_MODE = "serving.kserve.io/deploymentMode"
 LINEAGE = "kserve-gitops.io"
+PROTOCOLS = {"runtime": "v2", "registry": "v2", "image": "mlflow-invocations"}
+INGRESS_CLASS = {"Standard": "kubernetes.io/ingress.class", "Knative": "networking.knative.dev/ingress-class"}
+SCORING_PORT = 8080
+# What KServe's webhook puts into custom containers that lack them (CustomPredictor.Default).
+CONTAINER_RESOURCE_DEFAULTS = {
+    "requests": {"cpu": KSERVE_V020_DEFAULTS.cpu_request, "memory": KSERVE_V020_DEFAULTS.memory_request},
+    "limits": {"cpu": KSERVE_V020_DEFAULTS.cpu_limit, "memory": KSERVE_V020_DEFAULTS.memory_limit},
+}
 
 
 def inference_service(target: Target, environment: Environment, entry: LockEntry) -> dict[str, Any]:
+    serving = target.serving
     return {
         "apiVersion": API_VERSION,
         "kind": "InferenceService",
@@ -30,38 +47,85 @@ def inference_service(target: Target, environment: Environment, entry: LockEntry
                 f"{LINEAGE}/model-version": entry.version,
             },
             "annotations": {
-                DEPLOYMENT_MODE: target.serving.deployment_mode,
+                **serving.annotations,
+                **({INGRESS_CLASS[serving.deployment_mode]: serving.ingress_class} if serving.ingress_class else {}),
+                DEPLOYMENT_MODE: serving.deployment_mode,
                 f"{LINEAGE}/registered-model": entry.registered_model,
                 f"{LINEAGE}/model-version": entry.version,
                 f"{LINEAGE}/run-id": entry.run_id,
                 f"{LINEAGE}/reference": str(entry.reference),
+                f"{LINEAGE}/method": serving.method,
+                f"{LINEAGE}/protocol": PROTOCOLS[serving.method],
             },
         },
         "spec": {"predictor": _predictor(target, entry)},
     }
 
 
+def image_reference(target: Target, entry: LockEntry) -> str:
+    """`<repository>:<model>-v<version>`: one image per model version, shared by every environment."""
+    return f"{target.serving.image_repository}:{target.model}-v{entry.version}"
+
+
 def _predictor(target: Target, entry: LockEntry) -> dict[str, Any]:
     serving = target.serving
-    predictor: dict[str, Any] = {
-        "minReplicas": serving.min_replicas,
-        "maxReplicas": serving.max_replicas,
-    }
+    predictor: dict[str, Any] = {"minReplicas": serving.min_replicas, "maxReplicas": serving.max_replicas}
+    if serving.autoscaling is not None:
+        predictor |= {"scaleMetric": serving.autoscaling.metric, "scaleTarget": serving.autoscaling.target}
+    if serving.canary_percent is not None:
+        predictor["canaryTrafficPercent"] = serving.canary_percent
     if serving.service_account:
         predictor["serviceAccountName"] = serving.service_account
     if serving.automount_token is not None:
         predictor["automountServiceAccountToken"] = serving.automount_token
+    if serving.node_selector:
+        predictor["nodeSelector"] = serving.node_selector
+    if serving.tolerations:
+        predictor["tolerations"] = [dict(t) for t in serving.tolerations]
+    if serving.method == "image":
+        predictor["containers"] = [_container(target, entry)]
+    else:
+        predictor["model"] = _model(target, entry)
+    return predictor
+
+
+def _model(target: Target, entry: LockEntry) -> dict[str, Any]:
+    serving = target.serving
+    storage = entry.artifact_uri if serving.method == "runtime" else f"models:/{entry.registered_model}/{entry.version}"
     model: dict[str, Any] = {
         "modelFormat": {"name": "mlflow"},
         "protocolVersion": "v2",
         "runtime": serving.runtime,
-        "storageUri": entry.artifact_uri,
+        "storageUri": storage,
     }
-    resources = {k: v for k, v in (("requests", serving.resources.requests),
-                                   ("limits", serving.resources.limits)) if v}
+    resources = _resources(serving, {})
     if resources:
         model["resources"] = resources
-    if serving.env:
-        model["env"] = [{"name": k, "value": v} for k, v in serving.env.items()]
-    predictor["model"] = model
-    return predictor
+    # The V2 model name clients use; KServe's controller would set the same, but only in memory.
+    model["env"] = _env({"MLSERVER_MODEL_NAME": target.model, **serving.env})
+    return model
+
+
+def _container(target: Target, entry: LockEntry) -> dict[str, Any]:
+    probe = {"httpGet": {"path": "/ping", "port": SCORING_PORT}}
+    container: dict[str, Any] = {
+        "name": INFERENCE_SERVICE_CONTAINER,
+        "image": image_reference(target, entry),
+        "ports": [{"containerPort": SCORING_PORT, "protocol": "TCP"}],
+        "readinessProbe": {**probe, "periodSeconds": 10},
+        "livenessProbe": {**probe, "initialDelaySeconds": 30, "periodSeconds": 30},
+        "resources": _resources(target.serving, CONTAINER_RESOURCE_DEFAULTS),
+    }
+    if target.serving.env:
+        container["env"] = _env(target.serving.env)
+    return container
+
+
+def _resources(serving: Serving, defaults: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    declared = {"requests": serving.resources.requests, "limits": serving.resources.limits}
+    merged = {part: {**defaults.get(part, {}), **values} for part, values in declared.items()}
+    return {part: dict(sorted(values.items())) for part, values in merged.items() if values}
+
+
+def _env(values: dict[str, str]) -> list[dict[str, str]]:
+    return [{"name": k, "value": v} for k, v in sorted(values.items())]

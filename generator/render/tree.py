@@ -6,12 +6,14 @@ from generator.errors import LockError
 from generator.lock.model import Lock
 from generator.lock.resolve import stale_entries
 from generator.render.argocd import argocd_objects
+from generator.render.cluster import cluster_objects
 from generator.render.inferenceservice import inference_service
 from generator.spec.model import Spec
 from generator.yamlio import dump, header
 
 ENVIRONMENTS_DIR = "environments"
 ARGOCD_DIR = "argocd"
+CLUSTER_DIR = "cluster"
 ROOT_KUSTOMIZATION = "kustomization.yaml"
 HEADER_LINES = ("from models.yaml and models.lock; do not edit by hand.", "Regenerate: kserve-gitops render")
 HEADER = header(*HEADER_LINES)
@@ -33,12 +35,16 @@ def render(spec: Spec, lock: Lock) -> dict[str, bytes]:
         files[f"{ENVIRONMENTS_DIR}/{target.env}/{name}"] = dump([document], HEADER)
     for env, names in resources.items():
         files[f"{ENVIRONMENTS_DIR}/{env}/kustomization.yaml"] = _kustomization(sorted(names))
+    cluster = cluster_objects(spec)
+    files.update({f"{CLUSTER_DIR}/{name}": dump([obj], HEADER) for name, obj in cluster.items()})
+    if cluster:
+        files[f"{CLUSTER_DIR}/kustomization.yaml"] = _kustomization(sorted(cluster))
     files[ROOT_KUSTOMIZATION] = _kustomization(
-        [f"{ENVIRONMENTS_DIR}/{env}" for env in spec.environments],
-        comment="Aggregates every environment's overlay; Argo CD syncs each environments/<env> on its own.",
+        [*([CLUSTER_DIR] if cluster else []), *(f"{ENVIRONMENTS_DIR}/{env}" for env in spec.environments)],
+        comment="Aggregates cluster-wide objects and every environment; Argo CD syncs each directory on its own.",
     )
     if spec.argocd is not None:
-        objects = argocd_objects(spec, spec.argocd)
+        objects = argocd_objects(spec, spec.argocd, cluster_scoped=bool(cluster))
         files.update({f"{ARGOCD_DIR}/{name}": dump([obj], HEADER) for name, obj in objects.items()})
         files[f"{ARGOCD_DIR}/kustomization.yaml"] = _kustomization(
             sorted(objects), comment="Apply once; the ApplicationSet then creates one Application per environment.")

@@ -29,6 +29,7 @@ from generator.spec.model import (
     PRODUCTION_POLICIES,
     REF_KINDS,
     ArgoCD,
+    Autoscaling,
     Environment,
     Platform,
     Policies,
@@ -36,6 +37,7 @@ from generator.spec.model import (
     Resources,
     Serving,
     Spec,
+    StorageInitializer,
     Sync,
     Target,
 )
@@ -44,6 +46,8 @@ from generator.spec.yaml_lines import load as load_yaml
 
 _PLATFORM_KEYS = {"kubernetesVersion": "kubernetes_version", "kserveVersion": "kserve_version",
                   "argocdVersion": "argocd_version"}
+_MERGED_MAPS = ("env", "annotations", "nodeSelector")
+_STORAGE_KEYS = {"image": "image", "configMap": "config_map", "secret": "secret"}
 _SYNC_KEYS = {"automated": "automated", "prune": "prune", "selfHeal": "self_heal"}
 _ARGOCD_KEYS = {"repoURL": "repo_url", "targetRevision": "target_revision", "namespace": "namespace",
                 "project": "project"}
@@ -184,7 +188,8 @@ def _build(data: Mapping[str, Any], positions: Positions, file: str) -> tuple[Sp
             targets.append(target)
             diagnostics += [
                 _locate(p, where, positions, file)
-                for p in rules.check_target(target, environments[env_name])
+                for p in rules.check_target(target, environments[env_name],
+                                            storage_initializer="storageInitializer" in data.get("registry", {}))
             ]
     diagnostics += _follow_problems(environments, positions, file)
     diagnostics += _argocd_version_problems(data, positions, file)
@@ -198,6 +203,8 @@ def _build(data: Mapping[str, Any], positions: Positions, file: str) -> tuple[Sp
         tracking_uri=registry.get("trackingUri", ""),
         platform=Platform(**_renamed(platform, _PLATFORM_KEYS)),
         argocd=ArgoCD(**_renamed(data["argocd"], _ARGOCD_KEYS)) if "argocd" in data else None,
+        storage_initializer=(StorageInitializer(**_renamed(registry["storageInitializer"], _STORAGE_KEYS))
+                             if "storageInitializer" in registry else None),
         source=file,
     )
     return spec, diagnostics
@@ -266,15 +273,15 @@ def _renamed(raw: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]
 
 
 def _merge(*layers: Mapping[str, Any]) -> dict[str, Any]:
-    """Most specific layer wins; `resources` and `env` merge key by key."""
-    out: dict[str, Any] = {"resources": {"requests": {}, "limits": {}}, "env": {}}
+    """Most specific layer wins; `resources` and the maps (env, annotations, nodeSelector) merge key by key."""
+    out: dict[str, Any] = {"resources": {"requests": {}, "limits": {}}, **{k: {} for k in _MERGED_MAPS}}
     for layer in layers:
         for key, value in layer.items():
             if key == "resources":
                 for part in ("requests", "limits"):
                     out["resources"][part].update({k: str(v) for k, v in value.get(part, {}).items()})
-            elif key == "env":
-                out["env"].update(value)
+            elif key in _MERGED_MAPS:
+                out[key].update(value)
             else:
                 out[key] = value
     return out
@@ -300,4 +307,11 @@ def _serving(merged: Mapping[str, Any]) -> Serving:
         min_replicas=minimum,
         max_replicas=int(merged.get("maxReplicas", max(minimum, 1))),
         env=dict(sorted(merged["env"].items())),
+        annotations=dict(sorted(merged["annotations"].items())),
+        autoscaling=Autoscaling(**merged["autoscaling"]) if "autoscaling" in merged else None,
+        canary_percent=merged.get("canaryTrafficPercent"),
+        ingress_class=merged.get("ingressClass", ""),
+        node_selector=dict(sorted(merged["nodeSelector"].items())),
+        tolerations=tuple(merged.get("tolerations", ())),
+        image_repository=merged.get("imageRepository", ""),
     )

@@ -42,6 +42,12 @@ class Resources:
 
 
 @dataclass(frozen=True)
+class Autoscaling:
+    metric: Literal["cpu", "memory", "concurrency", "rps"]
+    target: int
+
+
+@dataclass(frozen=True)
 class Serving:
     """Effective serving settings of one model in one environment."""
 
@@ -54,6 +60,13 @@ class Serving:
     min_replicas: int
     max_replicas: int
     env: dict[str, str]
+    annotations: dict[str, str] = field(default_factory=dict)
+    autoscaling: Autoscaling | None = None
+    canary_percent: int | None = None
+    ingress_class: str = ""
+    node_selector: dict[str, str] = field(default_factory=dict)
+    tolerations: tuple[dict[str, str | int], ...] = ()
+    image_repository: str = ""
 
 
 @dataclass(frozen=True)
@@ -94,6 +107,15 @@ class Environment:
     promotion: Promotion = "auto"
     follow: str = ""
     sync: Sync = Sync()
+
+
+@dataclass(frozen=True)
+class StorageInitializer:
+    """The image KServe runs for models:/ URIs, and where it finds MLflow's address and credentials."""
+
+    image: str
+    config_map: str = "mlflow-tracking"
+    secret: str = "mlflow-credentials"
 
 
 @dataclass(frozen=True)
@@ -144,6 +166,7 @@ class Spec:
     tracking_uri: str = ""
     platform: Platform = Platform()
     argocd: ArgoCD | None = None
+    storage_initializer: StorageInitializer | None = None
     source: str = "models.yaml"
 
     def target(self, model: str, env: str) -> Target | None:

@@ -10,7 +10,7 @@ from generator.spec.model import Environment, Target
 from generator.util.quantity import parse_quantity
 from generator.validate.kserve_rules import derived_name_problems
 
-RENDERED_METHODS = ("runtime",)
+AUTOSCALING_METRICS = {"Standard": ("cpu", "memory"), "Knative": ("concurrency", "rps")}
 
 
 @dataclass(frozen=True)
@@ -24,9 +24,10 @@ class Problem:
     rule: str = ""
 
 
-def check_target(target: Target, environment: Environment) -> list[Problem]:
+def check_target(target: Target, environment: Environment, *, storage_initializer: bool = False) -> list[Problem]:
     return [
-        *_method(target),
+        *_method(target, storage_initializer),
+        *_mode_features(target),
         *_stage(target),
         *_replicas(target),
         *_resources(target),
@@ -35,11 +36,30 @@ def check_target(target: Target, environment: Environment) -> list[Problem]:
     ]
 
 
-def _method(target: Target) -> list[Problem]:
-    if target.serving.method in RENDERED_METHODS:
-        return []
-    return [Problem(f"method '{target.serving.method}' is not supported yet",
-                    "use 'method: runtime' (KServe's kserve-mlserver runtime)", ("method",))]
+def _method(target: Target, storage_initializer: bool) -> list[Problem]:
+    method = target.serving.method
+    if method == "image" and not target.serving.image_repository:
+        return [Problem("method 'image' needs imageRepository (where the model images are pushed)",
+                        "set imageRepository in the model or in defaults, e.g. an ECR repository", ("method",))]
+    if method == "registry" and not storage_initializer:
+        return [Problem("method 'registry' needs registry.storageInitializer (the image that fetches models:/ URIs)",
+                        "build images/storage-initializer and set registry.storageInitializer.image", ("method",))]
+    return []
+
+
+def _mode_features(target: Target) -> list[Problem]:
+    """Canary rollouts and autoscaling metrics exist only in some deployment modes (KServe v0.20)."""
+    serving, mode = target.serving, target.serving.deployment_mode
+    problems = []
+    if serving.canary_percent is not None and mode != "Knative":
+        problems.append(Problem(f"canaryTrafficPercent needs deploymentMode Knative; {mode} mode has no traffic split",
+                                "use deploymentMode: Knative for canary rollouts, or remove canaryTrafficPercent",
+                                ("canaryTrafficPercent",)))
+    allowed = AUTOSCALING_METRICS[mode]
+    if serving.autoscaling is not None and serving.autoscaling.metric not in allowed:
+        problems.append(Problem(f"autoscaling metric '{serving.autoscaling.metric}' is not available in {mode} mode",
+                                f"use one of: {', '.join(allowed)}", ("autoscaling",)))
+    return problems
 
 
 def _stage(target: Target) -> list[Problem]:

@@ -13,6 +13,7 @@ once per directory per process: the InferenceService CRD alone is ~39k lines of 
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -75,6 +76,7 @@ class KindSchema:
     """
 
     schema: Mapping[str, Any]
+    original: Mapping[str, Any]  # the CRD's own schema, which keeps the `default`s the API server applies
 
     @functools.cached_property
     def validator(self) -> Draft7Validator:
@@ -101,6 +103,12 @@ class CrdSchemas:
 
     def knows(self, api_version: str, kind: str) -> bool:
         return (api_version, kind) in self.schemas
+
+    def with_defaults(self, obj: Mapping[str, Any]) -> dict[str, Any]:
+        """`obj` as the API server stores it: the CRD's structural defaults filled in (on a copy)."""
+        schema = self.schemas[(str(obj.get("apiVersion")), str(obj.get("kind")))].original
+        defaulted: dict[str, Any] = _defaulted(copy.deepcopy(dict(obj)), schema)
+        return defaulted
 
     def validate(self, obj: Mapping[str, Any], *, file: str = "", line_of: LineOf | None = None) -> list[Diagnostic]:
         """All schema problems of `obj`; a kind without a schema is an error, never a pass."""
@@ -137,7 +145,7 @@ def _load(directory: Path) -> CrdSchemas:
             f"CRD directory {directory} does not exist", hint=_FETCH_HINT.format(dir=directory)
         )
     schemas = {
-        (api_version, kind): KindSchema(_strict_root(schema, api_version, kind))
+        (api_version, kind): KindSchema(_strict_root(schema, api_version, kind), schema)
         for path in sorted([*directory.rglob("*.yaml"), *directory.rglob("*.yml")])
         for crd in _crds_in(path)
         for api_version, kind, schema in _served_schemas(crd)
@@ -221,3 +229,20 @@ def _admit_null(out: dict[str, Any]) -> None:
         out["type"] = [kind, "null"]
     if "enum" in out:
         out["enum"] = [*out["enum"], None]
+
+
+def _defaulted(value: Any, schema: Mapping[str, Any]) -> Any:
+    """Structural defaulting: a missing property gets its `default` wherever its parent object exists."""
+    if isinstance(value, dict):
+        for name, sub in schema.get("properties", {}).items():
+            if name not in value and "default" in sub:
+                value[name] = copy.deepcopy(sub["default"])
+            if name in value:
+                value[name] = _defaulted(value[name], sub)
+        extra = schema.get("additionalProperties")
+        if isinstance(extra, dict):
+            for name in set(value) - set(schema.get("properties", {})):
+                value[name] = _defaulted(value[name], extra)
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [_defaulted(item, schema["items"]) for item in value]
+    return value

@@ -61,7 +61,10 @@ def test_one_element_per_environment_and_cluster_with_its_sync_policy() -> None:
 def test_applications_point_at_each_environment_overlay() -> None:
     template = _argocd()["applicationset.yaml"]["spec"]["template"]
     assert template["spec"]["source"] == {"repoURL": "https://git.example.com/ml/platform.git",
-                                          "targetRevision": "release", "path": "environments/{{ .env }}"}
+                                          "targetRevision": "release", "path": "{{ .path }}"}
+    (generator,) = _argocd()["applicationset.yaml"]["spec"]["generators"]
+    assert {e["env"]: e["path"] for e in generator["list"]["elements"]} == {
+        "dev": "environments/dev", "prod": "environments/prod", "qa": "environments/qa"}
     assert "ServerSideApply=true" in template["spec"]["syncPolicy"]["syncOptions"]
 
 
@@ -87,3 +90,19 @@ def test_argocd_needs_a_version_whose_inferenceservice_health_check_works() -> N
     with pytest.raises(SpecError, match=r"argocdVersion v3.2.4 is older than v3.3.0"):
         parse_spec(SPEC.replace("apiVersion: kserve-gitops/v1\n", "apiVersion: kserve-gitops/v1\n"
                                 "platform: {argocdVersion: v3.2.4}\n"))
+
+
+REGISTRY = SPEC.replace("apiVersion: kserve-gitops/v1\n", """apiVersion: kserve-gitops/v1
+registry: {storageInitializer: {image: "ghcr.io/acme/si:1", configMap: mlflow, secret: mlflow-creds}}
+""").replace("    registeredModel: wine\n", "    registeredModel: wine\n    method: registry\n")
+
+
+def test_registry_method_syncs_the_storage_container_once_per_cluster() -> None:
+    (generator,) = _argocd(REGISTRY)["applicationset.yaml"]["spec"]["generators"]
+    cluster_apps = [e for e in generator["list"]["elements"] if e["path"] == "cluster"]
+    assert sorted(e["name"] for e in cluster_apps) == [
+        "kserve-gitops-cluster-in-cluster", "kserve-gitops-cluster-prod-eu",
+        "kserve-gitops-cluster-prod-us-example-com"]
+    assert all(e["prune"] is False for e in cluster_apps), "never prune what other namespaces depend on"
+    project = _argocd(REGISTRY)["appproject.yaml"]["spec"]
+    assert project["clusterResourceWhitelist"] == [{"group": "serving.kserve.io", "kind": "ClusterStorageContainer"}]

@@ -76,6 +76,8 @@ def test_inference_service_uses_mlserver_v2_and_the_locked_location() -> None:
             "kserve-gitops.io/model-version": "2",
             "kserve-gitops.io/run-id": "run2",
             "kserve-gitops.io/reference": "alias champion",
+            "kserve-gitops.io/method": "runtime",
+            "kserve-gitops.io/protocol": "v2",
         },
     }
     assert isvc["spec"] == {"predictor": {
@@ -88,7 +90,10 @@ def test_inference_service_uses_mlserver_v2_and_the_locked_location() -> None:
             "runtime": "kserve-mlserver",
             "storageUri": "s3://b/2",
             "resources": {"requests": {"cpu": "500m", "memory": "2Gi"}, "limits": {"cpu": "1", "memory": "4Gi"}},
-            "env": [{"name": "MLSERVER_PARALLEL_WORKERS", "value": "2"}],
+            "env": [
+                {"name": "MLSERVER_MODEL_NAME", "value": "wine"},
+                {"name": "MLSERVER_PARALLEL_WORKERS", "value": "2"},
+            ],
         },
     }}
 
