@@ -10,6 +10,7 @@ $(BIN)/kserve-gitops: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	npm ci --no-audit --no-fund --silent
 	touch $@
 
 # Train the wine model into a local MLflow (S3 artifacts on a local moto server), move aliases,
@@ -32,4 +33,4 @@ bench: $(BIN)/kserve-gitops
 	$(BIN)/python -m bench.generate
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) build *.egg-info
+	rm -rf $(VENV) $(DEMO_DIR) build *.egg-info node_modules
