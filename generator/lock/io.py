@@ -10,6 +10,7 @@ import jsonschema
 from generator.diagnostics import Diagnostic, json_path
 from generator.errors import LockError
 from generator.lock.model import Lock, LockEntry
+from generator.registry.base import ModelInfo
 from generator.spec.model import REF_KINDS, Ref
 from generator.spec.yaml_lines import load as load_yaml
 from generator.yamlio import dump, header
@@ -20,6 +21,18 @@ HEADER = header(
     "Regenerate: kserve-gitops lock  (add --update to follow moved aliases, stages and latest)",
 )
 
+# models.lock key ↔ ModelInfo field; optional, so locks written before it was recorded still load.
+_MLMODEL_FIELDS = {"serializationFormat": "serialization_format", "mlflowVersion": "mlflow_version",
+                   "pythonVersion": "python_version"}
+_MLMODEL = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["flavors"],
+    "properties": {
+        "flavors": {"type": "array", "items": {"type": "string"}},
+        **{key: {"type": "string"} for key in _MLMODEL_FIELDS},
+    },
+}
 _ENTRY = {
     "type": "object",
     "additionalProperties": False,
@@ -36,6 +49,7 @@ _ENTRY = {
         "runId": {"type": "string"},
         "source": {"type": "string"},
         "artifactUri": {"type": "string"},
+        "mlmodel": _MLMODEL,
     },
 }
 _SCHEMA = {
@@ -64,6 +78,7 @@ def dumps(lock: Lock) -> bytes:
             "runId": entry.run_id,
             "source": entry.source,
             "artifactUri": entry.artifact_uri,
+            **({"mlmodel": _dump_info(entry.info)} if entry.info else {}),
         }
     return dump([{"lockVersion": LOCK_VERSION, "models": models}], HEADER)
 
@@ -103,4 +118,16 @@ def _entry(model: str, env: str, raw: dict[str, Any]) -> LockEntry:
         source=raw["source"],
         artifact_uri=raw["artifactUri"],
         run_id=raw["runId"],
+        info=_load_info(raw["mlmodel"]) if "mlmodel" in raw else None,
     )
+
+
+def _dump_info(info: ModelInfo) -> dict[str, Any]:
+    """Flavors sorted, empty facts left out: the same MLmodel always gives the same bytes."""
+    facts = {key: getattr(info, field) for key, field in _MLMODEL_FIELDS.items()}
+    return {"flavors": sorted(info.flavors), **{key: value for key, value in facts.items() if value}}
+
+
+def _load_info(raw: dict[str, Any]) -> ModelInfo:
+    facts = {field: raw.get(key, "") for key, field in _MLMODEL_FIELDS.items()}
+    return ModelInfo(flavors=tuple(sorted(raw["flavors"])), **facts)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from generator.registry.base import ModelInfo
 from generator.spec.model import Ref
 
 
@@ -14,6 +15,9 @@ class LockEntry:
     `source` is the download URI MLflow reported (possibly `mlflow-artifacts:/…`);
     `artifact_uri` is where KServe fetches the files, derived from `source` and
     the spec's artifacts destination, so a changed destination needs no registry call.
+    `info` is what the version's MLmodel file says, so the runtime check needs no
+    registry call either; None when it was never recorded (locks written before
+    it was, or an unreadable file).
     """
 
     model: str
@@ -24,6 +28,7 @@ class LockEntry:
     source: str
     artifact_uri: str
     run_id: str
+    info: ModelInfo | None = None
 
     @property
     def key(self) -> tuple[str, str]:

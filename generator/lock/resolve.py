@@ -2,7 +2,14 @@
 
 Like pip-compile, a lock entry is kept while it still satisfies models.yaml.
 Floating references (alias, stage, latest) move only when `--update` selects them;
-numeric versions never move; `hold: true` entries never move.
+numeric versions never move; `hold: true` entries never move; `hold: N` (written by
+`kserve-gitops pin`) resolves version N whatever the reference says. An environment
+that `follow`s another only takes a version already locked there, else keeps its own.
+
+Every entry also carries what its MLmodel file says (`LockEntry.info`), and a
+version the target's runtime cannot load is refused here, at lock time. Entries
+locked before that was recorded keep no facts until `--update` selects them;
+then the locked version itself is looked up, so recording them moves nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +21,8 @@ from generator.diagnostics import Diagnostic, json_path
 from generator.lock.model import Lock, LockEntry
 from generator.registry.base import ModelVersion, NotFound, Query, Resolution
 from generator.registry.uris import Unfetchable, storage_uri
-from generator.spec.model import Spec, Target
+from generator.spec.model import Ref, Spec, Target
+from generator.validate import compat
 
 
 @dataclass(frozen=True)
@@ -43,38 +51,82 @@ class Update:
 
 
 def needs_resolution(target: Target, entry: LockEntry | None, update: Update) -> bool:
-    if entry is None or entry.registered_model != target.registered_model or entry.reference != target.ref:
+    if entry is None or entry.registered_model != target.registered_model or entry.reference != target.wanted:
         return True
-    return not target.hold and target.ref.floating and update.selects(target)
+    return not target.hold and target.wanted.floating and update.selects(target)
 
 
 def queries_for(spec: Spec, lock: Lock, update: Update) -> list[Query]:
     """The distinct registry questions this run must ask, in a stable order."""
-    todo = {
-        Query(t.registered_model, t.ref)
-        for t in spec.targets
-        if needs_resolution(t, lock.get(t.model, t.env), update)
-    }
+    todo: set[Query] = set()
+    for target in spec.targets:
+        entry = lock.get(target.model, target.env)
+        if needs_resolution(target, entry, update):
+            todo.add(Query(target.registered_model, target.wanted))
+        elif backfill := _backfill(target, entry, update):
+            todo.add(backfill)
     return sorted(todo)
 
 
 def merge(
     spec: Spec, lock: Lock, update: Update, answers: Mapping[Query, Resolution]
 ) -> tuple[Lock, list[Diagnostic]]:
-    """The new lock: kept entries, plus fresh ones from `answers`; unresolvable targets are diagnostics."""
+    """The new lock: kept entries, plus fresh ones from `answers`.
+
+    Unresolvable targets, and versions their runtime cannot load, are diagnostics
+    (errors only; `compatibility` also gives the warnings).
+    """
     entries: dict[tuple[str, str], LockEntry] = {}
     problems: list[Diagnostic] = []
     for target in spec.targets:
         old = lock.get(target.model, target.env)
         if not needs_resolution(target, old, update) and old is not None:
-            entry: LockEntry | Diagnostic = _relocated(old, spec, target)
+            entry: LockEntry | Diagnostic = _relocated(_backfilled(target, old, update, answers), spec, target)
         else:
-            entry = _entry(target, answers[Query(target.registered_model, target.ref)], spec)
-        if isinstance(entry, Diagnostic):
-            problems.append(entry)
-        else:
+            entry = _entry(target, answers[Query(target.registered_model, target.wanted)], spec)
+        refusals = _refusals(target, entry, spec)
+        if refusals:
+            problems += refusals
+        elif isinstance(entry, LockEntry):
             entries[target.key] = entry
-    return Lock(entries), problems
+    gated, held_back = _follow(spec, lock, entries)
+    return Lock(gated), problems + held_back
+
+
+def _follow(
+    spec: Spec, old: Lock, entries: dict[tuple[str, str], LockEntry]
+) -> tuple[dict[tuple[str, str], LockEntry], list[Diagnostic]]:
+    """An environment that follows another keeps its old version until the followed one has locked the new one.
+
+    Environments are taken in declared order, so a chain (prod follows staging follows dev) gates step by step.
+    """
+    gated = dict(entries)
+    problems: list[Diagnostic] = []
+    for target in spec.targets:
+        leader = spec.environments[target.env].follow
+        entry = gated.get(target.key)
+        if not leader or entry is None or target.hold:
+            continue
+        upstream = {(e.registered_model, e.version) for (model, env), e in gated.items() if env == leader}
+        if (entry.registered_model, entry.version) in upstream:
+            continue
+        previous = old.get(target.model, target.env)
+        if previous is not None and previous.reference == entry.reference:
+            gated[target.key] = previous
+        else:
+            del gated[target.key]
+            problems.append(_at(target, spec, f"version {entry.version} is not locked in '{leader}', which "
+                                f"{target.env} follows", f"promote it to {leader} first, or pin a version that "
+                                f"{leader} has (`kserve-gitops pin {target.model} {target.env} VERSION`)"))
+    return gated, problems
+
+
+def compatibility(spec: Spec, lock: Lock) -> list[Diagnostic]:
+    """Whether each locked model loads on its runtime (`validate/compat.py`), errors and warnings.
+
+    Needs no registry: it reads what models.lock recorded.
+    """
+    return [d for t in spec.targets if (entry := lock.get(t.model, t.env)) for d in _compat(t, entry, spec)]
 
 
 def stale_entries(spec: Spec, lock: Lock) -> list[Diagnostic]:
@@ -98,8 +150,40 @@ def stale_entries(spec: Spec, lock: Lock) -> list[Diagnostic]:
 
 def _entry(target: Target, answer: Resolution, spec: Spec) -> LockEntry | Diagnostic:
     if isinstance(answer, NotFound):
-        return _at(target, spec, answer.message, answer.hint, field=target.ref.kind)
+        return _at(target, spec, answer.message, answer.hint, field="hold" if target.pinned else target.ref.kind)
     return _located(target, answer, spec)
+
+
+def _backfill(target: Target, entry: LockEntry | None, update: Update) -> Query | None:
+    """The locked version itself, for a kept entry `--update` selects that has no MLmodel facts yet."""
+    if entry is None or entry.info is not None or not update.selects(target):
+        return None
+    return Query(entry.registered_model, Ref("version", entry.version))
+
+
+def _backfilled(target: Target, entry: LockEntry, update: Update, answers: Mapping[Query, Resolution]) -> LockEntry:
+    query = _backfill(target, entry, update)
+    answer = answers.get(query) if query else None
+    return replace(entry, info=answer.info) if isinstance(answer, ModelVersion) else entry
+
+
+def _refusals(target: Target, entry: LockEntry | Diagnostic, spec: Spec) -> list[Diagnostic]:
+    """Why an entry cannot be locked: it did not resolve, or its runtime cannot load it."""
+    if isinstance(entry, Diagnostic):
+        return [entry]
+    return [d for d in _compat(target, entry, spec) if d.severity == "error"]
+
+
+def _compat(target: Target, entry: LockEntry, spec: Spec) -> list[Diagnostic]:
+    """compat.check for targets served by a runtime (methods runtime and registry), placed at the target."""
+    if target.serving.method == "image":
+        return []
+    found = compat.check(target.serving.runtime, entry.info, selector=f"{target.model}/{target.env}")
+    return [
+        replace(_at(target, spec, f"'{entry.registered_model}' version {entry.version}: {d.message}", d.hint),
+                severity=d.severity, rule=d.rule)
+        for d in found
+    ]
 
 
 def _located(target: Target, version: ModelVersion, spec: Spec) -> LockEntry | Diagnostic:
@@ -110,11 +194,12 @@ def _located(target: Target, version: ModelVersion, spec: Spec) -> LockEntry | D
         model=target.model,
         env=target.env,
         registered_model=version.registered_model,
-        reference=target.ref,
+        reference=target.wanted,
         version=version.version,
         source=version.download_uri,
         artifact_uri=where,
         run_id=version.run_id,
+        info=version.info,
     )
 
 

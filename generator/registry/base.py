@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
+
+import yaml
 
 from generator.spec.model import Ref
 
@@ -29,6 +31,26 @@ class ModelInfo:
     serialization_format: str = ""  # e.g. "cloudpickle", "skops"
     mlflow_version: str = ""  # the MLflow that wrote the file
     python_version: str = ""  # python_function's interpreter, e.g. "3.11.7"
+
+    @classmethod
+    def parse(cls, mlmodel: str) -> ModelInfo | None:
+        """The loading facts of an MLmodel file; None unless it is a mapping with a `flavors` mapping.
+
+        The serialization format is the first one a flavor declares (sklearn's, say);
+        python_function carries the interpreter version.
+        """
+        data = yaml.safe_load(mlmodel)
+        flavors = data.get("flavors") if isinstance(data, dict) else None
+        if not isinstance(flavors, dict):
+            return None
+        configs: dict[str, dict[str, Any]] = {str(k): v if isinstance(v, dict) else {} for k, v in flavors.items()}
+        formats = [str(c["serialization_format"]) for _, c in sorted(configs.items()) if c.get("serialization_format")]
+        return cls(
+            flavors=tuple(sorted(configs)),
+            serialization_format=formats[0] if formats else "",
+            mlflow_version=str(data.get("mlflow_version") or ""),
+            python_version=str(configs.get("python_function", {}).get("python_version") or ""),
+        )
 
 
 @dataclass(frozen=True)

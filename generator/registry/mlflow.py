@@ -16,6 +16,11 @@ What one `resolve()` costs, whatever the number of queries:
    (the REST API does not expose a version's storage location), plus
    `get_model_version` for versions not among the per-stage latest ones
    (pinned numbers, aliases on older versions). These run concurrently.
+3. For each distinct download URI found: its `MLmodel` file (what the version
+   needs to load), through `mlflow.artifacts.download_artifacts`, so both a
+   proxying server (`mlflow-artifacts:/`, a listing and a GET through it) and a
+   direct store (S3 and others, with the client's own credentials) work. A file
+   that cannot be read leaves `ModelVersion.info` None; it never fails the run.
 
 `latest` is the highest version number in any stage, skipping versions whose
 status is not READY. Results are stored by key, never by completion order.
@@ -26,12 +31,10 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import threading
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import quote
 
@@ -39,15 +42,18 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion as MlflowVersion
 from mlflow.entities.model_registry import RegisteredModel
 from mlflow.environment_variables import (
+    MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR,
+    MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD,
     MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR,
     MLFLOW_HTTP_REQUEST_MAX_RETRIES,
     MLFLOW_HTTP_REQUEST_TIMEOUT,
 )
 from mlflow.exceptions import MlflowException
-from mlflow.utils import rest_utils
 
 from generator.errors import RegistryUnavailable
-from generator.registry.base import ModelVersion, NotFound, Query, Resolution
+from generator.registry.base import ModelInfo, ModelVersion, NotFound, Query, Resolution
+from generator.registry.mlmodel import read_mlmodel
+from generator.util.environ import scoped_environ
 from generator.util.redact import redact
 
 A = TypeVar("A")
@@ -61,6 +67,10 @@ STAGES = ("None", "Staging", "Production", "Archived")
 _PAGE = 1000  # the server's maximum for search_registered_models
 _FILTER_BUDGET = 6000  # URL-encoded filter characters per GET: fits nginx's default 8 KB request line
 _ABSENT = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
+# MLmodel is a few hundred bytes: no progress bar on stderr, and no presigned multipart
+# download, which would make a client of a proxying server reach the bucket itself.
+_DOWNLOAD_ENV = {MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name: "false",
+                 MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD.name: "false"}
 _CAUSES = (  # e.g. "[Errno 111] Connection refused", "too many 503 error responses"
     r"\[Errno -?\d+\] ([^'\")]+)",
     r"ResponseError\('([^']+)'\)",
@@ -128,8 +138,8 @@ class MlflowRegistry:
         where = redact(self.tracking_uri)
         pool = ThreadPoolExecutor(self._workers, thread_name_prefix="mlflow-registry")
         try:
-            with _scoped_environ(self._http.environ()), _unavailable(where):
-                return _Batch(self._client, pool, where).resolve(queries)
+            with scoped_environ(self._http.environ() | _DOWNLOAD_ENV), _unavailable(where):
+                return _Batch(self._client, pool, where, self.tracking_uri).resolve(queries)
         finally:
             pool.shutdown(cancel_futures=True)
 
@@ -137,10 +147,11 @@ class MlflowRegistry:
 class _Batch:
     """One `resolve` call: the registry state it fetched, and how queries map onto it."""
 
-    def __init__(self, client: MlflowClient, pool: ThreadPoolExecutor, where: str) -> None:
+    def __init__(self, client: MlflowClient, pool: ThreadPoolExecutor, where: str, tracking_uri: str) -> None:
         self._client = client
         self._pool = pool
         self._where = where
+        self._tracking_uri = tracking_uri
 
     def resolve(self, queries: Sequence[Query]) -> list[Resolution]:
         models = self._registered_models(sorted({q.registered_model for q in queries}))
@@ -151,10 +162,12 @@ class _Batch:
             {_key(mv): mv for rm in models.values() for mv in rm.latest_versions},
         )
         hints = self._close_names({q.registered_model for q in queries} - models.keys())
-        return [
+        results = [
             _finish(q, pick, found) if isinstance(pick, tuple) else _hinted(pick, hints)
             for q, pick in zip(queries, picks, strict=True)
         ]
+        infos = self._model_infos(sorted({r.download_uri for r in results if isinstance(r, ModelVersion)}))
+        return [replace(r, info=infos[r.download_uri]) if isinstance(r, ModelVersion) else r for r in results]
 
     def _map(self, fn: Callable[[A], T], items: Iterable[A]) -> Iterator[T]:
         """Concurrent, in input order; every call is submitted before the first result is read."""
@@ -224,6 +237,11 @@ class _Batch:
             key: (mv, uri) if (mv := versions[key]) is not None and uri is not None else None
             for key, uri in zip(keys, uris, strict=True)
         }
+
+    def _model_infos(self, download_uris: Sequence[str]) -> dict[str, ModelInfo | None]:
+        """Each artifact's MLmodel, read once however many versions share it."""
+        infos = self._map(lambda uri: read_mlmodel(uri, self._tracking_uri), download_uris)
+        return dict(zip(download_uris, infos, strict=True))
 
     def _close_names(self, unknown: set[str]) -> dict[str, str]:
         """A hint per unknown model; one listing request, and only on this error path."""
@@ -380,43 +398,5 @@ def _reason(error: MlflowException) -> str:
     return message if len(message) <= 300 else message[:300] + "…"
 
 
-@contextmanager
-def _scoped_environ(values: dict[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
-
-
 def _env_int(variable: Any, default: int) -> int:
     return int(variable.get()) if variable.defined else default
-
-
-@contextmanager
-def count_requests() -> Iterator[Counter[str]]:
-    """Count mlflow REST requests by endpoint while the block runs, from any thread.
-
-    Every REST store call goes through `mlflow.utils.rest_utils.http_request`, so
-    wrapping it counts what MlflowClient really sends (a request urllib3 retries
-    counts once). Process-wide; for benchmarks and tests only.
-    """
-    counts: Counter[str] = Counter()
-    lock = threading.Lock()
-    original: Callable[..., Any] = rest_utils.http_request
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        with lock:
-            counts[str(kwargs.get("endpoint", args[1] if len(args) > 1 else "?"))] += 1
-        return original(*args, **kwargs)
-
-    rest_utils.http_request = counted
-    try:
-        yield counts
-    finally:
-        rest_utils.http_request = original

@@ -19,6 +19,9 @@ NAMESPACED_KINDS = ({"group": "serving.kserve.io", "kind": "InferenceService"},)
 CLUSTER_KINDS = ({"group": "serving.kserve.io", "kind": "ClusterStorageContainer"},)
 # Server-side apply: KServe's webhook and controller own some fields, and InferenceServices grow
 # past the client-side last-applied annotation limit. PruneLast: new versions first, removals last.
+# Deployment state goes back to MLflow through the webhook service (deploy/webhook/argocd-notifications).
+NOTIFICATIONS = tuple(f"notifications.argoproj.io/subscribe.kserve-gitops-on-{trigger}.kserve-gitops"
+                      for trigger in ("deployed", "health-degraded"))
 SYNC_OPTIONS = ("ServerSideApply=true", "PruneLast=true")
 TEMPLATE_PATCH = """\
 spec:
@@ -83,6 +86,7 @@ def _application_set(spec: Spec, argocd: ArgoCD, cluster_scoped: bool) -> dict[s
                 "metadata": {
                     "name": "{{ .name }}",
                     "labels": {**MANAGED_BY, "kserve-gitops.io/environment": "{{ .env }}"},
+                    "annotations": dict.fromkeys(NOTIFICATIONS, ""),
                 },
                 "spec": {
                     "project": argocd.project,

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from generator.errors import LockError
 from generator.lock.io import dumps, loads
 from generator.lock.model import Lock, LockEntry
+from generator.registry.base import ModelInfo
 from generator.spec.model import Ref
+from tests.support.paths import REPO_ROOT
 
 
 def _lock(*entries: LockEntry) -> Lock:
@@ -17,11 +21,32 @@ def _lock(*entries: LockEntry) -> Lock:
 A = LockEntry("wine", "prod", "Wine Model", Ref("alias", "champion"), "2", "mlflow-artifacts:/1/m", "s3://b/1/m", "r2")
 B = LockEntry("wine", "dev", "Wine Model", Ref("latest"), "3", "s3://b/1/n", "s3://b/1/n", "r3")
 C = LockEntry("churn", "dev", "churn", Ref("version", "4"), "4", "s3://b/2/m", "s3://b/2/m", "r4")
+INFO = ModelInfo(("python_function", "sklearn"), "cloudpickle", "3.17.2", "3.11.7")
 
 
 def test_round_trip_keeps_every_field() -> None:
-    lock = _lock(A, B, C)
+    lock = _lock(A, B, C, replace(C, env="prod", info=INFO))
     assert loads(dumps(lock).decode()) == lock
+
+
+def test_mlmodel_facts_are_written_sorted_and_without_empty_values() -> None:
+    info = ModelInfo(("sklearn", "python_function"), "skops", "3.17.2")
+    text = dumps(_lock(replace(A, info=info))).decode()
+    assert text.endswith(
+        "      mlmodel:\n"
+        "        flavors:\n"
+        "          - python_function\n"
+        "          - sklearn\n"
+        "        serializationFormat: skops\n"
+        "        mlflowVersion: 3.17.2\n"
+    )
+
+
+def test_lock_written_before_mlmodel_facts_loads_and_stays_byte_identical() -> None:
+    committed = (REPO_ROOT / "models.lock").read_text()
+    lock = loads(committed)
+    assert lock.entries and all(entry.info is None for entry in lock.entries.values())
+    assert dumps(lock).decode() == committed
 
 
 def test_bytes_do_not_depend_on_insertion_order() -> None:
@@ -45,3 +70,11 @@ def test_hand_edited_garbage_is_refused_with_line_and_fix() -> None:
         loads(text)
     assert "models.lock:6: $.models.wine.prod: 'runId' is a required property" in str(caught.value)
     assert "delete it and run `kserve-gitops lock`" in str(caught.value)
+
+
+def test_hand_edited_mlmodel_facts_are_refused() -> None:
+    text = dumps(_lock(replace(A, info=INFO))).decode()
+    text = text.replace("flavors:\n          - python_function\n          - sklearn", "flavors: python_function")
+    with pytest.raises(LockError) as caught:
+        loads(text)
+    assert "$.models.wine.prod.mlmodel.flavors: 'python_function' is not of type 'array'" in str(caught.value)

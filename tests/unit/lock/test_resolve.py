@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 
 from generator.lock.model import Lock, LockEntry
-from generator.lock.resolve import Update, merge, queries_for, stale_entries
-from generator.registry.base import ModelVersion, NotFound, Query
+from generator.lock.resolve import Update, compatibility, merge, queries_for, stale_entries
+from generator.registry.base import ModelInfo, ModelVersion, NotFound, Query
 from generator.spec.load import parse_spec
 from generator.spec.model import Ref, Spec
 
@@ -31,14 +31,19 @@ models:
 """
 
 
+CLOUDPICKLE = ModelInfo(("python_function", "sklearn"), "cloudpickle", "2.20.4")
+SKOPS = ModelInfo(("python_function", "sklearn"), "skops", "2.20.4")
+
+
 def _spec(prod_extra: str = "") -> Spec:
     return parse_spec(SPEC % prod_extra)[0]
 
 
-def _entry(model: str, env: str, ref: Ref, version: str, registered: str = "Wine") -> LockEntry:
+def _entry(model: str, env: str, ref: Ref, version: str, registered: str = "Wine", *,
+           info: ModelInfo | None = CLOUDPICKLE) -> LockEntry:
     source = f"mlflow-artifacts:/1/models/m-{version}/artifacts"
     return LockEntry(model, env, registered, ref, version, source, f"s3://bucket/mlartifacts/1/models/m-{version}/artifacts",
-                     f"run{version}")
+                     f"run{version}", info)
 
 
 def _full_lock() -> Lock:
@@ -51,9 +56,14 @@ def _full_lock() -> Lock:
     return Lock({e.key: e for e in entries})
 
 
-def _answer(query: Query, version: str) -> ModelVersion:
+def _answer(query: Query, version: str, info: ModelInfo | None = CLOUDPICKLE) -> ModelVersion:
     return ModelVersion(query.registered_model, version, f"mlflow-artifacts:/1/models/m-{version}/artifacts",
-                        f"run{version}")
+                        f"run{version}", info)
+
+
+def _unrecorded(lock: Lock) -> Lock:
+    """The lock as written before MLmodel facts were recorded."""
+    return Lock({key: replace(entry, info=None) for key, entry in lock.entries.items()})
 
 
 def test_complete_lock_needs_no_registry_call() -> None:
@@ -158,3 +168,117 @@ def test_update_parse(values: list[str] | None, expected: Update) -> None:
 
 def test_unknown_update_selector_is_reported() -> None:
     assert Update.parse(["wine/qa", "wine"]).unknown_selectors(_spec()) == ["wine/qa"]
+
+
+def test_fresh_entry_records_the_mlmodel_facts() -> None:
+    lock = _full_lock()
+    del lock.entries[("wine", "prod")]
+    query = Query("Wine", Ref("alias", "champion"))
+    new, problems = merge(_spec(), lock, Update(), {query: _answer(query, "2")})
+    assert problems == []
+    assert new.entries[("wine", "prod")].info == CLOUDPICKLE
+
+
+def test_version_its_runtime_cannot_load_is_refused_at_its_environment_with_the_fix() -> None:
+    lock = _full_lock()
+    del lock.entries[("wine", "prod")]
+    query = Query("Wine", Ref("alias", "champion"))
+    new, problems = merge(_spec(), lock, Update(), {query: _answer(query, "2", SKOPS)})
+    assert ("wine", "prod") not in new.entries
+    (problem,) = problems
+    assert problem.location() == "models.yaml:11: $.models.wine.environments.prod"
+    assert problem.message.startswith("'Wine' version 2: it is serialized as 'skops', which kserve-mlserver")
+    assert 'serialization_format="cloudpickle"' in problem.hint
+    assert problem.rule == "model-runtime-compat"
+
+
+def test_kept_entry_its_runtime_cannot_load_is_refused_too() -> None:
+    lock = _full_lock()
+    lock.entries[("churn", "prod")] = replace(lock.entries[("churn", "prod")], info=SKOPS)
+    assert queries_for(_spec(), lock, Update()) == []
+    new, problems = merge(_spec(), lock, Update(), {})
+    assert [p.path for p in problems] == ["$.models.churn.environments.prod"]
+    assert ("churn", "prod") not in new.entries
+
+
+def test_lock_without_facts_is_kept_without_registry_calls_and_warned_about() -> None:
+    spec, lock = _spec(), _unrecorded(_full_lock())
+    assert queries_for(spec, lock, Update()) == []
+    new, problems = merge(spec, lock, Update(), {})
+    assert (new, problems) == (lock, [])
+    warnings = compatibility(spec, new)
+    assert {w.severity for w in warnings} == {"warning"}
+    assert [w.path.removeprefix("$.models.") for w in warnings] == [
+        "churn.environments.prod", "wine.environments.dev", "wine.environments.staging", "wine.environments.prod"]
+    assert "kserve-gitops lock --update wine/prod" in warnings[3].hint
+
+
+def test_update_records_missing_facts_of_held_and_pinned_versions_without_moving_them() -> None:
+    spec, lock = _spec(", hold: true"), _unrecorded(_full_lock())
+    update = Update.parse(["wine/prod", "churn"])
+    queries = queries_for(spec, lock, update)
+    assert queries == [Query("Wine", Ref("version", "2")), Query("churn", Ref("version", "4"))]
+    answers = {q: _answer(q, q.ref.value) for q in queries}
+    new, problems = merge(spec, lock, update, answers)
+    assert problems == []
+    assert new.entries[("wine", "prod")] == replace(lock.entries[("wine", "prod")], info=CLOUDPICKLE)
+    assert new.entries[("churn", "prod")].info == CLOUDPICKLE
+    assert new.entries[("wine", "dev")].info is None, "not selected"
+
+
+def test_compatibility_warns_about_models_from_a_newer_mlflow() -> None:
+    lock = _full_lock()
+    lock.entries[("churn", "prod")] = replace(lock.entries[("churn", "prod")],
+                                              info=replace(CLOUDPICKLE, mlflow_version="3.17.2"))
+    (warning,) = compatibility(_spec(), lock)
+    assert warning.location() == "models.yaml:15: $.models.churn.environments.prod"
+    assert warning.message.startswith("'churn' version 4: it was saved by MLflow 3.17.2")
+
+
+def test_compatibility_judges_only_targets_served_by_a_runtime() -> None:
+    spec = _spec()
+    image = tuple(replace(t, serving=replace(t.serving, method="image")) for t in spec.targets)
+    assert compatibility(replace(spec, targets=image), _unrecorded(_full_lock())) == []
+
+
+FOLLOWING = SPEC.replace("prod: {namespace: p}", "prod: {namespace: p, follow: staging}")
+
+
+def _moved(lock: Lock, spec: Spec, versions: dict[str, str]) -> tuple[Lock, list[str]]:
+    """`lock --update` after the registry moved: env → the version its reference now resolves to."""
+    update = Update.parse([])
+    answers = {}
+    for query in queries_for(spec, lock, update):
+        env = next(t.env for t in spec.targets if (t.registered_model, t.wanted) == (query.registered_model, query.ref))
+        answers[query] = _answer(query, versions.get(env, "3"))
+    new, problems = merge(spec, lock, update, answers)
+    return new, [p.message for p in problems]
+
+
+def test_following_environment_takes_a_version_its_leader_has_locked() -> None:
+    new, problems = _moved(_full_lock(), parse_spec(FOLLOWING % "")[0], {"staging": "5", "prod": "5"})
+    assert problems == []
+    assert new.entries[("wine", "prod")].version == "5"
+
+
+def test_following_environment_keeps_its_version_until_the_leader_has_the_new_one() -> None:
+    new, problems = _moved(_full_lock(), parse_spec(FOLLOWING % "")[0], {"staging": "3", "prod": "6"})
+    assert problems == []
+    assert new.entries[("wine", "prod")] == _full_lock().entries[("wine", "prod")]
+
+
+def test_following_environment_without_a_lock_entry_names_the_leader() -> None:
+    lock = _full_lock()
+    del lock.entries[("wine", "prod")]
+    new, problems = _moved(lock, parse_spec(FOLLOWING % "")[0], {"staging": "3", "prod": "6"})
+    assert problems == ["version 6 is not locked in 'staging', which prod follows"]
+    assert ("wine", "prod") not in new.entries
+
+
+def test_pinned_hold_resolves_exactly_that_version_and_keeps_the_reference_for_later() -> None:
+    spec = _spec(", hold: 1")
+    (query,) = queries_for(spec, _full_lock(), Update())
+    assert query == Query("Wine", Ref("version", "1"))
+    new, _ = merge(spec, _full_lock(), Update(), {query: _answer(query, "1")})
+    assert (new.entries[("wine", "prod")].version, new.entries[("wine", "prod")].reference) == ("1", query.ref)
+    assert Query("Wine", Ref("alias", "champion")) not in queries_for(spec, new, Update.parse([])), "held"

@@ -6,6 +6,7 @@ Tests that take a server fixture are marked `mlflow` by conftest.
 from __future__ import annotations
 
 import os
+import platform
 import threading
 import time
 import urllib.error
@@ -17,20 +18,25 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import cast
 from urllib.parse import quote
 
+import mlflow
 import pytest
 
-from devtools.stack import free_port, seed_many
+from devtools.stack import free_port, log_wine_model, seed_many, seed_model
 from generator.errors import RegistryUnavailable
-from generator.registry.base import ModelVersion, NotFound, Query, Resolution
+from generator.registry.base import ModelInfo, ModelVersion, NotFound, Query, Resolution
+from generator.registry.metering import count_requests
 from generator.registry.mlflow import (
     _FILTER_BUDGET,
     HttpPolicy,
     MlflowRegistry,
     _in_filters,
-    count_requests,
 )
 from generator.spec.model import Ref, RefKind
 from tests.support.mlflow_server import MlflowServer, NewModel
+
+# What the MLmodel of devtools' wine model says: logged here, by this mlflow, in cloudpickle.
+WINE_INFO = ModelInfo(("python_function", "sklearn"), "cloudpickle", mlflow.__version__, platform.python_version())
+MLMODEL_READ = "mlflow-artifacts/artifacts/MLmodel"
 
 
 def q(name: str, kind: RefKind, value: str | int = "") -> Query:
@@ -50,7 +56,8 @@ def messages(results: list[Resolution]) -> list[str]:
 
 
 def by_endpoint(counts: dict[str, int]) -> dict[str, int]:
-    return {endpoint.rsplit("/mlflow/", 1)[1]: n for endpoint, n in counts.items()}
+    """`/api/2.0/mlflow/model-versions/get` → `model-versions/get`; artifact calls keep their service name."""
+    return {endpoint.rsplit("/mlflow/", 1)[-1].lstrip("/"): n for endpoint, n in counts.items()}
 
 
 class FlakyServer(ThreadingHTTPServer):
@@ -111,6 +118,7 @@ def test_every_reference_kind_resolves(mlflow_proxied: MlflowServer, new_model: 
         assert result.registered_model == name
         assert result.run_id == mlflow_proxied.logged.run_id
         assert result.download_uri.startswith("mlflow-artifacts:/")
+        assert result.info == WINE_INFO
 
 
 def test_latest_is_the_highest_version_in_any_stage(mlflow_proxied: MlflowServer, new_model: NewModel) -> None:
@@ -193,12 +201,39 @@ def test_proxied_download_uri_holds_the_model_in_the_bucket(mlflow_proxied: Mlfl
     assert {"MLmodel", "model.pkl"} <= set(mlflow_proxied.stack.s3_keys(result.download_uri))
 
 
-def test_direct_download_uri_is_s3_and_holds_the_model(mlflow_direct: MlflowServer) -> None:
+def test_direct_download_uri_is_s3_and_holds_the_model(
+    mlflow_direct: MlflowServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     name = mlflow_direct.new_model(versions=2, aliases={"champion": 1})
+    for key, value in mlflow_direct.stack.s3_env.items():  # a direct store is read with the client's credentials
+        monkeypatch.setenv(key, value)
     [result] = resolve(mlflow_direct, q(name, "alias", "champion"))
     assert isinstance(result, ModelVersion)
     assert result.download_uri.startswith("s3://mlflow-artifacts/direct/")
     assert {"MLmodel", "model.pkl"} <= set(mlflow_direct.stack.s3_keys(result.download_uri))
+    assert result.info == WINE_INFO
+
+
+def test_each_distinct_artifact_has_its_mlmodel_read_once(mlflow_proxied: MlflowServer, new_model: NewModel) -> None:
+    name = new_model(versions=3)  # three versions of the shared wine artifact
+    other = log_wine_model(mlflow_proxied.stack, n_estimators=11)
+    seed_model(mlflow_proxied.client, name, other, versions=1)  # version 4: an artifact of its own
+    with count_requests() as counts:
+        results = resolve(mlflow_proxied, *(q(name, "version", v) for v in (1, 2, 3, 4)))
+    found = [r for r in results if isinstance(r, ModelVersion)]
+    assert [r.info for r in found] == [WINE_INFO] * 4
+    assert len({r.download_uri for r in found}) == 2
+    assert by_endpoint(counts)[MLMODEL_READ] == by_endpoint(counts)["mlflow-artifacts/artifacts"] == 2
+
+
+def test_version_without_a_readable_mlmodel_still_resolves(mlflow_proxied: MlflowServer, new_model: NewModel) -> None:
+    name = new_model(versions=0)
+    run = mlflow_proxied.client.get_run(mlflow_proxied.logged.run_id)
+    mlflow_proxied.client.create_model_version(
+        name, source=f"{run.info.artifact_uri}/no-model-here", run_id=run.info.run_id, await_creation_for=0)
+    [result] = resolve(mlflow_proxied, q(name, "latest"))
+    assert isinstance(result, ModelVersion)
+    assert (result.version, result.info) == ("1", None)
 
 
 def test_requests_grow_with_models_and_versions_not_queries(mlflow_proxied: MlflowServer, new_model: NewModel) -> None:
@@ -224,12 +259,15 @@ def test_requests_grow_with_models_and_versions_not_queries(mlflow_proxied: Mlfl
     with count_requests() as counts:
         results = registry.resolve([query for query, _ in batch])
     assert versions(results) == [version for _, version in batch]
-    # One search for all three models; a download URI per distinct version (7); and
-    # get_model_version only for versions that are no stage's latest (fraud 2, churn 1, wine 1).
+    # One search for all three models; a download URI per distinct version (7);
+    # get_model_version only for versions that are no stage's latest (fraud 2, churn 1, wine 1);
+    # and per distinct artifact, a listing and a read of its MLmodel: every version here shares one.
     assert by_endpoint(counts) == {
         "registered-models/search": 1,
         "model-versions/get-download-uri": 7,
         "model-versions/get": 3,
+        "mlflow-artifacts/artifacts": 1,
+        MLMODEL_READ: 1,
     }
     with count_requests() as again:
         registry.resolve([query for query, _ in distinct])
@@ -281,7 +319,7 @@ def test_transient_errors_are_retried(mlflow_proxied: MlflowServer, new_model: N
     with flaky_server(mlflow_proxied.stack.tracking_uri, failures=2) as flaky:
         registry = MlflowRegistry(flaky.url, http=HttpPolicy(max_retries=3, backoff_factor=0))
         assert versions(registry.resolve([q(name, "latest")])) == ["2"]
-    assert flaky.hits == 2 + 2  # two 503s, then the search and the download URI
+    assert flaky.hits == 2 + 4  # two 503s, then the search, the download URI, the MLmodel listing and read
 
 
 @pytest.mark.parametrize("status", [429, 500, 503])

@@ -1,0 +1,26 @@
+"""What a model version's MLmodel file says (flavors, serialization format, MLflow version), read through mlflow."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import mlflow.artifacts
+
+from generator.registry.base import ModelInfo
+
+
+def read_mlmodel(download_uri: str, tracking_uri: str) -> ModelInfo | None:
+    """None if the file cannot be fetched or parsed: not knowing the format only costs a warning later.
+
+    Any exception counts, because each artifact store fails in its own way (mlflow,
+    requests, botocore, a missing boto3) and none of them should stop a resolution.
+    """
+    with tempfile.TemporaryDirectory(prefix="kserve-gitops-") as tmp:
+        try:
+            path = mlflow.artifacts.download_artifacts(
+                artifact_uri=f"{download_uri.rstrip('/')}/MLmodel", dst_path=tmp, tracking_uri=tracking_uri
+            )
+            return ModelInfo.parse(Path(path).read_text(encoding="utf-8"))
+        except Exception:
+            return None
