@@ -23,7 +23,7 @@ demo: $(BIN)/kserve-gitops
 		printf '\n==> %s <==\n' "$$f"; cat "$$f"; done
 
 lint: $(BIN)/kserve-gitops
-	$(BIN)/ruff check generator devtools tests bench
+	$(BIN)/ruff check generator storage_initializer devtools tests bench
 	$(BIN)/mypy
 
 test: lint

@@ -36,7 +36,7 @@ def storage_container(initializer: StorageInitializer) -> dict[str, Any]:
                 "image": initializer.image,
                 "envFrom": [
                     {"configMapRef": {"name": initializer.config_map}},
-                    {"secretRef": {"name": initializer.secret}},
+                    {"secretRef": {"name": initializer.secret, "optional": True}},  # servers without auth
                 ],
                 "resources": {
                     "requests": {"cpu": "100m", "memory": "256Mi"},

@@ -51,7 +51,7 @@ def test_registry_method_names_the_exact_version_and_ships_its_storage_container
     container = FILES["cluster/clusterstoragecontainer.yaml"]["spec"]
     assert container["supportedUriFormats"] == [{"prefix": "models:/"}]
     assert container["container"]["envFrom"] == [{"configMapRef": {"name": "mlflow-tracking"}},
-                                                 {"secretRef": {"name": "mlflow-credentials"}}]
+                                                 {"secretRef": {"name": "mlflow-credentials", "optional": True}}]
     assert "cluster" in FILES["kustomization.yaml"]["resources"]
 
 

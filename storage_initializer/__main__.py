@@ -1,0 +1,3 @@
+from storage_initializer.entrypoint import main
+
+raise SystemExit(main())

@@ -1,0 +1,77 @@
+"""Download one registered model version so that its files sit directly in the destination.
+
+The version's artifact location is asked of the registry and downloaded with
+`mlflow.artifacts.download_artifacts`, which reads every setting from the environment:
+`MLFLOW_TRACKING_URI` and its credentials, `MLFLOW_HTTP_REQUEST_*` for retries and timeouts,
+and for an `s3://` location (a server run with `--no-serve-artifacts`) `MLFLOW_S3_ENDPOINT_URL`
+and boto3's `AWS_*` chain. A proxying server hands out `mlflow-artifacts:/…`, which MLflow
+fetches through the tracking server, so then no storage credentials are needed at all.
+
+`download_artifacts` puts a directory URI in a subdirectory named after its last segment
+(`<dst>/artifacts/MLmodel`), while kserve-mlserver loads `/mnt/models/MLmodel`. So the download
+goes to a staging directory inside the destination (same filesystem: renames are free), is
+checked for `MLmodel`, and its entries are then moved up. KServe's destination is an emptyDir
+mount point: it can be filled but not replaced. An init container runs again after a failure
+in the same pod, with the same emptyDir, so a rerun clears what an interrupted run left.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlflow import MlflowClient
+from mlflow.artifacts import download_artifacts
+
+from storage_initializer.uri import ModelVersionRef
+
+STAGING_PREFIX = ".storage-initializer-"
+MLMODEL = "MLmodel"
+READY = "READY"
+
+
+class FetchError(RuntimeError):
+    """The version exists but is not something kserve-mlserver can serve."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    source: str  # the artifact location the registry gave, e.g. mlflow-artifacts:/1/models/m-…/artifacts
+    files: int
+    bytes: int
+
+
+def fetch(ref: ModelVersionRef, dest: Path) -> Fetched:
+    """Download `ref` into `dest`; mlflow's exceptions (not found, unreachable) propagate."""
+    client = MlflowClient()
+    status = client.get_model_version(ref.name, ref.version).status
+    if status != READY:
+        raise FetchError(f"{ref.uri} is {status}, not {READY}: the registry has not finished registering it")
+    source: str = client.get_model_version_download_uri(ref.name, ref.version)
+
+    dest.mkdir(parents=True, exist_ok=True)
+    for stale in dest.glob(STAGING_PREFIX + "*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=dest))
+    try:
+        model_dir = Path(download_artifacts(artifact_uri=source, dst_path=str(staging)))
+        if not (model_dir / MLMODEL).is_file():
+            raise FetchError(f"{ref.uri} ({source}) has no {MLMODEL} file: it is not an MLflow model")
+        files = [p for p in model_dir.rglob("*") if p.is_file()]
+        fetched = Fetched(source, len(files), sum(p.stat().st_size for p in files))
+        for entry in model_dir.iterdir():
+            _replace(entry, dest / entry.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return fetched
+
+
+def _replace(src: Path, target: Path) -> None:
+    """Move `src` to `target`, removing what an earlier attempt left there."""
+    if target.is_dir() and not target.is_symlink():
+        shutil.rmtree(target)
+    elif target.exists() or target.is_symlink():
+        target.unlink()
+    src.rename(target)
