@@ -98,9 +98,9 @@ class Stack:
         try:
             moto, mlflow = self._spawn_moto(), self._spawn_mlflow()  # both boot in parallel
             deadline = time.monotonic() + self._start_timeout
-            _wait_http(f"{self.s3_endpoint}/moto-api/", moto, self._log("moto"), deadline)
+            wait_http(f"{self.s3_endpoint}/moto-api/", moto, self._log("moto"), deadline)
             self.s3().create_bucket(Bucket=BUCKET)
-            _wait_http(f"{self.tracking_uri}/health", mlflow, self._log("mlflow"), deadline)
+            wait_http(f"{self.tracking_uri}/health", mlflow, self._log("mlflow"), deadline)
         except BaseException:
             self.stop()
             raise
@@ -110,7 +110,7 @@ class Stack:
     def stop(self) -> None:
         """Terminate each server's whole process group; kill it if it lingers."""
         for proc in reversed(self._procs):
-            _stop_group(proc)
+            stop_group(proc)
         self._procs.clear()
         if self._tempdir:
             shutil.rmtree(self._tempdir, ignore_errors=True)
@@ -229,7 +229,7 @@ def free_port() -> int:
         return port
 
 
-def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, deadline: float) -> None:
+def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, deadline: float) -> None:
     """Poll until the URL answers; fail early, with the log, if the server dies."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     while proc.poll() is None:
@@ -246,7 +246,7 @@ def _tail(log: Path, lines: int = 30) -> str:
     return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
-def _stop_group(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+def stop_group(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
     for sig in (signal.SIGTERM, signal.SIGKILL):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)

@@ -63,3 +63,23 @@ class EnvironmentProblem(UserError):
     """The machine lacks something: a tool, a writable path, a CRD directory."""
 
     exit_code = EXIT_ENVIRONMENT
+
+
+class SmokeFailed(UserError):
+    """The model, its files or its answer are not what a client of its protocol needs."""
+
+
+class EndpointUnreachable(UserError):
+    """No answer at all: wrong URL, service down, or not reachable from here."""
+
+    exit_code = EXIT_ENVIRONMENT
+
+
+class ProposeError(UserError):
+    """A proposal cannot be published: a branch kept moving, GitHub refused a request."""
+
+
+class ProposeDenied(ProposeError):
+    """The token or the environment lacks what propose needs (a permission, GITHUB_REPOSITORY)."""
+
+    exit_code = EXIT_ENVIRONMENT

@@ -15,7 +15,7 @@ from generator.diagnostics import Diagnostic
 from generator.errors import LockError, RegistryError, UserError, ValidationFailed
 from generator.lock import io as lock_io
 from generator.lock.model import Lock
-from generator.lock.resolve import Update, merge, queries_for
+from generator.lock.resolve import Update, compatibility, merge, queries_for
 from generator.registry.base import Registry
 from generator.render.tree import ARGOCD_DIR, CLUSTER_DIR, ENVIRONMENTS_DIR, ROOT_KUSTOMIZATION, render
 from generator.spec import edit as spec_edit
@@ -45,7 +45,8 @@ def validate_repo(repo: Path, tree_checks: TreeChecks) -> list[Diagnostic]:
     try:
         spec, found = load_spec(repo / SPEC_FILE, SPEC_FILE)
         platform = spec.platform
-        found += _drift(repo, spec, _read_lock(repo))
+        current = _read_lock(repo)
+        found += _drift(repo, spec, current) + compatibility(spec, current)
     except UserError as exc:
         found = list(exc.diagnostics)
     on_disk = [p.relative_to(repo).as_posix() for d in RENDERED for p in _files(repo / d)]
@@ -55,7 +56,7 @@ def validate_repo(repo: Path, tree_checks: TreeChecks) -> list[Diagnostic]:
 def lock(repo: Path, registry: RegistryFactory, update: Update) -> Outcome:
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
     new = _relock(spec, _read_lock(repo), update, registry)
-    return Outcome(plan(repo, {LOCK_FILE: lock_io.dumps(new)}), warnings, new)
+    return Outcome(plan(repo, {LOCK_FILE: lock_io.dumps(new)}), warnings + _compat_warnings(spec, new), new)
 
 
 def render_tree(repo: Path, validate: Validator) -> Outcome:
@@ -71,7 +72,7 @@ def generate(repo: Path, registry: RegistryFactory, update: Update, validate: Va
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
     new = _relock(spec, _read_lock(repo), update, registry)
     files = {LOCK_FILE: lock_io.dumps(new), **render(spec, new)}
-    warnings += _check(files, validate, spec.platform)
+    warnings += _check(files, validate, spec.platform) + _compat_warnings(spec, new)
     return Outcome(plan(repo, files, RENDERED), warnings, new)
 
 
@@ -93,9 +94,15 @@ def _edit(repo: Path, change: Callable[[str], str], registry: RegistryFactory, v
     edited = change(text)
     spec, warnings = parse_spec(edited, SPEC_FILE)
     new = _relock(spec, _read_lock(repo), Update(), registry)
-    files = {SPEC_FILE: edited.encode("utf-8"), LOCK_FILE: lock_io.dumps(new), **render(spec, new)}
+    files = {LOCK_FILE: lock_io.dumps(new), **render(spec, new)}
     warnings += _check(files, validate, spec.platform)
+    files[SPEC_FILE] = edited.encode("utf-8")
     return Outcome(plan(repo, files, RENDERED, edited=[SPEC_FILE]), warnings, new)
+
+
+def _compat_warnings(spec: Spec, lock: Lock) -> list[Diagnostic]:
+    """What may not load on its runtime but is not refused (errors were refused while locking)."""
+    return [d for d in compatibility(spec, lock) if d.severity == "warning"]
 
 
 def _drift(repo: Path, spec: Spec, current: Lock) -> list[Diagnostic]:
@@ -144,3 +151,22 @@ def _check(files: dict[str, bytes], validate: Validator, platform: Platform) -> 
     if problems:
         raise ValidationFailed(problems)
     return [d for d in found if d.severity == "warning"]
+
+
+# --- propose: a block of its own, appended (generator/propose/ does the work) -------------------------------------
+from generator.propose import publish as propose_publish  # noqa: E402
+
+
+def propose(
+    repo: Path, settings: propose_publish.Settings, *, git: propose_publish.GitSide,
+    github: propose_publish.GitHubSide | None, runs: propose_publish.RunSource, validate: Validator,
+) -> propose_publish.Published:
+    """The working tree's models.lock, as `lock --update` left it, proposed group by group against the base branch.
+
+    A missing lock is an error, not an empty one: that would read as "nothing to promote" and close every bot PR.
+    """
+    if not (repo / LOCK_FILE).is_file():
+        raise UserError.simple("no models.lock in the working tree", file=LOCK_FILE,
+                               hint="run `kserve-gitops lock --update` first, then propose what it changed")
+    return propose_publish.propose(_read_lock(repo), settings, git=git, github=github, runs=runs,
+                                   check=lambda files, platform: _check(dict(files), validate, platform))

@@ -16,6 +16,7 @@ API_VERSION = "argoproj.io/v1alpha1"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "kserve-gitops"}
 # What the tree contains; the project allows nothing else.
 NAMESPACED_KINDS = ({"group": "serving.kserve.io", "kind": "InferenceService"},)
+HOOK_KINDS = ({"group": "batch", "kind": "Job"},)  # the PostSync smoke tests
 CLUSTER_KINDS = ({"group": "serving.kserve.io", "kind": "ClusterStorageContainer"},)
 # Server-side apply: KServe's webhook and controller own some fields, and InferenceServices grow
 # past the client-side last-applied annotation limit. PruneLast: new versions first, removals last.
@@ -65,7 +66,7 @@ def _project(spec: Spec, argocd: ArgoCD, cluster_scoped: bool) -> dict[str, Any]
             "sourceRepos": [argocd.repo_url],
             "destinations": destinations,
             "clusterResourceWhitelist": list(CLUSTER_KINDS) if cluster_scoped else [],
-            "namespaceResourceWhitelist": list(NAMESPACED_KINDS),
+            "namespaceResourceWhitelist": [*NAMESPACED_KINDS, *(HOOK_KINDS if argocd.smoke_test else ())],
         },
     }
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from generator.errors import LockError
-from generator.lock.model import Lock
+from generator.lock.model import Lock, LockEntry
 from generator.lock.resolve import stale_entries
 from generator.render.argocd import argocd_objects
 from generator.render.cluster import cluster_objects
-from generator.render.inferenceservice import inference_service
-from generator.spec.model import Spec
+from generator.render.inferenceservice import PROTOCOLS, inference_service
+from generator.smoke.job import smoke_job
+from generator.spec.model import Spec, Target
 from generator.yamlio import dump, header
 
 ENVIRONMENTS_DIR = "environments"
@@ -29,10 +32,9 @@ def render(spec: Spec, lock: Lock) -> dict[str, bytes]:
     for target in spec.targets:
         entry = lock.get(target.model, target.env)
         assert entry is not None  # stale_entries guarantees it
-        name = f"{target.model}.yaml"
-        resources[target.env].append(name)
-        document = inference_service(target, spec.environments[target.env], entry)
-        files[f"{ENVIRONMENTS_DIR}/{target.env}/{name}"] = dump([document], HEADER)
+        for name, document in _target_objects(spec, target, entry).items():
+            resources[target.env].append(name)
+            files[f"{ENVIRONMENTS_DIR}/{target.env}/{name}"] = dump([document], HEADER)
     for env, names in resources.items():
         files[f"{ENVIRONMENTS_DIR}/{env}/kustomization.yaml"] = _kustomization(sorted(names))
     cluster = cluster_objects(spec)
@@ -49,6 +51,25 @@ def render(spec: Spec, lock: Lock) -> dict[str, bytes]:
         files[f"{ARGOCD_DIR}/kustomization.yaml"] = _kustomization(
             sorted(objects), comment="Apply once; the ApplicationSet then creates one Application per environment.")
     return dict(sorted(files.items()))
+
+
+def _target_objects(spec: Spec, target: Target, entry: LockEntry) -> dict[str, dict[str, Any]]:
+    """The InferenceService, and with `argocd.smokeTest` its PostSync smoke-test Job."""
+    environment = spec.environments[target.env]
+    objects = {f"{target.model}.yaml": inference_service(target, environment, entry)}
+    smoke = spec.argocd.smoke_test if spec.argocd else None
+    if smoke is not None:
+        # runtime: the Job reads the signature from the bucket as the predictor's service account;
+        # registry and image: from MLflow, with the credentials in `smoke.secret`.
+        runtime = target.serving.method == "runtime"
+        objects[f"{target.model}-smoke-test.yaml"] = smoke_job(
+            target.model, environment.namespace, target.env, smoke.image,
+            source=entry.artifact_uri if runtime else f"models:/{entry.registered_model}/{entry.version}",
+            protocol=PROTOCOLS[target.serving.method],
+            service_account=target.serving.service_account if runtime else "",
+            secret="" if runtime else smoke.secret,
+        )
+    return objects
 
 
 def _kustomization(resources: list[str], comment: str = "") -> bytes:

@@ -36,6 +36,7 @@ from generator.spec.model import (
     Ref,
     Resources,
     Serving,
+    SmokeTest,
     Spec,
     StorageInitializer,
     Sync,
@@ -202,7 +203,7 @@ def _build(data: Mapping[str, Any], positions: Positions, file: str) -> tuple[Sp
         artifacts_destination=registry.get("artifactsDestination", ""),
         tracking_uri=registry.get("trackingUri", ""),
         platform=Platform(**_renamed(platform, _PLATFORM_KEYS)),
-        argocd=ArgoCD(**_renamed(data["argocd"], _ARGOCD_KEYS)) if "argocd" in data else None,
+        argocd=_argocd(data["argocd"]) if "argocd" in data else None,
         storage_initializer=(StorageInitializer(**_renamed(registry["storageInitializer"], _STORAGE_KEYS))
                              if "storageInitializer" in registry else None),
         source=file,
@@ -265,6 +266,11 @@ def _follow_problems(environments: Mapping[str, Environment], positions: Positio
                                     "follow an earlier environment, e.g. prod follows staging")
             problems.append(_locate(problem, ("environments", env.name, "follow"), positions, file))
     return problems
+
+
+def _argocd(raw: Mapping[str, Any]) -> ArgoCD:
+    smoke = raw.get("smokeTest")
+    return ArgoCD(**_renamed(raw, _ARGOCD_KEYS), smoke_test=SmokeTest(**smoke) if smoke else None)
 
 
 def _renamed(raw: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:

@@ -119,11 +119,18 @@ class StorageInitializer:
 
 
 @dataclass(frozen=True)
+class SmokeTest:
+    image: str
+    secret: str = "mlflow-credentials"
+
+
+@dataclass(frozen=True)
 class ArgoCD:
     repo_url: str
     target_revision: str = "main"
     namespace: str = "argocd"
     project: str = "kserve-gitops"
+    smoke_test: SmokeTest | None = None
 
 
 @dataclass(frozen=True)

@@ -217,3 +217,35 @@ def test_direct_artifact_store_locks_s3_uris_and_stage_references_warn(
     assert (lock["dev"]["version"], lock["prod"]["version"]) == ("2", "1")
     assert lock["prod"]["source"] == lock["prod"]["artifactUri"]
     assert lock["prod"]["artifactUri"].startswith("s3://mlflow-artifacts/direct/")
+
+
+def test_pin_rolls_back_and_holds_until_unpin(platform: Platform) -> None:
+    assert platform.run("generate", *CRDS).code == 0
+    result = platform.run("pin", "wine", "prod", "1", *CRDS)
+    assert result.code == 0, result.err
+    assert "prod: {alias: champion, hold: 1}" in platform.read("models.yaml")
+    assert sorted(line.split(" ", 1)[1] for line in result.out.splitlines()) == [
+        "environments/prod/wine.yaml", "models.lock", "models.yaml"]
+    assert _lock(platform)["prod"]["version"] == "1"
+    platform.server.client.set_registered_model_alias(platform.name, "champion", "3")
+    assert platform.run("generate", "--update", *CRDS).code == 0
+    assert _lock(platform)["prod"]["version"] == "1", "automation never undoes a pin"
+    assert platform.run("unpin", "wine", "prod", *CRDS).code == 0
+    assert "prod: {alias: champion}" in platform.read("models.yaml")
+    assert _lock(platform)["prod"]["version"] == "3"
+
+
+def test_following_environment_waits_for_its_leader(platform: Platform) -> None:
+    spec = platform.read("models.yaml")
+    (platform.root / "models.yaml").write_text(spec.replace("prod: {namespace: ml-prod,", "prod: {follow: staging,"
+                                                                                          " namespace: ml-prod,"))
+    client = platform.server.client
+    client.set_registered_model_alias(platform.name, "champion", "3")
+    assert platform.run("generate", *CRDS).code == 0
+    assert _lock(platform)["prod"]["version"] == "3", "staging has 3 (challenger)"
+    client.set_registered_model_alias(platform.name, "champion", "1")
+    assert platform.run("generate", "--update", *CRDS).code == 0
+    assert _lock(platform)["prod"]["version"] == "3", "staging does not have 1: prod keeps 3"
+    client.set_registered_model_alias(platform.name, "challenger", "1")
+    assert platform.run("generate", "--update", *CRDS).code == 0
+    assert (_lock(platform)["staging"]["version"], _lock(platform)["prod"]["version"]) == ("1", "1")

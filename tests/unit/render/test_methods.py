@@ -79,3 +79,15 @@ def test_serving_options_land_where_kserve_reads_them() -> None:
     assert gpu["nodeSelector"] == {"karpenter.k8s.aws/instance-gpu-manufacturer": "nvidia"}
     assert gpu["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
     assert gpu["model"]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+
+
+def test_smoke_test_hooks_follow_each_method() -> None:
+    runtime = FILES["environments/dev/wine-runtime-smoke-test.yaml"]
+    assert runtime["metadata"]["annotations"]["argocd.argoproj.io/hook"] == "PostSync"
+    command = runtime["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert command[command.index("--source") + 1] == "s3://mlflow-artifacts/mlartifacts/1/m"
+    image = FILES["environments/dev/wine-image-smoke-test.yaml"]["spec"]["template"]["spec"]["containers"][0]
+    assert image["command"][image["command"].index("--protocol") + 1] == "mlflow-invocations"
+    assert image["command"][image["command"].index("--source") + 1] == "models:/wine/2"
+    assert ["environments", "dev", "wine-runtime-smoke-test.yaml"][-1] in FILES["environments/dev/kustomization.yaml"][
+        "resources"]

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import typer
+
+from generator.cli import _build, _options
+from generator.error_handler import run
+from generator.smoke.client import post_json
+from generator.smoke.fetch import fetch_example
+from generator.smoke.run import Ask, smoke_test, summary
+
+NAME = "smoke-test"
+HELP = ("Send the model's own input example, typed by its MLflow signature, to its InferenceService (V2 protocol, "
+        "or MLflow's /invocations for method image) and check the answer: one prediction per input row. "
+        "Exit 1 if the answer is wrong, 2 if there is no answer.")
+EXAMPLE = ("Examples: kserve-gitops smoke-test wine-classifier --env dev --url http://localhost:8080  |  "
+           "kserve-gitops smoke-test wine-classifier --env prod --url http://$INGRESS "
+           "--host wine-classifier.mlflow-kserve-prod.example.com")
+
+Model = Annotated[str, typer.Argument(help="InferenceService name (a key under models:).", show_default=False)]
+Env = Annotated[str, typer.Option("--env", help="Environment name.", show_default=False)]
+Url = Annotated[str, typer.Option(
+    "--url", help="Base URL of the model server or ingress. Default: the predictor's in-cluster Service, "
+                  "http://<isvc>-predictor.<namespace>.svc.cluster.local.", show_default=False)]
+Host = Annotated[str, typer.Option(
+    "--host", help="Host header for an ingress that routes by host, e.g. <isvc>.<namespace>.<domain>.",
+    show_default=False)]
+Source = Annotated[str, typer.Option(
+    "--source", help="Where to read the MLmodel file and input example (models:/NAME/VERSION, s3://…). "
+                     "Default: the version's source in models.lock. With --url too, the repository is not read.",
+    show_default=False)]
+
+Protocol = Annotated[Literal["v2", "mlflow-invocations"] | None, typer.Option(
+    "--protocol",
+    help="Default: from the model's method in models.yaml (image: mlflow-invocations, else v2); v2 without it.",
+    show_default=False)]
+
+
+def command(
+    ctx: typer.Context, model: Model, env: Env, url: Url = "", host: Host = "", source: Source = "",
+    protocol: Protocol = None, repo: _options.Repo = None,
+) -> None:
+    root = _build.repo_root(repo)
+
+    def job() -> int:
+        ask = Ask(model, env, url, host, source, protocol or "")
+        report = smoke_test(root, ask, fetch=fetch_example, send=post_json)
+        print("\n".join(summary(report)))
+        return 0
+
+    raise typer.Exit(run(job, debug=ctx.obj["debug"]))

@@ -1,0 +1,62 @@
+"""`kserve-gitops webhook serve`: the relay between MLflow, GitHub and Argo CD (docs/webhook.md)."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from generator.error_handler import run
+from generator.webhook.github import DEFAULT_API_URL
+from generator.webhook.relay import DEFAULT_MAX_AGE
+
+app = typer.Typer(
+    help="Run the webhook service: MLflow registry events start the promotion workflow at once "
+         "(repository_dispatch), and Argo CD deployments are recorded as tags on the MLflow model versions.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+Host = Annotated[str, typer.Option("--host", help="Address to listen on.")]
+Port = Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")]
+MaxAge = Annotated[float, typer.Option(
+    "--max-age", help="Seconds an MLflow delivery's timestamp may be from this clock, either way. Older or newer "
+    "ones are refused; delivery ids are remembered twice as long to refuse replays.")]
+Repository = Annotated[str, typer.Option(
+    "--repository", envvar="GITHUB_REPOSITORY", help="OWNER/NAME of the platform repository.", show_default=False)]
+ApiUrl = Annotated[str, typer.Option(
+    "--github-api-url", envvar="GITHUB_API_URL", help="GitHub's REST API; https://HOST/api/v3 for GitHub Enterprise.")]
+TrackingUri = Annotated[str, typer.Option(
+    "--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow server whose versions /argocd tags.",
+    show_default=False)]
+
+
+@app.command(
+    "serve",
+    help="Serve POST /mlflow (signed MLflow webhooks → repository_dispatch), POST /argocd (Argo CD notifications → "
+         "deployed.<env>/health.<env> tags) and GET /healthz. Secrets come from the environment only: "
+         "KSERVE_GITOPS_MLFLOW_WEBHOOK_SECRET, KSERVE_GITOPS_ARGOCD_TOKEN, GITHUB_TOKEN. "
+         "Exits 2 when they are missing.",
+    epilog="Example: GITHUB_REPOSITORY=acme/platform kserve-gitops webhook serve --port 8080",
+)
+def serve_command(
+    ctx: typer.Context,
+    host: Host = "0.0.0.0",
+    port: Port = 8080,
+    max_age: MaxAge = DEFAULT_MAX_AGE,
+    repository: Repository = "",
+    github_api_url: ApiUrl = DEFAULT_API_URL,
+    tracking_uri: TrackingUri = "",
+) -> None:
+    def job() -> int:
+        from generator.webhook import server  # noqa: PLC0415 -- mlflow, starlette and uvicorn only for this command
+
+        settings = server.Settings.from_env(os.environ, repository=repository, github_api_url=github_api_url,
+                                            tracking_uri=tracking_uri, max_age=max_age)
+        server.serve(settings, host=host, port=port)
+        return 0
+
+    raise typer.Exit(run(job, debug=ctx.obj["debug"]))

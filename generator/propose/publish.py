@@ -1,0 +1,302 @@
+"""Walk the proposals through git and GitHub, treating the bot's branches the way Renovate does.
+
+The two sides are Protocols with plain values (Snapshot, PullRequest), so importing this
+module imports neither gitpython nor PyGithub: only `propose` pays for them.
+
+For each group: build one commit on the base branch; push it only when the branch
+does not already hold exactly that (a run with nothing new writes nothing), with a
+lease on the sha this run saw, retried once after a refetch; then open the pull
+request or bring its title, body and labels up to date. A branch someone else
+pushed to is left alone, with one comment saying so. Bot branches with nothing
+left to propose have their pull request closed, with a comment saying why.
+Results come back in proposal order, then closed branches by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from generator.diagnostics import Diagnostic
+from generator.errors import ProposeError
+from generator.lock import io as lock_io
+from generator.lock.model import Lock
+from generator.lock.resolve import Update
+from generator.propose import body, plan
+from generator.registry.runs import RunDetails
+from generator.spec.load import parse_spec
+from generator.spec.model import Platform, Spec
+
+Action = Literal["opened", "updated", "unchanged", "edited", "closed"]
+APPROVAL_LABELS = ("automerge", "needs-approval")  # exactly one applies; the other is removed when it changes
+Check = Callable[[Mapping[str, bytes], Platform], list[Diagnostic]]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The remote as one fetch saw it: the base branch and every bot branch, by name."""
+
+    base: str
+    base_sha: str
+    branches: dict[str, str]
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    number: int
+    url: str
+    title: str
+    body: str
+    labels: tuple[str, ...]
+
+
+class PullRequestExists(Exception):
+    """GitHub's 422 for a second open pull request from the same branch: another run opened it first."""
+
+
+class GitSide(Protocol):
+    def default_branch(self) -> str: ...
+    def fetch(self, base: str) -> Snapshot: ...
+    def read(self, rev: str, path: str) -> str | None: ...
+    def foreign_commits(self, base_sha: str, tip: str) -> list[str]: ...
+    def build(self, base_sha: str, writes: Mapping[str, bytes], deletes: Sequence[str]) -> str: ...
+    def is_built_on(self, tip: str, base_sha: str, tree: str) -> bool: ...
+    def commit(self, tree: str, parent: str, message: str) -> str: ...
+    def push(self, branch: str, sha: str, expected: str | None) -> bool: ...
+
+
+class RunSource(Protocol):
+    def details(self, spec: Spec, run_ids: Sequence[str]) -> Mapping[str, RunDetails]: ...
+    def ui(self, spec: Spec) -> str: ...
+
+
+class GitHubSide(Protocol):
+    def find(self, branch: str) -> PullRequest | None: ...
+    def open(self, branch: str, base: str, title: str, body: str) -> PullRequest: ...
+    def edit(self, number: int, *, title: str, body: str) -> None: ...
+    def label(self, number: int, *, add: Sequence[str], remove: Sequence[str]) -> None: ...
+    def comments(self, number: int) -> list[str]: ...
+    def comment(self, number: int, text: str) -> None: ...
+    def close(self, number: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class Settings:
+    group: plan.Group = "env"
+    update: Update = plan.EVERYTHING  # which targets `lock --update` re-resolved; the rest keep their branch
+    base: str = ""  # "": the remote's default branch
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class Result:
+    key: str
+    branch: str
+    action: Action
+    pull: PullRequest | None = None
+    proposal: plan.Proposal | None = None
+
+
+@dataclass(frozen=True)
+class Published:
+    results: list[Result] = field(default_factory=list)
+    warnings: list[Diagnostic] = field(default_factory=list)
+    base: str = ""
+
+
+def propose(new: Lock, settings: Settings, *, git: GitSide, github: GitHubSide | None, runs: RunSource,
+            check: Check) -> Published:
+    """`new` is the updated lock (the working tree's); everything else is read from the remote's base branch.
+
+    Every proposal is validated before anything is pushed. Without `github` (no token) nothing is written:
+    a dry run.
+    """
+    base = settings.base or git.default_branch()
+    snapshot = git.fetch(base)
+    spec, warnings = _spec(git, snapshot)
+    made = _proposals(new, settings, git=git, snapshot=snapshot, spec=spec, runs=runs)
+    for proposal in made:
+        warnings += check(proposal.files, spec.platform)
+    bot = (_Bot(_ReadOnlyGit(git), _ReadOnlyGitHub(github), snapshot) if settings.dry_run or github is None
+           else _Bot(git, github, snapshot))
+    results = [bot.publish(proposal) for proposal in made]
+    results += bot.close_stale(spec, settings, results)
+    return Published(results, warnings, base)
+
+
+def _proposals(
+    new: Lock, settings: Settings, *, git: GitSide, snapshot: Snapshot, spec: Spec, runs: RunSource
+) -> list[plan.Proposal]:
+    """The base branch's lock and, with MODEL arguments, what each bot branch proposes now, into `plan`."""
+    unknown = settings.update.unknown_selectors(spec)
+    if unknown:
+        raise ProposeError.simple(f"{', '.join(unknown)}: not a MODEL or MODEL/ENV of {snapshot.base}:{plan.SPEC_FILE}")
+    base_lock = _lock(git, snapshot.base_sha, f"{snapshot.base}:{plan.LOCK_FILE}")
+    proposed = {} if settings.update.everything else {
+        branch: _lock(git, tip, f"{branch}:{plan.LOCK_FILE}") for branch, tip in snapshot.branches.items()}
+    changes = plan.find_changes(spec, base_lock, new, settings.group, update=settings.update, proposed=proposed)
+    details = runs.details(spec, sorted({c.new.run_id for c in changes}))
+    return plan.proposals(spec, base_lock, changes, settings.group, runs=details, ui=runs.ui(spec),
+                          base_branch=snapshot.base)
+
+
+def _spec(git: GitSide, snapshot: Snapshot) -> tuple[Spec, list[Diagnostic]]:
+    text = git.read(snapshot.base_sha, plan.SPEC_FILE)
+    if text is None:
+        raise ProposeError.simple(f"{snapshot.base} has no {plan.SPEC_FILE}", hint="propose from a platform repository")
+    return parse_spec(text, f"{snapshot.base}:{plan.SPEC_FILE}")
+
+
+def _lock(git: GitSide, rev: str, display: str) -> Lock:
+    text = git.read(rev, plan.LOCK_FILE)
+    return lock_io.loads(text, display) if text is not None else Lock()
+
+
+@dataclass(frozen=True)
+class _Bot:
+    git: GitSide
+    github: GitHubSide
+    snapshot: Snapshot
+
+    def publish(self, proposal: plan.Proposal) -> Result:
+        base_sha, tip = self.snapshot.base_sha, self.snapshot.branches.get(proposal.branch)
+        for _attempt in range(2):
+            foreign = self.git.foreign_commits(base_sha, tip) if tip else []
+            if foreign and tip:
+                return self._edited(proposal, tip, foreign)
+            tree = self.git.build(base_sha, proposal.writes, proposal.deletes)
+            if tip and self.git.is_built_on(tip, base_sha, tree):
+                return self._pull_request(proposal, pushed=False)
+            if self.git.push(proposal.branch, self.git.commit(tree, base_sha, proposal.message), expected=tip):
+                return self._pull_request(proposal, pushed=True)
+            tip = self.git.fetch(self.snapshot.base).branches.get(proposal.branch)
+        raise ProposeError.simple(
+            f"{proposal.branch} moved twice while this run pushed it; nothing was overwritten",
+            hint="another propose run or a person is pushing to it: run propose again once it is done")
+
+    def _pull_request(self, proposal: plan.Proposal, *, pushed: bool) -> Result:
+        pull = self.github.find(proposal.branch)
+        if pull is None:
+            try:
+                pull = self.github.open(proposal.branch, self.snapshot.base, proposal.title, proposal.body)
+                return self._result(proposal, "opened", self._labelled(proposal, pull))
+            except PullRequestExists:
+                pull = self._find_again(proposal.branch)
+        outdated = (pull.title, pull.body) != (proposal.title, proposal.body)
+        if outdated:
+            self.github.edit(pull.number, title=proposal.title, body=proposal.body)
+        return self._result(proposal, "updated" if pushed or outdated else "unchanged", self._labelled(proposal, pull))
+
+    def _find_again(self, branch: str) -> PullRequest:
+        """Another run opened it between our lookup and our request."""
+        pull = self.github.find(branch)
+        if pull is None:
+            raise ProposeError.simple(f"GitHub says a pull request from {branch} is open, but lists none",
+                                      hint="run propose again")
+        return pull
+
+    def _labelled(self, proposal: plan.Proposal, pull: PullRequest) -> PullRequest:
+        add = [name for name in proposal.labels if name not in pull.labels]
+        remove = [name for name in APPROVAL_LABELS if name in pull.labels and name not in proposal.labels]
+        if add or remove:
+            self.github.label(pull.number, add=add, remove=remove)
+        return pull
+
+    def _edited(self, proposal: plan.Proposal, tip: str, foreign: Sequence[str]) -> Result:
+        """Someone else's commits are on the branch: never overwrite them; say so once per branch tip."""
+        pull = self.github.find(proposal.branch)
+        marker = body.EDITED_MARKER.format(sha=tip)
+        if pull is not None and not any(marker in text for text in self.github.comments(pull.number)):
+            self.github.comment(pull.number, body.edited(proposal.branch, tip, foreign))
+        return self._result(proposal, "edited", pull)
+
+    def close_stale(self, spec: Spec, settings: Settings, done: Sequence[Result]) -> list[Result]:
+        """Close the open pull request of every bot branch this run proposes nothing for, unless
+        someone else pushed to the branch (then it is theirs to close).
+
+        With MODEL arguments only branches of the current grouping are considered: one of
+        another grouping may still carry changes of models this run did not look at.
+        """
+        busy = {r.branch for r in done}
+        successors = [_reference(r) for r in done if r.action != "edited"]
+        in_scope = set(plan.keys(spec, settings.group))
+        closed = []
+        for branch, tip in sorted(self.snapshot.branches.items()):
+            key = branch.removeprefix(plan.BRANCH_PREFIX)
+            if branch in busy or not (settings.update.everything or key in in_scope):
+                continue
+            pull = self.github.find(branch)
+            if pull is None or self.git.foreign_commits(self.snapshot.base_sha, tip):
+                continue
+            self.github.comment(pull.number, plan.closing_comment(branch, spec, settings.group, successors))
+            self.github.close(pull.number)
+            closed.append(Result(key, branch, "closed", pull))
+        return closed
+
+    @staticmethod
+    def _result(proposal: plan.Proposal, action: Action, pull: PullRequest | None) -> Result:
+        return Result(proposal.key, proposal.branch, action, pull, proposal)
+
+
+def _reference(result: Result) -> str:
+    return f"#{result.pull.number}" if result.pull and result.pull.number else f"`{result.branch}`"
+
+
+@dataclass(frozen=True)
+class _ReadOnlyGit:
+    """--dry-run: reads and builds trees (unreferenced objects only), never commits or pushes."""
+
+    inner: GitSide
+
+    def default_branch(self) -> str:
+        return self.inner.default_branch()
+
+    def fetch(self, base: str) -> Snapshot:
+        return self.inner.fetch(base)
+
+    def read(self, rev: str, path: str) -> str | None:
+        return self.inner.read(rev, path)
+
+    def foreign_commits(self, base_sha: str, tip: str) -> list[str]:
+        return self.inner.foreign_commits(base_sha, tip)
+
+    def build(self, base_sha: str, writes: Mapping[str, bytes], deletes: Sequence[str]) -> str:
+        return self.inner.build(base_sha, writes, deletes)
+
+    def is_built_on(self, tip: str, base_sha: str, tree: str) -> bool:
+        return self.inner.is_built_on(tip, base_sha, tree)
+
+    def commit(self, tree: str, parent: str, message: str) -> str:
+        return ""
+
+    def push(self, branch: str, sha: str, expected: str | None) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
+class _ReadOnlyGitHub:
+    """--dry-run: looks pull requests up when it can (a token is set), writes nothing."""
+
+    inner: GitHubSide | None
+
+    def find(self, branch: str) -> PullRequest | None:
+        return self.inner.find(branch) if self.inner else None
+
+    def open(self, branch: str, base: str, title: str, body: str) -> PullRequest:
+        return PullRequest(number=0, url="", title=title, body=body, labels=())
+
+    def edit(self, number: int, *, title: str, body: str) -> None:
+        return None
+
+    def label(self, number: int, *, add: Sequence[str], remove: Sequence[str]) -> None:
+        return None
+
+    def comments(self, number: int) -> list[str]:
+        return self.inner.comments(number) if self.inner else []
+
+    def comment(self, number: int, text: str) -> None:
+        return None
+
+    def close(self, number: int) -> None:
+        return None

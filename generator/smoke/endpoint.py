@@ -1,0 +1,34 @@
+"""Where a V2 request for an InferenceService goes.
+
+In the cluster, KServe serves every predictor behind the Service `<isvc>-predictor`
+on port 80 (Standard mode: a ClusterIP Service in front of the Deployment,
+`constants.PredictorServiceName` + `CommonDefaultHttpPort`; Knative mode: the same
+name routed by the local gateway). The V2 model name is the InferenceService name,
+because KServe sets MLSERVER_MODEL_NAME to it, unless the model's `env` overrides it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where to send: the full URL, and the `Host` header an ingress routes on (KServe: `<isvc>.<ns>.<domain>`)."""
+
+    url: str
+    host: str = ""
+
+
+def in_cluster_url(isvc: str, namespace: str) -> str:
+    return f"http://{isvc}-predictor.{namespace}.svc.cluster.local"
+
+
+def v2_infer(base_url: str, model_name: str, host: str = "") -> Endpoint:
+    return Endpoint(f"{base_url.rstrip('/')}/v2/models/{quote(model_name, safe='')}/infer", host)
+
+
+def invocations(base_url: str, host: str = "") -> Endpoint:
+    """MLflow's scoring server (`method: image`) serves one model, at a fixed path."""
+    return Endpoint(f"{base_url.rstrip('/')}/invocations", host)

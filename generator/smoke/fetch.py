@@ -1,0 +1,70 @@
+"""Read a model's MLmodel file and input example through MLflow's own artifact API. ⚡ edge module.
+
+Only these two small files are downloaded, never the model weights. Any URI
+MLflow can read works (`models:/NAME/VERSION`, `mlflow-artifacts:/…`, `s3://…`);
+credentials come from the usual MLFLOW_* and AWS_* variables, which mlflow and
+boto3 read themselves. mlflow is imported inside the function, so commands that
+never fetch do not pay for importing it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from generator.errors import RegistryUnavailable, SmokeFailed
+from generator.smoke.mlmodel import MlModel, read_mlmodel
+from generator.smoke.request import invocations_body
+from generator.util.environ import scoped_environ
+from generator.util.redact import redact
+
+# Schemes mlflow resolves through the tracking server; without a configured URI it
+# would silently fall back to a local sqlite:///mlflow.db in the current directory.
+_NEEDS_SERVER = ("models:", "runs:", "mlflow-artifacts:")
+_NOT_FOUND = re.compile(r"RESOURCE_DOES_NOT_EXIST|\b404\b|NoSuchKey")
+_CAUSE = re.compile(r"\[Errno -?\d+\] ([^'\")]+)|(Read timed out|Connection timed out)")
+
+
+def fetch_example(source: str, tracking_uri: str) -> tuple[MlModel, dict[str, Any]]:
+    """The model's signature and its input example as a scoring-server body."""
+    if source.startswith(_NEEDS_SERVER) and not tracking_uri:
+        raise RegistryUnavailable.simple(f"reading {source} needs an MLflow tracking server, and none is configured",
+                                         hint="set MLFLOW_TRACKING_URI, or registry.trackingUri in models.yaml")
+    with tempfile.TemporaryDirectory(prefix="kserve-gitops-smoke-") as scratch:
+        model = read_mlmodel(_download(source, "MLmodel", scratch, tracking_uri))
+        text = _download(source, model.example_file, scratch, tracking_uri)
+    try:
+        example = json.loads(text)
+    except ValueError as exc:
+        raise SmokeFailed.simple(f"the input example is not JSON: {exc}", file=model.example_file) from None
+    return model, invocations_body(model.example_kind, example)
+
+
+def _download(source: str, name: str, scratch: str, tracking_uri: str) -> str:
+    import mlflow.artifacts  # noqa: PLC0415
+    from mlflow.exceptions import MlflowException  # noqa: PLC0415
+
+    from generator.registry.mlflow import HttpPolicy  # noqa: PLC0415  (imports mlflow)
+
+    uri = f"{source.rstrip('/')}/{name}"
+    settings = HttpPolicy.from_env().environ() | ({"MLFLOW_TRACKING_URI": tracking_uri} if tracking_uri else {})
+    with scoped_environ(settings):
+        try:
+            path = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=scratch)
+        except MlflowException as exc:
+            raise _error(uri, str(exc.message)) from None
+    return Path(path).read_text(encoding="utf-8")
+
+
+def _error(uri: str, message: str) -> Exception:
+    if _NOT_FOUND.search(message):
+        return SmokeFailed.simple(f"{redact(uri)} not found", hint="check the model name and version (or the "
+                                  "--source URI); `kserve-gitops lock` records each version's source")
+    cause = _CAUSE.search(message)
+    reason = next(g for g in cause.groups() if g) if cause else message.splitlines()[0][:300]
+    return RegistryUnavailable.simple(f"cannot read {redact(uri)}: {redact(reason.strip())}",
+                                      hint="check MLFLOW_TRACKING_URI and its credentials (MLFLOW_TRACKING_TOKEN or "
+                                           "MLFLOW_TRACKING_USERNAME/PASSWORD), or the AWS_* settings for s3://")

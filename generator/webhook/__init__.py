@@ -1,0 +1,12 @@
+"""A small HTTP service that closes the loop between MLflow, GitHub and Argo CD (docs/webhook.md).
+
+- POST /mlflow: a signed MLflow registry webhook (alias set or deleted, version created)
+  becomes a `repository_dispatch`, so the promotion workflow runs within seconds
+  instead of at its next scheduled run (`relay.py`).
+- POST /argocd: an Argo CD notification (deployed, degraded) becomes `deployed.<env>`
+  and `health.<env>` tags on the model versions that environment serves (`tagging.py`).
+- GET /healthz for the kubelet's probes.
+
+Pure parts (`signature`, `replay`, `promotion`, `deployment`) hold the decisions; the
+adapters (`github`, `registry/mlflow_tags`) and `server` hold the side effects.
+"""

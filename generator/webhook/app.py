@@ -1,0 +1,68 @@
+"""The HTTP surface, as a Starlette ASGI app: POST /mlflow, POST /argocd, GET /healthz.
+
+The handlers are plain synchronous functions of (headers, body) → Outcome, run in
+Starlette's thread pool: they block on GitHub and MLflow, and stay testable
+without a server. An endpoint whose secret is not configured is not routed (404).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from generator.webhook.log import LOGGER, log_outcome
+from generator.webhook.outcome import Outcome
+
+Handler = Callable[[Mapping[str, str], bytes], Outcome]
+MAX_BODY = 1 << 20  # an Argo CD resource list for a few hundred objects fits; anything larger is not ours
+
+
+def create_app(*, mlflow: Handler | None, argocd: Handler | None) -> Starlette:
+    routes = [Route("/healthz", _healthz, methods=["GET"])]
+    routes += [Route(f"/{name}", _endpoint(name, handle), methods=["POST"])
+               for name, handle in (("mlflow", mlflow), ("argocd", argocd)) if handle is not None]
+    return Starlette(routes=routes)
+
+
+async def _healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+def _endpoint(route: str, handle: Handler) -> Callable[[Request], object]:
+    async def endpoint(request: Request) -> Response:
+        body = await _read(request)
+        if body is None:
+            outcome = Outcome(413, "rejected", f"body larger than {MAX_BODY} bytes")
+        else:
+            outcome = await run_in_threadpool(_guarded, route, handle, request.headers, body)
+        log_outcome(route, outcome)
+        return JSONResponse(outcome.body(), status_code=outcome.status)
+
+    return endpoint
+
+
+def _guarded(route: str, handle: Handler, headers: Mapping[str, str], body: bytes) -> Outcome:
+    """A bug answers 500 (MLflow and Argo CD retry it) and logs its traceback, not the request."""
+    try:
+        return handle(headers, body)
+    except Exception:
+        LOGGER.exception(f"{route} failed unexpectedly")
+        return Outcome(500, "error", "unexpected error; see the service log")
+
+
+async def _read(request: Request) -> bytes | None:
+    """The body, or None as soon as it exceeds MAX_BODY (never buffering more than that)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            return None
+    return bytes(body)

@@ -1,0 +1,27 @@
+"""What the service did with one request: the status the sender sees and the one log line it writes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """`action` is one word a dashboard can count (dispatched, ignored, tagged, rejected, …).
+
+    `fields` say which delivery, event, model or application it was about; they are
+    logged, never secrets, and the sender gets `action` and `detail` back.
+    """
+
+    status: int
+    action: str
+    detail: str = ""
+    fields: Mapping[str, str | None] = field(default_factory=dict)
+
+    def body(self) -> dict[str, str]:
+        return {"action": self.action, **({"detail": self.detail} if self.detail else {})}
+
+
+class Malformed(ValueError):
+    """The request is authentic but not shaped as the sender documents it; answered 400, never retried."""

@@ -1,0 +1,110 @@
+"""⚡ `kserve-gitops webhook serve`: settings from the environment, the adapters, and uvicorn.
+
+Secrets are read from the environment only (a Kubernetes Secret through secretKeyRef),
+never from options, which would show in `ps` and in shell history:
+
+| variable                              | for     | what                                                |
+| ------------------------------------- | ------- | --------------------------------------------------- |
+| `KSERVE_GITOPS_MLFLOW_WEBHOOK_SECRET` | /mlflow | the secret given to MLflow's create_webhook         |
+| `KSERVE_GITOPS_ARGOCD_TOKEN`          | /argocd | the bearer token Argo CD's webhook service sends    |
+| `GITHUB_TOKEN`                        | both    | Contents: read and write on the repository          |
+| `MLFLOW_TRACKING_TOKEN`, …            | /argocd | read by MlflowClient itself, if the server needs it |
+
+An endpoint is served only when its secret is set; at least one must be.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import uvicorn
+from starlette.applications import Starlette
+
+from generator.diagnostics import Diagnostic
+from generator.errors import EnvironmentProblem
+from generator.registry.mlflow_tags import MlflowTagWriter
+from generator.util.redact import redact
+from generator.webhook import log
+from generator.webhook.app import create_app
+from generator.webhook.github import GitHub
+from generator.webhook.relay import Relay
+from generator.webhook.replay import ReplayGuard
+from generator.webhook.tagging import DeploymentTagger
+
+MLFLOW_SECRET_ENV = "KSERVE_GITOPS_MLFLOW_WEBHOOK_SECRET"
+ARGOCD_TOKEN_ENV = "KSERVE_GITOPS_ARGOCD_TOKEN"
+GITHUB_TOKEN_ENV = "GITHUB_TOKEN"
+_REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
+
+
+@dataclass(frozen=True)
+class Settings:
+    repository: str
+    github_api_url: str
+    tracking_uri: str
+    max_age: float
+    github_token: str = field(repr=False)
+    mlflow_secret: str = field(repr=False)
+    argocd_token: str = field(repr=False)
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str], *, repository: str, github_api_url: str, tracking_uri: str, max_age: float
+    ) -> Settings:
+        """Raises EnvironmentProblem (exit 2) listing everything missing at once."""
+        settings = cls(repository, github_api_url, tracking_uri, max_age, environ.get(GITHUB_TOKEN_ENV, ""),
+                       environ.get(MLFLOW_SECRET_ENV, ""), environ.get(ARGOCD_TOKEN_ENV, ""))
+        problems = settings._problems()
+        if problems:
+            raise EnvironmentProblem(problems)
+        return settings
+
+    @property
+    def routes(self) -> list[str]:
+        return [route for route, secret in (("/mlflow", self.mlflow_secret), ("/argocd", self.argocd_token)) if secret]
+
+    def _problems(self) -> list[Diagnostic]:
+        needed = [
+            (not self.routes, f"neither {MLFLOW_SECRET_ENV} nor {ARGOCD_TOKEN_ENV} is set: nothing to serve",
+             "set the secret of each endpoint to serve (docs/webhook.md)"),
+            (not self.github_token, f"{GITHUB_TOKEN_ENV} is not set",
+             "a fine-grained token with Contents: read and write on the repository"),
+            (not _REPOSITORY.fullmatch(self.repository), f"repository {self.repository!r} is not OWNER/NAME",
+             "pass --repository or set GITHUB_REPOSITORY"),
+            (bool(self.argocd_token) and not self.tracking_uri, "/argocd needs the MLflow tracking URI",
+             "pass --tracking-uri or set MLFLOW_TRACKING_URI"),
+            (self.max_age <= 0, "--max-age must be positive", "the default is 300 seconds"),
+        ]
+        return [Diagnostic(message=message, hint=hint) for failed, message, hint in needed if failed]
+
+
+def build_app(settings: Settings) -> Starlette:
+    github = GitHub(settings.repository, settings.github_token, api_url=settings.github_api_url)
+    relay = Relay(settings.mlflow_secret, github, ReplayGuard(2 * settings.max_age), settings.max_age)
+    tagger = (DeploymentTagger(settings.argocd_token, github, MlflowTagWriter(settings.tracking_uri))
+              if settings.argocd_token else None)
+    return create_app(mlflow=relay.handle if settings.mlflow_secret else None,
+                      argocd=tagger.handle if tagger else None)
+
+
+def serve(settings: Settings, *, host: str, port: int) -> None:
+    """Blocks until SIGINT/SIGTERM; in-flight requests get 10 s to finish, then uvicorn re-raises the signal
+    so the exit status says why the process ended. EnvironmentProblem (exit 2) when it cannot listen."""
+    log.configure()
+    log.LOGGER.info("starting", extra={"fields": {
+        "routes": " ".join(settings.routes), "repository": settings.repository,
+        "github": redact(settings.github_api_url), "mlflow": redact(settings.tracking_uri) or None,
+        "max_age": settings.max_age, "listen": f"{host}:{port}",
+    }})
+    config = uvicorn.Config(build_app(settings), host=host, port=port, log_config=None, log_level=logging.INFO,
+                            access_log=False, proxy_headers=False, server_header=False, timeout_graceful_shutdown=10)
+    server = uvicorn.Server(config)
+    with contextlib.suppress(SystemExit):  # uvicorn's exit code 3 for "could not start" would read as our "bug"
+        server.run()
+    if not server.started:
+        raise EnvironmentProblem.simple(f"cannot listen on {host}:{port}; the log line above says why",
+                                        hint="free the port, or choose another with --port / --host")

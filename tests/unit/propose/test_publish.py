@@ -1,0 +1,152 @@
+"""Publishing on real git with a rival pushing at the worst moment; GitHub as an in-memory side with plain values."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pytest
+
+from generator.diagnostics import Diagnostic
+from generator.errors import ProposeError
+from generator.lock.model import Lock
+from generator.propose import plan
+from generator.propose.git import GitRepo, Identity
+from generator.propose.publish import Published, PullRequest, PullRequestExists, Settings, propose
+from generator.registry.runs import RunDetails
+from generator.spec.model import Platform, Spec
+from tests.support.git_remote import Remote, publish
+from tests.unit.propose.values import SPEC, lock, spec
+
+BOT = Identity("kserve-gitops[bot]", "bot@example.invalid")
+STAGING = "kserve-gitops/promote-staging"
+
+
+class Racing(GitRepo):
+    """A GitRepo whose next pushes each lose the race: one rival runs just before each of them."""
+
+    def __init__(self, root: Path, rivals: list[Callable[[], None]]) -> None:
+        super().__init__(root, identity=BOT, prefix=plan.BRANCH_PREFIX)
+        self._rivals = rivals
+
+    def push(self, branch: str, sha: str, expected: str | None) -> bool:
+        if self._rivals:
+            self._rivals.pop(0)()
+        return super().push(branch, sha, expected)
+
+
+@dataclass
+class Hub:
+    """GitHub as propose sees it; `rival_opens`: another run opens the pull request first."""
+
+    pulls: dict[str, PullRequest] = field(default_factory=dict)
+    writes: list[str] = field(default_factory=list)
+    rival_opens: bool = False
+
+    def find(self, branch: str) -> PullRequest | None:
+        return self.pulls.get(branch)
+
+    def open(self, branch: str, base: str, title: str, body: str) -> PullRequest:
+        if self.rival_opens:
+            self.pulls[branch] = PullRequest(7, "", "an older title", "an older body", ())
+            raise PullRequestExists(branch)
+        self.writes.append(f"open {branch}")
+        self.pulls[branch] = PullRequest(len(self.pulls) + 1, "", title, body, ())
+        return self.pulls[branch]
+
+    def edit(self, number: int, *, title: str, body: str) -> None:
+        self.writes.append(f"edit #{number}")
+        self._change(number, title=title, body=body)
+
+    def label(self, number: int, *, add: Sequence[str], remove: Sequence[str]) -> None:
+        self.writes.append(f"label #{number} +{','.join(add)} -{','.join(remove)}")
+        (pull,) = [p for p in self.pulls.values() if p.number == number]
+        self._change(number, labels=tuple(n for n in (*pull.labels, *add) if n not in remove))
+
+    def comments(self, number: int) -> list[str]:
+        return []
+
+    def comment(self, number: int, text: str) -> None:
+        self.writes.append(f"comment #{number}")
+
+    def close(self, number: int) -> None:
+        self.writes.append(f"close #{number}")
+
+    def _change(self, number: int, **values: object) -> None:
+        branch = next(b for b, p in self.pulls.items() if p.number == number)
+        self.pulls[branch] = replace(self.pulls[branch], **values)  # type: ignore[arg-type]
+
+
+class NoRuns:
+    def details(self, spec: Spec, run_ids: Sequence[str]) -> Mapping[str, RunDetails]:
+        return {}
+
+    def ui(self, spec: Spec) -> str:
+        return ""
+
+
+@pytest.fixture
+def remote(tmp_path: Path) -> Remote:
+    """main: the example spec at version 1 everywhere, rendered."""
+    root = tmp_path / "platform"
+    root.mkdir()
+    (root / "models.yaml").write_text(SPEC % "")
+    for path, content in plan.tree(spec(), lock()).items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_bytes(content)
+    return publish(root, tmp_path / "remote.git")
+
+
+def _propose(git: GitRepo, hub: Hub, new: Lock, group: plan.Group = "env") -> Published:
+    def check(files: Mapping[str, bytes], platform: Platform) -> list[Diagnostic]:
+        return []
+
+    return propose(new, Settings(group=group), git=git, github=hub, runs=NoRuns(), check=check)
+
+
+def _rival(remote: Remote, clone: Path, new: Lock) -> Callable[[], None]:
+    """Another propose run of `new`, from a clone of its own."""
+
+    def run() -> None:
+        _propose(GitRepo(remote.clone(clone), identity=BOT, prefix=plan.BRANCH_PREFIX), Hub(), new)
+
+    return run
+
+
+def test_rival_run_pushing_first_is_not_overwritten_and_the_retry_finds_the_work_done(
+    remote: Remote, tmp_path: Path,
+) -> None:
+    new = lock(wine_staging="2")
+    git = Racing(remote.clone(tmp_path / "ours"), [_rival(remote, tmp_path / "rival", new)])
+    hub = Hub()
+    (result,) = _propose(git, hub, new).results
+    rivals = remote.commits("main", STAGING)
+    assert len(rivals) == 1
+    assert (result.action, hub.writes) == ("opened", [f"open {STAGING}", "label #1 +promotion,staging,automerge -"])
+
+
+def test_branch_that_keeps_moving_fails_after_one_retry_without_overwriting(remote: Remote, tmp_path: Path) -> None:
+    rivals = [_rival(remote, tmp_path / f"rival-{v}", lock(wine_staging=v)) for v in "34"]
+    git = Racing(remote.clone(tmp_path / "ours"), rivals)
+    with pytest.raises(ProposeError, match=f"{STAGING} moved twice while this run pushed it"):
+        _propose(git, Hub(), lock(wine_staging="2"))
+    assert "version: '4'" in remote.show(STAGING, "environments/staging/wine.yaml"), "the rival's last push stands"
+
+
+def test_pull_request_opened_meanwhile_is_updated_not_duplicated(remote: Remote, tmp_path: Path) -> None:
+    hub = Hub(rival_opens=True)
+    (result,) = _propose(GitRepo(remote.clone(tmp_path / "ours"), identity=BOT, prefix=plan.BRANCH_PREFIX), hub,
+                         lock(wine_staging="2")).results
+    assert (result.action, result.pull and result.pull.number) == ("updated", 7)
+    assert hub.writes == ["edit #7", "label #7 +promotion,staging,automerge -"]
+    assert hub.pulls[STAGING].title == "Promote wine 1 → 2 in staging"
+
+
+def test_automerge_label_is_removed_once_an_approval_environment_joins(remote: Remote, tmp_path: Path) -> None:
+    git = GitRepo(remote.clone(tmp_path / "ours"), identity=BOT, prefix=plan.BRANCH_PREFIX)
+    hub = Hub()
+    _propose(git, hub, lock(wine_staging="2"), group="all")
+    _propose(git, hub, lock(wine_staging="2", wine_prod="2"), group="all")
+    assert hub.pulls["kserve-gitops/promote-all"].labels == ("promotion", "staging", "prod", "needs-approval")
+    assert hub.writes[-1] == "label #1 +prod,needs-approval -automerge"

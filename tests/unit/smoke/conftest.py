@@ -1,0 +1,59 @@
+"""A real HTTP server on loopback that records what it receives and answers what the test sets."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+
+@dataclass
+class Recorded:
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class FakeServer:
+    url: str
+    status: int = 200
+    answer: bytes = b"{}"
+    seen: list[Recorded] = field(default_factory=list)
+
+    def answer_json(self, value: Any, status: int = 200) -> None:
+        self.status, self.answer = status, json.dumps(value).encode()
+
+
+@pytest.fixture
+def server() -> Iterator[FakeServer]:
+    state = FakeServer("")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            state.seen.append(Recorded(self.path, dict(self.headers), json.loads(self.rfile.read(length))))
+            self.send_response(state.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(state.answer)))
+            self.end_headers()
+            self.wfile.write(state.answer)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Quiet: pytest shows what matters."""
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()

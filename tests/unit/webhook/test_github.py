@@ -1,0 +1,96 @@
+"""The GitHub adapter against a local HTTP server playing api.github.com."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from urllib3.util.retry import Retry
+
+from generator.webhook.github import FileMissing, GitHub, GitHubError
+from tests.unit.webhook.support import REPOSITORY, FakeGitHub, fake_github
+
+TOKEN = "ghp_not-a-real-token"
+
+
+@pytest.fixture
+def server() -> Iterator[FakeGitHub]:
+    with fake_github() as fake:
+        yield fake
+
+
+def client(server: FakeGitHub) -> GitHub:
+    return GitHub(REPOSITORY, TOKEN, api_url=server.url)
+
+
+def test_dispatch_posts_event_type_and_client_payload_with_the_token(server: FakeGitHub) -> None:
+    client(server).dispatch("mlflow-model-promoted", {"model": "Wine", "alias": "champion", "version": "2",
+                                                      "event": "model_version_alias.created"})
+
+    (request,) = server.dispatches()
+    assert request.method == "POST"
+    assert request.json() == {"event_type": "mlflow-model-promoted", "client_payload": {
+        "model": "Wine", "alias": "champion", "version": "2", "event": "model_version_alias.created"}}
+    assert request.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert request.headers["Accept"] == "application/vnd.github+json"
+    assert request.headers["X-GitHub-Api-Version"] == "2022-11-28"
+
+
+def test_dispatch_retries_a_5xx_and_succeeds(server: FakeGitHub) -> None:
+    server.failures = [502]
+
+    client(server).dispatch("mlflow-model-promoted", {"model": "Wine"})
+
+    assert len(server.dispatches()) == 2
+
+
+def test_refusal_carries_githubs_message_but_never_the_token(server: FakeGitHub) -> None:
+    server.failures = [404]  # what GitHub answers a token that may not see the repository
+
+    with pytest.raises(GitHubError) as error:
+        client(server).dispatch("mlflow-model-promoted", {"model": "Wine"})
+
+    assert error.value.status == 404
+    where = f"{server.url}/repos/{REPOSITORY}/dispatches"
+    assert f"GitHub answered 404 to repository_dispatch in {where}" in str(error.value)
+    assert "Server Error" in str(error.value)
+    assert TOKEN not in str(error.value)
+
+
+def test_read_file_returns_the_raw_text_at_the_commit(server: FakeGitHub) -> None:
+    server.files[("platform/models.lock", "abc123")] = "lockVersion: 1\n# é\n"
+
+    assert client(server).read_file("platform/models.lock", "abc123") == "lockVersion: 1\n# é\n"
+    (request,) = server.requests
+    assert (request.path, request.query) == (f"/repos/{REPOSITORY}/contents/platform/models.lock", {"ref": ["abc123"]})
+    assert request.headers["Accept"] == "application/vnd.github.raw+json"
+
+
+def test_read_file_that_does_not_exist_is_file_missing(server: FakeGitHub) -> None:
+    with pytest.raises(FileMissing, match=f"models.lock not found at abc123 in {REPOSITORY}"):
+        client(server).read_file("models.lock", "abc123")
+
+
+def test_netrc_credentials_never_replace_the_token(
+    server: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password other-secret\n")
+    monkeypatch.setenv("NETRC", str(netrc))
+
+    client(server).dispatch("mlflow-model-promoted", {"model": "Wine"})
+
+    assert server.dispatches()[0].headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_unreachable_github_is_a_github_error_without_status() -> None:
+    with fake_github() as gone:
+        url = gone.url
+    github = GitHub(REPOSITORY, TOKEN, api_url=url, retry=Retry(total=0, raise_on_status=False))
+
+    with pytest.raises(GitHubError) as error:
+        github.dispatch("mlflow-model-promoted", {"model": "Wine"})
+
+    assert error.value.status is None
+    assert "ConnectionError" in str(error.value)

@@ -1,0 +1,112 @@
+"""Settings, routing and logging of the service, over real HTTP on loopback."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+
+import pytest
+import requests
+
+from generator.errors import EnvironmentProblem
+from generator.webhook.app import MAX_BODY, create_app
+from generator.webhook.log import JsonFormatter, log_outcome
+from generator.webhook.outcome import Outcome
+from generator.webhook.server import Settings, build_app
+from tests.unit.webhook.support import REPOSITORY, collected_logs, running
+
+ENV = {"GITHUB_TOKEN": "ghp-token-value", "KSERVE_GITOPS_MLFLOW_WEBHOOK_SECRET": "mlflow-secret-value",
+       "KSERVE_GITOPS_ARGOCD_TOKEN": "argocd-token-value"}
+
+
+def settings(environ: Mapping[str, str] = ENV, **options: object) -> Settings:
+    values: dict[str, object] = {"repository": REPOSITORY, "github_api_url": "http://127.0.0.1:9",
+                                 "tracking_uri": "http://127.0.0.1:9", "max_age": 300.0} | options
+    return Settings.from_env(environ, **values)  # type: ignore[arg-type]
+
+
+def test_settings_serve_each_endpoint_whose_secret_is_set() -> None:
+    assert settings().routes == ["/mlflow", "/argocd"]
+    assert settings({"GITHUB_TOKEN": "x", "KSERVE_GITOPS_ARGOCD_TOKEN": "t"}).routes == ["/argocd"]
+
+
+def test_settings_never_show_secrets_in_their_repr() -> None:
+    shown = repr(settings())
+
+    assert REPOSITORY in shown
+    assert not [secret for secret in ENV.values() if secret in shown]
+
+
+def test_missing_settings_are_all_reported_at_once_as_an_environment_problem() -> None:
+    with pytest.raises(EnvironmentProblem) as error:
+        settings({"KSERVE_GITOPS_ARGOCD_TOKEN": "t"}, repository="not a repo", tracking_uri="", max_age=0)
+
+    assert error.value.exit_code == 2
+    assert [d.message for d in error.value.diagnostics] == sorted([
+        "GITHUB_TOKEN is not set",
+        "repository 'not a repo' is not OWNER/NAME",
+        "/argocd needs the MLflow tracking URI",
+        "--max-age must be positive",
+    ])
+
+
+def test_nothing_to_serve_is_an_environment_problem() -> None:
+    with pytest.raises(EnvironmentProblem, match="nothing to serve"):
+        settings({"GITHUB_TOKEN": "x"})
+
+
+def test_healthz_answers_and_unconfigured_endpoints_are_not_routed() -> None:
+    app = build_app(settings({"GITHUB_TOKEN": "x", "KSERVE_GITOPS_MLFLOW_WEBHOOK_SECRET": "s"}))
+
+    with running(app) as url:
+        assert (requests.get(f"{url}/healthz", timeout=5).json()) == {"status": "ok"}
+        assert requests.post(f"{url}/argocd", data=b"{}", timeout=5).status_code == 404
+        unsigned = requests.post(f"{url}/mlflow", data=b"{}", timeout=5)
+
+    assert unsigned.status_code == 401
+    assert unsigned.json() == {"action": "rejected",
+                               "detail": "unsigned delivery: the webhook has no secret, or this is not MLflow"}
+
+
+def test_oversized_bodies_are_refused_unread() -> None:
+    seen: list[bytes] = []
+
+    def handle(headers: Mapping[str, str], body: bytes) -> Outcome:
+        seen.append(body)
+        return Outcome(200, "ok")
+
+    app = create_app(mlflow=handle, argocd=None)
+
+    with running(app) as url:
+        declared = requests.post(f"{url}/mlflow", data=b"x" * (MAX_BODY + 1), timeout=5)
+        chunked = requests.post(f"{url}/mlflow", data=iter([b"x" * MAX_BODY, b"x"]), timeout=5)
+
+    assert (declared.status_code, chunked.status_code) == (413, 413)
+    assert seen == []
+
+
+def test_a_bug_answers_500_and_logs_the_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    def broken(headers: Mapping[str, str], body: bytes) -> Outcome:
+        raise RuntimeError("bug in handler")
+
+    with running(create_app(mlflow=broken, argocd=None)) as url:
+        response = requests.post(f"{url}/mlflow", data=b"{}", timeout=5)
+
+    assert (response.status_code, response.json()["action"]) == (500, "error")
+    assert any(r.exc_info and "bug in handler" in str(r.exc_info[1]) for r in caplog.records)
+
+
+def test_each_request_logs_one_json_line_with_its_fields_and_redacted_urls() -> None:
+    outcome = Outcome(502, "failed", "POST https://user:pw@ghe.example.com/api failed",
+                      {"delivery": "d-1", "model": "Wine", "alias": None})
+    with collected_logs() as records:
+        log_outcome("mlflow", outcome)
+
+    (record,) = records
+    line = json.loads(JsonFormatter().format(record))
+    assert record.levelno == logging.ERROR
+    assert {k: v for k, v in line.items() if k != "time"} == {
+        "level": "error", "logger": "kserve_gitops.webhook", "message": "mlflow failed", "route": "mlflow",
+        "status": "502", "action": "failed", "detail": "POST https://***@ghe.example.com/api failed",
+        "delivery": "d-1", "model": "Wine"}
