@@ -15,6 +15,8 @@ import yaml
 from generator.diagnostics import Diagnostic, json_path
 
 PathKey = tuple[str | int, ...]
+# libyaml's parser when present: the same nodes and marks, about ten times faster on rendered files.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass
@@ -43,7 +45,7 @@ class Positions:
 
 def load(text: str, file: str) -> tuple[Any, Positions, list[Diagnostic]]:
     """Parse one YAML document. Syntax errors and duplicate keys come back as diagnostics."""
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:

@@ -35,6 +35,11 @@ def kustomize_command() -> list[str]:
 
 def kustomize_build(directory: Path) -> list[dict[str, Any]]:
     """The documents `kustomize build directory` prints, in order; empty documents dropped."""
+    return [doc for doc in yaml.load_all(kustomize_output(directory), Loader=_YamlLoader) if doc is not None]
+
+
+def kustomize_output(directory: Path) -> str:
+    """What `kustomize build directory` prints; raises ValidationFailed with kustomize's own error."""
     cmd = [*kustomize_command(), str(directory)]
     try:
         output = run_cmd(cmd)
@@ -47,4 +52,4 @@ def kustomize_build(directory: Path) -> list[dict[str, Any]]:
                 rule="kustomize",
             )
         ) from e
-    return [doc for doc in yaml.load_all(output, Loader=_YamlLoader) if doc is not None]
+    return output

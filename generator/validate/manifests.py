@@ -15,6 +15,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from generator.diagnostics import Diagnostic
 from generator.errors import UserError
 from generator.spec.model import Platform
@@ -23,7 +25,7 @@ from generator.spec.yaml_lines import load as load_yaml
 from generator.validate.core_kinds import load_core_schemas
 from generator.validate.crds import CrdSchemas, load_crd_schemas
 from generator.validate.kserve_rules import check_inference_service
-from generator.validate.kustomize import kustomize_build
+from generator.validate.kustomize import kustomize_build, kustomize_output
 from generator.validate.schema_errors import LineOf
 
 CRD_RULE = "crd-schema"
@@ -72,7 +74,7 @@ def check_tree(root: Path, paths: Iterable[str], crds: CrdSchemas | None, k8s_ve
     seen: set[str] = set()
     for build in (str(Path(p).parent) for p in ordered if p.endswith("kustomization.yaml")):
         try:
-            objects = kustomize_build(root / build)
+            objects = [] if _aggregates(root / build) else kustomize_build(root / build)
         except UserError as exc:
             found += [replace(d, file=(Path(build) / "kustomization.yaml").as_posix()) for d in exc.diagnostics]
             continue
@@ -87,6 +89,17 @@ def check_tree(root: Path, paths: Iterable[str], crds: CrdSchemas | None, k8s_ve
                                 hint="list it under `resources:` of its directory's kustomization.yaml"))
         found += check_object(source.obj, context, file=source.file, line_of=source.line_of)
     return found
+
+
+def _aggregates(directory: Path) -> bool:
+    """A kustomization that only lists directories (the root one): those are built and checked on their own,
+    so it is only built to prove it builds, and its output, every object again, is not parsed."""
+    kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text("utf-8")) or {}
+    resources = kustomization.get("resources", []) if isinstance(kustomization, dict) else []
+    if not resources or any(Path(r).suffix in (".yaml", ".yml", ".json") for r in resources):
+        return False
+    kustomize_output(directory)
+    return True
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,11 @@ def test_committed_tree_passes_validate(cli: Callable[..., Result]) -> None:
 @pytest.mark.parametrize(("env", "methods"), [("dev", {"runtime", "image"}), ("staging", {"runtime", "registry"}),
                                              ("prod", {"runtime"})])
 def test_each_environment_builds_with_its_serving_methods(env: str, methods: set[str]) -> None:
-    built = kustomize_build(REPO_ROOT / "environments" / env)
+    objects = kustomize_build(REPO_ROOT / "environments" / env)
+    built = [obj for obj in objects if obj["kind"] == "InferenceService"]
     assert {isvc["metadata"]["annotations"]["kserve-gitops.io/method"] for isvc in built} == methods
+    hooks = [obj for obj in objects if obj["kind"] == "Job"]
+    assert len(hooks) == len(built), "one PostSync smoke test per InferenceService"
     assert {isvc["metadata"]["namespace"] for isvc in built} == {f"mlflow-kserve-{env}"}
     assert all(isvc["spec"]["predictor"]["serviceAccountName"] == "kserve-sa" for isvc in built)
 
