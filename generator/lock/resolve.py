@@ -126,7 +126,19 @@ def compatibility(spec: Spec, lock: Lock) -> list[Diagnostic]:
 
     Needs no registry: it reads what models.lock recorded.
     """
-    return [d for t in spec.targets if (entry := lock.get(t.model, t.env)) for d in _compat(t, entry, spec)]
+    found = [d for t in spec.targets if (entry := lock.get(t.model, t.env)) for d in _compat(t, entry, spec)]
+    return _once_per_version(found)
+
+
+def _once_per_version(found: list[Diagnostic]) -> list[Diagnostic]:
+    """One finding per model version and fix, at its first target, saying how many other places serve it."""
+    by_message: dict[tuple[str, str], list[Diagnostic]] = {}
+    for diagnostic in found:
+        by_message.setdefault((diagnostic.message, diagnostic.hint), []).append(diagnostic)
+    return [
+        replace(first, message=f"{first.message} (also served at {len(rest)} other place(s))") if rest else first
+        for first, *rest in by_message.values()
+    ]
 
 
 def stale_entries(spec: Spec, lock: Lock) -> list[Diagnostic]:
