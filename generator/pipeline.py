@@ -135,13 +135,7 @@ def _relock(spec: Spec, old: Lock, update: Update, registry: RegistryFactory) ->
 
 
 def _read_lock(repo: Path) -> Lock:
-    try:
-        text = (repo / LOCK_FILE).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return Lock()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LockError.simple(f"cannot read: {exc}", file=LOCK_FILE) from None
-    return lock_io.loads(text, LOCK_FILE)
+    return lock_io.read(repo / LOCK_FILE)
 
 
 def _check(files: dict[str, bytes], validate: Validator, platform: Platform) -> list[Diagnostic]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -131,3 +132,14 @@ def _dump_info(info: ModelInfo) -> dict[str, Any]:
 def _load_info(raw: dict[str, Any]) -> ModelInfo:
     facts = {field: raw.get(key, "") for key, field in _MLMODEL_FIELDS.items()}
     return ModelInfo(flavors=tuple(sorted(raw["flavors"])), **facts)
+
+
+def read(path: Path) -> Lock:
+    """The lock file at `path`; a missing file is an empty lock (nothing resolved yet)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Lock()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LockError.simple(f"cannot read: {exc}", file=path.name) from None
+    return loads(text, path.name)

@@ -17,7 +17,6 @@ from typing import Any
 
 from generator.errors import LockError, UserError
 from generator.lock import io as lock_io
-from generator.lock.model import Lock
 from generator.render.inferenceservice import PROTOCOLS
 from generator.smoke.client import Reply
 from generator.smoke.endpoint import Endpoint, in_cluster_url, invocations, v2_infer
@@ -96,7 +95,7 @@ def _from_repo(repo: Path, ask: Ask, tracking_uri: str) -> Target:
     if target is None:
         raise UserError.simple(f"no model '{ask.model}' in environment '{ask.env}'", file=SPEC_FILE,
                                hint=f"one of: {', '.join(sorted(f'{t.model} --env {t.env}' for t in spec.targets))}")
-    entry = _read_lock(repo).get(ask.model, ask.env)
+    entry = lock_io.read(repo / LOCK_FILE).get(ask.model, ask.env)
     if entry is None:
         raise LockError.simple(f"no entry for {ask.model} in {ask.env}", file=LOCK_FILE,
                                hint="run `kserve-gitops lock` (or generate) first")
@@ -132,12 +131,3 @@ def _layout(protocol: str, body: Mapping[str, Any]) -> str:
     types = ", ".join(sorted({i["datatype"] for i in body["inputs"]}))
     return f"{len(body['inputs'])} input(s) {types}, content type {body['parameters']['content_type']}"
 
-
-def _read_lock(repo: Path) -> Lock:
-    try:
-        text = (repo / LOCK_FILE).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return Lock()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LockError.simple(f"cannot read: {exc}", file=LOCK_FILE) from None
-    return lock_io.loads(text, LOCK_FILE)
