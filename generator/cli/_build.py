@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 
 from generator.diagnostics import Diagnostic
+from generator.error_handler import run
 from generator.lock.resolve import Update
+from generator.pipeline import Outcome, Validator
 from generator.registry.base import Registry
 from generator.spec.model import Spec
+from generator.validate.manifests import checks
 from generator.write import Plan, apply
 
 DEFAULT_CRD_DIR = Path("schemas/crds")
@@ -63,3 +67,20 @@ def finish(root: Path, plan: Plan, *, check: bool, fix: str) -> int:
 
 def crd_directory(root: Path, crd_dir: Path | None) -> Path:
     return crd_dir.resolve() if crd_dir is not None else root / DEFAULT_CRD_DIR
+
+
+def write_outcome(ctx: typer.Context, root: Path, produce: Callable[[], Outcome], *, check: bool = False,
+                  fix: str = "") -> NoReturn:
+    """Run a pipeline job under the error handler, print its warnings, then apply its plan (or, with
+    --check, report it as drift), and exit with the code that says which."""
+
+    def job() -> int:
+        outcome = produce()
+        warn(outcome.warnings)
+        return finish(root, outcome.plan, check=check, fix=fix)
+
+    raise typer.Exit(run(job, debug=ctx.obj["debug"]))
+
+
+def manifest_checks(root: Path, crd_dir: Path | None) -> Validator:
+    return checks(crd_directory(root, crd_dir))

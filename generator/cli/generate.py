@@ -4,8 +4,6 @@ import typer
 
 from generator import pipeline
 from generator.cli import _build, _options
-from generator.error_handler import run
-from generator.validate.manifests import checks
 
 NAME = "generate"
 HELP = ("Lock (missing entries, or --update) + render + validate, written all at once or not at all. "
@@ -23,10 +21,8 @@ def command(
 ) -> None:
     root = _build.repo_root(repo)
     selection = _build.update_selection(update, selectors)
-
-    def job() -> int:
-        outcome = pipeline.generate(root, _build.registry_for, selection, checks(_build.crd_directory(root, crd_dir)))
-        _build.warn(outcome.warnings)
-        return _build.finish(root, outcome.plan, check=check, fix="kserve-gitops generate")
-
-    raise typer.Exit(run(job, debug=ctx.obj["debug"]))
+    _build.write_outcome(
+        ctx, root,
+        lambda: pipeline.generate(root, _build.registry_for, selection, _build.manifest_checks(root, crd_dir)),
+        check=check, fix="kserve-gitops generate",
+    )

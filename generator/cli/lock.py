@@ -4,7 +4,6 @@ import typer
 
 from generator import pipeline
 from generator.cli import _build, _options
-from generator.error_handler import run
 
 NAME = "lock"
 HELP = ("Resolve references that have no lock entry (or whose reference changed) against MLflow and write "
@@ -22,10 +21,5 @@ def command(
 ) -> None:
     root = _build.repo_root(repo)
     selection = _build.update_selection(update, selectors)
-
-    def job() -> int:
-        outcome = pipeline.lock(root, _build.registry_for, selection)
-        _build.warn(outcome.warnings)
-        return _build.finish(root, outcome.plan, check=check, fix="kserve-gitops lock")
-
-    raise typer.Exit(run(job, debug=ctx.obj["debug"]))
+    _build.write_outcome(ctx, root, lambda: pipeline.lock(root, _build.registry_for, selection), check=check,
+                         fix="kserve-gitops lock")

@@ -6,8 +6,6 @@ import typer
 
 from generator import pipeline
 from generator.cli import _build, _options
-from generator.error_handler import run
-from generator.validate.manifests import checks
 
 NAME = "pin"
 HELP = ("Hold MODEL in ENV at VERSION (writes `hold: VERSION` in models.yaml), lock it and re-render: a rollback "
@@ -24,11 +22,5 @@ def command(
     crd_dir: _options.CrdDir = None,
 ) -> None:
     root = _build.repo_root(repo)
-
-    def job() -> int:
-        validate = checks(_build.crd_directory(root, crd_dir))
-        outcome = pipeline.pin(root, model, env, str(version), registry=_build.registry_for, validate=validate)
-        _build.warn(outcome.warnings)
-        return _build.finish(root, outcome.plan, check=False, fix="")
-
-    raise typer.Exit(run(job, debug=ctx.obj["debug"]))
+    _build.write_outcome(ctx, root, lambda: pipeline.pin(
+        root, model, env, str(version), registry=_build.registry_for, validate=_build.manifest_checks(root, crd_dir)))

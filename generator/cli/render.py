@@ -4,8 +4,6 @@ import typer
 
 from generator import pipeline
 from generator.cli import _build, _options
-from generator.error_handler import run
-from generator.validate.manifests import checks
 
 NAME = "render"
 HELP = "Render models.yaml + models.lock into environments/<env>/ and the root kustomization.yaml. Offline."
@@ -19,10 +17,5 @@ def command(
     crd_dir: _options.CrdDir = None,
 ) -> None:
     root = _build.repo_root(repo)
-
-    def job() -> int:
-        outcome = pipeline.render_tree(root, checks(_build.crd_directory(root, crd_dir)))
-        _build.warn(outcome.warnings)
-        return _build.finish(root, outcome.plan, check=check, fix="kserve-gitops render")
-
-    raise typer.Exit(run(job, debug=ctx.obj["debug"]))
+    _build.write_outcome(ctx, root, lambda: pipeline.render_tree(root, _build.manifest_checks(root, crd_dir)),
+                         check=check, fix="kserve-gitops render")
