@@ -14,13 +14,13 @@ from pathlib import Path
 from generator.diagnostics import Diagnostic
 from generator.errors import LockError, RegistryError, UserError, ValidationFailed
 from generator.lock import io as lock_io
-from generator.lock.model import Lock
+from generator.lock.model import Lock, LockEntry
 from generator.lock.resolve import Update, compatibility, merge, queries_for
 from generator.registry.base import Registry
 from generator.render.tree import ARGOCD_DIR, CLUSTER_DIR, ENVIRONMENTS_DIR, ROOT_KUSTOMIZATION, render
 from generator.spec import edit as spec_edit
 from generator.spec.load import load_spec, parse_spec
-from generator.spec.model import Platform, Spec
+from generator.spec.model import Platform, Spec, Target
 from generator.write import Plan, plan
 
 SPEC_FILE = "models.yaml"
@@ -164,3 +164,36 @@ def propose(
                                hint="run `kserve-gitops lock --update` first, then propose what it changed")
     return propose_publish.propose(_read_lock(repo), settings, git=git, github=github, runs=runs,
                                    check=lambda files, platform: _check(dict(files), validate, platform))
+
+
+# --- image: a block of its own, appended (generator/lock/images.py does the work) ----------------------------------
+from generator.lock import images as lock_images  # noqa: E402
+
+
+def record_image(repo: Path, model: str, version: str, digest: str, *, validate: Validator) -> Outcome:
+    """The pushed image's digest into every image-method entry of MODEL at VERSION, and the manifests re-rendered
+    to `tag@digest`: lock and manifests change together, or nothing does (as `pin`). No registry call."""
+    lock_images.check_digest(digest)
+    spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
+    new = lock_images.record(spec, _read_lock(repo), model, version, digest)
+    files = {LOCK_FILE: lock_io.dumps(new), **render(spec, new)}
+    warnings += _check(files, validate, spec.platform)
+    return Outcome(plan(repo, files, RENDERED), warnings, new)
+
+
+def pending_images(repo: Path) -> list[lock_images.Pending]:
+    """Image-method versions in models.lock that have no digest yet: what the images workflow builds."""
+    spec, _ = load_spec(repo / SPEC_FILE, SPEC_FILE)
+    return lock_images.pending(spec, _read_lock(repo))
+
+
+def image_target(repo: Path, model: str, env: str) -> tuple[Target, LockEntry]:
+    """The locked image-method target MODEL/ENV, or an error saying why there is none."""
+    spec, _ = load_spec(repo / SPEC_FILE, SPEC_FILE)
+    found = {(t.model, t.env): (t, e) for t, e in lock_images.image_entries(spec, _read_lock(repo))}
+    if (model, env) not in found:
+        known = ", ".join(f"{m}/{e}" for m, e in found) or "none"
+        raise UserError.simple(f"{model}/{env} is not a locked target with method image",
+                               hint=f"image-method targets in {LOCK_FILE}: {known}; run `kserve-gitops lock` first "
+                                    "if it is new")
+    return found[(model, env)]

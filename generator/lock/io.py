@@ -34,6 +34,8 @@ _MLMODEL = {
         **{key: {"type": "string"} for key in _MLMODEL_FIELDS},
     },
 }
+# An OCI content digest as registries report it (`docker buildx imagetools inspect`, ECR's imageDigest).
+IMAGE_DIGEST = r"^sha256:[0-9a-f]{64}$"
 _ENTRY = {
     "type": "object",
     "additionalProperties": False,
@@ -51,6 +53,7 @@ _ENTRY = {
         "source": {"type": "string"},
         "artifactUri": {"type": "string"},
         "mlmodel": _MLMODEL,
+        "imageDigest": {"type": "string", "pattern": IMAGE_DIGEST},
     },
 }
 _SCHEMA = {
@@ -80,6 +83,7 @@ def dumps(lock: Lock) -> bytes:
             "source": entry.source,
             "artifactUri": entry.artifact_uri,
             **({"mlmodel": _dump_info(entry.info)} if entry.info else {}),
+            **({"imageDigest": entry.image_digest} if entry.image_digest else {}),
         }
     return dump([{"lockVersion": LOCK_VERSION, "models": models}], HEADER)
 
@@ -120,6 +124,7 @@ def _entry(model: str, env: str, raw: dict[str, Any]) -> LockEntry:
         artifact_uri=raw["artifactUri"],
         run_id=raw["runId"],
         info=_load_info(raw["mlmodel"]) if "mlmodel" in raw else None,
+        image_digest=raw.get("imageDigest", ""),
     )
 
 

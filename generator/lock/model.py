@@ -18,6 +18,9 @@ class LockEntry:
     `info` is what the version's MLmodel file says, so the runtime check needs no
     registry call either; None when it was never recorded (locks written before
     it was, or an unreadable file).
+    `image_digest` (`sha256:…`) is the pushed image of a `method: image` entry, recorded
+    by `kserve-gitops image record` after the build: the manifest then names the exact
+    bytes, not a tag someone could push over. Empty until recorded.
     """
 
     model: str
@@ -29,6 +32,7 @@ class LockEntry:
     artifact_uri: str
     run_id: str
     info: ModelInfo | None = None
+    image_digest: str = ""
 
     @property
     def key(self) -> tuple[str, str]:

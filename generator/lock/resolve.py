@@ -6,6 +6,9 @@ numeric versions never move; `hold: true` entries never move; `hold: N` (written
 `kserve-gitops pin`) resolves version N whatever the reference says. An environment
 that `follow`s another only takes a version already locked there, else keeps its own.
 
+An entry's image digest (method image) survives only while its registered version stays the
+same: a new version is a new image, built and recorded anew (`kserve-gitops image record`).
+
 Every entry also carries what its MLmodel file says (`LockEntry.info`), and a
 version the target's runtime cannot load is refused here, at lock time. Entries
 locked before that was recorded keep no facts until `--update` selects them;
@@ -83,7 +86,7 @@ def merge(
         if not needs_resolution(target, old, update) and old is not None:
             entry: LockEntry | Diagnostic = _relocated(_backfilled(target, old, update, answers), spec, target)
         else:
-            entry = _entry(target, answers[Query(target.registered_model, target.wanted)], spec)
+            entry = _same_image(old, _entry(target, answers[Query(target.registered_model, target.wanted)], spec))
         refusals = _refusals(target, entry, spec)
         if refusals:
             problems += refusals
@@ -164,6 +167,16 @@ def _entry(target: Target, answer: Resolution, spec: Spec) -> LockEntry | Diagno
     if isinstance(answer, NotFound):
         return _at(target, spec, answer.message, answer.hint, field="hold" if target.pinned else target.ref.kind)
     return _located(target, answer, spec)
+
+
+def _same_image(old: LockEntry | None, new: LockEntry | Diagnostic) -> LockEntry | Diagnostic:
+    """A fresh entry is built from the registry's answer, so it has no image digest; keep the old one only when
+    the answer is the very same registered version (a floating reference re-read by `--update` without moving),
+    whose image is the same bytes. Any other version needs its own build."""
+    if (isinstance(new, LockEntry) and old is not None and old.image_digest
+            and (old.registered_model, old.version) == (new.registered_model, new.version)):
+        return replace(new, image_digest=old.image_digest)
+    return new
 
 
 def _backfill(target: Target, entry: LockEntry | None, update: Update) -> Query | None:

@@ -62,9 +62,19 @@ def inference_service(target: Target, environment: Environment, entry: LockEntry
     }
 
 
-def image_reference(target: Target, entry: LockEntry) -> str:
-    """`<repository>:<model>-v<version>`: one image per model version, shared by every environment."""
+def image_tag(target: Target, entry: LockEntry) -> str:
+    """`<repository>:<model>-v<version>`: one image per model version, shared by every environment.
+
+    What the build pushes; the manifest adds the digest once it is recorded (`image_reference`).
+    """
     return f"{target.serving.image_repository}:{target.model}-v{entry.version}"
+
+
+def image_reference(target: Target, entry: LockEntry) -> str:
+    """The tag, plus `@sha256:…` once `kserve-gitops image record` has locked what was pushed: a tag can be
+    pushed over, a digest cannot, so what Argo CD syncs is exactly what was built and checked."""
+    tag = image_tag(target, entry)
+    return f"{tag}@{entry.image_digest}" if entry.image_digest else tag
 
 
 def _predictor(target: Target, entry: LockEntry) -> dict[str, Any]:

