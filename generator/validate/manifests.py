@@ -94,7 +94,10 @@ def check_tree(root: Path, paths: Iterable[str], crds: CrdSchemas | None, k8s_ve
 def _aggregates(directory: Path) -> bool:
     """A kustomization that only lists directories (the root one): those are built and checked on their own,
     so it is only built to prove it builds, and its output, every object again, is not parsed."""
-    kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text("utf-8")) or {}
+    try:
+        kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text("utf-8")) or {}
+    except yaml.YAMLError:
+        return False  # kustomize itself says what is wrong with it
     resources = kustomization.get("resources", []) if isinstance(kustomization, dict) else []
     if not resources or any(Path(r).suffix in (".yaml", ".yml", ".json") for r in resources):
         return False
