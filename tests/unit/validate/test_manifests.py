@@ -53,3 +53,15 @@ def test_models_uri_needs_a_storage_container_that_claims_its_prefix(tmp_path: P
     assert [f.rule for f in alone] == ["kserve-storage-uri"]
     with_container = _tree(tmp_path, {"fraud.yaml": _registry_isvc(), "storage.yaml": STORAGE_CONTAINER})
     assert check_tree(tmp_path, with_container, crds, "1.33") == []
+
+
+def test_root_that_aggregates_environments_is_checked_without_building_it_again(tmp_path: Path,
+                                                                               crds: CrdSchemas) -> None:
+    paths = []
+    for env in ("dev", "prod"):
+        (tmp_path / env).mkdir()
+        paths += [f"{env}/{p}" for p in _tree(tmp_path / env, {"fraud.yaml": MLFLOW_ISVC})]
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump({"resources": ["dev", "prod"]}))
+    (finding,) = check_tree(tmp_path, ["kustomization.yaml", *paths], crds, "1.33")
+    assert finding.file == "kustomization.yaml"
+    assert finding.message.startswith("InferenceService ml-prod/fraud comes from both dev and prod")

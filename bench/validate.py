@@ -1,0 +1,141 @@
+"""Where the time goes when `generate` validates thousands of InferenceServices; no MLflow needed.
+
+    python -m bench.validate [--count 3000] [--crd-dir DIR] [--no-readme]
+
+Renders count/3 models x dev/staging/prod from a synthetic lock (the lock a run
+against bench.generate's registry would write), then times each part of the
+manifest checks on its own: (a) loading the CRD schemas, (b) strict CRD schema +
+KServe rules per object, (c) the kustomize builds (root and each environment),
+plus what `checks()` adds around them (file:line positions, writing a scratch
+tree). Prints Markdown tables and rewrites the `validate` section of bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench import _report
+from bench._measure import ChildPeaks, Phases, peak_rss_mib
+from bench._report import mib, table
+from bench.scenario import ENVIRONMENTS, forget_crd_schemas, models_yaml, synthetic_lock
+from generator.render.tree import ROOT_KUSTOMIZATION, render
+from generator.spec.load import parse_spec
+from generator.spec.yaml_lines import load as load_with_positions
+from generator.validate.crds import CrdSchemas, load_crd_schemas
+from generator.validate.kserve_rules import check_inference_service
+from generator.validate.kustomize import kustomize_build
+from generator.validate.manifests import Context, check_object, checks
+
+CRD_DIR = (Path(__file__).resolve().parents[1] / ".." / "shared" / "crds").resolve()
+BUILDS = (".", *(f"environments/{env}" for env in ENVIRONMENTS))
+_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+Objects = list[dict[str, Any]]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _arguments(argv)
+    models = math.ceil(args.count / len(ENVIRONMENTS))
+    spec, _ = parse_spec(models_yaml(models))
+    timer = Phases()
+    with timer.time("render"):
+        files = render(spec, synthetic_lock(spec))
+    objects = _timed_parse(timer, files)
+    with tempfile.TemporaryDirectory(prefix="kserve-gitops-bench-validate-") as scratch:
+        _write(Path(scratch), files)
+        crds = _timed_checks(timer, args.crd_dir, objects, spec.platform.kubernetes_version)
+        with ChildPeaks() as children:
+            for build in BUILDS:
+                with timer.time(f"kustomize {build}"):
+                    kustomize_build(Path(scratch) / build)
+    with timer.time("checks"):
+        findings = checks(args.crd_dir)(files, spec.platform)
+    report = _render_report(timer, len(objects), crds, findings, children.peaks.get("kubectl", 0.0))
+    print(report)
+    if not args.no_readme:
+        _report.update_readme("validate", report)
+    return 0
+
+
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.validate", description=__doc__.split("\n")[0])
+    parser.add_argument("--count", type=int, default=3000, help="InferenceServices to check (default: 3000)")
+    parser.add_argument("--crd-dir", type=Path, default=CRD_DIR, help=f"CRDs to validate with (default: {CRD_DIR})")
+    parser.add_argument("--no-readme", action="store_true", help="print only; leave bench/README.md alone")
+    return parser.parse_args(argv)
+
+
+def _timed_parse(timer: Phases, files: Mapping[str, bytes]) -> Objects:
+    """Both parses the checks use: plain data (C loader, as for kustomize output) and data with positions."""
+    manifests = [content for path, content in files.items() if path.startswith("environments/")
+                 and not path.endswith(ROOT_KUSTOMIZATION)]
+    with timer.time("parse"):
+        objects: Objects = [yaml.load(content, Loader=_YamlLoader) for content in manifests]
+    with timer.time("positions"):
+        for content in manifests:
+            load_with_positions(content.decode(), "manifest.yaml")
+    return objects
+
+
+def _timed_checks(timer: Phases, crd_dir: Path, objects: Objects, k8s_version: str) -> CrdSchemas:
+    """(a) and (b): the CRD load once, cold; then each check over every object, and both as the product calls them."""
+    forget_crd_schemas()
+    with timer.time("crd load"):
+        crds = load_crd_schemas(crd_dir)
+    with timer.time("strict first"):
+        crds.validate(objects[0])
+    with timer.time("strict"):
+        for obj in objects:
+            crds.validate(obj)
+    with timer.time("rules"):
+        for obj in objects:
+            check_inference_service(obj)
+    context = Context(crds, k8s_version)
+    with timer.time("check_object"):
+        for obj in objects:
+            check_object(obj, context)
+    return crds
+
+
+def _write(root: Path, files: Mapping[str, bytes]) -> None:
+    for path, content in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_bytes(content)
+
+
+def _render_report(timer: Phases, count: int, crds: CrdSchemas, findings: list[Any], kubectl_mib: float) -> str:
+    t = timer.seconds
+    kustomize = sum(t[f"kustomize {b}"] for b in BUILDS)
+    per = 1000 / count
+    rows: list[list[object]] = [
+        [f"render {count:,} InferenceServices + kustomizations (synthetic lock)", t["render"], t["render"] * per],
+        ["parse them back (PyYAML C loader)", t["parse"], t["parse"] * per],
+        [f"**(a)** CRD schema load, once, cold ({len(crds.kinds())} kinds)", t["crd load"], "—"],
+        ["**(b)** strict CRD schema, first object (builds its validator)", t["strict first"], "—"],
+        [f"**(b)** strict CRD schema, all {count:,}", t["strict"], t["strict"] * per],
+        [f"**(b)** KServe rules, all {count:,}", t["rules"], t["rules"] * per],
+        [f"**(b)** `check_object` (both, as the product calls it), all {count:,}", t["check_object"],
+         t["check_object"] * per],
+        *[[f"**(c)** `kubectl kustomize {b}`", t[f"kustomize {b}"], "—"] for b in BUILDS],
+        ["**(c)** kustomize builds, total", kustomize, "—"],
+        ["file:line positions (`yaml_lines.load`, pure-Python loader)", t["positions"], t["positions"] * per],
+        ["the product's `checks()` on the whole tree, CRDs already loaded", t["checks"], t["checks"] * per],
+    ]
+    errors = sum(1 for d in findings if getattr(d, "severity", "") == "error")
+    return "\n\n".join([
+        f"### `python -m bench.validate` — {count:,} InferenceServices",
+        f"Measured {_report.stamp()} on {_report.machine()}.",
+        table(["step", "seconds", "ms per object"], rows),
+        f"`checks()` found {errors} error(s) in {len(findings)} finding(s). Peak RSS: this process "
+        f"{mib(peak_rss_mib())}; largest `kubectl kustomize` child {mib(kubectl_mib)} (VmHWM, polled).",
+    ]) + "\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
