@@ -13,9 +13,11 @@ from pathlib import Path
 
 from generator.diagnostics import Diagnostic
 from generator.errors import LockError, RegistryError, UserError, ValidationFailed
+from generator.lock import images as lock_images
 from generator.lock import io as lock_io
 from generator.lock.model import Lock, LockEntry
 from generator.lock.resolve import Update, compatibility, merge, queries_for
+from generator.propose import publish as propose_publish
 from generator.registry.base import Registry
 from generator.render.tree import ARGOCD_DIR, CLUSTER_DIR, ENVIRONMENTS_DIR, ROOT_KUSTOMIZATION, render
 from generator.spec import edit as spec_edit
@@ -147,10 +149,6 @@ def _check(files: dict[str, bytes], validate: Validator, platform: Platform) -> 
     return [d for d in found if d.severity == "warning"]
 
 
-# --- propose: a block of its own, appended (generator/propose/ does the work) -------------------------------------
-from generator.propose import publish as propose_publish  # noqa: E402
-
-
 def propose(
     repo: Path, settings: propose_publish.Settings, *, git: propose_publish.GitSide,
     github: propose_publish.GitHubSide | None, runs: propose_publish.RunSource, validate: Validator,
@@ -164,10 +162,6 @@ def propose(
                                hint="run `kserve-gitops lock --update` first, then propose what it changed")
     return propose_publish.propose(_read_lock(repo), settings, git=git, github=github, runs=runs,
                                    check=lambda files, platform: _check(dict(files), validate, platform))
-
-
-# --- image: a block of its own, appended (generator/lock/images.py does the work) ----------------------------------
-from generator.lock import images as lock_images  # noqa: E402
 
 
 def record_image(repo: Path, model: str, version: str, digest: str, *, validate: Validator) -> Outcome:
