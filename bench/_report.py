@@ -8,6 +8,7 @@ leaves the other benchmark's figures and the hand-written text alone.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import os
 import platform
 import re
@@ -19,8 +20,8 @@ from importlib.metadata import version as dist_version
 from pathlib import Path
 
 README = Path(__file__).resolve().parent / "README.md"
+_ROOT = Path(__file__).resolve().parents[1]
 Row = Sequence[object]
-START_LOAD = os.getloadavg()[0]  # before the benchmark itself loads the machine: others' work shows here
 
 
 def table(headers: Sequence[str], rows: Sequence[Row]) -> str:
@@ -57,19 +58,33 @@ def machine() -> str:
 
 
 def stamp() -> str:
-    """When, on which commit (dirty: others' uncommitted edits were in the tree), and how busy the machine was."""
+    """When, on which code, and how busy the machine was.
+
+    The commit is the one checked out when the benchmark started, since that is the
+    code it imported. Others may edit generator/ while a long run goes on; then the
+    figures of this process and those of a fresh `kserve-gitops` process differ in
+    code, not only in timing, and the stamp says so.
+    """
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return f"{now}, commit {_commit()}, 1-minute load average {START_LOAD:.2f} at the start"
+    changed = (" (generator/ changed during the run: the fresh-process figures ran newer code than the rest)"
+               if _source_digest() != START_SOURCE else "")
+    return f"{now}, commit {START_COMMIT}{changed}, 1-minute load average {START_LOAD:.2f} at the start"
 
 
 def _commit() -> str:
-    head, dirty = _git("rev-parse", "--short", "HEAD"), _git("status", "--porcelain")
-    return (head or "unknown") + (" + uncommitted changes" if dirty else "")
+    head, dirty = _git("rev-parse", "--short", "HEAD"), _git("status", "--porcelain", "generator")
+    return (head or "unknown") + (" + uncommitted changes in generator/" if dirty else "")
 
 
 def _git(*args: str) -> str:
-    root = Path(__file__).resolve().parents[1]
-    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False).stdout.strip()
+    return subprocess.run(["git", *args], cwd=_ROOT, capture_output=True, text=True, check=False).stdout.strip()
+
+
+def _source_digest() -> str:
+    digest = hashlib.sha256()
+    for path in sorted((_ROOT / "generator").rglob("*.py")):
+        digest.update(path.as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def update_readme(section: str, body: str, path: Path = README) -> None:
@@ -126,3 +141,9 @@ def _kustomize_version() -> str:
             first = " ".join(done.stdout.split("\n", 2)[:2]).strip()
             return f"{cmd[0]} ({first})" if first else cmd[0]
     return "no kustomize"
+
+
+# Taken on import, i.e. when the benchmark starts: its load shows others' work, not ours.
+START_LOAD = os.getloadavg()[0]
+START_COMMIT = _commit()
+START_SOURCE = _source_digest()
