@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_DIR ?= .demo
 
-.PHONY: demo test lint unit bench clean
+.PHONY: demo test lint venv bench clean
 
 $(BIN)/kserve-gitops: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,6 +12,8 @@ $(BIN)/kserve-gitops: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	npm ci --no-audit --no-fund --silent
 	touch $@
+
+venv: $(BIN)/kserve-gitops
 
 # Train the wine model into a local MLflow (S3 artifacts on a local moto server), move aliases,
 # then run `kserve-gitops generate` on a scratch copy of models.yaml and show what it wrote.
@@ -26,6 +28,7 @@ lint: $(BIN)/kserve-gitops
 	$(BIN)/ruff check generator storage_initializer devtools tests bench
 	$(BIN)/mypy
 
+# The tests fetch the pinned CRDs first (`kserve-gitops schemas fetch`; KSERVE_GITOPS_CRD_BASE_URL for a mirror).
 test: lint
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -p no:cacheprovider
 

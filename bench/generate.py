@@ -38,7 +38,7 @@ from generator.spec.load import load_spec
 from generator.spec.model import Target
 from generator.util.environ import scoped_environ
 
-CRD_DIR = (Path(__file__).resolve().parents[1] / ".." / "shared" / "crds").resolve()
+CRD_DIR = Path(__file__).resolve().parents[1] / "schemas" / "crds"  # kserve-gitops schemas fetch
 # Fail in seconds, not minutes, if the server dies mid-run (mlflow's defaults retry for ~2 minutes).
 HTTP_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}
 

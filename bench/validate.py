@@ -37,7 +37,7 @@ from generator.validate.kserve_rules import check_inference_service
 from generator.validate.kustomize import kustomize_build
 from generator.validate.manifests import Context, check_object, checks
 
-CRD_DIR = (Path(__file__).resolve().parents[1] / ".." / "shared" / "crds").resolve()
+CRD_DIR = Path(__file__).resolve().parents[1] / "schemas" / "crds"  # kserve-gitops schemas fetch
 BUILDS = (".", *(f"environments/{env}" for env in ENVIRONMENTS))
 _YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 Objects = list[dict[str, Any]]

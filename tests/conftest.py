@@ -14,7 +14,9 @@ from collections.abc import Iterator
 import pytest
 
 from devtools.stack import QUIET_ENV
+from generator.cli import main
 from tests.support.mlflow_server import SERVER_FIXTURES
+from tests.support.paths import CRDS, REPO_ROOT
 
 pytest_plugins = ["tests.support.mlflow_server"]
 
@@ -32,6 +34,20 @@ def pytest_configure(config: pytest.Config) -> None:
     for key in [k for k in os.environ if k.startswith(("MLFLOW_", "AWS_"))]:
         del os.environ[key]
     os.environ.update(GIT_ENV | QUIET_ENV)
+    if not hasattr(config, "workerinput"):  # once, in the controlling process, before xdist workers start
+        _fetch_crds()
+
+
+def _fetch_crds() -> None:
+    """The CRDs reach the tests the way they reach users: `kserve-gitops schemas fetch`, held to the committed
+    schemas/crds/crds.lock.yaml. No network when they are already there; a mirror via KSERVE_GITOPS_CRD_BASE_URL."""
+    code = main(["schemas", "fetch", "--repo", str(REPO_ROOT)])
+    if code:
+        raise pytest.UsageError(
+            f"`kserve-gitops schemas fetch` exited {code}: the tests need the pinned CRDs in {CRDS}. Without "
+            "access to GitHub, set KSERVE_GITOPS_CRD_BASE_URL to a mirror (`python -m devtools.crd_mirror --from "
+            "DIR --then make test` serves a local copy)"
+        )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -23,7 +23,6 @@ import yaml
 from generator.diagnostics import Diagnostic
 from generator.errors import UserError
 from generator.spec.model import Platform
-from generator.util.redact import redact
 from generator.yamlio import dump, header
 
 DEFAULT_BASE_URL = "https://raw.githubusercontent.com"
@@ -95,6 +94,12 @@ class CrdFile:
     @property
     def local(self) -> str:
         return f"{self.project.name}/{PurePosixPath(self.path).name}"
+
+    @property
+    def upstream(self) -> str:
+        """Where the release publishes it. The lock records this, not `url`: a mirror is a way to get the
+        bytes, not their identity, so fetching through a mirror leaves a committed lock unchanged."""
+        return f"{DEFAULT_BASE_URL}/{self.project.repository}/{self.version}/{self.path}"
 
 
 @dataclass(frozen=True)
@@ -194,9 +199,9 @@ def untrusted(downloaded: Mapping[CrdFile, str], lock: Mapping[str, LockEntry], 
 def relock(
     files: Iterable[CrdFile], lock: Mapping[str, LockEntry], downloaded: Mapping[CrdFile, str]
 ) -> dict[str, LockEntry]:
-    """The new lock: downloads are recorded afresh (credentials redacted), the other files keep their entries."""
+    """The new lock: downloads are recorded afresh under their upstream URL, the other files keep their entries."""
     return {
-        file.local: LockEntry(file.version, redact(file.url), downloaded[file]) if file in downloaded
+        file.local: LockEntry(file.version, file.upstream, downloaded[file]) if file in downloaded
         else lock[file.local]
         for file in files
     }

@@ -11,7 +11,7 @@ import pytest
 
 from generator.cli import main
 from tests.support.mlflow_server import MlflowServer, NewModel
-from tests.support.paths import SHARED_CRDS
+from tests.support.paths import CRDS as CRD_DIR
 
 SPEC = """\
 apiVersion: kserve-gitops/v1
@@ -87,4 +87,4 @@ def platform(tmp_path: Path, mlflow_proxied: MlflowServer, new_model: NewModel,
     return repo
 
 
-CRDS = ("--crd-dir", str(SHARED_CRDS))
+CRDS = ("--crd-dir", str(CRD_DIR))

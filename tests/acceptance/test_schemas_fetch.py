@@ -1,7 +1,7 @@
 """`kserve-gitops schemas fetch|verify` end to end, against a real HTTP server on loopback.
 
-The server plays raw.githubusercontent.com: it serves the CRDs of ../shared/crds
-(copied byte for byte from the upstream tags) at their upstream paths, counts
+The server plays raw.githubusercontent.com: it serves the CRDs of schemas/crds
+(fetched before the run and held to the committed crds.lock.yaml) at their upstream paths, counts
 requests, and can be told to fail or to serve other bytes. Everything written goes
 to tmp_path; the repository never holds a CRD copy.
 """
@@ -26,11 +26,11 @@ import yaml
 
 from generator.cli import main
 from generator.validate.crds import load_crd_schemas
-from tests.support.paths import SHARED_CRDS
+from tests.support.paths import CRDS
 
 KSERVE = "/kserve/kserve/{tag}/config/crd/full/"
 ARGOCD = "/argoproj/argo-cd/{tag}/manifests/crds/"
-# upstream path at a tag → the file in ../shared/crds (and in the destination directory)
+# upstream path at a tag → the file in schemas/crds (and in the destination directory)
 LAYOUT = {
     KSERVE + "serving.kserve.io_inferenceservices.yaml": "kserve/serving.kserve.io_inferenceservices.yaml",
     KSERVE + "serving.kserve.io_servingruntimes.yaml": "kserve/serving.kserve.io_servingruntimes.yaml",
@@ -89,10 +89,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _released() -> dict[str, bytes]:
-    assert SHARED_CRDS.is_dir(), f"the upstream CRD copies must be checked out at {SHARED_CRDS}"
+    assert CRDS.is_dir(), f"the CRDs must have been fetched to {CRDS}"
     files = {}
     for path, local in LAYOUT.items():
-        data = (SHARED_CRDS / local).read_bytes()
+        data = (CRDS / local).read_bytes()
         for tag in TAGS[path.split("/")[1]]:
             files[path.format(tag=tag)] = data + (NEXT_RELEASE if tag == "v0.20.1" else b"")
     return files
@@ -176,15 +176,15 @@ def test_fetch_writes_the_upstream_crds_and_a_lock_that_validate_reads(fetched: 
     files = _tree(dest)
     assert sorted(files) == sorted([*LAYOUT.values(), "crds.lock.yaml"])
     for local in LAYOUT.values():
-        assert files[local][0] == (SHARED_CRDS / local).read_bytes(), local
+        assert files[local][0] == (CRDS / local).read_bytes(), local
     assert f"create schemas/crds/{ISVC}" in fetched.out
     assert "schemas/crds: KServe v0.20.0, Argo CD v3.5.1" in fetched.out
 
     lock = yaml.safe_load(files["crds.lock.yaml"][0])
     assert lock[ISVC] == {
         "version": "v0.20.0",
-        "url": upstream.base_url + ISVC_URL_PATH,
-        "sha256": "57c3bf13f77de94678bf2ae3748056ec071ad2b9e88d6a28f44fb4710758fcff",  # ../shared/crds SOURCE.md
+        "url": "https://raw.githubusercontent.com" + ISVC_URL_PATH,  # the release's URL, not the mirror's
+        "sha256": "57c3bf13f77de94678bf2ae3748056ec071ad2b9e88d6a28f44fb4710758fcff",  # KServe v0.20.0, as released
     }
     assert {entry["sha256"] for entry in lock.values()} == {_sha(files[p][0]) for p in LAYOUT.values()}
 
@@ -240,7 +240,7 @@ def test_verify_names_a_hand_edited_file_and_fetch_restores_only_that_file(
     assert (code, upstream.requests) == (0, [ARGOCD.format(tag="v3.5.1") + "appproject-crd.yaml"])
     assert out.splitlines()[0] == f"update schemas/crds/{APP_PROJECT}"
     after = _tree(dest)
-    assert after[APP_PROJECT][0] == (SHARED_CRDS / APP_PROJECT).read_bytes()
+    assert after[APP_PROJECT][0] == (CRDS / APP_PROJECT).read_bytes()
     assert {p: v for p, v in after.items() if p != APP_PROJECT} == {p: v for p, v in before.items() if p != APP_PROJECT}
 
 
@@ -306,7 +306,7 @@ def test_a_momentary_server_error_is_retried(
     assert code == 0
     assert upstream.requests.count(ISVC_URL_PATH) == 2
     assert f"create {elsewhere}/{ISVC}" in out
-    assert (elsewhere / ISVC).read_bytes() == (SHARED_CRDS / ISVC).read_bytes()
+    assert (elsewhere / ISVC).read_bytes() == (CRDS / ISVC).read_bytes()
 
 
 def test_a_server_that_keeps_failing_exits_2(

@@ -5,5 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-# The real KServe v0.20.0 and Argo CD v3.5.1 CRDs, beside the repository (never copied into it).
-SHARED_CRDS = (REPO_ROOT / ".." / "shared" / "crds").resolve()
+# The KServe and Argo CD CRDs models.yaml pins, fetched by `kserve-gitops schemas fetch` as a user would
+# (tests/conftest.py does it before the run) and checked against the committed crds.lock.yaml.
+CRDS = REPO_ROOT / "schemas" / "crds"

@@ -161,11 +161,12 @@ def test_first_use_and_new_versions_are_trusted() -> None:
     assert untrusted({ISVC: HASH_A}, _locked(ISVC), WHERE) == []
 
 
-def test_relock_records_downloads_and_keeps_the_other_entries() -> None:
+def test_relock_records_downloads_under_their_release_url_and_keeps_the_other_entries() -> None:
+    """A mirror (with its credentials) is how the bytes came, not what they are: the committed lock stays the same."""
     kept = LockEntry("v3.5.1", "https://mirror/old", HASH_A)
-    with_token = CrdFile(ISVC.project, "v0.21.0", ISVC.path, ISVC.kind, "https://bot:s3cret@mirror/x.yaml")
-    new = relock([with_token, APP_PROJECT], {APP_PROJECT.local: kept, "gone.yaml": kept}, {with_token: HASH_B})
+    via_mirror = CrdFile(ISVC.project, "v0.21.0", ISVC.path, ISVC.kind, "https://bot:s3cret@mirror/x.yaml")
+    new = relock([via_mirror, APP_PROJECT], {APP_PROJECT.local: kept, "gone.yaml": kept}, {via_mirror: HASH_B})
     assert new == {
-        ISVC.local: LockEntry("v0.21.0", "https://***@mirror/x.yaml", HASH_B),
+        ISVC.local: LockEntry("v0.21.0", f"{RAW}/kserve/kserve/v0.21.0/{ISVC.path}", HASH_B),
         APP_PROJECT.local: kept,
     }

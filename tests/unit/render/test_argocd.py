@@ -12,7 +12,7 @@ from generator.lock.model import Lock, LockEntry
 from generator.render.tree import render
 from generator.spec.load import parse_spec
 from generator.validate.crds import load_crd_schemas
-from tests.support.paths import SHARED_CRDS
+from tests.support.paths import CRDS
 
 SPEC = """\
 apiVersion: kserve-gitops/v1
@@ -78,7 +78,7 @@ def test_project_allows_only_our_repo_namespaces_and_kinds() -> None:
 
 @pytest.mark.parametrize("name", ["appproject.yaml", "applicationset.yaml"])
 def test_argocd_objects_pass_the_strict_argo_cd_v3_5_crds(name: str) -> None:
-    assert load_crd_schemas(SHARED_CRDS).validate(_argocd()[name]) == []
+    assert load_crd_schemas(CRDS).validate(_argocd()[name]) == []
 
 
 def test_no_argocd_section_renders_no_argocd_directory() -> None:

@@ -1,4 +1,4 @@
-"""Shared fixtures: the real CRDs from ../shared/crds, loaded once per test run."""
+"""Shared fixtures: the real CRDs that `schemas fetch` put in schemas/crds, loaded once per test run."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from generator.validate.crds import CrdSchemas, load_crd_schemas
-from tests.support.paths import SHARED_CRDS
+from tests.support.paths import CRDS
 
-CRD_DIR = SHARED_CRDS
+CRD_DIR = CRDS
 
 MLFLOW_ISVC: dict[str, Any] = {
     "apiVersion": "serving.kserve.io/v1beta1",
@@ -43,7 +43,7 @@ MLFLOW_ISVC: dict[str, Any] = {
 
 @pytest.fixture(scope="session")
 def crd_dir() -> Path:
-    assert CRD_DIR.is_dir(), f"the CRDs must be checked out at {CRD_DIR}"
+    assert CRD_DIR.is_dir(), f"the CRDs must have been fetched to {CRD_DIR}"
     return CRD_DIR
 
 
