@@ -35,11 +35,10 @@ class Base:
 @contextmanager
 def exported(root: Path, ref: str | None) -> Iterator[Base]:
     """The base commit's files under a temporary directory, removed on exit."""
-    repo = _open(root)
-    commit, label = _resolve(repo, ref)
-    prefix = root.resolve().relative_to(Path(str(repo.working_tree_dir)).resolve())
-    with tempfile.TemporaryDirectory(prefix="kserve-gitops-base-") as tmp:
+    with _open(root) as repo, tempfile.TemporaryDirectory(prefix="kserve-gitops-base-") as tmp:
+        commit, label = _resolve(repo, ref)
         _export(commit.tree, Path(tmp))
+        prefix = root.resolve().relative_to(Path(str(repo.working_tree_dir)).resolve())
         yield Base(label, commit.hexsha, Path(tmp) / prefix)
 
 

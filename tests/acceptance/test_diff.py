@@ -183,3 +183,18 @@ def test_without_kustomize_it_says_what_to_install(example: Path, cli: Callable[
     assert (result.code, result.out) == (2, "")
     assert "neither kustomize nor kubectl is on PATH" in result.err
     assert "fix: install kubectl or kustomize" in result.err
+
+
+def test_a_platform_repository_in_a_subdirectory_of_a_larger_one(tmp_path: Path, cli: Callable[..., Result]) -> None:
+    mono = tmp_path / "mono"
+    mono.mkdir()
+    root = copy_example(mono / "platform")
+    git("init", "--quiet", "-b", "main", cwd=mono)
+    commit_all(mono, "monorepo")
+    scale_prod(cli, root, 6)
+
+    result = run(cli, root)
+
+    assert result.code == 0, result.err
+    assert result.out.startswith(f"--- before/{PROD_ISVC}\n") and "+    maxReplicas: 6\n" in result.out
+    assert "1 of 5 directories differ" in result.err
