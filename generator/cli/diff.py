@@ -7,7 +7,6 @@ import typer
 
 from generator.cli import _build, _options
 from generator.diff import formats
-from generator.diff.collect import rendered_diff
 from generator.error_handler import run
 
 NAME = "diff"
@@ -32,6 +31,9 @@ def command(ctx: typer.Context, base: Base = None, output: Format = "text", deta
     root = _build.repo_root(repo)
 
     def job() -> int:
+        # Imported here, not at the top: only diff pays for importing gitpython on every start of the CLI.
+        from generator.diff.collect import rendered_diff  # noqa: PLC0415
+
         report = rendered_diff(root, base)
         if output == "markdown":
             print(formats.markdown(report, details_url=details_url), end="")

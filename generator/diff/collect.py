@@ -9,29 +9,16 @@ have written are handed to kustomize.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from generator.diff import snapshot
-from generator.diff.compare import Build, DirectoryDiff, compare, skipped
+from generator.diff.compare import Build, DirectoryDiff, RenderedDiff, compare, skipped
 from generator.errors import ValidationFailed
 from generator.render.tree import ARGOCD_DIR, CLUSTER_DIR, ENVIRONMENTS_DIR
 from generator.validate.kustomize import kustomize_build, kustomize_command
 
 KUSTOMIZATION = "kustomization.yaml"
 ENV_NAME = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")  # models.yaml's rule for environment names
-
-
-@dataclass(frozen=True)
-class RenderedDiff:
-    base_ref: str
-    base_commit: str
-    directories: tuple[DirectoryDiff, ...]
-
-    @property
-    def changed(self) -> int:
-        """Directories with something to show: a diff or a failed build."""
-        return sum(d.status not in ("unchanged", "skipped") for d in self.directories)
 
 
 def rendered_diff(root: Path, base: str | None) -> RenderedDiff:

@@ -2,7 +2,8 @@
 
 Objects are matched by what Kubernetes knows them by (API group, kind, namespace, name), not by their place
 in kustomize's output: a reordering is no change, a version bump of an API is a change of the same object,
-and every hunk of the unified diff sits under a header naming the object it is in.
+and every hunk of the unified diff sits under a header naming the object it is in. Pure: the builds come in
+as data (generator/diff/collect.py runs kustomize and git).
 """
 
 from __future__ import annotations
@@ -89,6 +90,20 @@ class DirectoryDiff:
             "build-failed": f"⚠️ kustomize failed on the {self.failed}",
             "skipped": "⚠️ not an environment name, not built",
         }[self.status]
+
+
+@dataclass(frozen=True)
+class RenderedDiff:
+    """Every directory's comparison with the base commit."""
+
+    base_ref: str
+    base_commit: str
+    directories: tuple[DirectoryDiff, ...]
+
+    @property
+    def changed(self) -> int:
+        """Directories with something to show: a diff or a failed build."""
+        return sum(d.status not in ("unchanged", "skipped") for d in self.directories)
 
 
 def compare(directory: str, before: Build, after: Build) -> DirectoryDiff:

@@ -12,8 +12,7 @@ import json
 import re
 from typing import Any
 
-from generator.diff.collect import RenderedDiff
-from generator.diff.compare import DirectoryDiff
+from generator.diff.compare import DirectoryDiff, RenderedDiff
 
 COMMENT_LIMIT = 65_536  # GitHub's limit on a comment's body
 LIMIT = COMMENT_LIMIT - 1_024  # less room for closing a cut section and the note

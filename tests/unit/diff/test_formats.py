@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from generator.diff.collect import RenderedDiff
-from generator.diff.compare import Build, DirectoryDiff, compare, skipped
+from generator.diff.compare import Build, DirectoryDiff, RenderedDiff, compare, skipped
 from generator.diff.formats import COMMENT_LIMIT, MARKER, as_json, markdown, notes, text
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
