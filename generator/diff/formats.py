@@ -1,0 +1,102 @@
+"""`diff`'s report as a patch (text), a pull-request comment (Markdown) or data for tools (JSON).
+
+The Markdown comment stays under GitHub's limit of 65,536 characters per comment: every directory keeps
+its summary line, and diffs fill the room that is left, in order; a diff that does not fit is cut at a
+line end (or, with too little room left, not shown) and a note at the end says how many were.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from typing import Any
+
+from generator.diff.compare import DirectoryDiff, RenderedDiff
+
+COMMENT_LIMIT = 65_536  # GitHub's limit on a comment's body
+LIMIT = COMMENT_LIMIT - 1_024  # less room for closing a cut section and the note
+MARKER = "<!-- kserve-gitops:rendered-diff -->"  # the first line: how the workflow finds its comment again
+_MIN_CUT = 1_000  # with less room than this, a diff is not shown at all rather than cut to a stub
+_BACKTICKS = re.compile(r"`{3,}")
+
+
+def text(report: RenderedDiff) -> str:
+    """Every directory's unified diff, one after the other: a patch, empty when nothing changes."""
+    return "".join(d.diff for d in report.directories)
+
+
+def notes(report: RenderedDiff) -> str:
+    """For stderr: a line per directory that is not plain (a failed build, a skipped name), then a summary."""
+    lines = [f"{d.directory}: {d.summary}\n" + "".join(f"  {line}\n" for line in d.error.splitlines())
+             for d in report.directories if d.status in ("build-failed", "skipped")]
+    return "".join(lines) + f"{_counted(report)} (base: {report.base_ref} = {report.base_commit[:12]})\n"
+
+
+def as_json(report: RenderedDiff) -> str:
+    """The shape documented in docs/diff.md."""
+    document = {
+        "base": {"ref": report.base_ref, "commit": report.base_commit},
+        "changed": report.changed,
+        "directories": [_directory_json(d) for d in report.directories],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def markdown(report: RenderedDiff, *, details_url: str = "", limit: int = LIMIT) -> str:
+    """The pull-request comment: a hidden marker, a heading, then one collapsible section per directory."""
+    body = (f"{MARKER}\n### Rendered manifests\n\n`kustomize build` of every directory at the base "
+            f"(`{report.base_commit[:12]}`) and with this change: {_counted(report)}.\n\n")
+    sections = [_section(d) for d in report.directories]
+    short = [f"{summary} (diff not shown: too long)\n\n" for summary, _, _ in sections]
+    cut = 0
+    for i, (summary, language, content) in enumerate(sections):
+        block = _details(summary, language, content) if content else f"{summary}\n\n"
+        room = limit - len(body) - sum(map(len, short[i + 1:]))
+        if len(block) <= room:
+            body += block
+            continue
+        cut += 1
+        if room > _MIN_CUT:  # the start of this diff, cut at a line end
+            keep = content[: room - len(summary) - 200].rsplit("\n", 1)[0] + "\n"
+            body += _details(f"{summary} (cut)", language, keep)
+        else:
+            body += short[i]
+    if cut:
+        where = f"[the full diffs]({details_url}), or " if details_url else ""
+        body += (f"> [!NOTE]\n> Cut to fit GitHub's comment size limit: {cut} diff(s) are incomplete or not shown. "
+                 f"See {where}`kserve-gitops diff --base {report.base_commit}`.\n")
+    return body
+
+
+
+def _counted(report: RenderedDiff) -> str:
+    total = len(report.directories)
+    return f"{report.changed} of {total} director{'y' if total == 1 else 'ies'} differ"
+
+
+def _section(d: DirectoryDiff) -> tuple[str, str, str]:
+    """(summary line, code block language, code block text); no text when there is nothing to show."""
+    summary = f"<code>{html.escape(d.directory)}</code>: {d.summary}"
+    if d.status == "build-failed":
+        return summary, "text", d.error + "\n"
+    return summary, "diff", d.diff
+
+
+def _details(summary: str, language: str, content: str) -> str:
+    fence = "`" * max([5, *(len(run) + 1 for run in _BACKTICKS.findall(content))])  # longer than any inside
+    return f"<details><summary>{summary}</summary>\n\n{fence}{language}\n{content}{fence}\n\n</details>\n\n"
+
+
+def _directory_json(d: DirectoryDiff) -> dict[str, Any]:
+    return {
+        "directory": d.directory,
+        "status": d.status,
+        "summary": d.summary,
+        "added": d.added,
+        "removed": d.removed,
+        "objects": [{"group": c.id.group, "kind": c.id.kind, "namespace": c.id.namespace or None,
+                     "name": c.id.name, "change": c.change} for c in d.changes],
+        "diff": d.diff,
+        "error": {"side": d.failed, "message": d.error} if d.status == "build-failed" else None,
+    }

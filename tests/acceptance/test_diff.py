@@ -1,0 +1,200 @@
+"""`kserve-gitops diff` on a real git repository (this repository's example, committed in tmp_path) with the real
+kustomize: it shows what a merge would make Argo CD change, reads the base from git, and never touches the checkout.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.acceptance.conftest import CRDS, Result
+from tests.support.git_remote import commit_all, git, publish
+from tests.support.paths import REPO_ROOT
+
+EXAMPLE = ("models.yaml", "models.lock", "kustomization.yaml", "environments", "argocd", "cluster")
+DIRECTORIES = ("environments/dev", "environments/prod", "environments/staging", "argocd", "cluster")
+PROD_ISVC = "environments/prod/InferenceService/mlflow-kserve-prod/wine-classifier"
+
+
+def copy_example(dest: Path) -> Path:
+    dest.mkdir()
+    for name in EXAMPLE:
+        source = REPO_ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, dest / name)
+        else:
+            shutil.copy2(source, dest / name)
+    return dest
+
+
+@pytest.fixture
+def example(tmp_path: Path) -> Path:
+    """The example as the first commit of `main`, with a bare `origin` it was pushed to (no origin/HEAD)."""
+    root = copy_example(tmp_path / "platform")
+    publish(root, tmp_path / "origin.git")
+    return root
+
+
+def run(cli: Callable[..., Result], root: Path, *args: str) -> Result:
+    return cli("diff", "--repo", str(root), *args)
+
+
+def scale_prod(cli: Callable[..., Result], root: Path, replicas: int) -> None:
+    """Edit models.yaml as a person would and re-render, as `kserve-gitops render` writes it."""
+    spec = root / "models.yaml"
+    spec.write_text(spec.read_text().replace("    maxReplicas: 4\n", f"    maxReplicas: {replicas}\n", 1))
+    result = cli("render", "--repo", str(root), *CRDS)
+    assert result.code == 0, result.out + result.err
+
+
+def snapshot(root: Path) -> tuple[str, dict[str, tuple[bytes, int]]]:
+    """`git status` and every file's bytes and mtime: what diff must leave exactly as it found it."""
+    files = {p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
+             for p in sorted(root.rglob("*")) if p.is_file() and ".git" not in p.relative_to(root).parts}
+    return git("status", "--porcelain", "--branch", cwd=root), files
+
+
+def test_nothing_changed_is_an_empty_patch(example: Path, cli: Callable[..., Result]) -> None:
+    result = run(cli, example)
+
+    assert (result.code, result.out) == (0, "")
+    assert result.err == f"0 of 5 directories differ (base: HEAD = {git('rev-parse', 'HEAD', cwd=example)[:12]})\n"
+
+
+def test_an_uncommitted_change_shows_exactly_the_changed_inference_service(
+        example: Path, cli: Callable[..., Result]) -> None:
+    scale_prod(cli, example, 6)
+    before = snapshot(example)
+
+    result = run(cli, example, "-o", "json")
+
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert report["base"] == {"ref": "HEAD", "commit": git("rev-parse", "HEAD", cwd=example).strip()}
+    assert [d["directory"] for d in report["directories"]] == list(DIRECTORIES)
+    assert {d["directory"]: d["status"] for d in report["directories"]} == dict.fromkeys(DIRECTORIES, "unchanged") | {
+        "environments/prod": "changed"}
+    prod = report["directories"][1]
+    assert prod["objects"] == [{"group": "serving.kserve.io", "kind": "InferenceService",
+                                "namespace": "mlflow-kserve-prod", "name": "wine-classifier", "change": "changed"}]
+    assert (prod["added"], prod["removed"]) == (1, 1)
+    assert prod["diff"].startswith(f"--- before/{PROD_ISVC}\n+++ after/{PROD_ISVC}\n@@ ")
+    assert "-    maxReplicas: 4\n+    maxReplicas: 6\n" in prod["diff"]
+    assert snapshot(example) == before, "diff changed the checkout"
+
+
+def test_a_committed_change_against_an_older_base_as_text_and_markdown(
+        example: Path, cli: Callable[..., Result]) -> None:
+    first = git("rev-parse", "HEAD", cwd=example).strip()
+    scale_prod(cli, example, 6)
+    commit_all(example, "prod: up to 6 replicas")
+
+    assert run(cli, example).out == "", "the default base is HEAD when there is no origin/HEAD"
+    text = run(cli, example, "--base", "HEAD~1")
+    comment = run(cli, example, "--base", first, "-o", "markdown")
+
+    assert text.code == 0
+    assert text.out.startswith(f"--- before/{PROD_ISVC}\n")
+    assert text.out.count("\n--- ") == 0, "one object, one header"
+    assert comment.code == 0
+    assert comment.out.startswith("<!-- kserve-gitops:rendered-diff -->\n### Rendered manifests\n")
+    assert f"(`{first[:12]}`) and with this change: 1 of 5 directories differ." in comment.out
+    assert "<code>environments/prod</code>: +1 \N{MINUS SIGN}1 lines</summary>" in comment.out
+    assert text.out in comment.out
+
+
+def test_the_default_base_is_where_the_branch_left_origin_head(tmp_path: Path, example: Path,
+                                                               cli: Callable[..., Result]) -> None:
+    """Upstream moved on after the branch started: only the branch's own change shows, as after a merge."""
+    clone = tmp_path / "clone"
+    git("clone", "--quiet", str(tmp_path / "origin.git"), str(clone), cwd=tmp_path)
+    git("checkout", "--quiet", "-b", "more-replicas", cwd=clone)
+    scale_prod(cli, clone, 6)
+    commit_all(clone, "prod: up to 6 replicas")
+    # meanwhile, main gets another change, and the clone fetches it
+    upstream = example / "environments" / "dev" / "kustomization.yaml"
+    upstream.write_text(upstream.read_text() + "commonAnnotations: {team: ml}\n")
+    start = commit_all(example, "dev: team annotation")
+    git("push", "--quiet", "origin", "main", cwd=example)
+    git("fetch", "--quiet", "origin", cwd=clone)
+
+    result = run(cli, clone, "-o", "json")
+
+    report = json.loads(result.out)
+    assert report["base"]["ref"] == "merge-base of origin/HEAD and HEAD"
+    assert report["base"]["commit"] == git("rev-parse", "HEAD~1", cwd=clone).strip() != start
+    assert [d["directory"] for d in report["directories"] if d["status"] != "unchanged"] == ["environments/prod"]
+    assert [d["directory"] for d in json.loads(run(cli, clone, "--base", "origin/HEAD", "-o", "json").out)[
+        "directories"] if d["status"] != "unchanged"] == ["environments/dev", "environments/prod"]
+
+
+def test_a_base_that_does_not_build_is_reported_in_its_section(example: Path, cli: Callable[..., Result]) -> None:
+    kustomization = example / "environments" / "staging" / "kustomization.yaml"
+    good = kustomization.read_text()
+    kustomization.write_text(good + "  - missing.yaml\n")
+    commit_all(example, "staging: a resource that is not there")
+    kustomization.write_text(good)
+
+    result = run(cli, example, "-o", "markdown")
+
+    assert result.code == 0, result.err
+    assert "<code>environments/staging</code>: ⚠️ kustomize failed on the base</summary>" in result.out
+    assert "missing.yaml" in result.out
+    assert str(example) not in result.out, "paths are relative to the repository"
+    assert "environments/staging: ⚠️ kustomize failed on the base\n" in result.err
+    assert "1 of 5 directories differ" in result.err
+
+
+def test_a_base_that_does_not_exist_is_one_clear_error(example: Path, cli: Callable[..., Result]) -> None:
+    before = snapshot(example)
+
+    result = run(cli, example, "--base", "no-such-branch")
+
+    assert (result.code, result.out) == (2, "")
+    assert result.err == (f"error: --base no-such-branch: no such commit, branch or tag in {example}\n"
+                          "  fix: name an existing ref (`git branch -a`, `git log --oneline`), or fetch it first: "
+                          "`git fetch origin no-such-branch`\n")
+    assert snapshot(example) == before
+
+
+def test_outside_a_git_repository_is_one_clear_error(tmp_path: Path, cli: Callable[..., Result]) -> None:
+    root = copy_example(tmp_path / "plain")
+
+    result = run(cli, root)
+
+    assert (result.code, result.out) == (2, "")
+    assert result.err.startswith(f"error: {root} is not inside a git repository")
+    assert "fix: run it in a clone of the platform repository, or point --repo at one" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_without_kustomize_it_says_what_to_install(example: Path, cli: Callable[..., Result],
+                                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+
+    result = run(cli, example)
+
+    assert (result.code, result.out) == (2, "")
+    assert "neither kustomize nor kubectl is on PATH" in result.err
+    assert "fix: install kubectl or kustomize" in result.err
+
+
+def test_a_platform_repository_in_a_subdirectory_of_a_larger_one(tmp_path: Path, cli: Callable[..., Result]) -> None:
+    mono = tmp_path / "mono"
+    mono.mkdir()
+    root = copy_example(mono / "platform")
+    git("init", "--quiet", "-b", "main", cwd=mono)
+    commit_all(mono, "monorepo")
+    scale_prod(cli, root, 6)
+
+    result = run(cli, root)
+
+    assert result.code == 0, result.err
+    assert result.out.startswith(f"--- before/{PROD_ISVC}\n") and "+    maxReplicas: 6\n" in result.out
+    assert "1 of 5 directories differ" in result.err
