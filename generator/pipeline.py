@@ -89,10 +89,12 @@ def unpin(repo: Path, model: str, env: str, *, registry: RegistryFactory, valida
 
 
 def _edit(repo: Path, change: Callable[[str], str], registry: RegistryFactory, validate: Validator) -> Outcome:
-    try:
-        text = (repo / SPEC_FILE).read_text(encoding="utf-8")
+    try:  # bytes, not read_text: universal newlines would turn a CRLF file into LF
+        text = (repo / SPEC_FILE).read_bytes().decode("utf-8")
     except OSError as exc:
         raise UserError.simple(f"cannot read: {exc.strerror or exc}", file=SPEC_FILE) from None
+    except UnicodeDecodeError as exc:
+        raise UserError.simple(f"not UTF-8: {exc.reason} at byte {exc.start}", file=SPEC_FILE) from None
     edited = change(text)
     spec, warnings = parse_spec(edited, SPEC_FILE)
     new = _relock(spec, _read_lock(repo), Update(), registry)
