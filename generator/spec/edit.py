@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import yaml
 
@@ -103,10 +104,15 @@ def _aliases(text: str) -> Iterator[_Alias]:
     """Every `*name` with the node it refers to: the latest `&name` before it (YAML lets a name be re-anchored)."""
     anchored: dict[str, int] = {}
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
-        if isinstance(event, yaml.AliasEvent):
-            yield _Alias(anchored[event.anchor], event.start_mark.index, event.end_mark.index)
+        if isinstance(event, yaml.AliasEvent) and event.anchor is not None:
+            yield _Alias(anchored[event.anchor], _index(event.start_mark), _index(event.end_mark))
         elif isinstance(event, yaml.NodeEvent) and event.anchor is not None:
-            anchored[event.anchor] = event.start_mark.index
+            anchored[event.anchor] = _index(event.start_mark)
+
+
+def _index(mark: Any) -> int:
+    """A parsed event's offset in the text (the stubs allow a missing mark; the parser always sets one)."""
+    return int(mark.index)
 
 
 def _unshared(text: str, path: Path_) -> str:
@@ -128,7 +134,7 @@ def _unshared(text: str, path: Path_) -> str:
             copy = yaml.safe_dump(loader.construct_document(node), default_flow_style=True, sort_keys=False,
                                   width=1 << 30).rstrip("\r\n")
         finally:
-            loader.dispose()  # type: ignore[no-untyped-call]
+            loader.dispose()
         for site in reversed([s for s in sites if s.anchor_at == sites[0].anchor_at]):
             text = text[: site.start] + copy + text[site.end :]
 
@@ -137,7 +143,7 @@ def _content_end(text: str, mapping: yaml.MappingNode) -> int:
     """Where a block mapping's last token ends: its end mark lies past trailing comments and blank lines."""
     start, end = mapping.start_mark.index, mapping.end_mark.index
     return max(
-        token.end_mark.index for token in yaml.scan(text, Loader=yaml.SafeLoader)
+        _index(token.end_mark) for token in yaml.scan(text, Loader=yaml.SafeLoader)
         if start <= token.start_mark.index < end and not isinstance(token, yaml.BlockEndToken)
     )
 
