@@ -21,7 +21,10 @@ def _read(lock: Lock) -> Lock:
 
 def _forged(**fields: str) -> Lock:
     lock = _full_lock()
-    lock.entries[("wine", "prod")] = replace(lock.entries[("wine", "prod")], **fields)
+    prod = lock.entries[("wine", "prod")]
+    lock.entries[prod.key] = replace(prod, version=fields.get("version", prod.version),
+                                     run_id=fields.get("run_id", prod.run_id), source=fields.get("source", prod.source),
+                                     artifact_uri=fields.get("artifact_uri", prod.artifact_uri))
     return _read(lock)
 
 
