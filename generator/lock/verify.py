@@ -20,7 +20,7 @@ from generator.lock.io import dump_info
 from generator.lock.model import Lock, LockEntry
 from generator.registry.base import ModelInfo, ModelVersion, NotFound, Query, Resolution
 from generator.registry.uris import Unfetchable, location_problem, storage_uri
-from generator.spec.model import Ref, Spec
+from generator.spec.model import Ref, Spec, Target
 
 RULE = "lock-verify"
 LOCATION_RULE = "lock-storage-uri"
@@ -28,12 +28,13 @@ LOCATION_RULE = "lock-storage-uri"
 
 def queries(spec: Spec, lock: Lock) -> list[Query]:
     """The registry questions that re-read every locked version of a target models.yaml still has."""
-    return sorted({_query(entry) for entry in _entries(spec, lock)})
+    return sorted({_query(entry) for entry, _ in _entries(spec, lock)})
 
 
 def verify(spec: Spec, lock: Lock, answers: Mapping[Query, Resolution]) -> list[Diagnostic]:
     """Every way the locked entries differ from the registry's `answers` (to `queries`), one error each."""
-    return [d for entry in _entries(spec, lock) for d in _differences(spec, lock, entry, answers[_query(entry)])]
+    return [d for entry, target in _entries(spec, lock)
+            for d in _differences(spec, lock, entry, target, answers[_query(entry)])]
 
 
 def locations(spec: Spec, lock: Lock) -> list[Diagnostic]:
@@ -42,29 +43,32 @@ def locations(spec: Spec, lock: Lock) -> list[Diagnostic]:
     allowed = ", ".join(prefixes) or "none declared"
     return [
         _error(lock, entry, "artifactUri", f"artifactUri '{entry.artifact_uri}' {problem} (allowed prefixes: "
-               f"{allowed})", _fix(spec, entry, "if that location is right, add its prefix to "
-                                                "registry.allowedStoragePrefixes in models.yaml"), rule=LOCATION_RULE)
-        for entry in _entries(spec, lock)
-        if _method(spec, entry) == "runtime"
+               f"{allowed})", _fix(entry, target, "if that location is right, add its prefix to "
+                                                  "registry.allowedStoragePrefixes in models.yaml"), rule=LOCATION_RULE)
+        for entry, target in _entries(spec, lock)
+        if target.serving.method == "runtime"
         and (problem := location_problem(entry.artifact_uri, prefixes))
     ]
 
 
-def _entries(spec: Spec, lock: Lock) -> Iterator[LockEntry]:
-    """The entries render would use: those of targets models.yaml still declares, in file order."""
-    yield from sorted((e for e in lock.entries.values() if spec.target(e.model, e.env)),
-                      key=lambda e: (e.line_of(), e.key))
+def _entries(spec: Spec, lock: Lock) -> list[tuple[LockEntry, Target]]:
+    """The entries render would use (those of targets models.yaml still declares) with their targets, in file order."""
+    targets = {t.key: t for t in spec.targets}
+    found = [(e, targets[e.key]) for e in lock.entries.values() if e.key in targets]
+    return sorted(found, key=lambda pair: (pair[0].line_of(), pair[0].key))
 
 
-def _differences(spec: Spec, lock: Lock, entry: LockEntry, answer: Resolution) -> Iterator[Diagnostic]:
+def _differences(
+    spec: Spec, lock: Lock, entry: LockEntry, target: Target, answer: Resolution
+) -> Iterator[Diagnostic]:
     if isinstance(answer, NotFound):
         yield _error(lock, entry, "version", f"version {entry.version} of registered model '{entry.registered_model}' "
-                     f"is not in the registry: {answer.message}", _fix(spec, entry))
+                     f"is not in the registry: {answer.message}", _fix(entry, target))
         return
     for key, locked, registry in _fields(spec, entry, answer):
         if locked != registry:
             yield _error(lock, entry, key, f"{key} is locked as '{locked}' but the registry has '{registry}' for "
-                         f"'{entry.registered_model}' version {entry.version}", _fix(spec, entry))
+                         f"'{entry.registered_model}' version {entry.version}", _fix(entry, target))
 
 
 def _fields(spec: Spec, entry: LockEntry, answer: ModelVersion) -> Iterator[tuple[str, str, str]]:
@@ -85,16 +89,11 @@ def _query(entry: LockEntry) -> Query:
     return Query(entry.registered_model, Ref("version", entry.version))
 
 
-def _method(spec: Spec, entry: LockEntry) -> str:
-    target = spec.target(entry.model, entry.env)
-    return target.serving.method if target else ""
-
-
-def _fix(spec: Spec, entry: LockEntry, also: str = "") -> str:
-    """How to get a true entry back: undo the edit, or have the registry write it again."""
-    target = spec.target(entry.model, entry.env)
+def _fix(entry: LockEntry, target: Target, also: str = "") -> str:
+    """How to get a true entry back: undo the edit, or have the registry write it again (`--update` re-resolves
+    only floating references that are not held; any other entry is resolved afresh once it is missing)."""
     selector = f"{entry.model}/{entry.env}"
-    again = (f"run `kserve-gitops lock --update {selector}`" if target and target.ref.floating and not target.hold
+    again = (f"run `kserve-gitops lock --update {selector}`" if target.ref.floating and not target.hold
              else f"delete models.{entry.model}.{entry.env} from models.lock and run `kserve-gitops lock`")
     return f"revert the hand edit of models.lock, or {again} to record what the registry says" + (
         f"; {also}" if also else "")
