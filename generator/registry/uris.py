@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 # not plain http:// (no integrity, and the road to instance metadata endpoints), not pvc://,
 # oci:// or hf:// (no MLflow artifact store answers them).
 STORAGE_SCHEMES = ("s3", "gs", "https", "hdfs", "webhdfs")
+BUCKET_SCHEMES = ("s3", "gs")  # their "host" is a bucket name, never an address
 PROXY_SCHEME = "mlflow-artifacts"
 
 
@@ -62,7 +63,8 @@ def location_problem(uri: str, prefixes: Sequence[str]) -> str | None:
         (any(ch <= " " or ch == "\x7f" for ch in uri) or bool(parts.query or parts.fragment) or "@" in parts.netloc,
          "holds whitespace, control characters, a query, a fragment or credentials"),
         (bool({".", ".."} & set(parts.path.split("/"))), "has '.' or '..' path segments"),
-        (_private_address(parts.hostname or ""), "points at a loopback, private or link-local address"),
+        (parts.scheme not in BUCKET_SCHEMES and _private_address(parts.hostname or ""),
+         "points at a loopback, private or link-local address"),
         (not prefixes, "cannot be checked: models.yaml declares no storage prefix"),
         (not any(under(uri, prefix) for prefix in prefixes), "is not under an allowed storage prefix"),
     )
