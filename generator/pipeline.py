@@ -15,10 +15,11 @@ from generator.diagnostics import Diagnostic
 from generator.errors import LockError, RegistryError, UserError, ValidationFailed
 from generator.lock import images as lock_images
 from generator.lock import io as lock_io
+from generator.lock import verify as lock_verify
 from generator.lock.model import Lock, LockEntry
 from generator.lock.resolve import Update, compatibility, merge, queries_for
 from generator.propose import publish as propose_publish
-from generator.registry.base import Registry
+from generator.registry.base import Query, Registry, Resolution
 from generator.render.tree import ARGOCD_DIR, CLUSTER_DIR, ENVIRONMENTS_DIR, ROOT_KUSTOMIZATION, render
 from generator.spec import edit as spec_edit
 from generator.spec.load import load_spec, parse_spec
@@ -55,9 +56,10 @@ def validate_repo(repo: Path, tree_checks: TreeChecks) -> list[Diagnostic]:
     return found + tree_checks(repo, on_disk, platform)
 
 
-def lock(repo: Path, registry: RegistryFactory, update: Update) -> Outcome:
+def lock(repo: Path, registry: RegistryFactory, update: Update, *, verify: bool = False) -> Outcome:
+    """`verify` (`--check`): also re-read every locked version and refuse entries the registry contradicts."""
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
-    new = _relock(spec, _read_lock(repo), update, registry)
+    new = _relock(spec, _read_lock(repo), update, registry, verify=verify)
     return Outcome(plan(repo, {LOCK_FILE: lock_io.dumps(new)}), warnings + _compat_warnings(spec, new), new)
 
 
@@ -69,10 +71,11 @@ def render_tree(repo: Path, validate: Validator) -> Outcome:
     return Outcome(plan(repo, files, RENDERED), warnings, current)
 
 
-def generate(repo: Path, registry: RegistryFactory, update: Update, validate: Validator) -> Outcome:
-    """lock + render + validate as one atomic plan: the lock and the manifests always agree."""
+def generate(repo: Path, registry: RegistryFactory, update: Update, validate: Validator, *,
+             verify: bool = False) -> Outcome:
+    """lock + render + validate as one atomic plan: the lock and the manifests always agree. `verify` as `lock`."""
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
-    new = _relock(spec, _read_lock(repo), update, registry)
+    new = _relock(spec, _read_lock(repo), update, registry, verify=verify)
     files = {LOCK_FILE: lock_io.dumps(new), **render(spec, new)}
     warnings += _check(files, validate, spec.platform) + _compat_warnings(spec, new)
     return Outcome(plan(repo, files, RENDERED), warnings, new)
@@ -89,10 +92,12 @@ def unpin(repo: Path, model: str, env: str, *, registry: RegistryFactory, valida
 
 
 def _edit(repo: Path, change: Callable[[str], str], registry: RegistryFactory, validate: Validator) -> Outcome:
-    try:
-        text = (repo / SPEC_FILE).read_text(encoding="utf-8")
+    try:  # bytes, not read_text: universal newlines would turn a CRLF file into LF
+        text = (repo / SPEC_FILE).read_bytes().decode("utf-8")
     except OSError as exc:
         raise UserError.simple(f"cannot read: {exc.strerror or exc}", file=SPEC_FILE) from None
+    except UnicodeDecodeError as exc:
+        raise UserError.simple(f"not UTF-8: {exc.reason} at byte {exc.start}", file=SPEC_FILE) from None
     edited = change(text)
     spec, warnings = parse_spec(edited, SPEC_FILE)
     new = _relock(spec, _read_lock(repo), Update(), registry)
@@ -122,18 +127,39 @@ def _files(path: Path) -> list[Path]:
     return [path] if path.is_file() else sorted(p for p in path.rglob("*.yaml") if p.is_file())
 
 
-def _relock(spec: Spec, old: Lock, update: Update, registry: RegistryFactory) -> Lock:
+def _relock(spec: Spec, old: Lock, update: Update, registry: RegistryFactory, *, verify: bool = False) -> Lock:
+    """The new lock; with `verify`, the old one's entries are re-read in the same batch and must hold."""
     unknown = update.unknown_selectors(spec)
     if unknown:
         known = sorted({t.model for t in spec.targets} | {f"{t.model}/{t.env}" for t in spec.targets})
         raise UserError.simple(f"--update names nothing in {SPEC_FILE}: {', '.join(unknown)}",
                                hint=f"use MODEL or MODEL/ENV, one of: {', '.join(known)}")
-    queries = queries_for(spec, old, update)
-    answers = dict(zip(queries, registry(spec).resolve(queries), strict=True)) if queries else {}
+    checks = lock_verify.queries(spec, old) if verify else []
+    answers = _ask(spec, registry, [*queries_for(spec, old, update), *checks])
+    if verify:
+        _refuse_untrue(spec, old, answers)
     new, problems = merge(spec, old, update, answers)
     if problems:
         raise RegistryError(problems)
     return new
+
+
+def _ask(spec: Spec, registry: RegistryFactory, queries: list[Query]) -> dict[Query, Resolution]:
+    """One batched resolve for every distinct question; no registry at all when there is none."""
+    distinct = sorted(set(queries))
+    return dict(zip(distinct, registry(spec).resolve(distinct), strict=True)) if distinct else {}
+
+
+def _refuse_untrue(spec: Spec, lock: Lock, answers: Mapping[Query, Resolution]) -> None:
+    """Raise when an entry is outside the allowed storage locations or differs from the registry."""
+    problems = lock_verify.locations(spec, lock) + lock_verify.verify(spec, lock, answers)
+    if problems:
+        raise LockError(problems)
+
+
+def _verify_lock(spec: Spec, lock: Lock, registry: RegistryFactory) -> None:
+    """`lock --check`'s verification on its own: every entry re-read from the registry and compared."""
+    _refuse_untrue(spec, lock, _ask(spec, registry, lock_verify.queries(spec, lock)))
 
 
 def _read_lock(repo: Path) -> Lock:
@@ -152,15 +178,19 @@ def _check(files: dict[str, bytes], validate: Validator, platform: Platform) -> 
 def propose(
     repo: Path, settings: propose_publish.Settings, *, git: propose_publish.GitSide,
     github: propose_publish.GitHubSide | None, runs: propose_publish.RunSource, validate: Validator,
+    registry: RegistryFactory,
 ) -> propose_publish.Published:
     """The working tree's models.lock, as `lock --update` left it, proposed group by group against the base branch.
 
     A missing lock is an error, not an empty one: that would read as "nothing to promote" and close every bot PR.
+    The lock is verified against the registry first (as `lock --check`): a hand-forged entry is never pushed.
     """
     if not (repo / LOCK_FILE).is_file():
         raise UserError.simple("no models.lock in the working tree", file=LOCK_FILE,
                                hint="run `kserve-gitops lock --update` first, then propose what it changed")
-    return propose_publish.propose(_read_lock(repo), settings, git=git, github=github, runs=runs,
+    new = _read_lock(repo)
+    _verify_lock(load_spec(repo / SPEC_FILE, SPEC_FILE)[0], new, registry)
+    return propose_publish.propose(new, settings, git=git, github=github, runs=runs,
                                    check=lambda files, platform: _check(dict(files), validate, platform))
 
 

@@ -7,7 +7,8 @@ from generator.cli import _build, _options
 
 NAME = "lock"
 HELP = ("Resolve references that have no lock entry (or whose reference changed) against MLflow and write "
-        "models.lock. Numeric versions and held entries never move.")
+        "models.lock. Numeric versions and held entries never move. --check also re-reads every locked version "
+        "and fails on any entry the registry contradicts (version, run id, artifact location).")
 EXAMPLE = ("Examples: kserve-gitops lock  |  kserve-gitops lock --update  |  "
            "kserve-gitops lock --update wine-classifier/prod")
 
@@ -21,5 +22,5 @@ def command(
 ) -> None:
     root = _build.repo_root(repo)
     selection = _build.update_selection(update, selectors)
-    _build.write_outcome(ctx, root, lambda: pipeline.lock(root, _build.registry_for, selection), check=check,
-                         fix="kserve-gitops lock")
+    _build.write_outcome(ctx, root, lambda: pipeline.lock(root, _build.registry_for, selection, verify=check),
+                         check=check, fix="kserve-gitops lock")

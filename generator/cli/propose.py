@@ -81,7 +81,7 @@ def command(
         published = pipeline.propose(
             root, settings, git=git, github=_github(repository, api_url, dry_run=dry_run),
             runs=MlflowRuns(os.environ.get("MLFLOW_TRACKING_URI", "")),
-            validate=checks(_build.crd_directory(root, crd_dir)))
+            validate=checks(_build.crd_directory(root, crd_dir)), registry=_build.registry_for)
         _build.warn(published.warnings)
         _report(published, dry_run=dry_run)
         return 0

@@ -36,6 +36,8 @@ _MLMODEL = {
 }
 # An OCI content digest as registries report it (`docker buildx imagetools inspect`, ECR's imageDigest).
 IMAGE_DIGEST = r"^sha256:[0-9a-f]{64}$"
+# MLflow numbers versions 1, 2, …; `models:/<name>/<version>` is rendered from it, so nothing else may pass.
+VERSION = r"^[1-9][0-9]*$"
 _ENTRY = {
     "type": "object",
     "additionalProperties": False,
@@ -48,7 +50,7 @@ _ENTRY = {
             "maxProperties": 1,
             "propertyNames": {"enum": list(REF_KINDS)},
         },
-        "version": {"type": "string"},
+        "version": {"type": "string", "pattern": VERSION},
         "runId": {"type": "string"},
         "source": {"type": "string"},
         "artifactUri": {"type": "string"},
@@ -82,7 +84,7 @@ def dumps(lock: Lock) -> bytes:
             "runId": entry.run_id,
             "source": entry.source,
             "artifactUri": entry.artifact_uri,
-            **({"mlmodel": _dump_info(entry.info)} if entry.info else {}),
+            **({"mlmodel": dump_info(entry.info)} if entry.info else {}),
             **({"imageDigest": entry.image_digest} if entry.image_digest else {}),
         }
     return dump([{"lockVersion": LOCK_VERSION, "models": models}], HEADER)
@@ -106,13 +108,14 @@ def loads(text: str, file: str = "models.lock") -> Lock:
     if problems:
         raise LockError(problems)
     return Lock({
-        (model, env): _entry(model, env, raw)
+        (model, env): _entry(model, env, raw, {
+            key: positions.line_of(["models", model, env, *([key] if key else [])])[0] for key in ("", *raw)})
         for model, envs in data["models"].items()
         for env, raw in envs.items()
-    })
+    }, file)
 
 
-def _entry(model: str, env: str, raw: dict[str, Any]) -> LockEntry:
+def _entry(model: str, env: str, raw: dict[str, Any], lines: dict[str, int]) -> LockEntry:
     ((kind, value),) = raw["reference"].items()
     return LockEntry(
         model=model,
@@ -125,10 +128,11 @@ def _entry(model: str, env: str, raw: dict[str, Any]) -> LockEntry:
         run_id=raw["runId"],
         info=_load_info(raw["mlmodel"]) if "mlmodel" in raw else None,
         image_digest=raw.get("imageDigest", ""),
+        lines=lines,
     )
 
 
-def _dump_info(info: ModelInfo) -> dict[str, Any]:
+def dump_info(info: ModelInfo) -> dict[str, Any]:
     """Flavors sorted, empty facts left out: the same MLmodel always gives the same bytes."""
     facts = {key: getattr(info, field) for key, field in _MLMODEL_FIELDS.items()}
     return {"flavors": sorted(info.flavors), **{key: value for key, value in facts.items() if value}}

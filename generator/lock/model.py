@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from generator.registry.base import ModelInfo
@@ -21,6 +22,7 @@ class LockEntry:
     `image_digest` (`sha256:…`) is the pushed image of a `method: image` entry, recorded
     by `kserve-gitops image record` after the build: the manifest then names the exact
     bytes, not a tag someone could push over. Empty until recorded.
+    `lines` are where the entry (key "") and its fields were in the file it was read from, for diagnostics.
     """
 
     model: str
@@ -33,15 +35,21 @@ class LockEntry:
     run_id: str
     info: ModelInfo | None = None
     image_digest: str = ""
+    lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def key(self) -> tuple[str, str]:
         return (self.model, self.env)
 
+    def line_of(self, key: str = "") -> int:
+        """Where `key` (e.g. "artifactUri"), else the entry itself, is in the lock file read; 0 if not read."""
+        return self.lines.get(key) or self.lines.get("", 0)
+
 
 @dataclass(frozen=True)
 class Lock:
     entries: dict[tuple[str, str], LockEntry] = field(default_factory=dict)
+    file: str = field(default="models.lock", compare=False)  # as diagnostics name it, e.g. "main:models.lock"
 
     def get(self, model: str, env: str) -> LockEntry | None:
         return self.entries.get((model, env))

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from generator.diagnostics import Diagnostic, json_path
 from generator.lock.model import Lock, LockEntry
 from generator.registry.base import ModelVersion, NotFound, Query, Resolution
-from generator.registry.uris import Unfetchable, storage_uri
+from generator.registry.uris import Unfetchable, location_problem, storage_uri
 from generator.spec.model import Ref, Spec, Target
 from generator.validate import compat
 
@@ -55,6 +55,8 @@ class Update:
 
 def needs_resolution(target: Target, entry: LockEntry | None, update: Update) -> bool:
     if entry is None or entry.registered_model != target.registered_model or entry.reference != target.wanted:
+        return True
+    if target.wanted.kind == "version" and entry.version != target.wanted.value:  # a hand-edited version
         return True
     return not target.hold and target.wanted.floating and update.selects(target)
 
@@ -153,13 +155,13 @@ def stale_entries(spec: Spec, lock: Lock) -> list[Diagnostic]:
             what = "has no lock entry" if entry is None else "changed since models.lock was written"
             problems.append(_at(target, spec, f"{target.model}/{target.env} {what}",
                                 "run `kserve-gitops lock` (or `generate`) with registry access"))
-        elif (
-            entry is not None
-            and isinstance(relocated := _relocated(entry, spec, target), LockEntry)
-            and relocated.artifact_uri != entry.artifact_uri
-        ):
-            problems.append(_at(target, spec, "registry.artifactsDestination changed since the lock was written",
-                                "run `kserve-gitops lock` to update artifact locations (no registry call)"))
+        elif entry is not None:
+            relocated = _relocated(entry, spec, target)
+            if isinstance(relocated, Diagnostic):
+                problems.append(relocated)
+            elif relocated.artifact_uri != entry.artifact_uri:
+                problems.append(_at(target, spec, "registry.artifactsDestination changed since the lock was written",
+                                    "run `kserve-gitops lock` to update artifact locations (no registry call)"))
     return problems
 
 
@@ -215,6 +217,12 @@ def _located(target: Target, version: ModelVersion, spec: Spec) -> LockEntry | D
     where = storage_uri(version.download_uri, spec.artifacts_destination)
     if isinstance(where, Unfetchable):
         return _at(target, spec, f"{version.registered_model} version {version.version}: {where.message}", where.hint)
+    problem = location_problem(where, spec.storage_prefixes) if target.serving.method == "runtime" else None
+    if problem:
+        return _at(target, spec, f"{version.registered_model} version {version.version}: the registry gives "
+                   f"'{where}', which {problem} (allowed prefixes: {', '.join(spec.storage_prefixes) or 'none'})",
+                   "set registry.artifactsDestination to the tracking server's --artifacts-destination, or add the "
+                   "bucket to registry.allowedStoragePrefixes in models.yaml")
     return LockEntry(
         model=target.model,
         env=target.env,

@@ -1,19 +1,29 @@
-"""Where KServe can fetch a model from, given what MLflow reports.
+"""Where KServe can fetch a model from, given what MLflow reports, and where a lock may send it.
 
 A proxying MLflow server answers `mlflow-artifacts:/<path>`; KServe's storage
 initializer cannot fetch that, so it is mapped onto the server's real
 `--artifacts-destination`, which no MLflow API reveals and models.yaml declares.
+
+models.lock is a file anyone with write access to the repository can edit, and its
+`artifactUri` becomes the InferenceService's `storageUri`: the storage initializer downloads
+whatever it names, with the predictor's credentials. So a location is only accepted when it
+uses an object-store scheme both KServe and MLflow's artifact stores speak and lies under a
+prefix models.yaml declares (`registry.artifactsDestination`, `registry.allowedStoragePrefixes`).
 """
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from generator.validate.kserve_rules import STORAGE_URI_PREFIXES
-
-# What KServe can download, less file://: a registry's local path is not on the serving node.
-FETCHABLE_SCHEMES = tuple(p.split(":", 1)[0] for p in STORAGE_URI_PREFIXES if p != "file://")
+# What KServe's storage initializer downloads (`SupportedStorageURIPrefixList`) and an MLflow
+# artifact store can hold a model in. Not file:// (a path on the registry's disk, or the node's),
+# not plain http:// (no integrity, and the road to instance metadata endpoints), not pvc://,
+# oci:// or hf:// (no MLflow artifact store answers them).
+STORAGE_SCHEMES = ("s3", "gs", "https", "hdfs", "webhdfs")
+BUCKET_SCHEMES = ("s3", "gs")  # their "host" is a bucket name, never an address
 PROXY_SCHEME = "mlflow-artifacts"
 
 
@@ -34,10 +44,41 @@ def storage_uri(download_uri: str, artifacts_destination: str) -> str | Unfetcha
             )
         path = urlsplit(download_uri).path.lstrip("/")
         return f"{artifacts_destination.rstrip('/')}/{path}"
-    if scheme in FETCHABLE_SCHEMES:
+    if scheme in STORAGE_SCHEMES:
         return download_uri
     return Unfetchable(
         f"artifact location '{download_uri}' uses '{scheme or 'a local path'}', which KServe cannot fetch",
         "store MLflow artifacts in an object store (s3://, gs://) or behind a proxying server "
         "with registry.artifactsDestination set",
     )
+
+
+def location_problem(uri: str, prefixes: Sequence[str]) -> str | None:
+    """Why KServe must not be sent to `uri`, or None when it is an allowed storage location."""
+    parts = urlsplit(uri)
+    if parts.scheme not in STORAGE_SCHEMES:
+        used = f"'{parts.scheme}://'" if parts.scheme else "no scheme"
+        return f"uses {used}; a storage location must use one of {', '.join(s + '://' for s in STORAGE_SCHEMES)}"
+    problems = (
+        (any(ch <= " " or ch == "\x7f" for ch in uri) or bool(parts.query or parts.fragment) or "@" in parts.netloc,
+         "holds whitespace, control characters, a query, a fragment or credentials"),
+        (bool({".", ".."} & set(parts.path.split("/"))), "has '.' or '..' path segments"),
+        (parts.scheme not in BUCKET_SCHEMES and _private_address(parts.hostname or ""),
+         "points at a loopback, private or link-local address"),
+        (not prefixes, "cannot be checked: models.yaml declares no storage prefix"),
+        (not any(under(uri, prefix) for prefix in prefixes), "is not under an allowed storage prefix"),
+    )
+    return next((message for failed, message in problems if failed), None)
+
+
+def under(uri: str, prefix: str) -> bool:
+    """`uri` is `prefix` or lies below it, by whole path segments."""
+    base = prefix.rstrip("/")
+    return uri == base or uri.startswith(base + "/")
+
+
+def _private_address(host: str) -> bool:
+    try:
+        return not ipaddress.ip_address(host.strip("[]")).is_global
+    except ValueError:
+        return host == "localhost" or host.endswith(".localhost")

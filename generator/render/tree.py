@@ -7,6 +7,7 @@ from typing import Any
 from generator.errors import LockError
 from generator.lock.model import Lock, LockEntry
 from generator.lock.resolve import stale_entries
+from generator.lock.verify import locations
 from generator.render.argocd import argocd_objects
 from generator.render.cluster import cluster_objects
 from generator.render.inferenceservice import PROTOCOLS, inference_service
@@ -23,8 +24,9 @@ HEADER = header(*HEADER_LINES)
 
 
 def render(spec: Spec, lock: Lock) -> dict[str, bytes]:
-    """Raises LockError when the lock does not cover the spec (render never asks the registry)."""
-    problems = stale_entries(spec, lock)
+    """Raises LockError when the lock does not cover the spec, or sends KServe outside the declared storage
+    prefixes (render never asks the registry)."""
+    problems = stale_entries(spec, lock) + locations(spec, lock)
     if problems:
         raise LockError(problems)
     files: dict[str, bytes] = {}

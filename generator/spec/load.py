@@ -201,6 +201,7 @@ def _build(data: Mapping[str, Any], positions: Positions, file: str) -> tuple[Sp
         environments=environments,
         targets=tuple(targets),
         artifacts_destination=registry.get("artifactsDestination", ""),
+        allowed_storage_prefixes=tuple(registry.get("allowedStoragePrefixes", ())),
         tracking_uri=registry.get("trackingUri", ""),
         platform=Platform(**_renamed(platform, _PLATFORM_KEYS)),
         argocd=_argocd(data["argocd"]) if "argocd" in data else None,

@@ -170,11 +170,17 @@ class Spec:
     environments: dict[str, Environment]
     targets: tuple[Target, ...]
     artifacts_destination: str = ""
+    allowed_storage_prefixes: tuple[str, ...] = ()
     tracking_uri: str = ""
     platform: Platform = Platform()
     argocd: ArgoCD | None = None
     storage_initializer: StorageInitializer | None = None
     source: str = "models.yaml"
+
+    @property
+    def storage_prefixes(self) -> tuple[str, ...]:
+        """Where a locked artifact location may point: the artifacts destination, then the declared extras."""
+        return tuple(p for p in (self.artifacts_destination, *self.allowed_storage_prefixes) if p)
 
     def target(self, model: str, env: str) -> Target | None:
         return next((t for t in self.targets if t.key == (model, env)), None)

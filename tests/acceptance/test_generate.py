@@ -204,15 +204,22 @@ def test_direct_artifact_store_locks_s3_uris_and_stage_references_warn(
 ) -> None:
     name = mlflow_direct.new_model(versions=2, stages={1: "Production"})
     os.environ.update({"MLFLOW_TRACKING_URI": mlflow_direct.stack.tracking_uri, **mlflow_direct.stack.s3_env})
-    (tmp_path / "models.yaml").write_text(
+    spec = (
         "apiVersion: kserve-gitops/v1\n"
         "environments: {dev: {namespace: d}, prod: {namespace: p}}\n"
         f"models:\n  m:\n    registeredModel: '{name}'\n    resources: {{limits: {{cpu: 1, memory: 1Gi}}}}\n"
         "    environments: {dev: {version: 2}, prod: {stage: Production}}\n"
     )
+    (tmp_path / "models.yaml").write_text(spec)
+    refused = cli("generate", "--repo", str(tmp_path), *CRDS)
+    assert refused.code == 1
+    assert "which cannot be checked: models.yaml declares no storage prefix" in refused.err
+    assert not (tmp_path / "models.lock").exists()
+    (tmp_path / "models.yaml").write_text(spec.replace(
+        "environments:", 'registry: {allowedStoragePrefixes: ["s3://mlflow-artifacts/direct"]}\nenvironments:', 1))
     result = cli("generate", "--repo", str(tmp_path), *CRDS)
     assert result.code == 0, result.err
-    assert "warning: models.yaml:7:" in result.err and "stage 'Production' is deprecated" in result.err
+    assert "warning: models.yaml:8:" in result.err and "stage 'Production' is deprecated" in result.err
     lock = yaml.safe_load((tmp_path / "models.lock").read_text())["models"]["m"]
     assert (lock["dev"]["version"], lock["prod"]["version"]) == ("2", "1")
     assert lock["prod"]["source"] == lock["prod"]["artifactUri"]
@@ -249,3 +256,14 @@ def test_following_environment_waits_for_its_leader(platform: Platform) -> None:
     client.set_registered_model_alias(platform.name, "challenger", "1")
     assert platform.run("generate", "--update", *CRDS).code == 0
     assert (_lock(platform)["staging"]["version"], _lock(platform)["prod"]["version"]) == ("1", "1")
+
+
+def test_pin_and_unpin_keep_a_crlf_models_yaml_byte_for_byte(platform: Platform) -> None:
+    original = platform.read("models.yaml").replace("\n", "\r\n").encode()
+    (platform.root / "models.yaml").write_bytes(original)
+    assert platform.run("generate", *CRDS).code == 0
+    assert platform.run("pin", "wine", "prod", "1", *CRDS).code == 0
+    pinned = (platform.root / "models.yaml").read_bytes()
+    assert pinned == original.replace(b"{alias: champion}", b"{alias: champion, hold: 1}")
+    assert platform.run("unpin", "wine", "prod", *CRDS).code == 0
+    assert (platform.root / "models.yaml").read_bytes() == original

@@ -252,3 +252,31 @@ def test_missing_token_exits_2_before_touching_anything(promo: Promotion) -> Non
     assert (result.code, result.err) == (2, "error: GITHUB_TOKEN not set\n  fix: export GITHUB_TOKEN (pull-requests: "
                                             "write) and GITHUB_REPOSITORY=OWNER/NAME, or use --dry-run\n")
     assert promo.remote.sha(STAGING) is None
+
+
+FORGED = {  # the prod entry of models.lock, edited by hand in the working tree before propose runs
+    "version 999": {"version": "999"},
+    "version 999 in another bucket": {"version": "999", "source": "s3://attacker-bucket/m-999/artifacts",
+                                      "artifactUri": "s3://attacker-bucket/m-999/artifacts"},
+    "run id": {"runId": "0123456789abcdef0123456789abcdef"},
+    "file": {"source": "file:///etc/passwd", "artifactUri": "file:///etc/passwd"},
+    "metadata endpoint": {"source": "http://169.254.169.254/latest/meta-data/",
+                          "artifactUri": "http://169.254.169.254/latest/meta-data/"},
+}
+
+
+@pytest.mark.parametrize("fields", FORGED.values(), ids=FORGED.keys())
+def test_a_forged_lock_is_refused_and_nothing_is_pushed_or_opened(promo: Promotion, fields: dict[str, str]) -> None:
+    lock_path = promo.platform.root / "models.lock"
+    lock = yaml.safe_load(lock_path.read_text())
+    lock["models"]["wine"]["prod"].update(fields)
+    lock_path.write_text(yaml.safe_dump(lock, sort_keys=False))
+    branches = git("branch", "-r", cwd=promo.platform.root)
+    result = promo.propose()
+    assert result.code == 1, result.out
+    assert "models.lock:" in result.err and "$.models.wine.prod." in result.err and "wine/prod: " in result.err
+    assert "Traceback" not in result.err
+    assert promo.remote.sha("kserve-gitops/promote-prod") is None, "nothing pushed"
+    assert git("ls-remote", str(promo.remote.bare), cwd=promo.platform.root).count("refs/heads/") == 1, "main only"
+    assert git("branch", "-r", cwd=promo.platform.root) == branches
+    assert promo.github.pulls == {} and promo.github.writes() == [], "no pull request"

@@ -78,3 +78,19 @@ def test_hand_edited_mlmodel_facts_are_refused() -> None:
     with pytest.raises(LockError) as caught:
         loads(text)
     assert "$.models.wine.prod.mlmodel.flavors: 'python_function' is not of type 'array'" in str(caught.value)
+
+
+@pytest.mark.parametrize("version", ["999/../../other", "0", "2 ", "latest"])
+def test_a_version_that_is_not_an_mlflow_version_number_is_refused(version: str) -> None:
+    """`models:/<name>/<version>` is rendered from it (method registry): nothing but a number may get there."""
+    text = dumps(_lock(A)).decode().replace("version: '2'", f"version: '{version}'")
+    with pytest.raises(LockError, match=r"\$\.models\.wine\.prod\.version: .* does not match"):
+        loads(text)
+
+
+def test_entries_know_the_lines_they_were_read_from() -> None:
+    text = dumps(_lock(A)).decode()
+    entry = loads(text).entries[("wine", "prod")]
+    lines = text.splitlines()
+    assert lines[entry.line_of() - 1].strip() == "prod:"
+    assert lines[entry.line_of("artifactUri") - 1].strip() == "artifactUri: s3://b/1/m"

@@ -282,3 +282,29 @@ def test_pinned_hold_resolves_exactly_that_version_and_keeps_the_reference_for_l
     new, _ = merge(spec, _full_lock(), Update(), {query: _answer(query, "1")})
     assert (new.entries[("wine", "prod")].version, new.entries[("wine", "prod")].reference) == ("1", query.ref)
     assert Query("Wine", Ref("alias", "champion")) not in queries_for(spec, new, Update.parse([])), "held"
+
+
+def test_a_hand_edited_version_of_a_numeric_reference_is_resolved_again() -> None:
+    lock = _full_lock()
+    lock.entries[("churn", "prod")] = replace(lock.entries[("churn", "prod")], version="999")
+    assert queries_for(_spec(), lock, Update()) == [Query("churn", Ref("version", "4"))]
+
+
+def test_a_registry_location_outside_the_declared_prefixes_is_not_locked() -> None:
+    lock = _full_lock()
+    del lock.entries[("wine", "prod")]
+    query = Query("Wine", Ref("alias", "champion"))
+    answer = replace(_answer(query, "2"), download_uri="s3://elsewhere/1/models/m-2/artifacts")
+    new, (problem,) = merge(_spec(), lock, Update(), {query: answer})
+    assert ("wine", "prod") not in new.entries
+    assert problem.message == ("Wine version 2: the registry gives 's3://elsewhere/1/models/m-2/artifacts', which is "
+                               "not under an allowed storage prefix (allowed prefixes: s3://bucket/mlartifacts)")
+    assert "registry.allowedStoragePrefixes" in problem.hint
+
+
+def test_an_unfetchable_locked_source_is_stale_for_render() -> None:
+    lock = _full_lock()
+    lock.entries[("wine", "prod")] = replace(lock.entries[("wine", "prod")], source="file:///etc/passwd",
+                                             artifact_uri="file:///etc/passwd")
+    (problem,) = stale_entries(_spec(), lock)
+    assert "'file:///etc/passwd' uses 'file', which KServe cannot fetch" in problem.message

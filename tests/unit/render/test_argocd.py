@@ -16,6 +16,7 @@ from tests.support.paths import CRDS
 
 SPEC = """\
 apiVersion: kserve-gitops/v1
+registry: {allowedStoragePrefixes: ["s3://b"]}
 argocd: {repoURL: "https://git.example.com/ml/platform.git", targetRevision: release}
 defaults: {resources: {limits: {cpu: 1, memory: 1Gi}}}
 environments:
@@ -92,7 +93,7 @@ def test_argocd_needs_a_version_whose_inferenceservice_health_check_works() -> N
                                 "platform: {argocdVersion: v3.2.4}\n"))
 
 
-REGISTRY = SPEC.replace("apiVersion: kserve-gitops/v1\n", """apiVersion: kserve-gitops/v1
+REGISTRY = SPEC.replace('registry: {allowedStoragePrefixes: ["s3://b"]}\n', """\
 registry: {storageInitializer: {image: "ghcr.io/acme/si:1", configMap: mlflow, secret: mlflow-creds}}
 """).replace("    registeredModel: wine\n", "    registeredModel: wine\n    method: registry\n")
 

@@ -13,6 +13,7 @@ from generator.spec.model import Ref, Spec
 
 SPEC = """\
 apiVersion: kserve-gitops/v1
+registry: {allowedStoragePrefixes: ["s3://b"]}
 defaults:
   serviceAccountName: kserve-sa
   resources: {requests: {cpu: 500m, memory: 2Gi}, limits: {cpu: 1, memory: 4Gi}}

@@ -63,3 +63,87 @@ def test_unpin_without_a_hold_changes_nothing() -> None:
 def test_unknown_model_or_environment_is_a_user_error() -> None:
     with pytest.raises(SpecError, match=r"models\.wine\.environments\.qa not found"):
         pin(BLOCK, "wine", "qa", "1")
+
+
+SHARED = """\
+apiVersion: kserve-gitops/v1
+environments: {dev: {namespace: d}, staging: {namespace: s}, live: {namespace: p}}
+models:
+  wine:
+    registeredModel: wine
+    environments:
+      staging: &same {alias: champion}   # live serves what staging serves
+      live: *same
+"""
+
+
+def _pinned(text: str, model: str, env: str) -> str:
+    target = parse_spec(text)[0].target(model, env)
+    assert target is not None
+    return target.pinned
+
+
+def test_pin_of_the_anchored_environment_leaves_its_alias_alone() -> None:
+    pinned = pin(SHARED, "wine", "staging", "3")
+    assert pinned == SHARED.replace("{alias: champion}   #", "{alias: champion, hold: 3}   #").replace(
+        "live: *same", "live: {alias: champion}")
+    assert (_pinned(pinned, "wine", "staging"), _pinned(pinned, "wine", "live")) == ("3", "")
+
+
+def test_pin_through_an_alias_materialises_that_environment_only() -> None:
+    pinned = pin(SHARED, "wine", "live", "3")
+    assert pinned == SHARED.replace("live: *same", "live: {alias: champion, hold: 3}")
+    assert (_pinned(pinned, "wine", "staging"), _pinned(pinned, "wine", "live")) == ("", "3")
+
+
+def test_unpin_through_an_alias_releases_that_environment_only() -> None:
+    held = SHARED.replace("{alias: champion}", "{alias: champion, hold: 2}")
+    released = unpin(held, "wine", "live")
+    assert released == held.replace("live: *same", "live: {alias: champion}")
+    assert (_pinned(released, "wine", "staging"), _pinned(released, "wine", "live")) == ("2", "")
+
+
+def test_a_shared_ancestor_is_unshared_too() -> None:
+    text = SHARED.replace("  wine:\n", "  wine: &wine\n").replace(
+        "      staging: &same {alias: champion}   # live serves what staging serves\n      live: *same\n",
+        "      live: {alias: champion}\n") + "  wine-copy: *wine\n"
+    pinned = pin(text, "wine", "live", "3")
+    assert pinned.endswith("  wine-copy: {registeredModel: wine, environments: {live: {alias: champion}}}\n")
+    assert (_pinned(pinned, "wine", "live"), _pinned(pinned, "wine-copy", "live")) == ("3", "")
+
+
+NESTED_LAST = """\
+apiVersion: kserve-gitops/v1
+environments: {live: {namespace: p}}
+models:
+  wine:
+    registeredModel: wine
+    environments:
+      live:
+        alias: champion
+        resources:
+          limits:
+            cpu: "1"   # one core
+
+        # about the next model
+  beer:
+    registeredModel: beer
+    environments:
+      live: {alias: champion}
+"""
+
+
+def test_pin_after_a_nested_map_goes_after_its_last_line() -> None:
+    pinned = pin(NESTED_LAST, "wine", "live", "3")
+    assert pinned == NESTED_LAST.replace('cpu: "1"   # one core\n', 'cpu: "1"   # one core\n        hold: 3\n')
+    assert _pinned(pinned, "wine", "live") == "3"
+    assert unpin(pinned, "wine", "live") == NESTED_LAST
+
+
+@pytest.mark.parametrize(("text", "env"), [(BLOCK, "prod"), (FLOW, "prod"), (NESTED_LAST, "live"), (SHARED, "live")],
+                         ids=["block", "flow", "nested", "shared"])
+def test_crlf_files_keep_crlf_byte_for_byte(text: str, env: str) -> None:
+    crlf = text.replace("\n", "\r\n")
+    pinned = pin(crlf, "wine", env, "3")
+    assert pinned == pin(text, "wine", env, "3").replace("\n", "\r\n")
+    assert unpin(pinned, "wine", env) == unpin(pin(text, "wine", env, "3"), "wine", env).replace("\n", "\r\n")
