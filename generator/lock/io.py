@@ -10,7 +10,7 @@ import jsonschema
 
 from generator.diagnostics import Diagnostic, json_path
 from generator.errors import LockError
-from generator.lock.model import Lock, LockEntry
+from generator.lock.model import LoadCheck, Lock, LockEntry, Verdict
 from generator.registry.base import ModelInfo
 from generator.spec.model import REF_KINDS, Ref
 from generator.spec.yaml_lines import load as load_yaml
@@ -34,6 +34,17 @@ _MLMODEL = {
         **{key: {"type": "string"} for key in _MLMODEL_FIELDS},
     },
 }
+_LOAD_CHECK = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["image", "verdict", "environment"],
+    "properties": {
+        "image": {"type": "string"},
+        "verdict": {"enum": ["loads", "fails"]},
+        "environment": {"type": "string"},
+        "error": {"type": "string"},
+    },
+}
 # An OCI content digest as registries report it (`docker buildx imagetools inspect`, ECR's imageDigest).
 IMAGE_DIGEST = r"^sha256:[0-9a-f]{64}$"
 _ENTRY = {
@@ -54,6 +65,7 @@ _ENTRY = {
         "artifactUri": {"type": "string"},
         "mlmodel": _MLMODEL,
         "imageDigest": {"type": "string", "pattern": IMAGE_DIGEST},
+        "loadCheck": _LOAD_CHECK,
     },
 }
 _SCHEMA = {
@@ -84,6 +96,7 @@ def dumps(lock: Lock) -> bytes:
             "artifactUri": entry.artifact_uri,
             **({"mlmodel": _dump_info(entry.info)} if entry.info else {}),
             **({"imageDigest": entry.image_digest} if entry.image_digest else {}),
+            **({"loadCheck": _dump_load_check(entry.load_check)} if entry.load_check else {}),
         }
     return dump([{"lockVersion": LOCK_VERSION, "models": models}], HEADER)
 
@@ -125,6 +138,7 @@ def _entry(model: str, env: str, raw: dict[str, Any]) -> LockEntry:
         run_id=raw["runId"],
         info=_load_info(raw["mlmodel"]) if "mlmodel" in raw else None,
         image_digest=raw.get("imageDigest", ""),
+        load_check=_load_load_check(raw["loadCheck"]) if "loadCheck" in raw else None,
     )
 
 
@@ -137,6 +151,16 @@ def _dump_info(info: ModelInfo) -> dict[str, Any]:
 def _load_info(raw: dict[str, Any]) -> ModelInfo:
     facts = {field: raw.get(key, "") for key, field in _MLMODEL_FIELDS.items()}
     return ModelInfo(flavors=tuple(sorted(raw["flavors"])), **facts)
+
+
+def _dump_load_check(check: LoadCheck) -> dict[str, str]:
+    return {"image": check.image, "verdict": check.verdict, "environment": check.environment,
+            **({"error": check.error} if check.error else {})}
+
+
+def _load_load_check(raw: dict[str, str]) -> LoadCheck:
+    verdict: Verdict = "loads" if raw["verdict"] == "loads" else "fails"  # the schema allows only these two
+    return LoadCheck(raw["image"], verdict, raw["environment"], raw.get("error", ""))
 
 
 def read(path: Path) -> Lock:

@@ -3,9 +3,28 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from generator.registry.base import ModelInfo
 from generator.spec.model import Ref
+
+Verdict = Literal["loads", "fails"]
+
+
+@dataclass(frozen=True)
+class LoadCheck:
+    """What `kserve-gitops compat` saw when it loaded the version with a runtime image's own MLflow.
+
+    It holds only for `image`: a target now served by another image is unchecked again.
+    `error` is the loader's (or the request's) own message when the verdict is "fails";
+    `environment` says where it ran: "docker" (the image itself) or "virtualenv (Python X.Y.Z)"
+    (the image's pinned packages on a local interpreter).
+    """
+
+    image: str
+    verdict: Verdict
+    environment: str
+    error: str = ""
 
 
 @dataclass(frozen=True)
@@ -21,6 +40,7 @@ class LockEntry:
     `image_digest` (`sha256:…`) is the pushed image of a `method: image` entry, recorded
     by `kserve-gitops image record` after the build: the manifest then names the exact
     bytes, not a tag someone could push over. Empty until recorded.
+    `load_check` is the verdict of `kserve-gitops compat` for this version; None until it ran.
     """
 
     model: str
@@ -33,6 +53,7 @@ class LockEntry:
     run_id: str
     info: ModelInfo | None = None
     image_digest: str = ""
+    load_check: LoadCheck | None = None
 
     @property
     def key(self) -> tuple[str, str]:
