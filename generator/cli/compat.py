@@ -44,6 +44,8 @@ def command(ctx: typer.Context, model: Model = "", env: Env = "", docker: Docker
         tracking = os.environ.get("MLFLOW_TRACKING_URI") or spec.tracking_uri
 
         def fetch(uri: str, destination: Path, what: str) -> Path:
+            if docker:
+                load.docker_command(what)  # refuse before downloading anything
             return load.download(uri, destination, tracking, what=what)
 
         def probe(image: str, facts: RuntimeImage | None, model_dir: Path, request: dict[str, Any] | None,

@@ -46,7 +46,7 @@ def download(artifact_uri: str, destination: Path, tracking_uri: str, *, what: s
     settings = HttpPolicy.from_env().environ() | ({"MLFLOW_TRACKING_URI": tracking_uri} if tracking_uri else {})
     with scoped_environ(settings):
         try:
-            return Path(mlflow.artifacts.download_artifacts(artifact_uri=artifact_uri, dst_path=str(destination)))
+            model_dir = Path(mlflow.artifacts.download_artifacts(artifact_uri=artifact_uri, dst_path=str(destination)))
         except Exception as exc:  # each store fails its own way (mlflow, botocore, requests)
             reason = redact(str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__)
             raise RegistryUnavailable.simple(
@@ -54,6 +54,11 @@ def download(artifact_uri: str, destination: Path, tracking_uri: str, *, what: s
                 hint="the load check needs the artifact itself: set the store's credentials (AWS_* or an AWS "
                      "profile, MLFLOW_S3_ENDPOINT_URL for S3-compatible stores; MLFLOW_TRACKING_URI and its "
                      "credentials for mlflow-artifacts:/ and models:/)") from None
+    if not (model_dir / "MLmodel").is_file():  # an empty prefix downloads as an empty directory
+        raise RegistryUnavailable.simple(f"{what}: there is no MLmodel file at {redact(artifact_uri)}",
+                                         hint="the artifact was moved or deleted; `kserve-gitops lock --update` "
+                                              "re-reads where the version's files are")
+    return model_dir
 
 
 def in_environment(image: RuntimeImage, model_dir: Path, request: dict[str, Any] | None) -> Probed:
@@ -65,19 +70,25 @@ def in_environment(image: RuntimeImage, model_dir: Path, request: dict[str, Any]
     return Probed(f"virtualenv (Python {environment.python})", result)
 
 
-def in_docker(image: str, model_dir: Path, request: dict[str, Any] | None, *, what: str) -> Probed:
-    """Run the probe in the image itself: the model read-only at /mnt/models, no network."""
+def docker_command(what: str) -> str:
+    """The docker client, once its daemon answers; checked before anything is downloaded."""
     docker = shutil.which("docker")
     if docker is None:
         raise EnvironmentProblem.simple(f"{what}: --docker was asked for, but there is no `docker` on PATH",
-                                        hint="install docker (or run without --docker: the load check then uses "
-                                             "a virtualenv with the image's pinned packages)")
+                                        hint="install docker, or run without --docker: the load check then uses "
+                                             "a virtualenv with the image's pinned packages")
     try:
         run_cmd([docker, "version", "--format", "{{.Server.Version}}"], timeout=30)
     except CommandError as exc:
-        raise EnvironmentProblem.simple(f"{what}: --docker was asked for, but docker does not answer: "
-                                        f"{(exc.stderr.strip().splitlines() or ['no output'])[-1]}",
+        last = (exc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise EnvironmentProblem.simple(f"{what}: --docker was asked for, but docker does not answer: {last}",
                                         hint="start the docker daemon, or run without --docker") from None
+    return docker
+
+
+def in_docker(image: str, model_dir: Path, request: dict[str, Any] | None, *, what: str) -> Probed:
+    """Run the probe in the image itself: the model read-only at /mnt/models, no network."""
+    docker = docker_command(what)
     with tempfile.TemporaryDirectory(prefix="kserve-gitops-compat-") as scratch:
         work = Path(scratch)
         shutil.copy(PROBE, work / "probe.py")

@@ -210,7 +210,8 @@ def test_lock_without_facts_is_kept_without_registry_calls_and_warned_about_outs
     assert (new, problems) == (lock, [])
     warnings = compatibility(spec, new)
     assert {w.severity for w in warnings} == {"warning"}
-    assert [w.path.removeprefix("$.models.") for w in warnings] == ["wine.environments.dev", "wine.environments.staging"]
+    assert [w.path.removeprefix("$.models.") for w in warnings] == [
+        "wine.environments.dev", "wine.environments.staging"]
     assert "kserve-gitops compat wine --env staging" in warnings[1].hint
 
 
