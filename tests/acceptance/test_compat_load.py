@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib.metadata import version as dist_version
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import pytest
@@ -55,7 +56,7 @@ class Repo:
     root: Path
     run: Callable[..., Result]  # the CLI with the server's tracking URI and S3 credentials
 
-    def lock(self) -> dict[str, dict[str, dict[str, object]]]:
+    def lock(self) -> dict[str, dict[str, dict[str, Any]]]:
         return yaml.safe_load((self.root / "models.lock").read_text())["models"]  # type: ignore[no-any-return]
 
 
