@@ -17,9 +17,10 @@ from generator.spec.load import load_spec
 from generator.write import plan
 
 NAME = "compat"
-HELP = ("Load each locked model version the way its KServe runtime will: download the artifact, load it with "
-        "MLServer's MLflow runtime and the runtime image's own MLflow and Python, send the V2 request built from "
-        "its signature, and record the verdict and the image in models.lock. Exit 1 if a version fails to load.")
+HELP = ("Load each locked model version not yet checked on its runtime image the way KServe will: download the "
+        "artifact, load it with MLServer's MLflow runtime and the image's own MLflow and Python, send the V2 "
+        "request built from its signature, and record the verdict and the image in models.lock. Exit 1 if a "
+        "version does not load (now or as recorded), 2 if it cannot be checked (artifact unreadable, no docker).")
 EXAMPLE = ("Examples: kserve-gitops compat  |  kserve-gitops compat wine-classifier --env prod  |  "
            "kserve-gitops compat wine-classifier --docker")
 
@@ -27,12 +28,14 @@ Model = Annotated[str, typer.Argument(help="InferenceService name (a key under m
                                       show_default=False)]
 Env = Annotated[str, typer.Option("--env", help="Only this environment. Default: every environment.",
                                   show_default=False)]
+Recheck = Annotated[bool, typer.Option(
+    "--recheck", help="Load versions again that models.lock already records as checked on their image.")]
 Docker = Annotated[bool, typer.Option(
     "--docker", help="Run the exact runtime image with docker. Default: a cached virtualenv with the image's pinned "
                      "MLServer, MLflow and libraries.")]
 
 
-def command(ctx: typer.Context, model: Model = "", env: Env = "", docker: Docker = False,
+def command(ctx: typer.Context, model: Model = "", env: Env = "", docker: Docker = False, recheck: Recheck = False,
             repo: _options.Repo = None) -> None:
     root = _build.repo_root(repo)
 
@@ -40,7 +43,7 @@ def command(ctx: typer.Context, model: Model = "", env: Env = "", docker: Docker
         spec, warnings = load_spec(root / pipeline.SPEC_FILE, pipeline.SPEC_FILE)
         _build.warn(warnings)
         old = lock_io.read(root / pipeline.LOCK_FILE)
-        checks, skipped = plan_checks(spec, old, model, env)
+        checks, skipped, recorded_failure = plan_checks(spec, old, model, env, recheck=recheck)
         tracking = os.environ.get("MLFLOW_TRACKING_URI") or spec.tracking_uri
 
         def fetch(uri: str, destination: Path, what: str) -> Path:
@@ -55,7 +58,7 @@ def command(ctx: typer.Context, model: Model = "", env: Env = "", docker: Docker
             assert facts is not None  # run_checks refuses unknown images without docker
             return load.in_environment(facts, model_dir, request)
 
-        report = Report(run_checks(checks, download=fetch, load=probe, docker=docker), skipped)
+        report = Report(run_checks(checks, download=fetch, load=probe, docker=docker), skipped, recorded_failure)
         print("\n".join(summary(report)))
         new = record(old, report.results)
         written = plan(root, {pipeline.LOCK_FILE: lock_io.dumps(new)})

@@ -57,14 +57,18 @@ class Result:
 class Report:
     results: list[Result]
     skipped: list[str] = field(default_factory=list)  # targets that were not checked, and why
+    recorded_failure: bool = False  # a version left out as already checked does not load
 
     @property
     def failed(self) -> bool:
-        return any(r.load_check.verdict == "fails" for r in self.results)
+        return self.recorded_failure or any(r.load_check.verdict == "fails" for r in self.results)
 
 
-def plan_checks(spec: Spec, lock: Lock, model: str = "", env: str = "") -> tuple[list[Check], list[str]]:
-    """The checks for MODEL (all models if empty) in ENV (all if empty), and the targets that cannot be checked."""
+def plan_checks(spec: Spec, lock: Lock, model: str = "", env: str = "", *,
+                recheck: bool = False) -> tuple[list[Check], list[str], bool]:
+    """The checks for MODEL (all models if empty) in ENV (all if empty), the targets left out and why, and whether
+    a left-out version has a recorded failure. Versions already checked on their image are left out unless
+    `recheck`: a verdict only changes with the version or the image, and either one makes the entry unchecked."""
     targets = [t for t in spec.targets if (not model or t.model == model) and (not env or t.env == env)]
     if not targets:
         known = ", ".join(sorted({f"{t.model}/{t.env}" for t in spec.targets})) or "none"
@@ -72,6 +76,7 @@ def plan_checks(spec: Spec, lock: Lock, model: str = "", env: str = "") -> tuple
                                hint=f"name a model (and --env) from models.yaml: {known}")
     grouped: dict[tuple[str, str, str], list[LockEntry]] = {}
     skipped: list[str] = []
+    recorded_failure = False
     for target in targets:
         entry = lock.get(target.model, target.env)
         image = spec.platform.runtime_image(target.serving.runtime)
@@ -82,11 +87,15 @@ def plan_checks(spec: Spec, lock: Lock, model: str = "", env: str = "") -> tuple
         elif not image:
             skipped.append(f"{target.model}/{target.env}: no image is known for runtime '{target.serving.runtime}'; "
                            "set platform.runtimeImage in models.yaml")
+        elif not recheck and entry.load_check is not None and entry.load_check.image == image:
+            skipped.append(f"{target.model}/{target.env}: version {entry.version} already checked on {image} "
+                           f"({entry.load_check.verdict}); --recheck loads it again")
+            recorded_failure = recorded_failure or entry.load_check.verdict == "fails"
         else:
             grouped.setdefault((entry.registered_model, entry.version, image), []).append(entry)
     checks = [Check(name, version, entries[0].artifact_uri, image, tuple(e.key for e in entries))
               for (name, version, image), entries in sorted(grouped.items())]
-    return checks, skipped
+    return checks, skipped, recorded_failure
 
 
 def run_checks(checks: list[Check], *, download: Download, load: Load, docker: bool) -> list[Result]:

@@ -139,11 +139,14 @@ def test_the_verdicts_are_recorded_and_the_skops_version_is_refused_before_merge
     assert "wine.environments" not in generated.err, "the verified version has no finding at all"
 
 
-def test_a_second_run_changes_nothing(compat_run: Result, repo: Repo) -> None:
+def test_a_second_run_loads_nothing_again_and_changes_nothing(compat_run: Result, repo: Repo) -> None:
     before = (repo.root / "models.lock").read_bytes()
-    again = repo.run("compat", "wine")
-    assert again.code == 0
+    again = repo.run("compat")
+    assert again.code == 1, "the recorded failure still fails the run"
+    assert again.out.startswith("not checked: wine/dev: version 1 already checked on")
     assert (repo.root / "models.lock").read_bytes() == before
+    rechecked = repo.run("compat", "wine", "--recheck")
+    assert (rechecked.code, (repo.root / "models.lock").read_bytes()) == (0, before), "deterministic verdict"
 
 
 def test_docker_missing_is_refused_before_downloading_naming_model_version_and_image(repo: Repo) -> None:

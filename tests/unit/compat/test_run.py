@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from generator.compat.load import Probed
-from generator.compat.run import Check, plan_checks, record, run_checks
+from generator.compat.run import Check, Result, plan_checks, record, run_checks
 from generator.errors import UserError
-from generator.lock.model import Lock, LockEntry
+from generator.lock.model import LoadCheck, Lock, LockEntry
 from generator.platform.runtimes import RuntimeImage
 from generator.spec.load import parse_spec
 from generator.spec.model import Ref
@@ -50,10 +50,21 @@ LOCK = Lock({e.key: e for e in (_entry("wine", "dev", "Wine", "3"), _entry("wine
 
 
 def test_one_check_per_version_and_image_and_a_reason_for_each_target_left_out() -> None:
-    checks, skipped = plan_checks(parse_spec(SPEC)[0], LOCK)
+    checks, skipped, _ = plan_checks(parse_spec(SPEC)[0], LOCK)
     assert checks == [Check("Wine", "3", "s3://b/Wine/3", IMAGE, (("wine", "dev"), ("wine", "staging")))]
     assert skipped == ["churn/dev: method image serves its own container, no runtime loads it",
                        "new/dev: not in models.lock; run `kserve-gitops lock` first"]
+
+
+def test_a_version_already_checked_on_its_image_is_left_out_unless_rechecked() -> None:
+    failed = LoadCheck(IMAGE, "fails", "docker", "boom")
+    lock = record(LOCK, [Result(Check("Wine", "3", "", IMAGE, (("wine", "dev"),)), failed, "not sent")])
+    checks, skipped, recorded_failure = plan_checks(parse_spec(SPEC)[0], lock, "wine")
+    assert [c.entries for c in checks] == [(("wine", "staging"),)]
+    assert skipped == [f"wine/dev: version 3 already checked on {IMAGE} (fails); --recheck loads it again"]
+    assert recorded_failure
+    assert plan_checks(parse_spec(SPEC)[0], lock, "wine", recheck=True)[0][0].entries == (("wine", "dev"),
+                                                                                          ("wine", "staging"))
 
 
 def test_naming_nothing_that_exists_is_an_error_listing_what_does() -> None:
