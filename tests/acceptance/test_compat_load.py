@@ -151,7 +151,7 @@ def test_a_second_run_loads_nothing_again_and_changes_nothing(compat_run: Result
 
 def test_docker_missing_is_refused_before_downloading_naming_model_version_and_image(repo: Repo) -> None:
     with scoped_environ({"PATH": str(repo.root)}):
-        result = repo.run("compat", "wine", "--env", "dev", "--docker")
+        result = repo.run("compat", "wine", "--env", "dev", "--docker", "--recheck")
     assert result.code == 2
     assert "'Wine.Classifier" in result.err and f"version 1 on {IMAGE}: --docker was asked for, but there is no " \
         "`docker` on PATH" in result.err
