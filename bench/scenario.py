@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import platform
+from importlib.metadata import version as dist_version
 
 from generator.lock.model import Lock, LockEntry
+from generator.registry.base import ModelInfo
 from generator.registry.uris import Unfetchable, storage_uri
 from generator.spec.model import Ref, Spec
 from generator.validate import crds
@@ -66,6 +69,11 @@ def expected_version(ref: Ref) -> str:
     return str(ALIASES[ref.value] if ref.kind == "alias" else VERSIONS)
 
 
+# What the seeded wine model's MLmodel says (devtools.stack.log_wine_model: sklearn in cloudpickle, by this MLflow).
+SEEDED_MODEL = ModelInfo(("python_function", "sklearn"), "cloudpickle", dist_version("mlflow"),
+                         platform.python_version())
+
+
 def synthetic_lock(spec: Spec) -> Lock:
     """The lock a run against the seeded registry would write, without asking any registry."""
     entries = {}
@@ -83,6 +91,7 @@ def synthetic_lock(spec: Spec) -> Lock:
             source=source,
             artifact_uri=where,
             run_id=model_id,
+            info=SEEDED_MODEL,
         )
     return Lock(entries)
 

@@ -10,7 +10,7 @@ import jsonschema
 
 from generator.diagnostics import Diagnostic, json_path
 from generator.errors import LockError
-from generator.lock.model import Lock, LockEntry
+from generator.lock.model import LoadCheck, Lock, LockEntry, Verdict
 from generator.registry.base import ModelInfo
 from generator.spec.model import REF_KINDS, Ref
 from generator.spec.yaml_lines import load as load_yaml
@@ -32,6 +32,17 @@ _MLMODEL = {
     "properties": {
         "flavors": {"type": "array", "items": {"type": "string"}},
         **{key: {"type": "string"} for key in _MLMODEL_FIELDS},
+    },
+}
+_LOAD_CHECK = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["image", "verdict", "environment"],
+    "properties": {
+        "image": {"type": "string"},
+        "verdict": {"enum": ["loads", "fails"]},
+        "environment": {"type": "string"},
+        "error": {"type": "string"},
     },
 }
 # An OCI content digest as registries report it (`docker buildx imagetools inspect`, ECR's imageDigest).
@@ -56,6 +67,7 @@ _ENTRY = {
         "artifactUri": {"type": "string"},
         "mlmodel": _MLMODEL,
         "imageDigest": {"type": "string", "pattern": IMAGE_DIGEST},
+        "loadCheck": _LOAD_CHECK,
     },
 }
 _SCHEMA = {
@@ -86,6 +98,7 @@ def dumps(lock: Lock) -> bytes:
             "artifactUri": entry.artifact_uri,
             **({"mlmodel": dump_info(entry.info)} if entry.info else {}),
             **({"imageDigest": entry.image_digest} if entry.image_digest else {}),
+            **({"loadCheck": _dump_load_check(entry.load_check)} if entry.load_check else {}),
         }
     return dump([{"lockVersion": LOCK_VERSION, "models": models}], HEADER)
 
@@ -129,6 +142,7 @@ def _entry(model: str, env: str, raw: dict[str, Any], lines: dict[str, int]) -> 
         info=_load_info(raw["mlmodel"]) if "mlmodel" in raw else None,
         image_digest=raw.get("imageDigest", ""),
         lines=lines,
+        load_check=_load_load_check(raw["loadCheck"]) if "loadCheck" in raw else None,
     )
 
 
@@ -141,6 +155,16 @@ def dump_info(info: ModelInfo) -> dict[str, Any]:
 def _load_info(raw: dict[str, Any]) -> ModelInfo:
     facts = {field: raw.get(key, "") for key, field in _MLMODEL_FIELDS.items()}
     return ModelInfo(flavors=tuple(sorted(raw["flavors"])), **facts)
+
+
+def _dump_load_check(check: LoadCheck) -> dict[str, str]:
+    return {"image": check.image, "verdict": check.verdict, "environment": check.environment,
+            **({"error": check.error} if check.error else {})}
+
+
+def _load_load_check(raw: dict[str, str]) -> LoadCheck:
+    verdict: Verdict = "loads" if raw["verdict"] == "loads" else "fails"  # the schema allows only these two
+    return LoadCheck(raw["image"], verdict, raw["environment"], raw.get("error", ""))
 
 
 def read(path: Path) -> Lock:

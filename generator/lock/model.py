@@ -4,9 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from generator.registry.base import ModelInfo
 from generator.spec.model import Ref
+
+Verdict = Literal["loads", "fails"]
+
+
+@dataclass(frozen=True)
+class LoadCheck:
+    """What `kserve-gitops compat` saw when it loaded the version with a runtime image's own MLflow.
+
+    It holds only for `image`: a target now served by another image is unchecked again.
+    `error` is the loader's (or the request's) own message when the verdict is "fails";
+    `environment` says where it ran: "docker" (the image itself) or "virtualenv (Python X.Y.Z)"
+    (the image's pinned packages on a local interpreter).
+    """
+
+    image: str
+    verdict: Verdict
+    environment: str
+    error: str = ""
 
 
 @dataclass(frozen=True)
@@ -23,6 +42,7 @@ class LockEntry:
     by `kserve-gitops image record` after the build: the manifest then names the exact
     bytes, not a tag someone could push over. Empty until recorded.
     `lines` are where the entry (key "") and its fields were in the file it was read from, for diagnostics.
+    `load_check` is the verdict of `kserve-gitops compat` for this version; None until it ran.
     """
 
     model: str
@@ -35,6 +55,7 @@ class LockEntry:
     run_id: str
     info: ModelInfo | None = None
     image_digest: str = ""
+    load_check: LoadCheck | None = None
     lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     @property

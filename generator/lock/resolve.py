@@ -172,12 +172,13 @@ def _entry(target: Target, answer: Resolution, spec: Spec) -> LockEntry | Diagno
 
 
 def _same_image(old: LockEntry | None, new: LockEntry | Diagnostic) -> LockEntry | Diagnostic:
-    """A fresh entry is built from the registry's answer, so it has no image digest; keep the old one only when
-    the answer is the very same registered version (a floating reference re-read by `--update` without moving),
-    whose image is the same bytes. Any other version needs its own build."""
-    if (isinstance(new, LockEntry) and old is not None and old.image_digest
+    """A fresh entry is built from the registry's answer, so it has no image digest and no load check; keep the
+    old ones only when the answer is the very same registered version (a floating reference re-read by `--update`
+    without moving), whose image is the same bytes and loads the same way. Any other version needs its own build
+    and its own check."""
+    if (isinstance(new, LockEntry) and old is not None
             and (old.registered_model, old.version) == (new.registered_model, new.version)):
-        return replace(new, image_digest=old.image_digest)
+        return replace(new, image_digest=old.image_digest, load_check=old.load_check)
     return new
 
 
@@ -205,7 +206,9 @@ def _compat(target: Target, entry: LockEntry, spec: Spec) -> list[Diagnostic]:
     """compat.check for targets served by a runtime (methods runtime and registry), placed at the target."""
     if target.serving.method == "image":
         return []
-    found = compat.check(target.serving.runtime, entry.info, selector=f"{target.model}/{target.env}")
+    served = compat.Served(target.serving.runtime, spec.platform.runtime_image(target.serving.runtime),
+                           spec.environments[target.env].policies.allow_unverified_models)
+    found = compat.check(served, entry.info, entry.load_check, selector=f"{target.model} --env {target.env}")
     return [
         replace(_at(target, spec, f"'{entry.registered_model}' version {entry.version}: {d.message}", d.hint),
                 severity=d.severity, rule=d.rule)

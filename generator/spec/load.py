@@ -46,13 +46,15 @@ from generator.spec.yaml_lines import Positions
 from generator.spec.yaml_lines import load as load_yaml
 
 _PLATFORM_KEYS = {"kubernetesVersion": "kubernetes_version", "kserveVersion": "kserve_version",
-                  "argocdVersion": "argocd_version"}
+                  "argocdVersion": "argocd_version", "kserveInstall": "kserve_install",
+                  "runtimeImage": "runtime_images"}
 _MERGED_MAPS = ("env", "annotations", "nodeSelector")
 _STORAGE_KEYS = {"image": "image", "configMap": "config_map", "secret": "secret"}
 _SYNC_KEYS = {"automated": "automated", "prune": "prune", "selfHeal": "self_heal"}
 _ARGOCD_KEYS = {"repoURL": "repo_url", "targetRevision": "target_revision", "namespace": "namespace",
                 "project": "project"}
-_POLICY_KEYS = {"requireLimits": "require_limits", "minReplicas": "min_replicas", "allowLatest": "allow_latest"}
+_POLICY_KEYS = {"requireLimits": "require_limits", "minReplicas": "min_replicas", "allowLatest": "allow_latest",
+                "allowUnverifiedModels": "allow_unverified_models"}
 SERVING_DEFAULTS: dict[str, Any] = {
     "method": "runtime",
     "runtime": "kserve-mlserver",
@@ -194,6 +196,7 @@ def _build(data: Mapping[str, Any], positions: Positions, file: str) -> tuple[Sp
             ]
     diagnostics += _follow_problems(environments, positions, file)
     diagnostics += _argocd_version_problems(data, positions, file)
+    diagnostics += _runtime_image_problems(data, positions, file)
     order = {name: index for index, name in enumerate(environments)}
     targets.sort(key=lambda t: (t.model, order[t.env]))
     registry, platform = data.get("registry", {}), data.get("platform", {})
@@ -250,6 +253,12 @@ def _argocd_version_problems(data: Mapping[str, Any], positions: Positions, file
                                     "upgrade, or remove the argocd section and sync the environments another way")
             problems.append(_locate(problem, ("platform", key), positions, file))
     return problems
+
+
+def _runtime_image_problems(data: Mapping[str, Any], positions: Positions, file: str) -> list[Diagnostic]:
+    images = data.get("platform", {}).get("runtimeImage", {})
+    return [_locate(problem, ("platform", "runtimeImage", runtime), positions, file)
+            for runtime, image in images.items() if (problem := rules.runtime_image_problem(runtime, image))]
 
 
 def _follow_problems(environments: Mapping[str, Environment], positions: Positions, file: str) -> list[Diagnostic]:

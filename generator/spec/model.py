@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from generator.platform.runtimes import DEFAULT_INSTALL, InstallMethod, default_image
+
 RefKind = Literal["version", "alias", "stage", "latest"]
 Method = Literal["runtime", "image", "registry"]
 DeploymentMode = Literal["Standard", "Knative"]
@@ -76,9 +78,11 @@ class Policies:
     require_limits: bool = False
     min_replicas: int = 0
     allow_latest: bool = True
+    allow_unverified_models: bool = True  # a version whether the runtime loads is unknown (validate/compat.py)
 
 
-PRODUCTION_POLICIES = Policies(require_limits=True, min_replicas=1, allow_latest=False)
+PRODUCTION_POLICIES = Policies(require_limits=True, min_replicas=1, allow_latest=False,
+                               allow_unverified_models=False)
 PRODUCTION_NAMES = ("prod", "production")
 
 
@@ -135,9 +139,18 @@ class ArgoCD:
 
 @dataclass(frozen=True)
 class Platform:
+    """The platform the manifests target. `runtime_images` overrides, per ServingRuntime name, the image
+    that KServe release's `kserve_install` method deploys (generator/platform/runtimes.py)."""
+
     kubernetes_version: str = "1.37"
     kserve_version: str = "v0.20.0"
     argocd_version: str = "v3.5.1"
+    kserve_install: InstallMethod = DEFAULT_INSTALL
+    runtime_images: dict[str, str] = field(default_factory=dict)
+
+    def runtime_image(self, runtime: str) -> str:
+        """The image `runtime` runs on these clusters; "" when neither models.yaml nor the facts say."""
+        return self.runtime_images.get(runtime) or default_image(runtime, self.kserve_version, self.kserve_install)
 
 
 @dataclass(frozen=True)

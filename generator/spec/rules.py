@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from generator.diagnostics import Severity
+from generator.platform.runtimes import IMAGE_REFERENCE
 from generator.spec.model import Environment, Target
 from generator.util.quantity import parse_quantity
 from generator.validate.kserve_rules import derived_name_problems
@@ -121,3 +122,14 @@ def _policies(target: Target, environment: Environment) -> list[Problem]:
         problems.append(Problem(f"{env} does not allow 'latest: true'", "pin a version or follow an alias",
                                 ("latest",), rule="policy/allowLatest"))
     return problems
+
+
+def runtime_image_problem(runtime: str, image: str) -> Problem | None:
+    """`platform.runtimeImage` values must be image references with a tag or digest: the load check and the
+    runtime facts are looked up by exact reference, and a floating `latest` would make both meaningless."""
+    if IMAGE_REFERENCE.fullmatch(image):
+        return None
+    return Problem(f"runtimeImage for '{runtime}' is {image!r}, which is not an image reference with a tag or digest",
+                   "write REGISTRY/REPOSITORY:TAG or REGISTRY/REPOSITORY@sha256:DIGEST, e.g. "
+                   "docker.io/seldonio/mlserver:1.7.1 (what `kubectl get clusterservingruntime "
+                   f"{runtime} -o jsonpath='{{.spec.containers[0].image}}'` prints)")

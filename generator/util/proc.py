@@ -30,10 +30,14 @@ class CommandError(Exception):
         )
 
 
-def run_cmd(args: Sequence[str], *, cwd: Path | str | None = None) -> str:
-    """Run `args` without a shell and return its stdout; raise CommandError unless it exits 0."""
+def run_cmd(args: Sequence[str], *, cwd: Path | str | None = None, timeout: float | None = None,
+            env: dict[str, str] | None = None) -> str:
+    """Run `args` without a shell and return its stdout; raise CommandError unless it exits 0 in time (rc 124)."""
     try:
-        done = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, check=False)
+        done = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, check=False, timeout=timeout,
+                              env=env)
+    except subprocess.TimeoutExpired as e:
+        raise CommandError(args, 124, _text(e.stdout), f"{_text(e.stderr)}\ntimed out after {timeout:.0f} s") from e
     except OSError as e:
         raise CommandError(args, 127, "", str(e)) from e
     if done.returncode != 0:
@@ -43,3 +47,7 @@ def run_cmd(args: Sequence[str], *, cwd: Path | str | None = None) -> str:
 
 def _indent(text: str) -> str:
     return "\n".join(f"    {line}" for line in text.rstrip("\n").splitlines()) or "    (empty)"
+
+
+def _text(output: str | bytes | None) -> str:
+    return output.decode(errors="replace") if isinstance(output, bytes) else output or ""

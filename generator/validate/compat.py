@@ -1,120 +1,116 @@
-"""Can the chosen KServe runtime load this MLflow model? Rules over what the version's MLmodel file says.
+"""Can the chosen KServe runtime load this MLflow model? The fast, offline rules over what models.lock recorded.
 
 A model its runtime cannot load passes every manifest check, is merged, synced by
 Argo CD, and only then crash-loops in the predictor pod (MLServer logs
-"Unrecognized serialization format: skops"). These rules run at lock time
-instead, on the facts models.lock records (`ModelInfo`). They return Diagnostics
-without a location; `lock/resolve.py` places them at the model's environment in
-models.yaml and names the version.
+"Unrecognized serialization format: skops"). These rules run at lock time instead,
+on the facts models.lock records: what the version's MLmodel file says (`ModelInfo`)
+and, once `kserve-gitops compat` has loaded it in the runtime's image, its verdict
+(`LoadCheck`). The image and what it contains come from `generator/platform/runtimes.py`.
 
-The runtime facts and their sources are in docs/model-compatibility.md. KServe
-v0.20's own runtime manifest could not be read; the facts hold for every KServe
-release that could (v0.13 to v0.17.1), and callers may pass their own `runtimes`.
+Precision is the point: a finding that fires on every model teaches people to ignore it.
+- error: what is known to fail (a recorded failing load; no python_function flavor; a
+  serialization format the image's MLflow does not load);
+- nothing: a version loaded successfully in this image, or one the rules find no fault with;
+- "unknown": neither the MLmodel facts nor the image's facts are known and no load check
+  ran. That is a warning, or an error where the environment's policies do not allow
+  unverified models (prod by default).
+
+They return Diagnostics without a location; `lock/resolve.py` places them at the
+model's environment in models.yaml and names the version.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from generator.diagnostics import Diagnostic, Severity
+from generator.lock.model import LoadCheck
+from generator.platform.runtimes import RUNTIMES, RuntimeImage, image_facts
 from generator.registry.base import ModelInfo
-from generator.validate.kserve_rules import MLSERVER
 
 RULE = "model-runtime-compat"
-PYFUNC = "python_function"
 
 
 @dataclass(frozen=True)
-class RuntimeFacts:
-    """What a ServingRuntime's image can load."""
+class Served:
+    """Where a version is served: the runtime's name, its image ("" when unknown), and whether the environment
+    accepts a version whose loadability is unknown (`policies.allowUnverifiedModels`)."""
 
+    runtime: str
     image: str
-    mlflow: str  # the MLflow inside the image, as messages show it
-    mlflow_major: int
-    loader_flavor: str  # the flavor its server asks MLflow to load
-    formats: frozenset[str]  # the serialization formats that MLflow's flavors load
-
-
-# KServe's kserve-mlserver ClusterServingRuntime: image tag from charts/kserve-runtime-configs/values.yaml
-# (v0.16.0, v0.17.1); MLflow 2.x from MLServer's poetry.lock (mlserver-mlflow pins `mlflow = "*"`);
-# the loader from mlserver_mlflow/runtime.py (`mlflow.pyfunc.load_model`); the formats from
-# mlflow/sklearn/__init__.py before skops (SUPPORTED_SERIALIZATION_FORMATS).
-MLSERVER_FACTS = RuntimeFacts(
-    image="docker.io/seldonio/mlserver:1.5.0",
-    mlflow="2.x",
-    mlflow_major=2,
-    loader_flavor=PYFUNC,
-    formats=frozenset({"pickle", "cloudpickle"}),
-)
-RUNTIMES: Mapping[str, RuntimeFacts] = {MLSERVER: MLSERVER_FACTS}
+    allow_unverified: bool = True
 
 
 def check(
-    runtime: str,
+    served: Served,
     info: ModelInfo | None,
+    load_check: LoadCheck | None = None,
     *,
-    selector: str = "MODEL/ENV",
-    runtimes: Mapping[str, RuntimeFacts] = RUNTIMES,
+    selector: str = "MODEL --env ENV",
 ) -> list[Diagnostic]:
-    """Errors for what the runtime cannot load, warnings for what it may not; nothing for unknown runtimes.
+    """Errors for what is known to fail, the unknown where nothing can tell; nothing for runtimes with no facts.
 
-    `selector` is the `lock --update` argument that records missing facts.
+    `selector` is the `kserve-gitops compat` argument that checks this version by loading it.
     """
-    facts = runtimes.get(runtime)
-    if facts is None:
+    if served.runtime not in RUNTIMES and not served.image:
         return []
-    if info is None:
-        return [_unknown(runtime, selector)]
-    return [*_loader(runtime, facts, info), *_format(runtime, facts, info), *_mlflow_version(runtime, facts, info)]
+    if load_check is not None and load_check.image == served.image:
+        return [] if load_check.verdict == "loads" else [_failed(served, load_check)]
+    facts = image_facts(served.image)
+    if facts is None or info is None:
+        return [_unknown(served, facts, selector)]
+    return [*_loader(served, facts, info), *_format(served, facts, info)]
 
 
-def _unknown(runtime: str, selector: str) -> Diagnostic:
+def _failed(served: Served, load_check: LoadCheck) -> Diagnostic:
     return _finding(
-        "warning",
-        f"its MLmodel file is not recorded in models.lock, so whether {runtime} can load it is unknown",
-        f"run `kserve-gitops lock --update {selector}` to record it (a floating reference also moves to where "
-        "it points now); if it stays unknown, the MLflow client here cannot read the model's artifacts",
+        "error",
+        f"it does not load in {served.runtime}'s image {served.image} ({load_check.environment}): "
+        f"{load_check.error}",
+        "fix the model and register a new version (`kserve-gitops compat` records the verdict of each new one), "
+        "or serve it with a runtime image that loads it (platform.runtimeImage)",
     )
 
 
-def _loader(runtime: str, facts: RuntimeFacts, info: ModelInfo) -> list[Diagnostic]:
+def _unknown(served: Served, facts: RuntimeImage | None, selector: str) -> Diagnostic:
+    why = (f"kserve-gitops has no facts about the image {served.image or '(none known)'}" if facts is None
+           else "its MLmodel file is not recorded in models.lock")
+    severity: Severity = "warning" if served.allow_unverified else "error"
+    refusal = "" if served.allow_unverified else " (this environment's policies.allowUnverifiedModels is false)"
+    return _finding(
+        severity,
+        f"whether {served.runtime} can load it is unknown: {why}, and no load check has run{refusal}",
+        f"run `kserve-gitops compat {selector}` to load it in the runtime's image and record the verdict; "
+        "an unreadable MLmodel usually means missing artifact store credentials (AWS_* for s3://)"
+        + ("" if served.allow_unverified else ", or set policies.allowUnverifiedModels: true to accept it"),
+    )
+
+
+def _loader(served: Served, facts: RuntimeImage, info: ModelInfo) -> list[Diagnostic]:
     if facts.loader_flavor in info.flavors:
         return []
     return [_finding(
         "error",
-        f"it has no {facts.loader_flavor} flavor (it has: {', '.join(info.flavors) or 'none'}), and {runtime} "
-        "loads every model with mlflow.pyfunc.load_model",
+        f"it has no {facts.loader_flavor} flavor (it has: {', '.join(info.flavors) or 'none'}), and "
+        f"{served.runtime} loads every model with mlflow.pyfunc.load_model",
         "log it with a flavor that adds python_function (e.g. mlflow.sklearn.log_model on a model with predict()) "
         "or with mlflow.pyfunc.log_model, and register that as a new version",
     )]
 
 
-def _format(runtime: str, facts: RuntimeFacts, info: ModelInfo) -> list[Diagnostic]:
+def _format(served: Served, facts: RuntimeImage, info: ModelInfo) -> list[Diagnostic]:
     found = info.serialization_format
     if not found or found in facts.formats:
         return []
-    flavor = next((f for f in info.flavors if f != PYFUNC), "sklearn")
+    flavor = next((f for f in info.flavors if f != facts.loader_flavor), "sklearn")
     safe = "cloudpickle" if "cloudpickle" in facts.formats else min(facts.formats)
     return [_finding(
         "error",
-        f"it is serialized as '{found}', which {runtime} cannot load: its image {facts.image} has MLflow "
-        f"{facts.mlflow}, which loads only {' and '.join(sorted(facts.formats))} "
+        f"it is serialized as '{found}', which {served.runtime} cannot load: its image {facts.reference} has "
+        f"MLflow {facts.mlflow}, which loads only {' and '.join(sorted(facts.formats))} "
         f"(\"Unrecognized serialization format: {found}\")",
         f"re-log it with `mlflow.{flavor}.log_model(..., serialization_format=\"{safe}\")` and register that as a "
-        f"new version, or serve it with a ServingRuntime whose image has MLflow 3 and can load '{found}'",
-    )]
-
-
-def _mlflow_version(runtime: str, facts: RuntimeFacts, info: ModelInfo) -> list[Diagnostic]:
-    major = info.mlflow_version.split(".", 1)[0]
-    if not major.isdigit() or int(major) <= facts.mlflow_major:
-        return []
-    return [_finding(
-        "warning",
-        f"it was saved by MLflow {info.mlflow_version}, and {runtime} loads it with the MLflow {facts.mlflow} in "
-        f"{facts.image}, which may not understand everything a newer MLflow writes",
-        f"check that it loads in {facts.image} before promoting it, or log it with MLflow {facts.mlflow_major}",
+        f"new version, or serve it with a runtime image whose MLflow loads '{found}' (platform.runtimeImage)",
     )]
 
 

@@ -72,7 +72,12 @@ def test_lock_without_recorded_facts_is_kept_until_update_records_them_in_place(
     unrecorded = lock_io.dumps(Lock({k: replace(e, info=None) for k, e in written.entries.items()}))
     (platform.root / "models.lock").write_bytes(unrecorded)  # as a lock written before facts were recorded
     assert b"mlmodel" not in unrecorded
-    assert platform.run("generate", *CRDS).out == "nothing to change\n", "kept as it is, without asking MLflow"
+    refused = platform.run("generate", *CRDS)
+    assert refused.code == 1, "prod refuses a version whose loadability is unknown"
+    assert "$.models.wine.environments.prod: " in refused.err
+    assert "policies.allowUnverifiedModels is false" in refused.err
+    assert "environments.dev" not in refused.err, "dev allows unverified models: a warning, not refused"
+    assert (platform.root / "models.lock").read_bytes() == unrecorded, "nothing written"
 
     platform.server.client.set_registered_model_alias(platform.name, "champion", "3")
     assert platform.run("lock", "--update", "wine/prod").code == 0

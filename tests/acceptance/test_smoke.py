@@ -22,6 +22,7 @@ import yaml
 
 from devtools.stack import Stack, free_port
 from generator.cli import main
+from generator.errors import EnvironmentProblem
 from generator.smoke.job import smoke_job
 from generator.util.environ import scoped_environ
 from tests.acceptance.conftest import CRDS, SPEC, Result
@@ -48,7 +49,7 @@ def mlserver_env() -> Path:
     """The MLServer venv; fails (never skips) with pip's own output when it cannot be built."""
     try:
         return mlserver_venv()
-    except RuntimeError as exc:
+    except EnvironmentProblem as exc:
         pytest.fail(f"cannot build the MLServer venv: {exc}", pytrace=False)
 
 

@@ -1,12 +1,10 @@
 """A real MLServer with mlserver-mlflow, the server KServe's `kserve-mlserver` runtime runs, on loopback.
 
-MLServer 1.7.1 pins fastapi<0.116 and protobuf<7, which would downgrade this
-project's venv, so it gets a venv of its own. It is built once per requirement
-list (about two minutes and 950 MB the first time) and kept in
-`$XDG_CACHE_HOME/kserve-gitops/` (default `~/.cache/kserve-gitops/`), outside the
-repository; a file lock lets parallel test runs share it. mlflow, scikit-learn
-and cloudpickle are pinned to this venv's versions, so the server unpickles the
-model with the libraries that logged it, as a matching runtime image would.
+Its environment is the one `kserve-gitops compat` loads models in: the pins the
+runtime image docker.io/seldonio/mlserver:1.7.1 installs (MLflow 2.19.0,
+scikit-learn 1.5.2, ...; generator/platform/runtimes.py), on Python 3.10 when one is
+found, built once and cached under `$XDG_CACHE_HOME/kserve-gitops/`. Never this
+project's MLflow: a model this project logs must load with the image's.
 
 The server is configured as KServe configures it: one model, named after the
 InferenceService, whose `uri` is the directory the storage initializer filled
@@ -17,63 +15,25 @@ worker pool.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import hashlib
 import json
 import os
-import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib.metadata import version as dist_version
 from pathlib import Path
 
 from devtools.stack import LOOPBACK, QUIET_ENV, free_port, stop_group, wait_http
+from generator.compat.environment import runtime_environment
+from generator.platform.runtimes import MLSERVER_1_7_1
 
-MLSERVER_VERSION = "1.7.1"
-# uvloop 0.22 makes MLServer 1.7.1's inference workers die at start
-# ("There is no current event loop in thread 'MainThread'", SeldonIO/MLServer#2286).
-UVLOOP = "uvloop<0.22"
+IMAGE = MLSERVER_1_7_1  # what KServe v0.20.0's kustomize install runs for kserve-mlserver
 START_TIMEOUT = 120.0
 
 
-def requirements() -> list[str]:
-    same_as_here = [f"{name}=={dist_version(name)}" for name in ("mlflow", "scikit-learn", "cloudpickle")]
-    return [f"mlserver=={MLSERVER_VERSION}", f"mlserver-mlflow=={MLSERVER_VERSION}", UVLOOP, *same_as_here]
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kserve-gitops"
-
-
 def mlserver_venv(cache: Path | None = None) -> Path:
-    """The venv for `requirements()`, built if missing; its `.complete` file records the build time."""
-    wanted = requirements()
-    key = hashlib.sha256("\n".join([sys.version.split()[0], *wanted]).encode()).hexdigest()[:12]
-    root = (cache or cache_dir()) / f"mlserver-venv-{key}"
-    root.parent.mkdir(parents=True, exist_ok=True)
-    with (root.parent / f"{root.name}.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # a parallel run waits here instead of building it twice
-        if not (root / ".complete").exists():
-            _build(root, wanted)
-    return root
-
-
-def _build(root: Path, wanted: list[str]) -> None:
-    if sys.version_info >= (3, 13):
-        raise RuntimeError(f"MLServer {MLSERVER_VERSION} supports Python < 3.13; this is {sys.version.split()[0]}")
-    began = time.monotonic()
-    shutil.rmtree(root, ignore_errors=True)  # a build that died half-way
-    for argv in ([sys.executable, "-m", "venv", str(root)],
-                 [str(root / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                  *wanted]):
-        done = subprocess.run(argv, capture_output=True, text=True, check=False)
-        if done.returncode:
-            tail = "\n".join((done.stdout + done.stderr).splitlines()[-30:])
-            raise RuntimeError(f"{' '.join(argv)} failed with exit code {done.returncode}:\n{tail}")
-    (root / ".complete").write_text(f"built in {time.monotonic() - began:.0f} s\n" + "\n".join(wanted) + "\n")
+    """The runtime image's environment, built if missing."""
+    return runtime_environment(IMAGE, cache).root
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,10 @@ SPEC = """\
 apiVersion: kserve-gitops/v1
 registry: {artifactsDestination: "s3://bucket/mlartifacts"}
 defaults: {resources: {limits: {cpu: 1, memory: 1Gi}}}
-environments: {dev: {namespace: d}, staging: {namespace: s}, prod: {namespace: p}}
+environments:
+  dev: {namespace: d}
+  staging: {namespace: s}
+  prod: {namespace: p, policies: {allowUnverifiedModels: true}}  # churn's MLmodel facts are not what this tests
 models:
   wine:
     registeredModel: Wine

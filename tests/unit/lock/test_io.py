@@ -8,7 +8,7 @@ import pytest
 
 from generator.errors import LockError
 from generator.lock.io import dumps, loads
-from generator.lock.model import Lock, LockEntry
+from generator.lock.model import LoadCheck, Lock, LockEntry
 from generator.registry.base import ModelInfo
 from generator.spec.model import Ref
 
@@ -94,3 +94,25 @@ def test_entries_know_the_lines_they_were_read_from() -> None:
     lines = text.splitlines()
     assert lines[entry.line_of() - 1].strip() == "prod:"
     assert lines[entry.line_of("artifactUri") - 1].strip() == "artifactUri: s3://b/1/m"
+LOADS = LoadCheck("docker.io/seldonio/mlserver:1.7.1", "loads", "virtualenv (Python 3.10.13)")
+FAILS = LoadCheck("docker.io/seldonio/mlserver:1.7.1", "fails", "docker", "Unrecognized serialization format: skops.")
+
+
+def test_load_checks_round_trip_and_are_written_after_the_other_facts() -> None:
+    lock = _lock(replace(A, info=INFO, load_check=FAILS), replace(B, load_check=LOADS), C)
+    text = dumps(lock).decode()
+    assert loads(text) == lock
+    assert text.endswith(
+        "      loadCheck:\n"
+        "        image: docker.io/seldonio/mlserver:1.7.1\n"
+        "        verdict: fails\n"
+        "        environment: docker\n"
+        "        error: 'Unrecognized serialization format: skops.'\n"
+    )
+
+
+def test_an_unknown_verdict_is_refused_at_its_line() -> None:
+    text = dumps(_lock(replace(A, load_check=LOADS))).decode().replace("verdict: loads", "verdict: maybe")
+    with pytest.raises(LockError) as caught:
+        loads(text)
+    assert "$.models.wine.prod.loadCheck.verdict" in str(caught.value)

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from generator.lock.model import Lock, LockEntry
+from generator.lock.model import LoadCheck, Lock, LockEntry
 from generator.lock.resolve import Update, compatibility, merge, queries_for, stale_entries
 from generator.registry.base import ModelInfo, ModelVersion, NotFound, Query
 from generator.spec.load import parse_spec
@@ -201,16 +201,49 @@ def test_kept_entry_its_runtime_cannot_load_is_refused_too() -> None:
     assert ("churn", "prod") not in new.entries
 
 
-def test_lock_without_facts_is_kept_without_registry_calls_and_warned_about() -> None:
+def test_lock_without_facts_is_kept_without_registry_calls_and_warned_about_outside_prod() -> None:
     spec, lock = _spec(), _unrecorded(_full_lock())
+    for entry in ("wine", "prod"), ("churn", "prod"):
+        lock.entries[entry] = replace(lock.entries[entry], info=CLOUDPICKLE)
     assert queries_for(spec, lock, Update()) == []
     new, problems = merge(spec, lock, Update(), {})
     assert (new, problems) == (lock, [])
     warnings = compatibility(spec, new)
     assert {w.severity for w in warnings} == {"warning"}
     assert [w.path.removeprefix("$.models.") for w in warnings] == [
-        "churn.environments.prod", "wine.environments.dev", "wine.environments.staging", "wine.environments.prod"]
-    assert "kserve-gitops lock --update wine/prod" in warnings[3].hint
+        "wine.environments.dev", "wine.environments.staging"]
+    assert "kserve-gitops compat wine --env staging" in warnings[1].hint
+
+
+def test_prod_refuses_a_version_whose_loadability_is_unknown_unless_its_policies_allow_it() -> None:
+    lock = _unrecorded(_full_lock())
+    new, problems = merge(_spec(), lock, Update(), {})
+    assert [p.path.removeprefix("$.models.") for p in problems] == ["churn.environments.prod", "wine.environments.prod"]
+    assert "policies.allowUnverifiedModels is false" in problems[0].message
+    assert ("wine", "prod") not in new.entries
+    allowed = parse_spec(SPEC.replace("prod: {namespace: p}",
+                                      "prod: {namespace: p, policies: {allowUnverifiedModels: true}}") % "")[0]
+    assert merge(allowed, lock, Update(), {}) == (lock, [])
+
+
+def test_a_version_verified_by_loading_is_kept_in_prod_without_mlmodel_facts() -> None:
+    lock = _unrecorded(_full_lock())
+    verified = LoadCheck("docker.io/seldonio/mlserver:1.5.0", "loads", "docker")
+    for key in ("wine", "prod"), ("churn", "prod"):
+        lock.entries[key] = replace(lock.entries[key], load_check=verified)
+    assert merge(_spec(), lock, Update(), {}) == (lock, [])
+
+
+def test_a_load_check_follows_its_version_only() -> None:
+    verified = LoadCheck("docker.io/seldonio/mlserver:1.5.0", "loads", "docker")
+    lock = _full_lock()
+    lock.entries[("wine", "staging")] = replace(lock.entries[("wine", "staging")], load_check=verified)
+    lock.entries[("wine", "dev")] = replace(lock.entries[("wine", "dev")], load_check=verified)
+    queries = queries_for(_spec(), lock, Update.parse(["wine/staging", "wine/dev"]))
+    answers = {q: _answer(q, "3" if q.ref.kind == "alias" else "5") for q in queries}
+    new, _ = merge(_spec(), lock, Update.parse(["wine/staging", "wine/dev"]), answers)
+    assert new.entries[("wine", "staging")].load_check == verified, "re-read, same version"
+    assert new.entries[("wine", "dev")].load_check is None, "moved to version 5: unchecked"
 
 
 def test_update_records_missing_facts_of_held_and_pinned_versions_without_moving_them() -> None:
@@ -226,13 +259,12 @@ def test_update_records_missing_facts_of_held_and_pinned_versions_without_moving
     assert new.entries[("wine", "dev")].info is None, "not selected"
 
 
-def test_compatibility_warns_about_models_from_a_newer_mlflow() -> None:
+def test_compatibility_says_nothing_about_a_model_from_a_newer_mlflow() -> None:
+    """It warned on every MLflow 3 model; a warning that always fires teaches people to ignore it."""
     lock = _full_lock()
     lock.entries[("churn", "prod")] = replace(lock.entries[("churn", "prod")],
                                               info=replace(CLOUDPICKLE, mlflow_version="3.17.2"))
-    (warning,) = compatibility(_spec(), lock)
-    assert warning.location() == "models.yaml:15: $.models.churn.environments.prod"
-    assert warning.message.startswith("'churn' version 4: it was saved by MLflow 3.17.2")
+    assert compatibility(_spec(), lock) == []
 
 
 def test_compatibility_judges_only_targets_served_by_a_runtime() -> None:

@@ -1,0 +1,116 @@
+"""The edges of a load check: download a locked artifact, and run the probe in the runtime image or its environment.
+
+⚡ edge module. Downloading goes through MLflow's own artifact API, so every store MLflow
+reads works (`s3://` with the standard AWS credential chain and MLFLOW_S3_ENDPOINT_URL,
+`mlflow-artifacts:/`, `models:/`, `gs://` with its client installed). The probe
+(`probe.py`) runs in the image itself under `docker`, or in a virtualenv with the image's
+pins (`environment.py`); never with this project's MLflow.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from generator.compat.environment import runtime_environment
+from generator.errors import EnvironmentProblem, RegistryUnavailable
+from generator.platform.runtimes import RuntimeImage
+from generator.util.environ import scoped_environ
+from generator.util.proc import CommandError, run_cmd
+from generator.util.redact import redact
+
+PROBE = Path(__file__).with_name("probe.py")
+LOAD_TIMEOUT = 600.0  # a large model's load, in a cold environment
+DOCKER_TIMEOUT = 1800.0  # includes pulling the image
+_MOUNT = "/mnt/models"  # where KServe's storage initializer puts the model
+
+
+@dataclass(frozen=True)
+class Probed:
+    """What the probe reported (`probe.py`), and where it ran."""
+
+    environment: str  # "docker", or "virtualenv (Python X.Y.Z)"
+    result: dict[str, Any]
+
+
+def download(artifact_uri: str, destination: Path, tracking_uri: str, *, what: str) -> Path:
+    """The whole model directory at `artifact_uri`; `what` names the model, version and image for messages."""
+    import mlflow.artifacts  # noqa: PLC0415  (only commands that download pay for importing mlflow)
+
+    from generator.registry.mlflow import HttpPolicy  # noqa: PLC0415  (imports mlflow)
+
+    settings = HttpPolicy.from_env().environ() | ({"MLFLOW_TRACKING_URI": tracking_uri} if tracking_uri else {})
+    with scoped_environ(settings):
+        try:
+            model_dir = Path(mlflow.artifacts.download_artifacts(artifact_uri=artifact_uri, dst_path=str(destination)))
+        except Exception as exc:  # each store fails its own way (mlflow, botocore, requests)
+            reason = redact(str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__)
+            raise RegistryUnavailable.simple(
+                f"{what}: cannot download {redact(artifact_uri)}: {reason}",
+                hint="the load check needs the artifact itself: set the store's credentials (AWS_* or an AWS "
+                     "profile, MLFLOW_S3_ENDPOINT_URL for S3-compatible stores; MLFLOW_TRACKING_URI and its "
+                     "credentials for mlflow-artifacts:/ and models:/)") from None
+    if not (model_dir / "MLmodel").is_file():  # an empty prefix downloads as an empty directory
+        raise RegistryUnavailable.simple(f"{what}: there is no MLmodel file at {redact(artifact_uri)}",
+                                         hint="the artifact was moved or deleted; `kserve-gitops lock --update` "
+                                              "re-reads where the version's files are")
+    return model_dir
+
+
+def in_environment(image: RuntimeImage, model_dir: Path, request: dict[str, Any] | None) -> Probed:
+    """Run the probe with the image's pinned packages in a cached virtualenv."""
+    environment = runtime_environment(image)
+    with tempfile.TemporaryDirectory(prefix="kserve-gitops-compat-") as scratch:
+        result = _probe([str(environment.interpreter), str(PROBE), str(model_dir)], Path(scratch), request,
+                        timeout=LOAD_TIMEOUT, what=image.reference)
+    return Probed(f"virtualenv (Python {environment.python})", result)
+
+
+def docker_command(what: str) -> str:
+    """The docker client, once its daemon answers; checked before anything is downloaded."""
+    docker = shutil.which("docker")
+    if docker is None:
+        raise EnvironmentProblem.simple(f"{what}: --docker was asked for, but there is no `docker` on PATH",
+                                        hint="install docker, or run without --docker: the load check then uses "
+                                             "a virtualenv with the image's pinned packages")
+    try:
+        run_cmd([docker, "version", "--format", "{{.Server.Version}}"], timeout=30)
+    except CommandError as exc:
+        last = (exc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise EnvironmentProblem.simple(f"{what}: --docker was asked for, but docker does not answer: {last}",
+                                        hint="start the docker daemon, or run without --docker") from None
+    return docker
+
+
+def in_docker(image: str, model_dir: Path, request: dict[str, Any] | None, *, what: str) -> Probed:
+    """Run the probe in the image itself: the model read-only at /mnt/models, no network."""
+    docker = docker_command(what)
+    with tempfile.TemporaryDirectory(prefix="kserve-gitops-compat-") as scratch:
+        work = Path(scratch)
+        shutil.copy(PROBE, work / "probe.py")
+        argv = [docker, "run", "--rm", "--network", "none", "-v", f"{model_dir}:{_MOUNT}:ro",
+                "-v", f"{work}:/probe", "--entrypoint", "python", image, "/probe/probe.py", _MOUNT]
+        result = _probe(argv, work, request, timeout=DOCKER_TIMEOUT, what=what, inside="/probe")
+    return Probed("docker", result)
+
+
+def _probe(argv: list[str], work: Path, request: dict[str, Any] | None, *, timeout: float, what: str,
+           inside: str = "") -> dict[str, Any]:
+    """Run `argv` + REQUEST RESULT; `inside` is where `work` appears to the command (docker), else `work`."""
+    seen = inside or str(work)
+    request_arg = ""
+    if request is not None:
+        (work / "request.json").write_text(json.dumps(request), encoding="utf-8")
+        request_arg = f"{seen}/request.json"
+    try:
+        run_cmd([*argv, request_arg, f"{seen}/result.json"], timeout=timeout)
+        loaded: dict[str, Any] = json.loads((work / "result.json").read_text(encoding="utf-8"))
+    except (CommandError, OSError, ValueError) as exc:
+        tail = "\n".join(str(exc).splitlines()[-12:])
+        raise EnvironmentProblem.simple(f"{what}: the load check itself did not run to the end",
+                                        hint=f"its output ends with:\n{redact(tail)}") from None
+    return loaded

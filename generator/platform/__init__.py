@@ -1,0 +1,1 @@
+"""Facts about the platform the manifests target (KServe releases and what their runtimes run)."""
