@@ -57,7 +57,15 @@ def test_model_without_python_function_flavor_is_an_error() -> None:
 
 def test_a_version_verified_by_loading_in_this_image_has_no_finding_even_without_mlmodel_facts() -> None:
     assert check(STRICT, None, LOADS) == []
-    assert check(STRICT, SKOPS, LOADS) == []  # the load is the truth, e.g. an image whose MLflow reads skops
+    assert check(STRICT, MLFLOW_3, LOADS) == []
+
+
+def test_a_recorded_load_does_not_silence_what_the_image_is_known_to_refuse() -> None:
+    """models.lock is reviewed text: a hand-written `verdict: loads` for a skops model on an image whose MLflow
+    cannot read skops is a contradiction, and the known failure wins."""
+    (error,) = check(STRICT, SKOPS, LOADS)
+    assert error.severity == "error"
+    assert "serialized as 'skops'" in error.message
 
 
 def test_a_recorded_failure_is_an_error_with_the_loaders_own_words() -> None:
