@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from generator.util.redact import redact
+from generator.util.excerpt import MESSAGE_LIMIT, excerpt
 
 Severity = Literal["error", "warning"]
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
@@ -47,13 +47,16 @@ class Diagnostic:
         text = f"{where}: {self.message}{rule}" if where else f"{self.message}{rule}"
         if self.severity == "warning":
             text = f"warning: {text}"
-        return redact(f"{text}\n  fix: {self.hint}" if self.hint else text)
+        text = excerpt(text, MESSAGE_LIMIT)
+        return f"{text}\n  fix: {excerpt(self.hint, MESSAGE_LIMIT)}" if self.hint else text
 
     def __str__(self) -> str:
         return self.describe()
 
     def as_dict(self) -> dict[str, object]:
-        return {k: redact(v) if isinstance(v, str) else v for k, v in asdict(self).items() if v not in ("", 0)}
+        """Every field, strings redacted and cut to MESSAGE_LIMIT like the text form."""
+        return {k: excerpt(v, MESSAGE_LIMIT) if isinstance(v, str) else v
+                for k, v in asdict(self).items() if v not in ("", 0)}
 
 
 def errors(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
