@@ -19,6 +19,7 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import ValidationError
 
+from generator import yamlio
 from generator.diagnostics import Diagnostic, json_path
 from generator.errors import SpecError
 from generator.spec import rules
@@ -44,6 +45,8 @@ from generator.spec.model import (
 )
 from generator.spec.yaml_lines import Positions
 from generator.spec.yaml_lines import load as load_yaml
+from generator.util import schema_check
+from generator.util.excerpt import quoted
 
 _PLATFORM_KEYS = {"kubernetesVersion": "kubernetes_version", "kserveVersion": "kserve_version",
                   "argocdVersion": "argocd_version"}
@@ -65,9 +68,7 @@ SERVING_DEFAULTS: dict[str, Any] = {
 @cache
 def _validator() -> jsonschema.protocols.Validator:
     text = resources.files("generator.spec").joinpath("models.schema.json").read_text("utf-8")
-    schema = json.loads(text)
-    cls = jsonschema.validators.validator_for(schema)
-    return cls(schema)
+    return schema_check.validator(json.loads(text))
 
 
 @cache
@@ -90,7 +91,7 @@ def load_spec(path: Path, display: str | None = None) -> tuple[Spec, list[Diagno
     """Load and check models.yaml; returns the spec and its warnings, or raises SpecError."""
     file = display or path.name
     try:
-        text = path.read_text(encoding="utf-8")
+        text = yamlio.read_text(path)
     except FileNotFoundError:
         raise SpecError.simple(
             "file not found",
@@ -149,11 +150,12 @@ def _describe(error: ValidationError, path: list[str | int]) -> tuple[str, str]:
         name = str(instance)
         path.append(name)
         reason = (f"{len(name)} characters, at most {error.validator_value}"
-                  if error.validator == "maxLength" else "not a DNS-1035 label")
-        return f"invalid name {name!r}: {reason}", description
+                  if error.validator == "maxLength" else "not a DNS-1035 label" if "DNS-1035" in description
+                  else "not a valid key")
+        return f"invalid name {quoted(name)}: {reason}", description
     if error.validator == "const":
-        return error.message, f"use {error.validator_value!r}"
-    return error.message, _first_sentence(description)
+        return schema_check.message(error), f"use {error.validator_value!r}"
+    return schema_check.message(error), _first_sentence(description)
 
 
 def _first_sentence(text: str) -> str:

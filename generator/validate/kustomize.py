@@ -12,13 +12,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from generator import yamlio
 from generator.diagnostics import Diagnostic
 from generator.errors import EnvironmentProblem, ValidationFailed
 from generator.util.proc import CommandError, run_cmd
-
-_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def kustomize_command() -> list[str]:
@@ -35,7 +32,7 @@ def kustomize_command() -> list[str]:
 
 def kustomize_build(directory: Path) -> list[dict[str, Any]]:
     """The documents `kustomize build directory` prints, in order; empty documents dropped."""
-    return [doc for doc in yaml.load_all(kustomize_output(directory), Loader=_YamlLoader) if doc is not None]
+    return yamlio.load_all(kustomize_output(directory))
 
 
 def kustomize_output(directory: Path) -> str:
