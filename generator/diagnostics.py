@@ -6,6 +6,7 @@ them and print them together, as text, JSON or GitHub annotations.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -69,7 +70,7 @@ def ordered(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
 
 
 def json_path(parts: Iterable[str | int]) -> str:
-    """`$.spec.containers[0].env`, with odd keys quoted: `$.metadata.annotations["a.io/b"]`."""
+    """`$.spec.containers[0].env`, with odd keys quoted as JSON strings: `$.metadata.annotations["a.io/b"]`."""
     out = "$"
     for part in parts:
         if isinstance(part, int):
@@ -77,5 +78,5 @@ def json_path(parts: Iterable[str | int]) -> str:
         elif _IDENTIFIER.fullmatch(part):
             out += f".{part}"
         else:
-            out += f'["{part}"]'
+            out += f"[{json.dumps(part, ensure_ascii=False)}]"
     return out

@@ -109,7 +109,7 @@ def parse_spec(text: str, file: str = "models.yaml") -> tuple[Spec, list[Diagnos
         problems = [Diagnostic(file=file, line=1, message="expected a mapping with apiVersion, environments and models",
                                hint="see schemas/models.schema.json or the README's models.yaml reference")]
     if not problems:
-        problems = [_schema_diagnostic(e, positions, file) for e in _validator().iter_errors(data)]
+        problems = [_schema_diagnostic(e, positions, file) for e in _without_echoes(_validator().iter_errors(data))]
     if problems:
         raise SpecError(problems)
     spec, diagnostics = _build(data, positions, file)
@@ -117,6 +117,19 @@ def parse_spec(text: str, file: str = "models.yaml") -> tuple[Spec, list[Diagnos
     if errors:
         raise SpecError(errors)
     return spec, [d for d in diagnostics if d.severity == "warning"]
+
+
+def _without_echoes(errors: Iterator[ValidationError]) -> list[ValidationError]:
+    """The errors, less "unknown field 'x'" where x is known but invalid: a failing `allOf` leaves its
+    properties unevaluated, so `unevaluatedProperties` echoes every error inside them as an unknown field."""
+    found = list(errors)
+    invalid = {tuple(e.absolute_path)[:n] for e in found for n in range(1, len(e.absolute_path) + 1)}
+
+    def echo(error: ValidationError) -> bool:
+        unknown = re.findall(r"'([^']+)'", error.message) if error.validator == "unevaluatedProperties" else []
+        return bool(unknown) and all((*error.absolute_path, key) in invalid for key in unknown)
+
+    return [e for e in found if not echo(e)]
 
 
 def _schema_diagnostic(error: ValidationError, positions: Positions, file: str) -> Diagnostic:

@@ -21,6 +21,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import yaml
 from jsonschema import Draft7Validator, ValidationError
 
 from generator import yamlio
