@@ -120,14 +120,17 @@ def parse_spec(text: str, file: str = "models.yaml") -> tuple[Spec, list[Diagnos
 
 
 def _without_echoes(errors: Iterator[ValidationError]) -> list[ValidationError]:
-    """The errors, less "unknown field 'x'" where x is known but invalid: a failing `allOf` leaves its
-    properties unevaluated, so `unevaluatedProperties` echoes every error inside them as an unknown field."""
+    """The errors, less "unknown field 'x'" where x is a field the schema knows: a failing `allOf` leaves
+    all its properties unevaluated, so `unevaluatedProperties` lists every one of them as unexpected
+    next to the real error inside. A misspelt field is still reported."""
     found = list(errors)
-    invalid = {tuple(e.absolute_path)[:n] for e in found for n in range(1, len(e.absolute_path) + 1)}
 
     def echo(error: ValidationError) -> bool:
-        unknown = re.findall(r"'([^']+)'", error.message) if error.validator == "unevaluatedProperties" else []
-        return bool(unknown) and all((*error.absolute_path, key) in invalid for key in unknown)
+        if error.validator != "unevaluatedProperties":
+            return False
+        where = tuple(error.absolute_path)
+        inside = any(e is not error and tuple(e.absolute_path)[:len(where)] == where for e in found)
+        return inside and set(re.findall(r"'([^']+)'", error.message)) <= set(_field_names())
 
     return [e for e in found if not echo(e)]
 
@@ -144,7 +147,8 @@ def _describe(error: ValidationError, path: list[str | int]) -> tuple[str, str]:
     instance, schema = error.instance, error.schema
     description = schema.get("description", "") if isinstance(schema, dict) else ""
     if error.validator in ("additionalProperties", "unevaluatedProperties"):
-        unknown = re.findall(r"'([^']+)'", error.message)
+        named = re.findall(r"'([^']+)'", error.message)
+        unknown = [k for k in named if k not in _field_names()] or named
         if unknown:
             path.append(unknown[0])
             close = difflib.get_close_matches(unknown[0], _field_names(), n=1)
