@@ -36,6 +36,7 @@ _KEYED = re.compile(
     r"(?!\*\*\*)[^\s'\"&,;}\]]+",
     re.IGNORECASE,
 )
+_KEYED_NAMES = ("authorization", "passw", "secret", "token", "key", "credential", "cookie")
 # Credentials that identify themselves wherever they appear.
 _BEARER = re.compile(r"(?<![\w-])(?P<scheme>bearer[ \t]+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 _GITHUB_TOKEN = re.compile(r"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})")
@@ -48,9 +49,10 @@ def redact(text: str) -> str:
         text = _USERINFO.sub(f"://{MASK}@", text)
     if "=" in text:
         text = _QUERY.sub(rf"\g<name>{MASK}", text)
-    if ":" in text or "=" in text:
+    lower = text.lower()
+    if (":" in text or "=" in text) and any(name in lower for name in _KEYED_NAMES):
         text = _KEYED.sub(rf"\g<key>\g<sep>\g<scheme>{MASK}", text)
-    if "bearer" in text.lower():
+    if "bearer" in lower:
         text = _BEARER.sub(rf"\g<scheme>{MASK}", text)
     return _GITHUB_TOKEN.sub(MASK, text) if "gh" in text or "github_pat_" in text else text
 

@@ -50,7 +50,7 @@ def _pattern(validator: Any, pattern: str, instance: Any, schema: Mapping[str, A
 def validator(schema: Mapping[str, Any]) -> jsonschema.protocols.Validator:
     """A validator for `schema` (its declared draft) whose `pattern` keyword has ECMA-262 anchors."""
     base = jsonschema.validators.validator_for(schema)
-    strict = jsonschema.validators.extend(base, validators={"pattern": _pattern})
+    strict = jsonschema.validators.extend(base, validators={"pattern": _pattern})  # type: ignore[no-untyped-call]
     return strict(schema)  # type: ignore[no-any-return]
 
 

@@ -77,7 +77,9 @@ def test_a_spec_that_is_a_device_is_refused_unread(tmp_path: Path, cli: Callable
     assert "models.yaml: cannot read: not a regular file" in result.err
 
 
-def test_an_alias_bomb_is_refused_at_its_line_and_nothing_is_written(tmp_path: Path, cli: Callable[..., Result]) -> None:
+def test_an_alias_bomb_is_refused_at_its_line_and_nothing_is_written(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
     repo = _repo(tmp_path / "repo")
     bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
         f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True))

@@ -23,7 +23,9 @@ def _bug() -> int:
 
 
 @pytest.mark.parametrize("debug", [False, True])
-def test_a_bug_is_reported_redacted_with_or_without_the_traceback(debug: bool, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_bug_is_reported_redacted_with_or_without_the_traceback(
+    debug: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run(_bug, debug=debug) == EXIT_BUG
     err = capsys.readouterr().err
     assert "unexpected error: _Boom" in err
