@@ -6,12 +6,13 @@ them and print them together, as text, JSON or GitHub annotations.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from generator.util.redact import redact
+from generator.util.excerpt import MESSAGE_LIMIT, excerpt
 
 Severity = Literal["error", "warning"]
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
@@ -47,13 +48,16 @@ class Diagnostic:
         text = f"{where}: {self.message}{rule}" if where else f"{self.message}{rule}"
         if self.severity == "warning":
             text = f"warning: {text}"
-        return redact(f"{text}\n  fix: {self.hint}" if self.hint else text)
+        text = excerpt(text, MESSAGE_LIMIT)
+        return f"{text}\n  fix: {excerpt(self.hint, MESSAGE_LIMIT)}" if self.hint else text
 
     def __str__(self) -> str:
         return self.describe()
 
     def as_dict(self) -> dict[str, object]:
-        return {k: redact(v) if isinstance(v, str) else v for k, v in asdict(self).items() if v not in ("", 0)}
+        """Every field, strings redacted and cut to MESSAGE_LIMIT like the text form."""
+        return {k: excerpt(v, MESSAGE_LIMIT) if isinstance(v, str) else v
+                for k, v in asdict(self).items() if v not in ("", 0)}
 
 
 def errors(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
@@ -66,7 +70,7 @@ def ordered(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
 
 
 def json_path(parts: Iterable[str | int]) -> str:
-    """`$.spec.containers[0].env`, with odd keys quoted: `$.metadata.annotations["a.io/b"]`."""
+    """`$.spec.containers[0].env`, with odd keys quoted as JSON strings: `$.metadata.annotations["a.io/b"]`."""
     out = "$"
     for part in parts:
         if isinstance(part, int):
@@ -74,5 +78,5 @@ def json_path(parts: Iterable[str | int]) -> str:
         elif _IDENTIFIER.fullmatch(part):
             out += f".{part}"
         else:
-            out += f'["{part}"]'
+            out += f"[{json.dumps(part, ensure_ascii=False)}]"
     return out

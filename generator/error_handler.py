@@ -1,7 +1,9 @@
 """The one place where exceptions become exit codes and messages.
 
 User errors print their diagnostics and no traceback; anything else is a bug,
-printed as one line unless --debug asks for the traceback.
+printed as one line unless --debug asks for the traceback. Whatever is printed
+here is redacted: a traceback quotes exception arguments (a tracking URI with its
+password, a header), and --debug is what people paste into issues.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import traceback
 from collections.abc import Callable
 
 from generator.errors import EXIT_BUG, EXIT_INTERRUPTED, UserError
+from generator.util.excerpt import MESSAGE_LIMIT, excerpt
 
 
 def run(job: Callable[[], int], *, debug: bool = False) -> int:
@@ -18,7 +21,7 @@ def run(job: Callable[[], int], *, debug: bool = False) -> int:
         return job()
     except UserError as exc:
         if debug:
-            traceback.print_exc()
+            _print_traceback(exc)
         print(f"error: {exc}" if len(exc.diagnostics) == 1 else f"error: {len(exc.diagnostics)} problems\n{exc}",
               file=sys.stderr)
         return exc.exit_code
@@ -27,7 +30,13 @@ def run(job: Callable[[], int], *, debug: bool = False) -> int:
         return EXIT_INTERRUPTED
     except Exception as exc:
         if debug:
-            traceback.print_exc()
-        print(f"unexpected error: {type(exc).__name__}: {exc}\n"
+            _print_traceback(exc)
+        print(f"unexpected error: {type(exc).__name__}: {excerpt(str(exc), MESSAGE_LIMIT)}\n"
               "This is a bug in kserve-gitops; rerun with --debug for the traceback.", file=sys.stderr)
         return EXIT_BUG
+
+
+def _print_traceback(exc: BaseException) -> None:
+    """The traceback with its chained causes, each line redacted and cut like a message."""
+    lines = "".join(traceback.format_exception(exc)).splitlines()
+    print("\n".join(excerpt(line, MESSAGE_LIMIT) for line in lines), file=sys.stderr)

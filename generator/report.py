@@ -8,7 +8,7 @@ from itertools import groupby
 from typing import Literal
 
 from generator.diagnostics import Diagnostic, ordered
-from generator.util.redact import redact
+from generator.util.excerpt import MESSAGE_LIMIT, excerpt
 
 Format = Literal["text", "json", "github"]
 
@@ -44,9 +44,10 @@ def github(diagnostics: Sequence[Diagnostic]) -> str:
         props += [f"line={d.line}"] if d.line else []
         props += [f"col={d.column}"] if d.column else []
         props += [f"title={d.rule}"] if d.rule else []
-        body = f"{d.path}: {d.message}" if d.path else d.message
-        body += f"\nfix: {d.hint}" if d.hint else ""
-        lines.append(f"::{d.severity} {','.join(props)}::{escape(redact(body))}")
+        message = excerpt(d.message, MESSAGE_LIMIT)
+        body = f"{d.path}: {message}" if d.path else message
+        body += f"\nfix: {excerpt(d.hint, MESSAGE_LIMIT)}" if d.hint else ""
+        lines.append(f"::{d.severity} {','.join(props)}::{escape(body)}")
     return "\n".join(lines) + ("\n" if lines else "")
 
 

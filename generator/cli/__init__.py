@@ -22,6 +22,7 @@ from generator.cli import (
     validate,
     webhook,
 )
+from generator.util.redact import install_log_redaction
 
 app = typer.Typer(
     name="kserve-gitops",
@@ -59,6 +60,7 @@ app.add_typer(image.app, name="image")
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code instead of exiting, so tests can call it with a list."""
+    install_log_redaction()
     try:
         app(args=argv, prog_name="kserve-gitops")
     except SystemExit as exc:

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from generator import yamlio
 from generator.diagnostics import Diagnostic
 from generator.errors import UserError
 from generator.spec.model import Platform
@@ -37,7 +38,6 @@ _LOCK_HEADER = header(
 )
 _LOCK_KEYS = ("version", "url", "sha256")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ def sha256(data: bytes) -> str:
 def crd_problem(file: CrdFile, data: bytes) -> str:
     """'' when `data` is the one CRD `file` must hold, else what came instead (an HTML page, another CRD)."""
     try:
-        docs = [doc for doc in yaml.load_all(data, Loader=_YamlLoader) if doc is not None]
+        docs = yamlio.load_all(data)
     except yaml.YAMLError as exc:
         return f"is not YAML ({str(exc).splitlines()[0]})"
     wanted = f"{CRD_API_VERSION} CustomResourceDefinition of {file.project.group} {file.kind}"
@@ -215,7 +215,7 @@ def dumps_lock(lock: Mapping[str, LockEntry]) -> bytes:
 
 def loads_lock(data: bytes, file: str) -> dict[str, LockEntry]:
     try:
-        doc = yaml.load(data, Loader=_YamlLoader)
+        doc = yamlio.load(data)
     except yaml.YAMLError as exc:
         raise _bad_lock(file, [f"not YAML: {str(exc).splitlines()[0]}"]) from None
     if not isinstance(doc, dict):

@@ -8,12 +8,14 @@ from typing import Any
 
 import jsonschema
 
+from generator import yamlio
 from generator.diagnostics import Diagnostic, json_path
 from generator.errors import LockError
 from generator.lock.model import LoadCheck, Lock, LockEntry, Verdict
 from generator.registry.base import ModelInfo
 from generator.spec.model import REF_KINDS, Ref
 from generator.spec.yaml_lines import load as load_yaml
+from generator.util import schema_check
 from generator.yamlio import dump, header
 
 LOCK_VERSION = 1
@@ -49,12 +51,14 @@ _LOAD_CHECK = {
 IMAGE_DIGEST = r"^sha256:[0-9a-f]{64}$"
 # MLflow numbers versions 1, 2, …; `models:/<name>/<version>` is rendered from it, so nothing else may pass.
 VERSION = r"^[1-9][0-9]*$"
+# URIs end up in manifests: no line breaks or other control characters.
+_ONE_LINE = r"^[^\x00-\x1f\x7f]+$"
 _ENTRY = {
     "type": "object",
     "additionalProperties": False,
     "required": ["registeredModel", "reference", "version", "runId", "source", "artifactUri"],
     "properties": {
-        "registeredModel": {"type": "string"},
+        "registeredModel": {"type": "string", "pattern": _ONE_LINE},
         "reference": {
             "type": "object",
             "minProperties": 1,
@@ -62,9 +66,9 @@ _ENTRY = {
             "propertyNames": {"enum": list(REF_KINDS)},
         },
         "version": {"type": "string", "pattern": VERSION},
-        "runId": {"type": "string"},
-        "source": {"type": "string"},
-        "artifactUri": {"type": "string"},
+        "runId": {"type": "string", "pattern": r"^[A-Za-z0-9_-]+$"},
+        "source": {"type": "string", "pattern": _ONE_LINE},
+        "artifactUri": {"type": "string", "pattern": _ONE_LINE},
         "mlmodel": _MLMODEL,
         "imageDigest": {"type": "string", "pattern": IMAGE_DIGEST},
         "loadCheck": _LOAD_CHECK,
@@ -83,7 +87,7 @@ _SCHEMA = {
 
 @cache
 def _validator() -> jsonschema.protocols.Validator:
-    return jsonschema.Draft202012Validator(_SCHEMA)
+    return schema_check.validator(_SCHEMA)
 
 
 def dumps(lock: Lock) -> bytes:
@@ -107,13 +111,16 @@ def loads(text: str, file: str = "models.lock") -> Lock:
     data, positions, problems = load_yaml(text, file)
     if data is None and not problems:
         return Lock()
+    if not problems and not isinstance(data, dict):
+        problems = [Diagnostic(file=file, line=1, message="not a models.lock: expected a mapping with lockVersion "
+                               "and models", hint="models.lock is generated: delete it and run `kserve-gitops lock`")]
     if not problems:
         problems = [
             Diagnostic(
                 file=file,
                 line=positions.line_of(list(e.absolute_path))[0],
                 path=json_path(list(e.absolute_path)),
-                message=e.message,
+                message=schema_check.message(e),
                 hint="models.lock is generated: delete it and run `kserve-gitops lock` to recreate it",
             )
             for e in _validator().iter_errors(data)
@@ -170,7 +177,7 @@ def _load_load_check(raw: dict[str, str]) -> LoadCheck:
 def read(path: Path) -> Lock:
     """The lock file at `path`; a missing file is an empty lock (nothing resolved yet)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = yamlio.read_text(path)
     except FileNotFoundError:
         return Lock()
     except (OSError, UnicodeDecodeError) as exc:

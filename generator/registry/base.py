@@ -6,8 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import yaml
-
+from generator import yamlio
 from generator.spec.model import Ref
 
 
@@ -39,7 +38,7 @@ class ModelInfo:
         The serialization format is the first one a flavor declares (sklearn's, say);
         python_function carries the interpreter version.
         """
-        data = yaml.safe_load(mlmodel)
+        data = yamlio.load(mlmodel)
         flavors = data.get("flavors") if isinstance(data, dict) else None
         if not isinstance(flavors, dict):
             return None

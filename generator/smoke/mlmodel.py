@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from generator import yamlio
 from generator.errors import SmokeFailed
 
 SERVING = "serving"  # the example file is already a scoring-server body (serving_input_example.json)
@@ -67,7 +68,7 @@ class MlModel:
 def read_mlmodel(text: str) -> MlModel:
     """The signature and the example file of an MLmodel file; a model without either cannot be smoke-tested."""
     try:
-        card = yaml.safe_load(text)
+        card = yamlio.load(text)
     except yaml.YAMLError as exc:
         raise SmokeFailed.simple(f"MLmodel is not YAML: {exc}", file="MLmodel") from None
     if not isinstance(card, dict):

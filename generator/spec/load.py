@@ -19,6 +19,7 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import ValidationError
 
+from generator import yamlio
 from generator.diagnostics import Diagnostic, json_path
 from generator.errors import SpecError
 from generator.spec import rules
@@ -44,6 +45,8 @@ from generator.spec.model import (
 )
 from generator.spec.yaml_lines import Positions
 from generator.spec.yaml_lines import load as load_yaml
+from generator.util import schema_check
+from generator.util.excerpt import quoted
 
 _PLATFORM_KEYS = {"kubernetesVersion": "kubernetes_version", "kserveVersion": "kserve_version",
                   "argocdVersion": "argocd_version", "kserveInstall": "kserve_install",
@@ -67,9 +70,7 @@ SERVING_DEFAULTS: dict[str, Any] = {
 @cache
 def _validator() -> jsonschema.protocols.Validator:
     text = resources.files("generator.spec").joinpath("models.schema.json").read_text("utf-8")
-    schema = json.loads(text)
-    cls = jsonschema.validators.validator_for(schema)
-    return cls(schema)
+    return schema_check.validator(json.loads(text))
 
 
 @cache
@@ -92,7 +93,7 @@ def load_spec(path: Path, display: str | None = None) -> tuple[Spec, list[Diagno
     """Load and check models.yaml; returns the spec and its warnings, or raises SpecError."""
     file = display or path.name
     try:
-        text = path.read_text(encoding="utf-8")
+        text = yamlio.read_text(path)
     except FileNotFoundError:
         raise SpecError.simple(
             "file not found",
@@ -110,7 +111,7 @@ def parse_spec(text: str, file: str = "models.yaml") -> tuple[Spec, list[Diagnos
         problems = [Diagnostic(file=file, line=1, message="expected a mapping with apiVersion, environments and models",
                                hint="see schemas/models.schema.json or the README's models.yaml reference")]
     if not problems:
-        problems = [_schema_diagnostic(e, positions, file) for e in _validator().iter_errors(data)]
+        problems = [_schema_diagnostic(e, positions, file) for e in _without_echoes(_validator().iter_errors(data))]
     if problems:
         raise SpecError(problems)
     spec, diagnostics = _build(data, positions, file)
@@ -118,6 +119,22 @@ def parse_spec(text: str, file: str = "models.yaml") -> tuple[Spec, list[Diagnos
     if errors:
         raise SpecError(errors)
     return spec, [d for d in diagnostics if d.severity == "warning"]
+
+
+def _without_echoes(errors: Iterator[ValidationError]) -> list[ValidationError]:
+    """The errors, less "unknown field 'x'" where x is a field the schema knows: a failing `allOf` leaves
+    all its properties unevaluated, so `unevaluatedProperties` lists every one of them as unexpected
+    next to the real error inside. A misspelt field is still reported."""
+    found = list(errors)
+
+    def echo(error: ValidationError) -> bool:
+        if error.validator != "unevaluatedProperties":
+            return False
+        where = tuple(error.absolute_path)
+        inside = any(e is not error and tuple(e.absolute_path)[:len(where)] == where for e in found)
+        return inside and set(re.findall(r"'([^']+)'", error.message)) <= set(_field_names())
+
+    return [e for e in found if not echo(e)]
 
 
 def _schema_diagnostic(error: ValidationError, positions: Positions, file: str) -> Diagnostic:
@@ -132,7 +149,8 @@ def _describe(error: ValidationError, path: list[str | int]) -> tuple[str, str]:
     instance, schema = error.instance, error.schema
     description = schema.get("description", "") if isinstance(schema, dict) else ""
     if error.validator in ("additionalProperties", "unevaluatedProperties"):
-        unknown = re.findall(r"'([^']+)'", error.message)
+        named = re.findall(r"'([^']+)'", error.message)
+        unknown = [k for k in named if k not in _field_names()] or named
         if unknown:
             path.append(unknown[0])
             close = difflib.get_close_matches(unknown[0], _field_names(), n=1)
@@ -151,11 +169,12 @@ def _describe(error: ValidationError, path: list[str | int]) -> tuple[str, str]:
         name = str(instance)
         path.append(name)
         reason = (f"{len(name)} characters, at most {error.validator_value}"
-                  if error.validator == "maxLength" else "not a DNS-1035 label")
-        return f"invalid name {name!r}: {reason}", description
+                  if error.validator == "maxLength" else "not a DNS-1035 label" if "DNS-1035" in description
+                  else "not a valid key")
+        return f"invalid name {quoted(name)}: {reason}", description
     if error.validator == "const":
-        return error.message, f"use {error.validator_value!r}"
-    return error.message, _first_sentence(description)
+        return schema_check.message(error), f"use {error.validator_value!r}"
+    return schema_check.message(error), _first_sentence(description)
 
 
 def _first_sentence(text: str) -> str:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from decimal import Decimal, localcontext
 
+from generator.util.excerpt import quoted
+
 _QUANTITY = re.compile(
     r"(?P<number>[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
     r"(?P<suffix>[KMGTPE]i|[numkMGTPE]|[eE][+-]?[0-9]+)?"
@@ -18,22 +20,37 @@ _QUANTITY = re.compile(
 _BINARY_POWERS = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
 _DECIMAL_EXPONENTS = {"n": -9, "u": -6, "m": -3, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
 _EXAMPLES = "e.g. '500m', '1', '2Gi', '128974848', '129e6'"
+# Kubernetes keeps quantities as int64 with a scale; anything beyond these is a typo or an attack.
+MAX_QUANTITY_LENGTH = 64
+MAX_EXPONENT = 64
 
 
 def parse_quantity(s: str) -> Decimal:
-    """The value of `s` in base units (cores, bytes); ValueError says what is wrong."""
+    """The value of `s` in base units (cores, bytes); ValueError says what is wrong.
+
+    Decimal raises ArithmeticError, not ValueError, on exponents it cannot represent
+    (`1e99999999999`); those are reported as out of range like any other bad quantity.
+    """
+    if len(s) > MAX_QUANTITY_LENGTH:
+        raise ValueError(f"{quoted(s)} is not a Kubernetes quantity: longer than {MAX_QUANTITY_LENGTH} characters")
     match = _QUANTITY.fullmatch(s)
     if match is None:
-        raise ValueError(f"{s!r} is not a Kubernetes quantity{_did_you_mean(s)} ({_EXAMPLES})")
+        raise ValueError(f"{quoted(s)} is not a Kubernetes quantity{_did_you_mean(s)} ({_EXAMPLES})")
     number = Decimal(match["number"])
     suffix = match["suffix"] or ""
+    named = suffix in _BINARY_POWERS or suffix in _DECIMAL_EXPONENTS
+    exponent = _DECIMAL_EXPONENTS.get(suffix, 0) if named or not suffix else int(suffix[1:])
+    if abs(exponent) > MAX_EXPONENT:
+        raise ValueError(f"{quoted(s)} is out of range: the exponent must be between -{MAX_EXPONENT} and "
+                         f"{MAX_EXPONENT} ({_EXAMPLES})")
     with localcontext() as exact:
         exact.prec = 100
-        if suffix in _BINARY_POWERS:
-            return number * Decimal(1024) ** _BINARY_POWERS[suffix]
-        if suffix in _DECIMAL_EXPONENTS:
-            return number.scaleb(_DECIMAL_EXPONENTS[suffix])
-        return number.scaleb(int(suffix[1:])) if suffix else number
+        try:
+            if suffix in _BINARY_POWERS:
+                return number * Decimal(1024) ** _BINARY_POWERS[suffix]
+            return number.scaleb(exponent)
+        except ArithmeticError:
+            raise ValueError(f"{quoted(s)} is out of range ({_EXAMPLES})") from None
 
 
 def _did_you_mean(s: str) -> str:

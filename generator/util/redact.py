@@ -1,12 +1,82 @@
-"""Credentials never reach the terminal, a log or a file we write."""
+"""Credentials never reach the terminal, a log or a file we write.
+
+`redact` runs on every diagnostic, log line and traceback, and those may quote
+hostile input (a 60,000-character header, a 300 MB error page), so it must stay
+linear in the length of its input: every pattern starts at a literal or a word
+boundary and only ever scans forward through a bounded or delimiter-ended run,
+so no two match attempts re-read the same long stretch of text.
+"""
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Callable
+from typing import Any
 
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s'\"]+@")
+MASK = "***"
+
+# `scheme://user:pass@host`: everything up to the last '@' of the authority, so a
+# password containing '@' is hidden whole. The authority ends at '/', '?', '#',
+# whitespace or a quote, which also bounds each attempt's scan.
+_USERINFO = re.compile(r"://[^/?#\s'\"<>]*@")
+# Secrets carried in query strings: presigned S3/GCS/Azure URLs, OAuth tokens, API keys.
+_QUERY = re.compile(
+    r"(?P<name>[?&;](?:access_token|refresh_token|id_token|token|client_secret|secret|password|passwd|api_?key|key"
+    r"|code|sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature"
+    r"|x-goog-credential)=)[^&#\s'\"<>]*",
+    re.IGNORECASE,
+)
+# `Authorization: Bearer x`, `"X-Api-Key": "x"`, `MLFLOW_TRACKING_PASSWORD=x`, `'client_secret': 'x'`:
+# a key that names a credential (alone or as the last part of a longer name), a separator, then the value.
+_KEYED = re.compile(
+    r"(?<![\w-])(?P<key>(?:[\w-]{0,64}[_-])?(?:authorization|password|passwd|secret|token|api[_-]?key"
+    r"|access[_-]?key|private[_-]?key|credentials?|cookie))(?![\w-])"
+    r"(?P<sep>['\"]?[ \t]{0,3}[:=][ \t]{0,3}['\"]?)(?P<scheme>(?:bearer|basic|token|digest)[ \t]+)?"
+    r"(?!\*\*\*)[^\s'\"&,;}\]]+",
+    re.IGNORECASE,
+)
+_KEYED_NAMES = ("authorization", "passw", "secret", "token", "key", "credential", "cookie")
+# Credentials that identify themselves wherever they appear.
+_BEARER = re.compile(r"(?<![\w-])(?P<scheme>bearer[ \t]+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+_GITHUB_TOKEN = re.compile(r"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})")
 
 
 def redact(text: str) -> str:
-    """Replace `user:password@` in every URL inside `text` with `***@`."""
-    return _USERINFO.sub(r"\g<scheme>***@", text)
+    """`text` with every credential it carries replaced by `***`, in time linear in its length."""
+    # Each pass runs only when the text holds what its pattern needs: substring tests are cheap C loops.
+    if "://" in text and "@" in text:
+        text = _USERINFO.sub(f"://{MASK}@", text)
+    if "=" in text:
+        text = _QUERY.sub(rf"\g<name>{MASK}", text)
+    lower = text.lower()
+    if (":" in text or "=" in text) and any(name in lower for name in _KEYED_NAMES):
+        text = _KEYED.sub(rf"\g<key>\g<sep>\g<scheme>{MASK}", text)
+    if "bearer" in lower:
+        text = _BEARER.sub(rf"\g<scheme>{MASK}", text)
+    return _GITHUB_TOKEN.sub(MASK, text) if "gh" in text or "github_pat_" in text else text
+
+
+class _RedactingRecordFactory:
+    """Wraps the log record factory so every record's message (with its arguments) is redacted once, at
+    creation: whichever handler prints it, ours, uvicorn's or a library's own, never sees a credential."""
+
+    def __init__(self, inner: Callable[..., logging.LogRecord]) -> None:
+        self.inner = inner
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = self.inner(*args, **kwargs)
+        try:
+            record.msg, record.args = redact(record.getMessage()), ()
+        except (TypeError, ValueError):  # arguments that do not fit the format: logging reports it when emitting
+            return record
+        if record.exc_info:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        return record
+
+
+def install_log_redaction() -> None:
+    """Make every log record redacted from now on; calling it again changes nothing."""
+    factory = logging.getLogRecordFactory()
+    if not isinstance(factory, _RedactingRecordFactory):
+        logging.setLogRecordFactory(_RedactingRecordFactory(factory))

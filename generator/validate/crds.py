@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft7Validator, ValidationError
 
+from generator import yamlio
 from generator.diagnostics import Diagnostic
 from generator.errors import EnvironmentProblem
 from generator.validate.schema_errors import LineOf, diagnostics_for, did_you_mean, locate
@@ -32,7 +33,6 @@ from generator.validate.structural import Check, compile_check
 RULE = "crd-schema"
 GroupVersionKind = tuple[str, str]  # (apiVersion "group/version", kind)
 
-_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _FETCH_HINT = (
     "fix apiVersion/kind, or if the kind is right, set platform.kserveVersion / argocdVersion in models.yaml "
     "to the release you deploy and run `kserve-gitops schemas fetch` (CRDs read from {dir})"
@@ -159,10 +159,13 @@ def _load(directory: Path) -> CrdSchemas:
 
 def _crds_in(path: Path) -> Iterator[Mapping[str, Any]]:
     """CRD documents of one file; kustomization.yaml and the like are skipped."""
-    with path.open(encoding="utf-8") as f:
-        for doc in yaml.load_all(f, Loader=_YamlLoader):
-            if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
-                yield doc
+    try:
+        docs = yamlio.load_all(yamlio.read_text(path))
+    except (yaml.YAMLError, OSError, UnicodeDecodeError) as exc:
+        problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise EnvironmentProblem.simple(f"cannot read this CRD file: {problem}", file=str(path),
+                                        hint=_FETCH_HINT.format(dir=path.parent)) from None
+    yield from (doc for doc in docs if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition")
 
 
 def _served_schemas(crd: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[str, Any]]]:

@@ -7,18 +7,16 @@ files catches what only the build shows: broken patches, name prefixes, namespac
 
 from __future__ import annotations
 
+import re
 import shlex
 import shutil
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from generator import yamlio
 from generator.diagnostics import Diagnostic
 from generator.errors import EnvironmentProblem, ValidationFailed
 from generator.util.proc import CommandError, run_cmd
-
-_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def kustomize_command() -> list[str]:
@@ -33,9 +31,14 @@ def kustomize_command() -> list[str]:
     )
 
 
+# kubectl's log header (`E1130 05:10:28.576399   26308 run.go:72] `): a time and a process id that would make
+# the same mistake read differently on every run.
+_KLOG_HEADER = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ [\w.-]+:\d+\] ", re.MULTILINE)
+
+
 def kustomize_build(directory: Path) -> list[dict[str, Any]]:
     """The documents `kustomize build directory` prints, in order; empty documents dropped."""
-    return [doc for doc in yaml.load_all(kustomize_output(directory), Loader=_YamlLoader) if doc is not None]
+    return yamlio.load_all(kustomize_output(directory))
 
 
 def kustomize_output(directory: Path) -> str:
@@ -47,7 +50,7 @@ def kustomize_output(directory: Path) -> str:
         raise ValidationFailed(
             Diagnostic(
                 file=str(directory),
-                message=f"kustomize build failed: {e.stderr.strip() or f'exit code {e.rc}'}",
+                message=f"kustomize build failed: {_KLOG_HEADER.sub('', e.stderr).strip() or f'exit code {e.rc}'}",
                 hint=f"fix the kustomization; `{shlex.join(cmd)}` reproduces this",
                 rule="kustomize",
             )

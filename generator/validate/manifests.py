@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from generator import yamlio
 from generator.diagnostics import Diagnostic
 from generator.errors import UserError
 from generator.spec.model import Platform
@@ -105,8 +106,8 @@ def check_tree(root: Path, paths: Iterable[str], crds: CrdSchemas | None, k8s_ve
 def _aggregated(root: Path, build: str, builds: list[str]) -> list[str] | None:
     """The directories a kustomization lists, if it lists nothing else and each is built here; else None."""
     try:
-        kustomization = yaml.safe_load((root / build / "kustomization.yaml").read_text("utf-8")) or {}
-    except yaml.YAMLError:
+        kustomization = yamlio.load(yamlio.read_text(root / build / "kustomization.yaml")) or {}
+    except (yaml.YAMLError, OSError, UnicodeDecodeError):
         return None  # kustomize itself says what is wrong with it
     resources = kustomization.get("resources", []) if isinstance(kustomization, dict) else []
     if not resources or set(kustomization) - {"apiVersion", "kind", "resources"}:
@@ -141,7 +142,7 @@ def _sources(root: Path, paths: Iterable[str]) -> tuple[dict[tuple[str, str, str
     problems: list[Diagnostic] = []
     for path in paths:
         if path.endswith(".yaml") and not path.endswith("kustomization.yaml") and path != "models.lock":
-            obj, positions, found = _parse((root / path).read_text("utf-8", "replace"), path)
+            obj, positions, found = _parse(root / path, path)
             problems += found
             if obj is not None:
                 sources[_identity(obj)] = _Source(path, obj, positions.line_of_json_path)
@@ -189,7 +190,12 @@ def _identity(obj: Mapping[str, Any]) -> tuple[str, str, str, str]:
             str(metadata.get("name", "")))
 
 
-def _parse(text: str, path: str) -> tuple[Mapping[str, Any] | None, Positions, list[Diagnostic]]:
+def _parse(file: Path, path: str) -> tuple[Mapping[str, Any] | None, Positions, list[Diagnostic]]:
+    try:
+        text = yamlio.read_text(file)
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, Positions(), [Diagnostic(file=path, message=f"cannot read: {exc}", rule="manifest",
+                                              hint="render it again with `kserve-gitops generate`")]
     data, positions, problems = load_yaml(text, path)
     if problems:
         return None, positions, problems

@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from generator import yamlio
 from generator.errors import LockError
 from generator.lock.io import LOCK_VERSION
 from generator.render.inferenceservice import API_VERSION
@@ -119,7 +120,7 @@ def _lock_entries(text: str, file: str) -> dict[tuple[str, str], tuple[str, str]
     """(model, env) → (registered model, version). Only these two fields are read, so a lock
     written by a newer kserve-gitops with more fields still works, as long as lockVersion matches."""
     try:
-        data = yaml.safe_load(text)
+        data = yamlio.load(text)
     except yaml.YAMLError as e:
         raise LockError.simple(f"not valid YAML: {e}", file=file) from None
     if not isinstance(data, Mapping) or data.get("lockVersion") != LOCK_VERSION:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
+import yaml
 
 from generator.errors import LockError
-from generator.lock.io import dumps, loads
+from generator.lock.io import dumps, loads, read
 from generator.lock.model import LoadCheck, Lock, LockEntry
 from generator.registry.base import ModelInfo
 from generator.spec.model import Ref
@@ -94,6 +96,8 @@ def test_entries_know_the_lines_they_were_read_from() -> None:
     lines = text.splitlines()
     assert lines[entry.line_of() - 1].strip() == "prod:"
     assert lines[entry.line_of("artifactUri") - 1].strip() == "artifactUri: s3://b/1/m"
+
+
 LOADS = LoadCheck("docker.io/seldonio/mlserver:1.7.1", "loads", "virtualenv (Python 3.10.13)")
 FAILS = LoadCheck("docker.io/seldonio/mlserver:1.7.1", "fails", "docker", "Unrecognized serialization format: skops.")
 
@@ -116,3 +120,44 @@ def test_an_unknown_verdict_is_refused_at_its_line() -> None:
     with pytest.raises(LockError) as caught:
         loads(text)
     assert "$.models.wine.prod.loadCheck.verdict" in str(caught.value)
+
+
+PASSWD = "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
+
+
+def test_a_file_that_is_not_a_lock_is_named_and_never_quoted(tmp_path: Path) -> None:
+    target = tmp_path / "passwd"
+    target.write_text(PASSWD)
+    (tmp_path / "models.lock").symlink_to(target)
+    with pytest.raises(LockError) as caught:
+        read(tmp_path / "models.lock")
+    assert "not a models.lock" in str(caught.value)
+    assert "root:" not in str(caught.value) and "nologin" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("version", "2\nx"), ("runId", "r2 evil"), ("source", "s3://b/1\n  image: evil"), ("registeredModel", "a\tb")],
+)
+def test_lock_values_that_reach_manifests_are_single_clean_words_or_lines(field: str, value: str) -> None:
+    text = dumps(_lock(A)).decode()
+    raw = yaml.safe_load(text)
+    raw["models"]["wine"]["prod"][field] = value
+    with pytest.raises(LockError, match=field):
+        loads(yaml.safe_dump(raw))
+
+
+def test_an_alias_bomb_lock_is_refused_without_expanding_it() -> None:
+    bomb = "lockVersion: 1\na: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True))
+    with pytest.raises(LockError, match="alias bomb"):
+        loads(bomb)
+
+
+def test_a_huge_value_is_quoted_at_most_a_few_hundred_characters() -> None:
+    raw = yaml.safe_load(dumps(_lock(A)).decode())
+    raw["models"]["wine"]["prod"]["imageDigest"] = "sha256:" + "z" * 100_000
+    with pytest.raises(LockError) as caught:
+        loads(yaml.safe_dump(raw))
+    assert "characters left out" in str(caught.value)
+    assert len(str(caught.value)) < 1_500

@@ -56,3 +56,25 @@ def test_rejects_what_kubernetes_rejects(text: str) -> None:
 def test_suggests_the_binary_suffix_for_common_slips(text: str, suggestion: str) -> None:
     with pytest.raises(ValueError, match=f"did you mean '{suggestion}'"):
         parse_quantity(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("1e99999999999", "out of range"),
+        ("1E-99999999999", "out of range"),
+        ("5e65", "out of range"),
+        ("inf", "not a Kubernetes quantity"),
+        ("nan", "not a Kubernetes quantity"),
+        ("-inf", "not a Kubernetes quantity"),
+        ("9" * 10_000, "longer than 64 characters"),
+    ],
+)
+def test_absurd_quantities_are_clear_errors_quoted_briefly(text: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason) as caught:
+        parse_quantity(text)
+    assert len(str(caught.value)) < 400
+
+
+def test_the_largest_allowed_exponent_still_parses() -> None:
+    assert parse_quantity("1e64") == Decimal(10) ** 64

@@ -1,0 +1,114 @@
+"""Hostile input through the CLI: clear errors, exit 1, nothing written, no secret and no foreign file shown."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.acceptance.conftest import Result
+
+SPEC = """\
+apiVersion: kserve-gitops/v1
+{registry}environments:
+  dev: {{namespace: {namespace}}}
+models:
+  wine:
+    registeredModel: wine
+    environments: {{dev: {{version: 1}}}}
+"""
+LOCK = """\
+lockVersion: 1
+models:
+  wine:
+    dev:
+      registeredModel: wine
+      reference: {version: '1'}
+      version: '1'
+      runId: r1
+      source: s3://bucket/1/model
+      artifactUri: s3://bucket/1/model
+"""
+
+
+def _repo(root: Path, *, namespace: str = "ml-dev", registry: str = "") -> Path:
+    root.mkdir()
+    (root / "models.yaml").write_text(SPEC.format(namespace=namespace, registry=registry))
+    (root / "models.lock").write_text(LOCK)
+    return root
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_a_valid_repository_renders(tmp_path: Path, cli: Callable[..., Result]) -> None:
+    """The baseline the other cases break: the same files do render."""
+    repo = _repo(tmp_path / "repo")
+    result = cli("render", "--repo", str(repo))
+    assert result.code == 0, result.err
+    assert "namespace: ml-dev" in (repo / "environments" / "dev" / "wine.yaml").read_text()
+
+
+def test_a_lock_symlinked_to_another_file_is_named_and_its_content_never_shown(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    repo = _repo(tmp_path / "repo")
+    foreign = tmp_path / "passwd"
+    foreign.write_text("root:x:0:0:root:/root:/bin/bash\noperator:x:11:0:s3cr3t-gecos:/root:/sbin/nologin\n")
+    (repo / "models.lock").unlink()
+    (repo / "models.lock").symlink_to(foreign)
+    before = _files(repo)
+    for command in ("validate", "render"):
+        result = cli(command, "--repo", str(repo))
+        assert result.code == 1
+        assert "models.lock" in result.out + result.err and "not a models.lock" in result.out + result.err
+        assert "s3cr3t-gecos" not in result.out + result.err and "/bin/bash" not in result.out + result.err
+    assert _files(repo) == before
+
+
+def test_a_spec_that_is_a_device_is_refused_unread(tmp_path: Path, cli: Callable[..., Result]) -> None:
+    repo = _repo(tmp_path / "repo")
+    (repo / "models.yaml").unlink()
+    (repo / "models.yaml").symlink_to("/dev/zero")
+    result = cli("render", "--repo", str(repo))
+    assert result.code == 1
+    assert "models.yaml: cannot read: not a regular file" in result.err
+
+
+def test_an_alias_bomb_is_refused_at_its_line_and_nothing_is_written(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    repo = _repo(tmp_path / "repo")
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True))
+    (repo / "models.yaml").write_text(bomb + (repo / "models.yaml").read_text())
+    before = _files(repo)
+    result = cli("render", "--repo", str(repo))
+    assert result.code == 1
+    assert "models.yaml:5:" in result.err and "alias bomb" in result.err
+    assert _files(repo) == before
+
+
+@pytest.mark.parametrize("namespace", ['"ml-dev\\n"', '"ml-dev\\n\\n"', "ml_dev"])
+def test_a_namespace_with_a_trailing_newline_is_refused(
+    namespace: str, tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    repo = _repo(tmp_path / "repo", namespace=namespace)
+    before = _files(repo)
+    result = cli("render", "--repo", str(repo))
+    assert result.code == 1
+    assert "$.environments.dev.namespace" in result.err
+    assert _files(repo) == before
+
+
+def test_debug_output_never_shows_a_password_even_one_containing_an_at_sign(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    repo = _repo(tmp_path / "repo", registry='registry: {trackingUri: "http://alice:pa@ss-w0rd@mlflow.example"}\n')
+    result = cli("--debug", "render", "--repo", str(repo))
+    assert result.code == 1
+    assert "Traceback" in result.err
+    assert "http://***@mlflow.example" in result.err
+    assert "pa@ss" not in result.err + result.out and "ss-w0rd" not in result.err + result.out

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from generator.util.excerpt import QUOTE_LIMIT, excerpt, quoted, shorten
+from generator.util.redact import install_log_redaction, redact
+
+MB = 1_000_000
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("http://user:pass@mlflow:5000/api", "http://***@mlflow:5000/api"),
+        ("https://user:p@ss@w0rd@host/x", "https://***@host/x"),
+        ("'http://u:secret@host'", "'http://***@host'"),
+        ("http://mlflow.example.com/api/2.0", "http://mlflow.example.com/api/2.0"),
+        ("https://b.s3.amazonaws.com/k?X-Amz-Credential=AKIA%2F1&X-Amz-Signature=ab12&x=1",
+         "https://b.s3.amazonaws.com/k?X-Amz-Credential=***&X-Amz-Signature=***&x=1"),
+        ("https://a.blob.core.windows.net/c?sv=2020&sig=abc%3D", "https://a.blob.core.windows.net/c?sv=2020&sig=***"),
+        ("GET /cb?code=xyz&state=1 HTTP/1.1", "GET /cb?code=***&state=1 HTTP/1.1"),
+        ("https://api/x?access_token=tok123#frag", "https://api/x?access_token=***#frag"),
+        ("Authorization: Bearer eyJhbGciOi.x.y", "Authorization: Bearer ***"),
+        ("authorization: token ghp_abc", "authorization: token ***"),
+        ("{'Authorization': 'Basic dXNlcjpwYXNz', 'Accept': 'json'}",
+         "{'Authorization': 'Basic ***', 'Accept': 'json'}"),
+        ('{"X-Api-Key": "k-123", "a": 1}', '{"X-Api-Key": "***", "a": 1}'),
+        ("MLFLOW_TRACKING_PASSWORD=hunter2 MLFLOW_TRACKING_USERNAME=bob",
+         "MLFLOW_TRACKING_PASSWORD=*** MLFLOW_TRACKING_USERNAME=bob"),
+        ("AWS_SECRET_ACCESS_KEY=abc/def+ghi", "AWS_SECRET_ACCESS_KEY=***"),
+        ("client_secret: s3cr3t\nname: x", "client_secret: ***\nname: x"),
+        ("sent bearer abc.def to the server", "sent bearer *** to the server"),
+        ("token is ghp_" + "a" * 36 + " here", "token is *** here"),
+        ("github_pat_" + "b" * 40, "***"),
+        ("git@github.com:org/repo.git and secretName: x", "git@github.com:org/repo.git and secretName: x"),
+        ("GITHUB_TOKEN is not set", "GITHUB_TOKEN is not set"),
+    ],
+)
+def test_redact_hides_every_credential_form_and_keeps_the_rest(text: str, expected: str) -> None:
+    assert redact(text) == expected
+
+
+_SECRET_FREE = {"a", "ab+", "a://", "@", "&", "a-", "password", " ", "'\"", "\n", "a" * 63 + "_"}
+
+
+@pytest.mark.parametrize(
+    "unit",
+    ["a", "ab+", "a://", "@", "http://a@", "&", "?token=", "a-", "password", "token: ", " ", "bearer ", "ghp_",
+     "a" * 63 + "_", "'\"", "\n", "://u:p@h/?sig=1&token=2 Authorization: Bearer x "],
+)
+def test_redact_handles_megabytes_of_adversarial_text(unit: str) -> None:
+    """A backtracking pattern takes hours on 2 MB of these; a linear one well under a second."""
+    text = unit * (2 * MB // len(unit))
+    out = redact(text)
+    assert "p@h" not in out and "sig=1" not in out and " x " not in out
+    if unit in _SECRET_FREE:
+        assert out == text
+
+
+def test_redact_on_five_megabytes_of_log_keeps_its_size_order_and_hides_each_secret() -> None:
+    line = "GET http://user:p@ss@mlflow/api?token=t0k&page=2 Authorization: Bearer abc X-Delivery: " + "x" * 400 + "\n"
+    text = line * (5 * MB // len(line))
+    out = redact(text)
+    assert out.count("\n") == text.count("\n")
+    assert "p@ss" not in out and "t0k" not in out and "abc" not in out
+    assert out.count("http://***@mlflow/api?token=***&page=2 Authorization: Bearer ***") == text.count("\n")
+
+
+def test_shorten_keeps_head_and_tail_and_counts_what_it_left_out() -> None:
+    assert shorten("abc", 10) == "abc"
+    short = shorten("a" * 100 + "b" * 1_000 + "c" * 100, 300)
+    assert short.startswith("a" * 100) and short.endswith("c" * 100)
+    assert "[900 characters left out]" in short
+    assert len(short) < 340
+
+
+def test_excerpt_is_bounded_and_redacted_even_around_the_cut() -> None:
+    secret = "http://user:hunter2@host/"
+    text = "x" * 5 * MB + secret + "y" * 100
+    shown = excerpt(text)
+    assert len(shown) < QUOTE_LIMIT + 60
+    assert "hunter2" not in shown
+
+
+def test_quoted_quotes_strings_and_other_values_within_the_limit() -> None:
+    assert quoted("mlflow-dev\n") == "'mlflow-dev\\n'"
+    assert len(quoted("z" * 60_000)) < QUOTE_LIMIT + 60
+    assert len(quoted(list(range(100_000)))) < QUOTE_LIMIT + 60
+
+
+def test_log_records_are_redacted_whatever_handler_prints_them(caplog: pytest.LogCaptureFixture) -> None:
+    install_log_redaction()
+    install_log_redaction()
+    with caplog.at_level(logging.WARNING, logger="some.library"):
+        logging.getLogger("some.library").warning("retrying %s", "http://u:pw@mlflow/api?token=abc")
+    assert caplog.records[-1].getMessage() == "retrying http://***@mlflow/api?token=***"
