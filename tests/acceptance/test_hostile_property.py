@@ -71,7 +71,8 @@ def repositories(draw: st.DrawFn) -> tuple[str, str]:
             **draw(st.fixed_dictionaries({}, optional=SERVING)),
             "environments": {env: draw(REFS) for env in served},
         }
-    spec = {"apiVersion": "kserve-gitops/v1", "environments": environments, "models": models}
+    spec = {"apiVersion": "kserve-gitops/v1", "registry": {"artifactsDestination": "s3://b"},
+            "environments": environments, "models": models}
     text = yaml.safe_dump(spec, sort_keys=False, allow_unicode=True)
     if draw(st.sampled_from(range(10))) == 9:
         at = draw(st.integers(min_value=0, max_value=len(text) - 1))
