@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from generator.crds.sources import LOCK_FILE as CRD_LOCK
 from generator.diagnostics import Diagnostic
 from generator.errors import UserError
 from generator.spec.model import Platform
@@ -200,7 +201,7 @@ def _parse(text: str, path: str) -> tuple[Mapping[str, Any] | None, Positions, l
 
 
 def _crds(crd_dir: Path, required: bool) -> tuple[CrdSchemas | None, list[Diagnostic]]:
-    if crd_dir.is_dir() and any(crd_dir.rglob("*.yaml")):
+    if crd_dir.is_dir() and any(p.name != CRD_LOCK for p in crd_dir.rglob("*.yaml")):  # the lock alone: not fetched
         return load_crd_schemas(crd_dir), []
     missing = Diagnostic(
         message=f"no CRDs in {crd_dir}: manifests were not checked against the KServe and Argo CD CRD schemas",
