@@ -105,8 +105,9 @@ def _edit(repo: Path, change: Callable[[str], str], registry: RegistryFactory, v
 
 def init(repo: Path, options: scaffold.Options, *, force: bool) -> Outcome:
     """A new platform repository: the scaffold plus what `generate` makes of its models.yaml (no model yet: an
-    empty lock and empty environments), so the first commit already passes `validate` and every `--check`. Files that exist are kept (a warning each) unless `force`; a models.yaml that is
-    kept is the user's own, so its tree is left to `generate`, and it decides whether images.yml belongs."""
+    empty lock and empty environments), so the first commit already passes `validate` and every `--check`.
+    Files that exist are kept (a warning each) unless `force`. A models.yaml that is kept is the user's own:
+    its tree is left to `generate`, and it decides whether the images workflow belongs."""
     problem = scaffold.refusal(repo, force=force)
     if problem is not None:
         raise problem
