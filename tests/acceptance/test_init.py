@@ -101,3 +101,39 @@ def test_the_workflows_init_writes_pass_actionlint_zizmor_and_check_jsonschema(t
 
     assert [p.name for p in workflows] == ["checks.yml", "images.yml", "promote.yml"]
     actions_lint.assert_clean(workflows, tmp_path)
+
+
+def test_init_from_registry_lists_the_registered_models_and_their_aliases(
+        tmp_path: Path, mlflow_proxied: MlflowServer, new_model: NewModel, cli: Callable[..., Result],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    name = new_model(versions=3, aliases={"challenger": 3, "champion": 2})
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_proxied.stack.tracking_uri)
+
+    done = cli("init", str(tmp_path / "platform"), "--from-registry")
+
+    assert done.code == 0, done.err
+    spec, warnings = load_spec(tmp_path / "platform" / "models.yaml")
+    assert warnings == []
+    ours = {t.env: (t.ref.kind, t.ref.value) for t in spec.targets if t.registered_model == name}
+    assert ours == {"dev": ("alias", "challenger"), "staging": ("alias", "challenger"), "prod": ("alias", "champion")}
+    # Models need the registry to lock: the tree is left to `generate`.
+    assert "create models.yaml" in done.out
+    assert not (tmp_path / "platform" / "models.lock").exists()
+
+
+@pytest.mark.parametrize(("uri", "message"), [
+    (None, "no MLflow tracking URI is configured"),
+    ("http://127.0.0.1:9", "cannot use the MLflow registry at http://127.0.0.1:9"),
+])
+def test_init_from_an_unreachable_registry_writes_nothing(tmp_path: Path, cli: Callable[..., Result],
+                                                          monkeypatch: pytest.MonkeyPatch, uri: str | None,
+                                                          message: str) -> None:
+    if uri is not None:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+        monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+
+    done = cli("init", str(tmp_path / "platform"), "--from-registry")
+
+    assert done.code == 2
+    assert message in done.err
+    assert not (tmp_path / "platform").exists()
