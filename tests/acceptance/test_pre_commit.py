@@ -25,6 +25,8 @@ from tests.support.paths import REPO_ROOT, SHARED_CRDS
 
 TIMEOUT = 900  # seconds: the first run installs kserve-gitops and its dependencies into pre-commit's virtualenv
 HOOKS = ("kserve-gitops-render", "kserve-gitops-validate")
+# One xdist worker runs them all, so the install happens once per test run.
+pytestmark = pytest.mark.xdist_group("pre-commit")
 
 
 @pytest.fixture(scope="session")
