@@ -19,7 +19,7 @@ HELP = ("Create a platform repository in DIR (default: the current directory): m
 EXAMPLE = ("Examples: kserve-gitops init ml-platform  |  MLFLOW_TRACKING_URI=https://mlflow.example.com kserve-gitops "
            "init --from-registry  |  kserve-gitops init --action-repo my-org/kserve-gitops  (a fork of the action)")
 
-Directory = Annotated[Path, typer.Argument(help="Where to create the repository; created if missing.",
+Directory = Annotated[Path, typer.Argument(help="Where to create the repository; created if missing.", metavar="DIR",
                                            show_default=False)]
 Force = Annotated[bool, typer.Option("--force", help="Replace files that exist and write into a directory "
                                                      "that holds another project.")]
