@@ -7,10 +7,11 @@ as factories, so nothing talks to MLflow unless a reference really needs resolvi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from generator import scaffold
 from generator.diagnostics import Diagnostic
 from generator.errors import LockError, RegistryError, UserError, ValidationFailed
 from generator.lock import images as lock_images
@@ -19,7 +20,7 @@ from generator.lock import verify as lock_verify
 from generator.lock.model import Lock, LockEntry
 from generator.lock.resolve import Update, compatibility, merge, queries_for
 from generator.propose import publish as propose_publish
-from generator.registry.base import Query, Registry, Resolution
+from generator.registry.base import Query, Registered, Registry, Resolution
 from generator.render.tree import ARGOCD_DIR, CLUSTER_DIR, ENVIRONMENTS_DIR, ROOT_KUSTOMIZATION, render
 from generator.spec import edit as spec_edit
 from generator.spec.load import load_spec, parse_spec
@@ -105,6 +106,37 @@ def _edit(repo: Path, change: Callable[[str], str], registry: RegistryFactory, v
     warnings += _check(files, validate, spec.platform)
     files[SPEC_FILE] = edited.encode("utf-8")
     return Outcome(plan(repo, files, RENDERED, edited=[SPEC_FILE]), warnings, new)
+
+
+def init(repo: Path, options: scaffold.Options, *, force: bool,
+         catalog: Callable[[], Sequence[Registered]] | None = None) -> Outcome:
+    """A new platform repository: the scaffold plus what `generate` makes of its models.yaml (no model yet: an
+    empty lock and empty environments), so the first commit already passes `validate` and every `--check`.
+    Files that exist are kept (a warning each) unless `force`. A models.yaml with models (listed from the
+    registry by `catalog`, or the user's own, kept) needs the registry to lock: its tree is left to `generate`,
+    and it decides whether the images workflow belongs."""
+    problem = scaffold.refusal(repo, force=force)
+    if problem is not None:
+        raise problem
+    models = scaffold.models_section(catalog()) if catalog is not None else scaffold.NO_MODEL
+    template = scaffold.files(options, images=False, models=models)
+    current = None if force else _existing(repo / SPEC_FILE)
+    spec, _ = parse_spec((current or template[SPEC_FILE]).decode("utf-8"), SPEC_FILE)
+    files = scaffold.files(options, images=any(t.serving.method == "image" for t in spec.targets), models=models)
+    if not spec.targets:
+        files.update({LOCK_FILE: lock_io.dumps(Lock()), **render(spec, Lock())})
+    kept = [] if force else [p for p, content in files.items() if _existing(repo / p) not in (None, content)]
+    warnings = [Diagnostic(file=p, message="exists and differs from what init writes; kept", severity="warning",
+                           hint="`kserve-gitops init --force` replaces it") for p in kept]
+    wanted = {p: content for p, content in files.items() if p not in kept}
+    return Outcome(plan(repo, wanted, edited=wanted if force else ()), warnings)
+
+
+def _existing(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return None  # a directory in a file's place is left to `plan`, which refuses it
 
 
 def _compat_warnings(spec: Spec, lock: Lock) -> list[Diagnostic]:

@@ -12,6 +12,7 @@ from generator.cli import (
     diff,
     generate,
     image,
+    init,
     lock,
     pin,
     propose,
@@ -51,7 +52,7 @@ def _global(
     ctx.obj = {"debug": debug}
 
 
-for command in (validate, lock, render, generate, diff, pin, unpin, smoke, compat, propose):
+for command in (init, validate, lock, render, generate, diff, pin, unpin, smoke, compat, propose):
     app.command(name=command.NAME, help=command.HELP, epilog=command.EXAMPLE)(command.command)
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(webhook.app, name="webhook")

@@ -87,3 +87,11 @@ class Registry(Protocol):
         Raises `RegistryUnavailable` when the registry cannot be asked at all.
         """
         ...
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A registered model and its aliases (alias → version), as `init --from-registry` lists them."""
+
+    name: str
+    aliases: dict[str, str]

@@ -51,7 +51,7 @@ from mlflow.environment_variables import (
 from mlflow.exceptions import MlflowException
 
 from generator.errors import RegistryUnavailable
-from generator.registry.base import ModelInfo, ModelVersion, NotFound, Query, Resolution
+from generator.registry.base import ModelInfo, ModelVersion, NotFound, Query, Registered, Resolution
 from generator.registry.mlmodel import read_mlmodel
 from generator.util.environ import scoped_environ
 from generator.util.redact import redact
@@ -142,6 +142,19 @@ class MlflowRegistry:
                 return _Batch(self._client, pool, where, self.tracking_uri).resolve(queries)
         finally:
             pool.shutdown(cancel_futures=True)
+
+    def catalog(self) -> list[Registered]:
+        """Every registered model with its aliases, sorted by name: one search request per 1,000 models."""
+        models: list[Registered] = []
+        token: str | None = None
+        with scoped_environ(self._http.environ()), _unavailable(redact(self.tracking_uri)):
+            while True:
+                page = self._client.search_registered_models(max_results=_PAGE, page_token=token)
+                models.extend(Registered(rm.name, {str(a): str(v) for a, v in (rm.aliases or {}).items()})
+                              for rm in page)
+                token = page.token
+                if not token:
+                    return sorted(models, key=lambda model: model.name)
 
 
 class _Batch:

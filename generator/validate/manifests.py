@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from generator import yamlio
+from generator.crds.sources import LOCK_FILE as CRD_LOCK
 from generator.diagnostics import Diagnostic
 from generator.errors import UserError
 from generator.spec.model import Platform
@@ -206,7 +207,7 @@ def _parse(file: Path, path: str) -> tuple[Mapping[str, Any] | None, Positions, 
 
 
 def _crds(crd_dir: Path, required: bool) -> tuple[CrdSchemas | None, list[Diagnostic]]:
-    if crd_dir.is_dir() and any(crd_dir.rglob("*.yaml")):
+    if crd_dir.is_dir() and any(p.name != CRD_LOCK for p in crd_dir.rglob("*.yaml")):  # the lock alone: not fetched
         return load_crd_schemas(crd_dir), []
     missing = Diagnostic(
         message=f"no CRDs in {crd_dir}: manifests were not checked against the KServe and Argo CD CRD schemas",

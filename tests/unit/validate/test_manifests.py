@@ -8,8 +8,9 @@ from typing import Any
 
 import yaml
 
+from generator.spec.model import Platform
 from generator.validate.crds import CrdSchemas
-from generator.validate.manifests import check_tree
+from generator.validate.manifests import check_tree, checks
 from tests.unit.validate.conftest import MLFLOW_ISVC
 
 STORAGE_CONTAINER: dict[str, Any] = {
@@ -65,3 +66,17 @@ def test_root_that_aggregates_environments_is_checked_without_building_it_again(
     (finding,) = check_tree(tmp_path, ["kustomization.yaml", *paths], crds, "1.33")
     assert finding.file == "kustomization.yaml"
     assert finding.message.startswith("InferenceService ml-prod/fraud comes from both dev and prod")
+
+
+def test_a_crd_directory_holding_only_the_lock_has_no_crds(tmp_path: Path) -> None:
+    """A fresh clone has schemas/crds/crds.lock.yaml (committed) and no CRD (git-ignored) until `schemas fetch`:
+    render warns and goes on, as with no directory at all, instead of failing to find a CustomResourceDefinition."""
+    crd_dir = tmp_path / "schemas" / "crds"
+    crd_dir.mkdir(parents=True)
+    (crd_dir / "crds.lock.yaml").write_text("{}\n")
+    kustomization = yaml.safe_dump({"resources": []}).encode()
+
+    found = checks(crd_dir)({"kustomization.yaml": kustomization}, Platform())
+
+    assert [(d.severity, d.rule, d.message.split(":")[0]) for d in found] == [
+        ("warning", "crd-schema", f"no CRDs in {crd_dir}")]
