@@ -32,7 +32,10 @@ models:
 """
 
 
-def _repo(root: Path, *, namespace: str = "ml-dev", registry: str = "registry: {artifactsDestination: s3://bucket}\n") -> Path:
+DESTINATION = "artifactsDestination: s3://bucket"
+
+
+def _repo(root: Path, *, namespace: str = "ml-dev", registry: str = f"registry: {{{DESTINATION}}}\n") -> Path:
     root.mkdir()
     (root / "models.yaml").write_text(SPEC.format(namespace=namespace, registry=registry))
     (root / "models.lock").write_text(LOCK)
@@ -106,7 +109,8 @@ def test_a_namespace_with_a_trailing_newline_is_refused(
 def test_debug_output_never_shows_a_password_even_one_containing_an_at_sign(
     tmp_path: Path, cli: Callable[..., Result]
 ) -> None:
-    repo = _repo(tmp_path / "repo", registry='registry: {trackingUri: "http://alice:pa@ss-w0rd@mlflow.example", artifactsDestination: s3://bucket}\n')
+    repo = _repo(tmp_path / "repo", registry='registry: {trackingUri: "http://alice:pa@ss-w0rd@mlflow.example", '
+                 f"{DESTINATION}}}\n")
     result = cli("--debug", "render", "--repo", str(repo))
     assert result.code == 1
     assert "Traceback" in result.err

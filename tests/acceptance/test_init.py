@@ -19,7 +19,7 @@ from generator.spec.load import load_spec
 from tests.acceptance.conftest import Result
 from tests.support import actions_lint
 from tests.support.mlflow_server import MlflowServer, NewModel
-from tests.support.paths import SHARED_CRDS
+from tests.support.paths import CRDS
 
 IMAGE_MODEL = """\
 models:
@@ -42,7 +42,7 @@ def _place_crds(root: Path) -> None:
     for file in crd_files(spec.platform):
         target = root / "schemas" / "crds" / file.local
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(SHARED_CRDS / file.local, target)
+        shutil.copyfile(CRDS / file.local, target)
 
 
 def test_from_an_empty_directory_to_a_first_commit(tmp_path: Path, mlflow_proxied: MlflowServer, new_model: NewModel,

@@ -21,7 +21,7 @@ from generator.cli import main
 from generator.crds.sources import crd_files
 from generator.spec.model import Platform
 from tests.support.actions_lint import venv_tool
-from tests.support.paths import REPO_ROOT, SHARED_CRDS
+from tests.support.paths import CRDS, REPO_ROOT
 
 TIMEOUT = 900  # seconds: the first run installs kserve-gitops and its dependencies into pre-commit's virtualenv
 HOOKS = ("kserve-gitops-render", "kserve-gitops-validate")
@@ -59,7 +59,7 @@ def scratch(tmp_path: Path, hook_repo: tuple[Path, str]) -> Path:
     assert main(["init", str(root)]) == 0
     for file in crd_files(Platform()):
         (root / "schemas" / "crds" / file.local).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(SHARED_CRDS / file.local, root / "schemas" / "crds" / file.local)
+        shutil.copyfile(CRDS / file.local, root / "schemas" / "crds" / file.local)
     path, rev = hook_repo
     (root / ".pre-commit-config.yaml").write_text(
         f"repos:\n  - repo: {path}\n    rev: {rev}\n    hooks:\n"

@@ -17,7 +17,7 @@ from generator.cli import main
 from generator.crds.sources import crd_files, dumps_lock, relock, sha256
 from generator.scaffold import CRD_LOCK, DEFAULT_ACTION_REPO
 from generator.spec.load import load_spec
-from tests.support.paths import REPO_ROOT, SHARED_CRDS
+from tests.support.paths import CRDS, REPO_ROOT
 
 SCAFFOLD = [
     ".github/workflows/checks.yml",
@@ -85,7 +85,7 @@ def test_the_new_repository_is_already_up_to_date_and_valid(tmp_path: Path, kser
     for check in (["render", "--check"], ["lock", "--check"], ["generate", "--check"]):
         done = kserve_gitops(*check, "--repo", root)
         assert (done.code, done.out) == (0, "up to date\n"), (check, done.err)
-    done = kserve_gitops("validate", "--repo", root, "--crd-dir", str(SHARED_CRDS))
+    done = kserve_gitops("validate", "--repo", root, "--crd-dir", str(CRDS))
     assert (done.code, done.out) == (0, "valid\n"), done.err
 
 
@@ -175,7 +175,7 @@ def test_the_crd_lock_is_what_schemas_fetch_records_for_the_pinned_versions(tmp_
     kserve_gitops("init", str(tmp_path))
     spec, _ = load_spec(tmp_path / "models.yaml")
     files = crd_files(spec.platform)
-    downloaded = {file: sha256((SHARED_CRDS / file.local).read_bytes()) for file in files}
+    downloaded = {file: sha256((CRDS / file.local).read_bytes()) for file in files}
 
     assert (tmp_path / CRD_LOCK).read_bytes() == dumps_lock(relock(files, {}, downloaded))
 
