@@ -77,9 +77,8 @@ def test_from_an_empty_directory_to_a_first_commit(tmp_path: Path, mlflow_proxie
     assert verified.code == 0, verified.err
     validated = cli("validate", *repo, "-o", "json")
     assert validated.code == 0, validated.out + validated.err
-    # Only the notice that the test model was logged by MLflow 3 while the runtime loads it with MLflow 2.
-    findings = json.loads(validated.out)["findings"]
-    assert {(f["severity"], f["rule"]) for f in findings} == {("warning", "model-runtime-compat")}, findings
+    # Nothing at all: a cloudpickle model logged by MLflow 3 is no finding by itself (docs/model-compatibility.md).
+    assert json.loads(validated.out)["findings"] == []
 
     _git(root, "add", "--all")
     _git(root, "commit", "--quiet", "--message", "Serve wine-classifier")
