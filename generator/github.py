@@ -24,7 +24,7 @@ from generator.util.redact import redact
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
-MAX_PAGES = 50  # × 100 items: far more comments than a bot's pull request collects
+MAX_PAGES = 50  # of 100 items each: far more comments than a bot's pull request collects
 
 
 class _Bearer(requests.auth.AuthBase):
