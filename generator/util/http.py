@@ -230,8 +230,9 @@ class Http:
             raise _Momentary(f"cannot connect within {limits.connect_timeout:g} s "
                              f"({env_name('connect_timeout')})", unsent=True) from None
         except requests.ReadTimeout:
-            raise _Momentary(f"no answer within {min(limits.read_timeout, remaining):g} s "
-                             f"({env_name('read_timeout')})") from None
+            if remaining < limits.read_timeout:  # the deadline, not the read timeout, was the limit
+                raise _Momentary(f"no complete answer within {limits.deadline:g} s ({env_name('deadline')})") from None
+            raise _Momentary(f"no answer within {limits.read_timeout:g} s ({env_name('read_timeout')})") from None
         except requests.exceptions.SSLError as exc:
             raise _Final(f"TLS failed: {_root_cause(exc)} (set REQUESTS_CA_BUNDLE to a TLS-inspecting proxy's "
                          "CA file)") from None

@@ -72,7 +72,7 @@ def served(mlflow_proxied: MlflowServer, mlserver_env: Path, tmp_path_factory: p
 def _generate(repo: Path, spec: str, stack: Stack) -> Path:
     repo.mkdir()
     (repo / "models.yaml").write_text(spec)
-    with scoped_environ({"MLFLOW_TRACKING_URI": stack.tracking_uri, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}):
+    with scoped_environ({"MLFLOW_TRACKING_URI": stack.tracking_uri, "KSERVE_GITOPS_HTTP_RETRIES": "0"}):
         assert main(["generate", "--repo", str(repo), *CRDS]) == 0
     return repo
 
@@ -174,7 +174,7 @@ def test_an_unreachable_mlflow_exits_2_before_anything_is_sent(
 ) -> None:
     tracking = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking)
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("KSERVE_GITOPS_HTTP_RETRIES", "0")
     result = cli("smoke-test", "wine", "--env", "dev", "--url", "http://127.0.0.1:9", "--source", "models:/Wine/1")
     assert result.code == 2
     assert result.err.splitlines()[0] == "error: cannot read models:/Wine/1/MLmodel: Connection refused"

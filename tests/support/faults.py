@@ -33,6 +33,7 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     body: object = field(default_factory=lambda: {"error_code": "INTERNAL_ERROR", "message": "injected"})
     interval: float = 1.0  # seconds between two bytes of a drip
+    huge: int = 32 << 20  # bytes of a "huge" body: past every test's cap, small enough to hold if read whole
     requests: list[str] = field(default_factory=list)  # "METHOD /path" of each request received
     _stop: threading.Event = field(default_factory=threading.Event)
 
@@ -65,8 +66,11 @@ class Fault:
         chunk = b"%x\r\n%s\r\n" % (1 << 16, b"x" * (1 << 16))
         end = time.monotonic() + LIFETIME
         with contextlib.suppress(OSError):
-            while not self._stop.is_set() and time.monotonic() < end:
+            for _ in range(self.huge >> 16):
+                if self._stop.is_set() or time.monotonic() > end:
+                    return
                 conn.sendall(chunk)
+            conn.sendall(b"0\r\n\r\n")
 
     def _reset(self, conn: socket.socket) -> None:
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close sends RST
