@@ -4,7 +4,7 @@ Connection failures that surely never reached the server are retried briefly (a 
 that just turned Ready may still be binding its port); nothing else is: a wrong
 answer must not be hidden by a second try, and POST is not idempotent in general.
 The whole call, retries and a slow or dripping answer included, ends within
-`KSERVE_GITOPS_HTTP_DEADLINE` (40 s by default) plus one read timeout.
+`KSERVE_GITOPS_HTTP_DEADLINE` (30 s by default) plus one read timeout.
 """
 
 from __future__ import annotations

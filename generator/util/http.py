@@ -44,17 +44,17 @@ Retry = Literal["all", "connect"]  # idempotent: anything momentary; otherwise o
 class HttpSettings:
     """The limits of every outbound call; each field is `KSERVE_GITOPS_HTTP_<FIELD>` in the environment.
 
-    The defaults make any single call fail within 60 s of its cause: 40 s of deadline
-    plus one read of at most 10 s.
+    The defaults make any single call fail within 40 s of its cause: 30 s of deadline
+    plus one read of at most 10 s, leaving room for a command's start-up within a minute.
     """
 
     connect_timeout: float = 5.0  # seconds to open a connection
     read_timeout: float = 10.0  # seconds of silence while waiting for an answer or the next piece of it
-    deadline: float = 40.0  # seconds for one call, every attempt, pause and piece of the body included
+    deadline: float = 30.0  # seconds for one call, every attempt, pause and piece of the body included
     retries: int = 3  # further attempts after a momentary failure (connection, timeout, 429, 5xx)
     backoff: float = 0.5  # seconds before the first retry, doubling for each next one
     backoff_max: float = 8.0  # the longest pause between two attempts
-    retry_after_max: float = 30.0  # the longest Retry-After waited for; longer ones fail at once and say when
+    retry_after_max: float = 20.0  # the longest Retry-After waited for; longer ones fail at once and say when
     max_body: int = 64 * 1024 * 1024  # bytes of one answer; the largest CRD file is a few MiB
 
     @classmethod
@@ -225,13 +225,13 @@ class Http:
             response = _within(remaining + _GRACE, lambda: self._session.request(
                 method, url, stream=True, timeout=limits.timeouts(remaining), **kwargs))
         except _Overdue:
-            raise _Momentary(f"no complete answer within {limits.deadline:g} s ({env_name('deadline')})") from None
+            raise _Final(f"no complete answer within {limits.deadline:g} s ({env_name('deadline')})") from None
         except requests.ConnectTimeout:
             raise _Momentary(f"cannot connect within {limits.connect_timeout:g} s "
                              f"({env_name('connect_timeout')})", unsent=True) from None
         except requests.ReadTimeout:
             if remaining < limits.read_timeout:  # the deadline, not the read timeout, was the limit
-                raise _Momentary(f"no complete answer within {limits.deadline:g} s ({env_name('deadline')})") from None
+                raise _Final(f"no complete answer within {limits.deadline:g} s ({env_name('deadline')})") from None
             raise _Momentary(f"no answer within {limits.read_timeout:g} s ({env_name('read_timeout')})") from None
         except requests.exceptions.SSLError as exc:
             raise _Final(f"TLS failed: {_root_cause(exc)} (set REQUESTS_CA_BUNDLE to a TLS-inspecting proxy's "
@@ -259,7 +259,7 @@ class Http:
                 if len(body) > limits.max_body:
                     raise _Final(_too_large(len(body), limits.max_body))
                 if self._clock() > end:
-                    raise _Momentary(f"answer still incomplete after {limits.deadline:g} s "
+                    raise _Final(f"answer still incomplete after {limits.deadline:g} s "
                                      f"({len(body)} bytes; {env_name('deadline')})")
         except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
             raise _Momentary(f"answer stalled for {limits.read_timeout:g} s after {len(body)} bytes "
@@ -279,7 +279,7 @@ class _Momentary(Exception):
 
 
 class _Final(Exception):
-    """An attempt failed in a way another attempt would repeat."""
+    """An attempt failed in a way another attempt would repeat, or with no time left for another."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
