@@ -22,10 +22,15 @@ from generator.errors import EXIT_ENVIRONMENT, EXIT_INVALID, SmokeFailed, UserEr
 from generator.propose.github import GitHub as ProposeGitHub
 from generator.smoke.client import post_json
 from generator.smoke.endpoint import Endpoint
+from generator.webhook.dispatcher import Dispatcher
 from generator.webhook.github import GitHub as WebhookGitHub
 from generator.webhook.github import GitHubError
+from generator.webhook.journal import Journal
+from generator.webhook.relay import Relay
+from generator.webhook.signature import sign
 from tests.support.faults import Fault, faulty
 from tests.support.paths import REPO_ROOT
+from tests.unit.webhook.support import mlflow_body
 
 LIMITS = {"KSERVE_GITOPS_HTTP_CONNECT_TIMEOUT": "1", "KSERVE_GITOPS_HTTP_READ_TIMEOUT": "1",
           "KSERVE_GITOPS_HTTP_DEADLINE": "3", "KSERVE_GITOPS_HTTP_RETRIES": "1", "KSERVE_GITOPS_HTTP_BACKOFF": "0.05",
@@ -168,3 +173,27 @@ def test_smoke_client_fails_with_exit_2_or_reports_the_models_error(fault: tuple
         assert message.startswith(f"cannot reach {url}/v2/models/wine/infer: "), message
         says(message, FAULTS[name][1])
     assert len(injected.requests) == 1, "a POST that may have arrived is never sent twice"
+
+
+def test_the_webhook_answers_mlflow_while_github_hangs_and_accepts_mlflows_retry(tmp_path: Path) -> None:
+    """The finding: four 10 s attempts outlasted MLflow's 30 s, and its retry was refused as a replay."""
+    fault = Fault("hang")
+    body = mlflow_body("model_version_alias", "created", name="Wine", alias="champion", version="4")
+    now = int(time.time())
+    signed = {"X-MLflow-Delivery-Id": "d-1", "X-MLflow-Timestamp": str(now),
+              "X-MLflow-Signature": sign("secret", "d-1", str(now), body)}
+    with faulty(fault) as url:
+        journal = Journal(tmp_path, 600)
+        dispatcher = Dispatcher(WebhookGitHub("acme/platform", "ghs_secret-token", api_url=url), journal)
+        dispatcher.start()
+        relay = Relay("secret", journal, dispatcher)
+        first = relay.handle(signed, body)
+        deadline = time.monotonic() + SAFETY
+        while not fault.requests and time.monotonic() < deadline:
+            time.sleep(0.01)
+        retry = relay.handle(signed, body)
+        dispatcher.stop(timeout=0)
+
+    assert fault.requests == ["POST /repos/acme/platform/dispatches"], "the dispatch was under way"
+    assert (first.status, first.action) == (202, "accepted")
+    assert (retry.status, retry.action) == (202, "pending")
