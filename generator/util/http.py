@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 import requests
 import urllib3.exceptions
+from requests.structures import CaseInsensitiveDict
 
 from generator import __version__
 from generator.diagnostics import Diagnostic
@@ -121,7 +122,7 @@ class Reply:
 
     status: int
     reason: str
-    headers: Mapping[str, str]
+    headers: Mapping[str, str]  # names in any case
     content: bytes
     url: str
     links: Mapping[str, str]  # rel → URL, from the Link header (GitHub's pagination)
@@ -243,7 +244,7 @@ class Http:
             raise _Final(f"{type(exc).__name__}: {_root_cause(exc)}") from None
         with response:
             content = self._body(response, end)
-            return Reply(response.status_code, response.reason or "", dict(response.headers), content,
+            return Reply(response.status_code, response.reason or "", CaseInsensitiveDict(response.headers), content,
                          response.url, {rel: link["url"] for rel, link in response.links.items() if "url" in link})
 
     def _body(self, response: requests.Response, end: float) -> bytes:

@@ -166,7 +166,8 @@ def test_an_endpoint_nobody_listens_on_exits_2_with_the_url(
     url = f"http://127.0.0.1:{free_port()}"
     result = cli("smoke-test", "wine", "--env", "dev", "--url", url, "--repo", str(served.repo))
     assert result.code == 2
-    assert result.err.splitlines()[0] == f"error: cannot reach {url}/v2/models/wine/infer: Connection refused"
+    assert result.err.splitlines()[0].startswith(
+        f"error: cannot reach {url}/v2/models/wine/infer: [Errno 111] Connection refused (")
 
 
 def test_an_unreachable_mlflow_exits_2_before_anything_is_sent(
