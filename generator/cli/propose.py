@@ -93,7 +93,7 @@ def _github(repository: str, api_url: str, *, dry_run: bool) -> GitHubSide | Non
     """The REST client; None for a dry run without credentials (nothing is looked up then)."""
     token = os.environ.get("GITHUB_TOKEN", "")
     if token and repository:
-        from generator.propose.github import GitHub  # noqa: PLC0415 -- PyGithub only for this command
+        from generator.propose.github import GitHub  # noqa: PLC0415
 
         return GitHub(repository, token, api_url=api_url)
     if dry_run:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from generator.error_handler import run
-from generator.webhook.github import DEFAULT_API_URL
+from generator.github import DEFAULT_API_URL
+from generator.webhook.dispatcher import DEFAULT_DEADLINE
+from generator.webhook.journal import DEFAULT_STATE_DIR
 from generator.webhook.relay import DEFAULT_MAX_AGE
 
 app = typer.Typer(
@@ -29,6 +32,13 @@ Repository = Annotated[str, typer.Option(
     "--repository", envvar="GITHUB_REPOSITORY", help="OWNER/NAME of the platform repository.", show_default=False)]
 ApiUrl = Annotated[str, typer.Option(
     "--github-api-url", envvar="GITHUB_API_URL", help="GitHub's REST API; https://HOST/api/v3 for GitHub Enterprise.")]
+StateDir = Annotated[Path, typer.Option(
+    "--state-dir", envvar="KSERVE_GITOPS_WEBHOOK_STATE_DIR",
+    help="Directory that outlives the process (a volume): accepted MLflow deliveries are journalled there, "
+         "so none is lost or dispatched twice across a restart.")]
+DispatchDeadline = Annotated[float, typer.Option(
+    "--dispatch-deadline", help="Seconds to keep retrying one delivery's repository_dispatch; after that the "
+    "scheduled promotion run picks the change up.")]
 TrackingUri = Annotated[str, typer.Option(
     "--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow server whose versions /argocd tags.",
     show_default=False)]
@@ -50,12 +60,15 @@ def serve_command(
     repository: Repository = "",
     github_api_url: ApiUrl = DEFAULT_API_URL,
     tracking_uri: TrackingUri = "",
+    state_dir: StateDir = DEFAULT_STATE_DIR,
+    dispatch_deadline: DispatchDeadline = DEFAULT_DEADLINE,
 ) -> None:
     def job() -> int:
         from generator.webhook import server  # noqa: PLC0415 -- mlflow, starlette and uvicorn only for this command
 
         settings = server.Settings.from_env(os.environ, repository=repository, github_api_url=github_api_url,
-                                            tracking_uri=tracking_uri, max_age=max_age)
+                                            tracking_uri=tracking_uri, max_age=max_age, state_dir=state_dir,
+                                            dispatch_deadline=dispatch_deadline)
         server.serve(settings, host=host, port=port)
         return 0
 

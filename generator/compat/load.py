@@ -19,7 +19,10 @@ from typing import Any
 from generator.compat.environment import runtime_environment
 from generator.errors import EnvironmentProblem, RegistryUnavailable
 from generator.platform.runtimes import RuntimeImage
+from generator.registry import mlflow_http
+from generator.registry.mlflow_http import Deadlines
 from generator.util.environ import scoped_environ
+from generator.util.http import HttpSettings
 from generator.util.proc import CommandError, run_cmd
 from generator.util.redact import redact
 
@@ -41,13 +44,14 @@ def download(artifact_uri: str, destination: Path, tracking_uri: str, *, what: s
     """The whole model directory at `artifact_uri`; `what` names the model, version and image for messages."""
     import mlflow.artifacts  # noqa: PLC0415  (only commands that download pay for importing mlflow)
 
-    from generator.registry.mlflow import HttpPolicy  # noqa: PLC0415  (imports mlflow)
-
-    settings = HttpPolicy.from_env().environ() | ({"MLFLOW_TRACKING_URI": tracking_uri} if tracking_uri else {})
+    http = HttpSettings.from_env()
+    settings = mlflow_http.environ(http) | ({"MLFLOW_TRACKING_URI": tracking_uri} if tracking_uri else {})
+    deadlines = Deadlines(http.download_deadline)
+    fetch = deadlines.bound(f"{what}: downloading {redact(artifact_uri)}", mlflow.artifacts.download_artifacts)
     with scoped_environ(settings):
         try:
-            model_dir = Path(mlflow.artifacts.download_artifacts(artifact_uri=artifact_uri, dst_path=str(destination)))
-        except Exception as exc:  # each store fails its own way (mlflow, botocore, requests)
+            model_dir = Path(deadlines.run(lambda: fetch(artifact_uri=artifact_uri, dst_path=str(destination))))
+        except Exception as exc:  # each store fails its own way (mlflow, botocore, requests), or Overdue
             reason = redact(str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__)
             raise RegistryUnavailable.simple(
                 f"{what}: cannot download {redact(artifact_uri)}: {reason}",

@@ -14,11 +14,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util import Retry
-
-from generator import __version__
 from generator.crds.sources import (
     BASE_URL_ENV,
     FETCH,
@@ -35,18 +30,10 @@ from generator.crds.sources import (
 )
 from generator.diagnostics import Diagnostic
 from generator.errors import DriftFound, EnvironmentProblem, UserError
+from generator.util.http import Http, HttpFailure, HttpSettings
+from generator.util.redact import redact
 from generator.write import Plan
 
-TIMEOUT = (10.0, 60.0)  # seconds to connect; seconds of silence while reading
-RETRIES = 3
-# Connection errors, rate limits and server errors are often momentary; Retry-After is honoured.
-_RETRY = Retry(
-    total=RETRIES,
-    backoff_factor=0.25,
-    status_forcelist=(429, 500, 502, 503, 504),
-    allowed_methods=frozenset({"GET"}),
-    raise_on_status=False,
-)
 _MIRROR_HINT = f"point --base-url (or {BASE_URL_ENV}) at a mirror with the layout <base>/<owner>/<repo>/<tag>/<path>"
 
 
@@ -84,43 +71,36 @@ def verify(dest: Path, files: Sequence[CrdFile], *, where: str) -> None:
         raise DriftFound(problems.values())
 
 
-def download(files: Sequence[CrdFile]) -> dict[CrdFile, bytes]:
-    """Each file, checked to be its CRD. Content problems are reported together; a network failure stops at once."""
-    with _session() as session:
-        results = {file: _get(session, file) for file in files}
+def download(files: Sequence[CrdFile], settings: HttpSettings | None = None) -> dict[CrdFile, bytes]:
+    """Each file, checked to be its CRD. Content problems are reported together; a network failure stops at once.
+
+    Each file is one call through the HTTP door: connection errors, 429 and 5xx are retried within its deadline.
+    """
+    with Http(settings or HttpSettings.from_env()) as http:
+        results = {file: _get(http, file) for file in files}
     problems = [result for result in results.values() if isinstance(result, Diagnostic)]
     if problems:
         raise UserError(problems)
     return {file: result for file, result in results.items() if isinstance(result, bytes)}
 
 
-def _session() -> requests.Session:
-    session = requests.Session()
-    adapter = HTTPAdapter(max_retries=_RETRY)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    session.headers["User-Agent"] = f"kserve-gitops/{__version__}"
-    return session
-
-
-def _get(session: requests.Session, file: CrdFile) -> bytes | Diagnostic:
+def _get(http: Http, file: CrdFile) -> bytes | Diagnostic:
     try:
-        response = session.get(file.url, timeout=TIMEOUT)
-    except requests.RequestException as exc:
+        response = http.request("GET", file.url)
+    except HttpFailure as exc:
         raise _unreachable(file.url, exc) from None
-    if response.status_code in (404, 410):
+    if response.status in (404, 410):
         return Diagnostic(
             file=file.url,
-            message=f"HTTP {response.status_code}: no {file.path} at {file.project.title} {file.version}",
+            message=f"HTTP {response.status}: no {file.path} at {file.project.title} {file.version}",
             hint=f"{file.project.title} {file.version} probably does not exist: check {file.project.setting} in "
                  f"models.yaml against https://github.com/{file.project.repository}/tags (with --base-url, "
                  "check that the mirror has that tag)",
         )
     if not response.ok:
         raise EnvironmentProblem.simple(
-            f"{file.url}: HTTP {response.status_code} {response.reason} (429 and 5xx are retried {RETRIES} times)",
-            hint="try again later; a mirror may need credentials (https://user:token@host/… or ~/.netrc), or "
-                 + _MIRROR_HINT,
+            f"cannot download {redact(file.url)}: HTTP {response.status} {response.reason}",
+            hint="a mirror may need credentials (https://user:token@host/… or ~/.netrc), or " + _MIRROR_HINT,
         )
     problem = crd_problem(file, response.content)
     if problem:
@@ -129,19 +109,11 @@ def _get(session: requests.Session, file: CrdFile) -> bytes | Diagnostic:
     return response.content
 
 
-def _unreachable(url: str, exc: requests.RequestException) -> EnvironmentProblem:
-    check = ("set REQUESTS_CA_BUNDLE to the CA file of the TLS-inspecting proxy"
-             if isinstance(exc, requests.exceptions.SSLError)
-             else "check the network and proxy settings (HTTPS_PROXY, NO_PROXY)")
-    return EnvironmentProblem(Diagnostic(message=f"cannot download {url}: {_root_cause(exc)}",
-                                         hint=f"{check}, or {_MIRROR_HINT}"))
-
-
-def _root_cause(exc: BaseException) -> str:
-    """`[Errno 111] Connection refused` rather than three nested urllib3 reprs."""
-    while (inner := exc.__cause__ or exc.__context__) is not None:
-        exc = inner
-    return str(exc) or type(exc).__name__
+def _unreachable(url: str, exc: HttpFailure) -> EnvironmentProblem:
+    check = ("try again later" if exc.status is not None
+             else "check the network and proxy settings (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE)")
+    return EnvironmentProblem(Diagnostic(message=f"cannot download {redact(url)}: {exc.reason}",
+                                         hint=f"{check}, or {_MIRROR_HINT}; limits: KSERVE_GITOPS_HTTP_*"))
 
 
 def _parse_lock(data: bytes | None, where: str) -> Mapping[str, LockEntry]:

@@ -1,7 +1,7 @@
 """Walk the proposals through git and GitHub, treating the bot's branches the way Renovate does.
 
 The two sides are Protocols with plain values (Snapshot, PullRequest), so importing this
-module imports neither gitpython nor PyGithub: only `propose` pays for them.
+module imports neither gitpython nor the GitHub client: only `propose` pays for them.
 
 For each group: build one commit on the base branch; push it only when the branch
 does not already hold exactly that (a run with nothing new writes nothing), with a

@@ -32,10 +32,10 @@ import difflib
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
-from typing import Any, ParamSpec, TypeVar
+from dataclasses import replace
+from multiprocessing.pool import ThreadPool
+from typing import ParamSpec, TypeVar
 from urllib.parse import quote
 
 from mlflow import MlflowClient
@@ -44,16 +44,16 @@ from mlflow.entities.model_registry import RegisteredModel
 from mlflow.environment_variables import (
     MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR,
     MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD,
-    MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR,
-    MLFLOW_HTTP_REQUEST_MAX_RETRIES,
-    MLFLOW_HTTP_REQUEST_TIMEOUT,
 )
 from mlflow.exceptions import MlflowException
 
 from generator.errors import RegistryUnavailable
+from generator.registry import mlflow_http
 from generator.registry.base import ModelInfo, ModelVersion, NotFound, Query, Registered, Resolution
+from generator.registry.mlflow_http import Deadlines, Overdue
 from generator.registry.mlmodel import read_mlmodel
 from generator.util.environ import scoped_environ
+from generator.util.http import ENV_PREFIX, HttpSettings
 from generator.util.redact import redact
 
 A = TypeVar("A")
@@ -71,44 +71,13 @@ _ABSENT = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
 # download, which would make a client of a proxying server reach the bucket itself.
 _DOWNLOAD_ENV = {MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name: "false",
                  MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD.name: "false"}
+_MESSAGE_READ = 4000  # characters of an mlflow error message worth looking at
 _CAUSES = (  # e.g. "[Errno 111] Connection refused", "too many 503 error responses"
     r"\[Errno -?\d+\] ([^'\")]+)",
     r"ResponseError\('([^']+)'\)",
     r"(Read timed out|Connection timed out|timed out)",
+    r"(Connection reset by peer|Remote end closed connection without response)",
 )
-
-
-@dataclass(frozen=True)
-class HttpPolicy:
-    """How long to keep trying before the registry counts as unavailable.
-
-    mlflow retries connection errors, 429 and 5xx itself, with exponential
-    backoff (sleeps of about 0, 2·factor, 4·factor… seconds), but reads its
-    settings only from `MLFLOW_HTTP_REQUEST_*`; `resolve` sets them for its own
-    duration. mlflow's defaults (7 retries, factor 2, 120 s) take minutes to
-    give up on a dead server, so ours are shorter.
-    """
-
-    max_retries: int = 3
-    backoff_factor: int = 1
-    timeout: int = 30
-
-    @classmethod
-    def from_env(cls) -> HttpPolicy:
-        """Our defaults, overridden by whatever the user set for mlflow."""
-        default = cls()
-        return cls(
-            max_retries=_env_int(MLFLOW_HTTP_REQUEST_MAX_RETRIES, default.max_retries),
-            backoff_factor=_env_int(MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR, default.backoff_factor),
-            timeout=_env_int(MLFLOW_HTTP_REQUEST_TIMEOUT, default.timeout),
-        )
-
-    def environ(self) -> dict[str, str]:
-        return {
-            MLFLOW_HTTP_REQUEST_MAX_RETRIES.name: str(self.max_retries),
-            MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR.name: str(self.backoff_factor),
-            MLFLOW_HTTP_REQUEST_TIMEOUT.name: str(self.timeout),
-        }
 
 
 class MlflowRegistry:
@@ -118,7 +87,7 @@ class MlflowRegistry:
         self,
         tracking_uri: str | None = None,
         *,
-        http: HttpPolicy | None = None,
+        http: HttpSettings | None = None,
         workers: int = 8,
     ) -> None:
         uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI", "")
@@ -129,40 +98,49 @@ class MlflowRegistry:
             )
         self.tracking_uri = uri
         self._client = MlflowClient(tracking_uri=uri)
-        self._http = http or HttpPolicy.from_env()
+        self._http = http or HttpSettings.from_env()
         self._workers = workers  # mlflow pools 10 connections per host
 
     def resolve(self, queries: Sequence[Query]) -> list[Resolution]:
         if not queries:
             return []
         where = redact(self.tracking_uri)
-        pool = ThreadPoolExecutor(self._workers, thread_name_prefix="mlflow-registry")
+        deadlines = Deadlines(self._http.deadline)
+        # Daemon workers: a call left behind at its deadline must not hold up the process's exit.
+        pool = ThreadPool(self._workers)
         try:
-            with scoped_environ(self._http.environ() | _DOWNLOAD_ENV), _unavailable(where):
-                return _Batch(self._client, pool, where, self.tracking_uri).resolve(queries)
+            with scoped_environ(mlflow_http.environ(self._http) | _DOWNLOAD_ENV), _unavailable(where):
+                batch = _Batch(self._client, pool, where, self.tracking_uri, deadlines)
+                return deadlines.run(lambda: batch.resolve(queries))
         finally:
-            pool.shutdown(cancel_futures=True)
+            pool.terminate()
 
     def catalog(self) -> list[Registered]:
         """Every registered model with its aliases, sorted by name: one search request per 1,000 models."""
+        deadlines = Deadlines(self._http.deadline)
+        with scoped_environ(mlflow_http.environ(self._http)), _unavailable(redact(self.tracking_uri)):
+            return deadlines.run(lambda: self._catalog(deadlines))
+
+    def _catalog(self, deadlines: Deadlines) -> list[Registered]:
         models: list[Registered] = []
         token: str | None = None
-        with scoped_environ(self._http.environ()), _unavailable(redact(self.tracking_uri)):
-            while True:
+        while True:
+            with deadlines.call("listing registered models"):
                 page = self._client.search_registered_models(max_results=_PAGE, page_token=token)
-                models.extend(Registered(rm.name, {str(a): str(v) for a, v in (rm.aliases or {}).items()})
-                              for rm in page)
-                token = page.token
-                if not token:
-                    return sorted(models, key=lambda model: model.name)
+            models.extend(Registered(rm.name, {str(a): str(v) for a, v in (rm.aliases or {}).items()}) for rm in page)
+            token = page.token
+            if not token:
+                return sorted(models, key=lambda model: model.name)
 
 
 class _Batch:
     """One `resolve` call: the registry state it fetched, and how queries map onto it."""
 
-    def __init__(self, client: MlflowClient, pool: ThreadPoolExecutor, where: str, tracking_uri: str) -> None:
+    def __init__(self, client: MlflowClient, pool: ThreadPool, where: str, tracking_uri: str,
+                 deadlines: Deadlines) -> None:
         self._client = client
         self._pool = pool
+        self._deadlines = deadlines
         self._where = where
         self._tracking_uri = tracking_uri
 
@@ -182,15 +160,17 @@ class _Batch:
         infos = self._model_infos(sorted({r.download_uri for r in results if isinstance(r, ModelVersion)}))
         return [replace(r, info=infos[r.download_uri]) if isinstance(r, ModelVersion) else r for r in results]
 
-    def _map(self, fn: Callable[[A], T], items: Iterable[A]) -> Iterator[T]:
-        """Concurrent, in input order; every call is submitted before the first result is read."""
-        return self._pool.map(fn, items)
+    def _map(self, what: str, fn: Callable[[A], T], items: Iterable[A]) -> Iterator[T]:
+        """Concurrent, in input order; every call is submitted before the first result is read, and each
+        one is held to the deadline."""
+        return self._pool.imap(self._deadlines.bound(what, fn), list(items))
 
     def _registered_models(self, names: Sequence[str]) -> dict[str, RegisteredModel]:
-        pages = self._map(self._search, _in_filters(names))
+        pages = self._map("searching registered models", self._search, _in_filters(names))
         found = {rm.name: rm for page in pages for rm in page}
         get = self._client.get_registered_model
-        checked = self._map(lambda n: _or_none(get, n), [n for n in names if n not in found])
+        checked = self._map("reading a registered model", lambda n: _or_none(get, n),
+                            [n for n in names if n not in found])
         return found | {rm.name: rm for rm in checked if rm is not None}
 
     def _search(self, filter_string: str) -> list[RegisteredModel]:
@@ -217,7 +197,7 @@ class _Batch:
         """The highest READY version, for the rare model whose highest version is not READY."""
         wanted = {q.registered_model for q in queries if q.ref.kind == "latest"}
         names = sorted(n for n in wanted if (top := _highest(models.get(n))) and top.status != READY)
-        return dict(zip(names, self._map(self._scan_ready, names), strict=True))
+        return dict(zip(names, self._map("searching model versions", self._scan_ready, names), strict=True))
 
     def _scan_ready(self, name: str) -> MlflowVersion | None:
         token: str | None = None
@@ -241,9 +221,10 @@ class _Batch:
         # already excluded prompts, so ask the registry client underneath directly.
         registry = self._client._get_registry_client()  # type: ignore[no-untyped-call]
         download_uri = registry.get_model_version_download_uri
-        uris = self._map(lambda k: _or_none(download_uri, *k), keys)
+        uris = self._map("reading a download URI", lambda k: _or_none(download_uri, *k), keys)
         unknown = [k for k in keys if k not in known]
-        fetched = self._map(lambda k: _or_none(self._client.get_model_version, *k), unknown)
+        fetched = self._map("reading a model version", lambda k: _or_none(self._client.get_model_version, *k),
+                             unknown)
         versions: dict[Key, MlflowVersion | None] = dict(known)
         versions.update(zip(unknown, fetched, strict=True))
         return {
@@ -253,14 +234,16 @@ class _Batch:
 
     def _model_infos(self, download_uris: Sequence[str]) -> dict[str, ModelInfo | None]:
         """Each artifact's MLmodel, read once however many versions share it."""
-        infos = self._map(lambda uri: read_mlmodel(uri, self._tracking_uri), download_uris)
+        infos = self._map("reading an MLmodel file", lambda uri: read_mlmodel(uri, self._tracking_uri),
+                          download_uris)
         return dict(zip(download_uris, infos, strict=True))
 
     def _close_names(self, unknown: set[str]) -> dict[str, str]:
         """A hint per unknown model; one listing request, and only on this error path."""
         if not unknown:
             return {}
-        listing = self._client.search_registered_models(max_results=_PAGE)
+        with self._deadlines.call("listing registered models"):
+            listing = self._client.search_registered_models(max_results=_PAGE)
         lowered = {rm.name.lower(): rm.name for rm in listing}
         hints = {}
         for name in unknown:
@@ -389,27 +372,24 @@ def _or_none(call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T | Non
 @contextmanager
 def _unavailable(where: str) -> Iterator[None]:
     """Anything else mlflow raises means we could not ask the registry."""
+    hint = ("check that the server is up and reachable, and that MLFLOW_TRACKING_TOKEN or "
+            f"MLFLOW_TRACKING_USERNAME/PASSWORD are right; timeouts, retries and deadline: {ENV_PREFIX}*")
     try:
         yield
     except MlflowException as error:
-        raise RegistryUnavailable.simple(
-            f"cannot use the MLflow registry at {where}: {_reason(error)}",
-            hint=(
-                "check that the server is up and reachable, and that MLFLOW_TRACKING_TOKEN "
-                "or MLFLOW_TRACKING_USERNAME/PASSWORD are right; retries and timeouts are "
-                "set by MLFLOW_HTTP_REQUEST_MAX_RETRIES/BACKOFF_FACTOR/TIMEOUT"
-            ),
-        ) from error
+        raise RegistryUnavailable.simple(f"cannot use the MLflow registry at {where}: {_reason(error)}",
+                                         hint=hint) from error
+    except Overdue as late:
+        raise RegistryUnavailable.simple(f"cannot use the MLflow registry at {where}: {late}", hint=hint) from None
 
 
 def _reason(error: MlflowException) -> str:
-    """The root cause urllib3 buried in mlflow's message, else the message itself."""
-    message = redact(str(error.message))
+    """The root cause urllib3 buried in mlflow's message, else the message itself.
+
+    mlflow may quote a whole answer in its message (megabytes of it from a broken server): only its start is read.
+    """
+    message = redact(str(error.message)[:_MESSAGE_READ])
     for pattern in _CAUSES:
         if cause := re.search(pattern, message):
             return cause.group(1).strip()
     return message if len(message) <= 300 else message[:300] + "…"
-
-
-def _env_int(variable: Any, default: int) -> int:
-    return int(variable.get()) if variable.defined else default

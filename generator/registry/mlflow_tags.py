@@ -14,6 +14,8 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from generator.errors import RegistryError, RegistryUnavailable
+from generator.registry.mlflow_http import Deadlines, Overdue
+from generator.util.http import HttpSettings
 from generator.util.redact import redact
 
 _ABSENT = "RESOURCE_DOES_NOT_EXIST"
@@ -22,17 +24,23 @@ _ABSENT = "RESOURCE_DOES_NOT_EXIST"
 class MlflowTagWriter:
     """Sets model version tags through the official client; satisfies webhook.tagging.TagWriter."""
 
-    def __init__(self, tracking_uri: str) -> None:
+    def __init__(self, tracking_uri: str, http: HttpSettings | None = None) -> None:
         self.tracking_uri = tracking_uri
         self._client = MlflowClient(tracking_uri=tracking_uri)
+        self._deadline = (http or HttpSettings.from_env()).deadline
 
     def set_tags(self, name: str, version: str, tags: Mapping[str, str]) -> None:
         """RegistryError when the version does not exist (deleted since it was locked), RegistryUnavailable
         for anything else: the server is down, refuses our credentials, or keeps failing."""
         where = redact(self.tracking_uri)
+        deadlines = Deadlines(self._deadline)
+        write = deadlines.bound(f"tagging {name!r} version {version} in {where}", self._client.set_model_version_tag)
         try:
             for key, value in sorted(tags.items()):
-                self._client.set_model_version_tag(name, version, key, value)
+                deadlines.run(lambda key=key, value=value: write(name, version, key, value))  # type: ignore[misc]
+        except Overdue as late:
+            raise RegistryUnavailable.simple(str(late), hint="check MLFLOW_TRACKING_URI and the MLflow server; "
+                                             "limits: KSERVE_GITOPS_HTTP_*") from None
         except MlflowException as e:
             if e.error_code == _ABSENT:
                 raise RegistryError.simple(f"{name!r} version {version} does not exist in {where}") from None

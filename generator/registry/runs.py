@@ -9,13 +9,17 @@ The link builders are pure: they follow the routes of the UI MLflow 3 serves
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from multiprocessing.pool import ThreadPool
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from generator.errors import RegistryUnavailable
+from generator.registry import mlflow_http
+from generator.registry.mlflow_http import Deadlines, Overdue
 from generator.spec.model import Spec
+from generator.util.environ import scoped_environ
+from generator.util.http import HttpSettings
 from generator.util.redact import redact
 
 if TYPE_CHECKING:
@@ -62,8 +66,18 @@ def run_details(run_ids: Iterable[str], tracking_uri: str | None) -> dict[str, R
     from mlflow import MlflowClient  # noqa: PLC0415 -- only commands that show run details pay for it
 
     client = MlflowClient(tracking_uri=tracking_uri)
-    with ThreadPoolExecutor(max_workers=min(_WORKERS, len(distinct))) as pool:
-        answers = list(pool.map(lambda run_id: _details(client, run_id, tracking_uri), distinct))
+    http = HttpSettings.from_env()
+    deadlines = Deadlines(http.deadline)
+    read = deadlines.bound("reading a run", lambda run_id: _details(client, run_id, tracking_uri))
+    pool = ThreadPool(min(_WORKERS, len(distinct)))  # daemon workers: a call left at its deadline never blocks exit
+    try:
+        with scoped_environ(mlflow_http.environ(http)):
+            answers = deadlines.run(lambda: list(pool.imap(read, distinct)))
+    except Overdue as late:
+        raise RegistryUnavailable.simple(f"cannot read runs from {redact(tracking_uri)}: {late}",
+                                         hint="check MLFLOW_TRACKING_URI; limits: KSERVE_GITOPS_HTTP_*") from None
+    finally:
+        pool.terminate()
     return {run_id: found for run_id, found in zip(distinct, answers, strict=True) if found is not None}
 
 

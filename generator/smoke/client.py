@@ -1,31 +1,27 @@
-"""POST one JSON request to a model server. ⚡ edge module.
+"""POST one JSON request to a model server, through the HTTP door. ⚡ edge module.
 
-Connection errors are retried briefly (a pod that just turned Ready may still
-be binding its port); nothing else is: a wrong answer must not be hidden by a
-second try, and POST is not idempotent in general.
+Connection failures that surely never reached the server are retried briefly (a pod
+that just turned Ready may still be binding its port); nothing else is: a wrong
+answer must not be hidden by a second try, and POST is not idempotent in general.
+The whole call, retries and a slow or dripping answer included, ends within
+`KSERVE_GITOPS_HTTP_DEADLINE` (30 s by default) plus one read timeout.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
-
 from generator.errors import EndpointUnreachable, SmokeFailed, UserError
 from generator.smoke.endpoint import Endpoint
+from generator.util.http import Http, HttpFailure, HttpSettings
+from generator.util.http import Reply as Answer
 from generator.util.redact import redact
 
-CONNECT_TIMEOUT = 5.0
-READ_TIMEOUT = 30.0
 _SHOWN = 500  # characters of an error body worth printing
-_CAUSE = re.compile(r"\[Errno -?\d+\] ([^'\")]+)|(connect timeout|timed out)")
 
 
 @dataclass(frozen=True)
@@ -35,33 +31,28 @@ class Reply:
     seconds: float  # from sending the request to having read the whole answer
 
 
-def post_json(endpoint: Endpoint, body: Mapping[str, Any], *, retries: int = 3) -> Reply:
+def post_json(endpoint: Endpoint, body: Mapping[str, Any], *, settings: HttpSettings | None = None) -> Reply:
     headers = {"Content-Type": "application/json"} | ({"Host": endpoint.host} if endpoint.host else {})
-    with requests.Session() as session:
-        retry = Retry(total=retries, connect=retries, read=0, status=0, other=0, redirect=0, backoff_factor=0.5)
-        session.mount("http://", HTTPAdapter(max_retries=retry))
-        session.mount("https://", HTTPAdapter(max_retries=retry))
+    with Http(settings or HttpSettings.from_env()) as http:
         began = time.monotonic()
         try:
-            response = session.post(endpoint.url, data=json.dumps(body), headers=headers,
-                                    timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
-        except requests.ReadTimeout:
-            raise _unreachable(endpoint, f"no answer within {READ_TIMEOUT:.0f} s") from None
-        except requests.ConnectionError as exc:
-            raise _unreachable(endpoint, _cause(str(exc))) from None
+            response = http.request("POST", endpoint.url, retry="connect", data=json.dumps(body).encode(),
+                                    headers=headers)
+        except HttpFailure as exc:
+            raise _unreachable(endpoint, exc.reason) from None
         seconds = time.monotonic() - began
-    return Reply(response.status_code, _json(endpoint, response), seconds)
+    return Reply(response.status, _json(endpoint, response), seconds)
 
 
-def _json(endpoint: Endpoint, response: requests.Response) -> Any:
+def _json(endpoint: Endpoint, response: Answer) -> Any:
     where = f"POST {redact(endpoint.url)}"
     if not response.ok:
-        raise SmokeFailed.simple(f"{where} answered {response.status_code} {response.reason}: "
+        raise SmokeFailed.simple(f"{where} answered {response.status} {response.reason}: "
                                  f"{_excerpt(response.text)}")
     try:
         return response.json()
     except ValueError:
-        raise SmokeFailed.simple(f"{where} answered {response.status_code} with a body that is not JSON: "
+        raise SmokeFailed.simple(f"{where} answered {response.status} with a body that is not JSON: "
                                  f"{_excerpt(response.text)}") from None
 
 
@@ -72,11 +63,6 @@ def _unreachable(endpoint: Endpoint, reason: str) -> UserError:
         hint="from outside the cluster, pass the ingress as --url with --host <isvc>.<namespace>.<domain>, or "
              "`kubectl port-forward -n <namespace> svc/<isvc>-predictor 8080:80` and --url http://localhost:8080",
     )
-
-
-def _cause(message: str) -> str:
-    found = _CAUSE.search(message)
-    return next(g for g in found.groups() if g).strip() if found else message.splitlines()[0][:200]
 
 
 def _excerpt(text: str) -> str:

@@ -16,15 +16,20 @@ from pathlib import Path
 from typing import Any
 
 from generator.errors import RegistryUnavailable, SmokeFailed
+from generator.registry import mlflow_http
+from generator.registry.mlflow_http import Deadlines, Overdue
 from generator.smoke.mlmodel import MlModel, read_mlmodel
 from generator.smoke.request import invocations_body
 from generator.util.environ import scoped_environ
+from generator.util.http import HttpSettings
 from generator.util.redact import redact
 
 # Schemes mlflow resolves through the tracking server; without a configured URI it
 # would silently fall back to a local sqlite:///mlflow.db in the current directory.
 _NEEDS_SERVER = ("models:", "runs:", "mlflow-artifacts:")
 _NOT_FOUND = re.compile(r"RESOURCE_DOES_NOT_EXIST|\b404\b|NoSuchKey")
+_HINT = ("check MLFLOW_TRACKING_URI and its credentials (MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD), "
+         "or the AWS_* settings for s3://; timeouts, retries and deadline: KSERVE_GITOPS_HTTP_*")
 _CAUSE = re.compile(r"\[Errno -?\d+\] ([^'\")]+)|(Read timed out|Connection timed out)")
 
 
@@ -47,15 +52,18 @@ def _download(source: str, name: str, scratch: str, tracking_uri: str) -> str:
     import mlflow.artifacts  # noqa: PLC0415
     from mlflow.exceptions import MlflowException  # noqa: PLC0415
 
-    from generator.registry.mlflow import HttpPolicy  # noqa: PLC0415  (imports mlflow)
-
     uri = f"{source.rstrip('/')}/{name}"
-    settings = HttpPolicy.from_env().environ() | ({"MLFLOW_TRACKING_URI": tracking_uri} if tracking_uri else {})
+    http = HttpSettings.from_env()
+    settings = mlflow_http.environ(http) | ({"MLFLOW_TRACKING_URI": tracking_uri} if tracking_uri else {})
+    deadlines = Deadlines(http.deadline)
+    download = deadlines.bound(f"reading {redact(uri)}", mlflow.artifacts.download_artifacts)
     with scoped_environ(settings):
         try:
-            path = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=scratch)
+            path = deadlines.run(lambda: download(artifact_uri=uri, dst_path=scratch))
         except MlflowException as exc:
             raise _error(uri, str(exc.message)) from None
+        except Overdue as late:
+            raise RegistryUnavailable.simple(str(late), hint=_HINT) from None
     return Path(path).read_text(encoding="utf-8")
 
 
@@ -66,5 +74,4 @@ def _error(uri: str, message: str) -> Exception:
     cause = _CAUSE.search(message)
     reason = next(g for g in cause.groups() if g) if cause else message.splitlines()[0][:300]
     return RegistryUnavailable.simple(f"cannot read {redact(uri)}: {redact(reason.strip())}",
-                                      hint="check MLFLOW_TRACKING_URI and its credentials (MLFLOW_TRACKING_TOKEN or "
-                                           "MLFLOW_TRACKING_USERNAME/PASSWORD), or the AWS_* settings for s3://")
+                                      hint=_HINT)

@@ -7,6 +7,7 @@
   and `health.<env>` tags on the model versions that environment serves (`tagging.py`).
 - GET /healthz for the kubelet's probes.
 
-Pure parts (`signature`, `replay`, `promotion`, `deployment`) hold the decisions; the
-adapters (`github`, `registry/mlflow_tags`) and `server` hold the side effects.
+Pure parts (`signature`, `promotion`, `deployment`) hold the decisions; the
+adapters (`github`, `registry/mlflow_tags`, the on-disk `journal`), the background
+`dispatcher` and `server` hold the side effects.
 """

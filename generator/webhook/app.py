@@ -7,7 +7,9 @@ without a server. An endpoint whose secret is not configured is not routed (404)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Protocol
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -22,11 +24,30 @@ Handler = Callable[[Mapping[str, str], bytes], Outcome]
 MAX_BODY = 1 << 20  # an Argo CD resource list for a few hundred objects fits; anything larger is not ours
 
 
-def create_app(*, mlflow: Handler | None, argocd: Handler | None) -> Starlette:
+class Background(Protocol):
+    """Work that runs beside the requests for the app's lifetime (the dispatcher)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def create_app(*, mlflow: Handler | None, argocd: Handler | None, background: Background | None = None) -> Starlette:
     routes = [Route("/healthz", _healthz, methods=["GET"])]
     routes += [Route(f"/{name}", _endpoint(name, handle), methods=["POST"])
                for name, handle in (("mlflow", mlflow), ("argocd", argocd)) if handle is not None]
-    return Starlette(routes=routes)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if background is not None:
+            background.start()
+        try:
+            yield
+        finally:
+            if background is not None:
+                background.stop()
+
+    return Starlette(routes=routes, lifespan=lifespan)
 
 
 async def _healthz(request: Request) -> Response:

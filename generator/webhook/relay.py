@@ -1,17 +1,20 @@
 """POST /mlflow: an authentic, fresh, first-seen MLflow delivery of a followed event → one repository_dispatch.
 
-Answers, which MLflow's delivery uses to decide whether to retry (it retries 429 and 5xx):
+The delivery is recorded in the journal before the answer, and dispatched in the
+background (`dispatcher.py`), so MLflow gets its answer within its 30 s however slow
+GitHub is. Answers, which MLflow's delivery uses to decide whether to retry (it
+retries 429 and 5xx):
 
-| status | action     | when                                                                  |
-| ------ | ---------- | --------------------------------------------------------------------- |
-| 200    | dispatched | verified, new, followed; GitHub accepted the dispatch                 |
-| 200    | ignored    | verified and new, but not an event that can move a reference          |
-| 400    | malformed  | verified, but not MLflow's JSON envelope                              |
-| 400    | stale      | verified, but the timestamp is more than max-age from our clock       |
-| 401    | rejected   | signature headers missing, or the signature does not match            |
-| 409    | replayed   | a delivery with this id was already accepted (or is being processed)  |
-| 502    | failed     | GitHub refused or was unreachable; MLflow retries with the same id    |
-| 503    | busy       | the replay memory is full of live ids; MLflow retries                 |
+| status | action    | when                                                                          |
+| ------ | --------- | ----------------------------------------------------------------------------- |
+| 202    | accepted  | verified, new, followed; recorded, and the dispatch is on its way             |
+| 202    | pending   | a retry of an accepted delivery whose dispatch has not succeeded yet           |
+| 200    | ignored   | verified and new, but not an event that can move a reference                  |
+| 400    | malformed | verified, but not MLflow's JSON envelope                                      |
+| 400    | stale     | verified, but the timestamp is more than max-age from our clock               |
+| 401    | rejected  | signature headers missing, or the signature does not match                    |
+| 409    | replayed  | a delivery with this id was already handled (dispatched, ignored or given up) |
+| 503    | busy      | the journal is full of live ids; MLflow retries                               |
 """
 
 from __future__ import annotations
@@ -22,23 +25,29 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from generator.webhook import promotion
-from generator.webhook.github import GitHubError
+from generator.webhook.journal import Entry, Journal
 from generator.webhook.outcome import Malformed, Outcome
-from generator.webhook.replay import ReplayGuard
 from generator.webhook.signature import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, fresh, verify
 
 DEFAULT_MAX_AGE = 300.0
 
 
-class Dispatcher(Protocol):
-    def dispatch(self, event_type: str, client_payload: Mapping[str, str | None]) -> None: ...
+_KNOWN = {  # what a delivery id the journal already holds is answered
+    "seen": (409, "replayed", "this delivery id was already handled"),
+    "pending": (202, "pending", "already accepted; its dispatch is still being tried"),
+    "full": (503, "busy", "too many deliveries within the replay window"),
+}
+
+
+class Background(Protocol):
+    def submit(self, entry: Entry) -> None: ...
 
 
 @dataclass
 class Relay:
     secret: str = field(repr=False)
-    github: Dispatcher
-    guard: ReplayGuard
+    journal: Journal
+    dispatcher: Background
     max_age: float = DEFAULT_MAX_AGE
     clock: Callable[[], float] = time.time
 
@@ -54,13 +63,19 @@ class Relay:
         except Malformed as e:
             return Outcome(400, "malformed", str(e), fields)
         fields |= {"event": event.event, "model": event.model, "alias": event.alias, "version": event.version}
-        claim = self.guard.claim(delivery)
+        return self._accept(event, delivery, fields)
+
+    def _accept(self, event: promotion.RegistryEvent, delivery: str, fields: Mapping[str, str | None]) -> Outcome:
+        """Journal the delivery, then hand it to the background dispatcher; nothing here waits for GitHub."""
+        claim = self.journal.claim(delivery, event.client_payload() if event.followed else None)
         if claim != "new":
-            return (Outcome(409, "replayed", "this delivery id was already accepted", fields) if claim == "seen"
-                    else Outcome(503, "busy", "too many deliveries within the replay window", fields))
+            return Outcome(*_KNOWN[claim], fields)
         if not event.followed:
             return Outcome(200, "ignored", f"{event.event} cannot move a floating reference", fields)
-        return self._dispatch(event, delivery, fields)
+        entry = self.journal.entry(delivery)
+        if entry is not None:
+            self.dispatcher.submit(entry)
+        return Outcome(202, "accepted", "recorded; the repository_dispatch is sent in the background", fields)
 
     def _authenticate(
         self, headers: Mapping[str, str], delivery: str, body: bytes, fields: Mapping[str, str | None]
@@ -77,14 +92,3 @@ class Relay:
         if not fresh(timestamp, self.clock(), self.max_age):
             return Outcome(400, "stale", f"timestamp {timestamp!r} is more than {self.max_age:g} s from now", fields)
         return None
-
-    def _dispatch(self, event: promotion.RegistryEvent, delivery: str, fields: Mapping[str, str | None]) -> Outcome:
-        """The claim is dropped on any failure, so MLflow's retry (same delivery id) gets another chance."""
-        try:
-            self.github.dispatch(promotion.EVENT_TYPE, event.client_payload())
-        except Exception as e:
-            self.guard.release(delivery)
-            if isinstance(e, GitHubError):
-                return Outcome(502, "failed", str(e), fields)
-            raise
-        return Outcome(200, "dispatched", "", fields)

@@ -9,30 +9,37 @@ never from options, which would show in `ps` and in shell history:
 | `KSERVE_GITOPS_ARGOCD_TOKEN`          | /argocd | the bearer token Argo CD's webhook service sends    |
 | `GITHUB_TOKEN`                        | both    | Contents: read and write on the repository          |
 | `MLFLOW_TRACKING_TOKEN`, …            | /argocd | read by MlflowClient itself, if the server needs it |
+| `KSERVE_GITOPS_HTTP_*`                | both    | limits of every call to GitHub and MLflow (README)  |
 
-An endpoint is served only when its secret is set; at least one must be.
+An endpoint is served only when its secret is set; at least one must be. Accepted
+MLflow deliveries are journalled under `--state-dir`, which must outlive the process.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import uvicorn
 from starlette.applications import Starlette
 
 from generator.diagnostics import Diagnostic
 from generator.errors import EnvironmentProblem
+from generator.registry import mlflow_http
 from generator.registry.mlflow_tags import MlflowTagWriter
+from generator.util.http import HttpSettings
 from generator.util.redact import redact
 from generator.webhook import log
 from generator.webhook.app import create_app
+from generator.webhook.dispatcher import DEFAULT_DEADLINE, Dispatcher
 from generator.webhook.github import GitHub
+from generator.webhook.journal import DEFAULT_STATE_DIR, Journal
 from generator.webhook.relay import Relay
-from generator.webhook.replay import ReplayGuard
 from generator.webhook.tagging import DeploymentTagger
 
 MLFLOW_SECRET_ENV = "KSERVE_GITOPS_MLFLOW_WEBHOOK_SECRET"
@@ -50,14 +57,19 @@ class Settings:
     github_token: str = field(repr=False)
     mlflow_secret: str = field(repr=False)
     argocd_token: str = field(repr=False)
+    state_dir: Path = DEFAULT_STATE_DIR
+    dispatch_deadline: float = DEFAULT_DEADLINE
+    http: HttpSettings = field(default_factory=HttpSettings)
 
     @classmethod
     def from_env(
-        cls, environ: Mapping[str, str], *, repository: str, github_api_url: str, tracking_uri: str, max_age: float
+        cls, environ: Mapping[str, str], *, repository: str, github_api_url: str, tracking_uri: str, max_age: float,
+        state_dir: Path = DEFAULT_STATE_DIR, dispatch_deadline: float = DEFAULT_DEADLINE,
     ) -> Settings:
         """Raises EnvironmentProblem (exit 2) listing everything missing at once."""
         settings = cls(repository, github_api_url, tracking_uri, max_age, environ.get(GITHUB_TOKEN_ENV, ""),
-                       environ.get(MLFLOW_SECRET_ENV, ""), environ.get(ARGOCD_TOKEN_ENV, ""))
+                       environ.get(MLFLOW_SECRET_ENV, ""), environ.get(ARGOCD_TOKEN_ENV, ""), state_dir,
+                       dispatch_deadline, HttpSettings.from_env(environ))
         problems = settings._problems()
         if problems:
             raise EnvironmentProblem(problems)
@@ -78,27 +90,35 @@ class Settings:
             (bool(self.argocd_token) and not self.tracking_uri, "/argocd needs the MLflow tracking URI",
              "pass --tracking-uri or set MLFLOW_TRACKING_URI"),
             (self.max_age <= 0, "--max-age must be positive", "the default is 300 seconds"),
+            (self.dispatch_deadline <= 0, "--dispatch-deadline must be positive",
+             f"the default is {DEFAULT_DEADLINE:g} seconds"),
         ]
         return [Diagnostic(message=message, hint=hint) for failed, message, hint in needed if failed]
 
 
 def build_app(settings: Settings) -> Starlette:
-    github = GitHub(settings.repository, settings.github_token, api_url=settings.github_api_url)
-    relay = Relay(settings.mlflow_secret, github, ReplayGuard(2 * settings.max_age), settings.max_age)
-    tagger = (DeploymentTagger(settings.argocd_token, github, MlflowTagWriter(settings.tracking_uri))
+    """The app; its lifespan runs the dispatcher, which first sends what the journal still holds."""
+    github = GitHub(settings.repository, settings.github_token, api_url=settings.github_api_url,
+                    settings=settings.http)
+    tagger = (DeploymentTagger(settings.argocd_token, github, MlflowTagWriter(settings.tracking_uri, settings.http))
               if settings.argocd_token else None)
-    return create_app(mlflow=relay.handle if settings.mlflow_secret else None,
-                      argocd=tagger.handle if tagger else None)
+    if not settings.mlflow_secret:
+        return create_app(mlflow=None, argocd=tagger.handle if tagger else None)
+    journal = Journal(settings.state_dir / "deliveries", 2 * settings.max_age)
+    dispatcher = Dispatcher(github, journal, deadline=settings.dispatch_deadline)
+    relay = Relay(settings.mlflow_secret, journal, dispatcher, settings.max_age)
+    return create_app(mlflow=relay.handle, argocd=tagger.handle if tagger else None, background=dispatcher)
 
 
 def serve(settings: Settings, *, host: str, port: int) -> None:
     """Blocks until SIGINT/SIGTERM; in-flight requests get 10 s to finish, then uvicorn re-raises the signal
     so the exit status says why the process ended. EnvironmentProblem (exit 2) when it cannot listen."""
     log.configure()
+    os.environ.update(mlflow_http.environ(settings.http))  # MlflowClient reads its HTTP settings from there only
     log.LOGGER.info("starting", extra={"fields": {
         "routes": " ".join(settings.routes), "repository": settings.repository,
         "github": redact(settings.github_api_url), "mlflow": redact(settings.tracking_uri) or None,
-        "max_age": settings.max_age, "listen": f"{host}:{port}",
+        "max_age": settings.max_age, "listen": f"{host}:{port}", "state": str(settings.state_dir),
     }})
     config = uvicorn.Config(build_app(settings), host=host, port=port, log_config=None, log_level=logging.INFO,
                             access_log=False, proxy_headers=False, server_header=False, timeout_graceful_shutdown=10)

@@ -79,7 +79,7 @@ def platform(tmp_path: Path, mlflow_proxied: MlflowServer, new_model: NewModel,
     """Versions 1-3; challenger → 3, champion → 2."""
     name = new_model(versions=3, aliases={"challenger": 3, "champion": 2})
     os.environ["MLFLOW_TRACKING_URI"] = mlflow_proxied.stack.tracking_uri
-    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
+    os.environ["KSERVE_GITOPS_HTTP_RETRIES"] = "0"
     repo = Platform(tmp_path / "platform", name, mlflow_proxied,
                     lambda *args: cli(*args, "--repo", str(tmp_path / "platform")))
     repo.root.mkdir()

@@ -315,7 +315,7 @@ def test_a_server_that_keeps_failing_exits_2(
     upstream.failures[ISVC_URL_PATH] = [502] * 10
     code, _, err = _cli(capsys, "fetch", "--repo", str(_repo(tmp_path)), "--base-url", upstream.base_url)
     assert code == 2
-    assert f"error: {upstream.base_url}{ISVC_URL_PATH}: HTTP 502 Bad Gateway" in err
+    assert f"error: cannot download {upstream.base_url}{ISVC_URL_PATH}: HTTP 502 Bad Gateway (4 attempts" in err
     assert upstream.requests.count(ISVC_URL_PATH) == 4
 
 

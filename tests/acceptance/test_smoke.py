@@ -73,7 +73,7 @@ def served(mlflow_proxied: MlflowServer, mlserver_env: Path, tmp_path_factory: p
 def _generate(repo: Path, spec: str, stack: Stack) -> Path:
     repo.mkdir()
     (repo / "models.yaml").write_text(spec)
-    with scoped_environ({"MLFLOW_TRACKING_URI": stack.tracking_uri, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}):
+    with scoped_environ({"MLFLOW_TRACKING_URI": stack.tracking_uri, "KSERVE_GITOPS_HTTP_RETRIES": "0"}):
         assert main(["generate", "--repo", str(repo), *CRDS]) == 0
     return repo
 
@@ -167,7 +167,8 @@ def test_an_endpoint_nobody_listens_on_exits_2_with_the_url(
     url = f"http://127.0.0.1:{free_port()}"
     result = cli("smoke-test", "wine", "--env", "dev", "--url", url, "--repo", str(served.repo))
     assert result.code == 2
-    assert result.err.splitlines()[0] == f"error: cannot reach {url}/v2/models/wine/infer: Connection refused"
+    assert result.err.splitlines()[0].startswith(
+        f"error: cannot reach {url}/v2/models/wine/infer: [Errno 111] Connection refused (")
 
 
 def test_an_unreachable_mlflow_exits_2_before_anything_is_sent(
@@ -175,7 +176,7 @@ def test_an_unreachable_mlflow_exits_2_before_anything_is_sent(
 ) -> None:
     tracking = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking)
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("KSERVE_GITOPS_HTTP_RETRIES", "0")
     result = cli("smoke-test", "wine", "--env", "dev", "--url", "http://127.0.0.1:9", "--source", "models:/Wine/1")
     assert result.code == 2
     assert result.err.splitlines()[0] == "error: cannot read models:/Wine/1/MLmodel: Connection refused"

@@ -22,6 +22,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
@@ -34,10 +35,11 @@ from generator.lock.model import Lock, LockEntry
 from generator.registry.mlflow_tags import MlflowTagWriter
 from generator.spec.model import Ref
 from generator.webhook.app import create_app
+from generator.webhook.dispatcher import Dispatcher
 from generator.webhook.github import GitHub
+from generator.webhook.journal import Journal
 from generator.webhook.log import JsonFormatter
 from generator.webhook.relay import Relay
-from generator.webhook.replay import ReplayGuard
 from generator.webhook.server import Settings, build_app
 from tests.unit.webhook.support import (
     LOOPBACK,
@@ -117,9 +119,10 @@ def dispatches(github: FakeGitHub, model: str, event: str) -> list[Recorded]:
 
 
 @pytest.fixture(scope="module")
-def service() -> Iterator[Service]:
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     with collected_logs() as records, WebhookStack() as stack, fake_github() as github:
-        settings = Settings(REPOSITORY, github.url, stack.tracking_uri, 300.0, GITHUB_TOKEN, SECRET, ARGOCD_TOKEN)
+        settings = Settings(REPOSITORY, github.url, stack.tracking_uri, 300.0, GITHUB_TOKEN, SECRET, ARGOCD_TOKEN,
+                            state_dir=tmp_path_factory.mktemp("webhook-state"))
         with running(build_app(settings)) as url:
             client = stack.client()
             client.create_webhook("kserve-gitops", f"{url}/mlflow", RELAY_EVENTS, secret=SECRET)
@@ -192,20 +195,23 @@ def test_a_delivery_received_twice_is_dispatched_once(service: Service) -> None:
     service.github.wait_for(lambda: dispatches(service.github, name, "model_version_alias.created"))
 
     first = post(f"{service.url}/mlflow", delivery)
+    sent = service.github.wait_for(lambda: dispatches(service.github, name, "model_version_alias.created"), 2)
     second = post(f"{service.url}/mlflow", delivery)
 
-    assert (first.status_code, first.json()) == (200, {"action": "dispatched"})
+    assert (first.status_code, first.json()["action"]) == (202, "accepted")
     assert (second.status_code, second.json()["action"]) == (409, "replayed")
-    assert len(dispatches(service.github, name, "model_version_alias.created")) == 2  # the relay's own, + one
+    assert len(sent) == 2  # the relay's own, + one
+    assert len(dispatches(service.github, name, "model_version_alias.created")) == 2
 
 
-def test_stale_or_tampered_mlflow_deliveries_are_not_dispatched(service: Service) -> None:
+def test_stale_or_tampered_mlflow_deliveries_are_not_dispatched(service: Service, tmp_path: Path) -> None:
     name = service.new_model(versions=1)
     service.stack.client().set_registered_model_alias(name, "challenger", "1")
     delivery = captured_delivery(service, name)
     service.github.wait_for(lambda: dispatches(service.github, name, "model_version_alias.created"))
     github = GitHub(REPOSITORY, GITHUB_TOKEN, api_url=service.github.url)
-    later = Relay(SECRET, github, ReplayGuard(600), max_age=300, clock=lambda: time.time() + 301)
+    journal = Journal(tmp_path, 600)
+    later = Relay(SECRET, journal, Dispatcher(github, journal), max_age=300, clock=lambda: time.time() + 301)
     tampered = delivery.body.replace(b'"version": "1"', b'"version": "2"')
 
     with running(create_app(mlflow=later.handle, argocd=None)) as url_301s_later:
@@ -281,17 +287,17 @@ def test_no_secret_ever_reaches_the_log(service: Service) -> None:
     assert not [line for line in service.lines for secret in SECRETS if secret in line]
 
 
-def cli(port: int, github: FakeGitHub) -> tuple[list[str], dict[str, str]]:
+def cli(port: int, github: FakeGitHub, state: Path) -> tuple[list[str], dict[str, str]]:
     """`kserve-gitops webhook serve` as the Deployment runs it, serving /mlflow only."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "GITHUB_", "KSERVE_GITOPS_"))}
     env |= {"GITHUB_TOKEN": GITHUB_TOKEN, "GITHUB_REPOSITORY": REPOSITORY,
             "KSERVE_GITOPS_MLFLOW_WEBHOOK_SECRET": SECRET}
     return [sys.executable, "-m", "generator", "webhook", "serve", "--host", LOOPBACK, "--port", str(port),
-            "--github-api-url", github.url], env
+            "--github-api-url", github.url, "--state-dir", str(state)], env
 
 
-def test_cli_serves_until_sigterm_and_logs_only_json(service: Service) -> None:
-    argv, env = cli(port := free_port(), service.github)
+def test_cli_serves_until_sigterm_and_logs_only_json(service: Service, tmp_path: Path) -> None:
+    argv, env = cli(port := free_port(), service.github, tmp_path)
     with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
         try:
             healthy = _wait_healthy(f"http://{LOOPBACK}:{port}/healthz", proc)
@@ -309,12 +315,12 @@ def test_cli_serves_until_sigterm_and_logs_only_json(service: Service) -> None:
     assert not [secret for secret in SECRETS if secret in output.decode()]
 
 
-def test_cli_exits_2_when_it_cannot_listen(service: Service) -> None:
+def test_cli_exits_2_when_it_cannot_listen(service: Service, tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind((LOOPBACK, 0))
         taken.listen()
         port = taken.getsockname()[1]
-        argv, env = cli(port, service.github)
+        argv, env = cli(port, service.github, tmp_path)
         done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, check=False)
 
     assert done.returncode == 2

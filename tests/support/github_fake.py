@@ -8,7 +8,8 @@ payloads follow docs.github.com/rest (pulls; issues labels and comments):
 - a second open pull request from the same branch → 422 `Validation Failed` with
   `A pull request already exists for owner:branch.`; a head branch the git remote
   lacks → 422 (when the fake is given the bare repository to look in);
-- adding labels creates them; removing a label the issue lacks → 404 `Label does not exist`.
+- adding labels (`{"labels": [...]}`, the only body GitHub's OpenAPI description documents; a
+  bare array is refused with 422) creates them; removing a label the issue lacks → 404 `Label does not exist`.
 
 Every request is recorded, so a test can check that a run wrote nothing.
 """
@@ -161,7 +162,10 @@ class FakeGitHub:
         pull = self.pulls.get(int(number))
         if pull is None:
             return _not_found()
-        names = body["labels"] if isinstance(body, dict) else body
+        if not isinstance(body, dict) or not isinstance(body.get("labels"), list):
+            return _invalid({"resource": "Issue", "field": "labels", "code": "invalid",
+                             "message": 'the body must be {"labels": [...]} (GitHub\'s OpenAPI description)'})
+        names = body["labels"]
         pull.labels += [n for n in names if n not in pull.labels]
         return 200, [self._label_json(n) for n in pull.labels]
 

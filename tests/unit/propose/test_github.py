@@ -9,6 +9,7 @@ import pytest
 from generator.errors import ProposeDenied, ProposeError
 from generator.propose.github import GitHub
 from generator.propose.publish import PullRequest, PullRequestExists
+from generator.util.http import Http, HttpSettings
 from tests.support.github_fake import READ_TOKEN, WRITE_TOKEN, FakeGitHub
 
 BRANCH = "kserve-gitops/promote-staging"
@@ -65,3 +66,24 @@ def test_other_validation_errors_carry_github_words(fake: FakeGitHub) -> None:
 def test_repository_must_be_owner_slash_name() -> None:
     with pytest.raises(ProposeDenied, match="not a repository: 'acme'"):
         GitHub("acme", WRITE_TOKEN)
+
+
+def test_labels_are_added_with_the_body_githubs_openapi_description_documents(fake: FakeGitHub) -> None:
+    hub = GitHub("acme/platform", WRITE_TOKEN, api_url=fake.url, write_pause=0)
+    hub.open(BRANCH, "main", "title", "body")
+
+    hub.label(1, add=["promotion", "staging"], remove=[])
+
+    (added,) = [r for r in fake.requests if r.method == "POST" and r.path.endswith("/issues/1/labels")]
+    assert added.body == {"labels": ["promotion", "staging"]}
+    assert fake.pulls[1].labels == ["promotion", "staging"]
+
+
+def test_the_fake_refuses_a_bare_array_of_labels_as_github_documents_no_such_body(fake: FakeGitHub) -> None:
+    with Http(HttpSettings(), headers={"Authorization": f"Bearer {WRITE_TOKEN}"}) as http:
+        http.request("POST", f"{fake.url}/repos/acme/platform/pulls", json={"title": "t", "head": BRANCH,
+                                                                           "base": "main"})
+        reply = http.request("POST", f"{fake.url}/repos/acme/platform/issues/1/labels", json=["promotion"])
+
+    assert reply.status == 422
+    assert fake.pulls[1].labels == []

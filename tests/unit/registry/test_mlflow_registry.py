@@ -27,11 +27,11 @@ from generator.registry.base import ModelInfo, ModelVersion, NotFound, Query, Re
 from generator.registry.metering import count_requests
 from generator.registry.mlflow import (
     _FILTER_BUDGET,
-    HttpPolicy,
     MlflowRegistry,
     _in_filters,
 )
 from generator.spec.model import Ref, RefKind
+from generator.util.http import HttpSettings
 from tests.support.mlflow_server import MlflowServer, NewModel
 
 # What the MLmodel of devtools' wine model says: logged here, by this mlflow, in cloudpickle.
@@ -300,7 +300,7 @@ def test_tracking_uri_comes_from_the_environment(
 def test_dead_server_is_unavailable_within_seconds() -> None:
     registry = MlflowRegistry(
         f"http://user:s3cret@127.0.0.1:{free_port()}",
-        http=HttpPolicy(max_retries=1, backoff_factor=0, timeout=2),
+        http=HttpSettings(retries=1, backoff=0, connect_timeout=2, read_timeout=2),
     )
     started = time.monotonic()
     with pytest.raises(RegistryUnavailable) as caught:
@@ -317,7 +317,7 @@ def test_dead_server_is_unavailable_within_seconds() -> None:
 def test_transient_errors_are_retried(mlflow_proxied: MlflowServer, new_model: NewModel) -> None:
     name = new_model(versions=2)
     with flaky_server(mlflow_proxied.stack.tracking_uri, failures=2) as flaky:
-        registry = MlflowRegistry(flaky.url, http=HttpPolicy(max_retries=3, backoff_factor=0))
+        registry = MlflowRegistry(flaky.url, http=HttpSettings(retries=3, backoff=0))
         assert versions(registry.resolve([q(name, "latest")])) == ["2"]
     assert flaky.hits == 2 + 4  # two 503s, then the search, the download URI, the MLmodel listing and read
 
@@ -325,7 +325,7 @@ def test_transient_errors_are_retried(mlflow_proxied: MlflowServer, new_model: N
 @pytest.mark.parametrize("status", [429, 500, 503])
 def test_persistent_errors_are_unavailable_after_the_retries(status: int) -> None:
     with flaky_server(status=status) as flaky:
-        registry = MlflowRegistry(flaky.url, http=HttpPolicy(max_retries=2, backoff_factor=0))
+        registry = MlflowRegistry(flaky.url, http=HttpSettings(retries=2, backoff=0))
         with pytest.raises(RegistryUnavailable) as caught:
             registry.resolve([q("fraud", "latest")])
     assert str(caught.value).splitlines()[0] == (
@@ -337,11 +337,6 @@ def test_persistent_errors_are_unavailable_after_the_retries(status: int) -> Non
 def test_no_tracking_uri_is_unavailable() -> None:
     with pytest.raises(RegistryUnavailable, match="no MLflow tracking URI"):
         MlflowRegistry()
-
-
-def test_http_policy_takes_what_the_user_set_for_mlflow(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "5")
-    assert HttpPolicy.from_env() == HttpPolicy(max_retries=5)
 
 
 def test_name_filters_fit_a_url_and_a_page() -> None:

@@ -10,6 +10,7 @@ from devtools.stack import free_port
 from generator.errors import EXIT_ENVIRONMENT, EXIT_INVALID, EndpointUnreachable, SmokeFailed
 from generator.smoke.client import post_json
 from generator.smoke.endpoint import Endpoint
+from generator.util.http import HttpSettings
 from tests.unit.smoke.conftest import FakeServer
 
 
@@ -51,15 +52,16 @@ def test_connection_refused_exits_2_naming_the_url_after_brief_retries() -> None
     url = f"http://127.0.0.1:{free_port()}/v2/models/wine/infer"
     began = time.monotonic()
     with pytest.raises(EndpointUnreachable) as caught:
-        post_json(Endpoint(url, "wine.example.com"), {}, retries=2)
-    assert time.monotonic() - began >= 0.9, "urllib3 retries at once, then after 1 s (backoff factor 0.5)"
-    assert str(caught.value).splitlines()[0] == f"cannot reach {url} (Host: wine.example.com): Connection refused"
+        post_json(Endpoint(url, "wine.example.com"), {}, settings=HttpSettings(retries=2))
+    assert time.monotonic() - began >= 1.4, "retried after 0.5 s, then after 1 s"
+    assert str(caught.value).splitlines()[0] == (f"cannot reach {url} (Host: wine.example.com): [Errno 111] "
+                                                 "Connection refused (3 attempts; KSERVE_GITOPS_HTTP_RETRIES=2)")
     assert "kubectl port-forward" in str(caught.value)
     assert caught.value.exit_code == EXIT_ENVIRONMENT
 
 
 def test_credentials_in_the_url_are_never_printed() -> None:
     with pytest.raises(EndpointUnreachable) as caught:
-        post_json(Endpoint(f"http://user:secret@127.0.0.1:{free_port()}/"), {}, retries=0)
+        post_json(Endpoint(f"http://user:secret@127.0.0.1:{free_port()}/"), {}, settings=HttpSettings(retries=0))
     assert "secret" not in str(caught.value)
     assert "http://***@127.0.0.1" in str(caught.value)

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from urllib3.util.retry import Retry
 
+from generator.util.http import HttpSettings
 from generator.webhook.github import FileMissing, GitHub, GitHubError
 from tests.unit.webhook.support import REPOSITORY, FakeGitHub, fake_github
 
@@ -87,10 +87,10 @@ def test_netrc_credentials_never_replace_the_token(
 def test_unreachable_github_is_a_github_error_without_status() -> None:
     with fake_github() as gone:
         url = gone.url
-    github = GitHub(REPOSITORY, TOKEN, api_url=url, retry=Retry(total=0, raise_on_status=False))
+    github = GitHub(REPOSITORY, TOKEN, api_url=url, settings=HttpSettings(retries=0))
 
     with pytest.raises(GitHubError) as error:
         github.dispatch("mlflow-model-promoted", {"model": "Wine"})
 
     assert error.value.status is None
-    assert "ConnectionError" in str(error.value)
+    assert f"POST {url}/repos/{REPOSITORY}/dispatches: [Errno 111] Connection refused" in str(error.value)

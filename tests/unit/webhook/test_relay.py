@@ -1,33 +1,73 @@
+"""The relay with its real journal (on disk) and dispatcher: answers at once, dispatches each delivery once."""
+
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
+from generator.webhook.dispatcher import Dispatcher
 from generator.webhook.github import GitHubError
+from generator.webhook.journal import Journal
 from generator.webhook.relay import Relay
-from generator.webhook.replay import ReplayGuard
 from generator.webhook.signature import sign
-from tests.unit.webhook.support import mlflow_body
+from tests.unit.webhook.support import collected_logs, mlflow_body
 
 SECRET = "relay-secret"
 NOW = 1_700_000_000
 ALIAS_SET = mlflow_body("model_version_alias", "created", name="Wine", alias="champion", version="4")
+PAYLOAD = {"model": "Wine", "alias": "champion", "version": "4", "event": "model_version_alias.created"}
+WAIT = 10.0  # seconds: a safety net for the background thread, never reached when things work
 
 
-class Dispatcher:
-    def __init__(self, *failures: Exception) -> None:
-        self.sent: list[tuple[str, dict[str, str | None]]] = []
-        self._failures = list(failures)
+@dataclass
+class GitHub:
+    """Records dispatches; raises the queued failures first; `gate`, when given, holds every dispatch until set."""
+
+    failures: list[Exception] = field(default_factory=list)
+    sent: list[tuple[str, dict[str, str | None]]] = field(default_factory=list)
+    gate: threading.Event | None = None
 
     def dispatch(self, event_type: str, client_payload: Mapping[str, str | None]) -> None:
-        if self._failures:
-            raise self._failures.pop(0)
+        if self.gate is not None:
+            assert self.gate.wait(WAIT)
+        if self.failures:
+            raise self.failures.pop(0)
         self.sent.append((event_type, dict(client_payload)))
 
 
-def relay(dispatcher: Dispatcher) -> Relay:
-    return Relay(SECRET, dispatcher, ReplayGuard(600), max_age=300, clock=lambda: NOW)
+@dataclass
+class Service:
+    relay: Relay
+    journal: Journal
+    dispatcher: Dispatcher
+    github: GitHub
+
+    def handle(self, body: bytes = ALIAS_SET, **kwargs: object) -> tuple[int, str]:
+        outcome = self.relay.handle(headers(body, **kwargs), body)  # type: ignore[arg-type]
+        return outcome.status, outcome.action
+
+    def settle(self) -> None:
+        assert self.dispatcher.idle(WAIT)
+
+
+def service(state: Path, github: GitHub, *, deadline: float = 60.0, capacity: int = 10_000,
+            start: bool = True) -> Service:
+    journal = Journal(state, 600, capacity=capacity)
+    dispatcher = Dispatcher(github, journal, deadline=deadline, first_pause=0.01)
+    if start:
+        dispatcher.start()
+    return Service(Relay(SECRET, journal, dispatcher, max_age=300, clock=lambda: NOW), journal, dispatcher, github)
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[Service]:
+    started = service(tmp_path / "journal", GitHub())
+    yield started
+    started.dispatcher.stop()
 
 
 def headers(body: bytes, delivery: str = "d-1", timestamp: int = NOW, secret: str = SECRET) -> dict[str, str]:
@@ -35,35 +75,31 @@ def headers(body: bytes, delivery: str = "d-1", timestamp: int = NOW, secret: st
             "X-MLflow-Signature": sign(secret, delivery, str(timestamp), body), "Content-Type": "application/json"}
 
 
-def test_signed_alias_event_is_dispatched_once_with_the_payload_the_workflow_reads() -> None:
-    github = Dispatcher()
+def test_a_signed_alias_event_is_accepted_at_once_and_dispatched_once_with_the_payload(running: Service) -> None:
+    outcome = running.relay.handle(headers(ALIAS_SET), ALIAS_SET)
+    running.settle()
 
-    outcome = relay(github).handle(headers(ALIAS_SET), ALIAS_SET)
-
-    assert (outcome.status, outcome.action) == (200, "dispatched")
-    assert github.sent == [("mlflow-model-promoted", {"model": "Wine", "alias": "champion", "version": "4",
-                                                      "event": "model_version_alias.created"})]
-    assert outcome.fields == {"delivery": "d-1", "event": "model_version_alias.created", "model": "Wine",
-                              "alias": "champion", "version": "4"}
-
-
-def test_header_names_are_case_insensitive() -> None:
-    github = Dispatcher()
-
-    outcome = relay(github).handle({k.lower(): v for k, v in headers(ALIAS_SET).items()}, ALIAS_SET)
-
-    assert outcome.action == "dispatched"
+    assert (outcome.status, outcome.action) == (202, "accepted")
+    assert running.github.sent == [("mlflow-model-promoted", PAYLOAD)]
+    assert outcome.fields == {"delivery": "d-1", **PAYLOAD}
+    entry = running.journal.entry("d-1")
+    assert entry is not None
+    assert entry.state == "done"
 
 
-def test_replayed_delivery_id_is_refused_and_not_dispatched_again() -> None:
-    github = Dispatcher()
-    service = relay(github)
-    service.handle(headers(ALIAS_SET), ALIAS_SET)
+def test_header_names_are_case_insensitive(running: Service) -> None:
+    outcome = running.relay.handle({k.lower(): v for k, v in headers(ALIAS_SET).items()}, ALIAS_SET)
 
-    again = service.handle(headers(ALIAS_SET), ALIAS_SET)
+    assert outcome.action == "accepted"
 
-    assert (again.status, again.action) == (409, "replayed")
-    assert len(github.sent) == 1
+
+def test_a_replayed_delivery_id_is_refused_and_not_dispatched_again(running: Service) -> None:
+    running.handle()
+    running.settle()
+
+    assert running.handle() == (409, "replayed")
+    running.settle()
+    assert len(running.github.sent) == 1
 
 
 @pytest.mark.parametrize(("request_headers", "status", "action", "detail"), [
@@ -74,68 +110,114 @@ def test_replayed_delivery_id_is_refused_and_not_dispatched_again() -> None:
     (headers(ALIAS_SET, timestamp=NOW + 301), 400, "stale", "more than 300 s from now"),
 ])
 def test_unverified_or_stale_deliveries_are_refused_without_dispatch(
-    request_headers: dict[str, str], status: int, action: str, detail: str
+    running: Service, request_headers: dict[str, str], status: int, action: str, detail: str
 ) -> None:
-    github = Dispatcher()
-
-    outcome = relay(github).handle(request_headers, ALIAS_SET)
+    outcome = running.relay.handle(request_headers, ALIAS_SET)
+    running.settle()
 
     assert (outcome.status, outcome.action) == (status, action)
     assert detail in outcome.detail
-    assert github.sent == []
+    assert running.github.sent == []
+    assert running.journal.entry("d-1") is None
 
 
-def test_refused_delivery_does_not_use_up_its_id() -> None:
+def test_a_refused_delivery_does_not_use_up_its_id(running: Service) -> None:
     """A forged request carrying a real delivery id must not block the real delivery."""
-    github = Dispatcher()
-    service = relay(github)
-    service.handle(headers(ALIAS_SET, secret="forger"), ALIAS_SET)
+    running.handle(secret="forger")
 
-    assert service.handle(headers(ALIAS_SET), ALIAS_SET).action == "dispatched"
+    assert running.handle() == (202, "accepted")
 
 
-def test_events_that_cannot_move_a_reference_are_acknowledged_without_dispatch() -> None:
-    github = Dispatcher()
+def test_events_that_cannot_move_a_reference_are_acknowledged_without_dispatch(running: Service) -> None:
     body = mlflow_body("model_version_tag", "set", name="Wine", version="4", key="deployed.prod", value="abc")
 
-    outcome = relay(github).handle(headers(body), body)
-
-    assert (outcome.status, outcome.action) == (200, "ignored")
-    assert github.sent == []
-
-
-def test_signed_garbage_is_malformed() -> None:
-    outcome = relay(Dispatcher()).handle(headers(b"[1]"), b"[1]")
-
-    assert (outcome.status, outcome.action) == (400, "malformed")
+    assert running.handle(body) == (200, "ignored")
+    assert running.handle(body) == (409, "replayed")
+    running.settle()
+    assert running.github.sent == []
 
 
-def test_github_failure_answers_502_and_mlflows_retry_with_the_same_id_is_dispatched() -> None:
-    github = Dispatcher(GitHubError("GitHub answered 503", 503))
-    service = relay(github)
-
-    first = service.handle(headers(ALIAS_SET), ALIAS_SET)
-    retry = service.handle(headers(ALIAS_SET), ALIAS_SET)
-
-    assert (first.status, first.action, first.detail) == (502, "failed", "GitHub answered 503")
-    assert retry.action == "dispatched"
-    assert len(github.sent) == 1
+def test_signed_garbage_is_malformed(running: Service) -> None:
+    assert running.handle(b"[1]") == (400, "malformed")
 
 
-def test_a_bug_in_dispatch_releases_the_id_and_propagates() -> None:
-    github = Dispatcher(RuntimeError("bug"))
-    service = relay(github)
+def test_mlflows_retry_while_github_is_slow_is_accepted_and_dispatched_once(tmp_path: Path) -> None:
+    """The finding: MLflow gave up after 30 s, its retry got 409, and nothing was dispatched."""
+    gate = threading.Event()
+    slow = service(tmp_path, GitHub(failures=[GitHubError("GitHub answered 503", 503)], gate=gate))
 
-    with pytest.raises(RuntimeError):
-        service.handle(headers(ALIAS_SET), ALIAS_SET)
+    first = slow.handle()
+    retry = slow.handle()
+    gate.set()
+    slow.settle()
+    slow.dispatcher.stop()
 
-    assert service.handle(headers(ALIAS_SET), ALIAS_SET).action == "dispatched"
+    assert (first, retry) == ((202, "accepted"), (202, "pending"))
+    assert slow.github.sent == [("mlflow-model-promoted", PAYLOAD)]
+    assert slow.handle() == (409, "replayed")
 
 
-def test_full_replay_memory_answers_503_so_mlflow_retries() -> None:
-    service = Relay(SECRET, Dispatcher(), ReplayGuard(600, capacity=1), max_age=300, clock=lambda: NOW)
-    service.handle(headers(ALIAS_SET), ALIAS_SET)
+def test_a_lasting_refusal_is_given_up_logged_and_not_retried(tmp_path: Path) -> None:
+    refusing = service(tmp_path, GitHub(failures=[GitHubError("GitHub answered 401: Bad credentials", 401)]))
 
-    outcome = service.handle(headers(ALIAS_SET, delivery="d-2"), ALIAS_SET)
+    with collected_logs() as records:
+        refusing.handle()
+        refusing.settle()
+    refusing.dispatcher.stop()
 
-    assert (outcome.status, outcome.action) == (503, "busy")
+    assert refusing.github.sent == []
+    entry = refusing.journal.entry("d-1")
+    assert entry is not None
+    assert entry.state == "failed"
+    (abandoned,) = [r for r in records if r.getMessage() == "dispatch abandoned"]
+    assert "GitHub refused it: GitHub answered 401: Bad credentials" in abandoned.fields["detail"]  # type: ignore[attr-defined]
+
+
+def test_momentary_failures_are_retried_until_the_deadline(tmp_path: Path) -> None:
+    failures: list[Exception] = [GitHubError("no answer within 10 s") for _ in range(1000)]
+    down = service(tmp_path, GitHub(failures=failures), deadline=0.2)
+
+    down.handle()
+    down.settle()
+    down.dispatcher.stop()
+
+    entry = down.journal.entry("d-1")
+    assert entry is not None
+    assert entry.state == "failed"
+    assert 1 < 1000 - len(failures) < 1000
+    assert down.github.sent == []
+
+
+def test_a_delivery_accepted_before_a_restart_is_dispatched_once_after_it(tmp_path: Path) -> None:
+    before = service(tmp_path, GitHub(), start=False)  # the process stops before its dispatcher sent anything
+    assert before.handle() == (202, "accepted")
+
+    after = service(tmp_path, GitHub())
+    after.settle()
+    assert after.handle() == (409, "replayed")
+    after.dispatcher.stop()
+
+    assert before.github.sent == []
+    assert after.github.sent == [("mlflow-model-promoted", PAYLOAD)]
+
+
+def test_a_full_journal_answers_503_so_mlflow_retries(tmp_path: Path) -> None:
+    full = service(tmp_path, GitHub(), capacity=1)
+    full.handle()
+
+    assert full.handle(delivery="d-2") == (503, "busy")
+    full.dispatcher.stop()
+
+
+def test_a_bug_in_dispatch_is_logged_and_leaves_the_service_running(tmp_path: Path) -> None:
+    buggy = service(tmp_path, GitHub(failures=[RuntimeError("bug")]))
+
+    with collected_logs() as records:
+        buggy.handle()
+        buggy.settle()
+        assert buggy.handle(delivery="d-2") == (202, "accepted")
+        buggy.settle()
+    buggy.dispatcher.stop()
+
+    assert any(r.getMessage() == "dispatch failed unexpectedly" for r in records)
+    assert len(buggy.github.sent) == 1

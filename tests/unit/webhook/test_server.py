@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 
 import pytest
 import requests
@@ -56,8 +57,8 @@ def test_nothing_to_serve_is_an_environment_problem() -> None:
         settings({"GITHUB_TOKEN": "x"})
 
 
-def test_healthz_answers_and_unconfigured_endpoints_are_not_routed() -> None:
-    app = build_app(settings({"GITHUB_TOKEN": "x", "KSERVE_GITOPS_MLFLOW_WEBHOOK_SECRET": "s"}))
+def test_healthz_answers_and_unconfigured_endpoints_are_not_routed(tmp_path: Path) -> None:
+    app = build_app(settings({"GITHUB_TOKEN": "x", "KSERVE_GITOPS_MLFLOW_WEBHOOK_SECRET": "s"}, state_dir=tmp_path))
 
     with running(app) as url:
         assert (requests.get(f"{url}/healthz", timeout=5).json()) == {"status": "ok"}

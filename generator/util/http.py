@@ -1,0 +1,378 @@
+"""⚡ The one door for outbound HTTP: GitHub, the CRD mirror, model servers (MLflow takes the same settings).
+
+Every request made here ends, one way or another, within `deadline` seconds plus at
+most one `read_timeout` (the last read that was already waiting when the clock ran
+out): requests' own timeouts bound each socket operation, never a whole answer, so a
+server that sends one byte every few seconds would otherwise keep us forever. The
+body is therefore streamed and the clock checked after every piece, and the body is
+capped at `max_body` bytes. Retries are bounded in number and by the same deadline;
+a `Retry-After` longer than `retry_after_max` is not waited for but reported, with
+the time to try again. Every failure is an `HttpFailure` (an EnvironmentProblem,
+exit 2) whose message names the method and the URL with its credentials redacted.
+
+All limits live in `HttpSettings`, read once from `KSERVE_GITOPS_HTTP_*` variables.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import requests
+import urllib3.exceptions
+from requests.structures import CaseInsensitiveDict
+
+from generator import __version__
+from generator.diagnostics import Diagnostic
+from generator.errors import EnvironmentProblem
+from generator.util.redact import redact
+
+ENV_PREFIX = "KSERVE_GITOPS_HTTP_"
+RETRYABLE = frozenset({429, 500, 502, 503, 504})
+_GRACE = 0.25  # seconds past a read timeout before its thread counts as stuck
+_PIECE = 64 * 1024  # bytes read at most per socket read; a read returns as soon as anything arrived
+Retry = Literal["all", "connect"]  # idempotent: anything momentary; otherwise only what was surely never sent
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """The limits of every outbound call; each field is `KSERVE_GITOPS_HTTP_<FIELD>` in the environment.
+
+    The defaults make any single call fail within 40 s of its cause: 30 s of deadline
+    plus one read of at most 10 s, leaving room for a command's start-up within a minute.
+    """
+
+    connect_timeout: float = 5.0  # seconds to open a connection
+    read_timeout: float = 10.0  # seconds of silence while waiting for an answer or the next piece of it
+    deadline: float = 30.0  # seconds for one call, every attempt, pause and piece of the body included
+    retries: int = 3  # further attempts after a momentary failure (connection, timeout, 429, 5xx)
+    backoff: float = 0.5  # seconds before the first retry, doubling for each next one
+    backoff_max: float = 8.0  # the longest pause between two attempts
+    retry_after_max: float = 20.0  # the longest Retry-After waited for; longer ones fail at once and say when
+    max_body: int = 64 * 1024 * 1024  # bytes of one answer; the largest CRD file is a few MiB
+    download_deadline: float = 600.0  # seconds to download a whole model's files (`compat`), which can be large
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> HttpSettings:
+        """The defaults, overridden by `KSERVE_GITOPS_HTTP_*`. EnvironmentProblem lists every bad value at once."""
+        source = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        problems = []
+        for item in fields(cls):
+            name = env_name(item.name)
+            raw = source.get(name, "").strip()
+            if not raw:
+                continue
+            kind = int if item.type in (int, "int") else float
+            try:
+                value = kind(raw)
+            except ValueError:
+                value = -1
+            if value < 0 or (value == 0 and item.name in ("connect_timeout", "read_timeout", "deadline", "max_body",
+                                                         "download_deadline")):
+                problems.append(Diagnostic(message=f"{name}={raw!r} is not a {_KIND[kind]}",
+                                           hint=f"unset it for the default, {getattr(cls, item.name)}"))
+            values[item.name] = value
+        if problems:
+            raise EnvironmentProblem(problems)
+        return replace(cls(), **values)
+
+    def timeouts(self, remaining: float) -> tuple[float, float]:
+        """requests' (connect, read) timeouts for an attempt that must end within `remaining` seconds."""
+        remaining = max(remaining, 0.001)
+        return min(self.connect_timeout, remaining), min(self.read_timeout, remaining)
+
+    def pause(self, attempt: int) -> float:
+        """Seconds to wait before retry number `attempt` (1, 2, …)."""
+        return min(self.backoff * 2.0 ** (attempt - 1), self.backoff_max)
+
+
+_KIND = {int: "non-negative whole number", float: "non-negative number of seconds"}
+
+
+def env_name(field_name: str) -> str:
+    return ENV_PREFIX + field_name.upper()
+
+
+class HttpFailure(EnvironmentProblem):
+    """No usable answer: unreachable, reset, timed out, past the deadline, too large, or still failing after retries.
+
+    `reason` is the cause alone ("no answer within 10 s"), for callers that word the message themselves;
+    `status` is the last HTTP status, if any answer came at all.
+    """
+
+    def __init__(self, what: str, reason: str, hint: str = "", status: int | None = None) -> None:
+        self.reason = reason
+        self.status = status
+        super().__init__(Diagnostic(message=f"{what}: {reason}", hint=hint or DEFAULT_HINT))
+
+
+DEFAULT_HINT = (f"check that the server is up and reachable from here (HTTPS_PROXY, NO_PROXY); the limits are "
+                f"{ENV_PREFIX}* (docs: README, Reliability)")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A complete answer: the body is read in full (and within the limits) before a Reply exists."""
+
+    status: int
+    reason: str
+    headers: Mapping[str, str]  # names in any case
+    content: bytes
+    url: str
+    links: Mapping[str, str]  # rel → URL, from the Link header (GitHub's pagination)
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The body as JSON; ValueError when it is not."""
+        return json.loads(self.content)
+
+
+class Http:
+    """A requests session whose every call obeys `settings`. Use as a context manager, or call `close`.
+
+    `auth` adds the credentials to each request (a header hook: requests drops it on a redirect to another
+    host, and a ~/.netrc cannot replace it); they never appear in a message.
+    """
+
+    def __init__(self, settings: HttpSettings, *, headers: Mapping[str, str] | None = None,
+                 auth: requests.auth.AuthBase | None = None,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> None:
+        self.settings = settings
+        self._session = requests.Session()
+        self._session.headers["User-Agent"] = f"kserve-gitops/{__version__}"
+        self._session.headers.update(headers or {})
+        self._session.auth = auth
+        self._sleep = sleep
+        self._clock = clock
+
+    def __enter__(self) -> Http:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._session.close()
+
+    def request(self, method: str, url: str, *, retry: Retry = "all", hint: str = "",
+                params: Mapping[str, str] | None = None, json: Any = None, data: bytes | None = None,
+                headers: Mapping[str, str] | None = None) -> Reply:
+        """The answer, whatever its status, unless it is a retryable one (429, 5xx under `retry="all"`) that
+        lasted past the retries: then, and for every failure to get an answer, HttpFailure with `hint`."""
+        what = f"{method} {redact(url)}"
+        limits = self.settings
+        end = self._clock() + limits.deadline
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                reply = self._attempt(method, url, end, params=params, json=json, data=data, headers=headers)
+            except _Momentary as failure:
+                if not (retry == "all" or failure.unsent):
+                    raise HttpFailure(what, failure.reason, hint) from None
+                self._pause_or_fail(what, attempt, limits.pause(attempt), end, reason=failure.reason, hint=hint)
+                continue
+            except _Final as failure:
+                raise HttpFailure(what, failure.reason, hint) from None
+            if retry != "all" or reply.status not in RETRYABLE:
+                return reply
+            said = f"HTTP {reply.status} {reply.reason}".rstrip()
+            wait = self._retry_after(what, reply, said, hint)
+            self._pause_or_fail(what, attempt, max(wait, limits.pause(attempt)), end, reason=said, hint=hint,
+                                status=reply.status)
+
+    def _pause_or_fail(self, what: str, attempt: int, pause: float, end: float, *, reason: str, hint: str,
+                       status: int | None = None) -> None:
+        """Sleep before the next attempt, or fail when the retries or the deadline are used up."""
+        limits = self.settings
+        if attempt > limits.retries:
+            tries = f"{attempt} attempts" if attempt > 1 else "1 attempt"
+            raise HttpFailure(what, f"{reason} ({tries}; {env_name('retries')}={limits.retries})", hint, status)
+        if self._clock() + pause >= end:
+            raise HttpFailure(what, f"{reason}, and no time is left to try again within {limits.deadline:g} s "
+                                    f"({env_name('deadline')})", hint, status)
+        self._sleep(pause)
+
+    def _retry_after(self, what: str, reply: Reply, said: str, hint: str) -> float:
+        """Seconds the server asks us to wait (0 without a Retry-After); HttpFailure when that is over the cap."""
+        wait = _retry_after_seconds(reply.headers.get("Retry-After", ""))
+        cap = self.settings.retry_after_max
+        if wait > cap:
+            at = (datetime.now(UTC) + timedelta(seconds=wait)).strftime("%Y-%m-%d %H:%M:%S UTC")
+            raise HttpFailure(what, f"{said}, asking to retry after {wait:.0f} s, more than the {cap:g} s "
+                                    f"waited for ({env_name('retry_after_max')})",
+                              f"try again after {at}" + (f"; {hint}" if hint else ""), reply.status)
+        return wait
+
+    def _attempt(self, method: str, url: str, end: float, **kwargs: Any) -> Reply:
+        remaining = end - self._clock()
+        limits = self.settings
+        if remaining <= 0:
+            raise _Final(f"no complete answer within {limits.deadline:g} s ({env_name('deadline')})")
+        try:
+            response = _within(remaining + _GRACE, lambda: self._session.request(
+                method, url, stream=True, timeout=limits.timeouts(remaining), **kwargs))
+        except _Overdue:
+            raise _Final(f"no complete answer within {limits.deadline:g} s ({env_name('deadline')})") from None
+        except requests.ConnectTimeout:
+            raise _Momentary(f"cannot connect within {limits.connect_timeout:g} s "
+                             f"({env_name('connect_timeout')})", unsent=True) from None
+        except requests.ReadTimeout:
+            if remaining < limits.read_timeout:  # the deadline, not the read timeout, was the limit
+                raise _Final(f"no complete answer within {limits.deadline:g} s ({env_name('deadline')})") from None
+            raise _Momentary(f"no answer within {limits.read_timeout:g} s ({env_name('read_timeout')})") from None
+        except requests.exceptions.SSLError as exc:
+            raise _Final(f"TLS failed: {_root_cause(exc)} (set REQUESTS_CA_BUNDLE to a TLS-inspecting proxy's "
+                         "CA file)") from None
+        except requests.ConnectionError as exc:
+            cause = _root_cause(exc)
+            raise _Momentary(cause, unsent=_never_sent(exc)) from None
+        except requests.RequestException as exc:
+            raise _Final(f"{type(exc).__name__}: {_root_cause(exc)}") from None
+        with response:
+            content = self._body(response, end)
+            return Reply(response.status_code, response.reason or "", CaseInsensitiveDict(response.headers), content,
+                         response.url, {rel: link["url"] for rel, link in response.links.items() if "url" in link})
+
+    def _body(self, response: requests.Response, end: float) -> bytes:
+        """The whole body, read piece by piece against the clock and the size cap."""
+        limits = self.settings
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limits.max_body:
+            raise _Final(_too_large(int(declared), limits.max_body))
+        body = bytearray()
+        try:
+            while piece := response.raw.read1(_PIECE, decode_content=True):
+                body += piece
+                if len(body) > limits.max_body:
+                    raise _Final(_too_large(len(body), limits.max_body))
+                if self._clock() > end:
+                    raise _Final(f"answer still incomplete after {limits.deadline:g} s "
+                                     f"({len(body)} bytes; {env_name('deadline')})")
+        except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
+            raise _Momentary(f"answer stalled for {limits.read_timeout:g} s after {len(body)} bytes "
+                             f"({env_name('read_timeout')})") from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise _Momentary(f"connection broken while reading the answer: {_root_cause(exc)}") from None
+        return bytes(body)
+
+
+class _Momentary(Exception):
+    """An attempt failed in a way another attempt may not; `unsent`: the request surely never reached the server."""
+
+    def __init__(self, reason: str, *, unsent: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.unsent = unsent
+
+
+class _Final(Exception):
+    """An attempt failed in a way another attempt would repeat, or with no time left for another."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _Overdue(Exception):
+    """`_within` gave up waiting."""
+
+
+def _within(seconds: float, call: Callable[[], requests.Response]) -> requests.Response:
+    """`call()`, or _Overdue after `seconds`.
+
+    Until the status line and headers are in, requests offers no place to look at the
+    clock, and a server may drip them a byte at a time; so the call runs on a daemon
+    thread that is left behind when it overstays (it ends when the server hangs up,
+    or with the process, and closes its response if one still comes).
+    """
+    outcome: list[tuple[requests.Response | None, BaseException | None]] = []
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            result: tuple[requests.Response | None, BaseException | None] = (call(), None)
+        except BaseException as exc:  # handed to the caller as it is
+            result = (None, exc)
+        with lock:
+            abandoned = bool(outcome)
+            if not abandoned:
+                outcome.append(result)
+        if abandoned and result[0] is not None:
+            result[0].close()
+        done.set()
+
+    threading.Thread(target=run, name="kserve-gitops-http", daemon=True).start()
+    if not done.wait(seconds):
+        with lock:
+            if not outcome:
+                outcome.append((None, None))  # marks the call abandoned: its late answer is closed
+                raise _Overdue
+    response, error = outcome[0]
+    if error is not None:
+        raise error
+    assert response is not None
+    return response
+
+
+def _retry_after_seconds(value: str) -> float:
+    """Retry-After as seconds from now: delta-seconds or an HTTP date (RFC 9110 §10.2.3); 0 if absent or unreadable."""
+    value = value.strip()
+    if not value:
+        return 0.0
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return max((when - datetime.now(UTC)).total_seconds(), 0.0) if when.tzinfo else 0.0
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """Refused, unresolvable, unroutable: the connection was never made, so even a POST may be tried again."""
+    return any(isinstance(e, urllib3.exceptions.NewConnectionError | ConnectionRefusedError) for e in _chain(exc))
+
+
+def _root_cause(exc: BaseException) -> str:
+    """`[Errno 111] Connection refused` rather than three nested urllib3 reprs; URLs in it redacted."""
+    root = _chain(exc)[-1]
+    text = str(root) or type(root).__name__
+    if isinstance(root, urllib3.exceptions.NewConnectionError):
+        text = text.split(": ", 1)[-1]
+    return redact(text)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """`exc` and what caused it, down to the root: requests wraps urllib3, which wraps the socket's OSError."""
+    found = [exc]
+    while True:
+        last = found[-1]
+        inner = last.__cause__ or last.__context__
+        if isinstance(last, urllib3.exceptions.MaxRetryError) and last.reason is not None:
+            inner = last.reason
+        elif inner is None and last.args and isinstance(last.args[-1], BaseException):
+            inner = last.args[-1]
+        if inner is None or any(inner is seen for seen in found):
+            return found
+        found.append(inner)
+
+
+def _too_large(size: int, cap: int) -> str:
+    return f"answer larger than {cap} bytes ({size} so far; {env_name('max_body')})"

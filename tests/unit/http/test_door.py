@@ -1,0 +1,137 @@
+"""The HTTP door against servers that misbehave on purpose: every failure ends, exit 2, and says why.
+
+Limits are small so the suite runs fast; the wall-clock checks are generous safety
+nets (a call that never returns would hang the suite), not performance assertions.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from devtools.stack import free_port
+from generator.errors import EXIT_ENVIRONMENT, EnvironmentProblem
+from generator.util.http import Http, HttpFailure, HttpSettings
+from tests.support.faults import Fault, faulty
+
+FAST = HttpSettings(connect_timeout=1, read_timeout=1, deadline=3, retries=2, backoff=0.01, backoff_max=0.05,
+                    retry_after_max=5, max_body=1 << 20)
+SAFETY = 20.0  # seconds: far beyond any limit above
+
+
+@pytest.fixture
+def http() -> Iterator[Http]:
+    with Http(FAST) as client:
+        yield client
+
+
+def fails(http: Http, fault: Fault, method: str = "GET", **kwargs: object) -> HttpFailure:
+    """The failure `fault` causes, checked to be an exit-2 problem that came back in bounded time."""
+    with faulty(fault) as url:
+        began = time.monotonic()
+        with pytest.raises(HttpFailure) as caught:
+            http.request(method, f"{url}/thing", **kwargs)  # type: ignore[arg-type]
+        assert time.monotonic() - began < SAFETY
+    assert caught.value.exit_code == EXIT_ENVIRONMENT
+    assert str(caught.value).startswith(f"{method} {url}/thing: ")
+    return caught.value
+
+
+def test_server_errors_are_retried_a_bounded_number_of_times_then_fail(http: Http) -> None:
+    fault = Fault("status", status=500)
+    failure = fails(http, fault)
+    assert len(fault.requests) == 3
+    assert "HTTP 500 Internal Server Error (3 attempts; KSERVE_GITOPS_HTTP_RETRIES=2)" in str(failure)
+    assert failure.status == 500
+
+
+def test_a_retry_after_over_the_cap_fails_at_once_saying_when_to_retry(http: Http) -> None:
+    fault = Fault("status", status=429, headers={"Retry-After": "3600"})
+    failure = fails(http, fault)
+    assert len(fault.requests) == 1
+    assert "HTTP 429 Too Many Requests, asking to retry after 3600 s, more than the 5 s waited for " \
+           "(KSERVE_GITOPS_HTTP_RETRY_AFTER_MAX)" in str(failure)
+    assert "try again after 20" in str(failure)  # a UTC date and time
+
+
+def test_a_retry_after_under_the_cap_is_waited_for(http: Http) -> None:
+    fault = Fault("status", status=503, headers={"Retry-After": "0"})
+    fails(http, fault)
+    assert len(fault.requests) == 3
+
+
+def test_a_server_that_never_answers_times_out(http: Http) -> None:
+    fault = Fault("hang")
+    failure = fails(http, fault)
+    assert "no answer within 1 s (KSERVE_GITOPS_HTTP_READ_TIMEOUT)" in str(failure) or \
+        "no complete answer within 3 s (KSERVE_GITOPS_HTTP_DEADLINE)" in str(failure)
+    assert 1 < len(fault.requests) <= 3
+
+
+def test_a_body_dripped_byte_by_byte_is_cut_at_the_deadline(http: Http) -> None:
+    failure = fails(http, Fault("drip", interval=0.2))
+    assert "answer still incomplete after 3 s" in str(failure)
+
+
+def test_a_status_line_dripped_byte_by_byte_is_cut_at_the_deadline(http: Http) -> None:
+    failure = fails(http, Fault("drip-headers", interval=0.2))
+    assert "no complete answer within 3 s (KSERVE_GITOPS_HTTP_DEADLINE)" in str(failure)
+
+
+def test_a_huge_body_is_refused_past_the_cap(http: Http) -> None:
+    fault = Fault("huge")
+    failure = fails(http, fault)
+    assert "answer larger than 1048576 bytes" in str(failure)
+    assert len(fault.requests) == 1, "a too-large answer is not asked for again"
+
+
+def test_a_declared_huge_body_is_refused_before_reading_it(http: Http) -> None:
+    fault = Fault("status", status=200, headers={"Content-Length": str(10 << 20)})
+    assert "answer larger than 1048576 bytes (10485760 so far" in str(fails(http, fault))
+
+
+def test_a_reset_connection_is_retried_for_a_get(http: Http) -> None:
+    fault = Fault("reset")
+    failure = fails(http, fault)
+    assert len(fault.requests) == 3
+    assert "Connection reset by peer" in str(failure) or "Connection aborted" in str(failure)
+
+
+def test_a_post_that_may_have_arrived_is_not_sent_again(http: Http) -> None:
+    fault = Fault("reset")
+    fails(http, fault, "POST", retry="connect", json={})
+    assert len(fault.requests) == 1
+
+
+def test_a_refused_connection_is_retried_even_for_a_post_and_credentials_never_show(http: Http) -> None:
+    url = f"http://user:secret@127.0.0.1:{free_port()}/thing"
+    with pytest.raises(HttpFailure) as caught:
+        http.request("POST", url, retry="connect", json={})
+    message = str(caught.value)
+    assert message.startswith("POST http://***@127.0.0.1:")
+    assert "Connection refused (3 attempts" in message
+    assert "secret" not in message
+
+
+def test_an_answer_within_the_limits_is_returned_whatever_its_status(http: Http) -> None:
+    fault = Fault("status", status=404, body={"message": "Not Found"})
+    with faulty(fault) as url:
+        reply = http.request("GET", f"{url}/x")
+    assert (reply.status, reply.json()) == (404, {"message": "Not Found"})
+
+
+def test_settings_come_from_the_environment_and_bad_values_are_named() -> None:
+    assert HttpSettings.from_env({"KSERVE_GITOPS_HTTP_DEADLINE": "12.5", "KSERVE_GITOPS_HTTP_RETRIES": "0"}) == \
+        HttpSettings(deadline=12.5, retries=0)
+    with pytest.raises(EnvironmentProblem) as caught:
+        HttpSettings.from_env({"KSERVE_GITOPS_HTTP_RETRIES": "many", "KSERVE_GITOPS_HTTP_DEADLINE": "0"})
+    assert "KSERVE_GITOPS_HTTP_RETRIES='many' is not a non-negative whole number" in str(caught.value)
+    assert "KSERVE_GITOPS_HTTP_DEADLINE='0'" in str(caught.value)
+
+
+def test_the_defaults_end_every_call_within_a_minute() -> None:
+    limits = HttpSettings()
+    assert limits.deadline + limits.read_timeout <= 60
+    assert limits.retry_after_max < limits.deadline
