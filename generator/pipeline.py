@@ -129,7 +129,7 @@ def _relock(spec: Spec, old: Lock, update: Update, registry: RegistryFactory) ->
         raise UserError.simple(f"--update names nothing in {SPEC_FILE}: {', '.join(unknown)}",
                                hint=f"use MODEL or MODEL/ENV, one of: {', '.join(known)}")
     queries = queries_for(spec, old, update)
-    answers = dict(zip(queries, registry(spec).resolve(queries), strict=True)) if queries else {}
+    answers = dict(zip(queries, registry(spec).resolve(queries, old.infos()), strict=True)) if queries else {}
     new, problems = merge(spec, old, update, answers)
     if problems:
         raise RegistryError(problems)
