@@ -22,6 +22,7 @@ from urllib.parse import quote
 import mlflow
 import pytest
 from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion as MlflowVersion
 from mlflow.exceptions import MlflowException
 
 from devtools.stack import free_port, log_wine_model, seed_many, seed_model
@@ -365,6 +366,7 @@ def _answer(result: Resolution) -> tuple[str, str, str] | None:
 def _one_by_one(client: MlflowClient, query: Query) -> tuple[str, str, str] | None:
     """The reference semantics: MlflowClient's own calls for this one reference, one after another."""
     name, ref = query.registered_model, query.ref
+    mv: MlflowVersion | None
     try:
         if ref.kind == "version":
             mv = client.get_model_version(name, ref.value)
