@@ -213,7 +213,10 @@ class _Batch:
         by_model: dict[str, dict[str, MlflowVersion]] = {name: {} for name in found}
         for mv in (mv for page in versions for mv in page if mv.name in by_model):
             by_model[mv.name][str(mv.version)] = mv
-        return {name: _Model(name, by_model[name], {a: str(v) for a, v in rm.aliases.items()}) for name, rm in found.items()}
+        return {
+            name: _Model(name, by_model[name], {alias: str(v) for alias, v in rm.aliases.items()})
+            for name, rm in found.items()
+        }
 
     def _search_models(self, filter_string: str) -> list[RegisteredModel]:
         """Every page for one filter; [] if the server rejects it (each name is then checked)."""
