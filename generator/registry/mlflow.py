@@ -5,8 +5,8 @@ It talks through the official `MlflowClient`, which reads the tracking URI and
 credentials (`MLFLOW_TRACKING_TOKEN`, `MLFLOW_TRACKING_USERNAME`/`PASSWORD`)
 from the environment itself.
 
-What one `resolve()` costs, whatever the number of queries (`docs/registry-resolution.md`
-has the figures):
+What one `resolve()` costs, whatever the number of queries (bench/README.md has the
+figures for 1,000 models):
 
 1. `search_registered_models("name IN (…)")` and `search_model_versions("name IN (…)")`,
    one request each per few hundred names: each model's aliases, and every live
