@@ -89,6 +89,25 @@ def phase_split(repo: Path, crd_dir: Path) -> Split:
     return Split(timer, requests, new, findings, len(files))
 
 
+@dataclass(frozen=True)
+class Relock:
+    """`lock --update` on a current lock: every reference resolved again, MLmodel facts taken from the lock."""
+
+    seconds: float
+    requests: Counter[str]
+    references: int
+
+
+def relock_current(repo: Path, lock: Lock) -> Relock:
+    spec, _ = load_spec(repo / SPEC_FILE, SPEC_FILE)
+    queries = queries_for(spec, lock, Update(everything=True))
+    with count_requests() as requests:
+        start = time.perf_counter()
+        registry_for(spec).resolve(queries, lock.infos())
+        elapsed = time.perf_counter() - start
+    return Relock(elapsed, requests, len(spec.targets))
+
+
 def in_process(label: str, repo: Path, crd_dir: Path) -> CliRun:
     """`kserve-gitops generate` through `generator.cli.main`, with a cold CRD cache as a new process has."""
     forget_crd_schemas()

@@ -9,7 +9,8 @@ versions with aliases, writes a models.yaml of N models x dev/staging/prod, then
    counting the registry's HTTP requests;
 2. runs `kserve-gitops generate` end to end in a second repository, then again with
    nothing to change (in this process, and in a fresh one);
-3. resolves the same references the seed's way (one client call after another).
+3. resolves every reference again with the lock current (`lock --update`), and the
+   same references the seed's way (one client call after another).
 
 Prints Markdown tables and rewrites the `generate` section of bench/README.md.
 """
@@ -29,7 +30,7 @@ from bench import _report
 from bench._baseline import resolve_one_by_one
 from bench._generate_report import Results, render_report
 from bench._measure import child_trees, peak_rss_mib
-from bench._phases import fresh_process, in_process, phase_split
+from bench._phases import fresh_process, in_process, phase_split, relock_current
 from bench._seed import seed
 from bench.scenario import models_yaml, registered_names
 from devtools.stack import Stack
@@ -94,6 +95,7 @@ def _run(stack: Stack, out: Path, args: argparse.Namespace) -> Results:
     repos = [_repo(out / name, args.models) for name in ("repo-phases", "repo-cli")]
     with scoped_environ(stack.client_env | HTTP_ENV):
         split = phase_split(repos[0], args.crd_dir)
+        relock = relock_current(repos[0], split.lock)
         runs = [
             in_process("generate (first run: resolves everything)", repos[1], args.crd_dir),
             in_process("generate again (no-op)", repos[1], args.crd_dir),
@@ -101,7 +103,7 @@ def _run(stack: Stack, out: Path, args: argparse.Namespace) -> Results:
         ]
         references = [(t.registered_model, t.ref) for t in _targets(repos[0])]
         baseline = None if args.skip_baseline else resolve_one_by_one(stack.client(), references)
-    return Results(args.models, args.workers, seeding, split, runs, baseline, child_trees(), peak_rss_mib())
+    return Results(args.models, args.workers, seeding, split, relock, runs, baseline, child_trees(), peak_rss_mib())
 
 
 def _repo(root: Path, models: int) -> Path:

@@ -20,7 +20,7 @@ from generator.lock import verify as lock_verify
 from generator.lock.model import Lock, LockEntry
 from generator.lock.resolve import Update, compatibility, merge, queries_for
 from generator.propose import publish as propose_publish
-from generator.registry.base import Query, Registered, Registry, Resolution
+from generator.registry.base import ModelInfo, Query, Registered, Registry, Resolution
 from generator.render.tree import ARGOCD_DIR, CLUSTER_DIR, ENVIRONMENTS_DIR, ROOT_KUSTOMIZATION, render
 from generator.spec import edit as spec_edit
 from generator.spec.load import load_spec, parse_spec
@@ -167,7 +167,8 @@ def _relock(spec: Spec, old: Lock, update: Update, registry: RegistryFactory, *,
         raise UserError.simple(f"--update names nothing in {SPEC_FILE}: {', '.join(unknown)}",
                                hint=f"use MODEL or MODEL/ENV, one of: {', '.join(known)}")
     checks = lock_verify.queries(spec, old) if verify else []
-    answers = _ask(spec, registry, [*queries_for(spec, old, update), *checks])
+    # Verification reads every MLmodel again: facts copied from the lock would vouch for themselves.
+    answers = _ask(spec, registry, [*queries_for(spec, old, update), *checks], {} if verify else old.infos())
     if verify:
         _refuse_untrue(spec, old, answers)
     new, problems = merge(spec, old, update, answers)
@@ -176,10 +177,12 @@ def _relock(spec: Spec, old: Lock, update: Update, registry: RegistryFactory, *,
     return new
 
 
-def _ask(spec: Spec, registry: RegistryFactory, queries: list[Query]) -> dict[Query, Resolution]:
-    """One batched resolve for every distinct question; no registry at all when there is none."""
+def _ask(spec: Spec, registry: RegistryFactory, queries: list[Query],
+         recorded: Mapping[str, ModelInfo]) -> dict[Query, Resolution]:
+    """One batched resolve for every distinct question; no registry at all when there is none. `recorded`: MLmodel
+    facts already known by artifact location, which are not read again."""
     distinct = sorted(set(queries))
-    return dict(zip(distinct, registry(spec).resolve(distinct), strict=True)) if distinct else {}
+    return dict(zip(distinct, registry(spec).resolve(distinct, recorded), strict=True)) if distinct else {}
 
 
 def _refuse_untrue(spec: Spec, lock: Lock, answers: Mapping[Query, Resolution]) -> None:
@@ -191,7 +194,7 @@ def _refuse_untrue(spec: Spec, lock: Lock, answers: Mapping[Query, Resolution]) 
 
 def _verify_lock(spec: Spec, lock: Lock, registry: RegistryFactory) -> None:
     """`lock --check`'s verification on its own: every entry re-read from the registry and compared."""
-    _refuse_untrue(spec, lock, _ask(spec, registry, lock_verify.queries(spec, lock)))
+    _refuse_untrue(spec, lock, _ask(spec, registry, lock_verify.queries(spec, lock), {}))
 
 
 def _read_lock(repo: Path) -> Lock:

@@ -74,3 +74,7 @@ class Lock:
 
     def get(self, model: str, env: str) -> LockEntry | None:
         return self.entries.get((model, env))
+
+    def infos(self) -> dict[str, ModelInfo]:
+        """What each recorded artifact's MLmodel says, by download URI: the registry need not read it again."""
+        return {e.source: e.info for e in self.entries.values() if e.info is not None}

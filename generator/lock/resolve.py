@@ -129,21 +129,37 @@ def _follow(
 def compatibility(spec: Spec, lock: Lock) -> list[Diagnostic]:
     """Whether each locked model loads on its runtime (`validate/compat.py`), errors and warnings.
 
-    Needs no registry: it reads what models.lock recorded.
+    Needs no registry: it reads what models.lock recorded. Each distinct finding is
+    reported once, at its first target, naming the model versions it concerns and
+    every place that serves them: 1,000 models logged alike give one warning, not 2,000.
     """
-    found = [d for t in spec.targets if (entry := lock.get(t.model, t.env)) for d in _compat(t, entry, spec)]
-    return _once_per_version(found)
+    served: dict[Diagnostic, list[tuple[Target, LockEntry]]] = {}
+    for target in spec.targets:
+        entry = lock.get(target.model, target.env)
+        if entry is not None:
+            for finding in _findings(target, entry, spec):
+                served.setdefault(finding, []).append((target, entry))
+    return [_grouped(finding, places, spec) for finding, places in served.items()]
 
 
-def _once_per_version(found: list[Diagnostic]) -> list[Diagnostic]:
-    """One finding per model version and fix, at its first target, saying how many other places serve it."""
-    by_message: dict[tuple[str, str], list[Diagnostic]] = {}
-    for diagnostic in found:
-        by_message.setdefault((diagnostic.message, diagnostic.hint), []).append(diagnostic)
-    return [
-        replace(first, message=f"{first.message} (also served at {len(rest)} other place(s))") if rest else first
-        for first, *rest in by_message.values()
-    ]
+def _grouped(finding: Diagnostic, served: list[tuple[Target, LockEntry]], spec: Spec) -> Diagnostic:
+    """One finding placed at its first target: which model versions, and where each is served."""
+    versions: dict[tuple[str, str], list[str]] = {}
+    for target, entry in served:
+        versions.setdefault((entry.registered_model, entry.version), []).append(f"{target.model}/{target.env}")
+    named = [f"'{name}' version {version}" for name, version in versions]
+    message = f"{_listed(named, 3, 'model versions')}: {finding.message}"
+    places = [place for listed in versions.values() for place in listed]
+    if len(places) > 1:
+        message += f" (served at {_listed(places, 6, 'places')})"
+    return replace(_at(served[0][0], spec, message, finding.hint), severity=finding.severity, rule=finding.rule)
+
+
+def _listed(items: list[str], shown: int, noun: str) -> str:
+    """`a`, `a and b`, `a, b and c`, or `a, b, c and 997 more model versions`: bounded however many there are."""
+    if len(items) > shown:
+        return f"{', '.join(items[:shown])} and {len(items) - shown:,} more {noun}"
+    return " and ".join([", ".join(items[:-1]), items[-1]]) if len(items) > 1 else items[0]
 
 
 def stale_entries(spec: Spec, lock: Lock) -> list[Diagnostic]:
@@ -203,17 +219,21 @@ def _refusals(target: Target, entry: LockEntry | Diagnostic, spec: Spec) -> list
 
 
 def _compat(target: Target, entry: LockEntry, spec: Spec) -> list[Diagnostic]:
-    """compat.check for targets served by a runtime (methods runtime and registry), placed at the target."""
+    """compat.check's findings for one target, placed at it."""
+    return [
+        replace(_at(target, spec, f"'{entry.registered_model}' version {entry.version}: {d.message}", d.hint),
+                severity=d.severity, rule=d.rule)
+        for d in _findings(target, entry, spec, selector=f"{target.model} --env {target.env}")
+    ]
+
+
+def _findings(target: Target, entry: LockEntry, spec: Spec, selector: str = "") -> list[Diagnostic]:
+    """compat.check for targets served by a runtime (methods runtime and registry), not yet placed."""
     if target.serving.method == "image":
         return []
     served = compat.Served(target.serving.runtime, spec.platform.runtime_image(target.serving.runtime),
                            spec.environments[target.env].policies.allow_unverified_models)
-    found = compat.check(served, entry.info, entry.load_check, selector=f"{target.model} --env {target.env}")
-    return [
-        replace(_at(target, spec, f"'{entry.registered_model}' version {entry.version}: {d.message}", d.hint),
-                severity=d.severity, rule=d.rule)
-        for d in found
-    ]
+    return compat.check(served, entry.info, entry.load_check, selector=selector)
 
 
 def _located(target: Target, version: ModelVersion, spec: Spec) -> LockEntry | Diagnostic:

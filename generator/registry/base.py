@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -81,9 +81,11 @@ Resolution = ModelVersion | NotFound
 
 
 class Registry(Protocol):
-    def resolve(self, queries: Sequence[Query]) -> list[Resolution]:
+    def resolve(self, queries: Sequence[Query], recorded: Mapping[str, ModelInfo] | None = None) -> list[Resolution]:
         """Resolve every query; results are in query order.
 
+        `recorded` is what models.lock already says about MLmodel files, by download
+        URI: those are not read again (a version's artifact never changes).
         Raises `RegistryUnavailable` when the registry cannot be asked at all.
         """
         ...

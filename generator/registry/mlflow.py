@@ -5,22 +5,30 @@ It talks through the official `MlflowClient`, which reads the tracking URI and
 credentials (`MLFLOW_TRACKING_TOKEN`, `MLFLOW_TRACKING_USERNAME`/`PASSWORD`)
 from the environment itself.
 
-What one `resolve()` costs, whatever the number of queries:
+What one `resolve()` costs, whatever the number of queries (bench/README.md has the
+figures for 1,000 models):
 
-1. `search_registered_models("name IN (…)")`, one request per few hundred names. Each
-   answer carries the model's aliases and its latest version per stage, which
-   settles `alias`, `stage` and `latest` without listing versions. Names the
-   search does not return cost one `get_registered_model` each (a check, so an
-   unknown name is reported exactly as MLflow sees it).
-2. For each distinct (model, version) chosen: `get_model_version_download_uri`
-   (the REST API does not expose a version's storage location), plus
-   `get_model_version` for versions not among the per-stage latest ones
-   (pinned numbers, aliases on older versions). These run concurrently.
-3. For each distinct download URI found: its `MLmodel` file (what the version
-   needs to load), through `mlflow.artifacts.download_artifacts`, so both a
-   proxying server (`mlflow-artifacts:/`, a listing and a GET through it) and a
-   direct store (S3 and others, with the client's own credentials) work. A file
-   that cannot be read leaves `ModelVersion.info` None; it never fails the run.
+1. `search_registered_models("name IN (…)")` and `search_model_versions("name IN (…)")`,
+   one request each per few hundred names: each model's aliases, and every live
+   version with its status, stage and `source` (version results carry no aliases).
+   That settles `version`, `alias`, `stage` and `latest` with no further request.
+   Names the model search does not return cost one `get_registered_model` each (a
+   check, so an unknown name is reported exactly as MLflow sees it).
+2. Each chosen version's download URI, which is what
+   `get_model_version_download_uri` answers: the registry stores it at registration
+   (`storage_location or source`, in MLflow's SQL and file stores) as the source
+   itself, unless the source is a `models:/` URI. For `models:/m-<id>` (MLflow 3
+   logged models) it is the logged model's `artifact_location`, read for all of them
+   at once: one `search_experiments`, then `search_logged_models("model_id IN (…)")`
+   per few hundred IDs. Anything else (a `models:/name/version` source, a logged
+   model the search does not show, a registry that is not an OSS store) costs the
+   one `get_model_version_download_uri` per version it always did.
+3. For each distinct download URI whose MLmodel facts the caller has not already
+   recorded (`recorded`, from models.lock): its `MLmodel` file, through
+   `mlflow.artifacts.download_artifacts`, so both a proxying server
+   (`mlflow-artifacts:/`, a listing and a GET through it) and a direct store (S3 and
+   others, with the client's own credentials) work. A file that cannot be read
+   leaves `ModelVersion.info` None; it never fails the run.
 
 `latest` is the highest version number in any stage, skipping versions whose
 status is not READY. Results are stored by key, never by completion order.
@@ -31,14 +39,15 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from multiprocessing.pool import ThreadPool
-from typing import ParamSpec, TypeVar
-from urllib.parse import quote
+from typing import Any, ParamSpec, TypeVar
+from urllib.parse import quote, urlsplit
 
 from mlflow import MlflowClient
+from mlflow.entities import ViewType
 from mlflow.entities.model_registry import ModelVersion as MlflowVersion
 from mlflow.entities.model_registry import RegisteredModel
 from mlflow.environment_variables import (
@@ -46,6 +55,8 @@ from mlflow.environment_variables import (
     MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD,
 )
 from mlflow.exceptions import MlflowException
+from mlflow.store.artifact.utils.models import _parse_model_uri
+from mlflow.store.entities.paged_list import PagedList
 
 from generator.errors import RegistryUnavailable
 from generator.registry import mlflow_http
@@ -60,13 +71,18 @@ A = TypeVar("A")
 T = TypeVar("T")
 P = ParamSpec("P")
 Key = tuple[str, str]  # (registered model, version)
-_Found = dict[Key, tuple[MlflowVersion, str] | None]  # version and download URI, if both exist
 
 READY = "READY"
 STAGES = ("None", "Staging", "Production", "Archived")
-_PAGE = 1000  # the server's maximum for search_registered_models
+_PAGE = 1000  # the server's maximum for search_registered_models (the unknown-name hints)
+_VERSIONS_PAGE = 10_000  # versions per search_model_versions page (the server's default; it admits 200,000)
+_ID_CHUNK = 500  # logged model IDs, and experiment IDs, per search_logged_models request (SQL IN lists)
+# Registries whose download URI is the stored `storage_location or source` (MLflow's REST server over its
+# SQL or file store, or those stores directly); others (Databricks, plugins) are asked version by version.
+_OSS_SCHEMES = {"http", "https", "sqlite", "postgresql", "mysql", "mssql", "file", ""}
 _FILTER_BUDGET = 6000  # URL-encoded filter characters per GET: fits nginx's default 8 KB request line
 _ABSENT = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
+_UNSUPPORTED = _ABSENT | {"ENDPOINT_NOT_FOUND", "NOT_IMPLEMENTED", "BAD_REQUEST"}  # e.g. MLflow 2: no logged models
 # MLmodel is a few hundred bytes: no progress bar on stderr, and no presigned multipart
 # download, which would make a client of a proxying server reach the bucket itself.
 _DOWNLOAD_ENV = {MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name: "false",
@@ -101,7 +117,7 @@ class MlflowRegistry:
         self._http = http or HttpSettings.from_env()
         self._workers = workers  # mlflow pools 10 connections per host
 
-    def resolve(self, queries: Sequence[Query]) -> list[Resolution]:
+    def resolve(self, queries: Sequence[Query], recorded: Mapping[str, ModelInfo] | None = None) -> list[Resolution]:
         if not queries:
             return []
         where = redact(self.tracking_uri)
@@ -111,7 +127,7 @@ class MlflowRegistry:
         try:
             with scoped_environ(mlflow_http.environ(self._http) | _DOWNLOAD_ENV), _unavailable(where):
                 batch = _Batch(self._client, pool, where, self.tracking_uri, deadlines)
-                return deadlines.run(lambda: batch.resolve(queries))
+                return deadlines.run(lambda: batch.resolve(queries, recorded or {}))
         finally:
             pool.terminate()
 
@@ -122,15 +138,19 @@ class MlflowRegistry:
             return deadlines.run(lambda: self._catalog(deadlines))
 
     def _catalog(self, deadlines: Deadlines) -> list[Registered]:
-        models: list[Registered] = []
-        token: str | None = None
-        while True:
-            with deadlines.call("listing registered models"):
-                page = self._client.search_registered_models(max_results=_PAGE, page_token=token)
-            models.extend(Registered(rm.name, {str(a): str(v) for a, v in (rm.aliases or {}).items()}) for rm in page)
-            token = page.token
-            if not token:
-                return sorted(models, key=lambda model: model.name)
+        with deadlines.call("listing registered models"):
+            models = _all_pages(self._client.search_registered_models, max_results=_PAGE)
+        return sorted((Registered(rm.name, {str(a): str(v) for a, v in (rm.aliases or {}).items()}) for rm in models),
+                      key=lambda model: model.name)
+
+
+@dataclass(frozen=True)
+class _Model:
+    """A registered model as the searches show it: its live versions by number, and its aliases."""
+
+    name: str
+    versions: dict[str, MlflowVersion]
+    aliases: dict[str, str]
 
 
 class _Batch:
@@ -144,20 +164,19 @@ class _Batch:
         self._where = where
         self._tracking_uri = tracking_uri
 
-    def resolve(self, queries: Sequence[Query]) -> list[Resolution]:
-        models = self._registered_models(sorted({q.registered_model for q in queries}))
-        ready = self._ready_latest(models, queries)
-        picks = [_pick(q, models.get(q.registered_model), ready) for q in queries]
-        found = self._versions(
-            sorted({p for p in picks if isinstance(p, tuple)}),
-            {_key(mv): mv for rm in models.values() for mv in rm.latest_versions},
-        )
-        hints = self._close_names({q.registered_model for q in queries} - models.keys())
+    def resolve(self, queries: Sequence[Query], recorded: Mapping[str, ModelInfo]) -> list[Resolution]:
+        names = sorted({q.registered_model for q in queries})
+        models = self._models(names)
+        picks = [_pick(q, models.get(q.registered_model)) for q in queries]
+        chosen = {_key(p): p for p in picks if isinstance(p, MlflowVersion)}
+        uris = self._download_uris([chosen[k] for k in sorted(chosen)])
+        hints = self._close_names(set(names) - models.keys())
         results = [
-            _finish(q, pick, found) if isinstance(pick, tuple) else _hinted(pick, hints)
+            _finish(q, pick, uris[_key(pick)]) if isinstance(pick, MlflowVersion) else _hinted(pick, hints)
             for q, pick in zip(queries, picks, strict=True)
         ]
-        infos = self._model_infos(sorted({r.download_uri for r in results if isinstance(r, ModelVersion)}))
+        unread = sorted({r.download_uri for r in results if isinstance(r, ModelVersion)} - recorded.keys())
+        infos = {**recorded, **self._model_infos(unread)}
         return [replace(r, info=infos[r.download_uri]) if isinstance(r, ModelVersion) else r for r in results]
 
     def _map(self, what: str, fn: Callable[[A], T], items: Iterable[A]) -> Iterator[T]:
@@ -165,72 +184,101 @@ class _Batch:
         one is held to the deadline."""
         return self._pool.imap(self._deadlines.bound(what, fn), list(items))
 
-    def _registered_models(self, names: Sequence[str]) -> dict[str, RegisteredModel]:
-        pages = self._map("searching registered models", self._search, _in_filters(names))
+    def _models(self, names: Sequence[str]) -> dict[str, _Model]:
+        """Each named model with its aliases and every live version, from two searches per few hundred names.
+
+        Version search results carry no aliases; registered model search results do.
+        Names the model search does not return are checked one by one. The searches
+        run one after the other, so a failing server fails the first and is not
+        asked twice as often.
+        """
+        pages = self._map("searching registered models", self._search_models, _in_filters(names))
         found = {rm.name: rm for page in pages for rm in page}
         get = self._client.get_registered_model
         checked = self._map("reading a registered model", lambda n: _or_none(get, n),
                             [n for n in names if n not in found])
-        return found | {rm.name: rm for rm in checked if rm is not None}
+        found |= {rm.name: rm for rm in checked if rm is not None}
+        versions = self._map("searching model versions", self._search_versions, _in_filters(sorted(found)))
+        by_model: dict[str, dict[str, MlflowVersion]] = {name: {} for name in found}
+        for mv in (mv for page in versions for mv in page if mv.name in by_model):
+            by_model[mv.name][str(mv.version)] = mv
+        return {
+            name: _Model(name, by_model[name], {alias: str(v) for alias, v in rm.aliases.items()})
+            for name, rm in found.items()
+        }
 
-    def _search(self, filter_string: str) -> list[RegisteredModel]:
+    def _search_models(self, filter_string: str) -> list[RegisteredModel]:
         """Every page for one filter; [] if the server rejects it (each name is then checked)."""
-        models: list[RegisteredModel] = []
-        token: str | None = None
-        while True:
-            page = _or_none(
-                self._client.search_registered_models,
-                filter_string=filter_string,
-                max_results=_PAGE,
-                page_token=token,
-            )
-            if page is None:
-                return []
-            models.extend(page)
-            token = page.token
-            if not token:
-                return models
+        page = _or_none(_all_pages, self._client.search_registered_models, filter_string=filter_string,
+                        max_results=_PAGE)
+        return page or []
 
-    def _ready_latest(
-        self, models: dict[str, RegisteredModel], queries: Iterable[Query]
-    ) -> dict[str, MlflowVersion | None]:
-        """The highest READY version, for the rare model whose highest version is not READY."""
-        wanted = {q.registered_model for q in queries if q.ref.kind == "latest"}
-        names = sorted(n for n in wanted if (top := _highest(models.get(n))) and top.status != READY)
-        return dict(zip(names, self._map("searching model versions", self._scan_ready, names), strict=True))
+    def _search_versions(self, filter_string: str) -> list[MlflowVersion]:
+        """Every page for one `name IN (…)` filter, in a stable order, so pages neither skip nor repeat."""
+        return _all_pages(
+            self._client.search_model_versions,
+            filter_string=filter_string,
+            max_results=_VERSIONS_PAGE,
+            order_by=["name ASC", "version_number ASC"],
+        )
 
-    def _scan_ready(self, name: str) -> MlflowVersion | None:
-        token: str | None = None
-        while True:
-            page = self._client.search_model_versions(
-                filter_string=f"name IN ({_literal(name)})",
-                max_results=100,
-                order_by=["version_number DESC"],
-                page_token=token,
-            )
-            if ready := next((mv for mv in page if mv.status == READY), None):
-                return ready
-            token = page.token
-            if not token:
-                return None
-
-    def _versions(self, keys: Sequence[Key], known: dict[Key, MlflowVersion]) -> _Found:
-        """Each chosen version with its download URI; None where either does not exist."""
+    def _download_uris(self, chosen: Sequence[MlflowVersion]) -> dict[Key, str | None]:
+        """What `get_model_version_download_uri` answers for each version (None: it no longer exists)."""
+        registry_uri = getattr(self._client, "_registry_uri", "") or ""
+        derivable = urlsplit(registry_uri).scheme in _OSS_SCHEMES
+        uris: dict[Key, str | None] = {}
+        by_logged_model: dict[str, list[Key]] = {}
+        ask: list[Key] = []
+        for mv in chosen:
+            source = mv.source or ""
+            if not derivable or not source:
+                ask.append(_key(mv))
+            elif urlsplit(source).scheme != "models":
+                uris[_key(mv)] = source
+            elif model_id := _logged_model_id(source):
+                by_logged_model.setdefault(model_id, []).append(_key(mv))
+            else:
+                ask.append(_key(mv))
+        locations = self._logged_model_locations(sorted(by_logged_model))
+        for model_id, keys in by_logged_model.items():
+            if model_id in locations:
+                uris.update(dict.fromkeys(keys, locations[model_id]))
+            else:  # deleted, or in an experiment this client cannot see: ask, as one-by-one resolution would
+                ask += keys
         # MlflowClient.get_model_version_download_uri first re-fetches the registered
         # model to rule out prompts (one more request per version); the search above
         # already excluded prompts, so ask the registry client underneath directly.
         registry = self._client._get_registry_client()  # type: ignore[no-untyped-call]
-        download_uri = registry.get_model_version_download_uri
-        uris = self._map("reading a download URI", lambda k: _or_none(download_uri, *k), keys)
-        unknown = [k for k in keys if k not in known]
-        fetched = self._map("reading a model version", lambda k: _or_none(self._client.get_model_version, *k),
-                             unknown)
-        versions: dict[Key, MlflowVersion | None] = dict(known)
-        versions.update(zip(unknown, fetched, strict=True))
-        return {
-            key: (mv, uri) if (mv := versions[key]) is not None and uri is not None else None
-            for key, uri in zip(keys, uris, strict=True)
-        }
+        asked = self._map("reading a download URI", lambda k: _or_none(registry.get_model_version_download_uri, *k),
+                          ask)
+        return uris | dict(zip(ask, asked, strict=True))
+
+    def _logged_model_locations(self, model_ids: Sequence[str]) -> dict[str, str]:
+        """Each logged model's artifact location, a few hundred per request; {} where the server has no such search.
+
+        `search_logged_models` needs experiment IDs, so one `search_experiments` (deleted
+        ones too) comes first. Deleted logged models are not found; their versions are
+        asked one by one.
+        """
+        if not model_ids:
+            return {}
+        try:
+            with self._deadlines.call("searching experiments"):
+                experiments = [e.experiment_id for e in _all_pages(
+                    self._client.search_experiments, view_type=ViewType.ALL, max_results=_PAGE)]
+            searches = [(ids, exps) for ids in _chunks(model_ids) for exps in _chunks(experiments)]
+            pages = self._map(
+                "searching logged models",
+                lambda s: _all_pages(self._client.search_logged_models, experiment_ids=s[1],
+                                     filter_string=f"model_id IN ({', '.join(map(_literal, s[0]))})",
+                                     max_results=len(s[0])),
+                searches,
+            )
+            return {lm.model_id: lm.artifact_location for page in pages for lm in page}
+        except MlflowException as error:
+            if error.error_code in _UNSUPPORTED:
+                return {}
+            raise
 
     def _model_infos(self, download_uris: Sequence[str]) -> dict[str, ModelInfo | None]:
         """Each artifact's MLmodel, read once however many versions share it."""
@@ -256,18 +304,18 @@ class _Batch:
         return hints
 
 
-def _pick(query: Query, rm: RegisteredModel | None, ready: dict[str, MlflowVersion | None]) -> Key | NotFound:
-    """Which version a query means, from the registered model alone (no request)."""
-    if rm is None:
+def _pick(query: Query, model: _Model | None) -> MlflowVersion | NotFound:
+    """Which version a query means, from the searched versions alone (no request)."""
+    if model is None:
         return NotFound(query, f"registered model '{query.registered_model}' not found")
     kind, value = query.ref.kind, query.ref.value
     if kind == "version":
-        return (rm.name, value)
+        return _by_number(query, model, str(int(value)) if value.isdigit() else value)
     if kind == "alias":
-        return _by_alias(query, rm)
+        return _by_alias(query, model)
     if kind == "stage":
-        return _by_stage(query, rm)
-    return _by_latest(query, rm, ready.get(rm.name))
+        return _by_stage(query, model)
+    return _by_latest(query, model)
 
 
 def _hinted(missing: NotFound, hints: dict[str, str]) -> NotFound:
@@ -275,66 +323,88 @@ def _hinted(missing: NotFound, hints: dict[str, str]) -> NotFound:
     return NotFound(missing.query, missing.message, hint) if hint and not missing.hint else missing
 
 
-def _by_latest(query: Query, rm: RegisteredModel, ready: MlflowVersion | None) -> Key | NotFound:
-    top = _highest(rm)
-    if top is None:
-        return NotFound(query, f"'{rm.name}' has no versions", hint="register a version first")
-    if top.status == READY:
-        return _key(top)
-    if ready is None:
-        return NotFound(query, f"'{rm.name}' has no READY version", hint="wait for registration, or pin a version")
-    return _key(ready)
+def _by_number(query: Query, model: _Model, version: str) -> MlflowVersion | NotFound:
+    return model.versions[version] if version in model.versions else _gone(query, model.name, version)
 
 
-def _by_alias(query: Query, rm: RegisteredModel) -> Key | NotFound:
-    aliases: dict[str, str] = rm.aliases
-    if query.ref.value in aliases:
-        return (rm.name, str(aliases[query.ref.value]))
-    has = ", ".join(sorted(aliases)) or "none"
+def _gone(query: Query, name: str, version: str) -> NotFound:
+    via = "" if query.ref.kind == "version" else f" ({query.ref} points to it)"
     return NotFound(
         query,
-        f"alias '{query.ref.value}' not found on '{rm.name}' (has: {has})",
+        f"version {version} not found on '{name}'{via}",
+        hint="it may have been deleted; pick an existing version",
+    )
+
+
+def _by_latest(query: Query, model: _Model) -> MlflowVersion | NotFound:
+    if not model.versions:
+        return NotFound(query, f"'{model.name}' has no versions", hint="register a version first")
+    ready = [mv for mv in model.versions.values() if mv.status == READY]
+    if not ready:
+        return NotFound(query, f"'{model.name}' has no READY version", hint="wait for registration, or pin a version")
+    return max(ready, key=lambda mv: int(mv.version))
+
+
+def _by_alias(query: Query, model: _Model) -> MlflowVersion | NotFound:
+    if query.ref.value in model.aliases:
+        return _by_number(query, model, model.aliases[query.ref.value])
+    has = ", ".join(sorted(model.aliases)) or "none"
+    return NotFound(
+        query,
+        f"alias '{query.ref.value}' not found on '{model.name}' (has: {has})",
         hint="set it in MLflow, or reference a version",
     )
 
 
-def _by_stage(query: Query, rm: RegisteredModel) -> Key | NotFound:
+def _by_stage(query: Query, model: _Model) -> MlflowVersion | NotFound:
+    """The highest version in the stage, whatever its status, as `get_latest_versions` answers."""
     stage = next((s for s in STAGES if s.lower() == query.ref.value.lower()), None)
     if stage is None:
         return NotFound(query, f"'{query.ref.value}' is not an MLflow stage", hint=f"use one of {STAGES}")
-    mv = next((mv for mv in rm.latest_versions if mv.current_stage == stage), None)
-    if mv is None:
+    staged = [mv for mv in model.versions.values() if mv.current_stage == stage]
+    if not staged:
         return NotFound(
             query,
-            f"no version of '{rm.name}' is in stage '{stage}'",
+            f"no version of '{model.name}' is in stage '{stage}'",
             hint="stages are deprecated in MLflow 3; prefer an alias",
         )
-    return _key(mv)
+    return max(staged, key=lambda mv: int(mv.version))
 
 
-def _finish(query: Query, key: Key, found: _Found) -> Resolution:
-    name, version = key
-    entry = found[key]
-    if entry is None:
-        via = "" if query.ref.kind == "version" else f" ({query.ref} points to it)"
-        return NotFound(
-            query,
-            f"version {version} not found on '{name}'{via}",
-            hint="it may have been deleted; pick an existing version",
-        )
-    mv, download_uri = entry
+def _finish(query: Query, mv: MlflowVersion, download_uri: str | None) -> Resolution:
+    name, version = _key(mv)
+    if download_uri is None:  # deleted since the search
+        return _gone(query, name, version)
     if mv.status != READY:
         return NotFound(query, f"version {version} of '{name}' is {mv.status}, not {READY}")
-    return ModelVersion(name, str(mv.version), download_uri, mv.run_id or "")
-
-
-def _highest(rm: RegisteredModel | None) -> MlflowVersion | None:
-    """The highest version: each version is in exactly one stage, so it is a per-stage latest."""
-    return max(rm.latest_versions, key=lambda mv: int(mv.version), default=None) if rm else None
+    return ModelVersion(name, version, download_uri, mv.run_id or "")
 
 
 def _key(mv: MlflowVersion) -> Key:
     return (mv.name, str(mv.version))
+
+
+def _logged_model_id(source: str) -> str | None:
+    """The logged model a `models:/m-…` source names (what MLflow 3 registers), else None."""
+    try:
+        return _parse_model_uri(source).model_id
+    except MlflowException:
+        return None
+
+
+def _all_pages(search: Callable[..., PagedList[T]], **kwargs: Any) -> list[T]:
+    found: list[T] = []
+    token: str | None = None
+    while True:
+        page = search(page_token=token, **kwargs)
+        found.extend(page)
+        token = page.token
+        if not token:
+            return found
+
+
+def _chunks(items: Sequence[str]) -> list[Sequence[str]]:
+    return [items[i : i + _ID_CHUNK] for i in range(0, len(items), _ID_CHUNK)]
 
 
 def _literal(name: str) -> str:

@@ -46,11 +46,12 @@ def check(
     info: ModelInfo | None,
     load_check: LoadCheck | None = None,
     *,
-    selector: str = "MODEL --env ENV",
+    selector: str = "",
 ) -> list[Diagnostic]:
     """Errors for what is known to fail, the unknown where nothing can tell; nothing for runtimes with no facts.
 
-    `selector` is the `kserve-gitops compat` argument that checks this version by loading it.
+    `selector` is the `kserve-gitops compat` argument that checks this version by loading it ("": the command
+    without arguments, which checks every version without a verdict).
     """
     if served.runtime not in RUNTIMES and not served.image:
         return []
@@ -83,7 +84,8 @@ def _unknown(served: Served, facts: RuntimeImage | None, selector: str) -> Diagn
     return _finding(
         severity,
         f"whether {served.runtime} can load it is unknown: {why}, and no load check has run{refusal}",
-        f"run `kserve-gitops compat {selector}` to load it in the runtime's image and record the verdict; "
+        f"run `{f'kserve-gitops compat {selector}'.strip()}` to load it in the runtime's image and record the "
+        "verdict; "
         "an unreadable MLmodel usually means missing artifact store credentials (AWS_* for s3://)"
         + ("" if served.allow_unverified else ", or set policies.allowUnverifiedModels: true to accept it"),
     )

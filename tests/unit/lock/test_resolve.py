@@ -267,6 +267,29 @@ def test_compatibility_says_nothing_about_a_model_from_a_newer_mlflow() -> None:
     assert compatibility(_spec(), lock) == []
 
 
+def test_the_same_finding_is_reported_once_with_its_model_versions_and_places() -> None:
+    newer = replace(CLOUDPICKLE, mlflow_version="3.17.2")
+    lock = Lock({key: replace(entry, info=newer) for key, entry in _full_lock().entries.items()})
+    (warning,) = compatibility(_spec(), lock)
+    assert warning.location() == "models.yaml:15: $.models.churn.environments.prod"
+    assert warning.message.startswith("'churn' version 4, 'Wine' version 3 and 'Wine' version 2: it was saved by")
+    assert warning.message.endswith("(served at churn/prod, wine/dev, wine/staging and wine/prod)")
+
+
+def test_a_finding_at_scale_stays_one_bounded_line() -> None:
+    envs = "{dev: {latest: true}, prod: {version: 1}}"
+    models = "".join(f"  m{i:03d}: {{registeredModel: M{i:03d}, environments: {envs}}}\n" for i in range(500))
+    spec, _ = parse_spec(SPEC.split("models:", maxsplit=1)[0] + "models:\n" + models)
+    newer = replace(CLOUDPICKLE, mlflow_version="3.17.2")
+    lock = Lock({t.key: _entry(t.model, t.env, t.ref, "1" if t.env == "prod" else "2", t.registered_model, info=newer)
+                 for t in spec.targets})
+    (warning,) = compatibility(spec, lock)
+    assert warning.message.startswith(
+        "'M000' version 2, 'M000' version 1, 'M001' version 2 and 997 more model versions: it was saved by MLflow 3")
+    assert warning.message.endswith("(served at m000/dev, m000/prod, m001/dev, m001/prod, m002/dev, m002/prod "
+                                    "and 994 more places)")
+
+
 def test_compatibility_judges_only_targets_served_by_a_runtime() -> None:
     spec = _spec()
     image = tuple(replace(t, serving=replace(t.serving, method="image")) for t in spec.targets)

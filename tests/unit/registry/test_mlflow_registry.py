@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import platform
+import sqlite3
 import threading
 import time
 import urllib.error
@@ -20,6 +21,9 @@ from urllib.parse import quote
 
 import mlflow
 import pytest
+from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion as MlflowVersion
+from mlflow.exceptions import MlflowException
 
 from devtools.stack import free_port, log_wine_model, seed_many, seed_model
 from generator.errors import RegistryUnavailable
@@ -61,7 +65,7 @@ def by_endpoint(counts: dict[str, int]) -> dict[str, int]:
 
 
 class FlakyServer(ThreadingHTTPServer):
-    """Answers `status` to the first `failures` requests, then forwards GETs to `upstream`."""
+    """Answers `status` to the first `failures` requests, then forwards GETs and POSTs to `upstream`."""
 
     def __init__(self, upstream: str, failures: int, status: int) -> None:
         super().__init__(("127.0.0.1", 0), _FlakyHandler)
@@ -73,16 +77,21 @@ class _FlakyHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         server = cast(FlakyServer, self.server)
         server.hits += 1
-        status, body = (server.status, b"") if server.hits <= server.failures else self._forward(server.upstream)
+        sent = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        status, body = (server.status, b"") if server.hits <= server.failures else self._forward(server.upstream, sent)
         self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
 
-    def _forward(self, upstream: str) -> tuple[int, bytes]:
+    do_POST = do_GET  # search_experiments and search_logged_models are POSTs
+
+    def _forward(self, upstream: str, sent: bytes) -> tuple[int, bytes]:
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        request = urllib.request.Request(upstream + self.path, data=sent or None, method=self.command,
+                                         headers={"Content-Type": self.headers.get("Content-Type") or ""})
         try:
-            with opener.open(upstream + self.path, timeout=10) as response:
+            with opener.open(request, timeout=10) as response:
                 return response.status, response.read()
         except urllib.error.HTTPError as error:  # MLflow's 404 for unknown things, with a JSON body
             return error.code, error.read()
@@ -259,19 +268,122 @@ def test_requests_grow_with_models_and_versions_not_queries(mlflow_proxied: Mlfl
     with count_requests() as counts:
         results = registry.resolve([query for query, _ in batch])
     assert versions(results) == [version for _, version in batch]
-    # One search for all three models; a download URI per distinct version (7);
-    # get_model_version only for versions that are no stage's latest (fraud 2, churn 1, wine 1);
-    # and per distinct artifact, a listing and a read of its MLmodel: every version here shares one.
+    # One search for the three models, one for their versions; the shared logged model's artifact
+    # location from one search of the experiments and one of the logged models; and per distinct
+    # artifact, a listing and a read of its MLmodel: every version here shares one.
     assert by_endpoint(counts) == {
         "registered-models/search": 1,
-        "model-versions/get-download-uri": 7,
-        "model-versions/get": 3,
+        "model-versions/search": 1,
+        "experiments/search": 1,
+        "logged-models/search": 1,
         "mlflow-artifacts/artifacts": 1,
         MLMODEL_READ: 1,
     }
     with count_requests() as again:
         registry.resolve([query for query, _ in distinct])
     assert again == counts
+
+
+def test_recorded_mlmodel_facts_are_not_read_again(mlflow_proxied: MlflowServer, new_model: NewModel) -> None:
+    name = new_model(versions=2)
+    registry = MlflowRegistry(mlflow_proxied.stack.tracking_uri)
+    [first] = registry.resolve([q(name, "latest")])
+    assert isinstance(first, ModelVersion) and first.info == WINE_INFO
+    with count_requests() as counts:
+        [again] = registry.resolve([q(name, "latest")], recorded={first.download_uri: WINE_INFO})
+    assert again == first
+    assert "mlflow-artifacts" not in str(dict(counts))
+
+
+def test_batched_resolution_stays_within_a_tenth_of_a_request_per_reference(mlflow_proxied: MlflowServer) -> None:
+    """The issue's budget: ≤ 0.1 request per reference when every reference is a version, an alias or latest."""
+    names = [f"Budget.Model {i:03d}" for i in range(40)]
+    for name in names:
+        seed_model(mlflow_proxied.client, name, mlflow_proxied.logged, versions=3, aliases={"champion": 2})
+    queries = [query for name in names for query in (q(name, "latest"), q(name, "alias", "champion"),
+                                                     q(name, "version", 1))]
+    registry = MlflowRegistry(mlflow_proxied.stack.tracking_uri)
+    with count_requests() as first:
+        results = registry.resolve(queries)
+    assert versions(results) == ["3", "2", "1"] * len(names)
+    assert sum(first.values()) <= 0.1 * len(queries)  # 120 references: 6 requests, 2 of them the one MLmodel
+    recorded = {r.download_uri: r.info for r in results if isinstance(r, ModelVersion) and r.info}
+    with count_requests() as current:
+        registry.resolve(queries, recorded)
+    assert sum(current.values()) == 4  # the lock knows the MLmodel: only the searches
+
+
+def test_batched_resolution_equals_one_by_one_calls(mlflow_proxied: MlflowServer, new_model: NewModel) -> None:
+    """Every reference kind resolves to what MLflow's one-call-per-reference API answers, download URI included."""
+    client = mlflow_proxied.client
+    logged3 = new_model("MLflow3.Model", versions=4, aliases={"champion": 2, "challenger": 4, "old": 1},
+                        stages={1: "Production", 3: "Staging"})
+    client.delete_registered_model_alias(logged3, "old")
+    client.delete_model_version(logged3, "4")  # `challenger` goes with it
+    # MLflow 2 style: a run-relative source, and the run's resolved artifact path as MLflow 2's register_model wrote.
+    run = client.get_run(mlflow_proxied.logged.run_id)
+    legacy = new_model("MLflow2.Model", versions=0)
+    for source in (f"runs:/{run.info.run_id}/model", f"{run.info.artifact_uri}/model"):
+        client.create_model_version(legacy, source=source, run_id=run.info.run_id, await_creation_for=0)
+    client.set_registered_model_alias(legacy, "champion", "1")
+    # A version registered from another version's URI, and one whose logged model was deleted since.
+    chained = new_model("Chained.Model", versions=0)
+    client.create_model_version(chained, source=f"models:/{logged3}/2", await_creation_for=0)
+    orphan = log_wine_model(mlflow_proxied.stack, n_estimators=12)
+    seed_model(client, chained, orphan, versions=1)
+    client.delete_logged_model(orphan.model_id)
+    pending = new_model("Pending.Model", versions=3)
+    _set_status(mlflow_proxied, pending, "3", "PENDING_REGISTRATION")
+    _set_status(mlflow_proxied, pending, "1", "FAILED_REGISTRATION")
+
+    queries = [
+        *(q(logged3, "version", v) for v in (1, 2, 3, 4, "02")),
+        *(q(logged3, "alias", a) for a in ("champion", "challenger", "old")),
+        *(q(logged3, "stage", s) for s in ("Production", "staging", "Archived")),
+        q(logged3, "latest"),
+        q(legacy, "version", 1), q(legacy, "version", 2), q(legacy, "alias", "champion"), q(legacy, "latest"),
+        q(chained, "version", 1), q(chained, "version", 2), q(chained, "latest"),
+        q(pending, "latest"), q(pending, "version", 3), q(pending, "version", 1), q(pending, "version", 2),
+        q("No Such Model", "latest"), q("No Such Model", "version", 1),
+    ]
+    ours = MlflowRegistry(mlflow_proxied.stack.tracking_uri).resolve(queries)
+    assert [_answer(r) for r in ours] == [_one_by_one(client, query) for query in queries]
+    assert versions(ours)[-6:-2] == ["2", "-", "-", "2"]  # latest skips the PENDING version 3
+    assert {r.download_uri for r in ours if isinstance(r, ModelVersion) and r.registered_model == legacy} == {
+        f"runs:/{run.info.run_id}/model", f"{run.info.artifact_uri}/model"}
+
+
+def _set_status(server: MlflowServer, name: str, version: str, status: str) -> None:
+    """What a registry that copies artifacts (Databricks) shows while it works: OSS MLflow has no API for it."""
+    with sqlite3.connect(server.stack.workdir / "mlflow.db") as db:
+        db.execute("UPDATE model_versions SET status = ? WHERE name = ? AND version = ?", (status, name, int(version)))
+
+
+def _answer(result: Resolution) -> tuple[str, str, str] | None:
+    return (result.version, result.download_uri, result.run_id) if isinstance(result, ModelVersion) else None
+
+
+def _one_by_one(client: MlflowClient, query: Query) -> tuple[str, str, str] | None:
+    """The reference semantics: MlflowClient's own calls for this one reference, one after another."""
+    name, ref = query.registered_model, query.ref
+    mv: MlflowVersion | None
+    try:
+        if ref.kind == "version":
+            mv = client.get_model_version(name, ref.value)
+        elif ref.kind == "alias":
+            mv = client.get_model_version_by_alias(name, ref.value)
+        elif ref.kind == "stage":
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)
+                [mv] = client.get_latest_versions(name, [ref.value]) or [None]
+        else:
+            every = client.search_model_versions(f"name = '{name}'")
+            mv = max((v for v in every if v.status == "READY"), key=lambda v: int(v.version), default=None)
+        if mv is None or mv.status != "READY":
+            return None
+        return (str(mv.version), client.get_model_version_download_uri(name, mv.version), mv.run_id or "")
+    except MlflowException:
+        return None
 
 
 def test_many_long_names_are_searched_in_chunks(mlflow_proxied: MlflowServer) -> None:
@@ -319,7 +431,8 @@ def test_transient_errors_are_retried(mlflow_proxied: MlflowServer, new_model: N
     with flaky_server(mlflow_proxied.stack.tracking_uri, failures=2) as flaky:
         registry = MlflowRegistry(flaky.url, http=HttpSettings(retries=3, backoff=0))
         assert versions(registry.resolve([q(name, "latest")])) == ["2"]
-    assert flaky.hits == 2 + 4  # two 503s, then the search, the download URI, the MLmodel listing and read
+    # two 503s, then the two searches, the experiments and the logged models, the MLmodel listing and read
+    assert flaky.hits == 2 + 6
 
 
 @pytest.mark.parametrize("status", [429, 500, 503])
