@@ -13,12 +13,14 @@ from pathlib import Path
 
 from generator.diagnostics import Diagnostic
 from generator.errors import LockError, RegistryError, UserError, ValidationFailed
+from generator.gate import review as gate_review
+from generator.gate.evaluate import Verdict
 from generator.lock import images as lock_images
 from generator.lock import io as lock_io
 from generator.lock.model import Lock, LockEntry
 from generator.lock.resolve import Update, compatibility, merge, queries_for
 from generator.propose import publish as propose_publish
-from generator.registry.base import Registry
+from generator.registry.base import Query, Registry, Resolution
 from generator.render.tree import ARGOCD_DIR, CLUSTER_DIR, ENVIRONMENTS_DIR, ROOT_KUSTOMIZATION, render
 from generator.spec import edit as spec_edit
 from generator.spec.load import load_spec, parse_spec
@@ -30,6 +32,7 @@ LOCK_FILE = "models.lock"
 RENDERED = (ENVIRONMENTS_DIR, CLUSTER_DIR, ARGOCD_DIR, ROOT_KUSTOMIZATION)
 
 RegistryFactory = Callable[[Spec], Registry]
+FactsFactory = Callable[[Spec], gate_review.FactsSource]
 Validator = Callable[[Mapping[str, bytes], Platform], list[Diagnostic]]
 TreeChecks = Callable[[Path, list[str], Platform], list[Diagnostic]]
 
@@ -55,10 +58,11 @@ def validate_repo(repo: Path, tree_checks: TreeChecks) -> list[Diagnostic]:
     return found + tree_checks(repo, on_disk, platform)
 
 
-def lock(repo: Path, registry: RegistryFactory, update: Update) -> Outcome:
+def lock(repo: Path, registry: RegistryFactory, update: Update, facts: FactsFactory | None = None) -> Outcome:
+    """With `facts`, a floating reference whose new version fails its gates keeps its locked version (a warning)."""
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
-    new = _relock(spec, _read_lock(repo), update, registry)
-    return Outcome(plan(repo, {LOCK_FILE: lock_io.dumps(new)}), warnings + _compat_warnings(spec, new), new)
+    new, gated = _gated_relock(spec, _read_lock(repo), update, registry, facts)
+    return Outcome(plan(repo, {LOCK_FILE: lock_io.dumps(new)}), warnings + gated + _compat_warnings(spec, new), new)
 
 
 def render_tree(repo: Path, validate: Validator) -> Outcome:
@@ -69,12 +73,13 @@ def render_tree(repo: Path, validate: Validator) -> Outcome:
     return Outcome(plan(repo, files, RENDERED), warnings, current)
 
 
-def generate(repo: Path, registry: RegistryFactory, update: Update, validate: Validator) -> Outcome:
+def generate(repo: Path, registry: RegistryFactory, update: Update, validate: Validator,
+             facts: FactsFactory | None = None) -> Outcome:
     """lock + render + validate as one atomic plan: the lock and the manifests always agree."""
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
-    new = _relock(spec, _read_lock(repo), update, registry)
+    new, gated = _gated_relock(spec, _read_lock(repo), update, registry, facts)
     files = {LOCK_FILE: lock_io.dumps(new), **render(spec, new)}
-    warnings += _check(files, validate, spec.platform) + _compat_warnings(spec, new)
+    warnings += gated + _check(files, validate, spec.platform) + _compat_warnings(spec, new)
     return Outcome(plan(repo, files, RENDERED), warnings, new)
 
 
@@ -123,17 +128,47 @@ def _files(path: Path) -> list[Path]:
 
 
 def _relock(spec: Spec, old: Lock, update: Update, registry: RegistryFactory) -> Lock:
+    return _merged(spec, old, update, _answers(spec, old, update, registry))
+
+
+def _answers(spec: Spec, old: Lock, update: Update, registry: RegistryFactory) -> dict[Query, Resolution]:
     unknown = update.unknown_selectors(spec)
     if unknown:
         known = sorted({t.model for t in spec.targets} | {f"{t.model}/{t.env}" for t in spec.targets})
         raise UserError.simple(f"--update names nothing in {SPEC_FILE}: {', '.join(unknown)}",
                                hint=f"use MODEL or MODEL/ENV, one of: {', '.join(known)}")
     queries = queries_for(spec, old, update)
-    answers = dict(zip(queries, registry(spec).resolve(queries), strict=True)) if queries else {}
-    new, problems = merge(spec, old, update, answers)
+    return dict(zip(queries, registry(spec).resolve(queries), strict=True)) if queries else {}
+
+
+def _merged(spec: Spec, old: Lock, update: Update, answers: dict[Query, Resolution],
+            keep: frozenset[tuple[str, str]] = frozenset()) -> Lock:
+    new, problems = merge(spec, old, update, answers, keep)
     if problems:
         raise RegistryError(problems)
     return new
+
+
+def _gated_relock(spec: Spec, old: Lock, update: Update, registry: RegistryFactory,
+                  facts: FactsFactory | None) -> tuple[Lock, list[Diagnostic]]:
+    """`_relock`, then the gates of every version that moves: a promotion that fails them (no override) keeps its
+    locked version, and `follow` is applied again on top. What a person changed by hand is locked as asked and
+    only warned about here; the pull-request check `kserve-gitops gate` fails it."""
+    answers = _answers(spec, old, update, registry)
+    new = _merged(spec, old, update, answers)
+    moving = gate_review.gated(spec, gate_review.moves(spec, old, new))
+    if facts is None or not moving:
+        return new, []
+    verdicts = _verdicts(spec, moving, facts)
+    held = frozenset(m.target.key for m in moving if m.promotion and not verdicts[m.target.key].admitted)
+    notes = [gate_review.finding(spec, m, verdicts[m.target.key]) for m in moving if not verdicts[m.target.key].passed]
+    return (_merged(spec, old, update, answers, held) if held else new), notes
+
+
+def _verdicts(spec: Spec, moving: list[gate_review.Move], facts: FactsFactory) -> dict[tuple[str, str], Verdict]:
+    wanted = gate_review.wanted(spec, moving)
+    found = facts(spec).facts(wanted.versions, signature=wanted.signature, metrics=wanted.metrics)
+    return gate_review.verdicts(spec, moving, found)
 
 
 def _read_lock(repo: Path) -> Lock:

@@ -23,6 +23,7 @@ def command(
     selection = _build.update_selection(update, selectors)
     _build.write_outcome(
         ctx, root,
-        lambda: pipeline.generate(root, _build.registry_for, selection, _build.manifest_checks(root, crd_dir)),
+        lambda: pipeline.generate(root, _build.registry_for, selection, _build.manifest_checks(root, crd_dir),
+                                  _build.facts_for),
         check=check, fix="kserve-gitops generate",
     )

@@ -21,5 +21,5 @@ def command(
 ) -> None:
     root = _build.repo_root(repo)
     selection = _build.update_selection(update, selectors)
-    _build.write_outcome(ctx, root, lambda: pipeline.lock(root, _build.registry_for, selection), check=check,
-                         fix="kserve-gitops lock")
+    _build.write_outcome(ctx, root, lambda: pipeline.lock(root, _build.registry_for, selection, _build.facts_for),
+                         check=check, fix="kserve-gitops lock")

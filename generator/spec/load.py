@@ -277,7 +277,8 @@ def _target_gates(environment: Gates, raw: Mapping[str, Any]) -> Gates:
 
 def _gate_problems(data: Mapping[str, Any], positions: Positions, file: str) -> list[Diagnostic]:
     """Bounds that no value can satisfy, wherever gates are written (environments, models' environments)."""
-    places = [(("environments", name), env.get("gates", {})) for name, env in data["environments"].items()]
+    places: list[tuple[tuple[str, ...], Any]] = [
+        (("environments", name), env.get("gates", {})) for name, env in data["environments"].items()]
     places += [(("models", model, "environments", env), settings.get("gates", {}))
                for model, spec in data["models"].items() for env, settings in spec["environments"].items()]
     return [_locate(problem, where, positions, file) for where, raw in places for problem in rules.check_gates(raw)]
