@@ -7,12 +7,13 @@ as factories, so nothing talks to MLflow unless a reference really needs resolvi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from generator.diagnostics import Diagnostic
-from generator.errors import LockError, RegistryError, UserError, ValidationFailed
+from generator import status as status_rows
+from generator.diagnostics import Diagnostic, json_path
+from generator.errors import EXIT_ENVIRONMENT, EnvironmentProblem, LockError, RegistryError, UserError, ValidationFailed
 from generator.gate import review as gate_review
 from generator.gate.evaluate import Verdict
 from generator.lock import images as lock_images
@@ -20,11 +21,13 @@ from generator.lock import io as lock_io
 from generator.lock.model import Lock, LockEntry
 from generator.lock.resolve import Update, compatibility, merge, queries_for
 from generator.propose import publish as propose_publish
-from generator.registry.base import Query, Registry, Resolution
+from generator.registry.base import ModelVersion, Query, Registry, Resolution
 from generator.render.tree import ARGOCD_DIR, CLUSTER_DIR, ENVIRONMENTS_DIR, ROOT_KUSTOMIZATION, render
 from generator.spec import edit as spec_edit
 from generator.spec.load import load_spec, parse_spec
 from generator.spec.model import Platform, Spec, Target
+from generator.spec.yaml_lines import load as load_yaml
+from generator.util.proc import CommandError, run_cmd
 from generator.write import Plan, plan
 
 SPEC_FILE = "models.yaml"
@@ -169,6 +172,109 @@ def _verdicts(spec: Spec, moving: list[gate_review.Move], facts: FactsFactory) -
     wanted = gate_review.wanted(spec, moving)
     found = facts(spec).facts(wanted.versions, signature=wanted.signature, metrics=wanted.metrics)
     return gate_review.verdicts(spec, moving, found)
+
+
+def gate(repo: Path, base: str, facts: FactsFactory) -> list[Diagnostic]:
+    """The pull-request check: every version models.lock moves against `base` (a git revision) must pass its gates.
+
+    A failure is an error on the line that chose the version (models.yaml for `version:` and `hold: N`, else the
+    entry's `version:` in models.lock); an override turns it into a warning that reviewers see. No moves with
+    gates: no registry call.
+    """
+    spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
+    lock_text = _read_text(repo / LOCK_FILE)
+    moving = gate_review.gated(spec, gate_review.moves(spec, _lock_at(repo, base), lock_io.loads(lock_text, LOCK_FILE)))
+    if not moving:
+        return warnings
+    verdicts = _verdicts(spec, moving, facts)
+    _, positions, _ = load_yaml(lock_text, LOCK_FILE)
+    found = []
+    for move in moving:
+        verdict = verdicts[move.target.key]
+        if verdict.passed:
+            continue
+        finding = gate_review.finding(spec, move, verdict, severity="warning" if verdict.override else "error")
+        target = move.target
+        if not (target.pinned or target.ref.kind == "version"):
+            where = ("models", target.model, target.env, "version")
+            finding = replace(finding, file=LOCK_FILE, line=positions.line_of(where)[0], path=json_path(where))
+        found.append(finding)
+    return warnings + found
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    rows: list[status_rows.Row]
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+
+DeploymentsFactory = Callable[[Spec], Sequence[status_rows.Deployment]]
+
+
+def status(repo: Path, *, facts: FactsFactory | None, deployments: DeploymentsFactory | None,
+           registry: RegistryFactory | None) -> StatusReport:
+    """Which version is locked, gated, deployed and healthy where (`status.py`). Without registry factories (no
+    MLflow configured), or when MLflow does not answer, the registry columns say "unknown" and nothing fails."""
+    spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
+    current = _read_lock(repo)
+    verdicts: dict[tuple[str, str], Verdict] | None = None
+    deployed: Sequence[status_rows.Deployment] | None = None
+    pending: dict[tuple[str, str], str] | None = None
+    try:
+        if facts is not None:
+            locked = [gate_review.Move(t, None, e) for t in spec.targets if (e := current.get(t.model, t.env))]
+            verdicts = _verdicts(spec, gate_review.gated(spec, locked), facts)
+        deployed = deployments(spec) if deployments is not None else None
+        pending = _pending(spec, registry) if registry is not None else None
+    except UserError as exc:
+        if exc.exit_code != EXIT_ENVIRONMENT:
+            raise
+        warnings += [replace(d, severity="warning") for d in exc.diagnostics]
+    rows = status_rows.rows(spec, current, compat=compatibility(spec, current), verdicts=verdicts,
+                            deployed=deployed, revision_order=_revision_order(repo), pending=pending)
+    return StatusReport(rows, warnings)
+
+
+def _pending(spec: Spec, registry: RegistryFactory) -> dict[tuple[str, str], str]:
+    """Where each floating, unheld reference points in the registry now."""
+    targets = [t for t in spec.targets if t.wanted.floating and not t.hold]
+    queries = sorted({Query(t.registered_model, t.wanted) for t in targets})
+    answers = dict(zip(queries, registry(spec).resolve(queries), strict=True)) if queries else {}
+    return {t.key: answer.version for t in targets
+            if isinstance(answer := answers[Query(t.registered_model, t.wanted)], ModelVersion)}
+
+
+def _revision_order(repo: Path) -> dict[str, int]:
+    """Recent commits of HEAD, newest first (0); empty outside a git repository."""
+    try:
+        listed = run_cmd(["git", "rev-list", "--max-count=1000", "HEAD"], cwd=repo).split()
+    except CommandError:
+        return {}
+    return {sha: index for index, sha in enumerate(listed)}
+
+
+def _lock_at(repo: Path, revision: str) -> Lock:
+    """models.lock as committed at `revision`; an empty lock when the file did not exist there."""
+    try:
+        run_cmd(["git", "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"], cwd=repo)
+    except CommandError:
+        raise EnvironmentProblem.simple(
+            f"git revision {revision!r} is not in this clone",
+            hint="pass --base with the pull request's base commit, and check it out (actions/checkout fetch-depth: 2 "
+                 "makes HEAD^1 the base of a pull_request merge commit)") from None
+    try:
+        text = run_cmd(["git", "show", f"{revision}:{LOCK_FILE}"], cwd=repo)
+    except CommandError:
+        return Lock()
+    return lock_io.loads(text, f"{revision}:{LOCK_FILE}")
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise LockError.simple(f"cannot read: {exc.strerror or exc}", file=path.name,
+                               hint="run `kserve-gitops lock` first") from None
 
 
 def _read_lock(repo: Path) -> Lock:

@@ -7,7 +7,21 @@ from typing import Annotated
 import typer
 
 from generator import __version__
-from generator.cli import generate, image, lock, pin, propose, render, schemas, smoke, unpin, validate, webhook
+from generator.cli import (
+    gate,
+    generate,
+    image,
+    lock,
+    pin,
+    propose,
+    render,
+    schemas,
+    smoke,
+    status,
+    unpin,
+    validate,
+    webhook,
+)
 
 app = typer.Typer(
     name="kserve-gitops",
@@ -36,7 +50,7 @@ def _global(
     ctx.obj = {"debug": debug}
 
 
-for command in (validate, lock, render, generate, pin, unpin, smoke, propose):
+for command in (validate, lock, render, generate, pin, unpin, smoke, propose, gate, status):
     app.command(name=command.NAME, help=command.HELP, epilog=command.EXAMPLE)(command.command)
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(webhook.app, name="webhook")
