@@ -13,14 +13,23 @@ from pathlib import Path
 
 from generator import status as status_rows
 from generator.diagnostics import Diagnostic, json_path
-from generator.errors import EXIT_ENVIRONMENT, EnvironmentProblem, LockError, RegistryError, UserError, ValidationFailed
+from generator.errors import (
+    EXIT_ENVIRONMENT,
+    EnvironmentProblem,
+    LockError,
+    RegistryError,
+    RegistryUnavailable,
+    UserError,
+    ValidationFailed,
+)
 from generator.gate import review as gate_review
-from generator.gate.evaluate import Verdict
+from generator.gate.evaluate import Verdict, applicable
 from generator.lock import images as lock_images
 from generator.lock import io as lock_io
 from generator.lock.model import Lock, LockEntry
 from generator.lock.resolve import Update, compatibility, merge, queries_for
 from generator.propose import publish as propose_publish
+from generator.propose.plan import Change
 from generator.registry.base import ModelVersion, Query, Registry, Resolution
 from generator.render.tree import ARGOCD_DIR, CLUSTER_DIR, ENVIRONMENTS_DIR, ROOT_KUSTOMIZATION, render
 from generator.spec import edit as spec_edit
@@ -293,6 +302,7 @@ def _check(files: dict[str, bytes], validate: Validator, platform: Platform) -> 
 def propose(
     repo: Path, settings: propose_publish.Settings, *, git: propose_publish.GitSide,
     github: propose_publish.GitHubSide | None, runs: propose_publish.RunSource, validate: Validator,
+    registry: RegistryFactory | None = None, facts: FactsFactory | None = None,
 ) -> propose_publish.Published:
     """The working tree's models.lock, as `lock --update` left it, proposed group by group against the base branch.
 
@@ -301,8 +311,45 @@ def propose(
     if not (repo / LOCK_FILE).is_file():
         raise UserError.simple("no models.lock in the working tree", file=LOCK_FILE,
                                hint="run `kserve-gitops lock --update` first, then propose what it changed")
+    gates = ProposeGates(registry, facts) if registry is not None and facts is not None else None
     return propose_publish.propose(_read_lock(repo), settings, git=git, github=github, runs=runs,
-                                   check=lambda files, platform: _check(dict(files), validate, platform))
+                                   check=lambda files, platform: _check(dict(files), validate, platform), gates=gates)
+
+
+@dataclass(frozen=True)
+class ProposeGates:
+    """`propose`'s view of the gates, against the base branch's lock.
+
+    Every change gets the facts for its comparison table and, when gated, a verdict. The registry is asked again
+    (as `lock --update` did) only when models.yaml has gates: a candidate `lock --update` held back is not in
+    models.lock, yet its pull request must say why it is missing.
+    """
+
+    registry: RegistryFactory
+    facts: FactsFactory
+
+    def review(self, spec: Spec, base: Lock, changes: Sequence[Change], update: Update) -> gate_review.GateReview:
+        proposed = [gate_review.Move(target, c.old, c.new) for c in changes
+                    if (target := spec.target(c.model, c.env)) is not None]
+        gated = any(applicable(spec, t) for t in spec.targets)
+        taken = {m.target.key for m in proposed}
+        offered = [m for m in gate_review.gated(spec, gate_review.moves(spec, base, _relock(spec, base, update,
+                                                                                            self.registry)))
+                   if m.promotion and m.target.key not in taken] if gated else []
+        everything = proposed + offered
+        if not everything:
+            return gate_review.GateReview()
+        wanted = gate_review.wanted(spec, everything)
+        try:
+            found = self.facts(spec).facts(wanted.versions, signature=wanted.signature, metrics=wanted.metrics)
+        except RegistryUnavailable:
+            if gated:
+                raise
+            return gate_review.GateReview()  # only the comparison tables were wanted: the body says less
+        verdicts = gate_review.verdicts(spec, everything, found)
+        held = tuple((m, verdicts[m.target.key]) for m in everything
+                     if m.promotion and m.target.key in verdicts and not verdicts[m.target.key].admitted)
+        return gate_review.GateReview(found, verdicts, held)
 
 
 def record_image(repo: Path, model: str, version: str, digest: str, *, validate: Validator) -> Outcome:

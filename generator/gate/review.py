@@ -9,7 +9,7 @@ pull-request check (`kserve-gitops gate`) judges instead of `lock`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from generator.diagnostics import Diagnostic, Severity, json_path
@@ -37,6 +37,16 @@ class Move:
     def promotion(self) -> bool:
         return (self.current is not None and self.current.registered_model == self.candidate.registered_model
                 and self.current.reference == self.candidate.reference)
+
+
+@dataclass(frozen=True)
+class GateReview:
+    """What `propose` learnt from the gates: facts for the PR's comparison tables, verdicts of the changes, and the
+    candidates held back (the registry offers them; they fail their gates without an override)."""
+
+    facts: Mapping[VersionKey, Facts] = field(default_factory=dict)
+    verdicts: Mapping[tuple[str, str], Verdict] = field(default_factory=dict)
+    held: tuple[tuple[Move, Verdict], ...] = ()
 
 
 @dataclass(frozen=True)
