@@ -74,18 +74,18 @@ def gated(spec: Spec, found: Sequence[Move]) -> list[Move]:
 
 
 def wanted(spec: Spec, found: Sequence[Move]) -> Wanted:
-    """Candidates and the versions they replace; gated metrics per candidate (for error messages)."""
+    """Candidates and the versions they replace; the gated metrics per version (for error messages)."""
     versions: dict[VersionKey, None] = {}
     metrics: dict[VersionKey, tuple[str, ...]] = {}
     signature = False
     for move in found:
         gates = applicable(spec, move.target)
-        key = version_key(move.candidate)
-        versions[key] = None
-        metrics[key] = tuple(sorted({*metrics.get(key, ()), *gated_metrics(gates)}))
         signature = signature or needs_signature(gates)
-        if move.current is not None:
-            versions[version_key(move.current)] = None
+        for entry in (move.candidate, move.current):
+            if entry is not None:
+                key = version_key(entry)
+                versions[key] = None
+                metrics[key] = tuple(sorted({*metrics.get(key, ()), *gated_metrics(gates)}))
     return Wanted(tuple(versions), signature, metrics)
 
 

@@ -25,7 +25,7 @@ from mlflow.exceptions import MlflowException
 
 from generator.errors import RegistryUnavailable
 from generator.gate.evaluate import Facts
-from generator.registry.mlflow import HttpPolicy, _or_none
+from generator.registry.mlflow import HttpPolicy, _or_none, _reason
 from generator.registry.mlmodel import read_mlmodel_text
 from generator.util.environ import scoped_environ
 from generator.util.redact import redact
@@ -71,7 +71,7 @@ class MlflowFacts:
             what = f"metric(s) {', '.join(gated)}" if gated else "metrics"
             raise RegistryUnavailable.simple(
                 f"cannot evaluate the gates of '{name}' version {version} ({what}): MLflow at "
-                f"{redact(self.tracking_uri)} did not answer: {redact(str(exc.message))[:300]}",
+                f"{redact(self.tracking_uri)} did not answer: {_reason(exc)}",
                 hint="check that the server is up and MLFLOW_TRACKING_URI and its credentials; nothing was written",
             ) from None
         return Facts(values, has)
