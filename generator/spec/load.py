@@ -54,6 +54,8 @@ _STORAGE_KEYS = {"image": "image", "configMap": "config_map", "secret": "secret"
 _SYNC_KEYS = {"automated": "automated", "prune": "prune", "selfHeal": "self_heal"}
 _ARGOCD_KEYS = {"repoURL": "repo_url", "targetRevision": "target_revision", "namespace": "namespace",
                 "project": "project"}
+_WRONG_LEVEL = {"override": "an override is for one model in one environment: set it in "
+                             "models.<model>.environments.<env>.gates"}
 _METRIC_GATE_KEYS = {"min": "min", "max": "max", "maxDrop": "max_drop", "maxRise": "max_rise",
                      "optional": "optional"}
 _POLICY_KEYS = {"requireLimits": "require_limits", "minReplicas": "min_replicas", "allowLatest": "allow_latest"}
@@ -139,6 +141,8 @@ def _describe(error: ValidationError, path: list[str | int]) -> tuple[str, str]:
             path.append(unknown[0])
             close = difflib.get_close_matches(unknown[0], _field_names(), n=1)
             hint = f"did you mean '{close[0]}'?" if close else "remove it; see schemas/models.schema.json"
+            if close == unknown[:1]:
+                hint = _WRONG_LEVEL.get(unknown[0], f"'{unknown[0]}' is not allowed here; see the schema")
             return f"unknown field '{unknown[0]}'", hint
     if error.validator == "oneOf" and isinstance(instance, dict):
         chosen = [k for k in REF_KINDS if k in instance]
