@@ -14,6 +14,7 @@ registry is `RegistryUnavailable` (exit 2) naming the version and the metrics th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -32,6 +33,7 @@ from generator.util.redact import redact
 
 VersionKey = tuple[str, str]  # (registered model, version)
 _WORKERS = 8
+_LOGGED_MODEL_SOURCE = re.compile(r"models:/(m-[0-9a-f]+)/?")
 
 
 class MlflowFacts:
@@ -64,7 +66,8 @@ class MlflowFacts:
             values: dict[str, float] = {}
             if found.run_id and (run := _or_none(self._client.get_run, found.run_id)) is not None:
                 values.update(run.data.metrics)
-            if found.model_id and (logged := _or_none(self._client.get_logged_model, found.model_id)) is not None:
+            model_id = logged_model_id(found.model_id, found.source)
+            if model_id and (logged := _or_none(self._client.get_logged_model, model_id)) is not None:
                 values.update(latest(logged.metrics or []))
             has = self._signature(name, version) if signature else None
         except MlflowException as exc:
@@ -80,6 +83,15 @@ class MlflowFacts:
         uri = self._client.get_model_version_download_uri(name, version)
         text = read_mlmodel_text(uri, self.tracking_uri)
         return has_signature(text) if text is not None else None
+
+
+def logged_model_id(model_id: str | None, source: str | None) -> str:
+    """The version's MLflow 3 logged model: its `model_id`, which the tracking server does not always return,
+    else the one its source names (`models:/m-…`, how MLflow 3 registers a logged model)."""
+    if model_id:
+        return model_id
+    found = _LOGGED_MODEL_SOURCE.fullmatch(source or "")
+    return found.group(1) if found else ""
 
 
 def latest(metrics: Sequence[Metric]) -> dict[str, float]:

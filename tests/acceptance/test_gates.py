@@ -94,6 +94,24 @@ def test_candidate_without_the_gated_metric_is_held_back(gated: Promotion) -> No
     assert _locked(gated, "staging") == "4"
 
 
+def test_a_logged_model_metric_wins_over_the_run_metric_of_the_same_name(gated: Promotion) -> None:
+    """MLflow 3: a metric logged with model_id belongs to that model; the run may hold other values of it."""
+    client, name = gated.platform.server.client, gated.platform.name
+    experiment = client.get_run(gated.platform.server.logged.run_id).info.experiment_id
+    run_id = client.create_run(experiment).info.run_id
+    model_id = client.create_logged_model(experiment, source_run_id=run_id).model_id
+    client.log_metric(run_id, "accuracy", 0.96, step=0, model_id=model_id)
+    client.log_metric(run_id, "accuracy", 0.80, step=1)  # the run's latest value, not the model's
+    client.set_terminated(run_id)
+    version = client.create_model_version(name, source=f"models:/{model_id}", run_id=run_id, model_id=model_id,
+                                          await_creation_for=0).version
+    gated.move("challenger", str(version))
+    locked = gated.platform.run("lock", "--update", "wine/staging")
+    assert locked.code == 0, locked.err
+    assert "[gate]" not in locked.err
+    assert _locked(gated, "staging") == str(version)
+
+
 def test_hand_edit_to_a_failing_version_fails_the_check_on_its_line(gated: Promotion) -> None:
     gated.release("staging-candidate", {"accuracy": 0.80})  # version 5; no alias the spec follows
     lock = gated.platform.root / "models.lock"
