@@ -329,27 +329,30 @@ class ProposeGates:
     facts: FactsFactory
 
     def review(self, spec: Spec, base: Lock, changes: Sequence[Change], update: Update) -> gate_review.GateReview:
+        """Verdicts of the changes, and what is held back: failing changes, and failing versions the registry
+        offers now that models.lock does not carry (`lock --update` held them back)."""
         proposed = [gate_review.Move(target, c.old, c.new) for c in changes
                     if (target := spec.target(c.model, c.env)) is not None]
         gated = any(applicable(spec, t) for t in spec.targets)
-        taken = {m.target.key for m in proposed}
+        taken = {(m.target.key, m.candidate.version) for m in proposed}
         offered = [m for m in gate_review.gated(spec, gate_review.moves(spec, base, _relock(spec, base, update,
                                                                                             self.registry)))
-                   if m.promotion and m.target.key not in taken] if gated else []
-        everything = proposed + offered
-        if not everything:
+                   if m.promotion and (m.target.key, m.candidate.version) not in taken] if gated else []
+        if not proposed and not offered:
             return gate_review.GateReview()
-        wanted = gate_review.wanted(spec, everything)
+        wanted = gate_review.wanted(spec, proposed + offered)
         try:
             found = self.facts(spec).facts(wanted.versions, signature=wanted.signature, metrics=wanted.metrics)
         except RegistryUnavailable:
             if gated:
                 raise
             return gate_review.GateReview()  # only the comparison tables were wanted: the body says less
-        verdicts = gate_review.verdicts(spec, everything, found)
-        held = tuple((m, verdicts[m.target.key]) for m in everything
-                     if m.promotion and m.target.key in verdicts and not verdicts[m.target.key].admitted)
-        return gate_review.GateReview(found, verdicts, held)
+        verdicts = gate_review.verdicts(spec, proposed, found)
+        offers = gate_review.verdicts(spec, offered, found)
+        held = [(m, verdicts[m.target.key]) for m in proposed
+                if m.promotion and m.target.key in verdicts and not verdicts[m.target.key].admitted]
+        held += [(m, offers[m.target.key]) for m in offered if not offers[m.target.key].admitted]
+        return gate_review.GateReview(found, verdicts, tuple(held))
 
 
 def record_image(repo: Path, model: str, version: str, digest: str, *, validate: Validator) -> Outcome:

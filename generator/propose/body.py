@@ -125,8 +125,8 @@ def _held(held: Sequence[tuple[Move, Verdict]]) -> str:
             f"{m.current.version if m.current else '—'} | "
             f"{'<br>'.join(_cell(f'{c.metric} {c.reason}') for c in v.failures)} |" for m, v in held]
     return "\n".join(["### Held back by gate", "",
-                      "The registry offers these versions, but they fail the quality gates of models.yaml, so this "
-                      "pull request leaves them out (docs/gates.md).", "",
+                      "The registry offers these versions, but they fail the quality gates of models.yaml, so they "
+                      "are not proposed (docs/gates.md).", "",
                       "| model | environment | candidate | keeps | failing |",
                       "| --- | --- | --- | --- | --- |", *rows])
 
@@ -166,7 +166,11 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def closing(key: str, *, superseded_by: Sequence[str]) -> str:
+def closing(key: str, *, superseded_by: Sequence[str], held: Sequence[tuple[Move, Verdict]] = ()) -> str:
+    if held:
+        return (f"Nothing is left to promote for **{key}**: what the registry offers now fails the quality gates of "
+                f"models.yaml. Closing; a new pull request opens when a version passes, or when "
+                f"`gates.override` lets one through.\n\n{_held(held)}")
     if superseded_by:
         return (f"Superseded by {', '.join(superseded_by)}: `kserve-gitops propose` now groups changes "
                 f"differently, and that pull request carries what this one proposed. Closing.")

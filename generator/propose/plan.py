@@ -194,8 +194,9 @@ def _version(entry: LockEntry | None) -> str:
     return entry.version if entry is not None else ""
 
 
-def closing_comment(branch: str, spec: Spec, group: Group, successors: Sequence[str]) -> str:
-    """Why the bot closes one of its pull requests: its key has nothing left to promote, or
-    another grouping (`--group`) now carries the changes (`successors`: `#12`, …)."""
+def closing_comment(branch: str, spec: Spec, group: Group, successors: Sequence[str],
+                    held: Sequence[tuple[Move, Verdict]] = ()) -> str:
+    """Why the bot closes one of its pull requests: its key has nothing left to promote (or only versions its gates
+    hold back), or another grouping (`--group`) now carries the changes (`successors`: `#12`, …)."""
     key = branch.removeprefix(BRANCH_PREFIX)
-    return body.closing(key, superseded_by=[] if key in keys(spec, group) else list(successors))
+    return body.closing(key, superseded_by=[] if key in keys(spec, group) else list(successors), held=held)

@@ -86,6 +86,23 @@ def test_regression_beyond_max_drop_is_held_back_and_the_pull_request_says_why(g
     assert again.out.endswith(f"all: #1 {gated.github.url}/acme/platform/pull/1 is up to date\n"), "byte-identical body"
 
 
+def test_open_pull_request_is_closed_with_the_reason_when_the_alias_moves_to_a_failing_version(
+        gated: Promotion) -> None:
+    gated.release("challenger", {"accuracy": 0.96})  # 5 passes: the staging pull request opens
+    gated.lock("wine/staging")
+    assert gated.propose("wine/staging").out.startswith("staging: opened #1 ")
+    git("checkout", "--quiet", "--", "models.lock", "environments", cwd=gated.platform.root)  # the next CI run
+    gated.release("challenger", {"accuracy": 0.90})  # 6 drops 0.05 against staging's 4
+    gated.lock("wine/staging")
+    result = gated.propose("wine/staging")
+    assert result.out.endswith(f"staging: closed #1 {gated.github.url}/acme/platform/pull/1: nothing left to propose\n")
+    (comment,) = gated.github.pulls[1].comments
+    assert comment.startswith("Nothing is left to promote for **staging**: what the registry offers now fails the "
+                              "quality gates of models.yaml.")
+    assert "| wine | staging | 6 (`alias challenger`) | 4 | accuracy dropped 0.05 (0.95 → 0.9), maxDrop 0.005 |" \
+        in comment
+
+
 def test_candidate_without_the_gated_metric_is_held_back(gated: Promotion) -> None:
     gated.release("challenger", {"f1": 0.99})
     locked = gated.platform.run("lock", "--update", "wine/staging")
