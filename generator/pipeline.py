@@ -239,7 +239,8 @@ def status(repo: Path, *, facts: FactsFactory | None, deployments: DeploymentsFa
         if exc.exit_code != EXIT_ENVIRONMENT:
             raise
         warnings += [replace(d, severity="warning") for d in exc.diagnostics]
-    rows = status_rows.rows(spec, current, compat=compatibility(spec, current), verdicts=verdicts,
+    compat = {t.key: compatibility(replace(spec, targets=(t,)), current) for t in spec.targets}
+    rows = status_rows.rows(spec, current, compat=compat, verdicts=verdicts,
                             deployed=deployed, revision_order=_revision_order(repo), pending=pending)
     return StatusReport(rows, warnings)
 

@@ -50,7 +50,8 @@ class Row:
 
 
 def rows(
-    spec: Spec, lock: Lock, *, compat: Sequence[Diagnostic], verdicts: Mapping[tuple[str, str], Verdict] | None,
+    spec: Spec, lock: Lock, *, compat: Mapping[tuple[str, str], Sequence[Diagnostic]],
+    verdicts: Mapping[tuple[str, str], Verdict] | None,
     deployed: Sequence[Deployment] | None, revision_order: Mapping[str, int],
     pending: Mapping[tuple[str, str], str] | None,
 ) -> list[Row]:
@@ -73,7 +74,7 @@ def rows(
             reference=str(target.ref) + (f", hold {target.pinned or 'true'}" if target.hold else ""),
             locked=locked or "not locked",
             gate=UNKNOWN if verdicts is None else ("none" if verdict is None else verdict.summary()),
-            compat=_compat(compat, target.line, entry is not None and entry.info is not None),
+            compat=_compat(compat.get(target.key, ()), entry is not None and entry.info is not None),
             deployed=UNKNOWN if deployed is None else (f"{running.version} @{running.revision[:12]}" if running
                                                         else "not deployed"),
             health=UNKNOWN if deployed is None else (running.health or "unknown") if running else "",
@@ -90,9 +91,8 @@ def _running(deployed: Sequence[Deployment] | None, name: str, env: str,
     return min(tagged, key=lambda d: (order.get(d.revision, newest), -int(d.version)), default=None)
 
 
-def _compat(found: Sequence[Diagnostic], line: int, recorded: bool) -> str:
-    """From models.lock's MLmodel records: `ok`, or the worst finding at this target's line."""
-    mine = [d for d in found if d.line == line]
+def _compat(mine: Sequence[Diagnostic], recorded: bool) -> str:
+    """From models.lock's MLmodel records: `ok`, or the worst finding of this target."""
     if any(d.severity == "error" for d in mine):
         return "error: " + next(d.message for d in mine if d.severity == "error")
     if mine:
