@@ -188,6 +188,15 @@ def test_status_shows_drift_when_a_tag_says_an_older_version_runs(gated: Promoti
     assert rows["staging"]["gate"] == "pass"
     assert rows["prod"]["deployed"] == "not deployed"
     assert rows["dev"]["gate"] == "none"
+    os.environ["MLFLOW_TRACKING_URI"] = "http://127.0.0.1:9"  # offline: nothing listens on the discard port
+    try:
+        offline = gated.platform.run("status", "-o", "json")
+    finally:
+        os.environ["MLFLOW_TRACKING_URI"] = gated.platform.server.stack.tracking_uri
+    assert offline.code == 0, offline.err
+    assert "warning: cannot" in offline.err
+    staging = next(row for row in json.loads(offline.out) if row["env"] == "staging")
+    assert [staging[k] for k in ("locked", "gate", "deployed", "drift")] == ["4", "unknown", "unknown", ""]
     text = gated.platform.run("status", "--registry")
     assert "runs 3, locked 4" in text.out
     assert text.out.splitlines()[0].split() == ["MODEL", "ENV", "REFERENCE", "LOCKED", "GATE", "COMPAT", "DEPLOYED",
