@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 from generator.diagnostics import Diagnostic
-from generator.gate.evaluate import Verdict
+from generator.gate.evaluate import Verdict, applicable
 from generator.lock.model import Lock
 from generator.spec.model import Spec
 
@@ -73,7 +73,7 @@ def rows(
             model=target.model, env=target.env,
             reference=str(target.ref) + (f", hold {target.pinned or 'true'}" if target.hold else ""),
             locked=locked or "not locked",
-            gate=UNKNOWN if verdicts is None else ("none" if verdict is None else verdict.summary()),
+            gate=_gate(verdict, gated=bool(applicable(spec, target)), known=verdicts is not None),
             compat=_compat(compat.get(target.key, ()), entry is not None and entry.info is not None),
             deployed=UNKNOWN if deployed is None else (f"{running.version} @{running.revision[:12]}" if running
                                                         else "not deployed"),
@@ -91,12 +91,17 @@ def _running(deployed: Sequence[Deployment] | None, name: str, env: str,
     return min(tagged, key=lambda d: (order.get(d.revision, newest), -int(d.version)), default=None)
 
 
+def _gate(verdict: Verdict | None, *, gated: bool, known: bool) -> str:
+    if not gated:
+        return "none"
+    return verdict.summary() if known and verdict is not None else UNKNOWN
+
+
 def _compat(mine: Sequence[Diagnostic], recorded: bool) -> str:
-    """From models.lock's MLmodel records: `ok`, or the worst finding of this target."""
-    if any(d.severity == "error" for d in mine):
-        return "error: " + next(d.message for d in mine if d.severity == "error")
-    if mine:
-        return "warning: " + mine[0].message
+    """From models.lock's MLmodel records: `ok`, or the worst finding's severity and rule (`validate` has the text)."""
+    worst = sorted(mine, key=lambda d: d.severity != "error")
+    if worst:
+        return f"{worst[0].severity} ({worst[0].rule})" if worst[0].rule else worst[0].severity
     return "ok" if recorded else UNKNOWN
 
 

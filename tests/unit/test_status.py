@@ -50,11 +50,10 @@ def test_drift_when_an_older_version_runs_and_the_newest_revision_decides_which(
 
 
 def test_gate_verdict_and_pending_promotion() -> None:
-    target = SPEC.target("wine", "staging")
-    assert target is not None
-    verdict = evaluate(applicable(SPEC, target), Facts({"accuracy": 0.8}), None)
-    staging, prod = rows(SPEC, LOCK, compat={}, verdicts={target.key: verdict}, deployed=[], revision_order={},
+    verdicts = {t.key: evaluate(applicable(SPEC, t), Facts({"accuracy": a}), None)
+                for t, a in zip(SPEC.targets, (0.8, 0.95), strict=True)}
+    staging, prod = rows(SPEC, LOCK, compat={}, verdicts=verdicts, deployed=[], revision_order={},
                          pending={("wine", "staging"): "7"})
     assert (staging.gate, staging.pending, staging.deployed) == ("fail: accuracy 0.8 < min 0.9", "→ 7", "not deployed")
-    assert (prod.gate, prod.pending) == ("none", "")
+    assert (prod.gate, prod.pending) == ("pass", ""), "prod follows staging: staging's gates apply to it too"
     assert text([staging], with_pending=True).splitlines()[1].endswith("  → 7")
