@@ -144,6 +144,24 @@ def test_hand_edit_to_a_failing_version_fails_the_check_on_its_line(gated: Promo
     assert "version 5 fails its gates: accuracy 0.8 < min 0.9; accuracy dropped 0.15" in result.out
 
 
+def test_hand_edit_of_models_yaml_to_a_failing_version_is_locked_as_asked_and_fails_the_check(
+        gated: Promotion) -> None:
+    gated.release("staging-candidate", {"accuracy": 0.99, "f1": 0.5})  # version 5: passes
+    gated.release("old-candidate", {"f1": 0.99})  # version 6: no accuracy
+    spec = gated.platform.root / "models.yaml"
+    spec.write_text(spec.read_text().replace("staging: {alias: challenger}", "staging: {version: 6}"))
+    generated = gated.platform.run("generate", *CRDS)
+    assert generated.code == 0, generated.err
+    assert "version 6 fails its gates: accuracy not logged on the candidate [gate]" in generated.err
+    assert _locked(gated, "staging") == "6"
+    result = gated.platform.run("gate")
+    assert result.code == 1
+    line = spec.read_text().splitlines().index("      staging: {version: 6}") + 1
+    assert result.out.startswith(f"models.yaml\n  {line}: $.models.wine.environments.staging: version 6 fails its "
+                                 "gates: accuracy not logged on the candidate [gate]\n")
+    assert result.out.endswith("1 gate failure(s)\n")
+
+
 def test_override_lets_a_failing_version_through_and_shows_in_the_pull_request(gated: Promotion) -> None:
     _gate_staging(gated.platform, override="relabelled test set, see JIRA-42")
     _merge(gated, "Override staging's gates")
