@@ -8,23 +8,37 @@ as factories, so nothing talks to MLflow unless a reference really needs resolvi
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from generator import scaffold
-from generator.diagnostics import Diagnostic
-from generator.errors import LockError, RegistryError, UserError, ValidationFailed
+from generator import status as status_rows
+from generator.diagnostics import Diagnostic, json_path
+from generator.errors import (
+    EXIT_ENVIRONMENT,
+    EnvironmentProblem,
+    LockError,
+    RegistryError,
+    RegistryUnavailable,
+    UserError,
+    ValidationFailed,
+)
+from generator.gate import review as gate_review
+from generator.gate.evaluate import Verdict, applicable
 from generator.lock import images as lock_images
 from generator.lock import io as lock_io
 from generator.lock import verify as lock_verify
 from generator.lock.model import Lock, LockEntry
 from generator.lock.resolve import Update, compatibility, merge, queries_for
 from generator.propose import publish as propose_publish
-from generator.registry.base import ModelInfo, Query, Registered, Registry, Resolution
+from generator.propose.plan import Change
+from generator.registry.base import ModelInfo, ModelVersion, Query, Registered, Registry, Resolution
 from generator.render.tree import ARGOCD_DIR, CLUSTER_DIR, ENVIRONMENTS_DIR, ROOT_KUSTOMIZATION, render
 from generator.spec import edit as spec_edit
 from generator.spec.load import load_spec, parse_spec
 from generator.spec.model import Platform, Spec, Target
+from generator.spec.yaml_lines import load as load_yaml
+from generator.util.proc import CommandError, run_cmd
 from generator.write import Plan, plan
 
 SPEC_FILE = "models.yaml"
@@ -32,6 +46,7 @@ LOCK_FILE = "models.lock"
 RENDERED = (ENVIRONMENTS_DIR, CLUSTER_DIR, ARGOCD_DIR, ROOT_KUSTOMIZATION)
 
 RegistryFactory = Callable[[Spec], Registry]
+FactsFactory = Callable[[Spec], gate_review.FactsSource]
 Validator = Callable[[Mapping[str, bytes], Platform], list[Diagnostic]]
 TreeChecks = Callable[[Path, list[str], Platform], list[Diagnostic]]
 
@@ -57,11 +72,13 @@ def validate_repo(repo: Path, tree_checks: TreeChecks) -> list[Diagnostic]:
     return found + tree_checks(repo, on_disk, platform)
 
 
-def lock(repo: Path, registry: RegistryFactory, update: Update, *, verify: bool = False) -> Outcome:
-    """`verify` (`--check`): also re-read every locked version and refuse entries the registry contradicts."""
+def lock(repo: Path, registry: RegistryFactory, update: Update, facts: FactsFactory | None = None, *,
+         verify: bool = False) -> Outcome:
+    """With `facts`, a floating reference whose new version fails its gates keeps its locked version (a warning).
+    `verify` (`--check`): also re-read every locked version and refuse entries the registry contradicts."""
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
-    new = _relock(spec, _read_lock(repo), update, registry, verify=verify)
-    return Outcome(plan(repo, {LOCK_FILE: lock_io.dumps(new)}), warnings + _compat_warnings(spec, new), new)
+    new, gated = _gated_relock(spec, _read_lock(repo), update, registry, facts, verify=verify)
+    return Outcome(plan(repo, {LOCK_FILE: lock_io.dumps(new)}), warnings + gated + _compat_warnings(spec, new), new)
 
 
 def render_tree(repo: Path, validate: Validator) -> Outcome:
@@ -72,13 +89,13 @@ def render_tree(repo: Path, validate: Validator) -> Outcome:
     return Outcome(plan(repo, files, RENDERED), warnings, current)
 
 
-def generate(repo: Path, registry: RegistryFactory, update: Update, validate: Validator, *,
-             verify: bool = False) -> Outcome:
+def generate(repo: Path, registry: RegistryFactory, update: Update, validate: Validator,
+             facts: FactsFactory | None = None, *, verify: bool = False) -> Outcome:
     """lock + render + validate as one atomic plan: the lock and the manifests always agree. `verify` as `lock`."""
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
-    new = _relock(spec, _read_lock(repo), update, registry, verify=verify)
+    new, gated = _gated_relock(spec, _read_lock(repo), update, registry, facts, verify=verify)
     files = {LOCK_FILE: lock_io.dumps(new), **render(spec, new)}
-    warnings += _check(files, validate, spec.platform) + _compat_warnings(spec, new)
+    warnings += gated + _check(files, validate, spec.platform) + _compat_warnings(spec, new)
     return Outcome(plan(repo, files, RENDERED), warnings, new)
 
 
@@ -159,8 +176,13 @@ def _files(path: Path) -> list[Path]:
     return [path] if path.is_file() else sorted(p for p in path.rglob("*.yaml") if p.is_file())
 
 
-def _relock(spec: Spec, old: Lock, update: Update, registry: RegistryFactory, *, verify: bool = False) -> Lock:
-    """The new lock; with `verify`, the old one's entries are re-read in the same batch and must hold."""
+def _relock(spec: Spec, old: Lock, update: Update, registry: RegistryFactory) -> Lock:
+    return _merged(spec, old, update, _answers(spec, old, update, registry))
+
+
+def _answers(spec: Spec, old: Lock, update: Update, registry: RegistryFactory, *,
+             verify: bool = False) -> dict[Query, Resolution]:
+    """The registry's answers; with `verify`, the old lock's entries are re-read in the same batch and must hold."""
     unknown = update.unknown_selectors(spec)
     if unknown:
         known = sorted({t.model for t in spec.targets} | {f"{t.model}/{t.env}" for t in spec.targets})
@@ -171,7 +193,12 @@ def _relock(spec: Spec, old: Lock, update: Update, registry: RegistryFactory, *,
     answers = _ask(spec, registry, [*queries_for(spec, old, update), *checks], {} if verify else old.infos())
     if verify:
         _refuse_untrue(spec, old, answers)
-    new, problems = merge(spec, old, update, answers)
+    return answers
+
+
+def _merged(spec: Spec, old: Lock, update: Update, answers: dict[Query, Resolution],
+            keep: frozenset[tuple[str, str]] = frozenset()) -> Lock:
+    new, problems = merge(spec, old, update, answers, keep)
     if problems:
         raise RegistryError(problems)
     return new
@@ -197,6 +224,132 @@ def _verify_lock(spec: Spec, lock: Lock, registry: RegistryFactory) -> None:
     _refuse_untrue(spec, lock, _ask(spec, registry, lock_verify.queries(spec, lock), {}))
 
 
+def _gated_relock(spec: Spec, old: Lock, update: Update, registry: RegistryFactory,
+                  facts: FactsFactory | None, *, verify: bool = False) -> tuple[Lock, list[Diagnostic]]:
+    """`_relock`, then the gates of every version that moves: a promotion that fails them (no override) keeps its
+    locked version, and `follow` is applied again on top. What a person changed by hand is locked as asked and
+    only warned about here; the pull-request check `kserve-gitops gate` fails it."""
+    answers = _answers(spec, old, update, registry, verify=verify)
+    new = _merged(spec, old, update, answers)
+    moving = gate_review.gated(spec, gate_review.moves(spec, old, new))
+    if facts is None or not moving:
+        return new, []
+    verdicts = _verdicts(spec, moving, facts)
+    held = frozenset(m.target.key for m in moving if m.promotion and not verdicts[m.target.key].admitted)
+    notes = [gate_review.finding(spec, m, verdicts[m.target.key]) for m in moving if not verdicts[m.target.key].passed]
+    return (_merged(spec, old, update, answers, held) if held else new), notes
+
+
+def _verdicts(spec: Spec, moving: list[gate_review.Move], facts: FactsFactory) -> dict[tuple[str, str], Verdict]:
+    wanted = gate_review.wanted(spec, moving)
+    found = facts(spec).facts(wanted.versions, signature=wanted.signature, metrics=wanted.metrics)
+    return gate_review.verdicts(spec, moving, found)
+
+
+def gate(repo: Path, base: str, facts: FactsFactory) -> list[Diagnostic]:
+    """The pull-request check: every version models.lock moves against `base` (a git revision) must pass its gates.
+
+    A failure is an error on the line that chose the version (models.yaml for `version:` and `hold: N`, else the
+    entry's `version:` in models.lock); an override turns it into a warning that reviewers see. No moves with
+    gates: no registry call.
+    """
+    spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
+    lock_text = _read_text(repo / LOCK_FILE)
+    moving = gate_review.gated(spec, gate_review.moves(spec, _lock_at(repo, base), lock_io.loads(lock_text, LOCK_FILE)))
+    if not moving:
+        return warnings
+    verdicts = _verdicts(spec, moving, facts)
+    _, positions, _ = load_yaml(lock_text, LOCK_FILE)
+    found = []
+    for move in moving:
+        verdict = verdicts[move.target.key]
+        if verdict.passed:
+            continue
+        finding = gate_review.finding(spec, move, verdict, severity="warning" if verdict.override else "error")
+        target = move.target
+        if not (target.pinned or target.ref.kind == "version"):
+            where = ("models", target.model, target.env, "version")
+            finding = replace(finding, file=LOCK_FILE, line=positions.line_of(where)[0], path=json_path(where))
+        found.append(finding)
+    return warnings + found
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    rows: list[status_rows.Row]
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+
+DeploymentsFactory = Callable[[Spec], Sequence[status_rows.Deployment]]
+
+
+def status(repo: Path, *, facts: FactsFactory | None, deployments: DeploymentsFactory | None,
+           registry: RegistryFactory | None) -> StatusReport:
+    """Which version is locked, gated, deployed and healthy where (`status.py`). Without registry factories (no
+    MLflow configured), or when MLflow does not answer, the registry columns say "unknown" and nothing fails."""
+    spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
+    current = _read_lock(repo)
+    verdicts: dict[tuple[str, str], Verdict] | None = None
+    deployed: Sequence[status_rows.Deployment] | None = None
+    pending: dict[tuple[str, str], str] | None = None
+    try:
+        if facts is not None:
+            locked = [gate_review.Move(t, None, e) for t in spec.targets if (e := current.get(t.model, t.env))]
+            verdicts = _verdicts(spec, gate_review.gated(spec, locked), facts)
+        deployed = deployments(spec) if deployments is not None else None
+        pending = _pending(spec, registry) if registry is not None else None
+    except UserError as exc:
+        if exc.exit_code != EXIT_ENVIRONMENT:
+            raise
+        warnings += [replace(d, severity="warning") for d in exc.diagnostics]
+    compat = {t.key: compatibility(replace(spec, targets=(t,)), current) for t in spec.targets}
+    rows = status_rows.rows(spec, current, compat=compat, verdicts=verdicts,
+                            deployed=deployed, revision_order=_revision_order(repo), pending=pending)
+    return StatusReport(rows, warnings)
+
+
+def _pending(spec: Spec, registry: RegistryFactory) -> dict[tuple[str, str], str]:
+    """Where each floating, unheld reference points in the registry now."""
+    targets = [t for t in spec.targets if t.wanted.floating and not t.hold]
+    queries = sorted({Query(t.registered_model, t.wanted) for t in targets})
+    answers = _ask(spec, registry, queries, {})
+    return {t.key: answer.version for t in targets
+            if isinstance(answer := answers[Query(t.registered_model, t.wanted)], ModelVersion)}
+
+
+def _revision_order(repo: Path) -> dict[str, int]:
+    """Recent commits of HEAD, newest first (0); empty outside a git repository."""
+    try:
+        listed = run_cmd(["git", "rev-list", "--max-count=1000", "HEAD"], cwd=repo).split()
+    except CommandError:
+        return {}
+    return {sha: index for index, sha in enumerate(listed)}
+
+
+def _lock_at(repo: Path, revision: str) -> Lock:
+    """models.lock as committed at `revision`; an empty lock when the file did not exist there."""
+    try:
+        run_cmd(["git", "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"], cwd=repo)
+    except CommandError:
+        raise EnvironmentProblem.simple(
+            f"git revision {revision!r} is not in this clone",
+            hint="pass --base with the pull request's base commit, and check it out (actions/checkout fetch-depth: 2 "
+                 "makes HEAD^1 the base of a pull_request merge commit)") from None
+    try:
+        text = run_cmd(["git", "show", f"{revision}:{LOCK_FILE}"], cwd=repo)
+    except CommandError:
+        return Lock()
+    return lock_io.loads(text, f"{revision}:{LOCK_FILE}")
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise LockError.simple(f"cannot read: {exc.strerror or exc}", file=path.name,
+                               hint="run `kserve-gitops lock` first") from None
+
+
 def _read_lock(repo: Path) -> Lock:
     return lock_io.read(repo / LOCK_FILE)
 
@@ -213,7 +366,7 @@ def _check(files: dict[str, bytes], validate: Validator, platform: Platform) -> 
 def propose(
     repo: Path, settings: propose_publish.Settings, *, git: propose_publish.GitSide,
     github: propose_publish.GitHubSide | None, runs: propose_publish.RunSource, validate: Validator,
-    registry: RegistryFactory,
+    registry: RegistryFactory, facts: FactsFactory | None = None,
 ) -> propose_publish.Published:
     """The working tree's models.lock, as `lock --update` left it, proposed group by group against the base branch.
 
@@ -225,8 +378,46 @@ def propose(
                                hint="run `kserve-gitops lock --update` first, then propose what it changed")
     new = _read_lock(repo)
     _verify_lock(load_spec(repo / SPEC_FILE, SPEC_FILE)[0], new, registry)
+    gates = ProposeGates(registry, facts) if facts is not None else None
     return propose_publish.propose(new, settings, git=git, github=github, runs=runs,
-                                   check=lambda files, platform: _check(dict(files), validate, platform))
+                                   check=lambda files, platform: _check(dict(files), validate, platform), gates=gates)
+@dataclass(frozen=True)
+class ProposeGates:
+    """`propose`'s view of the gates, against the base branch's lock.
+
+    Every change gets the facts for its comparison table and, when gated, a verdict. The registry is asked again
+    (as `lock --update` did) only when models.yaml has gates: a candidate `lock --update` held back is not in
+    models.lock, yet its pull request must say why it is missing.
+    """
+
+    registry: RegistryFactory
+    facts: FactsFactory
+
+    def review(self, spec: Spec, base: Lock, changes: Sequence[Change], update: Update) -> gate_review.GateReview:
+        """Verdicts of the changes, and what is held back: failing changes, and failing versions the registry
+        offers now that models.lock does not carry (`lock --update` held them back)."""
+        proposed = [gate_review.Move(target, c.old, c.new) for c in changes
+                    if (target := spec.target(c.model, c.env)) is not None]
+        gated = any(applicable(spec, t) for t in spec.targets)
+        taken = {(m.target.key, m.candidate.version) for m in proposed}
+        offered = [m for m in gate_review.gated(spec, gate_review.moves(spec, base, _relock(spec, base, update,
+                                                                                            self.registry)))
+                   if m.promotion and (m.target.key, m.candidate.version) not in taken] if gated else []
+        if not proposed and not offered:
+            return gate_review.GateReview()
+        wanted = gate_review.wanted(spec, proposed + offered)
+        try:
+            found = self.facts(spec).facts(wanted.versions, signature=wanted.signature, metrics=wanted.metrics)
+        except RegistryUnavailable:
+            if gated:
+                raise
+            return gate_review.GateReview()  # only the comparison tables were wanted: the body says less
+        verdicts = gate_review.verdicts(spec, proposed, found)
+        offers = gate_review.verdicts(spec, offered, found)
+        held = [(m, verdicts[m.target.key]) for m in proposed
+                if m.promotion and m.target.key in verdicts and not verdicts[m.target.key].admitted]
+        held += [(m, offers[m.target.key]) for m in offered if not offers[m.target.key].admitted]
+        return gate_review.GateReview(found, verdicts, tuple(held))
 
 
 def record_image(repo: Path, model: str, version: str, digest: str, *, validate: Validator) -> Outcome:

@@ -10,6 +10,7 @@ from generator import __version__
 from generator.cli import (
     compat,
     diff,
+    gate,
     generate,
     image,
     init,
@@ -19,6 +20,7 @@ from generator.cli import (
     render,
     schemas,
     smoke,
+    status,
     unpin,
     validate,
     webhook,
@@ -52,7 +54,7 @@ def _global(
     ctx.obj = {"debug": debug}
 
 
-for command in (init, validate, lock, render, generate, diff, pin, unpin, smoke, compat, propose):
+for command in (init, validate, lock, render, generate, diff, gate, pin, unpin, smoke, compat, propose, status):
     app.command(name=command.NAME, help=command.HELP, epilog=command.EXAMPLE)(command.command)
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(webhook.app, name="webhook")

@@ -12,6 +12,7 @@ import typer
 
 from generator.diagnostics import Diagnostic
 from generator.error_handler import run
+from generator.gate.review import FactsSource
 from generator.lock.resolve import Update
 from generator.pipeline import Outcome, Validator
 from generator.registry.base import Registry
@@ -40,6 +41,13 @@ def registry_for(spec: Spec) -> Registry:
     from generator.registry.mlflow import MlflowRegistry  # noqa: PLC0415
 
     return MlflowRegistry(tracking_uri=os.environ.get("MLFLOW_TRACKING_URI") or spec.tracking_uri or None)
+
+
+def facts_for(spec: Spec) -> FactsSource:
+    """What gates read from MLflow (metrics, signature); imported here for the same reason as `registry_for`."""
+    from generator.registry.gate_facts import MlflowFacts  # noqa: PLC0415
+
+    return MlflowFacts(os.environ.get("MLFLOW_TRACKING_URI") or spec.tracking_uri)
 
 
 def warn(diagnostics: Iterable[Diagnostic]) -> None:

@@ -24,6 +24,6 @@ def command(
     _build.write_outcome(
         ctx, root,
         lambda: pipeline.generate(root, _build.registry_for, selection, _build.manifest_checks(root, crd_dir),
-                                  verify=check),
+                                  _build.facts_for, verify=check),
         check=check, fix="kserve-gitops generate",
     )

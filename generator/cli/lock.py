@@ -22,5 +22,6 @@ def command(
 ) -> None:
     root = _build.repo_root(repo)
     selection = _build.update_selection(update, selectors)
-    _build.write_outcome(ctx, root, lambda: pipeline.lock(root, _build.registry_for, selection, verify=check),
+    _build.write_outcome(ctx, root, lambda: pipeline.lock(root, _build.registry_for, selection, _build.facts_for,
+                                                          verify=check),
                          check=check, fix="kserve-gitops lock")

@@ -81,7 +81,8 @@ def command(
         published = pipeline.propose(
             root, settings, git=git, github=_github(repository, api_url, dry_run=dry_run),
             runs=MlflowRuns(os.environ.get("MLFLOW_TRACKING_URI", "")),
-            validate=checks(_build.crd_directory(root, crd_dir)), registry=_build.registry_for)
+            validate=checks(_build.crd_directory(root, crd_dir)), registry=_build.registry_for,
+            facts=_build.facts_for)
         _build.warn(published.warnings)
         _report(published, dry_run=dry_run)
         return 0
@@ -108,6 +109,8 @@ def _github(repository: str, api_url: str, *, dry_run: bool) -> GitHubSide | Non
 def _report(published: Published, *, dry_run: bool) -> None:
     if not published.results:
         print(f"nothing to propose: models.lock moves no version against {published.base}")
+    for line in published.held:
+        print(line)
     for result in published.results:
         print(f"{result.key}: {_said(result, dry_run=dry_run)}")
         if dry_run and result.proposal is not None:

@@ -17,7 +17,7 @@ then the locked version itself is looked up, so recording them moves nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from generator.diagnostics import Diagnostic, json_path
@@ -74,18 +74,20 @@ def queries_for(spec: Spec, lock: Lock, update: Update) -> list[Query]:
 
 
 def merge(
-    spec: Spec, lock: Lock, update: Update, answers: Mapping[Query, Resolution]
+    spec: Spec, lock: Lock, update: Update, answers: Mapping[Query, Resolution],
+    keep: Collection[tuple[str, str]] = (),
 ) -> tuple[Lock, list[Diagnostic]]:
     """The new lock: kept entries, plus fresh ones from `answers`.
 
     Unresolvable targets, and versions their runtime cannot load, are diagnostics
-    (errors only; `compatibility` also gives the warnings).
+    (errors only; `compatibility` also gives the warnings). Targets in `keep` (model, env)
+    keep their old entry as a hold would: quality gates held their candidate back (`gate/`).
     """
     entries: dict[tuple[str, str], LockEntry] = {}
     problems: list[Diagnostic] = []
     for target in spec.targets:
         old = lock.get(target.model, target.env)
-        if not needs_resolution(target, old, update) and old is not None:
+        if (not needs_resolution(target, old, update) or target.key in keep) and old is not None:
             entry: LockEntry | Diagnostic = _relocated(_backfilled(target, old, update, answers), spec, target)
         else:
             entry = _same_image(old, _entry(target, answers[Query(target.registered_model, target.wanted)], spec))

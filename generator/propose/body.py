@@ -9,8 +9,10 @@ unchanged proposal never edits its pull request.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from generator.gate.evaluate import SIGNATURE, Check, Facts, Verdict
+from generator.gate.review import Move, VersionKey, version_key
 from generator.lock.model import LockEntry
 from generator.registry.runs import KEY_METRICS, RunDetails, run_url, version_url
 from generator.spec.model import Spec
@@ -29,6 +31,8 @@ class Context:
     runs: Mapping[str, RunDetails]
     ui: str  # the MLflow UI's address; "" when there is none to link to
     base_branch: str
+    facts: Mapping[VersionKey, Facts] = field(default_factory=dict)  # metrics of candidates and what they replace
+    verdicts: Mapping[tuple[str, str], Verdict] = field(default_factory=dict)  # by (model, env), gated changes only
 
 
 @dataclass(frozen=True)
@@ -37,9 +41,11 @@ class Row:
     old: LockEntry | None
 
 
-def pull_request(context: Context, rows: Sequence[Row], files: Mapping[str, list[str]]) -> str:
+def pull_request(context: Context, rows: Sequence[Row], files: Mapping[str, list[str]],
+                 held: Sequence[tuple[Move, Verdict]] = ()) -> str:
     parts = [_intro(context, rows)]
     parts += [_change(context, row) for row in rows]
+    parts += [_held(held)] if held else []
     parts += [_files(files), "---\n" + _FOOTER.format(base=context.base_branch)]
     return "\n\n".join(parts) + "\n"
 
@@ -69,7 +75,60 @@ def _change(context: Context, row: Row) -> str:
         ("metrics", _metrics(details)),
     ]
     table = ["| | |", "| --- | --- |", *(f"| {name} | {_cell(value)} |" for name, value in cells)]
-    return f"### {new.model} in {new.env}\n\n" + "\n".join(table)
+    return f"### {new.model} in {new.env}\n\n" + "\n".join(table) + _comparison(context, row)
+
+
+def _comparison(context: Context, row: Row) -> str:
+    """Candidate vs current per gated metric (delta, ✓/✗), then the ungated metrics both versions have."""
+    new_facts = context.facts.get(version_key(row.new))
+    if new_facts is None:
+        return ""
+    old_facts = context.facts.get(version_key(row.old)) if row.old is not None else None
+    verdict = context.verdicts.get((row.new.model, row.new.env))
+    checks: dict[str, list[Check]] = {}
+    for check in verdict.checks if verdict else ():
+        checks.setdefault(check.metric, []).append(check)
+    shared = sorted(set(new_facts.metrics) & set(old_facts.metrics if old_facts else {}) - set(checks))
+    if not checks and not shared:
+        return ""
+    before = f"current ({row.old.version})" if row.old is not None else "current"
+    lines = ["", "", f"| metric | {before} | candidate ({row.new.version}) | change | gate |",
+             "| --- | --- | --- | --- | --- |"]
+    for metric, found in checks.items():
+        mark = "✓" if all(c.passed for c in found) else "✗"
+        why = "; ".join(c.reason for c in found if not c.passed) or ", ".join(
+            f"{c.rule} ({c.source})" if c.source != row.new.env else c.rule for c in found)
+        lines.append(f"| `{_cell(metric)}` | {_value(old_facts, metric)} | {_value(new_facts, metric)} | "
+                     f"{_delta(old_facts, new_facts, metric)} | {mark} {_cell(why)} |")
+    lines += [f"| `{_cell(metric)}` | {_value(old_facts, metric)} | {_value(new_facts, metric)} | "
+              f"{_delta(old_facts, new_facts, metric)} | not gated |" for metric in shared]
+    if verdict is not None and verdict.override and not verdict.passed:
+        lines += ["", f"**Gate override** on `models.{row.new.model}.environments.{row.new.env}`: "
+                      f"{_cell(verdict.override)}. A reviewer accepts the ✗ above by merging."]
+    return "\n".join(lines)
+
+
+def _value(facts: Facts | None, metric: str) -> str:
+    if metric == SIGNATURE:
+        return "" if facts is None or facts.signature is None else "present" if facts.signature else "missing"
+    value = facts.metrics.get(metric) if facts is not None else None
+    return f"{value:.4g}" if value is not None else "—"
+
+
+def _delta(old: Facts | None, new: Facts, metric: str) -> str:
+    a, b = (old.metrics.get(metric) if old else None), new.metrics.get(metric)
+    return f"{b - a:+.4g}" if a is not None and b is not None else ""
+
+
+def _held(held: Sequence[tuple[Move, Verdict]]) -> str:
+    rows = [f"| {m.target.model} | {m.target.env} | {m.candidate.version} (`{_cell(str(m.candidate.reference))}`) | "
+            f"{m.current.version if m.current else '—'} | "
+            f"{'<br>'.join(_cell(f'{c.metric} {c.reason}') for c in v.failures)} |" for m, v in held]
+    return "\n".join(["### Held back by gate", "",
+                      "The registry offers these versions, but they fail the quality gates of models.yaml, so they "
+                      "are not proposed (docs/gates.md).", "",
+                      "| model | environment | candidate | keeps | failing |",
+                      "| --- | --- | --- | --- | --- |", *rows])
 
 
 def _version_url(context: Context, entry: LockEntry) -> str:
@@ -107,7 +166,11 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def closing(key: str, *, superseded_by: Sequence[str]) -> str:
+def closing(key: str, *, superseded_by: Sequence[str], held: Sequence[tuple[Move, Verdict]] = ()) -> str:
+    if held:
+        return (f"Nothing is left to promote for **{key}**: what the registry offers now fails the quality gates of "
+                f"models.yaml. Closing; a new pull request opens when a version passes, or when "
+                f"`gates.override` lets one through.\n\n{_held(held)}")
     if superseded_by:
         return (f"Superseded by {', '.join(superseded_by)}: `kserve-gitops propose` now groups changes "
                 f"differently, and that pull request carries what this one proposed. Closing.")

@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from generator.gate.evaluate import Verdict
+from generator.gate.review import GateReview, Move
 from generator.lock import io as lock_io
 from generator.lock.model import Lock, LockEntry
 from generator.lock.resolve import Update
@@ -111,15 +113,21 @@ def _promotes(target: Target, old: LockEntry | None, entry: LockEntry) -> bool:
 
 def proposals(
     spec: Spec, base: Lock, changes: Sequence[Change], group: Group, *,
-    runs: Mapping[str, RunDetails], ui: str, base_branch: str,
+    runs: Mapping[str, RunDetails], ui: str, base_branch: str, gates: GateReview | None = None,
 ) -> list[Proposal]:
-    """One proposal per group key that has changes, in `keys` order."""
+    """One proposal per group key that has changes, in `keys` order; candidates held back by gates are listed in
+    their group's proposal (a group with nothing else to propose gets none)."""
+    gates = gates or GateReview()
     by_key: dict[str, list[Change]] = {}
     for change in changes:
         by_key.setdefault(group_key(change.model, change.env, group), []).append(change)
+    held: dict[str, list[tuple[Move, Verdict]]] = {}
+    for move, verdict in gates.held:
+        held.setdefault(group_key(move.target.model, move.target.env, group), []).append((move, verdict))
     before = tree(spec, base)
-    words = body.Context(spec=spec, runs=runs, ui=ui, base_branch=base_branch)
-    return [_proposal(spec, base, before, key=key, changes=tuple(by_key[key]), words=words)
+    words = body.Context(spec=spec, runs=runs, ui=ui, base_branch=base_branch, facts=gates.facts,
+                         verdicts=gates.verdicts)
+    return [_proposal(spec, base, before, key=key, changes=tuple(by_key[key]), words=words, held=held.get(key, []))
             for key in keys(spec, group) if key in by_key]
 
 
@@ -129,14 +137,15 @@ def tree(spec: Spec, lock: Lock) -> dict[str, bytes]:
 
 
 def _proposal(
-    spec: Spec, base: Lock, before: Mapping[str, bytes], *, key: str, changes: tuple[Change, ...], words: body.Context
+    spec: Spec, base: Lock, before: Mapping[str, bytes], *, key: str, changes: tuple[Change, ...], words: body.Context,
+    held: Sequence[tuple[Move, Verdict]] = (),
 ) -> Proposal:
     partial = Lock({**base.entries, **{c.new.key: c.new for c in changes}})
     files = tree(spec, partial)
     writes = {path: content for path, content in files.items() if before.get(path) != content}
     deletes = tuple(sorted(set(before) - set(files)))
     summary = files_by_environment(spec, before, writes, deletes)
-    text = body.pull_request(words, [body.Row(c.new, c.old) for c in changes], summary)
+    text = body.pull_request(words, [body.Row(c.new, c.old) for c in changes], summary, held)
     return Proposal(key=key, branch=branch_name(key), changes=changes, files=files, writes=writes,
                     deletes=deletes, title=title(spec, changes), body=text, labels=labels(spec, changes))
 
@@ -185,8 +194,9 @@ def _version(entry: LockEntry | None) -> str:
     return entry.version if entry is not None else ""
 
 
-def closing_comment(branch: str, spec: Spec, group: Group, successors: Sequence[str]) -> str:
-    """Why the bot closes one of its pull requests: its key has nothing left to promote, or
-    another grouping (`--group`) now carries the changes (`successors`: `#12`, …)."""
+def closing_comment(branch: str, spec: Spec, group: Group, successors: Sequence[str],
+                    held: Sequence[tuple[Move, Verdict]] = ()) -> str:
+    """Why the bot closes one of its pull requests: its key has nothing left to promote (or only versions its gates
+    hold back), or another grouping (`--group`) now carries the changes (`successors`: `#12`, …)."""
     key = branch.removeprefix(BRANCH_PREFIX)
-    return body.closing(key, superseded_by=[] if key in keys(spec, group) else list(successors))
+    return body.closing(key, superseded_by=[] if key in keys(spec, group) else list(successors), held=held)

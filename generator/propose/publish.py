@@ -20,6 +20,8 @@ from typing import Literal, Protocol
 
 from generator.diagnostics import Diagnostic
 from generator.errors import ProposeError
+from generator.gate.evaluate import Verdict
+from generator.gate.review import GateReview, Move
 from generator.lock import io as lock_io
 from generator.lock.model import Lock
 from generator.lock.resolve import Update
@@ -71,6 +73,10 @@ class RunSource(Protocol):
     def ui(self, spec: Spec) -> str: ...
 
 
+class GateSide(Protocol):
+    def review(self, spec: Spec, base: Lock, changes: Sequence[plan.Change], update: Update) -> GateReview: ...
+
+
 class GitHubSide(Protocol):
     def find(self, branch: str) -> PullRequest | None: ...
     def open(self, branch: str, base: str, title: str, body: str) -> PullRequest: ...
@@ -103,31 +109,35 @@ class Published:
     results: list[Result] = field(default_factory=list)
     warnings: list[Diagnostic] = field(default_factory=list)
     base: str = ""
+    held: tuple[str, ...] = ()  # one line per candidate held back by its gates
 
 
 def propose(new: Lock, settings: Settings, *, git: GitSide, github: GitHubSide | None, runs: RunSource,
-            check: Check) -> Published:
+            check: Check, gates: GateSide | None = None) -> Published:
     """`new` is the updated lock (the working tree's); everything else is read from the remote's base branch.
 
     Every proposal is validated before anything is pushed. Without `github` (no token) nothing is written:
-    a dry run.
+    a dry run. With `gates`, a change that fails its gates (without an override) is left out and listed as held back.
     """
     base = settings.base or git.default_branch()
     snapshot = git.fetch(base)
     spec, warnings = _spec(git, snapshot)
-    made = _proposals(new, settings, git=git, snapshot=snapshot, spec=spec, runs=runs)
+    made, held = _proposals(new, settings, git=git, snapshot=snapshot, spec=spec, runs=runs, gates=gates)
     for proposal in made:
         warnings += check(proposal.files, spec.platform)
     bot = (_Bot(_ReadOnlyGit(git), _ReadOnlyGitHub(github), snapshot) if settings.dry_run or github is None
            else _Bot(git, github, snapshot))
     results = [bot.publish(proposal) for proposal in made]
-    results += bot.close_stale(spec, settings, results)
-    return Published(results, warnings, base)
+    results += bot.close_stale(spec, settings, results, held)
+    lines = tuple(f"{m.target.model}/{m.target.env}: version {m.candidate.version} held back by gate ({v.summary()})"
+                  for m, v in held)
+    return Published(results, warnings, base, lines)
 
 
 def _proposals(
-    new: Lock, settings: Settings, *, git: GitSide, snapshot: Snapshot, spec: Spec, runs: RunSource
-) -> list[plan.Proposal]:
+    new: Lock, settings: Settings, *, git: GitSide, snapshot: Snapshot, spec: Spec, runs: RunSource,
+    gates: GateSide | None,
+) -> tuple[list[plan.Proposal], tuple[tuple[Move, Verdict], ...]]:
     """The base branch's lock and, with MODEL arguments, what each bot branch proposes now, into `plan`."""
     unknown = settings.update.unknown_selectors(spec)
     if unknown:
@@ -136,9 +146,13 @@ def _proposals(
     proposed = {} if settings.update.everything else {
         branch: _lock(git, tip, f"{branch}:{plan.LOCK_FILE}") for branch, tip in snapshot.branches.items()}
     changes = plan.find_changes(spec, base_lock, new, settings.group, update=settings.update, proposed=proposed)
+    review = gates.review(spec, base_lock, changes, settings.update) if gates is not None else GateReview()
+    held = {(move.target.key, move.candidate.version) for move, _ in review.held}
+    changes = [c for c in changes if ((c.model, c.env), c.new.version) not in held]
     details = runs.details(spec, sorted({c.new.run_id for c in changes}))
-    return plan.proposals(spec, base_lock, changes, settings.group, runs=details, ui=runs.ui(spec),
-                          base_branch=snapshot.base)
+    made = plan.proposals(spec, base_lock, changes, settings.group, runs=details, ui=runs.ui(spec),
+                          base_branch=snapshot.base, gates=review)
+    return made, review.held
 
 
 def _spec(git: GitSide, snapshot: Snapshot) -> tuple[Spec, list[Diagnostic]]:
@@ -211,9 +225,11 @@ class _Bot:
             self.github.comment(pull.number, body.edited(proposal.branch, tip, foreign))
         return self._result(proposal, "edited", pull)
 
-    def close_stale(self, spec: Spec, settings: Settings, done: Sequence[Result]) -> list[Result]:
+    def close_stale(self, spec: Spec, settings: Settings, done: Sequence[Result],
+                    held: Sequence[tuple[Move, Verdict]] = ()) -> list[Result]:
         """Close the open pull request of every bot branch this run proposes nothing for, unless
-        someone else pushed to the branch (then it is theirs to close).
+        someone else pushed to the branch (then it is theirs to close). When its changes were held back by
+        gates, the closing comment says so.
 
         With MODEL arguments only branches of the current grouping are considered: one of
         another grouping may still carry changes of models this run did not look at.
@@ -229,7 +245,8 @@ class _Bot:
             pull = self.github.find(branch)
             if pull is None or self.git.foreign_commits(self.snapshot.base_sha, tip):
                 continue
-            self.github.comment(pull.number, plan.closing_comment(branch, spec, settings.group, successors))
+            mine = [(m, v) for m, v in held if plan.group_key(m.target.model, m.target.env, settings.group) == key]
+            self.github.comment(pull.number, plan.closing_comment(branch, spec, settings.group, successors, mine))
             self.github.close(pull.number)
             closed.append(Result(key, branch, "closed", pull))
         return closed

@@ -11,7 +11,16 @@ from generator.registry.base import ModelInfo
 
 
 def read_mlmodel(download_uri: str, tracking_uri: str) -> ModelInfo | None:
-    """None if the file cannot be fetched or parsed: not knowing the format only costs a warning later.
+    """None if the file cannot be fetched or parsed: not knowing the format only costs a warning later."""
+    text = read_mlmodel_text(download_uri, tracking_uri)
+    try:
+        return ModelInfo.parse(text) if text is not None else None
+    except Exception:
+        return None
+
+
+def read_mlmodel_text(download_uri: str, tracking_uri: str) -> str | None:
+    """The MLmodel file of an artifact, or None if it cannot be fetched.
 
     Any exception counts, because each artifact store fails in its own way (mlflow,
     requests, botocore, a missing boto3) and none of them should stop a resolution.
@@ -21,6 +30,6 @@ def read_mlmodel(download_uri: str, tracking_uri: str) -> ModelInfo | None:
             path = mlflow.artifacts.download_artifacts(
                 artifact_uri=f"{download_uri.rstrip('/')}/MLmodel", dst_path=tmp, tracking_uri=tracking_uri
             )
-            return ModelInfo.parse(Path(path).read_text(encoding="utf-8"))
+            return Path(path).read_text(encoding="utf-8")
         except Exception:
             return None

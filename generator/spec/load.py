@@ -32,6 +32,8 @@ from generator.spec.model import (
     ArgoCD,
     Autoscaling,
     Environment,
+    Gates,
+    MetricGate,
     Platform,
     Policies,
     Ref,
@@ -56,6 +58,10 @@ _STORAGE_KEYS = {"image": "image", "configMap": "config_map", "secret": "secret"
 _SYNC_KEYS = {"automated": "automated", "prune": "prune", "selfHeal": "self_heal"}
 _ARGOCD_KEYS = {"repoURL": "repo_url", "targetRevision": "target_revision", "namespace": "namespace",
                 "project": "project"}
+_WRONG_LEVEL = {"override": "an override is for one model in one environment: set it in "
+                             "models.<model>.environments.<env>.gates"}
+_METRIC_GATE_KEYS = {"min": "min", "max": "max", "maxDrop": "max_drop", "maxRise": "max_rise",
+                     "optional": "optional"}
 _POLICY_KEYS = {"requireLimits": "require_limits", "minReplicas": "min_replicas", "allowLatest": "allow_latest",
                 "allowUnverifiedModels": "allow_unverified_models"}
 SERVING_DEFAULTS: dict[str, Any] = {
@@ -155,6 +161,8 @@ def _describe(error: ValidationError, path: list[str | int]) -> tuple[str, str]:
             path.append(unknown[0])
             close = difflib.get_close_matches(unknown[0], _field_names(), n=1)
             hint = f"did you mean '{close[0]}'?" if close else "remove it; see schemas/models.schema.json"
+            if close == unknown[:1]:
+                hint = _WRONG_LEVEL.get(unknown[0], f"'{unknown[0]}' is not allowed here; see the schema")
             return f"unknown field '{unknown[0]}'", hint
     if error.validator == "oneOf" and isinstance(instance, dict):
         chosen = [k for k in REF_KINDS if k in instance]
@@ -174,6 +182,18 @@ def _describe(error: ValidationError, path: list[str | int]) -> tuple[str, str]:
         return f"invalid name {quoted(name)}: {reason}", description
     if error.validator == "const":
         return schema_check.message(error), f"use {error.validator_value!r}"
+    if "gates" in path:
+        return _describe_gate(error, path, description)
+    return schema_check.message(error), _first_sentence(description)
+
+
+def _describe_gate(error: ValidationError, path: list[str | int], description: str) -> tuple[str, str]:
+    if path[-1] == "override":
+        return ("an override needs a reason",
+                'say why the failing version may be served, e.g. override: "accuracy drop accepted: new labels"')
+    if error.validator == "type" and len(path) >= 2 and path[-3:-2] == ["metrics"]:
+        return (f"gate bound '{path[-1]}' of metric '{path[-2]}' must be a number, not {error.instance!r}",
+                _first_sentence(description))
     return schema_check.message(error), _first_sentence(description)
 
 
@@ -206,6 +226,7 @@ def _build(data: Mapping[str, Any], positions: Positions, file: str) -> tuple[Sp
                 pinned="" if isinstance(settings.get("hold", False), bool) else str(settings["hold"]),
                 serving=_serving(_merge(defaults, data["environments"][env_name], model, settings)),
                 line=positions.line_of(where)[0],
+                gates=_target_gates(environments[env_name].gates, settings.get("gates", {})),
             )
             targets.append(target)
             diagnostics += [
@@ -214,6 +235,7 @@ def _build(data: Mapping[str, Any], positions: Positions, file: str) -> tuple[Sp
                                             storage_initializer="storageInitializer" in data.get("registry", {}))
             ]
     diagnostics += _follow_problems(environments, positions, file)
+    diagnostics += _gate_problems(data, positions, file)
     diagnostics += _argocd_version_problems(data, positions, file)
     diagnostics += _runtime_image_problems(data, positions, file)
     order = {name: index for index, name in enumerate(environments)}
@@ -253,7 +275,40 @@ def _environment(name: str, raw: Mapping[str, Any]) -> Environment:
         promotion=raw.get("promotion", "approval" if production else "auto"),
         follow=raw.get("follow", ""),
         sync=replace(sync, **_renamed(raw.get("sync", {}), _SYNC_KEYS)),
+        gates=_gates(raw.get("gates", {})),
     )
+
+
+def _gates(raw: Mapping[str, Any]) -> Gates:
+    return Gates(
+        metrics=tuple(_metric_gate(name, rule) for name, rule in sorted(raw.get("metrics", {}).items())),
+        require_signature=raw.get("requireSignature", False),
+        override=raw.get("override", ""),
+    )
+
+
+def _metric_gate(name: str, raw: Mapping[str, Any]) -> MetricGate:
+    return MetricGate(metric=name, **_renamed(raw, _METRIC_GATE_KEYS))
+
+
+def _target_gates(environment: Gates, raw: Mapping[str, Any]) -> Gates:
+    """The environment's gates with this model's own: a metric named here replaces the environment's rule for it."""
+    own = _gates(raw)
+    metrics = {g.metric: g for g in environment.metrics} | {g.metric: g for g in own.metrics}
+    return Gates(
+        metrics=tuple(metrics[name] for name in sorted(metrics)),
+        require_signature=raw.get("requireSignature", environment.require_signature),
+        override=own.override.strip(),
+    )
+
+
+def _gate_problems(data: Mapping[str, Any], positions: Positions, file: str) -> list[Diagnostic]:
+    """Bounds that no value can satisfy, wherever gates are written (environments, models' environments)."""
+    places: list[tuple[tuple[str, ...], Any]] = [
+        (("environments", name), env.get("gates", {})) for name, env in data["environments"].items()]
+    places += [(("models", model, "environments", env), settings.get("gates", {}))
+               for model, spec in data["models"].items() for env, settings in spec["environments"].items()]
+    return [_locate(problem, where, positions, file) for where, raw in places for problem in rules.check_gates(raw)]
 
 
 # Older built-in Argo CD health checks for InferenceService hang at Progressing; these versions fixed it.

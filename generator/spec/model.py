@@ -103,6 +103,39 @@ MANUAL_SYNC = Sync(automated=False, prune=False, self_heal=False)
 
 
 @dataclass(frozen=True)
+class MetricGate:
+    """What one run metric of a candidate version must satisfy (docs/gates.md).
+
+    `min`/`max` are absolute bounds; `max_drop`/`max_rise` bound the change against the
+    version locked now in the environment. A metric the candidate lacks fails unless `optional`.
+    """
+
+    metric: str
+    min: float | None = None
+    max: float | None = None
+    max_drop: float | None = None
+    max_rise: float | None = None
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class Gates:
+    """Quality gates a version must pass to be locked in an environment.
+
+    `override` is a reviewer-visible reason that lets a failing version through for one model
+    and environment; it never makes the gates disappear from the pull request.
+    """
+
+    metrics: tuple[MetricGate, ...] = ()
+    require_signature: bool = False
+    override: str = ""
+
+    @property
+    def active(self) -> bool:
+        return bool(self.metrics) or self.require_signature
+
+
+@dataclass(frozen=True)
 class Environment:
     name: str
     namespace: str
@@ -111,6 +144,7 @@ class Environment:
     promotion: Promotion = "auto"
     follow: str = ""
     sync: Sync = Sync()
+    gates: Gates = Gates()
 
 
 @dataclass(frozen=True)
@@ -165,6 +199,7 @@ class Target:
     serving: Serving
     line: int = 0
     pinned: str = ""
+    gates: Gates = Gates()
 
     @property
     def key(self) -> tuple[str, str]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from generator.diagnostics import Severity
 from generator.platform.runtimes import IMAGE_REFERENCE
@@ -34,6 +36,16 @@ def check_target(target: Target, environment: Environment, *, storage_initialize
         *_resources(target),
         *_derived_names(target, environment),
         *_policies(target, environment),
+    ]
+
+
+def check_gates(raw: Mapping[str, Any]) -> list[Problem]:
+    """A metric gate whose bounds no value can meet (`min` above `max`); `field` is relative to the gates' parent."""
+    return [
+        Problem(f"gate on '{name}': min {rule['min']} is above max {rule['max']}, so no version can pass",
+                "swap them, or drop one bound", ("gates", "metrics", name, "min"))
+        for name, rule in sorted(raw.get("metrics", {}).items())
+        if "min" in rule and "max" in rule and rule["min"] > rule["max"]
     ]
 
 

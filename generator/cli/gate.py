@@ -1,0 +1,36 @@
+"""`kserve-gitops gate`: the pull-request check that every version models.lock moves passes its quality gates."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import typer
+
+from generator import pipeline
+from generator.cli import _build, _options
+from generator.error_handler import run
+from generator.report import REPORTERS
+
+NAME = "gate"
+HELP = ("Check that every model version models.lock moves against --base passes the quality gates of models.yaml "
+        "(metrics of its MLflow run and logged model, compared with the version it replaces; docs/gates.md). "
+        "Exit 1 on a failure without `gates.override`, 2 when the registry cannot be asked. Writes nothing.")
+EXAMPLE = "Examples: kserve-gitops gate --base HEAD^1 -o github  |  kserve-gitops gate --base origin/main"
+
+Base = Annotated[str, typer.Option(
+    "--base", help="Git revision whose models.lock is what runs now (a pull request's base). Default: HEAD.")]
+Format = Annotated[Literal["text", "json", "github"], typer.Option("--format", "-o", help="Report format.")]
+
+
+def command(ctx: typer.Context, base: Base = "HEAD", output: Format = "text", repo: _options.Repo = None) -> None:
+    root = _build.repo_root(repo)
+
+    def job() -> int:
+        found = pipeline.gate(root, base, _build.facts_for)
+        errors = sum(d.severity == "error" for d in found)
+        print(REPORTERS[output](found), end="")
+        if output == "text":
+            print(f"{errors} gate failure(s)" if errors else "every moved version passes its gates")
+        return 1 if errors else 0
+
+    raise typer.Exit(run(job, debug=ctx.obj["debug"]))

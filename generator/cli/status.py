@@ -1,0 +1,51 @@
+"""`kserve-gitops status`: which version runs where, whether it passes its gates, and what is pending."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from typing import Annotated, Literal
+
+import typer
+
+from generator import pipeline
+from generator.cli import _build, _options
+from generator.error_handler import run
+from generator.spec.model import Spec
+from generator.status import Deployment, text
+
+NAME = "status"
+HELP = ("One row per model and environment: reference, locked version, gate verdict, runtime compatibility (from "
+        "models.lock), the deployed version and its health (the webhook's deployed.<env>/health.<env> tags in MLflow), "
+        "and drift (what runs is not what is locked, or the environment is behind the one it follows). Without MLflow "
+        "the registry columns say unknown. Writes nothing.")
+EXAMPLE = "Examples: kserve-gitops status  |  kserve-gitops status --registry -o json"
+
+Format = Annotated[Literal["text", "json"], typer.Option("--format", "-o", help="Output format.")]
+WithRegistry = Annotated[bool, typer.Option(
+    "--registry", help="Also show where each alias, stage or latest points now: promotions not locked yet.")]
+
+
+def command(ctx: typer.Context, output: Format = "text", registry: WithRegistry = False,
+            repo: _options.Repo = None) -> None:
+    root = _build.repo_root(repo)
+
+    def job() -> int:
+        report = pipeline.status(root, facts=_build.facts_for, deployments=_deployments,
+                                 registry=_build.registry_for if registry else None)
+        _build.warn(report.warnings)
+        if output == "json":
+            print(json.dumps([r.as_dict() for r in report.rows], indent=2))
+        else:
+            print(text(report.rows, with_pending=registry), end="")
+        return 0
+
+    raise typer.Exit(run(job, debug=ctx.obj["debug"]))
+
+
+def _deployments(spec: Spec) -> Sequence[Deployment]:
+    from generator.registry.deployments import deployments  # noqa: PLC0415 -- mlflow only when it is configured
+
+    return deployments(os.environ.get("MLFLOW_TRACKING_URI") or spec.tracking_uri,
+                       sorted({t.registered_model for t in spec.targets}))

@@ -1,0 +1,62 @@
+"""⚡ Where the webhook says each model version runs: the `deployed.<env>` and `health.<env>` tags it writes
+(`webhook/tagging.py`) on registered model versions. Imports mlflow.
+
+One `search_model_versions("name IN (…)")` per page for all registered models at once; the answer
+carries every version's tags, so no per-version request is needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from generator.errors import RegistryUnavailable
+from generator.registry import mlflow_http
+from generator.registry.mlflow import _in_filters
+from generator.registry.mlflow_http import Deadlines, Overdue
+from generator.status import Deployment
+from generator.util.environ import scoped_environ
+from generator.util.http import HttpSettings
+from generator.util.redact import redact
+
+DEPLOYED, HEALTH = "deployed.", "health."
+
+
+def deployments(tracking_uri: str, names: Sequence[str]) -> list[Deployment]:
+    """Every tagged deployment of these registered models, sorted; `RegistryUnavailable` when MLflow cannot answer."""
+    if not tracking_uri:
+        raise RegistryUnavailable.simple("no MLflow tracking URI is configured",
+                                         hint="set MLFLOW_TRACKING_URI, or registry.trackingUri in models.yaml")
+    client = MlflowClient(tracking_uri=tracking_uri)
+    http = HttpSettings.from_env()
+    deadlines = Deadlines(http.deadline)
+
+    def tagged() -> list[Deployment]:
+        found: list[Deployment] = []
+        for filter_string in _in_filters(sorted(set(names))):
+            token: str | None = None
+            while True:
+                with deadlines.call("searching model versions"):
+                    page = client.search_model_versions(filter_string=filter_string, max_results=1000,
+                                                        page_token=token)
+                found += [Deployment(mv.name, str(mv.version), key.removeprefix(DEPLOYED), value,
+                                     mv.tags.get(HEALTH + key.removeprefix(DEPLOYED), ""))
+                          for mv in page for key, value in (mv.tags or {}).items() if key.startswith(DEPLOYED)]
+                token = page.token
+                if not token:
+                    return found
+        return found
+
+    try:
+        with scoped_environ(mlflow_http.environ(http)):
+            found = deadlines.run(tagged)
+    except MlflowException as exc:
+        raise RegistryUnavailable.simple(
+            f"cannot read deployment tags from {redact(tracking_uri)}: {redact(str(exc.message)[:300])}",
+            hint="check MLFLOW_TRACKING_URI and its credentials") from None
+    except Overdue as late:
+        raise RegistryUnavailable.simple(f"cannot read deployment tags from {redact(tracking_uri)}: {late}",
+                                         hint="check MLFLOW_TRACKING_URI; limits: KSERVE_GITOPS_HTTP_*") from None
+    return sorted(found, key=lambda d: (d.registered_model, d.env, int(d.version)))

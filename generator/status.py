@@ -1,0 +1,115 @@
+"""Pure: one row per model and environment saying which version runs where, and whether that is what it should be.
+
+Inputs are what the lock says (always there) and what the registry says (each may be missing: offline, or
+no MLflow configured), so every registry column can read "unknown" and the rest still shows.
+
+Which version runs in an environment comes from the webhook's `deployed.<env>` tags: when several versions
+carry one (each was deployed once), the one deployed at the newest git revision wins (`revision_order`),
+then the highest version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+
+from generator.diagnostics import Diagnostic
+from generator.gate.evaluate import Verdict, applicable
+from generator.lock.model import Lock
+from generator.spec.model import Spec
+
+UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A version the webhook tagged as deployed in `env`, at git `revision`, with the health Argo CD last reported."""
+
+    registered_model: str
+    version: str
+    env: str
+    revision: str
+    health: str = ""
+
+
+@dataclass(frozen=True)
+class Row:
+    model: str
+    env: str
+    reference: str
+    locked: str
+    gate: str
+    compat: str
+    deployed: str
+    health: str
+    drift: str
+    pending: str = ""  # with --registry: the version the reference points at now, when it is not the locked one
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def rows(
+    spec: Spec, lock: Lock, *, compat: Mapping[tuple[str, str], Sequence[Diagnostic]],
+    verdicts: Mapping[tuple[str, str], Verdict] | None,
+    deployed: Sequence[Deployment] | None, revision_order: Mapping[str, int],
+    pending: Mapping[tuple[str, str], str] | None,
+) -> list[Row]:
+    found = []
+    for target in spec.targets:
+        entry = lock.get(target.model, target.env)
+        locked = entry.version if entry is not None else ""
+        running = _running(deployed, target.registered_model, target.env, revision_order)
+        drift = []
+        if running is not None and locked and running.version != locked:
+            drift.append(f"runs {running.version}, locked {locked}")
+        leader = spec.environments[target.env].follow
+        upstream = lock.get(target.model, leader) if leader else None
+        if upstream is not None and locked and upstream.version != locked:
+            drift.append(f"behind {leader} ({upstream.version})")
+        verdict = verdicts.get(target.key) if verdicts is not None else None
+        now = (pending or {}).get(target.key, "")
+        found.append(Row(
+            model=target.model, env=target.env,
+            reference=str(target.ref) + (f", hold {target.pinned or 'true'}" if target.hold else ""),
+            locked=locked or "not locked",
+            gate=_gate(verdict, gated=bool(applicable(spec, target)), known=verdicts is not None),
+            compat=_compat(compat.get(target.key, ()), entry is not None and entry.info is not None),
+            deployed=UNKNOWN if deployed is None else (f"{running.version} @{running.revision[:12]}" if running
+                                                        else "not deployed"),
+            health=UNKNOWN if deployed is None else (running.health or "unknown") if running else "",
+            drift="; ".join(drift),
+            pending=UNKNOWN if pending is None else (f"→ {now}" if now and now != locked else ""),
+        ))
+    return found
+
+
+def _running(deployed: Sequence[Deployment] | None, name: str, env: str,
+             order: Mapping[str, int]) -> Deployment | None:
+    tagged = [d for d in deployed or () if d.registered_model == name and d.env == env]
+    newest = len(order)  # revisions not in the history count as oldest
+    return min(tagged, key=lambda d: (order.get(d.revision, newest), -int(d.version)), default=None)
+
+
+def _gate(verdict: Verdict | None, *, gated: bool, known: bool) -> str:
+    if not gated:
+        return "none"
+    return verdict.summary() if known and verdict is not None else UNKNOWN
+
+
+def _compat(mine: Sequence[Diagnostic], recorded: bool) -> str:
+    """From models.lock's MLmodel records: `ok`, or the worst finding's severity and rule (`validate` has the text)."""
+    worst = sorted(mine, key=lambda d: d.severity != "error")
+    if worst:
+        return f"{worst[0].severity} ({worst[0].rule})" if worst[0].rule else worst[0].severity
+    return "ok" if recorded else UNKNOWN
+
+
+def text(found: Sequence[Row], *, with_pending: bool) -> str:
+    """A plain aligned table, one row per model and environment."""
+    columns = ["model", "env", "reference", "locked", "gate", "compat", "deployed", "health", "drift"]
+    columns += ["pending"] if with_pending else []
+    table = [[c.upper() for c in columns], *[[getattr(r, c) or "-" for c in columns] for r in found]]
+    widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
+    return "".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() + "\n"
+                   for line in table)
