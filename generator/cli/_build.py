@@ -6,18 +6,19 @@ import os
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
-from generator.diagnostics import Diagnostic
 from generator.error_handler import run
-from generator.lock.resolve import Update
-from generator.pipeline import Outcome, Validator
-from generator.registry.base import Registry
-from generator.spec.model import Spec
-from generator.validate.manifests import checks
-from generator.write import Plan, apply
+
+if TYPE_CHECKING:  # the rest is imported where used, so that `--help` and `--version` load none of it
+    from generator.diagnostics import Diagnostic
+    from generator.lock.resolve import Update
+    from generator.pipeline import Outcome, Validator
+    from generator.registry.base import Registry
+    from generator.spec.model import Spec
+    from generator.write import Plan
 
 DEFAULT_CRD_DIR = Path("schemas/crds")
 
@@ -32,6 +33,8 @@ def repo_root(repo: Path | None) -> Path:
 def update_selection(update: bool, selectors: list[str] | None) -> Update:
     if selectors and not update:
         raise typer.BadParameter("naming MODEL[/ENV] only makes sense with --update", param_hint="MODEL[/ENV]")
+    from generator.lock.resolve import Update  # noqa: PLC0415
+
     return Update.parse(selectors or []) if update else Update()
 
 
@@ -59,6 +62,8 @@ def finish(root: Path, plan: Plan, *, check: bool, fix: str) -> int:
     if plan.empty:
         print("nothing to change")
         return 0
+    from generator.write import apply  # noqa: PLC0415
+
     apply(root, plan)
     for line in plan.summary():
         print(line)
@@ -83,4 +88,6 @@ def write_outcome(ctx: typer.Context, root: Path, produce: Callable[[], Outcome]
 
 
 def manifest_checks(root: Path, crd_dir: Path | None) -> Validator:
+    from generator.validate.manifests import checks  # noqa: PLC0415
+
     return checks(crd_directory(root, crd_dir))

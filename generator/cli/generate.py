@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import typer
 
-from generator import pipeline
 from generator.cli import _build, _options
 
 NAME = "generate"
@@ -19,6 +18,8 @@ def command(
     repo: _options.Repo = None,
     crd_dir: _options.CrdDir = None,
 ) -> None:
+    from generator import pipeline  # noqa: PLC0415 -- only when the command runs: `--help` stays light
+
     root = _build.repo_root(repo)
     selection = _build.update_selection(update, selectors)
     _build.write_outcome(

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import typer
 
-from generator import pipeline
 from generator.cli import _build, _options
 
 NAME = "render"
@@ -16,6 +15,8 @@ def command(
     repo: _options.Repo = None,
     crd_dir: _options.CrdDir = None,
 ) -> None:
+    from generator import pipeline  # noqa: PLC0415 -- only when the command runs: `--help` stays light
+
     root = _build.repo_root(repo)
     _build.write_outcome(ctx, root, lambda: pipeline.render_tree(root, _build.manifest_checks(root, crd_dir)),
                          check=check, fix="kserve-gitops render")

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from generator.error_handler import run
-from generator.webhook.github import DEFAULT_API_URL
-from generator.webhook.relay import DEFAULT_MAX_AGE
+from generator.propose import DEFAULT_API_URL
+from generator.webhook import DEFAULT_MAX_AGE
 
 app = typer.Typer(
     help="Run the webhook service: MLflow registry events start the promotion workflow at once "

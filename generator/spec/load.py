@@ -64,9 +64,15 @@ SERVING_DEFAULTS: dict[str, Any] = {
 
 
 @cache
-def _validator() -> jsonschema.protocols.Validator:
+def _schema() -> dict[str, Any]:
     text = resources.files("generator.spec").joinpath("models.schema.json").read_text("utf-8")
-    schema = json.loads(text)
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@cache
+def _validator() -> jsonschema.protocols.Validator:
+    schema = _schema()
     cls = jsonschema.validators.validator_for(schema)
     return cls(schema)
 
@@ -75,7 +81,7 @@ def _validator() -> jsonschema.protocols.Validator:
 def _quick_validator() -> jsonschema_rs.Validator:
     """The same schema compiled (Rust): the fast yes. Only a spec it refuses goes through `_validator`,
     which words every error; `unevaluatedProperties` makes that one slow (a second per thousand models)."""
-    return jsonschema_rs.validator_for(_validator().schema)
+    return jsonschema_rs.validator_for(_schema())
 
 
 @cache

@@ -224,7 +224,7 @@ class _Unusual(Exception):
 
 def _parse(text: str, path: str) -> tuple[Mapping[str, Any] | None, list[Diagnostic]]:
     try:
-        data = yaml.load(text, Loader=_Plain)  # noqa: S506 -- a CSafeLoader
+        data = yaml.load(text, Loader=_Plain)
     except (_Unusual, yaml.YAMLError):
         data, _, problems = load_yaml(text, path)
         if problems:

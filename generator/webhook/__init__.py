@@ -10,3 +10,5 @@
 Pure parts (`signature`, `replay`, `promotion`, `deployment`) hold the decisions; the
 adapters (`github`, `registry/mlflow_tags`) and `server` hold the side effects.
 """
+
+DEFAULT_MAX_AGE = 300.0  # seconds a delivery's timestamp may be off; here so the CLI reads it without requests

@@ -17,9 +17,9 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from generator.propose import DEFAULT_API_URL
 from generator.util.redact import redact
 
-DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
 RETRY = Retry(
     total=3,

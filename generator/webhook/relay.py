@@ -21,13 +21,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from generator.webhook import promotion
+from generator.webhook import DEFAULT_MAX_AGE, promotion
 from generator.webhook.github import GitHubError
 from generator.webhook.outcome import Malformed, Outcome
 from generator.webhook.replay import ReplayGuard
 from generator.webhook.signature import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, fresh, verify
-
-DEFAULT_MAX_AGE = 300.0
 
 
 class Dispatcher(Protocol):
