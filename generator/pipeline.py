@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from generator.cache import Memo
 from generator.diagnostics import Diagnostic
 from generator.errors import LockError, RegistryError, UserError, ValidationFailed
 from generator.lock import images as lock_images
@@ -63,21 +64,26 @@ def lock(repo: Path, registry: RegistryFactory, update: Update, *, verify: bool 
     return Outcome(plan(repo, {LOCK_FILE: lock_io.dumps(new)}), warnings + _compat_warnings(spec, new), new)
 
 
-def render_tree(repo: Path, validate: Validator) -> Outcome:
+def render_tree(repo: Path, validate: Validator, memo: Memo = Memo.off()) -> Outcome:  # noqa: B008 -- frozen
+    """`memo` remembers what this run wanted, so that repeating it unchanged is answered from the record."""
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
     current = _read_lock(repo)
     files = render(spec, current)
     warnings += _check(files, validate, spec.platform)
+    memo.remember(files, RENDERED, warnings)
     return Outcome(plan(repo, files, RENDERED), warnings, current)
 
 
 def generate(repo: Path, registry: RegistryFactory, update: Update, validate: Validator, *,
-             verify: bool = False) -> Outcome:
-    """lock + render + validate as one atomic plan: the lock and the manifests always agree. `verify` as `lock`."""
+             verify: bool = False, memo: Memo = Memo.off()) -> Outcome:  # noqa: B008 -- frozen
+    """lock + render + validate as one atomic plan: the lock and the manifests always agree. `verify` as `lock`.
+    `memo` as for `render_tree`, only without `update` or `verify` (those ask the registry every time)."""
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
     new = _relock(spec, _read_lock(repo), update, registry, verify=verify)
     files = {LOCK_FILE: lock_io.dumps(new), **render(spec, new)}
     warnings += _check(files, validate, spec.platform) + _compat_warnings(spec, new)
+    if update == Update() and not verify:
+        memo.remember(files, RENDERED, warnings)
     return Outcome(plan(repo, files, RENDERED), warnings, new)
 
 

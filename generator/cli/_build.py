@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
+from generator.cache import Memo
 from generator.error_handler import run
 
 if TYPE_CHECKING:  # the rest is imported where used, so that `--help` and `--version` load none of it
@@ -21,6 +22,8 @@ if TYPE_CHECKING:  # the rest is imported where used, so that `--help` and `--ve
     from generator.write import Plan
 
 DEFAULT_CRD_DIR = Path("schemas/crds")
+# pipeline.SPEC_FILE and pipeline.LOCK_FILE, named here so that a recalled run never imports the pipeline.
+MEMO_INPUTS = ("models.yaml", "models.lock")
 
 
 def repo_root(repo: Path | None) -> Path:
@@ -74,12 +77,24 @@ def crd_directory(root: Path, crd_dir: Path | None) -> Path:
     return crd_dir.resolve() if crd_dir is not None else root / DEFAULT_CRD_DIR
 
 
+def memo(root: Path, command: str, crd_dir: Path | None) -> Memo:
+    """The record of `command` for this repository's current inputs (generator/cache.py)."""
+    return Memo.open(command, root, MEMO_INPUTS, crd_directory(root, crd_dir))
+
+
 def write_outcome(ctx: typer.Context, root: Path, produce: Callable[[], Outcome], *, check: bool = False,
-                  fix: str = "") -> NoReturn:
+                  fix: str = "", recall: Memo | None = None) -> NoReturn:
     """Run a pipeline job under the error handler, print its warnings, then apply its plan (or, with
-    --check, report it as drift), and exit with the code that says which."""
+    --check, report it as drift), and exit with the code that says which. A run `recall` remembers
+    unchanged is answered from its record, before the pipeline is even imported."""
 
     def job() -> int:
+        recalled = recall.recall(root) if recall is not None else None
+        if recalled is not None:
+            from generator.write import Plan  # noqa: PLC0415
+
+            warn(recalled.warnings)
+            return finish(root, Plan(), check=check, fix=fix)
         outcome = produce()
         warn(outcome.warnings)
         return finish(root, outcome.plan, check=check, fix=fix)
