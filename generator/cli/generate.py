@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
-from generator import pipeline
+from generator.cache import Memo
 from generator.cli import _build, _options
+
+if TYPE_CHECKING:
+    from generator.pipeline import Outcome
 
 NAME = "generate"
 HELP = ("Lock (missing entries, or --update) + render + validate, written all at once or not at all. "
@@ -20,10 +25,16 @@ def command(
     crd_dir: _options.CrdDir = None,
 ) -> None:
     root = _build.repo_root(repo)
-    selection = _build.update_selection(update, selectors)
-    _build.write_outcome(
-        ctx, root,
-        lambda: pipeline.generate(root, _build.registry_for, selection, _build.manifest_checks(root, crd_dir),
-                                  _build.facts_for, verify=check),
-        check=check, fix="kserve-gitops generate",
-    )
+    selection = _build.update_selection(update, selectors) if update or selectors else None
+    # --update and --check ask the registry every time; only a plain run can be answered from its record.
+    memo = _build.memo(root, NAME, crd_dir) if selection is None and not check else None
+
+    def produce() -> Outcome:
+        from generator import pipeline  # noqa: PLC0415 -- not for --help, nor for a run answered from its record
+        from generator.lock.resolve import Update  # noqa: PLC0415
+
+        return pipeline.generate(root, _build.registry_for, selection or Update(),
+                                 _build.manifest_checks(root, crd_dir), _build.facts_for, verify=check,
+                                 memo=memo or Memo.off())
+
+    _build.write_outcome(ctx, root, produce, check=check, fix="kserve-gitops generate", recall=memo)

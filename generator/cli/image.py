@@ -14,12 +14,9 @@ from typing import Annotated
 
 import typer
 
-from generator import pipeline
 from generator.cli import _build, _options
 from generator.error_handler import run
 from generator.registry import image_context
-from generator.render.inferenceservice import image_tag
-from generator.spec.load import load_spec
 
 app = typer.Typer(
     help="Model images for `method: image`: list what needs building, write MLflow's build context, record the "
@@ -47,6 +44,8 @@ def pending(ctx: typer.Context, repo: _options.Repo = None, output_format: Forma
     root = _build.repo_root(repo)
 
     def job() -> int:
+        from generator import pipeline  # noqa: PLC0415 -- only when the command runs: `--help` stays light
+
         found = pipeline.pending_images(root)
         if output_format == "json":
             print(json.dumps([p.as_dict() for p in found]))
@@ -67,6 +66,10 @@ def context(ctx: typer.Context, model: Model, env: Env, output: Output, repo: _o
     root = _build.repo_root(repo)
 
     def job() -> int:
+        from generator import pipeline  # noqa: PLC0415
+        from generator.render.inferenceservice import image_tag  # noqa: PLC0415
+        from generator.spec.load import load_spec  # noqa: PLC0415
+
         target, entry = pipeline.image_target(root, model, env)
         spec, _ = load_spec(root / pipeline.SPEC_FILE, pipeline.SPEC_FILE)
         tracking = os.environ.get("MLFLOW_TRACKING_URI") or spec.tracking_uri
@@ -82,6 +85,8 @@ def record(ctx: typer.Context, model: Model, version: Version, digest: Digest, r
            crd_dir: _options.CrdDir = None) -> None:
     """Record DIGEST for every image-method lock entry of MODEL at VERSION and re-render: the manifests then pull
     `<tag>@<digest>`. Lock and manifests are written together, or not at all."""
+    from generator import pipeline  # noqa: PLC0415
+
     root = _build.repo_root(repo)
     _build.write_outcome(ctx, root, lambda: pipeline.record_image(
         root, model, str(version), digest, validate=_build.manifest_checks(root, crd_dir)))

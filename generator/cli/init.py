@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from generator import pipeline, scaffold
+from generator import scaffold
 from generator.cli import _build
-from generator.registry.base import Registered
+
+if TYPE_CHECKING:
+    from generator.pipeline import Outcome
+    from generator.registry.base import Registered
 
 NAME = "init"
 HELP = ("Create a platform repository in DIR (default: the current directory): models.yaml, the rendered "
@@ -40,8 +43,13 @@ def command(
 ) -> None:
     root = directory.absolute()
     options = scaffold.Options(action_repo=action_repo)
-    _build.write_outcome(ctx, root, lambda: pipeline.init(root, options, force=force,
-                                                          catalog=_catalog if from_registry else None))
+
+    def produce() -> Outcome:
+        from generator import pipeline  # noqa: PLC0415 -- not for --help
+
+        return pipeline.init(root, options, force=force, catalog=_catalog if from_registry else None)
+
+    _build.write_outcome(ctx, root, produce)
 
 
 def _catalog() -> list[Registered]:

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import typer
 
-from generator import pipeline
 from generator.cli import _build, _options
 
 NAME = "lock"
@@ -20,6 +19,8 @@ def command(
     check: _options.Check = False,
     repo: _options.Repo = None,
 ) -> None:
+    from generator import pipeline  # noqa: PLC0415 -- only when the command runs: `--help` stays light
+
     root = _build.repo_root(repo)
     selection = _build.update_selection(update, selectors)
     _build.write_outcome(ctx, root, lambda: pipeline.lock(root, _build.registry_for, selection, _build.facts_for,

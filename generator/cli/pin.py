@@ -4,7 +4,6 @@ from typing import Annotated
 
 import typer
 
-from generator import pipeline
 from generator.cli import _build, _options
 
 NAME = "pin"
@@ -21,6 +20,8 @@ def command(
     ctx: typer.Context, model: Model, env: Env, version: Version, repo: _options.Repo = None,
     crd_dir: _options.CrdDir = None,
 ) -> None:
+    from generator import pipeline  # noqa: PLC0415 -- only when the command runs: `--help` stays light
+
     root = _build.repo_root(repo)
     _build.write_outcome(ctx, root, lambda: pipeline.pin(
         root, model, env, str(version), registry=_build.registry_for, validate=_build.manifest_checks(root, crd_dir)))

@@ -7,14 +7,10 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from generator import pipeline
 from generator.cli import _build, _options
 from generator.error_handler import run
 from generator.errors import ProposeDenied
-from generator.lock.resolve import Update
 from generator.propose import DEFAULT_API_URL, DEFAULT_AUTHOR
-from generator.propose.plan import BRANCH_PREFIX
-from generator.validate.manifests import checks
 
 if TYPE_CHECKING:
     from generator.propose.plan import Proposal
@@ -72,9 +68,13 @@ def command(
     root = _build.repo_root(repo)
 
     def job() -> int:
+        from generator import pipeline  # noqa: PLC0415
+        from generator.lock.resolve import Update  # noqa: PLC0415
         from generator.propose.git import GitRepo, Identity  # noqa: PLC0415 -- gitpython only for this command
+        from generator.propose.plan import BRANCH_PREFIX  # noqa: PLC0415
         from generator.propose.publish import Settings  # noqa: PLC0415
         from generator.registry.runs import MlflowRuns  # noqa: PLC0415
+        from generator.validate.manifests import checks  # noqa: PLC0415
 
         settings = Settings(group=group, update=Update.parse(selectors or []), base=base, dry_run=dry_run)
         git = GitRepo(root, identity=Identity.parse(author), prefix=BRANCH_PREFIX, remote=remote)

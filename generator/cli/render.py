@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
-from generator import pipeline
 from generator.cli import _build, _options
+
+if TYPE_CHECKING:
+    from generator.pipeline import Outcome
 
 NAME = "render"
 HELP = "Render models.yaml + models.lock into environments/<env>/ and the root kustomization.yaml. Offline."
@@ -17,5 +21,11 @@ def command(
     crd_dir: _options.CrdDir = None,
 ) -> None:
     root = _build.repo_root(repo)
-    _build.write_outcome(ctx, root, lambda: pipeline.render_tree(root, _build.manifest_checks(root, crd_dir)),
-                         check=check, fix="kserve-gitops render")
+    memo = _build.memo(root, NAME, crd_dir)
+
+    def produce() -> Outcome:
+        from generator import pipeline  # noqa: PLC0415 -- not for --help, nor for a run answered from its record
+
+        return pipeline.render_tree(root, _build.manifest_checks(root, crd_dir), memo)
+
+    _build.write_outcome(ctx, root, produce, check=check, fix="kserve-gitops render", recall=memo)

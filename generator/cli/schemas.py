@@ -7,18 +7,17 @@ models.yaml where `validate` and `generate` read them (`--crd-dir`, default sche
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from generator.cli import _build, _options
-from generator.crds import fetch as crds
 from generator.crds.sources import BASE_URL_ENV, DEFAULT_BASE_URL, LOCK_FILE, crd_files, pinned
 from generator.error_handler import run
-from generator.pipeline import SPEC_FILE
-from generator.spec.load import load_spec
-from generator.spec.model import Platform
 from generator.write import apply
+
+if TYPE_CHECKING:
+    from generator.spec.model import Platform
 
 app = typer.Typer(
     help="Fetch the KServe and Argo CD CRDs pinned in models.yaml (platform.kserveVersion, platform.argocdVersion) "
@@ -65,6 +64,8 @@ def fetch_command(
     target, where = _destination(root, dest)
 
     def job() -> int:
+        from generator.crds import fetch as crds  # noqa: PLC0415 -- requests only for this command
+
         platform = _platform(root)
         plan = crds.fetch(target, crd_files(platform, base_url), where=where, refresh=refresh)
         if plan.empty:
@@ -91,6 +92,8 @@ def verify_command(ctx: typer.Context, repo: _options.Repo = None, dest: Dest = 
     target, where = _destination(root, dest)
 
     def job() -> int:
+        from generator.crds import fetch as crds  # noqa: PLC0415
+
         platform = _platform(root)
         files = crd_files(platform)
         crds.verify(target, files, where=where)
@@ -107,6 +110,9 @@ def _destination(root: Path, dest: Path | None) -> tuple[Path, str]:
 
 
 def _platform(root: Path) -> Platform:
+    from generator.pipeline import SPEC_FILE  # noqa: PLC0415
+    from generator.spec.load import load_spec  # noqa: PLC0415
+
     spec, warnings = load_spec(root / SPEC_FILE, SPEC_FILE)
     _build.warn(warnings)
     return spec.platform

@@ -6,9 +6,6 @@ import typer
 
 from generator.cli import _build, _options
 from generator.error_handler import run
-from generator.smoke.client import post_json
-from generator.smoke.fetch import fetch_example
-from generator.smoke.run import Ask, smoke_test, summary
 
 NAME = "smoke-test"
 HELP = ("Send the model's own input example, typed by its MLflow signature, to its InferenceService (V2 protocol, "
@@ -44,6 +41,10 @@ def command(
     root = _build.repo_root(repo)
 
     def job() -> int:
+        from generator.smoke.client import post_json  # noqa: PLC0415 -- requests only for this command
+        from generator.smoke.fetch import fetch_example  # noqa: PLC0415
+        from generator.smoke.run import Ask, smoke_test, summary  # noqa: PLC0415
+
         ask = Ask(model, env, url, host, source, protocol or "")
         report = smoke_test(root, ask, fetch=fetch_example, send=post_json)
         print("\n".join(summary(report)))

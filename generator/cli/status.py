@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from generator import pipeline
 from generator.cli import _build, _options
 from generator.error_handler import run
-from generator.spec.model import Spec
 from generator.status import Deployment, text
+
+if TYPE_CHECKING:
+    from generator.spec.model import Spec
 
 NAME = "status"
 HELP = ("One row per model and environment: reference, locked version, gate verdict, runtime compatibility (from "
@@ -32,6 +33,8 @@ def command(ctx: typer.Context, output: Format = "text", registry: WithRegistry 
     root = _build.repo_root(repo)
 
     def job() -> int:
+        from generator import pipeline  # noqa: PLC0415 -- not for --help
+
         report = pipeline.status(root, facts=_build.facts_for, deployments=_deployments,
                                  registry=_build.registry_for if registry else None)
         _build.warn(report.warnings)

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import typer
 
-from generator import pipeline
 from generator.cli import _build, _options
 from generator.cli.pin import Env, Model
 
@@ -14,6 +13,8 @@ EXAMPLE = "Example: kserve-gitops unpin wine-classifier prod"
 def command(
     ctx: typer.Context, model: Model, env: Env, repo: _options.Repo = None, crd_dir: _options.CrdDir = None
 ) -> None:
+    from generator import pipeline  # noqa: PLC0415 -- only when the command runs: `--help` stays light
+
     root = _build.repo_root(repo)
     _build.write_outcome(ctx, root, lambda: pipeline.unpin(
         root, model, env, registry=_build.registry_for, validate=_build.manifest_checks(root, crd_dir)))

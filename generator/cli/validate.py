@@ -4,11 +4,8 @@ from typing import Annotated, Literal
 
 import typer
 
-from generator import pipeline
 from generator.cli import _build, _options
 from generator.error_handler import run
-from generator.report import REPORTERS
-from generator.validate.manifests import tree_checks
 
 NAME = "validate"
 HELP = ("Check models.yaml, models.lock and the generated tree on disk: schema, meaning, policies, drift, strict "
@@ -21,9 +18,14 @@ Format = Annotated[Literal["text", "json", "github"], typer.Option("--format", "
 def command(
     ctx: typer.Context, repo: _options.Repo = None, crd_dir: _options.CrdDir = None, output: Format = "text"
 ) -> None:
+    from generator import pipeline  # noqa: PLC0415 -- only when the command runs: `--help` stays light
+
     root = _build.repo_root(repo)
 
     def job() -> int:
+        from generator.report import REPORTERS  # noqa: PLC0415
+        from generator.validate.manifests import tree_checks  # noqa: PLC0415
+
         found = pipeline.validate_repo(root, tree_checks(_build.crd_directory(root, crd_dir)))
         errors = sum(d.severity == "error" for d in found)
         print(REPORTERS[output](found), end="")

@@ -9,10 +9,8 @@ from typing import Annotated
 import typer
 
 from generator.error_handler import run
-from generator.github import DEFAULT_API_URL
-from generator.webhook.dispatcher import DEFAULT_DEADLINE
-from generator.webhook.journal import DEFAULT_STATE_DIR
-from generator.webhook.relay import DEFAULT_MAX_AGE
+from generator.propose import DEFAULT_API_URL
+from generator.webhook import DEFAULT_DEADLINE, DEFAULT_MAX_AGE, DEFAULT_STATE_DIR
 
 app = typer.Typer(
     help="Run the webhook service: MLflow registry events start the promotion workflow at once "

@@ -7,8 +7,5 @@ writes the Markdown, `git` and `github` are the two doors to the outside, and
 
 from __future__ import annotations
 
-from generator.github import DEFAULT_API_URL
-
-__all__ = ["DEFAULT_API_URL", "DEFAULT_AUTHOR"]
-
+DEFAULT_API_URL = "https://api.github.com"  # here, not in generator.github, so the CLI shows it without requests
 DEFAULT_AUTHOR = "kserve-gitops[bot] <kserve-gitops[bot]@users.noreply.github.com>"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,6 @@ from generator.crds.sources import LOCK_FILE as CRD_LOCK
 from generator.diagnostics import Diagnostic
 from generator.errors import UserError
 from generator.spec.model import Platform
-from generator.spec.yaml_lines import Positions
 from generator.spec.yaml_lines import load as load_yaml
 from generator.validate.core_kinds import load_core_schemas
 from generator.validate.crds import CrdSchemas, load_crd_schemas
@@ -82,11 +82,9 @@ def check_tree(root: Path, paths: Iterable[str], crds: CrdSchemas | None, k8s_ve
     aggregates = {b: dirs for b in builds if (dirs := _aggregated(root, b, builds)) is not None}
     built: dict[str, list[tuple[str, str, str, str]]] = {}
     seen: set[str] = set()
-    for build in (b for b in builds if b not in aggregates):
-        try:
-            objects = kustomize_build(root / build)
-        except UserError as exc:
-            found += [replace(d, file=(Path(build) / "kustomization.yaml").as_posix()) for d in exc.diagnostics]
+    for build, objects, problems in _build_all(root, [b for b in builds if b not in aggregates]):
+        if problems:
+            found += [replace(d, file=(Path(build) / "kustomization.yaml").as_posix()) for d in problems]
             continue
         built[build] = [_identity(obj) for obj in objects]
         for obj in objects:
@@ -102,6 +100,19 @@ def check_tree(root: Path, paths: Iterable[str], crds: CrdSchemas | None, k8s_ve
                                 hint="list it under `resources:` of its directory's kustomization.yaml"))
         found += check_object(source.obj, context, file=source.file, line_of=source.line_of)
     return found
+
+
+def _build_all(root: Path, builds: list[str]) -> list[tuple[str, list[dict[str, Any]], list[Diagnostic]]]:
+    """Every kustomize build at once (each is a process of its own), results in the order asked."""
+
+    def one(build: str) -> tuple[str, list[dict[str, Any]], list[Diagnostic]]:
+        try:
+            return build, kustomize_build(root / build), []
+        except UserError as exc:
+            return build, [], list(exc.diagnostics)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(len(builds), 4))) as pool:
+        return list(pool.map(one, builds))
 
 
 def _aggregated(root: Path, build: str, builds: list[str]) -> list[str] | None:
@@ -143,10 +154,16 @@ def _sources(root: Path, paths: Iterable[str]) -> tuple[dict[tuple[str, str, str
     problems: list[Diagnostic] = []
     for path in paths:
         if path.endswith(".yaml") and not path.endswith("kustomization.yaml") and path != "models.lock":
-            obj, positions, found = _parse(root / path, path)
+            try:
+                text = yamlio.read_text(root / path)
+            except (OSError, UnicodeDecodeError) as exc:
+                problems.append(Diagnostic(file=path, message=f"cannot read: {exc}", rule="manifest",
+                                           hint="render it again with `kserve-gitops generate`"))
+                continue
+            obj, found = _parse(text, path)
             problems += found
             if obj is not None:
-                sources[_identity(obj)] = _Source(path, obj, positions.line_of_json_path)
+                sources[_identity(obj)] = _Source(path, obj, _Lines(text, path))
     return sources, problems
 
 
@@ -191,19 +208,52 @@ def _identity(obj: Mapping[str, Any]) -> tuple[str, str, str, str]:
             str(metadata.get("name", "")))
 
 
-def _parse(file: Path, path: str) -> tuple[Mapping[str, Any] | None, Positions, list[Diagnostic]]:
+class _Plain(yaml.CSafeLoader):
+    """libyaml for the common case: one plain document, no duplicate keys, no aliases (we never write any).
+
+    Anything else raises `_Unusual`, and the file goes through `yaml_lines.load`, which words the problem.
+    """
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        if node in self.constructed_objects:  # a second visit of one node: an alias
+            raise _Unusual
+        return super().construct_object(node, deep)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        if len({str(key.value) for key, _ in node.value}) != len(node.value):
+            raise _Unusual
+        return super().construct_mapping(node, deep)
+
+
+class _Unusual(Exception):
+    pass
+
+
+def _parse(text: str, path: str) -> tuple[Mapping[str, Any] | None, list[Diagnostic]]:
     try:
-        text = yamlio.read_text(file)
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, Positions(), [Diagnostic(file=path, message=f"cannot read: {exc}", rule="manifest",
-                                              hint="render it again with `kserve-gitops generate`")]
-    data, positions, problems = load_yaml(text, path)
-    if problems:
-        return None, positions, problems
+        data = yaml.load(text, Loader=_Plain)
+    except (_Unusual, yaml.YAMLError):
+        data, _, problems = load_yaml(text, path)
+        if problems:
+            return None, problems
     if not isinstance(data, dict) or "kind" not in data:
-        return None, positions, [Diagnostic(file=path, message="expected one Kubernetes object with a kind",
-                                            hint="one object per file", rule="manifest")]
-    return data, positions, []
+        return None, [Diagnostic(file=path, message="expected one Kubernetes object with a kind",
+                                 hint="one object per file", rule="manifest")]
+    return data, []
+
+
+class _Lines:
+    """file:line for a finding, computed on the first one: most files have none, and positions cost a
+    pure-Python pass over every node."""
+
+    def __init__(self, text: str, path: str) -> None:
+        self._text, self._path = text, path
+        self._line_of: LineOf | None = None
+
+    def __call__(self, json_path: str) -> int:
+        if self._line_of is None:
+            self._line_of = load_yaml(self._text, self._path)[1].line_of_json_path
+        return self._line_of(json_path)
 
 
 def _crds(crd_dir: Path, required: bool) -> tuple[CrdSchemas | None, list[Diagnostic]]:

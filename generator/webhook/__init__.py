@@ -11,3 +11,10 @@ Pure parts (`signature`, `promotion`, `deployment`) hold the decisions; the
 adapters (`github`, `registry/mlflow_tags`, the on-disk `journal`), the background
 `dispatcher` and `server` hold the side effects.
 """
+
+from pathlib import Path
+
+# The service's defaults, here so that the CLI shows them without importing requests.
+DEFAULT_MAX_AGE = 300.0  # seconds a delivery's timestamp may be off
+DEFAULT_DEADLINE = 3600.0  # seconds to keep trying one delivery's dispatch; the scheduled run is hourly
+DEFAULT_STATE_DIR = Path("/var/lib/kserve-gitops")  # the journal of deliveries: the volume deploy/webhook mounts

@@ -20,12 +20,11 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
-from generator.webhook import promotion
+from generator.webhook import DEFAULT_DEADLINE, promotion
 from generator.webhook.github import GitHubError
 from generator.webhook.journal import Entry, Journal
 from generator.webhook.log import LOGGER
 
-DEFAULT_DEADLINE = 3600.0  # seconds to keep trying one delivery; the scheduled run is hourly
 FIRST_PAUSE = 1.0
 LONGEST_PAUSE = 60.0
 

@@ -34,7 +34,6 @@ from typing import Literal
 
 from generator.errors import EnvironmentProblem
 
-DEFAULT_STATE_DIR = Path("/var/lib/kserve-gitops")  # the volume deploy/webhook mounts
 State = Literal["pending", "done", "failed"]
 Claim = Literal["new", "pending", "seen", "full"]
 Payload = Mapping[str, str | None]

@@ -24,13 +24,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from generator.webhook import promotion
+from generator.webhook import DEFAULT_MAX_AGE, promotion
 from generator.webhook.journal import Entry, Journal
 from generator.webhook.outcome import Malformed, Outcome
 from generator.webhook.signature import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, fresh, verify
-
-DEFAULT_MAX_AGE = 300.0
-
 
 _KNOWN = {  # what a delivery id the journal already holds is answered
     "seen": (409, "replayed", "this delivery id was already handled"),

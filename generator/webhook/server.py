@@ -34,11 +34,11 @@ from generator.registry import mlflow_http
 from generator.registry.mlflow_tags import MlflowTagWriter
 from generator.util.http import HttpSettings
 from generator.util.redact import redact
-from generator.webhook import log
+from generator.webhook import DEFAULT_DEADLINE, DEFAULT_STATE_DIR, log
 from generator.webhook.app import create_app
-from generator.webhook.dispatcher import DEFAULT_DEADLINE, Dispatcher
+from generator.webhook.dispatcher import Dispatcher
 from generator.webhook.github import GitHub
-from generator.webhook.journal import DEFAULT_STATE_DIR, Journal
+from generator.webhook.journal import Journal
 from generator.webhook.relay import Relay
 from generator.webhook.tagging import DeploymentTagger
 

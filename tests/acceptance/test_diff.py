@@ -135,7 +135,7 @@ def test_the_default_base_is_where_the_branch_left_origin_head(tmp_path: Path, e
 def test_a_base_that_does_not_build_is_reported_in_its_section(example: Path, cli: Callable[..., Result]) -> None:
     kustomization = example / "environments" / "staging" / "kustomization.yaml"
     good = kustomization.read_text()
-    kustomization.write_text(good + "  - missing.yaml\n")
+    kustomization.write_text(good + "- missing.yaml\n")
     commit_all(example, "staging: a resource that is not there")
     kustomization.write_text(good)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -188,15 +189,33 @@ def test_usage_errors_exit_2(platform: Platform) -> None:
     assert platform.run("generate", "--no-such-option").code == 2
 
 
-def test_help_and_validate_do_not_import_mlflow(platform: Platform) -> None:
+# What only commands that talk to the outside need: none of it may load before such a command runs.
+NETWORK_MODULES = ("mlflow", "requests", "git", "github", "starlette", "uvicorn")
+# What only commands that check or render need: `--help` and `--version` start without it.
+PIPELINE_MODULES = ("generator.pipeline", "jsonschema", "jsonschema_rs", "kubernetes_validate")
+
+
+def _imported_after(*argv: list[str]) -> set[str]:
+    """Top-level packages and generator modules a fresh interpreter has loaded after running each argv."""
     probe = (
-        "import sys; from generator.cli import main; "
-        "main(['--help']); main(['validate', '--repo', sys.argv[1]]); "
-        "print('MLFLOW_IMPORTED' if 'mlflow' in sys.modules else 'MLFLOW_NOT_IMPORTED')"
+        "import json, sys; from generator.cli import main; "
+        "[main(a) for a in json.loads(sys.argv[1])]; print(json.dumps(sorted(sys.modules)))"
     )
-    result = subprocess.run([sys.executable, "-c", probe, str(platform.root)], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-c", probe, json.dumps(argv)], capture_output=True, text=True,
                             check=False)
-    assert "MLFLOW_NOT_IMPORTED" in result.stdout, result.stderr
+    loaded = json.loads(result.stdout.splitlines()[-1])
+    return {m for m in loaded if m.startswith("generator.")} | {m.split(".")[0] for m in loaded}
+
+
+def test_help_and_version_import_nothing_heavy() -> None:
+    loaded = _imported_after(["--help"], ["--version"], ["generate", "--help"], ["validate", "--help"])
+    assert loaded.isdisjoint(NETWORK_MODULES + PIPELINE_MODULES), loaded & {*NETWORK_MODULES, *PIPELINE_MODULES}
+
+
+def test_validate_imports_no_network_client(platform: Platform) -> None:
+    loaded = _imported_after(["validate", "--repo", str(platform.root)])
+    assert "generator.pipeline" in loaded, "the probe ran validate"
+    assert loaded.isdisjoint(NETWORK_MODULES), loaded & set(NETWORK_MODULES)
 
 
 def test_direct_artifact_store_locks_s3_uris_and_stage_references_warn(

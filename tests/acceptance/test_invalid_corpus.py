@@ -43,7 +43,7 @@ MANIFEST_MISTAKES = [Mistake(*m) for m in [
     ("wrong-type", PROD, "minReplicas: 2", "minReplicas: two", "$.spec.predictor.minReplicas"),
     ("unknown-api-version", PROD, "serving.kserve.io/v1beta1", "serving.kserve.io/v1",
      "no schema for serving.kserve.io/v1 InferenceService"),
-    ("left-out-of-kustomization", "environments/dev/kustomization.yaml", "  - wine-classifier.yaml\n", "",
+    ("left-out-of-kustomization", "environments/dev/kustomization.yaml", "- wine-classifier.yaml\n", "",
      "not included by any kustomization.yaml"),
     ("kustomization-points-nowhere", "environments/dev/kustomization.yaml", "wine-classifier.yaml", "wine.yaml",
      "kustomize build failed"),

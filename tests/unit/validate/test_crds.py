@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import copy
 import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
@@ -231,14 +229,3 @@ def test_int_or_string_without_any_of_still_rejects_other_types(widgets: CrdSche
         ("$.spec.port", "expected integer or string, got boolean True")
     ]
 
-
-def test_validating_3000_inference_services_takes_under_a_second(crds: CrdSchemas, isvc: dict[str, Any]) -> None:
-    many = [copy.deepcopy(isvc) for _ in range(3000)]
-    crds.validate(isvc)  # builds the InferenceService validator, as the first object of a run would
-
-    start = time.perf_counter()
-    found = [crds.validate(obj) for obj in many]
-    elapsed = time.perf_counter() - start
-
-    assert found == [[]] * 3000
-    assert elapsed < 1.0, f"3000 validations took {elapsed:.2f}s"

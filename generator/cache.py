@@ -1,0 +1,164 @@
+"""Remember a run whose inputs have not changed, so that repeating it costs a few file reads.
+
+A record is keyed by the hash of everything a `render` or `generate` (without --update or
+--check) depends on: the bytes of models.yaml and models.lock, the CRD files, this tool's
+source and version, and the kustomize binary that checked the builds. It holds the hash of
+every file the run wanted on disk and the warnings it printed. A later run with the same key
+whose files on disk still have those hashes (none edited by hand, none missing, no stale
+generated file beside them) would plan nothing and print the same warnings, so it is answered
+from the record; anything else, including a missing or unreadable record, takes the full path.
+
+Records live under $KSERVE_GITOPS_CACHE_DIR, else $XDG_CACHE_HOME/kserve-gitops, else
+~/.cache/kserve-gitops: outside the repository, never tracked, safe to delete at any time.
+`KSERVE_GITOPS_CACHE_DIR=off` turns it off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from generator import __version__
+from generator.diagnostics import Diagnostic
+from generator.yamlio import is_generated
+
+CACHE_ENV = "KSERVE_GITOPS_CACHE_DIR"
+_FORMAT = "1"
+_SOURCE = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Recalled:
+    """What a remembered run said: its warnings (its plan was empty, or it would not have been recalled)."""
+
+    warnings: list[Diagnostic]
+
+
+@dataclass(frozen=True)
+class Memo:
+    """One run's key and where its record lives; `Memo.off()` remembers nothing."""
+
+    record: Path | None
+
+    @classmethod
+    def off(cls) -> Memo:
+        return cls(None)
+
+    @classmethod
+    def open(cls, command: str, repo: Path, inputs: Iterable[str], crd_dir: Path) -> Memo:
+        """The memo for `command` run in `repo`: `inputs` are the repository files it reads."""
+        directory = cache_directory()
+        if directory is None:
+            return cls.off()
+        digest = hashlib.sha256()
+        for part in (_FORMAT, __version__, command, _tool_digest(), _kustomize_identity()):
+            _feed(digest, part.encode())
+        for name in inputs:
+            _feed(digest, name.encode())
+            _feed(digest, _read(repo / name) or b"<missing>")
+        for path in sorted(crd_dir.rglob("*")) if crd_dir.is_dir() else []:
+            if path.is_file():
+                _feed(digest, path.relative_to(crd_dir).as_posix().encode())
+                _feed(digest, path.read_bytes())
+        return cls(directory / f"{digest.hexdigest()}.json")
+
+    def recall(self, repo: Path) -> Recalled | None:
+        """The remembered run, if the files on disk are exactly those it wanted, under the directories it
+        prunes and beside them."""
+        if self.record is None:
+            return None
+        try:
+            saved = json.loads(self.record.read_text("utf-8"))
+            outputs: dict[str, str] = saved["outputs"]
+            pruned: list[str] = saved["pruned"]
+            warnings = [Diagnostic(**d) for d in saved["warnings"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        unseen = dict(outputs)
+        for path in _files(repo, pruned):
+            content = _read(repo / path)
+            expected = unseen.pop(path, None)
+            if expected is None:
+                if content is not None and is_generated(content):
+                    return None  # a stale generated file the full run would delete
+            elif content is None or hashlib.sha256(content).hexdigest() != expected:
+                return None  # edited by hand, or replaced
+        for path, expected in unseen.items():
+            content = _read(repo / path)
+            if content is None or hashlib.sha256(content).hexdigest() != expected:
+                return None
+        return Recalled(warnings)
+
+    def remember(self, files: Mapping[str, bytes], pruned: Iterable[str], warnings: Iterable[Diagnostic]) -> None:
+        """Record a run that wants `files` on disk and prunes stale generated files under `pruned`.
+        Written atomically; failing to write it only costs the next run its time."""
+        if self.record is None:
+            return
+        saved = {"outputs": {p: hashlib.sha256(c).hexdigest() for p, c in files.items()}, "pruned": list(pruned),
+                 "warnings": [asdict(d) for d in warnings]}
+        with contextlib.suppress(OSError):
+            self.record.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=".record.", dir=self.record.parent)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(saved, handle)
+            os.replace(name, self.record)
+
+
+def cache_directory() -> Path | None:
+    configured = os.environ.get(CACHE_ENV)
+    if configured == "off":
+        return None
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "kserve-gitops"
+
+
+def _feed(digest: hashlib._Hash, part: bytes) -> None:
+    """Length-prefixed, so that no two different sequences of parts hash alike."""
+    digest.update(len(part).to_bytes(8, "big"))
+    digest.update(part)
+
+
+def _tool_digest() -> str:
+    """This tool's own code: a new release, or an edited checkout, never reuses an old record."""
+    digest = hashlib.sha256()
+    for path in sorted(_SOURCE.rglob("*")):
+        if path.suffix in (".py", ".json") and path.is_file():
+            _feed(digest, path.relative_to(_SOURCE).as_posix().encode())
+            _feed(digest, path.read_bytes())
+    return digest.hexdigest()
+
+
+def _kustomize_identity() -> str:
+    """The binary that would build the kustomizations: path, size and modification time. Asking it for its
+    version costs a process start; replacing it (a new version) changes at least one of these."""
+    found = shutil.which("kustomize") or shutil.which("kubectl")
+    if found is None:
+        return "<none>"
+    stat = Path(found).resolve().stat()
+    return f"{Path(found).resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def _files(repo: Path, pruned: Iterable[str]) -> list[str]:
+    """Every file under the directories (or the single files) a full run would prune."""
+    found = []
+    for directory in pruned:
+        base = repo / directory
+        for path in [base] if base.is_file() else (p for p in base.rglob("*") if p.is_file()):
+            found.append(path.relative_to(repo).as_posix())
+    return found
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
