@@ -208,11 +208,11 @@ def test_lock_without_facts_is_kept_without_registry_calls_and_warned_about_outs
     assert queries_for(spec, lock, Update()) == []
     new, problems = merge(spec, lock, Update(), {})
     assert (new, problems) == (lock, [])
-    warnings = compatibility(spec, new)
-    assert {w.severity for w in warnings} == {"warning"}
-    assert [w.path.removeprefix("$.models.") for w in warnings] == [
-        "wine.environments.dev", "wine.environments.staging"]
-    assert "kserve-gitops compat wine --env staging" in warnings[1].hint
+    (warning,) = compatibility(spec, new)  # one finding, at its first place, naming every place
+    assert warning.severity == "warning"
+    assert warning.path.removeprefix("$.models.") == "wine.environments.dev"
+    assert warning.message.endswith("(served at wine/dev and wine/staging)")
+    assert "run `kserve-gitops compat` to load it" in warning.hint
 
 
 def test_prod_refuses_a_version_whose_loadability_is_unknown_unless_its_policies_allow_it() -> None:
@@ -268,11 +268,12 @@ def test_compatibility_says_nothing_about_a_model_from_a_newer_mlflow() -> None:
 
 
 def test_the_same_finding_is_reported_once_with_its_model_versions_and_places() -> None:
-    newer = replace(CLOUDPICKLE, mlflow_version="3.17.2")
-    lock = Lock({key: replace(entry, info=newer) for key, entry in _full_lock().entries.items()})
+    skops = replace(CLOUDPICKLE, serialization_format="skops")
+    lock = Lock({key: replace(entry, info=skops) for key, entry in _full_lock().entries.items()})
     (warning,) = compatibility(_spec(), lock)
     assert warning.location() == "models.yaml:15: $.models.churn.environments.prod"
-    assert warning.message.startswith("'churn' version 4, 'Wine' version 3 and 'Wine' version 2: it was saved by")
+    assert warning.message.startswith("'churn' version 4, 'Wine' version 3 and 'Wine' version 2: it is serialized "
+                                      "as 'skops'")
     assert warning.message.endswith("(served at churn/prod, wine/dev, wine/staging and wine/prod)")
 
 
@@ -280,12 +281,12 @@ def test_a_finding_at_scale_stays_one_bounded_line() -> None:
     envs = "{dev: {latest: true}, prod: {version: 1}}"
     models = "".join(f"  m{i:03d}: {{registeredModel: M{i:03d}, environments: {envs}}}\n" for i in range(500))
     spec, _ = parse_spec(SPEC.split("models:", maxsplit=1)[0] + "models:\n" + models)
-    newer = replace(CLOUDPICKLE, mlflow_version="3.17.2")
-    lock = Lock({t.key: _entry(t.model, t.env, t.ref, "1" if t.env == "prod" else "2", t.registered_model, info=newer)
+    skops = replace(CLOUDPICKLE, serialization_format="skops")
+    lock = Lock({t.key: _entry(t.model, t.env, t.ref, "1" if t.env == "prod" else "2", t.registered_model, info=skops)
                  for t in spec.targets})
     (warning,) = compatibility(spec, lock)
     assert warning.message.startswith(
-        "'M000' version 2, 'M000' version 1, 'M001' version 2 and 997 more model versions: it was saved by MLflow 3")
+        "'M000' version 2, 'M000' version 1, 'M001' version 2 and 997 more model versions: it is serialized as 'skops'")
     assert warning.message.endswith("(served at m000/dev, m000/prod, m001/dev, m001/prod, m002/dev, m002/prod "
                                     "and 994 more places)")
 
