@@ -7,10 +7,12 @@ as factories, so nothing talks to MLflow unless a reference really needs resolvi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from generator import repo_lock
 from generator.diagnostics import Diagnostic
 from generator.errors import LockError, RegistryError, UserError, ValidationFailed
 from generator.lock import images as lock_images
@@ -23,7 +25,7 @@ from generator.render.tree import ARGOCD_DIR, CLUSTER_DIR, ENVIRONMENTS_DIR, ROO
 from generator.spec import edit as spec_edit
 from generator.spec.load import load_spec, parse_spec
 from generator.spec.model import Platform, Spec, Target
-from generator.write import Plan, plan
+from generator.write import Plan, interrupted, plan, recover
 
 SPEC_FILE = "models.yaml"
 LOCK_FILE = "models.lock"
@@ -39,6 +41,26 @@ class Outcome:
     plan: Plan
     warnings: list[Diagnostic] = field(default_factory=list)
     lock: Lock = field(default_factory=Lock)
+
+
+@contextlib.contextmanager
+def session(repo: Path, *, write_tree: bool, lock_timeout: float) -> Iterator[list[Diagnostic]]:
+    """Every command that reads or writes the tree runs inside one, from its first read to its last write.
+
+    Writers hold the repository lock exclusively, so two never interleave; readers hold it shared, so
+    they never see a half-swapped tree. Before anything reads the tree, a write that a killed run left
+    half done is finished or undone (that needs the lock exclusively, even for a reader). Yields what
+    was recovered, as warnings.
+    """
+    recovered: list[Diagnostic] = []
+    with repo_lock.held(repo, lock_timeout) as lock:
+        lock.acquire(exclusive=write_tree)
+        while interrupted(repo):
+            lock.acquire(exclusive=True)
+            recovered.append(recover(repo))
+            if not write_tree:
+                lock.acquire(exclusive=False)
+        yield recovered
 
 
 def validate_repo(repo: Path, tree_checks: TreeChecks) -> list[Diagnostic]:

@@ -8,6 +8,7 @@ import typer
 
 from generator import __version__
 from generator.cli import generate, image, lock, pin, propose, render, schemas, smoke, unpin, validate, webhook
+from generator.repo_lock import DEFAULT_TIMEOUT, TIMEOUT_ENV
 
 app = typer.Typer(
     name="kserve-gitops",
@@ -32,8 +33,12 @@ def _global(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
+    lock_timeout: Annotated[float, typer.Option(
+        "--lock-timeout", envvar=TIMEOUT_ENV, min=0, metavar="SECONDS",
+        help="How long to wait for another kserve-gitops run on the same repository before giving up.",
+    )] = DEFAULT_TIMEOUT,
 ) -> None:
-    ctx.obj = {"debug": debug}
+    ctx.obj = {"debug": debug, "lock_timeout": lock_timeout}
 
 
 for command in (validate, lock, render, generate, pin, unpin, smoke, propose):

@@ -9,7 +9,6 @@ import typer
 
 from generator import pipeline
 from generator.cli import _build, _options
-from generator.error_handler import run
 from generator.errors import ProposeDenied
 from generator.lock.resolve import Update
 from generator.propose import DEFAULT_API_URL, DEFAULT_AUTHOR
@@ -86,7 +85,7 @@ def command(
         _report(published, dry_run=dry_run)
         return 0
 
-    raise typer.Exit(run(job, debug=ctx.obj["debug"]))
+    _build.in_session(ctx, root, job, write_tree=False)
 
 
 def _github(repository: str, api_url: str, *, dry_run: bool) -> GitHubSide | None:

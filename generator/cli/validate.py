@@ -6,7 +6,6 @@ import typer
 
 from generator import pipeline
 from generator.cli import _build, _options
-from generator.error_handler import run
 from generator.report import REPORTERS
 from generator.validate.manifests import tree_checks
 
@@ -31,4 +30,4 @@ def command(
             print(f"{errors} error(s), {len(found) - errors} warning(s)" if found else "valid")
         return 1 if errors else 0
 
-    raise typer.Exit(run(job, debug=ctx.obj["debug"]))
+    _build.in_session(ctx, root, job, write_tree=False)
