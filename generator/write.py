@@ -259,15 +259,13 @@ def _state_dir(root: Path) -> Path:
 
 
 def _save(root: Path, journal: _Journal) -> None:
-    """Atomically: a reader sees the old journal or the new one, never half of one."""
+    """Atomically: a reader sees the old journal or the new one, never half of one. Not fsynced: the
+    guarantee is against killed processes, not power loss (the files it describes are not fsynced either)."""
     state = root / STATE_DIR
     temp = state / f"{JOURNAL}.{journal.run}.tmp"
     data = {"run": journal.run, "files": journal.files, "existed": journal.existed, "dirs": journal.dirs,
             "committed": journal.committed}
-    with open(temp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
+    temp.write_text(json.dumps(data), encoding="utf-8")
     os.replace(temp, state / JOURNAL)
 
 

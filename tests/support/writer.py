@@ -1,0 +1,75 @@
+"""Processes that write a repository, so tests can interrupt, kill and race real ones.
+
+`python -m tests.support.writer ROOT COUNT LABEL` applies, through the real
+`generator.write` and error handler, a plan of COUNT generated files spread over
+seven environments whose content says LABEL (and prunes the rest), exiting
+with the code the CLI would.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from generator.error_handler import run
+from generator.write import STATE_DIR, apply, plan
+from generator.yamlio import GENERATED_MARK
+from tests.support.paths import REPO_ROOT
+
+Tree = dict[str, bytes]
+
+
+def desired(count: int, label: str) -> Tree:
+    return {f"environments/e{i % 7}/f{i:05d}.yaml": f"{GENERATED_MARK}\nfile: {i}\nlabel: {label}\n".encode()
+            for i in range(count)}
+
+
+def tree(root: Path) -> Tree:
+    """Every file under root, state directory included: strays must show up as differences."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def kserve_gitops(*args: str) -> subprocess.Popen[str]:
+    """The CLI as a separate process, importing this checkout."""
+    return subprocess.Popen([sys.executable, "-m", "generator", *args], cwd=REPO_ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def writer(root: Path, count: int, label: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "tests.support.writer", str(root), str(count), label],
+                            cwd=REPO_ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def swapped(root: Path) -> int | None:
+    """How many existing files the write under way has moved aside so far (None: no swap under way)."""
+    try:
+        runs = [p for p in (root / STATE_DIR).iterdir() if p.name.startswith("run-")]
+        return sum(1 for run in runs for _ in (run / "old").iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def wait_until_swapped(root: Path, files: int, process: subprocess.Popen[str], deadline: float = 120) -> bool:
+    """Poll until the swap has moved FILES files aside; False if the process ended first."""
+    stop = time.monotonic() + deadline
+    while process.poll() is None and time.monotonic() < stop:
+        if (swapped(root) or 0) >= files:
+            return True
+        time.sleep(0.0005)
+    return False
+
+
+def main() -> int:
+    root, count, label = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+
+    def job() -> int:
+        apply(root, plan(root, desired(count, label), ["environments"]))
+        return 0
+
+    return run(job)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
