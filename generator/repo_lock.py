@@ -63,9 +63,9 @@ class RepoLock:
             self._fd = None
 
     def _busy(self) -> EnvironmentProblem:
-        holders = ", ".join(_describe(pid) for pid in _holders(self.root)) or "another process"
+        names = ", ".join(_describe(pid) for pid in holders(self.root)) or "another process"
         return EnvironmentProblem(Diagnostic(
-            message=f"the repository {self.root} is in use by {holders}; gave up after waiting "
+            message=f"the repository {self.root} is in use by {names}; gave up after waiting "
                     f"{self.timeout:g} s so as not to interleave with it",
             hint=f"let it finish and run again, or wait longer with --lock-timeout SECONDS ({TIMEOUT_ENV})"))
 
@@ -80,7 +80,7 @@ def held(root: Path, timeout: float) -> Iterator[RepoLock]:
         lock.close()
 
 
-def _holders(root: Path) -> list[int]:
+def holders(root: Path) -> list[int]:
     """Processes holding a lock on ROOT's inode, from Linux's /proc/locks (elsewhere: none known)."""
     info = os.stat(root)
     wanted = (os.major(info.st_dev), os.minor(info.st_dev), info.st_ino)

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from generator.error_handler import run
+from generator.repo_lock import holders
 from generator.write import STATE_DIR, apply, plan
 from generator.yamlio import GENERATED_MARK
 from tests.support.paths import REPO_ROOT
@@ -35,6 +36,12 @@ def kserve_gitops(*args: str) -> subprocess.Popen[str]:
     """The CLI as a separate process, importing this checkout."""
     return subprocess.Popen([sys.executable, "-m", "generator", *args], cwd=REPO_ROOT, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def wait_for_lock(root: Path, process: subprocess.Popen[str]) -> None:
+    """Until PROCESS holds the repository lock (or has ended)."""
+    while process.poll() is None and process.pid not in holders(root):
+        time.sleep(0.001)
 
 
 def writer(root: Path, count: int, label: str) -> subprocess.Popen[str]:

@@ -1,0 +1,163 @@
+"""A real 1,000-model `render` interrupted, terminated or killed mid-swap, racing writers, symlinked outputs:
+the tree is always fully old or fully new, with nothing left behind. Offline: the repository is the
+benchmark's synthetic one (bench/scenario.py), with a complete models.lock."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import signal
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+
+from bench.scenario import models_yaml, synthetic_lock
+from generator.lock import io as lock_io
+from generator.render.tree import render
+from generator.spec.load import parse_spec
+from generator.yamlio import GENERATED_MARK
+from tests.support.writer import Tree, kserve_gitops, tree, wait_for_lock, wait_until_swapped
+
+MODELS = 1000
+HAND_WRITTEN = {"environments/dev/README.md": b"hand-written, never touched\n"}
+RETIRED = {"environments/retired/gone.yaml": f"{GENERATED_MARK}\nkind: ConfigMap\n".encode()}
+
+
+class Snapshots(NamedTuple):
+    old: Tree
+    new: Tree
+    files: int
+
+
+def _repository(models: int, *, namespace: str = "ml-dev") -> tuple[Tree, Tree]:
+    """(what is on disk before `render`, what `render` makes of it): every rendered file outdated, one
+    stale generated file to prune, one hand-written file to keep."""
+    text = models_yaml(models).replace("namespace: ml-dev}", f"namespace: {namespace}}}")
+    spec, _ = parse_spec(text)
+    lock = synthetic_lock(spec)
+    inputs = {"models.yaml": text.encode(), "models.lock": lock_io.dumps(lock)}
+    rendered = render(spec, lock)
+    old = inputs | {path: content + b"# outdated\n" for path, content in rendered.items()} | RETIRED | HAND_WRITTEN
+    return old, inputs | rendered | HAND_WRITTEN
+
+
+def _write(root: Path, files: Tree) -> None:
+    for path, content in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_bytes(content)
+
+
+@pytest.fixture(scope="module")
+def snapshots() -> Snapshots:
+    old, new = _repository(MODELS)
+    return Snapshots(old, new, sum(1 for p in new if p.startswith(("environments/", "kustomization"))))
+
+
+class Trial(NamedTuple):
+    code: int
+    err: str
+    after: Tree
+
+
+def _interrupt(root: Path, files: Tree, at: int, signum: signal.Signals, then: Callable[[Path], None]) -> Trial:
+    """Run `render` and send SIGNUM once AT files have been swapped (AT 0: as soon as it holds the lock)."""
+    _write(root, files)
+    process = kserve_gitops("render", "--repo", str(root))
+    if at:
+        assert wait_until_swapped(root, at, process), process.communicate()
+    else:
+        wait_for_lock(root, process)
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=120)
+    then(root)
+    return Trial(process.returncode, err, tree(root))
+
+
+def _nothing(_: Path) -> None:
+    pass
+
+
+def test_render_interrupted_anywhere_leaves_the_old_tree_or_the_new_one_and_nothing_else(
+        tmp_path: Path, snapshots: Snapshots) -> None:
+    """Five seeded points in the swap (SIGINT, SIGTERM) and one before it; all run at once to bound the time."""
+    draw = random.Random(9)
+    points = [(draw.randrange(1, snapshots.files // 2), signum) for signum in
+              (signal.SIGINT, signal.SIGTERM, signal.SIGINT, signal.SIGTERM, signal.SIGINT)]
+    points.append((0, signal.SIGTERM))
+    with ThreadPoolExecutor(len(points)) as pool:
+        trials = list(pool.map(
+            lambda point: _interrupt(tmp_path / f"trial-{point[0]}", snapshots.old, point[0], point[1], _nothing),
+            points))
+    for (at, signum), trial in zip(points, trials, strict=True):
+        assert trial.code == 128 + signum, (at, trial.err)
+        assert f"error: interrupted by {signum.name}" in trial.err
+        assert trial.after == snapshots.old, (at, signum)
+
+
+@pytest.mark.parametrize("next_command", [("render", "--check"), ("render",)])
+def test_after_kill_9_mid_swap_the_next_command_recovers_first(
+        tmp_path: Path, snapshots: Snapshots, next_command: tuple[str, ...]) -> None:
+    """A reader (`--check`) recovers too: it must not judge a half-swapped tree."""
+    at = random.Random(len(next_command)).randrange(1, snapshots.files // 2)
+
+    def next_run(root: Path) -> None:
+        process = kserve_gitops(*next_command, "--repo", str(root))
+        _, err = process.communicate(timeout=120)
+        assert "warning: .kserve-gitops/journal: an earlier run was killed while writing: put every file back" \
+            in err
+        assert process.returncode == (1 if "--check" in next_command else 0), err
+
+    trial = _interrupt(tmp_path / "repo", snapshots.old, at, signal.SIGKILL, next_run)
+    assert trial.after == (snapshots.old if "--check" in next_command else snapshots.new)
+
+
+def test_a_second_writer_gives_up_naming_the_first_which_finishes(tmp_path: Path, snapshots: Snapshots) -> None:
+    root = tmp_path / "repo"
+    _write(root, snapshots.old)
+    first = kserve_gitops("generate", "--repo", str(root))
+    wait_for_lock(root, first)
+    second = kserve_gitops("--lock-timeout", "0.2", "generate", "--repo", str(root))
+    _, second_err = second.communicate(timeout=300)
+    _, first_err = first.communicate(timeout=300)
+    assert first.returncode == 0, first_err
+    assert second.returncode == 2, second_err
+    assert f"is in use by process {first.pid} (" in second_err and "generate --repo" in second_err
+    assert "gave up after waiting 0.2 s" in second_err
+    assert tree(root) == snapshots.new
+
+
+def test_a_second_writer_waits_and_then_writes_its_own_tree_never_a_mix(tmp_path: Path) -> None:
+    """`generate` holds the repository; a `render` of a changed models.yaml waits for it, then writes."""
+    root = tmp_path / "repo"
+    old, first_result = _repository(300)
+    _, second_result = _repository(300, namespace="ml-dev-2")
+    _write(root, old)
+    first = kserve_gitops("generate", "--repo", str(root))
+    wait_for_lock(root, first)
+    (root / "models.yaml").write_bytes(second_result["models.yaml"])
+    second = kserve_gitops("--lock-timeout", "120", "render", "--repo", str(root))
+    _, second_err = second.communicate(timeout=300)
+    _, first_err = first.communicate(timeout=300)
+    assert (first.returncode, second.returncode) == (0, 0), first_err + second_err
+    assert tree(root) == second_result
+    assert set(first_result) == set(second_result)
+
+
+@pytest.mark.parametrize("link", ["environments", "environments/dev"])
+def test_render_refuses_a_symlinked_output_directory_and_touches_nothing_outside(tmp_path: Path, link: str) -> None:
+    root, outside = tmp_path / "repo", tmp_path / "outside"
+    old, _ = _repository(1)
+    _write(root, {p: c for p, c in old.items() if not p.startswith("environments/")})
+    _write(outside, {"stale.yaml": f"{GENERATED_MARK}\nsomeone else's\n".encode()})
+    (root / link).parent.mkdir(parents=True, exist_ok=True)
+    (root / link).symlink_to(outside, target_is_directory=True)
+    before = tree(outside)
+    process = kserve_gitops("render", "--repo", str(root))
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 1
+    assert f"error: {link}: is a symbolic link (to {outside}); kserve-gitops never writes or deletes" in err
+    assert tree(outside) == before
+    shutil.rmtree(outside)
