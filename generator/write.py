@@ -163,11 +163,17 @@ def recover(root: Path) -> Diagnostic:
     """Finish or undo the write a killed run left half done, and remove everything it left behind.
     Run it only while holding the repository lock exclusively."""
     journal = _load(root)
-    if journal is not None and not journal.committed:
-        _undo(root, journal)
-    if journal is not None:
-        _finish(root, journal)
-    _clear_state(root)
+    try:
+        if journal is not None and not journal.committed:
+            _undo(root, journal)
+        if journal is not None:
+            _finish(root, journal)
+        _clear_state(root)
+    except OSError as exc:
+        raise EnvironmentProblem(Diagnostic(
+            file=_relative(exc.filename, root),
+            message=f"cannot finish or undo the write an earlier run left half done: {exc.strerror or exc}",
+            hint="make the repository writable and run again: the next run retries, nothing is lost")) from None
     if journal is None:
         outcome = "it had not started changing files; removed what it had staged"
     elif journal.committed:

@@ -38,34 +38,35 @@ def kserve_gitops(*args: str) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def wait_for_lock(root: Path, process: subprocess.Popen[str]) -> None:
-    """Until PROCESS holds the repository lock (or has ended)."""
-    while process.poll() is None and process.pid not in holders(root):
-        time.sleep(0.001)
-
-
 def writer(root: Path, count: int, label: str) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "tests.support.writer", str(root), str(count), label],
                             cwd=REPO_ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def swapped(root: Path) -> int | None:
-    """How many existing files the write under way has moved aside so far (None: no swap under way)."""
-    try:
-        runs = [p for p in (root / STATE_DIR).iterdir() if p.name.startswith("run-")]
-        return sum(1 for run in runs for _ in (run / "old").iterdir())
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-
-
-def wait_until_swapped(root: Path, files: int, process: subprocess.Popen[str], deadline: float = 120) -> bool:
-    """Poll until the swap has moved FILES files aside; False if the process ended first."""
+def wait_until_swapped(root: Path, index: int, process: subprocess.Popen[str], deadline: float = 900) -> bool:
+    """Poll until the swap under way has moved file INDEX's old version aside (files are swapped in order,
+    so with INDEX+1 updates first in the plan, INDEX+1 files have moved); False if the process ended first.
+    Cheap polls (one stat), so the poller does not slow the process it watches."""
+    state = root / STATE_DIR
     stop = time.monotonic() + deadline
     while process.poll() is None and time.monotonic() < stop:
-        if (swapped(root) or 0) >= files:
-            return True
-        time.sleep(0.0005)
+        try:
+            runs = [p for p in state.iterdir() if p.name.startswith("run-")] if (state / "journal").exists() else []
+        except FileNotFoundError:  # the write ended between the two looks
+            runs = []
+        if not runs:
+            time.sleep(0.005)
+            continue
+        while process.poll() is None and not (runs[0] / "old" / str(index)).exists():
+            time.sleep(0.0002)
+        return process.poll() is None
     return False
+
+
+def wait_for_lock(root: Path, process: subprocess.Popen[str]) -> None:
+    """Until PROCESS holds the repository lock (or has ended)."""
+    while process.poll() is None and process.pid not in holders(root):
+        time.sleep(0.002)
 
 
 def main() -> int:
