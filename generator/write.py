@@ -102,12 +102,13 @@ def apply(root: Path, planned: Plan) -> None:
     """Stage, journal, swap in. On any failure, Ctrl-C or SIGTERM the tree is left exactly as it was;
     after kill -9 the journal lets the next run (`recover`) finish or undo it."""
     _refuse_symlinks(root, [*planned.writes, *planned.deletes])
-    root.mkdir(parents=True, exist_ok=True)
     changes = [*planned.writes.items(), *((path, None) for path in planned.deletes)]
     with _deferred_signals() as received:
         try:
+            root.mkdir(parents=True, exist_ok=True)
             run = Path(tempfile.mkdtemp(prefix=_RUN_PREFIX, dir=_state_dir(root)))
         except OSError as exc:
+            _clear_state(root)
             raise _cannot_write(exc, root) from None
         journal = _Journal(
             run=run.name,

@@ -66,11 +66,11 @@ def _interrupt(root: Path, files: Tree, at: int, signum: signal.Signals, then: C
     _write(root, files)
     process = kserve_gitops("render", "--repo", str(root))
     if at:
-        assert wait_until_swapped(root, at, process), process.communicate()
+        assert wait_until_swapped(root, at, process), process.output()
     else:
         wait_for_lock(root, process)
     process.send_signal(signum)
-    _, err = process.communicate(timeout=900)
+    _, err = process.output()
     then(root)
     return Trial(process.returncode, err, tree(root))
 
@@ -99,7 +99,7 @@ def test_after_kill_9_mid_swap_the_next_command_recovers_first(tmp_path: Path, s
 
     def next_run(root: Path) -> None:
         process = kserve_gitops("lock", "--check", "--repo", str(root))
-        out, err = process.communicate(timeout=900)
+        out, err = process.output()
         assert "warning: .kserve-gitops/journal: an earlier run was killed while writing: put every file back" \
             in err
         assert (process.returncode, out) == (0, "up to date\n"), err
@@ -116,8 +116,8 @@ def test_a_second_writer_gives_up_naming_the_first_which_finishes(tmp_path: Path
     first = kserve_gitops("generate", "--repo", str(root))
     wait_for_lock(root, first)
     second = kserve_gitops("--lock-timeout", "0.2", "generate", "--repo", str(root))
-    _, second_err = second.communicate(timeout=900)
-    _, first_err = first.communicate(timeout=900)
+    _, second_err = second.output()
+    _, first_err = first.output()
     assert first.returncode == 0, first_err
     assert second.returncode == 2, second_err
     assert f"is in use by process {first.pid} (" in second_err and "generate --repo" in second_err
@@ -135,8 +135,8 @@ def test_a_second_writer_waits_and_then_writes_its_own_tree_never_a_mix(tmp_path
     wait_for_lock(root, first)
     (root / "models.yaml").write_bytes(second_result["models.yaml"])
     second = kserve_gitops("--lock-timeout", "900", "render", "--repo", str(root))
-    _, second_err = second.communicate(timeout=900)
-    _, first_err = first.communicate(timeout=900)
+    _, second_err = second.output()
+    _, first_err = first.output()
     assert (first.returncode, second.returncode) == (0, 0), first_err + second_err
     assert tree(root) == second_result
     assert set(first_result) == set(second_result)
@@ -152,7 +152,7 @@ def test_render_refuses_a_symlinked_output_directory_and_touches_nothing_outside
     (root / link).symlink_to(outside, target_is_directory=True)
     before = tree(outside)
     process = kserve_gitops("render", "--repo", str(root))
-    _, err = process.communicate(timeout=900)
+    _, err = process.output()
     assert process.returncode == 1
     assert f"error: {link}: is a symbolic link (to {outside}); kserve-gitops never writes or deletes" in err
     assert tree(outside) == before

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,15 +33,32 @@ def tree(root: Path) -> Tree:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def kserve_gitops(*args: str) -> subprocess.Popen[str]:
+class Process(subprocess.Popen[str]):
+    """A child whose output goes to temporary files, not pipes: a child printing thousands of lines while
+    the test waits on something else must never block on a full pipe (holding the repository lock)."""
+
+    def __init__(self, argv: list[str]) -> None:
+        # Closed by output(), which every test calls: a context manager cannot outlive __init__.
+        self._out = tempfile.TemporaryFile("w+")  # noqa: SIM115
+        self._err = tempfile.TemporaryFile("w+")  # noqa: SIM115
+        super().__init__(argv, cwd=REPO_ROOT, text=True, stdout=self._out, stderr=self._err)
+
+    def output(self, timeout: float = 900) -> tuple[str, str]:
+        """Wait for the end; (stdout, stderr)."""
+        self.wait(timeout)
+        with self._out, self._err:
+            self._out.seek(0)
+            self._err.seek(0)
+            return self._out.read(), self._err.read()
+
+
+def kserve_gitops(*args: str) -> Process:
     """The CLI as a separate process, importing this checkout."""
-    return subprocess.Popen([sys.executable, "-m", "generator", *args], cwd=REPO_ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return Process([sys.executable, "-m", "generator", *args])
 
 
-def writer(root: Path, count: int, label: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "tests.support.writer", str(root), str(count), label],
-                            cwd=REPO_ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def writer(root: Path, count: int, label: str) -> Process:
+    return Process([sys.executable, "-m", "tests.support.writer", str(root), str(count), label])
 
 
 def wait_until_swapped(root: Path, index: int, process: subprocess.Popen[str], deadline: float = 900) -> bool:

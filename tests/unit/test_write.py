@@ -105,9 +105,9 @@ def test_a_signal_mid_swap_puts_every_file_back_and_leaves_nothing_behind(
     old = _old_tree(root)
     point = random.Random(seed).randrange(1, FILES // 2)
     child = writer(root, FILES, "new")
-    assert wait_until_swapped(root, point, child), child.communicate()
+    assert wait_until_swapped(root, point, child), child.output()
     child.send_signal(signum)
-    _, err = child.communicate(timeout=60)
+    _, err = child.output()
     assert child.returncode == 128 + signum, err
     assert f"interrupted by {signum.name}; every file was put back as it was; nothing changed" in err
     assert tree(root) == old
@@ -119,9 +119,9 @@ def test_after_kill_9_mid_swap_recovery_restores_the_old_tree_and_leaves_nothing
     root = tmp_path / "repo"
     old = _old_tree(root)
     child = writer(root, FILES, "new")
-    assert wait_until_swapped(root, random.Random(seed).randrange(1, FILES // 2), child), child.communicate()
+    assert wait_until_swapped(root, random.Random(seed).randrange(1, FILES // 2), child), child.output()
     child.kill()
-    child.communicate(timeout=60)
+    child.output()
     assert interrupted(root)
     assert tree(root) not in (old, _new_tree(tmp_path))
     note = recover(root)
@@ -139,7 +139,7 @@ def test_after_kill_9_past_the_commit_recovery_finishes_the_new_tree(tmp_path: P
     while child.poll() is None and b'"committed": true' not in (journal.read_bytes() if journal.exists() else b""):
         time.sleep(0.0002)
     child.kill()
-    child.communicate(timeout=60)
+    child.output()
     recover(root)
     assert tree(root) == _new_tree(tmp_path)
 
