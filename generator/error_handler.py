@@ -8,17 +8,22 @@ password, a header), and --debug is what people paste into issues.
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from types import FrameType
 
-from generator.errors import EXIT_BUG, EXIT_INTERRUPTED, UserError
+from generator.errors import EXIT_BUG, EXIT_INTERRUPTED, Interrupted, UserError
 from generator.util.excerpt import MESSAGE_LIMIT, excerpt
 
 
 def run(job: Callable[[], int], *, debug: bool = False) -> int:
     try:
-        return job()
+        with _sigterm_raises():
+            return job()
     except UserError as exc:
         if debug:
             _print_traceback(exc)
@@ -28,6 +33,9 @@ def run(job: Callable[[], int], *, debug: bool = False) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Interrupted as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
     except Exception as exc:
         if debug:
             _print_traceback(exc)
@@ -40,3 +48,21 @@ def _print_traceback(exc: BaseException) -> None:
     """The traceback with its chained causes, each line redacted and cut like a message."""
     lines = "".join(traceback.format_exception(exc)).splitlines()
     print("\n".join(excerpt(line, MESSAGE_LIMIT) for line in lines), file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """SIGTERM (`kill`, a CI runner's cancel, Kubernetes stopping a pod) unwinds like Ctrl-C does, so
+    `finally` blocks and the write rollback run and the exit code says what happened (143)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, _frame: FrameType | None) -> None:
+        raise Interrupted(signum)
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

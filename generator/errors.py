@@ -2,11 +2,13 @@
 
 `UserError` carries one or more diagnostics; `str(error)` is the whole message.
 Exit codes: 0 ok, 1 invalid input or drift found, 2 usage or environment
-(registry unreachable, tool missing, path unwritable), 3 bug, 130 interrupted.
+(registry unreachable, tool missing, path unwritable, repository locked), 3 bug, 130 interrupted (SIGINT),
+143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterable
 
 from generator.diagnostics import Diagnostic, ordered
@@ -83,3 +85,13 @@ class ProposeDenied(ProposeError):
     """The token or the environment lacks what propose needs (a permission, GITHUB_REPOSITORY)."""
 
     exit_code = EXIT_ENVIRONMENT
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM turned into an exception. A BaseException, like KeyboardInterrupt, so that no
+    `except Exception` in a library swallows it; the exit code is the shell's 128 + signal number."""
+
+    def __init__(self, signum: int, outcome: str = "") -> None:
+        self.exit_code = 128 + signum
+        name = signal.Signals(signum).name
+        super().__init__(f"interrupted by {name}; {outcome}" if outcome else f"interrupted by {name}")

@@ -7,12 +7,13 @@ as factories, so nothing talks to MLflow unless a reference really needs resolvi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from generator import scaffold
+from generator import repo_lock, scaffold
 from generator import status as status_rows
 from generator.cache import Memo
 from generator.compat import load as compat_load
@@ -44,7 +45,7 @@ from generator.spec.load import load_spec, parse_spec
 from generator.spec.model import Platform, Spec, Target
 from generator.spec.yaml_lines import load as load_yaml
 from generator.util.proc import CommandError, run_cmd
-from generator.write import Plan, plan
+from generator.write import Plan, interrupted, plan, recover
 
 SPEC_FILE = "models.yaml"
 LOCK_FILE = "models.lock"
@@ -61,6 +62,26 @@ class Outcome:
     plan: Plan
     warnings: list[Diagnostic] = field(default_factory=list)
     lock: Lock = field(default_factory=Lock)
+
+
+@contextlib.contextmanager
+def session(repo: Path, *, write_tree: bool, lock_timeout: float) -> Iterator[list[Diagnostic]]:
+    """Every command that reads or writes the tree runs inside one, from its first read to its last write.
+
+    Writers hold the repository lock exclusively, so two never interleave; readers hold it shared, so
+    they never see a half-swapped tree. Before anything reads the tree, a write that a killed run left
+    half done is finished or undone (that needs the lock exclusively, even for a reader). Yields what
+    was recovered, as warnings.
+    """
+    recovered: list[Diagnostic] = []
+    with repo_lock.held(repo, lock_timeout) as lock:
+        lock.acquire(exclusive=write_tree)
+        while interrupted(repo):
+            lock.acquire(exclusive=True)
+            recovered.append(recover(repo))
+            if not write_tree:
+                lock.acquire(exclusive=False)
+        yield recovered
 
 
 def validate_repo(repo: Path, tree_checks: TreeChecks) -> list[Diagnostic]:

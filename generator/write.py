@@ -1,24 +1,46 @@
-"""Make the repository match the desired files, all or nothing.
+"""Make the repository match the desired files, all or nothing, even across Ctrl-C, SIGTERM and kill -9.
 
 `plan` compares desired bytes with the disk (pip-sync's diff); `apply` stages
-every file first, then swaps them in, and puts everything back if any step
-fails. Only files that start with our generated marker are ever replaced or
-pruned, so hand-written files beside them are safe.
+every file, writes a journal, then swaps the files in. Only files that start
+with our generated marker are ever replaced or pruned, so hand-written files
+beside them are safe, and nothing is ever written or deleted through a
+symbolic link (a link in the output would send our writes outside the
+repository).
+
+The staging area and the journal live in `.kserve-gitops/` at the root of the
+tree being written: on the same filesystem as the outputs (so every move is
+an atomic rename), present only while a write is under way or after one was
+killed, ignored by git through its own `.gitignore`, and outside every
+directory the tool renders or prunes. A journal that is not marked committed
+means "undo": old files come back from hard-linked copies, new ones go. A
+committed journal means "finish": only the copies remain to delete. Both are
+idempotent, so a recovery that is itself killed simply runs again.
 """
 
 from __future__ import annotations
 
 import contextlib
 import difflib
+import hashlib
+import json
 import os
+import shutil
+import signal
+import stat
 import tempfile
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
+from types import FrameType
 
 from generator.diagnostics import Diagnostic
-from generator.errors import EnvironmentProblem, UserError
+from generator.errors import EnvironmentProblem, Interrupted, UserError
 from generator.yamlio import is_generated
+
+STATE_DIR = ".kserve-gitops"
+JOURNAL = "journal"
+_RUN_PREFIX = "run-"
 
 
 @dataclass(frozen=True)
@@ -50,6 +72,8 @@ def plan(
     """What to write and delete. `pruned`: directories whose stale generated files are removed;
     `edited`: files people own that this run deliberately changes (models.yaml for pin/unpin)."""
     edited = set(edited)
+    pruned = list(pruned)
+    _refuse_symlinks(root, [*desired, *pruned])
     writes: dict[str, bytes] = {}
     before: dict[str, bytes] = {}
     foreign: list[str] = []
@@ -68,66 +92,281 @@ def plan(
                        hint="move the file away, or rename the model or environment that renders to it")
             for p in foreign
         )
-    deletes = tuple(sorted(p for p, content in _generated_files(root, pruned) if p not in desired))
-    before.update({p: content for p, content in _generated_files(root, pruned) if p in deletes})
+    generated = _generated_files(root, pruned)
+    deletes = tuple(sorted(p for p, _ in generated if p not in desired))
+    before.update({p: content for p, content in generated if p in deletes})
     return Plan(writes=writes, deletes=deletes, before=before)
 
 
 def apply(root: Path, planned: Plan) -> None:
-    """Stage, then swap in; on any failure the tree is left exactly as it was."""
-    staged: dict[Path, Path] = {}
-    made_dirs: list[Path] = []
+    """Stage, journal, swap in. On any failure, Ctrl-C or SIGTERM the tree is left exactly as it was;
+    after kill -9 the journal lets the next run (`recover`) finish or undo it."""
+    _refuse_symlinks(root, [*planned.writes, *planned.deletes])
+    changes = [*planned.writes.items(), *((path, None) for path in planned.deletes)]
+    with _deferred_signals() as received:
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            run = Path(tempfile.mkdtemp(prefix=_RUN_PREFIX, dir=_state_dir(root)))
+        except OSError as exc:
+            _clear_state(root)
+            raise _cannot_write(exc, root) from None
+        journal = _Journal(
+            run=run.name,
+            files=[(path, _digest(content)) for path, content in changes],
+            existed=[(root / path).exists() for path, _ in changes],
+            dirs=_missing_dirs(root, planned.writes),
+        )
+        try:
+            _save(root, journal)
+            (run / "new").mkdir()
+            (run / "old").mkdir()
+            for index, (_, content) in enumerate(changes):
+                if content is not None:
+                    _write_new(run / "new" / str(index), content)
+            for directory in journal.dirs:
+                (root / directory).mkdir()
+            for index, (path, content) in enumerate(changes):
+                _stop_if_signalled(received)
+                _swap_one(root / path, run, index, content is not None, existed=journal.existed[index])
+            _stop_if_signalled(received)
+            journal = replace(journal, committed=True)
+            _save(root, journal)
+        except BaseException as exc:
+            _undo(root, journal)
+            _finish(root, journal)
+            if isinstance(exc, OSError):
+                raise _cannot_write(exc, root) from None
+            raise
+        _finish(root, journal)
+    if received:
+        raise Interrupted(received[0], "every file had already been written; the tree is complete")
+
+
+def _cannot_write(exc: OSError, root: Path) -> EnvironmentProblem:
+    """Named after the repository file concerned, not our staged copy of it."""
+    names = [_relative(name, root) for name in (exc.filename, exc.filename2)]
+    return EnvironmentProblem(Diagnostic(
+        file=next((n for n in names if n and not n.startswith(f"{STATE_DIR}/")), names[0]),
+        message=f"cannot write: {exc.strerror or exc}",
+        hint="check that the repository is writable; nothing was changed",
+    ))
+
+
+def interrupted(root: Path) -> bool:
+    """Whether a write was cut short (killed) and its journal or staging area is still there."""
+    state = root / STATE_DIR
+    if not state.is_dir() or state.is_symlink():
+        return False
+    return any(p.name == JOURNAL or p.name.startswith(_RUN_PREFIX) for p in state.iterdir())
+
+
+def recover(root: Path) -> Diagnostic:
+    """Finish or undo the write a killed run left half done, and remove everything it left behind.
+    Run it only while holding the repository lock exclusively."""
+    journal = _load(root)
     try:
-        for path, content in planned.writes.items():
-            staged[root / path] = _stage(root / path, content, made_dirs)
-        _swap(staged, [root / p for p in planned.deletes])
+        if journal is not None and not journal.committed:
+            _undo(root, journal)
+        if journal is not None:
+            _finish(root, journal)
+        _clear_state(root)
     except OSError as exc:
-        for temp in staged.values():
-            temp.unlink(missing_ok=True)
-        for directory in reversed(made_dirs):
-            _rmdir_if_empty(directory)
         raise EnvironmentProblem(Diagnostic(
             file=_relative(exc.filename, root),
-            message=f"cannot write: {exc.strerror or exc}",
-            hint="check that the repository is writable; nothing was changed",
-        )) from None
-    for path in planned.deletes:
-        _rmdir_if_empty((root / path).parent)
+            message=f"cannot finish or undo the write an earlier run left half done: {exc.strerror or exc}",
+            hint="make the repository writable and run again: the next run retries, nothing is lost")) from None
+    if journal is None:
+        outcome = "it had not started changing files; removed what it had staged"
+    elif journal.committed:
+        outcome = "it had written every file; removed its leftover copies"
+    else:
+        outcome = "put every file back as it was before it"
+    return Diagnostic(file=f"{STATE_DIR}/{JOURNAL}", severity="warning",
+                      message=f"an earlier run was killed while writing: {outcome}")
 
 
-def _stage(target: Path, content: bytes, made_dirs: list[Path]) -> Path:
-    missing = [p for p in reversed(target.parents) if not p.exists()]
-    for directory in missing:
-        directory.mkdir()
-        made_dirs.append(directory)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(content)
-    os.chmod(name, 0o644)
-    return Path(name)
+@dataclass(frozen=True)
+class _Journal:
+    """Everything needed to undo or finish a swap: file i is staged as run/new/i, its old version
+    kept as run/old/i; `digest` (None: a delete) identifies the new content when there was no old one."""
+
+    run: str
+    files: list[tuple[str, str | None]]
+    existed: list[bool]
+    dirs: list[str]
+    committed: bool = False
 
 
-def _swap(staged: Mapping[Path, Path], deletes: list[Path]) -> None:
-    """Replace targets one by one, keeping backups until all succeeded."""
-    done: list[tuple[Path, Path | None]] = []
+def _swap_one(target: Path, run: Path, index: int, write: bool, *, existed: bool) -> None:
+    """Keep the old file (a hard link, so the target never disappears), then rename the new one over it."""
+    if existed:
+        _keep(target, run / "old" / str(index))
+    if write:
+        os.replace(run / "new" / str(index), target)
+    else:
+        target.unlink()
+
+
+def _keep(target: Path, copy: Path) -> None:
     try:
-        for target, temp in [*staged.items(), *((d, None) for d in deletes)]:
-            backup = target.with_name(f".{target.name}.kserve-gitops-backup") if target.exists() else None
-            if backup is not None:
-                os.replace(target, backup)
-            done.append((target, backup))
-            if temp is not None:
-                os.replace(temp, target)
-    except OSError:
-        for target, backup in reversed(done):
-            if backup is not None:
-                os.replace(backup, target)
-            elif target.exists():
-                target.unlink()
-        raise
-    for _, backup in done:
-        if backup is not None:
-            backup.unlink()
+        os.link(target, copy, follow_symlinks=False)
+    except OSError:  # a filesystem without hard links: a copy does as well, a little slower
+        shutil.copy2(target, copy, follow_symlinks=False)
+
+
+def _undo(root: Path, journal: _Journal) -> None:
+    """Put old files back and remove new ones; safe to repeat, whatever point the swap reached."""
+    run = root / STATE_DIR / journal.run
+    for index in reversed(range(len(journal.files))):
+        path, digest = journal.files[index]
+        old = run / "old" / str(index)
+        if old.exists():
+            os.replace(old, root / path)
+        elif not journal.existed[index] and digest is not None and _digest(_read(root / path)) == digest:
+            (root / path).unlink()
+    for directory in reversed(journal.dirs):
+        _rmdir_if_empty(root / directory)
+
+
+def _finish(root: Path, journal: _Journal) -> None:
+    """Drop the staging area and journal; after a commit, also the directories deletes emptied."""
+    shutil.rmtree(root / STATE_DIR / journal.run, ignore_errors=True)
+    (root / STATE_DIR / JOURNAL).unlink(missing_ok=True)
+    if journal.committed:
+        for path, digest in journal.files:
+            if digest is None:
+                _rmdir_if_empty((root / path).parent)
+    _clear_state(root)
+
+
+def _clear_state(root: Path) -> None:
+    """Remove whatever the state directory still holds (only debris, under the exclusive lock), then it."""
+    state = root / STATE_DIR
+    if not state.is_dir() or state.is_symlink():
+        return
+    for entry in state.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+    _rmdir_if_empty(state)
+
+
+def _state_dir(root: Path) -> Path:
+    state = root / STATE_DIR
+    with contextlib.suppress(FileExistsError):
+        state.mkdir()
+    if not stat.S_ISDIR(os.lstat(state).st_mode):
+        raise _symlink_error(root, [STATE_DIR]) if state.is_symlink() else EnvironmentProblem(Diagnostic(
+            file=STATE_DIR, message="must be a directory: kserve-gitops keeps its write journal there",
+            hint=f"remove the file {STATE_DIR}"))
+    with contextlib.suppress(FileExistsError):
+        _write_new(state / ".gitignore", b"# kserve-gitops' write journal and staging area; never commit them\n*\n")
+    return state
+
+
+def _save(root: Path, journal: _Journal) -> None:
+    """Atomically: a reader sees the old journal or the new one, never half of one. Not fsynced: the
+    guarantee is against killed processes, not power loss (the files it describes are not fsynced either)."""
+    state = root / STATE_DIR
+    temp = state / f"{JOURNAL}.{journal.run}.tmp"
+    data = {"run": journal.run, "files": journal.files, "existed": journal.existed, "dirs": journal.dirs,
+            "committed": journal.committed}
+    temp.write_text(json.dumps(data), encoding="utf-8")
+    os.replace(temp, state / JOURNAL)
+
+
+def _load(root: Path) -> _Journal | None:
+    try:
+        data = json.loads((root / STATE_DIR / JOURNAL).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise EnvironmentProblem(Diagnostic(
+            file=f"{STATE_DIR}/{JOURNAL}", message=f"cannot read the journal of an interrupted write: {exc}",
+            hint=f"restore the tree with `git checkout -- . && git clean -fd`, then delete {STATE_DIR}/")) from None
+    return _Journal(run=data["run"], files=[(p, d) for p, d in data["files"]], existed=data["existed"],
+                    dirs=data["dirs"], committed=data["committed"])
+
+
+def _write_new(path: Path, content: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    with os.fdopen(fd, "wb") as handle:
+        os.fchmod(fd, 0o644)
+        handle.write(content)
+
+
+def _missing_dirs(root: Path, paths: Iterable[str]) -> list[str]:
+    """Directories below root that the writes need and that do not exist yet, parents first."""
+    missing = {parent.as_posix() for path in paths for parent in PurePosixPath(path).parents
+               if parent != PurePosixPath(".") and not (root / parent).exists()}
+    return sorted(missing, key=lambda p: (p.count("/"), p))
+
+
+@contextlib.contextmanager
+def _deferred_signals() -> Iterator[list[int]]:
+    """SIGINT and SIGTERM only recorded while files move; the swap stops at the next file and rolls back,
+    and a signal during the rollback cannot cut it short. Signals reach only the main thread."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def record(signum: int, _frame: FrameType | None) -> None:
+        received.append(signum)
+
+    previous = {signum: signal.signal(signum, record) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _stop_if_signalled(received: list[int]) -> None:
+    if received:
+        raise Interrupted(received[0], "every file was put back as it was; nothing changed")
+
+
+def _refuse_symlinks(root: Path, paths: Iterable[str]) -> None:
+    """Every component of every path below root, and everything inside the directories, must be real."""
+    links: set[str] = set()
+    for path in paths:
+        current = root
+        for part in PurePosixPath(path).parts:
+            current = current / part
+            try:
+                mode = os.lstat(current).st_mode
+            except (FileNotFoundError, NotADirectoryError):
+                break
+            if stat.S_ISLNK(mode):
+                links.add(current.relative_to(root).as_posix())
+                break
+            if stat.S_ISDIR(mode) and current == root / path:
+                links.update(_links_inside(root, current))
+    if links:
+        raise _symlink_error(root, sorted(links))
+
+
+def _links_inside(root: Path, directory: Path) -> list[str]:
+    found = []
+    for parent, dirs, files in os.walk(directory, followlinks=False):
+        for name in [*dirs, *files]:
+            if os.path.islink(os.path.join(parent, name)):
+                found.append(Path(parent, name).relative_to(root).as_posix())
+    return found
+
+
+def _symlink_error(root: Path, links: list[str]) -> UserError:
+    return UserError(
+        Diagnostic(file=link, rule="symlink",
+                   message=f"is a symbolic link (to {os.readlink(root / link)}); kserve-gitops never writes or "
+                           "deletes through symbolic links, so nothing was changed",
+                   hint="replace the link with a real directory or file inside the repository "
+                        f"(for example `rm {link} && mkdir {link}`), or run with --repo on the repository the "
+                        "link points into")
+        for link in links
+    )
 
 
 def _generated_files(root: Path, pruned: Iterable[str]) -> list[tuple[str, bytes]]:
@@ -147,6 +386,10 @@ def _read(path: Path) -> bytes | None:
         return path.read_bytes()
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return None
+
+
+def _digest(content: bytes | None) -> str | None:
+    return None if content is None else hashlib.sha256(content).hexdigest()
 
 
 def _rmdir_if_empty(directory: Path) -> None:

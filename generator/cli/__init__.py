@@ -25,6 +25,7 @@ from generator.cli import (
     validate,
     webhook,
 )
+from generator.repo_lock import DEFAULT_TIMEOUT, TIMEOUT_ENV
 from generator.util.redact import install_log_redaction
 
 app = typer.Typer(
@@ -50,8 +51,12 @@ def _global(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
+    lock_timeout: Annotated[float, typer.Option(
+        "--lock-timeout", envvar=TIMEOUT_ENV, min=0, metavar="SECONDS",
+        help="How long to wait for another kserve-gitops run on the same repository before giving up.",
+    )] = DEFAULT_TIMEOUT,
 ) -> None:
-    ctx.obj = {"debug": debug}
+    ctx.obj = {"debug": debug, "lock_timeout": lock_timeout}
 
 
 for command in (init, validate, lock, render, generate, diff, gate, pin, unpin, smoke, compat, propose, status):

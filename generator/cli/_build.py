@@ -107,7 +107,21 @@ def write_outcome(ctx: typer.Context, root: Path, produce: Callable[[], Outcome]
         warn(outcome.warnings)
         return finish(root, outcome.plan, check=check, fix=fix)
 
-    raise typer.Exit(run(job, debug=ctx.obj["debug"]))
+    in_session(ctx, root, job, write_tree=not check)
+
+
+def in_session(ctx: typer.Context, root: Path, job: Callable[[], int], *, write_tree: bool) -> NoReturn:
+    """Run a job that reads (or writes) the tree under the error handler, inside the pipeline's session:
+    the repository lock held, and a write an earlier killed run left half done recovered first."""
+
+    def locked() -> int:
+        from generator.pipeline import session  # noqa: PLC0415 -- not for --help
+
+        with session(root, write_tree=write_tree, lock_timeout=ctx.obj["lock_timeout"]) as recovered:
+            warn(recovered)
+            return job()
+
+    raise typer.Exit(run(locked, debug=ctx.obj["debug"]))
 
 
 def manifest_checks(root: Path, crd_dir: Path | None) -> Validator:

@@ -6,7 +6,6 @@ from typing import Annotated
 import typer
 
 from generator.cli import _build, _options
-from generator.error_handler import run
 
 NAME = "compat"
 HELP = ("Load each locked model version not yet checked on its runtime image the way KServe will: download the "
@@ -43,4 +42,4 @@ def command(ctx: typer.Context, model: Model = "", env: Env = "", docker: Docker
             _build.finish(root, outcome.plan, check=False, fix="")
         return 1 if report.failed else 0
 
-    raise typer.Exit(run(job, debug=ctx.obj["debug"]))
+    _build.in_session(ctx, root, job, write_tree=True)

@@ -7,7 +7,6 @@ import typer
 
 from generator.cli import _build, _options
 from generator.diff import formats
-from generator.error_handler import run
 
 NAME = "diff"
 HELP = ("What Argo CD would change: build every environment (and argocd/, cluster/) with kustomize at a git "
@@ -42,4 +41,4 @@ def command(ctx: typer.Context, base: Base = None, output: Format = "text", deta
         print(formats.notes(report), end="", file=sys.stderr)
         return 0
 
-    raise typer.Exit(run(job, debug=ctx.obj["debug"]))
+    _build.in_session(ctx, root, job, write_tree=False)

@@ -7,7 +7,6 @@ from typing import Annotated, Literal
 import typer
 
 from generator.cli import _build, _options
-from generator.error_handler import run
 from generator.report import REPORTERS
 
 NAME = "gate"
@@ -34,4 +33,4 @@ def command(ctx: typer.Context, base: Base = "HEAD", output: Format = "text", re
             print(f"{errors} gate failure(s)" if errors else "every moved version passes its gates")
         return 1 if errors else 0
 
-    raise typer.Exit(run(job, debug=ctx.obj["debug"]))
+    _build.in_session(ctx, root, job, write_tree=False)

@@ -15,7 +15,6 @@ from typing import Annotated
 import typer
 
 from generator.cli import _build, _options
-from generator.error_handler import run
 from generator.registry import image_context
 
 app = typer.Typer(
@@ -56,7 +55,7 @@ def pending(ctx: typer.Context, repo: _options.Repo = None, output_format: Forma
 
     if output_format not in ("text", "json"):
         raise typer.BadParameter("text or json", param_hint="--format")
-    raise typer.Exit(run(job, debug=ctx.obj["debug"]))
+    _build.in_session(ctx, root, job, write_tree=False)
 
 
 @app.command("context", epilog="Example: kserve-gitops image context wine-classifier --env prod --output build/")
@@ -77,7 +76,7 @@ def context(ctx: typer.Context, model: Model, env: Env, output: Output, repo: _o
         print(image_tag(target, entry))
         return 0
 
-    raise typer.Exit(run(job, debug=ctx.obj["debug"]))
+    _build.in_session(ctx, root, job, write_tree=False)
 
 
 @app.command("record", epilog="Example: kserve-gitops image record wine-classifier 3 sha256:0123…")

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from generator.cli import _build, _options
-from generator.error_handler import run
 from generator.errors import ProposeDenied
 from generator.propose import DEFAULT_API_URL, DEFAULT_AUTHOR
 
@@ -87,7 +86,7 @@ def command(
         _report(published, dry_run=dry_run)
         return 0
 
-    raise typer.Exit(run(job, debug=ctx.obj["debug"]))
+    _build.in_session(ctx, root, job, write_tree=False)
 
 
 def _github(repository: str, api_url: str, *, dry_run: bool) -> GitHubSide | None:

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from generator.cli import _build, _options
-from generator.error_handler import run
 from generator.status import Deployment, text
 
 if TYPE_CHECKING:
@@ -44,7 +43,7 @@ def command(ctx: typer.Context, output: Format = "text", registry: WithRegistry 
             print(text(report.rows, with_pending=registry), end="")
         return 0
 
-    raise typer.Exit(run(job, debug=ctx.obj["debug"]))
+    _build.in_session(ctx, root, job, write_tree=False)
 
 
 def _deployments(spec: Spec) -> Sequence[Deployment]:

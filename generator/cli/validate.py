@@ -5,7 +5,6 @@ from typing import Annotated, Literal
 import typer
 
 from generator.cli import _build, _options
-from generator.error_handler import run
 
 NAME = "validate"
 HELP = ("Check models.yaml, models.lock and the generated tree on disk: schema, meaning, policies, drift, strict "
@@ -33,4 +32,4 @@ def command(
             print(f"{errors} error(s), {len(found) - errors} warning(s)" if found else "valid")
         return 1 if errors else 0
 
-    raise typer.Exit(run(job, debug=ctx.obj["debug"]))
+    _build.in_session(ctx, root, job, write_tree=False)
