@@ -19,10 +19,7 @@ from typing import Any
 from generator.compat.environment import runtime_environment
 from generator.errors import EnvironmentProblem, RegistryUnavailable
 from generator.platform.runtimes import RuntimeImage
-from generator.registry import mlflow_http
-from generator.registry.mlflow_http import Deadlines
 from generator.util.environ import scoped_environ
-from generator.util.http import HttpSettings
 from generator.util.proc import CommandError, run_cmd
 from generator.util.redact import redact
 
@@ -44,9 +41,12 @@ def download(artifact_uri: str, destination: Path, tracking_uri: str, *, what: s
     """The whole model directory at `artifact_uri`; `what` names the model, version and image for messages."""
     import mlflow.artifacts  # noqa: PLC0415  (only commands that download pay for importing mlflow)
 
+    from generator.registry import mlflow_http  # noqa: PLC0415  (requests, with mlflow)
+    from generator.util.http_settings import HttpSettings  # noqa: PLC0415
+
     http = HttpSettings.from_env()
     settings = mlflow_http.environ(http) | ({"MLFLOW_TRACKING_URI": tracking_uri} if tracking_uri else {})
-    deadlines = Deadlines(http.download_deadline)
+    deadlines = mlflow_http.Deadlines(http.download_deadline)
     fetch = deadlines.bound(f"{what}: downloading {redact(artifact_uri)}", mlflow.artifacts.download_artifacts)
     with scoped_environ(settings):
         try:

@@ -18,7 +18,7 @@ from generator.registry.mlflow import _in_filters
 from generator.registry.mlflow_http import Deadlines, Overdue
 from generator.status import Deployment
 from generator.util.environ import scoped_environ
-from generator.util.http import HttpSettings
+from generator.util.http_settings import HttpSettings
 from generator.util.redact import redact
 
 DEPLOYED, HEALTH = "deployed.", "health."

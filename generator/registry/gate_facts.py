@@ -31,7 +31,7 @@ from generator.registry.mlflow import _or_none, _reason
 from generator.registry.mlflow_http import Deadlines, Overdue
 from generator.registry.mlmodel import read_mlmodel_text
 from generator.util.environ import scoped_environ
-from generator.util.http import HttpSettings
+from generator.util.http_settings import HttpSettings
 from generator.util.redact import redact
 
 VersionKey = tuple[str, str]  # (registered model, version)

@@ -64,7 +64,7 @@ from generator.registry.base import ModelInfo, ModelVersion, NotFound, Query, Re
 from generator.registry.mlflow_http import Deadlines, Overdue
 from generator.registry.mlmodel import read_mlmodel
 from generator.util.environ import scoped_environ
-from generator.util.http import ENV_PREFIX, HttpSettings
+from generator.util.http_settings import ENV_PREFIX, HttpSettings
 from generator.util.redact import redact
 
 A = TypeVar("A")

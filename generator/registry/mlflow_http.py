@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import ParamSpec, TypeVar
 
-from generator.util.http import HttpSettings, env_name
+from generator.util.http_settings import HttpSettings, env_name
 
 T = TypeVar("T")
 P = ParamSpec("P")

@@ -15,7 +15,7 @@ from mlflow.exceptions import MlflowException
 
 from generator.errors import RegistryError, RegistryUnavailable
 from generator.registry.mlflow_http import Deadlines, Overdue
-from generator.util.http import HttpSettings
+from generator.util.http_settings import HttpSettings
 from generator.util.redact import redact
 
 _ABSENT = "RESOURCE_DOES_NOT_EXIST"

@@ -19,7 +19,7 @@ from generator.registry import mlflow_http
 from generator.registry.mlflow_http import Deadlines, Overdue
 from generator.spec.model import Spec
 from generator.util.environ import scoped_environ
-from generator.util.http import HttpSettings
+from generator.util.http_settings import HttpSettings
 from generator.util.redact import redact
 
 if TYPE_CHECKING:

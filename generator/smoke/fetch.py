@@ -21,7 +21,7 @@ from generator.registry.mlflow_http import Deadlines, Overdue
 from generator.smoke.mlmodel import MlModel, read_mlmodel
 from generator.smoke.request import invocations_body
 from generator.util.environ import scoped_environ
-from generator.util.http import HttpSettings
+from generator.util.http_settings import HttpSettings
 from generator.util.redact import redact
 
 # Schemes mlflow resolves through the tracking server; without a configured URI it

@@ -32,7 +32,7 @@ from generator.diagnostics import Diagnostic
 from generator.errors import EnvironmentProblem
 from generator.registry import mlflow_http
 from generator.registry.mlflow_tags import MlflowTagWriter
-from generator.util.http import HttpSettings
+from generator.util.http_settings import HttpSettings
 from generator.util.redact import redact
 from generator.webhook import DEFAULT_DEADLINE, DEFAULT_STATE_DIR, log
 from generator.webhook.app import create_app
