@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from generator.registry.metering import count_requests
+from devtools.metering import count_requests
 from generator.spec.model import Ref
 
 if TYPE_CHECKING:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from bench._measure import ChildPeaks, Phases, peak_rss_mib
 from bench.scenario import forget_crd_schemas
+from devtools.metering import count_requests
 from generator.cli import main as cli_main
 from generator.cli._build import registry_for
 from generator.diagnostics import Diagnostic
@@ -27,7 +28,6 @@ from generator.lock import io as lock_io
 from generator.lock.model import Lock
 from generator.lock.resolve import Update, compatibility, merge, queries_for
 from generator.pipeline import LOCK_FILE, RENDERED, SPEC_FILE
-from generator.registry.metering import count_requests
 from generator.render.tree import render
 from generator.spec.load import load_spec
 from generator.validate.crds import load_crd_schemas

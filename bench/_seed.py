@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from bench.scenario import ALIASES, VERSIONS
+from devtools.metering import count_requests
 from devtools.stack import Stack, log_wine_model, seed_model
-from generator.registry.metering import count_requests
 
 THREADS = 8  # as devtools.stack.seed_many; mlflow pools 10 connections per host
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from generator.lock.model import LockEntry
+from generator.platform.kserve_defaults import CONTAINER_RESOURCE_DEFAULTS, INFERENCE_SERVICE_CONTAINER
 from generator.spec.model import Environment, Serving, Target
-from generator.validate.webhook_defaults import INFERENCE_SERVICE_CONTAINER, KSERVE_V020_DEFAULTS
 
 API_VERSION = "serving.kserve.io/v1beta1"
 DEPLOYMENT_MODE = "serving.kserve.io/deploymentMode"
@@ -25,11 +25,6 @@ LINEAGE = "kserve-gitops.io"
 PROTOCOLS = {"runtime": "v2", "registry": "v2", "image": "mlflow-invocations"}
 INGRESS_CLASS = {"Standard": "kubernetes.io/ingress.class", "Knative": "networking.knative.dev/ingress-class"}
 SCORING_PORT = 8080
-# What KServe's webhook puts into custom containers that lack them (CustomPredictor.Default).
-CONTAINER_RESOURCE_DEFAULTS = {
-    "requests": {"cpu": KSERVE_V020_DEFAULTS.cpu_request, "memory": KSERVE_V020_DEFAULTS.memory_request},
-    "limits": {"cpu": KSERVE_V020_DEFAULTS.cpu_limit, "memory": KSERVE_V020_DEFAULTS.memory_limit},
-}
 
 
 def inference_service(target: Target, environment: Environment, entry: LockEntry) -> dict[str, Any]:

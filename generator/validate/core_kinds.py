@@ -37,9 +37,6 @@ class CoreSchemas:
     k8s_version: str
     schema_dir: str
 
-    def knows(self, api_version: str, kind: str) -> bool:
-        return _validator(self.schema_dir, api_version, kind) is not None
-
     def validate(self, obj: Mapping[str, Any], *, file: str = "", line_of: LineOf | None = None) -> list[Diagnostic]:
         """All schema problems of `obj`; a kind without a schema is an error, never a pass."""
         api_version, kind = str(obj.get("apiVersion")), str(obj.get("kind"))

@@ -13,7 +13,6 @@ once per directory per process: the InferenceService CRD alone is ~39k lines of 
 
 from __future__ import annotations
 
-import copy
 import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -76,7 +75,6 @@ class KindSchema:
     """
 
     schema: Mapping[str, Any]
-    original: Mapping[str, Any]  # the CRD's own schema, which keeps the `default`s the API server applies
 
     @functools.cached_property
     def validator(self) -> Draft7Validator:
@@ -97,18 +95,6 @@ class CrdSchemas:
 
     directory: Path
     schemas: Mapping[GroupVersionKind, KindSchema]
-
-    def kinds(self) -> list[GroupVersionKind]:
-        return sorted(self.schemas)
-
-    def knows(self, api_version: str, kind: str) -> bool:
-        return (api_version, kind) in self.schemas
-
-    def with_defaults(self, obj: Mapping[str, Any]) -> dict[str, Any]:
-        """`obj` as the API server stores it: the CRD's structural defaults filled in (on a copy)."""
-        schema = self.schemas[(str(obj.get("apiVersion")), str(obj.get("kind")))].original
-        defaulted: dict[str, Any] = _defaulted(copy.deepcopy(dict(obj)), schema)
-        return defaulted
 
     def validate(self, obj: Mapping[str, Any], *, file: str = "", line_of: LineOf | None = None) -> list[Diagnostic]:
         """All schema problems of `obj`; a kind without a schema is an error, never a pass."""
@@ -145,7 +131,7 @@ def _load(directory: Path) -> CrdSchemas:
             f"CRD directory {directory} does not exist", hint=_FETCH_HINT.format(dir=directory)
         )
     schemas = {
-        (api_version, kind): KindSchema(_strict_root(schema, api_version, kind), schema)
+        (api_version, kind): KindSchema(_strict_root(schema, api_version, kind))
         for path in sorted([*directory.rglob("*.yaml"), *directory.rglob("*.yml")])
         for crd in _crds_in(path)
         for api_version, kind, schema in _served_schemas(crd)
@@ -233,19 +219,3 @@ def _admit_null(out: dict[str, Any]) -> None:
     if "enum" in out:
         out["enum"] = [*out["enum"], None]
 
-
-def _defaulted(value: Any, schema: Mapping[str, Any]) -> Any:
-    """Structural defaulting: a missing property gets its `default` wherever its parent object exists."""
-    if isinstance(value, dict):
-        for name, sub in schema.get("properties", {}).items():
-            if name not in value and "default" in sub:
-                value[name] = copy.deepcopy(sub["default"])
-            if name in value:
-                value[name] = _defaulted(value[name], sub)
-        extra = schema.get("additionalProperties")
-        if isinstance(extra, dict):
-            for name in set(value) - set(schema.get("properties", {})):
-                value[name] = _defaulted(value[name], extra)
-    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
-        return [_defaulted(item, schema["items"]) for item in value]
-    return value

@@ -88,3 +88,12 @@ def platform(tmp_path: Path, mlflow_proxied: MlflowServer, new_model: NewModel,
 
 
 CRDS = ("--crd-dir", str(CRD_DIR))
+
+
+def add_model(spec: Path, server: MlflowServer, registered_model: str) -> None:
+    """Edit the models.yaml init wrote as its comments say: the registry's bucket, and one model."""
+    registry = f'registry: {{artifactsDestination: "{server.stack.artifacts_destination}"}}\n'
+    model = (f'models:\n  wine-classifier:\n    registeredModel: "{registered_model}"\n    environments:\n'
+             "      dev: {alias: challenger}\n      staging: {alias: challenger}\n      prod: {alias: champion}\n")
+    api = "apiVersion: kserve-gitops/v1\n"
+    spec.write_text(spec.read_text().replace(api, api + registry).replace("models: {}\n", model))

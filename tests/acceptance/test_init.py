@@ -1,6 +1,6 @@
-"""Adopting kserve-gitops from nothing: `init` an empty directory, add a model, `generate` against the real
-MLflow server, `validate` clean with the CRDs in place, commit. And the workflows `init` writes pass the same
-three linters as this repository's own (tests/support/actions_lint.py)."""
+"""Adopting kserve-gitops from nothing: `init` an empty directory, commit, add a model, `generate` against the
+real MLflow server, `validate` clean with the CRDs in place, and `diff` shows the model's manifests for review.
+The workflows `init` writes pass the same three linters as this repository's own (tests/support/actions_lint.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import yaml
 from generator.crds.sources import crd_files
 from generator.scaffold import DEFAULT_ACTION_REPO
 from generator.spec.load import load_spec
-from tests.acceptance.conftest import Result
+from tests.acceptance.conftest import Result, add_model
 from tests.support import actions_lint
 from tests.support.mlflow_server import MlflowServer, NewModel
 from tests.support.paths import CRDS
@@ -45,28 +45,31 @@ def _place_crds(root: Path) -> None:
         shutil.copyfile(CRDS / file.local, target)
 
 
-def test_from_an_empty_directory_to_a_first_commit(tmp_path: Path, mlflow_proxied: MlflowServer, new_model: NewModel,
-                                                   cli: Callable[..., Result],
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_from_an_empty_directory_to_a_first_model_under_review(
+        tmp_path: Path, mlflow_proxied: MlflowServer, new_model: NewModel, cli: Callable[..., Result],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The issue's "done when", end to end: init, commit, add a model, generate, validate clean, the workflows
+    pass their linters, and `diff` against the first commit shows the new model's manifests and nothing else."""
     name = new_model(versions=3, aliases={"challenger": 3, "champion": 2})
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_proxied.stack.tracking_uri)
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     root = tmp_path / "ml-platform"
     root.mkdir()
     _git(root, "init", "--quiet")
-
-    assert cli("init", str(root)).code == 0
-
-    # What a person does next: point at the registry's bucket and add a model.
-    spec = root / "models.yaml"
-    registry = f'registry: {{artifactsDestination: "{mlflow_proxied.stack.artifacts_destination}"}}\n'
-    model = (f'models:\n  wine-classifier:\n    registeredModel: "{name}"\n    environments:\n'
-             "      dev: {alias: challenger}\n      staging: {alias: challenger}\n      prod: {alias: champion}\n")
-    api = "apiVersion: kserve-gitops/v1\n"
-    spec.write_text(spec.read_text().replace(api, api + registry).replace("models: {}\n", model))
-    _place_crds(root)
     repo = ("--repo", str(root))
 
+    assert cli("init", str(root)).code == 0
+    _place_crds(root)
+    _git(root, "add", "--all")
+    _git(root, "commit", "--quiet", "--message", "kserve-gitops init")
+    first = _git(root, "rev-parse", "HEAD").strip()
+    committed = _git(root, "ls-files").split()
+    assert [p for p in committed if p.startswith("schemas/")] == ["schemas/crds/crds.lock.yaml"]  # CRDs ignored
+    assert {"models.yaml", "models.lock", "environments/prod/kustomization.yaml",
+            ".github/workflows/checks.yml"} <= set(committed)
+
+    # What a person does next: point at the registry's bucket and add a model.
+    add_model(root / "models.yaml", mlflow_proxied, name)
     generated = cli("generate", *repo)
     assert generated.code == 0, generated.err
     assert "create environments/prod/wine-classifier.yaml" in generated.out
@@ -79,15 +82,26 @@ def test_from_an_empty_directory_to_a_first_commit(tmp_path: Path, mlflow_proxie
     assert validated.code == 0, validated.out + validated.err
     # Nothing at all: a cloudpickle model logged by MLflow 3 is no finding by itself (docs/model-compatibility.md).
     assert json.loads(validated.out)["findings"] == []
+    workflows = sorted((root / ".github" / "workflows").glob("*.yml"))
+    assert [p.name for p in workflows] == ["checks.yml", "promote.yml"]
+    actions_lint.assert_clean(workflows, root)
 
     _git(root, "add", "--all")
     _git(root, "commit", "--quiet", "--message", "Serve wine-classifier")
     assert _git(root, "status", "--porcelain") == ""
-    committed = _git(root, "ls-files").split()
-    assert "schemas/crds/crds.lock.yaml" in committed
-    assert [p for p in committed if p.startswith("schemas/")] == ["schemas/crds/crds.lock.yaml"]  # CRDs ignored
-    assert {"models.yaml", "models.lock", "environments/prod/wine-classifier.yaml",
-            ".github/workflows/checks.yml"} <= set(committed)
+    diff = cli("diff", "--base", first, "-o", "json", *repo)
+
+    assert diff.code == 0, diff.err
+    report = json.loads(diff.out)
+    assert report["base"]["commit"] == first
+    changed = {d["directory"]: d for d in report["directories"] if d["status"] != "unchanged"}
+    assert set(changed) == {"environments/dev", "environments/staging", "environments/prod"}
+    for env, directory in changed.items():
+        assert directory["status"] == "changed"  # the directory was there, empty: init wrote its kustomization
+        namespace = f"models-{env.rsplit('/', 1)[1]}"
+        assert directory["objects"] == [{"group": "serving.kserve.io", "kind": "InferenceService",
+                                         "namespace": namespace, "name": "wine-classifier", "change": "added"}]
+        assert directory["removed"] == 0
 
 
 def test_the_workflows_init_writes_pass_actionlint_zizmor_and_check_jsonschema(tmp_path: Path,

@@ -25,10 +25,10 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion as MlflowVersion
 from mlflow.exceptions import MlflowException
 
+from devtools.metering import count_requests
 from devtools.stack import free_port, log_wine_model, seed_many, seed_model
 from generator.errors import RegistryUnavailable
 from generator.registry.base import ModelInfo, ModelVersion, NotFound, Query, Resolution
-from generator.registry.metering import count_requests
 from generator.registry.mlflow import (
     _FILTER_BUDGET,
     MlflowRegistry,

@@ -10,8 +10,12 @@ import yaml
 from generator.lock.model import Lock, LockEntry
 from generator.render.tree import render
 from generator.spec.load import load_spec, parse_spec
-from generator.validate.crds import load_crd_schemas
-from generator.validate.webhook_defaults import KSERVE_V020_DEFAULTS, InferenceServiceConfig, apply_webhook_defaults
+from tests.support.admission import (
+    KSERVE_V020_DEFAULTS,
+    InferenceServiceConfig,
+    apply_crd_defaults,
+    apply_webhook_defaults,
+)
 from tests.support.paths import CRDS
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "spec" / "valid"
@@ -57,7 +61,7 @@ def test_rendered_service_is_a_fixed_point_of_the_webhook(
 @pytest.mark.parametrize(("name", "isvc"), SERVICES, ids=[n for n, _ in SERVICES])
 def test_rendered_service_is_a_fixed_point_of_the_crd_defaults(name: str, isvc: dict[str, object]) -> None:
     """The API server fills in the CRD's `default`s (e.g. ports[].protocol) before the webhook runs."""
-    assert load_crd_schemas(CRDS).with_defaults(isvc) == isvc
+    assert apply_crd_defaults(CRDS, isvc) == isvc
 
 
 def _prod_service(spec_text: str) -> dict[str, object]:

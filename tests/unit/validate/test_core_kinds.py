@@ -50,10 +50,13 @@ def test_unknown_kind_is_an_error_not_a_pass() -> None:
 
 def test_knows_built_in_kinds_only() -> None:
     schemas = load_core_schemas("1.33")
+    metadata = {"name": "x", "namespace": "ml-prod"}
 
-    assert schemas.knows("rbac.authorization.k8s.io/v1", "Role")
-    assert schemas.knows("batch/v1", "Job")
-    assert not schemas.knows("serving.kserve.io/v1beta1", "InferenceService")
+    assert schemas.validate({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": metadata}) == []
+    assert schemas.validate({"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata}) == []
+    [problem] = schemas.validate({"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+                                  "metadata": metadata})
+    assert problem.message == "no schema for serving.kserve.io/v1beta1 InferenceService in Kubernetes 1.33"
 
 
 def test_patch_versions_use_their_minor() -> None:

@@ -141,8 +141,8 @@ def test_argo_cd_misspelled_field_fails(crds: CrdSchemas) -> None:
 
 def test_schemas_are_loaded_once_per_directory(crds: CrdSchemas, crd_dir: Path) -> None:
     assert load_crd_schemas(crd_dir / ".." / "crds") is crds
-    assert ("serving.kserve.io/v1beta1", "InferenceService") in crds.kinds()
-    assert crds.knows("argoproj.io/v1alpha1", "ApplicationSet")
+    assert ("serving.kserve.io/v1beta1", "InferenceService") in crds.schemas
+    assert ("argoproj.io/v1alpha1", "ApplicationSet") in crds.schemas
 
 
 def test_missing_directory_is_an_environment_problem(tmp_path: Path) -> None:
@@ -202,7 +202,7 @@ def widget(**spec: Any) -> dict[str, Any]:
 
 
 def test_only_served_versions_of_crds_found_recursively_are_loaded(widgets: CrdSchemas) -> None:
-    assert widgets.kinds() == [("example.com/v1", "Widget")]
+    assert list(widgets.schemas) == [("example.com/v1", "Widget")]
 
 
 def test_kubernetes_extensions_are_honoured(widgets: CrdSchemas) -> None:

@@ -1,3 +1,5 @@
+"""The webhook simulator of tests/support/admission.py: the oracle the rendering fixed-point tests rely on."""
+
 from __future__ import annotations
 
 import copy
@@ -5,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from generator.validate.webhook_defaults import KSERVE_V020_DEFAULTS, InferenceServiceConfig, apply_webhook_defaults
+from tests.support.admission import KSERVE_V020_DEFAULTS, InferenceServiceConfig, apply_webhook_defaults
 
 STANDARD = InferenceServiceConfig(default_deployment_mode="Standard")
 MODE = "serving.kserve.io/deploymentMode"

@@ -1,8 +1,10 @@
-"""What KServe v0.20's mutating webhook writes into a stored InferenceService, simulated on a copy.
+"""What the API server stores for an InferenceService we render, simulated on a copy: the CRD's structural
+defaults and KServe v0.20's mutating webhook.
 
-Rendered objects should already be in their webhook-final form: if
-`apply_webhook_defaults(obj) == obj`, the cluster stores exactly what the repository
-says, and what is served never depends on cluster settings a reviewer cannot see.
+Rendered objects should already be in their stored form: if `apply_webhook_defaults(obj) == obj` and
+`apply_crd_defaults(crds, obj) == obj`, the cluster stores exactly what the repository says, and what is
+served never depends on cluster settings a reviewer cannot see. The renderer writes the values this
+simulates from generator/platform/kserve_defaults.py; this module is the independent check.
 Findings and sources are in docs/kserve-webhook-defaults.md. In short: for a
 `predictor.model` the webhook only adds the deploymentMode annotation and
 `automountServiceAccountToken: false`, each under one condition on the cluster's
@@ -20,13 +22,16 @@ predictor_model.go; `CustomPredictor.Default` in predictor_custom.go;
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from generator import yamlio
+from generator.platform.kserve_defaults import CONTAINER_RESOURCE_DEFAULTS, INFERENCE_SERVICE_CONTAINER
 from generator.validate.kserve_rules import DEPLOYMENT_MODE_KEY, LEGACY_DEPLOYMENT_MODES
 
-INFERENCE_SERVICE_CONTAINER = "kserve-container"  # constants.InferenceServiceContainerName
 # Predictor shorthands the webhook rewrites into predictor.model (assign*Runtime); not simulated.
 FRAMEWORK_PREDICTORS = (
     "sklearn",
@@ -53,10 +58,10 @@ class InferenceServiceConfig:
 
     default_deployment_mode: str = "Serverless"  # deploy.defaultDeploymentMode; read as Knative
     auto_mount_service_account_token: bool = True  # security.autoMountServiceAccountToken
-    cpu_request: str = "1"  # inferenceService.resource.cpuRequest
-    memory_request: str = "2Gi"  # inferenceService.resource.memoryRequest
-    cpu_limit: str = "1"  # inferenceService.resource.cpuLimit
-    memory_limit: str = "2Gi"  # inferenceService.resource.memoryLimit
+    cpu_request: str = CONTAINER_RESOURCE_DEFAULTS["requests"]["cpu"]  # inferenceService.resource.cpuRequest
+    memory_request: str = CONTAINER_RESOURCE_DEFAULTS["requests"]["memory"]  # ….memoryRequest
+    cpu_limit: str = CONTAINER_RESOURCE_DEFAULTS["limits"]["cpu"]  # inferenceService.resource.cpuLimit
+    memory_limit: str = CONTAINER_RESOURCE_DEFAULTS["limits"]["memory"]  # ….memoryLimit
 
 
 KSERVE_V020_DEFAULTS = InferenceServiceConfig()
@@ -132,3 +137,37 @@ def _default_custom_container(containers: list[dict[str, Any]], config: Inferenc
         if missing:
             resources = first.setdefault("resources", {})
             resources[section] = {**present, **missing}
+
+
+def apply_crd_defaults(crd_dir: Path, obj: Mapping[str, Any]) -> dict[str, Any]:
+    """`obj` as the API server stores it before the webhook runs: the `default`s of its CRD's schema (as
+    served, not made strict) filled in on a copy, e.g. `ports[].protocol`."""
+    schema = _served_schemas(crd_dir.resolve())[(str(obj.get("apiVersion")), str(obj.get("kind")))]
+    defaulted: dict[str, Any] = _defaulted(copy.deepcopy(dict(obj)), schema)
+    return defaulted
+
+
+@functools.cache
+def _served_schemas(crd_dir: Path) -> dict[tuple[str, str], Mapping[str, Any]]:
+    """(apiVersion, kind) → the openAPIV3Schema of every served version of the CRDs under `crd_dir`."""
+    crds = [doc for path in sorted(crd_dir.rglob("*.yaml")) for doc in yamlio.load_all(yamlio.read_text(path))
+            if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition"]
+    return {(f"{crd['spec']['group']}/{v['name']}", crd["spec"]["names"]["kind"]): v["schema"]["openAPIV3Schema"]
+            for crd in crds for v in crd["spec"]["versions"] if v.get("served") and v.get("schema")}
+
+
+def _defaulted(value: Any, schema: Mapping[str, Any]) -> Any:
+    """Structural defaulting: a missing property gets its `default` wherever its parent object exists."""
+    if isinstance(value, dict):
+        for name, sub in schema.get("properties", {}).items():
+            if name not in value and "default" in sub:
+                value[name] = copy.deepcopy(sub["default"])
+            if name in value:
+                value[name] = _defaulted(value[name], sub)
+        extra = schema.get("additionalProperties")
+        if isinstance(extra, dict):
+            for name in set(value) - set(schema.get("properties", {})):
+                value[name] = _defaulted(value[name], extra)
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [_defaulted(item, schema["items"]) for item in value]
+    return value
