@@ -1,13 +1,11 @@
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Literal
 
 import typer
 
-from generator.cli import _build, _options
+from generator.cli import _build, _options, _report
 from generator.diff import formats
-from generator.error_handler import run
 
 NAME = "diff"
 HELP = ("What Argo CD would change: build every environment (and argocd/, cluster/) with kustomize at a git "
@@ -20,7 +18,8 @@ Base = Annotated[str | None, typer.Option(
     "--base", help="Commit, branch or tag to compare with. Default: merge-base of origin/HEAD and HEAD, else HEAD.",
     show_default=False)]
 Format = Annotated[Literal["text", "markdown", "json"], typer.Option(
-    "--format", "-o", help="text: a patch; markdown: the pull-request comment (≤ 65,536 characters); json.")]
+    "--format", "-o", help="text: a patch; markdown: the pull-request comment (≤ 65,536 characters); json: one "
+    "document on stdout (docs/cli-json.md).", callback=_report.chosen)]
 DetailsUrl = Annotated[str, typer.Option(
     "--details-url", help="Markdown: where a cut comment sends readers for the full diffs (e.g. the CI run).",
     show_default=False)]
@@ -28,18 +27,9 @@ DetailsUrl = Annotated[str, typer.Option(
 
 def command(ctx: typer.Context, base: Base = None, output: Format = "text", details_url: DetailsUrl = "",
             repo: _options.Repo = None) -> None:
-    root = _build.repo_root(repo)
+    # Imported here, not at the top: only diff pays for importing gitpython on every start of the CLI.
+    from generator.diff.collect import rendered_diff  # noqa: PLC0415
 
-    def job() -> int:
-        # Imported here, not at the top: only diff pays for importing gitpython on every start of the CLI.
-        from generator.diff.collect import rendered_diff  # noqa: PLC0415
-
-        report = rendered_diff(root, base)
-        if output == "markdown":
-            print(formats.markdown(report, details_url=details_url), end="")
-        else:
-            print(formats.as_json(report) if output == "json" else formats.text(report), end="")
-        print(formats.notes(report), end="", file=sys.stderr)
-        return 0
-
-    raise typer.Exit(run(job, debug=ctx.obj["debug"]))
+    report = rendered_diff(_build.repo_root(repo), base)
+    text = formats.markdown(report, details_url=details_url) if output == "markdown" else formats.text(report)
+    _report.emit(ctx, _report.Report(text=text, fields=formats.fields(report), note=formats.notes(report)))
