@@ -35,6 +35,8 @@ CrdDir = Annotated[
     typer.Option("--crd-dir", help="Directory of KServe/Argo CD CRDs for strict schema checks. Default: schemas/crds.",
                  file_okay=False, show_default=False),
 ]
+# -o/--format. Its callback hands the choice to the invocation, which `_report.emit` and the error handler read:
+# a command declares the option and does nothing else with it.
 Output = Annotated[
     Literal["text", "json"],
     typer.Option("--format", "-o", help="text, or json: one document on stdout (docs/cli-json.md).",
