@@ -1,9 +1,12 @@
 """The one place where exceptions become exit codes and messages.
 
 User errors print their diagnostics and no traceback; anything else is a bug,
-printed as one line unless --debug asks for the traceback. Whatever is printed
-here is redacted: a traceback quotes exception arguments (a tracking URI with its
-password, a header), and --debug is what people paste into issues.
+printed as one line unless --debug asks for the traceback. With `-o json` the
+same failure is the command's JSON document on standard output (ok: false, the
+diagnostics as findings), so a tool reads one shape whatever happened; the exit
+code is the same either way. Whatever is printed here is redacted: a traceback
+quotes exception arguments (a tracking URI with its password, a header), and
+--debug is what people paste into issues.
 """
 
 from __future__ import annotations
@@ -14,34 +17,60 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from types import FrameType
 
+from generator.diagnostics import Diagnostic
 from generator.errors import EXIT_BUG, EXIT_INTERRUPTED, Interrupted, UserError
+from generator.repo_lock import DEFAULT_TIMEOUT
+from generator.report import document
 from generator.util.excerpt import MESSAGE_LIMIT, excerpt
 
+BUG_HINT = "This is a bug in kserve-gitops; rerun with --debug for the traceback."
 
-def run(job: Callable[[], int], *, debug: bool = False) -> int:
+
+@dataclass
+class Invocation:
+    """What the command line chose that decides how a failure is shown; filled in as the options are parsed."""
+
+    debug: bool = False
+    command: str = ""  # "lock", "schemas fetch": the name a JSON document carries
+    output: str = "text"  # the command's -o/--format
+    lock_timeout: float = DEFAULT_TIMEOUT  # seconds to wait for another run on the same repository
+
+
+def run(job: Callable[[], int], invocation: Invocation) -> int:
     try:
         with _sigterm_raises():
             return job()
     except UserError as exc:
-        if debug:
+        if invocation.debug:
             _print_traceback(exc)
-        print(f"error: {exc}" if len(exc.diagnostics) == 1 else f"error: {len(exc.diagnostics)} problems\n{exc}",
-              file=sys.stderr)
+        if invocation.output == "json":
+            print(document(invocation.command, exc.diagnostics, ok=False), end="")
+        else:
+            print(f"error: {exc}" if len(exc.diagnostics) == 1 else f"error: {len(exc.diagnostics)} problems\n{exc}",
+                  file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        _fail(invocation, "interrupted", "")
         return EXIT_INTERRUPTED
     except Interrupted as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _fail(invocation, f"error: {exc}", "")
         return exc.exit_code
     except Exception as exc:
-        if debug:
+        if invocation.debug:
             _print_traceback(exc)
-        print(f"unexpected error: {type(exc).__name__}: {excerpt(str(exc), MESSAGE_LIMIT)}\n"
-              "This is a bug in kserve-gitops; rerun with --debug for the traceback.", file=sys.stderr)
+        _fail(invocation, f"unexpected error: {type(exc).__name__}: {excerpt(str(exc), MESSAGE_LIMIT)}", BUG_HINT)
         return EXIT_BUG
+
+
+def _fail(invocation: Invocation, message: str, hint: str) -> None:
+    """A failure that is no diagnostic of the user's input: one line (and the hint) on stderr, or the document."""
+    if invocation.output == "json":
+        print(document(invocation.command, [Diagnostic(message=message, hint=hint)], ok=False), end="")
+    else:
+        print(f"{message}\n{hint}" if hint else message, file=sys.stderr)
 
 
 def _print_traceback(exc: BaseException) -> None:

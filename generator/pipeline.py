@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from generator import repo_lock, scaffold
+from generator import progress, repo_lock, scaffold
 from generator import status as status_rows
 from generator.cache import Memo
 from generator.compat import load as compat_load
@@ -95,7 +95,8 @@ def validate_repo(repo: Path, tree_checks: TreeChecks) -> list[Diagnostic]:
     except UserError as exc:
         found = list(exc.diagnostics)
     on_disk = [p.relative_to(repo).as_posix() for d in RENDERED for p in _files(repo / d)]
-    return found + tree_checks(repo, on_disk, platform)
+    with progress.stage(f"validating {len(on_disk)} generated file(s)"):
+        return found + tree_checks(repo, on_disk, platform)
 
 
 def lock(repo: Path, registry: RegistryFactory, update: Update, facts: FactsFactory | None = None, *,
@@ -241,7 +242,10 @@ def _ask(spec: Spec, registry: RegistryFactory, queries: list[Query],
     """One batched resolve for every distinct question; no registry at all when there is none. `recorded`: MLmodel
     facts already known by artifact location, which are not read again."""
     distinct = sorted(set(queries))
-    return dict(zip(distinct, registry(spec).resolve(distinct, recorded), strict=True)) if distinct else {}
+    if not distinct:
+        return {}
+    with progress.stage(f"resolving {len(distinct)} reference(s) in the model registry"):
+        return dict(zip(distinct, registry(spec).resolve(distinct, recorded), strict=True))
 
 
 def _refuse_untrue(spec: Spec, lock: Lock, answers: Mapping[Query, Resolution]) -> None:
@@ -274,7 +278,8 @@ def _gated_relock(spec: Spec, old: Lock, update: Update, registry: RegistryFacto
 
 def _verdicts(spec: Spec, moving: list[gate_review.Move], facts: FactsFactory) -> dict[tuple[str, str], Verdict]:
     wanted = gate_review.wanted(spec, moving)
-    found = facts(spec).facts(wanted.versions, signature=wanted.signature, metrics=wanted.metrics)
+    with progress.stage(f"reading the gate metrics of {len(moving)} moved version(s)"):
+        found = facts(spec).facts(wanted.versions, signature=wanted.signature, metrics=wanted.metrics)
     return gate_review.verdicts(spec, moving, found)
 
 
@@ -388,7 +393,8 @@ def _read_lock(repo: Path) -> Lock:
 
 def _check(files: dict[str, bytes], validate: Validator, platform: Platform) -> list[Diagnostic]:
     """Raise on errors (nothing gets written); return the warnings."""
-    found = validate(files, platform)
+    with progress.stage(f"validating {len(files)} file(s)"):
+        found = validate(files, platform)
     problems = [d for d in found if d.severity == "error"]
     if problems:
         raise ValidationFailed(problems)

@@ -1,11 +1,11 @@
-"""Diagnostics as text (grouped by file), JSON, or GitHub workflow annotations."""
+"""Diagnostics as text (grouped by file), GitHub workflow annotations, or inside a command's JSON document."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
 from itertools import groupby
-from typing import Literal
+from typing import Any, Literal
 
 from generator.diagnostics import Diagnostic, ordered
 from generator.util.excerpt import MESSAGE_LIMIT, excerpt
@@ -22,14 +22,19 @@ def text(diagnostics: Sequence[Diagnostic]) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-def as_json(diagnostics: Sequence[Diagnostic]) -> str:
-    items = ordered(diagnostics)
-    summary = {
+def document(command: str, findings: Sequence[Diagnostic], *, ok: bool, **fields: Any) -> str:
+    """The one JSON document every command prints with `-o json`, on success and on failure (docs/cli-json.md):
+    which command, whether it succeeded, its findings counted and listed, then what only this command reports."""
+    items = ordered(findings)
+    body = {
+        "command": command,
+        "ok": ok,
         "errors": sum(d.severity == "error" for d in items),
         "warnings": sum(d.severity == "warning" for d in items),
         "findings": [d.as_dict() for d in items],
+        **fields,
     }
-    return json.dumps(summary, indent=2, sort_keys=True) + "\n"
+    return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
 
 
 def github(diagnostics: Sequence[Diagnostic]) -> str:
@@ -51,4 +56,5 @@ def github(diagnostics: Sequence[Diagnostic]) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-REPORTERS: dict[str, Callable[[Sequence[Diagnostic]], str]] = {"text": text, "json": as_json, "github": github}
+# The formats that show findings alone; `-o json` is the command's whole document (`document`).
+REPORTERS: dict[str, Callable[[Sequence[Diagnostic]], str]] = {"text": text, "github": github}

@@ -1,4 +1,8 @@
-"""The `kserve-gitops` command line: parse options, call the pipeline, map errors to exit codes."""
+"""The `kserve-gitops` command line: parse options, call the pipeline, map errors to exit codes.
+
+Commands parse their options, call the pipeline and emit a report (generator/cli/_report.py); whatever they
+raise reaches `main`, the one place the error handler is wired in.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +29,8 @@ from generator.cli import (
     validate,
     webhook,
 )
+from generator.error_handler import Invocation, run
+from generator.errors import EXIT_INTERRUPTED
 from generator.repo_lock import DEFAULT_TIMEOUT, TIMEOUT_ENV
 from generator.util.redact import install_log_redaction
 
@@ -56,7 +62,9 @@ def _global(
         help="How long to wait for another kserve-gitops run on the same repository before giving up.",
     )] = DEFAULT_TIMEOUT,
 ) -> None:
-    ctx.obj = {"debug": debug, "lock_timeout": lock_timeout}
+    invocation: Invocation = ctx.obj
+    invocation.debug = debug
+    invocation.lock_timeout = lock_timeout
 
 
 for command in (init, validate, lock, render, generate, diff, gate, pin, unpin, smoke, compat, propose, status):
@@ -67,10 +75,18 @@ app.add_typer(image.app, name="image")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit code instead of exiting, so tests can call it with a list."""
+    """Run the CLI under the error handler; returns the exit code instead of exiting, so tests can call it with a
+    list. The options fill in the `Invocation` (--debug, -o) that decides how a failure is shown."""
     install_log_redaction()
+    invocation = Invocation()
+    return run(lambda: _app(argv, invocation), invocation)
+
+
+def _app(argv: list[str] | None, invocation: Invocation) -> int:
     try:
-        app(args=argv, prog_name="kserve-gitops")
+        app(args=argv, prog_name="kserve-gitops", obj=invocation)
     except SystemExit as exc:
+        if exc.code == EXIT_INTERRUPTED:  # typer's answer to Ctrl-C; the handler says so, in the chosen format
+            raise KeyboardInterrupt from exc
         return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     return 0

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
 from generator.cache import Memo
-from generator.error_handler import run
+from generator.cli._report import Report, changes, emit
+from generator.diagnostics import Diagnostic
 
 if TYPE_CHECKING:  # the rest is imported where used, so that `--help` and `--version` load none of it
-    from generator.diagnostics import Diagnostic
     from generator.gate.review import FactsSource
     from generator.lock.resolve import Update
     from generator.pipeline import Outcome, Validator
@@ -56,29 +57,20 @@ def facts_for(spec: Spec) -> FactsSource:
     return MlflowFacts(os.environ.get("MLFLOW_TRACKING_URI") or spec.tracking_uri)
 
 
-def warn(diagnostics: Iterable[Diagnostic]) -> None:
-    for diagnostic in diagnostics:
-        print(diagnostic, file=sys.stderr)
-
-
-def finish(root: Path, plan: Plan, *, check: bool, fix: str) -> int:
-    """Apply the plan, or with --check report it as drift."""
+def finish(root: Path, plan: Plan, findings: Sequence[Diagnostic], *, check: bool, fix: str) -> Report:
+    """Apply the plan, or with --check report it as drift: what it would change is then an error."""
+    fields = {"changes": changes(plan), "written": not check and not plan.empty}
     if check:
         if plan.empty:
-            print("up to date")
-            return 0
-        print(plan.diff(), end="")
-        print(f"error: {len(plan.writes) + len(plan.deletes)} file(s) out of date; run `{fix}`", file=sys.stderr)
-        return 1
+            return Report(findings, "up to date\n", fields)
+        drift = Diagnostic(message=f"{len(plan.writes) + len(plan.deletes)} file(s) out of date", hint=f"run `{fix}`")
+        return Report([*findings, drift], plan.diff(), fields, code=1)
     if plan.empty:
-        print("nothing to change")
-        return 0
+        return Report(findings, "nothing to change\n", fields)
     from generator.write import apply  # noqa: PLC0415
 
     apply(root, plan)
-    for line in plan.summary():
-        print(line)
-    return 0
+    return Report(findings, "".join(f"{line}\n" for line in plan.summary()), fields)
 
 
 def crd_directory(root: Path, crd_dir: Path | None) -> Path:
@@ -92,36 +84,28 @@ def memo(root: Path, command: str, crd_dir: Path | None) -> Memo:
 
 def write_outcome(ctx: typer.Context, root: Path, produce: Callable[[], Outcome], *, check: bool = False,
                   fix: str = "", recall: Memo | None = None) -> NoReturn:
-    """Run a pipeline job under the error handler, print its warnings, then apply its plan (or, with
-    --check, report it as drift), and exit with the code that says which. A run `recall` remembers
-    unchanged is answered from its record, before the pipeline is even imported."""
-
-    def job() -> int:
+    """Apply a pipeline job's plan (or, with --check, report it as drift) and report it with its warnings. A run
+    `recall` remembers unchanged is answered from its record, before the pipeline is even imported."""
+    with in_session(ctx, root, write_tree=not check):
         recalled = recall.recall(root) if recall is not None else None
         if recalled is not None:
             from generator.write import Plan  # noqa: PLC0415
 
-            warn(recalled.warnings)
-            return finish(root, Plan(), check=check, fix=fix)
+            emit(ctx, finish(root, Plan(), recalled.warnings, check=check, fix=fix))
         outcome = produce()
-        warn(outcome.warnings)
-        return finish(root, outcome.plan, check=check, fix=fix)
-
-    in_session(ctx, root, job, write_tree=not check)
+        emit(ctx, finish(root, outcome.plan, outcome.warnings, check=check, fix=fix))
 
 
-def in_session(ctx: typer.Context, root: Path, job: Callable[[], int], *, write_tree: bool) -> NoReturn:
-    """Run a job that reads (or writes) the tree under the error handler, inside the pipeline's session:
-    the repository lock held, and a write an earlier killed run left half done recovered first."""
+@contextmanager
+def in_session(ctx: typer.Context, root: Path, *, write_tree: bool) -> Iterator[None]:
+    """Around everything a command reads or writes in the tree: the pipeline's session, with the repository lock
+    held and a write an earlier killed run left half done recovered first (said on stderr)."""
+    from generator.pipeline import session  # noqa: PLC0415 -- not for --help
 
-    def locked() -> int:
-        from generator.pipeline import session  # noqa: PLC0415 -- not for --help
-
-        with session(root, write_tree=write_tree, lock_timeout=ctx.obj["lock_timeout"]) as recovered:
-            warn(recovered)
-            return job()
-
-    raise typer.Exit(run(locked, debug=ctx.obj["debug"]))
+    with session(root, write_tree=write_tree, lock_timeout=ctx.obj.lock_timeout) as recovered:
+        for diagnostic in recovered:
+            print(diagnostic, file=sys.stderr)
+        yield
 
 
 def manifest_checks(root: Path, crd_dir: Path | None) -> Validator:

@@ -6,6 +6,7 @@ from typing import Annotated
 import typer
 
 from generator.cli import _build, _options
+from generator.cli._report import Report, emit
 
 NAME = "compat"
 HELP = ("Load each locked model version not yet checked on its runtime image the way KServe will: download the "
@@ -27,19 +28,14 @@ Docker = Annotated[bool, typer.Option(
 
 
 def command(ctx: typer.Context, model: Model = "", env: Env = "", docker: Docker = False, recheck: Recheck = False,
-            repo: _options.Repo = None) -> None:
+            repo: _options.Repo = None, output: _options.Output = "text") -> None:
+    from generator import pipeline  # noqa: PLC0415 -- not for --help
+    from generator.compat.run import fields, summary  # noqa: PLC0415
+
     root = _build.repo_root(repo)
-
-    def job() -> int:
-        from generator import pipeline  # noqa: PLC0415 -- not for --help
-        from generator.compat.run import summary  # noqa: PLC0415
-
+    with _build.in_session(ctx, root, write_tree=True):
         outcome, report = pipeline.compat(root, model, env, os.environ.get("MLFLOW_TRACKING_URI", ""),
                                           docker=docker, recheck=recheck)
-        _build.warn(outcome.warnings)
-        print("\n".join(summary(report)))
-        if not outcome.plan.empty:
-            _build.finish(root, outcome.plan, check=False, fix="")
-        return 1 if report.failed else 0
-
-    _build.in_session(ctx, root, job, write_tree=True)
+        written = _build.finish(root, outcome.plan, (), check=False, fix="")
+        text = "".join(f"{line}\n" for line in summary(report)) + (written.text if not outcome.plan.empty else "")
+        emit(ctx, Report(outcome.warnings, text, {**fields(report), **written.fields}, code=1 if report.failed else 0))

@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Literal
 
 import typer
 
-from generator.cli import _build, _options
+from generator.cli import _build, _options, _report
 from generator.diff import formats
 
 NAME = "diff"
@@ -19,7 +18,8 @@ Base = Annotated[str | None, typer.Option(
     "--base", help="Commit, branch or tag to compare with. Default: merge-base of origin/HEAD and HEAD, else HEAD.",
     show_default=False)]
 Format = Annotated[Literal["text", "markdown", "json"], typer.Option(
-    "--format", "-o", help="text: a patch; markdown: the pull-request comment (≤ 65,536 characters); json.")]
+    "--format", "-o", help="text: a patch; markdown: the pull-request comment (≤ 65,536 characters); json: one "
+    "document on stdout (docs/cli-json.md).", callback=_report.chosen)]
 DetailsUrl = Annotated[str, typer.Option(
     "--details-url", help="Markdown: where a cut comment sends readers for the full diffs (e.g. the CI run).",
     show_default=False)]
@@ -27,18 +27,11 @@ DetailsUrl = Annotated[str, typer.Option(
 
 def command(ctx: typer.Context, base: Base = None, output: Format = "text", details_url: DetailsUrl = "",
             repo: _options.Repo = None) -> None:
+    # Imported here, not at the top: only diff pays for importing gitpython on every start of the CLI.
+    from generator.diff.collect import rendered_diff  # noqa: PLC0415
+
     root = _build.repo_root(repo)
-
-    def job() -> int:
-        # Imported here, not at the top: only diff pays for importing gitpython on every start of the CLI.
-        from generator.diff.collect import rendered_diff  # noqa: PLC0415
-
+    with _build.in_session(ctx, root, write_tree=False):
         report = rendered_diff(root, base)
-        if output == "markdown":
-            print(formats.markdown(report, details_url=details_url), end="")
-        else:
-            print(formats.as_json(report) if output == "json" else formats.text(report), end="")
-        print(formats.notes(report), end="", file=sys.stderr)
-        return 0
-
-    _build.in_session(ctx, root, job, write_tree=False)
+        text = formats.markdown(report, details_url=details_url) if output == "markdown" else formats.text(report)
+        _report.emit(ctx, _report.Report(text=text, fields=formats.fields(report), note=formats.notes(report)))

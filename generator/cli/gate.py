@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
 
 from generator.cli import _build, _options
-from generator.report import REPORTERS
+from generator.cli._report import Report, emit
 
 NAME = "gate"
 HELP = ("Check that every model version models.lock moves against --base passes the quality gates of models.yaml "
@@ -17,20 +17,16 @@ EXAMPLE = "Examples: kserve-gitops gate --base HEAD^1 -o github  |  kserve-gitop
 
 Base = Annotated[str, typer.Option(
     "--base", help="Git revision whose models.lock is what runs now (a pull request's base). Default: HEAD.")]
-Format = Annotated[Literal["text", "json", "github"], typer.Option("--format", "-o", help="Report format.")]
 
 
-def command(ctx: typer.Context, base: Base = "HEAD", output: Format = "text", repo: _options.Repo = None) -> None:
+def command(ctx: typer.Context, base: Base = "HEAD", output: _options.OutputOrGithub = "text",
+            repo: _options.Repo = None) -> None:
+    from generator import pipeline  # noqa: PLC0415 -- not for --help
+
     root = _build.repo_root(repo)
-
-    def job() -> int:
-        from generator import pipeline  # noqa: PLC0415 -- not for --help
-
+    with _build.in_session(ctx, root, write_tree=False):
         found = pipeline.gate(root, base, _build.facts_for)
         errors = sum(d.severity == "error" for d in found)
-        print(REPORTERS[output](found), end="")
-        if output == "text":
-            print(f"{errors} gate failure(s)" if errors else "every moved version passes its gates")
-        return 1 if errors else 0
-
-    _build.in_session(ctx, root, job, write_tree=False)
+        summary = f"{errors} gate failure(s)\n" if errors else "every moved version passes its gates\n"
+        emit(ctx, Report(found, summary if output == "text" else "", {"base": base}, code=1 if errors else 0,
+                         listed=True))

@@ -23,6 +23,7 @@ def command(
     check: _options.Check = False,
     repo: _options.Repo = None,
     crd_dir: _options.CrdDir = None,
+    output: _options.Output = "text",
 ) -> None:
     root = _build.repo_root(repo)
     selection = _build.update_selection(update, selectors) if update or selectors else None

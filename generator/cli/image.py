@@ -7,7 +7,6 @@ the manifests Argo CD syncs name the exact image that was built (docs/image-meth
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Annotated
@@ -15,6 +14,7 @@ from typing import Annotated
 import typer
 
 from generator.cli import _build, _options
+from generator.cli._report import Report, emit
 from generator.registry import image_context
 
 app = typer.Typer(
@@ -32,56 +32,45 @@ Version = Annotated[int, typer.Argument(help="Registered model version the image
 Digest = Annotated[str, typer.Argument(help="The pushed image's digest, sha256:<64 hex>.", show_default=False)]
 Env = Annotated[str, typer.Option("--env", help="Environment whose lock entry names the version.",
                                   show_default=False)]
-Output = Annotated[Path, typer.Option("--output", help="Directory for the Dockerfile and model_dir/.",
+BuildDir = Annotated[Path, typer.Option("--output", help="Directory for the Dockerfile and model_dir/.",
                                       file_okay=False, show_default=False)]
-Format = Annotated[str, typer.Option("--format", help="text (one tag per line) or json.")]
 
 
-@app.command("pending", epilog="Example: kserve-gitops image pending --format json")
-def pending(ctx: typer.Context, repo: _options.Repo = None, output_format: Format = "text") -> None:
+@app.command("pending", epilog="Example: kserve-gitops image pending -o json")
+def pending(ctx: typer.Context, repo: _options.Repo = None, output: _options.Output = "text") -> None:
     """List the image-method versions in models.lock that have no recorded digest yet (one per image tag)."""
+    from generator import pipeline  # noqa: PLC0415 -- only when the command runs: `--help` stays light
+
     root = _build.repo_root(repo)
-
-    def job() -> int:
-        from generator import pipeline  # noqa: PLC0415 -- only when the command runs: `--help` stays light
-
+    with _build.in_session(ctx, root, write_tree=False):
         found = pipeline.pending_images(root)
-        if output_format == "json":
-            print(json.dumps([p.as_dict() for p in found]))
-        else:
-            for image in found:
-                print(image.tag)
-        return 0
-
-    if output_format not in ("text", "json"):
-        raise typer.BadParameter("text or json", param_hint="--format")
-    _build.in_session(ctx, root, job, write_tree=False)
+        emit(ctx, Report(text="".join(f"{image.tag}\n" for image in found),
+                         fields={"pending": [image.as_dict() for image in found]}))
 
 
 @app.command("context", epilog="Example: kserve-gitops image context wine-classifier --env prod --output build/")
-def context(ctx: typer.Context, model: Model, env: Env, output: Output, repo: _options.Repo = None) -> None:
+def context(ctx: typer.Context, model: Model, env: Env, output: BuildDir, repo: _options.Repo = None,
+            output_format: _options.Output = "text") -> None:
     """Write the Docker build context for MODEL's locked version in ENV with `mlflow models generate-dockerfile`
     (needs MLFLOW_TRACKING_URI and credentials), then print the tag to push it as."""
+    from generator import pipeline  # noqa: PLC0415
+    from generator.render.inferenceservice import image_tag  # noqa: PLC0415
+    from generator.spec.load import load_spec  # noqa: PLC0415
+
     root = _build.repo_root(repo)
-
-    def job() -> int:
-        from generator import pipeline  # noqa: PLC0415
-        from generator.render.inferenceservice import image_tag  # noqa: PLC0415
-        from generator.spec.load import load_spec  # noqa: PLC0415
-
+    with _build.in_session(ctx, root, write_tree=False):
         target, entry = pipeline.image_target(root, model, env)
-        spec, _ = load_spec(root / pipeline.SPEC_FILE, pipeline.SPEC_FILE)
+        spec, warnings = load_spec(root / pipeline.SPEC_FILE, pipeline.SPEC_FILE)
         tracking = os.environ.get("MLFLOW_TRACKING_URI") or spec.tracking_uri
         image_context.generate(entry.registered_model, entry.version, output.resolve(), tracking_uri=tracking)
-        print(image_tag(target, entry))
-        return 0
-
-    _build.in_session(ctx, root, job, write_tree=False)
+        tag = image_tag(target, entry)
+        emit(ctx, Report(warnings, f"{tag}\n", {"tag": tag, "registeredModel": entry.registered_model,
+                                                "version": entry.version, "directory": str(output.resolve())}))
 
 
 @app.command("record", epilog="Example: kserve-gitops image record wine-classifier 3 sha256:0123…")
 def record(ctx: typer.Context, model: Model, version: Version, digest: Digest, repo: _options.Repo = None,
-           crd_dir: _options.CrdDir = None) -> None:
+           crd_dir: _options.CrdDir = None, output: _options.Output = "text") -> None:
     """Record DIGEST for every image-method lock entry of MODEL at VERSION and re-render: the manifests then pull
     `<tag>@<digest>`. Lock and manifests are written together, or not at all."""
     from generator import pipeline  # noqa: PLC0415

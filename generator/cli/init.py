@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from generator import scaffold
-from generator.cli import _build
+from generator.cli import _build, _options
 
 if TYPE_CHECKING:
     from generator.pipeline import Outcome
@@ -40,6 +40,7 @@ def command(
     force: Force = False,
     from_registry: FromRegistry = False,
     action_repo: ActionRepo = scaffold.DEFAULT_ACTION_REPO,
+    output: _options.Output = "text",
 ) -> None:
     root = directory.absolute()
     options = scaffold.Options(action_repo=action_repo)

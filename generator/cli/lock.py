@@ -18,6 +18,7 @@ def command(
     update: _options.Update = False,
     check: _options.Check = False,
     repo: _options.Repo = None,
+    output: _options.Output = "text",
 ) -> None:
     from generator import pipeline  # noqa: PLC0415 -- only when the command runs: `--help` stays light
 

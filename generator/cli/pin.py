@@ -18,7 +18,7 @@ Version = Annotated[int, typer.Argument(help="Registered model version to serve.
 
 def command(
     ctx: typer.Context, model: Model, env: Env, version: Version, repo: _options.Repo = None,
-    crd_dir: _options.CrdDir = None,
+    crd_dir: _options.CrdDir = None, output: _options.Output = "text",
 ) -> None:
     from generator import pipeline  # noqa: PLC0415 -- only when the command runs: `--help` stays light
 

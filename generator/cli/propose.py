@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from generator.cli import _build, _options
+from generator.cli._report import Report, emit
 from generator.errors import ProposeDenied
 from generator.propose import DEFAULT_API_URL, DEFAULT_AUTHOR
 
@@ -63,30 +64,26 @@ def command(
     author: Author = DEFAULT_AUTHOR,
     repo: _options.Repo = None,
     crd_dir: _options.CrdDir = None,
+    output: _options.Output = "text",
 ) -> None:
+    from generator import pipeline  # noqa: PLC0415
+    from generator.lock.resolve import Update  # noqa: PLC0415
+    from generator.propose.git import GitRepo, Identity  # noqa: PLC0415 -- gitpython only for this command
+    from generator.propose.plan import BRANCH_PREFIX  # noqa: PLC0415
+    from generator.propose.publish import Settings  # noqa: PLC0415
+    from generator.registry.runs import MlflowRuns  # noqa: PLC0415
+    from generator.validate.manifests import checks  # noqa: PLC0415
+
     root = _build.repo_root(repo)
-
-    def job() -> int:
-        from generator import pipeline  # noqa: PLC0415
-        from generator.lock.resolve import Update  # noqa: PLC0415
-        from generator.propose.git import GitRepo, Identity  # noqa: PLC0415 -- gitpython only for this command
-        from generator.propose.plan import BRANCH_PREFIX  # noqa: PLC0415
-        from generator.propose.publish import Settings  # noqa: PLC0415
-        from generator.registry.runs import MlflowRuns  # noqa: PLC0415
-        from generator.validate.manifests import checks  # noqa: PLC0415
-
-        settings = Settings(group=group, update=Update.parse(selectors or []), base=base, dry_run=dry_run)
-        git = GitRepo(root, identity=Identity.parse(author), prefix=BRANCH_PREFIX, remote=remote)
+    settings = Settings(group=group, update=Update.parse(selectors or []), base=base, dry_run=dry_run)
+    git = GitRepo(root, identity=Identity.parse(author), prefix=BRANCH_PREFIX, remote=remote)
+    with _build.in_session(ctx, root, write_tree=False):
         published = pipeline.propose(
             root, settings, git=git, github=_github(repository, api_url, dry_run=dry_run),
             runs=MlflowRuns(os.environ.get("MLFLOW_TRACKING_URI", "")),
             validate=checks(_build.crd_directory(root, crd_dir)), registry=_build.registry_for,
             facts=_build.facts_for)
-        _build.warn(published.warnings)
-        _report(published, dry_run=dry_run)
-        return 0
-
-    _build.in_session(ctx, root, job, write_tree=False)
+        emit(ctx, Report(published.warnings, _text(published, dry_run=dry_run), _fields(published, dry_run=dry_run)))
 
 
 def _github(repository: str, api_url: str, *, dry_run: bool) -> GitHubSide | None:
@@ -105,15 +102,26 @@ def _github(repository: str, api_url: str, *, dry_run: bool) -> GitHubSide | Non
                                     "or use --dry-run")
 
 
-def _report(published: Published, *, dry_run: bool) -> None:
-    if not published.results:
-        print(f"nothing to propose: models.lock moves no version against {published.base}")
-    for line in published.held:
-        print(line)
+def _text(published: Published, *, dry_run: bool) -> str:
+    lines = [] if published.results else [
+        f"nothing to propose: models.lock moves no version against {published.base}"]
+    lines += published.held
     for result in published.results:
-        print(f"{result.key}: {_said(result, dry_run=dry_run)}")
+        lines.append(f"{result.key}: {_said(result, dry_run=dry_run)}")
         if dry_run and result.proposal is not None:
-            _details(result.proposal)
+            lines += _details(result.proposal)
+    return "".join(f"{line}\n" for line in lines)
+
+
+def _fields(published: Published, *, dry_run: bool) -> dict[str, object]:
+    """What `-o json` adds (docs/cli-json.md): one result per group, with the proposal itself on a dry run."""
+    results = [{"key": r.key, "branch": r.branch, "action": r.action,
+                "pull": {"number": r.pull.number, "url": r.pull.url} if r.pull and r.pull.number else None,
+                **({"proposal": {"title": r.proposal.title, "labels": list(r.proposal.labels),
+                                 "writes": sorted(r.proposal.writes), "deletes": sorted(r.proposal.deletes),
+                                 "body": r.proposal.body}} if dry_run and r.proposal is not None else {})}
+               for r in published.results]
+    return {"dryRun": dry_run, "base": published.base, "held": list(published.held), "results": results}
 
 
 def _said(result: Result, *, dry_run: bool) -> str:
@@ -122,10 +130,9 @@ def _said(result: Result, *, dry_run: bool) -> str:
     return _SAID[result.action][dry_run].format(pull=pull, branch=result.branch)
 
 
-def _details(proposal: Proposal) -> None:
+def _details(proposal: Proposal) -> list[str]:
     files = sorted([*(f"write {p}" for p in proposal.writes), *(f"delete {p}" for p in proposal.deletes)],
                    key=lambda line: line.split(" ", 1)[1])
-    print(f"  branch: {proposal.branch}\n  title:  {proposal.title}\n  labels: {', '.join(proposal.labels)}")
-    print(f"  files:  {', '.join(files)}\n  body:")
-    print("\n".join(f"    {line}".rstrip() for line in proposal.body.splitlines()))
-
+    return [f"  branch: {proposal.branch}", f"  title:  {proposal.title}", f"  labels: {', '.join(proposal.labels)}",
+            f"  files:  {', '.join(files)}", "  body:",
+            *(f"    {line}".rstrip() for line in proposal.body.splitlines())]

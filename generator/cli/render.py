@@ -19,6 +19,7 @@ def command(
     check: _options.Check = False,
     repo: _options.Repo = None,
     crd_dir: _options.CrdDir = None,
+    output: _options.Output = "text",
 ) -> None:
     root = _build.repo_root(repo)
     memo = _build.memo(root, NAME, crd_dir)

@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from generator.cli import _build, _options
+from generator.cli._report import Report, changes, emit
 from generator.crds.sources import BASE_URL_ENV, DEFAULT_BASE_URL, LOCK_FILE, crd_files, pinned
-from generator.error_handler import run
 from generator.write import apply
 
 if TYPE_CHECKING:
+    from generator.diagnostics import Diagnostic
     from generator.spec.model import Platform
 
 app = typer.Typer(
@@ -59,26 +60,21 @@ def fetch_command(
     dest: Dest = None,
     base_url: BaseUrl = DEFAULT_BASE_URL,
     refresh: Refresh = False,
+    output: _options.Output = "text",
 ) -> None:
+    from generator.crds import fetch as crds  # noqa: PLC0415 -- requests only for this command
+
     root = _build.repo_root(repo)
     target, where = _destination(root, dest)
-
-    def job() -> int:
-        from generator.crds import fetch as crds  # noqa: PLC0415 -- requests only for this command
-
-        platform = _platform(root)
-        plan = crds.fetch(target, crd_files(platform, base_url), where=where, refresh=refresh)
-        if plan.empty:
-            done = "downloaded again, identical" if refresh else "nothing downloaded (--refresh forces it)"
-            print(f"{where}: {_versions(platform)} up to date with {LOCK_FILE}; {done}")
-            return 0
-        apply(target, plan)
-        for line in plan.summary():
-            print(line.replace(" ", f" {where}/", 1))
-        print(f"{where}: {_versions(platform)}")
-        return 0
-
-    raise typer.Exit(run(job, debug=ctx.obj["debug"]))
+    platform, warnings = _platform(root)
+    plan = crds.fetch(target, crd_files(platform, base_url), where=where, refresh=refresh)
+    fields = {"directory": where, "versions": _pinned(platform), "changes": changes(plan), "written": not plan.empty}
+    if plan.empty:
+        done = "downloaded again, identical" if refresh else "nothing downloaded (--refresh forces it)"
+        emit(ctx, Report(warnings, f"{where}: {_versions(platform)} up to date with {LOCK_FILE}; {done}\n", fields))
+    apply(target, plan)
+    text = "".join(line.replace(" ", f" {where}/", 1) + "\n" for line in plan.summary())
+    emit(ctx, Report(warnings, f"{text}{where}: {_versions(platform)}\n", fields))
 
 
 @app.command(
@@ -87,20 +83,17 @@ def fetch_command(
          "models.yaml pins. Exit 1 on any difference (edited or missing file, version changed without a fetch).",
     epilog="Example (CI, after restoring schemas/crds): kserve-gitops schemas verify --repo ./platform",
 )
-def verify_command(ctx: typer.Context, repo: _options.Repo = None, dest: Dest = None) -> None:
+def verify_command(ctx: typer.Context, repo: _options.Repo = None, dest: Dest = None,
+                   output: _options.Output = "text") -> None:
+    from generator.crds import fetch as crds  # noqa: PLC0415
+
     root = _build.repo_root(repo)
     target, where = _destination(root, dest)
-
-    def job() -> int:
-        from generator.crds import fetch as crds  # noqa: PLC0415
-
-        platform = _platform(root)
-        files = crd_files(platform)
-        crds.verify(target, files, where=where)
-        print(f"{where}: {len(files)} files match {LOCK_FILE} ({_versions(platform)})")
-        return 0
-
-    raise typer.Exit(run(job, debug=ctx.obj["debug"]))
+    platform, warnings = _platform(root)
+    files = crd_files(platform)
+    crds.verify(target, files, where=where)
+    emit(ctx, Report(warnings, f"{where}: {len(files)} files match {LOCK_FILE} ({_versions(platform)})\n",
+                     {"directory": where, "versions": _pinned(platform), "files": len(files)}))
 
 
 def _destination(root: Path, dest: Path | None) -> tuple[Path, str]:
@@ -109,13 +102,16 @@ def _destination(root: Path, dest: Path | None) -> tuple[Path, str]:
     return target, target.relative_to(root).as_posix() if target.is_relative_to(root) else str(target)
 
 
-def _platform(root: Path) -> Platform:
+def _platform(root: Path) -> tuple[Platform, list[Diagnostic]]:
     from generator.pipeline import SPEC_FILE  # noqa: PLC0415
     from generator.spec.load import load_spec  # noqa: PLC0415
 
     spec, warnings = load_spec(root / SPEC_FILE, SPEC_FILE)
-    _build.warn(warnings)
-    return spec.platform
+    return spec.platform, warnings
+
+
+def _pinned(platform: Platform) -> dict[str, str]:
+    return {project.title: version for project, version in pinned(platform)}
 
 
 def _versions(platform: Platform) -> str:

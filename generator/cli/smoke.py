@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 import typer
 
 from generator.cli import _build, _options
-from generator.error_handler import run
+from generator.cli._report import Report, emit
 
 NAME = "smoke-test"
 HELP = ("Send the model's own input example, typed by its MLflow signature, to its InferenceService (V2 protocol, "
@@ -36,18 +36,12 @@ Protocol = Annotated[Literal["v2", "mlflow-invocations"] | None, typer.Option(
 
 def command(
     ctx: typer.Context, model: Model, env: Env, url: Url = "", host: Host = "", source: Source = "",
-    protocol: Protocol = None, repo: _options.Repo = None,
+    protocol: Protocol = None, repo: _options.Repo = None, output: _options.Output = "text",
 ) -> None:
-    root = _build.repo_root(repo)
+    from generator.smoke.client import post_json  # noqa: PLC0415 -- requests only for this command
+    from generator.smoke.fetch import fetch_example  # noqa: PLC0415
+    from generator.smoke.run import Ask, fields, smoke_test, summary  # noqa: PLC0415
 
-    def job() -> int:
-        from generator.smoke.client import post_json  # noqa: PLC0415 -- requests only for this command
-        from generator.smoke.fetch import fetch_example  # noqa: PLC0415
-        from generator.smoke.run import Ask, smoke_test, summary  # noqa: PLC0415
-
-        ask = Ask(model, env, url, host, source, protocol or "")
-        report = smoke_test(root, ask, fetch=fetch_example, send=post_json)
-        print("\n".join(summary(report)))
-        return 0
-
-    raise typer.Exit(run(job, debug=ctx.obj["debug"]))
+    report = smoke_test(_build.repo_root(repo), Ask(model, env, url, host, source, protocol or ""),
+                        fetch=fetch_example, send=post_json)
+    emit(ctx, Report(text="".join(f"{line}\n" for line in summary(report)), fields=fields(report)))

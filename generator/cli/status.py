@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from generator.cli import _build, _options
+from generator.cli._report import Report, emit
 from generator.status import Deployment, text
 
 if TYPE_CHECKING:
@@ -22,28 +22,20 @@ HELP = ("One row per model and environment: reference, locked version, gate verd
         "the registry columns say unknown. Writes nothing.")
 EXAMPLE = "Examples: kserve-gitops status  |  kserve-gitops status --registry -o json"
 
-Format = Annotated[Literal["text", "json"], typer.Option("--format", "-o", help="Output format.")]
 WithRegistry = Annotated[bool, typer.Option(
     "--registry", help="Also show where each alias, stage or latest points now: promotions not locked yet.")]
 
 
-def command(ctx: typer.Context, output: Format = "text", registry: WithRegistry = False,
+def command(ctx: typer.Context, output: _options.Output = "text", registry: WithRegistry = False,
             repo: _options.Repo = None) -> None:
+    from generator import pipeline  # noqa: PLC0415 -- not for --help
+
     root = _build.repo_root(repo)
-
-    def job() -> int:
-        from generator import pipeline  # noqa: PLC0415 -- not for --help
-
+    with _build.in_session(ctx, root, write_tree=False):
         report = pipeline.status(root, facts=_build.facts_for, deployments=_deployments,
                                  registry=_build.registry_for if registry else None)
-        _build.warn(report.warnings)
-        if output == "json":
-            print(json.dumps([r.as_dict() for r in report.rows], indent=2))
-        else:
-            print(text(report.rows, with_pending=registry), end="")
-        return 0
-
-    _build.in_session(ctx, root, job, write_tree=False)
+        emit(ctx, Report(report.warnings, text(report.rows, with_pending=registry),
+                         {"rows": [r.as_dict() for r in report.rows]}))
 
 
 def _deployments(spec: Spec) -> Sequence[Deployment]:

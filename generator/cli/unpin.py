@@ -11,7 +11,8 @@ EXAMPLE = "Example: kserve-gitops unpin wine-classifier prod"
 
 
 def command(
-    ctx: typer.Context, model: Model, env: Env, repo: _options.Repo = None, crd_dir: _options.CrdDir = None
+    ctx: typer.Context, model: Model, env: Env, repo: _options.Repo = None, crd_dir: _options.CrdDir = None,
+    output: _options.Output = "text",
 ) -> None:
     from generator import pipeline  # noqa: PLC0415 -- only when the command runs: `--help` stays light
 

@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from generator.error_handler import run
 from generator.propose import DEFAULT_API_URL
 from generator.webhook import DEFAULT_DEADLINE, DEFAULT_MAX_AGE, DEFAULT_STATE_DIR
 
@@ -51,7 +50,6 @@ TrackingUri = Annotated[str, typer.Option(
     epilog="Example: GITHUB_REPOSITORY=acme/platform kserve-gitops webhook serve --port 8080",
 )
 def serve_command(
-    ctx: typer.Context,
     host: Host = "0.0.0.0",
     port: Port = 8080,
     max_age: MaxAge = DEFAULT_MAX_AGE,
@@ -61,13 +59,9 @@ def serve_command(
     state_dir: StateDir = DEFAULT_STATE_DIR,
     dispatch_deadline: DispatchDeadline = DEFAULT_DEADLINE,
 ) -> None:
-    def job() -> int:
-        from generator.webhook import server  # noqa: PLC0415 -- mlflow, starlette and uvicorn only for this command
+    from generator.webhook import server  # noqa: PLC0415 -- mlflow, starlette and uvicorn only for this command
 
-        settings = server.Settings.from_env(os.environ, repository=repository, github_api_url=github_api_url,
-                                            tracking_uri=tracking_uri, max_age=max_age, state_dir=state_dir,
-                                            dispatch_deadline=dispatch_deadline)
-        server.serve(settings, host=host, port=port)
-        return 0
-
-    raise typer.Exit(run(job, debug=ctx.obj["debug"]))
+    settings = server.Settings.from_env(os.environ, repository=repository, github_api_url=github_api_url,
+                                        tracking_uri=tracking_uri, max_age=max_age, state_dir=state_dir,
+                                        dispatch_deadline=dispatch_deadline)
+    server.serve(settings, host=host, port=port)

@@ -135,6 +135,15 @@ def summary(report: Report) -> list[str]:
     return lines + [f"not checked: {reason}" for reason in report.skipped]
 
 
+def fields(report: Report) -> dict[str, Any]:
+    """The same facts as `summary`, for `-o json` (docs/cli-json.md)."""
+    checks = [{"registeredModel": r.check.registered_model, "version": r.check.version, "image": r.check.image,
+               "entries": [f"{m}/{e}" for m, e in r.check.entries], "verdict": r.load_check.verdict,
+               "environment": r.load_check.environment, "error": r.load_check.error, "request": r.request}
+              for r in report.results]
+    return {"checks": checks, "skipped": list(report.skipped)}
+
+
 def _request(model_dir: Path) -> tuple[Any, str]:
     """The V2 request built from the signature and input example, or None and why it is skipped."""
     try:

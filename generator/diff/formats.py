@@ -8,7 +8,6 @@ line end (or, with too little room left, not shown) and a note at the end says h
 from __future__ import annotations
 
 import html
-import json
 import re
 from typing import Any
 
@@ -33,14 +32,13 @@ def notes(report: RenderedDiff) -> str:
     return "".join(lines) + f"{_counted(report)} (base: {report.base_ref} = {report.base_commit[:12]})\n"
 
 
-def as_json(report: RenderedDiff) -> str:
-    """The shape documented in docs/diff.md."""
-    document = {
+def fields(report: RenderedDiff) -> dict[str, Any]:
+    """What `-o json` adds to the command's document: the shape documented in docs/diff.md."""
+    return {
         "base": {"ref": report.base_ref, "commit": report.base_commit},
         "changed": report.changed,
         "directories": [_directory_json(d) for d in report.directories],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
 def markdown(report: RenderedDiff, *, details_url: str = "", limit: int = LIMIT) -> str:

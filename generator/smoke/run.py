@@ -125,6 +125,20 @@ def summary(report: Report) -> list[str]:
     return [*lines, "ok"]
 
 
+def fields(report: Report) -> dict[str, Any]:
+    """The same facts as `summary`, for `-o json` (docs/cli-json.md)."""
+    target, request, reply = report.target, report.request, report.reply
+    return {
+        "source": redact(target.source),
+        "endpoint": {"url": redact(target.endpoint.url), "host": target.endpoint.host, "protocol": target.protocol},
+        "rows": request.rows,
+        "status": reply.status,
+        "seconds": reply.seconds,
+        "outputs": [{"name": o.name, "datatype": o.datatype, "shape": list(o.shape), "data": o.data}
+                    for o in report.outputs],
+    }
+
+
 def _layout(protocol: str, body: Mapping[str, Any]) -> str:
     if protocol == INVOCATIONS:
         return f"MLflow scoring format ({', '.join(k for k in body if k != 'params')})"

@@ -198,7 +198,7 @@ def test_status_shows_drift_when_a_tag_says_an_older_version_runs(gated: Promoti
     client.set_model_version_tag(gated.platform.name, "3", "health.staging", "Healthy")
     result = gated.platform.run("status", "-o", "json")
     assert result.code == 0, result.err
-    rows = {row["env"]: row for row in json.loads(result.out)}
+    rows = {row["env"]: row for row in json.loads(result.out)["rows"]}
     assert rows["staging"]["locked"] == "4"
     assert rows["staging"]["deployed"] == f"3 @{head[:12]}"
     assert rows["staging"]["health"] == "Healthy"
@@ -211,9 +211,11 @@ def test_status_shows_drift_when_a_tag_says_an_older_version_runs(gated: Promoti
         offline = gated.platform.run("status", "-o", "json")
     finally:
         os.environ["MLFLOW_TRACKING_URI"] = gated.platform.server.stack.tracking_uri
-    assert offline.code == 0, offline.err
-    assert "warning: cannot" in offline.err
-    staging = next(row for row in json.loads(offline.out) if row["env"] == "staging")
+    assert (offline.code, offline.err) == (0, ""), "with -o json the warnings are in the document"
+    document = json.loads(offline.out)
+    assert document["ok"] and document["warnings"] == 1
+    assert document["findings"][0]["message"].startswith("cannot")
+    staging = next(row for row in document["rows"] if row["env"] == "staging")
     assert [staging[k] for k in ("locked", "gate", "deployed", "drift")] == ["4", "unknown", "unknown", ""]
     text = gated.platform.run("status", "--registry")
     assert "runs 3, locked 4" in text.out

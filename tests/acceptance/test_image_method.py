@@ -29,9 +29,9 @@ def _image(platform: Platform, env: str) -> str:
 
 
 def test_pending_lists_each_version_once_until_its_digest_is_recorded(image_platform: Platform) -> None:
-    listed = image_platform.run("image", "pending", "--format", "json")
+    listed = image_platform.run("image", "pending", "-o", "json")
     assert listed.code == 0, listed.err
-    assert [(p["tag"], p["envs"]) for p in json.loads(listed.out)] == [
+    assert [(p["tag"], p["envs"]) for p in json.loads(listed.out)["pending"]] == [
         ("example.com/models/wine:wine-v3", ["dev", "staging"]), ("example.com/models/wine:wine-v2", ["prod"])]
     assert image_platform.run("image", "record", "wine", "3", DIGEST, *CRDS).code == 0
     assert image_platform.run("image", "pending").out == "example.com/models/wine:wine-v2\n"

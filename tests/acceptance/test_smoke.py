@@ -114,6 +114,12 @@ def test_smoke_test_passes_against_mlserver_serving_the_locked_artifacts(
     assert set(predicted) <= WINE_CLASSES
     assert predicted == _local_prediction(served.model_dir)
     assert result.out.endswith("ok\n")
+    as_json = cli("smoke-test", "wine", "--env", "dev", "--url", served.server.url, "--repo", str(served.repo),
+                  "-o", "json")
+    document = json.loads(as_json.out)
+    assert (as_json.code, as_json.err, document["ok"], document["rows"]) == (0, "", True, 3)
+    assert document["endpoint"]["url"] == f"{served.server.url}/v2/models/wine/infer"
+    assert [o["data"] for o in document["outputs"]] == [predicted]
 
 
 def test_the_post_sync_jobs_command_passes_without_a_repository(

@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from generator.error_handler import run
+from generator.error_handler import Invocation, run
 from generator.repo_lock import holders
 from generator.write import STATE_DIR, apply, plan
 from generator.yamlio import GENERATED_MARK
@@ -94,7 +94,7 @@ def main() -> int:
         apply(root, plan(root, desired(count, label), ["environments"]))
         return 0
 
-    return run(job)
+    return run(job, Invocation())
 
 
 if __name__ == "__main__":

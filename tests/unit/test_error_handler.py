@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from generator.error_handler import run
+from generator.error_handler import Invocation, run
 from generator.errors import EXIT_BUG, UserError
 
 SECRET_URL = "http://alice:pa@ss@mlflow.example/api?token=t0ken"
@@ -26,7 +26,7 @@ def _bug() -> int:
 def test_a_bug_is_reported_redacted_with_or_without_the_traceback(
     debug: bool, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run(_bug, debug=debug) == EXIT_BUG
+    assert run(_bug, Invocation(debug=debug)) == EXIT_BUG
     err = capsys.readouterr().err
     assert "unexpected error: _Boom" in err
     assert ("Traceback" in err) is debug
@@ -40,7 +40,7 @@ def test_a_huge_exception_message_is_cut(capsys: pytest.CaptureFixture[str]) -> 
     def job() -> int:
         raise ValueError("<html>" + "x" * 1_000_000)
 
-    assert run(job, debug=True) == EXIT_BUG
+    assert run(job, Invocation(debug=True)) == EXIT_BUG
     err = capsys.readouterr().err
     assert len(err) < 10_000
     assert "characters left out" in err
@@ -50,7 +50,7 @@ def test_a_user_error_traceback_under_debug_is_redacted(capsys: pytest.CaptureFi
     def job() -> int:
         raise UserError.simple(f"registry at {SECRET_URL} refused")
 
-    assert run(job, debug=True) == 1
+    assert run(job, Invocation(debug=True)) == 1
     err = capsys.readouterr().err
     assert "Traceback" in err and "http://***@mlflow.example" in err
     assert "pa@ss" not in err and "t0ken" not in err

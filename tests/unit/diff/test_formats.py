@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from generator.diff.compare import Build, DirectoryDiff, RenderedDiff, compare, skipped
-from generator.diff.formats import COMMENT_LIMIT, MARKER, as_json, markdown, notes, text
+from generator.diff.formats import COMMENT_LIMIT, MARKER, fields, markdown, notes, text
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
@@ -41,7 +41,7 @@ def test_notes_name_failed_and_skipped_directories_and_count_the_rest() -> None:
 
 
 def test_json_has_the_documented_shape() -> None:
-    document = json.loads(as_json(SMALL))
+    document = json.loads(json.dumps(fields(SMALL)))
 
     assert document["base"] == {"ref": "origin/HEAD", "commit": SHA}
     assert document["changed"] == 2

@@ -1,0 +1,65 @@
+"""What a command prints, in one place: text for people, or with `-o json` one document for tools.
+
+Text mode prints the command's text on standard output and its findings (warnings, or the error that
+makes it fail) on standard error. JSON mode prints only `generator.report.document` on standard output:
+the same findings, and the command's own fields (docs/cli-json.md). Failures raised instead of reported
+take the same two roads in `generator.error_handler`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import typer
+
+from generator.report import REPORTERS, document
+
+if TYPE_CHECKING:
+    from generator.diagnostics import Diagnostic
+    from generator.error_handler import Invocation
+    from generator.write import Plan
+
+
+@dataclass(frozen=True)
+class Report:
+    """One command's result. `code` is its exit code; the JSON document says ok when it is 0."""
+
+    findings: Sequence[Diagnostic] = ()
+    text: str = ""  # text mode: standard output
+    fields: Mapping[str, Any] = field(default_factory=dict)  # JSON mode: what only this command reports
+    code: int = 0
+    note: str = ""  # text mode: standard error after the findings (e.g. diff's per-directory notes)
+    listed: bool = False  # the findings are the report (validate, gate): on stdout, -o text or -o github
+
+
+def chosen(ctx: typer.Context, value: str) -> str:
+    """The -o/--format option's callback: tells the invocation (and so the error handler) how to report, and
+    which command a JSON document names."""
+    invocation: Invocation = ctx.obj
+    invocation.output = value
+    invocation.command = ctx.command_path.partition(" ")[2]
+    return value
+
+
+def emit(ctx: typer.Context, report: Report) -> NoReturn:
+    """Print `report` as the invocation asked and exit with its code."""
+    invocation: Invocation = ctx.obj
+    if invocation.output == "json":
+        print(document(invocation.command, report.findings, ok=report.code == 0, **report.fields), end="")
+    else:
+        if report.listed:
+            print(REPORTERS[invocation.output](report.findings), end="")
+        else:
+            for finding in report.findings:
+                print(f"error: {finding}" if finding.severity == "error" else finding, file=sys.stderr)
+        print(report.text, end="")
+        print(report.note, end="", file=sys.stderr)
+    raise typer.Exit(report.code)
+
+
+def changes(plan: Plan) -> list[dict[str, str]]:
+    """The plan's files as `{"action": "create|update|delete", "path": ...}`, in the order text mode lists them."""
+    return [{"action": action, "path": path} for action, path in (line.split(" ", 1) for line in plan.summary())]
