@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -64,4 +65,7 @@ def serve_command(
     settings = server.Settings.from_env(os.environ, repository=repository, github_api_url=github_api_url,
                                         tracking_uri=tracking_uri, max_age=max_age, state_dir=state_dir,
                                         dispatch_deadline=dispatch_deadline)
+    # The error handler turns SIGTERM into an interrupted command (rollback, exit 143). A service stops on it instead:
+    # uvicorn finishes in-flight requests, then raises SIGTERM again, and the default action ends the process.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     server.serve(settings, host=host, port=port)

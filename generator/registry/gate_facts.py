@@ -61,7 +61,7 @@ class MlflowFacts:
                               lambda key: self._one(key, signature, metrics.get(key, ())))
         pool = ThreadPool(min(_WORKERS, len(distinct)))  # daemon workers: a call left at its deadline never blocks exit
         try:
-            with scoped_environ(mlflow_http.environ(self._http)):
+            with scoped_environ(mlflow_http.environ(self._http) | {"MLFLOW_TRACKING_URI": self.tracking_uri}):
                 found = deadlines.run(lambda: list(pool.imap(one, distinct)))
         except Overdue as late:
             raise RegistryUnavailable.simple(

@@ -125,7 +125,10 @@ class MlflowRegistry:
         # Daemon workers: a call left behind at its deadline must not hold up the process's exit.
         pool = ThreadPool(self._workers)
         try:
-            with scoped_environ(mlflow_http.environ(self._http) | _DOWNLOAD_ENV), _unavailable(where):
+            # The tracking URI in the environment too: MLflow resolves `runs:/` artifact URIs with the default
+            # tracking URI whatever the client was given, and would create ./mlflow.db in the user's directory.
+            tracking = {"MLFLOW_TRACKING_URI": self.tracking_uri}
+            with scoped_environ(mlflow_http.environ(self._http) | _DOWNLOAD_ENV | tracking), _unavailable(where):
                 batch = _Batch(self._client, pool, where, self.tracking_uri, deadlines)
                 return deadlines.run(lambda: batch.resolve(queries, recorded or {}))
         finally:

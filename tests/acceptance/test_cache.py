@@ -12,9 +12,8 @@ import pytest
 
 from generator.cache import CACHE_ENV
 from tests.acceptance.conftest import CRDS, Result
-from tests.support.paths import REPO_ROOT
+from tests.support.paths import copy_example
 
-EXAMPLE = ("models.yaml", "models.lock", "kustomization.yaml", "environments", "cluster", "argocd")
 NEW_MODEL = ("  wine-extra:\n    registeredModel: wine-classifier\n    environments:\n      dev:\n        version: 1\n"
              "\n")
 # Each edit of models.yaml toggles between two states, so a random series comes back to states a cached run has
@@ -30,17 +29,6 @@ SPEC_EDITS = {
                        "    environments:\n      staging:\n        alias: challenger\n", ""),
 }
 TREE_EDITS = ("hand-edit an output", "delete an output", "leave a stale generated file")
-
-
-def _copy(destination: Path) -> Path:
-    destination.mkdir()
-    for name in EXAMPLE:
-        source = REPO_ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, destination / name)
-        else:
-            shutil.copy(source, destination / name)
-    return destination
 
 
 def _edit(repo: Path, edit: str) -> None:
@@ -73,7 +61,7 @@ def _run(cli: Callable[..., Result], repo: Path, cache: str, *args: str) -> Resu
 def test_a_cached_run_equals_an_uncached_one_over_random_edits(
     seed: int, tmp_path: Path, cli: Callable[..., Result]
 ) -> None:
-    cached, uncached, cache = _copy(tmp_path / "cached"), _copy(tmp_path / "uncached"), tmp_path / "cache"
+    cached, uncached, cache = copy_example(tmp_path / "cached"), copy_example(tmp_path / "uncached"), tmp_path / "cache"
     os.environ["MLFLOW_TRACKING_URI"] = "http://127.0.0.1:9"  # nothing may need a registry: the lock is current
     chooser = random.Random(seed)
     recalled = 0
@@ -100,7 +88,7 @@ def test_a_cached_run_equals_an_uncached_one_over_random_edits(
 
 
 def test_a_changed_crd_or_a_deleted_cache_takes_the_full_path(tmp_path: Path, cli: Callable[..., Result]) -> None:
-    repo, cache = _copy(tmp_path / "repo"), tmp_path / "cache"
+    repo, cache = copy_example(tmp_path / "repo"), tmp_path / "cache"
     crds = tmp_path / "crds"
     shutil.copytree(CRDS[1], crds)
     os.environ[CACHE_ENV] = str(cache)

@@ -5,7 +5,6 @@ kustomize: it shows what a merge would make Argo CD change, reads the base from 
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,22 +12,10 @@ import pytest
 
 from tests.acceptance.conftest import CRDS, Result
 from tests.support.git_remote import commit_all, git, publish
-from tests.support.paths import REPO_ROOT
+from tests.support.paths import copy_example
 
-EXAMPLE = ("models.yaml", "models.lock", "kustomization.yaml", "environments", "argocd", "cluster")
 DIRECTORIES = ("environments/dev", "environments/prod", "environments/staging", "argocd", "cluster")
 PROD_ISVC = "environments/prod/InferenceService/mlflow-kserve-prod/wine-classifier"
-
-
-def copy_example(dest: Path) -> Path:
-    dest.mkdir()
-    for name in EXAMPLE:
-        source = REPO_ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, dest / name)
-        else:
-            shutil.copy2(source, dest / name)
-    return dest
 
 
 @pytest.fixture

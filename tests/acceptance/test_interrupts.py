@@ -95,14 +95,17 @@ def test_render_interrupted_anywhere_leaves_the_old_tree_and_nothing_else(
 
 
 def test_after_kill_9_mid_swap_the_next_command_recovers_first(tmp_path: Path, snapshots: Snapshots) -> None:
-    """Even a command that only reads (`lock --check`) finishes or undoes the killed write before anything else."""
+    """Even a command that only reads (`render --check`) finishes or undoes the killed write before anything else."""
 
     def next_run(root: Path) -> None:
-        process = kserve_gitops("lock", "--check", "--repo", str(root))
+        process = kserve_gitops("render", "--check", "--repo", str(root))
         out, err = process.output()
+        assert out.startswith("--- a/"), out[:200]  # the recovered tree, compared with what render would write
         assert "warning: .kserve-gitops/journal: an earlier run was killed while writing: put every file back" \
             in err
-        assert (process.returncode, out) == (0, "up to date\n"), err
+        # It then checks the recovered (old, deliberately outdated) tree: drift, exit 1, and nothing written.
+        assert process.returncode == 1, err
+        assert "3005 file(s) out of date" in err
 
     trial = _interrupt(tmp_path / "repo", snapshots.old, random.Random(7).randrange(1, snapshots.files // 3),
                        signal.SIGKILL, next_run)

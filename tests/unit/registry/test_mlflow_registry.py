@@ -16,6 +16,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import cast
 from urllib.parse import quote
 
@@ -313,8 +314,10 @@ def test_batched_resolution_stays_within_a_tenth_of_a_request_per_reference(mlfl
     assert sum(current.values()) == 4  # the lock knows the MLmodel: only the searches
 
 
-def test_batched_resolution_equals_one_by_one_calls(mlflow_proxied: MlflowServer, new_model: NewModel) -> None:
-    """Every reference kind resolves to what MLflow's one-call-per-reference API answers, download URI included."""
+def test_batched_resolution_equals_one_by_one_calls(mlflow_proxied: MlflowServer, new_model: NewModel,
+                                                    tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every reference kind resolves to what MLflow's one-call-per-reference API answers, download URI included;
+    and resolving writes nothing where it runs (MLflow would create ./mlflow.db resolving `runs:/` sources)."""
     client = mlflow_proxied.client
     logged3 = new_model("MLflow3.Model", versions=4, aliases={"champion": 2, "challenger": 4, "old": 1},
                         stages={1: "Production", 3: "Staging"})
@@ -346,7 +349,9 @@ def test_batched_resolution_equals_one_by_one_calls(mlflow_proxied: MlflowServer
         q(pending, "latest"), q(pending, "version", 3), q(pending, "version", 1), q(pending, "version", 2),
         q("No Such Model", "latest"), q("No Such Model", "version", 1),
     ]
+    monkeypatch.chdir(tmp_path)
     ours = MlflowRegistry(mlflow_proxied.stack.tracking_uri).resolve(queries)
+    assert list(tmp_path.iterdir()) == []
     assert [_answer(r) for r in ours] == [_one_by_one(client, query) for query in queries]
     assert versions(ours)[-6:-2] == ["2", "-", "-", "2"]  # latest skips the PENDING version 3
     assert {r.download_uri for r in ours if isinstance(r, ModelVersion) and r.registered_model == legacy} == {
