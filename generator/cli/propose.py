@@ -10,7 +10,8 @@ import typer
 from generator.cli import _build, _options
 from generator.cli._report import Report, emit
 from generator.errors import ProposeDenied
-from generator.propose import DEFAULT_API_URL, DEFAULT_AUTHOR
+from generator.github import DEFAULT_API_URL
+from generator.propose import DEFAULT_AUTHOR
 
 if TYPE_CHECKING:
     from generator.propose.plan import Proposal

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from generator.propose import DEFAULT_API_URL
+from generator.github import DEFAULT_API_URL
 from generator.webhook import DEFAULT_DEADLINE, DEFAULT_MAX_AGE, DEFAULT_STATE_DIR
 
 app = typer.Typer(

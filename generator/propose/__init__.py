@@ -7,5 +7,4 @@ writes the Markdown, `git` and `github` are the two doors to the outside, and
 
 from __future__ import annotations
 
-DEFAULT_API_URL = "https://api.github.com"  # here, not in generator.github, so the CLI shows it without requests
 DEFAULT_AUTHOR = "kserve-gitops[bot] <kserve-gitops[bot]@users.noreply.github.com>"

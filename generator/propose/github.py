@@ -14,8 +14,8 @@ from typing import Any
 from urllib.parse import quote
 
 from generator.errors import ProposeDenied, ProposeError, UserError
-from generator.github import GitHubApi, message, refusal
-from generator.propose import DEFAULT_API_URL
+from generator.github import DEFAULT_API_URL
+from generator.github.api import GitHubApi, message, refusal
 from generator.propose.publish import PullRequest, PullRequestExists
 from generator.util.http import HttpFailure, HttpSettings, Reply
 from generator.util.redact import redact

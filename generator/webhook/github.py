@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import quote
 
-from generator.github import GitHubApi, message
-from generator.propose import DEFAULT_API_URL
+from generator.github import DEFAULT_API_URL
+from generator.github.api import GitHubApi, message
 from generator.util.http import HttpFailure, HttpSettings, Reply
 from generator.util.redact import redact
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import requests
 
-from generator.propose import DEFAULT_API_URL
+from generator.github import DEFAULT_API_URL
 from generator.util.http import Http, HttpSettings, Reply, Retry
 from generator.util.redact import redact
 
