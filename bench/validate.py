@@ -35,7 +35,7 @@ from generator.validate import manifests
 from generator.validate.crds import CrdSchemas, load_crd_schemas
 from generator.validate.kserve_rules import check_inference_service
 from generator.validate.kustomize import kustomize_build
-from generator.validate.manifests import Context, check_object, checks
+from generator.validate.manifests import CheckContext, check_object, checks
 
 CRD_DIR = Path(__file__).resolve().parents[1] / "schemas" / "crds"  # kserve-gitops schemas fetch
 BUILDS = (".", *(f"environments/{env}" for env in ENVIRONMENTS))
@@ -101,7 +101,7 @@ def _timed_checks(timer: Phases, crd_dir: Path, objects: Objects, k8s_version: s
     with timer.time("rules"):
         for obj in objects:
             check_inference_service(obj)
-    context = Context(crds, k8s_version)
+    context = CheckContext(crds, k8s_version)
     with timer.time("check_object"):
         for obj in objects:
             check_object(obj, context)

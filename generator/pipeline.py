@@ -402,7 +402,7 @@ def _check(files: dict[str, bytes], validate: Validator, platform: Platform) -> 
 
 
 def propose(
-    repo: Path, settings: propose_publish.Settings, *, git: propose_publish.GitSide,
+    repo: Path, settings: propose_publish.ProposeSettings, *, git: propose_publish.GitSide,
     github: propose_publish.GitHubSide | None, runs: propose_publish.RunSource, validate: Validator,
     registry: RegistryFactory, facts: FactsFactory | None = None,
 ) -> propose_publish.Published:
@@ -459,7 +459,7 @@ class ProposeGates:
 
 
 def compat(repo: Path, model: str, env: str, tracking_uri: str, *, docker: bool,
-           recheck: bool) -> tuple[Outcome, compat_run.Report]:
+           recheck: bool) -> tuple[Outcome, compat_run.CompatReport]:
     """Load each locked version not yet checked on its runtime image the way KServe will (`compat/`), and the
     lock with every verdict recorded. `model`/`env` narrow it ("" for all); `tracking_uri` overrides the spec's."""
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
@@ -481,7 +481,7 @@ def compat(repo: Path, model: str, env: str, tracking_uri: str, *, docker: bool,
 
     results = compat_run.run_checks(checks, download=fetch, load=probe, docker=docker)
     new = compat_run.record(old, results)
-    report = compat_run.Report(results, skipped, recorded_failure)
+    report = compat_run.CompatReport(results, skipped, recorded_failure)
     return Outcome(plan(repo, {LOCK_FILE: lock_io.dumps(new)}), warnings, new), report
 
 

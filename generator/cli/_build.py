@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, NoReturn
 import typer
 
 from generator.cache import Memo
-from generator.cli._report import Report, changes, emit
+from generator.cli._report import CommandReport, changes, emit
 from generator.diagnostics import Diagnostic
 
 if TYPE_CHECKING:  # the rest is imported where used, so that `--help` and `--version` load none of it
@@ -57,20 +57,20 @@ def facts_for(spec: Spec) -> FactsSource:
     return MlflowFacts(os.environ.get("MLFLOW_TRACKING_URI") or spec.tracking_uri)
 
 
-def finish(root: Path, plan: Plan, findings: Sequence[Diagnostic], *, check: bool, fix: str) -> Report:
+def finish(root: Path, plan: Plan, findings: Sequence[Diagnostic], *, check: bool, fix: str) -> CommandReport:
     """Apply the plan, or with --check report it as drift: what it would change is then an error."""
     fields = {"changes": changes(plan), "written": not check and not plan.empty}
     if check:
         if plan.empty:
-            return Report(findings, "up to date\n", fields)
+            return CommandReport(findings, "up to date\n", fields)
         drift = Diagnostic(message=f"{len(plan.writes) + len(plan.deletes)} file(s) out of date", hint=f"run `{fix}`")
-        return Report([*findings, drift], plan.diff(), fields, code=1)
+        return CommandReport([*findings, drift], plan.diff(), fields, code=1)
     if plan.empty:
-        return Report(findings, "nothing to change\n", fields)
+        return CommandReport(findings, "nothing to change\n", fields)
     from generator.write import apply  # noqa: PLC0415
 
     apply(root, plan)
-    return Report(findings, "".join(f"{line}\n" for line in plan.summary()), fields)
+    return CommandReport(findings, "".join(f"{line}\n" for line in plan.summary()), fields)
 
 
 def crd_directory(root: Path, crd_dir: Path | None) -> Path:

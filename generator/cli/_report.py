@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class Report:
+class CommandReport:
     """One command's result. `code` is its exit code; the JSON document says ok when it is 0."""
 
     findings: Sequence[Diagnostic] = ()
@@ -44,7 +44,7 @@ def chosen(ctx: typer.Context, value: str) -> str:
     return value
 
 
-def emit(ctx: typer.Context, report: Report) -> NoReturn:
+def emit(ctx: typer.Context, report: CommandReport) -> NoReturn:
     """Print `report` as the invocation asked and exit with its code."""
     invocation: Invocation = ctx.obj
     if invocation.output == "json":

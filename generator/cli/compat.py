@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 
 from generator.cli import _build, _options
-from generator.cli._report import Report, emit
+from generator.cli._report import CommandReport, emit
 
 NAME = "compat"
 HELP = ("Load each locked model version not yet checked on its runtime image the way KServe will: download the "
@@ -38,4 +38,5 @@ def command(ctx: typer.Context, model: Model = "", env: Env = "", docker: Docker
                                           docker=docker, recheck=recheck)
         written = _build.finish(root, outcome.plan, (), check=False, fix="")
         text = "".join(f"{line}\n" for line in summary(report)) + (written.text if not outcome.plan.empty else "")
-        emit(ctx, Report(outcome.warnings, text, {**fields(report), **written.fields}, code=1 if report.failed else 0))
+        emit(ctx, CommandReport(outcome.warnings, text, {**fields(report), **written.fields},
+                                code=1 if report.failed else 0))

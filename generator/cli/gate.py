@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from generator.cli import _build, _options
-from generator.cli._report import Report, emit
+from generator.cli._report import CommandReport, emit
 
 NAME = "gate"
 HELP = ("Check that every model version models.lock moves against --base passes the quality gates of models.yaml "
@@ -28,5 +28,5 @@ def command(ctx: typer.Context, base: Base = "HEAD", output: _options.OutputOrGi
         found = pipeline.gate(root, base, _build.facts_for)
         errors = sum(d.severity == "error" for d in found)
         summary = f"{errors} gate failure(s)\n" if errors else "every moved version passes its gates\n"
-        emit(ctx, Report(found, summary if output == "text" else "", {"base": base}, code=1 if errors else 0,
+        emit(ctx, CommandReport(found, summary if output == "text" else "", {"base": base}, code=1 if errors else 0,
                          listed=True))

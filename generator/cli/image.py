@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from generator.cli import _build, _options
-from generator.cli._report import Report, emit
+from generator.cli._report import CommandReport, emit
 from generator.registry import image_context
 
 app = typer.Typer(
@@ -44,7 +44,7 @@ def pending(ctx: typer.Context, repo: _options.Repo = None, output: _options.Out
     root = _build.repo_root(repo)
     with _build.in_session(ctx, root, write_tree=False):
         found = pipeline.pending_images(root)
-        emit(ctx, Report(text="".join(f"{image.tag}\n" for image in found),
+        emit(ctx, CommandReport(text="".join(f"{image.tag}\n" for image in found),
                          fields={"pending": [image.as_dict() for image in found]}))
 
 
@@ -64,7 +64,7 @@ def context(ctx: typer.Context, model: Model, env: Env, output: BuildDir, repo: 
         tracking = os.environ.get("MLFLOW_TRACKING_URI") or spec.tracking_uri
         image_context.generate(entry.registered_model, entry.version, output.resolve(), tracking_uri=tracking)
         tag = image_tag(target, entry)
-        emit(ctx, Report(warnings, f"{tag}\n", {"tag": tag, "registeredModel": entry.registered_model,
+        emit(ctx, CommandReport(warnings, f"{tag}\n", {"tag": tag, "registeredModel": entry.registered_model,
                                                 "version": entry.version, "directory": str(output.resolve())}))
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from generator.cli import _build, _options
-from generator.cli._report import Report, emit
+from generator.cli._report import CommandReport, emit
 from generator.errors import ProposeDenied
 from generator.github import DEFAULT_API_URL
 from generator.propose import DEFAULT_AUTHOR
@@ -71,12 +71,12 @@ def command(
     from generator.lock.resolve import Update  # noqa: PLC0415
     from generator.propose.git import GitRepo, Identity  # noqa: PLC0415 -- gitpython only for this command
     from generator.propose.plan import BRANCH_PREFIX  # noqa: PLC0415
-    from generator.propose.publish import Settings  # noqa: PLC0415
+    from generator.propose.publish import ProposeSettings  # noqa: PLC0415
     from generator.registry.runs import MlflowRuns  # noqa: PLC0415
     from generator.validate.manifests import checks  # noqa: PLC0415
 
     root = _build.repo_root(repo)
-    settings = Settings(group=group, update=Update.parse(selectors or []), base=base, dry_run=dry_run)
+    settings = ProposeSettings(group=group, update=Update.parse(selectors or []), base=base, dry_run=dry_run)
     git = GitRepo(root, identity=Identity.parse(author), prefix=BRANCH_PREFIX, remote=remote)
     with _build.in_session(ctx, root, write_tree=False):
         published = pipeline.propose(
@@ -84,16 +84,17 @@ def command(
             runs=MlflowRuns(os.environ.get("MLFLOW_TRACKING_URI", "")),
             validate=checks(_build.crd_directory(root, crd_dir)), registry=_build.registry_for,
             facts=_build.facts_for)
-        emit(ctx, Report(published.warnings, _text(published, dry_run=dry_run), _fields(published, dry_run=dry_run)))
+        emit(ctx, CommandReport(published.warnings, _text(published, dry_run=dry_run),
+                                _fields(published, dry_run=dry_run)))
 
 
 def _github(repository: str, api_url: str, *, dry_run: bool) -> GitHubSide | None:
     """The REST client; None for a dry run without credentials (nothing is looked up then)."""
     token = os.environ.get("GITHUB_TOKEN", "")
     if token and repository:
-        from generator.propose.github import GitHub  # noqa: PLC0415
+        from generator.propose.github import ProposeGitHub  # noqa: PLC0415
 
-        return GitHub(repository, token, api_url=api_url)
+        return ProposeGitHub(repository, token, api_url=api_url)
     if dry_run:
         return None
     missing = " and ".join(name for name, value in (("GITHUB_TOKEN", token), ("GITHUB_REPOSITORY", repository))

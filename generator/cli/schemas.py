@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from generator.cli import _build, _options
-from generator.cli._report import Report, changes, emit
+from generator.cli._report import CommandReport, changes, emit
 from generator.crds.sources import BASE_URL_ENV, DEFAULT_BASE_URL, LOCK_FILE, crd_files, pinned
 from generator.write import apply
 
@@ -71,10 +71,11 @@ def fetch_command(
     fields = {"directory": where, "versions": _pinned(platform), "changes": changes(plan), "written": not plan.empty}
     if plan.empty:
         done = "downloaded again, identical" if refresh else "nothing downloaded (--refresh forces it)"
-        emit(ctx, Report(warnings, f"{where}: {_versions(platform)} up to date with {LOCK_FILE}; {done}\n", fields))
+        emit(ctx, CommandReport(warnings, f"{where}: {_versions(platform)} up to date with {LOCK_FILE}; {done}\n",
+                                fields))
     apply(target, plan)
     text = "".join(line.replace(" ", f" {where}/", 1) + "\n" for line in plan.summary())
-    emit(ctx, Report(warnings, f"{text}{where}: {_versions(platform)}\n", fields))
+    emit(ctx, CommandReport(warnings, f"{text}{where}: {_versions(platform)}\n", fields))
 
 
 @app.command(
@@ -92,7 +93,7 @@ def verify_command(ctx: typer.Context, repo: _options.Repo = None, dest: Dest = 
     platform, warnings = _platform(root)
     files = crd_files(platform)
     crds.verify(target, files, where=where)
-    emit(ctx, Report(warnings, f"{where}: {len(files)} files match {LOCK_FILE} ({_versions(platform)})\n",
+    emit(ctx, CommandReport(warnings, f"{where}: {len(files)} files match {LOCK_FILE} ({_versions(platform)})\n",
                      {"directory": where, "versions": _pinned(platform), "files": len(files)}))
 
 

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 import typer
 
 from generator.cli import _build, _options
-from generator.cli._report import Report, emit
+from generator.cli._report import CommandReport, emit
 
 NAME = "smoke-test"
 HELP = ("Send the model's own input example, typed by its MLflow signature, to its InferenceService (V2 protocol, "
@@ -44,4 +44,4 @@ def command(
 
     report = smoke_test(_build.repo_root(repo), Ask(model, env, url, host, source, protocol or ""),
                         fetch=fetch_example, send=post_json)
-    emit(ctx, Report(text="".join(f"{line}\n" for line in summary(report)), fields=fields(report)))
+    emit(ctx, CommandReport(text="".join(f"{line}\n" for line in summary(report)), fields=fields(report)))

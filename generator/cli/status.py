@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from generator.cli import _build, _options
-from generator.cli._report import Report, emit
+from generator.cli._report import CommandReport, emit
 from generator.status import Deployment, text
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ def command(ctx: typer.Context, output: _options.Output = "text", registry: With
     with _build.in_session(ctx, root, write_tree=False):
         report = pipeline.status(root, facts=_build.facts_for, deployments=_deployments,
                                  registry=_build.registry_for if registry else None)
-        emit(ctx, Report(report.warnings, text(report.rows, with_pending=registry),
+        emit(ctx, CommandReport(report.warnings, text(report.rows, with_pending=registry),
                          {"rows": [r.as_dict() for r in report.rows]}))
 
 

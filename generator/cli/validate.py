@@ -3,7 +3,7 @@ from __future__ import annotations
 import typer
 
 from generator.cli import _build, _options
-from generator.cli._report import Report, emit
+from generator.cli._report import CommandReport, emit
 
 NAME = "validate"
 HELP = ("Check models.yaml, models.lock and the generated tree on disk: schema, meaning, policies, drift, strict "
@@ -23,4 +23,4 @@ def command(
         found = pipeline.validate_repo(root, tree_checks(_build.crd_directory(root, crd_dir)))
         errors = sum(d.severity == "error" for d in found)
         summary = f"{errors} error(s), {len(found) - errors} warning(s)\n" if found else "valid\n"
-        emit(ctx, Report(found, summary if output == "text" else "", code=1 if errors else 0, listed=True))
+        emit(ctx, CommandReport(found, summary if output == "text" else "", code=1 if errors else 0, listed=True))

@@ -62,7 +62,7 @@ def serve_command(
 ) -> None:
     from generator.webhook import server  # noqa: PLC0415 -- mlflow, starlette and uvicorn only for this command
 
-    settings = server.Settings.from_env(os.environ, repository=repository, github_api_url=github_api_url,
+    settings = server.ServiceSettings.from_env(os.environ, repository=repository, github_api_url=github_api_url,
                                         tracking_uri=tracking_uri, max_age=max_age, state_dir=state_dir,
                                         dispatch_deadline=dispatch_deadline)
     # The error handler turns SIGTERM into an interrupted command (rollback, exit 143). A service stops on it instead:

@@ -23,7 +23,7 @@ from generator.compat.load import Probed
 from generator.errors import SmokeFailed, UserError
 from generator.lock.model import LoadCheck, Lock, LockEntry
 from generator.platform.runtimes import RuntimeImage, image_facts
-from generator.smoke.mlmodel import read_mlmodel
+from generator.smoke.mlmodel import parse_mlmodel
 from generator.smoke.request import check_v2_response, invocations_body, v2_request
 from generator.spec.model import Spec
 
@@ -54,7 +54,7 @@ class Result:
 
 
 @dataclass(frozen=True)
-class Report:
+class CompatReport:
     results: list[Result]
     skipped: list[str] = field(default_factory=list)  # targets that were not checked, and why
     recorded_failure: bool = False  # a version left out as already checked does not load
@@ -125,7 +125,7 @@ def record(lock: Lock, results: list[Result]) -> Lock:
     return Lock(entries)
 
 
-def summary(report: Report) -> list[str]:
+def summary(report: CompatReport) -> list[str]:
     lines = []
     for result in report.results:
         where = ", ".join(f"{m}/{e}" for m, e in result.check.entries)
@@ -135,7 +135,7 @@ def summary(report: Report) -> list[str]:
     return lines + [f"not checked: {reason}" for reason in report.skipped]
 
 
-def fields(report: Report) -> dict[str, Any]:
+def fields(report: CompatReport) -> dict[str, Any]:
     """The same facts as `summary`, for `-o json` (docs/cli-json.md)."""
     checks = [{"registeredModel": r.check.registered_model, "version": r.check.version, "image": r.check.image,
                "entries": [f"{m}/{e}" for m, e in r.check.entries], "verdict": r.load_check.verdict,
@@ -147,7 +147,7 @@ def fields(report: Report) -> dict[str, Any]:
 def _request(model_dir: Path) -> tuple[Any, str]:
     """The V2 request built from the signature and input example, or None and why it is skipped."""
     try:
-        model = read_mlmodel((model_dir / "MLmodel").read_text(encoding="utf-8"))
+        model = parse_mlmodel((model_dir / "MLmodel").read_text(encoding="utf-8"))
         example = json.loads((model_dir / model.example_file).read_text(encoding="utf-8"))
         return v2_request(model.signature, invocations_body(model.example_kind, example)), ""
     except SmokeFailed as exc:

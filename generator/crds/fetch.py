@@ -19,7 +19,7 @@ from generator.crds.sources import (
     FETCH,
     LOCK_FILE,
     CrdFile,
-    LockEntry,
+    CrdLockEntry,
     crd_problem,
     drift,
     dumps_lock,
@@ -116,7 +116,7 @@ def _unreachable(url: str, exc: HttpFailure) -> EnvironmentProblem:
                                          hint=f"{check}, or {_MIRROR_HINT}; limits: KSERVE_GITOPS_HTTP_*"))
 
 
-def _parse_lock(data: bytes | None, where: str) -> Mapping[str, LockEntry]:
+def _parse_lock(data: bytes | None, where: str) -> Mapping[str, CrdLockEntry]:
     return {} if data is None else loads_lock(data, f"{where}/{LOCK_FILE}")
 
 

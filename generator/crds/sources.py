@@ -103,7 +103,7 @@ class CrdFile:
 
 
 @dataclass(frozen=True)
-class LockEntry:
+class CrdLockEntry:
     version: str
     url: str
     sha256: str
@@ -153,7 +153,7 @@ def _mapping(value: object) -> dict[object, object]:
 
 
 def drift(
-    files: Iterable[CrdFile], on_disk: Mapping[str, str | None], lock: Mapping[str, LockEntry], where: str
+    files: Iterable[CrdFile], on_disk: Mapping[str, str | None], lock: Mapping[str, CrdLockEntry], where: str
 ) -> dict[CrdFile, Diagnostic]:
     """Why each file is not the locked copy of its pinned version; `on_disk` maps `local` to a sha256 or None."""
     found: dict[CrdFile, Diagnostic] = {}
@@ -164,7 +164,7 @@ def drift(
     return found
 
 
-def _drift_of(file: CrdFile, digest: str | None, entry: LockEntry | None) -> tuple[str, str] | None:
+def _drift_of(file: CrdFile, digest: str | None, entry: CrdLockEntry | None) -> tuple[str, str] | None:
     fetch = f"run `{FETCH}`"
     if entry is None:
         return f"not recorded in {LOCK_FILE}", f"{fetch} to download it and record its sha256"
@@ -179,7 +179,7 @@ def _drift_of(file: CrdFile, digest: str | None, entry: LockEntry | None) -> tup
     return None
 
 
-def untrusted(downloaded: Mapping[CrdFile, str], lock: Mapping[str, LockEntry], where: str) -> list[Diagnostic]:
+def untrusted(downloaded: Mapping[CrdFile, str], lock: Mapping[str, CrdLockEntry], where: str) -> list[Diagnostic]:
     """Downloads whose bytes changed although their version did not: a moved tag, a bad mirror, or tampering."""
     problems = []
     for file, digest in downloaded.items():
@@ -197,23 +197,23 @@ def untrusted(downloaded: Mapping[CrdFile, str], lock: Mapping[str, LockEntry], 
 
 
 def relock(
-    files: Iterable[CrdFile], lock: Mapping[str, LockEntry], downloaded: Mapping[CrdFile, str]
-) -> dict[str, LockEntry]:
+    files: Iterable[CrdFile], lock: Mapping[str, CrdLockEntry], downloaded: Mapping[CrdFile, str]
+) -> dict[str, CrdLockEntry]:
     """The new lock: downloads are recorded afresh under their upstream URL, the other files keep their entries."""
     return {
-        file.local: LockEntry(file.version, file.upstream, downloaded[file]) if file in downloaded
+        file.local: CrdLockEntry(file.version, file.upstream, downloaded[file]) if file in downloaded
         else lock[file.local]
         for file in files
     }
 
 
-def dumps_lock(lock: Mapping[str, LockEntry]) -> bytes:
+def dumps_lock(lock: Mapping[str, CrdLockEntry]) -> bytes:
     """Sorted and free of timestamps: the same files give the same bytes, so an unchanged lock is never rewritten."""
     body = {path: {key: getattr(entry, key) for key in _LOCK_KEYS} for path, entry in sorted(lock.items())}
     return dump([body], _LOCK_HEADER)
 
 
-def loads_lock(data: bytes, file: str) -> dict[str, LockEntry]:
+def loads_lock(data: bytes, file: str) -> dict[str, CrdLockEntry]:
     try:
         doc = yamlio.load(data)
     except yaml.YAMLError as exc:
@@ -224,7 +224,7 @@ def loads_lock(data: bytes, file: str) -> dict[str, LockEntry]:
            for path, entry in doc.items() if not _valid_entry(entry)]
     if bad:
         raise _bad_lock(file, bad)
-    return {str(path): LockEntry(**entry) for path, entry in doc.items()}
+    return {str(path): CrdLockEntry(**entry) for path, entry in doc.items()}
 
 
 def _valid_entry(entry: object) -> bool:

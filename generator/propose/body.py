@@ -26,7 +26,7 @@ _FOOTER = (
 
 
 @dataclass(frozen=True)
-class Context:
+class PullRequestContext:
     spec: Spec
     runs: Mapping[str, RunDetails]
     ui: str  # the MLflow UI's address; "" when there is none to link to
@@ -41,7 +41,7 @@ class Row:
     old: LockEntry | None
 
 
-def pull_request(context: Context, rows: Sequence[Row], files: Mapping[str, list[str]],
+def pull_request(context: PullRequestContext, rows: Sequence[Row], files: Mapping[str, list[str]],
                  held: Sequence[tuple[Move, Verdict]] = ()) -> str:
     parts = [_intro(context, rows)]
     parts += [_change(context, row) for row in rows]
@@ -50,7 +50,7 @@ def pull_request(context: Context, rows: Sequence[Row], files: Mapping[str, list
     return "\n\n".join(parts) + "\n"
 
 
-def _intro(context: Context, rows: Sequence[Row]) -> str:
+def _intro(context: PullRequestContext, rows: Sequence[Row]) -> str:
     envs = [e for e in context.spec.environments if any(r.new.env == e for r in rows)]
     moves = f"{len(rows)} model version{'s' if len(rows) != 1 else ''}"
     gates = "; ".join(
@@ -62,7 +62,7 @@ def _intro(context: Context, rows: Sequence[Row]) -> str:
     return (f"Moves {moves} to what the MLflow registry says now. Once merged, Argo CD deploys it. {gates}.")
 
 
-def _change(context: Context, row: Row) -> str:
+def _change(context: PullRequestContext, row: Row) -> str:
     new, old = row.new, row.old
     details = context.runs.get(new.run_id)
     version = f"{_link(old.version, _version_url(context, old))} → " if old else ""
@@ -78,7 +78,7 @@ def _change(context: Context, row: Row) -> str:
     return f"### {new.model} in {new.env}\n\n" + "\n".join(table) + _comparison(context, row)
 
 
-def _comparison(context: Context, row: Row) -> str:
+def _comparison(context: PullRequestContext, row: Row) -> str:
     """Candidate vs current per gated metric (delta, ✓/✗), then the ungated metrics both versions have."""
     new_facts = context.facts.get(version_key(row.new))
     if new_facts is None:
@@ -131,7 +131,7 @@ def _held(held: Sequence[tuple[Move, Verdict]]) -> str:
                       "| --- | --- | --- | --- | --- |", *rows])
 
 
-def _version_url(context: Context, entry: LockEntry) -> str:
+def _version_url(context: PullRequestContext, entry: LockEntry) -> str:
     return version_url(context.ui, entry.registered_model, entry.version)
 
 

@@ -31,7 +31,7 @@ class _Refused(Exception):
         self.reply = reply
 
 
-class GitHub:
+class ProposeGitHub:
     """One repository, `OWNER/NAME`."""
 
     def __init__(self, repository: str, token: str, *, api_url: str = DEFAULT_API_URL,

@@ -125,7 +125,7 @@ def proposals(
     for move, verdict in gates.held:
         held.setdefault(group_key(move.target.model, move.target.env, group), []).append((move, verdict))
     before = tree(spec, base)
-    words = body.Context(spec=spec, runs=runs, ui=ui, base_branch=base_branch, facts=gates.facts,
+    words = body.PullRequestContext(spec=spec, runs=runs, ui=ui, base_branch=base_branch, facts=gates.facts,
                          verdicts=gates.verdicts)
     return [_proposal(spec, base, before, key=key, changes=tuple(by_key[key]), words=words, held=held.get(key, []))
             for key in keys(spec, group) if key in by_key]
@@ -137,7 +137,8 @@ def tree(spec: Spec, lock: Lock) -> dict[str, bytes]:
 
 
 def _proposal(
-    spec: Spec, base: Lock, before: Mapping[str, bytes], *, key: str, changes: tuple[Change, ...], words: body.Context,
+    spec: Spec, base: Lock, before: Mapping[str, bytes], *, key: str, changes: tuple[Change, ...],
+    words: body.PullRequestContext,
     held: Sequence[tuple[Move, Verdict]] = (),
 ) -> Proposal:
     partial = Lock({**base.entries, **{c.new.key: c.new for c in changes}})

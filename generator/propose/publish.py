@@ -88,7 +88,7 @@ class GitHubSide(Protocol):
 
 
 @dataclass(frozen=True)
-class Settings:
+class ProposeSettings:
     group: plan.Group = "env"
     update: Update = plan.EVERYTHING  # which targets `lock --update` re-resolved; the rest keep their branch
     base: str = ""  # "": the remote's default branch
@@ -112,7 +112,7 @@ class Published:
     held: tuple[str, ...] = ()  # one line per candidate held back by its gates
 
 
-def propose(new: Lock, settings: Settings, *, git: GitSide, github: GitHubSide | None, runs: RunSource,
+def propose(new: Lock, settings: ProposeSettings, *, git: GitSide, github: GitHubSide | None, runs: RunSource,
             check: Check, gates: GateSide | None = None) -> Published:
     """`new` is the updated lock (the working tree's); everything else is read from the remote's base branch.
 
@@ -135,7 +135,7 @@ def propose(new: Lock, settings: Settings, *, git: GitSide, github: GitHubSide |
 
 
 def _proposals(
-    new: Lock, settings: Settings, *, git: GitSide, snapshot: Snapshot, spec: Spec, runs: RunSource,
+    new: Lock, settings: ProposeSettings, *, git: GitSide, snapshot: Snapshot, spec: Spec, runs: RunSource,
     gates: GateSide | None,
 ) -> tuple[list[plan.Proposal], tuple[tuple[Move, Verdict], ...]]:
     """The base branch's lock and, with MODEL arguments, what each bot branch proposes now, into `plan`."""
@@ -225,7 +225,7 @@ class _Bot:
             self.github.comment(pull.number, body.edited(proposal.branch, tip, foreign))
         return self._result(proposal, "edited", pull)
 
-    def close_stale(self, spec: Spec, settings: Settings, done: Sequence[Result],
+    def close_stale(self, spec: Spec, settings: ProposeSettings, done: Sequence[Result],
                     held: Sequence[tuple[Move, Verdict]] = ()) -> list[Result]:
         """Close the open pull request of every bot branch this run proposes nothing for, unless
         someone else pushed to the branch (then it is theirs to close). When its changes were held back by

@@ -29,7 +29,7 @@ from generator.gate.evaluate import Facts
 from generator.registry import mlflow_http
 from generator.registry.mlflow import _or_none, _reason
 from generator.registry.mlflow_http import Deadlines, Overdue
-from generator.registry.mlmodel import read_mlmodel_text
+from generator.registry.mlmodel import fetch_mlmodel_text
 from generator.util.environ import scoped_environ
 from generator.util.http_settings import HttpSettings
 from generator.util.redact import redact
@@ -96,7 +96,7 @@ class MlflowFacts:
 
     def _signature(self, name: str, version: str) -> bool | None:
         uri = self._client.get_model_version_download_uri(name, version)
-        text = read_mlmodel_text(uri, self.tracking_uri)
+        text = fetch_mlmodel_text(uri, self.tracking_uri)
         return has_signature(text) if text is not None else None
 
 

@@ -62,7 +62,7 @@ from generator.errors import RegistryUnavailable
 from generator.registry import mlflow_http
 from generator.registry.base import ModelInfo, ModelVersion, NotFound, Query, Registered, Resolution
 from generator.registry.mlflow_http import Deadlines, Overdue
-from generator.registry.mlmodel import read_mlmodel
+from generator.registry.mlmodel import fetch_mlmodel
 from generator.util.environ import scoped_environ
 from generator.util.http_settings import ENV_PREFIX, HttpSettings
 from generator.util.redact import redact
@@ -285,7 +285,7 @@ class _Batch:
 
     def _model_infos(self, download_uris: Sequence[str]) -> dict[str, ModelInfo | None]:
         """Each artifact's MLmodel, read once however many versions share it."""
-        infos = self._map("reading an MLmodel file", lambda uri: read_mlmodel(uri, self._tracking_uri),
+        infos = self._map("reading an MLmodel file", lambda uri: fetch_mlmodel(uri, self._tracking_uri),
                           download_uris)
         return dict(zip(download_uris, infos, strict=True))
 

@@ -10,16 +10,16 @@ import mlflow.artifacts
 from generator.registry.base import ModelInfo
 
 
-def read_mlmodel(download_uri: str, tracking_uri: str) -> ModelInfo | None:
+def fetch_mlmodel(download_uri: str, tracking_uri: str) -> ModelInfo | None:
     """None if the file cannot be fetched or parsed: not knowing the format only costs a warning later."""
-    text = read_mlmodel_text(download_uri, tracking_uri)
+    text = fetch_mlmodel_text(download_uri, tracking_uri)
     try:
         return ModelInfo.parse(text) if text is not None else None
     except Exception:
         return None
 
 
-def read_mlmodel_text(download_uri: str, tracking_uri: str) -> str | None:
+def fetch_mlmodel_text(download_uri: str, tracking_uri: str) -> str | None:
     """The MLmodel file of an artifact, or None if it cannot be fetched.
 
     Any exception counts, because each artifact store fails in its own way (mlflow,

@@ -18,7 +18,7 @@ from typing import Any
 from generator.errors import RegistryUnavailable, SmokeFailed
 from generator.registry import mlflow_http
 from generator.registry.mlflow_http import Deadlines, Overdue
-from generator.smoke.mlmodel import MlModel, read_mlmodel
+from generator.smoke.mlmodel import MlModel, parse_mlmodel
 from generator.smoke.request import invocations_body
 from generator.util.environ import scoped_environ
 from generator.util.http_settings import HttpSettings
@@ -39,7 +39,7 @@ def fetch_example(source: str, tracking_uri: str) -> tuple[MlModel, dict[str, An
         raise RegistryUnavailable.simple(f"reading {source} needs an MLflow tracking server, and none is configured",
                                          hint="set MLFLOW_TRACKING_URI, or registry.trackingUri in models.yaml")
     with tempfile.TemporaryDirectory(prefix="kserve-gitops-smoke-") as scratch:
-        model = read_mlmodel(_download(source, "MLmodel", scratch, tracking_uri))
+        model = parse_mlmodel(_download(source, "MLmodel", scratch, tracking_uri))
         text = _download(source, model.example_file, scratch, tracking_uri)
     try:
         example = json.loads(text)

@@ -65,7 +65,7 @@ class MlModel:
     example_kind: str  # SERVING, or MLflow's example type: dataframe, ndarray, json_object
 
 
-def read_mlmodel(text: str) -> MlModel:
+def parse_mlmodel(text: str) -> MlModel:
     """The signature and the example file of an MLmodel file; a model without either cannot be smoke-tested."""
     try:
         card = yamlio.load(text)

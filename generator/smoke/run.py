@@ -55,7 +55,7 @@ class Ask:
 
 
 @dataclass(frozen=True)
-class Target:
+class SmokeTarget:
     protocol: str
     endpoint: Endpoint
     source: str  # where the MLmodel file and the example are read
@@ -63,14 +63,14 @@ class Target:
 
 
 @dataclass(frozen=True)
-class Report:
-    target: Target
+class SmokeReport:
+    target: SmokeTarget
     request: Request
     reply: Reply
     outputs: list[Output]
 
 
-def smoke_test(repo: Path, ask: Ask, *, fetch: Fetch, send: Send) -> Report:
+def smoke_test(repo: Path, ask: Ask, *, fetch: Fetch, send: Send) -> SmokeReport:
     target = locate(repo, ask)
     model, example = fetch(target.source, target.tracking_uri)
     if target.protocol == INVOCATIONS:
@@ -78,18 +78,18 @@ def smoke_test(repo: Path, ask: Ask, *, fetch: Fetch, send: Send) -> Report:
     else:
         request, check = v2_request(model.signature, example), check_v2_response
     reply = send(target.endpoint, request.body)
-    return Report(target, request, reply, check(reply.body, request.rows))
+    return SmokeReport(target, request, reply, check(reply.body, request.rows))
 
 
-def locate(repo: Path, ask: Ask) -> Target:
+def locate(repo: Path, ask: Ask) -> SmokeTarget:
     tracking_uri = os.environ.get("MLFLOW_TRACKING_URI", "")
     if ask.url and ask.source:
         protocol = ask.protocol or V2
-        return Target(protocol, _endpoint(protocol, ask.url, ask.model, ask.host), ask.source, tracking_uri)
+        return SmokeTarget(protocol, _endpoint(protocol, ask.url, ask.model, ask.host), ask.source, tracking_uri)
     return _from_repo(repo, ask, tracking_uri)
 
 
-def _from_repo(repo: Path, ask: Ask, tracking_uri: str) -> Target:
+def _from_repo(repo: Path, ask: Ask, tracking_uri: str) -> SmokeTarget:
     spec, _ = load_spec(repo / SPEC_FILE, SPEC_FILE)
     target = spec.target(ask.model, ask.env)
     if target is None:
@@ -102,7 +102,7 @@ def _from_repo(repo: Path, ask: Ask, tracking_uri: str) -> Target:
     protocol = ask.protocol or PROTOCOLS[target.serving.method]
     name = target.serving.env.get(MODEL_NAME_ENV, target.model)
     url = ask.url or in_cluster_url(target.model, spec.environments[ask.env].namespace)
-    return Target(protocol, _endpoint(protocol, url, name, ask.host), ask.source or entry.source,
+    return SmokeTarget(protocol, _endpoint(protocol, url, name, ask.host), ask.source or entry.source,
                   tracking_uri or spec.tracking_uri)
 
 
@@ -110,7 +110,7 @@ def _endpoint(protocol: str, url: str, model_name: str, host: str) -> Endpoint:
     return invocations(url, host) if protocol == INVOCATIONS else v2_infer(url, model_name, host)
 
 
-def summary(report: Report) -> list[str]:
+def summary(report: SmokeReport) -> list[str]:
     """What was sent and what came back, one fact per line, credentials redacted."""
     target, request, reply = report.target, report.request, report.reply
     host = f"  (Host: {target.endpoint.host})" if target.endpoint.host else ""
@@ -125,7 +125,7 @@ def summary(report: Report) -> list[str]:
     return [*lines, "ok"]
 
 
-def fields(report: Report) -> dict[str, Any]:
+def fields(report: SmokeReport) -> dict[str, Any]:
     """The same facts as `summary`, for `-o json` (docs/cli-json.md)."""
     target, request, reply = report.target, report.request, report.reply
     return {

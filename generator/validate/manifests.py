@@ -59,7 +59,7 @@ def tree_checks(crd_dir: Path) -> Callable[[Path, list[str], Platform], list[Dia
 
 
 @dataclass(frozen=True)
-class Context:
+class CheckContext:
     """What every object is checked against: the CRDs, the cluster's Kubernetes version, and the
     storage prefixes that ClusterStorageContainers in the same output make downloadable."""
 
@@ -77,7 +77,7 @@ def check_tree(root: Path, paths: Iterable[str], crds: CrdSchemas | None, k8s_ve
     """
     ordered = sorted(paths)
     sources, found = _sources(root, ordered)
-    context = Context(crds, k8s_version, _storage_prefixes(s.obj for s in sources.values()))
+    context = CheckContext(crds, k8s_version, _storage_prefixes(s.obj for s in sources.values()))
     builds = [str(Path(p).parent) for p in ordered if p.endswith("kustomization.yaml")]
     aggregates = {b: dirs for b in builds if (dirs := _aggregated(root, b, builds)) is not None}
     built: dict[str, list[tuple[str, str, str, str]]] = {}
@@ -168,7 +168,7 @@ def _sources(root: Path, paths: Iterable[str]) -> tuple[dict[tuple[str, str, str
 
 
 def check_object(
-    obj: Mapping[str, Any], context: Context, *, file: str = "", line_of: LineOf | None = None
+    obj: Mapping[str, Any], context: CheckContext, *, file: str = "", line_of: LineOf | None = None
 ) -> list[Diagnostic]:
     """Strict schema (CRD for custom groups, kubernetes-validate for built-in ones) plus KServe's rules."""
     api_version, kind = str(obj.get("apiVersion", "")), str(obj.get("kind", ""))

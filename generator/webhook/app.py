@@ -1,6 +1,6 @@
 """The HTTP surface, as a Starlette ASGI app: POST /mlflow, POST /argocd, GET /healthz.
 
-The handlers are plain synchronous functions of (headers, body) → Outcome, run in
+The handlers are plain synchronous functions of (headers, body) → Answer, run in
 Starlette's thread pool: they block on GitHub and MLflow, and stay testable
 without a server. An endpoint whose secret is not configured is not routed (404).
 """
@@ -17,10 +17,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from generator.webhook.log import LOGGER, log_outcome
-from generator.webhook.outcome import Outcome
+from generator.webhook.answer import Answer
+from generator.webhook.log import LOGGER, log_answer
 
-Handler = Callable[[Mapping[str, str], bytes], Outcome]
+Handler = Callable[[Mapping[str, str], bytes], Answer]
 MAX_BODY = 1 << 20  # an Argo CD resource list for a few hundred objects fits; anything larger is not ours
 
 
@@ -58,22 +58,22 @@ def _endpoint(route: str, handle: Handler) -> Callable[[Request], object]:
     async def endpoint(request: Request) -> Response:
         body = await _read(request)
         if body is None:
-            outcome = Outcome(413, "rejected", f"body larger than {MAX_BODY} bytes")
+            answer = Answer(413, "rejected", f"body larger than {MAX_BODY} bytes")
         else:
-            outcome = await run_in_threadpool(_guarded, route, handle, request.headers, body)
-        log_outcome(route, outcome)
-        return JSONResponse(outcome.body(), status_code=outcome.status)
+            answer = await run_in_threadpool(_guarded, route, handle, request.headers, body)
+        log_answer(route, answer)
+        return JSONResponse(answer.body(), status_code=answer.status)
 
     return endpoint
 
 
-def _guarded(route: str, handle: Handler, headers: Mapping[str, str], body: bytes) -> Outcome:
+def _guarded(route: str, handle: Handler, headers: Mapping[str, str], body: bytes) -> Answer:
     """A bug answers 500 (MLflow and Argo CD retry it) and logs its traceback, not the request."""
     try:
         return handle(headers, body)
     except Exception:
         LOGGER.exception(f"{route} failed unexpectedly")
-        return Outcome(500, "error", "unexpected error; see the service log")
+        return Answer(500, "error", "unexpected error; see the service log")
 
 
 async def _read(request: Request) -> bytes | None:

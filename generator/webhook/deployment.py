@@ -25,7 +25,7 @@ from generator.errors import LockError
 from generator.lock.io import LOCK_VERSION
 from generator.render.inferenceservice import API_VERSION
 from generator.render.tree import ENVIRONMENTS_DIR
-from generator.webhook.outcome import Malformed
+from generator.webhook.answer import Malformed
 
 EVENTS = ("deployed", "degraded")
 LOCK_FILE = "models.lock"

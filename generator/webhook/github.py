@@ -18,7 +18,7 @@ from generator.github.api import GitHubApi, message
 from generator.util.http import HttpFailure, HttpSettings, Reply
 from generator.util.redact import redact
 
-__all__ = ["DEFAULT_API_URL", "FileMissing", "GitHub", "GitHubError"]
+__all__ = ["DEFAULT_API_URL", "FileMissing", "GitHubError", "WebhookGitHub"]
 
 
 class GitHubError(Exception):
@@ -38,7 +38,7 @@ class FileMissing(GitHubError):
     """The file does not exist at that commit (or the token may not read the repository)."""
 
 
-class GitHub:
+class WebhookGitHub:
     """One repository on github.com or a GitHub Enterprise Server (`api_url` …/api/v3)."""
 
     def __init__(self, repository: str, token: str, *, api_url: str = DEFAULT_API_URL,

@@ -13,7 +13,7 @@ import sys
 from datetime import UTC, datetime
 
 from generator.util.redact import redact
-from generator.webhook.outcome import Outcome
+from generator.webhook.answer import Answer
 
 LOGGER = logging.getLogger("kserve_gitops.webhook")
 
@@ -42,8 +42,8 @@ def configure(level: int = logging.INFO) -> None:
     root.setLevel(level)
 
 
-def log_outcome(route: str, outcome: Outcome) -> None:
+def log_answer(route: str, answer: Answer) -> None:
     """The one line a request produces: what came in (delivery, event, model or app) and what was done."""
-    level = logging.INFO if outcome.status < 400 else logging.WARNING if outcome.status < 500 else logging.ERROR
-    fields = {"route": route, "status": outcome.status, "action": outcome.action, "detail": outcome.detail or None}
-    LOGGER.log(level, f"{route} {outcome.action}", extra={"fields": fields | dict(outcome.fields)})
+    level = logging.INFO if answer.status < 400 else logging.WARNING if answer.status < 500 else logging.ERROR
+    fields = {"route": route, "status": answer.status, "action": answer.action, "detail": answer.detail or None}
+    LOGGER.log(level, f"{route} {answer.action}", extra={"fields": fields | dict(answer.fields)})

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from generator.webhook.outcome import Malformed
+from generator.webhook.answer import Malformed
 
 EVENT_TYPE = "mlflow-model-promoted"  # the repository_dispatch type .github/workflows/promote.yml listens to
 FOLLOWED = frozenset({"model_version_alias.created", "model_version_alias.deleted", "model_version.created"})

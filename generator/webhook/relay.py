@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from generator.webhook import DEFAULT_MAX_AGE, promotion
+from generator.webhook.answer import Answer, Malformed
 from generator.webhook.journal import Entry, Journal
-from generator.webhook.outcome import Malformed, Outcome
 from generator.webhook.signature import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, fresh, verify
 
 _KNOWN = {  # what a delivery id the journal already holds is answered
@@ -48,7 +48,7 @@ class Relay:
     max_age: float = DEFAULT_MAX_AGE
     clock: Callable[[], float] = time.time
 
-    def handle(self, headers: Mapping[str, str], body: bytes) -> Outcome:
+    def handle(self, headers: Mapping[str, str], body: bytes) -> Answer:
         lower = {key.lower(): value for key, value in headers.items()}
         delivery = lower.get(DELIVERY_HEADER.lower(), "")
         fields: dict[str, str | None] = {"delivery": delivery or None}
@@ -58,34 +58,34 @@ class Relay:
         try:
             event = promotion.parse(body)
         except Malformed as e:
-            return Outcome(400, "malformed", str(e), fields)
+            return Answer(400, "malformed", str(e), fields)
         fields |= {"event": event.event, "model": event.model, "alias": event.alias, "version": event.version}
         return self._accept(event, delivery, fields)
 
-    def _accept(self, event: promotion.RegistryEvent, delivery: str, fields: Mapping[str, str | None]) -> Outcome:
+    def _accept(self, event: promotion.RegistryEvent, delivery: str, fields: Mapping[str, str | None]) -> Answer:
         """Journal the delivery, then hand it to the background dispatcher; nothing here waits for GitHub."""
         claim = self.journal.claim(delivery, event.client_payload() if event.followed else None)
         if claim != "new":
-            return Outcome(*_KNOWN[claim], fields)
+            return Answer(*_KNOWN[claim], fields)
         if not event.followed:
-            return Outcome(200, "ignored", f"{event.event} cannot move a floating reference", fields)
+            return Answer(200, "ignored", f"{event.event} cannot move a floating reference", fields)
         entry = self.journal.entry(delivery)
         if entry is not None:
             self.dispatcher.submit(entry)
-        return Outcome(202, "accepted", "recorded; the repository_dispatch is sent in the background", fields)
+        return Answer(202, "accepted", "recorded; the repository_dispatch is sent in the background", fields)
 
     def _authenticate(
         self, headers: Mapping[str, str], delivery: str, body: bytes, fields: Mapping[str, str | None]
-    ) -> Outcome | None:
+    ) -> Answer | None:
         timestamp = headers.get(TIMESTAMP_HEADER.lower(), "")
         signature = headers.get(SIGNATURE_HEADER.lower(), "")
         if not signature:
-            return Outcome(401, "rejected", "unsigned delivery: the webhook has no secret, or this is not MLflow",
+            return Answer(401, "rejected", "unsigned delivery: the webhook has no secret, or this is not MLflow",
                            fields)
         if not (delivery and timestamp):
-            return Outcome(401, "rejected", f"{DELIVERY_HEADER} or {TIMESTAMP_HEADER} missing", fields)
+            return Answer(401, "rejected", f"{DELIVERY_HEADER} or {TIMESTAMP_HEADER} missing", fields)
         if not verify(self.secret, delivery, timestamp, body, signature):
-            return Outcome(401, "rejected", "signature does not match the configured secret", fields)
+            return Answer(401, "rejected", "signature does not match the configured secret", fields)
         if not fresh(timestamp, self.clock(), self.max_age):
-            return Outcome(400, "stale", f"timestamp {timestamp!r} is more than {self.max_age:g} s from now", fields)
+            return Answer(400, "stale", f"timestamp {timestamp!r} is more than {self.max_age:g} s from now", fields)
         return None

@@ -37,7 +37,7 @@ from generator.util.redact import redact
 from generator.webhook import DEFAULT_DEADLINE, DEFAULT_STATE_DIR, log
 from generator.webhook.app import create_app
 from generator.webhook.dispatcher import Dispatcher
-from generator.webhook.github import GitHub
+from generator.webhook.github import WebhookGitHub
 from generator.webhook.journal import Journal
 from generator.webhook.relay import Relay
 from generator.webhook.tagging import DeploymentTagger
@@ -49,7 +49,7 @@ _REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 
 
 @dataclass(frozen=True)
-class Settings:
+class ServiceSettings:
     repository: str
     github_api_url: str
     tracking_uri: str
@@ -65,7 +65,7 @@ class Settings:
     def from_env(
         cls, environ: Mapping[str, str], *, repository: str, github_api_url: str, tracking_uri: str, max_age: float,
         state_dir: Path = DEFAULT_STATE_DIR, dispatch_deadline: float = DEFAULT_DEADLINE,
-    ) -> Settings:
+    ) -> ServiceSettings:
         """Raises EnvironmentProblem (exit 2) listing everything missing at once."""
         settings = cls(repository, github_api_url, tracking_uri, max_age, environ.get(GITHUB_TOKEN_ENV, ""),
                        environ.get(MLFLOW_SECRET_ENV, ""), environ.get(ARGOCD_TOKEN_ENV, ""), state_dir,
@@ -96,9 +96,9 @@ class Settings:
         return [Diagnostic(message=message, hint=hint) for failed, message, hint in needed if failed]
 
 
-def build_app(settings: Settings) -> Starlette:
+def build_app(settings: ServiceSettings) -> Starlette:
     """The app; its lifespan runs the dispatcher, which first sends what the journal still holds."""
-    github = GitHub(settings.repository, settings.github_token, api_url=settings.github_api_url,
+    github = WebhookGitHub(settings.repository, settings.github_token, api_url=settings.github_api_url,
                     settings=settings.http)
     tagger = (DeploymentTagger(settings.argocd_token, github, MlflowTagWriter(settings.tracking_uri, settings.http))
               if settings.argocd_token else None)
@@ -110,7 +110,7 @@ def build_app(settings: Settings) -> Starlette:
     return create_app(mlflow=relay.handle, argocd=tagger.handle if tagger else None, background=dispatcher)
 
 
-def serve(settings: Settings, *, host: str, port: int) -> None:
+def serve(settings: ServiceSettings, *, host: str, port: int) -> None:
     """Blocks until SIGINT/SIGTERM; in-flight requests get 10 s to finish, then uvicorn re-raises the signal
     so the exit status says why the process ended. EnvironmentProblem (exit 2) when it cannot listen."""
     log.configure()

@@ -23,8 +23,8 @@ from typing import Protocol
 
 from generator.errors import LockError, RegistryError, RegistryUnavailable
 from generator.webhook import deployment
+from generator.webhook.answer import Answer, Malformed
 from generator.webhook.github import FileMissing, GitHubError
-from generator.webhook.outcome import Malformed, Outcome
 
 
 class LockReader(Protocol):
@@ -41,26 +41,26 @@ class DeploymentTagger:
     github: LockReader
     registry: TagWriter
 
-    def handle(self, headers: Mapping[str, str], body: bytes) -> Outcome:
+    def handle(self, headers: Mapping[str, str], body: bytes) -> Answer:
         lower = {key.lower(): value for key, value in headers.items()}
         if not hmac.compare_digest(lower.get("authorization", "").encode(), f"Bearer {self.token}".encode()):
-            return Outcome(401, "rejected", "missing or wrong Authorization: Bearer token")
+            return Answer(401, "rejected", "missing or wrong Authorization: Bearer token")
         try:
             notification = deployment.parse(body)
         except Malformed as e:
-            return Outcome(400, "malformed", str(e))
+            return Answer(400, "malformed", str(e))
         fields: dict[str, str | None] = {"event": notification.event, "app": notification.app,
                                          "env": notification.env, "revision": notification.revision}
         try:
             lock = self.github.read_file(notification.lock_path, notification.revision)
             writes, unknown = deployment.tag_writes(notification, lock)
         except (FileMissing, LockError) as e:
-            return Outcome(422, "unusable", str(e), fields)
+            return Answer(422, "unusable", str(e), fields)
         except GitHubError as e:
-            return Outcome(502, "failed", str(e), fields)
+            return Answer(502, "failed", str(e), fields)
         return self._write(writes, unknown, fields)
 
-    def _write(self, writes: list[deployment.TagWrite], unknown: list[str], fields: dict[str, str | None]) -> Outcome:
+    def _write(self, writes: list[deployment.TagWrite], unknown: list[str], fields: dict[str, str | None]) -> Answer:
         """Tag each version; a version deleted from MLflow is noted and skipped, an unreachable registry stops
         the request with 503 so Argo CD sends it again (tags already written are simply written again)."""
         done: list[str] = []
@@ -73,8 +73,8 @@ class DeploymentTagger:
                 gone.append(label)
                 continue
             except RegistryUnavailable as e:
-                return Outcome(503, "failed", str(e), fields | {"tagged": ", ".join(done) or None})
+                return Answer(503, "failed", str(e), fields | {"tagged": ", ".join(done) or None})
             done.append(label)
         notes = [f"not in models.lock: {', '.join(unknown)}" if unknown else "",
                  f"no such version in MLflow: {', '.join(gone)}" if gone else ""]
-        return Outcome(200, "tagged", "; ".join(n for n in notes if n), fields | {"tagged": ", ".join(done) or None})
+        return Answer(200, "tagged", "; ".join(n for n in notes if n), fields | {"tagged": ", ".join(done) or None})

@@ -36,11 +36,11 @@ from generator.registry.mlflow_tags import MlflowTagWriter
 from generator.spec.model import Ref
 from generator.webhook.app import create_app
 from generator.webhook.dispatcher import Dispatcher
-from generator.webhook.github import GitHub
+from generator.webhook.github import WebhookGitHub
 from generator.webhook.journal import Journal
 from generator.webhook.log import JsonFormatter
 from generator.webhook.relay import Relay
-from generator.webhook.server import Settings, build_app
+from generator.webhook.server import ServiceSettings, build_app
 from tests.unit.webhook.support import (
     LOOPBACK,
     REPOSITORY,
@@ -121,8 +121,8 @@ def dispatches(github: FakeGitHub, model: str, event: str) -> list[Recorded]:
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     with collected_logs() as records, WebhookStack() as stack, fake_github() as github:
-        settings = Settings(REPOSITORY, github.url, stack.tracking_uri, 300.0, GITHUB_TOKEN, SECRET, ARGOCD_TOKEN,
-                            state_dir=tmp_path_factory.mktemp("webhook-state"))
+        settings = ServiceSettings(REPOSITORY, github.url, stack.tracking_uri, 300.0, GITHUB_TOKEN, SECRET,
+                                   ARGOCD_TOKEN, state_dir=tmp_path_factory.mktemp("webhook-state"))
         with running(build_app(settings)) as url:
             client = stack.client()
             client.create_webhook("kserve-gitops", f"{url}/mlflow", RELAY_EVENTS, secret=SECRET)
@@ -209,7 +209,7 @@ def test_stale_or_tampered_mlflow_deliveries_are_not_dispatched(service: Service
     service.stack.client().set_registered_model_alias(name, "challenger", "1")
     delivery = captured_delivery(service, name)
     service.github.wait_for(lambda: dispatches(service.github, name, "model_version_alias.created"))
-    github = GitHub(REPOSITORY, GITHUB_TOKEN, api_url=service.github.url)
+    github = WebhookGitHub(REPOSITORY, GITHUB_TOKEN, api_url=service.github.url)
     journal = Journal(tmp_path, 600)
     later = Relay(SECRET, journal, Dispatcher(github, journal), max_age=300, clock=lambda: time.time() + 301)
     tampered = delivery.body.replace(b'"version": "1"', b'"version": "2"')

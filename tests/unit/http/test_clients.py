@@ -19,12 +19,11 @@ import pytest
 
 from generator.cli import main
 from generator.errors import EXIT_ENVIRONMENT, EXIT_INVALID, SmokeFailed, UserError
-from generator.propose.github import GitHub as ProposeGitHub
+from generator.propose.github import ProposeGitHub
 from generator.smoke.client import post_json
 from generator.smoke.endpoint import Endpoint
 from generator.webhook.dispatcher import Dispatcher
-from generator.webhook.github import GitHub as WebhookGitHub
-from generator.webhook.github import GitHubError
+from generator.webhook.github import GitHubError, WebhookGitHub
 from generator.webhook.journal import Journal
 from generator.webhook.relay import Relay
 from generator.webhook.signature import sign

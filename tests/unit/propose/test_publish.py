@@ -13,7 +13,7 @@ from generator.errors import ProposeError
 from generator.lock.model import Lock
 from generator.propose import plan
 from generator.propose.git import GitRepo, Identity
-from generator.propose.publish import Published, PullRequest, PullRequestExists, Settings, propose
+from generator.propose.publish import ProposeSettings, Published, PullRequest, PullRequestExists, propose
 from generator.registry.runs import RunDetails
 from generator.spec.model import Platform, Spec
 from tests.support.git_remote import Remote, publish
@@ -102,7 +102,7 @@ def _propose(git: GitRepo, hub: Hub, new: Lock, group: plan.Group = "env") -> Pu
     def check(files: Mapping[str, bytes], platform: Platform) -> list[Diagnostic]:
         return []
 
-    return propose(new, Settings(group=group), git=git, github=hub, runs=NoRuns(), check=check)
+    return propose(new, ProposeSettings(group=group), git=git, github=hub, runs=NoRuns(), check=check)
 
 
 def _rival(remote: Remote, clone: Path, new: Lock) -> Callable[[], None]:

@@ -12,7 +12,7 @@ from generator.lock.model import Lock, LockEntry
 from generator.render.tree import render
 from generator.spec.load import load_spec
 from generator.validate.crds import load_crd_schemas
-from generator.validate.manifests import Context, check_object
+from generator.validate.manifests import CheckContext, check_object
 from tests.support.paths import CRDS
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "spec" / "valid" / "methods.yaml"
@@ -31,7 +31,7 @@ MANIFESTS = sorted(p for p in FILES if not p.endswith("kustomization.yaml"))
 
 @pytest.mark.parametrize("path", MANIFESTS)
 def test_every_rendered_variant_passes_strict_crd_and_kserve_checks(path: str) -> None:
-    context = Context(load_crd_schemas(CRDS), "1.33", ("models:/",))
+    context = CheckContext(load_crd_schemas(CRDS), "1.33", ("models:/",))
     assert check_object(FILES[path], context) == []
 
 

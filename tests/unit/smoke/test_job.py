@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from generator.smoke.job import smoke_job
-from generator.validate.manifests import Context, check_object
+from generator.validate.manifests import CheckContext, check_object
 
 SOURCE = "s3://mlflow-artifacts/mlartifacts/1/models/m-1/artifacts"
 
@@ -16,9 +16,9 @@ def _job(**options: str) -> dict[str, Any]:
 
 
 def test_job_passes_the_strict_kubernetes_schema() -> None:
-    assert check_object(_job(), Context(crds=None, k8s_version="1.33")) == []
+    assert check_object(_job(), CheckContext(crds=None, k8s_version="1.33")) == []
     assert check_object(_job(service_account="kserve-sa", secret="mlflow-credentials"),
-                        Context(crds=None, k8s_version="1.33")) == []
+                        CheckContext(crds=None, k8s_version="1.33")) == []
 
 
 def test_job_is_an_argo_cd_post_sync_hook_replaced_on_each_sync() -> None:
@@ -59,4 +59,4 @@ def test_job_name_fits_the_job_name_label_for_the_longest_inferenceservice_name(
     longest = "m" * 53  # models.yaml allows ≤ 53 characters
     job = smoke_job(longest, "ns", "dev", "img", source=SOURCE)
     assert len(job["metadata"]["name"]) <= 63
-    assert check_object(job, Context(crds=None, k8s_version="1.33")) == []
+    assert check_object(job, CheckContext(crds=None, k8s_version="1.33")) == []

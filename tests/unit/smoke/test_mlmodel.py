@@ -7,7 +7,7 @@ import json
 import pytest
 
 from generator.errors import SmokeFailed
-from generator.smoke.mlmodel import SERVING, Input, parse_signature, read_mlmodel
+from generator.smoke.mlmodel import SERVING, Input, parse_mlmodel, parse_signature
 
 WINE_COLUMNS = ["alcohol", "malic_acid", "ash", "alcalinity_of_ash", "magnesium", "total_phenols", "flavanoids",
                 "nonflavanoid_phenols", "proanthocyanins", "color_intensity", "hue",
@@ -30,7 +30,7 @@ def wine_mlmodel(**changes: object) -> str:
 
 
 def test_wine_signature_is_thirteen_fp64_columns_sent_as_a_dataframe() -> None:
-    model = read_mlmodel(wine_mlmodel())
+    model = parse_mlmodel(wine_mlmodel())
     assert model.signature.content_type == "pd"
     assert [i.name for i in model.signature.inputs] == WINE_COLUMNS
     assert {i.datatype for i in model.signature.inputs} == {"FP64"}
@@ -39,7 +39,7 @@ def test_wine_signature_is_thirteen_fp64_columns_sent_as_a_dataframe() -> None:
 
 def test_models_without_a_serving_example_use_input_example_and_its_type() -> None:
     info = {"artifact_path": "input_example.json", "type": "ndarray", "format": "tf-serving"}
-    model = read_mlmodel(wine_mlmodel(saved_input_example_info=info))
+    model = parse_mlmodel(wine_mlmodel(saved_input_example_info=info))
     assert (model.example_file, model.example_kind) == ("input_example.json", "ndarray")
 
 
@@ -75,13 +75,13 @@ def test_named_tensors_are_sent_as_a_dict_and_a_lone_unnamed_one_as_numpy() -> N
 ])
 def test_models_that_cannot_be_smoke_tested_say_what_to_log(mlmodel: str, message: str) -> None:
     with pytest.raises(SmokeFailed) as caught:
-        read_mlmodel(mlmodel)
+        parse_mlmodel(mlmodel)
     assert message in str(caught.value)
 
 
 def test_missing_signature_hints_at_infer_signature() -> None:
     with pytest.raises(SmokeFailed) as caught:
-        read_mlmodel(wine_mlmodel(signature=None))
+        parse_mlmodel(wine_mlmodel(signature=None))
     assert "fix: log the model with mlflow.<flavor>.log_model(…, signature=infer_signature(X, y))" in str(caught.value)
 
 

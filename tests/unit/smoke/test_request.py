@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from generator.errors import SmokeFailed
-from generator.smoke.mlmodel import SERVING, Input, Signature, read_mlmodel
+from generator.smoke.mlmodel import SERVING, Input, Signature, parse_mlmodel
 from generator.smoke.request import (
     Output,
     check_predictions,
@@ -33,7 +33,7 @@ def _failure(call: Any, *args: Any) -> str:
 
 
 def test_wine_example_becomes_one_fp64_input_per_column_with_the_pandas_content_type() -> None:
-    request = v2_request(read_mlmodel(wine_mlmodel()).signature, WINE_EXAMPLE)
+    request = v2_request(parse_mlmodel(wine_mlmodel()).signature, WINE_EXAMPLE)
     assert request.rows == 2
     assert request.body["parameters"] == {"content_type": "pd"}
     first, *_, last = request.body["inputs"]
@@ -144,7 +144,7 @@ def test_an_answer_without_outputs_fails(answer: Any) -> None:
 
 
 def test_the_scoring_body_is_sent_as_is_once_it_fits_the_signature() -> None:
-    signature = read_mlmodel(wine_mlmodel()).signature
+    signature = parse_mlmodel(wine_mlmodel()).signature
     request = invocations_request(signature, WINE_EXAMPLE)
     assert (request.body, request.rows) == (WINE_EXAMPLE, 2)
     assert "lacks column(s) the signature requires: proline" in _failure(

@@ -10,9 +10,9 @@ import pytest
 from generator.errors import LockError, SmokeFailed, UserError
 from generator.smoke.client import Reply, post_json
 from generator.smoke.endpoint import Endpoint
-from generator.smoke.mlmodel import MlModel, read_mlmodel
+from generator.smoke.mlmodel import MlModel, parse_mlmodel
 from generator.smoke.request import Output, Request
-from generator.smoke.run import Ask, Report, Target, locate, smoke_test, summary
+from generator.smoke.run import Ask, SmokeReport, SmokeTarget, locate, smoke_test, summary
 from tests.unit.smoke.conftest import FakeServer
 from tests.unit.smoke.test_mlmodel import wine_mlmodel
 from tests.unit.smoke.test_request import WINE_EXAMPLE
@@ -64,11 +64,11 @@ def repo(tmp_path: Path) -> Path:
 
 
 def _wine(source: str, tracking_uri: str) -> tuple[MlModel, dict[str, Any]]:
-    return read_mlmodel(wine_mlmodel()), WINE_EXAMPLE
+    return parse_mlmodel(wine_mlmodel()), WINE_EXAMPLE
 
 
 def test_default_target_is_the_predictor_service_with_the_locked_source(repo: Path) -> None:
-    assert locate(repo, Ask("wine", "dev")) == Target(
+    assert locate(repo, Ask("wine", "dev")) == SmokeTarget(
         "v2", Endpoint("http://wine-predictor.ml-dev.svc.cluster.local/v2/models/wine/infer"),
         "mlflow-artifacts:/1/models/m-3/artifacts", "http://mlflow.example.com")
 
@@ -101,7 +101,7 @@ def test_a_model_name_set_through_env_is_the_v2_model_name(repo: Path) -> None:
 
 def test_with_url_and_source_the_repository_is_not_read(tmp_path: Path) -> None:
     target = locate(tmp_path, Ask("wine", "dev", url="http://x", source="s3://b/m"))
-    assert target == Target("v2", Endpoint("http://x/v2/models/wine/infer"), "s3://b/m", "")
+    assert target == SmokeTarget("v2", Endpoint("http://x/v2/models/wine/infer"), "s3://b/m", "")
     boxed = locate(tmp_path, Ask("boxed", "dev", url="http://x", source="s3://b/m", protocol="mlflow-invocations"))
     assert boxed.endpoint.url == "http://x/invocations"
 
@@ -146,12 +146,12 @@ def test_method_image_posts_the_scoring_body_and_counts_predictions(repo: Path, 
 
 
 def test_summary_is_one_fact_per_line_without_credentials() -> None:
-    target = Target("v2", Endpoint("http://u:p@10.0.0.9/v2/models/wine/infer", "wine.ml-dev.example.com"),
+    target = SmokeTarget("v2", Endpoint("http://u:p@10.0.0.9/v2/models/wine/infer", "wine.ml-dev.example.com"),
                     "s3://b/m", "")
     request = Request({"parameters": {"content_type": "pd"},
                          "inputs": [{"datatype": "FP64"}, {"datatype": "FP64"}, {"datatype": "BYTES"}]}, 2)
     outputs = [Output("output-1", "INT64", (2, 1), [0, 2])]
-    assert summary(Report(target, request, Reply(200, {}, 0.0123), outputs)) == [
+    assert summary(SmokeReport(target, request, Reply(200, {}, 0.0123), outputs)) == [
         "source      s3://b/m",
         "endpoint    POST http://***@10.0.0.9/v2/models/wine/infer  (Host: wine.ml-dev.example.com)",
         "request     2 row(s), 3 input(s) BYTES, FP64, content type pd",

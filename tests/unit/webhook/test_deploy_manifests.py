@@ -14,13 +14,13 @@ import pytest
 import yaml
 
 from generator.validate.kustomize import kustomize_build
-from generator.validate.manifests import Context, check_object
+from generator.validate.manifests import CheckContext, check_object
 from generator.webhook.server import ARGOCD_TOKEN_ENV, GITHUB_TOKEN_ENV, MLFLOW_SECRET_ENV
 from tests.support.paths import REPO_ROOT
 from tests.unit.webhook.support import NOTIFICATIONS_CM
 
 DEPLOY = REPO_ROOT / "deploy" / "webhook"
-CONTEXT = Context(crds=None, k8s_version="1.33")
+CONTEXT = CheckContext(crds=None, k8s_version="1.33")
 
 
 @functools.cache

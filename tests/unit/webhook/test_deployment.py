@@ -5,8 +5,8 @@ from typing import Any
 import pytest
 
 from generator.errors import LockError
+from generator.webhook.answer import Malformed
 from generator.webhook.deployment import Notification, ServiceHealth, TagWrite, parse, tag_writes
-from generator.webhook.outcome import Malformed
 from tests.unit.webhook.support import LOCK, SHA, application, argocd_body, isvc, render_notification
 
 

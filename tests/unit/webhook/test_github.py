@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from generator.util.http import HttpSettings
-from generator.webhook.github import FileMissing, GitHub, GitHubError
+from generator.webhook.github import FileMissing, GitHubError, WebhookGitHub
 from tests.unit.webhook.support import REPOSITORY, FakeGitHub, fake_github
 
 TOKEN = "ghp_not-a-real-token"
@@ -20,8 +20,8 @@ def server() -> Iterator[FakeGitHub]:
         yield fake
 
 
-def client(server: FakeGitHub) -> GitHub:
-    return GitHub(REPOSITORY, TOKEN, api_url=server.url)
+def client(server: FakeGitHub) -> WebhookGitHub:
+    return WebhookGitHub(REPOSITORY, TOKEN, api_url=server.url)
 
 
 def test_dispatch_posts_event_type_and_client_payload_with_the_token(server: FakeGitHub) -> None:
@@ -87,7 +87,7 @@ def test_netrc_credentials_never_replace_the_token(
 def test_unreachable_github_is_a_github_error_without_status() -> None:
     with fake_github() as gone:
         url = gone.url
-    github = GitHub(REPOSITORY, TOKEN, api_url=url, settings=HttpSettings(retries=0))
+    github = WebhookGitHub(REPOSITORY, TOKEN, api_url=url, settings=HttpSettings(retries=0))
 
     with pytest.raises(GitHubError) as error:
         github.dispatch("mlflow-model-promoted", {"model": "Wine"})

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from generator.webhook.outcome import Malformed
+from generator.webhook.answer import Malformed
 from generator.webhook.promotion import RegistryEvent, parse
 from tests.unit.webhook.support import mlflow_body
 

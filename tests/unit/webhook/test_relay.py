@@ -24,7 +24,7 @@ WAIT = 10.0  # seconds: a safety net for the background thread, never reached wh
 
 
 @dataclass
-class GitHub:
+class RecordingGitHub:
     """Records dispatches; raises the queued failures first; `gate`, when given, holds every dispatch until set."""
 
     failures: list[Exception] = field(default_factory=list)
@@ -44,7 +44,7 @@ class Service:
     relay: Relay
     journal: Journal
     dispatcher: Dispatcher
-    github: GitHub
+    github: RecordingGitHub
 
     def handle(self, body: bytes = ALIAS_SET, **kwargs: object) -> tuple[int, str]:
         outcome = self.relay.handle(headers(body, **kwargs), body)  # type: ignore[arg-type]
@@ -54,7 +54,7 @@ class Service:
         assert self.dispatcher.idle(WAIT)
 
 
-def service(state: Path, github: GitHub, *, deadline: float = 60.0, capacity: int = 10_000,
+def service(state: Path, github: RecordingGitHub, *, deadline: float = 60.0, capacity: int = 10_000,
             start: bool = True) -> Service:
     journal = Journal(state, 600, capacity=capacity)
     dispatcher = Dispatcher(github, journal, deadline=deadline, first_pause=0.01)
@@ -65,7 +65,7 @@ def service(state: Path, github: GitHub, *, deadline: float = 60.0, capacity: in
 
 @pytest.fixture
 def running(tmp_path: Path) -> Iterator[Service]:
-    started = service(tmp_path / "journal", GitHub())
+    started = service(tmp_path / "journal", RecordingGitHub())
     yield started
     started.dispatcher.stop()
 
@@ -144,7 +144,7 @@ def test_signed_garbage_is_malformed(running: Service) -> None:
 def test_mlflows_retry_while_github_is_slow_is_accepted_and_dispatched_once(tmp_path: Path) -> None:
     """The finding: MLflow gave up after 30 s, its retry got 409, and nothing was dispatched."""
     gate = threading.Event()
-    slow = service(tmp_path, GitHub(failures=[GitHubError("GitHub answered 503", 503)], gate=gate))
+    slow = service(tmp_path, RecordingGitHub(failures=[GitHubError("GitHub answered 503", 503)], gate=gate))
 
     first = slow.handle()
     retry = slow.handle()
@@ -158,7 +158,7 @@ def test_mlflows_retry_while_github_is_slow_is_accepted_and_dispatched_once(tmp_
 
 
 def test_a_lasting_refusal_is_given_up_logged_and_not_retried(tmp_path: Path) -> None:
-    refusing = service(tmp_path, GitHub(failures=[GitHubError("GitHub answered 401: Bad credentials", 401)]))
+    refusing = service(tmp_path, RecordingGitHub(failures=[GitHubError("GitHub answered 401: Bad credentials", 401)]))
 
     with collected_logs() as records:
         refusing.handle()
@@ -175,7 +175,7 @@ def test_a_lasting_refusal_is_given_up_logged_and_not_retried(tmp_path: Path) ->
 
 def test_momentary_failures_are_retried_until_the_deadline(tmp_path: Path) -> None:
     failures: list[Exception] = [GitHubError("no answer within 10 s") for _ in range(1000)]
-    down = service(tmp_path, GitHub(failures=failures), deadline=0.2)
+    down = service(tmp_path, RecordingGitHub(failures=failures), deadline=0.2)
 
     down.handle()
     down.settle()
@@ -189,10 +189,10 @@ def test_momentary_failures_are_retried_until_the_deadline(tmp_path: Path) -> No
 
 
 def test_a_delivery_accepted_before_a_restart_is_dispatched_once_after_it(tmp_path: Path) -> None:
-    before = service(tmp_path, GitHub(), start=False)  # the process stops before its dispatcher sent anything
+    before = service(tmp_path, RecordingGitHub(), start=False)  # the process stops before its dispatcher sent anything
     assert before.handle() == (202, "accepted")
 
-    after = service(tmp_path, GitHub())
+    after = service(tmp_path, RecordingGitHub())
     after.settle()
     assert after.handle() == (409, "replayed")
     after.dispatcher.stop()
@@ -202,7 +202,7 @@ def test_a_delivery_accepted_before_a_restart_is_dispatched_once_after_it(tmp_pa
 
 
 def test_a_full_journal_answers_503_so_mlflow_retries(tmp_path: Path) -> None:
-    full = service(tmp_path, GitHub(), capacity=1)
+    full = service(tmp_path, RecordingGitHub(), capacity=1)
     full.handle()
 
     assert full.handle(delivery="d-2") == (503, "busy")
@@ -210,7 +210,7 @@ def test_a_full_journal_answers_503_so_mlflow_retries(tmp_path: Path) -> None:
 
 
 def test_a_bug_in_dispatch_is_logged_and_leaves_the_service_running(tmp_path: Path) -> None:
-    buggy = service(tmp_path, GitHub(failures=[RuntimeError("bug")]))
+    buggy = service(tmp_path, RecordingGitHub(failures=[RuntimeError("bug")]))
 
     with collected_logs() as records:
         buggy.handle()

@@ -11,20 +11,20 @@ import pytest
 import requests
 
 from generator.errors import EnvironmentProblem
+from generator.webhook.answer import Answer
 from generator.webhook.app import MAX_BODY, create_app
-from generator.webhook.log import JsonFormatter, log_outcome
-from generator.webhook.outcome import Outcome
-from generator.webhook.server import Settings, build_app
+from generator.webhook.log import JsonFormatter, log_answer
+from generator.webhook.server import ServiceSettings, build_app
 from tests.unit.webhook.support import REPOSITORY, collected_logs, running
 
 ENV = {"GITHUB_TOKEN": "ghp-token-value", "KSERVE_GITOPS_MLFLOW_WEBHOOK_SECRET": "mlflow-secret-value",
        "KSERVE_GITOPS_ARGOCD_TOKEN": "argocd-token-value"}
 
 
-def settings(environ: Mapping[str, str] = ENV, **options: object) -> Settings:
+def settings(environ: Mapping[str, str] = ENV, **options: object) -> ServiceSettings:
     values: dict[str, object] = {"repository": REPOSITORY, "github_api_url": "http://127.0.0.1:9",
                                  "tracking_uri": "http://127.0.0.1:9", "max_age": 300.0} | options
-    return Settings.from_env(environ, **values)  # type: ignore[arg-type]
+    return ServiceSettings.from_env(environ, **values)  # type: ignore[arg-type]
 
 
 def test_settings_serve_each_endpoint_whose_secret_is_set() -> None:
@@ -73,9 +73,9 @@ def test_healthz_answers_and_unconfigured_endpoints_are_not_routed(tmp_path: Pat
 def test_oversized_bodies_are_refused_unread() -> None:
     seen: list[bytes] = []
 
-    def handle(headers: Mapping[str, str], body: bytes) -> Outcome:
+    def handle(headers: Mapping[str, str], body: bytes) -> Answer:
         seen.append(body)
-        return Outcome(200, "ok")
+        return Answer(200, "ok")
 
     app = create_app(mlflow=handle, argocd=None)
 
@@ -88,7 +88,7 @@ def test_oversized_bodies_are_refused_unread() -> None:
 
 
 def test_a_bug_answers_500_and_logs_the_traceback(caplog: pytest.LogCaptureFixture) -> None:
-    def broken(headers: Mapping[str, str], body: bytes) -> Outcome:
+    def broken(headers: Mapping[str, str], body: bytes) -> Answer:
         raise RuntimeError("bug in handler")
 
     with running(create_app(mlflow=broken, argocd=None)) as url:
@@ -99,10 +99,10 @@ def test_a_bug_answers_500_and_logs_the_traceback(caplog: pytest.LogCaptureFixtu
 
 
 def test_each_request_logs_one_json_line_with_its_fields_and_redacted_urls() -> None:
-    outcome = Outcome(502, "failed", "POST https://user:pw@ghe.example.com/api failed",
+    answer = Answer(502, "failed", "POST https://user:pw@ghe.example.com/api failed",
                       {"delivery": "d-1", "model": "Wine", "alias": None})
     with collected_logs() as records:
-        log_outcome("mlflow", outcome)
+        log_answer("mlflow", answer)
 
     (record,) = records
     line = json.loads(JsonFormatter().format(record))

@@ -39,12 +39,12 @@ def test_deployment_tags_every_model_version_of_the_environment() -> None:
     registry = Registry()
     request = argocd_body(resources=[isvc("wine", "ml-prod", "Healthy"), isvc("iris", "ml-prod", "Healthy")])
 
-    outcome = DeploymentTagger(TOKEN, Repository(), registry).handle(AUTH, request)
+    answer = DeploymentTagger(TOKEN, Repository(), registry).handle(AUTH, request)
 
-    assert (outcome.status, outcome.action, outcome.detail) == (200, "tagged", "")
+    assert (answer.status, answer.action, answer.detail) == (200, "tagged", "")
     assert registry.tags == {("Wine Classifier", "2"): {"deployed.prod": SHA, "health.prod": "Healthy"},
                              ("iris", "1"): {"deployed.prod": SHA, "health.prod": "Healthy"}}
-    assert outcome.fields == {"event": "deployed", "app": "kserve-gitops-prod", "env": "prod", "revision": SHA,
+    assert answer.fields == {"event": "deployed", "app": "kserve-gitops-prod", "env": "prod", "revision": SHA,
                               "tagged": "Wine Classifier/2, iris/1"}
 
 
@@ -57,34 +57,34 @@ def test_wrong_or_missing_token_is_refused_before_anything_is_read() -> None:
 
 
 def test_lock_missing_at_that_revision_is_unusable_not_retried() -> None:
-    outcome = DeploymentTagger(TOKEN, Repository(files={}), Registry()).handle(AUTH, argocd_body())
+    answer = DeploymentTagger(TOKEN, Repository(files={}), Registry()).handle(AUTH, argocd_body())
 
-    assert (outcome.status, outcome.action) == (422, "unusable")
-    assert "models.lock not found at" in outcome.detail
+    assert (answer.status, answer.action) == (422, "unusable")
+    assert "models.lock not found at" in answer.detail
 
 
 def test_unreadable_lock_is_unusable() -> None:
-    outcome = DeploymentTagger(TOKEN, Repository({("models.lock", SHA): "lockVersion: 9\n"}), Registry()).handle(
+    answer = DeploymentTagger(TOKEN, Repository({("models.lock", SHA): "lockVersion: 9\n"}), Registry()).handle(
         AUTH, argocd_body())
 
-    assert (outcome.status, outcome.action) == (422, "unusable")
+    assert (answer.status, answer.action) == (422, "unusable")
 
 
 def test_github_failure_answers_502_so_argo_cd_retries() -> None:
-    outcome = DeploymentTagger(TOKEN, Repository(error=GitHubError("GitHub answered 500", 500)), Registry()).handle(
+    answer = DeploymentTagger(TOKEN, Repository(error=GitHubError("GitHub answered 500", 500)), Registry()).handle(
         AUTH, argocd_body())
 
-    assert (outcome.status, outcome.action) == (502, "failed")
+    assert (answer.status, answer.action) == (502, "failed")
 
 
 def test_unreachable_registry_answers_503_so_argo_cd_retries() -> None:
     registry = Registry({"iris": RegistryUnavailable.simple("connection refused")})
     request = argocd_body(resources=[isvc("wine", "ml-prod", "Healthy"), isvc("iris", "ml-prod", "Healthy")])
 
-    outcome = DeploymentTagger(TOKEN, Repository(), registry).handle(AUTH, request)
+    answer = DeploymentTagger(TOKEN, Repository(), registry).handle(AUTH, request)
 
-    assert (outcome.status, outcome.action, outcome.detail) == (503, "failed", "connection refused")
-    assert outcome.fields["tagged"] == "Wine Classifier/2"
+    assert (answer.status, answer.action, answer.detail) == (503, "failed", "connection refused")
+    assert answer.fields["tagged"] == "Wine Classifier/2"
 
 
 def test_versions_gone_from_mlflow_and_services_not_in_the_lock_are_noted() -> None:
@@ -92,14 +92,14 @@ def test_versions_gone_from_mlflow_and_services_not_in_the_lock_are_noted() -> N
     request = argocd_body(resources=[isvc("wine", "ml-prod", "Healthy"), isvc("iris", "ml-prod", "Healthy"),
                               isvc("other", "ml-prod", "Healthy")])
 
-    outcome = DeploymentTagger(TOKEN, Repository(), registry).handle(AUTH, request)
+    answer = DeploymentTagger(TOKEN, Repository(), registry).handle(AUTH, request)
 
-    assert (outcome.status, outcome.action) == (200, "tagged")
-    assert outcome.detail == "not in models.lock: ml-prod/other; no such version in MLflow: iris/1"
+    assert (answer.status, answer.action) == (200, "tagged")
+    assert answer.detail == "not in models.lock: ml-prod/other; no such version in MLflow: iris/1"
     assert list(registry.tags) == [("Wine Classifier", "2")]
 
 
 def test_malformed_body_is_400() -> None:
-    outcome = DeploymentTagger(TOKEN, Repository(), Registry()).handle(AUTH, b"{}")
+    answer = DeploymentTagger(TOKEN, Repository(), Registry()).handle(AUTH, b"{}")
 
-    assert (outcome.status, outcome.action) == (400, "malformed")
+    assert (answer.status, answer.action) == (400, "malformed")

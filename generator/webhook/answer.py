@@ -1,4 +1,4 @@
-"""What the service did with one request: the status the sender sees and the one log line it writes."""
+"""What the service answers to one request: the status the sender sees and the one log line it writes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Answer:
     """`action` is one word a dashboard can count (dispatched, ignored, tagged, rejected, …).
 
     `fields` say which delivery, event, model or application it was about; they are
