@@ -24,11 +24,13 @@ from generator.cli import main as cli_main
 from generator.cli._build import registry_for
 from generator.diagnostics import Diagnostic
 from generator.errors import EXIT_INTERRUPTED
+from generator.lock import LOCK_FILE
 from generator.lock import io as lock_io
 from generator.lock.model import Lock
 from generator.lock.resolve import Update, compatibility, merge, queries_for
-from generator.pipeline import LOCK_FILE, RENDERED, SPEC_FILE
+from generator.pipeline import RENDERED
 from generator.render.tree import render
+from generator.spec import SPEC_FILE
 from generator.spec.load import load_spec
 from generator.validate.crds import load_crd_schemas
 from generator.validate.manifests import checks

@@ -34,7 +34,7 @@ from bench._phases import fresh_process, in_process, phase_split, relock_current
 from bench._seed import seed
 from bench.scenario import models_yaml, registered_names
 from devtools.stack import Stack
-from generator.pipeline import SPEC_FILE
+from generator.spec import SPEC_FILE
 from generator.spec.load import load_spec
 from generator.spec.model import Target
 from generator.util.environ import scoped_environ

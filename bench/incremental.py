@@ -30,8 +30,10 @@ import yaml
 from bench import _report
 from bench._report import mib, table
 from bench.scenario import models_yaml, synthetic_lock
+from generator.lock import LOCK_FILE
 from generator.lock import io as lock_io
 from generator.render.tree import render
+from generator.spec import SPEC_FILE
 from generator.spec.load import parse_spec
 from generator.validate.crds import load_crd_schemas
 
@@ -75,7 +77,7 @@ def measure(scratch: Path, models: int, crd_dir: Path) -> str:
         repo, cache = _repository(scratch / command, text, lock), scratch / f"{command}-cache"
         runs[f"{command}: full (empty tree, no cache)"] = _cli(repo, cache, crd_dir, command)
         runs[f"{command}: nothing to change"] = _cli(repo, cache, crd_dir, command)
-        (repo / "models.yaml").write_text(text.replace(*EDIT))
+        (repo / SPEC_FILE).write_text(text.replace(*EDIT))
         runs[f"{command}: one model's memory edited"] = _cli(repo, cache, crd_dir, command)
         if command == "render":
             clone = scratch / "clone"
@@ -89,8 +91,8 @@ def measure(scratch: Path, models: int, crd_dir: Path) -> str:
 
 def _repository(repo: Path, text: str, lock: bytes) -> Path:
     repo.mkdir(parents=True)
-    (repo / "models.yaml").write_text(text)
-    (repo / "models.lock").write_bytes(lock)
+    (repo / SPEC_FILE).write_text(text)
+    (repo / LOCK_FILE).write_bytes(lock)
     return repo
 
 

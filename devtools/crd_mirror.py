@@ -25,6 +25,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from generator.crds.sources import BASE_URL_ENV, crd_files
+from generator.spec import SPEC_FILE
 from generator.spec.load import load_spec
 
 LOOPBACK = "127.0.0.1"
@@ -32,7 +33,7 @@ LOOPBACK = "127.0.0.1"
 
 def layout(source: Path, repo: Path) -> dict[str, Path]:
     """URL path → local file, for every CRD the repository's pinned releases need."""
-    spec, _ = load_spec(repo / "models.yaml", "models.yaml")
+    spec, _ = load_spec(repo / SPEC_FILE, SPEC_FILE)
     return {urlsplit(file.url).path: source / file.local for file in crd_files(spec.platform, "http://mirror")}
 
 

@@ -30,6 +30,7 @@ from generator.errors import (
 )
 from generator.gate import review as gate_review
 from generator.gate.evaluate import Verdict, applicable
+from generator.lock import LOCK_FILE
 from generator.lock import images as lock_images
 from generator.lock import io as lock_io
 from generator.lock import verify as lock_verify
@@ -40,6 +41,7 @@ from generator.propose import publish as propose_publish
 from generator.propose.plan import Change
 from generator.registry.base import ModelInfo, ModelVersion, Query, Registered, Registry, Resolution
 from generator.render.tree import ARGOCD_DIR, CLUSTER_DIR, ENVIRONMENTS_DIR, ROOT_KUSTOMIZATION, render
+from generator.spec import SPEC_FILE
 from generator.spec import edit as spec_edit
 from generator.spec.load import load_spec, parse_spec
 from generator.spec.model import Platform, Spec, Target
@@ -47,8 +49,6 @@ from generator.spec.yaml_lines import load as load_yaml
 from generator.util.proc import CommandError, run_cmd
 from generator.write import Plan, interrupted, plan, recover
 
-SPEC_FILE = "models.yaml"
-LOCK_FILE = "models.lock"
 RENDERED = (ENVIRONMENTS_DIR, CLUSTER_DIR, ARGOCD_DIR, ROOT_KUSTOMIZATION)
 
 RegistryFactory = Callable[[Spec], Registry]

@@ -14,6 +14,8 @@ import typer
 from generator.cache import Memo
 from generator.cli._report import CommandReport, changes, emit
 from generator.diagnostics import Diagnostic
+from generator.lock import LOCK_FILE
+from generator.spec import SPEC_FILE
 
 if TYPE_CHECKING:  # the rest is imported where used, so that `--help` and `--version` load none of it
     from generator.gate.review import FactsSource
@@ -24,8 +26,7 @@ if TYPE_CHECKING:  # the rest is imported where used, so that `--help` and `--ve
     from generator.write import Plan
 
 DEFAULT_CRD_DIR = Path("schemas/crds")
-# pipeline.SPEC_FILE and pipeline.LOCK_FILE, named here so that a recalled run never imports the pipeline.
-MEMO_INPUTS = ("models.yaml", "models.lock")
+MEMO_INPUTS = (SPEC_FILE, LOCK_FILE)
 
 
 def repo_root(repo: Path | None) -> Path:

@@ -16,6 +16,7 @@ import typer
 from generator.cli import _build, _options
 from generator.cli._report import CommandReport, emit
 from generator.registry import image_context
+from generator.spec import SPEC_FILE
 
 app = typer.Typer(
     help="Model images for `method: image`: list what needs building, write MLflow's build context, record the "
@@ -60,7 +61,7 @@ def context(ctx: typer.Context, model: Model, env: Env, output: BuildDir, repo: 
     root = _build.repo_root(repo)
     with _build.in_session(ctx, root, write_tree=False):
         target, entry = pipeline.image_target(root, model, env)
-        spec, warnings = load_spec(root / pipeline.SPEC_FILE, pipeline.SPEC_FILE)
+        spec, warnings = load_spec(root / SPEC_FILE, SPEC_FILE)
         tracking = os.environ.get("MLFLOW_TRACKING_URI") or spec.tracking_uri
         image_context.generate(entry.registered_model, entry.version, output.resolve(), tracking_uri=tracking)
         tag = image_tag(target, entry)

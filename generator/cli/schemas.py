@@ -13,7 +13,8 @@ import typer
 
 from generator.cli import _build, _options
 from generator.cli._report import CommandReport, changes, emit
-from generator.crds.sources import BASE_URL_ENV, DEFAULT_BASE_URL, LOCK_FILE, crd_files, pinned
+from generator.crds.sources import BASE_URL_ENV, CRD_LOCK_FILE, DEFAULT_BASE_URL, crd_files, pinned
+from generator.spec import SPEC_FILE
 from generator.write import apply
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ def fetch_command(
     fields = {"directory": where, "versions": _pinned(platform), "changes": changes(plan), "written": not plan.empty}
     if plan.empty:
         done = "downloaded again, identical" if refresh else "nothing downloaded (--refresh forces it)"
-        emit(ctx, CommandReport(warnings, f"{where}: {_versions(platform)} up to date with {LOCK_FILE}; {done}\n",
+        emit(ctx, CommandReport(warnings, f"{where}: {_versions(platform)} up to date with {CRD_LOCK_FILE}; {done}\n",
                                 fields))
     apply(target, plan)
     text = "".join(line.replace(" ", f" {where}/", 1) + "\n" for line in plan.summary())
@@ -93,7 +94,7 @@ def verify_command(ctx: typer.Context, repo: _options.Repo = None, dest: Dest = 
     platform, warnings = _platform(root)
     files = crd_files(platform)
     crds.verify(target, files, where=where)
-    emit(ctx, CommandReport(warnings, f"{where}: {len(files)} files match {LOCK_FILE} ({_versions(platform)})\n",
+    emit(ctx, CommandReport(warnings, f"{where}: {len(files)} files match {CRD_LOCK_FILE} ({_versions(platform)})\n",
                      {"directory": where, "versions": _pinned(platform), "files": len(files)}))
 
 
@@ -104,7 +105,6 @@ def _destination(root: Path, dest: Path | None) -> tuple[Path, str]:
 
 
 def _platform(root: Path) -> tuple[Platform, list[Diagnostic]]:
-    from generator.pipeline import SPEC_FILE  # noqa: PLC0415
     from generator.spec.load import load_spec  # noqa: PLC0415
 
     spec, warnings = load_spec(root / SPEC_FILE, SPEC_FILE)

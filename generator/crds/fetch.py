@@ -16,8 +16,8 @@ from pathlib import Path
 
 from generator.crds.sources import (
     BASE_URL_ENV,
+    CRD_LOCK_FILE,
     FETCH,
-    LOCK_FILE,
     CrdFile,
     CrdLockEntry,
     crd_problem,
@@ -42,8 +42,8 @@ def fetch(dest: Path, files: Sequence[CrdFile], *, where: str, refresh: bool = F
 
     `where` is how messages name `dest` (e.g. `schemas/crds`).
     """
-    current = {path: _read(dest / path) for path in (LOCK_FILE, *(f.local for f in files))}
-    lock = _parse_lock(current[LOCK_FILE], where)
+    current = {path: _read(dest / path) for path in (CRD_LOCK_FILE, *(f.local for f in files))}
+    lock = _parse_lock(current[CRD_LOCK_FILE], where)
     on_disk = {path: None if data is None else sha256(data) for path, data in current.items()}
     stale = drift(files, on_disk, lock, where)
     wanted = list(files) if refresh else [f for f in files if f in stale]
@@ -55,16 +55,16 @@ def fetch(dest: Path, files: Sequence[CrdFile], *, where: str, refresh: bool = F
     if refused:
         raise UserError(refused)
     desired = {file.local: data for file, data in downloaded.items()}
-    desired[LOCK_FILE] = dumps_lock(relock(files, lock, digests))
+    desired[CRD_LOCK_FILE] = dumps_lock(relock(files, lock, digests))
     writes = {path: data for path, data in desired.items() if current[path] != data}
     return Plan(writes=writes, before={path: old for path in writes if (old := current[path]) is not None})
 
 
 def verify(dest: Path, files: Sequence[CrdFile], *, where: str) -> None:
     """Offline: raise DriftFound unless every file on disk is the locked copy of its pinned version."""
-    data = _read(dest / LOCK_FILE)
+    data = _read(dest / CRD_LOCK_FILE)
     if data is None:
-        raise DriftFound.simple("not found", file=f"{where}/{LOCK_FILE}", hint=f"run `{FETCH}` first")
+        raise DriftFound.simple("not found", file=f"{where}/{CRD_LOCK_FILE}", hint=f"run `{FETCH}` first")
     on_disk = {f.local: _digest(dest / f.local) for f in files}
     problems = drift(files, on_disk, _parse_lock(data, where), where)
     if problems:
@@ -117,7 +117,7 @@ def _unreachable(url: str, exc: HttpFailure) -> EnvironmentProblem:
 
 
 def _parse_lock(data: bytes | None, where: str) -> Mapping[str, CrdLockEntry]:
-    return {} if data is None else loads_lock(data, f"{where}/{LOCK_FILE}")
+    return {} if data is None else loads_lock(data, f"{where}/{CRD_LOCK_FILE}")
 
 
 def _digest(path: Path) -> str | None:

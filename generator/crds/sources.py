@@ -28,7 +28,7 @@ from generator.yamlio import dump, header
 
 DEFAULT_BASE_URL = "https://raw.githubusercontent.com"
 BASE_URL_ENV = "KSERVE_GITOPS_CRD_BASE_URL"
-LOCK_FILE = "crds.lock.yaml"
+CRD_LOCK_FILE = "crds.lock.yaml"
 FETCH = "kserve-gitops schemas fetch"
 CRD_API_VERSION = "apiextensions.k8s.io/v1"
 
@@ -167,14 +167,14 @@ def drift(
 def _drift_of(file: CrdFile, digest: str | None, entry: CrdLockEntry | None) -> tuple[str, str] | None:
     fetch = f"run `{FETCH}`"
     if entry is None:
-        return f"not recorded in {LOCK_FILE}", f"{fetch} to download it and record its sha256"
+        return f"not recorded in {CRD_LOCK_FILE}", f"{fetch} to download it and record its sha256"
     if entry.version != file.version:
-        return (f"{LOCK_FILE} has {entry.version}, but {file.project.setting} pins {file.version}",
+        return (f"{CRD_LOCK_FILE} has {entry.version}, but {file.project.setting} pins {file.version}",
                 f"{fetch} to download {file.project.title} {file.version}")
     if digest is None:
         return "missing", f"{fetch} to download it again"
     if digest != entry.sha256:
-        return (f"changed on disk: sha256 {digest}, {LOCK_FILE} has {entry.sha256}",
+        return (f"changed on disk: sha256 {digest}, {CRD_LOCK_FILE} has {entry.sha256}",
                 f"CRDs are upstream data, not edited here; {fetch} to restore the {file.version} file")
     return None
 
@@ -187,11 +187,11 @@ def untrusted(downloaded: Mapping[CrdFile, str], lock: Mapping[str, CrdLockEntry
         if entry is not None and entry.version == file.version and entry.sha256 != digest:
             problems.append(Diagnostic(
                 file=f"{where}/{file.local}",
-                message=f"{file.url} served other bytes than {LOCK_FILE} recorded for {file.version}: "
+                message=f"{file.url} served other bytes than {CRD_LOCK_FILE} recorded for {file.version}: "
                         f"sha256 {digest}, locked {entry.sha256}",
                 hint=f"nothing was written. A release tag should never change: check --base-url, proxies and "
                      f"mirrors first. Only if upstream really moved tag {file.version}, delete the entry "
-                     f"'{file.local}' from {where}/{LOCK_FILE} and fetch again",
+                     f"'{file.local}' from {where}/{CRD_LOCK_FILE} and fetch again",
             ))
     return problems
 

@@ -11,6 +11,7 @@ import jsonschema
 from generator import yamlio
 from generator.diagnostics import Diagnostic, json_path
 from generator.errors import LockError
+from generator.lock import LOCK_FILE
 from generator.lock.model import LoadCheck, Lock, LockEntry, Verdict
 from generator.registry.base import ModelInfo
 from generator.spec.model import REF_KINDS, Ref
@@ -107,7 +108,7 @@ def dumps(lock: Lock) -> bytes:
     return dump([{"lockVersion": LOCK_VERSION, "models": models}], HEADER)
 
 
-def loads(text: str, file: str = "models.lock") -> Lock:
+def loads(text: str, file: str = LOCK_FILE) -> Lock:
     data, positions, problems = load_yaml(text, file)
     if data is None and not problems:
         return Lock()

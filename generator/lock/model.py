@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from generator.lock import LOCK_FILE
 from generator.registry.base import ModelInfo
 from generator.spec.model import Ref
 
@@ -70,7 +71,7 @@ class LockEntry:
 @dataclass(frozen=True)
 class Lock:
     entries: dict[tuple[str, str], LockEntry] = field(default_factory=dict)
-    file: str = field(default="models.lock", compare=False)  # as diagnostics name it, e.g. "main:models.lock"
+    file: str = field(default=LOCK_FILE, compare=False)  # as diagnostics name it, e.g. "main:models.lock"
 
     def get(self, model: str, env: str) -> LockEntry | None:
         return self.entries.get((model, env))

@@ -15,6 +15,7 @@ from typing import Literal
 
 from generator.gate.evaluate import Verdict
 from generator.gate.review import GateReview, Move
+from generator.lock import LOCK_FILE
 from generator.lock import io as lock_io
 from generator.lock.model import Lock, LockEntry
 from generator.lock.resolve import Update
@@ -25,8 +26,6 @@ from generator.spec.model import Spec, Target
 
 Group = Literal["env", "model", "all"]
 BRANCH_PREFIX = "kserve-gitops/promote-"
-SPEC_FILE = "models.yaml"
-LOCK_FILE = "models.lock"
 SHARED = ""  # the files-per-environment key of files outside environments/<env>/
 EVERYTHING = Update(everything=True)
 

@@ -22,11 +22,13 @@ from generator.diagnostics import Diagnostic
 from generator.errors import ProposeError
 from generator.gate.evaluate import Verdict
 from generator.gate.review import GateReview, Move
+from generator.lock import LOCK_FILE
 from generator.lock import io as lock_io
 from generator.lock.model import Lock
 from generator.lock.resolve import Update
 from generator.propose import body, plan
 from generator.registry.runs import RunDetails
+from generator.spec import SPEC_FILE
 from generator.spec.load import parse_spec
 from generator.spec.model import Platform, Spec
 
@@ -141,10 +143,10 @@ def _proposals(
     """The base branch's lock and, with MODEL arguments, what each bot branch proposes now, into `plan`."""
     unknown = settings.update.unknown_selectors(spec)
     if unknown:
-        raise ProposeError.simple(f"{', '.join(unknown)}: not a MODEL or MODEL/ENV of {snapshot.base}:{plan.SPEC_FILE}")
-    base_lock = _lock(git, snapshot.base_sha, f"{snapshot.base}:{plan.LOCK_FILE}")
+        raise ProposeError.simple(f"{', '.join(unknown)}: not a MODEL or MODEL/ENV of {snapshot.base}:{SPEC_FILE}")
+    base_lock = _lock(git, snapshot.base_sha, f"{snapshot.base}:{LOCK_FILE}")
     proposed = {} if settings.update.everything else {
-        branch: _lock(git, tip, f"{branch}:{plan.LOCK_FILE}") for branch, tip in snapshot.branches.items()}
+        branch: _lock(git, tip, f"{branch}:{LOCK_FILE}") for branch, tip in snapshot.branches.items()}
     changes = plan.find_changes(spec, base_lock, new, settings.group, update=settings.update, proposed=proposed)
     review = gates.review(spec, base_lock, changes, settings.update) if gates is not None else GateReview()
     held = {(move.target.key, move.candidate.version) for move, _ in review.held}
@@ -156,14 +158,14 @@ def _proposals(
 
 
 def _spec(git: GitSide, snapshot: Snapshot) -> tuple[Spec, list[Diagnostic]]:
-    text = git.read(snapshot.base_sha, plan.SPEC_FILE)
+    text = git.read(snapshot.base_sha, SPEC_FILE)
     if text is None:
-        raise ProposeError.simple(f"{snapshot.base} has no {plan.SPEC_FILE}", hint="propose from a platform repository")
-    return parse_spec(text, f"{snapshot.base}:{plan.SPEC_FILE}")
+        raise ProposeError.simple(f"{snapshot.base} has no {SPEC_FILE}", hint="propose from a platform repository")
+    return parse_spec(text, f"{snapshot.base}:{SPEC_FILE}")
 
 
 def _lock(git: GitSide, rev: str, display: str) -> Lock:
-    text = git.read(rev, plan.LOCK_FILE)
+    text = git.read(rev, LOCK_FILE)
     return lock_io.loads(text, display) if text is not None else Lock()
 
 

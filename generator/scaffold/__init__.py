@@ -24,9 +24,9 @@ from generator import __version__
 from generator.diagnostics import Diagnostic
 from generator.errors import EnvironmentProblem, UserError
 from generator.registry.base import Registered
+from generator.spec import SPEC_FILE
 
 DEFAULT_ACTION_REPO = "kserve-gitops/kserve-gitops"
-SPEC_FILE = "models.yaml"
 CRD_LOCK = "schemas/crds/crds.lock.yaml"
 IMAGES_WORKFLOW = ".github/workflows/images.yml"
 # destination in the new repository → template in generator/scaffold/templates

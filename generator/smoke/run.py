@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.errors import LockError, UserError
+from generator.lock import LOCK_FILE
 from generator.lock import io as lock_io
 from generator.render.inferenceservice import PROTOCOLS
 from generator.smoke.client import Reply
@@ -29,11 +30,10 @@ from generator.smoke.request import (
     invocations_request,
     v2_request,
 )
+from generator.spec import SPEC_FILE
 from generator.spec.load import load_spec
 from generator.util.redact import redact
 
-SPEC_FILE = "models.yaml"
-LOCK_FILE = "models.lock"
 MODEL_NAME_ENV = "MLSERVER_MODEL_NAME"
 V2 = PROTOCOLS["runtime"]
 INVOCATIONS = PROTOCOLS["image"]  # MLflow's scoring server (`/invocations`)

@@ -21,9 +21,9 @@ from typing import Any
 import yaml
 
 from generator.errors import SpecError
+from generator.spec import SPEC_FILE
 
 Path_ = tuple[str, ...]
-_FILE = "models.yaml"
 
 
 def pin(text: str, model: str, env: str, version: str) -> str:
@@ -73,7 +73,7 @@ def remove_key(text: str, path: Path_, key: str) -> str:
 def _mapping_at(text: str, path: Path_) -> yaml.MappingNode:
     node = _nodes_on(yaml.compose(text, Loader=yaml.SafeLoader), path)[-1]
     if not isinstance(node, yaml.MappingNode):
-        raise SpecError.simple(f"{'.'.join(path)} is not a mapping", file=_FILE)
+        raise SpecError.simple(f"{'.'.join(path)} is not a mapping", file=SPEC_FILE)
     return node
 
 
@@ -86,7 +86,7 @@ def _nodes_on(root: yaml.Node | None, path: Path_) -> list[yaml.Node]:
         if isinstance(node, yaml.MappingNode):
             child = next((v for k, v in node.value if k.value == part), None)
         if child is None:
-            raise SpecError.simple(f"{'.'.join(path)} not found", file=_FILE,
+            raise SpecError.simple(f"{'.'.join(path)} not found", file=SPEC_FILE,
                                    hint="check the model and environment names (see `kserve-gitops validate`)")
         nodes.append(child)
         node = child

@@ -23,7 +23,7 @@ from jsonschema.exceptions import ValidationError
 from generator import yamlio
 from generator.diagnostics import Diagnostic, json_path
 from generator.errors import SpecError
-from generator.spec import rules
+from generator.spec import SPEC_FILE, rules
 from generator.spec.model import (
     IN_CLUSTER,
     MANUAL_SYNC,
@@ -125,7 +125,7 @@ def load_spec(path: Path, display: str | None = None) -> tuple[Spec, list[Diagno
     return parse_spec(text, file)
 
 
-def parse_spec(text: str, file: str = "models.yaml") -> tuple[Spec, list[Diagnostic]]:
+def parse_spec(text: str, file: str = SPEC_FILE) -> tuple[Spec, list[Diagnostic]]:
     data, positions, problems = load_yaml(text, file)
     if not problems and not isinstance(data, dict):
         problems = [Diagnostic(file=file, line=1, message="expected a mapping with apiVersion, environments and models",

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from generator.platform.runtimes import DEFAULT_INSTALL, InstallMethod, default_image
+from generator.spec import SPEC_FILE
 
 RefKind = Literal["version", "alias", "stage", "latest"]
 Method = Literal["runtime", "image", "registry"]
@@ -223,7 +224,7 @@ class Spec:
     platform: Platform = Platform()
     argocd: ArgoCD | None = None
     storage_initializer: StorageInitializer | None = None
-    source: str = "models.yaml"
+    source: str = SPEC_FILE
 
     @property
     def storage_prefixes(self) -> tuple[str, ...]:

@@ -19,9 +19,10 @@ from typing import Any
 import yaml
 
 from generator import yamlio
-from generator.crds.sources import LOCK_FILE as CRD_LOCK
+from generator.crds.sources import CRD_LOCK_FILE
 from generator.diagnostics import Diagnostic
 from generator.errors import UserError
+from generator.lock import LOCK_FILE
 from generator.spec.model import Platform
 from generator.spec.yaml_lines import load as load_yaml
 from generator.validate.core_kinds import load_core_schemas
@@ -153,7 +154,7 @@ def _sources(root: Path, paths: Iterable[str]) -> tuple[dict[tuple[str, str, str
     sources: dict[tuple[str, str, str, str], _Source] = {}
     problems: list[Diagnostic] = []
     for path in paths:
-        if path.endswith(".yaml") and not path.endswith("kustomization.yaml") and path != "models.lock":
+        if path.endswith(".yaml") and not path.endswith("kustomization.yaml") and path != LOCK_FILE:
             try:
                 text = yamlio.read_text(root / path)
             except (OSError, UnicodeDecodeError) as exc:
@@ -257,7 +258,8 @@ class _Lines:
 
 
 def _crds(crd_dir: Path, required: bool) -> tuple[CrdSchemas | None, list[Diagnostic]]:
-    if crd_dir.is_dir() and any(p.name != CRD_LOCK for p in crd_dir.rglob("*.yaml")):  # the lock alone: not fetched
+    # a directory holding only the lock was never fetched
+    if crd_dir.is_dir() and any(p.name != CRD_LOCK_FILE for p in crd_dir.rglob("*.yaml")):
         return load_crd_schemas(crd_dir), []
     missing = Diagnostic(
         message=f"no CRDs in {crd_dir}: manifests were not checked against the KServe and Argo CD CRD schemas",

@@ -22,13 +22,13 @@ import yaml
 
 from generator import yamlio
 from generator.errors import LockError
+from generator.lock import LOCK_FILE
 from generator.lock.io import LOCK_VERSION
 from generator.render.inferenceservice import API_VERSION
 from generator.render.tree import ENVIRONMENTS_DIR
 from generator.webhook.answer import Malformed
 
 EVENTS = ("deployed", "degraded")
-LOCK_FILE = "models.lock"
 _ISVC = (API_VERSION.split("/")[0], "InferenceService")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from generator.crds.sources import (
-    LOCK_FILE,
+    CRD_LOCK_FILE,
     CrdFile,
     CrdLockEntry,
     crd_files,
@@ -109,7 +109,7 @@ def test_lock_round_trips_sorted_with_a_header_and_no_timestamps() -> None:
         f"  url: {RAW}/argoproj/argo-cd/v3.5.1/manifests/crds/application-crd.yaml",
         f"  sha256: {HASH_A}",
     ]
-    assert loads_lock(text, LOCK_FILE) == lock
+    assert loads_lock(text, CRD_LOCK_FILE) == lock
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -119,9 +119,9 @@ def test_lock_round_trips_sorted_with_a_header_and_no_timestamps() -> None:
 ])
 def test_a_broken_lock_names_the_file_and_how_to_recover(text: bytes, message: str) -> None:
     with pytest.raises(UserError) as caught:
-        loads_lock(text, f"{WHERE}/{LOCK_FILE}")
+        loads_lock(text, f"{WHERE}/{CRD_LOCK_FILE}")
     first = caught.value.diagnostics[0]
-    assert first.file == f"{WHERE}/{LOCK_FILE}"
+    assert first.file == f"{WHERE}/{CRD_LOCK_FILE}"
     assert message in first.message
     assert "schemas fetch" in first.hint
 
@@ -131,7 +131,7 @@ def test_a_matching_file_needs_nothing() -> None:
 
 
 @pytest.mark.parametrize(("on_disk", "lock", "message"), [
-    ({}, {}, f"not recorded in {LOCK_FILE}"),
+    ({}, {}, f"not recorded in {CRD_LOCK_FILE}"),
     ({ISVC.local: HASH_A}, _locked(ISVC, version="v0.19.0"), "crds.lock.yaml has v0.19.0, but "
                                                              "platform.kserveVersion pins v0.20.0"),
     ({ISVC.local: None}, _locked(ISVC), "missing"),
@@ -152,7 +152,7 @@ def test_same_version_with_other_bytes_is_refused_naming_both_hashes_and_the_way
     assert ISVC.url in problem.message
     assert f"sha256 {HASH_B}, locked {HASH_A}" in problem.message
     assert "nothing was written" in problem.hint
-    assert f"delete the entry '{ISVC.local}' from {WHERE}/{LOCK_FILE}" in problem.hint
+    assert f"delete the entry '{ISVC.local}' from {WHERE}/{CRD_LOCK_FILE}" in problem.hint
 
 
 def test_first_use_and_new_versions_are_trusted() -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from generator.registry.base import Registered
-from generator.scaffold import NO_MODEL, SPEC_FILE, Options, files, models_section
+from generator.scaffold import NO_MODEL, Options, files, models_section
+from generator.spec import SPEC_FILE
 from generator.spec.load import parse_spec
 from generator.spec.model import Spec
 
