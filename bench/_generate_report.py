@@ -11,6 +11,7 @@ from bench._phases import CHECKS, COMPAT, CRD_LOAD, PHASES, CliRun, Relock, Spli
 from bench._report import machine, mib, stamp, table
 from bench._seed import Seeding
 from bench.scenario import ALIASES, VERSIONS
+from generator import diagnostics
 
 
 @dataclass(frozen=True)
@@ -66,9 +67,9 @@ def _phases(r: Results) -> str:
             rows += [[f"↳ {sub.removeprefix('validate: ')}", timer.seconds[sub], _share(timer.seconds[sub], total),
                       "—", mib(timer.rss_after[sub])] for sub in (CRD_LOAD, CHECKS, COMPAT)]
     rows.append(["**total**", total, "100%", sum(r.split.requests.values()), mib(r.peak_rss_mib)])
-    errors = [d for d in r.split.findings if d.severity == "error"]
-    note = (f"\n\n{r.split.files:,} files planned and written; validation found {len(errors):,} error(s) and "
-            f"{len(r.split.findings) - len(errors):,} warning(s). \"peak RSS after\" is this process's "
+    note = (f"\n\n{r.split.files:,} files planned and written; validation found "
+            f"{len(diagnostics.errors(r.split.findings)):,} error(s) and "
+            f"{len(diagnostics.warnings(r.split.findings)):,} warning(s). \"peak RSS after\" is this process's "
             "high-water mark when the phase ended (it includes seeding and sklearn, so it only grows). "
             "The phases call the stage functions `pipeline.generate` calls, in its order.")
     return table(["phase", "seconds", "share", "HTTP requests", "peak RSS after"], rows) + note

@@ -61,7 +61,13 @@ class Diagnostic:
 
 
 def errors(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """The findings that stop a command (nothing is written when there is one)."""
     return [d for d in diagnostics if d.severity == "error"]
+
+
+def warnings(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """The findings that are shown but let the command go on."""
+    return [d for d in diagnostics if d.severity == "warning"]
 
 
 def ordered(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:

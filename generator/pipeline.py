@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from generator import progress, repo_lock, scaffold
+from generator import diagnostics, progress, repo_lock, scaffold
 from generator import status as status_rows
 from generator.cache import Memo
 from generator.compat import load as compat_load
@@ -191,7 +191,7 @@ def _existing(path: Path) -> bytes | None:
 
 def _compat_warnings(spec: Spec, lock: Lock) -> list[Diagnostic]:
     """What may not load on its runtime but is not refused (errors were refused while locking)."""
-    return [d for d in compatibility(spec, lock) if d.severity == "warning"]
+    return diagnostics.warnings(compatibility(spec, lock))
 
 
 def _drift(repo: Path, spec: Spec, current: Lock) -> list[Diagnostic]:
@@ -395,10 +395,9 @@ def _check(files: dict[str, bytes], validate: Validator, platform: Platform) -> 
     """Raise on errors (nothing gets written); return the warnings."""
     with progress.stage(f"validating {len(files)} file(s)"):
         found = validate(files, platform)
-    problems = [d for d in found if d.severity == "error"]
-    if problems:
+    if problems := diagnostics.errors(found):
         raise ValidationFailed(problems)
-    return [d for d in found if d.severity == "warning"]
+    return diagnostics.warnings(found)
 
 
 def propose(

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from itertools import groupby
 from typing import Any, Literal
 
-from generator.diagnostics import Diagnostic, ordered
+from generator.diagnostics import Diagnostic, errors, ordered, warnings
 from generator.util.excerpt import MESSAGE_LIMIT, excerpt
 
 Format = Literal["text", "json", "github"]
@@ -29,8 +29,8 @@ def document(command: str, findings: Sequence[Diagnostic], *, ok: bool, **fields
     body = {
         "command": command,
         "ok": ok,
-        "errors": sum(d.severity == "error" for d in items),
-        "warnings": sum(d.severity == "warning" for d in items),
+        "errors": len(errors(items)),
+        "warnings": len(warnings(items)),
         "findings": [d.as_dict() for d in items],
         **fields,
     }

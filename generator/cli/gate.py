@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from generator import diagnostics
 from generator.cli import _build, _options
 from generator.cli._report import CommandReport, emit
 
@@ -26,7 +27,7 @@ def command(ctx: typer.Context, base: Base = "HEAD", output: _options.OutputOrGi
     root = _build.repo_root(repo)
     with _build.in_session(ctx, root, write_tree=False):
         found = pipeline.gate(root, base, _build.facts_for)
-        errors = sum(d.severity == "error" for d in found)
-        summary = f"{errors} gate failure(s)\n" if errors else "every moved version passes its gates\n"
-        emit(ctx, CommandReport(found, summary if output == "text" else "", {"base": base}, code=1 if errors else 0,
+        failed = len(diagnostics.errors(found))
+        summary = f"{failed} gate failure(s)\n" if failed else "every moved version passes its gates\n"
+        emit(ctx, CommandReport(found, summary if output == "text" else "", {"base": base}, code=1 if failed else 0,
                          listed=True))

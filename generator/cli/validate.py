@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import typer
 
+from generator import diagnostics
 from generator.cli import _build, _options
 from generator.cli._report import CommandReport, emit
 
@@ -21,6 +22,6 @@ def command(
     root = _build.repo_root(repo)
     with _build.in_session(ctx, root, write_tree=False):
         found = pipeline.validate_repo(root, tree_checks(_build.crd_directory(root, crd_dir)))
-        errors = sum(d.severity == "error" for d in found)
-        summary = f"{errors} error(s), {len(found) - errors} warning(s)\n" if found else "valid\n"
-        emit(ctx, CommandReport(found, summary if output == "text" else "", code=1 if errors else 0, listed=True))
+        failed = len(diagnostics.errors(found))
+        summary = f"{failed} error(s), {len(diagnostics.warnings(found))} warning(s)\n" if found else "valid\n"
+        emit(ctx, CommandReport(found, summary if output == "text" else "", code=1 if failed else 0, listed=True))

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from generator import diagnostics
 from generator.diagnostics import Diagnostic, json_path
 from generator.lock.model import Lock, LockEntry
 from generator.registry.base import ModelVersion, NotFound, Query, Resolution
@@ -217,7 +218,7 @@ def _refusals(target: Target, entry: LockEntry | Diagnostic, spec: Spec) -> list
     """Why an entry cannot be locked: it did not resolve, or its runtime cannot load it."""
     if isinstance(entry, Diagnostic):
         return [entry]
-    return [d for d in _compat(target, entry, spec) if d.severity == "error"]
+    return diagnostics.errors(_compat(target, entry, spec))
 
 
 def _compat(target: Target, entry: LockEntry, spec: Spec) -> list[Diagnostic]:

@@ -20,7 +20,7 @@ import jsonschema
 import jsonschema_rs
 from jsonschema.exceptions import ValidationError
 
-from generator import yamlio
+from generator import diagnostics, yamlio
 from generator.diagnostics import Diagnostic, json_path
 from generator.errors import SpecError
 from generator.spec import SPEC_FILE, rules
@@ -134,11 +134,10 @@ def parse_spec(text: str, file: str = SPEC_FILE) -> tuple[Spec, list[Diagnostic]
         problems = [_schema_diagnostic(e, positions, file) for e in _without_echoes(_validator().iter_errors(data))]
     if problems:
         raise SpecError(problems)
-    spec, diagnostics = _build(data, positions, file)
-    errors = [d for d in diagnostics if d.severity == "error"]
-    if errors:
-        raise SpecError(errors)
-    return spec, [d for d in diagnostics if d.severity == "warning"]
+    spec, found = _build(data, positions, file)
+    if refused := diagnostics.errors(found):
+        raise SpecError(refused)
+    return spec, diagnostics.warnings(found)
 
 
 def _without_echoes(errors: Iterator[ValidationError]) -> list[ValidationError]:

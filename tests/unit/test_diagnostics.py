@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from generator.diagnostics import Diagnostic, json_path
+from generator.diagnostics import Diagnostic, errors, json_path, warnings
 
 
 def test_json_path_quotes_keys_that_are_not_identifiers() -> None:
@@ -23,3 +23,11 @@ def test_credentials_in_urls_never_reach_the_message() -> None:
     assert "s3cret" not in str(found)
     assert "https://***@mlflow.example.com/api" in str(found)
     assert "s3cret" not in str(found.as_dict())
+
+
+def test_errors_and_warnings_split_findings_by_severity_in_order() -> None:
+    first, second = Diagnostic(message="a"), Diagnostic(message="b")
+    note = Diagnostic(message="c", severity="warning")
+    found = [first, note, second]
+    assert errors(found) == [first, second]
+    assert warnings(found) == [note]
