@@ -26,6 +26,7 @@ demo: $(BIN)/kserve-gitops
 
 lint: $(BIN)/kserve-gitops
 	$(BIN)/ruff check generator storage_initializer devtools tests bench
+	$(BIN)/ruff format --check generator storage_initializer devtools tests bench
 	$(BIN)/mypy
 
 # The tests fetch the pinned CRDs first (`kserve-gitops schemas fetch`; KSERVE_GITOPS_CRD_BASE_URL for a mirror).

@@ -61,27 +61,48 @@ def _phases(r: Results) -> str:
     rows: list[list[object]] = []
     for name in PHASES:
         requests = sum(r.split.requests.values()) if name == "resolve" else "—"
-        rows.append([name, timer.seconds[name], _share(timer.seconds[name], total), requests,
-                     mib(timer.rss_after[name])])
+        rows.append(
+            [name, timer.seconds[name], _share(timer.seconds[name], total), requests, mib(timer.rss_after[name])]
+        )
         if name == "validate":
-            rows += [[f"↳ {sub.removeprefix('validate: ')}", timer.seconds[sub], _share(timer.seconds[sub], total),
-                      "—", mib(timer.rss_after[sub])] for sub in (CRD_LOAD, CHECKS, COMPAT)]
+            rows += [
+                [
+                    f"↳ {sub.removeprefix('validate: ')}",
+                    timer.seconds[sub],
+                    _share(timer.seconds[sub], total),
+                    "—",
+                    mib(timer.rss_after[sub]),
+                ]
+                for sub in (CRD_LOAD, CHECKS, COMPAT)
+            ]
     rows.append(["**total**", total, "100%", sum(r.split.requests.values()), mib(r.peak_rss_mib)])
-    note = (f"\n\n{r.split.files:,} files planned and written; validation found "
-            f"{len(diagnostics.errors(r.split.findings)):,} error(s) and "
-            f"{len(diagnostics.warnings(r.split.findings)):,} warning(s). \"peak RSS after\" is this process's "
-            "high-water mark when the phase ended (it includes seeding and sklearn, so it only grows). "
-            "The phases call the stage functions `pipeline.generate` calls, in its order.")
+    note = (
+        f"\n\n{r.split.files:,} files planned and written; validation found "
+        f"{len(diagnostics.errors(r.split.findings)):,} error(s) and "
+        f'{len(diagnostics.warnings(r.split.findings)):,} warning(s). "peak RSS after" is this process\'s '
+        "high-water mark when the phase ended (it includes seeding and sklearn, so it only grows). "
+        "The phases call the stage functions `pipeline.generate` calls, in its order."
+    )
     return table(["phase", "seconds", "share", "HTTP requests", "peak RSS after"], rows) + note
 
 
 def _runs(r: Results) -> str:
-    rows = [[run.label, run.seconds, "—" if run.requests is None else run.requests, _said(run), _warnings(run),
-             mib(run.peak_rss_mib)] for run in r.runs]
+    rows = [
+        [
+            run.label,
+            run.seconds,
+            "—" if run.requests is None else run.requests,
+            _said(run),
+            _warnings(run),
+            mib(run.peak_rss_mib),
+        ]
+        for run in r.runs
+    ]
     return table(["run", "seconds", "HTTP requests", "stdout", "warnings", "peak RSS"], rows) + (
         "\n\nIn-process runs reuse this interpreter's imports (mlflow, jsonschema); the fresh process pays "
         "them, as a user does. In-process peak RSS is this benchmark process's high-water mark; the fresh "
-        "process's is its own VmHWM.")
+        "process's is its own VmHWM."
+    )
 
 
 def _versus(r: Results) -> str:
@@ -90,12 +111,22 @@ def _versus(r: Results) -> str:
     rows: list[list[object]] = []
     if r.baseline is not None:
         base = sum(r.baseline.requests.values())
-        rows.append(["seed's way: per reference, one call after another", base, f"{base / references:.3f}",
-                     r.baseline.seconds, "1.0x"])
+        rows.append(
+            [
+                "seed's way: per reference, one call after another",
+                base,
+                f"{base / references:.3f}",
+                r.baseline.seconds,
+                "1.0x",
+            ]
+        )
     for label, requests, seconds in (
         ("ours, first run: resolve phase (no lock; every MLmodel read)", ours_requests, ours_seconds),
-        ("ours, lock current: `lock --update` (every reference again; MLmodel facts from the lock)",
-         r.relock.requests, r.relock.seconds),
+        (
+            "ours, lock current: `lock --update` (every reference again; MLmodel facts from the lock)",
+            r.relock.requests,
+            r.relock.seconds,
+        ),
     ):
         count = sum(requests.values())
         speedup = f"{r.baseline.seconds / seconds:.1f}x" if r.baseline is not None else "—"
@@ -106,8 +137,15 @@ def _versus(r: Results) -> str:
 
 def _endpoints(ours: Counter[str], current: Counter[str], baseline: Baseline | None) -> str:
     theirs = baseline.requests if baseline is not None else Counter[str]()
-    rows = [[f"`{e.removeprefix('/api/2.0/mlflow/')}`", theirs.get(e, 0) if baseline else "—", ours.get(e, 0),
-             current.get(e, 0)] for e in sorted({*ours, *theirs, *current})]
+    rows = [
+        [
+            f"`{e.removeprefix('/api/2.0/mlflow/')}`",
+            theirs.get(e, 0) if baseline else "—",
+            ours.get(e, 0),
+            current.get(e, 0),
+        ]
+        for e in sorted({*ours, *theirs, *current})
+    ]
     return table(["REST endpoint", "seed's way", "ours, first run", "ours, lock current"], rows)
 
 
@@ -121,11 +159,14 @@ def _agreement(r: Results) -> str:
 
 def _memory(r: Results) -> str:
     rows = [["benchmark process (seeding, sklearn, mlflow client, every phase)", mib(r.peak_rss_mib)]]
-    rows += [[f"`{p.label}` server, {p.processes} process(es), sum of each one's VmHWM", mib(p.peak_mib)]
-             for p in r.servers]
+    rows += [
+        [f"`{p.label}` server, {p.processes} process(es), sum of each one's VmHWM", mib(p.peak_mib)] for p in r.servers
+    ]
     for run in (run for run in r.runs if "fresh" in run.label):
-        rows += [[f"fresh `kserve-gitops generate` process: {run.label.split(',')[0]}", mib(run.peak_rss_mib)],
-                 ["its largest `kubectl kustomize` child", mib(run.kustomize_peak_mib)]]
+        rows += [
+            [f"fresh `kserve-gitops generate` process: {run.label.split(',')[0]}", mib(run.peak_rss_mib)],
+            ["its largest `kubectl kustomize` child", mib(run.kustomize_peak_mib)],
+        ]
     return table(["process", "peak RSS"], rows)
 
 
@@ -141,8 +182,11 @@ def _said(run: CliRun) -> str:
 
 def _warnings(run: CliRun) -> str:
     """How many warnings the run printed, and the rule of the most frequent one."""
-    rules = Counter(line.rsplit("[", 1)[-1].rstrip("]") if line.endswith("]") else "?"
-                    for line in run.stderr.splitlines() if line.startswith("warning"))
+    rules = Counter(
+        line.rsplit("[", 1)[-1].rstrip("]") if line.endswith("]") else "?"
+        for line in run.stderr.splitlines()
+        if line.startswith("warning")
+    )
     if not rules:
         return "0"
     rule, _ = rules.most_common(1)[0]

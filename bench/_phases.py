@@ -130,5 +130,13 @@ def fresh_process(label: str, repo: Path, crd_dir: Path) -> CliRun:
         start = time.perf_counter()
         done = subprocess.run(argv, capture_output=True, text=True, check=False)
         elapsed = time.perf_counter() - start
-    return CliRun(label, elapsed, done.returncode, done.stdout, done.stderr, None, peaks.peaks.get("generator", 0.0),
-                  peaks.peaks.get("kubectl", 0.0))
+    return CliRun(
+        label,
+        elapsed,
+        done.returncode,
+        done.stdout,
+        done.stderr,
+        None,
+        peaks.peaks.get("generator", 0.0),
+        peaks.peaks.get("kubectl", 0.0),
+    )

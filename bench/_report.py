@@ -66,8 +66,11 @@ def stamp() -> str:
     code, not only in timing, and the stamp says so.
     """
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    changed = (" (generator/ changed during the run: the fresh-process figures ran newer code than the rest)"
-               if _source_digest() != START_SOURCE else "")
+    changed = (
+        " (generator/ changed during the run: the fresh-process figures ran newer code than the rest)"
+        if _source_digest() != START_SOURCE
+        else ""
+    )
     return f"{now}, commit {START_COMMIT}{changed}, 1-minute load average {START_LOAD:.2f} at the start"
 
 

@@ -85,7 +85,7 @@ def measure(scratch: Path, models: int, crd_dir: Path) -> str:
             runs["validate: fresh clone (no cache)"] = _cli(clone, scratch / "no-cache", crd_dir, "validate")
     runs["`kserve-gitops --help`"] = _timed([sys.executable, "-m", "generator", "--help"])
     runs["`kserve-gitops --version`"] = _timed([sys.executable, "-m", "generator", "--version"])
-    runs["`python -c \"import typer, yaml\"`"] = _timed([sys.executable, "-c", "import typer, yaml"])
+    runs['`python -c "import typer, yaml"`'] = _timed([sys.executable, "-c", "import typer, yaml"])
     return _render_report(models, len(files), floor, runs)
 
 
@@ -173,7 +173,7 @@ def _rss_mib(pid: int) -> float:
 
 def _render_report(models: int, count: int, floor: float, runs: Mapping[str, Run]) -> str:
     full = {c: runs[f"{c}: full (empty tree, no cache)"].seconds for c in ("render", "generate")}
-    help_base = runs["`python -c \"import typer, yaml\"`"].seconds
+    help_base = runs['`python -c "import typer, yaml"`'].seconds
     targets = {
         "render: full (empty tree, no cache)": ("x floor", floor, 2.0),
         "render: nothing to change": ("x full render", full["render"], 0.05),
@@ -185,27 +185,45 @@ def _render_report(models: int, count: int, floor: float, runs: Mapping[str, Run
         "`kserve-gitops --help`": ("x import typer, yaml", help_base, 2.0),
         "`kserve-gitops --version`": ("x import typer, yaml", help_base, 2.0),
     }
-    rows: list[list[object]] = [["floor: CSafeLoader + one strict validator + CSafeDumper + write", floor, "1.00",
-                                 "—", "—", "—", "—"]]
+    rows: list[list[object]] = [
+        ["floor: CSafeLoader + one strict validator + CSafeDumper + write", floor, "1.00", "—", "—", "—", "—"]
+    ]
     for name, run in runs.items():
         if name in targets:
             unit, base, target = targets[name]
             value = run.seconds / base
-            rows.append([name, run.seconds, f"{value:.2f} {unit}", f"≤ {target:g}",
-                         "met" if value <= target else "**not met**", run.code, mib(run.peak_mib)])
+            rows.append(
+                [
+                    name,
+                    run.seconds,
+                    f"{value:.2f} {unit}",
+                    f"≤ {target:g}",
+                    "met" if value <= target else "**not met**",
+                    run.code,
+                    mib(run.peak_mib),
+                ]
+            )
         else:
             rows.append([name, run.seconds, "1.00", "—", "—", run.code, mib(run.peak_mib)])
     generate = runs["generate: full (empty tree, no cache)"]
-    return "\n\n".join([
-        f"### `python -m bench.incremental --models {models}`: {count:,} files, {models * 3:,} InferenceServices",
-        f"Measured {_report.stamp()} on {_report.machine()}. Each step is a fresh process (`python -m generator`); "
-        "the floor is timed in the benchmark's own process, in the same run.",
-        table(["step", "seconds", "ratio", "target", "", "exit", "peak RSS (with children)"], rows),
-        f"Memory target (≤ 300 MiB, children included) for a first `generate` of {models:,} models: "
-        f"{mib(generate.peak_mib)} ({'met' if generate.peak_mib <= 300 else '**not met**'}); the largest sum of "
-        "resident memory over the process and its `kubectl kustomize` children, polled every 20 ms. Its lock is "
-        "current, so it resolves nothing: `bench.generate` measures resolving against a real MLflow.",
-    ]) + "\n"
+    return (
+        "\n\n".join(
+            [
+                f"### `python -m bench.incremental --models {models}`: "
+                f"{count:,} files, {models * 3:,} InferenceServices",
+                f"Measured {_report.stamp()} on {_report.machine()}. "
+                "Each step is a fresh process (`python -m generator`); "
+                "the floor is timed in the benchmark's own process, in the same run.",
+                table(["step", "seconds", "ratio", "target", "", "exit", "peak RSS (with children)"], rows),
+                f"Memory target (≤ 300 MiB, children included) for a first `generate` of {models:,} models: "
+                f"{mib(generate.peak_mib)} ({'met' if generate.peak_mib <= 300 else '**not met**'}); "
+                "the largest sum of resident memory over the process and its `kubectl kustomize` children, "
+                "polled every 20 ms. Its lock is "
+                "current, so it resolves nothing: `bench.generate` measures resolving against a real MLflow.",
+            ]
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

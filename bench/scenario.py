@@ -70,8 +70,9 @@ def expected_version(ref: Ref) -> str:
 
 
 # What the seeded wine model's MLmodel says (devtools.stack.log_wine_model: sklearn in cloudpickle, by this MLflow).
-SEEDED_MODEL = ModelInfo(("python_function", "sklearn"), "cloudpickle", dist_version("mlflow"),
-                         platform.python_version())
+SEEDED_MODEL = ModelInfo(
+    ("python_function", "sklearn"), "cloudpickle", dist_version("mlflow"), platform.python_version()
+)
 
 
 def synthetic_lock(spec: Spec) -> Lock:

@@ -60,8 +60,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                     kustomize_build(Path(scratch) / build)
     with timer.time("checks"), _builds_in_checks() as in_checks:
         findings = checks(args.crd_dir)(files, spec.platform)
-    report = _render_report(timer, len(objects), crds=crds, findings=findings,
-                            kubectl_mib=children.peaks.get("kubectl", 0.0), in_checks=in_checks)
+    report = _render_report(
+        timer,
+        len(objects),
+        crds=crds,
+        findings=findings,
+        kubectl_mib=children.peaks.get("kubectl", 0.0),
+        in_checks=in_checks,
+    )
     print(report)
     if not args.no_readme:
         _report.update_readme("validate", report)
@@ -78,8 +84,11 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def _timed_parse(timer: Phases, files: Mapping[str, bytes]) -> Objects:
     """Both parses the checks use: plain data (C loader, as for kustomize output) and data with positions."""
-    manifests = [content for path, content in files.items() if path.startswith("environments/")
-                 and not path.endswith(ROOT_KUSTOMIZATION)]
+    manifests = [
+        content
+        for path, content in files.items()
+        if path.startswith("environments/") and not path.endswith(ROOT_KUSTOMIZATION)
+    ]
     with timer.time("parse"):
         objects: Objects = [yaml.load(content, Loader=_YamlLoader) for content in manifests]
     with timer.time("positions"):
@@ -143,21 +152,35 @@ def _render_report(
     per = 1000 / count
     rows: list[list[object]] = [
         *_rows(t, count, crds, per, in_checks),
-        [f"**(c)** kustomize builds, total ({len(BUILDS)} builds; `checks()` ran {len(in_checks)})", kustomize, "—",
-         sum(in_checks.values())],
+        [
+            f"**(c)** kustomize builds, total ({len(BUILDS)} builds; `checks()` ran {len(in_checks)})",
+            kustomize,
+            "—",
+            sum(in_checks.values()),
+        ],
         ["file:line positions (`yaml_lines.load`)", t["positions"], t["positions"] * per, "—"],
-        ["the product's `checks()` on the whole tree, CRDs already loaded", t["checks"], t["checks"] * per,
-         t["checks"]],
+        [
+            "the product's `checks()` on the whole tree, CRDs already loaded",
+            t["checks"],
+            t["checks"] * per,
+            t["checks"],
+        ],
     ]
     errors = sum(1 for d in findings if getattr(d, "severity", "") == "error")
-    return "\n\n".join([
-        f"### `python -m bench.validate --count {count}`: {count:,} InferenceServices",
-        f"Measured {_report.stamp()} on {_report.machine()}.",
-        table(["step", "seconds", "ms per object", "within `checks()`"], rows),
-        f"`checks()` found {errors} error(s) in {len(findings)} finding(s). \"within `checks()`\": the same build "
-        "timed inside the product's own run (\"not built\": it does not run that build). Peak RSS: this process "
-        f"{mib(peak_rss_mib())}; largest `kubectl kustomize` child {mib(kubectl_mib)} (VmHWM, polled).",
-    ]) + "\n"
+    return (
+        "\n\n".join(
+            [
+                f"### `python -m bench.validate --count {count}`: {count:,} InferenceServices",
+                f"Measured {_report.stamp()} on {_report.machine()}.",
+                table(["step", "seconds", "ms per object", "within `checks()`"], rows),
+                f"`checks()` found {errors} error(s) in {len(findings)} finding(s). "
+                '"within `checks()`": the same build '
+                'timed inside the product\'s own run ("not built": it does not run that build). Peak RSS: this process '
+                f"{mib(peak_rss_mib())}; largest `kubectl kustomize` child {mib(kubectl_mib)} (VmHWM, polled).",
+            ]
+        )
+        + "\n"
+    )
 
 
 def _rows(
@@ -174,8 +197,12 @@ def _rows(
         ["**(b)** strict CRD schema, first object (builds its validator)", t["strict first"], "—", "—"],
         [f"**(b)** strict CRD schema, all {count:,}", t["strict"], t["strict"] * per, "—"],
         [f"**(b)** KServe rules, all {count:,}", t["rules"], t["rules"] * per, "—"],
-        [f"**(b)** `check_object` (both, as the product calls it), all {count:,}", t["check_object"],
-         t["check_object"] * per, "—"],
+        [
+            f"**(b)** `check_object` (both, as the product calls it), all {count:,}",
+            t["check_object"],
+            t["check_object"] * per,
+            "—",
+        ],
         *builds,
     ]
 

@@ -68,8 +68,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.crd_mirror", description=__doc__.split("\n")[0])
-    parser.add_argument("--from", dest="source", type=Path, required=True,
-                        help="directory with kserve/ and argocd/ CRD copies")
+    parser.add_argument(
+        "--from", dest="source", type=Path, required=True, help="directory with kserve/ and argocd/ CRD copies"
+    )
     parser.add_argument("--repo", type=Path, default=Path(), help="repository whose models.yaml pins the releases")
     parser.add_argument("--then", nargs=argparse.REMAINDER, help=f"command to run with {BASE_URL_ENV} set")
     args = parser.parse_args(argv)

@@ -101,8 +101,11 @@ class Memo:
         Written atomically; failing to write it only costs the next run its time."""
         if self.record is None:
             return
-        saved = {"outputs": {p: hashlib.sha256(c).hexdigest() for p, c in files.items()}, "pruned": list(pruned),
-                 "warnings": [asdict(d) for d in warnings]}
+        saved = {
+            "outputs": {p: hashlib.sha256(c).hexdigest() for p, c in files.items()},
+            "pruned": list(pruned),
+            "warnings": [asdict(d) for d in warnings],
+        }
         with contextlib.suppress(OSError):
             self.record.parent.mkdir(parents=True, exist_ok=True)
             fd, name = tempfile.mkstemp(prefix=".record.", dir=self.record.parent)

@@ -56,8 +56,11 @@ class Diagnostic:
 
     def as_dict(self) -> dict[str, object]:
         """Every field, strings redacted and cut to MESSAGE_LIMIT like the text form."""
-        return {k: excerpt(v, MESSAGE_LIMIT) if isinstance(v, str) else v
-                for k, v in asdict(self).items() if v not in ("", 0)}
+        return {
+            k: excerpt(v, MESSAGE_LIMIT) if isinstance(v, str) else v
+            for k, v in asdict(self).items()
+            if v not in ("", 0)
+        }
 
 
 def errors(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:

@@ -49,8 +49,10 @@ def run(job: Callable[[], int], invocation: Invocation) -> int:
         if invocation.output == "json":
             print(document(invocation.command, exc.diagnostics, ok=False), end="")
         else:
-            print(f"error: {exc}" if len(exc.diagnostics) == 1 else f"error: {len(exc.diagnostics)} problems\n{exc}",
-                  file=sys.stderr)
+            print(
+                f"error: {exc}" if len(exc.diagnostics) == 1 else f"error: {len(exc.diagnostics)} problems\n{exc}",
+                file=sys.stderr,
+            )
         return exc.exit_code
     except KeyboardInterrupt:
         _fail(invocation, "interrupted", "")

@@ -99,8 +99,9 @@ def validate_repo(repo: Path, tree_checks: TreeChecks) -> list[Diagnostic]:
         return found + tree_checks(repo, on_disk, platform)
 
 
-def lock(repo: Path, registry: RegistryFactory, update: Update, facts: FactsFactory | None = None, *,
-         verify: bool = False) -> Outcome:
+def lock(
+    repo: Path, registry: RegistryFactory, update: Update, facts: FactsFactory | None = None, *, verify: bool = False
+) -> Outcome:
     """With `facts`, a floating reference whose new version fails its gates keeps its locked version (a warning).
     `verify` (`--check`): also re-read every locked version and refuse entries the registry contradicts."""
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
@@ -118,9 +119,16 @@ def render_tree(repo: Path, validate: Validator, memo: Memo = Memo.off()) -> Out
     return Outcome(plan(repo, files, RENDERED), warnings, current)
 
 
-def generate(repo: Path, registry: RegistryFactory, update: Update, validate: Validator,
-             facts: FactsFactory | None = None, *, verify: bool = False,
-             memo: Memo = Memo.off()) -> Outcome:  # noqa: B008 -- frozen
+def generate(
+    repo: Path,
+    registry: RegistryFactory,
+    update: Update,
+    validate: Validator,
+    facts: FactsFactory | None = None,
+    *,
+    verify: bool = False,
+    memo: Memo = Memo.off(),  # noqa: B008 -- frozen
+) -> Outcome:
     """lock + render + validate as one atomic plan: the lock and the manifests always agree. `verify` as `lock`.
     `memo` as for `render_tree`, only without `update` or `verify` (those ask the registry every time)."""
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
@@ -158,8 +166,9 @@ def _edit(repo: Path, change: Callable[[str], str], registry: RegistryFactory, v
     return Outcome(plan(repo, files, RENDERED, edited=[SPEC_FILE]), warnings, new)
 
 
-def init(repo: Path, options: scaffold.Options, *, force: bool,
-         catalog: Callable[[], Sequence[Registered]] | None = None) -> Outcome:
+def init(
+    repo: Path, options: scaffold.Options, *, force: bool, catalog: Callable[[], Sequence[Registered]] | None = None
+) -> Outcome:
     """A new platform repository: the scaffold plus what `generate` makes of its models.yaml (no model yet: an
     empty lock and empty environments), so the first commit already passes `validate` and every `--check`.
     Files that exist are kept (a warning each) unless `force`. A models.yaml with models (listed from the
@@ -176,8 +185,15 @@ def init(repo: Path, options: scaffold.Options, *, force: bool,
     if not spec.targets:
         files.update({LOCK_FILE: lock_io.dumps(Lock()), **render(spec, Lock())})
     kept = [] if force else [p for p, content in files.items() if _existing(repo / p) not in (None, content)]
-    warnings = [Diagnostic(file=p, message="exists and differs from what init writes; kept", severity="warning",
-                           hint="`kserve-gitops init --force` replaces it") for p in kept]
+    warnings = [
+        Diagnostic(
+            file=p,
+            message="exists and differs from what init writes; kept",
+            severity="warning",
+            hint="`kserve-gitops init --force` replaces it",
+        )
+        for p in kept
+    ]
     wanted = {p: content for p, content in files.items() if p not in kept}
     return Outcome(plan(repo, wanted, edited=wanted if force else ()), warnings)
 
@@ -200,9 +216,15 @@ def _drift(repo: Path, spec: Spec, current: Lock) -> list[Diagnostic]:
     except LockError as exc:
         return list(exc.diagnostics)
     planned = plan(repo, files, RENDERED)
-    return [Diagnostic(file=path, message=f"differs from what models.yaml and models.lock render ({change})",
-                       hint="run `kserve-gitops render` and commit the result", rule="drift")
-            for change, path in (line.split(" ", 1) for line in planned.summary())]
+    return [
+        Diagnostic(
+            file=path,
+            message=f"differs from what models.yaml and models.lock render ({change})",
+            hint="run `kserve-gitops render` and commit the result",
+            rule="drift",
+        )
+        for change, path in (line.split(" ", 1) for line in planned.summary())
+    ]
 
 
 def _files(path: Path) -> list[Path]:
@@ -213,14 +235,17 @@ def _relock(spec: Spec, old: Lock, update: Update, registry: RegistryFactory) ->
     return _merged(spec, old, update, _answers(spec, old, update, registry))
 
 
-def _answers(spec: Spec, old: Lock, update: Update, registry: RegistryFactory, *,
-             verify: bool = False) -> dict[Query, Resolution]:
+def _answers(
+    spec: Spec, old: Lock, update: Update, registry: RegistryFactory, *, verify: bool = False
+) -> dict[Query, Resolution]:
     """The registry's answers; with `verify`, the old lock's entries are re-read in the same batch and must hold."""
     unknown = update.unknown_selectors(spec)
     if unknown:
         known = sorted({t.model for t in spec.targets} | {f"{t.model}/{t.env}" for t in spec.targets})
-        raise UserError.simple(f"--update names nothing in {SPEC_FILE}: {', '.join(unknown)}",
-                               hint=f"use MODEL or MODEL/ENV, one of: {', '.join(known)}")
+        raise UserError.simple(
+            f"--update names nothing in {SPEC_FILE}: {', '.join(unknown)}",
+            hint=f"use MODEL or MODEL/ENV, one of: {', '.join(known)}",
+        )
     checks = lock_verify.queries(spec, old) if verify else []
     # Verification reads every MLmodel again: facts copied from the lock would vouch for themselves.
     answers = _ask(spec, registry, [*queries_for(spec, old, update), *checks], {} if verify else old.infos())
@@ -229,16 +254,22 @@ def _answers(spec: Spec, old: Lock, update: Update, registry: RegistryFactory, *
     return answers
 
 
-def _merged(spec: Spec, old: Lock, update: Update, answers: dict[Query, Resolution],
-            keep: frozenset[tuple[str, str]] = frozenset()) -> Lock:
+def _merged(
+    spec: Spec,
+    old: Lock,
+    update: Update,
+    answers: dict[Query, Resolution],
+    keep: frozenset[tuple[str, str]] = frozenset(),
+) -> Lock:
     new, problems = merge(spec, old, update, answers, keep)
     if problems:
         raise RegistryError(problems)
     return new
 
 
-def _ask(spec: Spec, registry: RegistryFactory, queries: list[Query],
-         recorded: Mapping[str, ModelInfo]) -> dict[Query, Resolution]:
+def _ask(
+    spec: Spec, registry: RegistryFactory, queries: list[Query], recorded: Mapping[str, ModelInfo]
+) -> dict[Query, Resolution]:
     """One batched resolve for every distinct question; no registry at all when there is none. `recorded`: MLmodel
     facts already known by artifact location, which are not read again."""
     distinct = sorted(set(queries))
@@ -260,8 +291,15 @@ def _verify_lock(spec: Spec, lock: Lock, registry: RegistryFactory) -> None:
     _refuse_untrue(spec, lock, _ask(spec, registry, lock_verify.queries(spec, lock), {}))
 
 
-def _gated_relock(spec: Spec, old: Lock, update: Update, registry: RegistryFactory,
-                  facts: FactsFactory | None, *, verify: bool = False) -> tuple[Lock, list[Diagnostic]]:
+def _gated_relock(
+    spec: Spec,
+    old: Lock,
+    update: Update,
+    registry: RegistryFactory,
+    facts: FactsFactory | None,
+    *,
+    verify: bool = False,
+) -> tuple[Lock, list[Diagnostic]]:
     """`_relock`, then the gates of every version that moves: a promotion that fails them (no override) keeps its
     locked version, and `follow` is applied again on top. What a person changed by hand is locked as asked and
     only warned about here; the pull-request check `kserve-gitops gate` fails it."""
@@ -320,8 +358,9 @@ class StatusReport:
 DeploymentsFactory = Callable[[Spec], Sequence[status_rows.Deployment]]
 
 
-def status(repo: Path, *, facts: FactsFactory | None, deployments: DeploymentsFactory | None,
-           registry: RegistryFactory | None) -> StatusReport:
+def status(
+    repo: Path, *, facts: FactsFactory | None, deployments: DeploymentsFactory | None, registry: RegistryFactory | None
+) -> StatusReport:
     """Which version is locked, gated, deployed and healthy where (`status.py`). Without registry factories (no
     MLflow configured), or when MLflow does not answer, the registry columns say "unknown" and nothing fails."""
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
@@ -340,8 +379,15 @@ def status(repo: Path, *, facts: FactsFactory | None, deployments: DeploymentsFa
             raise
         warnings += [replace(d, severity="warning") for d in exc.diagnostics]
     compat = {t.key: compatibility(replace(spec, targets=(t,)), current) for t in spec.targets}
-    rows = status_rows.rows(spec, current, compat=compat, verdicts=verdicts,
-                            deployed=deployed, revision_order=_revision_order(repo), pending=pending)
+    rows = status_rows.rows(
+        spec,
+        current,
+        compat=compat,
+        verdicts=verdicts,
+        deployed=deployed,
+        revision_order=_revision_order(repo),
+        pending=pending,
+    )
     return StatusReport(rows, warnings)
 
 
@@ -350,8 +396,11 @@ def _pending(spec: Spec, registry: RegistryFactory) -> dict[tuple[str, str], str
     targets = [t for t in spec.targets if t.wanted.floating and not t.hold]
     queries = sorted({Query(t.registered_model, t.wanted) for t in targets})
     answers = _ask(spec, registry, queries, {})
-    return {t.key: answer.version for t in targets
-            if isinstance(answer := answers[Query(t.registered_model, t.wanted)], ModelVersion)}
+    return {
+        t.key: answer.version
+        for t in targets
+        if isinstance(answer := answers[Query(t.registered_model, t.wanted)], ModelVersion)
+    }
 
 
 def _revision_order(repo: Path) -> dict[str, int]:
@@ -371,7 +420,8 @@ def _lock_at(repo: Path, revision: str) -> Lock:
         raise EnvironmentProblem.simple(
             f"git revision {revision!r} is not in this clone",
             hint="pass --base with the pull request's base commit, and check it out (actions/checkout fetch-depth: 2 "
-                 "makes HEAD^1 the base of a pull_request merge commit)") from None
+            "makes HEAD^1 the base of a pull_request merge commit)",
+        ) from None
     try:
         text = run_cmd(["git", "show", f"{revision}:{LOCK_FILE}"], cwd=repo)
     except CommandError:
@@ -383,8 +433,9 @@ def _read_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise LockError.simple(f"cannot read: {exc.strerror or exc}", file=path.name,
-                               hint="run `kserve-gitops lock` first") from None
+        raise LockError.simple(
+            f"cannot read: {exc.strerror or exc}", file=path.name, hint="run `kserve-gitops lock` first"
+        ) from None
 
 
 def _read_lock(repo: Path) -> Lock:
@@ -401,9 +452,15 @@ def _check(files: dict[str, bytes], validate: Validator, platform: Platform) -> 
 
 
 def propose(
-    repo: Path, settings: propose_publish.ProposeSettings, *, git: propose_publish.GitSide,
-    github: propose_publish.GitHubSide | None, runs: propose_publish.RunSource, validate: Validator,
-    registry: RegistryFactory, facts: FactsFactory | None = None,
+    repo: Path,
+    settings: propose_publish.ProposeSettings,
+    *,
+    git: propose_publish.GitSide,
+    github: propose_publish.GitHubSide | None,
+    runs: propose_publish.RunSource,
+    validate: Validator,
+    registry: RegistryFactory,
+    facts: FactsFactory | None = None,
 ) -> propose_publish.Published:
     """The working tree's models.lock, as `lock --update` left it, proposed group by group against the base branch.
 
@@ -411,13 +468,25 @@ def propose(
     The lock is verified against the registry first (as `lock --check`): a hand-forged entry is never pushed.
     """
     if not (repo / LOCK_FILE).is_file():
-        raise UserError.simple("no models.lock in the working tree", file=LOCK_FILE,
-                               hint="run `kserve-gitops lock --update` first, then propose what it changed")
+        raise UserError.simple(
+            "no models.lock in the working tree",
+            file=LOCK_FILE,
+            hint="run `kserve-gitops lock --update` first, then propose what it changed",
+        )
     new = _read_lock(repo)
     _verify_lock(load_spec(repo / SPEC_FILE, SPEC_FILE)[0], new, registry)
     gates = ProposeGates(registry, facts) if facts is not None else None
-    return propose_publish.propose(new, settings, git=git, github=github, runs=runs,
-                                   check=lambda files, platform: _check(dict(files), validate, platform), gates=gates)
+    return propose_publish.propose(
+        new,
+        settings,
+        git=git,
+        github=github,
+        runs=runs,
+        check=lambda files, platform: _check(dict(files), validate, platform),
+        gates=gates,
+    )
+
+
 @dataclass(frozen=True)
 class ProposeGates:
     """`propose`'s view of the gates, against the base branch's lock.
@@ -433,13 +502,24 @@ class ProposeGates:
     def review(self, spec: Spec, base: Lock, changes: Sequence[Change], update: Update) -> gate_review.GateReview:
         """Verdicts of the changes, and what is held back: failing changes, and failing versions the registry
         offers now that models.lock does not carry (`lock --update` held them back)."""
-        proposed = [gate_review.Move(target, c.old, c.new) for c in changes
-                    if (target := spec.target(c.model, c.env)) is not None]
+        proposed = [
+            gate_review.Move(target, c.old, c.new)
+            for c in changes
+            if (target := spec.target(c.model, c.env)) is not None
+        ]
         gated = any(applicable(spec, t) for t in spec.targets)
         taken = {(m.target.key, m.candidate.version) for m in proposed}
-        offered = [m for m in gate_review.gated(spec, gate_review.moves(spec, base, _relock(spec, base, update,
-                                                                                            self.registry)))
-                   if m.promotion and (m.target.key, m.candidate.version) not in taken] if gated else []
+        offered = (
+            [
+                m
+                for m in gate_review.gated(
+                    spec, gate_review.moves(spec, base, _relock(spec, base, update, self.registry))
+                )
+                if m.promotion and (m.target.key, m.candidate.version) not in taken
+            ]
+            if gated
+            else []
+        )
         if not proposed and not offered:
             return gate_review.GateReview()
         wanted = gate_review.wanted(spec, proposed + offered)
@@ -451,14 +531,18 @@ class ProposeGates:
             return gate_review.GateReview()  # only the comparison tables were wanted: the body says less
         verdicts = gate_review.verdicts(spec, proposed, found)
         offers = gate_review.verdicts(spec, offered, found)
-        held = [(m, verdicts[m.target.key]) for m in proposed
-                if m.promotion and m.target.key in verdicts and not verdicts[m.target.key].admitted]
+        held = [
+            (m, verdicts[m.target.key])
+            for m in proposed
+            if m.promotion and m.target.key in verdicts and not verdicts[m.target.key].admitted
+        ]
         held += [(m, offers[m.target.key]) for m in offered if not offers[m.target.key].admitted]
         return gate_review.GateReview(found, verdicts, tuple(held))
 
 
-def compat(repo: Path, model: str, env: str, tracking_uri: str, *, docker: bool,
-           recheck: bool) -> tuple[Outcome, compat_run.CompatReport]:
+def compat(
+    repo: Path, model: str, env: str, tracking_uri: str, *, docker: bool, recheck: bool
+) -> tuple[Outcome, compat_run.CompatReport]:
     """Load each locked version not yet checked on its runtime image the way KServe will (`compat/`), and the
     lock with every verdict recorded. `model`/`env` narrow it ("" for all); `tracking_uri` overrides the spec's."""
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
@@ -471,8 +555,9 @@ def compat(repo: Path, model: str, env: str, tracking_uri: str, *, docker: bool,
             compat_load.docker_command(what)  # refuse before downloading anything
         return compat_load.download(uri, destination, tracking, what=what)
 
-    def probe(image: str, facts: RuntimeImage | None, model_dir: Path, request: dict[str, Any] | None,
-              what: str) -> compat_load.Probed:
+    def probe(
+        image: str, facts: RuntimeImage | None, model_dir: Path, request: dict[str, Any] | None, what: str
+    ) -> compat_load.Probed:
         if docker:
             return compat_load.in_docker(image, model_dir, request, what=what)
         assert facts is not None  # run_checks refuses unknown images without docker
@@ -507,7 +592,8 @@ def image_target(repo: Path, model: str, env: str) -> tuple[Target, LockEntry]:
     found = {(t.model, t.env): (t, e) for t, e in lock_images.image_entries(spec, _read_lock(repo))}
     if (model, env) not in found:
         known = ", ".join(f"{m}/{e}" for m, e in found) or "none"
-        raise UserError.simple(f"{model}/{env} is not a locked target with method image",
-                               hint=f"image-method targets in {LOCK_FILE}: {known}; run `kserve-gitops lock` first "
-                                    "if it is new")
+        raise UserError.simple(
+            f"{model}/{env} is not a locked target with method image",
+            hint=f"image-method targets in {LOCK_FILE}: {known}; run `kserve-gitops lock` first if it is new",
+        )
     return found[(model, env)]

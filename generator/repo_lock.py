@@ -50,9 +50,12 @@ class RepoLock:
                     raise self._busy() from None
                 time.sleep(_POLL)
             except OSError as exc:
-                raise EnvironmentProblem(Diagnostic(
-                    message=f"cannot lock the repository {self.root}: {exc.strerror or exc}",
-                    hint="run kserve-gitops on a local filesystem that supports flock(2)")) from None
+                raise EnvironmentProblem(
+                    Diagnostic(
+                        message=f"cannot lock the repository {self.root}: {exc.strerror or exc}",
+                        hint="run kserve-gitops on a local filesystem that supports flock(2)",
+                    )
+                ) from None
             else:
                 self.exclusive = exclusive
                 return
@@ -64,10 +67,13 @@ class RepoLock:
 
     def _busy(self) -> EnvironmentProblem:
         names = ", ".join(_describe(pid) for pid in holders(self.root)) or "another process"
-        return EnvironmentProblem(Diagnostic(
-            message=f"the repository {self.root} is in use by {names}; gave up after waiting "
-                    f"{self.timeout:g} s so as not to interleave with it",
-            hint=f"let it finish and run again, or wait longer with --lock-timeout SECONDS ({TIMEOUT_ENV})"))
+        return EnvironmentProblem(
+            Diagnostic(
+                message=f"the repository {self.root} is in use by {names}; gave up after waiting "
+                f"{self.timeout:g} s so as not to interleave with it",
+                hint=f"let it finish and run again, or wait longer with --lock-timeout SECONDS ({TIMEOUT_ENV})",
+            )
+        )
 
 
 @contextlib.contextmanager

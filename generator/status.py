@@ -50,9 +50,13 @@ class Row:
 
 
 def rows(
-    spec: Spec, lock: Lock, *, compat: Mapping[tuple[str, str], Sequence[Diagnostic]],
+    spec: Spec,
+    lock: Lock,
+    *,
+    compat: Mapping[tuple[str, str], Sequence[Diagnostic]],
     verdicts: Mapping[tuple[str, str], Verdict] | None,
-    deployed: Sequence[Deployment] | None, revision_order: Mapping[str, int],
+    deployed: Sequence[Deployment] | None,
+    revision_order: Mapping[str, int],
     pending: Mapping[tuple[str, str], str] | None,
 ) -> list[Row]:
     found = []
@@ -69,23 +73,26 @@ def rows(
             drift.append(f"behind {leader} ({upstream.version})")
         verdict = verdicts.get(target.key) if verdicts is not None else None
         now = (pending or {}).get(target.key, "")
-        found.append(Row(
-            model=target.model, env=target.env,
-            reference=str(target.ref) + (f", hold {target.pinned or 'true'}" if target.hold else ""),
-            locked=locked or "not locked",
-            gate=_gate(verdict, gated=bool(applicable(spec, target)), known=verdicts is not None),
-            compat=_compat(compat.get(target.key, ()), entry is not None and entry.info is not None),
-            deployed=UNKNOWN if deployed is None else (f"{running.version} @{running.revision[:12]}" if running
-                                                        else "not deployed"),
-            health=UNKNOWN if deployed is None else (running.health or "unknown") if running else "",
-            drift="; ".join(drift),
-            pending=UNKNOWN if pending is None else (f"→ {now}" if now and now != locked else ""),
-        ))
+        found.append(
+            Row(
+                model=target.model,
+                env=target.env,
+                reference=str(target.ref) + (f", hold {target.pinned or 'true'}" if target.hold else ""),
+                locked=locked or "not locked",
+                gate=_gate(verdict, gated=bool(applicable(spec, target)), known=verdicts is not None),
+                compat=_compat(compat.get(target.key, ()), entry is not None and entry.info is not None),
+                deployed=UNKNOWN
+                if deployed is None
+                else (f"{running.version} @{running.revision[:12]}" if running else "not deployed"),
+                health=UNKNOWN if deployed is None else (running.health or "unknown") if running else "",
+                drift="; ".join(drift),
+                pending=UNKNOWN if pending is None else (f"→ {now}" if now and now != locked else ""),
+            )
+        )
     return found
 
 
-def _running(deployed: Sequence[Deployment] | None, name: str, env: str,
-             order: Mapping[str, int]) -> Deployment | None:
+def _running(deployed: Sequence[Deployment] | None, name: str, env: str, order: Mapping[str, int]) -> Deployment | None:
     tagged = [d for d in deployed or () if d.registered_model == name and d.env == env]
     newest = len(order)  # revisions not in the history count as oldest
     return min(tagged, key=lambda d: (order.get(d.revision, newest), -int(d.version)), default=None)
@@ -111,5 +118,6 @@ def text(found: Sequence[Row], *, with_pending: bool) -> str:
     columns += ["pending"] if with_pending else []
     table = [[c.upper() for c in columns], *[[getattr(r, c) or "-" for c in columns] for r in found]]
     widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
-    return "".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() + "\n"
-                   for line in table)
+    return "".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() + "\n" for line in table
+    )

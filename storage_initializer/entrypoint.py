@@ -67,8 +67,11 @@ def _run(args: list[str]) -> None:
         raise Failure(EXIT_REFUSED, str(error)) from None
     tracking_uri = os.environ.get("MLFLOW_TRACKING_URI", "")
     if not tracking_uri:
-        raise Failure(EXIT_REFUSED, "MLFLOW_TRACKING_URI is not set: the ClusterStorageContainer takes it from "
-                      "the ConfigMap named in models.yaml (registry.storageInitializer.configMap)")
+        raise Failure(
+            EXIT_REFUSED,
+            "MLFLOW_TRACKING_URI is not set: the ClusterStorageContainer takes it from "
+            "the ConfigMap named in models.yaml (registry.storageInitializer.configMap)",
+        )
     for key, value in _QUIET.items():
         os.environ.setdefault(key, value)
     # mlflow takes seconds to import: only once the arguments are known to be worth it.
@@ -82,16 +85,17 @@ def _run(args: list[str]) -> None:
         raise Failure(EXIT_REFUSED, str(error)) from error
     except Exception as error:
         raise _classify(error, ref) from error
-    _log(f"fetched {ref.uri}: {fetched.files} files, {fetched.bytes} bytes from {_redact(fetched.source)} "
-         f"in {time.monotonic() - began:.1f}s")
+    _log(
+        f"fetched {ref.uri}: {fetched.files} files, {fetched.bytes} bytes from {_redact(fetched.source)} "
+        f"in {time.monotonic() - began:.1f}s"
+    )
 
 
 def _classify(error: Exception, ref: ModelVersionRef) -> Failure:
     unreachable, refused = _error_kinds()
     chain = list(_chain(error))
     if any(isinstance(e, unreachable) for e in chain):
-        return Failure(EXIT_UNREACHABLE, f"cannot reach the registry or artifact store for {ref.uri}: "
-                       f"{_reason(error)}")
+        return Failure(EXIT_UNREACHABLE, f"cannot reach the registry or artifact store for {ref.uri}: {_reason(error)}")
     if any(isinstance(e, refused) for e in chain):  # asking again gives the same answer
         hint = "" if _is_mlflow(error) else "; S3 access comes from AWS_* in the Secret or the pod's IAM role"
         return Failure(EXIT_REFUSED, f"{ref.uri}: {_reason(error)}{hint}")
@@ -118,8 +122,13 @@ def _error_kinds() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseExce
     import requests  # noqa: PLC0415  (mlflow-skinny's HTTP client; only needed on failure)
     from mlflow.exceptions import MlflowException  # noqa: PLC0415
 
-    unreachable: list[type[BaseException]] = [requests.ConnectionError, requests.Timeout,
-                                              requests.exceptions.RetryError, ConnectionError, TimeoutError]
+    unreachable: list[type[BaseException]] = [
+        requests.ConnectionError,
+        requests.Timeout,
+        requests.exceptions.RetryError,
+        ConnectionError,
+        TimeoutError,
+    ]
     refused: list[type[BaseException]] = [MlflowException]
     try:
         from botocore import exceptions as boto  # noqa: PLC0415

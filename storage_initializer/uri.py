@@ -48,4 +48,3 @@ def parse_models_uri(uri: str) -> ModelVersionRef:
         kind = "a stage or 'latest'" if version.isalpha() else "not a positive version number"
         raise BadUri(f"{uri!r}: {version!r} is {kind}: {_EXACT}")
     return ModelVersionRef(name, version)
-

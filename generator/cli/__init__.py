@@ -55,12 +55,19 @@ def _version(value: bool) -> None:
 def _global(
     ctx: typer.Context,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
-    lock_timeout: Annotated[float, typer.Option(
-        "--lock-timeout", envvar=TIMEOUT_ENV, min=0, metavar="SECONDS",
-        help="How long to wait for another kserve-gitops run on the same repository before giving up.",
-    )] = DEFAULT_TIMEOUT,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+    lock_timeout: Annotated[
+        float,
+        typer.Option(
+            "--lock-timeout",
+            envvar=TIMEOUT_ENV,
+            min=0,
+            metavar="SECONDS",
+            help="How long to wait for another kserve-gitops run on the same repository before giving up.",
+        ),
+    ] = DEFAULT_TIMEOUT,
 ) -> None:
     invocation: Invocation = ctx.obj
     invocation.debug = debug

@@ -83,8 +83,15 @@ def memo(root: Path, command: str, crd_dir: Path | None) -> Memo:
     return Memo.open(command, root, MEMO_INPUTS, crd_directory(root, crd_dir))
 
 
-def write_outcome(ctx: typer.Context, root: Path, produce: Callable[[], Outcome], *, check: bool = False,
-                  fix: str = "", recall: Memo | None = None) -> NoReturn:
+def write_outcome(
+    ctx: typer.Context,
+    root: Path,
+    produce: Callable[[], Outcome],
+    *,
+    check: bool = False,
+    fix: str = "",
+    recall: Memo | None = None,
+) -> NoReturn:
     """Apply a pipeline job's plan (or, with --check, report it as drift) and report it with its warnings. A run
     `recall` remembers unchanged is answered from its record, before the pipeline is even imported."""
     with in_session(ctx, root, write_tree=not check):

@@ -32,18 +32,27 @@ Selectors = Annotated[
 ]
 CrdDir = Annotated[
     Path | None,
-    typer.Option("--crd-dir", help="Directory of KServe/Argo CD CRDs for strict schema checks. Default: schemas/crds.",
-                 file_okay=False, show_default=False),
+    typer.Option(
+        "--crd-dir",
+        help="Directory of KServe/Argo CD CRDs for strict schema checks. Default: schemas/crds.",
+        file_okay=False,
+        show_default=False,
+    ),
 ]
 # -o/--format. Its callback hands the choice to the invocation, which `_report.emit` and the error handler read:
 # a command declares the option and does nothing else with it.
 Output = Annotated[
     Literal["text", "json"],
-    typer.Option("--format", "-o", help="text, or json: one document on stdout (docs/cli-json.md).",
-                 callback=_report.chosen),
+    typer.Option(
+        "--format", "-o", help="text, or json: one document on stdout (docs/cli-json.md).", callback=_report.chosen
+    ),
 ]
 OutputOrGithub = Annotated[
     Literal["text", "json", "github"],
-    typer.Option("--format", "-o", help="text; json: one document on stdout (docs/cli-json.md); github: workflow "
-                 "annotations.", callback=_report.chosen),
+    typer.Option(
+        "--format",
+        "-o",
+        help="text; json: one document on stdout (docs/cli-json.md); github: workflow annotations.",
+        callback=_report.chosen,
+    ),
 ]

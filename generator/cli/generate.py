@@ -11,8 +11,10 @@ if TYPE_CHECKING:
     from generator.pipeline import Outcome
 
 NAME = "generate"
-HELP = ("Lock (missing entries, or --update) + render + validate, written all at once or not at all. "
-        "The one command to run after editing models.yaml.")
+HELP = (
+    "Lock (missing entries, or --update) + render + validate, written all at once or not at all. "
+    "The one command to run after editing models.yaml."
+)
 EXAMPLE = "Examples: kserve-gitops generate  |  kserve-gitops generate --update  |  kserve-gitops generate --check"
 
 
@@ -34,8 +36,14 @@ def command(
         from generator import pipeline  # noqa: PLC0415 -- not for --help, nor for a run answered from its record
         from generator.lock.resolve import Update  # noqa: PLC0415
 
-        return pipeline.generate(root, _build.registry_for, selection or Update(),
-                                 _build.manifest_checks(root, crd_dir), _build.facts_for, verify=check,
-                                 memo=memo or Memo.off())
+        return pipeline.generate(
+            root,
+            _build.registry_for,
+            selection or Update(),
+            _build.manifest_checks(root, crd_dir),
+            _build.facts_for,
+            verify=check,
+            memo=memo or Memo.off(),
+        )
 
     _build.write_outcome(ctx, root, produce, check=check, fix="kserve-gitops generate", recall=memo)

@@ -20,7 +20,7 @@ from generator.spec import SPEC_FILE
 
 app = typer.Typer(
     help="Model images for `method: image`: list what needs building, write MLflow's build context, record the "
-         "pushed digest in models.lock.",
+    "pushed digest in models.lock.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     pretty_exceptions_enable=False,
@@ -28,13 +28,13 @@ app = typer.Typer(
 )
 
 Model = Annotated[str, typer.Argument(help="InferenceService name (a key under models:).", show_default=False)]
-Version = Annotated[int, typer.Argument(help="Registered model version the image holds.", min=1,
-                                        show_default=False)]
+Version = Annotated[int, typer.Argument(help="Registered model version the image holds.", min=1, show_default=False)]
 Digest = Annotated[str, typer.Argument(help="The pushed image's digest, sha256:<64 hex>.", show_default=False)]
-Env = Annotated[str, typer.Option("--env", help="Environment whose lock entry names the version.",
-                                  show_default=False)]
-BuildDir = Annotated[Path, typer.Option("--output", help="Directory for the Dockerfile and model_dir/.",
-                                      file_okay=False, show_default=False)]
+Env = Annotated[str, typer.Option("--env", help="Environment whose lock entry names the version.", show_default=False)]
+BuildDir = Annotated[
+    Path,
+    typer.Option("--output", help="Directory for the Dockerfile and model_dir/.", file_okay=False, show_default=False),
+]
 
 
 @app.command("pending", epilog="Example: kserve-gitops image pending -o json")
@@ -45,13 +45,24 @@ def pending(ctx: typer.Context, repo: _options.Repo = None, output: _options.Out
     root = _build.repo_root(repo)
     with _build.in_session(ctx, root, write_tree=False):
         found = pipeline.pending_images(root)
-        emit(ctx, CommandReport(text="".join(f"{image.tag}\n" for image in found),
-                         fields={"pending": [image.as_dict() for image in found]}))
+        emit(
+            ctx,
+            CommandReport(
+                text="".join(f"{image.tag}\n" for image in found),
+                fields={"pending": [image.as_dict() for image in found]},
+            ),
+        )
 
 
 @app.command("context", epilog="Example: kserve-gitops image context wine-classifier --env prod --output build/")
-def context(ctx: typer.Context, model: Model, env: Env, output: BuildDir, repo: _options.Repo = None,
-            output_format: _options.Output = "text") -> None:
+def context(
+    ctx: typer.Context,
+    model: Model,
+    env: Env,
+    output: BuildDir,
+    repo: _options.Repo = None,
+    output_format: _options.Output = "text",
+) -> None:
     """Write the Docker build context for MODEL's locked version in ENV with `mlflow models generate-dockerfile`
     (needs MLFLOW_TRACKING_URI and credentials), then print the tag to push it as."""
     from generator import pipeline  # noqa: PLC0415
@@ -65,17 +76,40 @@ def context(ctx: typer.Context, model: Model, env: Env, output: BuildDir, repo: 
         tracking = os.environ.get("MLFLOW_TRACKING_URI") or spec.tracking_uri
         image_context.generate(entry.registered_model, entry.version, output.resolve(), tracking_uri=tracking)
         tag = image_tag(target, entry)
-        emit(ctx, CommandReport(warnings, f"{tag}\n", {"tag": tag, "registeredModel": entry.registered_model,
-                                                "version": entry.version, "directory": str(output.resolve())}))
+        emit(
+            ctx,
+            CommandReport(
+                warnings,
+                f"{tag}\n",
+                {
+                    "tag": tag,
+                    "registeredModel": entry.registered_model,
+                    "version": entry.version,
+                    "directory": str(output.resolve()),
+                },
+            ),
+        )
 
 
 @app.command("record", epilog="Example: kserve-gitops image record wine-classifier 3 sha256:0123…")
-def record(ctx: typer.Context, model: Model, version: Version, digest: Digest, repo: _options.Repo = None,
-           crd_dir: _options.CrdDir = None, output: _options.Output = "text") -> None:
+def record(
+    ctx: typer.Context,
+    model: Model,
+    version: Version,
+    digest: Digest,
+    repo: _options.Repo = None,
+    crd_dir: _options.CrdDir = None,
+    output: _options.Output = "text",
+) -> None:
     """Record DIGEST for every image-method lock entry of MODEL at VERSION and re-render: the manifests then pull
     `<tag>@<digest>`. Lock and manifests are written together, or not at all."""
     from generator import pipeline  # noqa: PLC0415
 
     root = _build.repo_root(repo)
-    _build.write_outcome(ctx, root, lambda: pipeline.record_image(
-        root, model, str(version), digest, validate=_build.manifest_checks(root, crd_dir)))
+    _build.write_outcome(
+        ctx,
+        root,
+        lambda: pipeline.record_image(
+            root, model, str(version), digest, validate=_build.manifest_checks(root, crd_dir)
+        ),
+    )

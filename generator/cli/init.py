@@ -15,23 +15,39 @@ if TYPE_CHECKING:
     from generator.registry.base import Registered
 
 NAME = "init"
-HELP = ("Create a platform repository in DIR (default: the current directory): models.yaml, the rendered "
-        "environments/, the CRD lock, .gitignore and GitHub workflows that use kserve-gitops' action at this "
-        "version. Files that exist are kept unless --force; a directory holding another project is refused. "
-        "Running it again changes nothing.")
-EXAMPLE = ("Examples: kserve-gitops init ml-platform  |  MLFLOW_TRACKING_URI=https://mlflow.example.com kserve-gitops "
-           "init --from-registry  |  kserve-gitops init --action-repo my-org/kserve-gitops  (a fork of the action)")
+HELP = (
+    "Create a platform repository in DIR (default: the current directory): models.yaml, the rendered "
+    "environments/, the CRD lock, .gitignore and GitHub workflows that use kserve-gitops' action at this "
+    "version. Files that exist are kept unless --force; a directory holding another project is refused. "
+    "Running it again changes nothing."
+)
+EXAMPLE = (
+    "Examples: kserve-gitops init ml-platform  |  MLFLOW_TRACKING_URI=https://mlflow.example.com kserve-gitops "
+    "init --from-registry  |  kserve-gitops init --action-repo my-org/kserve-gitops  (a fork of the action)"
+)
 
-Directory = Annotated[Path, typer.Argument(help="Where to create the repository; created if missing.", metavar="DIR",
-                                           show_default=False)]
-Force = Annotated[bool, typer.Option("--force", help="Replace files that exist and write into a directory "
-                                                     "that holds another project.")]
-FromRegistry = Annotated[bool, typer.Option(
-    "--from-registry", help="List the models registered in MLflow (MLFLOW_TRACKING_URI) into models.yaml, each "
-                            "environment following a matching alias (prod: champion, staging/dev: challenger); "
-                            "then run `kserve-gitops generate`.")]
-ActionRepo = Annotated[str, typer.Option("--action-repo", metavar="OWNER/NAME",
-                                         help="GitHub repository of the kserve-gitops action the workflows use.")]
+Directory = Annotated[
+    Path, typer.Argument(help="Where to create the repository; created if missing.", metavar="DIR", show_default=False)
+]
+Force = Annotated[
+    bool,
+    typer.Option("--force", help="Replace files that exist and write into a directory that holds another project."),
+]
+FromRegistry = Annotated[
+    bool,
+    typer.Option(
+        "--from-registry",
+        help="List the models registered in MLflow (MLFLOW_TRACKING_URI) into models.yaml, each "
+        "environment following a matching alias (prod: champion, staging/dev: challenger); "
+        "then run `kserve-gitops generate`.",
+    ),
+]
+ActionRepo = Annotated[
+    str,
+    typer.Option(
+        "--action-repo", metavar="OWNER/NAME", help="GitHub repository of the kserve-gitops action the workflows use."
+    ),
+]
 
 
 def command(

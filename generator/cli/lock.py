@@ -5,11 +5,14 @@ import typer
 from generator.cli import _build, _options
 
 NAME = "lock"
-HELP = ("Resolve references that have no lock entry (or whose reference changed) against MLflow and write "
-        "models.lock. Numeric versions and held entries never move. --check also re-reads every locked version "
-        "and fails on any entry the registry contradicts (version, run id, artifact location).")
-EXAMPLE = ("Examples: kserve-gitops lock  |  kserve-gitops lock --update  |  "
-           "kserve-gitops lock --update wine-classifier/prod")
+HELP = (
+    "Resolve references that have no lock entry (or whose reference changed) against MLflow and write "
+    "models.lock. Numeric versions and held entries never move. --check also re-reads every locked version "
+    "and fails on any entry the registry contradicts (version, run id, artifact location)."
+)
+EXAMPLE = (
+    "Examples: kserve-gitops lock  |  kserve-gitops lock --update  |  kserve-gitops lock --update wine-classifier/prod"
+)
 
 
 def command(
@@ -24,6 +27,10 @@ def command(
 
     root = _build.repo_root(repo)
     selection = _build.update_selection(update, selectors)
-    _build.write_outcome(ctx, root, lambda: pipeline.lock(root, _build.registry_for, selection, _build.facts_for,
-                                                          verify=check),
-                         check=check, fix="kserve-gitops lock")
+    _build.write_outcome(
+        ctx,
+        root,
+        lambda: pipeline.lock(root, _build.registry_for, selection, _build.facts_for, verify=check),
+        check=check,
+        fix="kserve-gitops lock",
+    )

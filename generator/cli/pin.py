@@ -7,8 +7,10 @@ import typer
 from generator.cli import _build, _options
 
 NAME = "pin"
-HELP = ("Hold MODEL in ENV at VERSION (writes `hold: VERSION` in models.yaml), lock it and re-render: a rollback "
-        "that automation never undoes until `kserve-gitops unpin`.")
+HELP = (
+    "Hold MODEL in ENV at VERSION (writes `hold: VERSION` in models.yaml), lock it and re-render: a rollback "
+    "that automation never undoes until `kserve-gitops unpin`."
+)
 EXAMPLE = "Example: kserve-gitops pin wine-classifier prod 3"
 
 Model = Annotated[str, typer.Argument(help="InferenceService name (a key under models:).", show_default=False)]
@@ -17,11 +19,21 @@ Version = Annotated[int, typer.Argument(help="Registered model version to serve.
 
 
 def command(
-    ctx: typer.Context, model: Model, env: Env, version: Version, repo: _options.Repo = None,
-    crd_dir: _options.CrdDir = None, output: _options.Output = "text",
+    ctx: typer.Context,
+    model: Model,
+    env: Env,
+    version: Version,
+    repo: _options.Repo = None,
+    crd_dir: _options.CrdDir = None,
+    output: _options.Output = "text",
 ) -> None:
     from generator import pipeline  # noqa: PLC0415 -- only when the command runs: `--help` stays light
 
     root = _build.repo_root(repo)
-    _build.write_outcome(ctx, root, lambda: pipeline.pin(
-        root, model, env, str(version), registry=_build.registry_for, validate=_build.manifest_checks(root, crd_dir)))
+    _build.write_outcome(
+        ctx,
+        root,
+        lambda: pipeline.pin(
+            root, model, env, str(version), registry=_build.registry_for, validate=_build.manifest_checks(root, crd_dir)
+        ),
+    )

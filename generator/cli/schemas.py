@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     help="Fetch the KServe and Argo CD CRDs pinned in models.yaml (platform.kserveVersion, platform.argocdVersion) "
-         "to schemas/crds, where validate and generate read them, and verify them offline.",
+    "to schemas/crds, where validate and generate read them, and verify them offline.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     pretty_exceptions_enable=False,
@@ -32,28 +32,40 @@ app = typer.Typer(
 
 Dest = Annotated[
     Path | None,
-    typer.Option("--dest", help="Directory for the CRDs and crds.lock.yaml. Default: <repo>/schemas/crds, "
-                 "which validate and generate read (--crd-dir).", file_okay=False, show_default=False),
+    typer.Option(
+        "--dest",
+        help="Directory for the CRDs and crds.lock.yaml. Default: <repo>/schemas/crds, "
+        "which validate and generate read (--crd-dir).",
+        file_okay=False,
+        show_default=False,
+    ),
 ]
 BaseUrl = Annotated[
     str,
-    typer.Option("--base-url", envvar=BASE_URL_ENV, help="Where release files are read, as "
-                 "<base>/<owner>/<repo>/<tag>/<path>: a mirror or GitHub Enterprise (https://ghe.example.com/raw)."),
+    typer.Option(
+        "--base-url",
+        envvar=BASE_URL_ENV,
+        help="Where release files are read, as "
+        "<base>/<owner>/<repo>/<tag>/<path>: a mirror or GitHub Enterprise (https://ghe.example.com/raw).",
+    ),
 ]
 Refresh = Annotated[
     bool,
-    typer.Option("--refresh", help="Download even when the files on disk match crds.lock.yaml (otherwise no "
-                 "network is used). Other bytes for the same version are still refused."),
+    typer.Option(
+        "--refresh",
+        help="Download even when the files on disk match crds.lock.yaml (otherwise no "
+        "network is used). Other bytes for the same version are still refused.",
+    ),
 ]
 
 
 @app.command(
     "fetch",
     help="Download the CRDs of the pinned releases and record their sha256 in crds.lock.yaml (trust on first use). "
-         "Files already matching the lock are not downloaded. A version whose bytes differ from the lock is "
-         "refused (exit 1) and nothing is written; an unknown version exits 1, an unreachable host exits 2.",
+    "Files already matching the lock are not downloaded. A version whose bytes differ from the lock is "
+    "refused (exit 1) and nothing is written; an unknown version exits 1, an unreachable host exits 2.",
     epilog="Examples: kserve-gitops schemas fetch  |  kserve-gitops schemas fetch --refresh  |  "
-           "kserve-gitops schemas fetch --base-url https://mirror.example.com/github-raw",
+    "kserve-gitops schemas fetch --base-url https://mirror.example.com/github-raw",
 )
 def fetch_command(
     ctx: typer.Context,
@@ -72,8 +84,12 @@ def fetch_command(
     fields = {"directory": where, "versions": _pinned(platform), "changes": changes(plan), "written": not plan.empty}
     if plan.empty:
         done = "downloaded again, identical" if refresh else "nothing downloaded (--refresh forces it)"
-        emit(ctx, CommandReport(warnings, f"{where}: {_versions(platform)} up to date with {CRD_LOCK_FILE}; {done}\n",
-                                fields))
+        emit(
+            ctx,
+            CommandReport(
+                warnings, f"{where}: {_versions(platform)} up to date with {CRD_LOCK_FILE}; {done}\n", fields
+            ),
+        )
     apply(target, plan)
     text = "".join(line.replace(" ", f" {where}/", 1) + "\n" for line in plan.summary())
     emit(ctx, CommandReport(warnings, f"{text}{where}: {_versions(platform)}\n", fields))
@@ -82,11 +98,12 @@ def fetch_command(
 @app.command(
     "verify",
     help="Offline: check that the CRD files on disk are the ones crds.lock.yaml records for the versions "
-         "models.yaml pins. Exit 1 on any difference (edited or missing file, version changed without a fetch).",
+    "models.yaml pins. Exit 1 on any difference (edited or missing file, version changed without a fetch).",
     epilog="Example (CI, after restoring schemas/crds): kserve-gitops schemas verify --repo ./platform",
 )
-def verify_command(ctx: typer.Context, repo: _options.Repo = None, dest: Dest = None,
-                   output: _options.Output = "text") -> None:
+def verify_command(
+    ctx: typer.Context, repo: _options.Repo = None, dest: Dest = None, output: _options.Output = "text"
+) -> None:
     from generator.crds import fetch as crds  # noqa: PLC0415
 
     root = _build.repo_root(repo)
@@ -94,8 +111,14 @@ def verify_command(ctx: typer.Context, repo: _options.Repo = None, dest: Dest = 
     platform, warnings = _platform(root)
     files = crd_files(platform)
     crds.verify(target, files, where=where)
-    emit(ctx, CommandReport(warnings, f"{where}: {len(files)} files match {CRD_LOCK_FILE} ({_versions(platform)})\n",
-                     {"directory": where, "versions": _pinned(platform), "files": len(files)}))
+    emit(
+        ctx,
+        CommandReport(
+            warnings,
+            f"{where}: {len(files)} files match {CRD_LOCK_FILE} ({_versions(platform)})\n",
+            {"directory": where, "versions": _pinned(platform), "files": len(files)},
+        ),
+    )
 
 
 def _destination(root: Path, dest: Path | None) -> tuple[Path, str]:

@@ -16,30 +16,43 @@ if TYPE_CHECKING:
     from generator.spec.model import Spec
 
 NAME = "status"
-HELP = ("One row per model and environment: reference, locked version, gate verdict, runtime compatibility (from "
-        "models.lock), the deployed version and its health (the webhook's deployed.<env>/health.<env> tags in MLflow), "
-        "and drift (what runs is not what is locked, or the environment is behind the one it follows). Without MLflow "
-        "the registry columns say unknown. Writes nothing.")
+HELP = (
+    "One row per model and environment: reference, locked version, gate verdict, runtime compatibility (from "
+    "models.lock), the deployed version and its health (the webhook's deployed.<env>/health.<env> tags in MLflow), "
+    "and drift (what runs is not what is locked, or the environment is behind the one it follows). Without MLflow "
+    "the registry columns say unknown. Writes nothing."
+)
 EXAMPLE = "Examples: kserve-gitops status  |  kserve-gitops status --registry -o json"
 
-WithRegistry = Annotated[bool, typer.Option(
-    "--registry", help="Also show where each alias, stage or latest points now: promotions not locked yet.")]
+WithRegistry = Annotated[
+    bool,
+    typer.Option(
+        "--registry", help="Also show where each alias, stage or latest points now: promotions not locked yet."
+    ),
+]
 
 
-def command(ctx: typer.Context, output: _options.Output = "text", registry: WithRegistry = False,
-            repo: _options.Repo = None) -> None:
+def command(
+    ctx: typer.Context, output: _options.Output = "text", registry: WithRegistry = False, repo: _options.Repo = None
+) -> None:
     from generator import pipeline  # noqa: PLC0415 -- not for --help
 
     root = _build.repo_root(repo)
     with _build.in_session(ctx, root, write_tree=False):
-        report = pipeline.status(root, facts=_build.facts_for, deployments=_deployments,
-                                 registry=_build.registry_for if registry else None)
-        emit(ctx, CommandReport(report.warnings, text(report.rows, with_pending=registry),
-                         {"rows": [r.as_dict() for r in report.rows]}))
+        report = pipeline.status(
+            root, facts=_build.facts_for, deployments=_deployments, registry=_build.registry_for if registry else None
+        )
+        emit(
+            ctx,
+            CommandReport(
+                report.warnings, text(report.rows, with_pending=registry), {"rows": [r.as_dict() for r in report.rows]}
+            ),
+        )
 
 
 def _deployments(spec: Spec) -> Sequence[Deployment]:
     from generator.registry.deployments import deployments  # noqa: PLC0415 -- mlflow only when it is configured
 
-    return deployments(os.environ.get("MLFLOW_TRACKING_URI") or spec.tracking_uri,
-                       sorted({t.registered_model for t in spec.targets}))
+    return deployments(
+        os.environ.get("MLFLOW_TRACKING_URI") or spec.tracking_uri, sorted({t.registered_model for t in spec.targets})
+    )

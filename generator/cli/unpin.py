@@ -11,11 +11,20 @@ EXAMPLE = "Example: kserve-gitops unpin wine-classifier prod"
 
 
 def command(
-    ctx: typer.Context, model: Model, env: Env, repo: _options.Repo = None, crd_dir: _options.CrdDir = None,
+    ctx: typer.Context,
+    model: Model,
+    env: Env,
+    repo: _options.Repo = None,
+    crd_dir: _options.CrdDir = None,
     output: _options.Output = "text",
 ) -> None:
     from generator import pipeline  # noqa: PLC0415 -- only when the command runs: `--help` stays light
 
     root = _build.repo_root(repo)
-    _build.write_outcome(ctx, root, lambda: pipeline.unpin(
-        root, model, env, registry=_build.registry_for, validate=_build.manifest_checks(root, crd_dir)))
+    _build.write_outcome(
+        ctx,
+        root,
+        lambda: pipeline.unpin(
+            root, model, env, registry=_build.registry_for, validate=_build.manifest_checks(root, crd_dir)
+        ),
+    )

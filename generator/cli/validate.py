@@ -7,13 +7,17 @@ from generator.cli import _build, _options
 from generator.cli._report import CommandReport, emit
 
 NAME = "validate"
-HELP = ("Check models.yaml, models.lock and the generated tree on disk: schema, meaning, policies, drift, strict "
-        "CRD schemas, KServe's rules and kustomize builds. Reports every problem at once. Offline.")
+HELP = (
+    "Check models.yaml, models.lock and the generated tree on disk: schema, meaning, policies, drift, strict "
+    "CRD schemas, KServe's rules and kustomize builds. Reports every problem at once. Offline."
+)
 EXAMPLE = "Examples: kserve-gitops validate  |  kserve-gitops validate --crd-dir ../crds --format github"
 
 
 def command(
-    ctx: typer.Context, repo: _options.Repo = None, crd_dir: _options.CrdDir = None,
+    ctx: typer.Context,
+    repo: _options.Repo = None,
+    crd_dir: _options.CrdDir = None,
     output: _options.OutputOrGithub = "text",
 ) -> None:
     from generator import pipeline  # noqa: PLC0415 -- only when the command runs: `--help` stays light

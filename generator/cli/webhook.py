@@ -14,7 +14,7 @@ from generator.webhook import DEFAULT_DEADLINE, DEFAULT_MAX_AGE, DEFAULT_STATE_D
 
 app = typer.Typer(
     help="Run the webhook service: MLflow registry events start the promotion workflow at once "
-         "(repository_dispatch), and Argo CD deployments are recorded as tags on the MLflow model versions.",
+    "(repository_dispatch), and Argo CD deployments are recorded as tags on the MLflow model versions.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     pretty_exceptions_enable=False,
@@ -23,31 +23,62 @@ app = typer.Typer(
 
 Host = Annotated[str, typer.Option("--host", help="Address to listen on.")]
 Port = Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")]
-MaxAge = Annotated[float, typer.Option(
-    "--max-age", help="Seconds an MLflow delivery's timestamp may be from this clock, either way. Older or newer "
-    "ones are refused; delivery ids are remembered twice as long to refuse replays.")]
-Repository = Annotated[str, typer.Option(
-    "--repository", envvar="GITHUB_REPOSITORY", help="OWNER/NAME of the platform repository.", show_default=False)]
-ApiUrl = Annotated[str, typer.Option(
-    "--github-api-url", envvar="GITHUB_API_URL", help="GitHub's REST API; https://HOST/api/v3 for GitHub Enterprise.")]
-StateDir = Annotated[Path, typer.Option(
-    "--state-dir", envvar="KSERVE_GITOPS_WEBHOOK_STATE_DIR",
-    help="Directory that outlives the process (a volume): accepted MLflow deliveries are journalled there, "
-         "so none is lost or dispatched twice across a restart.")]
-DispatchDeadline = Annotated[float, typer.Option(
-    "--dispatch-deadline", help="Seconds to keep retrying one delivery's repository_dispatch; after that the "
-    "scheduled promotion run picks the change up.")]
-TrackingUri = Annotated[str, typer.Option(
-    "--tracking-uri", envvar="MLFLOW_TRACKING_URI", help="MLflow server whose versions /argocd tags.",
-    show_default=False)]
+MaxAge = Annotated[
+    float,
+    typer.Option(
+        "--max-age",
+        help="Seconds an MLflow delivery's timestamp may be from this clock, either way. Older or newer "
+        "ones are refused; delivery ids are remembered twice as long to refuse replays.",
+    ),
+]
+Repository = Annotated[
+    str,
+    typer.Option(
+        "--repository", envvar="GITHUB_REPOSITORY", help="OWNER/NAME of the platform repository.", show_default=False
+    ),
+]
+ApiUrl = Annotated[
+    str,
+    typer.Option(
+        "--github-api-url",
+        envvar="GITHUB_API_URL",
+        help="GitHub's REST API; https://HOST/api/v3 for GitHub Enterprise.",
+    ),
+]
+StateDir = Annotated[
+    Path,
+    typer.Option(
+        "--state-dir",
+        envvar="KSERVE_GITOPS_WEBHOOK_STATE_DIR",
+        help="Directory that outlives the process (a volume): accepted MLflow deliveries are journalled there, "
+        "so none is lost or dispatched twice across a restart.",
+    ),
+]
+DispatchDeadline = Annotated[
+    float,
+    typer.Option(
+        "--dispatch-deadline",
+        help="Seconds to keep retrying one delivery's repository_dispatch; after that the "
+        "scheduled promotion run picks the change up.",
+    ),
+]
+TrackingUri = Annotated[
+    str,
+    typer.Option(
+        "--tracking-uri",
+        envvar="MLFLOW_TRACKING_URI",
+        help="MLflow server whose versions /argocd tags.",
+        show_default=False,
+    ),
+]
 
 
 @app.command(
     "serve",
     help="Serve POST /mlflow (signed MLflow webhooks → repository_dispatch), POST /argocd (Argo CD notifications → "
-         "deployed.<env>/health.<env> tags) and GET /healthz. Secrets come from the environment only: "
-         "KSERVE_GITOPS_MLFLOW_WEBHOOK_SECRET, KSERVE_GITOPS_ARGOCD_TOKEN, GITHUB_TOKEN. "
-         "Exits 2 when they are missing.",
+    "deployed.<env>/health.<env> tags) and GET /healthz. Secrets come from the environment only: "
+    "KSERVE_GITOPS_MLFLOW_WEBHOOK_SECRET, KSERVE_GITOPS_ARGOCD_TOKEN, GITHUB_TOKEN. "
+    "Exits 2 when they are missing.",
     epilog="Example: GITHUB_REPOSITORY=acme/platform kserve-gitops webhook serve --port 8080",
 )
 def serve_command(
@@ -62,9 +93,15 @@ def serve_command(
 ) -> None:
     from generator.webhook import server  # noqa: PLC0415 -- mlflow, starlette and uvicorn only for this command
 
-    settings = server.ServiceSettings.from_env(os.environ, repository=repository, github_api_url=github_api_url,
-                                        tracking_uri=tracking_uri, max_age=max_age, state_dir=state_dir,
-                                        dispatch_deadline=dispatch_deadline)
+    settings = server.ServiceSettings.from_env(
+        os.environ,
+        repository=repository,
+        github_api_url=github_api_url,
+        tracking_uri=tracking_uri,
+        max_age=max_age,
+        state_dir=state_dir,
+        dispatch_deadline=dispatch_deadline,
+    )
     # The error handler turns SIGTERM into an interrupted command (rollback, exit 143). A service stops on it instead:
     # uvicorn finishes in-flight requests, then raises SIGTERM again, and the default action ends the process.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -64,12 +64,16 @@ def _interpreter(image: RuntimeImage) -> tuple[str, str]:
     """
     wanted = image.python_minor
     pyenv = os.environ.get("PYENV_ROOT") or str(Path.home() / ".pyenv")
-    candidates = [os.environ.get(PYTHON_VARIABLE, ""), shutil.which(f"python{wanted}") or "",
-                  *sorted(glob.glob(f"{pyenv}/versions/{wanted}.*/bin/python{wanted}"), reverse=True)]
+    candidates = [
+        os.environ.get(PYTHON_VARIABLE, ""),
+        shutil.which(f"python{wanted}") or "",
+        *sorted(glob.glob(f"{pyenv}/versions/{wanted}.*/bin/python{wanted}"), reverse=True),
+    ]
     for candidate in filter(None, candidates):
         try:
-            version = run_cmd([candidate, "-c", "import platform; print(platform.python_version())"],
-                              timeout=_PROBE_TIMEOUT).strip()
+            version = run_cmd(
+                [candidate, "-c", "import platform; print(platform.python_version())"], timeout=_PROBE_TIMEOUT
+            ).strip()
         except CommandError:
             continue
         if ".".join(version.split(".")[:2]) == wanted:
@@ -79,16 +83,26 @@ def _interpreter(image: RuntimeImage) -> tuple[str, str]:
         raise EnvironmentProblem.simple(
             f"no Python {wanted} interpreter found to build {image.reference}'s environment, and this Python "
             f"({here}) is newer than its MLServer supports",
-            hint=f"install Python {wanted} and set {PYTHON_VARIABLE} to it, or run with --docker")
+            hint=f"install Python {wanted} and set {PYTHON_VARIABLE} to it, or run with --docker",
+        )
     return sys.executable, here
 
 
 def _build(root: Path, interpreter: str, image: RuntimeImage) -> None:
     began = time.monotonic()
     shutil.rmtree(root, ignore_errors=True)  # a build that died half-way
-    steps = ([interpreter, "-m", "venv", str(root)],
-             [str(root / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-              *image.packages])
+    steps = (
+        [interpreter, "-m", "venv", str(root)],
+        [
+            str(root / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            *image.packages,
+        ],
+    )
     try:
         for argv in steps:
             run_cmd(argv, timeout=BUILD_TIMEOUT)
@@ -96,6 +110,8 @@ def _build(root: Path, interpreter: str, image: RuntimeImage) -> None:
         tail = "\n".join((exc.stdout + exc.stderr).splitlines()[-15:])
         raise EnvironmentProblem.simple(
             f"cannot build the environment of {image.reference} ({' '.join(image.packages)}): exit code {exc.rc}",
-            hint=f"pip said:\n{tail}\n(needs the package index; or run with --docker)") from None
-    (root / ".complete").write_text(f"{image.reference}\nbuilt in {time.monotonic() - began:.0f} s\n"
-                                    + "\n".join(image.packages) + "\n")
+            hint=f"pip said:\n{tail}\n(needs the package index; or run with --docker)",
+        ) from None
+    (root / ".complete").write_text(
+        f"{image.reference}\nbuilt in {time.monotonic() - began:.0f} s\n" + "\n".join(image.packages) + "\n"
+    )

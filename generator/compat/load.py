@@ -56,12 +56,15 @@ def download(artifact_uri: str, destination: Path, tracking_uri: str, *, what: s
             raise RegistryUnavailable.simple(
                 f"{what}: cannot download {redact(artifact_uri)}: {reason}",
                 hint="the load check needs the artifact itself: set the store's credentials (AWS_* or an AWS "
-                     "profile, MLFLOW_S3_ENDPOINT_URL for S3-compatible stores; MLFLOW_TRACKING_URI and its "
-                     "credentials for mlflow-artifacts:/ and models:/)") from None
+                "profile, MLFLOW_S3_ENDPOINT_URL for S3-compatible stores; MLFLOW_TRACKING_URI and its "
+                "credentials for mlflow-artifacts:/ and models:/)",
+            ) from None
     if not (model_dir / "MLmodel").is_file():  # an empty prefix downloads as an empty directory
-        raise RegistryUnavailable.simple(f"{what}: there is no MLmodel file at {redact(artifact_uri)}",
-                                         hint="the artifact was moved or deleted; `kserve-gitops lock --update` "
-                                              "re-reads where the version's files are")
+        raise RegistryUnavailable.simple(
+            f"{what}: there is no MLmodel file at {redact(artifact_uri)}",
+            hint="the artifact was moved or deleted; `kserve-gitops lock --update` "
+            "re-reads where the version's files are",
+        )
     return model_dir
 
 
@@ -69,8 +72,13 @@ def in_environment(image: RuntimeImage, model_dir: Path, request: dict[str, Any]
     """Run the probe with the image's pinned packages in a cached virtualenv."""
     environment = runtime_environment(image)
     with tempfile.TemporaryDirectory(prefix="kserve-gitops-compat-") as scratch:
-        result = _probe([str(environment.interpreter), str(PROBE), str(model_dir)], Path(scratch), request,
-                        timeout=LOAD_TIMEOUT, what=image.reference)
+        result = _probe(
+            [str(environment.interpreter), str(PROBE), str(model_dir)],
+            Path(scratch),
+            request,
+            timeout=LOAD_TIMEOUT,
+            what=image.reference,
+        )
     return Probed(f"virtualenv (Python {environment.python})", result)
 
 
@@ -78,15 +86,19 @@ def docker_command(what: str) -> str:
     """The docker client, once its daemon answers; checked before anything is downloaded."""
     docker = shutil.which("docker")
     if docker is None:
-        raise EnvironmentProblem.simple(f"{what}: --docker was asked for, but there is no `docker` on PATH",
-                                        hint="install docker, or run without --docker: the load check then uses "
-                                             "a virtualenv with the image's pinned packages")
+        raise EnvironmentProblem.simple(
+            f"{what}: --docker was asked for, but there is no `docker` on PATH",
+            hint="install docker, or run without --docker: the load check then uses "
+            "a virtualenv with the image's pinned packages",
+        )
     try:
         run_cmd([docker, "version", "--format", "{{.Server.Version}}"], timeout=30)
     except CommandError as exc:
         last = (exc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise EnvironmentProblem.simple(f"{what}: --docker was asked for, but docker does not answer: {last}",
-                                        hint="start the docker daemon, or run without --docker") from None
+        raise EnvironmentProblem.simple(
+            f"{what}: --docker was asked for, but docker does not answer: {last}",
+            hint="start the docker daemon, or run without --docker",
+        ) from None
     return docker
 
 
@@ -96,14 +108,29 @@ def in_docker(image: str, model_dir: Path, request: dict[str, Any] | None, *, wh
     with tempfile.TemporaryDirectory(prefix="kserve-gitops-compat-") as scratch:
         work = Path(scratch)
         shutil.copy(PROBE, work / "probe.py")
-        argv = [docker, "run", "--rm", "--network", "none", "-v", f"{model_dir}:{_MOUNT}:ro",
-                "-v", f"{work}:/probe", "--entrypoint", "python", image, "/probe/probe.py", _MOUNT]
+        argv = [
+            docker,
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-v",
+            f"{model_dir}:{_MOUNT}:ro",
+            "-v",
+            f"{work}:/probe",
+            "--entrypoint",
+            "python",
+            image,
+            "/probe/probe.py",
+            _MOUNT,
+        ]
         result = _probe(argv, work, request, timeout=DOCKER_TIMEOUT, what=what, inside="/probe")
     return Probed("docker", result)
 
 
-def _probe(argv: list[str], work: Path, request: dict[str, Any] | None, *, timeout: float, what: str,
-           inside: str = "") -> dict[str, Any]:
+def _probe(
+    argv: list[str], work: Path, request: dict[str, Any] | None, *, timeout: float, what: str, inside: str = ""
+) -> dict[str, Any]:
     """Run `argv` + REQUEST RESULT; `inside` is where `work` appears to the command (docker), else `work`."""
     seen = inside or str(work)
     request_arg = ""
@@ -115,6 +142,7 @@ def _probe(argv: list[str], work: Path, request: dict[str, Any] | None, *, timeo
         loaded: dict[str, Any] = json.loads((work / "result.json").read_text(encoding="utf-8"))
     except (CommandError, OSError, ValueError) as exc:
         tail = "\n".join(str(exc).splitlines()[-12:])
-        raise EnvironmentProblem.simple(f"{what}: the load check itself did not run to the end",
-                                        hint=f"its output ends with:\n{redact(tail)}") from None
+        raise EnvironmentProblem.simple(
+            f"{what}: the load check itself did not run to the end", hint=f"its output ends with:\n{redact(tail)}"
+        ) from None
     return loaded

@@ -27,8 +27,9 @@ async def _probe(model_dir: str, request_file: str) -> dict[str, Any]:
     from mlserver.settings import ModelSettings  # type: ignore[import-not-found]  # noqa: PLC0415
     from mlserver.types import InferenceRequest  # type: ignore[import-not-found]  # noqa: PLC0415
 
-    settings = ModelSettings(name="model", implementation="mlserver_mlflow.MLflowRuntime",
-                             parameters={"uri": model_dir})
+    settings = ModelSettings(
+        name="model", implementation="mlserver_mlflow.MLflowRuntime", parameters={"uri": model_dir}
+    )
     result: dict[str, Any] = {"versions": {name: version(name) for name in ("mlserver", "mlserver-mlflow", "mlflow")}}
     result["versions"]["python"] = sys.version.split()[0]
     try:

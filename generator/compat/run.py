@@ -64,16 +64,19 @@ class CompatReport:
         return self.recorded_failure or any(r.load_check.verdict == "fails" for r in self.results)
 
 
-def plan_checks(spec: Spec, lock: Lock, model: str = "", env: str = "", *,
-                recheck: bool = False) -> tuple[list[Check], list[str], bool]:
+def plan_checks(
+    spec: Spec, lock: Lock, model: str = "", env: str = "", *, recheck: bool = False
+) -> tuple[list[Check], list[str], bool]:
     """The checks for MODEL (all models if empty) in ENV (all if empty), the targets left out and why, and whether
     a left-out version has a recorded failure. Versions already checked on their image are left out unless
     `recheck`: a verdict only changes with the version or the image, and either one makes the entry unchecked."""
     targets = [t for t in spec.targets if (not model or t.model == model) and (not env or t.env == env)]
     if not targets:
         known = ", ".join(sorted({f"{t.model}/{t.env}" for t in spec.targets})) or "none"
-        raise UserError.simple(f"nothing to check: no target {model or '*'}/{env or '*'} in {spec.source}",
-                               hint=f"name a model (and --env) from models.yaml: {known}")
+        raise UserError.simple(
+            f"nothing to check: no target {model or '*'}/{env or '*'} in {spec.source}",
+            hint=f"name a model (and --env) from models.yaml: {known}",
+        )
     grouped: dict[tuple[str, str, str], list[LockEntry]] = {}
     skipped: list[str] = []
     recorded_failure = False
@@ -85,16 +88,22 @@ def plan_checks(spec: Spec, lock: Lock, model: str = "", env: str = "", *,
         elif entry is None:
             skipped.append(f"{target.model}/{target.env}: not in models.lock; run `kserve-gitops lock` first")
         elif not image:
-            skipped.append(f"{target.model}/{target.env}: no image is known for runtime '{target.serving.runtime}'; "
-                           "set platform.runtimeImage in models.yaml")
+            skipped.append(
+                f"{target.model}/{target.env}: no image is known for runtime '{target.serving.runtime}'; "
+                "set platform.runtimeImage in models.yaml"
+            )
         elif not recheck and entry.load_check is not None and entry.load_check.image == image:
-            skipped.append(f"{target.model}/{target.env}: version {entry.version} already checked on {image} "
-                           f"({entry.load_check.verdict}); --recheck loads it again")
+            skipped.append(
+                f"{target.model}/{target.env}: version {entry.version} already checked on {image} "
+                f"({entry.load_check.verdict}); --recheck loads it again"
+            )
             recorded_failure = recorded_failure or entry.load_check.verdict == "fails"
         else:
             grouped.setdefault((entry.registered_model, entry.version, image), []).append(entry)
-    checks = [Check(name, version, entries[0].artifact_uri, image, tuple(e.key for e in entries))
-              for (name, version, image), entries in sorted(grouped.items())]
+    checks = [
+        Check(name, version, entries[0].artifact_uri, image, tuple(e.key for e in entries))
+        for (name, version, image), entries in sorted(grouped.items())
+    ]
     return checks, skipped, recorded_failure
 
 
@@ -106,8 +115,10 @@ def run_checks(checks: list[Check], *, download: Download, load: Load, docker: b
         if facts is None and not docker:
             raise UserError.simple(
                 f"{check.what}: kserve-gitops does not know what the image {check.image} contains, so it cannot "
-                "build its environment", hint="run with --docker to load it in the image itself, or use an image "
-                "listed in docs/model-compatibility.md")
+                "build its environment",
+                hint="run with --docker to load it in the image itself, or use an image "
+                "listed in docs/model-compatibility.md",
+            )
         with tempfile.TemporaryDirectory(prefix="kserve-gitops-compat-") as scratch:
             model_dir = download(check.artifact_uri, Path(scratch), check.what)
             request, note = _request(model_dir)
@@ -137,10 +148,19 @@ def summary(report: CompatReport) -> list[str]:
 
 def fields(report: CompatReport) -> dict[str, Any]:
     """The same facts as `summary`, for `-o json` (docs/cli-json.md)."""
-    checks = [{"registeredModel": r.check.registered_model, "version": r.check.version, "image": r.check.image,
-               "entries": [f"{m}/{e}" for m, e in r.check.entries], "verdict": r.load_check.verdict,
-               "environment": r.load_check.environment, "error": r.load_check.error, "request": r.request}
-              for r in report.results]
+    checks = [
+        {
+            "registeredModel": r.check.registered_model,
+            "version": r.check.version,
+            "image": r.check.image,
+            "entries": [f"{m}/{e}" for m, e in r.check.entries],
+            "verdict": r.load_check.verdict,
+            "environment": r.load_check.environment,
+            "error": r.load_check.error,
+            "request": r.request,
+        }
+        for r in report.results
+    ]
     return {"checks": checks, "skipped": list(report.skipped)}
 
 

@@ -94,8 +94,8 @@ def _get(http: Http, file: CrdFile) -> bytes | Diagnostic:
             file=file.url,
             message=f"HTTP {response.status}: no {file.path} at {file.project.title} {file.version}",
             hint=f"{file.project.title} {file.version} probably does not exist: check {file.project.setting} in "
-                 f"models.yaml against https://github.com/{file.project.repository}/tags (with --base-url, "
-                 "check that the mirror has that tag)",
+            f"models.yaml against https://github.com/{file.project.repository}/tags (with --base-url, "
+            "check that the mirror has that tag)",
         )
     if not response.ok:
         raise EnvironmentProblem.simple(
@@ -104,16 +104,24 @@ def _get(http: Http, file: CrdFile) -> bytes | Diagnostic:
         )
     problem = crd_problem(file, response.content)
     if problem:
-        return Diagnostic(file=file.url, message=problem,
-                          hint="the server does not serve raw release files; " + _MIRROR_HINT)
+        return Diagnostic(
+            file=file.url, message=problem, hint="the server does not serve raw release files; " + _MIRROR_HINT
+        )
     return response.content
 
 
 def _unreachable(url: str, exc: HttpFailure) -> EnvironmentProblem:
-    check = ("try again later" if exc.status is not None
-             else "check the network and proxy settings (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE)")
-    return EnvironmentProblem(Diagnostic(message=f"cannot download {redact(url)}: {exc.reason}",
-                                         hint=f"{check}, or {_MIRROR_HINT}; limits: KSERVE_GITOPS_HTTP_*"))
+    check = (
+        "try again later"
+        if exc.status is not None
+        else "check the network and proxy settings (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE)"
+    )
+    return EnvironmentProblem(
+        Diagnostic(
+            message=f"cannot download {redact(url)}: {exc.reason}",
+            hint=f"{check}, or {_MIRROR_HINT}; limits: KSERVE_GITOPS_HTTP_*",
+        )
+    )
 
 
 def _parse_lock(data: bytes | None, where: str) -> Mapping[str, CrdLockEntry]:
@@ -131,5 +139,6 @@ def _read(path: Path) -> bytes | None:
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as exc:
-        raise EnvironmentProblem.simple(f"cannot read {path}: {exc.strerror or exc}",
-                                        hint="check the permissions of the CRD directory") from None
+        raise EnvironmentProblem.simple(
+            f"cannot read {path}: {exc.strerror or exc}", hint="check the permissions of the CRD directory"
+        ) from None

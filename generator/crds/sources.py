@@ -62,8 +62,10 @@ KSERVE = Project(
         ("config/crd/full/serving.kserve.io_inferenceservices.yaml", "InferenceService"),
         ("config/crd/full/serving.kserve.io_servingruntimes.yaml", "ServingRuntime"),
         ("config/crd/full/serving.kserve.io_clusterservingruntimes.yaml", "ClusterServingRuntime"),
-        ("config/crd/full/clusterstoragecontainer/serving.kserve.io_clusterstoragecontainers.yaml",
-         "ClusterStorageContainer"),
+        (
+            "config/crd/full/clusterstoragecontainer/serving.kserve.io_clusterstoragecontainers.yaml",
+            "ClusterStorageContainer",
+        ),
         ("config/crd/full/serving.kserve.io_inferencegraphs.yaml", "InferenceGraph"),
     ),
 )
@@ -169,13 +171,17 @@ def _drift_of(file: CrdFile, digest: str | None, entry: CrdLockEntry | None) -> 
     if entry is None:
         return f"not recorded in {CRD_LOCK_FILE}", f"{fetch} to download it and record its sha256"
     if entry.version != file.version:
-        return (f"{CRD_LOCK_FILE} has {entry.version}, but {file.project.setting} pins {file.version}",
-                f"{fetch} to download {file.project.title} {file.version}")
+        return (
+            f"{CRD_LOCK_FILE} has {entry.version}, but {file.project.setting} pins {file.version}",
+            f"{fetch} to download {file.project.title} {file.version}",
+        )
     if digest is None:
         return "missing", f"{fetch} to download it again"
     if digest != entry.sha256:
-        return (f"changed on disk: sha256 {digest}, {CRD_LOCK_FILE} has {entry.sha256}",
-                f"CRDs are upstream data, not edited here; {fetch} to restore the {file.version} file")
+        return (
+            f"changed on disk: sha256 {digest}, {CRD_LOCK_FILE} has {entry.sha256}",
+            f"CRDs are upstream data, not edited here; {fetch} to restore the {file.version} file",
+        )
     return None
 
 
@@ -185,14 +191,16 @@ def untrusted(downloaded: Mapping[CrdFile, str], lock: Mapping[str, CrdLockEntry
     for file, digest in downloaded.items():
         entry = lock.get(file.local)
         if entry is not None and entry.version == file.version and entry.sha256 != digest:
-            problems.append(Diagnostic(
-                file=f"{where}/{file.local}",
-                message=f"{file.url} served other bytes than {CRD_LOCK_FILE} recorded for {file.version}: "
-                        f"sha256 {digest}, locked {entry.sha256}",
-                hint=f"nothing was written. A release tag should never change: check --base-url, proxies and "
-                     f"mirrors first. Only if upstream really moved tag {file.version}, delete the entry "
-                     f"'{file.local}' from {where}/{CRD_LOCK_FILE} and fetch again",
-            ))
+            problems.append(
+                Diagnostic(
+                    file=f"{where}/{file.local}",
+                    message=f"{file.url} served other bytes than {CRD_LOCK_FILE} recorded for {file.version}: "
+                    f"sha256 {digest}, locked {entry.sha256}",
+                    hint=f"nothing was written. A release tag should never change: check --base-url, proxies and "
+                    f"mirrors first. Only if upstream really moved tag {file.version}, delete the entry "
+                    f"'{file.local}' from {where}/{CRD_LOCK_FILE} and fetch again",
+                )
+            )
     return problems
 
 
@@ -201,7 +209,8 @@ def relock(
 ) -> dict[str, CrdLockEntry]:
     """The new lock: downloads are recorded afresh under their upstream URL, the other files keep their entries."""
     return {
-        file.local: CrdLockEntry(file.version, file.upstream, downloaded[file]) if file in downloaded
+        file.local: CrdLockEntry(file.version, file.upstream, downloaded[file])
+        if file in downloaded
         else lock[file.local]
         for file in files
     }
@@ -220,16 +229,23 @@ def loads_lock(data: bytes, file: str) -> dict[str, CrdLockEntry]:
         raise _bad_lock(file, [f"not YAML: {str(exc).splitlines()[0]}"]) from None
     if not isinstance(doc, dict):
         raise _bad_lock(file, ["expected a mapping of file → version, url, sha256"])
-    bad = [f"entry '{path}' needs exactly version, url and a 64-digit sha256"
-           for path, entry in doc.items() if not _valid_entry(entry)]
+    bad = [
+        f"entry '{path}' needs exactly version, url and a 64-digit sha256"
+        for path, entry in doc.items()
+        if not _valid_entry(entry)
+    ]
     if bad:
         raise _bad_lock(file, bad)
     return {str(path): CrdLockEntry(**entry) for path, entry in doc.items()}
 
 
 def _valid_entry(entry: object) -> bool:
-    return (isinstance(entry, dict) and sorted(entry) == sorted(_LOCK_KEYS)
-            and all(isinstance(v, str) for v in entry.values()) and bool(_SHA256.fullmatch(entry["sha256"])))
+    return (
+        isinstance(entry, dict)
+        and sorted(entry) == sorted(_LOCK_KEYS)
+        and all(isinstance(v, str) for v in entry.values())
+        and bool(_SHA256.fullmatch(entry["sha256"]))
+    )
 
 
 def _bad_lock(file: str, messages: list[str]) -> UserError:
@@ -243,6 +259,6 @@ def _checked_base(url: str) -> str:
         raise UserError.simple(
             f"CRD base URL '{url}' is not an http(s) URL",
             hint=f"pass --base-url (or set {BASE_URL_ENV}) like {DEFAULT_BASE_URL}; "
-                 "files are read from <base>/<owner>/<repo>/<tag>/<path>",
+            "files are read from <base>/<owner>/<repo>/<tag>/<path>",
         )
     return url.rstrip("/")

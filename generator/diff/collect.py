@@ -25,10 +25,12 @@ def rendered_diff(root: Path, base: str | None) -> RenderedDiff:
     """Compare the working tree under `root` with the commit `base` names (None: the default base)."""
     kustomize_command()  # a missing kustomize fails here, once, rather than as every directory's error
     with snapshot.exported(root, base) as exported:
-        names = sorted(directories(exported.root) | directories(root),
-                       key=lambda d: (not d.startswith(f"{ENVIRONMENTS_DIR}/"), d))
-        return RenderedDiff(exported.ref, exported.commit,
-                            tuple(_directory(name, exported.root, root) for name in names))
+        names = sorted(
+            directories(exported.root) | directories(root), key=lambda d: (not d.startswith(f"{ENVIRONMENTS_DIR}/"), d)
+        )
+        return RenderedDiff(
+            exported.ref, exported.commit, tuple(_directory(name, exported.root, root) for name in names)
+        )
 
 
 def directories(root: Path) -> set[str]:

@@ -31,8 +31,12 @@ class ObjectId:
     def of(cls, obj: Mapping[str, Any]) -> ObjectId:
         api_version = str(obj.get("apiVersion", ""))
         metadata = obj.get("metadata") or {}
-        return cls(api_version.rpartition("/")[0], str(obj.get("kind", "")), str(metadata.get("namespace", "")),
-                   str(metadata.get("name", "")))
+        return cls(
+            api_version.rpartition("/")[0],
+            str(obj.get("kind", "")),
+            str(metadata.get("namespace", "")),
+            str(metadata.get("name", "")),
+        )
 
     @property
     def path(self) -> str:
@@ -123,8 +127,9 @@ def skipped(directory: str) -> DirectoryDiff:
     return DirectoryDiff(directory, "skipped")
 
 
-def object_changes(directory: str, before: Sequence[Mapping[str, Any]],
-                   after: Sequence[Mapping[str, Any]]) -> tuple[ObjectChange, ...]:
+def object_changes(
+    directory: str, before: Sequence[Mapping[str, Any]], after: Sequence[Mapping[str, Any]]
+) -> tuple[ObjectChange, ...]:
     old = {ObjectId.of(obj): obj for obj in before}
     new = {ObjectId.of(obj): obj for obj in after}
     changes = []
@@ -136,12 +141,12 @@ def object_changes(directory: str, before: Sequence[Mapping[str, Any]],
     return tuple(changes)
 
 
-def _unified(directory: str, key: ObjectId, before: Mapping[str, Any] | None,
-             after: Mapping[str, Any] | None) -> str:
+def _unified(directory: str, key: ObjectId, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> str:
     """git's conventions: `before/…` and `after/…` labels, /dev/null for the side without the object."""
     label = f"{directory}/{key.path}"
     lines = difflib.unified_diff(
-        _lines(before), _lines(after),
+        _lines(before),
+        _lines(after),
         fromfile=f"before/{label}" if before is not None else "/dev/null",
         tofile=f"after/{label}" if after is not None else "/dev/null",
     )

@@ -27,8 +27,11 @@ def text(report: RenderedDiff) -> str:
 
 def notes(report: RenderedDiff) -> str:
     """For stderr: a line per directory that is not plain (a failed build, a skipped name), then a summary."""
-    lines = [f"{d.directory}: {d.summary}\n" + "".join(f"  {line}\n" for line in d.error.splitlines())
-             for d in report.directories if d.status in ("build-failed", "skipped")]
+    lines = [
+        f"{d.directory}: {d.summary}\n" + "".join(f"  {line}\n" for line in d.error.splitlines())
+        for d in report.directories
+        if d.status in ("build-failed", "skipped")
+    ]
     return "".join(lines) + f"{_counted(report)} (base: {report.base_ref} = {report.base_commit[:12]})\n"
 
 
@@ -43,14 +46,16 @@ def fields(report: RenderedDiff) -> dict[str, Any]:
 
 def markdown(report: RenderedDiff, *, details_url: str = "", limit: int = LIMIT) -> str:
     """The pull-request comment: a hidden marker, a heading, then one collapsible section per directory."""
-    body = (f"{MARKER}\n### Rendered manifests\n\n`kustomize build` of every directory at the base "
-            f"(`{report.base_commit[:12]}`) and with this change: {_counted(report)}.\n\n")
+    body = (
+        f"{MARKER}\n### Rendered manifests\n\n`kustomize build` of every directory at the base "
+        f"(`{report.base_commit[:12]}`) and with this change: {_counted(report)}.\n\n"
+    )
     sections = [_section(d) for d in report.directories]
     short = [f"{summary} (diff not shown: too long)\n\n" for summary, _, _ in sections]
     cut = 0
     for i, (summary, language, content) in enumerate(sections):
         block = _details(summary, language, content) if content else f"{summary}\n\n"
-        room = limit - len(body) - sum(map(len, short[i + 1:]))
+        room = limit - len(body) - sum(map(len, short[i + 1 :]))
         if len(block) <= room:
             body += block
             continue
@@ -62,10 +67,11 @@ def markdown(report: RenderedDiff, *, details_url: str = "", limit: int = LIMIT)
             body += short[i]
     if cut:
         where = f"[the full diffs]({details_url}), or " if details_url else ""
-        body += (f"> [!NOTE]\n> Cut to fit GitHub's comment size limit: {cut} diff(s) are incomplete or not shown. "
-                 f"See {where}`kserve-gitops diff --base {report.base_commit}`.\n")
+        body += (
+            f"> [!NOTE]\n> Cut to fit GitHub's comment size limit: {cut} diff(s) are incomplete or not shown. "
+            f"See {where}`kserve-gitops diff --base {report.base_commit}`.\n"
+        )
     return body
-
 
 
 def _counted(report: RenderedDiff) -> str:
@@ -93,8 +99,16 @@ def _directory_json(d: DirectoryDiff) -> dict[str, Any]:
         "summary": d.summary,
         "added": d.added,
         "removed": d.removed,
-        "objects": [{"group": c.id.group, "kind": c.id.kind, "namespace": c.id.namespace or None,
-                     "name": c.id.name, "change": c.change} for c in d.changes],
+        "objects": [
+            {
+                "group": c.id.group,
+                "kind": c.id.kind,
+                "namespace": c.id.namespace or None,
+                "name": c.id.name,
+                "change": c.change,
+            }
+            for c in d.changes
+        ],
         "diff": d.diff,
         "error": {"side": d.failed, "message": d.error} if d.status == "build-failed" else None,
     }

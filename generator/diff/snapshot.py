@@ -48,20 +48,31 @@ def _open(root: Path) -> Repo:
     except (InvalidGitRepositoryError, NoSuchPathError):
         raise EnvironmentProblem.simple(
             f"{root} is not inside a git repository: diff compares a git commit with the working tree",
-            hint="run it in a clone of the platform repository, or point --repo at one") from None
+            hint="run it in a clone of the platform repository, or point --repo at one",
+        ) from None
     if repo.working_tree_dir is None:
-        raise EnvironmentProblem.simple(f"{root} is a bare git repository: it has no working tree to compare",
-                                        hint="run diff in a clone with a checkout")
+        raise EnvironmentProblem.simple(
+            f"{root} is a bare git repository: it has no working tree to compare",
+            hint="run diff in a clone with a checkout",
+        )
     return repo
 
 
 def _resolve(repo: Repo, ref: str | None) -> tuple[Commit, str]:
     if ref is not None:
-        return _commit(repo, ref, f"--base {ref}: no such commit, branch or tag in {repo.working_tree_dir}",
-                       hint="name an existing ref (`git branch -a`, `git log --oneline`), or fetch it first: "
-                            f"`git fetch origin {ref}`"), ref
-    head = _commit(repo, "HEAD", f"{repo.working_tree_dir} has no commit yet: there is no base to compare with",
-                   hint="commit once, or name a base with --base REF")
+        return _commit(
+            repo,
+            ref,
+            f"--base {ref}: no such commit, branch or tag in {repo.working_tree_dir}",
+            hint="name an existing ref (`git branch -a`, `git log --oneline`), or fetch it first: "
+            f"`git fetch origin {ref}`",
+        ), ref
+    head = _commit(
+        repo,
+        "HEAD",
+        f"{repo.working_tree_dir} has no commit yet: there is no base to compare with",
+        hint="commit once, or name a base with --base REF",
+    )
     try:
         upstream = repo.commit(UPSTREAM)
     except (BadName, BadObject, ValueError):

@@ -93,8 +93,9 @@ def needs_signature(gates: Sequence[tuple[str, Gates]]) -> bool:
     return any(g.require_signature for _, g in gates)
 
 
-def evaluate(gates: Sequence[tuple[str, Gates]], candidate: Facts, current: Facts | None,
-             override: str = "") -> Verdict:
+def evaluate(
+    gates: Sequence[tuple[str, Gates]], candidate: Facts, current: Facts | None, override: str = ""
+) -> Verdict:
     """Every rule of every applicable gate; relative rules compare with `current` (None: nothing locked yet)."""
     checks: list[Check] = []
     for source, gate in gates:
@@ -102,8 +103,15 @@ def evaluate(gates: Sequence[tuple[str, Gates]], candidate: Facts, current: Fact
             checks += _metric(source, rule, candidate, current)
         if gate.require_signature:
             has = candidate.signature
-            checks.append(Check(source, SIGNATURE, "requireSignature", has is True,
-                                "present" if has else "missing" if has is False else "could not be read"))
+            checks.append(
+                Check(
+                    source,
+                    SIGNATURE,
+                    "requireSignature",
+                    has is True,
+                    "present" if has else "missing" if has is False else "could not be read",
+                )
+            )
     return Verdict(tuple(checks), override)
 
 
@@ -116,14 +124,30 @@ def _metric(source: str, rule: MetricGate, candidate: Facts, current: Facts | No
         return [Check(source, name, "present", False, "not logged on the candidate")]
     checks = []
     if rule.min is not None:
-        checks.append(Check(source, name, "min", value >= rule.min - _EPSILON,
-                            f"{_num(value)} {'≥' if value >= rule.min - _EPSILON else '<'} min {_num(rule.min)}"))
+        checks.append(
+            Check(
+                source,
+                name,
+                "min",
+                value >= rule.min - _EPSILON,
+                f"{_num(value)} {'≥' if value >= rule.min - _EPSILON else '<'} min {_num(rule.min)}",
+            )
+        )
     if rule.max is not None:
-        checks.append(Check(source, name, "max", value <= rule.max + _EPSILON,
-                            f"{_num(value)} {'≤' if value <= rule.max + _EPSILON else '>'} max {_num(rule.max)}"))
+        checks.append(
+            Check(
+                source,
+                name,
+                "max",
+                value <= rule.max + _EPSILON,
+                f"{_num(value)} {'≤' if value <= rule.max + _EPSILON else '>'} max {_num(rule.max)}",
+            )
+        )
     before = current.metrics.get(name) if current is not None else None
-    for kind, bound, change in (("maxDrop", rule.max_drop, None if before is None else before - value),
-                                ("maxRise", rule.max_rise, None if before is None else value - before)):
+    for kind, bound, change in (
+        ("maxDrop", rule.max_drop, None if before is None else before - value),
+        ("maxRise", rule.max_rise, None if before is None else value - before),
+    ):
         if bound is None:
             continue
         if change is None:
@@ -131,9 +155,15 @@ def _metric(source: str, rule: MetricGate, candidate: Facts, current: Facts | No
             continue
         ok = change <= bound + _EPSILON
         word = "dropped" if kind == "maxDrop" else "rose"
-        checks.append(Check(source, name, kind, ok,
-                            f"{word} {_num(max(change, 0.0))} ({_num(before or 0.0)} → {_num(value)}), "
-                            f"{kind} {_num(bound)}"))
+        checks.append(
+            Check(
+                source,
+                name,
+                kind,
+                ok,
+                f"{word} {_num(max(change, 0.0))} ({_num(before or 0.0)} → {_num(value)}), {kind} {_num(bound)}",
+            )
+        )
     return checks
 
 

@@ -23,8 +23,9 @@ VersionKey = tuple[str, str]  # (registered model, version)
 class FactsSource(Protocol):
     """The registry side of gates (`registry/gate_facts.py`)."""
 
-    def facts(self, versions: Sequence[VersionKey], *, signature: bool,
-              metrics: Mapping[VersionKey, Sequence[str]]) -> Mapping[VersionKey, Facts]: ...
+    def facts(
+        self, versions: Sequence[VersionKey], *, signature: bool, metrics: Mapping[VersionKey, Sequence[str]]
+    ) -> Mapping[VersionKey, Facts]: ...
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,11 @@ class Move:
 
     @property
     def promotion(self) -> bool:
-        return (self.current is not None and self.current.registered_model == self.candidate.registered_model
-                and self.current.reference == self.candidate.reference)
+        return (
+            self.current is not None
+            and self.current.registered_model == self.candidate.registered_model
+            and self.current.reference == self.candidate.reference
+        )
 
 
 @dataclass(frozen=True)
@@ -63,8 +67,9 @@ def moves(spec: Spec, before: Lock, after: Lock) -> list[Move]:
     found = []
     for target in spec.targets:
         old, new = before.get(target.model, target.env), after.get(target.model, target.env)
-        if new is not None and (old is None or (old.registered_model, old.version)
-                                != (new.registered_model, new.version)):
+        if new is not None and (
+            old is None or (old.registered_model, old.version) != (new.registered_model, new.version)
+        ):
             found.append(Move(target, old, new))
     return found
 
@@ -97,8 +102,9 @@ def verdicts(spec: Spec, found: Sequence[Move], facts: Mapping[VersionKey, Facts
         if not gates:
             continue
         current = facts.get(version_key(move.current)) if move.current is not None else None
-        out[move.target.key] = evaluate(gates, facts.get(version_key(move.candidate), Facts({})), current,
-                                        move.target.gates.override)
+        out[move.target.key] = evaluate(
+            gates, facts.get(version_key(move.candidate), Facts({})), current, move.target.gates.override
+        )
     return out
 
 
@@ -109,20 +115,34 @@ def version_key(entry: LockEntry) -> VersionKey:
 def finding(spec: Spec, move: Move, verdict: Verdict, *, severity: Severity = "warning") -> Diagnostic:
     """What a run says about a gated move that did not simply pass, at the target's line in models.yaml."""
     target, candidate = move.target, move.candidate
-    failing = "; ".join(f"{c.metric} {c.reason}" + (f" ({c.source}'s gate)" if c.source != target.env else "")
-                        for c in verdict.failures)
+    failing = "; ".join(
+        f"{c.metric} {c.reason}" + (f" ({c.source}'s gate)" if c.source != target.env else "") for c in verdict.failures
+    )
     if verdict.override:
-        message, hint = (f"version {candidate.version} fails its gates ({failing}) but is let through by "
-                         f"override: {verdict.override}", "remove `gates.override` once this version is in")
+        message, hint = (
+            f"version {candidate.version} fails its gates ({failing}) but is let through by "
+            f"override: {verdict.override}",
+            "remove `gates.override` once this version is in",
+        )
     elif move.promotion and severity == "warning":
         kept = f"; {target.env} keeps version {move.current.version}" if move.current is not None else ""
-        message, hint = (f"held back by gate: version {candidate.version} ({candidate.reference}) fails: "
-                         f"{failing}{kept}", "fix the model, or let it through with `gates: {override: \"REASON\"}` "
-                         f"on models.{target.model}.environments.{target.env}")
+        message, hint = (
+            f"held back by gate: version {candidate.version} ({candidate.reference}) fails: {failing}{kept}",
+            'fix the model, or let it through with `gates: {override: "REASON"}` '
+            f"on models.{target.model}.environments.{target.env}",
+        )
     else:
-        message, hint = (f"version {candidate.version} fails its gates: {failing}",
-                         f"choose a version that passes, or add `gates: {{override: \"REASON\"}}` to "
-                         f"models.{target.model}.environments.{target.env}")
-    return Diagnostic(file=spec.source, line=target.line,
-                      path=json_path(("models", target.model, "environments", target.env)),
-                      message=message, hint=hint, severity=severity, rule="gate")
+        message, hint = (
+            f"version {candidate.version} fails its gates: {failing}",
+            f'choose a version that passes, or add `gates: {{override: "REASON"}}` to '
+            f"models.{target.model}.environments.{target.env}",
+        )
+    return Diagnostic(
+        file=spec.source,
+        line=target.line,
+        path=json_path(("models", target.model, "environments", target.env)),
+        message=message,
+        hint=hint,
+        severity=severity,
+        rule="gate",
+    )

@@ -42,19 +42,37 @@ class GitHubApi:
     Transport failures raise `HttpFailure` (exit 2); any answer, whatever its status, is returned.
     """
 
-    def __init__(self, repository: str, token: str, *, api_url: str = DEFAULT_API_URL,
-                 settings: HttpSettings | None = None, write_pause: float = 1.0) -> None:
+    def __init__(
+        self,
+        repository: str,
+        token: str,
+        *,
+        api_url: str = DEFAULT_API_URL,
+        settings: HttpSettings | None = None,
+        write_pause: float = 1.0,
+    ) -> None:
         self.repository = repository
         self.api_url = api_url.rstrip("/")
         self._base = f"{self.api_url}/repos/{repository}"
-        self._http = Http(settings or HttpSettings.from_env(), auth=_Bearer(token), headers={
-            "Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION})
+        self._http = Http(
+            settings or HttpSettings.from_env(),
+            auth=_Bearer(token),
+            headers={"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION},
+        )
         self._write_pause = write_pause
         self._last_write = float("-inf")
         self._writes = threading.Lock()
 
-    def call(self, method: str, path: str, *, json: Any = None, params: Mapping[str, str] | None = None,
-             accept: str = "", retry: Retry | None = None) -> Reply:
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+        accept: str = "",
+        retry: Retry | None = None,
+    ) -> Reply:
         """`retry` defaults to "all" for methods GitHub treats as idempotent, and to "connect" for POST."""
         headers = {"Accept": accept} if accept else None
         chosen: Retry = retry or ("connect" if method == "POST" else "all")
@@ -63,8 +81,9 @@ class GitHubApi:
         with self._writes:
             time.sleep(max(0.0, self._last_write + self._write_pause - time.monotonic()))
             try:
-                return self._http.request(method, self._base + path, retry=chosen, params=params, json=json,
-                                          headers=headers)
+                return self._http.request(
+                    method, self._base + path, retry=chosen, params=params, json=json, headers=headers
+                )
             finally:
                 self._last_write = time.monotonic()
 

@@ -29,23 +29,34 @@ class Pending:
     envs: tuple[str, ...]
 
     def as_dict(self) -> dict[str, object]:
-        return {"model": self.model, "version": self.version, "registeredModel": self.registered_model,
-                "tag": self.tag, "env": self.envs[0], "envs": list(self.envs)}
+        return {
+            "model": self.model,
+            "version": self.version,
+            "registeredModel": self.registered_model,
+            "tag": self.tag,
+            "env": self.envs[0],
+            "envs": list(self.envs),
+        }
 
 
 def check_digest(digest: str) -> str:
     """The digest as given, if it is one a registry reports; checked before anything is read or written."""
     if not _DIGEST.fullmatch(digest):
-        raise UserError.simple(f"not an image digest: {digest!r}",
-                               hint="expected sha256: and 64 lowercase hex digits, as `docker buildx imagetools "
-                                    "inspect --format '{{json .Manifest.Digest}}' TAG` prints it")
+        raise UserError.simple(
+            f"not an image digest: {digest!r}",
+            hint="expected sha256: and 64 lowercase hex digits, as `docker buildx imagetools "
+            "inspect --format '{{json .Manifest.Digest}}' TAG` prints it",
+        )
     return digest
 
 
 def image_entries(spec: Spec, lock: Lock) -> list[tuple[Target, LockEntry]]:
     """Every locked target served by `method: image`, in models.yaml order."""
-    return [(t, entry) for t in spec.targets
-            if t.serving.method == "image" and (entry := lock.get(t.model, t.env)) is not None]
+    return [
+        (t, entry)
+        for t in spec.targets
+        if t.serving.method == "image" and (entry := lock.get(t.model, t.env)) is not None
+    ]
 
 
 def pending(spec: Spec, lock: Lock) -> list[Pending]:
@@ -65,10 +76,13 @@ def record(spec: Spec, lock: Lock, model: str, version: str, digest: str) -> Loc
     """`digest` on every image-method entry of MODEL at VERSION; an error naming what exists when none match."""
     matching = {t.key for t, entry in image_entries(spec, lock) if t.model == model and entry.version == version}
     if not matching:
-        raise UserError.simple(f"no lock entry of '{model}' at version {version} is served by method image",
-                               hint=_what_exists(spec, lock, model))
-    entries = {key: replace(entry, image_digest=digest) if key in matching else entry
-               for key, entry in lock.entries.items()}
+        raise UserError.simple(
+            f"no lock entry of '{model}' at version {version} is served by method image",
+            hint=_what_exists(spec, lock, model),
+        )
+    entries = {
+        key: replace(entry, image_digest=digest) if key in matching else entry for key, entry in lock.entries.items()
+    }
     return Lock(entries)
 
 
@@ -76,6 +90,9 @@ def _what_exists(spec: Spec, lock: Lock, model: str) -> str:
     targets = [t for t in spec.targets if t.model == model]
     if not targets:
         return f"models.yaml has no model '{model}'; models: {', '.join(sorted({t.model for t in spec.targets}))}"
-    locked = [f"{t.env}: version {entry.version} (method {t.serving.method})"
-              for t in targets if (entry := lock.get(t.model, t.env)) is not None]
+    locked = [
+        f"{t.env}: version {entry.version} (method {t.serving.method})"
+        for t in targets
+        if (entry := lock.get(t.model, t.env)) is not None
+    ]
     return f"locked for '{model}': {'; '.join(locked)}" if locked else f"'{model}' has no lock entry yet"

@@ -26,8 +26,11 @@ HEADER = header(
 )
 
 # models.lock key ↔ ModelInfo field; optional, so locks written before it was recorded still load.
-_MLMODEL_FIELDS = {"serializationFormat": "serialization_format", "mlflowVersion": "mlflow_version",
-                   "pythonVersion": "python_version"}
+_MLMODEL_FIELDS = {
+    "serializationFormat": "serialization_format",
+    "mlflowVersion": "mlflow_version",
+    "pythonVersion": "python_version",
+}
 _MLMODEL = {
     "type": "object",
     "additionalProperties": False,
@@ -113,8 +116,14 @@ def loads(text: str, file: str = LOCK_FILE) -> Lock:
     if data is None and not problems:
         return Lock()
     if not problems and not isinstance(data, dict):
-        problems = [Diagnostic(file=file, line=1, message="not a models.lock: expected a mapping with lockVersion "
-                               "and models", hint="models.lock is generated: delete it and run `kserve-gitops lock`")]
+        problems = [
+            Diagnostic(
+                file=file,
+                line=1,
+                message="not a models.lock: expected a mapping with lockVersion and models",
+                hint="models.lock is generated: delete it and run `kserve-gitops lock`",
+            )
+        ]
     if not problems:
         problems = [
             Diagnostic(
@@ -128,12 +137,19 @@ def loads(text: str, file: str = LOCK_FILE) -> Lock:
         ]
     if problems:
         raise LockError(problems)
-    return Lock({
-        (model, env): _entry(model, env, raw, {
-            key: positions.line_of(["models", model, env, *([key] if key else [])])[0] for key in ("", *raw)})
-        for model, envs in data["models"].items()
-        for env, raw in envs.items()
-    }, file)
+    return Lock(
+        {
+            (model, env): _entry(
+                model,
+                env,
+                raw,
+                {key: positions.line_of(["models", model, env, *([key] if key else [])])[0] for key in ("", *raw)},
+            )
+            for model, envs in data["models"].items()
+            for env, raw in envs.items()
+        },
+        file,
+    )
 
 
 def _entry(model: str, env: str, raw: dict[str, Any], lines: dict[str, int]) -> LockEntry:
@@ -166,8 +182,12 @@ def _load_info(raw: dict[str, Any]) -> ModelInfo:
 
 
 def _dump_load_check(check: LoadCheck) -> dict[str, str]:
-    return {"image": check.image, "verdict": check.verdict, "environment": check.environment,
-            **({"error": check.error} if check.error else {})}
+    return {
+        "image": check.image,
+        "verdict": check.verdict,
+        "environment": check.environment,
+        **({"error": check.error} if check.error else {}),
+    }
 
 
 def _load_load_check(raw: dict[str, str]) -> LoadCheck:

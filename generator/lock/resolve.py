@@ -45,9 +45,7 @@ class Update:
         return cls(selectors=named, everything=not named)
 
     def selects(self, target: Target) -> bool:
-        return self.everything or target.model in self.selectors or (
-            f"{target.model}/{target.env}" in self.selectors
-        )
+        return self.everything or target.model in self.selectors or (f"{target.model}/{target.env}" in self.selectors)
 
     def unknown_selectors(self, spec: Spec) -> list[str]:
         known = {t.model for t in spec.targets} | {f"{t.model}/{t.env}" for t in spec.targets}
@@ -75,7 +73,10 @@ def queries_for(spec: Spec, lock: Lock, update: Update) -> list[Query]:
 
 
 def merge(
-    spec: Spec, lock: Lock, update: Update, answers: Mapping[Query, Resolution],
+    spec: Spec,
+    lock: Lock,
+    update: Update,
+    answers: Mapping[Query, Resolution],
     keep: Collection[tuple[str, str]] = (),
 ) -> tuple[Lock, list[Diagnostic]]:
     """The new lock: kept entries, plus fresh ones from `answers`.
@@ -123,9 +124,15 @@ def _follow(
             gated[target.key] = previous
         else:
             del gated[target.key]
-            problems.append(_at(target, spec, f"version {entry.version} is not locked in '{leader}', which "
-                                f"{target.env} follows", f"promote it to {leader} first, or pin a version that "
-                                f"{leader} has (`kserve-gitops pin {target.model} {target.env} VERSION`)"))
+            problems.append(
+                _at(
+                    target,
+                    spec,
+                    f"version {entry.version} is not locked in '{leader}', which {target.env} follows",
+                    f"promote it to {leader} first, or pin a version that "
+                    f"{leader} has (`kserve-gitops pin {target.model} {target.env} VERSION`)",
+                )
+            )
     return gated, problems
 
 
@@ -172,15 +179,27 @@ def stale_entries(spec: Spec, lock: Lock) -> list[Diagnostic]:
         entry = lock.get(target.model, target.env)
         if needs_resolution(target, entry, Update()):
             what = "has no lock entry" if entry is None else "changed since models.lock was written"
-            problems.append(_at(target, spec, f"{target.model}/{target.env} {what}",
-                                "run `kserve-gitops lock` (or `generate`) with registry access"))
+            problems.append(
+                _at(
+                    target,
+                    spec,
+                    f"{target.model}/{target.env} {what}",
+                    "run `kserve-gitops lock` (or `generate`) with registry access",
+                )
+            )
         elif entry is not None:
             relocated = _relocated(entry, spec, target)
             if isinstance(relocated, Diagnostic):
                 problems.append(relocated)
             elif relocated.artifact_uri != entry.artifact_uri:
-                problems.append(_at(target, spec, "registry.artifactsDestination changed since the lock was written",
-                                    "run `kserve-gitops lock` to update artifact locations (no registry call)"))
+                problems.append(
+                    _at(
+                        target,
+                        spec,
+                        "registry.artifactsDestination changed since the lock was written",
+                        "run `kserve-gitops lock` to update artifact locations (no registry call)",
+                    )
+                )
     return problems
 
 
@@ -195,8 +214,11 @@ def _same_image(old: LockEntry | None, new: LockEntry | Diagnostic) -> LockEntry
     old ones only when the answer is the very same registered version (a floating reference re-read by `--update`
     without moving), whose image is the same bytes and loads the same way. Any other version needs its own build
     and its own check."""
-    if (isinstance(new, LockEntry) and old is not None
-            and (old.registered_model, old.version) == (new.registered_model, new.version)):
+    if (
+        isinstance(new, LockEntry)
+        and old is not None
+        and (old.registered_model, old.version) == (new.registered_model, new.version)
+    ):
         return replace(new, image_digest=old.image_digest, load_check=old.load_check)
     return new
 
@@ -224,8 +246,11 @@ def _refusals(target: Target, entry: LockEntry | Diagnostic, spec: Spec) -> list
 def _compat(target: Target, entry: LockEntry, spec: Spec) -> list[Diagnostic]:
     """compat.check's findings for one target, placed at it."""
     return [
-        replace(_at(target, spec, f"'{entry.registered_model}' version {entry.version}: {d.message}", d.hint),
-                severity=d.severity, rule=d.rule)
+        replace(
+            _at(target, spec, f"'{entry.registered_model}' version {entry.version}: {d.message}", d.hint),
+            severity=d.severity,
+            rule=d.rule,
+        )
         for d in _findings(target, entry, spec, selector=f"{target.model} --env {target.env}")
     ]
 
@@ -234,8 +259,11 @@ def _findings(target: Target, entry: LockEntry, spec: Spec, selector: str = "") 
     """compat.check for targets served by a runtime (methods runtime and registry), not yet placed."""
     if target.serving.method == "image":
         return []
-    served = compat.Served(target.serving.runtime, spec.platform.runtime_image(target.serving.runtime),
-                           spec.environments[target.env].policies.allow_unverified_models)
+    served = compat.Served(
+        target.serving.runtime,
+        spec.platform.runtime_image(target.serving.runtime),
+        spec.environments[target.env].policies.allow_unverified_models,
+    )
     return compat.check(served, entry.info, entry.load_check, selector=selector)
 
 
@@ -245,10 +273,14 @@ def _located(target: Target, version: ModelVersion, spec: Spec) -> LockEntry | D
         return _at(target, spec, f"{version.registered_model} version {version.version}: {where.message}", where.hint)
     problem = location_problem(where, spec.storage_prefixes) if target.serving.method == "runtime" else None
     if problem:
-        return _at(target, spec, f"{version.registered_model} version {version.version}: the registry gives "
-                   f"'{where}', which {problem} (allowed prefixes: {', '.join(spec.storage_prefixes) or 'none'})",
-                   "set registry.artifactsDestination to the tracking server's --artifacts-destination, or add the "
-                   "bucket to registry.allowedStoragePrefixes in models.yaml")
+        return _at(
+            target,
+            spec,
+            f"{version.registered_model} version {version.version}: the registry gives "
+            f"'{where}', which {problem} (allowed prefixes: {', '.join(spec.storage_prefixes) or 'none'})",
+            "set registry.artifactsDestination to the tracking server's --artifacts-destination, or add the "
+            "bucket to registry.allowedStoragePrefixes in models.yaml",
+        )
     return LockEntry(
         model=target.model,
         env=target.env,

@@ -33,8 +33,11 @@ def queries(spec: Spec, lock: Lock) -> list[Query]:
 
 def verify(spec: Spec, lock: Lock, answers: Mapping[Query, Resolution]) -> list[Diagnostic]:
     """Every way the locked entries differ from the registry's `answers` (to `queries`), one error each."""
-    return [d for entry, target in _entries(spec, lock)
-            for d in _differences(spec, lock, entry, target, answers[_query(entry)])]
+    return [
+        d
+        for entry, target in _entries(spec, lock)
+        for d in _differences(spec, lock, entry, target, answers[_query(entry)])
+    ]
 
 
 def locations(spec: Spec, lock: Lock) -> list[Diagnostic]:
@@ -42,12 +45,20 @@ def locations(spec: Spec, lock: Lock) -> list[Diagnostic]:
     prefixes = spec.storage_prefixes
     allowed = ", ".join(prefixes) or "none declared"
     return [
-        _error(lock, entry, "artifactUri", f"artifactUri '{entry.artifact_uri}' {problem} (allowed prefixes: "
-               f"{allowed})", _fix(entry, target, "if that location is right, add its prefix to "
-                                                  "registry.allowedStoragePrefixes in models.yaml"), rule=LOCATION_RULE)
+        _error(
+            lock,
+            entry,
+            "artifactUri",
+            f"artifactUri '{entry.artifact_uri}' {problem} (allowed prefixes: {allowed})",
+            _fix(
+                entry,
+                target,
+                "if that location is right, add its prefix to registry.allowedStoragePrefixes in models.yaml",
+            ),
+            rule=LOCATION_RULE,
+        )
         for entry, target in _entries(spec, lock)
-        if target.serving.method == "runtime"
-        and (problem := location_problem(entry.artifact_uri, prefixes))
+        if target.serving.method == "runtime" and (problem := location_problem(entry.artifact_uri, prefixes))
     ]
 
 
@@ -58,17 +69,27 @@ def _entries(spec: Spec, lock: Lock) -> list[tuple[LockEntry, Target]]:
     return sorted(found, key=lambda pair: (pair[0].line_of(), pair[0].key))
 
 
-def _differences(
-    spec: Spec, lock: Lock, entry: LockEntry, target: Target, answer: Resolution
-) -> Iterator[Diagnostic]:
+def _differences(spec: Spec, lock: Lock, entry: LockEntry, target: Target, answer: Resolution) -> Iterator[Diagnostic]:
     if isinstance(answer, NotFound):
-        yield _error(lock, entry, "version", f"version {entry.version} of registered model '{entry.registered_model}' "
-                     f"is not in the registry: {answer.message}", _fix(entry, target))
+        yield _error(
+            lock,
+            entry,
+            "version",
+            f"version {entry.version} of registered model '{entry.registered_model}' "
+            f"is not in the registry: {answer.message}",
+            _fix(entry, target),
+        )
         return
     for key, locked, registry in _fields(spec, entry, answer):
         if locked != registry:
-            yield _error(lock, entry, key, f"{key} is locked as '{locked}' but the registry has '{registry}' for "
-                         f"'{entry.registered_model}' version {entry.version}", _fix(entry, target))
+            yield _error(
+                lock,
+                entry,
+                key,
+                f"{key} is locked as '{locked}' but the registry has '{registry}' for "
+                f"'{entry.registered_model}' version {entry.version}",
+                _fix(entry, target),
+            )
 
 
 def _fields(spec: Spec, entry: LockEntry, answer: ModelVersion) -> Iterator[tuple[str, str, str]]:
@@ -93,12 +114,22 @@ def _fix(entry: LockEntry, target: Target, also: str = "") -> str:
     """How to get a true entry back: undo the edit, or have the registry write it again (`--update` re-resolves
     only floating references that are not held; any other entry is resolved afresh once it is missing)."""
     selector = f"{entry.model}/{entry.env}"
-    again = (f"run `kserve-gitops lock --update {selector}`" if target.ref.floating and not target.hold
-             else f"delete models.{entry.model}.{entry.env} from models.lock and run `kserve-gitops lock`")
+    again = (
+        f"run `kserve-gitops lock --update {selector}`"
+        if target.ref.floating and not target.hold
+        else f"delete models.{entry.model}.{entry.env} from models.lock and run `kserve-gitops lock`"
+    )
     return f"revert the hand edit of models.lock, or {again} to record what the registry says" + (
-        f"; {also}" if also else "")
+        f"; {also}" if also else ""
+    )
 
 
 def _error(lock: Lock, entry: LockEntry, key: str, message: str, hint: str, *, rule: str = RULE) -> Diagnostic:
-    return Diagnostic(file=lock.file, line=entry.line_of(key), path=json_path(("models", entry.model, entry.env, key)),
-                      message=f"{entry.model}/{entry.env}: {message}", hint=hint, rule=rule)
+    return Diagnostic(
+        file=lock.file,
+        line=entry.line_of(key),
+        path=json_path(("models", entry.model, entry.env, key)),
+        message=f"{entry.model}/{entry.env}: {message}",
+        hint=hint,
+        rule=rule,
+    )

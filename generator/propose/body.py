@@ -41,8 +41,12 @@ class Row:
     old: LockEntry | None
 
 
-def pull_request(context: PullRequestContext, rows: Sequence[Row], files: Mapping[str, list[str]],
-                 held: Sequence[tuple[Move, Verdict]] = ()) -> str:
+def pull_request(
+    context: PullRequestContext,
+    rows: Sequence[Row],
+    files: Mapping[str, list[str]],
+    held: Sequence[tuple[Move, Verdict]] = (),
+) -> str:
     parts = [_intro(context, rows)]
     parts += [_change(context, row) for row in rows]
     parts += [_held(held)] if held else []
@@ -59,7 +63,7 @@ def _intro(context: PullRequestContext, rows: Sequence[Row]) -> str:
         else f"**{e}** needs a reviewer's approval (`promotion: approval`)"
         for e in envs
     )
-    return (f"Moves {moves} to what the MLflow registry says now. Once merged, Argo CD deploys it. {gates}.")
+    return f"Moves {moves} to what the MLflow registry says now. Once merged, Argo CD deploys it. {gates}."
 
 
 def _change(context: PullRequestContext, row: Row) -> str:
@@ -70,8 +74,12 @@ def _change(context: PullRequestContext, row: Row) -> str:
         ("registered model", f"`{new.registered_model}`"),
         ("reference", f"`{new.reference}`"),
         ("version", f"{version}**{_link(new.version, _version_url(context, new))}**"),
-        ("run", _link(f"`{new.run_id}`", run_url(context.ui, details.experiment_id, new.run_id) if details else "")
-         if new.run_id else "none recorded"),
+        (
+            "run",
+            _link(f"`{new.run_id}`", run_url(context.ui, details.experiment_id, new.run_id) if details else "")
+            if new.run_id
+            else "none recorded",
+        ),
         ("metrics", _metrics(details)),
     ]
     table = ["| | |", "| --- | --- |", *(f"| {name} | {_cell(value)} |" for name, value in cells)]
@@ -92,19 +100,32 @@ def _comparison(context: PullRequestContext, row: Row) -> str:
     if not checks and not shared:
         return ""
     before = f"current ({row.old.version})" if row.old is not None else "current"
-    lines = ["", "", f"| metric | {before} | candidate ({row.new.version}) | change | gate |",
-             "| --- | --- | --- | --- | --- |"]
+    lines = [
+        "",
+        "",
+        f"| metric | {before} | candidate ({row.new.version}) | change | gate |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for metric, found in checks.items():
         mark = "✓" if all(c.passed for c in found) else "✗"
         why = "; ".join(c.reason for c in found if not c.passed) or ", ".join(
-            f"{c.rule} ({c.source})" if c.source != row.new.env else c.rule for c in found)
-        lines.append(f"| `{_cell(metric)}` | {_value(old_facts, metric)} | {_value(new_facts, metric)} | "
-                     f"{_delta(old_facts, new_facts, metric)} | {mark} {_cell(why)} |")
-    lines += [f"| `{_cell(metric)}` | {_value(old_facts, metric)} | {_value(new_facts, metric)} | "
-              f"{_delta(old_facts, new_facts, metric)} | not gated |" for metric in shared]
+            f"{c.rule} ({c.source})" if c.source != row.new.env else c.rule for c in found
+        )
+        lines.append(
+            f"| `{_cell(metric)}` | {_value(old_facts, metric)} | {_value(new_facts, metric)} | "
+            f"{_delta(old_facts, new_facts, metric)} | {mark} {_cell(why)} |"
+        )
+    lines += [
+        f"| `{_cell(metric)}` | {_value(old_facts, metric)} | {_value(new_facts, metric)} | "
+        f"{_delta(old_facts, new_facts, metric)} | not gated |"
+        for metric in shared
+    ]
     if verdict is not None and verdict.override and not verdict.passed:
-        lines += ["", f"**Gate override** on `models.{row.new.model}.environments.{row.new.env}`: "
-                      f"{_cell(verdict.override)}. A reviewer accepts the ✗ above by merging."]
+        lines += [
+            "",
+            f"**Gate override** on `models.{row.new.model}.environments.{row.new.env}`: "
+            f"{_cell(verdict.override)}. A reviewer accepts the ✗ above by merging.",
+        ]
     return "\n".join(lines)
 
 
@@ -121,14 +142,24 @@ def _delta(old: Facts | None, new: Facts, metric: str) -> str:
 
 
 def _held(held: Sequence[tuple[Move, Verdict]]) -> str:
-    rows = [f"| {m.target.model} | {m.target.env} | {m.candidate.version} (`{_cell(str(m.candidate.reference))}`) | "
-            f"{m.current.version if m.current else '—'} | "
-            f"{'<br>'.join(_cell(f'{c.metric} {c.reason}') for c in v.failures)} |" for m, v in held]
-    return "\n".join(["### Held back by gate", "",
-                      "The registry offers these versions, but they fail the quality gates of models.yaml, so they "
-                      "are not proposed (docs/gates.md).", "",
-                      "| model | environment | candidate | keeps | failing |",
-                      "| --- | --- | --- | --- | --- |", *rows])
+    rows = [
+        f"| {m.target.model} | {m.target.env} | {m.candidate.version} (`{_cell(str(m.candidate.reference))}`) | "
+        f"{m.current.version if m.current else '—'} | "
+        f"{'<br>'.join(_cell(f'{c.metric} {c.reason}') for c in v.failures)} |"
+        for m, v in held
+    ]
+    return "\n".join(
+        [
+            "### Held back by gate",
+            "",
+            "The registry offers these versions, but they fail the quality gates of models.yaml, so they "
+            "are not proposed (docs/gates.md).",
+            "",
+            "| model | environment | candidate | keeps | failing |",
+            "| --- | --- | --- | --- | --- |",
+            *rows,
+        ]
+    )
 
 
 def _version_url(context: PullRequestContext, entry: LockEntry) -> str:
@@ -147,8 +178,9 @@ def _metrics(details: RunDetails | None) -> str:
 
 
 def _files(files: Mapping[str, list[str]]) -> str:
-    rows = [f"| {env or '(repository)'} | {'<br>'.join(_file(line) for line in lines)} |"
-            for env, lines in files.items()]
+    rows = [
+        f"| {env or '(repository)'} | {'<br>'.join(_file(line) for line in lines)} |" for env, lines in files.items()
+    ]
     return "\n".join(["### Rendered changes", "", "| environment | files |", "| --- | --- |", *rows])
 
 
@@ -168,20 +200,28 @@ def _cell(text: str) -> str:
 
 def closing(key: str, *, superseded_by: Sequence[str], held: Sequence[tuple[Move, Verdict]] = ()) -> str:
     if held:
-        return (f"Nothing is left to promote for **{key}**: what the registry offers now fails the quality gates of "
-                f"models.yaml. Closing; a new pull request opens when a version passes, or when "
-                f"`gates.override` lets one through.\n\n{_held(held)}")
+        return (
+            f"Nothing is left to promote for **{key}**: what the registry offers now fails the quality gates of "
+            f"models.yaml. Closing; a new pull request opens when a version passes, or when "
+            f"`gates.override` lets one through.\n\n{_held(held)}"
+        )
     if superseded_by:
-        return (f"Superseded by {', '.join(superseded_by)}: `kserve-gitops propose` now groups changes "
-                f"differently, and that pull request carries what this one proposed. Closing.")
-    return (f"Nothing is left to promote for **{key}**: the registry points at what the base branch already "
-            "deploys again (an alias moved back, or the change was merged another way). Closing; a new pull "
-            "request opens when something moves again.")
+        return (
+            f"Superseded by {', '.join(superseded_by)}: `kserve-gitops propose` now groups changes "
+            f"differently, and that pull request carries what this one proposed. Closing."
+        )
+    return (
+        f"Nothing is left to promote for **{key}**: the registry points at what the base branch already "
+        "deploys again (an alias moved back, or the change was merged another way). Closing; a new pull "
+        "request opens when something moves again."
+    )
 
 
 def edited(branch: str, tip: str, foreign: Sequence[str]) -> str:
     commits = ", ".join(f"`{sha[:12]}`" for sha in foreign)
-    return (f"{EDITED_MARKER.format(sha=tip)}\n"
-            f"`{branch}` has commits kserve-gitops did not make ({commits}), so the bot leaves this branch and "
-            "pull request alone and will not update them. To hand it back, close this pull request and delete "
-            "the branch; the next run starts afresh.")
+    return (
+        f"{EDITED_MARKER.format(sha=tip)}\n"
+        f"`{branch}` has commits kserve-gitops did not make ({commits}), so the bot leaves this branch and "
+        "pull request alone and will not update them. To hand it back, close this pull request and delete "
+        "the branch; the next run starts afresh."
+    )

@@ -59,8 +59,9 @@ class GitRepo:
         try:
             self._repo = Repo(root)
         except (InvalidGitRepositoryError, NoSuchPathError):
-            raise ProposeDenied.simple(f"{root} is not a git repository",
-                                       hint="run propose in a clone of the platform repository") from None
+            raise ProposeDenied.simple(
+                f"{root} is not a git repository", hint="run propose in a clone of the platform repository"
+            ) from None
         self._repo.git.update_environment(GIT_TERMINAL_PROMPT="0")  # fail, never prompt, on missing credentials
         self._identity = identity
         self._prefix = prefix
@@ -71,14 +72,21 @@ class GitRepo:
         out = self._git("ls-remote", "--symref", self._remote, "HEAD")
         match = re.search(r"^ref: refs/heads/(\S+)\tHEAD$", out, re.MULTILINE)
         if match is None:
-            raise ProposeDenied.simple(f"cannot tell the default branch of remote {self._remote!r}",
-                                       hint="name it with --base")
+            raise ProposeDenied.simple(
+                f"cannot tell the default branch of remote {self._remote!r}", hint="name it with --base"
+            )
         return match[1]
 
     def fetch(self, base: str) -> Snapshot:
         tracking = f"refs/remotes/{self._remote}"
-        self._git("fetch", "--prune", "--no-tags", self._remote, f"+refs/heads/{base}:{tracking}/{base}",
-                  f"+refs/heads/{self._prefix}*:{tracking}/{self._prefix}*")
+        self._git(
+            "fetch",
+            "--prune",
+            "--no-tags",
+            self._remote,
+            f"+refs/heads/{base}:{tracking}/{base}",
+            f"+refs/heads/{self._prefix}*:{tracking}/{self._prefix}*",
+        )
         listed = self._git("for-each-ref", "--format=%(refname) %(objectname)", f"{tracking}/{self._prefix}*")
         branches = dict(line.removeprefix(f"{tracking}/").split(" ") for line in listed.splitlines())
         return Snapshot(base=base, base_sha=self._repo.commit(f"{tracking}/{base}").hexsha, branches=branches)
@@ -112,8 +120,14 @@ class GitRepo:
 
     def commit(self, tree: str, parent: str, message: str) -> str:
         who = Actor(self._identity.name, self._identity.email)
-        made = Commit.create_from_tree(self._repo, self._repo.tree(tree), message,
-                                       parent_commits=[self._repo.commit(parent)], author=who, committer=who)
+        made = Commit.create_from_tree(
+            self._repo,
+            self._repo.tree(tree),
+            message,
+            parent_commits=[self._repo.commit(parent)],
+            author=who,
+            committer=who,
+        )
         return made.hexsha
 
     def push(self, branch: str, sha: str, expected: str | None) -> bool:
@@ -142,5 +156,7 @@ class GitRepo:
 def _failed(exc: GitCommandError) -> UserError:
     """The command and git's own words, credentials removed; exit 2: the remote or its credentials are at fault."""
     command = " ".join(str(part) for part in exc.command)
-    return ProposeDenied.simple(f"git failed (exit {exc.status}): {redact(command)}\n{redact(exc.stderr.strip())}",
-                                hint="check that the remote is reachable and that these credentials may push to it")
+    return ProposeDenied.simple(
+        f"git failed (exit {exc.status}): {redact(command)}\n{redact(exc.stderr.strip())}",
+        hint="check that the remote is reachable and that these credentials may push to it",
+    )

@@ -34,8 +34,15 @@ class _Refused(Exception):
 class ProposeGitHub:
     """One repository, `OWNER/NAME`."""
 
-    def __init__(self, repository: str, token: str, *, api_url: str = DEFAULT_API_URL,
-                 settings: HttpSettings | None = None, write_pause: float = 1.0) -> None:
+    def __init__(
+        self,
+        repository: str,
+        token: str,
+        *,
+        api_url: str = DEFAULT_API_URL,
+        settings: HttpSettings | None = None,
+        write_pause: float = 1.0,
+    ) -> None:
         owner, _, name = repository.partition("/")
         if not owner or not name or "/" in name:
             raise ProposeDenied.simple(f"not a repository: {repository!r}", hint="set GITHUB_REPOSITORY=OWNER/NAME")
@@ -94,9 +101,10 @@ class ProposeGitHub:
         except _Refused as exc:
             raise self._refused(exc.reply, what, permission) from None
         except HttpFailure as exc:
-            raise ProposeDenied.simple(f"cannot reach GitHub at {redact(self._api.api_url)} while {what}: "
-                                       f"{exc.reason}", hint="check --api-url / GITHUB_API_URL, and try again "
-                                       "later; limits: KSERVE_GITOPS_HTTP_*") from None
+            raise ProposeDenied.simple(
+                f"cannot reach GitHub at {redact(self._api.api_url)} while {what}: {exc.reason}",
+                hint="check --api-url / GITHUB_API_URL, and try again later; limits: KSERVE_GITOPS_HTTP_*",
+            ) from None
 
     def _refused(self, reply: Reply, what: str, permission: str) -> UserError:
         said = refusal(reply, what, self.repository)
@@ -104,8 +112,10 @@ class ProposeGitHub:
             return ProposeDenied.simple(said, hint="GITHUB_TOKEN is missing, expired or revoked; give it a valid token")
         if reply.status in (403, 404):
             return ProposeDenied.simple(
-                said, hint=f"the token needs `{permission}` on {self.repository} (GitHub App or fine-grained token; "
-                           "`repo` scope for a classic one), and GITHUB_REPOSITORY must name the repository")
+                said,
+                hint=f"the token needs `{permission}` on {self.repository} (GitHub App or fine-grained token; "
+                "`repo` scope for a classic one), and GITHUB_REPOSITORY must name the repository",
+            )
         return ProposeError.simple(said)
 
 
@@ -117,6 +127,10 @@ def _ok(reply: Reply) -> Any:
 
 
 def _view(pull: Any) -> PullRequest:
-    return PullRequest(number=int(pull["number"]), url=str(pull.get("html_url") or ""),
-                       title=str(pull.get("title") or ""), body=str(pull.get("body") or ""),
-                       labels=tuple(str(label["name"]) for label in pull.get("labels") or []))
+    return PullRequest(
+        number=int(pull["number"]),
+        url=str(pull.get("html_url") or ""),
+        title=str(pull.get("title") or ""),
+        body=str(pull.get("body") or ""),
+        labels=tuple(str(label["name"]) for label in pull.get("labels") or []),
+    )

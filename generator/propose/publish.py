@@ -114,8 +114,16 @@ class Published:
     held: tuple[str, ...] = ()  # one line per candidate held back by its gates
 
 
-def propose(new: Lock, settings: ProposeSettings, *, git: GitSide, github: GitHubSide | None, runs: RunSource,
-            check: Check, gates: GateSide | None = None) -> Published:
+def propose(
+    new: Lock,
+    settings: ProposeSettings,
+    *,
+    git: GitSide,
+    github: GitHubSide | None,
+    runs: RunSource,
+    check: Check,
+    gates: GateSide | None = None,
+) -> Published:
     """`new` is the updated lock (the working tree's); everything else is read from the remote's base branch.
 
     Every proposal is validated before anything is pushed. Without `github` (no token) nothing is written:
@@ -127,17 +135,28 @@ def propose(new: Lock, settings: ProposeSettings, *, git: GitSide, github: GitHu
     made, held = _proposals(new, settings, git=git, snapshot=snapshot, spec=spec, runs=runs, gates=gates)
     for proposal in made:
         warnings += check(proposal.files, spec.platform)
-    bot = (_Bot(_ReadOnlyGit(git), _ReadOnlyGitHub(github), snapshot) if settings.dry_run or github is None
-           else _Bot(git, github, snapshot))
+    bot = (
+        _Bot(_ReadOnlyGit(git), _ReadOnlyGitHub(github), snapshot)
+        if settings.dry_run or github is None
+        else _Bot(git, github, snapshot)
+    )
     results = [bot.publish(proposal) for proposal in made]
     results += bot.close_stale(spec, settings, results, held)
-    lines = tuple(f"{m.target.model}/{m.target.env}: version {m.candidate.version} held back by gate ({v.summary()})"
-                  for m, v in held)
+    lines = tuple(
+        f"{m.target.model}/{m.target.env}: version {m.candidate.version} held back by gate ({v.summary()})"
+        for m, v in held
+    )
     return Published(results, warnings, base, lines)
 
 
 def _proposals(
-    new: Lock, settings: ProposeSettings, *, git: GitSide, snapshot: Snapshot, spec: Spec, runs: RunSource,
+    new: Lock,
+    settings: ProposeSettings,
+    *,
+    git: GitSide,
+    snapshot: Snapshot,
+    spec: Spec,
+    runs: RunSource,
     gates: GateSide | None,
 ) -> tuple[list[plan.Proposal], tuple[tuple[Move, Verdict], ...]]:
     """The base branch's lock and, with MODEL arguments, what each bot branch proposes now, into `plan`."""
@@ -145,15 +164,26 @@ def _proposals(
     if unknown:
         raise ProposeError.simple(f"{', '.join(unknown)}: not a MODEL or MODEL/ENV of {snapshot.base}:{SPEC_FILE}")
     base_lock = _lock(git, snapshot.base_sha, f"{snapshot.base}:{LOCK_FILE}")
-    proposed = {} if settings.update.everything else {
-        branch: _lock(git, tip, f"{branch}:{LOCK_FILE}") for branch, tip in snapshot.branches.items()}
+    proposed = (
+        {}
+        if settings.update.everything
+        else {branch: _lock(git, tip, f"{branch}:{LOCK_FILE}") for branch, tip in snapshot.branches.items()}
+    )
     changes = plan.find_changes(spec, base_lock, new, settings.group, update=settings.update, proposed=proposed)
     review = gates.review(spec, base_lock, changes, settings.update) if gates is not None else GateReview()
     held = {(move.target.key, move.candidate.version) for move, _ in review.held}
     changes = [c for c in changes if ((c.model, c.env), c.new.version) not in held]
     details = runs.details(spec, sorted({c.new.run_id for c in changes}))
-    made = plan.proposals(spec, base_lock, changes, settings.group, runs=details, ui=runs.ui(spec),
-                          base_branch=snapshot.base, gates=review)
+    made = plan.proposals(
+        spec,
+        base_lock,
+        changes,
+        settings.group,
+        runs=details,
+        ui=runs.ui(spec),
+        base_branch=snapshot.base,
+        gates=review,
+    )
     return made, review.held
 
 
@@ -189,7 +219,8 @@ class _Bot:
             tip = self.git.fetch(self.snapshot.base).branches.get(proposal.branch)
         raise ProposeError.simple(
             f"{proposal.branch} moved twice while this run pushed it; nothing was overwritten",
-            hint="another propose run or a person is pushing to it: run propose again once it is done")
+            hint="another propose run or a person is pushing to it: run propose again once it is done",
+        )
 
     def _pull_request(self, proposal: plan.Proposal, *, pushed: bool) -> Result:
         pull = self.github.find(proposal.branch)
@@ -208,8 +239,9 @@ class _Bot:
         """Another run opened it between our lookup and our request."""
         pull = self.github.find(branch)
         if pull is None:
-            raise ProposeError.simple(f"GitHub says a pull request from {branch} is open, but lists none",
-                                      hint="run propose again")
+            raise ProposeError.simple(
+                f"GitHub says a pull request from {branch} is open, but lists none", hint="run propose again"
+            )
         return pull
 
     def _labelled(self, proposal: plan.Proposal, pull: PullRequest) -> PullRequest:
@@ -227,8 +259,9 @@ class _Bot:
             self.github.comment(pull.number, body.edited(proposal.branch, tip, foreign))
         return self._result(proposal, "edited", pull)
 
-    def close_stale(self, spec: Spec, settings: ProposeSettings, done: Sequence[Result],
-                    held: Sequence[tuple[Move, Verdict]] = ()) -> list[Result]:
+    def close_stale(
+        self, spec: Spec, settings: ProposeSettings, done: Sequence[Result], held: Sequence[tuple[Move, Verdict]] = ()
+    ) -> list[Result]:
         """Close the open pull request of every bot branch this run proposes nothing for, unless
         someone else pushed to the branch (then it is theirs to close). When its changes were held back by
         gates, the closing comment says so.

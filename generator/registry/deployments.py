@@ -27,8 +27,10 @@ DEPLOYED, HEALTH = "deployed.", "health."
 def deployments(tracking_uri: str, names: Sequence[str]) -> list[Deployment]:
     """Every tagged deployment of these registered models, sorted; `RegistryUnavailable` when MLflow cannot answer."""
     if not tracking_uri:
-        raise RegistryUnavailable.simple("no MLflow tracking URI is configured",
-                                         hint="set MLFLOW_TRACKING_URI, or registry.trackingUri in models.yaml")
+        raise RegistryUnavailable.simple(
+            "no MLflow tracking URI is configured",
+            hint="set MLFLOW_TRACKING_URI, or registry.trackingUri in models.yaml",
+        )
     client = MlflowClient(tracking_uri=tracking_uri)
     http = HttpSettings.from_env()
     deadlines = Deadlines(http.deadline)
@@ -39,11 +41,19 @@ def deployments(tracking_uri: str, names: Sequence[str]) -> list[Deployment]:
             token: str | None = None
             while True:
                 with deadlines.call("searching model versions"):
-                    page = client.search_model_versions(filter_string=filter_string, max_results=1000,
-                                                        page_token=token)
-                found += [Deployment(mv.name, str(mv.version), key.removeprefix(DEPLOYED), value,
-                                     mv.tags.get(HEALTH + key.removeprefix(DEPLOYED), ""))
-                          for mv in page for key, value in (mv.tags or {}).items() if key.startswith(DEPLOYED)]
+                    page = client.search_model_versions(filter_string=filter_string, max_results=1000, page_token=token)
+                found += [
+                    Deployment(
+                        mv.name,
+                        str(mv.version),
+                        key.removeprefix(DEPLOYED),
+                        value,
+                        mv.tags.get(HEALTH + key.removeprefix(DEPLOYED), ""),
+                    )
+                    for mv in page
+                    for key, value in (mv.tags or {}).items()
+                    if key.startswith(DEPLOYED)
+                ]
                 token = page.token
                 if not token:
                     return found
@@ -55,8 +65,11 @@ def deployments(tracking_uri: str, names: Sequence[str]) -> list[Deployment]:
     except MlflowException as exc:
         raise RegistryUnavailable.simple(
             f"cannot read deployment tags from {redact(tracking_uri)}: {redact(str(exc.message)[:300])}",
-            hint="check MLFLOW_TRACKING_URI and its credentials") from None
+            hint="check MLFLOW_TRACKING_URI and its credentials",
+        ) from None
     except Overdue as late:
-        raise RegistryUnavailable.simple(f"cannot read deployment tags from {redact(tracking_uri)}: {late}",
-                                         hint="check MLFLOW_TRACKING_URI; limits: KSERVE_GITOPS_HTTP_*") from None
+        raise RegistryUnavailable.simple(
+            f"cannot read deployment tags from {redact(tracking_uri)}: {late}",
+            hint="check MLFLOW_TRACKING_URI; limits: KSERVE_GITOPS_HTTP_*",
+        ) from None
     return sorted(found, key=lambda d: (d.registered_model, d.env, int(d.version)))

@@ -44,21 +44,25 @@ class MlflowFacts:
 
     def __init__(self, tracking_uri: str, *, http: HttpSettings | None = None) -> None:
         if not tracking_uri:
-            raise RegistryUnavailable.simple("no MLflow tracking URI is configured, so gates cannot be evaluated",
-                                             hint="set MLFLOW_TRACKING_URI, or registry.trackingUri in models.yaml")
+            raise RegistryUnavailable.simple(
+                "no MLflow tracking URI is configured, so gates cannot be evaluated",
+                hint="set MLFLOW_TRACKING_URI, or registry.trackingUri in models.yaml",
+            )
         self.tracking_uri = tracking_uri
         self._client = MlflowClient(tracking_uri=tracking_uri)
         self._http = http or HttpSettings.from_env()
 
-    def facts(self, versions: Sequence[VersionKey], *, signature: bool,
-              metrics: Mapping[VersionKey, Sequence[str]]) -> dict[VersionKey, Facts]:
+    def facts(
+        self, versions: Sequence[VersionKey], *, signature: bool, metrics: Mapping[VersionKey, Sequence[str]]
+    ) -> dict[VersionKey, Facts]:
         """Facts per version; `metrics` (the gated names per version) only words the error when MLflow cannot answer."""
         distinct = sorted(set(versions))
         if not distinct:
             return {}
         deadlines = Deadlines(self._http.deadline)
-        one = deadlines.bound("reading the gated facts of a model version",
-                              lambda key: self._one(key, signature, metrics.get(key, ())))
+        one = deadlines.bound(
+            "reading the gated facts of a model version", lambda key: self._one(key, signature, metrics.get(key, ()))
+        )
         pool = ThreadPool(min(_WORKERS, len(distinct)))  # daemon workers: a call left at its deadline never blocks exit
         try:
             with scoped_environ(mlflow_http.environ(self._http) | {"MLFLOW_TRACKING_URI": self.tracking_uri}):
@@ -67,7 +71,8 @@ class MlflowFacts:
             raise RegistryUnavailable.simple(
                 f"cannot evaluate the gates of {len(distinct)} model version(s): MLflow at "
                 f"{redact(self.tracking_uri)}: {late}",
-                hint="check that the server is up; limits: KSERVE_GITOPS_HTTP_*; nothing was written") from None
+                hint="check that the server is up; limits: KSERVE_GITOPS_HTTP_*; nothing was written",
+            ) from None
         finally:
             pool.terminate()
         return dict(zip(distinct, found, strict=True))
@@ -124,4 +129,3 @@ def has_signature(mlmodel: str) -> bool:
     data: Any = yaml.safe_load(mlmodel)
     signature = data.get("signature") if isinstance(data, dict) else None
     return isinstance(signature, dict) and bool(signature.get("inputs"))
-

@@ -25,8 +25,17 @@ def model_uri(registered_model: str, version: str) -> str:
 
 
 def command(registered_model: str, version: str, output: Path) -> list[str]:
-    return [sys.executable, "-m", "mlflow", "models", "generate-dockerfile",
-            "--model-uri", model_uri(registered_model, version), "--output-directory", str(output)]
+    return [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "models",
+        "generate-dockerfile",
+        "--model-uri",
+        model_uri(registered_model, version),
+        "--output-directory",
+        str(output),
+    ]
 
 
 def generate(registered_model: str, version: str, output: Path, *, tracking_uri: str) -> None:
@@ -40,7 +49,8 @@ def generate(registered_model: str, version: str, output: Path, *, tracking_uri:
             f"MLflow could not generate the build context for {model_uri(registered_model, version)}:\n"
             f"{_tail(exc.stderr or exc.stdout)}",
             hint="check MLFLOW_TRACKING_URI and the registry credentials (MLFLOW_TRACKING_TOKEN or "
-                 "MLFLOW_TRACKING_USERNAME/PASSWORD), and that the version exists") from None
+            "MLFLOW_TRACKING_USERNAME/PASSWORD), and that the version exists",
+        ) from None
     if not (output / "Dockerfile").is_file():
         raise EnvironmentProblem.simple(f"MLflow reported success but wrote no Dockerfile to {output}")
 

@@ -85,8 +85,10 @@ _ABSENT = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
 _UNSUPPORTED = _ABSENT | {"ENDPOINT_NOT_FOUND", "NOT_IMPLEMENTED", "BAD_REQUEST"}  # e.g. MLflow 2: no logged models
 # MLmodel is a few hundred bytes: no progress bar on stderr, and no presigned multipart
 # download, which would make a client of a proxying server reach the bucket itself.
-_DOWNLOAD_ENV = {MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name: "false",
-                 MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD.name: "false"}
+_DOWNLOAD_ENV = {
+    MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name: "false",
+    MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD.name: "false",
+}
 _MESSAGE_READ = 4000  # characters of an mlflow error message worth looking at
 _CAUSES = (  # e.g. "[Errno 111] Connection refused", "too many 503 error responses"
     r"\[Errno -?\d+\] ([^'\")]+)",
@@ -143,8 +145,10 @@ class MlflowRegistry:
     def _catalog(self, deadlines: Deadlines) -> list[Registered]:
         with deadlines.call("listing registered models"):
             models = _all_pages(self._client.search_registered_models, max_results=_PAGE)
-        return sorted((Registered(rm.name, {str(a): str(v) for a, v in (rm.aliases or {}).items()}) for rm in models),
-                      key=lambda model: model.name)
+        return sorted(
+            (Registered(rm.name, {str(a): str(v) for a, v in (rm.aliases or {}).items()}) for rm in models),
+            key=lambda model: model.name,
+        )
 
 
 @dataclass(frozen=True)
@@ -159,8 +163,9 @@ class _Model:
 class _Batch:
     """One `resolve` call: the registry state it fetched, and how queries map onto it."""
 
-    def __init__(self, client: MlflowClient, pool: ThreadPool, where: str, tracking_uri: str,
-                 deadlines: Deadlines) -> None:
+    def __init__(
+        self, client: MlflowClient, pool: ThreadPool, where: str, tracking_uri: str, deadlines: Deadlines
+    ) -> None:
         self._client = client
         self._pool = pool
         self._deadlines = deadlines
@@ -198,8 +203,9 @@ class _Batch:
         pages = self._map("searching registered models", self._search_models, _in_filters(names))
         found = {rm.name: rm for page in pages for rm in page}
         get = self._client.get_registered_model
-        checked = self._map("reading a registered model", lambda n: _or_none(get, n),
-                            [n for n in names if n not in found])
+        checked = self._map(
+            "reading a registered model", lambda n: _or_none(get, n), [n for n in names if n not in found]
+        )
         found |= {rm.name: rm for rm in checked if rm is not None}
         versions = self._map("searching model versions", self._search_versions, _in_filters(sorted(found)))
         by_model: dict[str, dict[str, MlflowVersion]] = {name: {} for name in found}
@@ -212,8 +218,9 @@ class _Batch:
 
     def _search_models(self, filter_string: str) -> list[RegisteredModel]:
         """Every page for one filter; [] if the server rejects it (each name is then checked)."""
-        page = _or_none(_all_pages, self._client.search_registered_models, filter_string=filter_string,
-                        max_results=_PAGE)
+        page = _or_none(
+            _all_pages, self._client.search_registered_models, filter_string=filter_string, max_results=_PAGE
+        )
         return page or []
 
     def _search_versions(self, filter_string: str) -> list[MlflowVersion]:
@@ -252,8 +259,9 @@ class _Batch:
         # model to rule out prompts (one more request per version); the search above
         # already excluded prompts, so ask the registry client underneath directly.
         registry = self._client._get_registry_client()  # type: ignore[no-untyped-call]
-        asked = self._map("reading a download URI", lambda k: _or_none(registry.get_model_version_download_uri, *k),
-                          ask)
+        asked = self._map(
+            "reading a download URI", lambda k: _or_none(registry.get_model_version_download_uri, *k), ask
+        )
         return uris | dict(zip(ask, asked, strict=True))
 
     def _logged_model_locations(self, model_ids: Sequence[str]) -> dict[str, str]:
@@ -267,14 +275,19 @@ class _Batch:
             return {}
         try:
             with self._deadlines.call("searching experiments"):
-                experiments = [e.experiment_id for e in _all_pages(
-                    self._client.search_experiments, view_type=ViewType.ALL, max_results=_PAGE)]
+                experiments = [
+                    e.experiment_id
+                    for e in _all_pages(self._client.search_experiments, view_type=ViewType.ALL, max_results=_PAGE)
+                ]
             searches = [(ids, exps) for ids in _chunks(model_ids) for exps in _chunks(experiments)]
             pages = self._map(
                 "searching logged models",
-                lambda s: _all_pages(self._client.search_logged_models, experiment_ids=s[1],
-                                     filter_string=f"model_id IN ({', '.join(map(_literal, s[0]))})",
-                                     max_results=len(s[0])),
+                lambda s: _all_pages(
+                    self._client.search_logged_models,
+                    experiment_ids=s[1],
+                    filter_string=f"model_id IN ({', '.join(map(_literal, s[0]))})",
+                    max_results=len(s[0]),
+                ),
                 searches,
             )
             return {lm.model_id: lm.artifact_location for page in pages for lm in page}
@@ -285,8 +298,7 @@ class _Batch:
 
     def _model_infos(self, download_uris: Sequence[str]) -> dict[str, ModelInfo | None]:
         """Each artifact's MLmodel, read once however many versions share it."""
-        infos = self._map("reading an MLmodel file", lambda uri: fetch_mlmodel(uri, self._tracking_uri),
-                          download_uris)
+        infos = self._map("reading an MLmodel file", lambda uri: fetch_mlmodel(uri, self._tracking_uri), download_uris)
         return dict(zip(download_uris, infos, strict=True))
 
     def _close_names(self, unknown: set[str]) -> dict[str, str]:
@@ -445,13 +457,16 @@ def _or_none(call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T | Non
 @contextmanager
 def _unavailable(where: str) -> Iterator[None]:
     """Anything else mlflow raises means we could not ask the registry."""
-    hint = ("check that the server is up and reachable, and that MLFLOW_TRACKING_TOKEN or "
-            f"MLFLOW_TRACKING_USERNAME/PASSWORD are right; timeouts, retries and deadline: {ENV_PREFIX}*")
+    hint = (
+        "check that the server is up and reachable, and that MLFLOW_TRACKING_TOKEN or "
+        f"MLFLOW_TRACKING_USERNAME/PASSWORD are right; timeouts, retries and deadline: {ENV_PREFIX}*"
+    )
     try:
         yield
     except MlflowException as error:
-        raise RegistryUnavailable.simple(f"cannot use the MLflow registry at {where}: {_reason(error)}",
-                                         hint=hint) from error
+        raise RegistryUnavailable.simple(
+            f"cannot use the MLflow registry at {where}: {_reason(error)}", hint=hint
+        ) from error
     except Overdue as late:
         raise RegistryUnavailable.simple(f"cannot use the MLflow registry at {where}: {late}", hint=hint) from None
 

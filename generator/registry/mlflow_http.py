@@ -80,9 +80,11 @@ class Deadlines:
 
     def bound(self, what: str, fn: Callable[P, T]) -> Callable[P, T]:
         """`fn`, registered as a call each time it runs."""
+
         def wrapped(*args: P.args, **kwargs: P.kwargs) -> T:
             with self.call(what):
                 return fn(*args, **kwargs)
+
         return wrapped
 
     def run(self, job: Callable[[], T]) -> T:

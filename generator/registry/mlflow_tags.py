@@ -39,8 +39,9 @@ class MlflowTagWriter:
             for key, value in sorted(tags.items()):
                 deadlines.run(lambda key=key, value=value: write(name, version, key, value))  # type: ignore[misc]
         except Overdue as late:
-            raise RegistryUnavailable.simple(str(late), hint="check MLFLOW_TRACKING_URI and the MLflow server; "
-                                             "limits: KSERVE_GITOPS_HTTP_*") from None
+            raise RegistryUnavailable.simple(
+                str(late), hint="check MLFLOW_TRACKING_URI and the MLflow server; limits: KSERVE_GITOPS_HTTP_*"
+            ) from None
         except MlflowException as e:
             if e.error_code == _ABSENT:
                 raise RegistryError.simple(f"{name!r} version {version} does not exist in {where}") from None

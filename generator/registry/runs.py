@@ -74,8 +74,10 @@ def run_details(run_ids: Iterable[str], tracking_uri: str | None) -> dict[str, R
         with scoped_environ(mlflow_http.environ(http)):
             answers = deadlines.run(lambda: list(pool.imap(read, distinct)))
     except Overdue as late:
-        raise RegistryUnavailable.simple(f"cannot read runs from {redact(tracking_uri)}: {late}",
-                                         hint="check MLFLOW_TRACKING_URI; limits: KSERVE_GITOPS_HTTP_*") from None
+        raise RegistryUnavailable.simple(
+            f"cannot read runs from {redact(tracking_uri)}: {late}",
+            hint="check MLFLOW_TRACKING_URI; limits: KSERVE_GITOPS_HTTP_*",
+        ) from None
     finally:
         pool.terminate()
     return {run_id: found for run_id, found in zip(distinct, answers, strict=True) if found is not None}

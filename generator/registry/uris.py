@@ -60,11 +60,15 @@ def location_problem(uri: str, prefixes: Sequence[str]) -> str | None:
         used = f"'{parts.scheme}://'" if parts.scheme else "no scheme"
         return f"uses {used}; a storage location must use one of {', '.join(s + '://' for s in STORAGE_SCHEMES)}"
     problems = (
-        (any(ch <= " " or ch == "\x7f" for ch in uri) or bool(parts.query or parts.fragment) or "@" in parts.netloc,
-         "holds whitespace, control characters, a query, a fragment or credentials"),
+        (
+            any(ch <= " " or ch == "\x7f" for ch in uri) or bool(parts.query or parts.fragment) or "@" in parts.netloc,
+            "holds whitespace, control characters, a query, a fragment or credentials",
+        ),
         (bool({".", ".."} & set(parts.path.split("/"))), "has '.' or '..' path segments"),
-        (parts.scheme not in BUCKET_SCHEMES and _private_address(parts.hostname or ""),
-         "points at a loopback, private or link-local address"),
+        (
+            parts.scheme not in BUCKET_SCHEMES and _private_address(parts.hostname or ""),
+            "points at a loopback, private or link-local address",
+        ),
         (not prefixes, "cannot be checked: models.yaml declares no storage prefix"),
         (not any(under(uri, prefix) for prefix in prefixes), "is not under an allowed storage prefix"),
     )

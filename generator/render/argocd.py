@@ -21,8 +21,10 @@ CLUSTER_KINDS = ({"group": "serving.kserve.io", "kind": "ClusterStorageContainer
 # Server-side apply: KServe's webhook and controller own some fields, and InferenceServices grow
 # past the client-side last-applied annotation limit. PruneLast: new versions first, removals last.
 # Deployment state goes back to MLflow through the webhook service (deploy/webhook/argocd-notifications).
-NOTIFICATIONS = tuple(f"notifications.argoproj.io/subscribe.kserve-gitops-on-{trigger}.kserve-gitops"
-                      for trigger in ("deployed", "health-degraded"))
+NOTIFICATIONS = tuple(
+    f"notifications.argoproj.io/subscribe.kserve-gitops-on-{trigger}.kserve-gitops"
+    for trigger in ("deployed", "health-degraded")
+)
 SYNC_OPTIONS = ("ServerSideApply=true", "PruneLast=true")
 TEMPLATE_PATCH = """\
 spec:

@@ -51,7 +51,8 @@ def render(spec: Spec, lock: Lock) -> dict[str, bytes]:
         objects = argocd_objects(spec, spec.argocd, cluster_scoped=bool(cluster))
         files.update({f"{ARGOCD_DIR}/{name}": dump([obj], HEADER) for name, obj in objects.items()})
         files[f"{ARGOCD_DIR}/kustomization.yaml"] = _kustomization(
-            sorted(objects), comment="Apply once; the ApplicationSet then creates one Application per environment.")
+            sorted(objects), comment="Apply once; the ApplicationSet then creates one Application per environment."
+        )
     return dict(sorted(files.items()))
 
 
@@ -65,7 +66,10 @@ def _target_objects(spec: Spec, target: Target, entry: LockEntry) -> dict[str, d
         # registry and image: from MLflow, with the credentials in `smoke.secret`.
         runtime = target.serving.method == "runtime"
         objects[f"{target.model}-smoke-test.yaml"] = smoke_job(
-            target.model, environment.namespace, target.env, smoke.image,
+            target.model,
+            environment.namespace,
+            target.env,
+            smoke.image,
             source=entry.artifact_uri if runtime else f"models:/{entry.registered_model}/{entry.version}",
             protocol=PROTOCOLS[target.serving.method],
             service_account=target.serving.service_account if runtime else "",

@@ -37,8 +37,7 @@ TEMPLATES = {
     ".github/workflows/promote.yml": "promote.yml",
 }
 # A directory holding only these (what a new GitHub repository starts with) counts as empty.
-NEW_REPOSITORY_FILES = re.compile(r"\.git|\.gitignore|\.gitattributes|README(\..*)?|LICEN[CS]E(\..*)?",
-                                  re.IGNORECASE)
+NEW_REPOSITORY_FILES = re.compile(r"\.git|\.gitignore|\.gitattributes|README(\..*)?|LICEN[CS]E(\..*)?", re.IGNORECASE)
 _ACTION_REPO = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}")
 NO_MODEL = "models: {}\n"  # the template's last line; `--from-registry` replaces it
 # The template's environments, and the aliases that usually mean "serve this here", most specific first.
@@ -65,12 +64,16 @@ def files(options: Options, *, images: bool, models: str = NO_MODEL) -> dict[str
     """Every scaffold file by its path in the new repository; the images workflow only for `method: image`.
     `models`: the `models:` section of models.yaml (default: none yet)."""
     if not _ACTION_REPO.fullmatch(options.action_repo):
-        raise UserError.simple(f"--action-repo '{options.action_repo}' is not a GitHub repository",
-                               hint=f"use OWNER/NAME, like {DEFAULT_ACTION_REPO}")
+        raise UserError.simple(
+            f"--action-repo '{options.action_repo}' is not a GitHub repository",
+            hint=f"use OWNER/NAME, like {DEFAULT_ACTION_REPO}",
+        )
     chosen = {**TEMPLATES, **({IMAGES_WORKFLOW: "images.yml"} if images else {})}
     package = resources.files(__package__)
-    found = {path: _fill((package / "templates" / name).read_text(encoding="utf-8"), options).encode("utf-8")
-             for path, name in chosen.items()}
+    found = {
+        path: _fill((package / "templates" / name).read_text(encoding="utf-8"), options).encode("utf-8")
+        for path, name in chosen.items()
+    }
     found[CRD_LOCK] = (package / "crds.lock.yaml").read_bytes()
     found[SPEC_FILE] = found[SPEC_FILE].replace(NO_MODEL.encode(), models.encode())
     return found
@@ -87,9 +90,11 @@ def models_section(registered: Sequence[Registered]) -> str:
     for model in registered:
         key = _unique(_isvc_name(model.name), used)
         aliases = ", ".join(f"{alias} → {version}" for alias, version in sorted(model.aliases.items()))
-        lines += [f"  {key}:  # aliases: {aliases or 'none'}",
-                  f"    registeredModel: {json.dumps(model.name, ensure_ascii=False)}",
-                  "    environments:"]
+        lines += [
+            f"  {key}:  # aliases: {aliases or 'none'}",
+            f"    registeredModel: {json.dumps(model.name, ensure_ascii=False)}",
+            "    environments:",
+        ]
         for env, preferred in ENV_ALIASES.items():
             alias = next((a for a in preferred if a in model.aliases), None)
             if alias is not None:
@@ -124,21 +129,32 @@ def refusal(target: Path, *, force: bool) -> UserError | None:
     existing = next(p for p in (target, *target.parents) if p.exists() or p.is_symlink())
     if not existing.is_dir():
         what = "is a file" if existing == target else f"cannot be created: {existing} is a file"
-        return EnvironmentProblem(Diagnostic(
-            file=str(target), message=f"{what}, not a directory",
-            hint="pass the directory to create the platform repository in: kserve-gitops init DIR"))
+        return EnvironmentProblem(
+            Diagnostic(
+                file=str(target),
+                message=f"{what}, not a directory",
+                hint="pass the directory to create the platform repository in: kserve-gitops init DIR",
+            )
+        )
     if not os.access(existing, os.W_OK):  # also true for root on a read-only file system
-        return EnvironmentProblem(Diagnostic(
-            file=str(existing), message="is not writable; nothing was written",
-            hint="pick a directory you can write to, or make this one writable (a read-only mount, a permission)"))
+        return EnvironmentProblem(
+            Diagnostic(
+                file=str(existing),
+                message="is not writable; nothing was written",
+                hint="pick a directory you can write to, or make this one writable (a read-only mount, a permission)",
+            )
+        )
     if existing != target or force or (target / SPEC_FILE).exists():
         return None
     others = sorted(p.name for p in target.iterdir() if not NEW_REPOSITORY_FILES.fullmatch(p.name))
     if not others:
         return None
     shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
-    return UserError(Diagnostic(
-        file=str(target),
-        message=f"holds another project ({shown}) and no {SPEC_FILE}: not a platform repository",
-        hint="run `kserve-gitops init NEW_DIR` for a new repository, or add --force to write the platform "
-             "files here anyway (files with the same names are replaced)"))
+    return UserError(
+        Diagnostic(
+            file=str(target),
+            message=f"holds another project ({shown}) and no {SPEC_FILE}: not a platform repository",
+            hint="run `kserve-gitops init NEW_DIR` for a new repository, or add --force to write the platform "
+            "files here anyway (files with the same names are replaced)",
+        )
+    )

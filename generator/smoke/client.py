@@ -36,8 +36,9 @@ def post_json(endpoint: Endpoint, body: Mapping[str, Any], *, settings: HttpSett
     with Http(settings or HttpSettings.from_env()) as http:
         began = time.monotonic()
         try:
-            response = http.request("POST", endpoint.url, retry="connect", data=json.dumps(body).encode(),
-                                    headers=headers)
+            response = http.request(
+                "POST", endpoint.url, retry="connect", data=json.dumps(body).encode(), headers=headers
+            )
         except HttpFailure as exc:
             raise _unreachable(endpoint, exc.reason) from None
         seconds = time.monotonic() - began
@@ -47,13 +48,13 @@ def post_json(endpoint: Endpoint, body: Mapping[str, Any], *, settings: HttpSett
 def _json(endpoint: Endpoint, response: Answer) -> Any:
     where = f"POST {redact(endpoint.url)}"
     if not response.ok:
-        raise SmokeFailed.simple(f"{where} answered {response.status} {response.reason}: "
-                                 f"{_excerpt(response.text)}")
+        raise SmokeFailed.simple(f"{where} answered {response.status} {response.reason}: {_excerpt(response.text)}")
     try:
         return response.json()
     except ValueError:
-        raise SmokeFailed.simple(f"{where} answered {response.status} with a body that is not JSON: "
-                                 f"{_excerpt(response.text)}") from None
+        raise SmokeFailed.simple(
+            f"{where} answered {response.status} with a body that is not JSON: {_excerpt(response.text)}"
+        ) from None
 
 
 def _unreachable(endpoint: Endpoint, reason: str) -> UserError:
@@ -61,7 +62,7 @@ def _unreachable(endpoint: Endpoint, reason: str) -> UserError:
     return EndpointUnreachable.simple(
         f"cannot reach {redact(endpoint.url)}{via}: {reason}",
         hint="from outside the cluster, pass the ingress as --url with --host <isvc>.<namespace>.<domain>, or "
-             "`kubectl port-forward -n <namespace> svc/<isvc>-predictor 8080:80` and --url http://localhost:8080",
+        "`kubectl port-forward -n <namespace> svc/<isvc>-predictor 8080:80` and --url http://localhost:8080",
     )
 
 

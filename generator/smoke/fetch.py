@@ -28,16 +28,20 @@ from generator.util.redact import redact
 # would silently fall back to a local sqlite:///mlflow.db in the current directory.
 _NEEDS_SERVER = ("models:", "runs:", "mlflow-artifacts:")
 _NOT_FOUND = re.compile(r"RESOURCE_DOES_NOT_EXIST|\b404\b|NoSuchKey")
-_HINT = ("check MLFLOW_TRACKING_URI and its credentials (MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD), "
-         "or the AWS_* settings for s3://; timeouts, retries and deadline: KSERVE_GITOPS_HTTP_*")
+_HINT = (
+    "check MLFLOW_TRACKING_URI and its credentials (MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD), "
+    "or the AWS_* settings for s3://; timeouts, retries and deadline: KSERVE_GITOPS_HTTP_*"
+)
 _CAUSE = re.compile(r"\[Errno -?\d+\] ([^'\")]+)|(Read timed out|Connection timed out)")
 
 
 def fetch_example(source: str, tracking_uri: str) -> tuple[MlModel, dict[str, Any]]:
     """The model's signature and its input example as a scoring-server body."""
     if source.startswith(_NEEDS_SERVER) and not tracking_uri:
-        raise RegistryUnavailable.simple(f"reading {source} needs an MLflow tracking server, and none is configured",
-                                         hint="set MLFLOW_TRACKING_URI, or registry.trackingUri in models.yaml")
+        raise RegistryUnavailable.simple(
+            f"reading {source} needs an MLflow tracking server, and none is configured",
+            hint="set MLFLOW_TRACKING_URI, or registry.trackingUri in models.yaml",
+        )
     with tempfile.TemporaryDirectory(prefix="kserve-gitops-smoke-") as scratch:
         model = parse_mlmodel(_download(source, "MLmodel", scratch, tracking_uri))
         text = _download(source, model.example_file, scratch, tracking_uri)
@@ -69,9 +73,11 @@ def _download(source: str, name: str, scratch: str, tracking_uri: str) -> str:
 
 def _error(uri: str, message: str) -> Exception:
     if _NOT_FOUND.search(message):
-        return SmokeFailed.simple(f"{redact(uri)} not found", hint="check the model name and version (or the "
-                                  "--source URI); `kserve-gitops lock` records each version's source")
+        return SmokeFailed.simple(
+            f"{redact(uri)} not found",
+            hint="check the model name and version (or the "
+            "--source URI); `kserve-gitops lock` records each version's source",
+        )
     cause = _CAUSE.search(message)
     reason = next(g for g in cause.groups() if g) if cause else message.splitlines()[0][:300]
-    return RegistryUnavailable.simple(f"cannot read {redact(uri)}: {redact(reason.strip())}",
-                                      hint=_HINT)
+    return RegistryUnavailable.simple(f"cannot read {redact(uri)}: {redact(reason.strip())}", hint=_HINT)

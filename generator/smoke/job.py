@@ -28,8 +28,15 @@ DEADLINE_SECONDS = 300
 
 
 def smoke_job(
-    isvc_name: str, namespace: str, env: str, image: str, *, source: str, protocol: str = "v2",
-    service_account: str = "", secret: str = "",
+    isvc_name: str,
+    namespace: str,
+    env: str,
+    image: str,
+    *,
+    source: str,
+    protocol: str = "v2",
+    service_account: str = "",
+    secret: str = "",
 ) -> dict[str, Any]:
     """A batch/v1 Job running `kserve-gitops smoke-test` against the predictor's in-cluster Service.
 
@@ -44,8 +51,19 @@ def smoke_job(
         "app.kubernetes.io/managed-by": "kserve-gitops",
         "kserve-gitops.io/environment": env,
     }
-    command = ["kserve-gitops", "smoke-test", isvc_name, "--env", env, "--url", in_cluster_url(isvc_name, namespace),
-               "--source", source, "--protocol", protocol]
+    command = [
+        "kserve-gitops",
+        "smoke-test",
+        isvc_name,
+        "--env",
+        env,
+        "--url",
+        in_cluster_url(isvc_name, namespace),
+        "--source",
+        source,
+        "--protocol",
+        protocol,
+    ]
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -53,8 +71,10 @@ def smoke_job(
         "spec": {
             "backoffLimit": 1,
             "activeDeadlineSeconds": DEADLINE_SECONDS,
-            "template": {"metadata": {"labels": labels}, "spec": _pod(_container(command, image, secret),
-                                                                        service_account)},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": _pod(_container(command, image, secret), service_account),
+            },
         },
     }
 
@@ -66,8 +86,11 @@ def _container(command: list[str], image: str, secret: str) -> dict[str, Any]:
         "command": command,
         "env": [{"name": "HOME", "value": "/tmp"}],  # the root filesystem is read-only; mlflow may cache under ~
         "resources": RESOURCES,
-        "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                            "capabilities": {"drop": ["ALL"]}},
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
     if secret:
@@ -79,8 +102,12 @@ def _pod(container: dict[str, Any], account: str) -> dict[str, Any]:
     pod: dict[str, Any] = {
         "restartPolicy": "Never",
         "automountServiceAccountToken": False,  # it never talks to the Kubernetes API
-        "securityContext": {"runAsNonRoot": True, "runAsUser": NON_ROOT, "runAsGroup": NON_ROOT,
-                            "seccompProfile": {"type": "RuntimeDefault"}},
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": NON_ROOT,
+            "runAsGroup": NON_ROOT,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
         "containers": [container],
         "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
     }

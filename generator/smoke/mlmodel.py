@@ -75,8 +75,11 @@ def parse_mlmodel(text: str) -> MlModel:
         raise SmokeFailed.simple("MLmodel is not a mapping", file="MLmodel")
     inputs = (card.get("signature") or {}).get("inputs")
     if not inputs:
-        raise SmokeFailed.simple("the model has no input signature, so no request can be built",
-                                 file="MLmodel", hint=LOG_HINT.format(what="signature=infer_signature(X, y)"))
+        raise SmokeFailed.simple(
+            "the model has no input signature, so no request can be built",
+            file="MLmodel",
+            hint=LOG_HINT.format(what="signature=infer_signature(X, y)"),
+        )
     return MlModel(parse_signature(inputs), *_example_location(card.get("saved_input_example_info")))
 
 
@@ -93,8 +96,9 @@ def parse_signature(inputs_json: str) -> Signature:
 
 def _example_location(info: Any) -> tuple[str, str]:
     if not isinstance(info, dict) or not info.get("artifact_path"):
-        raise SmokeFailed.simple("the model has no input example to send", file="MLmodel",
-                                 hint=LOG_HINT.format(what="input_example=X[:3]"))
+        raise SmokeFailed.simple(
+            "the model has no input example to send", file="MLmodel", hint=LOG_HINT.format(what="input_example=X[:3]")
+        )
     if info.get("serving_input_path"):
         return str(info["serving_input_path"]), SERVING
     return str(info["artifact_path"]), str(info.get("type", ""))
@@ -103,8 +107,12 @@ def _example_location(info: Any) -> tuple[str, str]:
 def _column(index: int, spec: dict[str, Any]) -> Input:
     name, kind = str(spec.get("name") or f"input-{index}"), spec.get("type")
     if not isinstance(kind, str) or kind not in COLUMN_TYPES:
-        raise SmokeFailed.simple(f"column '{name}' has type {json.dumps(kind)}, which the smoke test cannot send "
-                                 f"(supported: {', '.join(COLUMN_TYPES)})", file="MLmodel", path="signature.inputs")
+        raise SmokeFailed.simple(
+            f"column '{name}' has type {json.dumps(kind)}, which the smoke test cannot send "
+            f"(supported: {', '.join(COLUMN_TYPES)})",
+            file="MLmodel",
+            path="signature.inputs",
+        )
     return Input(name, COLUMN_TYPES[kind], required=spec.get("required", True) is not False)
 
 
@@ -113,6 +121,7 @@ def _tensor(index: int, spec: dict[str, Any]) -> Input:
     dtype, name = str(tensor.get("dtype", "")), str(spec.get("name") or f"input-{index}")
     datatype = _TENSOR_TYPES.get(dtype) or ("BYTES" if dtype.startswith(("<U", "|S")) else "")
     if not datatype:
-        raise SmokeFailed.simple(f"tensor '{name}' has dtype '{dtype}', which has no V2 datatype",
-                                 file="MLmodel", path="signature.inputs")
+        raise SmokeFailed.simple(
+            f"tensor '{name}' has dtype '{dtype}', which has no V2 datatype", file="MLmodel", path="signature.inputs"
+        )
     return Input(name, datatype, tuple(int(d) for d in tensor.get("shape", ())))

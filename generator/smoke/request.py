@@ -53,9 +53,12 @@ def invocations_body(kind: str, example: Any) -> dict[str, Any]:
         return {"dataframe_split": example}
     if kind in ("ndarray", "json_object"):
         return {"inputs": example}
-    raise SmokeFailed.simple(f"cannot read an input example of type '{kind}'", file="MLmodel",
-                             path="saved_input_example_info.type",
-                             hint=LOG_HINT.format(what="input_example=<a DataFrame or numpy array>"))
+    raise SmokeFailed.simple(
+        f"cannot read an input example of type '{kind}'",
+        file="MLmodel",
+        path="saved_input_example_info.type",
+        hint=LOG_HINT.format(what="input_example=<a DataFrame or numpy array>"),
+    )
 
 
 def invocations_request(signature: Signature, body: Mapping[str, Any]) -> Request:
@@ -108,8 +111,10 @@ def _frame(body: Mapping[str, Any]) -> tuple[list[str] | None, list[Sequence[Any
     if isinstance(records := body.get("dataframe_records"), list):
         columns = list(dict.fromkeys(key for record in records for key in record))
         return columns, [[record.get(c) for c in columns] for record in records]
-    raise SmokeFailed.simple(f"the signature is column-based but the input example is not a DataFrame "
-                             f"(it has {sorted(body)})", hint=LOG_HINT.format(what="input_example=<a DataFrame>"))
+    raise SmokeFailed.simple(
+        f"the signature is column-based but the input example is not a DataFrame (it has {sorted(body)})",
+        hint=LOG_HINT.format(what="input_example=<a DataFrame>"),
+    )
 
 
 def _column_inputs(
@@ -128,8 +133,7 @@ def _column_inputs(
 
 
 def _column_input(column: Input, values: list[Any]) -> dict[str, Any]:
-    item: dict[str, Any] = {"name": column.name, "shape": [len(values), 1], "datatype": column.datatype,
-                            "data": values}
+    item: dict[str, Any] = {"name": column.name, "shape": [len(values), 1], "datatype": column.datatype, "data": values}
     if column.datatype == "BYTES":
         item["parameters"] = {"content_type": "str"}  # else MLServer leaves the values as raw bytes
     return item
@@ -139,8 +143,10 @@ def _tensors(body: Mapping[str, Any]) -> Any:
     for key in _TENSOR_KEYS:
         if key in body:
             return body[key]
-    raise SmokeFailed.simple(f"the signature is tensor-based but the input example has no `inputs` "
-                             f"(it has {sorted(body)})", hint=LOG_HINT.format(what="input_example=<a numpy array>"))
+    raise SmokeFailed.simple(
+        f"the signature is tensor-based but the input example has no `inputs` (it has {sorted(body)})",
+        hint=LOG_HINT.format(what="input_example=<a numpy array>"),
+    )
 
 
 def _tensor_inputs(specs: Sequence[Input], value: Any) -> list[dict[str, Any]]:
@@ -158,17 +164,22 @@ def _tensor_input(spec: Input, value: Any) -> dict[str, Any]:
     shape, data = _shape(value), _flat(value)
     if not shape or len(data) != math.prod(shape):
         raise SmokeFailed.simple(f"tensor '{spec.name}' in the input example is not a rectangular array")
-    if spec.shape and (len(spec.shape) != len(shape)
-                       or any(want not in (-1, got) for want, got in zip(spec.shape, shape, strict=True))):
-        raise SmokeFailed.simple(f"tensor '{spec.name}' has shape {shape} in the input example but "
-                                 f"{list(spec.shape)} in the signature")
+    if spec.shape and (
+        len(spec.shape) != len(shape) or any(want not in (-1, got) for want, got in zip(spec.shape, shape, strict=True))
+    ):
+        raise SmokeFailed.simple(
+            f"tensor '{spec.name}' has shape {shape} in the input example but {list(spec.shape)} in the signature"
+        )
     return {"name": spec.name, "shape": shape, "datatype": spec.datatype, "data": data}
 
 
 def _output_problems(output: Mapping[str, Any], rows: int) -> list[str]:
     name, datatype, shape, data = (output.get(k) for k in ("name", "datatype", "shape", "data"))
-    problems = [f"`{key}` is missing" for key, value in (("name", name), ("datatype", datatype), ("shape", shape),
-                                                          ("data", data)) if value is None]
+    problems = [
+        f"`{key}` is missing"
+        for key, value in (("name", name), ("datatype", datatype), ("shape", shape), ("data", data))
+        if value is None
+    ]
     if problems:
         return problems
     if datatype not in V2_DATATYPES:

@@ -93,17 +93,27 @@ def _from_repo(repo: Path, ask: Ask, tracking_uri: str) -> SmokeTarget:
     spec, _ = load_spec(repo / SPEC_FILE, SPEC_FILE)
     target = spec.target(ask.model, ask.env)
     if target is None:
-        raise UserError.simple(f"no model '{ask.model}' in environment '{ask.env}'", file=SPEC_FILE,
-                               hint=f"one of: {', '.join(sorted(f'{t.model} --env {t.env}' for t in spec.targets))}")
+        raise UserError.simple(
+            f"no model '{ask.model}' in environment '{ask.env}'",
+            file=SPEC_FILE,
+            hint=f"one of: {', '.join(sorted(f'{t.model} --env {t.env}' for t in spec.targets))}",
+        )
     entry = lock_io.read(repo / LOCK_FILE).get(ask.model, ask.env)
     if entry is None:
-        raise LockError.simple(f"no entry for {ask.model} in {ask.env}", file=LOCK_FILE,
-                               hint="run `kserve-gitops lock` (or generate) first")
+        raise LockError.simple(
+            f"no entry for {ask.model} in {ask.env}",
+            file=LOCK_FILE,
+            hint="run `kserve-gitops lock` (or generate) first",
+        )
     protocol = ask.protocol or PROTOCOLS[target.serving.method]
     name = target.serving.env.get(MODEL_NAME_ENV, target.model)
     url = ask.url or in_cluster_url(target.model, spec.environments[ask.env].namespace)
-    return SmokeTarget(protocol, _endpoint(protocol, url, name, ask.host), ask.source or entry.source,
-                  tracking_uri or spec.tracking_uri)
+    return SmokeTarget(
+        protocol,
+        _endpoint(protocol, url, name, ask.host),
+        ask.source or entry.source,
+        tracking_uri or spec.tracking_uri,
+    )
 
 
 def _endpoint(protocol: str, url: str, model_name: str, host: str) -> Endpoint:
@@ -134,8 +144,9 @@ def fields(report: SmokeReport) -> dict[str, Any]:
         "rows": request.rows,
         "status": reply.status,
         "seconds": reply.seconds,
-        "outputs": [{"name": o.name, "datatype": o.datatype, "shape": list(o.shape), "data": o.data}
-                    for o in report.outputs],
+        "outputs": [
+            {"name": o.name, "datatype": o.datatype, "shape": list(o.shape), "data": o.data} for o in report.outputs
+        ],
     }
 
 
@@ -144,4 +155,3 @@ def _layout(protocol: str, body: Mapping[str, Any]) -> str:
         return f"MLflow scoring format ({', '.join(k for k in body if k != 'params')})"
     types = ", ".join(sorted({i["datatype"] for i in body["inputs"]}))
     return f"{len(body['inputs'])} input(s) {types}, content type {body['parameters']['content_type']}"
-

@@ -86,8 +86,11 @@ def _nodes_on(root: yaml.Node | None, path: Path_) -> list[yaml.Node]:
         if isinstance(node, yaml.MappingNode):
             child = next((v for k, v in node.value if k.value == part), None)
         if child is None:
-            raise SpecError.simple(f"{'.'.join(path)} not found", file=SPEC_FILE,
-                                   hint="check the model and environment names (see `kserve-gitops validate`)")
+            raise SpecError.simple(
+                f"{'.'.join(path)} not found",
+                file=SPEC_FILE,
+                hint="check the model and environment names (see `kserve-gitops validate`)",
+            )
         nodes.append(child)
         node = child
     return nodes
@@ -131,8 +134,9 @@ def _unshared(text: str, path: Path_) -> str:
             if not sites:
                 return text
             node = on_path[sites[0].anchor_at]
-            copy = yaml.safe_dump(loader.construct_document(node), default_flow_style=True, sort_keys=False,
-                                  width=1 << 30).rstrip("\r\n")
+            copy = yaml.safe_dump(
+                loader.construct_document(node), default_flow_style=True, sort_keys=False, width=1 << 30
+            ).rstrip("\r\n")
         finally:
             loader.dispose()
         for site in reversed([s for s in sites if s.anchor_at == sites[0].anchor_at]):
@@ -143,7 +147,8 @@ def _content_end(text: str, mapping: yaml.MappingNode) -> int:
     """Where a block mapping's last token ends: its end mark lies past trailing comments and blank lines."""
     start, end = mapping.start_mark.index, mapping.end_mark.index
     return max(
-        _index(token.end_mark) for token in yaml.scan(text, Loader=yaml.SafeLoader)
+        _index(token.end_mark)
+        for token in yaml.scan(text, Loader=yaml.SafeLoader)
         if start <= token.start_mark.index < end and not isinstance(token, yaml.BlockEndToken)
     )
 

@@ -51,20 +51,32 @@ from generator.spec.yaml_lines import load as load_yaml
 from generator.util import schema_check
 from generator.util.excerpt import quoted
 
-_PLATFORM_KEYS = {"kubernetesVersion": "kubernetes_version", "kserveVersion": "kserve_version",
-                  "argocdVersion": "argocd_version", "kserveInstall": "kserve_install",
-                  "runtimeImage": "runtime_images"}
+_PLATFORM_KEYS = {
+    "kubernetesVersion": "kubernetes_version",
+    "kserveVersion": "kserve_version",
+    "argocdVersion": "argocd_version",
+    "kserveInstall": "kserve_install",
+    "runtimeImage": "runtime_images",
+}
 _MERGED_MAPS = ("env", "annotations", "nodeSelector")
 _STORAGE_KEYS = {"image": "image", "configMap": "config_map", "secret": "secret"}
 _SYNC_KEYS = {"automated": "automated", "prune": "prune", "selfHeal": "self_heal"}
-_ARGOCD_KEYS = {"repoURL": "repo_url", "targetRevision": "target_revision", "namespace": "namespace",
-                "project": "project"}
-_WRONG_LEVEL = {"override": "an override is for one model in one environment: set it in "
-                             "models.<model>.environments.<env>.gates"}
-_METRIC_GATE_KEYS = {"min": "min", "max": "max", "maxDrop": "max_drop", "maxRise": "max_rise",
-                     "optional": "optional"}
-_POLICY_KEYS = {"requireLimits": "require_limits", "minReplicas": "min_replicas", "allowLatest": "allow_latest",
-                "allowUnverifiedModels": "allow_unverified_models"}
+_ARGOCD_KEYS = {
+    "repoURL": "repo_url",
+    "targetRevision": "target_revision",
+    "namespace": "namespace",
+    "project": "project",
+}
+_WRONG_LEVEL = {
+    "override": "an override is for one model in one environment: set it in models.<model>.environments.<env>.gates"
+}
+_METRIC_GATE_KEYS = {"min": "min", "max": "max", "maxDrop": "max_drop", "maxRise": "max_rise", "optional": "optional"}
+_POLICY_KEYS = {
+    "requireLimits": "require_limits",
+    "minReplicas": "min_replicas",
+    "allowLatest": "allow_latest",
+    "allowUnverifiedModels": "allow_unverified_models",
+}
 SERVING_DEFAULTS: dict[str, Any] = {
     "method": "runtime",
     "runtime": "kserve-mlserver",
@@ -128,8 +140,14 @@ def load_spec(path: Path, display: str | None = None) -> tuple[Spec, list[Diagno
 def parse_spec(text: str, file: str = SPEC_FILE) -> tuple[Spec, list[Diagnostic]]:
     data, positions, problems = load_yaml(text, file)
     if not problems and not isinstance(data, dict):
-        problems = [Diagnostic(file=file, line=1, message="expected a mapping with apiVersion, environments and models",
-                               hint="see schemas/models.schema.json or the README's models.yaml reference")]
+        problems = [
+            Diagnostic(
+                file=file,
+                line=1,
+                message="expected a mapping with apiVersion, environments and models",
+                hint="see schemas/models.schema.json or the README's models.yaml reference",
+            )
+        ]
     if not problems and not _quick_validator().is_valid(data):
         problems = [_schema_diagnostic(e, positions, file) for e in _without_echoes(_validator().iter_errors(data))]
     if problems:
@@ -150,7 +168,7 @@ def _without_echoes(errors: Iterator[ValidationError]) -> list[ValidationError]:
         if error.validator != "unevaluatedProperties":
             return False
         where = tuple(error.absolute_path)
-        inside = any(e is not error and tuple(e.absolute_path)[:len(where)] == where for e in found)
+        inside = any(e is not error and tuple(e.absolute_path)[: len(where)] == where for e in found)
         return inside and set(re.findall(r"'([^']+)'", error.message)) <= set(_field_names())
 
     return [e for e in found if not echo(e)]
@@ -189,9 +207,13 @@ def _describe(error: ValidationError, path: list[str | int]) -> tuple[str, str]:
     if "propertyNames" in error.relative_schema_path:
         name = str(instance)
         path.append(name)
-        reason = (f"{len(name)} characters, at most {error.validator_value}"
-                  if error.validator == "maxLength" else "not a DNS-1035 label" if "DNS-1035" in description
-                  else "not a valid key")
+        reason = (
+            f"{len(name)} characters, at most {error.validator_value}"
+            if error.validator == "maxLength"
+            else "not a DNS-1035 label"
+            if "DNS-1035" in description
+            else "not a valid key"
+        )
         return f"invalid name {quoted(name)}: {reason}", description
     if error.validator == "const":
         return schema_check.message(error), f"use {error.validator_value!r}"
@@ -202,11 +224,15 @@ def _describe(error: ValidationError, path: list[str | int]) -> tuple[str, str]:
 
 def _describe_gate(error: ValidationError, path: list[str | int], description: str) -> tuple[str, str]:
     if path[-1] == "override":
-        return ("an override needs a reason",
-                'say why the failing version may be served, e.g. override: "accuracy drop accepted: new labels"')
+        return (
+            "an override needs a reason",
+            'say why the failing version may be served, e.g. override: "accuracy drop accepted: new labels"',
+        )
     if error.validator == "type" and len(path) >= 2 and path[-3:-2] == ["metrics"]:
-        return (f"gate bound '{path[-1]}' of metric '{path[-2]}' must be a number, not {error.instance!r}",
-                _first_sentence(description))
+        return (
+            f"gate bound '{path[-1]}' of metric '{path[-2]}' must be a number, not {error.instance!r}",
+            _first_sentence(description),
+        )
     return schema_check.message(error), _first_sentence(description)
 
 
@@ -244,8 +270,9 @@ def _build(data: Mapping[str, Any], positions: Positions, file: str) -> tuple[Sp
             targets.append(target)
             diagnostics += [
                 _locate(p, where, positions, file)
-                for p in rules.check_target(target, environments[env_name],
-                                            storage_initializer="storageInitializer" in data.get("registry", {}))
+                for p in rules.check_target(
+                    target, environments[env_name], storage_initializer="storageInitializer" in data.get("registry", {})
+                )
             ]
     diagnostics += _follow_problems(environments, positions, file)
     diagnostics += _gate_problems(data, positions, file)
@@ -262,8 +289,11 @@ def _build(data: Mapping[str, Any], positions: Positions, file: str) -> tuple[Sp
         tracking_uri=registry.get("trackingUri", ""),
         platform=Platform(**_renamed(platform, _PLATFORM_KEYS)),
         argocd=_argocd(data["argocd"]) if "argocd" in data else None,
-        storage_initializer=(StorageInitializer(**_renamed(registry["storageInitializer"], _STORAGE_KEYS))
-                             if "storageInitializer" in registry else None),
+        storage_initializer=(
+            StorageInitializer(**_renamed(registry["storageInitializer"], _STORAGE_KEYS))
+            if "storageInitializer" in registry
+            else None
+        ),
         source=file,
     )
     return spec, diagnostics
@@ -272,8 +302,16 @@ def _build(data: Mapping[str, Any], positions: Positions, file: str) -> tuple[Sp
 def _locate(problem: rules.Problem, where: tuple[str, ...], positions: Positions, file: str) -> Diagnostic:
     path = (*where, *problem.field)
     line, column = positions.line_of(path)
-    return Diagnostic(file=file, line=line, column=column, path=json_path(path), message=problem.message,
-                      hint=problem.hint, severity=problem.severity, rule=problem.rule)
+    return Diagnostic(
+        file=file,
+        line=line,
+        column=column,
+        path=json_path(path),
+        message=problem.message,
+        hint=problem.hint,
+        severity=problem.severity,
+        rule=problem.rule,
+    )
 
 
 def _environment(name: str, raw: Mapping[str, Any]) -> Environment:
@@ -318,9 +356,13 @@ def _target_gates(environment: Gates, raw: Mapping[str, Any]) -> Gates:
 def _gate_problems(data: Mapping[str, Any], positions: Positions, file: str) -> list[Diagnostic]:
     """Bounds that no value can satisfy, wherever gates are written (environments, models' environments)."""
     places: list[tuple[tuple[str, ...], Any]] = [
-        (("environments", name), env.get("gates", {})) for name, env in data["environments"].items()]
-    places += [(("models", model, "environments", env), settings.get("gates", {}))
-               for model, spec in data["models"].items() for env, settings in spec["environments"].items()]
+        (("environments", name), env.get("gates", {})) for name, env in data["environments"].items()
+    ]
+    places += [
+        (("models", model, "environments", env), settings.get("gates", {}))
+        for model, spec in data["models"].items()
+        for env, settings in spec["environments"].items()
+    ]
     return [_locate(problem, where, positions, file) for where, raw in places for problem in rules.check_gates(raw)]
 
 
@@ -336,16 +378,21 @@ def _argocd_version_problems(data: Mapping[str, Any], positions: Positions, file
         version = data.get("platform", {}).get(key, default)
         if tuple(int(p) for p in version.lstrip("v").split(".")) < minimum:
             wanted = "v" + ".".join(map(str, minimum))
-            problem = rules.Problem(f"{key} {version} is older than {wanted}, the minimum for the Argo CD manifests",
-                                    "upgrade, or remove the argocd section and sync the environments another way")
+            problem = rules.Problem(
+                f"{key} {version} is older than {wanted}, the minimum for the Argo CD manifests",
+                "upgrade, or remove the argocd section and sync the environments another way",
+            )
             problems.append(_locate(problem, ("platform", key), positions, file))
     return problems
 
 
 def _runtime_image_problems(data: Mapping[str, Any], positions: Positions, file: str) -> list[Diagnostic]:
     images = data.get("platform", {}).get("runtimeImage", {})
-    return [_locate(problem, ("platform", "runtimeImage", runtime), positions, file)
-            for runtime, image in images.items() if (problem := rules.runtime_image_problem(runtime, image))]
+    return [
+        _locate(problem, ("platform", "runtimeImage", runtime), positions, file)
+        for runtime, image in images.items()
+        if (problem := rules.runtime_image_problem(runtime, image))
+    ]
 
 
 def _follow_problems(environments: Mapping[str, Environment], positions: Positions, file: str) -> list[Diagnostic]:
@@ -359,8 +406,9 @@ def _follow_problems(environments: Mapping[str, Environment], positions: Positio
         if env.follow and (env.follow not in environments or current in seen):
             cycle = " → ".join([*seen, current])
             what = "is not an environment" if env.follow not in environments else f"makes a cycle: {cycle}"
-            problem = rules.Problem(f"follow: '{env.follow}' {what}",
-                                    "follow an earlier environment, e.g. prod follows staging")
+            problem = rules.Problem(
+                f"follow: '{env.follow}' {what}", "follow an earlier environment, e.g. prod follows staging"
+            )
             problems.append(_locate(problem, ("environments", env.name, "follow"), positions, file))
     return problems
 

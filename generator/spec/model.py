@@ -82,8 +82,7 @@ class Policies:
     allow_unverified_models: bool = True  # a version whether the runtime loads is unknown (validate/compat.py)
 
 
-PRODUCTION_POLICIES = Policies(require_limits=True, min_replicas=1, allow_latest=False,
-                               allow_unverified_models=False)
+PRODUCTION_POLICIES = Policies(require_limits=True, min_replicas=1, allow_latest=False, allow_unverified_models=False)
 PRODUCTION_NAMES = ("prod", "production")
 
 

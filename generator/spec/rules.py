@@ -42,8 +42,11 @@ def check_target(target: Target, environment: Environment, *, storage_initialize
 def check_gates(raw: Mapping[str, Any]) -> list[Problem]:
     """A metric gate whose bounds no value can meet (`min` above `max`); `field` is relative to the gates' parent."""
     return [
-        Problem(f"gate on '{name}': min {rule['min']} is above max {rule['max']}, so no version can pass",
-                "swap them, or drop one bound", ("gates", "metrics", name, "min"))
+        Problem(
+            f"gate on '{name}': min {rule['min']} is above max {rule['max']}, so no version can pass",
+            "swap them, or drop one bound",
+            ("gates", "metrics", name, "min"),
+        )
         for name, rule in sorted(raw.get("metrics", {}).items())
         if "min" in rule and "max" in rule and rule["min"] > rule["max"]
     ]
@@ -52,11 +55,21 @@ def check_gates(raw: Mapping[str, Any]) -> list[Problem]:
 def _method(target: Target, storage_initializer: bool) -> list[Problem]:
     method = target.serving.method
     if method == "image" and not target.serving.image_repository:
-        return [Problem("method 'image' needs imageRepository (where the model images are pushed)",
-                        "set imageRepository in the model or in defaults, e.g. an ECR repository", ("method",))]
+        return [
+            Problem(
+                "method 'image' needs imageRepository (where the model images are pushed)",
+                "set imageRepository in the model or in defaults, e.g. an ECR repository",
+                ("method",),
+            )
+        ]
     if method == "registry" and not storage_initializer:
-        return [Problem("method 'registry' needs registry.storageInitializer (the image that fetches models:/ URIs)",
-                        "build images/storage-initializer and set registry.storageInitializer.image", ("method",))]
+        return [
+            Problem(
+                "method 'registry' needs registry.storageInitializer (the image that fetches models:/ URIs)",
+                "build images/storage-initializer and set registry.storageInitializer.image",
+                ("method",),
+            )
+        ]
     return []
 
 
@@ -65,50 +78,78 @@ def _mode_features(target: Target) -> list[Problem]:
     serving, mode = target.serving, target.serving.deployment_mode
     problems = []
     if serving.canary_percent is not None and mode != "Knative":
-        problems.append(Problem(f"canaryTrafficPercent needs deploymentMode Knative; {mode} mode has no traffic split",
-                                "use deploymentMode: Knative for canary rollouts, or remove canaryTrafficPercent",
-                                ("canaryTrafficPercent",)))
+        problems.append(
+            Problem(
+                f"canaryTrafficPercent needs deploymentMode Knative; {mode} mode has no traffic split",
+                "use deploymentMode: Knative for canary rollouts, or remove canaryTrafficPercent",
+                ("canaryTrafficPercent",),
+            )
+        )
     allowed = AUTOSCALING_METRICS[mode]
     if serving.autoscaling is not None and serving.autoscaling.metric not in allowed:
-        problems.append(Problem(f"autoscaling metric '{serving.autoscaling.metric}' is not available in {mode} mode",
-                                f"use one of: {', '.join(allowed)}", ("autoscaling",)))
+        problems.append(
+            Problem(
+                f"autoscaling metric '{serving.autoscaling.metric}' is not available in {mode} mode",
+                f"use one of: {', '.join(allowed)}",
+                ("autoscaling",),
+            )
+        )
     return problems
 
 
 def _stage(target: Target) -> list[Problem]:
     if target.ref.kind != "stage":
         return []
-    return [Problem(f"stage '{target.ref.value}' is deprecated in MLflow",
-                    "set an alias on the version in MLflow and use 'alias:' instead", ("stage",),
-                    severity="warning", rule="deprecated-stage")]
+    return [
+        Problem(
+            f"stage '{target.ref.value}' is deprecated in MLflow",
+            "set an alias on the version in MLflow and use 'alias:' instead",
+            ("stage",),
+            severity="warning",
+            rule="deprecated-stage",
+        )
+    ]
 
 
 def _replicas(target: Target) -> list[Problem]:
     serving = target.serving
     if serving.min_replicas <= serving.max_replicas:
         return []
-    return [Problem(f"minReplicas {serving.min_replicas} is greater than maxReplicas {serving.max_replicas}",
-                    "raise maxReplicas or lower minReplicas", ("maxReplicas",))]
+    return [
+        Problem(
+            f"minReplicas {serving.min_replicas} is greater than maxReplicas {serving.max_replicas}",
+            "raise maxReplicas or lower minReplicas",
+            ("maxReplicas",),
+        )
+    ]
 
 
 def _resources(target: Target) -> list[Problem]:
     problems: list[Problem] = []
     parsed: dict[str, dict[str, Decimal]] = {"requests": {}, "limits": {}}
-    for part, values in (("requests", target.serving.resources.requests),
-                         ("limits", target.serving.resources.limits)):
+    for part, values in (("requests", target.serving.resources.requests), ("limits", target.serving.resources.limits)):
         for name, text in values.items():
             try:
                 parsed[part][name] = parse_quantity(text)
             except ValueError as exc:
-                problems.append(Problem(f"{part}.{name}: {exc}", "use a Kubernetes quantity such as 500m, 1 or 2Gi",
-                                        ("resources", part, name)))
+                problems.append(
+                    Problem(
+                        f"{part}.{name}: {exc}",
+                        "use a Kubernetes quantity such as 500m, 1 or 2Gi",
+                        ("resources", part, name),
+                    )
+                )
     for name, request in parsed["requests"].items():
         limit = parsed["limits"].get(name)
         if limit is not None and request > limit:
-            problems.append(Problem(
-                f"requests.{name} {target.serving.resources.requests[name]} exceeds "
-                f"limits.{name} {target.serving.resources.limits[name]}",
-                f"lower requests.{name} or raise limits.{name}", ("resources", "requests", name)))
+            problems.append(
+                Problem(
+                    f"requests.{name} {target.serving.resources.requests[name]} exceeds "
+                    f"limits.{name} {target.serving.resources.limits[name]}",
+                    f"lower requests.{name} or raise limits.{name}",
+                    ("resources", "requests", name),
+                )
+            )
     return problems
 
 
@@ -124,15 +165,32 @@ def _policies(target: Target, environment: Environment) -> list[Problem]:
     problems = []
     missing = [k for k in ("cpu", "memory") if k not in serving.resources.limits]
     if policies.require_limits and missing:
-        problems.append(Problem(f"{env} requires resource limits; {' and '.join(missing)} limit not set",
-                                f"set resources.limits.{missing[0]}", ("resources",), rule="policy/requireLimits"))
+        problems.append(
+            Problem(
+                f"{env} requires resource limits; {' and '.join(missing)} limit not set",
+                f"set resources.limits.{missing[0]}",
+                ("resources",),
+                rule="policy/requireLimits",
+            )
+        )
     if serving.min_replicas < policies.min_replicas:
-        problems.append(Problem(f"{env} requires minReplicas >= {policies.min_replicas}, got {serving.min_replicas}",
-                                f"set minReplicas: {policies.min_replicas} or more", ("minReplicas",),
-                                rule="policy/minReplicas"))
+        problems.append(
+            Problem(
+                f"{env} requires minReplicas >= {policies.min_replicas}, got {serving.min_replicas}",
+                f"set minReplicas: {policies.min_replicas} or more",
+                ("minReplicas",),
+                rule="policy/minReplicas",
+            )
+        )
     if not policies.allow_latest and target.ref.kind == "latest":
-        problems.append(Problem(f"{env} does not allow 'latest: true'", "pin a version or follow an alias",
-                                ("latest",), rule="policy/allowLatest"))
+        problems.append(
+            Problem(
+                f"{env} does not allow 'latest: true'",
+                "pin a version or follow an alias",
+                ("latest",),
+                rule="policy/allowLatest",
+            )
+        )
     return problems
 
 
@@ -141,7 +199,9 @@ def runtime_image_problem(runtime: str, image: str) -> Problem | None:
     runtime facts are looked up by exact reference, and a floating `latest` would make both meaningless."""
     if IMAGE_REFERENCE.fullmatch(image):
         return None
-    return Problem(f"runtimeImage for '{runtime}' is {image!r}, which is not an image reference with a tag or digest",
-                   "write REGISTRY/REPOSITORY:TAG or REGISTRY/REPOSITORY@sha256:DIGEST, e.g. "
-                   "docker.io/seldonio/mlserver:1.7.1 (what `kubectl get clusterservingruntime "
-                   f"{runtime} -o jsonpath='{{.spec.containers[0].image}}'` prints)")
+    return Problem(
+        f"runtimeImage for '{runtime}' is {image!r}, which is not an image reference with a tag or digest",
+        "write REGISTRY/REPOSITORY:TAG or REGISTRY/REPOSITORY@sha256:DIGEST, e.g. "
+        "docker.io/seldonio/mlserver:1.7.1 (what `kubectl get clusterservingruntime "
+        f"{runtime} -o jsonpath='{{.spec.containers[0].image}}'` prints)",
+    )

@@ -58,15 +58,19 @@ def load(text: str, file: str) -> tuple[Any, Positions, list[Diagnostic]]:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
         problem = " ".join(p for p in (exc.context, exc.problem) if p)
-        return None, Positions(), [
-            Diagnostic(
-                file=file,
-                line=line,
-                column=col,
-                message=f"invalid YAML: {problem}",
-                hint=exc.note or _SYNTAX_HINT,
-            )
-        ]
+        return (
+            None,
+            Positions(),
+            [
+                Diagnostic(
+                    file=file,
+                    line=line,
+                    column=col,
+                    message=f"invalid YAML: {problem}",
+                    hint=exc.note or _SYNTAX_HINT,
+                )
+            ],
+        )
     finally:
         loader.dispose()
     return data, positions, duplicates

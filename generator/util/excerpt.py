@@ -19,7 +19,7 @@ def shorten(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     head, tail = limit * 2 // 3, limit // 3
-    return f"{text[:head]}…[{len(text) - head - tail:,} characters left out]…{text[len(text) - tail:]}"
+    return f"{text[:head]}…[{len(text) - head - tail:,} characters left out]…{text[len(text) - tail :]}"
 
 
 def excerpt(text: str, limit: int = QUOTE_LIMIT) -> str:

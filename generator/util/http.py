@@ -55,8 +55,10 @@ class HttpFailure(EnvironmentProblem):
         super().__init__(Diagnostic(message=f"{what}: {reason}", hint=hint or DEFAULT_HINT))
 
 
-DEFAULT_HINT = (f"check that the server is up and reachable from here (HTTPS_PROXY, NO_PROXY); the limits are "
-                f"{ENV_PREFIX}* (docs: README, Reliability)")
+DEFAULT_HINT = (
+    f"check that the server is up and reachable from here (HTTPS_PROXY, NO_PROXY); the limits are "
+    f"{ENV_PREFIX}* (docs: README, Reliability)"
+)
 
 
 @dataclass(frozen=True)
@@ -90,9 +92,15 @@ class Http:
     host, and a ~/.netrc cannot replace it); they never appear in a message.
     """
 
-    def __init__(self, settings: HttpSettings, *, headers: Mapping[str, str] | None = None,
-                 auth: requests.auth.AuthBase | None = None,
-                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        settings: HttpSettings,
+        *,
+        headers: Mapping[str, str] | None = None,
+        auth: requests.auth.AuthBase | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.settings = settings
         self._session = requests.Session()
         self._session.headers["User-Agent"] = f"kserve-gitops/{__version__}"
@@ -110,9 +118,18 @@ class Http:
     def close(self) -> None:
         self._session.close()
 
-    def request(self, method: str, url: str, *, retry: Retry = "all", hint: str = "",
-                params: Mapping[str, str] | None = None, json: Any = None, data: bytes | None = None,
-                headers: Mapping[str, str] | None = None) -> Reply:
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        retry: Retry = "all",
+        hint: str = "",
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        data: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Reply:
         """The answer, whatever its status, unless it is a retryable one (429, 5xx under `retry="all"`) that
         lasted past the retries: then, and for every failure to get an answer, HttpFailure with `hint`."""
         what = f"{method} {redact(url)}"
@@ -134,19 +151,25 @@ class Http:
                 return reply
             said = f"HTTP {reply.status} {reply.reason}".rstrip()
             wait = self._retry_after(what, reply, said, hint)
-            self._pause_or_fail(what, attempt, max(wait, limits.pause(attempt)), end, reason=said, hint=hint,
-                                status=reply.status)
+            self._pause_or_fail(
+                what, attempt, max(wait, limits.pause(attempt)), end, reason=said, hint=hint, status=reply.status
+            )
 
-    def _pause_or_fail(self, what: str, attempt: int, pause: float, end: float, *, reason: str, hint: str,
-                       status: int | None = None) -> None:
+    def _pause_or_fail(
+        self, what: str, attempt: int, pause: float, end: float, *, reason: str, hint: str, status: int | None = None
+    ) -> None:
         """Sleep before the next attempt, or fail when the retries or the deadline are used up."""
         limits = self.settings
         if attempt > limits.retries:
             tries = f"{attempt} attempts" if attempt > 1 else "1 attempt"
             raise HttpFailure(what, f"{reason} ({tries}; {env_name('retries')}={limits.retries})", hint, status)
         if self._clock() + pause >= end:
-            raise HttpFailure(what, f"{reason}, and no time is left to try again within {limits.deadline:g} s "
-                                    f"({env_name('deadline')})", hint, status)
+            raise HttpFailure(
+                what,
+                f"{reason}, and no time is left to try again within {limits.deadline:g} s ({env_name('deadline')})",
+                hint,
+                status,
+            )
         self._sleep(pause)
 
     def _retry_after(self, what: str, reply: Reply, said: str, hint: str) -> float:
@@ -155,9 +178,13 @@ class Http:
         cap = self.settings.retry_after_max
         if wait > cap:
             at = (datetime.now(UTC) + timedelta(seconds=wait)).strftime("%Y-%m-%d %H:%M:%S UTC")
-            raise HttpFailure(what, f"{said}, asking to retry after {wait:.0f} s, more than the {cap:g} s "
-                                    f"waited for ({env_name('retry_after_max')})",
-                              f"try again after {at}" + (f"; {hint}" if hint else ""), reply.status)
+            raise HttpFailure(
+                what,
+                f"{said}, asking to retry after {wait:.0f} s, more than the {cap:g} s "
+                f"waited for ({env_name('retry_after_max')})",
+                f"try again after {at}" + (f"; {hint}" if hint else ""),
+                reply.status,
+            )
         return wait
 
     def _attempt(self, method: str, url: str, end: float, **kwargs: Any) -> Reply:
@@ -166,20 +193,24 @@ class Http:
         if remaining <= 0:
             raise _Final(f"no complete answer within {limits.deadline:g} s ({env_name('deadline')})")
         try:
-            response = _within(remaining + _GRACE, lambda: self._session.request(
-                method, url, stream=True, timeout=limits.timeouts(remaining), **kwargs))
+            response = _within(
+                remaining + _GRACE,
+                lambda: self._session.request(method, url, stream=True, timeout=limits.timeouts(remaining), **kwargs),
+            )
         except _Overdue:
             raise _Final(f"no complete answer within {limits.deadline:g} s ({env_name('deadline')})") from None
         except requests.ConnectTimeout:
-            raise _Momentary(f"cannot connect within {limits.connect_timeout:g} s "
-                             f"({env_name('connect_timeout')})", unsent=True) from None
+            raise _Momentary(
+                f"cannot connect within {limits.connect_timeout:g} s ({env_name('connect_timeout')})", unsent=True
+            ) from None
         except requests.ReadTimeout:
             if remaining < limits.read_timeout:  # the deadline, not the read timeout, was the limit
                 raise _Final(f"no complete answer within {limits.deadline:g} s ({env_name('deadline')})") from None
             raise _Momentary(f"no answer within {limits.read_timeout:g} s ({env_name('read_timeout')})") from None
         except requests.exceptions.SSLError as exc:
-            raise _Final(f"TLS failed: {_root_cause(exc)} (set REQUESTS_CA_BUNDLE to a TLS-inspecting proxy's "
-                         "CA file)") from None
+            raise _Final(
+                f"TLS failed: {_root_cause(exc)} (set REQUESTS_CA_BUNDLE to a TLS-inspecting proxy's CA file)"
+            ) from None
         except requests.ConnectionError as exc:
             cause = _root_cause(exc)
             raise _Momentary(cause, unsent=_never_sent(exc)) from None
@@ -187,8 +218,14 @@ class Http:
             raise _Final(f"{type(exc).__name__}: {_root_cause(exc)}") from None
         with response:
             content = self._body(response, end)
-            return Reply(response.status_code, response.reason or "", CaseInsensitiveDict(response.headers), content,
-                         response.url, {rel: link["url"] for rel, link in response.links.items() if "url" in link})
+            return Reply(
+                response.status_code,
+                response.reason or "",
+                CaseInsensitiveDict(response.headers),
+                content,
+                response.url,
+                {rel: link["url"] for rel, link in response.links.items() if "url" in link},
+            )
 
     def _body(self, response: requests.Response, end: float) -> bytes:
         """The whole body, read piece by piece against the clock and the size cap."""
@@ -203,11 +240,14 @@ class Http:
                 if len(body) > limits.max_body:
                     raise _Final(_too_large(len(body), limits.max_body))
                 if self._clock() > end:
-                    raise _Final(f"answer still incomplete after {limits.deadline:g} s "
-                                     f"({len(body)} bytes; {env_name('deadline')})")
+                    raise _Final(
+                        f"answer still incomplete after {limits.deadline:g} s "
+                        f"({len(body)} bytes; {env_name('deadline')})"
+                    )
         except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
-            raise _Momentary(f"answer stalled for {limits.read_timeout:g} s after {len(body)} bytes "
-                             f"({env_name('read_timeout')})") from None
+            raise _Momentary(
+                f"answer stalled for {limits.read_timeout:g} s after {len(body)} bytes ({env_name('read_timeout')})"
+            ) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise _Momentary(f"connection broken while reading the answer: {_root_cause(exc)}") from None
         return bytes(body)

@@ -52,10 +52,16 @@ class HttpSettings:
                 value = kind(raw)
             except ValueError:
                 value = -1
-            if value < 0 or (value == 0 and item.name in ("connect_timeout", "read_timeout", "deadline", "max_body",
-                                                         "download_deadline")):
-                problems.append(Diagnostic(message=f"{name}={raw!r} is not a {_KIND[kind]}",
-                                           hint=f"unset it for the default, {getattr(cls, item.name)}"))
+            if value < 0 or (
+                value == 0
+                and item.name in ("connect_timeout", "read_timeout", "deadline", "max_body", "download_deadline")
+            ):
+                problems.append(
+                    Diagnostic(
+                        message=f"{name}={raw!r} is not a {_KIND[kind]}",
+                        hint=f"unset it for the default, {getattr(cls, item.name)}",
+                    )
+                )
             values[item.name] = value
         if problems:
             raise EnvironmentProblem(problems)

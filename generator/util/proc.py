@@ -30,12 +30,18 @@ class CommandError(Exception):
         )
 
 
-def run_cmd(args: Sequence[str], *, cwd: Path | str | None = None, timeout: float | None = None,
-            env: dict[str, str] | None = None) -> str:
+def run_cmd(
+    args: Sequence[str],
+    *,
+    cwd: Path | str | None = None,
+    timeout: float | None = None,
+    env: dict[str, str] | None = None,
+) -> str:
     """Run `args` without a shell and return its stdout; raise CommandError unless it exits 0 in time (rc 124)."""
     try:
-        done = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, check=False, timeout=timeout,
-                              env=env)
+        done = subprocess.run(
+            list(args), cwd=cwd, capture_output=True, text=True, check=False, timeout=timeout, env=env
+        )
     except subprocess.TimeoutExpired as e:
         raise CommandError(args, 124, _text(e.stdout), f"{_text(e.stderr)}\ntimed out after {timeout:.0f} s") from e
     except OSError as e:

@@ -41,8 +41,10 @@ def parse_quantity(s: str) -> Decimal:
     named = suffix in _BINARY_POWERS or suffix in _DECIMAL_EXPONENTS
     exponent = _DECIMAL_EXPONENTS.get(suffix, 0) if named or not suffix else int(suffix[1:])
     if abs(exponent) > MAX_EXPONENT:
-        raise ValueError(f"{quoted(s)} is out of range: the exponent must be between -{MAX_EXPONENT} and "
-                         f"{MAX_EXPONENT} ({_EXAMPLES})")
+        raise ValueError(
+            f"{quoted(s)} is out of range: the exponent must be between -{MAX_EXPONENT} and "
+            f"{MAX_EXPONENT} ({_EXAMPLES})"
+        )
     with localcontext() as exact:
         exact.prec = 100
         try:

@@ -69,16 +69,18 @@ def check(
 def _failed(served: Served, load_check: LoadCheck) -> Diagnostic:
     return _finding(
         "error",
-        f"it does not load in {served.runtime}'s image {served.image} ({load_check.environment}): "
-        f"{load_check.error}",
+        f"it does not load in {served.runtime}'s image {served.image} ({load_check.environment}): {load_check.error}",
         "fix the model and register a new version (`kserve-gitops compat` records the verdict of each new one), "
         "or serve it with a runtime image that loads it (platform.runtimeImage)",
     )
 
 
 def _unknown(served: Served, facts: RuntimeImage | None, selector: str) -> Diagnostic:
-    why = (f"kserve-gitops has no facts about the image {served.image or '(none known)'}" if facts is None
-           else "its MLmodel file is not recorded in models.lock")
+    why = (
+        f"kserve-gitops has no facts about the image {served.image or '(none known)'}"
+        if facts is None
+        else "its MLmodel file is not recorded in models.lock"
+    )
     severity: Severity = "warning" if served.allow_unverified else "error"
     refusal = "" if served.allow_unverified else " (this environment's policies.allowUnverifiedModels is false)"
     return _finding(
@@ -94,13 +96,15 @@ def _unknown(served: Served, facts: RuntimeImage | None, selector: str) -> Diagn
 def _loader(served: Served, facts: RuntimeImage, info: ModelInfo) -> list[Diagnostic]:
     if facts.loader_flavor in info.flavors:
         return []
-    return [_finding(
-        "error",
-        f"it has no {facts.loader_flavor} flavor (it has: {', '.join(info.flavors) or 'none'}), and "
-        f"{served.runtime} loads every model with mlflow.pyfunc.load_model",
-        "log it with a flavor that adds python_function (e.g. mlflow.sklearn.log_model on a model with predict()) "
-        "or with mlflow.pyfunc.log_model, and register that as a new version",
-    )]
+    return [
+        _finding(
+            "error",
+            f"it has no {facts.loader_flavor} flavor (it has: {', '.join(info.flavors) or 'none'}), and "
+            f"{served.runtime} loads every model with mlflow.pyfunc.load_model",
+            "log it with a flavor that adds python_function (e.g. mlflow.sklearn.log_model on a model with predict()) "
+            "or with mlflow.pyfunc.log_model, and register that as a new version",
+        )
+    ]
 
 
 def _format(served: Served, facts: RuntimeImage, info: ModelInfo) -> list[Diagnostic]:
@@ -109,14 +113,16 @@ def _format(served: Served, facts: RuntimeImage, info: ModelInfo) -> list[Diagno
         return []
     flavor = next((f for f in info.flavors if f != facts.loader_flavor), "sklearn")
     safe = "cloudpickle" if "cloudpickle" in facts.formats else min(facts.formats)
-    return [_finding(
-        "error",
-        f"it is serialized as '{found}', which {served.runtime} cannot load: its image {facts.reference} has "
-        f"MLflow {facts.mlflow}, which loads only {' and '.join(sorted(facts.formats))} "
-        f"(\"Unrecognized serialization format: {found}\")",
-        f"re-log it with `mlflow.{flavor}.log_model(..., serialization_format=\"{safe}\")` and register that as a "
-        f"new version, or serve it with a runtime image whose MLflow loads '{found}' (platform.runtimeImage)",
-    )]
+    return [
+        _finding(
+            "error",
+            f"it is serialized as '{found}', which {served.runtime} cannot load: its image {facts.reference} has "
+            f"MLflow {facts.mlflow}, which loads only {' and '.join(sorted(facts.formats))} "
+            f'("Unrecognized serialization format: {found}")',
+            f're-log it with `mlflow.{flavor}.log_model(..., serialization_format="{safe}")` and register that as a '
+            f"new version, or serve it with a runtime image whose MLflow loads '{found}' (platform.runtimeImage)",
+        )
+    ]
 
 
 def _finding(severity: Severity, message: str, hint: str) -> Diagnostic:

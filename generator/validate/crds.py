@@ -149,8 +149,9 @@ def _crds_in(path: Path) -> Iterator[Mapping[str, Any]]:
         docs = yamlio.load_all(yamlio.read_text(path))
     except (yaml.YAMLError, OSError, UnicodeDecodeError) as exc:
         problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise EnvironmentProblem.simple(f"cannot read this CRD file: {problem}", file=str(path),
-                                        hint=_FETCH_HINT.format(dir=path.parent)) from None
+        raise EnvironmentProblem.simple(
+            f"cannot read this CRD file: {problem}", file=str(path), hint=_FETCH_HINT.format(dir=path.parent)
+        ) from None
     yield from (doc for doc in docs if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition")
 
 
@@ -218,4 +219,3 @@ def _admit_null(out: dict[str, Any]) -> None:
         out["type"] = [kind, "null"]
     if "enum" in out:
         out["enum"] = [*out["enum"], None]
-

@@ -107,19 +107,23 @@ def derived_name_problems(
     """(message, hint) for each derived DNS label that is too long; shared with the models.yaml checks."""
     service = f"{name}-{component}"
     if len(service) > DNS_LABEL_MAX:
-        return [(
-            f"'{service}' is {len(service)} characters: KServe names the {component} Service "
-            f"'<name>-{component}', and a Service name is a DNS label of at most {DNS_LABEL_MAX}",
-            f"shorten the name to at most {DNS_LABEL_MAX - len(component) - 1} characters",
-        )]
+        return [
+            (
+                f"'{service}' is {len(service)} characters: KServe names the {component} Service "
+                f"'<name>-{component}', and a Service name is a DNS label of at most {DNS_LABEL_MAX}",
+                f"shorten the name to at most {DNS_LABEL_MAX - len(component) - 1} characters",
+            )
+        ]
     host = f"{service}-{namespace}"
     if namespace is not None and deployment_mode != "Knative" and len(host) > DNS_LABEL_MAX:
-        return [(
-            f"host label '{host}' is {len(host)} characters (at most {DNS_LABEL_MAX}): in Standard mode "
-            "KServe names the host '{{ .Name }}-{{ .Namespace }}.{{ .IngressDomain }}' with Name "
-            f"'{service}', and fails to reconcile",
-            f"keep name and namespace at most {DNS_LABEL_MAX - len(component) - 2} characters together",
-        )]
+        return [
+            (
+                f"host label '{host}' is {len(host)} characters (at most {DNS_LABEL_MAX}): in Standard mode "
+                "KServe names the host '{{ .Name }}-{{ .Namespace }}.{{ .IngressDomain }}' with Name "
+                f"'{service}', and fails to reconcile",
+                f"keep name and namespace at most {DNS_LABEL_MAX - len(component) - 2} characters together",
+            )
+        ]
     return []
 
 

@@ -97,8 +97,14 @@ def check_tree(root: Path, paths: Iterable[str], crds: CrdSchemas | None, k8s_ve
     for build, dirs in aggregates.items():
         found += _duplicates(build, {d: built.get(d, []) for d in dirs})
     for source in sources.values():
-        found.append(Diagnostic(file=source.file, message="not included by any kustomization.yaml", rule="kustomize",
-                                hint="list it under `resources:` of its directory's kustomization.yaml"))
+        found.append(
+            Diagnostic(
+                file=source.file,
+                message="not included by any kustomization.yaml",
+                rule="kustomize",
+                hint="list it under `resources:` of its directory's kustomization.yaml",
+            )
+        )
         found += check_object(source.obj, context, file=source.file, line_of=source.line_of)
     return found
 
@@ -135,10 +141,15 @@ def _duplicates(build: str, parts: dict[str, list[tuple[str, str, str, str]]]) -
         for identity in identities:
             owners.setdefault(identity, []).append(part)
     return [
-        Diagnostic(file=(Path(build) / "kustomization.yaml").as_posix(), rule="kustomize",
-                   message=f"{kind} {namespace}/{name} comes from both {' and '.join(dirs)}: kustomize cannot build "
-                           "this kustomization", hint="give the environments different namespaces")
-        for (_, kind, namespace, name), dirs in owners.items() if len(dirs) > 1
+        Diagnostic(
+            file=(Path(build) / "kustomization.yaml").as_posix(),
+            rule="kustomize",
+            message=f"{kind} {namespace}/{name} comes from both {' and '.join(dirs)}: kustomize cannot build "
+            "this kustomization",
+            hint="give the environments different namespaces",
+        )
+        for (_, kind, namespace, name), dirs in owners.items()
+        if len(dirs) > 1
     ]
 
 
@@ -158,8 +169,14 @@ def _sources(root: Path, paths: Iterable[str]) -> tuple[dict[tuple[str, str, str
             try:
                 text = yamlio.read_text(root / path)
             except (OSError, UnicodeDecodeError) as exc:
-                problems.append(Diagnostic(file=path, message=f"cannot read: {exc}", rule="manifest",
-                                           hint="render it again with `kserve-gitops generate`"))
+                problems.append(
+                    Diagnostic(
+                        file=path,
+                        message=f"cannot read: {exc}",
+                        rule="manifest",
+                        hint="render it again with `kserve-gitops generate`",
+                    )
+                )
                 continue
             obj, found = _parse(text, path)
             problems += found
@@ -179,8 +196,9 @@ def check_object(
     else:
         found = load_core_schemas(context.k8s_version).validate(obj, file=file, line_of=line_of)
     if kind == "InferenceService":
-        found += check_inference_service(obj, extra_storage_prefixes=context.storage_prefixes, file=file,
-                                         line_of=line_of)
+        found += check_inference_service(
+            obj, extra_storage_prefixes=context.storage_prefixes, file=file, line_of=line_of
+        )
     return found
 
 
@@ -205,8 +223,12 @@ def _is_custom(api_version: str) -> bool:
 def _identity(obj: Mapping[str, Any]) -> tuple[str, str, str, str]:
     metadata = obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else {}
     assert isinstance(metadata, Mapping)
-    return (str(obj.get("apiVersion")), str(obj.get("kind")), str(metadata.get("namespace", "")),
-            str(metadata.get("name", "")))
+    return (
+        str(obj.get("apiVersion")),
+        str(obj.get("kind")),
+        str(metadata.get("namespace", "")),
+        str(metadata.get("name", "")),
+    )
 
 
 class _Plain(yaml.CSafeLoader):
@@ -238,8 +260,14 @@ def _parse(text: str, path: str) -> tuple[Mapping[str, Any] | None, list[Diagnos
         if problems:
             return None, problems
     if not isinstance(data, dict) or "kind" not in data:
-        return None, [Diagnostic(file=path, message="expected one Kubernetes object with a kind",
-                                 hint="one object per file", rule="manifest")]
+        return None, [
+            Diagnostic(
+                file=path,
+                message="expected one Kubernetes object with a kind",
+                hint="one object per file",
+                rule="manifest",
+            )
+        ]
     return data, []
 
 

@@ -34,8 +34,11 @@ class Background(Protocol):
 
 def create_app(*, mlflow: Handler | None, argocd: Handler | None, background: Background | None = None) -> Starlette:
     routes = [Route("/healthz", _healthz, methods=["GET"])]
-    routes += [Route(f"/{name}", _endpoint(name, handle), methods=["POST"])
-               for name, handle in (("mlflow", mlflow), ("argocd", argocd)) if handle is not None]
+    routes += [
+        Route(f"/{name}", _endpoint(name, handle), methods=["POST"])
+        for name, handle in (("mlflow", mlflow), ("argocd", argocd))
+        if handle is not None
+    ]
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -77,8 +77,13 @@ def parse(body: bytes) -> Notification:
     resources = data.get("resources")
     if not isinstance(resources, list):
         raise Malformed("'resources' is not a list (the template sends .app.status.resources)")
-    return Notification(event, _text(data, "app"), _source_path(_text(data, "path")), _text(data, "revision"),
-                        tuple(_service(r) for r in resources if _is_inference_service(r)))
+    return Notification(
+        event,
+        _text(data, "app"),
+        _source_path(_text(data, "path")),
+        _text(data, "revision"),
+        tuple(_service(r) for r in resources if _is_inference_service(r)),
+    )
 
 
 def tag_writes(notification: Notification, lock_text: str) -> tuple[list[TagWrite], list[str]]:
@@ -124,13 +129,18 @@ def _lock_entries(text: str, file: str) -> dict[tuple[str, str], tuple[str, str]
     except yaml.YAMLError as e:
         raise LockError.simple(f"not valid YAML: {e}", file=file) from None
     if not isinstance(data, Mapping) or data.get("lockVersion") != LOCK_VERSION:
-        raise LockError.simple(f"not a models.lock with lockVersion {LOCK_VERSION}", file=file,
-                               hint="run the webhook image of the kserve-gitops version that wrote it")
+        raise LockError.simple(
+            f"not a models.lock with lockVersion {LOCK_VERSION}",
+            file=file,
+            hint="run the webhook image of the kserve-gitops version that wrote it",
+        )
     models = data["models"] if isinstance(data.get("models"), Mapping) else {}
     return {
         (str(model), str(env)): (str(entry["registeredModel"]), str(entry["version"]))
-        for model, envs in models.items() if isinstance(envs, Mapping)
-        for env, entry in envs.items() if isinstance(entry, Mapping) and {"registeredModel", "version"} <= entry.keys()
+        for model, envs in models.items()
+        if isinstance(envs, Mapping)
+        for env, entry in envs.items()
+        if isinstance(entry, Mapping) and {"registeredModel", "version"} <= entry.keys()
     }
 
 

@@ -36,8 +36,15 @@ class Sender(Protocol):
 class Dispatcher:
     """One daemon thread; `submit` hands it a journalled delivery, `start` also picks up what the journal holds."""
 
-    def __init__(self, github: Sender, journal: Journal, *, deadline: float = DEFAULT_DEADLINE,
-                 first_pause: float = FIRST_PAUSE, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        github: Sender,
+        journal: Journal,
+        *,
+        deadline: float = DEFAULT_DEADLINE,
+        first_pause: float = FIRST_PAUSE,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._github = github
         self._journal = journal
         self._deadline = deadline
@@ -121,5 +128,8 @@ class Dispatcher:
 
 
 def _log(level: int, action: str, detail: str, fields: Mapping[str, str | None]) -> None:
-    LOGGER.log(level, f"dispatch {action}",
-               extra={"fields": {"route": "/mlflow", "action": action, "detail": detail or None, **fields}})
+    LOGGER.log(
+        level,
+        f"dispatch {action}",
+        extra={"fields": {"route": "/mlflow", "action": action, "detail": detail or None, **fields}},
+    )

@@ -41,8 +41,9 @@ class FileMissing(GitHubError):
 class WebhookGitHub:
     """One repository on github.com or a GitHub Enterprise Server (`api_url` …/api/v3)."""
 
-    def __init__(self, repository: str, token: str, *, api_url: str = DEFAULT_API_URL,
-                 settings: HttpSettings | None = None) -> None:
+    def __init__(
+        self, repository: str, token: str, *, api_url: str = DEFAULT_API_URL, settings: HttpSettings | None = None
+    ) -> None:
         self.repository = repository
         self._api = GitHubApi(repository, token, api_url=api_url, settings=settings)
 
@@ -55,8 +56,9 @@ class WebhookGitHub:
 
     def read_file(self, path: str, ref: str) -> str:
         """The file's text at commit `ref`, through the contents API's raw media type."""
-        reply = self._call("GET", f"/contents/{quote(path)}", params={"ref": ref},
-                           accept="application/vnd.github.raw+json")
+        reply = self._call(
+            "GET", f"/contents/{quote(path)}", params={"ref": ref}, accept="application/vnd.github.raw+json"
+        )
         if reply.status == 404:
             raise FileMissing(f"{path} not found at {ref} in {self.repository}", 404)
         if reply.status != 200:

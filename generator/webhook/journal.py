@@ -50,8 +50,9 @@ class Entry:
 class Journal:
     """Thread-safe; every change is on disk before the call returns."""
 
-    def __init__(self, directory: Path, ttl: float, *, capacity: int = 10_000,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, directory: Path, ttl: float, *, capacity: int = 10_000, clock: Callable[[], float] = time.time
+    ) -> None:
         self.directory = directory
         self._ttl = ttl
         self._capacity = capacity
@@ -59,12 +60,14 @@ class Journal:
         self._lock = threading.Lock()
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            self._entries = {entry.delivery: entry for entry in map(_read, sorted(directory.glob("*.json")))
-                             if entry is not None}
+            self._entries = {
+                entry.delivery: entry for entry in map(_read, sorted(directory.glob("*.json"))) if entry is not None
+            }
         except OSError as exc:
-            raise EnvironmentProblem.simple(f"cannot use the delivery journal {directory}: {exc.strerror or exc}",
-                                            hint="give --state-dir a writable directory that outlives the process "
-                                                 "(a volume)") from None
+            raise EnvironmentProblem.simple(
+                f"cannot use the delivery journal {directory}: {exc.strerror or exc}",
+                hint="give --state-dir a writable directory that outlives the process (a volume)",
+            ) from None
 
     def pending(self) -> list[Entry]:
         """Deliveries accepted but not yet dispatched, oldest first (what a restart must still send)."""
@@ -86,8 +89,12 @@ class Journal:
                 return "pending" if known.state == "pending" else "seen"
             if len(self._entries) >= self._capacity:
                 return "full"
-            entry = Entry(delivery, "pending" if payload is not None else "done", self._clock(),
-                          dict(payload) if payload is not None else None)
+            entry = Entry(
+                delivery,
+                "pending" if payload is not None else "done",
+                self._clock(),
+                dict(payload) if payload is not None else None,
+            )
             self._write(entry)
             return "new"
 

@@ -80,8 +80,9 @@ class Relay:
         timestamp = headers.get(TIMESTAMP_HEADER.lower(), "")
         signature = headers.get(SIGNATURE_HEADER.lower(), "")
         if not signature:
-            return Answer(401, "rejected", "unsigned delivery: the webhook has no secret, or this is not MLflow",
-                           fields)
+            return Answer(
+                401, "rejected", "unsigned delivery: the webhook has no secret, or this is not MLflow", fields
+            )
         if not (delivery and timestamp):
             return Answer(401, "rejected", f"{DELIVERY_HEADER} or {TIMESTAMP_HEADER} missing", fields)
         if not verify(self.secret, delivery, timestamp, body, signature):

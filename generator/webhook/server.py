@@ -63,13 +63,29 @@ class ServiceSettings:
 
     @classmethod
     def from_env(
-        cls, environ: Mapping[str, str], *, repository: str, github_api_url: str, tracking_uri: str, max_age: float,
-        state_dir: Path = DEFAULT_STATE_DIR, dispatch_deadline: float = DEFAULT_DEADLINE,
+        cls,
+        environ: Mapping[str, str],
+        *,
+        repository: str,
+        github_api_url: str,
+        tracking_uri: str,
+        max_age: float,
+        state_dir: Path = DEFAULT_STATE_DIR,
+        dispatch_deadline: float = DEFAULT_DEADLINE,
     ) -> ServiceSettings:
         """Raises EnvironmentProblem (exit 2) listing everything missing at once."""
-        settings = cls(repository, github_api_url, tracking_uri, max_age, environ.get(GITHUB_TOKEN_ENV, ""),
-                       environ.get(MLFLOW_SECRET_ENV, ""), environ.get(ARGOCD_TOKEN_ENV, ""), state_dir,
-                       dispatch_deadline, HttpSettings.from_env(environ))
+        settings = cls(
+            repository,
+            github_api_url,
+            tracking_uri,
+            max_age,
+            environ.get(GITHUB_TOKEN_ENV, ""),
+            environ.get(MLFLOW_SECRET_ENV, ""),
+            environ.get(ARGOCD_TOKEN_ENV, ""),
+            state_dir,
+            dispatch_deadline,
+            HttpSettings.from_env(environ),
+        )
         problems = settings._problems()
         if problems:
             raise EnvironmentProblem(problems)
@@ -81,27 +97,46 @@ class ServiceSettings:
 
     def _problems(self) -> list[Diagnostic]:
         needed = [
-            (not self.routes, f"neither {MLFLOW_SECRET_ENV} nor {ARGOCD_TOKEN_ENV} is set: nothing to serve",
-             "set the secret of each endpoint to serve (docs/webhook.md)"),
-            (not self.github_token, f"{GITHUB_TOKEN_ENV} is not set",
-             "a fine-grained token with Contents: read and write on the repository"),
-            (not _REPOSITORY.fullmatch(self.repository), f"repository {self.repository!r} is not OWNER/NAME",
-             "pass --repository or set GITHUB_REPOSITORY"),
-            (bool(self.argocd_token) and not self.tracking_uri, "/argocd needs the MLflow tracking URI",
-             "pass --tracking-uri or set MLFLOW_TRACKING_URI"),
+            (
+                not self.routes,
+                f"neither {MLFLOW_SECRET_ENV} nor {ARGOCD_TOKEN_ENV} is set: nothing to serve",
+                "set the secret of each endpoint to serve (docs/webhook.md)",
+            ),
+            (
+                not self.github_token,
+                f"{GITHUB_TOKEN_ENV} is not set",
+                "a fine-grained token with Contents: read and write on the repository",
+            ),
+            (
+                not _REPOSITORY.fullmatch(self.repository),
+                f"repository {self.repository!r} is not OWNER/NAME",
+                "pass --repository or set GITHUB_REPOSITORY",
+            ),
+            (
+                bool(self.argocd_token) and not self.tracking_uri,
+                "/argocd needs the MLflow tracking URI",
+                "pass --tracking-uri or set MLFLOW_TRACKING_URI",
+            ),
             (self.max_age <= 0, "--max-age must be positive", "the default is 300 seconds"),
-            (self.dispatch_deadline <= 0, "--dispatch-deadline must be positive",
-             f"the default is {DEFAULT_DEADLINE:g} seconds"),
+            (
+                self.dispatch_deadline <= 0,
+                "--dispatch-deadline must be positive",
+                f"the default is {DEFAULT_DEADLINE:g} seconds",
+            ),
         ]
         return [Diagnostic(message=message, hint=hint) for failed, message, hint in needed if failed]
 
 
 def build_app(settings: ServiceSettings) -> Starlette:
     """The app; its lifespan runs the dispatcher, which first sends what the journal still holds."""
-    github = WebhookGitHub(settings.repository, settings.github_token, api_url=settings.github_api_url,
-                    settings=settings.http)
-    tagger = (DeploymentTagger(settings.argocd_token, github, MlflowTagWriter(settings.tracking_uri, settings.http))
-              if settings.argocd_token else None)
+    github = WebhookGitHub(
+        settings.repository, settings.github_token, api_url=settings.github_api_url, settings=settings.http
+    )
+    tagger = (
+        DeploymentTagger(settings.argocd_token, github, MlflowTagWriter(settings.tracking_uri, settings.http))
+        if settings.argocd_token
+        else None
+    )
     if not settings.mlflow_secret:
         return create_app(mlflow=None, argocd=tagger.handle if tagger else None)
     journal = Journal(settings.state_dir / "deliveries", 2 * settings.max_age)
@@ -115,16 +150,36 @@ def serve(settings: ServiceSettings, *, host: str, port: int) -> None:
     so the exit status says why the process ended. EnvironmentProblem (exit 2) when it cannot listen."""
     log.configure()
     os.environ.update(mlflow_http.environ(settings.http))  # MlflowClient reads its HTTP settings from there only
-    log.LOGGER.info("starting", extra={"fields": {
-        "routes": " ".join(settings.routes), "repository": settings.repository,
-        "github": redact(settings.github_api_url), "mlflow": redact(settings.tracking_uri) or None,
-        "max_age": settings.max_age, "listen": f"{host}:{port}", "state": str(settings.state_dir),
-    }})
-    config = uvicorn.Config(build_app(settings), host=host, port=port, log_config=None, log_level=logging.INFO,
-                            access_log=False, proxy_headers=False, server_header=False, timeout_graceful_shutdown=10)
+    log.LOGGER.info(
+        "starting",
+        extra={
+            "fields": {
+                "routes": " ".join(settings.routes),
+                "repository": settings.repository,
+                "github": redact(settings.github_api_url),
+                "mlflow": redact(settings.tracking_uri) or None,
+                "max_age": settings.max_age,
+                "listen": f"{host}:{port}",
+                "state": str(settings.state_dir),
+            }
+        },
+    )
+    config = uvicorn.Config(
+        build_app(settings),
+        host=host,
+        port=port,
+        log_config=None,
+        log_level=logging.INFO,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
     server = uvicorn.Server(config)
     with contextlib.suppress(SystemExit):  # uvicorn's exit code 3 for "could not start" would read as our "bug"
         server.run()
     if not server.started:
-        raise EnvironmentProblem.simple(f"cannot listen on {host}:{port}; the log line above says why",
-                                        hint="free the port, or choose another with --port / --host")
+        raise EnvironmentProblem.simple(
+            f"cannot listen on {host}:{port}; the log line above says why",
+            hint="free the port, or choose another with --port / --host",
+        )

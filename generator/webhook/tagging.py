@@ -49,8 +49,12 @@ class DeploymentTagger:
             notification = deployment.parse(body)
         except Malformed as e:
             return Answer(400, "malformed", str(e))
-        fields: dict[str, str | None] = {"event": notification.event, "app": notification.app,
-                                         "env": notification.env, "revision": notification.revision}
+        fields: dict[str, str | None] = {
+            "event": notification.event,
+            "app": notification.app,
+            "env": notification.env,
+            "revision": notification.revision,
+        }
         try:
             lock = self.github.read_file(notification.lock_path, notification.revision)
             writes, unknown = deployment.tag_writes(notification, lock)
@@ -75,6 +79,8 @@ class DeploymentTagger:
             except RegistryUnavailable as e:
                 return Answer(503, "failed", str(e), fields | {"tagged": ", ".join(done) or None})
             done.append(label)
-        notes = [f"not in models.lock: {', '.join(unknown)}" if unknown else "",
-                 f"no such version in MLflow: {', '.join(gone)}" if gone else ""]
+        notes = [
+            f"not in models.lock: {', '.join(unknown)}" if unknown else "",
+            f"no such version in MLflow: {', '.join(gone)}" if gone else "",
+        ]
         return Answer(200, "tagged", "; ".join(n for n in notes if n), fields | {"tagged": ", ".join(done) or None})

@@ -14,19 +14,23 @@ from generator.cache import CACHE_ENV
 from tests.acceptance.conftest import CRDS, Result
 from tests.support.paths import copy_example
 
-NEW_MODEL = ("  wine-extra:\n    registeredModel: wine-classifier\n    environments:\n      dev:\n        version: 1\n"
-             "\n")
+NEW_MODEL = "  wine-extra:\n    registeredModel: wine-classifier\n    environments:\n      dev:\n        version: 1\n\n"
 # Each edit of models.yaml toggles between two states, so a random series comes back to states a cached run has
 # seen (and remembered) before, with other files on disk.
 SPEC_EDITS = {
     "change a default": ("requests: {cpu: 500m, memory: 2Gi}", "requests: {cpu: 500m, memory: 3Gi}"),
-    "change a reference": ("      staging:\n        alias: challenger\n\n  # The same",
-                           "      staging:\n        version: 2\n\n  # The same"),
+    "change a reference": (
+        "      staging:\n        alias: challenger\n\n  # The same",
+        "      staging:\n        version: 2\n\n  # The same",
+    ),
     "rename a model": ("  wine-classifier-image:\n", "  wine-image:\n"),
     "add a model": ("  wine-classifier-registry:\n", NEW_MODEL + "  wine-classifier-registry:\n"),
-    "remove a model": ("  wine-classifier-registry:\n    registeredModel: wine-classifier\n"
-                       "    method: registry           # KServe fetches models:/wine-classifier/<version> itself\n"
-                       "    environments:\n      staging:\n        alias: challenger\n", ""),
+    "remove a model": (
+        "  wine-classifier-registry:\n    registeredModel: wine-classifier\n"
+        "    method: registry           # KServe fetches models:/wine-classifier/<version> itself\n"
+        "    environments:\n      staging:\n        alias: challenger\n",
+        "",
+    ),
 }
 TREE_EDITS = ("hand-edit an output", "delete an output", "leave a stale generated file")
 

@@ -31,8 +31,12 @@ SUCCEEDS = [
     (["diff", "--repo", "{repo}", "--base", "HEAD"], "diff", 0, {"base", "changed", "directories"}),
     (["image", "pending", "--repo", "{repo}"], "image pending", 0, {"pending"}),
     (["schemas", "verify", "--repo", str(REPO_ROOT)], "schemas verify", 0, {"directory", "versions", "files"}),
-    (["schemas", "fetch", "--repo", str(REPO_ROOT)], "schemas fetch", 0,
-     {"directory", "versions", "changes", "written"}),
+    (
+        ["schemas", "fetch", "--repo", str(REPO_ROOT)],
+        "schemas fetch",
+        0,
+        {"directory", "versions", "changes", "written"},
+    ),
 ]
 FAILS = [
     (["validate", "--repo", "{empty}", "--crd-dir", str(CRDS)], "validate", 1),
@@ -49,8 +53,11 @@ FAILS = [
     (["smoke-test", "nope", "--env", "prod", "--repo", "{repo}"], "smoke-test", 1),
     (["propose", "--repo", "{repo}"], "propose", 2),
     (["image", "pending", "--repo", "{empty}"], "image pending", 1),
-    (["image", "context", "nope", "--env", "prod", "--output", "{empty}/build", "--repo", "{repo}"],
-     "image context", 1),
+    (
+        ["image", "context", "nope", "--env", "prod", "--output", "{empty}/build", "--repo", "{repo}"],
+        "image context",
+        1,
+    ),
     (["image", "record", "nope", "1", "not-a-digest", "--repo", "{repo}"], "image record", 1),
     (["schemas", "verify", "--repo", "{empty}"], "schemas verify", 1),
     (["schemas", "fetch", "--repo", "{empty}"], "schemas fetch", 1),
@@ -128,9 +135,14 @@ def test_drift_with_check_is_a_finding(places: dict[str, str], cli: Callable[...
 
 def _validate(repo: str, stderr: int) -> subprocess.CompletedProcess[bytes]:
     probe = "import sys; from generator.cli import main; sys.exit(main(sys.argv[1:]))"
-    return subprocess.run([sys.executable, "-c", probe, "validate", "--repo", repo, "--crd-dir", str(CRDS)],
-                          stdout=subprocess.PIPE, stderr=stderr, check=False, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "TERM": "xterm"})
+    return subprocess.run(
+        [sys.executable, "-c", probe, "validate", "--repo", repo, "--crd-dir", str(CRDS)],
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        check=False,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "TERM": "xterm"},
+    )
 
 
 def test_progress_is_silent_when_stderr_is_not_a_terminal(places: dict[str, str]) -> None:

@@ -34,8 +34,9 @@ def skops_model(mlflow_proxied: MlflowServer) -> LoggedModel:
     model = LogisticRegression(max_iter=5000).fit(features, labels)  # only types skops trusts by default
     requirements = [f"{d}=={dist_version(d)}" for d in ("scikit-learn", "skops")]
     with mlflow_proxied.stack.client_environ(), mlflow.start_run() as run:
-        info = mlflow.sklearn.log_model(model, name="model", serialization_format="skops",
-                                        pip_requirements=requirements)
+        info = mlflow.sklearn.log_model(
+            model, name="model", serialization_format="skops", pip_requirements=requirements
+        )
     return LoggedModel(info.model_uri, run.info.run_id, info.model_id)
 
 
@@ -52,8 +53,10 @@ def test_skops_version_is_refused_with_the_fix_and_nothing_is_written(
     assert result.code == 1
     assert result.err.startswith("error: 2 problems\n")
     for line, env in ((14, "dev"), (15, "staging")):
-        assert (f"models.yaml:{line}: $.models.wine.environments.{env}: '{platform.name}' version 4: it is "
-                "serialized as 'skops', which kserve-mlserver cannot load") in result.err
+        assert (
+            f"models.yaml:{line}: $.models.wine.environments.{env}: '{platform.name}' version 4: it is "
+            "serialized as 'skops', which kserve-mlserver cannot load"
+        ) in result.err
     assert 'fix: re-log it with `mlflow.sklearn.log_model(..., serialization_format="cloudpickle")`' in result.err
     assert "environments.prod" not in result.err, "prod's champion (version 2) is cloudpickle"
     assert sorted(platform.files()) == ["models.yaml"]
@@ -62,7 +65,10 @@ def test_skops_version_is_refused_with_the_fix_and_nothing_is_written(
 def test_lock_records_what_each_versions_mlmodel_says(platform: Platform) -> None:
     assert platform.run("generate", *CRDS).code == 0
     assert {env: entry["mlmodel"] for env, entry in _lock(platform).items()} == {
-        "dev": WINE_MLMODEL, "staging": WINE_MLMODEL, "prod": WINE_MLMODEL}
+        "dev": WINE_MLMODEL,
+        "staging": WINE_MLMODEL,
+        "prod": WINE_MLMODEL,
+    }
 
 
 def test_lock_without_recorded_facts_is_kept_until_update_records_them_in_place(platform: Platform) -> None:

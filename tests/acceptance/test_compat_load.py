@@ -30,8 +30,10 @@ from tests.acceptance.conftest import CRDS, Result
 from tests.support.mlflow_server import MlflowServer
 
 IMAGE = "docker.io/seldonio/mlserver:1.7.1"
-SKOPS_ERROR = ("Unrecognized serialization format: skops. Please specify one of the following supported formats: "
-               "['pickle', 'cloudpickle'].")
+SKOPS_ERROR = (
+    "Unrecognized serialization format: skops. Please specify one of the following supported formats: "
+    "['pickle', 'cloudpickle']."
+)
 SPEC = """\
 apiVersion: kserve-gitops/v1
 registry: {{artifactsDestination: "{destination}"}}
@@ -76,9 +78,13 @@ def _log_skops(server: MlflowServer) -> LoggedModel:
     features, labels = load_wine(return_X_y=True, as_frame=True)
     model = LogisticRegression(max_iter=5000).fit(features, labels)
     with server.stack.client_environ(), mlflow.start_run() as run:
-        info = mlflow.sklearn.log_model(model, name="model", serialization_format="skops",
-                                        input_example=features.head(3),
-                                        pip_requirements=[f"{d}=={dist_version(d)}" for d in ("scikit-learn", "skops")])
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            serialization_format="skops",
+            input_example=features.head(3),
+            pip_requirements=[f"{d}=={dist_version(d)}" for d in ("scikit-learn", "skops")],
+        )
     return LoggedModel(info.model_uri, run.info.run_id, info.model_id)
 
 
@@ -91,10 +97,16 @@ def repo(mlflow_direct: MlflowServer, tmp_path_factory: pytest.TempPathFactory) 
     seed_model(mlflow_direct.client, skops, _log_skops(mlflow_direct), versions=1)
     root = tmp_path_factory.mktemp("compat") / "platform"
     root.mkdir()
-    (root / "models.yaml").write_text(SPEC.format(destination=stack.artifacts_destination, cloudpickle=cloudpickle,
-                                                  skops=skops))
-    dead_s3 = {"MLFLOW_TRACKING_URI": stack.tracking_uri, "MLFLOW_S3_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
-               "AWS_MAX_ATTEMPTS": "1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
+    (root / "models.yaml").write_text(
+        SPEC.format(destination=stack.artifacts_destination, cloudpickle=cloudpickle, skops=skops)
+    )
+    dead_s3 = {
+        "MLFLOW_TRACKING_URI": stack.tracking_uri,
+        "MLFLOW_S3_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
+        "AWS_MAX_ATTEMPTS": "1",
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+    }
     with scoped_environ(dead_s3):
         locked = _cli("lock", "--repo", str(root))
     assert locked.code == 0, locked.err
@@ -115,11 +127,13 @@ def test_the_skops_version_fails_with_mlservers_own_error_and_the_image(compat_r
     assert compat_run.code == 1, compat_run.err
     assert f"version 1 on {IMAGE} (virtualenv (Python 3.10." in compat_run.out
     assert f"MLServer's MLflow runtime failed to load it: mlflow.exceptions.MlflowException: {SKOPS_ERROR}" in (
-        compat_run.out)
+        compat_run.out
+    )
 
 
-def test_the_cloudpickle_version_from_mlflow_3_loads_and_answers_its_own_example(compat_run: Result,
-                                                                                 repo: Repo) -> None:
+def test_the_cloudpickle_version_from_mlflow_3_loads_and_answers_its_own_example(
+    compat_run: Result, repo: Repo
+) -> None:
     """Logged by MLflow 3.17.2 with scikit-learn 1.9.1, loaded by MLflow 2.19.0 with scikit-learn 1.5.2: it loads
     (scikit-learn warns about the version) and answers the V2 request built from its signature, one row each."""
     assert "loads: 'Wine.Classifier" in compat_run.out
@@ -129,15 +143,18 @@ def test_the_cloudpickle_version_from_mlflow_3_loads_and_answers_its_own_example
     assert str(check["environment"]).startswith("virtualenv (Python 3.10.")
 
 
-def test_the_verdicts_are_recorded_and_the_skops_version_is_refused_before_merge(compat_run: Result,
-                                                                                  repo: Repo) -> None:
+def test_the_verdicts_are_recorded_and_the_skops_version_is_refused_before_merge(
+    compat_run: Result, repo: Repo
+) -> None:
     check = repo.lock()["wine-skops"]["dev"]["loadCheck"]
     assert (check["image"], check["verdict"]) == (IMAGE, "fails")
     assert SKOPS_ERROR in str(check["error"])
     generated = repo.run("generate", *CRDS)
     assert generated.code == 1
-    assert ("$.models.wine-skops.environments.dev: 'Wine.Skops" in generated.err
-            and f"version 1: it does not load in kserve-mlserver's image {IMAGE}" in generated.err)
+    assert (
+        "$.models.wine-skops.environments.dev: 'Wine.Skops" in generated.err
+        and f"version 1: it does not load in kserve-mlserver's image {IMAGE}" in generated.err
+    )
     assert SKOPS_ERROR in generated.err
     assert "wine.environments" not in generated.err, "the verified version has no finding at all"
 
@@ -156,5 +173,7 @@ def test_docker_missing_is_refused_before_downloading_naming_model_version_and_i
     with scoped_environ({"PATH": str(repo.root)}):
         result = repo.run("compat", "wine", "--env", "dev", "--docker", "--recheck")
     assert result.code == 2
-    assert "'Wine.Classifier" in result.err and f"version 1 on {IMAGE}: --docker was asked for, but there is no " \
-        "`docker` on PATH" in result.err
+    assert (
+        "'Wine.Classifier" in result.err
+        and f"version 1 on {IMAGE}: --docker was asked for, but there is no `docker` on PATH" in result.err
+    )

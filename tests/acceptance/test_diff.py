@@ -40,8 +40,11 @@ def scale_prod(cli: Callable[..., Result], root: Path, replicas: int) -> None:
 
 def snapshot(root: Path) -> tuple[str, dict[str, tuple[bytes, int]]]:
     """`git status` and every file's bytes and mtime: what diff must leave exactly as it found it."""
-    files = {p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
-             for p in sorted(root.rglob("*")) if p.is_file() and ".git" not in p.relative_to(root).parts}
+    files = {
+        p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".git" not in p.relative_to(root).parts
+    }
     return git("status", "--porcelain", "--branch", cwd=root), files
 
 
@@ -53,7 +56,8 @@ def test_nothing_changed_is_an_empty_patch(example: Path, cli: Callable[..., Res
 
 
 def test_an_uncommitted_change_shows_exactly_the_changed_inference_service(
-        example: Path, cli: Callable[..., Result]) -> None:
+    example: Path, cli: Callable[..., Result]
+) -> None:
     scale_prod(cli, example, 6)
     before = snapshot(example)
 
@@ -64,10 +68,18 @@ def test_an_uncommitted_change_shows_exactly_the_changed_inference_service(
     assert report["base"] == {"ref": "HEAD", "commit": git("rev-parse", "HEAD", cwd=example).strip()}
     assert [d["directory"] for d in report["directories"]] == list(DIRECTORIES)
     assert {d["directory"]: d["status"] for d in report["directories"]} == dict.fromkeys(DIRECTORIES, "unchanged") | {
-        "environments/prod": "changed"}
+        "environments/prod": "changed"
+    }
     prod = report["directories"][1]
-    assert prod["objects"] == [{"group": "serving.kserve.io", "kind": "InferenceService",
-                                "namespace": "mlflow-kserve-prod", "name": "wine-classifier", "change": "changed"}]
+    assert prod["objects"] == [
+        {
+            "group": "serving.kserve.io",
+            "kind": "InferenceService",
+            "namespace": "mlflow-kserve-prod",
+            "name": "wine-classifier",
+            "change": "changed",
+        }
+    ]
     assert (prod["added"], prod["removed"]) == (1, 1)
     assert prod["diff"].startswith(f"--- before/{PROD_ISVC}\n+++ after/{PROD_ISVC}\n@@ ")
     assert "-    maxReplicas: 4\n+    maxReplicas: 6\n" in prod["diff"]
@@ -75,7 +87,8 @@ def test_an_uncommitted_change_shows_exactly_the_changed_inference_service(
 
 
 def test_a_committed_change_against_an_older_base_as_text_and_markdown(
-        example: Path, cli: Callable[..., Result]) -> None:
+    example: Path, cli: Callable[..., Result]
+) -> None:
     first = git("rev-parse", "HEAD", cwd=example).strip()
     scale_prod(cli, example, 6)
     commit_all(example, "prod: up to 6 replicas")
@@ -94,8 +107,9 @@ def test_a_committed_change_against_an_older_base_as_text_and_markdown(
     assert text.out in comment.out
 
 
-def test_the_default_base_is_where_the_branch_left_origin_head(tmp_path: Path, example: Path,
-                                                               cli: Callable[..., Result]) -> None:
+def test_the_default_base_is_where_the_branch_left_origin_head(
+    tmp_path: Path, example: Path, cli: Callable[..., Result]
+) -> None:
     """Upstream moved on after the branch started: only the branch's own change shows, as after a merge."""
     clone = tmp_path / "clone"
     git("clone", "--quiet", str(tmp_path / "origin.git"), str(clone), cwd=tmp_path)
@@ -115,8 +129,11 @@ def test_the_default_base_is_where_the_branch_left_origin_head(tmp_path: Path, e
     assert report["base"]["ref"] == "merge-base of origin/HEAD and HEAD"
     assert report["base"]["commit"] == git("rev-parse", "HEAD~1", cwd=clone).strip() != start
     assert [d["directory"] for d in report["directories"] if d["status"] != "unchanged"] == ["environments/prod"]
-    assert [d["directory"] for d in json.loads(run(cli, clone, "--base", "origin/HEAD", "-o", "json").out)[
-        "directories"] if d["status"] != "unchanged"] == ["environments/dev", "environments/prod"]
+    assert [
+        d["directory"]
+        for d in json.loads(run(cli, clone, "--base", "origin/HEAD", "-o", "json").out)["directories"]
+        if d["status"] != "unchanged"
+    ] == ["environments/dev", "environments/prod"]
 
 
 def test_a_base_that_does_not_build_is_reported_in_its_section(example: Path, cli: Callable[..., Result]) -> None:
@@ -142,9 +159,11 @@ def test_a_base_that_does_not_exist_is_one_clear_error(example: Path, cli: Calla
     result = run(cli, example, "--base", "no-such-branch")
 
     assert (result.code, result.out) == (2, "")
-    assert result.err == (f"error: --base no-such-branch: no such commit, branch or tag in {example}\n"
-                          "  fix: name an existing ref (`git branch -a`, `git log --oneline`), or fetch it first: "
-                          "`git fetch origin no-such-branch`\n")
+    assert result.err == (
+        f"error: --base no-such-branch: no such commit, branch or tag in {example}\n"
+        "  fix: name an existing ref (`git branch -a`, `git log --oneline`), or fetch it first: "
+        "`git fetch origin no-such-branch`\n"
+    )
     assert snapshot(example) == before
 
 
@@ -159,8 +178,9 @@ def test_outside_a_git_repository_is_one_clear_error(tmp_path: Path, cli: Callab
     assert "Traceback" not in result.err
 
 
-def test_without_kustomize_it_says_what_to_install(example: Path, cli: Callable[..., Result],
-                                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_kustomize_it_says_what_to_install(
+    example: Path, cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     empty = tmp_path / "bin"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))

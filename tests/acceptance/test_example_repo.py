@@ -22,8 +22,9 @@ def test_committed_tree_passes_validate(cli: Callable[..., Result]) -> None:
     assert (result.code, result.out) == (0, "valid\n"), result.out
 
 
-@pytest.mark.parametrize(("env", "methods"), [("dev", {"runtime", "image"}), ("staging", {"runtime", "registry"}),
-                                             ("prod", {"runtime"})])
+@pytest.mark.parametrize(
+    ("env", "methods"), [("dev", {"runtime", "image"}), ("staging", {"runtime", "registry"}), ("prod", {"runtime"})]
+)
 def test_each_environment_builds_with_its_serving_methods(env: str, methods: set[str]) -> None:
     objects = kustomize_build(REPO_ROOT / "environments" / env)
     built = [obj for obj in objects if obj["kind"] == "InferenceService"]

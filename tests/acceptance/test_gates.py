@@ -24,8 +24,9 @@ STAGING_GATES = "  staging:\n    namespace: ml-staging\n    gates: {metrics: {ac
 def _gate_staging(platform: Platform, override: str = "") -> None:
     text = platform.read("models.yaml").replace("  staging: {namespace: ml-staging}\n", STAGING_GATES)
     if override:
-        text = text.replace("staging: {alias: challenger}",
-                            f'staging: {{alias: challenger, gates: {{override: "{override}"}}}}')
+        text = text.replace(
+            "staging: {alias: challenger}", f'staging: {{alias: challenger, gates: {{override: "{override}"}}}}'
+        )
     (platform.root / "models.yaml").write_text(text)
 
 
@@ -70,8 +71,10 @@ def test_regression_beyond_max_drop_is_held_back_and_the_pull_request_says_why(g
     gated.release("challenger", {"accuracy": 0.93})  # version 5, also dev's latest
     locked = gated.platform.run("lock", "--update")
     assert locked.code == 0, locked.err
-    assert "held back by gate: version 5 (alias challenger) fails: accuracy dropped 0.02 (0.95 → 0.93), " \
-           "maxDrop 0.005; staging keeps version 4" in locked.err
+    assert (
+        "held back by gate: version 5 (alias challenger) fails: accuracy dropped 0.02 (0.95 → 0.93), "
+        "maxDrop 0.005; staging keeps version 4" in locked.err
+    )
     assert (_locked(gated, "dev"), _locked(gated, "staging")) == ("5", "4")
     result = gated.propose("--group", "all")
     assert result.code == 0, result.err
@@ -79,15 +82,18 @@ def test_regression_beyond_max_drop_is_held_back_and_the_pull_request_says_why(g
     (pull,) = gated.github.pulls.values()
     assert pull.title == "Promote wine 3 → 5 in dev"
     assert "### Held back by gate" in pull.body
-    assert "| wine | staging | 5 (`alias challenger`) | 4 | accuracy dropped 0.02 (0.95 → 0.93), maxDrop 0.005 |" \
+    assert (
+        "| wine | staging | 5 (`alias challenger`) | 4 | accuracy dropped 0.02 (0.95 → 0.93), maxDrop 0.005 |"
         in pull.body
+    )
     assert gated.lock_file("kserve-gitops/promote-all")["staging"]["version"] == "4"
     again = gated.propose("--group", "all")
     assert again.out.endswith(f"all: #1 {gated.github.url}/acme/platform/pull/1 is up to date\n"), "byte-identical body"
 
 
 def test_open_pull_request_is_closed_with_the_reason_when_the_alias_moves_to_a_failing_version(
-        gated: Promotion) -> None:
+    gated: Promotion,
+) -> None:
     gated.release("challenger", {"accuracy": 0.96})  # 5 passes: the staging pull request opens
     gated.lock("wine/staging")
     assert gated.propose("wine/staging").out.startswith("staging: opened #1 ")
@@ -97,10 +103,13 @@ def test_open_pull_request_is_closed_with_the_reason_when_the_alias_moves_to_a_f
     result = gated.propose("wine/staging")
     assert result.out.endswith(f"staging: closed #1 {gated.github.url}/acme/platform/pull/1: nothing left to propose\n")
     (comment,) = gated.github.pulls[1].comments
-    assert comment.startswith("Nothing is left to promote for **staging**: what the registry offers now fails the "
-                              "quality gates of models.yaml.")
-    assert "| wine | staging | 6 (`alias challenger`) | 4 | accuracy dropped 0.05 (0.95 → 0.9), maxDrop 0.005 |" \
-        in comment
+    assert comment.startswith(
+        "Nothing is left to promote for **staging**: what the registry offers now fails the "
+        "quality gates of models.yaml."
+    )
+    assert (
+        "| wine | staging | 6 (`alias challenger`) | 4 | accuracy dropped 0.05 (0.95 → 0.9), maxDrop 0.005 |" in comment
+    )
 
 
 def test_candidate_without_the_gated_metric_is_held_back(gated: Promotion) -> None:
@@ -120,8 +129,9 @@ def test_a_logged_model_metric_wins_over_the_run_metric_of_the_same_name(gated: 
     client.log_metric(run_id, "accuracy", 0.96, step=0, model_id=model_id)
     client.log_metric(run_id, "accuracy", 0.80, step=1)  # the run's latest value, not the model's
     client.set_terminated(run_id)
-    version = client.create_model_version(name, source=f"models:/{model_id}", run_id=run_id, model_id=model_id,
-                                          await_creation_for=0).version
+    version = client.create_model_version(
+        name, source=f"models:/{model_id}", run_id=run_id, model_id=model_id, await_creation_for=0
+    ).version
     gated.move("challenger", str(version))
     locked = gated.platform.run("lock", "--update", "wine/staging")
     assert locked.code == 0, locked.err
@@ -144,8 +154,7 @@ def test_hand_edit_to_a_failing_version_fails_the_check_on_its_line(gated: Promo
     assert "version 5 fails its gates: accuracy 0.8 < min 0.9; accuracy dropped 0.15" in result.out
 
 
-def test_hand_edit_of_models_yaml_to_a_failing_version_is_locked_as_asked_and_fails_the_check(
-        gated: Promotion) -> None:
+def test_hand_edit_of_models_yaml_to_a_failing_version_is_locked_as_asked_and_fails_the_check(gated: Promotion) -> None:
     gated.release("staging-candidate", {"accuracy": 0.99, "f1": 0.5})  # version 5: passes
     gated.release("old-candidate", {"f1": 0.99})  # version 6: no accuracy
     spec = gated.platform.root / "models.yaml"
@@ -157,8 +166,10 @@ def test_hand_edit_of_models_yaml_to_a_failing_version_is_locked_as_asked_and_fa
     result = gated.platform.run("gate")
     assert result.code == 1
     line = spec.read_text().splitlines().index("      staging: {version: 6}") + 1
-    assert result.out.startswith(f"models.yaml\n  {line}: $.models.wine.environments.staging: version 6 fails its "
-                                 "gates: accuracy not logged on the candidate [gate]\n")
+    assert result.out.startswith(
+        f"models.yaml\n  {line}: $.models.wine.environments.staging: version 6 fails its "
+        "gates: accuracy not logged on the candidate [gate]\n"
+    )
     assert result.out.endswith("1 gate failure(s)\n")
 
 
@@ -219,5 +230,15 @@ def test_status_shows_drift_when_a_tag_says_an_older_version_runs(gated: Promoti
     assert [staging[k] for k in ("locked", "gate", "deployed", "drift")] == ["4", "unknown", "unknown", ""]
     text = gated.platform.run("status", "--registry")
     assert "runs 3, locked 4" in text.out
-    assert text.out.splitlines()[0].split() == ["MODEL", "ENV", "REFERENCE", "LOCKED", "GATE", "COMPAT", "DEPLOYED",
-                                                "HEALTH", "DRIFT", "PENDING"]
+    assert text.out.splitlines()[0].split() == [
+        "MODEL",
+        "ENV",
+        "REFERENCE",
+        "LOCKED",
+        "GATE",
+        "COMPAT",
+        "DEPLOYED",
+        "HEALTH",
+        "DRIFT",
+        "PENDING",
+    ]

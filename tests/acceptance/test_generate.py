@@ -110,8 +110,10 @@ def test_deleted_alias_is_a_clear_error_and_nothing_is_written(platform: Platfor
     platform.server.client.delete_registered_model_alias(platform.name, "champion")
     result = platform.run("generate", "--update", *CRDS)
     assert result.code == 1
-    assert f"models.yaml:16: $.models.wine.environments.prod.alias: alias 'champion' not found on '{platform.name}'" \
+    assert (
+        f"models.yaml:16: $.models.wine.environments.prod.alias: alias 'champion' not found on '{platform.name}'"
         in result.err
+    )
     assert "Traceback" not in result.err
     assert platform.files() == before
 
@@ -134,7 +136,8 @@ def test_unknown_registered_model_names_the_model_and_writes_nothing(platform: P
 
 def test_proxied_location_without_destination_is_refused_with_the_fix(platform: Platform) -> None:
     (platform.root / "models.yaml").write_text(
-        "\n".join(line for line in platform.read("models.yaml").splitlines() if "artifactsDestination" not in line))
+        "\n".join(line for line in platform.read("models.yaml").splitlines() if "artifactsDestination" not in line)
+    )
     result = platform.run("generate", *CRDS)
     assert result.code == 1
     assert "KServe cannot fetch" in result.err
@@ -201,8 +204,9 @@ def _imported_after(*argv: list[str]) -> set[str]:
         "import json, sys; from generator.cli import main; "
         "[main(a) for a in json.loads(sys.argv[1])]; print(json.dumps(sorted(sys.modules)))"
     )
-    result = subprocess.run([sys.executable, "-c", probe, json.dumps(argv)], capture_output=True, text=True,
-                            check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", probe, json.dumps(argv)], capture_output=True, text=True, check=False
+    )
     loaded = json.loads(result.stdout.splitlines()[-1])
     return {m for m in loaded if m.startswith("generator.")} | {m.split(".")[0] for m in loaded}
 
@@ -234,8 +238,11 @@ def test_direct_artifact_store_locks_s3_uris_and_stage_references_warn(
     assert refused.code == 1
     assert "which cannot be checked: models.yaml declares no storage prefix" in refused.err
     assert not (tmp_path / "models.lock").exists()
-    (tmp_path / "models.yaml").write_text(spec.replace(
-        "environments:", 'registry: {allowedStoragePrefixes: ["s3://mlflow-artifacts/direct"]}\nenvironments:', 1))
+    (tmp_path / "models.yaml").write_text(
+        spec.replace(
+            "environments:", 'registry: {allowedStoragePrefixes: ["s3://mlflow-artifacts/direct"]}\nenvironments:', 1
+        )
+    )
     result = cli("generate", "--repo", str(tmp_path), *CRDS)
     assert result.code == 0, result.err
     assert "warning: models.yaml:8:" in result.err and "stage 'Production' is deprecated" in result.err
@@ -251,7 +258,10 @@ def test_pin_rolls_back_and_holds_until_unpin(platform: Platform) -> None:
     assert result.code == 0, result.err
     assert "prod: {alias: champion, hold: 1}" in platform.read("models.yaml")
     assert sorted(line.split(" ", 1)[1] for line in result.out.splitlines()) == [
-        "environments/prod/wine.yaml", "models.lock", "models.yaml"]
+        "environments/prod/wine.yaml",
+        "models.lock",
+        "models.yaml",
+    ]
     assert _lock(platform)["prod"]["version"] == "1"
     platform.server.client.set_registered_model_alias(platform.name, "champion", "3")
     assert platform.run("generate", "--update", *CRDS).code == 0
@@ -263,8 +273,9 @@ def test_pin_rolls_back_and_holds_until_unpin(platform: Platform) -> None:
 
 def test_following_environment_waits_for_its_leader(platform: Platform) -> None:
     spec = platform.read("models.yaml")
-    (platform.root / "models.yaml").write_text(spec.replace("prod: {namespace: ml-prod,", "prod: {follow: staging,"
-                                                                                          " namespace: ml-prod,"))
+    (platform.root / "models.yaml").write_text(
+        spec.replace("prod: {namespace: ml-prod,", "prod: {follow: staging, namespace: ml-prod,")
+    )
     client = platform.server.client
     client.set_registered_model_alias(platform.name, "champion", "3")
     assert platform.run("generate", *CRDS).code == 0

@@ -85,7 +85,8 @@ def test_an_alias_bomb_is_refused_at_its_line_and_nothing_is_written(
 ) -> None:
     repo = _repo(tmp_path / "repo")
     bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
-        f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True))
+        f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+    )
     (repo / "models.yaml").write_text(bomb + (repo / "models.yaml").read_text())
     before = _files(repo)
     result = cli("render", "--repo", str(repo))
@@ -109,8 +110,10 @@ def test_a_namespace_with_a_trailing_newline_is_refused(
 def test_debug_output_never_shows_a_password_even_one_containing_an_at_sign(
     tmp_path: Path, cli: Callable[..., Result]
 ) -> None:
-    repo = _repo(tmp_path / "repo", registry='registry: {trackingUri: "http://alice:pa@ss-w0rd@mlflow.example", '
-                 f"{DESTINATION}}}\n")
+    repo = _repo(
+        tmp_path / "repo",
+        registry=f'registry: {{trackingUri: "http://alice:pa@ss-w0rd@mlflow.example", {DESTINATION}}}\n',
+    )
     result = cli("--debug", "render", "--repo", str(repo))
     assert result.code == 1
     assert "Traceback" in result.err

@@ -27,16 +27,25 @@ def mostly(valid: st.SearchStrategy[Any], hostile: st.SearchStrategy[Any]) -> st
     return st.sampled_from(range(10)).flatmap(lambda n: hostile if n == 9 else valid)
 
 
-NAMES = mostly(st.sampled_from(["dev", "staging", "prod", "wine", "churn", "m-1"]),
-               st.one_of(st.just("a" * 54), st.text(alphabet="abz09-_.\nA ", max_size=8)))
-TEXT = mostly(st.sampled_from(["x", "team-a", "Wine Model"]), st.one_of(st.sampled_from(["http://u:p@h", "a\nb", ""]),
-                                                                       st.text(max_size=12)))
-KEYS = mostly(st.sampled_from(["team", "example.com/team", "a.b/c_d"]),
-              st.one_of(st.sampled_from(["a/b/c", "team\n", "-x"]), st.text(max_size=10)))
+NAMES = mostly(
+    st.sampled_from(["dev", "staging", "prod", "wine", "churn", "m-1"]),
+    st.one_of(st.just("a" * 54), st.text(alphabet="abz09-_.\nA ", max_size=8)),
+)
+TEXT = mostly(
+    st.sampled_from(["x", "team-a", "Wine Model"]),
+    st.one_of(st.sampled_from(["http://u:p@h", "a\nb", ""]), st.text(max_size=12)),
+)
+KEYS = mostly(
+    st.sampled_from(["team", "example.com/team", "a.b/c_d"]),
+    st.one_of(st.sampled_from(["a/b/c", "team\n", "-x"]), st.text(max_size=10)),
+)
 QUANTITIES = mostly(
     st.sampled_from(["500m", "1", "2Gi", "129e6", "0.1", 2, 1.5]),
-    st.one_of(st.sampled_from(["1e99999999999", "-1", "2GB", "1e64", "9" * 100]),
-              st.integers(min_value=-(10**30), max_value=10**30), st.floats(allow_nan=True, allow_infinity=True)),
+    st.one_of(
+        st.sampled_from(["1e99999999999", "-1", "2GB", "1e64", "9" * 100]),
+        st.integers(min_value=-(10**30), max_value=10**30),
+        st.floats(allow_nan=True, allow_infinity=True),
+    ),
 )
 REPLICAS = mostly(st.integers(min_value=1, max_value=3), st.sampled_from([-1, 0, 2**31, 10**40]))
 REFS = st.one_of(
@@ -46,10 +55,13 @@ REFS = st.one_of(
 )
 SERVING = {
     "minReplicas": REPLICAS,
-    "resources": st.fixed_dictionaries({}, optional={
-        "requests": st.dictionaries(st.sampled_from(["cpu", "memory"]), QUANTITIES, max_size=2),
-        "limits": st.dictionaries(st.sampled_from(["cpu", "memory", "nvidia.com/gpu"]), QUANTITIES, max_size=2),
-    }),
+    "resources": st.fixed_dictionaries(
+        {},
+        optional={
+            "requests": st.dictionaries(st.sampled_from(["cpu", "memory"]), QUANTITIES, max_size=2),
+            "limits": st.dictionaries(st.sampled_from(["cpu", "memory", "nvidia.com/gpu"]), QUANTITIES, max_size=2),
+        },
+    ),
     "annotations": st.dictionaries(KEYS, TEXT, max_size=2),
     "nodeSelector": st.dictionaries(KEYS, mostly(st.sampled_from(["gpu", "a.b-c"]), TEXT), max_size=2),
     "env": st.dictionaries(mostly(st.sampled_from(["A", "B_1"]), st.sampled_from(["1X", "x\n"])), TEXT, max_size=2),
@@ -71,14 +83,25 @@ def repositories(draw: st.DrawFn) -> tuple[str, str]:
             **draw(st.fixed_dictionaries({}, optional=SERVING)),
             "environments": {env: draw(REFS) for env in served},
         }
-    spec = {"apiVersion": "kserve-gitops/v1", "registry": {"artifactsDestination": "s3://b"},
-            "environments": environments, "models": models}
+    spec = {
+        "apiVersion": "kserve-gitops/v1",
+        "registry": {"artifactsDestination": "s3://b"},
+        "environments": environments,
+        "models": models,
+    }
     text = yaml.safe_dump(spec, sort_keys=False, allow_unicode=True)
     if draw(st.sampled_from(range(10))) == 9:
         at = draw(st.integers(min_value=0, max_value=len(text) - 1))
-        text = text[:at] + draw(DAMAGE) + text[at + 1:]
-    return text, dumps(Lock({(m, e): _entry(m, e, models[m]["registeredModel"], ref)
-                             for m in models for e, ref in models[m]["environments"].items()})).decode()
+        text = text[:at] + draw(DAMAGE) + text[at + 1 :]
+    return text, dumps(
+        Lock(
+            {
+                (m, e): _entry(m, e, models[m]["registeredModel"], ref)
+                for m in models
+                for e, ref in models[m]["environments"].items()
+            }
+        )
+    ).decode()
 
 
 def _entry(model: str, env: str, registered: str, ref: dict[str, Any]) -> LockEntry:
@@ -98,8 +121,12 @@ def _run(cli: Callable[..., Result], repo: Path, *args: str) -> Result:
     return Result(result.code, result.out.replace(str(repo), "<repo>"), result.err.replace(str(repo), "<repo>"))
 
 
-@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                                 HealthCheck.too_slow])
+@settings(
+    max_examples=60,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(repository=repositories())
 def test_any_models_yaml_renders_or_fails_cleanly_and_deterministically(
     repository: tuple[str, str], tmp_path: Path, cli: Callable[..., Result]

@@ -32,7 +32,9 @@ def test_pending_lists_each_version_once_until_its_digest_is_recorded(image_plat
     listed = image_platform.run("image", "pending", "-o", "json")
     assert listed.code == 0, listed.err
     assert [(p["tag"], p["envs"]) for p in json.loads(listed.out)["pending"]] == [
-        ("example.com/models/wine:wine-v3", ["dev", "staging"]), ("example.com/models/wine:wine-v2", ["prod"])]
+        ("example.com/models/wine:wine-v3", ["dev", "staging"]),
+        ("example.com/models/wine:wine-v2", ["prod"]),
+    ]
     assert image_platform.run("image", "record", "wine", "3", DIGEST, *CRDS).code == 0
     assert image_platform.run("image", "pending").out == "example.com/models/wine:wine-v2\n"
 
@@ -51,11 +53,14 @@ def test_record_writes_the_lock_and_that_environments_manifest_only(image_platfo
     assert image_platform.run("image", "record", "wine", "2", DIGEST, *CRDS).out == "nothing to change\n"
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (("wine", "2", "sha256:abc"), "not an image digest: 'sha256:abc'"),
-    (("wine", "9", DIGEST), "locked for 'wine': dev: version 3 (method image)"),
-    (("beer", "2", DIGEST), "models.yaml has no model 'beer'"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("wine", "2", "sha256:abc"), "not an image digest: 'sha256:abc'"),
+        (("wine", "9", DIGEST), "locked for 'wine': dev: version 3 (method image)"),
+        (("beer", "2", DIGEST), "models.yaml has no model 'beer'"),
+    ],
+)
 def test_record_refuses_and_writes_nothing(image_platform: Platform, args: tuple[str, ...], message: str) -> None:
     before = image_platform.files()
     done = image_platform.run("image", "record", *args, *CRDS)

@@ -46,8 +46,12 @@ def _place_crds(root: Path) -> None:
 
 
 def test_from_an_empty_directory_to_a_first_model_under_review(
-        tmp_path: Path, mlflow_proxied: MlflowServer, new_model: NewModel, cli: Callable[..., Result],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path,
+    mlflow_proxied: MlflowServer,
+    new_model: NewModel,
+    cli: Callable[..., Result],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The issue's "done when", end to end: init, commit, add a model, generate, validate clean, the workflows
     pass their linters, and `diff` against the first commit shows the new model's manifests and nothing else."""
     name = new_model(versions=3, aliases={"challenger": 3, "champion": 2})
@@ -65,8 +69,12 @@ def test_from_an_empty_directory_to_a_first_model_under_review(
     first = _git(root, "rev-parse", "HEAD").strip()
     committed = _git(root, "ls-files").split()
     assert [p for p in committed if p.startswith("schemas/")] == ["schemas/crds/crds.lock.yaml"]  # CRDs ignored
-    assert {"models.yaml", "models.lock", "environments/prod/kustomization.yaml",
-            ".github/workflows/checks.yml"} <= set(committed)
+    assert {
+        "models.yaml",
+        "models.lock",
+        "environments/prod/kustomization.yaml",
+        ".github/workflows/checks.yml",
+    } <= set(committed)
 
     # What a person does next: point at the registry's bucket and add a model.
     add_model(root / "models.yaml", mlflow_proxied, name)
@@ -99,13 +107,21 @@ def test_from_an_empty_directory_to_a_first_model_under_review(
     for env, directory in changed.items():
         assert directory["status"] == "changed"  # the directory was there, empty: init wrote its kustomization
         namespace = f"models-{env.rsplit('/', 1)[1]}"
-        assert directory["objects"] == [{"group": "serving.kserve.io", "kind": "InferenceService",
-                                         "namespace": namespace, "name": "wine-classifier", "change": "added"}]
+        assert directory["objects"] == [
+            {
+                "group": "serving.kserve.io",
+                "kind": "InferenceService",
+                "namespace": namespace,
+                "name": "wine-classifier",
+                "change": "added",
+            }
+        ]
         assert directory["removed"] == 0
 
 
-def test_the_workflows_init_writes_pass_actionlint_zizmor_and_check_jsonschema(tmp_path: Path,
-                                                                               cli: Callable[..., Result]) -> None:
+def test_the_workflows_init_writes_pass_actionlint_zizmor_and_check_jsonschema(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
     """Every workflow init can write, the images workflow included (written once a model uses method: image),
     hardened like this repository's own; only kserve-gitops' action is used at a release tag instead of a SHA."""
     assert cli("init", str(tmp_path)).code == 0
@@ -122,8 +138,12 @@ def test_the_workflows_init_writes_pass_actionlint_zizmor_and_check_jsonschema(t
 
 
 def test_init_from_registry_lists_the_registered_models_and_their_aliases(
-        tmp_path: Path, mlflow_proxied: MlflowServer, new_model: NewModel, cli: Callable[..., Result],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path,
+    mlflow_proxied: MlflowServer,
+    new_model: NewModel,
+    cli: Callable[..., Result],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     name = new_model(versions=3, aliases={"challenger": 3, "champion": 2})
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_proxied.stack.tracking_uri)
 
@@ -139,13 +159,16 @@ def test_init_from_registry_lists_the_registered_models_and_their_aliases(
     assert not (tmp_path / "platform" / "models.lock").exists()
 
 
-@pytest.mark.parametrize(("uri", "message"), [
-    (None, "no MLflow tracking URI is configured"),
-    ("http://127.0.0.1:9", "cannot use the MLflow registry at http://127.0.0.1:9"),
-])
-def test_init_from_an_unreachable_registry_writes_nothing(tmp_path: Path, cli: Callable[..., Result],
-                                                          monkeypatch: pytest.MonkeyPatch, uri: str | None,
-                                                          message: str) -> None:
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        (None, "no MLflow tracking URI is configured"),
+        ("http://127.0.0.1:9", "cannot use the MLflow registry at http://127.0.0.1:9"),
+    ],
+)
+def test_init_from_an_unreachable_registry_writes_nothing(
+    tmp_path: Path, cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch, uri: str | None, message: str
+) -> None:
     if uri is not None:
         monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
         monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")

@@ -86,7 +86,8 @@ POINTS = [(0, signal.SIGTERM), *((_DRAW.random(), signum) for signum in (signal.
 
 @pytest.mark.parametrize(("fraction", "signum"), POINTS)
 def test_render_interrupted_anywhere_leaves_the_old_tree_and_nothing_else(
-        tmp_path: Path, snapshots: Snapshots, fraction: float, signum: signal.Signals) -> None:
+    tmp_path: Path, snapshots: Snapshots, fraction: float, signum: signal.Signals
+) -> None:
     at = 1 + int(fraction * snapshots.files / 3) if fraction else 0
     trial = _interrupt(tmp_path / "repo", snapshots.old, at, signum, _nothing)
     assert trial.code == 128 + signum, trial.err
@@ -101,14 +102,14 @@ def test_after_kill_9_mid_swap_the_next_command_recovers_first(tmp_path: Path, s
         process = kserve_gitops("render", "--check", "--repo", str(root))
         out, err = process.output()
         assert out.startswith("--- a/"), out[:200]  # the recovered tree, compared with what render would write
-        assert "warning: .kserve-gitops/journal: an earlier run was killed while writing: put every file back" \
-            in err
+        assert "warning: .kserve-gitops/journal: an earlier run was killed while writing: put every file back" in err
         # It then checks the recovered (old, deliberately outdated) tree: drift, exit 1, and nothing written.
         assert process.returncode == 1, err
         assert "3005 file(s) out of date" in err
 
-    trial = _interrupt(tmp_path / "repo", snapshots.old, random.Random(7).randrange(1, snapshots.files // 3),
-                       signal.SIGKILL, next_run)
+    trial = _interrupt(
+        tmp_path / "repo", snapshots.old, random.Random(7).randrange(1, snapshots.files // 3), signal.SIGKILL, next_run
+    )
     assert trial.after == snapshots.old
 
 

@@ -17,7 +17,6 @@ PROD = "environments/prod/wine-classifier.yaml"
 DEV = "environments/dev/wine-classifier.yaml"
 
 
-
 class Mistake(NamedTuple):
     case: str
     file: str
@@ -26,30 +25,74 @@ class Mistake(NamedTuple):
     expected: str
 
 
-MANIFEST_MISTAKES = [Mistake(*m) for m in [
-    ("misspelled-field", PROD, "storageUri:", "storageURI:",
-     "$.spec.predictor.model.storageURI: unknown field 'storageURI' (did you mean 'storageUri'?)"),
-    ("wrong-protocol", PROD, "protocolVersion: v2", "protocolVersion: v1", "kserve-mlserver serves only 'v2'"),
-    ("nonexistent-runtime", PROD, "runtime: kserve-mlserver", "runtime: kserve-mlflowserver", "kserve-mlflowserver"),
-    ("legacy-deployment-mode", PROD, "deploymentMode: Standard", "deploymentMode: RawDeployment",
-     "deploymentMode 'RawDeployment' is the old name of 'Standard'"),
-    ("registry-uri-kserve-cannot-fetch", PROD, "storageUri: s3://", "storageUri: models:/wine-classifier/2#",
-     "models:/"),
-    ("bad-name", PROD, "name: wine-classifier", "name: Wine_Classifier", "InferenceService name 'Wine_Classifier'"),
-    ("requests-over-limits", PROD, "cpu: 500m", "cpu: '2'", "request '2' for cpu is above its limit '1'"),
-    ("bad-quantity", PROD, "memory: 2Gi", "memory: 2GB", "'2GB'"),
-    ("misspelled-kind", PROD, "kind: InferenceService", "kind: InferenceServise",
-     "no schema for serving.kserve.io/v1beta1 InferenceServise"),
-    ("wrong-type", PROD, "minReplicas: 2", "minReplicas: two", "$.spec.predictor.minReplicas"),
-    ("unknown-api-version", PROD, "serving.kserve.io/v1beta1", "serving.kserve.io/v1",
-     "no schema for serving.kserve.io/v1 InferenceService"),
-    ("left-out-of-kustomization", "environments/dev/kustomization.yaml", "- wine-classifier.yaml\n", "",
-     "not included by any kustomization.yaml"),
-    ("kustomization-points-nowhere", "environments/dev/kustomization.yaml", "wine-classifier.yaml", "wine.yaml",
-     "kustomize build failed"),
-    ("broken-yaml", DEV, "metadata:\n", "metadata: [\n", "invalid YAML"),
-    ("broken-root-kustomization", "kustomization.yaml", "resources:\n", "resources: [\n", "kustomize build failed"),
-]]
+MANIFEST_MISTAKES = [
+    Mistake(*m)
+    for m in [
+        (
+            "misspelled-field",
+            PROD,
+            "storageUri:",
+            "storageURI:",
+            "$.spec.predictor.model.storageURI: unknown field 'storageURI' (did you mean 'storageUri'?)",
+        ),
+        ("wrong-protocol", PROD, "protocolVersion: v2", "protocolVersion: v1", "kserve-mlserver serves only 'v2'"),
+        (
+            "nonexistent-runtime",
+            PROD,
+            "runtime: kserve-mlserver",
+            "runtime: kserve-mlflowserver",
+            "kserve-mlflowserver",
+        ),
+        (
+            "legacy-deployment-mode",
+            PROD,
+            "deploymentMode: Standard",
+            "deploymentMode: RawDeployment",
+            "deploymentMode 'RawDeployment' is the old name of 'Standard'",
+        ),
+        (
+            "registry-uri-kserve-cannot-fetch",
+            PROD,
+            "storageUri: s3://",
+            "storageUri: models:/wine-classifier/2#",
+            "models:/",
+        ),
+        ("bad-name", PROD, "name: wine-classifier", "name: Wine_Classifier", "InferenceService name 'Wine_Classifier'"),
+        ("requests-over-limits", PROD, "cpu: 500m", "cpu: '2'", "request '2' for cpu is above its limit '1'"),
+        ("bad-quantity", PROD, "memory: 2Gi", "memory: 2GB", "'2GB'"),
+        (
+            "misspelled-kind",
+            PROD,
+            "kind: InferenceService",
+            "kind: InferenceServise",
+            "no schema for serving.kserve.io/v1beta1 InferenceServise",
+        ),
+        ("wrong-type", PROD, "minReplicas: 2", "minReplicas: two", "$.spec.predictor.minReplicas"),
+        (
+            "unknown-api-version",
+            PROD,
+            "serving.kserve.io/v1beta1",
+            "serving.kserve.io/v1",
+            "no schema for serving.kserve.io/v1 InferenceService",
+        ),
+        (
+            "left-out-of-kustomization",
+            "environments/dev/kustomization.yaml",
+            "- wine-classifier.yaml\n",
+            "",
+            "not included by any kustomization.yaml",
+        ),
+        (
+            "kustomization-points-nowhere",
+            "environments/dev/kustomization.yaml",
+            "wine-classifier.yaml",
+            "wine.yaml",
+            "kustomize build failed",
+        ),
+        ("broken-yaml", DEV, "metadata:\n", "metadata: [\n", "invalid YAML"),
+        ("broken-root-kustomization", "kustomization.yaml", "resources:\n", "resources: [\n", "kustomize build failed"),
+    ]
+]
 
 
 @pytest.fixture
@@ -64,8 +107,11 @@ def example(tmp_path: Path) -> Path:
 
 
 def _snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
-    return {p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_corpus_has_at_least_thirty_cases() -> None:

@@ -66,8 +66,9 @@ def test_an_untouched_lock_verifies_against_the_registry(generated: Platform) ->
 
 
 @pytest.mark.parametrize("forgery", FORGERIES.values(), ids=FORGERIES.keys())
-def test_lock_check_refuses_every_forged_entry_naming_line_values_and_fix(generated: Platform,
-                                                                          forgery: Forgery) -> None:
+def test_lock_check_refuses_every_forged_entry_naming_line_values_and_fix(
+    generated: Platform, forgery: Forgery
+) -> None:
     where = forge(generated, forgery)
     before = generated.files()
     result = generated.run("lock", "--check")
@@ -82,11 +83,15 @@ def test_lock_check_says_what_the_registry_has(generated: Platform) -> None:
     locked = yaml.safe_load(generated.read("models.lock"))["models"]["wine"]["prod"]
     where = forge(generated, FORGERIES["wrong run id"])
     result = generated.run("lock", "--check")
-    assert (f"{where}runId is locked as '0123456789abcdef0123456789abcdef' but the registry has "
-            f"'{locked['runId']}' for '{generated.name}' version 2") in result.err
+    assert (
+        f"{where}runId is locked as '0123456789abcdef0123456789abcdef' but the registry has "
+        f"'{locked['runId']}' for '{generated.name}' version 2"
+    ) in result.err
     where = forge(generated, FORGERIES["wrong version"])
-    assert f"{where}version 999 of registered model '{generated.name}' is not in the registry" in generated.run(
-        "lock", "--check").err
+    assert (
+        f"{where}version 999 of registered model '{generated.name}' is not in the registry"
+        in generated.run("lock", "--check").err
+    )
 
 
 def test_generate_check_verifies_too(generated: Platform) -> None:
@@ -119,8 +124,9 @@ def test_render_and_validate_refuse_a_location_outside_the_declared_prefixes_off
 def test_a_declared_extra_prefix_admits_its_bucket(generated: Platform) -> None:
     forge(generated, FORGERIES["another bucket"])
     spec = generated.read("models.yaml").replace(
-        'registry: {artifactsDestination: "', 'registry: {allowedStoragePrefixes: ["s3://attacker-bucket"], '
-        'artifactsDestination: "')
+        'registry: {artifactsDestination: "',
+        'registry: {allowedStoragePrefixes: ["s3://attacker-bucket"], artifactsDestination: "',
+    )
     (generated.root / "models.yaml").write_text(spec)
     assert generated.run("render", "--check", *CRDS).code == 1, "renders (differs), no longer refused"
     result = generated.run("lock", "--check")

@@ -41,10 +41,21 @@ SCHEMA = "generator/spec/models.schema.json"
 NOT_SHIPPED = ("tests/", "bench/", "devtools/", "storage_initializer/", "schemas/", "environments/")
 
 
-def _run(command: list[str], cwd: Path, timeout: float, env: dict[str, str] | None = None,
-         ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, cwd=cwd, env=env if env is not None else _outside(), capture_output=True,
-                          text=True, timeout=timeout, check=False)
+def _run(
+    command: list[str],
+    cwd: Path,
+    timeout: float,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command,
+        cwd=cwd,
+        env=env if env is not None else _outside(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def _outside(**extra: str) -> dict[str, str]:
@@ -55,8 +66,14 @@ def _outside(**extra: str) -> dict[str, str]:
 def _source_tree(dest: Path) -> Path:
     """The working tree as git sees it (tracked and new files, ignored ones left out, symlinks kept as links),
     copied so that building writes nothing into the repository."""
-    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=REPO_ROOT,
-                            check=True, capture_output=True, text=True, timeout=60).stdout.split("\0")
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.split("\0")
     for name in filter(None, listed):
         source, target = REPO_ROOT / name, dest / name
         if not os.path.lexists(source):  # deleted, not yet committed
@@ -86,8 +103,11 @@ def installed(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     done = _run([sys.executable, "-m", "venv", str(venv)], venv, 120)
     assert done.returncode == 0, done.stderr
     [wheel] = dist.glob("*.whl")
-    done = _run([str(venv / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check",
-                 "--quiet", str(wheel)], venv, INSTALL_TIMEOUT)
+    done = _run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check", "--quiet", str(wheel)],
+        venv,
+        INSTALL_TIMEOUT,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return venv / "bin"
 
@@ -107,8 +127,14 @@ def _crd_mirror(root: Path) -> Iterator[str]:
 
 
 def _tracked_package_files() -> set[str]:
-    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "generator"],
-                            cwd=REPO_ROOT, check=True, capture_output=True, text=True, timeout=60).stdout
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "generator"],
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
     return {name for name in listed.splitlines() if os.path.lexists(REPO_ROOT / name)}
 
 
@@ -138,7 +164,8 @@ def test_the_sdist_holds_the_schema_itself(dist: Path) -> None:
 
 
 def test_the_installed_command_goes_from_init_to_a_clean_validate(
-        installed: Path, dist: Path, tmp_path: Path, mlflow_proxied: MlflowServer, new_model: NewModel) -> None:
+    installed: Path, dist: Path, tmp_path: Path, mlflow_proxied: MlflowServer, new_model: NewModel
+) -> None:
     name = new_model(versions=3, aliases={"challenger": 3, "champion": 2})
     env = _outside(MLFLOW_TRACKING_URI=mlflow_proxied.stack.tracking_uri, MLFLOW_HTTP_REQUEST_MAX_RETRIES="0")
     cli = str(installed / "kserve-gitops")
@@ -146,25 +173,25 @@ def test_the_installed_command_goes_from_init_to_a_clean_validate(
 
     def run(*args: str, cwd: Path = root) -> subprocess.CompletedProcess[str]:
         done = _run([cli, *args], cwd, CLI_TIMEOUT, env)
-        assert done.returncode == 0, f"kserve-gitops {' '.join(args)}: exit {done.returncode}\n{done.stdout}" \
-                                     f"{done.stderr}"
+        assert done.returncode == 0, (
+            f"kserve-gitops {' '.join(args)}: exit {done.returncode}\n{done.stdout}{done.stderr}"
+        )
         return done
 
-    imported = _run([str(installed / "python"), "-c", "import generator; print(generator.__file__)"], tmp_path, 60,
-                    env)
+    imported = _run([str(installed / "python"), "-c", "import generator; print(generator.__file__)"], tmp_path, 60, env)
     assert Path(imported.stdout.strip()).is_relative_to(installed.parent), imported.stdout + imported.stderr
     [wheel] = dist.glob("*.whl")
     with zipfile.ZipFile(wheel) as archive:
-        metadata = HeaderParser().parsestr(archive.read(f"kserve_gitops-{wheel.name.split('-')[1]}.dist-info/METADATA")
-                                           .decode())
+        metadata = HeaderParser().parsestr(
+            archive.read(f"kserve_gitops-{wheel.name.split('-')[1]}.dist-info/METADATA").decode()
+        )
     assert run("--version", cwd=tmp_path).stdout == f"kserve-gitops {metadata['Version']}\n"
 
     run("init", "ml-platform", cwd=tmp_path)
     with _crd_mirror(root) as base_url:
         env[BASE_URL_ENV] = base_url
         fetched = run("schemas", "fetch")
-    assert (root / "schemas" / "crds" / "kserve" / "serving.kserve.io_inferenceservices.yaml").is_file(), \
-        fetched.stderr
+    assert (root / "schemas" / "crds" / "kserve" / "serving.kserve.io_inferenceservices.yaml").is_file(), fetched.stderr
     add_model(root / "models.yaml", mlflow_proxied, name)
     generated = run("generate")
     assert "create environments/prod/wine-classifier.yaml" in generated.stdout

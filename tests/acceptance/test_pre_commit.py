@@ -62,8 +62,8 @@ def scratch(tmp_path: Path, hook_repo: tuple[Path, str]) -> Path:
         shutil.copyfile(CRDS / file.local, root / "schemas" / "crds" / file.local)
     path, rev = hook_repo
     (root / ".pre-commit-config.yaml").write_text(
-        f"repos:\n  - repo: {path}\n    rev: {rev}\n    hooks:\n"
-        + "".join(f"      - id: {hook}\n" for hook in HOOKS))
+        f"repos:\n  - repo: {path}\n    rev: {rev}\n    hooks:\n" + "".join(f"      - id: {hook}\n" for hook in HOOKS)
+    )
     _git(root, "init", "--quiet")
     _git(root, "add", "--all")
     _git(root, "commit", "--quiet", "--message", "init")
@@ -76,8 +76,15 @@ def _git(cwd: Path, *args: str) -> str:
 
 def _pre_commit(root: Path, home: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PRE_COMMIT_HOME": str(home), "PRE_COMMIT_COLOR": "never"}
-    return subprocess.run([venv_tool("pre-commit", "pre-commit"), "run", "--all-files"], cwd=root, env=env,
-                          capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    return subprocess.run(
+        [venv_tool("pre-commit", "pre-commit"), "run", "--all-files"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
 
 
 def _results(output: str) -> dict[str, str]:

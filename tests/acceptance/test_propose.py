@@ -25,8 +25,15 @@ from tests.support.paths import REPO_ROOT
 
 STAGING = "kserve-gitops/promote-staging"
 REPOSITORY = "acme/platform"
-METRICS = {"accuracy": 0.9722, "f1": 0.9718, "log_loss": 0.0931, "precision": 0.973, "recall": 0.9722,
-           "roc_auc": 0.9991, "training_time": 1.5}
+METRICS = {
+    "accuracy": 0.9722,
+    "f1": 0.9718,
+    "log_loss": 0.0931,
+    "precision": 0.973,
+    "recall": 0.9722,
+    "roc_auc": 0.9991,
+    "training_time": 1.5,
+}
 
 
 @dataclass
@@ -52,8 +59,9 @@ class Promotion:
         for name, value in (metrics or {}).items():
             client.log_metric(run_id, name, value)
         client.set_terminated(run_id)
-        version = client.create_model_version(self.platform.name, source=logged.model_uri, run_id=run_id,
-                                              model_id=logged.model_id, await_creation_for=0).version
+        version = client.create_model_version(
+            self.platform.name, source=logged.model_uri, run_id=run_id, model_id=logged.model_id, await_creation_for=0
+        ).version
         self.move(alias, str(version))
         return str(version), run_id
 
@@ -89,12 +97,17 @@ def test_alias_move_opens_one_pull_request_with_the_change_and_its_run(promo: Pr
     model_page = f"{ui}/#/models/{quote(promo.platform.name)}/versions"
     assert f"| version | [3]({model_page}/3) → **[{version}]({model_page}/{version})** |" in pull.body
     assert f"| run | [`{run_id}`]({ui}/#/experiments/{experiment}/runs/{run_id}) |" in pull.body
-    assert ("| metrics | `accuracy` 0.9722, `f1` 0.9718, `log_loss` 0.0931, `precision` 0.973, `recall` 0.9722 "
-            "(first 5 by name; 2 more in MLflow) |") in pull.body
+    assert (
+        "| metrics | `accuracy` 0.9722, `f1` 0.9718, `log_loss` 0.0931, `precision` 0.973, `recall` 0.9722 "
+        "(first 5 by name; 2 more in MLflow) |"
+    ) in pull.body
     assert "| staging | `environments/staging/wine.yaml` (update) |" in pull.body
     assert promo.remote.changed("main", STAGING) == ["environments/staging/wine.yaml", "models.lock"]
     assert {env: e["version"] for env, e in promo.lock_file(STAGING).items()} == {
-        "dev": "3", "staging": version, "prod": "2"}
+        "dev": "3",
+        "staging": version,
+        "prod": "2",
+    }
     rendered = yaml.safe_load(promo.remote.show(STAGING, "environments/staging/wine.yaml"))
     assert rendered["metadata"]["annotations"]["kserve-gitops.io/model-version"] == version
     (commit,) = promo.remote.commits("main", STAGING)
@@ -135,9 +148,16 @@ def test_two_runs_at_once_open_one_pull_request(promo: Promotion) -> None:
     clones = [promo.remote.clone(promo.tmp_path / name) for name in ("run-a", "run-b")]
     for clone in clones:
         (clone / "models.lock").write_bytes((promo.platform.root / "models.lock").read_bytes())
-    runs = [subprocess.Popen([sys.executable, "-m", "generator", "propose", *CRDS, "--repo", str(clone)],
-                             cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for clone in clones]
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "generator", "propose", *CRDS, "--repo", str(clone)],
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for clone in clones
+    ]
     outcomes = [(*run.communicate(timeout=120), run.returncode) for run in runs]
     assert [code for _, _, code in outcomes] == [0, 0], outcomes
     assert len(promo.github.pulls) == 1
@@ -161,8 +181,10 @@ def test_branch_a_person_pushed_to_is_left_alone_with_one_comment(promo: Promoti
     promo.lock("wine/staging")
     for _ in range(2):
         result = promo.propose()
-        assert (result.code, result.out) == (0, f"staging: {STAGING} has commits by someone else; left alone "
-                                                f"(#1 {promo.github.url}/{REPOSITORY}/pull/1)\n")
+        assert (result.code, result.out) == (
+            0,
+            f"staging: {STAGING} has commits by someone else; left alone (#1 {promo.github.url}/{REPOSITORY}/pull/1)\n",
+        )
     assert promo.remote.sha(STAGING) == pushed
     (comment,) = promo.github.pulls[1].comments
     assert f"commits kserve-gitops did not make (`{pushed[:12]}`)" in comment
@@ -179,10 +201,15 @@ def test_held_environment_gets_no_pull_request(promo: Promotion) -> None:
     result = promo.propose()
     assert result.code == 0, result.err
     assert sorted(p.head for p in promo.github.pulls.values()) == [
-        "kserve-gitops/promote-dev", "kserve-gitops/promote-staging"]
+        "kserve-gitops/promote-dev",
+        "kserve-gitops/promote-staging",
+    ]
     assert promo.remote.sha("kserve-gitops/promote-prod") is None
     assert {env: e["version"] for env, e in promo.lock_file("kserve-gitops/promote-dev").items()} == {
-        "dev": version, "staging": "3", "prod": "2"}
+        "dev": version,
+        "staging": "3",
+        "prod": "2",
+    }
 
 
 def test_reverted_alias_closes_the_pull_request_with_a_comment(promo: Promotion) -> None:
@@ -206,7 +233,9 @@ def test_regrouping_closes_the_superseded_pull_request(promo: Promotion) -> None
     result = promo.propose("--group", "all")
     assert result.code == 0, result.err
     assert [(p.number, p.head, p.state) for p in promo.github.pulls.values()] == [
-        (1, STAGING, "closed"), (2, "kserve-gitops/promote-all", "open")]
+        (1, STAGING, "closed"),
+        (2, "kserve-gitops/promote-all", "open"),
+    ]
     assert promo.github.pulls[1].comments[0].startswith("Superseded by #2")
 
 
@@ -222,18 +251,24 @@ def test_dry_run_prints_the_proposal_and_changes_nothing(promo: Promotion) -> No
         f"  title:  Promote wine 3 → {version} in staging\n"
         "  labels: promotion, staging, automerge\n"
         "  files:  write environments/staging/wine.yaml, write models.lock\n"
-        "  body:\n")
+        "  body:\n"
+    )
     assert run_id in result.out
     assert promo.remote.sha(STAGING) is None
     assert promo.github.requests == []
 
 
-@pytest.mark.parametrize(("token", "said"), [
-    ("ghs_not-a-real-token-42", "GitHub answered 401"),
-    (READ_TOKEN, "the token needs `pull-requests: write` on acme/platform"),
-])
+@pytest.mark.parametrize(
+    ("token", "said"),
+    [
+        ("ghs_not-a-real-token-42", "GitHub answered 401"),
+        (READ_TOKEN, "the token needs `pull-requests: write` on acme/platform"),
+    ],
+)
 def test_refused_token_exits_2_naming_the_permission_and_never_printing_it(
-    promo: Promotion, token: str, said: str,
+    promo: Promotion,
+    token: str,
+    said: str,
 ) -> None:
     promo.release("challenger")
     promo.lock("wine/staging")
@@ -249,19 +284,27 @@ def test_missing_token_exits_2_before_touching_anything(promo: Promotion) -> Non
     promo.lock("wine/staging")
     del os.environ["GITHUB_TOKEN"]
     result = promo.propose()
-    assert (result.code, result.err) == (2, "error: GITHUB_TOKEN not set\n  fix: export GITHUB_TOKEN (pull-requests: "
-                                            "write) and GITHUB_REPOSITORY=OWNER/NAME, or use --dry-run\n")
+    assert (result.code, result.err) == (
+        2,
+        "error: GITHUB_TOKEN not set\n  fix: export GITHUB_TOKEN (pull-requests: "
+        "write) and GITHUB_REPOSITORY=OWNER/NAME, or use --dry-run\n",
+    )
     assert promo.remote.sha(STAGING) is None
 
 
 FORGED = {  # the prod entry of models.lock, edited by hand in the working tree before propose runs
     "version 999": {"version": "999"},
-    "version 999 in another bucket": {"version": "999", "source": "s3://attacker-bucket/m-999/artifacts",
-                                      "artifactUri": "s3://attacker-bucket/m-999/artifacts"},
+    "version 999 in another bucket": {
+        "version": "999",
+        "source": "s3://attacker-bucket/m-999/artifacts",
+        "artifactUri": "s3://attacker-bucket/m-999/artifacts",
+    },
     "run id": {"runId": "0123456789abcdef0123456789abcdef"},
     "file": {"source": "file:///etc/passwd", "artifactUri": "file:///etc/passwd"},
-    "metadata endpoint": {"source": "http://169.254.169.254/latest/meta-data/",
-                          "artifactUri": "http://169.254.169.254/latest/meta-data/"},
+    "metadata endpoint": {
+        "source": "http://169.254.169.254/latest/meta-data/",
+        "artifactUri": "http://169.254.169.254/latest/meta-data/",
+    },
 }
 
 

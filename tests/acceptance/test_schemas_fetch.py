@@ -35,8 +35,9 @@ LAYOUT = {
     KSERVE + "serving.kserve.io_inferenceservices.yaml": "kserve/serving.kserve.io_inferenceservices.yaml",
     KSERVE + "serving.kserve.io_servingruntimes.yaml": "kserve/serving.kserve.io_servingruntimes.yaml",
     KSERVE + "serving.kserve.io_clusterservingruntimes.yaml": "kserve/serving.kserve.io_clusterservingruntimes.yaml",
-    KSERVE + "clusterstoragecontainer/serving.kserve.io_clusterstoragecontainers.yaml":
-        "kserve/serving.kserve.io_clusterstoragecontainers.yaml",
+    KSERVE + "clusterstoragecontainer/serving.kserve.io_clusterstoragecontainers.yaml": (
+        "kserve/serving.kserve.io_clusterstoragecontainers.yaml"
+    ),
     KSERVE + "serving.kserve.io_inferencegraphs.yaml": "kserve/serving.kserve.io_inferencegraphs.yaml",
     ARGOCD + "application-crd.yaml": "argocd/application-crd.yaml",
     ARGOCD + "applicationset-crd.yaml": "argocd/applicationset-crd.yaml",
@@ -163,8 +164,11 @@ def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]
 
 
 def _tree(directory: Path) -> dict[str, tuple[bytes, int]]:
-    return {p.relative_to(directory).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
-            for p in sorted(directory.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(directory).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _sha(data: bytes) -> str:
@@ -276,8 +280,9 @@ def test_an_unknown_version_exits_1_naming_the_setting_and_writes_nothing(
     code, _, err = _cli(capsys, "fetch", "--repo", str(repo))
     assert code == 1
     assert err.startswith("error: 5 problems\n")
-    assert (f"{upstream.base_url}/kserve/kserve/v0.99.0/config/crd/full/serving.kserve.io_inferenceservices.yaml: "
-            "HTTP 404") in err
+    assert (
+        f"{upstream.base_url}/kserve/kserve/v0.99.0/config/crd/full/serving.kserve.io_inferenceservices.yaml: HTTP 404"
+    ) in err
     assert "KServe v0.99.0 probably does not exist: check platform.kserveVersion in models.yaml" in err
     assert not (repo / "schemas").exists()
 
@@ -301,8 +306,16 @@ def test_a_momentary_server_error_is_retried(
 ) -> None:
     upstream.failures[ISVC_URL_PATH] = [503]
     elsewhere = tmp_path / "cache" / "crds"
-    code, out, _ = _cli(capsys, "fetch", "--repo", str(_repo(tmp_path / "repo")), "--base-url", upstream.base_url,
-                        "--dest", str(elsewhere))
+    code, out, _ = _cli(
+        capsys,
+        "fetch",
+        "--repo",
+        str(_repo(tmp_path / "repo")),
+        "--base-url",
+        upstream.base_url,
+        "--dest",
+        str(elsewhere),
+    )
     assert code == 0
     assert upstream.requests.count(ISVC_URL_PATH) == 2
     assert f"create {elsewhere}/{ISVC}" in out
@@ -326,8 +339,10 @@ def test_a_mirror_serving_a_login_page_is_refused(
     repo = _repo(tmp_path)
     code, _, err = _cli(capsys, "fetch", "--repo", str(repo), "--base-url", upstream.base_url)
     assert code == 1
-    assert ("is not the apiextensions.k8s.io/v1 CustomResourceDefinition of serving.kserve.io InferenceService; "
-            "it holds no Kubernetes object") in err
+    assert (
+        "is not the apiextensions.k8s.io/v1 CustomResourceDefinition of serving.kserve.io InferenceService; "
+        "it holds no Kubernetes object"
+    ) in err
     assert not (repo / "schemas").exists()
 
 

@@ -54,8 +54,9 @@ def mlserver_env() -> Path:
 
 
 @pytest.fixture(scope="module")
-def served(mlflow_proxied: MlflowServer, mlserver_env: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
-        Served]:
+def served(
+    mlflow_proxied: MlflowServer, mlserver_env: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
     """Generated repositories and one MLServer serving their dev model, shared by this module's tests."""
     root = tmp_path_factory.mktemp("smoke")
     name = mlflow_proxied.new_model(versions=3, aliases={"challenger": 3, "champion": 2})
@@ -114,8 +115,9 @@ def test_smoke_test_passes_against_mlserver_serving_the_locked_artifacts(
     assert set(predicted) <= WINE_CLASSES
     assert predicted == _local_prediction(served.model_dir)
     assert result.out.endswith("ok\n")
-    as_json = cli("smoke-test", "wine", "--env", "dev", "--url", served.server.url, "--repo", str(served.repo),
-                  "-o", "json")
+    as_json = cli(
+        "smoke-test", "wine", "--env", "dev", "--url", served.server.url, "--repo", str(served.repo), "-o", "json"
+    )
     document = json.loads(as_json.out)
     assert (as_json.code, as_json.err, document["ok"], document["rows"]) == (0, "", True, 3)
     assert document["endpoint"]["url"] == f"{served.server.url}/v2/models/wine/infer"
@@ -158,8 +160,7 @@ def test_a_model_the_server_does_not_serve_fails_with_its_status_and_message(
     served: Served, cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", served.stack.tracking_uri)
-    result = cli("smoke-test", "wine-v2", "--env", "dev", "--url", served.server.url,
-                 "--source", served.lock["source"])
+    result = cli("smoke-test", "wine-v2", "--env", "dev", "--url", served.server.url, "--source", served.lock["source"])
     assert result.code == 1
     assert result.err.startswith(f"error: POST {served.server.url}/v2/models/wine-v2/infer answered 404 Not Found: ")
     assert "Model wine-v2 not found" in result.err
@@ -174,7 +175,8 @@ def test_an_endpoint_nobody_listens_on_exits_2_with_the_url(
     result = cli("smoke-test", "wine", "--env", "dev", "--url", url, "--repo", str(served.repo))
     assert result.code == 2
     assert result.err.splitlines()[0].startswith(
-        f"error: cannot reach {url}/v2/models/wine/infer: [Errno 111] Connection refused (")
+        f"error: cannot reach {url}/v2/models/wine/infer: [Errno 111] Connection refused ("
+    )
 
 
 def test_an_unreachable_mlflow_exits_2_before_anything_is_sent(

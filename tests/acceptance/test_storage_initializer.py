@@ -43,20 +43,26 @@ from tests.support.paths import REPO_ROOT
 IMAGE_DIR = REPO_ROOT / "images" / "storage-initializer"
 DOCKERFILE = IMAGE_DIR / "Dockerfile"
 EXIT_OK, EXIT_REFUSED, EXIT_UNREACHABLE = 0, 1, 2
-ON_BOTH_SERVERS = pytest.mark.parametrize("server_fixture", [
-    pytest.param("mlflow_proxied", id="proxied", marks=[pytest.mark.mlflow, pytest.mark.xdist_group("mlflow")]),
-    pytest.param("mlflow_direct", id="direct", marks=[pytest.mark.mlflow, pytest.mark.xdist_group("mlflow")]),
-])
+ON_BOTH_SERVERS = pytest.mark.parametrize(
+    "server_fixture",
+    [
+        pytest.param("mlflow_proxied", id="proxied", marks=[pytest.mark.mlflow, pytest.mark.xdist_group("mlflow")]),
+        pytest.param("mlflow_direct", id="direct", marks=[pytest.mark.mlflow, pytest.mark.xdist_group("mlflow")]),
+    ],
+)
 
 
 # -- the Dockerfile, read as data -------------------------------------------------------------------
+
 
 def _instructions() -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) pairs, continuation lines joined and comments dropped."""
     logical = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
     lines = [line.strip() for line in logical.splitlines()]
-    return [(word.upper(), rest.strip()) for word, _, rest in
-            (line.partition(" ") for line in lines if line and not line.startswith("#"))]
+    return [
+        (word.upper(), rest.strip())
+        for word, _, rest in (line.partition(" ") for line in lines if line and not line.startswith("#"))
+    ]
 
 
 def _one(instruction: str) -> str:
@@ -113,41 +119,49 @@ def test_image_runs_the_package_as_a_non_root_user() -> None:
     requires = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
     assert Requirement(f"python{requires}").specifier.contains(base.group(1) + ".0")
     ignore = (IMAGE_DIR / "Dockerfile.dockerignore").read_text().split()
-    assert ignore[ignore.index("*") + 1:].count("!storage_initializer/") == 1, "the context is the package only"
+    assert ignore[ignore.index("*") + 1 :].count("!storage_initializer/") == 1, "the context is the package only"
 
 
 # -- the URI: git must name the exact version -------------------------------------------------------
 
-@pytest.mark.parametrize(("uri", "expected"), [
-    ("models:/wine/3", ModelVersionRef("wine", "3")),
-    ("models:/Wine.Classifier 1a2b3c4d/12", ModelVersionRef("Wine.Classifier 1a2b3c4d", "12")),
-    ("models:/fraud@eu?v=2#x %20/7", ModelVersionRef("fraud@eu?v=2#x %20", "7")),  # verbatim, never decoded
-])
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("models:/wine/3", ModelVersionRef("wine", "3")),
+        ("models:/Wine.Classifier 1a2b3c4d/12", ModelVersionRef("Wine.Classifier 1a2b3c4d", "12")),
+        ("models:/fraud@eu?v=2#x %20/7", ModelVersionRef("fraud@eu?v=2#x %20", "7")),  # verbatim, never decoded
+    ],
+)
 def test_uri_names_a_model_and_an_exact_version(uri: str, expected: ModelVersionRef) -> None:
     assert parse_models_uri(uri) == expected
     assert expected.uri == uri
 
 
-@pytest.mark.parametrize(("uri", "reason"), [
-    ("models:/wine@champion", "is an alias, not a version"),
-    ("models:/wine", "is a bare model name, not a version"),
-    ("models:/wine/Production", "'Production' is a stage or 'latest'"),
-    ("models:/wine/latest", "'latest' is a stage or 'latest'"),
-    ("models:/wine/0", "'0' is not a positive version number"),
-    ("models:/wine/03", "'03' is not a positive version number"),
-    ("models:/wine/-1", "'-1' is not a positive version number"),
-    ("models:/wine/\uff13", "is not a positive version number"),  # fullwidth 3: str.isdigit() says yes
-    ("models:/wine/3/MLmodel", "has a path after the version"),
-    ("models:/ /3", "does not name a registered model"),
-    ("models://databricks/wine/3", "is not a models:/<name>/<version> URI"),
-    ("s3://bucket/wine/3", "is not a models:/<name>/<version> URI"),
-])
+@pytest.mark.parametrize(
+    ("uri", "reason"),
+    [
+        ("models:/wine@champion", "is an alias, not a version"),
+        ("models:/wine", "is a bare model name, not a version"),
+        ("models:/wine/Production", "'Production' is a stage or 'latest'"),
+        ("models:/wine/latest", "'latest' is a stage or 'latest'"),
+        ("models:/wine/0", "'0' is not a positive version number"),
+        ("models:/wine/03", "'03' is not a positive version number"),
+        ("models:/wine/-1", "'-1' is not a positive version number"),
+        ("models:/wine/\uff13", "is not a positive version number"),  # fullwidth 3: str.isdigit() says yes
+        ("models:/wine/3/MLmodel", "has a path after the version"),
+        ("models:/ /3", "does not name a registered model"),
+        ("models://databricks/wine/3", "is not a models:/<name>/<version> URI"),
+        ("s3://bucket/wine/3", "is not a models:/<name>/<version> URI"),
+    ],
+)
 def test_uri_without_an_exact_version_is_refused(uri: str, reason: str) -> None:
     with pytest.raises(BadUri, match=re.escape(reason)):
         parse_models_uri(uri)
 
 
 # -- the entrypoint, run as KServe runs it ----------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Run:
@@ -161,9 +175,15 @@ def run_initializer(uri: str, dest: Path, env: dict[str, str], *, timeout: float
     # An empty HOME: no ~/.aws or ~/.mlflow of this machine may help the initializer.
     environment = _image_env() | {"PATH": os.defpath, "HOME": str(dest.parent)} | env
     began = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "storage_initializer", uri, str(dest)],
-                            cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=timeout,
-                            check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "storage_initializer", uri, str(dest)],
+        cwd=REPO_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     return Run(result.returncode, result.stdout + result.stderr, time.monotonic() - began)
 
 
@@ -189,7 +209,8 @@ def predictions(model_uri: str, server: MlflowServer) -> list[int]:
 
 @ON_BOTH_SERVERS
 def test_downloads_the_version_into_the_destination_where_it_loads_and_predicts_like_the_registry(
-        server_fixture: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    server_fixture: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     server: MlflowServer = request.getfixturevalue(server_fixture)
     name = server.new_model(versions=2)  # "Wine.Classifier 1a2b3c4d": capitals, a dot and a space
     dest = tmp_path / "mnt" / "models"
@@ -202,8 +223,9 @@ def test_downloads_the_version_into_the_destination_where_it_loads_and_predicts_
 
     assert run.code == EXIT_OK, run.log
     source = server.client.get_model_version_download_uri(name, "2")
-    assert sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()) == \
-        server.stack.s3_keys(source), "exactly the version's artifacts, MLmodel at the top"
+    assert sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()) == server.stack.s3_keys(
+        source
+    ), "exactly the version's artifacts, MLmodel at the top"
     assert (dest / MLMODEL).is_file()
     assert not list(dest.glob(STAGING_PREFIX + "*"))
     assert password not in run.log and secret_key not in run.log
@@ -214,8 +236,9 @@ def test_downloads_the_version_into_the_destination_where_it_loads_and_predicts_
     print(f"{server.stack.mode}: storage initializer ran in {run.seconds:.2f}s")  # shown with -s / -rP
 
 
-def test_names_mlflow_uris_cannot_carry_are_fetched_verbatim(mlflow_proxied: MlflowServer, new_model: NewModel,
-                                                             tmp_path: Path) -> None:
+def test_names_mlflow_uris_cannot_carry_are_fetched_verbatim(
+    mlflow_proxied: MlflowServer, new_model: NewModel, tmp_path: Path
+) -> None:
     """Registered fine, yet MLflow's own models:/ parser reads `models:/Fraud@eu?…/1` as alias 'eu' of 'Fraud'."""
     name = new_model("Fraud@eu?v=2#x %20", versions=1)
     dest = tmp_path / "mnt" / "models"
@@ -226,8 +249,9 @@ def test_names_mlflow_uris_cannot_carry_are_fetched_verbatim(mlflow_proxied: Mlf
     assert (dest / MLMODEL).is_file()
 
 
-def test_rerun_after_an_interrupted_download_replaces_what_it_left(mlflow_proxied: MlflowServer,
-                                                                   new_model: NewModel, tmp_path: Path) -> None:
+def test_rerun_after_an_interrupted_download_replaces_what_it_left(
+    mlflow_proxied: MlflowServer, new_model: NewModel, tmp_path: Path
+) -> None:
     """An init container that failed runs again in the same pod, with the same emptyDir."""
     name = new_model(versions=1)
     dest = tmp_path / "mnt" / "models"
@@ -248,8 +272,10 @@ def test_alias_is_refused_before_any_request(tmp_path: Path) -> None:
     run = run_initializer("models:/wine@champion", tmp_path / "mnt" / "models", {"MLFLOW_TRACKING_URI": dead})
 
     assert run.code == EXIT_REFUSED, run.log
-    assert run.log == ("storage-initializer: error: 'models:/wine@champion' is an alias, not a version: the "
-                       "storageUri must name the exact version (models:/<name>/<version>) so git says what runs\n")
+    assert run.log == (
+        "storage-initializer: error: 'models:/wine@champion' is an alias, not a version: the "
+        "storageUri must name the exact version (models:/<name>/<version>) so git says what runs\n"
+    )
     assert not (tmp_path / "mnt").exists()
 
 
@@ -260,12 +286,16 @@ def test_missing_tracking_uri_is_refused(tmp_path: Path) -> None:
     assert "MLFLOW_TRACKING_URI is not set" in run.log
 
 
-@pytest.mark.parametrize(("uri", "says"), [
-    ("models:/{name}/7", "not found"),
-    ("models:/{name} nope/1", "not found"),
-])
-def test_unknown_version_or_model_exits_1_with_one_line(uri: str, says: str, mlflow_proxied: MlflowServer,
-                                                        new_model: NewModel, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("uri", "says"),
+    [
+        ("models:/{name}/7", "not found"),
+        ("models:/{name} nope/1", "not found"),
+    ],
+)
+def test_unknown_version_or_model_exits_1_with_one_line(
+    uri: str, says: str, mlflow_proxied: MlflowServer, new_model: NewModel, tmp_path: Path
+) -> None:
     uri = uri.format(name=new_model(versions=1))
     dest = tmp_path / "mnt" / "models"
 
@@ -280,26 +310,35 @@ def test_unknown_version_or_model_exits_1_with_one_line(uri: str, says: str, mlf
 def test_s3_store_without_credentials_is_refused(mlflow_direct: MlflowServer, tmp_path: Path) -> None:
     """A server with --no-serve-artifacts hands out s3:// URIs; without AWS_* the Secret is incomplete."""
     name = mlflow_direct.new_model(versions=1)
-    env = {"MLFLOW_TRACKING_URI": mlflow_direct.stack.tracking_uri,
-           "MLFLOW_S3_ENDPOINT_URL": mlflow_direct.stack.s3_endpoint,
-           "AWS_EC2_METADATA_DISABLED": "true"}  # boto3 must not go looking for an instance role
+    env = {
+        "MLFLOW_TRACKING_URI": mlflow_direct.stack.tracking_uri,
+        "MLFLOW_S3_ENDPOINT_URL": mlflow_direct.stack.s3_endpoint,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }  # boto3 must not go looking for an instance role
 
     run = run_initializer(f"models:/{name}/1", tmp_path / "mnt" / "models", env)
 
     assert run.code == EXIT_REFUSED, run.log
-    assert run.log.splitlines()[-1] == (f"storage-initializer: error: models:/{name}/1: Unable to locate credentials; "
-                                        "S3 access comes from AWS_* in the Secret or the pod's IAM role")
+    assert run.log.splitlines()[-1] == (
+        f"storage-initializer: error: models:/{name}/1: Unable to locate credentials; "
+        "S3 access comes from AWS_* in the Secret or the pod's IAM role"
+    )
 
 
 def test_dead_registry_exits_2_quickly(tmp_path: Path) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
 
-    run = run_initializer("models:/wine/1", tmp_path / "mnt" / "models",
-                          {"MLFLOW_TRACKING_URI": dead, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}, timeout=60)
+    run = run_initializer(
+        "models:/wine/1",
+        tmp_path / "mnt" / "models",
+        {"MLFLOW_TRACKING_URI": dead, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"},
+        timeout=60,
+    )
 
     assert run.code == EXIT_UNREACHABLE, run.log
-    assert run.log.splitlines()[-1] == ("storage-initializer: error: cannot reach the registry or artifact store "
-                                        "for models:/wine/1: Connection refused")
+    assert run.log.splitlines()[-1] == (
+        "storage-initializer: error: cannot reach the registry or artifact store for models:/wine/1: Connection refused"
+    )
     assert run.seconds < 30
 
 
@@ -350,12 +389,16 @@ def flaky_registry(mlflow_proxied: MlflowServer) -> Iterator[_FlakyProxy]:
     proxy.server_close()
 
 
-def test_transient_503s_are_retried_by_mlflows_own_settings(flaky_registry: _FlakyProxy, new_model: NewModel,
-                                                            tmp_path: Path) -> None:
+def test_transient_503s_are_retried_by_mlflows_own_settings(
+    flaky_registry: _FlakyProxy, new_model: NewModel, tmp_path: Path
+) -> None:
     name = new_model(versions=1)
     dest = tmp_path / "mnt" / "models"
-    retries = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0",
-               "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0"}
+    retries = {
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
+        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0",
+        "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0",
+    }
 
     run = run_initializer(f"models:/{name}/1", dest, {"MLFLOW_TRACKING_URI": flaky_registry.url} | retries)
 

@@ -65,7 +65,11 @@ GITHUB_TOKEN = "ghp-token-value"
 SECRETS = (SECRET, ARGOCD_TOKEN, GITHUB_TOKEN)
 SHA = "9b2e4c6d8f0a1b3c5d7e9f1a2b4c6d8e0f1a3b5c"
 RELAY_EVENTS: list[WebhookEventStr | WebhookEvent] = [
-    "model_version.created", "model_version_alias.created", "model_version_alias.deleted", "model_version_tag.set"]
+    "model_version.created",
+    "model_version_alias.created",
+    "model_version_alias.deleted",
+    "model_version_tag.set",
+]
 CAPTURE = "/capture"
 
 
@@ -114,15 +118,26 @@ class Service:
 
 
 def dispatches(github: FakeGitHub, model: str, event: str) -> list[Recorded]:
-    return [r for r in github.dispatches()
-            if r.json()["client_payload"]["model"] == model and r.json()["client_payload"]["event"] == event]
+    return [
+        r
+        for r in github.dispatches()
+        if r.json()["client_payload"]["model"] == model and r.json()["client_payload"]["event"] == event
+    ]
 
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     with collected_logs() as records, WebhookStack() as stack, fake_github() as github:
-        settings = ServiceSettings(REPOSITORY, github.url, stack.tracking_uri, 300.0, GITHUB_TOKEN, SECRET,
-                                   ARGOCD_TOKEN, state_dir=tmp_path_factory.mktemp("webhook-state"))
+        settings = ServiceSettings(
+            REPOSITORY,
+            github.url,
+            stack.tracking_uri,
+            300.0,
+            GITHUB_TOKEN,
+            SECRET,
+            ARGOCD_TOKEN,
+            state_dir=tmp_path_factory.mktemp("webhook-state"),
+        )
         with running(build_app(settings)) as url:
             client = stack.client()
             client.create_webhook("kserve-gitops", f"{url}/mlflow", RELAY_EVENTS, secret=SECRET)
@@ -142,8 +157,10 @@ def test_alias_set_in_mlflow_dispatches_once_within_seconds(service: Service) ->
     seconds = arrived.at - began
     print(f"\nalias set -> repository_dispatch received: {seconds * 1000:.0f} ms")
     assert seconds < 10
-    assert dispatch.json() == {"event_type": "mlflow-model-promoted", "client_payload": {
-        "model": name, "alias": "champion", "version": "2", "event": "model_version_alias.created"}}
+    assert dispatch.json() == {
+        "event_type": "mlflow-model-promoted",
+        "client_payload": {"model": name, "alias": "champion", "version": "2", "event": "model_version_alias.created"},
+    }
     assert dispatch.headers["Authorization"] == f"Bearer {GITHUB_TOKEN}"
     created = dispatches(service.github, name, "model_version.created")
     assert sorted(r.json()["client_payload"]["version"] for r in created) == ["1", "2"]
@@ -153,8 +170,9 @@ def test_delivery_signed_with_another_secret_is_rejected_and_not_dispatched(serv
     client = service.stack.client()
     name = service.new_model(versions=1)
     client.set_registered_model_alias(name, "champion", "1")
-    forged = client.create_webhook("wrong-secret", f"{service.url}/mlflow", ["model_version_alias.deleted"],
-                                   secret="not-the-secret")
+    forged = client.create_webhook(
+        "wrong-secret", f"{service.url}/mlflow", ["model_version_alias.deleted"], secret="not-the-secret"
+    )
     time.sleep(1.2)  # MLflow's webhook cache (1 s here) now holds both webhooks
     rejected_before = len(service.actions("rejected"))
     try:
@@ -175,6 +193,7 @@ def test_delivery_signed_with_another_secret_is_rejected_and_not_dispatched(serv
 
 def captured_delivery(service: Service, name: str) -> Recorded:
     """What MLflow posted to the capture webhook when `name` got an alias."""
+
     def found() -> list[Recorded]:
         return [r for r in service.github.posted_to(CAPTURE) if r.json()["data"]["name"] == name]
 
@@ -184,8 +203,12 @@ def captured_delivery(service: Service, name: str) -> Recorded:
 
 def post(url: str, delivery: Recorded, body: bytes | None = None) -> requests.Response:
     headers = {k: v for k, v in delivery.headers.items() if k.lower().startswith("x-mlflow-")}
-    return requests.post(url, data=delivery.body if body is None else body,
-                         headers=headers | {"Content-Type": "application/json"}, timeout=10)
+    return requests.post(
+        url,
+        data=delivery.body if body is None else body,
+        headers=headers | {"Content-Type": "application/json"},
+        timeout=10,
+    )
 
 
 def test_a_delivery_received_twice_is_dispatched_once(service: Service) -> None:
@@ -226,29 +249,51 @@ def test_stale_or_tampered_mlflow_deliveries_are_not_dispatched(service: Service
 
 def lock_for(entries: dict[tuple[str, str], tuple[str, str]]) -> str:
     """models.lock as kserve-gitops writes it, for (model, env) → (registered model, version)."""
-    return dumps(Lock({key: LockEntry(model=key[0], env=key[1], registered_model=rm, reference=Ref("alias", "x"),
-                                      version=version, source="s", artifact_uri="s3://b/a", run_id="r")
-                       for key, (rm, version) in entries.items()})).decode()
+    return dumps(
+        Lock(
+            {
+                key: LockEntry(
+                    model=key[0],
+                    env=key[1],
+                    registered_model=rm,
+                    reference=Ref("alias", "x"),
+                    version=version,
+                    source="s",
+                    artifact_uri="s3://b/a",
+                    run_id="r",
+                )
+                for key, (rm, version) in entries.items()
+            }
+        )
+    ).decode()
 
 
-def argocd(service: Service, template: str, resources: list[dict[str, Any]], token: str = ARGOCD_TOKEN
-           ) -> requests.Response:
+def argocd(
+    service: Service, template: str, resources: list[dict[str, Any]], token: str = ARGOCD_TOKEN
+) -> requests.Response:
     body = render_notification(template, application("environments/prod", SHA, resources))
-    return requests.post(f"{service.url}/argocd", data=body, timeout=30,
-                         headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    return requests.post(
+        f"{service.url}/argocd",
+        data=body,
+        timeout=30,
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
 
 
 def test_argo_cd_notifications_tag_each_version_the_environment_serves(service: Service) -> None:
     client = service.stack.client()
     wine, iris = service.new_model(versions=2), service.new_model(versions=1)
-    service.github.files[("models.lock", SHA)] = lock_for({
-        ("wine", "prod"): (wine, "2"), ("wine", "staging"): (wine, "1"), ("iris", "prod"): (iris, "1")})
+    service.github.files[("models.lock", SHA)] = lock_for(
+        {("wine", "prod"): (wine, "2"), ("wine", "staging"): (wine, "1"), ("iris", "prod"): (iris, "1")}
+    )
     ignored_before = len(service.actions("ignored"))
 
-    deployed = argocd(service, "kserve-gitops-deployed", [isvc("wine", "ml-prod", "Healthy"),
-                                                          isvc("iris", "ml-prod", "Healthy")])
-    degraded = argocd(service, "kserve-gitops-degraded", [isvc("wine", "ml-prod", "Healthy"),
-                                                          isvc("iris", "ml-prod", "Degraded")])
+    deployed = argocd(
+        service, "kserve-gitops-deployed", [isvc("wine", "ml-prod", "Healthy"), isvc("iris", "ml-prod", "Healthy")]
+    )
+    degraded = argocd(
+        service, "kserve-gitops-degraded", [isvc("wine", "ml-prod", "Healthy"), isvc("iris", "ml-prod", "Degraded")]
+    )
 
     assert (deployed.status_code, deployed.json()) == (200, {"action": "tagged"})
     assert (degraded.status_code, degraded.json()) == (200, {"action": "tagged"})
@@ -290,10 +335,26 @@ def test_no_secret_ever_reaches_the_log(service: Service) -> None:
 def cli(port: int, github: FakeGitHub, state: Path) -> tuple[list[str], dict[str, str]]:
     """`kserve-gitops webhook serve` as the Deployment runs it, serving /mlflow only."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "GITHUB_", "KSERVE_GITOPS_"))}
-    env |= {"GITHUB_TOKEN": GITHUB_TOKEN, "GITHUB_REPOSITORY": REPOSITORY,
-            "KSERVE_GITOPS_MLFLOW_WEBHOOK_SECRET": SECRET}
-    return [sys.executable, "-m", "generator", "webhook", "serve", "--host", LOOPBACK, "--port", str(port),
-            "--github-api-url", github.url, "--state-dir", str(state)], env
+    env |= {
+        "GITHUB_TOKEN": GITHUB_TOKEN,
+        "GITHUB_REPOSITORY": REPOSITORY,
+        "KSERVE_GITOPS_MLFLOW_WEBHOOK_SECRET": SECRET,
+    }
+    return [
+        sys.executable,
+        "-m",
+        "generator",
+        "webhook",
+        "serve",
+        "--host",
+        LOOPBACK,
+        "--port",
+        str(port),
+        "--github-api-url",
+        github.url,
+        "--state-dir",
+        str(state),
+    ], env
 
 
 def test_cli_serves_until_sigterm_and_logs_only_json(service: Service, tmp_path: Path) -> None:

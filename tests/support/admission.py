@@ -150,10 +150,18 @@ def apply_crd_defaults(crd_dir: Path, obj: Mapping[str, Any]) -> dict[str, Any]:
 @functools.cache
 def _served_schemas(crd_dir: Path) -> dict[tuple[str, str], Mapping[str, Any]]:
     """(apiVersion, kind) → the openAPIV3Schema of every served version of the CRDs under `crd_dir`."""
-    crds = [doc for path in sorted(crd_dir.rglob("*.yaml")) for doc in yamlio.load_all(yamlio.read_text(path))
-            if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition"]
-    return {(f"{crd['spec']['group']}/{v['name']}", crd["spec"]["names"]["kind"]): v["schema"]["openAPIV3Schema"]
-            for crd in crds for v in crd["spec"]["versions"] if v.get("served") and v.get("schema")}
+    crds = [
+        doc
+        for path in sorted(crd_dir.rglob("*.yaml"))
+        for doc in yamlio.load_all(yamlio.read_text(path))
+        if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition"
+    ]
+    return {
+        (f"{crd['spec']['group']}/{v['name']}", crd["spec"]["names"]["kind"]): v["schema"]["openAPIV3Schema"]
+        for crd in crds
+        for v in crd["spec"]["versions"]
+        if v.get("served") and v.get("schema")
+    }
 
 
 def _defaulted(value: Any, schema: Mapping[str, Any]) -> Any:

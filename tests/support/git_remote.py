@@ -28,8 +28,9 @@ class Remote:
         return dest
 
     def sha(self, ref: str) -> str | None:
-        done = subprocess.run(["git", "rev-parse", "--verify", "-q", ref], cwd=self.bare, capture_output=True,
-                              text=True, check=False)
+        done = subprocess.run(
+            ["git", "rev-parse", "--verify", "-q", ref], cwd=self.bare, capture_output=True, text=True, check=False
+        )
         return done.stdout.strip() or None
 
     def show(self, ref: str, path: str) -> str:

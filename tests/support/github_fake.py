@@ -101,8 +101,11 @@ class FakeGitHub:
             if not parts.path.startswith(prefix + "/"):
                 return 404, {"message": "Not Found", "documentation_url": _DOCS, "status": "404"}
             if method != "GET" and access != "write":
-                return 403, {"message": "Resource not accessible by integration", "documentation_url": _DOCS,
-                             "status": "403"}
+                return 403, {
+                    "message": "Resource not accessible by integration",
+                    "documentation_url": _DOCS,
+                    "status": "403",
+                }
             return self._route(method, parts.path.removeprefix(prefix), parse_qs(parts.query), body)
 
     def _route(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> Answer:
@@ -127,8 +130,11 @@ class FakeGitHub:
     def _list(self, *, query: dict[str, list[str]], body: Any) -> Answer:
         state = query.get("state", ["open"])[0]
         head = query.get("head", [""])[0]
-        found = [p for p in sorted(self.pulls.values(), key=lambda p: -p.number)
-                 if state in ("all", p.state) and (not head or head == f"{self.owner}:{p.head}")]
+        found = [
+            p
+            for p in sorted(self.pulls.values(), key=lambda p: -p.number)
+            if state in ("all", p.state) and (not head or head == f"{self.owner}:{p.head}")
+        ]
         return 200, [self._pull_json(p) for p in found]
 
     def _create(self, *, query: dict[str, list[str]], body: Any) -> Answer:
@@ -137,8 +143,13 @@ class FakeGitHub:
             return _invalid({"resource": "PullRequest", "field": missing[0], "code": "missing_field"})
         head = body["head"].split(":")[-1]
         if any(p.head == head and p.state == "open" for p in self.pulls.values()):
-            return _invalid({"resource": "PullRequest", "code": "custom",
-                             "message": f"A pull request already exists for {self.owner}:{head}."})
+            return _invalid(
+                {
+                    "resource": "PullRequest",
+                    "code": "custom",
+                    "message": f"A pull request already exists for {self.owner}:{head}.",
+                }
+            )
         if self.git_dir is not None and self._sha(head) is None:
             return _invalid({"resource": "PullRequest", "field": "head", "code": "invalid"})
         pull = Pull(next(self._numbers), head, body["base"], body["title"], body.get("body") or "")
@@ -163,8 +174,14 @@ class FakeGitHub:
         if pull is None:
             return _not_found()
         if not isinstance(body, dict) or not isinstance(body.get("labels"), list):
-            return _invalid({"resource": "Issue", "field": "labels", "code": "invalid",
-                             "message": 'the body must be {"labels": [...]} (GitHub\'s OpenAPI description)'})
+            return _invalid(
+                {
+                    "resource": "Issue",
+                    "field": "labels",
+                    "code": "invalid",
+                    "message": 'the body must be {"labels": [...]} (GitHub\'s OpenAPI description)',
+                }
+            )
         names = body["labels"]
         pull.labels += [n for n in names if n not in pull.labels]
         return 200, [self._label_json(n) for n in pull.labels]
@@ -192,36 +209,63 @@ class FakeGitHub:
 
     def _sha(self, branch: str) -> str | None:
         assert self.git_dir is not None
-        done = subprocess.run(["git", "--git-dir", str(self.git_dir), "rev-parse", "--verify", "-q",
-                               f"refs/heads/{branch}"], capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            ["git", "--git-dir", str(self.git_dir), "rev-parse", "--verify", "-q", f"refs/heads/{branch}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         return done.stdout.strip() or None
 
     def _pull_json(self, pull: Pull) -> dict[str, Any]:
         api = f"{self.url}/repos/{self.repository}"
         return {
-            "url": f"{api}/pulls/{pull.number}", "id": pull.number, "node_id": f"PR_{pull.number}",
+            "url": f"{api}/pulls/{pull.number}",
+            "id": pull.number,
+            "node_id": f"PR_{pull.number}",
             "html_url": f"{self.url}/{self.repository}/pull/{pull.number}",
-            "issue_url": f"{api}/issues/{pull.number}", "number": pull.number, "state": pull.state,
-            "locked": False, "title": pull.title, "body": pull.body, "draft": False, "merged": False,
+            "issue_url": f"{api}/issues/{pull.number}",
+            "number": pull.number,
+            "state": pull.state,
+            "locked": False,
+            "title": pull.title,
+            "body": pull.body,
+            "draft": False,
+            "merged": False,
             "user": {"login": "kserve-gitops[bot]", "type": "Bot"},
             "labels": [self._label_json(n) for n in pull.labels],
-            "head": {"label": f"{self.owner}:{pull.head}", "ref": pull.head,
-                     "sha": self._sha(pull.head) if self.git_dir else None},
+            "head": {
+                "label": f"{self.owner}:{pull.head}",
+                "ref": pull.head,
+                "sha": self._sha(pull.head) if self.git_dir else None,
+            },
             "base": {"label": f"{self.owner}:{pull.base}", "ref": pull.base},
-            "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+            "created_at": "2026-01-01T00:00:00Z",
+            "updated_at": "2026-01-01T00:00:00Z",
         }
 
     def _label_json(self, name: str) -> dict[str, Any]:
-        return {"id": abs(hash(name)) % 10**9, "node_id": f"LA_{name}", "name": name, "color": "ededed",
-                "default": False, "description": None,
-                "url": f"{self.url}/repos/{self.repository}/labels/{name}"}
+        return {
+            "id": abs(hash(name)) % 10**9,
+            "node_id": f"LA_{name}",
+            "name": name,
+            "color": "ededed",
+            "default": False,
+            "description": None,
+            "url": f"{self.url}/repos/{self.repository}/labels/{name}",
+        }
 
     def _comment_json(self, number: int, index: int, text: str) -> dict[str, Any]:
-        return {"id": number * 1000 + index, "node_id": f"IC_{number}_{index}", "body": text,
-                "url": f"{self.url}/repos/{self.repository}/issues/comments/{number * 1000 + index}",
-                "html_url": f"{self.url}/{self.repository}/pull/{number}#issuecomment-{number * 1000 + index}",
-                "user": {"login": "kserve-gitops[bot]", "type": "Bot"},
-                "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"}
+        return {
+            "id": number * 1000 + index,
+            "node_id": f"IC_{number}_{index}",
+            "body": text,
+            "url": f"{self.url}/repos/{self.repository}/issues/comments/{number * 1000 + index}",
+            "html_url": f"{self.url}/{self.repository}/pull/{number}#issuecomment-{number * 1000 + index}",
+            "user": {"login": "kserve-gitops[bot]", "type": "Bot"},
+            "created_at": "2026-01-01T00:00:00Z",
+            "updated_at": "2026-01-01T00:00:00Z",
+        }
 
 
 def _invalid(error: dict[str, str]) -> Answer:

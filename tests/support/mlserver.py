@@ -51,15 +51,24 @@ def serve(venv: Path, model_dir: Path, name: str, workdir: Path) -> Iterator[MLS
     http = free_port()
     settings = {"host": LOOPBACK, "http_port": http, "grpc_port": free_port(), "metrics_port": free_port()}
     (workdir / "settings.json").write_text(json.dumps(settings))
-    (workdir / "model-settings.json").write_text(json.dumps(
-        {"name": name, "implementation": "mlserver_mlflow.MLflowRuntime", "parameters": {"uri": str(model_dir)}}))
+    (workdir / "model-settings.json").write_text(
+        json.dumps(
+            {"name": name, "implementation": "mlserver_mlflow.MLflowRuntime", "parameters": {"uri": str(model_dir)}}
+        )
+    )
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "AWS_", "MLSERVER_"))}
     log = workdir / "mlserver.log"
     began = time.monotonic()
     with log.open("ab") as out:
-        proc = subprocess.Popen([str(venv / "bin" / "mlserver"), "start", str(workdir)], stdin=subprocess.DEVNULL,
-                                stdout=out, stderr=subprocess.STDOUT, env=clean | QUIET_ENV, cwd=workdir,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [str(venv / "bin" / "mlserver"), "start", str(workdir)],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=clean | QUIET_ENV,
+            cwd=workdir,
+            start_new_session=True,
+        )
     url = f"http://{LOOPBACK}:{http}"
     try:
         # The model's own readiness: /v2/health/ready is true whenever no model is registered, including
@@ -68,4 +77,3 @@ def serve(venv: Path, model_dir: Path, name: str, workdir: Path) -> Iterator[MLS
         yield MLServer(url, name, log, time.monotonic() - began)
     finally:
         stop_group(proc)
-

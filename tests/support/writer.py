@@ -24,8 +24,10 @@ Tree = dict[str, bytes]
 
 
 def desired(count: int, label: str) -> Tree:
-    return {f"environments/e{i % 7}/f{i:05d}.yaml": f"{GENERATED_MARK}\nfile: {i}\nlabel: {label}\n".encode()
-            for i in range(count)}
+    return {
+        f"environments/e{i % 7}/f{i:05d}.yaml": f"{GENERATED_MARK}\nfile: {i}\nlabel: {label}\n".encode()
+        for i in range(count)
+    }
 
 
 def tree(root: Path) -> Tree:

@@ -24,15 +24,20 @@ sys.stdin.read()
 @pytest.fixture
 def holder(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
     """Another process holding the repository lock exclusively until the test ends."""
-    process = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path), "exclusive"], text=True,
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(tmp_path), "exclusive"],
+        text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
     assert process.stdout is not None and process.stdout.readline() == "held\n"
     yield process
     process.communicate("")
 
 
 def test_a_second_writer_gives_up_after_the_timeout_naming_the_holder(
-        tmp_path: Path, holder: subprocess.Popen[str]) -> None:
+    tmp_path: Path, holder: subprocess.Popen[str]
+) -> None:
     with held(tmp_path, 0.2) as lock, pytest.raises(EnvironmentProblem) as caught:
         lock.acquire(exclusive=True)
     message = str(caught.value)

@@ -29,31 +29,42 @@ def _entry(env: str, ref: Ref, version: str) -> LockEntry:
     return LockEntry("wine", env, "Wine", ref, version, "s", "s3://b/k", "run", INFO)
 
 
-LOCK = Lock({("wine", "staging"): _entry("staging", Ref("alias", "challenger"), "5"),
-             ("wine", "prod"): _entry("prod", Ref("alias", "champion"), "4")})
+LOCK = Lock(
+    {
+        ("wine", "staging"): _entry("staging", Ref("alias", "challenger"), "5"),
+        ("wine", "prod"): _entry("prod", Ref("alias", "champion"), "4"),
+    }
+)
 
 
 def test_offline_the_lock_shows_and_the_registry_columns_are_unknown() -> None:
     found = rows(SPEC, LOCK, compat={}, verdicts=None, deployed=None, revision_order={}, pending=None)
     assert [(r.env, r.reference, r.locked, r.gate, r.compat, r.deployed, r.health, r.pending) for r in found] == [
         ("staging", "alias challenger", "5", "unknown", "ok", "unknown", "unknown", "unknown"),
-        ("prod", "alias champion, hold true", "4", "unknown", "ok", "unknown", "unknown", "unknown")]
+        ("prod", "alias champion, hold true", "4", "unknown", "ok", "unknown", "unknown", "unknown"),
+    ]
     assert found[1].drift == "behind staging (5)", "the lock alone shows that prod lags the environment it follows"
 
 
 def test_drift_when_an_older_version_runs_and_the_newest_revision_decides_which() -> None:
-    deployed = [Deployment("Wine", "5", "staging", "aaa", "Healthy"),
-                Deployment("Wine", "3", "staging", "bbb", "Degraded")]
-    staging, _ = rows(SPEC, LOCK, compat={}, verdicts={}, deployed=deployed, revision_order={"bbb": 0, "aaa": 1},
-                      pending={})
+    deployed = [
+        Deployment("Wine", "5", "staging", "aaa", "Healthy"),
+        Deployment("Wine", "3", "staging", "bbb", "Degraded"),
+    ]
+    staging, _ = rows(
+        SPEC, LOCK, compat={}, verdicts={}, deployed=deployed, revision_order={"bbb": 0, "aaa": 1}, pending={}
+    )
     assert (staging.deployed, staging.health, staging.drift) == ("3 @bbb", "Degraded", "runs 3, locked 5")
 
 
 def test_gate_verdict_and_pending_promotion() -> None:
-    verdicts = {t.key: evaluate(applicable(SPEC, t), Facts({"accuracy": a}), None)
-                for t, a in zip(SPEC.targets, (0.8, 0.95), strict=True)}
-    staging, prod = rows(SPEC, LOCK, compat={}, verdicts=verdicts, deployed=[], revision_order={},
-                         pending={("wine", "staging"): "7"})
+    verdicts = {
+        t.key: evaluate(applicable(SPEC, t), Facts({"accuracy": a}), None)
+        for t, a in zip(SPEC.targets, (0.8, 0.95), strict=True)
+    }
+    staging, prod = rows(
+        SPEC, LOCK, compat={}, verdicts=verdicts, deployed=[], revision_order={}, pending={("wine", "staging"): "7"}
+    )
     assert (staging.gate, staging.pending, staging.deployed) == ("fail: accuracy 0.8 < min 0.9", "→ 7", "not deployed")
     assert (prod.gate, prod.pending) == ("pass", ""), "prod follows staging: staging's gates apply to it too"
     assert text([staging], with_pending=True).splitlines()[1].endswith("  → 7")

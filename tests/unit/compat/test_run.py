@@ -41,19 +41,37 @@ IMAGE = "docker.io/seldonio/mlserver:1.7.1"
 
 
 def _entry(model: str, env: str, name: str, version: str) -> LockEntry:
-    return LockEntry(model, env, name, Ref("version", version), version, f"s3://b/{name}/{version}",
-                     f"s3://b/{name}/{version}", "run")
+    return LockEntry(
+        model,
+        env,
+        name,
+        Ref("version", version),
+        version,
+        f"s3://b/{name}/{version}",
+        f"s3://b/{name}/{version}",
+        "run",
+    )
 
 
-LOCK = Lock({e.key: e for e in (_entry("wine", "dev", "Wine", "3"), _entry("wine", "staging", "Wine", "3"),
-                                _entry("churn", "dev", "churn", "1"))})
+LOCK = Lock(
+    {
+        e.key: e
+        for e in (
+            _entry("wine", "dev", "Wine", "3"),
+            _entry("wine", "staging", "Wine", "3"),
+            _entry("churn", "dev", "churn", "1"),
+        )
+    }
+)
 
 
 def test_one_check_per_version_and_image_and_a_reason_for_each_target_left_out() -> None:
     checks, skipped, _ = plan_checks(parse_spec(SPEC)[0], LOCK)
     assert checks == [Check("Wine", "3", "s3://b/Wine/3", IMAGE, (("wine", "dev"), ("wine", "staging")))]
-    assert skipped == ["churn/dev: method image serves its own container, no runtime loads it",
-                       "new/dev: not in models.lock; run `kserve-gitops lock` first"]
+    assert skipped == [
+        "churn/dev: method image serves its own container, no runtime loads it",
+        "new/dev: not in models.lock; run `kserve-gitops lock` first",
+    ]
 
 
 def test_a_version_already_checked_on_its_image_is_left_out_unless_rechecked() -> None:
@@ -63,8 +81,10 @@ def test_a_version_already_checked_on_its_image_is_left_out_unless_rechecked() -
     assert [c.entries for c in checks] == [(("wine", "staging"),)]
     assert skipped == [f"wine/dev: version 3 already checked on {IMAGE} (fails); --recheck loads it again"]
     assert recorded_failure
-    assert plan_checks(parse_spec(SPEC)[0], lock, "wine", recheck=True)[0][0].entries == (("wine", "dev"),
-                                                                                          ("wine", "staging"))
+    assert plan_checks(parse_spec(SPEC)[0], lock, "wine", recheck=True)[0][0].entries == (
+        ("wine", "dev"),
+        ("wine", "staging"),
+    )
 
 
 def test_naming_nothing_that_exists_is_an_error_listing_what_does() -> None:
@@ -81,16 +101,21 @@ def unsigned_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
 
     target = tmp_path_factory.mktemp("unsigned") / "model"
-    mlflow.sklearn.save_model(LogisticRegression().fit([[0.0], [1.0]], [0, 1]), str(target),
-                              serialization_format="cloudpickle", pip_requirements=["scikit-learn"])
+    mlflow.sklearn.save_model(
+        LogisticRegression().fit([[0.0], [1.0]], [0, 1]),
+        str(target),
+        serialization_format="cloudpickle",
+        pip_requirements=["scikit-learn"],
+    )
     return target
 
 
 def _run(model_dir: Path, answer: dict[str, Any], image: str = IMAGE) -> tuple[list[Any], list[Any]]:
     sent: list[Any] = []
 
-    def load(image: str, facts: RuntimeImage | None, directory: Path, request: dict[str, Any] | None,
-             what: str) -> Probed:
+    def load(
+        image: str, facts: RuntimeImage | None, directory: Path, request: dict[str, Any] | None, what: str
+    ) -> Probed:
         sent.append(request)
         return Probed("virtualenv (Python 3.10.13)", answer)
 
@@ -99,8 +124,7 @@ def _run(model_dir: Path, answer: dict[str, Any], image: str = IMAGE) -> tuple[l
     return results, sent
 
 
-def test_a_model_without_signature_is_still_loaded_and_the_request_says_why_it_is_skipped(
-        unsigned_model: Path) -> None:
+def test_a_model_without_signature_is_still_loaded_and_the_request_says_why_it_is_skipped(unsigned_model: Path) -> None:
     (result,), sent = _run(unsigned_model, {"loads": True})
     assert sent == [None]
     assert result.load_check.verdict == "loads"
@@ -108,11 +132,13 @@ def test_a_model_without_signature_is_still_loaded_and_the_request_says_why_it_i
 
 
 def test_the_loaders_error_becomes_the_recorded_verdict(unsigned_model: Path) -> None:
-    (result,), _ = _run(unsigned_model, {"loads": False, "error": "MlflowException: Unrecognized serialization "
-                                                                 "format: skops."})
+    (result,), _ = _run(
+        unsigned_model, {"loads": False, "error": "MlflowException: Unrecognized serialization format: skops."}
+    )
     assert (result.load_check.verdict, result.load_check.image) == ("fails", IMAGE)
-    assert result.load_check.error == ("MLServer's MLflow runtime failed to load it: MlflowException: "
-                                       "Unrecognized serialization format: skops.")
+    assert result.load_check.error == (
+        "MLServer's MLflow runtime failed to load it: MlflowException: Unrecognized serialization format: skops."
+    )
     new = record(LOCK, [result])
     assert new.entries[("wine", "dev")].load_check == result.load_check
     assert new.entries[("wine", "staging")].load_check is None, "this check stood for wine/dev only"
@@ -121,6 +147,7 @@ def test_the_loaders_error_becomes_the_recorded_verdict(unsigned_model: Path) ->
 def test_an_image_with_no_known_contents_needs_docker_and_says_which(unsigned_model: Path) -> None:
     with pytest.raises(UserError) as caught:
         _run(unsigned_model, {"loads": True}, image="registry.example.com/mlserver:custom")
-    assert str(caught.value).startswith("'Wine' version 3 on registry.example.com/mlserver:custom: "
-                                        "kserve-gitops does not know what the image")
+    assert str(caught.value).startswith(
+        "'Wine' version 3 on registry.example.com/mlserver:custom: kserve-gitops does not know what the image"
+    )
     assert "--docker" in str(caught.value)

@@ -28,8 +28,10 @@ HASH_A, HASH_B = sha256(b"a"), sha256(b"b")
 
 
 def _crd(group: str, kind: str, api_version: str = "apiextensions.k8s.io/v1") -> bytes:
-    return (f"apiVersion: {api_version}\nkind: CustomResourceDefinition\n"
-            f"spec:\n  group: {group}\n  names:\n    kind: {kind}\n").encode()
+    return (
+        f"apiVersion: {api_version}\nkind: CustomResourceDefinition\n"
+        f"spec:\n  group: {group}\n  names:\n    kind: {kind}\n"
+    ).encode()
 
 
 def _locked(file: CrdFile, digest: str = HASH_A, version: str = "") -> dict[str, CrdLockEntry]:
@@ -59,13 +61,16 @@ def test_default_platform_fetches_the_eight_crds_from_the_tagged_release_layout(
         "argocd/appproject-crd.yaml",
     ]
     assert [(f.project.group, f.kind) for f in (ISVC, APP_PROJECT)] == [
-        ("serving.kserve.io", "InferenceService"), ("argoproj.io", "AppProject")]
+        ("serving.kserve.io", "InferenceService"),
+        ("argoproj.io", "AppProject"),
+    ]
 
 
 def test_pinned_versions_and_base_url_shape_every_url() -> None:
     files = crd_files(Platform(kserve_version="v0.19.1", argocd_version="v3.4.0"), "https://ghe.example.com/raw/")
-    assert files[0].url == ("https://ghe.example.com/raw/kserve/kserve/v0.19.1/"
-                            "config/crd/full/serving.kserve.io_inferenceservices.yaml")
+    assert files[0].url == (
+        "https://ghe.example.com/raw/kserve/kserve/v0.19.1/config/crd/full/serving.kserve.io_inferenceservices.yaml"
+    )
     assert files[-1].url == "https://ghe.example.com/raw/argoproj/argo-cd/v3.4.0/manifests/crds/appproject-crd.yaml"
     assert {f.version for f in files} == {"v0.19.1", "v3.4.0"}
 
@@ -81,20 +86,30 @@ def test_real_crd_of_the_expected_kind_passes() -> None:
     assert crd_problem(ISVC, _crd("serving.kserve.io", "InferenceService")) == ""
 
 
-@pytest.mark.parametrize(("data", "found"), [
-    (_crd("serving.kserve.io", "InferenceGraph"), "holds apiextensions.k8s.io/v1 CustomResourceDefinition of "
-                                                  "serving.kserve.io InferenceGraph"),
-    (_crd("serving.kserve.io", "InferenceService", "apiextensions.k8s.io/v1beta1"), "v1beta1"),
-    (b"<html><body>Sign in to continue</body></html>", "holds no Kubernetes object"),
-    (b"apiVersion: v1\nkind: ConfigMap\n", "holds v1 ConfigMap"),
-    (b"", "holds 0 YAML documents"),
-    (_crd("serving.kserve.io", "InferenceService") + b"---\n" + _crd("a", "B"), "holds 2 YAML documents"),
-    (b"key: [unclosed", "is not YAML"),
-])
+@pytest.mark.parametrize(
+    ("data", "found"),
+    [
+        (
+            _crd("serving.kserve.io", "InferenceGraph"),
+            "holds apiextensions.k8s.io/v1 CustomResourceDefinition of serving.kserve.io InferenceGraph",
+        ),
+        (_crd("serving.kserve.io", "InferenceService", "apiextensions.k8s.io/v1beta1"), "v1beta1"),
+        (b"<html><body>Sign in to continue</body></html>", "holds no Kubernetes object"),
+        (b"apiVersion: v1\nkind: ConfigMap\n", "holds v1 ConfigMap"),
+        (b"", "holds 0 YAML documents"),
+        (_crd("serving.kserve.io", "InferenceService") + b"---\n" + _crd("a", "B"), "holds 2 YAML documents"),
+        (b"key: [unclosed", "is not YAML"),
+    ],
+)
 def test_anything_but_the_expected_crd_is_named(data: bytes, found: str) -> None:
     problem = crd_problem(ISVC, data)
-    assert problem.startswith(("is not the apiextensions.k8s.io/v1 CustomResourceDefinition of serving.kserve.io "
-                               "InferenceService; it holds ", "is not YAML ("))
+    assert problem.startswith(
+        (
+            "is not the apiextensions.k8s.io/v1 CustomResourceDefinition of serving.kserve.io "
+            "InferenceService; it holds ",
+            "is not YAML (",
+        )
+    )
     assert found in problem
 
 
@@ -112,11 +127,14 @@ def test_lock_round_trips_sorted_with_a_header_and_no_timestamps() -> None:
     assert loads_lock(text, CRD_LOCK_FILE) == lock
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    (b"[1, 2]", "expected a mapping"),
-    (b"a: {version: v1, url: u}\nb: {version: v1, url: u, sha256: abc}\n", "entry 'a' needs exactly"),
-    (b"a: [unclosed", "not YAML"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (b"[1, 2]", "expected a mapping"),
+        (b"a: {version: v1, url: u}\nb: {version: v1, url: u, sha256: abc}\n", "entry 'a' needs exactly"),
+        (b"a: [unclosed", "not YAML"),
+    ],
+)
 def test_a_broken_lock_names_the_file_and_how_to_recover(text: bytes, message: str) -> None:
     with pytest.raises(UserError) as caught:
         loads_lock(text, f"{WHERE}/{CRD_LOCK_FILE}")
@@ -130,13 +148,19 @@ def test_a_matching_file_needs_nothing() -> None:
     assert drift([ISVC], {ISVC.local: HASH_A}, _locked(ISVC), WHERE) == {}
 
 
-@pytest.mark.parametrize(("on_disk", "lock", "message"), [
-    ({}, {}, f"not recorded in {CRD_LOCK_FILE}"),
-    ({ISVC.local: HASH_A}, _locked(ISVC, version="v0.19.0"), "crds.lock.yaml has v0.19.0, but "
-                                                             "platform.kserveVersion pins v0.20.0"),
-    ({ISVC.local: None}, _locked(ISVC), "missing"),
-    ({ISVC.local: HASH_B}, _locked(ISVC), f"changed on disk: sha256 {HASH_B}, crds.lock.yaml has {HASH_A}"),
-])
+@pytest.mark.parametrize(
+    ("on_disk", "lock", "message"),
+    [
+        ({}, {}, f"not recorded in {CRD_LOCK_FILE}"),
+        (
+            {ISVC.local: HASH_A},
+            _locked(ISVC, version="v0.19.0"),
+            "crds.lock.yaml has v0.19.0, but platform.kserveVersion pins v0.20.0",
+        ),
+        ({ISVC.local: None}, _locked(ISVC), "missing"),
+        ({ISVC.local: HASH_B}, _locked(ISVC), f"changed on disk: sha256 {HASH_B}, crds.lock.yaml has {HASH_A}"),
+    ],
+)
 def test_drift_says_why_a_file_is_not_the_locked_copy(
     on_disk: dict[str, str | None], lock: dict[str, CrdLockEntry], message: str
 ) -> None:

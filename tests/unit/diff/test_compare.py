@@ -9,9 +9,12 @@ from generator.diff.compare import Build, ObjectId, compare, object_changes, ski
 
 
 def isvc(name: str, *, replicas: int = 1, version: str = "v1beta1") -> dict[str, Any]:
-    return {"apiVersion": f"serving.kserve.io/{version}", "kind": "InferenceService",
-            "metadata": {"name": name, "namespace": "ml-prod"},
-            "spec": {"predictor": {"minReplicas": replicas, "model": {"modelFormat": {"name": "mlflow"}}}}}
+    return {
+        "apiVersion": f"serving.kserve.io/{version}",
+        "kind": "InferenceService",
+        "metadata": {"name": name, "namespace": "ml-prod"},
+        "spec": {"predictor": {"minReplicas": replicas, "model": {"modelFormat": {"name": "mlflow"}}}},
+    }
 
 
 PROJECT = {"apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject", "metadata": {"name": "models"}}
@@ -31,9 +34,12 @@ def test_one_changed_field_names_exactly_that_object_and_line() -> None:
 
     assert result.status == "changed"
     assert [(c.id, c.change) for c in result.changes] == [
-        (ObjectId("serving.kserve.io", "InferenceService", "ml-prod", "b"), "changed")]
-    assert result.diff.startswith("--- before/environments/prod/InferenceService/ml-prod/b\n"
-                                  "+++ after/environments/prod/InferenceService/ml-prod/b\n@@ ")
+        (ObjectId("serving.kserve.io", "InferenceService", "ml-prod", "b"), "changed")
+    ]
+    assert result.diff.startswith(
+        "--- before/environments/prod/InferenceService/ml-prod/b\n"
+        "+++ after/environments/prod/InferenceService/ml-prod/b\n@@ "
+    )
     assert "-    minReplicas: 1\n+    minReplicas: 2\n" in result.diff
     assert (result.added, result.removed, result.summary) == (1, 1, "+1 \N{MINUS SIGN}1 lines")
 
@@ -83,7 +89,10 @@ def test_a_failed_build_is_reported_with_its_side_and_kustomize_s_words() -> Non
     in_tree = compare("environments/prod", broken, Build(error="kustomize build failed: bad patch"))
 
     assert (at_base.status, at_base.failed, at_base.error) == (
-        "build-failed", "base", "kustomize build failed: missing resource x.yaml")
+        "build-failed",
+        "base",
+        "kustomize build failed: missing resource x.yaml",
+    )
     assert at_base.summary == "⚠️ kustomize failed on the base"
     assert (in_tree.failed, in_tree.error) == ("working tree", "kustomize build failed: bad patch")
 

@@ -12,8 +12,12 @@ SHA = "0123456789abcdef0123456789abcdef01234567"
 
 
 def configmap(name: str, lines: int = 1, value: str = "a") -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "ml"},
-            "data": {f"key{i:06}": f"{value}{i}" for i in range(lines)}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": "ml"},
+        "data": {f"key{i:06}": f"{value}{i}" for i in range(lines)},
+    }
 
 
 def changed(directory: str, lines: int = 1) -> DirectoryDiff:
@@ -24,9 +28,12 @@ def report(*directories: DirectoryDiff) -> RenderedDiff:
     return RenderedDiff("origin/HEAD", SHA, directories)
 
 
-SMALL = report(changed("environments/dev"), compare("environments/prod", Build(()), Build(())),
-               compare("cluster", Build(error="kustomize build failed: no such file"), Build(())),
-               skipped("environments/Not_An_Env"))
+SMALL = report(
+    changed("environments/dev"),
+    compare("environments/prod", Build(()), Build(())),
+    compare("cluster", Build(error="kustomize build failed: no such file"), Build(())),
+    skipped("environments/Not_An_Env"),
+)
 
 
 def test_text_is_the_patch_alone_and_empty_when_nothing_changes() -> None:
@@ -35,9 +42,11 @@ def test_text_is_the_patch_alone_and_empty_when_nothing_changes() -> None:
 
 
 def test_notes_name_failed_and_skipped_directories_and_count_the_rest() -> None:
-    assert notes(SMALL) == ("cluster: ⚠️ kustomize failed on the base\n  kustomize build failed: no such file\n"
-                            "environments/Not_An_Env: ⚠️ not an environment name, not built\n"
-                            "2 of 4 directories differ (base: origin/HEAD = 0123456789ab)\n")
+    assert notes(SMALL) == (
+        "cluster: ⚠️ kustomize failed on the base\n  kustomize build failed: no such file\n"
+        "environments/Not_An_Env: ⚠️ not an environment name, not built\n"
+        "2 of 4 directories differ (base: origin/HEAD = 0123456789ab)\n"
+    )
 
 
 def test_json_has_the_documented_shape() -> None:
@@ -46,11 +55,16 @@ def test_json_has_the_documented_shape() -> None:
     assert document["base"] == {"ref": "origin/HEAD", "commit": SHA}
     assert document["changed"] == 2
     dev, prod, cluster, bad = document["directories"]
-    assert dev == {"directory": "environments/dev", "status": "changed", "summary": "+1 \N{MINUS SIGN}1 lines",
-                   "added": 1, "removed": 1,
-                   "objects": [{"group": "", "kind": "ConfigMap", "namespace": "ml", "name": "c",
-                                "change": "changed"}],
-                   "diff": SMALL.directories[0].diff, "error": None}
+    assert dev == {
+        "directory": "environments/dev",
+        "status": "changed",
+        "summary": "+1 \N{MINUS SIGN}1 lines",
+        "added": 1,
+        "removed": 1,
+        "objects": [{"group": "", "kind": "ConfigMap", "namespace": "ml", "name": "c", "change": "changed"}],
+        "diff": SMALL.directories[0].diff,
+        "error": None,
+    }
     assert (prod["status"], prod["objects"], prod["diff"]) == ("unchanged", [], "")
     assert cluster["error"] == {"side": "base", "message": "kustomize build failed: no such file"}
     assert bad["status"] == "skipped"
@@ -61,18 +75,21 @@ def test_markdown_has_the_marker_first_and_one_section_per_directory() -> None:
 
     assert body.startswith(f"{MARKER}\n### Rendered manifests\n")
     assert "at the base (`0123456789ab`) and with this change: 2 of 4 directories differ." in body
-    assert ("<details><summary><code>environments/dev</code>: +1 \N{MINUS SIGN}1 lines</summary>\n\n`````diff\n"
-            f"{SMALL.directories[0].diff}`````\n\n</details>") in body
+    assert (
+        "<details><summary><code>environments/dev</code>: +1 \N{MINUS SIGN}1 lines</summary>\n\n`````diff\n"
+        f"{SMALL.directories[0].diff}`````\n\n</details>"
+    ) in body
     assert "<code>environments/prod</code>: no change\n" in body
-    assert ("<details><summary><code>cluster</code>: ⚠️ kustomize failed on the base</summary>\n\n`````text\n"
-            "kustomize build failed: no such file\n`````") in body
+    assert (
+        "<details><summary><code>cluster</code>: ⚠️ kustomize failed on the base</summary>\n\n`````text\n"
+        "kustomize build failed: no such file\n`````"
+    ) in body
     assert "<code>environments/Not_An_Env</code>: ⚠️ not an environment name, not built\n" in body
     assert "Cut to fit" not in body
 
 
 def test_markdown_escapes_names_and_fences_longer_than_any_backticks_inside() -> None:
-    ticks = compare("environments/dev", Build((configmap("c", value="x"),)),
-                    Build((configmap("c", value="``````"),)))
+    ticks = compare("environments/dev", Build((configmap("c", value="x"),)), Build((configmap("c", value="``````"),)))
 
     body = markdown(report(ticks, skipped("environments/<b>")))
 
@@ -81,8 +98,12 @@ def test_markdown_escapes_names_and_fences_longer_than_any_backticks_inside() ->
 
 
 def test_a_huge_diff_is_cut_says_so_and_the_comment_stays_under_github_s_limit() -> None:
-    huge = report(changed("environments/dev", 5_000), changed("environments/staging"),
-                  changed("environments/prod", 5_000), compare("argocd", Build(()), Build(())))
+    huge = report(
+        changed("environments/dev", 5_000),
+        changed("environments/staging"),
+        changed("environments/prod", 5_000),
+        compare("argocd", Build(()), Build(())),
+    )
 
     body = markdown(huge, details_url="https://github.com/o/r/actions/runs/1")
 
@@ -101,7 +122,8 @@ def test_a_huge_diff_is_cut_says_so_and_the_comment_stays_under_github_s_limit()
     assert "<code>argocd</code>: no change\n" in body
     assert body.endswith(
         "> [!NOTE]\n> Cut to fit GitHub's comment size limit: 3 diff(s) are incomplete or not shown. See "
-        f"[the full diffs](https://github.com/o/r/actions/runs/1), or `kserve-gitops diff --base {SHA}`.\n")
+        f"[the full diffs](https://github.com/o/r/actions/runs/1), or `kserve-gitops diff --base {SHA}`.\n"
+    )
 
 
 def test_small_diffs_before_a_huge_one_are_shown_whole() -> None:

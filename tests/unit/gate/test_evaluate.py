@@ -11,11 +11,18 @@ LATENCY = ("prod", Gates(metrics=(MetricGate("latency_p95_ms", max=120, max_rise
 
 
 def test_better_candidate_passes_every_rule() -> None:
-    verdict = evaluate([ACCURACY, LATENCY], Facts({"accuracy": 0.96, "latency_p95_ms": 80}),
-                       Facts({"accuracy": 0.95, "latency_p95_ms": 85}))
+    verdict = evaluate(
+        [ACCURACY, LATENCY],
+        Facts({"accuracy": 0.96, "latency_p95_ms": 80}),
+        Facts({"accuracy": 0.95, "latency_p95_ms": 85}),
+    )
     assert verdict.passed and verdict.summary() == "pass"
     assert [(c.metric, c.rule) for c in verdict.checks] == [
-        ("accuracy", "min"), ("accuracy", "maxDrop"), ("latency_p95_ms", "max"), ("latency_p95_ms", "maxRise")]
+        ("accuracy", "min"),
+        ("accuracy", "maxDrop"),
+        ("latency_p95_ms", "max"),
+        ("latency_p95_ms", "maxRise"),
+    ]
 
 
 def test_a_drop_of_exactly_max_drop_passes_and_one_beyond_fails() -> None:
@@ -73,6 +80,8 @@ models:
     assert prod is not None
     found = applicable(spec, prod)
     assert [(env, g.require_signature, [m.metric for m in g.metrics]) for env, g in found] == [
-        ("prod", True, []), ("staging", False, ["accuracy"])]
+        ("prod", True, []),
+        ("staging", False, ["accuracy"]),
+    ]
     verdict = evaluate(found, Facts({"accuracy": 0.5}, signature=True), None, prod.gates.override)
     assert not verdict.admitted, "staging's override does not carry over to prod"

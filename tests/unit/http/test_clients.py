@@ -31,9 +31,15 @@ from tests.support.faults import Fault, faulty
 from tests.support.paths import REPO_ROOT
 from tests.unit.webhook.support import mlflow_body
 
-LIMITS = {"KSERVE_GITOPS_HTTP_CONNECT_TIMEOUT": "1", "KSERVE_GITOPS_HTTP_READ_TIMEOUT": "1",
-          "KSERVE_GITOPS_HTTP_DEADLINE": "3", "KSERVE_GITOPS_HTTP_RETRIES": "1", "KSERVE_GITOPS_HTTP_BACKOFF": "0.05",
-          "KSERVE_GITOPS_HTTP_RETRY_AFTER_MAX": "5", "KSERVE_GITOPS_HTTP_MAX_BODY": str(1 << 20)}
+LIMITS = {
+    "KSERVE_GITOPS_HTTP_CONNECT_TIMEOUT": "1",
+    "KSERVE_GITOPS_HTTP_READ_TIMEOUT": "1",
+    "KSERVE_GITOPS_HTTP_DEADLINE": "3",
+    "KSERVE_GITOPS_HTTP_RETRIES": "1",
+    "KSERVE_GITOPS_HTTP_BACKOFF": "0.05",
+    "KSERVE_GITOPS_HTTP_RETRY_AFTER_MAX": "5",
+    "KSERVE_GITOPS_HTTP_MAX_BODY": str(1 << 20),
+}
 SAFETY = 30.0  # seconds: far beyond any limit above
 SPEC = """\
 apiVersion: kserve-gitops/v1
@@ -51,8 +57,10 @@ RESET = ("Connection reset by peer", "Connection aborted", "connection broken", 
 # fault, what a client of the HTTP door says about it
 FAULTS: dict[str, tuple[Callable[[], Fault], tuple[str, ...]]] = {
     "500": (lambda: Fault("status", status=500), ("HTTP 500 Internal Server Error (2 attempts",)),
-    "429-retry-after-an-hour": (lambda: Fault("status", status=429, headers={"Retry-After": "3600"}),
-                                ("asking to retry after 3600 s",)),
+    "429-retry-after-an-hour": (
+        lambda: Fault("status", status=429, headers={"Retry-After": "3600"}),
+        ("asking to retry after 3600 s",),
+    ),
     "hang": (lambda: Fault("hang"), TIMED_OUT),
     "drip": (lambda: Fault("drip", interval=0.2), ("answer still incomplete after 3 s",)),
     "huge": (lambda: Fault("huge"), ("answer larger than 1048576 bytes",)),
@@ -113,9 +121,14 @@ def test_a_dripping_mlflow_ends_the_lock_process_too(tmp_path: Path) -> None:
     """The call left behind at its deadline must not keep the process alive."""
     (tmp_path / "models.yaml").write_text(SPEC)
     with faulty(Fault("drip", interval=0.5)) as url:
-        done = subprocess.run([sys.executable, "-m", "generator", "lock", "--repo", str(tmp_path)],
-                              env=os.environ | {"MLFLOW_TRACKING_URI": url, "PYTHONPATH": str(REPO_ROOT)},
-                              capture_output=True, text=True, timeout=SAFETY, check=False)
+        done = subprocess.run(
+            [sys.executable, "-m", "generator", "lock", "--repo", str(tmp_path)],
+            env=os.environ | {"MLFLOW_TRACKING_URI": url, "PYTHONPATH": str(REPO_ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=SAFETY,
+            check=False,
+        )
     assert done.returncode == EXIT_ENVIRONMENT, done.stderr
     assert "no complete answer within 3 s" in done.stderr
 
@@ -179,8 +192,11 @@ def test_the_webhook_answers_mlflow_while_github_hangs_and_accepts_mlflows_retry
     fault = Fault("hang")
     body = mlflow_body("model_version_alias", "created", name="Wine", alias="champion", version="4")
     now = int(time.time())
-    signed = {"X-MLflow-Delivery-Id": "d-1", "X-MLflow-Timestamp": str(now),
-              "X-MLflow-Signature": sign("secret", "d-1", str(now), body)}
+    signed = {
+        "X-MLflow-Delivery-Id": "d-1",
+        "X-MLflow-Timestamp": str(now),
+        "X-MLflow-Signature": sign("secret", "d-1", str(now), body),
+    }
     with faulty(fault) as url:
         journal = Journal(tmp_path, 600)
         dispatcher = Dispatcher(WebhookGitHub("acme/platform", "ghs_secret-token", api_url=url), journal)

@@ -16,8 +16,16 @@ from generator.errors import EXIT_ENVIRONMENT, EnvironmentProblem
 from generator.util.http import Http, HttpFailure, HttpSettings
 from tests.support.faults import Fault, faulty
 
-FAST = HttpSettings(connect_timeout=1, read_timeout=1, deadline=3, retries=2, backoff=0.01, backoff_max=0.05,
-                    retry_after_max=5, max_body=1 << 20)
+FAST = HttpSettings(
+    connect_timeout=1,
+    read_timeout=1,
+    deadline=3,
+    retries=2,
+    backoff=0.01,
+    backoff_max=0.05,
+    retry_after_max=5,
+    max_body=1 << 20,
+)
 SAFETY = 20.0  # seconds: far beyond any limit above
 
 
@@ -51,8 +59,10 @@ def test_a_retry_after_over_the_cap_fails_at_once_saying_when_to_retry(http: Htt
     fault = Fault("status", status=429, headers={"Retry-After": "3600"})
     failure = fails(http, fault)
     assert len(fault.requests) == 1
-    assert "HTTP 429 Too Many Requests, asking to retry after 3600 s, more than the 5 s waited for " \
-           "(KSERVE_GITOPS_HTTP_RETRY_AFTER_MAX)" in str(failure)
+    assert (
+        "HTTP 429 Too Many Requests, asking to retry after 3600 s, more than the 5 s waited for "
+        "(KSERVE_GITOPS_HTTP_RETRY_AFTER_MAX)" in str(failure)
+    )
     assert "try again after 20" in str(failure)  # a UTC date and time
 
 
@@ -65,8 +75,9 @@ def test_a_retry_after_under_the_cap_is_waited_for(http: Http) -> None:
 def test_a_server_that_never_answers_times_out(http: Http) -> None:
     fault = Fault("hang")
     failure = fails(http, fault)
-    assert "no answer within 1 s (KSERVE_GITOPS_HTTP_READ_TIMEOUT)" in str(failure) or \
-        "no complete answer within 3 s (KSERVE_GITOPS_HTTP_DEADLINE)" in str(failure)
+    assert "no answer within 1 s (KSERVE_GITOPS_HTTP_READ_TIMEOUT)" in str(
+        failure
+    ) or "no complete answer within 3 s (KSERVE_GITOPS_HTTP_DEADLINE)" in str(failure)
     assert 1 < len(fault.requests) <= 3
 
 
@@ -123,8 +134,9 @@ def test_an_answer_within_the_limits_is_returned_whatever_its_status(http: Http)
 
 
 def test_settings_come_from_the_environment_and_bad_values_are_named() -> None:
-    assert HttpSettings.from_env({"KSERVE_GITOPS_HTTP_DEADLINE": "12.5", "KSERVE_GITOPS_HTTP_RETRIES": "0"}) == \
-        HttpSettings(deadline=12.5, retries=0)
+    assert HttpSettings.from_env(
+        {"KSERVE_GITOPS_HTTP_DEADLINE": "12.5", "KSERVE_GITOPS_HTTP_RETRIES": "0"}
+    ) == HttpSettings(deadline=12.5, retries=0)
     with pytest.raises(EnvironmentProblem) as caught:
         HttpSettings.from_env({"KSERVE_GITOPS_HTTP_RETRIES": "many", "KSERVE_GITOPS_HTTP_DEADLINE": "0"})
     assert "KSERVE_GITOPS_HTTP_RETRIES='many' is not a non-negative whole number" in str(caught.value)

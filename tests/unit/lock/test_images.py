@@ -48,21 +48,42 @@ def _spec() -> Spec:
 
 def _entry(model: str, env: str, ref: Ref, version: str, registered: str = "Wine") -> LockEntry:
     source = f"mlflow-artifacts:/1/models/m-{version}/artifacts"
-    return LockEntry(model, env, registered, ref, version, source, f"s3://bucket/mlartifacts/1/models/m-{version}/"
-                     "artifacts", f"run{version}")
+    return LockEntry(
+        model,
+        env,
+        registered,
+        ref,
+        version,
+        source,
+        f"s3://bucket/mlartifacts/1/models/m-{version}/artifacts",
+        f"run{version}",
+    )
 
 
 def _lock(*entries: LockEntry) -> Lock:
     return Lock({e.key: e for e in entries})
 
 
-LOCK = _lock(_entry("wine", "dev", Ref("latest"), "3"), _entry("wine", "staging", Ref("alias", "challenger"), "3"),
-             _entry("wine", "prod", Ref("alias", "champion"), "2"),
-             _entry("churn", "prod", Ref("version", "3"), "3", "churn"))
+LOCK = _lock(
+    _entry("wine", "dev", Ref("latest"), "3"),
+    _entry("wine", "staging", Ref("alias", "challenger"), "3"),
+    _entry("wine", "prod", Ref("alias", "champion"), "2"),
+    _entry("churn", "prod", Ref("version", "3"), "3", "churn"),
+)
 
 
-@pytest.mark.parametrize("bad", ["", "sha256:" + "AB" * 32, "sha256:" + "a" * 63, "sha512:" + "a" * 64,
-                                 "ab" * 32, DIGEST + "\n", "sha256:" + "g" * 64])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "sha256:" + "AB" * 32,
+        "sha256:" + "a" * 63,
+        "sha512:" + "a" * 64,
+        "ab" * 32,
+        DIGEST + "\n",
+        "sha256:" + "g" * 64,
+    ],
+)
 def test_only_sha256_with_64_lowercase_hex_is_a_digest(bad: str) -> None:
     with pytest.raises(UserError, match="not an image digest"):
         check_digest(bad)
@@ -100,11 +121,14 @@ def test_record_sets_the_digest_on_every_image_entry_of_that_model_and_version_o
     assert new.entries[("wine", "prod")] == LOCK.entries[("wine", "prod")]
 
 
-@pytest.mark.parametrize(("model", "version", "named"), [
-    ("wine", "7", "dev: version 3 (method image); staging: version 3 (method image); prod: version 2"),
-    ("churn", "3", "prod: version 3 (method runtime)"),
-    ("nope", "1", "models: churn, wine"),
-])
+@pytest.mark.parametrize(
+    ("model", "version", "named"),
+    [
+        ("wine", "7", "dev: version 3 (method image); staging: version 3 (method image); prod: version 2"),
+        ("churn", "3", "prod: version 3 (method runtime)"),
+        ("nope", "1", "models: churn, wine"),
+    ],
+)
 def test_record_without_a_matching_entry_names_what_exists(model: str, version: str, named: str) -> None:
     with pytest.raises(UserError, match="served by method image") as caught:
         record(_spec(), LOCK, model, version, DIGEST)
@@ -113,9 +137,16 @@ def test_record_without_a_matching_entry_names_what_exists(model: str, version: 
 
 def test_pending_lists_each_undigested_image_once_with_the_environments_it_serves() -> None:
     found = pending(_spec(), record(_spec(), LOCK, "wine", "2", DIGEST))
-    assert [p.as_dict() for p in found] == [{"model": "wine", "version": "3", "registeredModel": "Wine",
-                                             "tag": "example.com/models/wine:wine-v3", "env": "dev",
-                                             "envs": ["dev", "staging"]}]
+    assert [p.as_dict() for p in found] == [
+        {
+            "model": "wine",
+            "version": "3",
+            "registeredModel": "Wine",
+            "tag": "example.com/models/wine:wine-v3",
+            "env": "dev",
+            "envs": ["dev", "staging"],
+        }
+    ]
     assert pending(_spec(), record(_spec(), record(_spec(), LOCK, "wine", "2", DIGEST), "wine", "3", OTHER)) == []
 
 

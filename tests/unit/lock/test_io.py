@@ -150,7 +150,8 @@ def test_lock_values_that_reach_manifests_are_single_clean_words_or_lines(field:
 
 def test_an_alias_bomb_lock_is_refused_without_expanding_it() -> None:
     bomb = "lockVersion: 1\na: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
-        f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True))
+        f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+    )
     with pytest.raises(LockError, match="alias bomb"):
         loads(bomb)
 

@@ -39,11 +39,21 @@ def _spec(prod_extra: str = "") -> Spec:
     return parse_spec(SPEC % prod_extra)[0]
 
 
-def _entry(model: str, env: str, ref: Ref, version: str, registered: str = "Wine", *,
-           info: ModelInfo | None = CLOUDPICKLE) -> LockEntry:
+def _entry(
+    model: str, env: str, ref: Ref, version: str, registered: str = "Wine", *, info: ModelInfo | None = CLOUDPICKLE
+) -> LockEntry:
     source = f"mlflow-artifacts:/1/models/m-{version}/artifacts"
-    return LockEntry(model, env, registered, ref, version, source, f"s3://bucket/mlartifacts/1/models/m-{version}/artifacts",
-                     f"run{version}", info)
+    return LockEntry(
+        model,
+        env,
+        registered,
+        ref,
+        version,
+        source,
+        f"s3://bucket/mlartifacts/1/models/m-{version}/artifacts",
+        f"run{version}",
+        info,
+    )
 
 
 def _full_lock() -> Lock:
@@ -57,8 +67,9 @@ def _full_lock() -> Lock:
 
 
 def _answer(query: Query, version: str, info: ModelInfo | None = CLOUDPICKLE) -> ModelVersion:
-    return ModelVersion(query.registered_model, version, f"mlflow-artifacts:/1/models/m-{version}/artifacts",
-                        f"run{version}", info)
+    return ModelVersion(
+        query.registered_model, version, f"mlflow-artifacts:/1/models/m-{version}/artifacts", f"run{version}", info
+    )
 
 
 def _unrecorded(lock: Lock) -> Lock:
@@ -160,8 +171,9 @@ def test_stale_entries_name_the_target_and_the_command() -> None:
     assert "kserve-gitops lock" in problem.hint
 
 
-@pytest.mark.parametrize(("values", "expected"), [(None, Update()), ([], Update(everything=True)),
-                                                  (["a/b"], Update(selectors=("a/b",)))])
+@pytest.mark.parametrize(
+    ("values", "expected"), [(None, Update()), ([], Update(everything=True)), (["a/b"], Update(selectors=("a/b",)))]
+)
 def test_update_parse(values: list[str] | None, expected: Update) -> None:
     assert Update.parse(values) == expected
 
@@ -221,8 +233,9 @@ def test_prod_refuses_a_version_whose_loadability_is_unknown_unless_its_policies
     assert [p.path.removeprefix("$.models.") for p in problems] == ["churn.environments.prod", "wine.environments.prod"]
     assert "policies.allowUnverifiedModels is false" in problems[0].message
     assert ("wine", "prod") not in new.entries
-    allowed = parse_spec(SPEC.replace("prod: {namespace: p}",
-                                      "prod: {namespace: p, policies: {allowUnverifiedModels: true}}") % "")[0]
+    allowed = parse_spec(
+        SPEC.replace("prod: {namespace: p}", "prod: {namespace: p, policies: {allowUnverifiedModels: true}}") % ""
+    )[0]
     assert merge(allowed, lock, Update(), {}) == (lock, [])
 
 
@@ -262,8 +275,9 @@ def test_update_records_missing_facts_of_held_and_pinned_versions_without_moving
 def test_compatibility_says_nothing_about_a_model_from_a_newer_mlflow() -> None:
     """It warned on every MLflow 3 model; a warning that always fires teaches people to ignore it."""
     lock = _full_lock()
-    lock.entries[("churn", "prod")] = replace(lock.entries[("churn", "prod")],
-                                              info=replace(CLOUDPICKLE, mlflow_version="3.17.2"))
+    lock.entries[("churn", "prod")] = replace(
+        lock.entries[("churn", "prod")], info=replace(CLOUDPICKLE, mlflow_version="3.17.2")
+    )
     assert compatibility(_spec(), lock) == []
 
 
@@ -272,8 +286,9 @@ def test_the_same_finding_is_reported_once_with_its_model_versions_and_places() 
     lock = Lock({key: replace(entry, info=skops) for key, entry in _full_lock().entries.items()})
     (warning,) = compatibility(_spec(), lock)
     assert warning.location() == "models.yaml:15: $.models.churn.environments.prod"
-    assert warning.message.startswith("'churn' version 4, 'Wine' version 3 and 'Wine' version 2: it is serialized "
-                                      "as 'skops'")
+    assert warning.message.startswith(
+        "'churn' version 4, 'Wine' version 3 and 'Wine' version 2: it is serialized as 'skops'"
+    )
     assert warning.message.endswith("(served at churn/prod, wine/dev, wine/staging and wine/prod)")
 
 
@@ -282,13 +297,19 @@ def test_a_finding_at_scale_stays_one_bounded_line() -> None:
     models = "".join(f"  m{i:03d}: {{registeredModel: M{i:03d}, environments: {envs}}}\n" for i in range(500))
     spec, _ = parse_spec(SPEC.split("models:", maxsplit=1)[0] + "models:\n" + models)
     skops = replace(CLOUDPICKLE, serialization_format="skops")
-    lock = Lock({t.key: _entry(t.model, t.env, t.ref, "1" if t.env == "prod" else "2", t.registered_model, info=skops)
-                 for t in spec.targets})
+    lock = Lock(
+        {
+            t.key: _entry(t.model, t.env, t.ref, "1" if t.env == "prod" else "2", t.registered_model, info=skops)
+            for t in spec.targets
+        }
+    )
     (warning,) = compatibility(spec, lock)
     assert warning.message.startswith(
-        "'M000' version 2, 'M000' version 1, 'M001' version 2 and 997 more model versions: it is serialized as 'skops'")
-    assert warning.message.endswith("(served at m000/dev, m000/prod, m001/dev, m001/prod, m002/dev, m002/prod "
-                                    "and 994 more places)")
+        "'M000' version 2, 'M000' version 1, 'M001' version 2 and 997 more model versions: it is serialized as 'skops'"
+    )
+    assert warning.message.endswith(
+        "(served at m000/dev, m000/prod, m001/dev, m001/prod, m002/dev, m002/prod and 994 more places)"
+    )
 
 
 def test_compatibility_judges_only_targets_served_by_a_runtime() -> None:
@@ -353,14 +374,17 @@ def test_a_registry_location_outside_the_declared_prefixes_is_not_locked() -> No
     answer = replace(_answer(query, "2"), download_uri="s3://elsewhere/1/models/m-2/artifacts")
     new, (problem,) = merge(_spec(), lock, Update(), {query: answer})
     assert ("wine", "prod") not in new.entries
-    assert problem.message == ("Wine version 2: the registry gives 's3://elsewhere/1/models/m-2/artifacts', which is "
-                               "not under an allowed storage prefix (allowed prefixes: s3://bucket/mlartifacts)")
+    assert problem.message == (
+        "Wine version 2: the registry gives 's3://elsewhere/1/models/m-2/artifacts', which is "
+        "not under an allowed storage prefix (allowed prefixes: s3://bucket/mlartifacts)"
+    )
     assert "registry.allowedStoragePrefixes" in problem.hint
 
 
 def test_an_unfetchable_locked_source_is_stale_for_render() -> None:
     lock = _full_lock()
-    lock.entries[("wine", "prod")] = replace(lock.entries[("wine", "prod")], source="file:///etc/passwd",
-                                             artifact_uri="file:///etc/passwd")
+    lock.entries[("wine", "prod")] = replace(
+        lock.entries[("wine", "prod")], source="file:///etc/passwd", artifact_uri="file:///etc/passwd"
+    )
     (problem,) = stale_entries(_spec(), lock)
     assert "'file:///etc/passwd' uses 'file', which KServe cannot fetch" in problem.message

@@ -22,9 +22,13 @@ def _read(lock: Lock) -> Lock:
 def _forged(**fields: str) -> Lock:
     lock = _full_lock()
     prod = lock.entries[("wine", "prod")]
-    lock.entries[prod.key] = replace(prod, version=fields.get("version", prod.version),
-                                     run_id=fields.get("run_id", prod.run_id), source=fields.get("source", prod.source),
-                                     artifact_uri=fields.get("artifact_uri", prod.artifact_uri))
+    lock.entries[prod.key] = replace(
+        prod,
+        version=fields.get("version", prod.version),
+        run_id=fields.get("run_id", prod.run_id),
+        source=fields.get("source", prod.source),
+        artifact_uri=fields.get("artifact_uri", prod.artifact_uri),
+    )
     return _read(lock)
 
 
@@ -35,7 +39,10 @@ def _registry(lock: Lock, info: ModelInfo | None = CLOUDPICKLE) -> dict[Query, R
 
 def test_every_locked_version_is_asked_once() -> None:
     assert queries(_spec(), _full_lock()) == [
-        Query("Wine", Ref("version", "2")), Query("Wine", Ref("version", "3")), Query("churn", Ref("version", "4"))]
+        Query("Wine", Ref("version", "2")),
+        Query("Wine", Ref("version", "3")),
+        Query("churn", Ref("version", "4")),
+    ]
 
 
 def test_a_lock_the_registry_agrees_with_verifies() -> None:
@@ -47,30 +54,43 @@ def test_a_lock_the_registry_agrees_with_verifies() -> None:
 def test_a_version_the_registered_model_does_not_have_is_refused_at_its_line() -> None:
     lock = _forged(version="999")
     answers = _registry(lock)
-    answers[Query("Wine", Ref("version", "999"))] = NotFound(Query("Wine", Ref("version", "999")),
-                                                             "version 999 not found on 'Wine'")
+    answers[Query("Wine", Ref("version", "999"))] = NotFound(
+        Query("Wine", Ref("version", "999")), "version 999 not found on 'Wine'"
+    )
     (problem,) = verify(_spec(), lock, answers)
-    assert problem.location() == f"models.lock:{lock.entries[('wine', 'prod')].line_of('version')}: " \
-                                 "$.models.wine.prod.version"
-    assert problem.message == ("wine/prod: version 999 of registered model 'Wine' is not in the registry: "
-                               "version 999 not found on 'Wine'")
+    assert (
+        problem.location() == f"models.lock:{lock.entries[('wine', 'prod')].line_of('version')}: "
+        "$.models.wine.prod.version"
+    )
+    assert problem.message == (
+        "wine/prod: version 999 of registered model 'Wine' is not in the registry: version 999 not found on 'Wine'"
+    )
     assert problem.hint.startswith(
-        "revert the hand edit of models.lock, or run `kserve-gitops lock --update wine/prod`")
+        "revert the hand edit of models.lock, or run `kserve-gitops lock --update wine/prod`"
+    )
 
 
-@pytest.mark.parametrize(("field", "forged", "key", "registry"), [
-    ("run_id", "run-forged", "runId", "run2"),
-    ("source", "s3://other-bucket/m", "source", "mlflow-artifacts:/1/models/m-2/artifacts"),
-    ("artifact_uri", "s3://bucket/mlartifacts/1/models/m-9/artifacts", "artifactUri",
-     "s3://bucket/mlartifacts/1/models/m-2/artifacts"),
-])
+@pytest.mark.parametrize(
+    ("field", "forged", "key", "registry"),
+    [
+        ("run_id", "run-forged", "runId", "run2"),
+        ("source", "s3://other-bucket/m", "source", "mlflow-artifacts:/1/models/m-2/artifacts"),
+        (
+            "artifact_uri",
+            "s3://bucket/mlartifacts/1/models/m-9/artifacts",
+            "artifactUri",
+            "s3://bucket/mlartifacts/1/models/m-2/artifacts",
+        ),
+    ],
+)
 def test_each_field_the_registry_gave_must_match_it(field: str, forged: str, key: str, registry: str) -> None:
     lock = _forged(**{field: forged})
     (problem,) = verify(_spec(), lock, _registry(lock))
     assert problem.path == f"$.models.wine.prod.{key}"
     assert problem.line == lock.entries[("wine", "prod")].line_of(key) > 0
-    assert problem.message == (f"wine/prod: {key} is locked as '{forged}' but the registry has '{registry}' "
-                               "for 'Wine' version 2")
+    assert problem.message == (
+        f"wine/prod: {key} is locked as '{forged}' but the registry has '{registry}' for 'Wine' version 2"
+    )
 
 
 def test_forged_loading_facts_are_refused_but_unreadable_ones_are_not_judged() -> None:
@@ -86,13 +106,20 @@ def test_a_held_or_numeric_entry_is_fixed_by_deleting_it_not_by_update() -> None
     assert "delete models.wine.prod from models.lock and run `kserve-gitops lock`" in problem.hint
 
 
-@pytest.mark.parametrize("uri", ["file:///etc/passwd", "http://169.254.169.254/latest/meta-data/",
-                                 "s3://other-bucket/mlartifacts/1/models/m-2/artifacts"])
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "file:///etc/passwd",
+        "http://169.254.169.254/latest/meta-data/",
+        "s3://other-bucket/mlartifacts/1/models/m-2/artifacts",
+    ],
+)
 def test_locations_outside_the_declared_prefixes_are_refused_offline(uri: str) -> None:
     lock = _forged(source=uri, artifact_uri=uri)
     (problem,) = locations(_spec(), lock)
-    assert problem.location() == (f"models.lock:{lock.entries[('wine', 'prod')].line_of('artifactUri')}: "
-                                  "$.models.wine.prod.artifactUri")
+    assert problem.location() == (
+        f"models.lock:{lock.entries[('wine', 'prod')].line_of('artifactUri')}: $.models.wine.prod.artifactUri"
+    )
     assert f"artifactUri '{uri}'" in problem.message
     assert "(allowed prefixes: s3://bucket/mlartifacts)" in problem.message
     assert problem.rule == "lock-storage-uri"

@@ -39,8 +39,11 @@ def test_commit_is_built_on_base_without_touching_the_checkout(remote: Remote, t
     writes = {"models.lock": b"lock: 2\n", "environments/staging/new.yaml": b"new\n"}
     tree = repo.build(base, writes, ["environments/staging/old.yaml"])
     assert repo.push(BRANCH, repo.commit(tree, base, "Promote"), expected=None)
-    assert remote.changed("main", BRANCH) == ["environments/staging/new.yaml", "environments/staging/old.yaml",
-                                              "models.lock"]
+    assert remote.changed("main", BRANCH) == [
+        "environments/staging/new.yaml",
+        "environments/staging/old.yaml",
+        "models.lock",
+    ]
     assert remote.show(BRANCH, "models.lock") == "lock: 2\n"
     checkout = tmp_path / "checkout"
     assert git("status", "--porcelain", cwd=checkout) == ""
@@ -117,7 +120,8 @@ def test_commits_by_anyone_else_are_foreign(remote: Remote, tmp_path: Path) -> N
 
 def test_identity_is_name_and_email() -> None:
     assert Identity.parse(" kserve-gitops[bot] <1+kserve-gitops[bot]@users.noreply.github.com> ") == Identity(
-        "kserve-gitops[bot]", "1+kserve-gitops[bot]@users.noreply.github.com")
+        "kserve-gitops[bot]", "1+kserve-gitops[bot]@users.noreply.github.com"
+    )
     with pytest.raises(ProposeDenied, match="not a git identity"):
         Identity.parse("kserve-gitops")
 

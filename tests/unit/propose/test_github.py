@@ -43,10 +43,13 @@ def test_second_pull_request_from_the_same_branch_is_reported_as_existing(fake: 
         hub.open(BRANCH, "main", "title", "body")
 
 
-@pytest.mark.parametrize(("token", "hint"), [
-    ("ghs_wrong", "GITHUB_TOKEN is missing, expired or revoked"),
-    (READ_TOKEN, "the token needs `pull-requests: write` on acme/platform"),
-])
+@pytest.mark.parametrize(
+    ("token", "hint"),
+    [
+        ("ghs_wrong", "GITHUB_TOKEN is missing, expired or revoked"),
+        (READ_TOKEN, "the token needs `pull-requests: write` on acme/platform"),
+    ],
+)
 def test_refusals_exit_2_with_the_permission_and_never_the_token(fake: FakeGitHub, token: str, hint: str) -> None:
     hub = ProposeGitHub("acme/platform", token, api_url=fake.url)
     with pytest.raises(ProposeDenied) as refused:
@@ -81,8 +84,9 @@ def test_labels_are_added_with_the_body_githubs_openapi_description_documents(fa
 
 def test_the_fake_refuses_a_bare_array_of_labels_as_github_documents_no_such_body(fake: FakeGitHub) -> None:
     with Http(HttpSettings(), headers={"Authorization": f"Bearer {WRITE_TOKEN}"}) as http:
-        http.request("POST", f"{fake.url}/repos/acme/platform/pulls", json={"title": "t", "head": BRANCH,
-                                                                           "base": "main"})
+        http.request(
+            "POST", f"{fake.url}/repos/acme/platform/pulls", json={"title": "t", "head": BRANCH, "base": "main"}
+        )
         reply = http.request("POST", f"{fake.url}/repos/acme/platform/issues/1/labels", json=["promotion"])
 
     assert reply.status == 422

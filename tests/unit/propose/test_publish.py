@@ -115,7 +115,8 @@ def _rival(remote: Remote, clone: Path, new: Lock) -> Callable[[], None]:
 
 
 def test_rival_run_pushing_first_is_not_overwritten_and_the_retry_finds_the_work_done(
-    remote: Remote, tmp_path: Path,
+    remote: Remote,
+    tmp_path: Path,
 ) -> None:
     new = lock(wine_staging="2")
     git = Racing(remote.clone(tmp_path / "ours"), [_rival(remote, tmp_path / "rival", new)])
@@ -136,8 +137,9 @@ def test_branch_that_keeps_moving_fails_after_one_retry_without_overwriting(remo
 
 def test_pull_request_opened_meanwhile_is_updated_not_duplicated(remote: Remote, tmp_path: Path) -> None:
     hub = Hub(rival_opens=True)
-    (result,) = _propose(GitRepo(remote.clone(tmp_path / "ours"), identity=BOT, prefix=plan.BRANCH_PREFIX), hub,
-                         lock(wine_staging="2")).results
+    (result,) = _propose(
+        GitRepo(remote.clone(tmp_path / "ours"), identity=BOT, prefix=plan.BRANCH_PREFIX), hub, lock(wine_staging="2")
+    ).results
     assert (result.action, result.pull and result.pull.number) == ("updated", 7)
     assert hub.writes == ["edit #7", "label #7 +promotion,staging,automerge -"]
     assert hub.pulls[STAGING].title == "Promote wine 1 → 2 in staging"

@@ -89,8 +89,12 @@ class _FlakyHandler(BaseHTTPRequestHandler):
 
     def _forward(self, upstream: str, sent: bytes) -> tuple[int, bytes]:
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        request = urllib.request.Request(upstream + self.path, data=sent or None, method=self.command,
-                                         headers={"Content-Type": self.headers.get("Content-Type") or ""})
+        request = urllib.request.Request(
+            upstream + self.path,
+            data=sent or None,
+            method=self.command,
+            headers={"Content-Type": self.headers.get("Content-Type") or ""},
+        )
         try:
             with opener.open(request, timeout=10) as response:
                 return response.status, response.read()
@@ -240,7 +244,8 @@ def test_version_without_a_readable_mlmodel_still_resolves(mlflow_proxied: Mlflo
     name = new_model(versions=0)
     run = mlflow_proxied.client.get_run(mlflow_proxied.logged.run_id)
     mlflow_proxied.client.create_model_version(
-        name, source=f"{run.info.artifact_uri}/no-model-here", run_id=run.info.run_id, await_creation_for=0)
+        name, source=f"{run.info.artifact_uri}/no-model-here", run_id=run.info.run_id, await_creation_for=0
+    )
     [result] = resolve(mlflow_proxied, q(name, "latest"))
     assert isinstance(result, ModelVersion)
     assert (result.version, result.info) == ("1", None)
@@ -301,8 +306,9 @@ def test_batched_resolution_stays_within_a_tenth_of_a_request_per_reference(mlfl
     names = [f"Budget.Model {i:03d}" for i in range(40)]
     for name in names:
         seed_model(mlflow_proxied.client, name, mlflow_proxied.logged, versions=3, aliases={"champion": 2})
-    queries = [query for name in names for query in (q(name, "latest"), q(name, "alias", "champion"),
-                                                     q(name, "version", 1))]
+    queries = [
+        query for name in names for query in (q(name, "latest"), q(name, "alias", "champion"), q(name, "version", 1))
+    ]
     registry = MlflowRegistry(mlflow_proxied.stack.tracking_uri)
     with count_requests() as first:
         results = registry.resolve(queries)
@@ -314,13 +320,18 @@ def test_batched_resolution_stays_within_a_tenth_of_a_request_per_reference(mlfl
     assert sum(current.values()) == 4  # the lock knows the MLmodel: only the searches
 
 
-def test_batched_resolution_equals_one_by_one_calls(mlflow_proxied: MlflowServer, new_model: NewModel,
-                                                    tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_batched_resolution_equals_one_by_one_calls(
+    mlflow_proxied: MlflowServer, new_model: NewModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Every reference kind resolves to what MLflow's one-call-per-reference API answers, download URI included;
     and resolving writes nothing where it runs (MLflow would create ./mlflow.db resolving `runs:/` sources)."""
     client = mlflow_proxied.client
-    logged3 = new_model("MLflow3.Model", versions=4, aliases={"champion": 2, "challenger": 4, "old": 1},
-                        stages={1: "Production", 3: "Staging"})
+    logged3 = new_model(
+        "MLflow3.Model",
+        versions=4,
+        aliases={"champion": 2, "challenger": 4, "old": 1},
+        stages={1: "Production", 3: "Staging"},
+    )
     client.delete_registered_model_alias(logged3, "old")
     client.delete_model_version(logged3, "4")  # `challenger` goes with it
     # MLflow 2 style: a run-relative source, and the run's resolved artifact path as MLflow 2's register_model wrote.
@@ -344,10 +355,19 @@ def test_batched_resolution_equals_one_by_one_calls(mlflow_proxied: MlflowServer
         *(q(logged3, "alias", a) for a in ("champion", "challenger", "old")),
         *(q(logged3, "stage", s) for s in ("Production", "staging", "Archived")),
         q(logged3, "latest"),
-        q(legacy, "version", 1), q(legacy, "version", 2), q(legacy, "alias", "champion"), q(legacy, "latest"),
-        q(chained, "version", 1), q(chained, "version", 2), q(chained, "latest"),
-        q(pending, "latest"), q(pending, "version", 3), q(pending, "version", 1), q(pending, "version", 2),
-        q("No Such Model", "latest"), q("No Such Model", "version", 1),
+        q(legacy, "version", 1),
+        q(legacy, "version", 2),
+        q(legacy, "alias", "champion"),
+        q(legacy, "latest"),
+        q(chained, "version", 1),
+        q(chained, "version", 2),
+        q(chained, "latest"),
+        q(pending, "latest"),
+        q(pending, "version", 3),
+        q(pending, "version", 1),
+        q(pending, "version", 2),
+        q("No Such Model", "latest"),
+        q("No Such Model", "version", 1),
     ]
     monkeypatch.chdir(tmp_path)
     ours = MlflowRegistry(mlflow_proxied.stack.tracking_uri).resolve(queries)
@@ -355,7 +375,9 @@ def test_batched_resolution_equals_one_by_one_calls(mlflow_proxied: MlflowServer
     assert [_answer(r) for r in ours] == [_one_by_one(client, query) for query in queries]
     assert versions(ours)[-6:-2] == ["2", "-", "-", "2"]  # latest skips the PENDING version 3
     assert {r.download_uri for r in ours if isinstance(r, ModelVersion) and r.registered_model == legacy} == {
-        f"runs:/{run.info.run_id}/model", f"{run.info.artifact_uri}/model"}
+        f"runs:/{run.info.run_id}/model",
+        f"{run.info.artifact_uri}/model",
+    }
 
 
 def _set_status(server: MlflowServer, name: str, version: str, status: str) -> None:

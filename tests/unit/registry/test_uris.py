@@ -9,30 +9,36 @@ from generator.registry.uris import Unfetchable, location_problem, storage_uri
 PREFIXES = ("s3://mlflow-artifacts/mlartifacts", "gs://ml-models/")
 
 
-@pytest.mark.parametrize("uri", [
-    "s3://mlflow-artifacts/mlartifacts/1/models/m-1/artifacts",
-    "s3://mlflow-artifacts/mlartifacts",
-    "gs://ml-models/wine/3",
-])
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "s3://mlflow-artifacts/mlartifacts/1/models/m-1/artifacts",
+        "s3://mlflow-artifacts/mlartifacts",
+        "gs://ml-models/wine/3",
+    ],
+)
 def test_object_store_locations_under_a_declared_prefix_are_allowed(uri: str) -> None:
     assert location_problem(uri, PREFIXES) is None
 
 
-@pytest.mark.parametrize(("uri", "problem"), [
-    ("file:///etc/passwd", "uses 'file://'; a storage location must use one of s3://, gs://, https://"),
-    ("http://169.254.169.254/latest/meta-data/iam/", "uses 'http://'"),
-    ("https://169.254.169.254/latest/meta-data/", "points at a loopback, private or link-local address"),
-    ("https://[::1]/models", "points at a loopback, private or link-local address"),
-    ("https://localhost/models", "points at a loopback, private or link-local address"),
-    ("/var/lib/models", "uses no scheme"),
-    ("pvc://models/wine", "uses 'pvc://'"),
-    ("s3://other-bucket/mlartifacts/1/models/m-1/artifacts", "is not under an allowed storage prefix"),
-    ("s3://mlflow-artifacts/mlartifacts-old/1", "is not under an allowed storage prefix"),
-    ("s3://mlflow-artifacts/mlartifacts/../secrets", "has '.' or '..' path segments"),
-    ("s3://mlflow-artifacts/mlartifacts/1?versionId=x", "a query"),
-    ("s3://key:secret@mlflow-artifacts/mlartifacts/1", "credentials"),
-    ("s3://mlflow-artifacts/mlartifacts/1\n", "whitespace"),
-])
+@pytest.mark.parametrize(
+    ("uri", "problem"),
+    [
+        ("file:///etc/passwd", "uses 'file://'; a storage location must use one of s3://, gs://, https://"),
+        ("http://169.254.169.254/latest/meta-data/iam/", "uses 'http://'"),
+        ("https://169.254.169.254/latest/meta-data/", "points at a loopback, private or link-local address"),
+        ("https://[::1]/models", "points at a loopback, private or link-local address"),
+        ("https://localhost/models", "points at a loopback, private or link-local address"),
+        ("/var/lib/models", "uses no scheme"),
+        ("pvc://models/wine", "uses 'pvc://'"),
+        ("s3://other-bucket/mlartifacts/1/models/m-1/artifacts", "is not under an allowed storage prefix"),
+        ("s3://mlflow-artifacts/mlartifacts-old/1", "is not under an allowed storage prefix"),
+        ("s3://mlflow-artifacts/mlartifacts/../secrets", "has '.' or '..' path segments"),
+        ("s3://mlflow-artifacts/mlartifacts/1?versionId=x", "a query"),
+        ("s3://key:secret@mlflow-artifacts/mlartifacts/1", "credentials"),
+        ("s3://mlflow-artifacts/mlartifacts/1\n", "whitespace"),
+    ],
+)
 def test_anything_else_is_refused_with_the_reason(uri: str, problem: str) -> None:
     found = location_problem(uri, PREFIXES)
     assert found is not None and problem in found
@@ -40,7 +46,8 @@ def test_anything_else_is_refused_with_the_reason(uri: str, problem: str) -> Non
 
 def test_without_a_declared_prefix_nothing_is_allowed() -> None:
     assert location_problem("s3://mlflow-artifacts/mlartifacts/1", ()) == (
-        "cannot be checked: models.yaml declares no storage prefix")
+        "cannot be checked: models.yaml declares no storage prefix"
+    )
 
 
 def test_registry_answers_outside_the_object_store_schemes_are_unfetchable() -> None:

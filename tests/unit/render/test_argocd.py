@@ -34,8 +34,12 @@ models:
 
 def _argocd(spec_text: str = SPEC) -> dict[str, dict[str, Any]]:
     spec, _ = parse_spec(spec_text)
-    lock = Lock({t.key: LockEntry(t.model, t.env, t.registered_model, t.wanted, "1", "s3://b", "s3://b", "r")
-                 for t in spec.targets})
+    lock = Lock(
+        {
+            t.key: LockEntry(t.model, t.env, t.registered_model, t.wanted, "1", "s3://b", "s3://b", "r")
+            for t in spec.targets
+        }
+    )
     files = render(spec, lock)
     return {p.removeprefix("argocd/"): yaml.safe_load(c) for p, c in files.items() if p.startswith("argocd/")}
 
@@ -49,23 +53,35 @@ def test_argocd_directory_holds_project_set_and_kustomization() -> None:
 def test_one_element_per_environment_and_cluster_with_its_sync_policy() -> None:
     (generator,) = _argocd()["applicationset.yaml"]["spec"]["generators"]
     elements = {e["name"]: e for e in generator["list"]["elements"]}
-    assert sorted(elements) == ["kserve-gitops-dev", "kserve-gitops-prod-prod-eu",
-                                "kserve-gitops-prod-prod-us-example-com", "kserve-gitops-qa"]
+    assert sorted(elements) == [
+        "kserve-gitops-dev",
+        "kserve-gitops-prod-prod-eu",
+        "kserve-gitops-prod-prod-us-example-com",
+        "kserve-gitops-qa",
+    ]
     assert (elements["kserve-gitops-dev"]["automated"], elements["kserve-gitops-dev"]["selfHeal"]) == (True, True)
     assert elements["kserve-gitops-qa"]["selfHeal"] is False
     assert elements["kserve-gitops-prod-prod-eu"]["automated"] is False, "prod syncs by hand by default"
-    assert (elements["kserve-gitops-prod-prod-eu"]["clusterName"], elements["kserve-gitops-prod-prod-eu"]["server"]) \
-        == ("prod-eu", "")
+    assert (
+        elements["kserve-gitops-prod-prod-eu"]["clusterName"],
+        elements["kserve-gitops-prod-prod-eu"]["server"],
+    ) == ("prod-eu", "")
     assert elements["kserve-gitops-prod-prod-us-example-com"]["server"] == "https://prod-us.example.com:6443"
 
 
 def test_applications_point_at_each_environment_overlay() -> None:
     template = _argocd()["applicationset.yaml"]["spec"]["template"]
-    assert template["spec"]["source"] == {"repoURL": "https://git.example.com/ml/platform.git",
-                                          "targetRevision": "release", "path": "{{ .path }}"}
+    assert template["spec"]["source"] == {
+        "repoURL": "https://git.example.com/ml/platform.git",
+        "targetRevision": "release",
+        "path": "{{ .path }}",
+    }
     (generator,) = _argocd()["applicationset.yaml"]["spec"]["generators"]
     assert {e["env"]: e["path"] for e in generator["list"]["elements"]} == {
-        "dev": "environments/dev", "prod": "environments/prod", "qa": "environments/qa"}
+        "dev": "environments/dev",
+        "prod": "environments/prod",
+        "qa": "environments/qa",
+    }
     assert "ServerSideApply=true" in template["spec"]["syncPolicy"]["syncOptions"]
 
 
@@ -89,21 +105,29 @@ def test_no_argocd_section_renders_no_argocd_directory() -> None:
 
 def test_argocd_needs_a_version_whose_inferenceservice_health_check_works() -> None:
     with pytest.raises(SpecError, match=r"argocdVersion v3.2.4 is older than v3.3.0"):
-        parse_spec(SPEC.replace("apiVersion: kserve-gitops/v1\n", "apiVersion: kserve-gitops/v1\n"
-                                "platform: {argocdVersion: v3.2.4}\n"))
+        parse_spec(
+            SPEC.replace(
+                "apiVersion: kserve-gitops/v1\n", "apiVersion: kserve-gitops/v1\nplatform: {argocdVersion: v3.2.4}\n"
+            )
+        )
 
 
-REGISTRY = SPEC.replace('registry: {allowedStoragePrefixes: ["s3://b"]}\n', """\
+REGISTRY = SPEC.replace(
+    'registry: {allowedStoragePrefixes: ["s3://b"]}\n',
+    """\
 registry: {storageInitializer: {image: "ghcr.io/acme/si:1", configMap: mlflow, secret: mlflow-creds}}
-""").replace("    registeredModel: wine\n", "    registeredModel: wine\n    method: registry\n")
+""",
+).replace("    registeredModel: wine\n", "    registeredModel: wine\n    method: registry\n")
 
 
 def test_registry_method_syncs_the_storage_container_once_per_cluster() -> None:
     (generator,) = _argocd(REGISTRY)["applicationset.yaml"]["spec"]["generators"]
     cluster_apps = [e for e in generator["list"]["elements"] if e["path"] == "cluster"]
     assert sorted(e["name"] for e in cluster_apps) == [
-        "kserve-gitops-cluster-in-cluster", "kserve-gitops-cluster-prod-eu",
-        "kserve-gitops-cluster-prod-us-example-com"]
+        "kserve-gitops-cluster-in-cluster",
+        "kserve-gitops-cluster-prod-eu",
+        "kserve-gitops-cluster-prod-us-example-com",
+    ]
     assert all(e["prune"] is False for e in cluster_apps), "never prune what other namespaces depend on"
     project = _argocd(REGISTRY)["appproject.yaml"]["spec"]
     assert project["clusterResourceWhitelist"] == [{"group": "serving.kserve.io", "kind": "ClusterStorageContainer"}]

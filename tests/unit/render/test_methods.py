@@ -20,8 +20,21 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "spec" / "valid" / 
 
 def _files() -> dict[str, dict[str, Any]]:
     spec, _ = load_spec(EXAMPLE)
-    lock = Lock({t.key: LockEntry(t.model, t.env, t.registered_model, t.wanted, "2", "mlflow-artifacts:/1/m",
-                                  "s3://mlflow-artifacts/mlartifacts/1/m", "run2") for t in spec.targets})
+    lock = Lock(
+        {
+            t.key: LockEntry(
+                t.model,
+                t.env,
+                t.registered_model,
+                t.wanted,
+                "2",
+                "mlflow-artifacts:/1/m",
+                "s3://mlflow-artifacts/mlartifacts/1/m",
+                "run2",
+            )
+            for t in spec.targets
+        }
+    )
     return {path: yaml.safe_load(content) for path, content in render(spec, lock).items()}
 
 
@@ -42,7 +55,10 @@ def _predictor(path: str) -> dict[str, Any]:
 def test_runtime_method_serves_the_artifact_with_mlserver_over_v2() -> None:
     model = _predictor("environments/dev/wine-runtime.yaml")["model"]
     assert (model["runtime"], model["protocolVersion"], model["storageUri"]) == (
-        "kserve-mlserver", "v2", "s3://mlflow-artifacts/mlartifacts/1/m")
+        "kserve-mlserver",
+        "v2",
+        "s3://mlflow-artifacts/mlartifacts/1/m",
+    )
     assert model["env"][0] == {"name": "MLSERVER_MODEL_NAME", "value": "wine-runtime"}
 
 
@@ -50,8 +66,10 @@ def test_registry_method_names_the_exact_version_and_ships_its_storage_container
     assert _predictor("environments/dev/wine-registry.yaml")["model"]["storageUri"] == "models:/wine/2"
     container = FILES["cluster/clusterstoragecontainer.yaml"]["spec"]
     assert container["supportedUriFormats"] == [{"prefix": "models:/"}]
-    assert container["container"]["envFrom"] == [{"configMapRef": {"name": "mlflow-tracking"}},
-                                                 {"secretRef": {"name": "mlflow-credentials", "optional": True}}]
+    assert container["container"]["envFrom"] == [
+        {"configMapRef": {"name": "mlflow-tracking"}},
+        {"secretRef": {"name": "mlflow-credentials", "optional": True}},
+    ]
     assert "cluster" in FILES["kustomization.yaml"]["resources"]
 
 
@@ -60,10 +78,14 @@ def test_image_method_runs_the_versioned_image_with_probes_and_full_resources() 
     assert container["image"] == "123456789012.dkr.ecr.eu-west-1.amazonaws.com/models/wine:wine-image-v2"
     assert container["ports"] == [{"containerPort": 8080, "protocol": "TCP"}]
     assert container["readinessProbe"]["httpGet"] == {"path": "/ping", "port": 8080}
-    assert container["resources"] == {"requests": {"cpu": "250m", "memory": "1Gi"},
-                                      "limits": {"cpu": "1", "memory": "2Gi"}}
-    assert FILES["environments/dev/wine-image.yaml"]["metadata"]["annotations"]["kserve-gitops.io/protocol"] == \
-        "mlflow-invocations"
+    assert container["resources"] == {
+        "requests": {"cpu": "250m", "memory": "1Gi"},
+        "limits": {"cpu": "1", "memory": "2Gi"},
+    }
+    assert (
+        FILES["environments/dev/wine-image.yaml"]["metadata"]["annotations"]["kserve-gitops.io/protocol"]
+        == "mlflow-invocations"
+    )
 
 
 def test_serving_options_land_where_kserve_reads_them() -> None:
@@ -72,9 +94,13 @@ def test_serving_options_land_where_kserve_reads_them() -> None:
     assert canary["metadata"]["annotations"]["networking.knative.dev/ingress-class"] == "alb"
     predictor = canary["spec"]["predictor"]
     assert (predictor["canaryTrafficPercent"], predictor["scaleMetric"], predictor["scaleTarget"]) == (
-        10, "concurrency", 4)
-    assert FILES["environments/dev/wine-runtime.yaml"]["metadata"]["annotations"]["kubernetes.io/ingress.class"] \
-        == "alb"
+        10,
+        "concurrency",
+        4,
+    )
+    assert (
+        FILES["environments/dev/wine-runtime.yaml"]["metadata"]["annotations"]["kubernetes.io/ingress.class"] == "alb"
+    )
     gpu = _predictor("environments/gpu/wine-runtime.yaml")
     assert gpu["nodeSelector"] == {"karpenter.k8s.aws/instance-gpu-manufacturer": "nvidia"}
     assert gpu["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
@@ -90,4 +116,5 @@ def test_smoke_test_hooks_follow_each_method() -> None:
     assert image["command"][image["command"].index("--protocol") + 1] == "mlflow-invocations"
     assert image["command"][image["command"].index("--source") + 1] == "models:/wine/2"
     assert ["environments", "dev", "wine-runtime-smoke-test.yaml"][-1] in FILES["environments/dev/kustomization.yaml"][
-        "resources"]
+        "resources"
+    ]

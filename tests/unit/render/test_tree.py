@@ -81,22 +81,24 @@ def test_inference_service_uses_mlserver_v2_and_the_locked_location() -> None:
             "kserve-gitops.io/protocol": "v2",
         },
     }
-    assert isvc["spec"] == {"predictor": {
-        "minReplicas": 2,
-        "maxReplicas": 5,
-        "serviceAccountName": "kserve-sa",
-        "model": {
-            "modelFormat": {"name": "mlflow"},
-            "protocolVersion": "v2",
-            "runtime": "kserve-mlserver",
-            "storageUri": "s3://b/2",
-            "resources": {"requests": {"cpu": "500m", "memory": "2Gi"}, "limits": {"cpu": "1", "memory": "4Gi"}},
-            "env": [
-                {"name": "MLSERVER_MODEL_NAME", "value": "wine"},
-                {"name": "MLSERVER_PARALLEL_WORKERS", "value": "2"},
-            ],
-        },
-    }}
+    assert isvc["spec"] == {
+        "predictor": {
+            "minReplicas": 2,
+            "maxReplicas": 5,
+            "serviceAccountName": "kserve-sa",
+            "model": {
+                "modelFormat": {"name": "mlflow"},
+                "protocolVersion": "v2",
+                "runtime": "kserve-mlserver",
+                "storageUri": "s3://b/2",
+                "resources": {"requests": {"cpu": "500m", "memory": "2Gi"}, "limits": {"cpu": "1", "memory": "4Gi"}},
+                "env": [
+                    {"name": "MLSERVER_MODEL_NAME", "value": "wine"},
+                    {"name": "MLSERVER_PARALLEL_WORKERS", "value": "2"},
+                ],
+            },
+        }
+    }
 
 
 def test_runtime_can_be_overridden_per_environment() -> None:

@@ -31,11 +31,21 @@ def _rendered_services() -> list[tuple[str, dict[str, object]]]:
     for example in sorted(EXAMPLES.glob("*.yaml")):
         spec, _ = load_spec(example)
         where = f"{spec.storage_prefixes[0]}/m"
-        lock = Lock({
-            t.key: LockEntry(t.model, t.env, t.registered_model, t.ref, t.wanted.value if t.wanted.kind == "version"
-                             else "1", where, where, "r")
-            for t in spec.targets
-        })
+        lock = Lock(
+            {
+                t.key: LockEntry(
+                    t.model,
+                    t.env,
+                    t.registered_model,
+                    t.ref,
+                    t.wanted.value if t.wanted.kind == "version" else "1",
+                    where,
+                    where,
+                    "r",
+                )
+                for t in spec.targets
+            }
+        )
         for path, content in render(spec, lock).items():
             document = yaml.safe_load(content)
             if document["kind"] == "InferenceService":
@@ -67,8 +77,9 @@ def test_rendered_service_is_a_fixed_point_of_the_crd_defaults(name: str, isvc: 
 def _prod_service(spec_text: str) -> dict[str, object]:
     spec, _ = parse_spec(spec_text)
     where = f"{spec.artifacts_destination}/m"
-    lock = Lock({t.key: LockEntry(t.model, t.env, t.registered_model, t.ref, "1", where, where, "r")
-                 for t in spec.targets})
+    lock = Lock(
+        {t.key: LockEntry(t.model, t.env, t.registered_model, t.ref, "1", where, where, "r") for t in spec.targets}
+    )
     document = yaml.safe_load(render(spec, lock)["environments/prod/wine-classifier.yaml"])
     assert isinstance(document, dict)
     return document

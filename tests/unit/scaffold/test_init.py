@@ -64,8 +64,11 @@ def kserve_gitops(capsys: pytest.CaptureFixture[str]) -> Run:
 
 def _tree(root: Path) -> dict[str, tuple[bytes, int]]:
     """Every file with its bytes and mtime, to prove what a run did or did not touch."""
-    return {p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_init_creates_a_platform_repository_in_a_new_directory(tmp_path: Path, kserve_gitops: Run) -> None:
@@ -93,8 +96,10 @@ def test_models_yaml_names_its_schema_and_serves_nothing_yet(tmp_path: Path, kse
     kserve_gitops("init", str(tmp_path))
     text = (tmp_path / "models.yaml").read_text()
 
-    assert text.splitlines()[0] == (f"# yaml-language-server: $schema=https://raw.githubusercontent.com/"
-                                    f"{DEFAULT_ACTION_REPO}/v{__version__}/schemas/models.schema.json")
+    assert text.splitlines()[0] == (
+        f"# yaml-language-server: $schema=https://raw.githubusercontent.com/"
+        f"{DEFAULT_ACTION_REPO}/v{__version__}/schemas/models.schema.json"
+    )
     spec, warnings = load_spec(tmp_path / "models.yaml")
     assert (spec.targets, warnings) == ((), [])
     assert list(spec.environments) == ["dev", "staging", "prod"]
@@ -130,8 +135,7 @@ def test_an_edited_file_is_kept_and_force_replaces_it(tmp_path: Path, kserve_git
     assert "!/schemas/crds/crds.lock.yaml" in gitignore.read_text()
 
 
-def test_a_models_yaml_of_your_own_is_kept_and_decides_the_images_workflow(tmp_path: Path,
-                                                                         kserve_gitops: Run) -> None:
+def test_a_models_yaml_of_your_own_is_kept_and_decides_the_images_workflow(tmp_path: Path, kserve_gitops: Run) -> None:
     """Re-running init in a platform repository adds what is missing; its tree stays `generate`'s job."""
     kserve_gitops("init", str(tmp_path))
     spec = tmp_path / "models.yaml"
@@ -142,8 +146,11 @@ def test_a_models_yaml_of_your_own_is_kept_and_decides_the_images_workflow(tmp_p
     done = kserve_gitops("init", str(tmp_path))
 
     assert done.code == 0, done.err
-    assert done.out.splitlines() == ["create .github/workflows/checks.yml", "create .github/workflows/images.yml",
-                                     "create .github/workflows/promote.yml"]
+    assert done.out.splitlines() == [
+        "create .github/workflows/checks.yml",
+        "create .github/workflows/images.yml",
+        "create .github/workflows/promote.yml",
+    ]
     assert "models.yaml: exists and differs from what init writes; kept" in done.err
     assert {p: v for p, v in _tree(tmp_path).items() if not p.startswith(".github/")} == before
 
@@ -157,7 +164,10 @@ def test_the_workflows_use_the_action_and_release_of_this_version(tmp_path: Path
     ours = [s for s in steps if "kserve-gitops" in s.get("uses", "")]
     assert [s["uses"] for s in ours] == [f"my-org/kserve-gitops-fork@v{__version__}"] * 3
     assert [(s["with"]["version"], s["with"]["command"]) for s in ours] == [
-        (__version__, "validate"), (__version__, "render"), (__version__, "lock")]
+        (__version__, "validate"),
+        (__version__, "render"),
+        (__version__, "lock"),
+    ]
     assert "my-org/kserve-gitops-fork/v" in (tmp_path / "models.yaml").read_text()
 
 
@@ -169,8 +179,7 @@ def test_a_malformed_action_repo_is_refused(tmp_path: Path, kserve_gitops: Run) 
     assert not (tmp_path / "new").exists()
 
 
-def test_the_crd_lock_is_what_schemas_fetch_records_for_the_pinned_versions(tmp_path: Path,
-                                                                           kserve_gitops: Run) -> None:
+def test_the_crd_lock_is_what_schemas_fetch_records_for_the_pinned_versions(tmp_path: Path, kserve_gitops: Run) -> None:
     """The same pure steps `schemas fetch` takes, over the real CRD files of those releases."""
     kserve_gitops("init", str(tmp_path))
     spec, _ = load_spec(tmp_path / "models.yaml")
@@ -200,8 +209,7 @@ def test_a_directory_holding_another_project_is_refused(tmp_path: Path, kserve_g
 
     assert done.code == 1
     assert done.err.splitlines() == [
-        f"error: {tmp_path}: holds another project (pyproject.toml, src) and no models.yaml: not a platform "
-        "repository",
+        f"error: {tmp_path}: holds another project (pyproject.toml, src) and no models.yaml: not a platform repository",
         "  fix: run `kserve-gitops init NEW_DIR` for a new repository, or add --force to write the platform files "
         "here anyway (files with the same names are replaced)",
     ]
@@ -211,19 +219,23 @@ def test_a_directory_holding_another_project_is_refused(tmp_path: Path, kserve_g
     assert (tmp_path / "models.yaml").is_file()
 
 
-@pytest.mark.parametrize(("where", "message"), [
-    ("file", "{tmp}/file: is a file, not a directory"),
-    ("file/below", "{tmp}/file/below: cannot be created: {tmp}/file is a file, not a directory"),
-])
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        ("file", "{tmp}/file: is a file, not a directory"),
+        ("file/below", "{tmp}/file/below: cannot be created: {tmp}/file is a file, not a directory"),
+    ],
+)
 def test_a_file_in_the_way_is_refused(tmp_path: Path, kserve_gitops: Run, where: str, message: str) -> None:
     (tmp_path / "file").write_text("x\n")
 
     done = kserve_gitops("init", str(tmp_path / where))
 
     assert done.code == 2
-    assert done.err.splitlines() == [f"error: {message.format(tmp=tmp_path)}",
-                                     "  fix: pass the directory to create the platform repository in: "
-                                     "kserve-gitops init DIR"]
+    assert done.err.splitlines() == [
+        f"error: {message.format(tmp=tmp_path)}",
+        "  fix: pass the directory to create the platform repository in: kserve-gitops init DIR",
+    ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
@@ -233,10 +245,13 @@ def test_a_read_only_file_system_is_refused_with_nothing_written(tmp_path: Path)
         pytest.fail("unshare (util-linux) is not installed: apt-get install util-linux", pytrace=False)
     target = tmp_path / "ro"
     target.mkdir()
-    script = (f"mount --bind -o ro {target} {target} && "
-              f"PYTHONPATH={REPO_ROOT} {sys.executable} -m generator init {target / 'platform'}")
-    done = subprocess.run(["unshare", "--mount", "sh", "-c", script], capture_output=True, text=True,
-                          timeout=60, check=False)
+    script = (
+        f"mount --bind -o ro {target} {target} && "
+        f"PYTHONPATH={REPO_ROOT} {sys.executable} -m generator init {target / 'platform'}"
+    )
+    done = subprocess.run(
+        ["unshare", "--mount", "sh", "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
 
     assert done.returncode == 2, done.stderr
     assert f"error: {target}: is not writable; nothing was written" in done.stderr

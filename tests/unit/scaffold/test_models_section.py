@@ -44,9 +44,14 @@ def test_a_model_without_a_fitting_alias_is_served_in_dev_only_at_its_latest_ver
 
 def test_keys_are_inference_service_names_derived_from_the_registered_names() -> None:
     long = "Fraud " + "x" * 60
-    spec = _spec(Registered("Wine.Classifier v2", {}), Registered("2024 churn", {}),
-                 Registered("wine classifier v2", {}), Registered(long, {}), Registered("???", {}),
-                 Registered('quote"d: é', {}))
+    spec = _spec(
+        Registered("Wine.Classifier v2", {}),
+        Registered("2024 churn", {}),
+        Registered("wine classifier v2", {}),
+        Registered(long, {}),
+        Registered("???", {}),
+        Registered('quote"d: é', {}),
+    )
 
     assert {t.model: t.registered_model for t in spec.targets} == {
         "wine-classifier-v2": "Wine.Classifier v2",

@@ -35,8 +35,9 @@ def test_an_error_status_fails_with_the_status_and_the_start_of_the_body(server:
     with pytest.raises(SmokeFailed) as caught:
         post_json(Endpoint(f"{server.url}/v2/models/wine/infer"), {})
     message = str(caught.value)
-    assert message.startswith(f'POST {server.url}/v2/models/wine/infer answered 404 Not Found: {{"error": '
-                              '"Model wine not found xxx')
+    assert message.startswith(
+        f'POST {server.url}/v2/models/wine/infer answered 404 Not Found: {{"error": "Model wine not found xxx'
+    )
     assert message.endswith("…")
     assert len(message) < 600
     assert caught.value.exit_code == EXIT_INVALID
@@ -54,8 +55,10 @@ def test_connection_refused_exits_2_naming_the_url_after_brief_retries() -> None
     with pytest.raises(EndpointUnreachable) as caught:
         post_json(Endpoint(url, "wine.example.com"), {}, settings=HttpSettings(retries=2))
     assert time.monotonic() - began >= 1.4, "retried after 0.5 s, then after 1 s"
-    assert str(caught.value).splitlines()[0] == (f"cannot reach {url} (Host: wine.example.com): [Errno 111] "
-                                                 "Connection refused (3 attempts; KSERVE_GITOPS_HTTP_RETRIES=2)")
+    assert str(caught.value).splitlines()[0] == (
+        f"cannot reach {url} (Host: wine.example.com): [Errno 111] "
+        "Connection refused (3 attempts; KSERVE_GITOPS_HTTP_RETRIES=2)"
+    )
     assert "kubectl port-forward" in str(caught.value)
     assert caught.value.exit_code == EXIT_ENVIRONMENT
 

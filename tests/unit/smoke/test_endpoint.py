@@ -11,5 +11,6 @@ def test_in_cluster_url_is_the_predictor_service_on_port_80() -> None:
 
 def test_v2_infer_appends_the_model_path_to_a_base_url_and_keeps_the_host() -> None:
     assert v2_infer("http://10.0.0.1/", "wine", "wine.ml-dev.example.com") == Endpoint(
-        "http://10.0.0.1/v2/models/wine/infer", "wine.ml-dev.example.com")
+        "http://10.0.0.1/v2/models/wine/infer", "wine.ml-dev.example.com"
+    )
     assert v2_infer("http://localhost:8080", "a/b").url == "http://localhost:8080/v2/models/a%2Fb/infer"

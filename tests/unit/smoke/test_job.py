@@ -11,14 +11,19 @@ SOURCE = "s3://mlflow-artifacts/mlartifacts/1/models/m-1/artifacts"
 
 
 def _job(**options: str) -> dict[str, Any]:
-    return smoke_job("wine-classifier", "ml-prod", "prod", "ghcr.io/example/kserve-gitops:0.1.0", source=SOURCE,
-                     **options)
+    return smoke_job(
+        "wine-classifier", "ml-prod", "prod", "ghcr.io/example/kserve-gitops:0.1.0", source=SOURCE, **options
+    )
 
 
 def test_job_passes_the_strict_kubernetes_schema() -> None:
     assert check_object(_job(), CheckContext(crds=None, k8s_version="1.33")) == []
-    assert check_object(_job(service_account="kserve-sa", secret="mlflow-credentials"),
-                        CheckContext(crds=None, k8s_version="1.33")) == []
+    assert (
+        check_object(
+            _job(service_account="kserve-sa", secret="mlflow-credentials"), CheckContext(crds=None, k8s_version="1.33")
+        )
+        == []
+    )
 
 
 def test_job_is_an_argo_cd_post_sync_hook_replaced_on_each_sync() -> None:
@@ -31,8 +36,17 @@ def test_job_is_an_argo_cd_post_sync_hook_replaced_on_each_sync() -> None:
 def test_job_asks_the_predictor_service_with_the_locked_source_and_needs_no_repository() -> None:
     (container,) = _job()["spec"]["template"]["spec"]["containers"]
     assert container["command"] == [
-        "kserve-gitops", "smoke-test", "wine-classifier", "--env", "prod",
-        "--url", "http://wine-classifier-predictor.ml-prod.svc.cluster.local", "--source", SOURCE, "--protocol", "v2",
+        "kserve-gitops",
+        "smoke-test",
+        "wine-classifier",
+        "--env",
+        "prod",
+        "--url",
+        "http://wine-classifier-predictor.ml-prod.svc.cluster.local",
+        "--source",
+        SOURCE,
+        "--protocol",
+        "v2",
     ]
 
 
@@ -41,8 +55,11 @@ def test_job_runs_as_non_root_with_a_read_only_root_and_bounded_resources() -> N
     (container,) = pod["containers"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["automountServiceAccountToken"] is False
-    assert container["securityContext"] == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                                            "capabilities": {"drop": ["ALL"]}}
+    assert container["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
     assert set(container["resources"]) == {"requests", "limits"}
     assert _job()["spec"]["backoffLimit"] == 1
 

@@ -9,9 +9,21 @@ import pytest
 from generator.errors import SmokeFailed
 from generator.smoke.mlmodel import SERVING, Input, parse_mlmodel, parse_signature
 
-WINE_COLUMNS = ["alcohol", "malic_acid", "ash", "alcalinity_of_ash", "magnesium", "total_phenols", "flavanoids",
-                "nonflavanoid_phenols", "proanthocyanins", "color_intensity", "hue",
-                "od280/od315_of_diluted_wines", "proline"]
+WINE_COLUMNS = [
+    "alcohol",
+    "malic_acid",
+    "ash",
+    "alcalinity_of_ash",
+    "magnesium",
+    "total_phenols",
+    "flavanoids",
+    "nonflavanoid_phenols",
+    "proanthocyanins",
+    "color_intensity",
+    "hue",
+    "od280/od315_of_diluted_wines",
+    "proline",
+]
 
 
 def wine_mlmodel(**changes: object) -> str:
@@ -20,10 +32,17 @@ def wine_mlmodel(**changes: object) -> str:
     card: dict[str, object] = {
         "artifact_path": "mlflow-artifacts:/1/models/m-1/artifacts",
         "flavors": {"python_function": {"loader_module": "mlflow.sklearn"}, "sklearn": {}},
-        "saved_input_example_info": {"artifact_path": "input_example.json", "pandas_orient": "split",
-                                     "serving_input_path": "serving_input_example.json", "type": "dataframe"},
-        "signature": {"inputs": inputs, "outputs": '[{"type": "tensor", "tensor-spec": {"dtype": "int64", '
-                                                   '"shape": [-1]}}]', "params": None},
+        "saved_input_example_info": {
+            "artifact_path": "input_example.json",
+            "pandas_orient": "split",
+            "serving_input_path": "serving_input_example.json",
+            "type": "dataframe",
+        },
+        "signature": {
+            "inputs": inputs,
+            "outputs": '[{"type": "tensor", "tensor-spec": {"dtype": "int64", "shape": [-1]}}]',
+            "params": None,
+        },
     }
     card.update(changes)
     return json.dumps(card)  # JSON is YAML
@@ -43,10 +62,17 @@ def test_models_without_a_serving_example_use_input_example_and_its_type() -> No
     assert (model.example_file, model.example_kind) == ("input_example.json", "ndarray")
 
 
-@pytest.mark.parametrize(("mlflow_type", "datatype"), [
-    ("double", "FP64"), ("float", "FP32"), ("long", "INT64"), ("integer", "INT32"), ("boolean", "BOOL"),
-    ("string", "BYTES"),
-])
+@pytest.mark.parametrize(
+    ("mlflow_type", "datatype"),
+    [
+        ("double", "FP64"),
+        ("float", "FP32"),
+        ("long", "INT64"),
+        ("integer", "INT32"),
+        ("boolean", "BOOL"),
+        ("string", "BYTES"),
+    ],
+)
 def test_column_types_map_to_the_v2_datatypes_mlserver_publishes(mlflow_type: str, datatype: str) -> None:
     (column,) = parse_signature(json.dumps([{"type": mlflow_type, "name": "x"}])).inputs
     assert column == Input("x", datatype)
@@ -58,8 +84,9 @@ def test_optional_columns_are_marked() -> None:
 
 
 def test_named_tensors_are_sent_as_a_dict_and_a_lone_unnamed_one_as_numpy() -> None:
-    named = parse_signature('[{"type": "tensor", "name": "image", "tensor-spec": {"dtype": "uint8", '
-                            '"shape": [-1, 28, 28]}}]')
+    named = parse_signature(
+        '[{"type": "tensor", "name": "image", "tensor-spec": {"dtype": "uint8", "shape": [-1, 28, 28]}}]'
+    )
     assert named.content_type == "dict"
     assert named.inputs == (Input("image", "UINT8", (-1, 28, 28)),)
     unnamed = parse_signature('[{"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1, 4]}}]')
@@ -67,12 +94,15 @@ def test_named_tensors_are_sent_as_a_dict_and_a_lone_unnamed_one_as_numpy() -> N
     assert unnamed.inputs == (Input("input-0", "FP32", (-1, 4)),)
 
 
-@pytest.mark.parametrize(("mlmodel", "message"), [
-    (wine_mlmodel(signature=None), "the model has no input signature"),
-    (wine_mlmodel(saved_input_example_info=None), "the model has no input example"),
-    ("[unclosed", "MLmodel is not YAML"),
-    ("just text", "MLmodel is not a mapping"),
-])
+@pytest.mark.parametrize(
+    ("mlmodel", "message"),
+    [
+        (wine_mlmodel(signature=None), "the model has no input signature"),
+        (wine_mlmodel(saved_input_example_info=None), "the model has no input example"),
+        ("[unclosed", "MLmodel is not YAML"),
+        ("just text", "MLmodel is not a mapping"),
+    ],
+)
 def test_models_that_cannot_be_smoke_tested_say_what_to_log(mlmodel: str, message: str) -> None:
     with pytest.raises(SmokeFailed) as caught:
         parse_mlmodel(mlmodel)
@@ -85,14 +115,23 @@ def test_missing_signature_hints_at_infer_signature() -> None:
     assert "fix: log the model with mlflow.<flavor>.log_model(…, signature=infer_signature(X, y))" in str(caught.value)
 
 
-@pytest.mark.parametrize(("inputs", "message"), [
-    ('[{"type": "tensor", "tensor-spec": {"dtype": "float32"}}, {"type": "double", "name": "a"}]',
-     "the signature mixes columns and tensors"),
-    ('[{"type": "array", "items": {"type": "double"}, "name": "vec", "required": true}]',
-     'column \'vec\' has type "array", which the smoke test cannot send'),
-    ('[{"type": "tensor", "name": "t", "tensor-spec": {"dtype": "complex64", "shape": [-1]}}]',
-     "tensor 't' has dtype 'complex64', which has no V2 datatype"),
-])
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        (
+            '[{"type": "tensor", "tensor-spec": {"dtype": "float32"}}, {"type": "double", "name": "a"}]',
+            "the signature mixes columns and tensors",
+        ),
+        (
+            '[{"type": "array", "items": {"type": "double"}, "name": "vec", "required": true}]',
+            "column 'vec' has type \"array\", which the smoke test cannot send",
+        ),
+        (
+            '[{"type": "tensor", "name": "t", "tensor-spec": {"dtype": "complex64", "shape": [-1]}}]',
+            "tensor 't' has dtype 'complex64', which has no V2 datatype",
+        ),
+    ],
+)
 def test_unsupported_signatures_name_the_input(inputs: str, message: str) -> None:
     with pytest.raises(SmokeFailed) as caught:
         parse_signature(inputs)

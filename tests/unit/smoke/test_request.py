@@ -46,8 +46,13 @@ def test_columns_follow_the_signature_whatever_order_the_example_has() -> None:
     example = {"dataframe_split": {"columns": ["age", "name"], "data": [[41, "ada"], [36, "alan"]]}}
     inputs = v2_request(COLUMNS, example).body["inputs"]
     assert inputs == [
-        {"name": "name", "shape": [2, 1], "datatype": "BYTES", "data": ["ada", "alan"],
-         "parameters": {"content_type": "str"}},
+        {
+            "name": "name",
+            "shape": [2, 1],
+            "datatype": "BYTES",
+            "data": ["ada", "alan"],
+            "parameters": {"content_type": "str"},
+        },
         {"name": "age", "shape": [2, 1], "datatype": "INT64", "data": [41, 36]},
     ]
 
@@ -69,31 +74,57 @@ def test_tensors_keep_their_shape_and_flatten_their_data() -> None:
     unnamed = Signature((Input("input-0", "FP32", (-1, 2)),), "np")
     request = v2_request(unnamed, {"inputs": [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]})
     assert request.rows == 3
-    assert request.body == {"parameters": {"content_type": "np"}, "inputs": [
-        {"name": "input-0", "shape": [3, 2], "datatype": "FP32", "data": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]}]}
+    assert request.body == {
+        "parameters": {"content_type": "np"},
+        "inputs": [{"name": "input-0", "shape": [3, 2], "datatype": "FP32", "data": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]}],
+    }
     named = Signature((Input("a", "INT64", (-1,)), Input("b", "BOOL", (-1,))), "dict")
     inputs = v2_request(named, {"inputs": {"b": [True], "a": [7]}}).body["inputs"]
     assert [(i["name"], i["shape"], i["data"]) for i in inputs] == [("a", [1], [7]), ("b", [1], [True])]
 
 
-@pytest.mark.parametrize(("signature", "example", "message"), [
-    (COLUMNS, {"dataframe_split": {"columns": ["name"], "data": [["ada"]]}},
-     "the input example lacks column(s) the signature requires: age"),
-    (COLUMNS, {"dataframe_split": {"columns": ["name", "age"], "data": []}}, "the input example has no rows"),
-    (Signature((Input("note", "BYTES", required=False),), "pd"), {"dataframe_split": {"columns": ["x"], "data": [[1]]}},
-     "no column of the input example is in the signature"),
-    (COLUMNS, {"inputs": [[1, 2]]}, "the signature is column-based but the input example is not a DataFrame"),
-    (Signature((Input("input-0", "FP32", (-1, 2)),), "np"), WINE_EXAMPLE,
-     "the signature is tensor-based but the input example has no `inputs`"),
-    (Signature((Input("input-0", "FP32", (-1, 2)),), "np"), {"inputs": [[1.0, 2.0], [3.0]]},
-     "tensor 'input-0' in the input example is not a rectangular array"),
-    (Signature((Input("input-0", "FP32", (-1, 2)),), "np"), {"inputs": [[1.0, 2.0, 3.0]]},
-     "tensor 'input-0' has shape [1, 3] in the input example but [-1, 2] in the signature"),
-    (Signature((Input("a", "FP32"), Input("b", "FP32")), "dict"), {"inputs": {"a": [1.0]}},
-     "the input example lacks tensor(s) the signature declares: b"),
-    (Signature((Input("a", "FP32"), Input("b", "FP32")), "dict"), {"inputs": [1.0]},
-     "the input example is one tensor but the signature declares 2"),
-])
+@pytest.mark.parametrize(
+    ("signature", "example", "message"),
+    [
+        (
+            COLUMNS,
+            {"dataframe_split": {"columns": ["name"], "data": [["ada"]]}},
+            "the input example lacks column(s) the signature requires: age",
+        ),
+        (COLUMNS, {"dataframe_split": {"columns": ["name", "age"], "data": []}}, "the input example has no rows"),
+        (
+            Signature((Input("note", "BYTES", required=False),), "pd"),
+            {"dataframe_split": {"columns": ["x"], "data": [[1]]}},
+            "no column of the input example is in the signature",
+        ),
+        (COLUMNS, {"inputs": [[1, 2]]}, "the signature is column-based but the input example is not a DataFrame"),
+        (
+            Signature((Input("input-0", "FP32", (-1, 2)),), "np"),
+            WINE_EXAMPLE,
+            "the signature is tensor-based but the input example has no `inputs`",
+        ),
+        (
+            Signature((Input("input-0", "FP32", (-1, 2)),), "np"),
+            {"inputs": [[1.0, 2.0], [3.0]]},
+            "tensor 'input-0' in the input example is not a rectangular array",
+        ),
+        (
+            Signature((Input("input-0", "FP32", (-1, 2)),), "np"),
+            {"inputs": [[1.0, 2.0, 3.0]]},
+            "tensor 'input-0' has shape [1, 3] in the input example but [-1, 2] in the signature",
+        ),
+        (
+            Signature((Input("a", "FP32"), Input("b", "FP32")), "dict"),
+            {"inputs": {"a": [1.0]}},
+            "the input example lacks tensor(s) the signature declares: b",
+        ),
+        (
+            Signature((Input("a", "FP32"), Input("b", "FP32")), "dict"),
+            {"inputs": [1.0]},
+            "the input example is one tensor but the signature declares 2",
+        ),
+    ],
+)
 def test_examples_that_do_not_fit_the_signature_say_how(
     signature: Signature, example: dict[str, Any], message: str
 ) -> None:
@@ -107,14 +138,18 @@ def test_invocations_body_is_the_scoring_server_form_of_every_example_file() -> 
     assert invocations_body("ndarray", [[1, 2]]) == {"inputs": [[1, 2]]}
     assert invocations_body("json_object", {"question": "?"}) == {"inputs": {"question": "?"}}
     assert "cannot read an input example of type 'sparse_matrix_csr'" in _failure(
-        invocations_body, "sparse_matrix_csr", {})
+        invocations_body, "sparse_matrix_csr", {}
+    )
 
 
 def test_a_well_formed_answer_yields_its_outputs_flattened() -> None:
-    answer = {"model_name": "wine", "outputs": [
-        {"name": "output-1", "shape": [2, 1], "datatype": "INT64", "data": [0, 2]},
-        {"name": "proba", "shape": [2, 3], "datatype": "FP64", "data": [[0.9, 0.1, 0.0], [0.0, 0.2, 0.8]]},
-    ]}
+    answer = {
+        "model_name": "wine",
+        "outputs": [
+            {"name": "output-1", "shape": [2, 1], "datatype": "INT64", "data": [0, 2]},
+            {"name": "proba", "shape": [2, 3], "datatype": "FP64", "data": [[0.9, 0.1, 0.0], [0.0, 0.2, 0.8]]},
+        ],
+    }
     assert check_v2_response(answer, rows=2) == [
         Output("output-1", "INT64", (2, 1), [0, 2]),
         Output("proba", "FP64", (2, 3), [0.9, 0.1, 0.0, 0.0, 0.2, 0.8]),
@@ -122,12 +157,14 @@ def test_a_well_formed_answer_yields_its_outputs_flattened() -> None:
 
 
 def test_every_problem_of_every_output_is_reported_at_once_in_path_order() -> None:
-    answer = {"outputs": [
-        {"name": "a", "shape": [3, 1], "datatype": "INT64", "data": [0, 1]},
-        {"name": "b", "shape": [2], "datatype": "LONG", "data": [1, 2]},
-        {"name": "c", "datatype": "FP64"},
-        "scalar",
-    ]}
+    answer = {
+        "outputs": [
+            {"name": "a", "shape": [3, 1], "datatype": "INT64", "data": [0, 1]},
+            {"name": "b", "shape": [2], "datatype": "LONG", "data": [1, 2]},
+            {"name": "c", "datatype": "FP64"},
+            "scalar",
+        ]
+    }
     assert _failure(check_v2_response, answer, 2).splitlines() == [
         "$.outputs[0]: data holds 2 value(s), shape [3, 1] needs 3",
         "$.outputs[0]: shape [3, 1] answers 3 row(s), the request sent 2",
@@ -148,12 +185,14 @@ def test_the_scoring_body_is_sent_as_is_once_it_fits_the_signature() -> None:
     request = invocations_request(signature, WINE_EXAMPLE)
     assert (request.body, request.rows) == (WINE_EXAMPLE, 2)
     assert "lacks column(s) the signature requires: proline" in _failure(
-        invocations_request, signature, {"dataframe_split": {"columns": WINE_COLUMNS[:-1], "data": [[1.0] * 12]}})
+        invocations_request, signature, {"dataframe_split": {"columns": WINE_COLUMNS[:-1], "data": [[1.0] * 12]}}
+    )
 
 
 def test_scoring_answers_need_one_prediction_per_row() -> None:
     assert check_predictions({"predictions": [[0.1, 0.9], [0.8, 0.2]]}, 2) == [
-        Output("predictions", "", (2,), [[0.1, 0.9], [0.8, 0.2]])]
+        Output("predictions", "", (2,), [[0.1, 0.9], [0.8, 0.2]])
+    ]
     too_few = _failure(check_predictions, {"predictions": [0]}, 2)
     assert too_few == "$.predictions: 1 prediction(s) for the 2 row(s) sent"
     assert "the answer has no `predictions` list" in _failure(check_predictions, {"outputs": []}, 2)

@@ -69,27 +69,32 @@ def _wine(source: str, tracking_uri: str) -> tuple[MlModel, dict[str, Any]]:
 
 def test_default_target_is_the_predictor_service_with_the_locked_source(repo: Path) -> None:
     assert locate(repo, Ask("wine", "dev")) == SmokeTarget(
-        "v2", Endpoint("http://wine-predictor.ml-dev.svc.cluster.local/v2/models/wine/infer"),
-        "mlflow-artifacts:/1/models/m-3/artifacts", "http://mlflow.example.com")
+        "v2",
+        Endpoint("http://wine-predictor.ml-dev.svc.cluster.local/v2/models/wine/infer"),
+        "mlflow-artifacts:/1/models/m-3/artifacts",
+        "http://mlflow.example.com",
+    )
 
 
 def test_method_image_speaks_mlflow_invocations_on_the_same_service(repo: Path) -> None:
     target = locate(repo, Ask("boxed", "dev"))
     assert (target.protocol, target.endpoint.url) == (
-        "mlflow-invocations", "http://boxed-predictor.ml-dev.svc.cluster.local/invocations")
+        "mlflow-invocations",
+        "http://boxed-predictor.ml-dev.svc.cluster.local/invocations",
+    )
     forced = locate(repo, Ask("boxed", "dev", protocol="v2"))
     assert forced.endpoint.url == "http://boxed-predictor.ml-dev.svc.cluster.local/v2/models/boxed/infer"
 
 
 def test_url_host_and_source_given_on_the_command_line_win(repo: Path) -> None:
-    target = locate(repo, Ask("wine", "dev", url="http://10.0.0.9", host="wine.ml-dev.example.com",
-                              source="models:/Wine/3"))
+    target = locate(
+        repo, Ask("wine", "dev", url="http://10.0.0.9", host="wine.ml-dev.example.com", source="models:/Wine/3")
+    )
     assert target.endpoint == Endpoint("http://10.0.0.9/v2/models/wine/infer", "wine.ml-dev.example.com")
     assert target.source == "models:/Wine/3"
 
 
-def test_the_environment_variable_wins_over_the_spec_tracking_uri(repo: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_environment_variable_wins_over_the_spec_tracking_uri(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://elsewhere:5000")
     assert locate(repo, Ask("wine", "dev")).tracking_uri == "http://elsewhere:5000"
 
@@ -109,8 +114,10 @@ def test_with_url_and_source_the_repository_is_not_read(tmp_path: Path) -> None:
 def test_unknown_model_or_environment_lists_what_exists(repo: Path) -> None:
     with pytest.raises(UserError) as caught:
         locate(repo, Ask("wine", "qa"))
-    assert str(caught.value) == ("models.yaml: no model 'wine' in environment 'qa'\n"
-                                 "  fix: one of: boxed --env dev, fraud --env dev, wine --env dev, wine --env staging")
+    assert str(caught.value) == (
+        "models.yaml: no model 'wine' in environment 'qa'\n"
+        "  fix: one of: boxed --env dev, fraud --env dev, wine --env dev, wine --env staging"
+    )
 
 
 def test_an_unlocked_target_asks_for_a_lock(repo: Path) -> None:
@@ -140,16 +147,24 @@ def test_method_image_posts_the_scoring_body_and_counts_predictions(repo: Path, 
     report = smoke_test(repo, Ask("boxed", "dev", url=server.url), fetch=_wine, send=post_json)
     assert report.outputs == [Output("predictions", "", (2,), [0, 1])]
     assert (server.seen[0].path, server.seen[0].body) == ("/invocations", WINE_EXAMPLE)
-    assert summary(report)[2:5] == ["request     2 row(s), MLflow scoring format (dataframe_split)",
-                                    f"answer      200 in {report.reply.seconds * 1000:.0f} ms: predictions [2]",
-                                    "prediction  predictions = [0, 1]"]
+    assert summary(report)[2:5] == [
+        "request     2 row(s), MLflow scoring format (dataframe_split)",
+        f"answer      200 in {report.reply.seconds * 1000:.0f} ms: predictions [2]",
+        "prediction  predictions = [0, 1]",
+    ]
 
 
 def test_summary_is_one_fact_per_line_without_credentials() -> None:
-    target = SmokeTarget("v2", Endpoint("http://u:p@10.0.0.9/v2/models/wine/infer", "wine.ml-dev.example.com"),
-                    "s3://b/m", "")
-    request = Request({"parameters": {"content_type": "pd"},
-                         "inputs": [{"datatype": "FP64"}, {"datatype": "FP64"}, {"datatype": "BYTES"}]}, 2)
+    target = SmokeTarget(
+        "v2", Endpoint("http://u:p@10.0.0.9/v2/models/wine/infer", "wine.ml-dev.example.com"), "s3://b/m", ""
+    )
+    request = Request(
+        {
+            "parameters": {"content_type": "pd"},
+            "inputs": [{"datatype": "FP64"}, {"datatype": "FP64"}, {"datatype": "BYTES"}],
+        },
+        2,
+    )
     outputs = [Output("output-1", "INT64", (2, 1), [0, 2])]
     assert summary(SmokeReport(target, request, Reply(200, {}, 0.0123), outputs)) == [
         "source      s3://b/m",

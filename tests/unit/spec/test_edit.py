@@ -32,8 +32,12 @@ def test_pin_adds_a_versioned_hold_and_keeps_the_reference(text: str) -> None:
     pinned = pin(text, "wine", "prod", "3")
     target = parse_spec(pinned)[0].target("wine", "prod")
     assert target is not None
-    assert (target.hold, target.pinned, str(target.ref), str(target.wanted)) == (True, "3", "alias champion",
-                                                                                 "version 3")
+    assert (target.hold, target.pinned, str(target.ref), str(target.wanted)) == (
+        True,
+        "3",
+        "alias champion",
+        "version 3",
+    )
     assert _comments(pinned) == _comments(text)
 
 
@@ -86,7 +90,8 @@ def _pinned(text: str, model: str, env: str) -> str:
 def test_pin_of_the_anchored_environment_leaves_its_alias_alone() -> None:
     pinned = pin(SHARED, "wine", "staging", "3")
     assert pinned == SHARED.replace("{alias: champion}   #", "{alias: champion, hold: 3}   #").replace(
-        "live: *same", "live: {alias: champion}")
+        "live: *same", "live: {alias: champion}"
+    )
     assert (_pinned(pinned, "wine", "staging"), _pinned(pinned, "wine", "live")) == ("3", "")
 
 
@@ -104,9 +109,13 @@ def test_unpin_through_an_alias_releases_that_environment_only() -> None:
 
 
 def test_a_shared_ancestor_is_unshared_too() -> None:
-    text = SHARED.replace("  wine:\n", "  wine: &wine\n").replace(
-        "      staging: &same {alias: champion}   # live serves what staging serves\n      live: *same\n",
-        "      live: {alias: champion}\n") + "  wine-copy: *wine\n"
+    text = (
+        SHARED.replace("  wine:\n", "  wine: &wine\n").replace(
+            "      staging: &same {alias: champion}   # live serves what staging serves\n      live: *same\n",
+            "      live: {alias: champion}\n",
+        )
+        + "  wine-copy: *wine\n"
+    )
     pinned = pin(text, "wine", "live", "3")
     assert pinned.endswith("  wine-copy: {registeredModel: wine, environments: {live: {alias: champion}}}\n")
     assert (_pinned(pinned, "wine", "live"), _pinned(pinned, "wine-copy", "live")) == ("3", "")
@@ -140,8 +149,11 @@ def test_pin_after_a_nested_map_goes_after_its_last_line() -> None:
     assert unpin(pinned, "wine", "live") == NESTED_LAST
 
 
-@pytest.mark.parametrize(("text", "env"), [(BLOCK, "prod"), (FLOW, "prod"), (NESTED_LAST, "live"), (SHARED, "live")],
-                         ids=["block", "flow", "nested", "shared"])
+@pytest.mark.parametrize(
+    ("text", "env"),
+    [(BLOCK, "prod"), (FLOW, "prod"), (NESTED_LAST, "live"), (SHARED, "live")],
+    ids=["block", "flow", "nested", "shared"],
+)
 def test_crlf_files_keep_crlf_byte_for_byte(text: str, env: str) -> None:
     crlf = text.replace("\n", "\r\n")
     pinned = pin(crlf, "wine", env, "3")

@@ -93,17 +93,26 @@ def test_missing_file_says_where_to_run() -> None:
         load_spec(Path("/nonexistent/models.yaml"))
 
 
-PLATFORM = ("apiVersion: kserve-gitops/v1\n%s\nenvironments: {dev: {namespace: d}, prod: {namespace: p}}\n"
-            "models: {m: {registeredModel: m, environments: {dev: {latest: true}}}}\n")
+PLATFORM = (
+    "apiVersion: kserve-gitops/v1\n%s\nenvironments: {dev: {namespace: d}, prod: {namespace: p}}\n"
+    "models: {m: {registeredModel: m, environments: {dev: {latest: true}}}}\n"
+)
 
 
-@pytest.mark.parametrize(("platform", "image"), [
-    ("", "docker.io/seldonio/mlserver:1.5.0"),  # KServe v0.20.0's Helm chart, the default install
-    ("platform: {kserveInstall: kustomize}", "docker.io/seldonio/mlserver:1.7.1"),
-    ("platform: {runtimeImage: {kserve-mlserver: 'registry.example.com/mirror/mlserver@sha256:" + "a" * 64 + "'}}",
-     "registry.example.com/mirror/mlserver@sha256:" + "a" * 64),
-    ("platform: {kserveVersion: v0.13.0}", ""),  # a release whose runtimes were not read: unknown, not guessed
-])
+@pytest.mark.parametrize(
+    ("platform", "image"),
+    [
+        ("", "docker.io/seldonio/mlserver:1.5.0"),  # KServe v0.20.0's Helm chart, the default install
+        ("platform: {kserveInstall: kustomize}", "docker.io/seldonio/mlserver:1.7.1"),
+        (
+            "platform: {runtimeImage: {kserve-mlserver: 'registry.example.com/mirror/mlserver@sha256:"
+            + "a" * 64
+            + "'}}",
+            "registry.example.com/mirror/mlserver@sha256:" + "a" * 64,
+        ),
+        ("platform: {kserveVersion: v0.13.0}", ""),  # a release whose runtimes were not read: unknown, not guessed
+    ],
+)
 def test_the_runtime_image_follows_release_install_method_and_override(platform: str, image: str) -> None:
     spec, _ = parse_spec(PLATFORM % platform)
     assert spec.platform.runtime_image("kserve-mlserver") == image
@@ -112,6 +121,7 @@ def test_the_runtime_image_follows_release_install_method_and_override(platform:
 def test_prod_refuses_unverified_models_by_default_and_a_policy_key_allows_them() -> None:
     spec, _ = parse_spec(PLATFORM % "")
     assert [spec.environments[e].policies.allow_unverified_models for e in ("dev", "prod")] == [True, False]
-    allowed, _ = parse_spec((PLATFORM % "").replace("prod: {namespace: p}",
-                                                   "prod: {namespace: p, policies: {allowUnverifiedModels: true}}"))
+    allowed, _ = parse_spec(
+        (PLATFORM % "").replace("prod: {namespace: p}", "prod: {namespace: p, policies: {allowUnverifiedModels: true}}")
+    )
     assert allowed.environments["prod"].policies.allow_unverified_models

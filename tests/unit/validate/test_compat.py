@@ -71,8 +71,10 @@ def test_a_recorded_load_does_not_silence_what_the_image_is_known_to_refuse() ->
 def test_a_recorded_failure_is_an_error_with_the_loaders_own_words() -> None:
     (error,) = check(KUSTOMIZE, CLOUDPICKLE, FAILS)
     assert error.severity == "error"
-    assert error.message == ("it does not load in kserve-mlserver's image docker.io/seldonio/mlserver:1.7.1 (docker): "
-                             "MLServer's MLflow runtime failed to load it: boom")
+    assert error.message == (
+        "it does not load in kserve-mlserver's image docker.io/seldonio/mlserver:1.7.1 (docker): "
+        "MLServer's MLflow runtime failed to load it: boom"
+    )
 
 
 def test_a_verdict_for_another_image_does_not_count() -> None:

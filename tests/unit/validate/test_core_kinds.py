@@ -54,8 +54,9 @@ def test_knows_built_in_kinds_only() -> None:
 
     assert schemas.validate({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": metadata}) == []
     assert schemas.validate({"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata}) == []
-    [problem] = schemas.validate({"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
-                                  "metadata": metadata})
+    [problem] = schemas.validate(
+        {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService", "metadata": metadata}
+    )
     assert problem.message == "no schema for serving.kserve.io/v1beta1 InferenceService in Kubernetes 1.33"
 
 

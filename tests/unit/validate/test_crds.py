@@ -228,4 +228,3 @@ def test_int_or_string_without_any_of_still_rejects_other_types(widgets: CrdSche
     assert messages(widgets.validate(widget(port=True))) == [
         ("$.spec.port", "expected integer or string, got boolean True")
     ]
-

@@ -56,8 +56,9 @@ def test_models_uri_needs_a_storage_container_that_claims_its_prefix(tmp_path: P
     assert check_tree(tmp_path, with_container, crds, "1.33") == []
 
 
-def test_root_that_aggregates_environments_is_checked_without_building_it_again(tmp_path: Path,
-                                                                               crds: CrdSchemas) -> None:
+def test_root_that_aggregates_environments_is_checked_without_building_it_again(
+    tmp_path: Path, crds: CrdSchemas
+) -> None:
     paths = []
     for env in ("dev", "prod"):
         (tmp_path / env).mkdir()
@@ -79,4 +80,5 @@ def test_a_crd_directory_holding_only_the_lock_has_no_crds(tmp_path: Path) -> No
     found = checks(crd_dir)({"kustomization.yaml": kustomization}, Platform())
 
     assert [(d.severity, d.rule, d.message.split(":")[0]) for d in found] == [
-        ("warning", "crd-schema", f"no CRDs in {crd_dir}")]
+        ("warning", "crd-schema", f"no CRDs in {crd_dir}")
+    ]

@@ -54,31 +54,48 @@ models:
 
 def argocd_body(**overrides: Any) -> bytes:
     """A body as the shipped template renders it, for one InferenceService unless overridden."""
-    data = {"event": "deployed", "app": "kserve-gitops-prod", "path": "environments/prod", "revision": SHA,
-            "resources": [isvc("wine", "ml-prod", "Healthy")]} | overrides
+    data = {
+        "event": "deployed",
+        "app": "kserve-gitops-prod",
+        "path": "environments/prod",
+        "revision": SHA,
+        "resources": [isvc("wine", "ml-prod", "Healthy")],
+    } | overrides
     return json.dumps(data).encode()
 
 
 def mlflow_body(entity: str, action: str, **data: Any) -> bytes:
     """The body MLflow posts (mlflow/webhooks/delivery.py)."""
-    return json.dumps({"entity": entity, "action": action, "timestamp": "2026-08-01T10:00:00+00:00",
-                       "data": data}).encode()
+    return json.dumps(
+        {"entity": entity, "action": action, "timestamp": "2026-08-01T10:00:00+00:00", "data": data}
+    ).encode()
 
 
 def application(path: str, revision: str, resources: list[dict[str, Any]]) -> dict[str, Any]:
     """The parts of an Argo CD Application the shipped templates read, as the notifications controller sees it."""
-    return {"metadata": {"name": "kserve-gitops-prod", "namespace": "argocd"},
-            "spec": {"source": {"repoURL": f"https://github.com/{REPOSITORY}.git", "path": path,
-                                "targetRevision": "main"}},
-            "status": {"health": {"status": "Healthy"}, "sync": {"status": "Synced", "revision": revision},
-                       "operationState": {"phase": "Succeeded", "syncResult": {"revision": revision}},
-                       "resources": resources}}
+    return {
+        "metadata": {"name": "kserve-gitops-prod", "namespace": "argocd"},
+        "spec": {"source": {"repoURL": f"https://github.com/{REPOSITORY}.git", "path": path, "targetRevision": "main"}},
+        "status": {
+            "health": {"status": "Healthy"},
+            "sync": {"status": "Synced", "revision": revision},
+            "operationState": {"phase": "Succeeded", "syncResult": {"revision": revision}},
+            "resources": resources,
+        },
+    }
 
 
 def isvc(name: str, namespace: str, health: str) -> dict[str, Any]:
     """One entry of .app.status.resources for an InferenceService."""
-    return {"group": "serving.kserve.io", "version": "v1beta1", "kind": "InferenceService", "namespace": namespace,
-            "name": name, "status": "Synced", "health": {"status": health}}
+    return {
+        "group": "serving.kserve.io",
+        "version": "v1beta1",
+        "kind": "InferenceService",
+        "namespace": namespace,
+        "name": name,
+        "status": "Synced",
+        "health": {"status": health},
+    }
 
 
 def render_notification(template: str, app: dict[str, Any], cm: Path = NOTIFICATIONS_CM) -> bytes:
@@ -136,8 +153,16 @@ class FakeGitHub:
 
     def answer(self, handler: BaseHTTPRequestHandler, body: bytes) -> tuple[int, bytes]:
         split = urlsplit(handler.path)
-        self.requests.append(Recorded(handler.command, split.path, parse_qs(split.query), dict(handler.headers.items()),
-                                      body, time.monotonic()))
+        self.requests.append(
+            Recorded(
+                handler.command,
+                split.path,
+                parse_qs(split.query),
+                dict(handler.headers.items()),
+                body,
+                time.monotonic(),
+            )
+        )
         if handler.command == "POST" and split.path == f"{_REPO}/dispatches":
             return (self.failures.pop(0), b'{"message": "Server Error"}') if self.failures else (204, b"")
         if handler.command == "POST":

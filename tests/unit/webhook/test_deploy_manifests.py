@@ -39,8 +39,12 @@ def test_kustomize_output_passes_strict_schemas(directory: str) -> None:
 def test_service_objects_and_no_secret_values_are_shipped() -> None:
     kinds = sorted((obj["kind"], obj["metadata"]["name"]) for obj in built("."))
 
-    assert kinds == [("Deployment", "kserve-gitops-webhook"), ("Namespace", "kserve-gitops"),
-                     ("Service", "kserve-gitops-webhook"), ("ServiceAccount", "kserve-gitops-webhook")]
+    assert kinds == [
+        ("Deployment", "kserve-gitops-webhook"),
+        ("Namespace", "kserve-gitops"),
+        ("Service", "kserve-gitops-webhook"),
+        ("ServiceAccount", "kserve-gitops-webhook"),
+    ]
 
 
 def container() -> dict[str, Any]:
@@ -64,8 +68,11 @@ def test_container_runs_as_non_root_with_a_read_only_root_and_probes_healthz() -
 
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["automountServiceAccountToken"] is False
-    assert spec["securityContext"] == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                                       "capabilities": {"drop": ["ALL"]}}
+    assert spec["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
     assert {"requests", "limits"} <= spec["resources"].keys()
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert spec[probe]["httpGet"] == {"path": "/healthz", "port": "http"}
@@ -78,8 +85,10 @@ def test_argo_cd_sends_the_bearer_token_to_the_service() -> None:
 
     assert service["url"] == "http://kserve-gitops-webhook.kserve-gitops.svc.cluster.local:8080"
     assert {"name": "Authorization", "value": "Bearer $kserve-gitops-webhook-token"} in service["headers"]
-    for trigger, template in (("kserve-gitops-on-deployed", "kserve-gitops-deployed"),
-                              ("kserve-gitops-on-health-degraded", "kserve-gitops-degraded")):
+    for trigger, template in (
+        ("kserve-gitops-on-deployed", "kserve-gitops-deployed"),
+        ("kserve-gitops-on-health-degraded", "kserve-gitops-degraded"),
+    ):
         (condition,) = yaml.safe_load(data[f"trigger.{trigger}"])
         assert condition["send"] == [template]
         assert yaml.safe_load(data[f"template.{template}"])["webhook"]["kserve-gitops"]["path"] == "/argocd"

@@ -11,16 +11,23 @@ from tests.unit.webhook.support import LOCK, SHA, application, argocd_body, isvc
 
 
 def test_shipped_deployed_template_renders_a_body_the_service_reads() -> None:
-    resources = [isvc("wine", "ml-prod", "Healthy"), isvc("iris", "ml-prod", "Healthy"),
-                 {"group": "", "version": "v1", "kind": "ConfigMap", "namespace": "ml-prod", "name": "x",
-                  "status": "Synced"}]
+    resources = [
+        isvc("wine", "ml-prod", "Healthy"),
+        isvc("iris", "ml-prod", "Healthy"),
+        {"group": "", "version": "v1", "kind": "ConfigMap", "namespace": "ml-prod", "name": "x", "status": "Synced"},
+    ]
 
-    notification = parse(render_notification("kserve-gitops-deployed", application("environments/prod", SHA,
-                                                                                       resources)))
+    notification = parse(
+        render_notification("kserve-gitops-deployed", application("environments/prod", SHA, resources))
+    )
 
-    assert notification == Notification("deployed", "kserve-gitops-prod", notification.path, SHA,
-                                        (ServiceHealth("wine", "ml-prod", "Healthy"),
-                                         ServiceHealth("iris", "ml-prod", "Healthy")))
+    assert notification == Notification(
+        "deployed",
+        "kserve-gitops-prod",
+        notification.path,
+        SHA,
+        (ServiceHealth("wine", "ml-prod", "Healthy"), ServiceHealth("iris", "ml-prod", "Healthy")),
+    )
     assert (notification.env, notification.lock_path) == ("prod", "models.lock")
 
 
@@ -71,27 +78,33 @@ def test_without_health_only_the_revision_is_recorded() -> None:
     assert writes[0].tags == {"deployed.prod": SHA}
 
 
-@pytest.mark.parametrize(("path", "env", "lock_path"), [
-    ("environments/staging", "staging", "models.lock"),
-    ("./environments/staging/", "staging", "models.lock"),
-    ("platform/ml/environments/prod", "prod", "platform/ml/models.lock"),
-])
+@pytest.mark.parametrize(
+    ("path", "env", "lock_path"),
+    [
+        ("environments/staging", "staging", "models.lock"),
+        ("./environments/staging/", "staging", "models.lock"),
+        ("platform/ml/environments/prod", "prod", "platform/ml/models.lock"),
+    ],
+)
 def test_models_lock_is_found_two_levels_above_the_synced_path(path: str, env: str, lock_path: str) -> None:
     notification = parse(argocd_body(path=path))
 
     assert (notification.env, notification.lock_path) == (env, lock_path)
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    ({"path": "apps/prod"}, "is not <repo path>/environments/<env>"),
-    ({"path": "../environments/prod"}, "is not <repo path>/environments/<env>"),
-    ({"path": "/environments/prod"}, "is not <repo path>/environments/<env>"),
-    ({"event": "synced"}, "event 'synced' is not one of deployed, degraded"),
-    ({"revision": None}, "'revision' is missing"),
-    ({"revision": " "}, "'revision' is missing"),
-    ({"resources": None}, "'resources' is not a list"),
-    ({"resources": [isvc("", "ml-prod", "Healthy")]}, "'name' is missing"),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"path": "apps/prod"}, "is not <repo path>/environments/<env>"),
+        ({"path": "../environments/prod"}, "is not <repo path>/environments/<env>"),
+        ({"path": "/environments/prod"}, "is not <repo path>/environments/<env>"),
+        ({"event": "synced"}, "event 'synced' is not one of deployed, degraded"),
+        ({"revision": None}, "'revision' is missing"),
+        ({"revision": " "}, "'revision' is missing"),
+        ({"resources": None}, "'resources' is not a list"),
+        ({"resources": [isvc("", "ml-prod", "Healthy")]}, "'name' is missing"),
+    ],
+)
 def test_bodies_the_template_would_not_send_are_malformed(data: dict[str, Any], message: str) -> None:
     with pytest.raises(Malformed, match=message):
         parse(argocd_body(**data))
@@ -103,11 +116,14 @@ def test_non_objects_are_malformed(raw: bytes) -> None:
         parse(raw)
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("lockVersion: 2\nmodels: {}\n", "not a models.lock with lockVersion 1"),
-    ("[", "not valid YAML"),
-    ("", "not a models.lock"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("lockVersion: 2\nmodels: {}\n", "not a models.lock with lockVersion 1"),
+        ("[", "not valid YAML"),
+        ("", "not a models.lock"),
+    ],
+)
 def test_unreadable_lock_is_a_lock_error_naming_the_file(text: str, message: str) -> None:
     with pytest.raises(LockError, match=message) as error:
         tag_writes(parse(argocd_body(path="ml/environments/prod")), text)

@@ -25,13 +25,22 @@ def client(server: FakeGitHub) -> WebhookGitHub:
 
 
 def test_dispatch_posts_event_type_and_client_payload_with_the_token(server: FakeGitHub) -> None:
-    client(server).dispatch("mlflow-model-promoted", {"model": "Wine", "alias": "champion", "version": "2",
-                                                      "event": "model_version_alias.created"})
+    client(server).dispatch(
+        "mlflow-model-promoted",
+        {"model": "Wine", "alias": "champion", "version": "2", "event": "model_version_alias.created"},
+    )
 
     (request,) = server.dispatches()
     assert request.method == "POST"
-    assert request.json() == {"event_type": "mlflow-model-promoted", "client_payload": {
-        "model": "Wine", "alias": "champion", "version": "2", "event": "model_version_alias.created"}}
+    assert request.json() == {
+        "event_type": "mlflow-model-promoted",
+        "client_payload": {
+            "model": "Wine",
+            "alias": "champion",
+            "version": "2",
+            "event": "model_version_alias.created",
+        },
+    }
     assert request.headers["Authorization"] == f"Bearer {TOKEN}"
     assert request.headers["Accept"] == "application/vnd.github+json"
     assert request.headers["X-GitHub-Api-Version"] == "2022-11-28"

@@ -54,8 +54,9 @@ class Service:
         assert self.dispatcher.idle(WAIT)
 
 
-def service(state: Path, github: RecordingGitHub, *, deadline: float = 60.0, capacity: int = 10_000,
-            start: bool = True) -> Service:
+def service(
+    state: Path, github: RecordingGitHub, *, deadline: float = 60.0, capacity: int = 10_000, start: bool = True
+) -> Service:
     journal = Journal(state, 600, capacity=capacity)
     dispatcher = Dispatcher(github, journal, deadline=deadline, first_pause=0.01)
     if start:
@@ -71,8 +72,12 @@ def running(tmp_path: Path) -> Iterator[Service]:
 
 
 def headers(body: bytes, delivery: str = "d-1", timestamp: int = NOW, secret: str = SECRET) -> dict[str, str]:
-    return {"X-MLflow-Delivery-Id": delivery, "X-MLflow-Timestamp": str(timestamp),
-            "X-MLflow-Signature": sign(secret, delivery, str(timestamp), body), "Content-Type": "application/json"}
+    return {
+        "X-MLflow-Delivery-Id": delivery,
+        "X-MLflow-Timestamp": str(timestamp),
+        "X-MLflow-Signature": sign(secret, delivery, str(timestamp), body),
+        "Content-Type": "application/json",
+    }
 
 
 def test_a_signed_alias_event_is_accepted_at_once_and_dispatched_once_with_the_payload(running: Service) -> None:
@@ -102,13 +107,21 @@ def test_a_replayed_delivery_id_is_refused_and_not_dispatched_again(running: Ser
     assert len(running.github.sent) == 1
 
 
-@pytest.mark.parametrize(("request_headers", "status", "action", "detail"), [
-    (headers(ALIAS_SET, secret="wrong"), 401, "rejected", "signature does not match"),
-    ({k: v for k, v in headers(ALIAS_SET).items() if k != "X-MLflow-Signature"}, 401, "rejected", "unsigned"),
-    ({k: v for k, v in headers(ALIAS_SET).items() if k != "X-MLflow-Timestamp"}, 401, "rejected", "Timestamp missing"),
-    (headers(ALIAS_SET, timestamp=NOW - 301), 400, "stale", "more than 300 s from now"),
-    (headers(ALIAS_SET, timestamp=NOW + 301), 400, "stale", "more than 300 s from now"),
-])
+@pytest.mark.parametrize(
+    ("request_headers", "status", "action", "detail"),
+    [
+        (headers(ALIAS_SET, secret="wrong"), 401, "rejected", "signature does not match"),
+        ({k: v for k, v in headers(ALIAS_SET).items() if k != "X-MLflow-Signature"}, 401, "rejected", "unsigned"),
+        (
+            {k: v for k, v in headers(ALIAS_SET).items() if k != "X-MLflow-Timestamp"},
+            401,
+            "rejected",
+            "Timestamp missing",
+        ),
+        (headers(ALIAS_SET, timestamp=NOW - 301), 400, "stale", "more than 300 s from now"),
+        (headers(ALIAS_SET, timestamp=NOW + 301), 400, "stale", "more than 300 s from now"),
+    ],
+)
 def test_unverified_or_stale_deliveries_are_refused_without_dispatch(
     running: Service, request_headers: dict[str, str], status: int, action: str, detail: str
 ) -> None:

@@ -17,13 +17,20 @@ from generator.webhook.log import JsonFormatter, log_answer
 from generator.webhook.server import ServiceSettings, build_app
 from tests.unit.webhook.support import REPOSITORY, collected_logs, running
 
-ENV = {"GITHUB_TOKEN": "ghp-token-value", "KSERVE_GITOPS_MLFLOW_WEBHOOK_SECRET": "mlflow-secret-value",
-       "KSERVE_GITOPS_ARGOCD_TOKEN": "argocd-token-value"}
+ENV = {
+    "GITHUB_TOKEN": "ghp-token-value",
+    "KSERVE_GITOPS_MLFLOW_WEBHOOK_SECRET": "mlflow-secret-value",
+    "KSERVE_GITOPS_ARGOCD_TOKEN": "argocd-token-value",
+}
 
 
 def settings(environ: Mapping[str, str] = ENV, **options: object) -> ServiceSettings:
-    values: dict[str, object] = {"repository": REPOSITORY, "github_api_url": "http://127.0.0.1:9",
-                                 "tracking_uri": "http://127.0.0.1:9", "max_age": 300.0} | options
+    values: dict[str, object] = {
+        "repository": REPOSITORY,
+        "github_api_url": "http://127.0.0.1:9",
+        "tracking_uri": "http://127.0.0.1:9",
+        "max_age": 300.0,
+    } | options
     return ServiceSettings.from_env(environ, **values)  # type: ignore[arg-type]
 
 
@@ -44,12 +51,14 @@ def test_missing_settings_are_all_reported_at_once_as_an_environment_problem() -
         settings({"KSERVE_GITOPS_ARGOCD_TOKEN": "t"}, repository="not a repo", tracking_uri="", max_age=0)
 
     assert error.value.exit_code == 2
-    assert [d.message for d in error.value.diagnostics] == sorted([
-        "GITHUB_TOKEN is not set",
-        "repository 'not a repo' is not OWNER/NAME",
-        "/argocd needs the MLflow tracking URI",
-        "--max-age must be positive",
-    ])
+    assert [d.message for d in error.value.diagnostics] == sorted(
+        [
+            "GITHUB_TOKEN is not set",
+            "repository 'not a repo' is not OWNER/NAME",
+            "/argocd needs the MLflow tracking URI",
+            "--max-age must be positive",
+        ]
+    )
 
 
 def test_nothing_to_serve_is_an_environment_problem() -> None:
@@ -66,8 +75,10 @@ def test_healthz_answers_and_unconfigured_endpoints_are_not_routed(tmp_path: Pat
         unsigned = requests.post(f"{url}/mlflow", data=b"{}", timeout=5)
 
     assert unsigned.status_code == 401
-    assert unsigned.json() == {"action": "rejected",
-                               "detail": "unsigned delivery: the webhook has no secret, or this is not MLflow"}
+    assert unsigned.json() == {
+        "action": "rejected",
+        "detail": "unsigned delivery: the webhook has no secret, or this is not MLflow",
+    }
 
 
 def test_oversized_bodies_are_refused_unread() -> None:
@@ -99,8 +110,12 @@ def test_a_bug_answers_500_and_logs_the_traceback(caplog: pytest.LogCaptureFixtu
 
 
 def test_each_request_logs_one_json_line_with_its_fields_and_redacted_urls() -> None:
-    answer = Answer(502, "failed", "POST https://user:pw@ghe.example.com/api failed",
-                      {"delivery": "d-1", "model": "Wine", "alias": None})
+    answer = Answer(
+        502,
+        "failed",
+        "POST https://user:pw@ghe.example.com/api failed",
+        {"delivery": "d-1", "model": "Wine", "alias": None},
+    )
     with collected_logs() as records:
         log_answer("mlflow", answer)
 
@@ -108,6 +123,13 @@ def test_each_request_logs_one_json_line_with_its_fields_and_redacted_urls() -> 
     line = json.loads(JsonFormatter().format(record))
     assert record.levelno == logging.ERROR
     assert {k: v for k, v in line.items() if k != "time"} == {
-        "level": "error", "logger": "kserve_gitops.webhook", "message": "mlflow failed", "route": "mlflow",
-        "status": "502", "action": "failed", "detail": "POST https://***@ghe.example.com/api failed",
-        "delivery": "d-1", "model": "Wine"}
+        "level": "error",
+        "logger": "kserve_gitops.webhook",
+        "message": "mlflow failed",
+        "route": "mlflow",
+        "status": "502",
+        "action": "failed",
+        "detail": "POST https://***@ghe.example.com/api failed",
+        "delivery": "d-1",
+        "model": "Wine",
+    }

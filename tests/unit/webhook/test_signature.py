@@ -8,9 +8,14 @@ from mlflow.webhooks.delivery import _generate_hmac_signature
 from generator.webhook.signature import fresh, sign, verify
 
 SECRET = "s3cret-äöü"
-BODY = json.dumps({"entity": "model_version_alias", "action": "created",
-                   "data": {"name": "Wine Classifier.v2 ✓", "alias": "champion", "version": "3"}},
-                  ensure_ascii=False)
+BODY = json.dumps(
+    {
+        "entity": "model_version_alias",
+        "action": "created",
+        "data": {"name": "Wine Classifier.v2 ✓", "alias": "champion", "version": "3"},
+    },
+    ensure_ascii=False,
+)
 
 
 @pytest.mark.parametrize("body", [BODY, json.dumps(json.loads(BODY)), "", "{}"])
@@ -28,12 +33,15 @@ def test_verify_accepts_mlflows_own_signature() -> None:
     assert verify(SECRET, "d-1", "1700000000", BODY.encode(), header)
 
 
-@pytest.mark.parametrize(("secret", "delivery", "timestamp", "body"), [
-    ("other secret", "d-1", "1700000000", BODY.encode()),
-    (SECRET, "d-2", "1700000000", BODY.encode()),
-    (SECRET, "d-1", "1700000001", BODY.encode()),
-    (SECRET, "d-1", "1700000000", BODY.encode() + b" "),
-])
+@pytest.mark.parametrize(
+    ("secret", "delivery", "timestamp", "body"),
+    [
+        ("other secret", "d-1", "1700000000", BODY.encode()),
+        (SECRET, "d-2", "1700000000", BODY.encode()),
+        (SECRET, "d-1", "1700000001", BODY.encode()),
+        (SECRET, "d-1", "1700000000", BODY.encode() + b" "),
+    ],
+)
 def test_verify_rejects_any_change_to_secret_id_timestamp_or_body(
     secret: str, delivery: str, timestamp: str, body: bytes
 ) -> None:
@@ -48,15 +56,25 @@ def test_verify_accepts_a_match_among_several_signatures() -> None:
     assert verify(SECRET, "d-1", "1", b"{}", f"v1,AAAA {good}")
 
 
-@pytest.mark.parametrize("header", ["", "v1,", "v2," + sign(SECRET, "d-1", "1", b"{}")[3:],
-                                    sign(SECRET, "d-1", "1", b"{}")[3:]])
+@pytest.mark.parametrize(
+    "header", ["", "v1,", "v2," + sign(SECRET, "d-1", "1", b"{}")[3:], sign(SECRET, "d-1", "1", b"{}")[3:]]
+)
 def test_verify_rejects_empty_truncated_or_unversioned_signatures(header: str) -> None:
     assert not verify(SECRET, "d-1", "1", b"{}", header)
 
 
-@pytest.mark.parametrize(("timestamp", "ok"), [
-    ("1000", True), ("700", True), ("1300", True), ("699", False), ("1301", False), ("", False), ("12.5", False),
-    ("soon", False),
-])
+@pytest.mark.parametrize(
+    ("timestamp", "ok"),
+    [
+        ("1000", True),
+        ("700", True),
+        ("1300", True),
+        ("699", False),
+        ("1301", False),
+        ("", False),
+        ("12.5", False),
+        ("soon", False),
+    ],
+)
 def test_fresh_allows_max_age_either_way(timestamp: str, ok: bool) -> None:
     assert fresh(timestamp, now=1000.0, max_age=300) is ok

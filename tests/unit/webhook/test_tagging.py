@@ -42,10 +42,17 @@ def test_deployment_tags_every_model_version_of_the_environment() -> None:
     answer = DeploymentTagger(TOKEN, Repository(), registry).handle(AUTH, request)
 
     assert (answer.status, answer.action, answer.detail) == (200, "tagged", "")
-    assert registry.tags == {("Wine Classifier", "2"): {"deployed.prod": SHA, "health.prod": "Healthy"},
-                             ("iris", "1"): {"deployed.prod": SHA, "health.prod": "Healthy"}}
-    assert answer.fields == {"event": "deployed", "app": "kserve-gitops-prod", "env": "prod", "revision": SHA,
-                              "tagged": "Wine Classifier/2, iris/1"}
+    assert registry.tags == {
+        ("Wine Classifier", "2"): {"deployed.prod": SHA, "health.prod": "Healthy"},
+        ("iris", "1"): {"deployed.prod": SHA, "health.prod": "Healthy"},
+    }
+    assert answer.fields == {
+        "event": "deployed",
+        "app": "kserve-gitops-prod",
+        "env": "prod",
+        "revision": SHA,
+        "tagged": "Wine Classifier/2, iris/1",
+    }
 
 
 def test_wrong_or_missing_token_is_refused_before_anything_is_read() -> None:
@@ -65,14 +72,16 @@ def test_lock_missing_at_that_revision_is_unusable_not_retried() -> None:
 
 def test_unreadable_lock_is_unusable() -> None:
     answer = DeploymentTagger(TOKEN, Repository({("models.lock", SHA): "lockVersion: 9\n"}), Registry()).handle(
-        AUTH, argocd_body())
+        AUTH, argocd_body()
+    )
 
     assert (answer.status, answer.action) == (422, "unusable")
 
 
 def test_github_failure_answers_502_so_argo_cd_retries() -> None:
     answer = DeploymentTagger(TOKEN, Repository(error=GitHubError("GitHub answered 500", 500)), Registry()).handle(
-        AUTH, argocd_body())
+        AUTH, argocd_body()
+    )
 
     assert (answer.status, answer.action) == (502, "failed")
 
@@ -89,8 +98,13 @@ def test_unreachable_registry_answers_503_so_argo_cd_retries() -> None:
 
 def test_versions_gone_from_mlflow_and_services_not_in_the_lock_are_noted() -> None:
     registry = Registry({"iris": RegistryError.simple("'iris' version 1 does not exist")})
-    request = argocd_body(resources=[isvc("wine", "ml-prod", "Healthy"), isvc("iris", "ml-prod", "Healthy"),
-                              isvc("other", "ml-prod", "Healthy")])
+    request = argocd_body(
+        resources=[
+            isvc("wine", "ml-prod", "Healthy"),
+            isvc("iris", "ml-prod", "Healthy"),
+            isvc("other", "ml-prod", "Healthy"),
+        ]
+    )
 
     answer = DeploymentTagger(TOKEN, Repository(), registry).handle(AUTH, request)
 
