@@ -1,7 +1,7 @@
 """`generate` timed phase by phase, and as users run it (the CLI, then again with nothing to change).
 
 The phase split calls the same stage functions, in the same order, as
-`generator.pipeline.generate` followed by `_build.finish`, so the phases add up
+`generator.pipeline.generate` (its last stage writes the plan), so the phases add up
 to one generate run; the CLI runs then show what the split leaves out (typer,
 error handling, warnings) and what a no-op run costs.
 """

@@ -1,8 +1,10 @@
-"""The product's jobs: load spec → resolve → lock → render → validate → plan the writes.
+"""The product's jobs: load spec → resolve → lock → render → validate → write.
 
-Functions return an `Outcome` (the plan plus warnings); the CLI decides whether
-to apply it or, with `--check`, to report drift. Adapters (the registry) come in
-as factories, so nothing talks to MLflow unless a reference really needs resolving.
+This module alone knows the order of the stages. Each command is one function here
+that returns an `Outcome`: the plan, its warnings, and whether it was written (with
+`check`, nothing is, and the plan is the drift to report). Adapters (the registry,
+the gates' facts) come in as factories, so nothing talks to MLflow unless a
+reference really needs resolving; the CRD directory comes in as a path.
 """
 
 from __future__ import annotations
@@ -47,21 +49,32 @@ from generator.spec.load import load_spec, parse_spec
 from generator.spec.model import Platform, Spec, Target
 from generator.spec.yaml_lines import load as load_yaml
 from generator.util.proc import CommandError, run_cmd
-from generator.write import Plan, interrupted, plan, recover
+from generator.validate.manifests import checks as manifest_checks
+from generator.validate.manifests import tree_checks
+from generator.write import Plan, apply, interrupted, plan, recover
 
 RENDERED = (ENVIRONMENTS_DIR, CLUSTER_DIR, ARGOCD_DIR, ROOT_KUSTOMIZATION)
 
 RegistryFactory = Callable[[Spec], Registry]
 FactsFactory = Callable[[Spec], gate_review.FactsSource]
-Validator = Callable[[Mapping[str, bytes], Platform], list[Diagnostic]]
-TreeChecks = Callable[[Path, list[str], Platform], list[Diagnostic]]
 
 
 @dataclass(frozen=True)
 class Outcome:
+    """What a command did: its plan, applied (`written`) unless it was only checked or had nothing to change."""
+
     plan: Plan
     warnings: list[Diagnostic] = field(default_factory=list)
     lock: Lock = field(default_factory=Lock)
+    written: bool = False
+
+
+def _settled(repo: Path, outcome: Outcome, *, check: bool) -> Outcome:
+    """The last stage of every command that writes: the plan applied all at once, unless `check` only compares."""
+    if check or outcome.plan.empty:
+        return outcome
+    apply(repo, outcome.plan)
+    return replace(outcome, written=True)
 
 
 @contextlib.contextmanager
@@ -84,7 +97,7 @@ def session(repo: Path, *, write_tree: bool, lock_timeout: float) -> Iterator[li
         yield recovered
 
 
-def validate_repo(repo: Path, tree_checks: TreeChecks) -> list[Diagnostic]:
+def validate_repo(repo: Path, crds: Path) -> list[Diagnostic]:
     """Every check over models.yaml, models.lock and the generated tree on disk; collects, never stops early."""
     platform = Platform()
     try:
@@ -96,61 +109,65 @@ def validate_repo(repo: Path, tree_checks: TreeChecks) -> list[Diagnostic]:
         found = list(exc.diagnostics)
     on_disk = [p.relative_to(repo).as_posix() for d in RENDERED for p in _files(repo / d)]
     with progress.stage(f"validating {len(on_disk)} generated file(s)"):
-        return found + tree_checks(repo, on_disk, platform)
+        return found + tree_checks(crds)(repo, on_disk, platform)
 
 
 def lock(
-    repo: Path, registry: RegistryFactory, update: Update, facts: FactsFactory | None = None, *, verify: bool = False
+    repo: Path, registry: RegistryFactory, update: Update, facts: FactsFactory | None = None, *, check: bool = False
 ) -> Outcome:
     """With `facts`, a floating reference whose new version fails its gates keeps its locked version (a warning).
-    `verify` (`--check`): also re-read every locked version and refuse entries the registry contradicts."""
+    `check`: write nothing, and also re-read every locked version and refuse entries the registry contradicts."""
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
-    new, gated = _gated_relock(spec, _read_lock(repo), update, registry, facts, verify=verify)
-    return Outcome(plan(repo, {LOCK_FILE: lock_io.dumps(new)}), warnings + gated + _compat_warnings(spec, new), new)
+    new, gated = _gated_relock(spec, _read_lock(repo), update, registry, facts, verify=check)
+    found = warnings + gated + _compat_warnings(spec, new)
+    return _settled(repo, Outcome(plan(repo, {LOCK_FILE: lock_io.dumps(new)}), found, new), check=check)
 
 
-def render_tree(repo: Path, validate: Validator, memo: Memo = Memo.off()) -> Outcome:  # noqa: B008 -- frozen
-    """`memo` remembers what this run wanted, so that repeating it unchanged is answered from the record."""
+def render_tree(repo: Path, crds: Path, memo: Memo = Memo.off(), *, check: bool = False) -> Outcome:  # noqa: B008
+    """`crds`: the CRDs the files are checked against. `memo` remembers what this run wanted, so that repeating it
+    unchanged is answered from the record (it is frozen, hence the default)."""
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
     current = _read_lock(repo)
     files = render(spec, current)
-    warnings += _check(files, validate, spec.platform)
+    warnings += _check(files, crds, spec.platform)
     memo.remember(files, RENDERED, warnings)
-    return Outcome(plan(repo, files, RENDERED), warnings, current)
+    return _settled(repo, Outcome(plan(repo, files, RENDERED), warnings, current), check=check)
 
 
 def generate(
     repo: Path,
     registry: RegistryFactory,
     update: Update,
-    validate: Validator,
+    crds: Path,
     facts: FactsFactory | None = None,
     *,
-    verify: bool = False,
+    check: bool = False,
     memo: Memo = Memo.off(),  # noqa: B008 -- frozen
 ) -> Outcome:
-    """lock + render + validate as one atomic plan: the lock and the manifests always agree. `verify` as `lock`.
-    `memo` as for `render_tree`, only without `update` or `verify` (those ask the registry every time)."""
+    """lock + render + validate as one atomic plan: the lock and the manifests always agree. `check` as `lock`.
+    `memo` as for `render_tree`, only without `update` or `check` (those ask the registry every time)."""
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
-    new, gated = _gated_relock(spec, _read_lock(repo), update, registry, facts, verify=verify)
+    new, gated = _gated_relock(spec, _read_lock(repo), update, registry, facts, verify=check)
     files = {LOCK_FILE: lock_io.dumps(new), **render(spec, new)}
-    warnings += gated + _check(files, validate, spec.platform) + _compat_warnings(spec, new)
-    if update == Update() and not verify:
+    warnings += gated + _check(files, crds, spec.platform) + _compat_warnings(spec, new)
+    if update == Update() and not check:
         memo.remember(files, RENDERED, warnings)
-    return Outcome(plan(repo, files, RENDERED), warnings, new)
+    return _settled(repo, Outcome(plan(repo, files, RENDERED), warnings, new), check=check)
 
 
-def pin(repo: Path, model: str, env: str, version: str, *, registry: RegistryFactory, validate: Validator) -> Outcome:
+def pin(repo: Path, model: str, env: str, version: str, *, registry: RegistryFactory, crds: Path) -> Outcome:
     """Hold MODEL in ENV at VERSION: models.yaml, lock and manifests change together, or nothing does."""
-    return _edit(repo, lambda text: spec_edit.pin(text, model, env, version), registry, validate)
+    return _settled(
+        repo, _edit(repo, lambda text: spec_edit.pin(text, model, env, version), registry, crds), check=False
+    )
 
 
-def unpin(repo: Path, model: str, env: str, *, registry: RegistryFactory, validate: Validator) -> Outcome:
+def unpin(repo: Path, model: str, env: str, *, registry: RegistryFactory, crds: Path) -> Outcome:
     """Release a hold: the reference as written (alias, stage, latest) applies again."""
-    return _edit(repo, lambda text: spec_edit.unpin(text, model, env), registry, validate)
+    return _settled(repo, _edit(repo, lambda text: spec_edit.unpin(text, model, env), registry, crds), check=False)
 
 
-def _edit(repo: Path, change: Callable[[str], str], registry: RegistryFactory, validate: Validator) -> Outcome:
+def _edit(repo: Path, change: Callable[[str], str], registry: RegistryFactory, crds: Path) -> Outcome:
     try:  # bytes, not read_text: universal newlines would turn a CRLF file into LF
         text = (repo / SPEC_FILE).read_bytes().decode("utf-8")
     except OSError as exc:
@@ -161,7 +178,7 @@ def _edit(repo: Path, change: Callable[[str], str], registry: RegistryFactory, v
     spec, warnings = parse_spec(edited, SPEC_FILE)
     new = _relock(spec, _read_lock(repo), Update(), registry)
     files = {LOCK_FILE: lock_io.dumps(new), **render(spec, new)}
-    warnings += _check(files, validate, spec.platform)
+    warnings += _check(files, crds, spec.platform)
     files[SPEC_FILE] = edited.encode("utf-8")
     return Outcome(plan(repo, files, RENDERED, edited=[SPEC_FILE]), warnings, new)
 
@@ -195,7 +212,7 @@ def init(
         for p in kept
     ]
     wanted = {p: content for p, content in files.items() if p not in kept}
-    return Outcome(plan(repo, wanted, edited=wanted if force else ()), warnings)
+    return _settled(repo, Outcome(plan(repo, wanted, edited=wanted if force else ()), warnings), check=False)
 
 
 def _existing(path: Path) -> bytes | None:
@@ -442,10 +459,10 @@ def _read_lock(repo: Path) -> Lock:
     return lock_io.read(repo / LOCK_FILE)
 
 
-def _check(files: dict[str, bytes], validate: Validator, platform: Platform) -> list[Diagnostic]:
+def _check(files: dict[str, bytes], crds: Path, platform: Platform) -> list[Diagnostic]:
     """Raise on errors (nothing gets written); return the warnings."""
     with progress.stage(f"validating {len(files)} file(s)"):
-        found = validate(files, platform)
+        found = manifest_checks(crds)(files, platform)
     if problems := diagnostics.errors(found):
         raise ValidationFailed(problems)
     return diagnostics.warnings(found)
@@ -458,7 +475,7 @@ def propose(
     git: propose_publish.GitSide,
     github: propose_publish.GitHubSide | None,
     runs: propose_publish.RunSource,
-    validate: Validator,
+    crds: Path,
     registry: RegistryFactory,
     facts: FactsFactory | None = None,
 ) -> propose_publish.Published:
@@ -482,7 +499,7 @@ def propose(
         git=git,
         github=github,
         runs=runs,
-        check=lambda files, platform: _check(dict(files), validate, platform),
+        check=lambda files, platform: _check(dict(files), crds, platform),
         gates=gates,
     )
 
@@ -566,18 +583,18 @@ def compat(
     results = compat_run.run_checks(checks, download=fetch, load=probe, docker=docker)
     new = compat_run.record(old, results)
     report = compat_run.CompatReport(results, skipped, recorded_failure)
-    return Outcome(plan(repo, {LOCK_FILE: lock_io.dumps(new)}), warnings, new), report
+    return _settled(repo, Outcome(plan(repo, {LOCK_FILE: lock_io.dumps(new)}), warnings, new), check=False), report
 
 
-def record_image(repo: Path, model: str, version: str, digest: str, *, validate: Validator) -> Outcome:
+def record_image(repo: Path, model: str, version: str, digest: str, *, crds: Path) -> Outcome:
     """The pushed image's digest into every image-method entry of MODEL at VERSION, and the manifests re-rendered
     to `tag@digest`: lock and manifests change together, or nothing does (as `pin`). No registry call."""
     lock_images.check_digest(digest)
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
     new = lock_images.record(spec, _read_lock(repo), model, version, digest)
     files = {LOCK_FILE: lock_io.dumps(new), **render(spec, new)}
-    warnings += _check(files, validate, spec.platform)
-    return Outcome(plan(repo, files, RENDERED), warnings, new)
+    warnings += _check(files, crds, spec.platform)
+    return _settled(repo, Outcome(plan(repo, files, RENDERED), warnings, new), check=False)
 
 
 def pending_images(repo: Path) -> list[lock_images.Pending]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -20,10 +20,9 @@ from generator.spec import SPEC_FILE
 if TYPE_CHECKING:  # the rest is imported where used, so that `--help` and `--version` load none of it
     from generator.gate.review import FactsSource
     from generator.lock.resolve import Update
-    from generator.pipeline import Outcome, Validator
+    from generator.pipeline import Outcome
     from generator.registry.base import Registry
     from generator.spec.model import Spec
-    from generator.write import Plan
 
 DEFAULT_CRD_DIR = Path("schemas/crds")
 MEMO_INPUTS = (SPEC_FILE, LOCK_FILE)
@@ -58,20 +57,18 @@ def facts_for(spec: Spec) -> FactsSource:
     return MlflowFacts(os.environ.get("MLFLOW_TRACKING_URI") or spec.tracking_uri)
 
 
-def finish(root: Path, plan: Plan, findings: Sequence[Diagnostic], *, check: bool, fix: str) -> CommandReport:
-    """Apply the plan, or with --check report it as drift: what it would change is then an error."""
-    fields = {"changes": changes(plan), "written": not check and not plan.empty}
+def reported(outcome: Outcome, *, check: bool, fix: str) -> CommandReport:
+    """What a writing command says: the files it wrote, or with --check the drift it found (then an error)."""
+    plan = outcome.plan
+    fields = {"changes": changes(plan), "written": outcome.written}
     if check:
         if plan.empty:
-            return CommandReport(findings, "up to date\n", fields)
+            return CommandReport(outcome.warnings, "up to date\n", fields)
         drift = Diagnostic(message=f"{len(plan.writes) + len(plan.deletes)} file(s) out of date", hint=f"run `{fix}`")
-        return CommandReport([*findings, drift], plan.diff(), fields, code=1)
+        return CommandReport([*outcome.warnings, drift], plan.diff(), fields, code=1)
     if plan.empty:
-        return CommandReport(findings, "nothing to change\n", fields)
-    from generator.write import apply  # noqa: PLC0415
-
-    apply(root, plan)
-    return CommandReport(findings, "".join(f"{line}\n" for line in plan.summary()), fields)
+        return CommandReport(outcome.warnings, "nothing to change\n", fields)
+    return CommandReport(outcome.warnings, "".join(f"{line}\n" for line in plan.summary()), fields)
 
 
 def crd_directory(root: Path, crd_dir: Path | None) -> Path:
@@ -92,16 +89,16 @@ def write_outcome(
     fix: str = "",
     recall: Memo | None = None,
 ) -> NoReturn:
-    """Apply a pipeline job's plan (or, with --check, report it as drift) and report it with its warnings. A run
-    `recall` remembers unchanged is answered from its record, before the pipeline is even imported."""
+    """Run a writing command's pipeline job inside the repository session and report its outcome. A run `recall`
+    remembers unchanged is answered from its record, before the pipeline is even imported."""
     with in_session(ctx, root, write_tree=not check):
         recalled = recall.recall(root) if recall is not None else None
         if recalled is not None:
+            from generator.pipeline import Outcome  # noqa: PLC0415
             from generator.write import Plan  # noqa: PLC0415
 
-            emit(ctx, finish(root, Plan(), recalled.warnings, check=check, fix=fix))
-        outcome = produce()
-        emit(ctx, finish(root, outcome.plan, outcome.warnings, check=check, fix=fix))
+            emit(ctx, reported(Outcome(Plan(), recalled.warnings), check=check, fix=fix))
+        emit(ctx, reported(produce(), check=check, fix=fix))
 
 
 @contextmanager
@@ -114,9 +111,3 @@ def in_session(ctx: typer.Context, root: Path, *, write_tree: bool) -> Iterator[
         for diagnostic in recovered:
             print(diagnostic, file=sys.stderr)
         yield
-
-
-def manifest_checks(root: Path, crd_dir: Path | None) -> Validator:
-    from generator.validate.manifests import checks  # noqa: PLC0415
-
-    return checks(crd_directory(root, crd_dir))

@@ -40,9 +40,9 @@ def command(
             root,
             _build.registry_for,
             selection or Update(),
-            _build.manifest_checks(root, crd_dir),
+            _build.crd_directory(root, crd_dir),
             _build.facts_for,
-            verify=check,
+            check=check,
             memo=memo or Memo.off(),
         )
 

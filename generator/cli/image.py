@@ -109,7 +109,5 @@ def record(
     _build.write_outcome(
         ctx,
         root,
-        lambda: pipeline.record_image(
-            root, model, str(version), digest, validate=_build.manifest_checks(root, crd_dir)
-        ),
+        lambda: pipeline.record_image(root, model, str(version), digest, crds=_build.crd_directory(root, crd_dir)),
     )

@@ -30,7 +30,7 @@ def command(
     _build.write_outcome(
         ctx,
         root,
-        lambda: pipeline.lock(root, _build.registry_for, selection, _build.facts_for, verify=check),
+        lambda: pipeline.lock(root, _build.registry_for, selection, _build.facts_for, check=check),
         check=check,
         fix="kserve-gitops lock",
     )

@@ -34,6 +34,6 @@ def command(
         ctx,
         root,
         lambda: pipeline.pin(
-            root, model, env, str(version), registry=_build.registry_for, validate=_build.manifest_checks(root, crd_dir)
+            root, model, env, str(version), registry=_build.registry_for, crds=_build.crd_directory(root, crd_dir)
         ),
     )

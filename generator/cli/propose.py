@@ -105,7 +105,6 @@ def command(
     from generator.propose.plan import BRANCH_PREFIX  # noqa: PLC0415
     from generator.propose.publish import ProposeSettings  # noqa: PLC0415
     from generator.registry.runs import MlflowRuns  # noqa: PLC0415
-    from generator.validate.manifests import checks  # noqa: PLC0415
 
     root = _build.repo_root(repo)
     settings = ProposeSettings(group=group, update=Update.parse(selectors or []), base=base, dry_run=dry_run)
@@ -117,7 +116,7 @@ def command(
             git=git,
             github=_github(repository, api_url, dry_run=dry_run),
             runs=MlflowRuns(os.environ.get("MLFLOW_TRACKING_URI", "")),
-            validate=checks(_build.crd_directory(root, crd_dir)),
+            crds=_build.crd_directory(root, crd_dir),
             registry=_build.registry_for,
             facts=_build.facts_for,
         )

@@ -27,6 +27,6 @@ def command(
     def produce() -> Outcome:
         from generator import pipeline  # noqa: PLC0415 -- not for --help, nor for a run answered from its record
 
-        return pipeline.render_tree(root, _build.manifest_checks(root, crd_dir), memo)
+        return pipeline.render_tree(root, _build.crd_directory(root, crd_dir), memo, check=check)
 
     _build.write_outcome(ctx, root, produce, check=check, fix="kserve-gitops render", recall=memo)

@@ -25,6 +25,6 @@ def command(
         ctx,
         root,
         lambda: pipeline.unpin(
-            root, model, env, registry=_build.registry_for, validate=_build.manifest_checks(root, crd_dir)
+            root, model, env, registry=_build.registry_for, crds=_build.crd_directory(root, crd_dir)
         ),
     )

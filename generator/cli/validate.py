@@ -21,11 +21,10 @@ def command(
     output: _options.OutputOrGithub = "text",
 ) -> None:
     from generator import pipeline  # noqa: PLC0415 -- only when the command runs: `--help` stays light
-    from generator.validate.manifests import tree_checks  # noqa: PLC0415
 
     root = _build.repo_root(repo)
     with _build.in_session(ctx, root, write_tree=False):
-        found = pipeline.validate_repo(root, tree_checks(_build.crd_directory(root, crd_dir)))
+        found = pipeline.validate_repo(root, _build.crd_directory(root, crd_dir))
         failed = len(diagnostics.errors(found))
         summary = f"{failed} error(s), {len(diagnostics.warnings(found))} warning(s)\n" if found else "valid\n"
         emit(ctx, CommandReport(found, summary if output == "text" else "", code=1 if failed else 0, listed=True))
