@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from generator.util.excerpt import MESSAGE_LIMIT, excerpt
+from generator.excerpt import MESSAGE_LIMIT, excerpt
 
 Severity = Literal["error", "warning"]
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")

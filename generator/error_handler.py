@@ -22,9 +22,9 @@ from types import FrameType
 
 from generator.diagnostics import Diagnostic
 from generator.errors import EXIT_BUG, EXIT_INTERRUPTED, Interrupted, UserError
+from generator.excerpt import MESSAGE_LIMIT, excerpt
 from generator.repo_lock import DEFAULT_TIMEOUT
 from generator.report import document
-from generator.util.excerpt import MESSAGE_LIMIT, excerpt
 
 BUG_HINT = "This is a bug in kserve-gitops; rerun with --debug for the traceback."
 

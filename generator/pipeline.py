@@ -41,7 +41,7 @@ from generator.lock.resolve import Update, compatibility, merge, queries_for
 from generator.platform.runtimes import RuntimeImage
 from generator.propose import publish as propose_publish
 from generator.propose.plan import Change
-from generator.registry.base import ModelInfo, ModelVersion, Query, Registered, Registry, Resolution
+from generator.registry.base import Deployment, ModelInfo, ModelVersion, Query, Registered, Registry, Resolution
 from generator.render.tree import ARGOCD_DIR, CLUSTER_DIR, ENVIRONMENTS_DIR, ROOT_KUSTOMIZATION, render
 from generator.spec import SPEC_FILE
 from generator.spec import edit as spec_edit
@@ -372,7 +372,7 @@ class StatusReport:
     warnings: list[Diagnostic] = field(default_factory=list)
 
 
-DeploymentsFactory = Callable[[Spec], Sequence[status_rows.Deployment]]
+DeploymentsFactory = Callable[[Spec], Sequence[Deployment]]
 
 
 def status(
@@ -383,7 +383,7 @@ def status(
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
     current = _read_lock(repo)
     verdicts: dict[tuple[str, str], Verdict] | None = None
-    deployed: Sequence[status_rows.Deployment] | None = None
+    deployed: Sequence[Deployment] | None = None
     pending: dict[tuple[str, str], str] | None = None
     try:
         if facts is not None:

@@ -8,7 +8,7 @@ from itertools import groupby
 from typing import Any, Literal
 
 from generator.diagnostics import Diagnostic, errors, ordered, warnings
-from generator.util.excerpt import MESSAGE_LIMIT, excerpt
+from generator.excerpt import MESSAGE_LIMIT, excerpt
 
 Format = Literal["text", "json", "github"]
 

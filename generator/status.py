@@ -16,20 +16,10 @@ from dataclasses import asdict, dataclass
 from generator.diagnostics import Diagnostic
 from generator.gate.evaluate import Verdict, applicable
 from generator.lock.model import Lock
+from generator.registry.base import Deployment
 from generator.spec.model import Spec
 
 UNKNOWN = "unknown"
-
-
-@dataclass(frozen=True)
-class Deployment:
-    """A version the webhook tagged as deployed in `env`, at git `revision`, with the health Argo CD last reported."""
-
-    registered_model: str
-    version: str
-    env: str
-    revision: str
-    health: str = ""
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,8 @@ from generator.cli import (
 )
 from generator.error_handler import Invocation, run
 from generator.errors import EXIT_INTERRUPTED
+from generator.redact import install_log_redaction
 from generator.repo_lock import DEFAULT_TIMEOUT, TIMEOUT_ENV
-from generator.util.redact import install_log_redaction
 
 app = typer.Typer(
     name="kserve-gitops",

@@ -66,7 +66,7 @@ def context(
     """Write the Docker build context for MODEL's locked version in ENV with `mlflow models generate-dockerfile`
     (needs MLFLOW_TRACKING_URI and credentials), then print the tag to push it as."""
     from generator import pipeline  # noqa: PLC0415
-    from generator.render.inferenceservice import image_tag  # noqa: PLC0415
+    from generator.lock.images import image_tag  # noqa: PLC0415
     from generator.spec.load import load_spec  # noqa: PLC0415
 
     root = _build.repo_root(repo)

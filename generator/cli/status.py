@@ -10,7 +10,8 @@ import typer
 
 from generator.cli import _build, _options
 from generator.cli._report import CommandReport, emit
-from generator.status import Deployment, text
+from generator.registry.base import Deployment
+from generator.status import text
 
 if TYPE_CHECKING:
     from generator.spec.model import Spec

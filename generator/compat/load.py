@@ -19,9 +19,9 @@ from typing import Any
 from generator.compat.environment import runtime_environment
 from generator.errors import EnvironmentProblem, RegistryUnavailable
 from generator.platform.runtimes import RuntimeImage
+from generator.redact import redact
 from generator.util.environ import scoped_environ
 from generator.util.proc import CommandError, run_cmd
-from generator.util.redact import redact
 
 PROBE = Path(__file__).with_name("probe.py")
 LOAD_TIMEOUT = 600.0  # a large model's load, in a cold environment

@@ -1,6 +1,6 @@
 """`kserve-gitops compat`: load each locked version the way its runtime will, and record the verdict in models.lock.
 
-The rule check (`validate/compat.py`) judges from what MLmodel says; this judges by
+The rule check (`lock/compat.py`) judges from what MLmodel says; this judges by
 doing: it downloads the locked artifact, loads it with MLServer's MLflow runtime and the
 runtime image's own MLflow and Python (`load.py`), and sends the V2 request built from
 the model's signature and input example (`smoke/request.py`). The verdict, "loads" or

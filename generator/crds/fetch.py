@@ -30,8 +30,8 @@ from generator.crds.sources import (
 )
 from generator.diagnostics import Diagnostic
 from generator.errors import DriftFound, EnvironmentProblem, UserError
+from generator.redact import redact
 from generator.util.http import Http, HttpFailure, HttpSettings
-from generator.util.redact import redact
 from generator.write import Plan
 
 _MIRROR_HINT = f"point --base-url (or {BASE_URL_ENV}) at a mirror with the layout <base>/<owner>/<repo>/<tag>/<path>"

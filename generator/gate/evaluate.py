@@ -8,24 +8,14 @@ decrease, `maxRise` an increase, and the user picks the one that means "worse".
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from generator.registry.base import Facts
 from generator.spec.model import Gates, MetricGate, Spec, Target
 
 SIGNATURE = "signature"  # the pseudo-metric name of `requireSignature` in checks and tables
 _EPSILON = 1e-12  # float noise: 0.95 - 0.945 is 0.0050000000000000044
-
-
-@dataclass(frozen=True)
-class Facts:
-    """What a version offers to its gates: its metrics (run and logged model merged) and whether it has a signature.
-
-    `signature` is None when it was not looked up or could not be read.
-    """
-
-    metrics: Mapping[str, float]
-    signature: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from generator.diagnostics import Diagnostic, Severity, json_path
-from generator.gate.evaluate import Facts, Verdict, applicable, evaluate, gated_metrics, needs_signature
+from generator.gate.evaluate import Verdict, applicable, evaluate, gated_metrics, needs_signature
 from generator.lock.model import Lock, LockEntry
+from generator.registry.base import Facts
 from generator.spec.model import Spec, Target
 
 VersionKey = tuple[str, str]  # (registered model, version)

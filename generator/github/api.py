@@ -20,8 +20,8 @@ from typing import Any
 import requests
 
 from generator.github import DEFAULT_API_URL
+from generator.redact import redact
 from generator.util.http import Http, HttpSettings, Reply, Retry
-from generator.util.redact import redact
 
 API_VERSION = "2022-11-28"
 MAX_PAGES = 50  # of 100 items each: far more comments than a bot's pull request collects

@@ -12,10 +12,17 @@ from dataclasses import dataclass, replace
 from generator.errors import UserError
 from generator.lock.io import IMAGE_DIGEST
 from generator.lock.model import Lock, LockEntry
-from generator.render.inferenceservice import image_tag
 from generator.spec.model import Spec, Target
 
 _DIGEST = re.compile(IMAGE_DIGEST)
+
+
+def image_tag(target: Target, entry: LockEntry) -> str:
+    """`<repository>:<model>-v<version>`: one image per model version, shared by every environment.
+
+    What the build pushes; the manifest adds the digest once it is recorded (`image_reference`).
+    """
+    return f"{target.serving.image_repository}:{target.model}-v{entry.version}"
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,11 @@ from dataclasses import dataclass, replace
 
 from generator import diagnostics
 from generator.diagnostics import Diagnostic, json_path
+from generator.lock import compat
 from generator.lock.model import Lock, LockEntry
 from generator.registry.base import ModelVersion, NotFound, Query, Resolution
 from generator.registry.uris import Unfetchable, location_problem, storage_uri
 from generator.spec.model import Ref, Spec, Target
-from generator.validate import compat
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,7 @@ def _follow(
 
 
 def compatibility(spec: Spec, lock: Lock) -> list[Diagnostic]:
-    """Whether each locked model loads on its runtime (`validate/compat.py`), errors and warnings.
+    """Whether each locked model loads on its runtime (`lock/compat.py`), errors and warnings.
 
     Needs no registry: it reads what models.lock recorded. Each distinct finding is
     reported once, at its first target, naming the model versions it concerns and

@@ -2,7 +2,7 @@
 
 Whether a model loads depends on the runtime image, not on this project's MLflow:
 MLServer's MLflow runtime calls `mlflow.pyfunc.load_model` with the MLflow, Python
-and libraries baked into the image. The rule check (`validate/compat.py`) and the
+and libraries baked into the image. The rule check (`lock/compat.py`) and the
 load check (`generator/compat/`) both read these facts; docs/model-compatibility.md
 lists them with the same sources.
 
@@ -26,6 +26,10 @@ INSTALL_METHODS: tuple[InstallMethod, ...] = ("kustomize", "helm")
 DEFAULT_INSTALL: InstallMethod = "helm"  # KServe's documented install (charts/kserve-runtime-configs README)
 MLSERVER = "kserve-mlserver"
 PYFUNC = "python_function"
+# protocolVersion per serving method: kserve-mlserver speaks the V2 protocol only (kserve/kserve,
+# config/runtimes/kserve-mlserver.yaml at commit 206f917: `protocolVersions: [v2]`); `method: image` runs MLflow's
+# own scoring server (`/invocations`: mlflow 3.17.2, mlflow/pyfunc/scoring_server/__init__.py).
+PROTOCOLS = {"runtime": "v2", "registry": "v2", "image": "mlflow-invocations"}
 
 # registry/path:tag or registry/path@sha256:…, as Kubernetes accepts in `image:` (lower-case path).
 IMAGE_REFERENCE = re.compile(

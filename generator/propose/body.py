@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from generator.gate.evaluate import SIGNATURE, Check, Facts, Verdict
+from generator.gate.evaluate import SIGNATURE, Check, Verdict
 from generator.gate.review import Move, VersionKey, version_key
 from generator.lock.model import LockEntry
+from generator.registry.base import Facts
 from generator.registry.runs import KEY_METRICS, RunDetails, run_url, version_url
 from generator.spec.model import Spec
 

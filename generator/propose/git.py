@@ -22,7 +22,7 @@ from gitdb.base import IStream  # gitpython's object store
 
 from generator.errors import ProposeDenied, UserError
 from generator.propose.publish import Snapshot
-from generator.util.redact import redact
+from generator.redact import redact
 
 _IDENTITY = re.compile(r"\s*(?P<name>[^<>]*?)\s*<(?P<email>[^<>\s]+)>\s*")
 _FILE_MODE = 0o100644

@@ -17,8 +17,8 @@ from generator.errors import ProposeDenied, ProposeError, UserError
 from generator.github import DEFAULT_API_URL
 from generator.github.api import GitHubApi, message, refusal
 from generator.propose.publish import PullRequest, PullRequestExists
+from generator.redact import redact
 from generator.util.http import HttpFailure, HttpSettings, Reply
-from generator.util.redact import redact
 
 READ = "pull-requests: read"
 WRITE = "pull-requests: write"

@@ -22,7 +22,7 @@ class ModelInfo:
 
     A runtime can only serve a model whose flavors and serialization format its
     own MLflow understands, so these facts are locked with the version and
-    checked against the runtime (`validate/compat.py`). Empty strings mean the
+    checked against the runtime (`lock/compat.py`). Empty strings mean the
     file did not say.
     """
 
@@ -97,3 +97,25 @@ class Registered:
 
     name: str
     aliases: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a version offers to its gates: its metrics (run and logged model merged) and whether it has a signature.
+
+    `signature` is None when it was not looked up or could not be read.
+    """
+
+    metrics: Mapping[str, float]
+    signature: bool | None = None
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A version the webhook tagged as deployed in `env`, at git `revision`, with the health Argo CD last reported."""
+
+    registered_model: str
+    version: str
+    env: str
+    revision: str
+    health: str = ""

@@ -13,13 +13,13 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from generator.errors import RegistryUnavailable
+from generator.redact import redact
 from generator.registry import mlflow_http
+from generator.registry.base import Deployment
 from generator.registry.mlflow import _in_filters
 from generator.registry.mlflow_http import Deadlines, Overdue
-from generator.status import Deployment
 from generator.util.environ import scoped_environ
 from generator.util.http_settings import HttpSettings
-from generator.util.redact import redact
 
 DEPLOYED, HEALTH = "deployed.", "health."
 

@@ -25,14 +25,14 @@ from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 
 from generator.errors import RegistryUnavailable
-from generator.gate.evaluate import Facts
+from generator.redact import redact
 from generator.registry import mlflow_http
+from generator.registry.base import Facts
 from generator.registry.mlflow import _or_none, _reason
 from generator.registry.mlflow_http import Deadlines, Overdue
 from generator.registry.mlmodel import fetch_mlmodel_text
 from generator.util.environ import scoped_environ
 from generator.util.http_settings import HttpSettings
-from generator.util.redact import redact
 
 VersionKey = tuple[str, str]  # (registered model, version)
 _WORKERS = 8

@@ -59,13 +59,13 @@ from mlflow.store.artifact.utils.models import _parse_model_uri
 from mlflow.store.entities.paged_list import PagedList
 
 from generator.errors import RegistryUnavailable
+from generator.redact import redact
 from generator.registry import mlflow_http
 from generator.registry.base import ModelInfo, ModelVersion, NotFound, Query, Registered, Resolution
 from generator.registry.mlflow_http import Deadlines, Overdue
 from generator.registry.mlmodel import fetch_mlmodel
 from generator.util.environ import scoped_environ
 from generator.util.http_settings import ENV_PREFIX, HttpSettings
-from generator.util.redact import redact
 
 A = TypeVar("A")
 T = TypeVar("T")

@@ -14,9 +14,9 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from generator.errors import RegistryError, RegistryUnavailable
+from generator.redact import redact
 from generator.registry.mlflow_http import Deadlines, Overdue
 from generator.util.http_settings import HttpSettings
-from generator.util.redact import redact
 
 _ABSENT = "RESOURCE_DOES_NOT_EXIST"
 

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from generator.errors import RegistryUnavailable
+from generator.redact import redact
 from generator.registry import mlflow_http
 from generator.registry.mlflow_http import Deadlines, Overdue
 from generator.spec.model import Spec
 from generator.util.environ import scoped_environ
 from generator.util.http_settings import HttpSettings
-from generator.util.redact import redact
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

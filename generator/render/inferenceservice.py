@@ -15,14 +15,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from generator.lock.images import image_tag
 from generator.lock.model import LockEntry
 from generator.platform.kserve_defaults import CONTAINER_RESOURCE_DEFAULTS, INFERENCE_SERVICE_CONTAINER
+from generator.platform.runtimes import PROTOCOLS
 from generator.spec.model import Environment, Serving, Target
 
 API_VERSION = "serving.kserve.io/v1beta1"
 DEPLOYMENT_MODE = "serving.kserve.io/deploymentMode"
 LINEAGE = "kserve-gitops.io"
-PROTOCOLS = {"runtime": "v2", "registry": "v2", "image": "mlflow-invocations"}
 INGRESS_CLASS = {"Standard": "kubernetes.io/ingress.class", "Knative": "networking.knative.dev/ingress-class"}
 SCORING_PORT = 8080
 
@@ -55,14 +56,6 @@ def inference_service(target: Target, environment: Environment, entry: LockEntry
         },
         "spec": {"predictor": _predictor(target, entry)},
     }
-
-
-def image_tag(target: Target, entry: LockEntry) -> str:
-    """`<repository>:<model>-v<version>`: one image per model version, shared by every environment.
-
-    What the build pushes; the manifest adds the digest once it is recorded (`image_reference`).
-    """
-    return f"{target.serving.image_repository}:{target.model}-v{entry.version}"
 
 
 def image_reference(target: Target, entry: LockEntry) -> str:

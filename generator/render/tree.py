@@ -8,9 +8,10 @@ from generator.errors import LockError
 from generator.lock.model import Lock, LockEntry
 from generator.lock.resolve import stale_entries
 from generator.lock.verify import locations
+from generator.platform.runtimes import PROTOCOLS
 from generator.render.argocd import argocd_objects
 from generator.render.cluster import cluster_objects
-from generator.render.inferenceservice import PROTOCOLS, inference_service
+from generator.render.inferenceservice import inference_service
 from generator.smoke.job import smoke_job
 from generator.spec.model import Spec, Target
 from generator.yamlio import dump, header

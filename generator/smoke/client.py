@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from generator.errors import EndpointUnreachable, SmokeFailed, UserError
+from generator.redact import redact
 from generator.smoke.endpoint import Endpoint
 from generator.util.http import Http, HttpFailure, HttpSettings
 from generator.util.http import Reply as Answer
-from generator.util.redact import redact
 
 _SHOWN = 500  # characters of an error body worth printing
 

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from generator.errors import RegistryUnavailable, SmokeFailed
+from generator.redact import redact
 from generator.registry import mlflow_http
 from generator.registry.mlflow_http import Deadlines, Overdue
 from generator.smoke.mlmodel import MlModel, parse_mlmodel
 from generator.smoke.request import invocations_body
 from generator.util.environ import scoped_environ
 from generator.util.http_settings import HttpSettings
-from generator.util.redact import redact
 
 # Schemes mlflow resolves through the tracking server; without a configured URI it
 # would silently fall back to a local sqlite:///mlflow.db in the current directory.

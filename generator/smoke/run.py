@@ -18,7 +18,8 @@ from typing import Any
 from generator.errors import LockError, UserError
 from generator.lock import LOCK_FILE
 from generator.lock import io as lock_io
-from generator.render.inferenceservice import PROTOCOLS
+from generator.platform.runtimes import PROTOCOLS
+from generator.redact import redact
 from generator.smoke.client import Reply
 from generator.smoke.endpoint import Endpoint, in_cluster_url, invocations, v2_infer
 from generator.smoke.mlmodel import MlModel
@@ -32,7 +33,6 @@ from generator.smoke.request import (
 )
 from generator.spec import SPEC_FILE
 from generator.spec.load import load_spec
-from generator.util.redact import redact
 
 MODEL_NAME_ENV = "MLSERVER_MODEL_NAME"
 V2 = PROTOCOLS["runtime"]

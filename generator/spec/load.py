@@ -23,6 +23,7 @@ from jsonschema.exceptions import ValidationError
 from generator import diagnostics, yamlio
 from generator.diagnostics import Diagnostic, json_path
 from generator.errors import SpecError
+from generator.excerpt import quoted
 from generator.spec import SPEC_FILE, rules
 from generator.spec.model import (
     IN_CLUSTER,
@@ -49,7 +50,6 @@ from generator.spec.model import (
 from generator.spec.yaml_lines import Positions
 from generator.spec.yaml_lines import load as load_yaml
 from generator.util import schema_check
-from generator.util.excerpt import quoted
 
 _PLATFORM_KEYS = {
     "kubernetesVersion": "kubernetes_version",

@@ -79,7 +79,7 @@ class Policies:
     require_limits: bool = False
     min_replicas: int = 0
     allow_latest: bool = True
-    allow_unverified_models: bool = True  # a version whether the runtime loads is unknown (validate/compat.py)
+    allow_unverified_models: bool = True  # a version whether the runtime loads is unknown (lock/compat.py)
 
 
 PRODUCTION_POLICIES = Policies(require_limits=True, min_replicas=1, allow_latest=False, allow_unverified_models=False)

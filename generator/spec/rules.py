@@ -8,10 +8,10 @@ from decimal import Decimal
 from typing import Any
 
 from generator.diagnostics import Severity
+from generator.platform.names import derived_name_problems
 from generator.platform.runtimes import IMAGE_REFERENCE
 from generator.spec.model import Environment, Target
 from generator.util.quantity import parse_quantity
-from generator.validate.kserve_rules import derived_name_problems
 
 AUTOSCALING_METRICS = {"Standard": ("cpu", "memory"), "Knative": ("concurrency", "rps")}
 

@@ -31,8 +31,8 @@ from requests.structures import CaseInsensitiveDict
 from generator import __version__
 from generator.diagnostics import Diagnostic
 from generator.errors import EnvironmentProblem
+from generator.redact import redact
 from generator.util.http_settings import ENV_PREFIX, HttpSettings, env_name
-from generator.util.redact import redact
 
 __all__ = ["ENV_PREFIX", "Http", "HttpFailure", "HttpSettings", "Reply", "Retry", "env_name"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal, localcontext
 
-from generator.util.excerpt import quoted
+from generator.excerpt import quoted
 
 _QUANTITY = re.compile(
     r"(?P<number>[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"

@@ -17,7 +17,7 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import ValidationError
 
-from generator.util.excerpt import QUOTE_LIMIT, quoted
+from generator.excerpt import QUOTE_LIMIT, quoted
 
 
 @cache

@@ -27,11 +27,11 @@ from decimal import Decimal
 from typing import Any
 
 from generator.diagnostics import Diagnostic, Severity, json_path
+from generator.platform.names import derived_name_problems
 from generator.util.quantity import parse_quantity
 from generator.validate.schema_errors import LineOf, did_you_mean, locate
 
 ISVC_NAME_FMT = "[a-z]([-a-z0-9]*[a-z0-9])?"
-DNS_LABEL_MAX = 63
 DEPLOYMENT_MODE_KEY = "serving.kserve.io/deploymentMode"
 DEPLOYMENT_MODES = ("Standard", "Knative")
 LEGACY_DEPLOYMENT_MODES = {"RawDeployment": "Standard", "Serverless": "Knative"}
@@ -99,32 +99,6 @@ def _derived_name_problems(
     known_namespace = namespace if isinstance(namespace, str) else None
     for message, hint in derived_name_problems(name, known_namespace, _deployment_mode(isvc), component):
         yield _error("kserve-name", ["metadata", "name"], message, hint=hint)
-
-
-def derived_name_problems(
-    name: str, namespace: str | None, deployment_mode: str | None, component: str = "predictor"
-) -> list[tuple[str, str]]:
-    """(message, hint) for each derived DNS label that is too long; shared with the models.yaml checks."""
-    service = f"{name}-{component}"
-    if len(service) > DNS_LABEL_MAX:
-        return [
-            (
-                f"'{service}' is {len(service)} characters: KServe names the {component} Service "
-                f"'<name>-{component}', and a Service name is a DNS label of at most {DNS_LABEL_MAX}",
-                f"shorten the name to at most {DNS_LABEL_MAX - len(component) - 1} characters",
-            )
-        ]
-    host = f"{service}-{namespace}"
-    if namespace is not None and deployment_mode != "Knative" and len(host) > DNS_LABEL_MAX:
-        return [
-            (
-                f"host label '{host}' is {len(host)} characters (at most {DNS_LABEL_MAX}): in Standard mode "
-                "KServe names the host '{{ .Name }}-{{ .Namespace }}.{{ .IngressDomain }}' with Name "
-                f"'{service}', and fails to reconcile",
-                f"keep name and namespace at most {DNS_LABEL_MAX - len(component) - 2} characters together",
-            )
-        ]
-    return []
 
 
 def check_deployment_mode(isvc: Mapping[str, Any]) -> list[Diagnostic]:

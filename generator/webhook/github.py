@@ -15,8 +15,8 @@ from urllib.parse import quote
 
 from generator.github import DEFAULT_API_URL
 from generator.github.api import GitHubApi, message
+from generator.redact import redact
 from generator.util.http import HttpFailure, HttpSettings, Reply
-from generator.util.redact import redact
 
 __all__ = ["DEFAULT_API_URL", "FileMissing", "GitHubError", "WebhookGitHub"]
 

@@ -12,7 +12,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-from generator.util.redact import redact
+from generator.redact import redact
 from generator.webhook.answer import Answer
 
 LOGGER = logging.getLogger("kserve_gitops.webhook")

@@ -30,10 +30,10 @@ from starlette.applications import Starlette
 
 from generator.diagnostics import Diagnostic
 from generator.errors import EnvironmentProblem
+from generator.redact import redact
 from generator.registry import mlflow_http
 from generator.registry.mlflow_tags import MlflowTagWriter
 from generator.util.http_settings import HttpSettings
-from generator.util.redact import redact
 from generator.webhook import DEFAULT_DEADLINE, DEFAULT_STATE_DIR, log
 from generator.webhook.app import create_app
 from generator.webhook.dispatcher import Dispatcher

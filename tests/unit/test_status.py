@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from generator.gate.evaluate import Facts, applicable, evaluate
+from generator.gate.evaluate import applicable, evaluate
 from generator.lock.model import Lock, LockEntry
-from generator.registry.base import ModelInfo
+from generator.registry.base import Deployment, Facts, ModelInfo
 from generator.spec.load import parse_spec
 from generator.spec.model import Ref
-from generator.status import Deployment, rows, text
+from generator.status import rows, text
 
 SPEC, _ = parse_spec("""\
 apiVersion: kserve-gitops/v1

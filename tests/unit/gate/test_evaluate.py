@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from generator.gate.evaluate import Facts, applicable, evaluate
+from generator.gate.evaluate import applicable, evaluate
+from generator.registry.base import Facts
 from generator.spec.load import parse_spec
 from generator.spec.model import Gates, MetricGate
 

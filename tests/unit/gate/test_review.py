@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from generator.gate.evaluate import Facts
 from generator.gate.review import finding, gated, moves, verdicts, wanted
 from generator.lock.model import Lock, LockEntry
+from generator.registry.base import Facts
 from generator.spec.load import parse_spec
 from generator.spec.model import Ref
 

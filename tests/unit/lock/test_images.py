@@ -7,12 +7,12 @@ from dataclasses import replace
 import pytest
 
 from generator.errors import LockError, UserError
-from generator.lock.images import check_digest, pending, record
+from generator.lock.images import check_digest, image_tag, pending, record
 from generator.lock.io import dumps, loads
 from generator.lock.model import Lock, LockEntry
 from generator.lock.resolve import Update, merge
 from generator.registry.base import ModelVersion, Query
-from generator.render.inferenceservice import image_reference, image_tag
+from generator.render.inferenceservice import image_reference
 from generator.spec.load import parse_spec
 from generator.spec.model import Ref, Spec
 

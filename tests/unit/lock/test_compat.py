@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from generator.lock.compat import RULE, Served, check
 from generator.lock.model import LoadCheck
 from generator.platform.runtimes import MLSERVER, MLSERVER_1_5_0, MLSERVER_1_7_1
 from generator.registry.base import ModelInfo
-from generator.validate.compat import RULE, Served, check
 
 HELM = Served(MLSERVER, MLSERVER_1_5_0.reference)
 KUSTOMIZE = Served(MLSERVER, MLSERVER_1_7_1.reference)

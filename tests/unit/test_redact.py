@@ -4,8 +4,8 @@ import logging
 
 import pytest
 
-from generator.util.excerpt import QUOTE_LIMIT, excerpt, quoted, shorten
-from generator.util.redact import install_log_redaction, redact
+from generator.excerpt import QUOTE_LIMIT, excerpt, quoted, shorten
+from generator.redact import install_log_redaction, redact
 
 MB = 1_000_000
 

@@ -8,7 +8,7 @@ diagnostic is cut to `MESSAGE_LIMIT` as a last resort.
 
 from __future__ import annotations
 
-from generator.util.redact import redact
+from generator.redact import redact
 
 QUOTE_LIMIT = 200
 MESSAGE_LIMIT = 1_000
