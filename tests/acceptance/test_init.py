@@ -20,16 +20,7 @@ from tests.acceptance.conftest import Result, add_model
 from tests.support import actions_lint
 from tests.support.mlflow_server import MlflowServer, NewModel
 from tests.support.paths import CRDS
-
-IMAGE_MODEL = """\
-models:
-  wine:
-    registeredModel: wine
-    method: image
-    imageRepository: registry.example.com/models/wine
-    environments:
-      dev: {version: 1}
-"""
+from tests.support.specs import IMAGE_MODEL
 
 
 def _git(root: Path, *args: str) -> str:

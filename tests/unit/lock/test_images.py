@@ -15,6 +15,7 @@ from generator.registry.base import ModelVersion, Query
 from generator.render.inferenceservice import image_reference
 from generator.spec.load import parse_spec
 from generator.spec.model import Ref, Spec
+from tests.support.lock_entries import locked
 
 DIGEST = "sha256:" + "ab" * 32
 OTHER = "sha256:" + "cd" * 32
@@ -46,29 +47,15 @@ def _spec() -> Spec:
     return parse_spec(SPEC)[0]
 
 
-def _entry(model: str, env: str, ref: Ref, version: str, registered: str = "Wine") -> LockEntry:
-    source = f"mlflow-artifacts:/1/models/m-{version}/artifacts"
-    return LockEntry(
-        model,
-        env,
-        registered,
-        ref,
-        version,
-        source,
-        f"s3://bucket/mlartifacts/1/models/m-{version}/artifacts",
-        f"run{version}",
-    )
-
-
 def _lock(*entries: LockEntry) -> Lock:
     return Lock({e.key: e for e in entries})
 
 
 LOCK = _lock(
-    _entry("wine", "dev", Ref("latest"), "3"),
-    _entry("wine", "staging", Ref("alias", "challenger"), "3"),
-    _entry("wine", "prod", Ref("alias", "champion"), "2"),
-    _entry("churn", "prod", Ref("version", "3"), "3", "churn"),
+    locked("wine", "dev", Ref("latest"), "3"),
+    locked("wine", "staging", Ref("alias", "challenger"), "3"),
+    locked("wine", "prod", Ref("alias", "champion"), "2"),
+    locked("churn", "prod", Ref("version", "3"), "3", "churn"),
 )
 
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 
 import pytest
 
-from generator.lock.model import LoadCheck, Lock, LockEntry
+from generator.lock.model import LoadCheck, Lock
 from generator.lock.resolve import Update, compatibility, merge, queries_for, stale_entries
 from generator.registry.base import ModelInfo, ModelVersion, NotFound, Query
 from generator.spec.load import parse_spec
 from generator.spec.model import Ref, Spec
+from tests.support.lock_entries import locked
 
 SPEC = """\
 apiVersion: kserve-gitops/v1
@@ -32,28 +34,12 @@ models:
 
 
 CLOUDPICKLE = ModelInfo(("python_function", "sklearn"), "cloudpickle", "2.20.4")
+_entry = partial(locked, info=CLOUDPICKLE)  # resolved versions carry their MLmodel facts
 SKOPS = ModelInfo(("python_function", "sklearn"), "skops", "2.20.4")
 
 
 def _spec(prod_extra: str = "") -> Spec:
     return parse_spec(SPEC % prod_extra)[0]
-
-
-def _entry(
-    model: str, env: str, ref: Ref, version: str, registered: str = "Wine", *, info: ModelInfo | None = CLOUDPICKLE
-) -> LockEntry:
-    source = f"mlflow-artifacts:/1/models/m-{version}/artifacts"
-    return LockEntry(
-        model,
-        env,
-        registered,
-        ref,
-        version,
-        source,
-        f"s3://bucket/mlartifacts/1/models/m-{version}/artifacts",
-        f"run{version}",
-        info,
-    )
 
 
 def _full_lock() -> Lock:

@@ -18,6 +18,7 @@ from generator.crds.sources import crd_files, dumps_lock, relock, sha256
 from generator.scaffold import CRD_LOCK, DEFAULT_ACTION_REPO
 from generator.spec.load import load_spec
 from tests.support.paths import CRDS, REPO_ROOT
+from tests.support.specs import IMAGE_MODEL
 
 SCAFFOLD = [
     ".github/workflows/checks.yml",
@@ -31,15 +32,6 @@ SCAFFOLD = [
     "models.yaml",
     CRD_LOCK,
 ]
-IMAGE_MODEL = """\
-models:
-  wine:
-    registeredModel: wine
-    method: image
-    imageRepository: registry.example.com/models/wine
-    environments:
-      dev: {version: 1}
-"""
 
 
 @dataclass
