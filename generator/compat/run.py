@@ -32,7 +32,7 @@ Load = Callable[[str, RuntimeImage | None, Path, dict[str, Any] | None, str], Pr
 
 
 @dataclass(frozen=True)
-class Check:
+class LoadJob:
     """One distinct version and image, and every lock entry (MODEL/ENV) it stands for."""
 
     registered_model: str
@@ -47,15 +47,17 @@ class Check:
 
 
 @dataclass(frozen=True)
-class Result:
-    check: Check
+class LoadOutcome:
+    """What loading one LoadJob in the runtime gave: the verdict recorded in models.lock, and the request's fate."""
+
+    job: LoadJob
     load_check: LoadCheck
     request: str  # what happened to the request: "answered N row(s)", "skipped: why", or the failure
 
 
 @dataclass(frozen=True)
 class CompatReport:
-    results: list[Result]
+    results: list[LoadOutcome]
     skipped: list[str] = field(default_factory=list)  # targets that were not checked, and why
     recorded_failure: bool = False  # a version left out as already checked does not load
 
@@ -66,7 +68,7 @@ class CompatReport:
 
 def plan_checks(
     spec: Spec, lock: Lock, model: str = "", env: str = "", *, recheck: bool = False
-) -> tuple[list[Check], list[str], bool]:
+) -> tuple[list[LoadJob], list[str], bool]:
     """The checks for MODEL (all models if empty) in ENV (all if empty), the targets left out and why, and whether
     a left-out version has a recorded failure. Versions already checked on their image are left out unless
     `recheck`: a verdict only changes with the version or the image, and either one makes the entry unchecked."""
@@ -101,13 +103,13 @@ def plan_checks(
         else:
             grouped.setdefault((entry.registered_model, entry.version, image), []).append(entry)
     checks = [
-        Check(name, version, entries[0].artifact_uri, image, tuple(e.key for e in entries))
+        LoadJob(name, version, entries[0].artifact_uri, image, tuple(e.key for e in entries))
         for (name, version, image), entries in sorted(grouped.items())
     ]
     return checks, skipped, recorded_failure
 
 
-def run_checks(checks: list[Check], *, download: Download, load: Load, docker: bool) -> list[Result]:
+def run_checks(checks: list[LoadJob], *, download: Download, load: Load, docker: bool) -> list[LoadOutcome]:
     """Each check in turn. Without docker, an image without known pins cannot be rebuilt: that is an error."""
     results = []
     for check in checks:
@@ -127,11 +129,11 @@ def run_checks(checks: list[Check], *, download: Download, load: Load, docker: b
     return results
 
 
-def record(lock: Lock, results: list[Result]) -> Lock:
+def record(lock: Lock, results: list[LoadOutcome]) -> Lock:
     """The verdicts on their lock entries; everything else stays as it was."""
     entries = dict(lock.entries)
     for result in results:
-        for key in result.check.entries:
+        for key in result.job.entries:
             entries[key] = replace(entries[key], load_check=result.load_check)
     return Lock(entries)
 
@@ -139,9 +141,9 @@ def record(lock: Lock, results: list[Result]) -> Lock:
 def summary(report: CompatReport) -> list[str]:
     lines = []
     for result in report.results:
-        where = ", ".join(f"{m}/{e}" for m, e in result.check.entries)
+        where = ", ".join(f"{m}/{e}" for m, e in result.job.entries)
         verdict = result.load_check
-        head = f"{verdict.verdict}: {result.check.what} ({verdict.environment}) for {where}"
+        head = f"{verdict.verdict}: {result.job.what} ({verdict.environment}) for {where}"
         lines.append(head + (f"\n  {verdict.error}" if verdict.error else f"\n  request: {result.request}"))
     return lines + [f"not checked: {reason}" for reason in report.skipped]
 
@@ -150,10 +152,10 @@ def fields(report: CompatReport) -> dict[str, Any]:
     """The same facts as `summary`, for `-o json` (docs/cli-json.md)."""
     checks = [
         {
-            "registeredModel": r.check.registered_model,
-            "version": r.check.version,
-            "image": r.check.image,
-            "entries": [f"{m}/{e}" for m, e in r.check.entries],
+            "registeredModel": r.job.registered_model,
+            "version": r.job.version,
+            "image": r.job.image,
+            "entries": [f"{m}/{e}" for m, e in r.job.entries],
             "verdict": r.load_check.verdict,
             "environment": r.load_check.environment,
             "error": r.load_check.error,
@@ -176,20 +178,20 @@ def _request(model_dir: Path) -> tuple[Any, str]:
         return None, f"skipped: the input example cannot be read ({exc})"
 
 
-def _result(check: Check, probed: Probed, rows: int, note: str) -> Result:
+def _result(check: LoadJob, probed: Probed, rows: int, note: str) -> LoadOutcome:
     found = probed.result
     if not found.get("loads"):
         error = f"MLServer's MLflow runtime failed to load it: {found.get('error', 'no error given')}"
-        return Result(check, LoadCheck(check.image, "fails", probed.environment, error), "not sent")
+        return LoadOutcome(check, LoadCheck(check.image, "fails", probed.environment, error), "not sent")
     if note:
-        return Result(check, LoadCheck(check.image, "loads", probed.environment), note)
+        return LoadOutcome(check, LoadCheck(check.image, "loads", probed.environment), note)
     if "predictError" in found:
         error = f"it loads, but the V2 request built from its input example failed: {found['predictError']}"
-        return Result(check, LoadCheck(check.image, "fails", probed.environment, error), "failed")
+        return LoadOutcome(check, LoadCheck(check.image, "fails", probed.environment, error), "failed")
     try:
         outputs = check_v2_response(found.get("response"), rows)
     except SmokeFailed as exc:
         error = f"it loads, but its answer to the V2 request is wrong: {'; '.join(map(str, exc.diagnostics))}"
-        return Result(check, LoadCheck(check.image, "fails", probed.environment, error), "failed")
+        return LoadOutcome(check, LoadCheck(check.image, "fails", probed.environment, error), "failed")
     names = ", ".join(o.name for o in outputs)
-    return Result(check, LoadCheck(check.image, "loads", probed.environment), f"answered {rows} row(s) ({names})")
+    return LoadOutcome(check, LoadCheck(check.image, "loads", probed.environment), f"answered {rows} row(s) ({names})")

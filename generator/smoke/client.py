@@ -18,20 +18,23 @@ from typing import Any
 from generator.errors import EndpointUnreachable, SmokeFailed, UserError
 from generator.redact import redact
 from generator.smoke.endpoint import Endpoint
-from generator.util.http import Http, HttpFailure, HttpSettings
-from generator.util.http import Reply as Answer
+from generator.util.http import Http, HttpFailure, HttpSettings, Reply
 
 _SHOWN = 500  # characters of an error body worth printing
 
 
 @dataclass(frozen=True)
-class Reply:
+class InferenceResponse:
+    """What the model server answered to an inference request: its status, decoded JSON body and latency."""
+
     status: int
     body: Any
     seconds: float  # from sending the request to having read the whole answer
 
 
-def post_json(endpoint: Endpoint, body: Mapping[str, Any], *, settings: HttpSettings | None = None) -> Reply:
+def post_json(
+    endpoint: Endpoint, body: Mapping[str, Any], *, settings: HttpSettings | None = None
+) -> InferenceResponse:
     headers = {"Content-Type": "application/json"} | ({"Host": endpoint.host} if endpoint.host else {})
     with Http(settings or HttpSettings.from_env()) as http:
         began = time.monotonic()
@@ -42,10 +45,10 @@ def post_json(endpoint: Endpoint, body: Mapping[str, Any], *, settings: HttpSett
         except HttpFailure as exc:
             raise _unreachable(endpoint, exc.reason) from None
         seconds = time.monotonic() - began
-    return Reply(response.status, _json(endpoint, response), seconds)
+    return InferenceResponse(response.status, _json(endpoint, response), seconds)
 
 
-def _json(endpoint: Endpoint, response: Answer) -> Any:
+def _json(endpoint: Endpoint, response: Reply) -> Any:
     where = f"POST {redact(endpoint.url)}"
     if not response.ok:
         raise SmokeFailed.simple(f"{where} answered {response.status} {response.reason}: {_excerpt(response.text)}")

@@ -20,7 +20,7 @@ from generator.lock import LOCK_FILE
 from generator.lock import io as lock_io
 from generator.platform.runtimes import PROTOCOLS
 from generator.redact import redact
-from generator.smoke.client import Reply
+from generator.smoke.client import InferenceResponse
 from generator.smoke.endpoint import Endpoint, in_cluster_url, invocations, v2_infer
 from generator.smoke.mlmodel import MlModel
 from generator.smoke.request import (
@@ -39,7 +39,7 @@ V2 = PROTOCOLS["runtime"]
 INVOCATIONS = PROTOCOLS["image"]  # MLflow's scoring server (`/invocations`)
 
 Fetch = Callable[[str, str], tuple[MlModel, dict[str, Any]]]
-Send = Callable[[Endpoint, Mapping[str, Any]], Reply]
+Send = Callable[[Endpoint, Mapping[str, Any]], InferenceResponse]
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class SmokeTarget:
 class SmokeReport:
     target: SmokeTarget
     request: Request
-    reply: Reply
+    reply: InferenceResponse
     outputs: list[Output]
 
 

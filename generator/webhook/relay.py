@@ -36,7 +36,9 @@ _KNOWN = {  # what a delivery id the journal already holds is answered
 }
 
 
-class Background(Protocol):
+class DispatchQueue(Protocol):
+    """Where an accepted delivery goes to be dispatched beside the requests (the dispatcher)."""
+
     def submit(self, entry: Entry) -> None: ...
 
 
@@ -44,7 +46,7 @@ class Background(Protocol):
 class Relay:
     secret: str = field(repr=False)
     journal: Journal
-    dispatcher: Background
+    dispatcher: DispatchQueue
     max_age: float = DEFAULT_MAX_AGE
     clock: Callable[[], float] = time.time
 

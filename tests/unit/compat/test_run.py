@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from generator.compat.load import Probed
-from generator.compat.run import Check, Result, plan_checks, record, run_checks
+from generator.compat.run import LoadJob, LoadOutcome, plan_checks, record, run_checks
 from generator.errors import UserError
 from generator.lock.model import LoadCheck, Lock, LockEntry
 from generator.platform.runtimes import RuntimeImage
@@ -67,7 +67,7 @@ LOCK = Lock(
 
 def test_one_check_per_version_and_image_and_a_reason_for_each_target_left_out() -> None:
     checks, skipped, _ = plan_checks(parse_spec(SPEC)[0], LOCK)
-    assert checks == [Check("Wine", "3", "s3://b/Wine/3", IMAGE, (("wine", "dev"), ("wine", "staging")))]
+    assert checks == [LoadJob("Wine", "3", "s3://b/Wine/3", IMAGE, (("wine", "dev"), ("wine", "staging")))]
     assert skipped == [
         "churn/dev: method image serves its own container, no runtime loads it",
         "new/dev: not in models.lock; run `kserve-gitops lock` first",
@@ -76,7 +76,7 @@ def test_one_check_per_version_and_image_and_a_reason_for_each_target_left_out()
 
 def test_a_version_already_checked_on_its_image_is_left_out_unless_rechecked() -> None:
     failed = LoadCheck(IMAGE, "fails", "docker", "boom")
-    lock = record(LOCK, [Result(Check("Wine", "3", "", IMAGE, (("wine", "dev"),)), failed, "not sent")])
+    lock = record(LOCK, [LoadOutcome(LoadJob("Wine", "3", "", IMAGE, (("wine", "dev"),)), failed, "not sent")])
     checks, skipped, recorded_failure = plan_checks(parse_spec(SPEC)[0], lock, "wine")
     assert [c.entries for c in checks] == [(("wine", "staging"),)]
     assert skipped == [f"wine/dev: version 3 already checked on {IMAGE} (fails); --recheck loads it again"]
@@ -119,7 +119,7 @@ def _run(model_dir: Path, answer: dict[str, Any], image: str = IMAGE) -> tuple[l
         sent.append(request)
         return Probed("virtualenv (Python 3.10.13)", answer)
 
-    check = Check("Wine", "3", "s3://b/Wine/3", image, (("wine", "dev"),))
+    check = LoadJob("Wine", "3", "s3://b/Wine/3", image, (("wine", "dev"),))
     results = run_checks([check], download=lambda uri, dest, what: model_dir, load=load, docker=False)
     return results, sent
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from generator.errors import LockError, SmokeFailed, UserError
-from generator.smoke.client import Reply, post_json
+from generator.smoke.client import InferenceResponse, post_json
 from generator.smoke.endpoint import Endpoint
 from generator.smoke.mlmodel import MlModel, parse_mlmodel
 from generator.smoke.request import Output, Request
@@ -166,7 +166,7 @@ def test_summary_is_one_fact_per_line_without_credentials() -> None:
         2,
     )
     outputs = [Output("output-1", "INT64", (2, 1), [0, 2])]
-    assert summary(SmokeReport(target, request, Reply(200, {}, 0.0123), outputs)) == [
+    assert summary(SmokeReport(target, request, InferenceResponse(200, {}, 0.0123), outputs)) == [
         "source      s3://b/m",
         "endpoint    POST http://***@10.0.0.9/v2/models/wine/infer  (Host: wine.ml-dev.example.com)",
         "request     2 row(s), 3 input(s) BYTES, FP64, content type pd",
