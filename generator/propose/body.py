@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from generator.gate.evaluate import SIGNATURE, Check, Verdict
 from generator.gate.review import Move, VersionKey, version_key
@@ -17,6 +18,9 @@ from generator.lock.model import LockEntry
 from generator.registry.base import Facts
 from generator.registry.runs import KEY_METRICS, RunDetails, run_url, version_url
 from generator.spec.model import Spec
+
+if TYPE_CHECKING:  # plan builds the body from its changes; importing it at run time would be a loop
+    from generator.propose.plan import Change
 
 EDITED_MARKER = "<!-- kserve-gitops:edited {sha} -->"
 _FOOTER = (
@@ -36,15 +40,9 @@ class PullRequestContext:
     verdicts: Mapping[tuple[str, str], Verdict] = field(default_factory=dict)  # by (model, env), gated changes only
 
 
-@dataclass(frozen=True)
-class Row:
-    new: LockEntry
-    old: LockEntry | None
-
-
 def pull_request(
     context: PullRequestContext,
-    rows: Sequence[Row],
+    rows: Sequence[Change],
     files: Mapping[str, list[str]],
     held: Sequence[tuple[Move, Verdict]] = (),
 ) -> str:
@@ -55,7 +53,7 @@ def pull_request(
     return "\n\n".join(parts) + "\n"
 
 
-def _intro(context: PullRequestContext, rows: Sequence[Row]) -> str:
+def _intro(context: PullRequestContext, rows: Sequence[Change]) -> str:
     envs = [e for e in context.spec.environments if any(r.new.env == e for r in rows)]
     moves = f"{len(rows)} model version{'s' if len(rows) != 1 else ''}"
     gates = "; ".join(
@@ -67,7 +65,7 @@ def _intro(context: PullRequestContext, rows: Sequence[Row]) -> str:
     return f"Moves {moves} to what the MLflow registry says now. Once merged, Argo CD deploys it. {gates}."
 
 
-def _change(context: PullRequestContext, row: Row) -> str:
+def _change(context: PullRequestContext, row: Change) -> str:
     new, old = row.new, row.old
     details = context.runs.get(new.run_id)
     version = f"{_link(old.version, _version_url(context, old))} → " if old else ""
@@ -87,7 +85,7 @@ def _change(context: PullRequestContext, row: Row) -> str:
     return f"### {new.model} in {new.env}\n\n" + "\n".join(table) + _comparison(context, row)
 
 
-def _comparison(context: PullRequestContext, row: Row) -> str:
+def _comparison(context: PullRequestContext, row: Change) -> str:
     """Candidate vs current per gated metric (delta, ✓/✗), then the ungated metrics both versions have."""
     new_facts = context.facts.get(version_key(row.new))
     if new_facts is None:

@@ -171,7 +171,7 @@ def _proposal(
     writes = {path: content for path, content in files.items() if before.get(path) != content}
     deletes = tuple(sorted(set(before) - set(files)))
     summary = files_by_environment(spec, before, writes, deletes)
-    text = body.pull_request(words, [body.Row(c.new, c.old) for c in changes], summary, held)
+    text = body.pull_request(words, changes, summary, held)
     return Proposal(
         key=key,
         branch=branch_name(key),
