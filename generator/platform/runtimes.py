@@ -147,7 +147,11 @@ IMAGES: dict[str, RuntimeImage] = {image.reference: image for image in (MLSERVER
 # - supportedModelFormats of kserve-mlserver (config/runtimes/kserve-mlserver.yaml): mlflow "1" and "2",
 #   sklearn "0"/"1", xgboost "1"/"2", lightgbm "3"/"4"; protocolVersions v2.
 _FILES = ", ".join(
-    ("config/runtimes/kustomization.yaml", "config/runtimes/kserve-mlserver.yaml", "charts/kserve-runtime-configs/values.yaml")
+    (
+        "config/runtimes/kustomization.yaml",
+        "config/runtimes/kserve-mlserver.yaml",
+        "charts/kserve-runtime-configs/values.yaml",
+    )
 )
 RELEASES: tuple[RuntimeRelease, ...] = (
     RuntimeRelease(

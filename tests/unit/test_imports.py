@@ -40,7 +40,7 @@ def _edges() -> dict[str, set[str]]:
         source = _node(path)
         for module, _ in _imports(path):
             target = _folder(module)
-            if target != source and target != "generator":
+            if target not in (source, "generator"):
                 graph.setdefault(source, set()).add(target)
     return graph
 

@@ -16,7 +16,6 @@ from generator.validate.kserve_rules import (
     check_storage_uri,
 )
 
-
 DEPLOYMENT_MODE_KEY = "serving.kserve.io/deploymentMode"
 V0_20, V0_21 = release(KSERVE_RELEASES, "v0.20.0"), release(KSERVE_RELEASES, "v0.21.0")
 
