@@ -1,8 +1,9 @@
 """Which CRD files a platform needs, where upstream publishes them, and the lock that pins their bytes.
 
 Pure: no network and no disk, so every decision `schemas fetch` and `schemas verify`
-take is tested with plain values; `fetch.py` does the I/O. The paths are each
-project's own tagged release layout, so a fetch gets exactly what that release installs.
+take is tested with plain values; `fetch.py` does the I/O. Which files a release has, at
+which paths, is a fact of that release (generator/platform/releases.py); here is where
+upstream publishes them, so a fetch gets exactly what that release installs.
 
 The lock is trust on first use: the first fetch records each file's sha256. A release
 tag should never move, so a later download of the same version with other bytes is
@@ -42,14 +43,13 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 @dataclass(frozen=True)
 class Project:
-    """One upstream project: its GitHub repository, API group, and CRD files as (path at a tag, kind)."""
+    """One upstream project: its GitHub repository and API group."""
 
     name: str
     title: str
     repository: str
     group: str
     setting: str
-    files: tuple[tuple[str, str], ...]
 
 
 KSERVE = Project(
@@ -58,16 +58,6 @@ KSERVE = Project(
     repository="kserve/kserve",
     group="serving.kserve.io",
     setting="platform.kserveVersion",
-    files=(
-        ("config/crd/full/serving.kserve.io_inferenceservices.yaml", "InferenceService"),
-        ("config/crd/full/serving.kserve.io_servingruntimes.yaml", "ServingRuntime"),
-        ("config/crd/full/serving.kserve.io_clusterservingruntimes.yaml", "ClusterServingRuntime"),
-        (
-            "config/crd/full/clusterstoragecontainer/serving.kserve.io_clusterstoragecontainers.yaml",
-            "ClusterStorageContainer",
-        ),
-        ("config/crd/full/serving.kserve.io_inferencegraphs.yaml", "InferenceGraph"),
-    ),
 )
 ARGOCD = Project(
     name="argocd",
@@ -75,11 +65,6 @@ ARGOCD = Project(
     repository="argoproj/argo-cd",
     group="argoproj.io",
     setting="platform.argocdVersion",
-    files=(
-        ("manifests/crds/application-crd.yaml", "Application"),
-        ("manifests/crds/applicationset-crd.yaml", "ApplicationSet"),
-        ("manifests/crds/appproject-crd.yaml", "AppProject"),
-    ),
 )
 
 
@@ -118,10 +103,11 @@ def pinned(platform: Platform) -> tuple[tuple[Project, str], ...]:
 def crd_files(platform: Platform, base_url: str = DEFAULT_BASE_URL) -> tuple[CrdFile, ...]:
     """Every file the pinned releases need, at `<base>/<owner>/<repo>/<tag>/<path>` (raw.githubusercontent's layout)."""
     base = _checked_base(base_url)
+    files = {KSERVE: platform.kserve.crd_files, ARGOCD: platform.argocd.crd_files}
     return tuple(
         CrdFile(project, version, path, kind, f"{base}/{project.repository}/{version}/{path}")
         for project, version in pinned(platform)
-        for path, kind in project.files
+        for path, kind in files[project]
     )
 
 

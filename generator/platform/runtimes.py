@@ -10,9 +10,11 @@ The image can depend on how KServe was installed: in v0.20.0 the kustomize insta
 the Helm chart deploy different MLServer images. A cluster whose runtime image differs
 (a newer tag, a mirror) says so with `platform.runtimeImage` in models.yaml.
 
-Only what was read in the tagged upstream files is here. Anything not confirmed is left
-out, and an image without facts is "unknown", never guessed: the rule check cannot judge
-it, and only a load check (`kserve-gitops compat`) can.
+Only what an upstream file shows is here, with its source. What was read at the release tag is
+confirmed; for a release whose tag could not be read (v0.21), what its default branch showed before
+the tag is recorded as unconfirmed, and models.yaml's loader warns when a target relies on it
+(`platform.runtimeImage` states the image instead). An image without facts is "unknown", never
+guessed: the rule check cannot judge it, and only a load check (`kserve-gitops compat`) can.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Literal
+
+from generator.platform.releases import Source, release_line
 
 InstallMethod = Literal["kustomize", "helm"]
 INSTALL_METHODS: tuple[InstallMethod, ...] = ("kustomize", "helm")
@@ -73,6 +77,7 @@ class RuntimeRelease:
     runtime: str
     images: dict[InstallMethod, str]
     model_formats: dict[str, tuple[str, ...]]  # supportedModelFormats: name → versions
+    source: Source  # of `images` and `model_formats`
 
 
 # docker.io/seldonio/mlserver:1.7.1
@@ -141,27 +146,44 @@ IMAGES: dict[str, RuntimeImage] = {image.reference: image for image in (MLSERVER
 #   (the kustomize build, 1.7.1): the patch wins, so a Helm install with default values deploys 1.5.0.
 # - supportedModelFormats of kserve-mlserver (config/runtimes/kserve-mlserver.yaml): mlflow "1" and "2",
 #   sklearn "0"/"1", xgboost "1"/"2", lightgbm "3"/"4"; protocolVersions v2.
-# No v0.21 release was found upstream (newest tag v0.20.0), so none is listed.
+_FILES = ", ".join(
+    (
+        "config/runtimes/kustomization.yaml",
+        "config/runtimes/kserve-mlserver.yaml",
+        "charts/kserve-runtime-configs/values.yaml",
+    )
+)
 RELEASES: tuple[RuntimeRelease, ...] = (
     RuntimeRelease(
         kserve="v0.20",
         runtime=MLSERVER,
         images={"kustomize": MLSERVER_1_7_1.reference, "helm": MLSERVER_1_5_0.reference},
         model_formats={"mlflow": ("1", "2"), "sklearn": ("0", "1"), "xgboost": ("1", "2"), "lightgbm": ("3", "4")},
+        source=Source("kserve/kserve tag v0.20.0 (1fb781055dd1567164358233e1125142ca6ef1fe, 2026-08-05)", _FILES),
+    ),
+    # KServe v0.21.0 (September 2026) could not be read at its tag: the same three files on master at
+    # aaac4e294dae2c7b1aa1886447793f3aa1c30912 (2026-08-21) show the same images (kustomize newTag 1.7.1, Helm
+    # `kserve.servingruntime.mlserver.tag: 1.5.0`) and the same supportedModelFormats and protocolVersions.
+    RuntimeRelease(
+        kserve="v0.21",
+        runtime=MLSERVER,
+        images={"kustomize": MLSERVER_1_7_1.reference, "helm": MLSERVER_1_5_0.reference},
+        model_formats={"mlflow": ("1", "2"), "sklearn": ("0", "1"), "xgboost": ("1", "2"), "lightgbm": ("3", "4")},
+        source=Source("kserve/kserve master@aaac4e294dae2c7b1aa1886447793f3aa1c30912 (2026-08-21)", _FILES, False),
     ),
 )
 RUNTIMES = frozenset(release.runtime for release in RELEASES)
 
 
-def release_line(kserve_version: str) -> str:
-    """`v0.20` of `v0.20.0`: patch releases of one line ship the same runtimes unless listed otherwise."""
-    return ".".join(kserve_version.split(".")[:2])
+def runtime_release(runtime: str, kserve_version: str) -> RuntimeRelease | None:
+    """How that KServe release ships `runtime`; None when nobody read it."""
+    line = release_line(kserve_version)
+    return next((r for r in RELEASES if r.runtime == runtime and r.kserve == line), None)
 
 
 def default_image(runtime: str, kserve_version: str, install: InstallMethod) -> str:
     """The image `runtime` runs after a default install of that KServe release; "" when not known."""
-    line = release_line(kserve_version)
-    release = next((r for r in RELEASES if r.runtime == runtime and r.kserve == line), None)
+    release = runtime_release(runtime, kserve_version)
     return release.images.get(install, "") if release else ""
 
 

@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-# What KServe's storage initializer downloads (`SupportedStorageURIPrefixList`) and an MLflow
+# This product's policy: schemes KServe's storage initializer downloads in every known release (the fact,
+# `storage_uri_prefixes` in generator/platform/releases.py; a test holds this list to it) and an MLflow
 # artifact store can hold a model in. Not file:// (a path on the registry's disk, or the node's),
 # not plain http:// (no integrity, and the road to instance metadata endpoints), not pvc://,
 # oci:// or hf:// (no MLflow artifact store answers them).

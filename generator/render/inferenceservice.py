@@ -18,17 +18,19 @@ from typing import Any
 from generator.lock.images import image_tag
 from generator.lock.model import LockEntry
 from generator.platform.kserve_defaults import CONTAINER_RESOURCE_DEFAULTS, INFERENCE_SERVICE_CONTAINER
+from generator.platform.releases import KServeRelease
 from generator.platform.runtimes import PROTOCOLS
 from generator.spec.model import Environment, Serving, Target
 
 API_VERSION = "serving.kserve.io/v1beta1"
-DEPLOYMENT_MODE = "serving.kserve.io/deploymentMode"
 LINEAGE = "kserve-gitops.io"
 INGRESS_CLASS = {"Standard": "kubernetes.io/ingress.class", "Knative": "networking.knative.dev/ingress-class"}
 SCORING_PORT = 8080
 
 
-def inference_service(target: Target, environment: Environment, entry: LockEntry) -> dict[str, Any]:
+def inference_service(
+    target: Target, environment: Environment, entry: LockEntry, kserve: KServeRelease
+) -> dict[str, Any]:
     serving = target.serving
     return {
         "apiVersion": API_VERSION,
@@ -45,7 +47,7 @@ def inference_service(target: Target, environment: Environment, entry: LockEntry
             "annotations": {
                 **serving.annotations,
                 **({INGRESS_CLASS[serving.deployment_mode]: serving.ingress_class} if serving.ingress_class else {}),
-                DEPLOYMENT_MODE: serving.deployment_mode,
+                kserve.deployment_mode_annotation: serving.deployment_mode,
                 f"{LINEAGE}/registered-model": entry.registered_model,
                 f"{LINEAGE}/model-version": entry.version,
                 f"{LINEAGE}/run-id": entry.run_id,

@@ -60,7 +60,7 @@ def render(spec: Spec, lock: Lock) -> dict[str, bytes]:
 def _target_objects(spec: Spec, target: Target, entry: LockEntry) -> dict[str, dict[str, Any]]:
     """The InferenceService, and with `argocd.smokeTest` its PostSync smoke-test Job."""
     environment = spec.environments[target.env]
-    objects = {f"{target.model}.yaml": inference_service(target, environment, entry)}
+    objects = {f"{target.model}.yaml": inference_service(target, environment, entry, spec.platform.kserve)}
     smoke = spec.argocd.smoke_test if spec.argocd else None
     if smoke is not None:
         # runtime: the Job reads the signature from the bucket as the predictor's service account;

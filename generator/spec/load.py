@@ -24,6 +24,19 @@ from generator import diagnostics, yamlio
 from generator.diagnostics import Diagnostic, json_path
 from generator.errors import SpecError
 from generator.excerpt import quoted
+from generator.platform.releases import (
+    ARGOCD_DEFAULT_PIN,
+    ARGOCD_RELEASES,
+    FACTS,
+    KSERVE_DEFAULT_PIN,
+    KSERVE_RELEASES,
+    KServeRelease,
+    Release,
+    Source,
+    UnknownRelease,
+    release,
+)
+from generator.platform.runtimes import runtime_release
 from generator.spec import SPEC_FILE, rules
 from generator.spec.model import (
     IN_CLUSTER,
@@ -242,6 +255,7 @@ def _first_sentence(text: str) -> str:
 
 def _build(data: Mapping[str, Any], positions: Positions, file: str) -> tuple[Spec, list[Diagnostic]]:
     defaults = {**SERVING_DEFAULTS, **data.get("defaults", {})}
+    kserve = _kserve(data)
     environments = {name: _environment(name, env) for name, env in data["environments"].items()}
     targets: list[Target] = []
     diagnostics: list[Diagnostic] = []
@@ -271,12 +285,15 @@ def _build(data: Mapping[str, Any], positions: Positions, file: str) -> tuple[Sp
             diagnostics += [
                 _locate(p, where, positions, file)
                 for p in rules.check_target(
-                    target, environments[env_name], storage_initializer="storageInitializer" in data.get("registry", {})
+                    target,
+                    environments[env_name],
+                    kserve,
+                    storage_initializer="storageInitializer" in data.get("registry", {}),
                 )
             ]
     diagnostics += _follow_problems(environments, positions, file)
     diagnostics += _gate_problems(data, positions, file)
-    diagnostics += _argocd_version_problems(data, positions, file)
+    diagnostics += _release_problems(data, targets, positions, file)
     diagnostics += _runtime_image_problems(data, positions, file)
     order = {name: index for index, name in enumerate(environments)}
     targets.sort(key=lambda t: (t.model, order[t.env]))
@@ -366,23 +383,80 @@ def _gate_problems(data: Mapping[str, Any], positions: Positions, file: str) -> 
     return [_locate(problem, where, positions, file) for where, raw in places for problem in rules.check_gates(raw)]
 
 
-# Older built-in Argo CD health checks for InferenceService hang at Progressing; these versions fixed it.
-ARGOCD_MINIMUMS = {"argocdVersion": ("v3.5.1", (3, 3, 0)), "kserveVersion": ("v0.20.0", (0, 15, 1))}
+def _kserve(data: Mapping[str, Any]) -> KServeRelease:
+    """The pinned KServe release. An unknown pin is reported by `_release_problems`; meanwhile the default
+    release checks the rest, so one mistake does not hide the next (nothing is generated from an invalid spec)."""
+    try:
+        return release(KSERVE_RELEASES, data.get("platform", {}).get("kserveVersion", KSERVE_DEFAULT_PIN))
+    except UnknownRelease:
+        return release(KSERVE_RELEASES, KSERVE_DEFAULT_PIN)
 
 
-def _argocd_version_problems(data: Mapping[str, Any], positions: Positions, file: str) -> list[Diagnostic]:
-    if "argocd" not in data:
-        return []
+def _release_problems(
+    data: Mapping[str, Any], targets: list[Target], positions: Positions, file: str
+) -> list[Diagnostic]:
+    """Pins of releases the platform layer lacks are errors; facts it has only from before a release's tag
+    are said once per release, and once per runtime image a target relies on."""
+    platform = data.get("platform", {})
     problems = []
-    for key, (default, minimum) in ARGOCD_MINIMUMS.items():
-        version = data.get("platform", {}).get(key, default)
-        if tuple(int(p) for p in version.lstrip("v").split(".")) < minimum:
-            wanted = "v" + ".".join(map(str, minimum))
-            problem = rules.Problem(
-                f"{key} {version} is older than {wanted}, the minimum for the Argo CD manifests",
-                "upgrade, or remove the argocd section and sync the environments another way",
+    for key, known, default in (
+        ("kserveVersion", KSERVE_RELEASES, KSERVE_DEFAULT_PIN),
+        ("argocdVersion", ARGOCD_RELEASES, ARGOCD_DEFAULT_PIN),
+    ):
+        version = platform.get(key, default)
+        try:
+            pinned: Release = release(known, version)
+        except UnknownRelease as exc:
+            hint = "pin a known release; a new one is added as data in generator/platform/releases.py"
+            problems.append(
+                _locate(rules.Problem(str(exc), hint, rule="platform-release"), ("platform", key), positions, file)
             )
-            problems.append(_locate(problem, ("platform", key), positions, file))
+            continue
+        if unconfirmed := pinned.unconfirmed():
+            problems.append(_locate(_unconfirmed(pinned, version, unconfirmed), ("platform", key), positions, file))
+    if not diagnostics.errors(problems):
+        problems += [
+            _locate(problem, ("platform", "kserveVersion"), positions, file)
+            for problem in _unconfirmed_images(Platform(**_renamed(platform, _PLATFORM_KEYS)), targets)
+        ]
+    return problems
+
+
+def _unconfirmed(pinned: Release, version: str, facts: Mapping[str, Source]) -> rules.Problem:
+    where = sorted({source.at for source in facts.values()})
+    return rules.Problem(
+        f"{pinned.project} {version} is known from pre-release sources only: its "
+        f"{', '.join(FACTS[fact] for fact in facts)} were read from {' and '.join(where)}, before the tag; "
+        f"unconfirmed at {version}",
+        "compare them with the release (docs/model-compatibility.md, Releases); `schemas fetch` refuses a file "
+        "that is not the expected CRD",
+        severity="warning",
+        rule="platform-release",
+    )
+
+
+def _unconfirmed_images(platform: Platform, targets: list[Target]) -> list[rules.Problem]:
+    """Runtime images that targets run by default and that were read before the pinned release's tag."""
+    runtimes = sorted(
+        {t.serving.runtime for t in targets if t.serving.method != "image"} - set(platform.runtime_images)
+    )
+    problems = []
+    for runtime in runtimes:
+        shipped = runtime_release(runtime, platform.kserve_version)
+        if shipped is None or shipped.source.confirmed:
+            continue
+        problems.append(
+            rules.Problem(
+                f"KServe {platform.kserve_version}: the {runtime} image of a {platform.kserve_install} install, "
+                f"{platform.runtime_image(runtime)}, was read from {shipped.source.at} ({shipped.source.path}), "
+                f"before the tag; unconfirmed at {platform.kserve_version}, and the compatibility checks judge "
+                "models against it",
+                f"state the image your clusters run: platform.runtimeImage: {{{runtime}: REGISTRY/REPOSITORY:TAG}} "
+                f"(kubectl get clusterservingruntime {runtime} -o jsonpath='{{.spec.containers[0].image}}')",
+                severity="warning",
+                rule="platform-release",
+            )
+        )
     return problems
 
 

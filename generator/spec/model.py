@@ -9,12 +9,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from generator.platform.releases import (
+    ARGOCD_DEFAULT_PIN,
+    ARGOCD_RELEASES,
+    KSERVE_DEFAULT_PIN,
+    KSERVE_RELEASES,
+    ArgoCdRelease,
+    DeploymentMode,
+    KServeRelease,
+    release,
+)
 from generator.platform.runtimes import DEFAULT_INSTALL, InstallMethod, default_image
 from generator.spec import SPEC_FILE
 
 RefKind = Literal["version", "alias", "stage", "latest"]
 Method = Literal["runtime", "image", "registry"]
-DeploymentMode = Literal["Standard", "Knative"]
 
 REF_KINDS: tuple[RefKind, ...] = ("version", "alias", "stage", "latest")
 
@@ -177,14 +186,23 @@ class Platform:
     that KServe release's `kserve_install` method deploys (generator/platform/runtimes.py)."""
 
     kubernetes_version: str = "1.37"
-    kserve_version: str = "v0.20.0"
-    argocd_version: str = "v3.5.1"
+    kserve_version: str = KSERVE_DEFAULT_PIN
+    argocd_version: str = ARGOCD_DEFAULT_PIN
     kserve_install: InstallMethod = DEFAULT_INSTALL
     runtime_images: dict[str, str] = field(default_factory=dict)
 
     def runtime_image(self, runtime: str) -> str:
         """The image `runtime` runs on these clusters; "" when neither models.yaml nor the facts say."""
         return self.runtime_images.get(runtime) or default_image(runtime, self.kserve_version, self.kserve_install)
+
+    @property
+    def kserve(self) -> KServeRelease:
+        """The pinned KServe release's facts (the loader has refused a release without them)."""
+        return release(KSERVE_RELEASES, self.kserve_version)
+
+    @property
+    def argocd(self) -> ArgoCdRelease:
+        return release(ARGOCD_RELEASES, self.argocd_version)
 
 
 @dataclass(frozen=True)

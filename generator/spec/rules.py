@@ -9,11 +9,10 @@ from typing import Any
 
 from generator.diagnostics import Severity
 from generator.platform.names import derived_name_problems
+from generator.platform.releases import KServeRelease
 from generator.platform.runtimes import IMAGE_REFERENCE
 from generator.spec.model import Environment, Target
 from generator.util.quantity import parse_quantity
-
-AUTOSCALING_METRICS = {"Standard": ("cpu", "memory"), "Knative": ("concurrency", "rps")}
 
 
 @dataclass(frozen=True)
@@ -27,10 +26,12 @@ class Problem:
     rule: str = ""
 
 
-def check_target(target: Target, environment: Environment, *, storage_initializer: bool = False) -> list[Problem]:
+def check_target(
+    target: Target, environment: Environment, kserve: KServeRelease, *, storage_initializer: bool = False
+) -> list[Problem]:
     return [
         *_method(target, storage_initializer),
-        *_mode_features(target),
+        *_mode_features(target, kserve),
         *_stage(target),
         *_replicas(target),
         *_resources(target),
@@ -73,8 +74,8 @@ def _method(target: Target, storage_initializer: bool) -> list[Problem]:
     return []
 
 
-def _mode_features(target: Target) -> list[Problem]:
-    """Canary rollouts and autoscaling metrics exist only in some deployment modes (KServe v0.20)."""
+def _mode_features(target: Target, kserve: KServeRelease) -> list[Problem]:
+    """Canary rollouts and autoscaling metrics exist only in some deployment modes of the pinned release."""
     serving, mode = target.serving, target.serving.deployment_mode
     problems = []
     if serving.canary_percent is not None and mode != "Knative":
@@ -85,7 +86,7 @@ def _mode_features(target: Target) -> list[Problem]:
                 ("canaryTrafficPercent",),
             )
         )
-    allowed = AUTOSCALING_METRICS[mode]
+    allowed = kserve.autoscaling_metrics[mode]
     if serving.autoscaling is not None and serving.autoscaling.metric not in allowed:
         problems.append(
             Problem(

@@ -1,7 +1,9 @@
-"""KServe v0.20 rules that the InferenceService CRD schema cannot express.
+"""KServe rules that the InferenceService CRD schema cannot express, for the pinned KServe release.
 
 Pure functions over a rendered InferenceService (a dict, as kustomize prints it), each
-returning Diagnostics at JSON paths. Each rule names the kserve/kserve source it mirrors;
+returning Diagnostics at JSON paths. The facts they check against (deployment modes, storage
+URI prefixes, the runtime's model formats) are the pinned release's, from generator/platform/;
+each rule names the kserve/kserve source it mirrors;
 the admission webhook rejects some of these, the controller fails on the others only
 after the object is stored, which in GitOps means after the pull request is merged.
 
@@ -28,28 +30,15 @@ from typing import Any
 
 from generator.diagnostics import Diagnostic, Severity, json_path
 from generator.platform.names import derived_name_problems
+from generator.platform.releases import KServeRelease
+from generator.platform.runtimes import MLSERVER, runtime_release
+from generator.spec.model import Platform
 from generator.util.quantity import parse_quantity
 from generator.validate.schema_errors import LineOf, did_you_mean, locate
 
 ISVC_NAME_FMT = "[a-z]([-a-z0-9]*[a-z0-9])?"
-DEPLOYMENT_MODE_KEY = "serving.kserve.io/deploymentMode"
-DEPLOYMENT_MODES = ("Standard", "Knative")
-LEGACY_DEPLOYMENT_MODES = {"RawDeployment": "Standard", "Serverless": "Knative"}
 COMPONENTS = ("predictor", "transformer", "explainer")
-MLSERVER = "kserve-mlserver"
-MLSERVER_MLFLOW_VERSIONS = ("1", "2")
-STORAGE_URI_PREFIXES = (
-    "gs://",
-    "s3://",
-    "pvc://",
-    "file://",
-    "https://",
-    "http://",
-    "hdfs://",
-    "webhdfs://",
-    "oci://",
-    "hf://",
-)
+PINNED_BY_DEFAULT = Platform().kserve  # the release models.yaml pins when it names none
 _AZURE_BLOB_HOST = "blob.core.windows.net"
 _AZURE_BLOB_URI = re.compile(r"https://(.+?).blob.core.windows.net/(.+)")
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):(//)?")
@@ -58,24 +47,25 @@ _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):(//)?")
 def check_inference_service(
     isvc: Mapping[str, Any],
     *,
+    kserve: KServeRelease = PINNED_BY_DEFAULT,
     extra_storage_prefixes: Collection[str] = (),
     mlflow_runtimes: Collection[str] = (MLSERVER,),
     file: str = "",
     line_of: LineOf | None = None,
 ) -> list[Diagnostic]:
-    """Every rule below; `extra_storage_prefixes` are those of the cluster's ClusterStorageContainers."""
+    """Every rule below, for `kserve`; `extra_storage_prefixes` are those of the cluster's ClusterStorageContainers."""
     found = [
-        *check_name(isvc),
-        *check_deployment_mode(isvc),
-        *check_runtime_protocol(isvc, mlflow_runtimes=mlflow_runtimes),
-        *check_storage_uri(isvc, extra_prefixes=extra_storage_prefixes),
+        *check_name(isvc, kserve),
+        *check_deployment_mode(isvc, kserve),
+        *check_runtime_protocol(isvc, kserve, mlflow_runtimes=mlflow_runtimes),
+        *check_storage_uri(isvc, kserve, extra_prefixes=extra_storage_prefixes),
         *check_quantities(isvc),
         *check_requests_le_limits(isvc),
     ]
     return sorted(locate(d, file=file, line_of=line_of) for d in found)
 
 
-def check_name(isvc: Mapping[str, Any]) -> list[Diagnostic]:
+def check_name(isvc: Mapping[str, Any], kserve: KServeRelease = PINNED_BY_DEFAULT) -> list[Diagnostic]:
     """The name regex, then the DNS labels KServe derives from the name (each at most 63)."""
     name, namespace = _get(isvc, "metadata", "name"), _get(isvc, "metadata", "namespace")
     if not isinstance(name, str) or not name:
@@ -90,39 +80,41 @@ def check_name(isvc: Mapping[str, Any]) -> list[Diagnostic]:
                 hint="e.g. 'fraud-detector'",
             )
         ]
-    return [d for component in _components(isvc) for d in _derived_name_problems(isvc, name, namespace, component)]
+    return [
+        d for component in _components(isvc) for d in _derived_name_problems(isvc, name, namespace, component, kserve)
+    ]
 
 
 def _derived_name_problems(
-    isvc: Mapping[str, Any], name: str, namespace: object, component: str
+    isvc: Mapping[str, Any], name: str, namespace: object, component: str, kserve: KServeRelease
 ) -> Iterator[Diagnostic]:
     known_namespace = namespace if isinstance(namespace, str) else None
-    for message, hint in derived_name_problems(name, known_namespace, _deployment_mode(isvc), component):
+    for message, hint in derived_name_problems(name, known_namespace, _deployment_mode(isvc, kserve), component):
         yield _error("kserve-name", ["metadata", "name"], message, hint=hint)
 
 
-def check_deployment_mode(isvc: Mapping[str, Any]) -> list[Diagnostic]:
-    """Only 'Standard' and 'Knative' behave as written in KServe v0.20."""
-    value = _get(isvc, "metadata", "annotations", DEPLOYMENT_MODE_KEY)
-    if value in DEPLOYMENT_MODES:
+def check_deployment_mode(isvc: Mapping[str, Any], kserve: KServeRelease = PINNED_BY_DEFAULT) -> list[Diagnostic]:
+    """Only the release's current mode names (not their legacy aliases) behave as written."""
+    key = kserve.deployment_mode_annotation
+    value = _get(isvc, "metadata", "annotations", key)
+    if value in kserve.deployment_modes:
         return []
-    severity, message = _deployment_mode_problem(value)
-    new = LEGACY_DEPLOYMENT_MODES.get(str(value))
-    hint = f"write {new!r}" if new else "write 'Standard' or 'Knative'"
-    path = ["metadata", "annotations", DEPLOYMENT_MODE_KEY]
-    return [_diagnostic(severity, "kserve-deployment-mode", path, message, hint=hint)]
+    severity, message = _deployment_mode_problem(value, kserve)
+    new = kserve.legacy_deployment_modes.get(str(value))
+    hint = f"write {new!r}" if new else f"write {' or '.join(repr(m) for m in kserve.deployment_modes)}"
+    return [_diagnostic(severity, "kserve-deployment-mode", ["metadata", "annotations", key], message, hint=hint)]
 
 
-def _deployment_mode_problem(value: object) -> tuple[Severity, str]:
+def _deployment_mode_problem(value: object, kserve: KServeRelease) -> tuple[Severity, str]:
     if value is None:
         return "warning", (
             "no deploymentMode annotation: the mode then comes from the cluster's inferenceservice-config "
             "(deploy.defaultDeploymentMode), which the repository does not show"
         )
-    if value in LEGACY_DEPLOYMENT_MODES:
-        new = LEGACY_DEPLOYMENT_MODES[str(value)]
+    if value in kserve.legacy_deployment_modes:
+        new = kserve.legacy_deployment_modes[str(value)]
         return "error", (
-            f"deploymentMode {value!r} is the old name of {new!r}: KServe v0.20 records {new!r} in "
+            f"deploymentMode {value!r} is the old name of {new!r}: KServe {kserve.line} records {new!r} in "
             f'status.deploymentMode, then rejects every update whose annotation differs ("update rejected: '
             f'deploymentMode cannot be changed from {new!r} to {value!r}"), and its autoscaling checks '
             f"treat {value!r} as Knative"
@@ -130,15 +122,19 @@ def _deployment_mode_problem(value: object) -> tuple[Severity, str]:
     if value == "ModelMesh":
         return "error", "deploymentMode 'ModelMesh' hands the predictor to modelmesh-serving, which is not deployed"
     return "error", (
-        f"deploymentMode {value!r} is not a mode KServe v0.20 knows{did_you_mean(str(value), DEPLOYMENT_MODES)}: "
+        f"deploymentMode {value!r} is not a mode KServe {kserve.line} knows"
+        f"{did_you_mean(str(value), kserve.deployment_modes)}: "
         "it would silently use the cluster default"
     )
 
 
 def check_runtime_protocol(
-    isvc: Mapping[str, Any], *, mlflow_runtimes: Collection[str] = (MLSERVER,)
+    isvc: Mapping[str, Any],
+    kserve: KServeRelease = PINNED_BY_DEFAULT,
+    *,
+    mlflow_runtimes: Collection[str] = (MLSERVER,),
 ) -> list[Diagnostic]:
-    """modelFormat mlflow is served by kserve-mlserver, over protocol v2, for MLflow model formats 1 and 2."""
+    """modelFormat mlflow is served by kserve-mlserver, over protocol v2, for the MLflow model formats it lists."""
     model = _get(isvc, "spec", "predictor", "model")
     if not isinstance(model, Mapping) or _get(model, "modelFormat", "name") != "mlflow":
         return []
@@ -161,16 +157,16 @@ def check_runtime_protocol(
                 "kserve-runtime-protocol",
                 [*base, "runtime"],
                 f"runtime {runtime!r} does not serve modelFormat 'mlflow'"
-                f"{did_you_mean(str(runtime), mlflow_runtimes)}: KServe v0.20 ships only {MLSERVER!r} for it",
+                f"{did_you_mean(str(runtime), mlflow_runtimes)}: KServe {kserve.line} ships only {MLSERVER!r} for it",
                 hint=f"use runtime: {MLSERVER}, or declare your own ServingRuntime for mlflow",
             )
         )
     if runtime in (None, MLSERVER):
-        found += _mlserver_problems(model, base)
+        found += _mlserver_problems(model, base, kserve)
     return found
 
 
-def _mlserver_problems(model: Mapping[str, Any], base: Sequence[str | int]) -> list[Diagnostic]:
+def _mlserver_problems(model: Mapping[str, Any], base: Sequence[str | int], kserve: KServeRelease) -> list[Diagnostic]:
     found = []
     protocol = model.get("protocolVersion")
     if protocol != "v2":
@@ -188,22 +184,26 @@ def _mlserver_problems(model: Mapping[str, Any], base: Sequence[str | int]) -> l
             )
         )
     version = _get(model, "modelFormat", "version")
-    if version is not None and str(version) not in MLSERVER_MLFLOW_VERSIONS:
+    shipped = runtime_release(MLSERVER, kserve.tag)
+    versions = shipped.model_formats.get("mlflow", ()) if shipped else ()
+    if version is not None and shipped and str(version) not in versions:
         found.append(
             _error(
                 "kserve-runtime-protocol",
                 [*base, "modelFormat", "version"],
                 f"modelFormat version {version!r} is not one {MLSERVER} lists for mlflow "
-                f"{MLSERVER_MLFLOW_VERSIONS}: KServe reports 'Specified runtime does not support "
+                f"{versions}: KServe reports 'Specified runtime does not support "
                 "specified framework/version'",
-                hint="leave modelFormat.version out, or use '1' or '2'",
+                hint=f"leave modelFormat.version out, or use {' or '.join(repr(v) for v in versions)}",
             )
         )
     return found
 
 
-def check_storage_uri(isvc: Mapping[str, Any], *, extra_prefixes: Collection[str] = ()) -> list[Diagnostic]:
-    """Storage URIs the v0.20 storage initializer, or a ClusterStorageContainer, can download."""
+def check_storage_uri(
+    isvc: Mapping[str, Any], kserve: KServeRelease = PINNED_BY_DEFAULT, *, extra_prefixes: Collection[str] = ()
+) -> list[Diagnostic]:
+    """Storage URIs the release's storage initializer, or a ClusterStorageContainer, can download."""
     return [
         _error(
             "kserve-storage-uri",
@@ -213,11 +213,11 @@ def check_storage_uri(isvc: Mapping[str, Any], *, extra_prefixes: Collection[str
             "ClusterStorageContainer that serves it",
         )
         for path, uri in _storage_uris(isvc)
-        if (problem := _storage_problem(uri, extra_prefixes))
+        if (problem := _storage_problem(uri, extra_prefixes, kserve))
     ]
 
 
-def _storage_problem(uri: object, extra_prefixes: Collection[str]) -> str | None:
+def _storage_problem(uri: object, extra_prefixes: Collection[str], kserve: KServeRelease) -> str | None:
     if not isinstance(uri, str) or not uri:
         return f"storage URI must be a non-empty string, got {uri!r}"
     if uri.startswith(tuple(extra_prefixes)):
@@ -232,13 +232,13 @@ def _storage_problem(uri: object, extra_prefixes: Collection[str]) -> str | None
             f"{uri!r} is an MLflow-style URI ('{scheme[1]}:'): KServe takes it for a local path "
             "and the storage initializer cannot download it; use the artifact location it resolves to"
         )
-    return _scheme_problem(uri, scheme[1])
+    return _scheme_problem(uri, scheme[1], kserve)
 
 
-def _scheme_problem(uri: str, scheme: str) -> str | None:
-    if not uri.startswith(STORAGE_URI_PREFIXES):
-        supported = did_you_mean(f"{scheme}://", STORAGE_URI_PREFIXES)
-        return f"scheme '{scheme}://' is not supported by the KServe v0.20 storage initializer{supported}"
+def _scheme_problem(uri: str, scheme: str, kserve: KServeRelease) -> str | None:
+    if not uri.startswith(kserve.storage_uri_prefixes):
+        supported = did_you_mean(f"{scheme}://", kserve.storage_uri_prefixes)
+        return f"scheme '{scheme}://' is not supported by the KServe {kserve.line} storage initializer{supported}"
     return None if uri.partition("://")[2].strip("/") else f"{uri!r} names no bucket, host or path"
 
 
@@ -331,9 +331,9 @@ def _components(isvc: Mapping[str, Any]) -> list[str]:
     return [c for c in COMPONENTS if isinstance(spec, Mapping) and isinstance(spec.get(c), Mapping)]
 
 
-def _deployment_mode(isvc: Mapping[str, Any]) -> str | None:
-    value = _get(isvc, "metadata", "annotations", DEPLOYMENT_MODE_KEY)
-    return LEGACY_DEPLOYMENT_MODES.get(str(value), value if isinstance(value, str) else None)
+def _deployment_mode(isvc: Mapping[str, Any], kserve: KServeRelease) -> str | None:
+    value = _get(isvc, "metadata", "annotations", kserve.deployment_mode_annotation)
+    return kserve.legacy_deployment_modes.get(str(value), value if isinstance(value, str) else None)
 
 
 def _get(obj: object, *keys: str) -> Any:

@@ -23,11 +23,12 @@ from generator.crds.sources import CRD_LOCK_FILE
 from generator.diagnostics import Diagnostic
 from generator.errors import UserError
 from generator.lock import LOCK_FILE
+from generator.platform.releases import KServeRelease
 from generator.spec.model import Platform
 from generator.spec.yaml_lines import load as load_yaml
 from generator.validate.core_kinds import load_core_schemas
 from generator.validate.crds import CrdSchemas, load_crd_schemas
-from generator.validate.kserve_rules import check_inference_service
+from generator.validate.kserve_rules import PINNED_BY_DEFAULT, check_inference_service
 from generator.validate.kustomize import kustomize_build
 from generator.validate.schema_errors import LineOf
 
@@ -43,7 +44,7 @@ def checks(crd_dir: Path) -> Callable[[Mapping[str, bytes], Platform], list[Diag
             for path, content in files.items():
                 (Path(scratch) / path).parent.mkdir(parents=True, exist_ok=True)
                 (Path(scratch) / path).write_bytes(content)
-            found += check_tree(Path(scratch), sorted(files), crds, platform.kubernetes_version)
+            found += check_tree(Path(scratch), sorted(files), crds, platform.kubernetes_version, platform.kserve)
         return sorted(set(found))
 
     return validate
@@ -54,22 +55,29 @@ def tree_checks(crd_dir: Path) -> Callable[[Path, list[str], Platform], list[Dia
 
     def validate(root: Path, paths: list[str], platform: Platform) -> list[Diagnostic]:
         crds, found = _crds(crd_dir, required=True)
-        return sorted(set(found + check_tree(root, paths, crds, platform.kubernetes_version)))
+        return sorted(set(found + check_tree(root, paths, crds, platform.kubernetes_version, platform.kserve)))
 
     return validate
 
 
 @dataclass(frozen=True)
 class CheckContext:
-    """What every object is checked against: the CRDs, the cluster's Kubernetes version, and the
-    storage prefixes that ClusterStorageContainers in the same output make downloadable."""
+    """What every object is checked against: the CRDs, the cluster's Kubernetes version, the
+    storage prefixes that ClusterStorageContainers in the same output make downloadable, and the KServe release."""
 
     crds: CrdSchemas | None
     k8s_version: str
     storage_prefixes: tuple[str, ...] = ()
+    kserve: KServeRelease = PINNED_BY_DEFAULT
 
 
-def check_tree(root: Path, paths: Iterable[str], crds: CrdSchemas | None, k8s_version: str) -> list[Diagnostic]:
+def check_tree(
+    root: Path,
+    paths: Iterable[str],
+    crds: CrdSchemas | None,
+    k8s_version: str,
+    kserve: KServeRelease = PINNED_BY_DEFAULT,
+) -> list[Diagnostic]:
     """Build each kustomization under `root`; check every object once, located in its source file.
 
     A kustomization that only aggregates directories built here (the root one) is not built again: building
@@ -78,7 +86,7 @@ def check_tree(root: Path, paths: Iterable[str], crds: CrdSchemas | None, k8s_ve
     """
     ordered = sorted(paths)
     sources, found = _sources(root, ordered)
-    context = CheckContext(crds, k8s_version, _storage_prefixes(s.obj for s in sources.values()))
+    context = CheckContext(crds, k8s_version, _storage_prefixes(s.obj for s in sources.values()), kserve)
     builds = [str(Path(p).parent) for p in ordered if p.endswith("kustomization.yaml")]
     aggregates = {b: dirs for b in builds if (dirs := _aggregated(root, b, builds)) is not None}
     built: dict[str, list[tuple[str, str, str, str]]] = {}
@@ -197,7 +205,7 @@ def check_object(
         found = load_core_schemas(context.k8s_version).validate(obj, file=file, line_of=line_of)
     if kind == "InferenceService":
         found += check_inference_service(
-            obj, extra_storage_prefixes=context.storage_prefixes, file=file, line_of=line_of
+            obj, kserve=context.kserve, extra_storage_prefixes=context.storage_prefixes, file=file, line_of=line_of
         )
     return found
 

@@ -43,7 +43,9 @@ LAYOUT = {
     ARGOCD + "applicationset-crd.yaml": "argocd/applicationset-crd.yaml",
     ARGOCD + "appproject-crd.yaml": "argocd/appproject-crd.yaml",
 }
-TAGS = {"kserve": ("v0.20.0", "v0.20.1"), "argoproj": ("v3.5.1",)}
+# v0.21.0 and v3.6.3 stand for releases whose tags could not be read here: they serve the same bytes at the
+# same upstream paths, which is what master showed before those tags (the CRD check looks at the kind only).
+TAGS = {"kserve": ("v0.20.0", "v0.20.1", "v0.21.0"), "argoproj": ("v3.5.1", "v3.6.3")}
 NEXT_RELEASE = b"# v0.20.1\n"  # what the fake v0.20.1 tag adds to each KServe file
 ISVC_URL_PATH = KSERVE.format(tag="v0.20.0") + "serving.kserve.io_inferenceservices.yaml"
 ISVC = "kserve/serving.kserve.io_inferenceservices.yaml"
@@ -146,10 +148,10 @@ def populated(fetched: Fetched, tmp_path: Path) -> Path:
     return Path(shutil.copytree(fetched.repo, tmp_path / "platform"))
 
 
-def _repo(path: Path, kserve: str = "v0.20.0") -> Path:
+def _repo(path: Path, kserve: str = "v0.20.0", argocd: str = "v3.5.1") -> Path:
     path.mkdir(parents=True, exist_ok=True)
     (path / "models.yaml").write_text(
-        f"apiVersion: kserve-gitops/v1\nplatform: {{kserveVersion: {kserve}, argocdVersion: v3.5.1}}\n"
+        f"apiVersion: kserve-gitops/v1\nplatform: {{kserveVersion: {kserve}, argocdVersion: {argocd}}}\n"
         "environments: {dev: {namespace: ml-dev}}\nmodels: {}\n"
     )
     return path
@@ -272,19 +274,51 @@ def test_a_new_version_replaces_that_projects_files_and_entries_only(
             assert lock[local]["version"] == "v3.5.1"
 
 
-def test_an_unknown_version_exits_1_naming_the_setting_and_writes_nothing(
+def test_a_tag_that_does_not_exist_exits_1_naming_the_setting_and_writes_nothing(
     tmp_path: Path, upstream: Upstream, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    repo = _repo(tmp_path, kserve="v0.99.0")
+    repo = _repo(tmp_path, kserve="v0.20.9")
     monkeypatch.setenv("KSERVE_GITOPS_CRD_BASE_URL", upstream.base_url)
     code, _, err = _cli(capsys, "fetch", "--repo", str(repo))
     assert code == 1
     assert err.startswith("error: 5 problems\n")
     assert (
-        f"{upstream.base_url}/kserve/kserve/v0.99.0/config/crd/full/serving.kserve.io_inferenceservices.yaml: HTTP 404"
+        f"{upstream.base_url}/kserve/kserve/v0.20.9/config/crd/full/serving.kserve.io_inferenceservices.yaml: HTTP 404"
     ) in err
-    assert "KServe v0.99.0 probably does not exist: check platform.kserveVersion in models.yaml" in err
+    assert "KServe v0.20.9 probably does not exist: check platform.kserveVersion in models.yaml" in err
     assert not (repo / "schemas").exists()
+
+
+def test_a_release_the_platform_layer_lacks_is_refused_before_any_download(
+    tmp_path: Path, upstream: Upstream, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = _repo(tmp_path, kserve="v0.99.0")
+    code, _, err = _cli(capsys, "fetch", "--repo", str(repo), "--base-url", upstream.base_url)
+    assert code == 1
+    assert err.startswith(
+        "error: models.yaml:2:12: $.platform.kserveVersion: platform.kserveVersion v0.99.0 is not a release "
+        "kserve-gitops knows (known: v0.20.x, v0.21.x)"
+    )
+    assert upstream.requests == []
+    assert not (repo / "schemas").exists()
+
+
+def test_a_release_known_from_pre_release_sources_fetches_the_files_the_layer_lists_and_says_so(
+    tmp_path: Path, upstream: Upstream, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = _repo(tmp_path, kserve="v0.21.0", argocd="v3.6.3")
+    code, out, err = _cli(capsys, "fetch", "--repo", str(repo), "--base-url", upstream.base_url)
+    assert code == 0, err
+    tags = {"kserve": "v0.21.0", "argoproj": "v3.6.3"}
+    assert sorted(upstream.requests) == sorted(p.format(tag=tags[p.split("/")[1]]) for p in LAYOUT)
+    assert "schemas/crds: KServe v0.21.0, Argo CD v3.6.3" in out
+    assert "KServe v0.21.0 is known from pre-release sources only: its CRD file paths" in err
+    assert "Argo CD v3.6.3 is known from pre-release sources only: its CRD file paths" in err
+    assert err.count("warning:") == 2  # once per release, not per file; no model, so no runtime image is relied on
+    lock = yaml.safe_load((repo / LOCK).read_bytes())
+    assert lock[ISVC]["url"] == (
+        "https://raw.githubusercontent.com/kserve/kserve/v0.21.0/config/crd/full/serving.kserve.io_inferenceservices.yaml"
+    )
 
 
 def test_an_unreachable_host_exits_2_naming_the_url_and_mirrors(

@@ -30,7 +30,10 @@ from typing import Any
 
 from generator import yamlio
 from generator.platform.kserve_defaults import CONTAINER_RESOURCE_DEFAULTS, INFERENCE_SERVICE_CONTAINER
-from generator.validate.kserve_rules import DEPLOYMENT_MODE_KEY, LEGACY_DEPLOYMENT_MODES
+from generator.spec.model import Platform
+
+_KSERVE = Platform().kserve
+DEPLOYMENT_MODE_KEY, LEGACY_DEPLOYMENT_MODES = _KSERVE.deployment_mode_annotation, _KSERVE.legacy_deployment_modes
 
 # Predictor shorthands the webhook rewrites into predictor.model (assign*Runtime); not simulated.
 FRAMEWORK_PREDICTORS = (

@@ -67,12 +67,12 @@ def test_default_platform_fetches_the_eight_crds_from_the_tagged_release_layout(
 
 
 def test_pinned_versions_and_base_url_shape_every_url() -> None:
-    files = crd_files(Platform(kserve_version="v0.19.1", argocd_version="v3.4.0"), "https://ghe.example.com/raw/")
+    files = crd_files(Platform(kserve_version="v0.21.0", argocd_version="v3.6.3"), "https://ghe.example.com/raw/")
     assert files[0].url == (
-        "https://ghe.example.com/raw/kserve/kserve/v0.19.1/config/crd/full/serving.kserve.io_inferenceservices.yaml"
+        "https://ghe.example.com/raw/kserve/kserve/v0.21.0/config/crd/full/serving.kserve.io_inferenceservices.yaml"
     )
-    assert files[-1].url == "https://ghe.example.com/raw/argoproj/argo-cd/v3.4.0/manifests/crds/appproject-crd.yaml"
-    assert {f.version for f in files} == {"v0.19.1", "v3.4.0"}
+    assert files[-1].url == "https://ghe.example.com/raw/argoproj/argo-cd/v3.6.3/manifests/crds/appproject-crd.yaml"
+    assert {f.version for f in files} == {"v0.21.0", "v3.6.3"}
 
 
 @pytest.mark.parametrize("base", ["raw.githubusercontent.com", "ftp://mirror/x", "https://"])

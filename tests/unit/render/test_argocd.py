@@ -104,7 +104,8 @@ def test_no_argocd_section_renders_no_argocd_directory() -> None:
 
 
 def test_argocd_needs_a_version_whose_inferenceservice_health_check_works() -> None:
-    with pytest.raises(SpecError, match=r"argocdVersion v3.2.4 is older than v3.3.0"):
+    """Argo CD before 3.3 hangs at Progressing on KServe's `Stopped` condition: no such release is known."""
+    with pytest.raises(SpecError, match=r"argocdVersion v3.2.4 is not a release kserve-gitops knows"):
         parse_spec(
             SPEC.replace(
                 "apiVersion: kserve-gitops/v1\n", "apiVersion: kserve-gitops/v1\nplatform: {argocdVersion: v3.2.4}\n"

@@ -110,12 +110,64 @@ PLATFORM = (
             + "'}}",
             "registry.example.com/mirror/mlserver@sha256:" + "a" * 64,
         ),
-        ("platform: {kserveVersion: v0.13.0}", ""),  # a release whose runtimes were not read: unknown, not guessed
+        ("platform: {kserveVersion: v0.21.0}", "docker.io/seldonio/mlserver:1.5.0"),  # read before the tag: warned
     ],
 )
 def test_the_runtime_image_follows_release_install_method_and_override(platform: str, image: str) -> None:
     spec, _ = parse_spec(PLATFORM % platform)
     assert spec.platform.runtime_image("kserve-mlserver") == image
+
+
+@pytest.mark.parametrize(
+    ("platform", "known"),
+    [
+        (
+            "platform: {kserveVersion: v0.13.0}",
+            "platform.kserveVersion v0.13.0 is not a release kserve-gitops knows (known: v0.20.x, v0.21.x)",
+        ),
+        (
+            "platform: {argocdVersion: v3.2.4}",
+            "platform.argocdVersion v3.2.4 is not a release kserve-gitops knows (known: v3.5.x, v3.6.x)",
+        ),
+    ],
+)
+def test_a_release_the_platform_layer_lacks_is_refused_at_its_line_listing_the_known_ones(
+    platform: str, known: str
+) -> None:
+    with pytest.raises(SpecError) as caught:
+        parse_spec(PLATFORM % platform)
+    (problem,) = caught.value.diagnostics
+    assert (problem.file, problem.line, problem.message, problem.rule) == ("models.yaml", 2, known, "platform-release")
+    assert caught.value.exit_code == 1
+
+
+def test_confirmed_releases_load_without_a_word() -> None:
+    assert parse_spec(PLATFORM % "platform: {kserveVersion: v0.20.3, argocdVersion: v3.5.0}")[1] == []
+
+
+def test_a_release_known_from_pre_release_sources_is_accepted_and_said_once_per_fact_group() -> None:
+    two_models = (PLATFORM % "platform: {kserveVersion: v0.21.0, argocdVersion: v3.6.3}").replace(
+        "models: {", "models: {n: {registeredModel: n, environments: {dev: {latest: true}}}, "
+    )
+    spec, warnings = parse_spec(two_models)  # two targets on kserve-mlserver, one warning about its image
+    assert (spec.platform.kserve.tag, spec.platform.argocd.tag) == ("v0.21.0", "v3.6.0")
+    kserve, argocd, image = (w.message for w in warnings)
+    assert all(w.severity == "warning" and w.line == 2 for w in warnings)
+    assert kserve.startswith("KServe v0.21.0 is known from pre-release sources only: its CRD file paths, ")
+    assert "kserve/kserve master@aaac4e294dae2c7b1aa1886447793f3aa1c30912 (2026-08-21" in kserve
+    assert kserve.endswith("before the tag; unconfirmed at v0.21.0")
+    assert argocd.startswith("Argo CD v3.6.3 is known from pre-release sources only")
+    assert image.startswith(
+        "KServe v0.21.0: the kserve-mlserver image of a helm install, docker.io/seldonio/mlserver:1.5.0, was read "
+        "from kserve/kserve master@aaac4e294dae2c7b1aa1886447793f3aa1c30912"
+    )
+    assert "platform.runtimeImage: {kserve-mlserver: REGISTRY/REPOSITORY:TAG}" in warnings[2].hint
+
+
+def test_a_stated_runtime_image_needs_no_warning_about_the_default_one() -> None:
+    stated = "platform: {kserveVersion: v0.21.0, runtimeImage: {kserve-mlserver: docker.io/seldonio/mlserver:1.7.1}}"
+    _, warnings = parse_spec(PLATFORM % stated)
+    assert [w.message.split(" is known")[0] for w in warnings] == ["KServe v0.21.0"]
 
 
 def test_prod_refuses_unverified_models_by_default_and_a_policy_key_allows_them() -> None:

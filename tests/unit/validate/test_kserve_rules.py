@@ -5,8 +5,8 @@ from typing import Any
 import pytest
 
 from generator.diagnostics import Diagnostic
+from generator.platform.releases import KSERVE_RELEASES, release
 from generator.validate.kserve_rules import (
-    DEPLOYMENT_MODE_KEY,
     check_deployment_mode,
     check_inference_service,
     check_name,
@@ -15,6 +15,9 @@ from generator.validate.kserve_rules import (
     check_runtime_protocol,
     check_storage_uri,
 )
+
+DEPLOYMENT_MODE_KEY = "serving.kserve.io/deploymentMode"
+V0_20, V0_21 = release(KSERVE_RELEASES, "v0.20.0"), release(KSERVE_RELEASES, "v0.21.0")
 
 
 def only(found: list[Diagnostic]) -> Diagnostic:
@@ -282,3 +285,18 @@ def test_request_equal_to_limit_in_other_units_passes(isvc: dict[str, Any]) -> N
     }
 
     assert check_requests_le_limits(isvc) == []
+
+
+@pytest.mark.parametrize(
+    ("uri", "v0_20", "v0_21"),
+    [
+        ("oci+native://registry.example.com/models/fraud:7", True, True),  # in v0.20.0's list too
+        ("oci+fetch://registry.example.com/models/fraud:7", False, True),  # added on master before v0.21
+    ],
+)
+def test_storage_prefixes_are_those_of_the_pinned_release(
+    isvc: dict[str, Any], uri: str, v0_20: bool, v0_21: bool
+) -> None:
+    model(isvc)["storageUri"] = uri
+    assert [check_storage_uri(isvc, V0_20) == [], check_storage_uri(isvc, V0_21) == []] == [v0_20, v0_21]
+    assert check_storage_uri(isvc) == check_storage_uri(isvc, V0_20)  # unpinned means the default pin, v0.20.0

@@ -1,0 +1,269 @@
+"""The KServe and Argo CD releases kserve-gitops knows, as data: one record per release line, each fact with its source.
+
+`platform.kserveVersion` and `platform.argocdVersion` in models.yaml pin a release; `release()` finds its record
+(a pin `v0.20.N` gets the `v0.20` record: patch releases of one line share these facts) and refuses a release
+nobody read, naming the known ones. Adding a release is adding a record here; nothing else in the product holds
+these facts (a test walks the imports), so render, validate, lock, smoke, spec and `schemas fetch` follow it.
+
+Each fact has a `Source`: repository, ref and path. A source read at the release tag is *confirmed*. For a release
+whose tag could not be read here, a fact read on the project's default branch before the tag is recorded with that
+branch's commit and date and `confirmed=False`; commands that use it say so (spec/load.py warns once per release),
+and nothing no source shows is listed. A wrong CRD path fails loudly: `schemas fetch` refuses a file that is not
+the expected CRD, and its lock is trust on first use (generator/crds/sources.py).
+
+What the runtimes of each release run (images, MLflow inside them) is in `runtimes.py`, keyed by the same lines.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal, TypeVar
+
+DeploymentMode = Literal["Standard", "Knative"]
+
+KSERVE_DEFAULT_PIN = "v0.20.0"  # what models.yaml pins when it says nothing, and what `init` writes
+ARGOCD_DEFAULT_PIN = "v3.5.1"
+_VERSION = re.compile(r"v(\d+)\.(\d+)\.(\d+)")
+
+# Where the releases were read (git snapshots of the upstream repositories; `git show <ref>:<path>`).
+_KSERVE_TAG = "kserve/kserve tag v0.20.0 (1fb781055dd1567164358233e1125142ca6ef1fe, 2026-08-05)"
+_KSERVE_MAIN = "kserve/kserve master@aaac4e294dae2c7b1aa1886447793f3aa1c30912 (2026-08-21, describe v0.20.0-rc0-104)"
+_ARGOCD_TAG = "argoproj/argo-cd tag v3.5.1 (109ca7ca71139e514114499d294a492e7910a965, 2026-08-12)"
+_ARGOCD_MAIN = "argoproj/argo-cd master@37ee0097cf851bc2dd7665fc081bbce61a7e836e (2026-08-22, VERSION 3.6.0)"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where one fact was read: `at` a repository and ref (tag or branch@commit), in `path`.
+    `confirmed`: read in the release tag's own files; otherwise on the default branch before the tag."""
+
+    at: str
+    path: str
+    confirmed: bool = True
+
+    def __str__(self) -> str:
+        where = f"{self.at}, {self.path}"
+        return where if self.confirmed else f"read from {where}, before the tag; unconfirmed at the tag"
+
+
+@dataclass(frozen=True)
+class Release:
+    """One release line of an upstream project. `tag` is the release the facts describe (`v0.21.0`)."""
+
+    project: str
+    setting: str  # the models.yaml key that pins it
+    tag: str
+    crd_files: tuple[tuple[str, str], ...]  # (path at the tag, kind of the one CRD it holds)
+    sources: Mapping[str, Source]  # fact (a field name) → where it was read
+
+    @property
+    def line(self) -> str:
+        return release_line(self.tag)
+
+    @property
+    def pin(self) -> str:
+        """What a pin of this release looks like, for messages: `v0.20.x`."""
+        return f"{self.line}.x"
+
+    @property
+    def confirmed(self) -> bool:
+        return all(source.confirmed for source in self.sources.values())
+
+    def unconfirmed(self) -> dict[str, Source]:
+        return {fact: source for fact, source in self.sources.items() if not source.confirmed}
+
+
+@dataclass(frozen=True)
+class KServeRelease(Release):
+    """What manifests for one KServe release must respect (validate/kserve_rules.py, spec/rules.py, render/)."""
+
+    deployment_mode_annotation: str
+    autoscaling_metrics: Mapping[DeploymentMode, tuple[str, ...]]  # the modes, each with the metrics it scales on
+    legacy_deployment_modes: Mapping[str, DeploymentMode]  # old name → the mode it became
+    storage_uri_prefixes: tuple[str, ...]  # what the controller's ValidateStorageURI accepts
+
+    @property
+    def deployment_modes(self) -> tuple[DeploymentMode, ...]:
+        return tuple(self.autoscaling_metrics)
+
+
+@dataclass(frozen=True)
+class ArgoCdRelease(Release):
+    """What the Argo CD manifests need of one Argo CD release."""
+
+    inference_service_health: str  # the built-in health check of InferenceService (a path at the tag)
+
+
+R = TypeVar("R", bound=Release)
+
+# Plain words for each fact, for messages and the docs' table.
+FACTS = {
+    "crd_files": "CRD file paths",
+    "deployment_mode_annotation": "deployment-mode annotation",
+    "autoscaling_metrics": "deployment modes and their autoscaling metrics",
+    "legacy_deployment_modes": "legacy deployment-mode names",
+    "storage_uri_prefixes": "storage URI prefixes",
+    "inference_service_health": "built-in InferenceService health check",
+}
+
+_KSERVE_CRDS = (
+    ("config/crd/full/serving.kserve.io_inferenceservices.yaml", "InferenceService"),
+    ("config/crd/full/serving.kserve.io_servingruntimes.yaml", "ServingRuntime"),
+    ("config/crd/full/serving.kserve.io_clusterservingruntimes.yaml", "ClusterServingRuntime"),
+    (
+        "config/crd/full/clusterstoragecontainer/serving.kserve.io_clusterstoragecontainers.yaml",
+        "ClusterStorageContainer",
+    ),
+    ("config/crd/full/serving.kserve.io_inferencegraphs.yaml", "InferenceGraph"),
+)
+_ARGOCD_CRDS = (
+    ("manifests/crds/application-crd.yaml", "Application"),
+    ("manifests/crds/applicationset-crd.yaml", "ApplicationSet"),
+    ("manifests/crds/appproject-crd.yaml", "AppProject"),
+)
+# `validateAutoScalingCompExtension` (pkg/apis/serving/v1beta1/inference_service_validation.go): Standard mode
+# scales with the HPA (metrics cpu, memory), every other mode with Knative's KPA (concurrency, rps).
+_MODES: Mapping[DeploymentMode, tuple[str, ...]] = {"Standard": ("cpu", "memory"), "Knative": ("concurrency", "rps")}
+_LEGACY: Mapping[str, DeploymentMode] = {"RawDeployment": "Standard", "Serverless": "Knative"}
+_PREFIXES_V0_20 = (
+    "gs://",
+    "s3://",
+    "pvc://",
+    "file://",
+    "https://",
+    "http://",
+    "hdfs://",
+    "webhdfs://",
+    "oci://",
+    "oci+native://",
+    "hf://",
+)
+
+
+def _kserve_sources(at: str, confirmed: bool) -> dict[str, Source]:
+    return {
+        "crd_files": Source(at, "config/crd/full/ (the five files listed)", confirmed),
+        "deployment_mode_annotation": Source(
+            at, 'pkg/constants/constants.go `DeploymentMode = KServeAPIGroupName + "/deploymentMode"`', confirmed
+        ),
+        "autoscaling_metrics": Source(
+            at,
+            "pkg/constants/constants.go `DeploymentModeType` (Standard, Knative) and "
+            "pkg/apis/serving/v1beta1/inference_service_validation.go `validateAutoScalingCompExtension`",
+            confirmed,
+        ),
+        "legacy_deployment_modes": Source(
+            at,
+            "pkg/constants/constants.go `LegacyRawDeployment`, `LegacyServerless`, `ParseDeploymentMode`",
+            confirmed,
+        ),
+        "storage_uri_prefixes": Source(
+            at, "pkg/controller/v1beta1/inferenceservice/utils/utils.go `SupportedStorageURIPrefixList`", confirmed
+        ),
+    }
+
+
+def _argocd_sources(at: str, confirmed: bool) -> dict[str, Source]:
+    return {
+        "crd_files": Source(at, "manifests/crds/ (kustomization.yaml lists the three files)", confirmed),
+        "inference_service_health": Source(
+            at,
+            "resource_customizations/serving.kserve.io/InferenceService/health.lua (healthy with "
+            "Stopped=False, argoproj/argo-cd#25312)",
+            confirmed,
+        ),
+    }
+
+
+KSERVE_RELEASES: tuple[KServeRelease, ...] = (
+    KServeRelease(
+        project="KServe",
+        setting="platform.kserveVersion",
+        tag="v0.20.0",
+        crd_files=_KSERVE_CRDS,
+        deployment_mode_annotation="serving.kserve.io/deploymentMode",
+        autoscaling_metrics=_MODES,
+        legacy_deployment_modes=_LEGACY,
+        storage_uri_prefixes=_PREFIXES_V0_20,
+        sources=_kserve_sources(_KSERVE_TAG, confirmed=True),
+    ),
+    # v0.21.0 was released in September 2026, after the newest snapshot readable here (master, 2026-08-21). Every
+    # fact below was read on that master commit and equals v0.20.0's, except the storage prefixes: master adds
+    # "oci+fetch://".
+    KServeRelease(
+        project="KServe",
+        setting="platform.kserveVersion",
+        tag="v0.21.0",
+        crd_files=_KSERVE_CRDS,
+        deployment_mode_annotation="serving.kserve.io/deploymentMode",
+        autoscaling_metrics=_MODES,
+        legacy_deployment_modes=_LEGACY,
+        storage_uri_prefixes=(*_PREFIXES_V0_20[:-1], "oci+fetch://", "hf://"),  # master's order
+        sources=_kserve_sources(_KSERVE_MAIN, confirmed=False),
+    ),
+)
+
+_HEALTH = "resource_customizations/serving.kserve.io/InferenceService/health.lua"
+ARGOCD_RELEASES: tuple[ArgoCdRelease, ...] = (
+    ArgoCdRelease(
+        project="Argo CD",
+        setting="platform.argocdVersion",
+        tag="v3.5.1",
+        crd_files=_ARGOCD_CRDS,
+        inference_service_health=_HEALTH,
+        sources=_argocd_sources(_ARGOCD_TAG, confirmed=True),
+    ),
+    # v3.6.3 was released on 2026-11-24 (its GitHub release page); the snapshot readable here ends with master at
+    # VERSION 3.6.0 before any v3.6 tag, so the facts were read there.
+    ArgoCdRelease(
+        project="Argo CD",
+        setting="platform.argocdVersion",
+        tag="v3.6.0",
+        crd_files=_ARGOCD_CRDS,
+        inference_service_health=_HEALTH,
+        sources=_argocd_sources(_ARGOCD_MAIN, confirmed=False),
+    ),
+)
+
+# Why no older release is listed: before these, Argo CD's built-in InferenceService health check hangs at
+# Progressing on a KServe that reports the `Stopped` condition. Every release above must meet them (tested).
+HEALTH_CHECK_MINIMUMS = {
+    "Argo CD": (
+        "v3.3.0",
+        Source(
+            "argoproj/argo-cd#25312 (ed6fe769e6aa626f20379d0c2ccd3cbac2d8ae0c, 2025-11-17)",
+            f"{_HEALTH}: first in tag v3.3.0-rc1 (`git tag --contains`), back-ported to v3.0.21, v3.1.10, v3.2.1",
+        ),
+    ),
+    "KServe": (
+        "v0.15.1",
+        Source(
+            "kserve/kserve tag v0.15.1",
+            "pkg/apis/serving/v1beta1/inference_service_status.go: `Stopped apis.ConditionType`, absent at v0.15.0",
+        ),
+    ),
+}
+
+
+class UnknownRelease(ValueError):
+    """A pin no record matches; the message lists the known releases."""
+
+    def __init__(self, setting: str, version: str, known: tuple[Release, ...]) -> None:
+        self.known = tuple(r.pin for r in known)
+        super().__init__(f"{setting} {version} is not a release kserve-gitops knows (known: {', '.join(self.known)})")
+
+
+def release_line(version: str) -> str:
+    """`v0.20` of `v0.20.0`: patch releases of one line share their facts unless a record says otherwise."""
+    return ".".join(version.split(".")[:2])
+
+
+def release(known: tuple[R, ...], version: str) -> R:
+    """The record a pin `vX.Y.Z` falls in; `UnknownRelease` for any other pin."""
+    if _VERSION.fullmatch(version):
+        for record in known:
+            if record.line == release_line(version):
+                return record
+    raise UnknownRelease(known[0].setting, version, known)
