@@ -6,8 +6,13 @@ Two wire formats:
   or `{"inputs": …}`. It is what `method: image` containers speak, and the form
   every input example is first brought into.
 - Open Inference Protocol (V2), what `kserve-mlserver` speaks. Columns are encoded as
-  MLServer's `PandasCodec.encode_request` does: one input per column, shape
-  `[rows, 1]`, strings with `content_type: str`, and `content_type: pd` on the request.
+  MLServer's `PandasCodec` reads them: one input per column, strings with
+  `content_type: str`, and `content_type: pd` on the request. Each column has shape
+  `[rows]`, not the `[rows, 1]` MLServer's own `encode_request` writes: MLServer 1.5.0
+  (the Helm chart's default image) turns a `[rows, 1]` numeric column into one-element
+  arrays per cell, which the model's schema enforcement then refuses, while `[rows]`
+  decodes to the same column in 1.5.0 and 1.7.1 (SeldonIO/MLServer, tags 1.5.0 and 1.7.1,
+  mlserver/codecs/pandas.py `_to_series`: 1.7.1 reshapes to `[rows]`, 1.5.0 does not).
 """
 
 from __future__ import annotations
@@ -133,7 +138,7 @@ def _column_inputs(
 
 
 def _column_input(column: Input, values: list[Any]) -> dict[str, Any]:
-    item: dict[str, Any] = {"name": column.name, "shape": [len(values), 1], "datatype": column.datatype, "data": values}
+    item: dict[str, Any] = {"name": column.name, "shape": [len(values)], "datatype": column.datatype, "data": values}
     if column.datatype == "BYTES":
         item["parameters"] = {"content_type": "str"}  # else MLServer leaves the values as raw bytes
     return item

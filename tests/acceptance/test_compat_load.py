@@ -3,10 +3,11 @@
 The seed's set-up: the tracking server hands out `s3://` locations (direct artifact mode)
 and clients read S3 themselves. `lock` runs where S3 cannot be reached, so it cannot read
 the MLmodel files and only warns (dev allows unverified models). `compat`, with S3
-credentials, downloads each locked artifact and loads it with MLServer 1.7.1's MLflow
-runtime and the image's MLflow 2.19.0 (KServe v0.20.0's kustomize install), records the
-verdicts in models.lock, and from then on the skops version is refused before merge with
-MLServer's own words.
+credentials, downloads each locked artifact and loads it with the image's MLServer MLflow
+runtime and the image's MLflow — per install method of KServe v0.20.0: the kustomize
+install's MLServer 1.7.1 / MLflow 2.19.0 and the Helm chart's MLServer 1.5.0 / MLflow
+2.10.2 — records the verdicts in models.lock, and from then on the skops version is
+refused before merge with MLServer's own words.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from generator.util.environ import scoped_environ
 from tests.acceptance.conftest import CRDS, Result
 from tests.support.mlflow_server import MlflowServer
 
-IMAGE = "docker.io/seldonio/mlserver:1.7.1"
+# Each install method's default kserve-mlserver image (generator/platform/runtimes.py, with sources): the kustomize
+# install's 1.7.1 (MLflow 2.19.0) and the Helm chart's 1.5.0 (MLflow 2.10.2).
+IMAGES = {"kustomize": "docker.io/seldonio/mlserver:1.7.1", "helm": "docker.io/seldonio/mlserver:1.5.0"}
 SKOPS_ERROR = (
     "Unrecognized serialization format: skops. Please specify one of the following supported formats: "
     "['pickle', 'cloudpickle']."
@@ -37,7 +40,7 @@ SKOPS_ERROR = (
 SPEC = """\
 apiVersion: kserve-gitops/v1
 registry: {{artifactsDestination: "{destination}"}}
-platform: {{kserveInstall: kustomize}}
+platform: {{kserveInstall: {install}}}
 defaults: {{resources: {{limits: {{cpu: "1", memory: 2Gi}}}}}}
 environments:
   dev: {{namespace: ml-dev}}
@@ -56,6 +59,7 @@ models:
 @dataclass(frozen=True)
 class Repo:
     root: Path
+    image: str  # the kserve-mlserver image of the platform's install method
     run: Callable[..., Result]  # the CLI with the server's tracking URI and S3 credentials
 
     def lock(self) -> dict[str, dict[str, dict[str, Any]]]:
@@ -88,9 +92,12 @@ def _log_skops(server: MlflowServer) -> LoggedModel:
     return LoggedModel(info.model_uri, run.info.run_id, info.model_id)
 
 
-@pytest.fixture(scope="module")
-def repo(mlflow_direct: MlflowServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Repo]:
-    """Both versions locked where S3 is out of reach (the MLmodel files unread), then `compat` run once."""
+@pytest.fixture(scope="module", params=sorted(IMAGES))
+def repo(
+    request: pytest.FixtureRequest, mlflow_direct: MlflowServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Repo]:
+    """Both versions locked where S3 is out of reach (the MLmodel files unread), per install method."""
+    install = request.param
     stack = mlflow_direct.stack
     cloudpickle = mlflow_direct.new_model(versions=1)  # the session's wine model: cloudpickle, this MLflow 3
     skops = f"Wine.Skops {cloudpickle.rsplit(' ', 1)[1]}"
@@ -98,7 +105,7 @@ def repo(mlflow_direct: MlflowServer, tmp_path_factory: pytest.TempPathFactory) 
     root = tmp_path_factory.mktemp("compat") / "platform"
     root.mkdir()
     (root / "models.yaml").write_text(
-        SPEC.format(destination=stack.artifacts_destination, cloudpickle=cloudpickle, skops=skops)
+        SPEC.format(destination=stack.artifacts_destination, cloudpickle=cloudpickle, skops=skops, install=install)
     )
     dead_s3 = {
         "MLFLOW_TRACKING_URI": stack.tracking_uri,
@@ -115,7 +122,7 @@ def repo(mlflow_direct: MlflowServer, tmp_path_factory: pytest.TempPathFactory) 
     assert "whether kserve-mlserver can load it is unknown: its MLmodel file is not recorded" in unknown
     assert " version 1 and " in unknown, unknown
     with scoped_environ(stack.client_env | {"KSERVE_GITOPS_HTTP_RETRIES": "0"}):
-        yield Repo(root, lambda *args: _cli(*args, "--repo", str(root)))
+        yield Repo(root, IMAGES[install], lambda *args: _cli(*args, "--repo", str(root)))
 
 
 @pytest.fixture(scope="module")
@@ -123,9 +130,9 @@ def compat_run(repo: Repo) -> Result:
     return repo.run("compat")
 
 
-def test_the_skops_version_fails_with_mlservers_own_error_and_the_image(compat_run: Result) -> None:
+def test_the_skops_version_fails_with_mlservers_own_error_and_the_image(compat_run: Result, repo: Repo) -> None:
     assert compat_run.code == 1, compat_run.err
-    assert f"version 1 on {IMAGE} (virtualenv (Python 3.10." in compat_run.out
+    assert f"version 1 on {repo.image} (virtualenv (Python 3.10." in compat_run.out
     assert f"MLServer's MLflow runtime failed to load it: mlflow.exceptions.MlflowException: {SKOPS_ERROR}" in (
         compat_run.out
     )
@@ -139,7 +146,7 @@ def test_the_cloudpickle_version_from_mlflow_3_loads_and_answers_its_own_example
     assert "loads: 'Wine.Classifier" in compat_run.out
     assert "request: answered 3 row(s) (output-1)" in compat_run.out
     check = repo.lock()["wine"]["dev"]["loadCheck"]
-    assert check == {"image": IMAGE, "verdict": "loads", "environment": check["environment"]}
+    assert check == {"image": repo.image, "verdict": "loads", "environment": check["environment"]}
     assert str(check["environment"]).startswith("virtualenv (Python 3.10.")
 
 
@@ -147,13 +154,13 @@ def test_the_verdicts_are_recorded_and_the_skops_version_is_refused_before_merge
     compat_run: Result, repo: Repo
 ) -> None:
     check = repo.lock()["wine-skops"]["dev"]["loadCheck"]
-    assert (check["image"], check["verdict"]) == (IMAGE, "fails")
+    assert (check["image"], check["verdict"]) == (repo.image, "fails")
     assert SKOPS_ERROR in str(check["error"])
     generated = repo.run("generate", *CRDS)
     assert generated.code == 1
     assert (
         "$.models.wine-skops.environments.dev: 'Wine.Skops" in generated.err
-        and f"version 1: it does not load in kserve-mlserver's image {IMAGE}" in generated.err
+        and f"version 1: it does not load in kserve-mlserver's image {repo.image}" in generated.err
     )
     assert SKOPS_ERROR in generated.err
     assert "wine.environments" not in generated.err, "the verified version has no finding at all"
@@ -175,5 +182,5 @@ def test_docker_missing_is_refused_before_downloading_naming_model_version_and_i
     assert result.code == 2
     assert (
         "'Wine.Classifier" in result.err
-        and f"version 1 on {IMAGE}: --docker was asked for, but there is no `docker` on PATH" in result.err
+        and f"version 1 on {repo.image}: --docker was asked for, but there is no `docker` on PATH" in result.err
     )

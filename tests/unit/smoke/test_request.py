@@ -37,8 +37,8 @@ def test_wine_example_becomes_one_fp64_input_per_column_with_the_pandas_content_
     assert request.rows == 2
     assert request.body["parameters"] == {"content_type": "pd"}
     first, *_, last = request.body["inputs"]
-    assert first == {"name": "alcohol", "shape": [2, 1], "datatype": "FP64", "data": [14.23, 13.2]}
-    assert last == {"name": "proline", "shape": [2, 1], "datatype": "FP64", "data": [1065.0, 1050.0]}
+    assert first == {"name": "alcohol", "shape": [2], "datatype": "FP64", "data": [14.23, 13.2]}
+    assert last == {"name": "proline", "shape": [2], "datatype": "FP64", "data": [1065.0, 1050.0]}
     assert [i["name"] for i in request.body["inputs"]] == WINE_COLUMNS
 
 
@@ -48,12 +48,12 @@ def test_columns_follow_the_signature_whatever_order_the_example_has() -> None:
     assert inputs == [
         {
             "name": "name",
-            "shape": [2, 1],
+            "shape": [2],
             "datatype": "BYTES",
             "data": ["ada", "alan"],
             "parameters": {"content_type": "str"},
         },
-        {"name": "age", "shape": [2, 1], "datatype": "INT64", "data": [41, 36]},
+        {"name": "age", "shape": [2], "datatype": "INT64", "data": [41, 36]},
     ]
 
 
