@@ -12,6 +12,9 @@ and nothing no source shows is listed. A wrong CRD path fails loudly: `schemas f
 the expected CRD, and its lock is trust on first use (generator/crds/sources.py).
 
 What the runtimes of each release run (images, MLflow inside them) is in `runtimes.py`, keyed by the same lines.
+What the renderer writes in place of KServe's admission webhook (the custom container's name and default resources,
+docs/kserve-webhook-defaults.md) and the ingress-class annotation it sets per deployment mode are facts of the KServe
+record; the Argo CD features the rendered ApplicationSet relies on are minimums every Argo CD record must meet.
 """
 
 from __future__ import annotations
@@ -83,6 +86,9 @@ class KServeRelease(Release):
     autoscaling_metrics: Mapping[DeploymentMode, tuple[str, ...]]  # the modes, each with the metrics it scales on
     legacy_deployment_modes: Mapping[str, DeploymentMode]  # old name → the mode it became
     storage_uri_prefixes: tuple[str, ...]  # what the controller's ValidateStorageURI accepts
+    inference_service_container: str  # the name the webhook gives a predictor's one custom container
+    container_resource_defaults: Mapping[str, Mapping[str, str]]  # requests/limits the webhook fills into it
+    ingress_class_annotations: Mapping[DeploymentMode, str]  # the annotation `serving.ingressClass` is written to
 
     @property
     def deployment_modes(self) -> tuple[DeploymentMode, ...]:
@@ -106,6 +112,9 @@ FACTS = {
     "legacy_deployment_modes": "legacy deployment-mode names",
     "storage_uri_prefixes": "storage URI prefixes",
     "inference_service_health": "built-in InferenceService health check",
+    "inference_service_container": "custom container name the webhook sets",
+    "container_resource_defaults": "resources the webhook sets on a custom container",
+    "ingress_class_annotations": "ingress-class annotation per deployment mode",
 }
 
 _KSERVE_CRDS = (
@@ -140,6 +149,18 @@ _PREFIXES_V0_20 = (
     "oci+native://",
     "hf://",
 )
+# `inferenceService.resource` of the inferenceservice-config ConfigMap, which `setResourceRequirementDefaults` puts
+# into a custom container lacking them (`predictor.model` never gets them).
+_RESOURCES: Mapping[str, Mapping[str, str]] = {
+    "requests": {"cpu": "1", "memory": "2Gi"},
+    "limits": {"cpu": "1", "memory": "2Gi"},
+}
+# Neither key is a KServe constant: KServe passes the InferenceService's annotations on, and what reads them is the
+# ingress controller (Standard) or Knative (see the sources, and docs/model-compatibility.md for what they imply).
+_INGRESS_CLASS: Mapping[DeploymentMode, str] = {
+    "Standard": "kubernetes.io/ingress.class",
+    "Knative": "networking.knative.dev/ingress-class",
+}
 
 
 def _kserve_sources(at: str, confirmed: bool) -> dict[str, Source]:
@@ -161,6 +182,34 @@ def _kserve_sources(at: str, confirmed: bool) -> dict[str, Source]:
         ),
         "storage_uri_prefixes": Source(
             at, "pkg/controller/v1beta1/inferenceservice/utils/utils.go `SupportedStorageURIPrefixList`", confirmed
+        ),
+        "inference_service_container": Source(
+            at,
+            'pkg/constants/constants.go `InferenceServiceContainerName = "kserve-container"`, set by '
+            "`CustomPredictor.Default` in pkg/apis/serving/v1beta1/predictor_custom.go",
+            confirmed,
+        ),
+        "container_resource_defaults": Source(
+            at,
+            "config/configmap/inferenceservice.yaml `inferenceService.resource` (cpuRequest/cpuLimit 1, "
+            "memoryRequest/memoryLimit 2Gi; the Helm chart's charts/kserve-resources/values.yaml "
+            "`kserve.inferenceservice.resources` has the same), applied by `setResourceRequirementDefaults` in "
+            "pkg/apis/serving/v1beta1/inference_service_defaults.go",
+            confirmed,
+        ),
+        "ingress_class_annotations": Source(
+            at,
+            "no KServe constant names either key. Standard: `createRawIngress` in "
+            "pkg/controller/v1beta1/inferenceservice/reconcilers/ingress/kube_ingress_reconciler.go copies every "
+            "InferenceService annotation onto the Ingress (`Annotations: isvc.Annotations`) and sets "
+            '`IngressClassName` from inferenceservice-config `ingress.ingressClassName` ("istio" in '
+            "config/configmap/inferenceservice.yaml); the key is Kubernetes' deprecated Ingress annotation. "
+            "Knative: pkg/controller/v1beta1/inferenceservice/reconcilers/knative/ksvc_reconciler.go puts the "
+            "annotations on the Knative Service's revision template, and only `managedKsvcAnnotations` on the "
+            "Knative Service; the key is Knative's `IngressClassAnnotationAltKey` (knative/networking "
+            "b96cbdcc21bf229b3b0f3e6a9f90621cf36038e4, pkg/apis/networking/register.go: meant for Knative "
+            "Services or Routes)",
+            confirmed,
         ),
     }
 
@@ -187,11 +236,17 @@ KSERVE_RELEASES: tuple[KServeRelease, ...] = (
         autoscaling_metrics=_MODES,
         legacy_deployment_modes=_LEGACY,
         storage_uri_prefixes=_PREFIXES_V0_20,
+        inference_service_container="kserve-container",
+        container_resource_defaults=_RESOURCES,
+        ingress_class_annotations=_INGRESS_CLASS,
         sources=_kserve_sources(_KSERVE_TAG, confirmed=True),
     ),
     # v0.21.0 was released in September 2026, after the newest snapshot readable here (master, 2026-08-21). Every
     # fact below was read on that master commit and equals v0.20.0's, except the storage prefixes: master adds
-    # "oci+fetch://".
+    # "oci+fetch://". (Between v0.20.0 and that commit, `git diff` shows no change to inference_service_defaults.go,
+    # predictor_custom.go, config/configmap/inferenceservice.yaml or the chart's `inferenceservice.resources`; the
+    # ingress reconcilers still copy the annotations as above, and master's `managedKsvcAnnotations` adds only
+    # `serving.knative.openshift.io/enablePassthrough`.)
     KServeRelease(
         project="KServe",
         setting="platform.kserveVersion",
@@ -201,6 +256,9 @@ KSERVE_RELEASES: tuple[KServeRelease, ...] = (
         autoscaling_metrics=_MODES,
         legacy_deployment_modes=_LEGACY,
         storage_uri_prefixes=(*_PREFIXES_V0_20[:-1], "oci+fetch://", "hf://"),  # master's order
+        inference_service_container="kserve-container",
+        container_resource_defaults=_RESOURCES,
+        ingress_class_annotations=_INGRESS_CLASS,
         sources=_kserve_sources(_KSERVE_MAIN, confirmed=False),
     ),
 )

@@ -1,4 +1,4 @@
-"""One InferenceService, in the form KServe v0.20's admission webhook leaves it.
+"""One InferenceService, in the form the pinned KServe release's admission webhook leaves it.
 
 Everything the webhook would default is written out, so what git holds is what
 the cluster stores and Argo CD shows no drift (see docs/kserve-webhook-defaults.md).
@@ -13,18 +13,17 @@ The three serving methods differ only in the predictor:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from generator.lock.images import image_tag
 from generator.lock.model import LockEntry
-from generator.platform.kserve_defaults import CONTAINER_RESOURCE_DEFAULTS, INFERENCE_SERVICE_CONTAINER
 from generator.platform.releases import KServeRelease
 from generator.platform.runtimes import PROTOCOLS
 from generator.spec.model import Environment, Serving, Target
 
 API_VERSION = "serving.kserve.io/v1beta1"
 LINEAGE = "kserve-gitops.io"
-INGRESS_CLASS = {"Standard": "kubernetes.io/ingress.class", "Knative": "networking.knative.dev/ingress-class"}
 SCORING_PORT = 8080
 
 
@@ -46,7 +45,11 @@ def inference_service(
             },
             "annotations": {
                 **serving.annotations,
-                **({INGRESS_CLASS[serving.deployment_mode]: serving.ingress_class} if serving.ingress_class else {}),
+                **(
+                    {kserve.ingress_class_annotations[serving.deployment_mode]: serving.ingress_class}
+                    if serving.ingress_class
+                    else {}
+                ),
                 kserve.deployment_mode_annotation: serving.deployment_mode,
                 f"{LINEAGE}/registered-model": entry.registered_model,
                 f"{LINEAGE}/model-version": entry.version,
@@ -56,7 +59,7 @@ def inference_service(
                 f"{LINEAGE}/protocol": PROTOCOLS[serving.method],
             },
         },
-        "spec": {"predictor": _predictor(target, entry)},
+        "spec": {"predictor": _predictor(target, entry, kserve)},
     }
 
 
@@ -67,7 +70,7 @@ def image_reference(target: Target, entry: LockEntry) -> str:
     return f"{tag}@{entry.image_digest}" if entry.image_digest else tag
 
 
-def _predictor(target: Target, entry: LockEntry) -> dict[str, Any]:
+def _predictor(target: Target, entry: LockEntry, kserve: KServeRelease) -> dict[str, Any]:
     serving = target.serving
     predictor: dict[str, Any] = {"minReplicas": serving.min_replicas, "maxReplicas": serving.max_replicas}
     if serving.autoscaling is not None:
@@ -83,7 +86,7 @@ def _predictor(target: Target, entry: LockEntry) -> dict[str, Any]:
     if serving.tolerations:
         predictor["tolerations"] = [dict(t) for t in serving.tolerations]
     if serving.method == "image":
-        predictor["containers"] = [_container(target, entry)]
+        predictor["containers"] = [_container(target, entry, kserve)]
     else:
         predictor["model"] = _model(target, entry)
     return predictor
@@ -106,22 +109,23 @@ def _model(target: Target, entry: LockEntry) -> dict[str, Any]:
     return model
 
 
-def _container(target: Target, entry: LockEntry) -> dict[str, Any]:
+def _container(target: Target, entry: LockEntry, kserve: KServeRelease) -> dict[str, Any]:
+    """The custom container with what the webhook would add written out: its name and default resources."""
     probe = {"httpGet": {"path": "/ping", "port": SCORING_PORT}}
     container: dict[str, Any] = {
-        "name": INFERENCE_SERVICE_CONTAINER,
+        "name": kserve.inference_service_container,
         "image": image_reference(target, entry),
         "ports": [{"containerPort": SCORING_PORT, "protocol": "TCP"}],
         "readinessProbe": {**probe, "periodSeconds": 10},
         "livenessProbe": {**probe, "initialDelaySeconds": 30, "periodSeconds": 30},
-        "resources": _resources(target.serving, CONTAINER_RESOURCE_DEFAULTS),
+        "resources": _resources(target.serving, kserve.container_resource_defaults),
     }
     if target.serving.env:
         container["env"] = _env(target.serving.env)
     return container
 
 
-def _resources(serving: Serving, defaults: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+def _resources(serving: Serving, defaults: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
     declared = {"requests": serving.resources.requests, "limits": serving.resources.limits}
     merged = {part: {**defaults.get(part, {}), **values} for part, values in declared.items()}
     return {part: dict(sorted(values.items())) for part, values in merged.items() if values}

@@ -212,7 +212,7 @@ def check_storage_uri(
             hint="use gs://, s3://, https://, pvc://, hf://, oci://…, or declare the prefix of the "
             "ClusterStorageContainer that serves it",
         )
-        for path, uri in _storage_uris(isvc)
+        for path, uri in _storage_uris(isvc, kserve)
         if (problem := _storage_problem(uri, extra_prefixes, kserve))
     ]
 
@@ -314,13 +314,13 @@ def _containers(isvc: Mapping[str, Any]) -> Iterator[tuple[list[str | int], Mapp
                 yield ["spec", component, "containers", i], container
 
 
-def _storage_uris(isvc: Mapping[str, Any]) -> Iterator[tuple[list[str | int], object]]:
+def _storage_uris(isvc: Mapping[str, Any], kserve: KServeRelease) -> Iterator[tuple[list[str | int], object]]:
     """predictor.model.storageUri, and STORAGE_URI of a custom kserve-container (CustomPredictor.GetStorageUri)."""
     model = _get(isvc, "spec", "predictor", "model")
     if isinstance(model, Mapping) and "storageUri" in model:
         yield ["spec", "predictor", "model", "storageUri"], model["storageUri"]
     for path, container in _containers(isvc):
-        if container.get("name") == "kserve-container":
+        if container.get("name") == kserve.inference_service_container:
             for i, env in enumerate(container.get("env") or []):
                 if isinstance(env, Mapping) and env.get("name") == "STORAGE_URI" and "value" in env:
                     yield [*path, "env", i, "value"], env["value"]

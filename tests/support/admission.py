@@ -4,7 +4,7 @@ defaults and KServe v0.20's mutating webhook.
 Rendered objects should already be in their stored form: if `apply_webhook_defaults(obj) == obj` and
 `apply_crd_defaults(crds, obj) == obj`, the cluster stores exactly what the repository says, and what is
 served never depends on cluster settings a reviewer cannot see. The renderer writes the values this
-simulates from generator/platform/kserve_defaults.py; this module is the independent check.
+simulates from the KServe release record (generator/platform/releases.py); this module is the independent check.
 Findings and sources are in docs/kserve-webhook-defaults.md. In short: for a
 `predictor.model` the webhook only adds the deploymentMode annotation and
 `automountServiceAccountToken: false`, each under one condition on the cluster's
@@ -29,11 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from generator import yamlio
-from generator.platform.kserve_defaults import CONTAINER_RESOURCE_DEFAULTS, INFERENCE_SERVICE_CONTAINER
 from generator.spec.model import Platform
 
 _KSERVE = Platform().kserve
 DEPLOYMENT_MODE_KEY, LEGACY_DEPLOYMENT_MODES = _KSERVE.deployment_mode_annotation, _KSERVE.legacy_deployment_modes
+INFERENCE_SERVICE_CONTAINER = _KSERVE.inference_service_container
+CONTAINER_RESOURCE_DEFAULTS = _KSERVE.container_resource_defaults
 
 # Predictor shorthands the webhook rewrites into predictor.model (assign*Runtime); not simulated.
 FRAMEWORK_PREDICTORS = (

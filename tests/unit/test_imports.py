@@ -107,12 +107,14 @@ def test_facts_are_imported_from_the_platform_layer_only() -> None:
 
 def test_no_stage_holds_a_copy_of_a_release_fact() -> None:
     """The values only the layer may spell out: legacy mode names, the mode annotation, storage prefixes
-    that are not product policy, and CRD paths."""
+    that are not product policy, CRD paths, the webhook's container name and the ingress-class annotations."""
     from generator.platform.releases import ARGOCD_RELEASES, KSERVE_RELEASES  # noqa: PLC0415
 
     facts = {
         *(legacy for r in KSERVE_RELEASES for legacy in r.legacy_deployment_modes),
         *(r.deployment_mode_annotation for r in KSERVE_RELEASES),
+        *(r.inference_service_container for r in KSERVE_RELEASES),
+        *(key for r in KSERVE_RELEASES for key in r.ingress_class_annotations.values()),
         *(p for r in KSERVE_RELEASES for p in r.storage_uri_prefixes if p.startswith(("oci", "hf", "pvc", "webhdfs"))),
         *(path for r in (*KSERVE_RELEASES, *ARGOCD_RELEASES) for path, _ in r.crd_files),
     }

@@ -18,6 +18,7 @@ from generator.platform.releases import (
     KSERVE_DEFAULT_PIN,
     KSERVE_RELEASES,
     DeploymentMode,
+    KServeRelease,
     Release,
     UnknownRelease,
     release,
@@ -145,3 +146,18 @@ def test_the_schema_offers_exactly_the_deployment_modes_of_every_release() -> No
 def test_the_registry_only_sends_kserve_to_schemes_every_release_downloads() -> None:
     for record in KSERVE_RELEASES:
         assert {f"{scheme}://" for scheme in STORAGE_SCHEMES} <= set(record.storage_uri_prefixes), record.tag
+
+
+@pytest.mark.parametrize("record", KSERVE_RELEASES, ids=lambda r: r.tag)
+def test_every_kserve_release_says_what_its_webhook_fills_in_and_where_the_ingress_class_goes(
+    record: KServeRelease,
+) -> None:
+    """v0.20 read at the tag, v0.21 on master before it (unchanged there): the renderer writes these itself."""
+    assert record.inference_service_container == "kserve-container"
+    assert record.container_resource_defaults == {
+        "requests": {"cpu": "1", "memory": "2Gi"},
+        "limits": {"cpu": "1", "memory": "2Gi"},
+    }
+    assert set(record.ingress_class_annotations) == set(record.deployment_modes)
+    assert record.ingress_class_annotations["Standard"] == "kubernetes.io/ingress.class"
+    assert "no KServe constant" in record.sources["ingress_class_annotations"].path  # said, not hidden

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -9,8 +10,10 @@ import pytest
 import yaml
 
 from generator.lock.model import Lock, LockEntry
+from generator.render.inferenceservice import inference_service
 from generator.render.tree import render
 from generator.spec.load import load_spec
+from generator.spec.model import Target
 from generator.validate.crds import load_crd_schemas
 from generator.validate.manifests import CheckContext, check_object
 from tests.support.paths import CRDS
@@ -18,23 +21,22 @@ from tests.support.paths import CRDS
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "spec" / "valid" / "methods.yaml"
 
 
+def _entry(t: Target) -> LockEntry:
+    return LockEntry(
+        t.model,
+        t.env,
+        t.registered_model,
+        t.wanted,
+        "2",
+        "mlflow-artifacts:/1/m",
+        "s3://mlflow-artifacts/mlartifacts/1/m",
+        "run2",
+    )
+
+
 def _files() -> dict[str, dict[str, Any]]:
     spec, _ = load_spec(EXAMPLE)
-    lock = Lock(
-        {
-            t.key: LockEntry(
-                t.model,
-                t.env,
-                t.registered_model,
-                t.wanted,
-                "2",
-                "mlflow-artifacts:/1/m",
-                "s3://mlflow-artifacts/mlartifacts/1/m",
-                "run2",
-            )
-            for t in spec.targets
-        }
-    )
+    lock = Lock({t.key: _entry(t) for t in spec.targets})
     return {path: yaml.safe_load(content) for path, content in render(spec, lock).items()}
 
 
@@ -118,3 +120,20 @@ def test_smoke_test_hooks_follow_each_method() -> None:
     assert ["environments", "dev", "wine-runtime-smoke-test.yaml"][-1] in FILES["environments/dev/kustomization.yaml"][
         "resources"
     ]
+
+
+def test_what_the_webhook_would_add_and_the_ingress_key_come_from_the_pinned_kserve_release() -> None:
+    """The renderer spells out no KServe fact: a release whose record said otherwise would get other values."""
+    spec, _ = load_spec(EXAMPLE)
+    other = dataclasses.replace(
+        spec.platform.kserve,
+        inference_service_container="main",
+        container_resource_defaults={"limits": {"ephemeral-storage": "1Gi"}},
+        ingress_class_annotations={"Standard": "example.com/standard-class", "Knative": "example.com/knative-class"},
+    )
+    objects = {(t.model, t.env): inference_service(t, spec.environments[t.env], _entry(t), other) for t in spec.targets}
+    container = objects["wine-image", "dev"]["spec"]["predictor"]["containers"][0]
+    assert container["name"] == "main"
+    assert container["resources"]["limits"]["ephemeral-storage"] == "1Gi"  # declared values win over defaults
+    assert objects["wine-runtime", "dev"]["metadata"]["annotations"]["example.com/standard-class"] == "alb"
+    assert objects["wine-runtime", "canary"]["metadata"]["annotations"]["example.com/knative-class"] == "alb"
