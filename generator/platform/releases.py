@@ -304,6 +304,65 @@ HEALTH_CHECK_MINIMUMS = {
     ),
 }
 
+# What the rendered Argo CD objects rely on (render/argocd.py), with the first release that has it: every Argo CD
+# release above must meet each (tested). Found by `git log -S` on the file named, then `git tag --contains` (the
+# first tag listed is the version's -rc1), and checked absent at the last patch release of the line before.
+ARGOCD_FEATURE_MINIMUMS: Mapping[str, tuple[str, Source]] = {
+    "ApplicationSet": (
+        "v2.3.0",
+        Source(
+            "argoproj/argo-cd tag v2.3.0 (fe427802293b090f43f91f5839393174df6c3b3a, 2022-03-06)",
+            'CHANGELOG.md "Argo CD ApplicationSet and Notifications are now part of Argo CD" '
+            "(feat: Bundle applicationset-controller with argocd, #8148)",
+        ),
+    ),
+    "notifications.argoproj.io/subscribe": (
+        "v2.3.0",
+        Source(
+            "argoproj/argo-cd tag v2.3.0 (fe427802293b090f43f91f5839393174df6c3b3a, 2022-03-06)",
+            'CHANGELOG.md "Argo CD ApplicationSet and Notifications are now part of Argo CD": the default '
+            "installation bundles argocd-notifications",
+        ),
+    ),
+    "goTemplate": (
+        "v2.5.0",
+        Source(
+            "argoproj/argo-cd#10026 (97471f4a5a953291174553187bda059e473f20f0, 2022-08-08)",
+            "manifests/crds/applicationset-crd.yaml `goTemplate`: first in tag v2.5.0-rc1, absent at v2.4.28",
+        ),
+    ),
+    "goTemplateOptions": (
+        "v2.8.0",
+        Source(
+            "argoproj/argo-cd#13731 (944eaddd8d4acc839ac9c2dae2754706f62c1823, 2023-05-30)",
+            "manifests/crds/applicationset-crd.yaml `goTemplateOptions` (missingkey=error): first in tag "
+            "v2.8.0-rc1, absent at v2.7.18",
+        ),
+    ),
+    "templatePatch": (
+        "v2.10.0",
+        Source(
+            "argoproj/argo-cd#14893 (a08c573d32c77145754b09bfc6fd63944512f123, 2023-12-01)",
+            "manifests/crds/applicationset-crd.yaml `templatePatch`: first in tag v2.10.0-rc1, absent at v2.9.22",
+        ),
+    ),
+    "ServerSideApply=true": (
+        "v2.5.0",
+        Source(
+            "argoproj/argo-cd#9711 (22a3b02a2d0485c3f4c0209c01959bbf5bf4418b, 2022-08-05)",
+            "docs/user-guide/sync-options.md `ServerSideApply=true` (feat: Introduces Server-Side Apply as sync "
+            "option): first in tag v2.5.0-rc1, absent at v2.4.28",
+        ),
+    ),
+    "PruneLast=true": (
+        "v2.0.0",
+        Source(
+            "argoproj/argo-cd#5199 (f5b97042673e246ce98bb5ce530b3a21b6e2977e, 2021-01-06)",
+            'feat: prune last: first in tag v2.0.0-rc1; CHANGELOG.md v2.0.0 "The new sync option `PruneLast=true`"',
+        ),
+    ),
+}
+
 
 class UnknownRelease(ValueError):
     """A pin no record matches; the message lists the known releases."""

@@ -3,6 +3,8 @@
 The ApplicationSet's list generator has one element per environment and destination
 cluster, so the same overlay fans out to every cluster an environment names; what
 differs per element (destination kind, sync policy) goes through `templatePatch`.
+The first Argo CD release with each field and sync option used here is `ARGOCD_FEATURE_MINIMUMS`
+(generator/platform/releases.py); every known release is tested to meet them (templatePatch needs v2.10.0).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ import pytest
 
 from generator.platform.releases import (
     ARGOCD_DEFAULT_PIN,
+    ARGOCD_FEATURE_MINIMUMS,
     ARGOCD_RELEASES,
     FACTS,
     HEALTH_CHECK_MINIMUMS,
@@ -107,14 +108,24 @@ def test_every_kserve_release_says_what_its_mlflow_runtime_runs_with_a_source(re
     assert shipped.source.confirmed == record.confirmed
 
 
-def test_no_release_older_than_the_inference_service_health_check_fix_is_listed() -> None:
-    def version(text: str) -> tuple[int, ...]:
-        return tuple(int(p) for p in text.lstrip("v").split("."))
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in text.lstrip("v").split("."))
 
+
+def test_no_release_older_than_the_inference_service_health_check_fix_is_listed() -> None:
     for record in RELEASES:
         minimum, source = HEALTH_CHECK_MINIMUMS[record.project]
-        assert version(record.tag) >= version(minimum), record
+        assert _version(record.tag) >= _version(minimum), record
         assert source.at and source.path
+
+
+@pytest.mark.parametrize("feature", sorted(ARGOCD_FEATURE_MINIMUMS))
+def test_every_argo_cd_release_has_each_feature_the_rendered_objects_use(feature: str) -> None:
+    minimum, source = ARGOCD_FEATURE_MINIMUMS[feature]
+    assert re.match(r"argoproj/argo-cd( tag v\d|#\d+ \([0-9a-f]{40}, 20)", source.at)
+    assert minimum in source.at or f"{minimum}-rc1" in source.path, "the source shows the minimum"
+    for record in ARGOCD_RELEASES:
+        assert _version(record.tag) >= _version(minimum), (feature, record.tag)
 
 
 def test_the_defaults_and_init_pin_the_confirmed_releases() -> None:

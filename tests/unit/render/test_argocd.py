@@ -9,6 +9,7 @@ import yaml
 
 from generator.errors import SpecError
 from generator.lock.model import Lock, LockEntry
+from generator.platform.releases import ARGOCD_FEATURE_MINIMUMS
 from generator.render.tree import render
 from generator.spec.load import parse_spec
 from generator.validate.crds import load_crd_schemas
@@ -132,3 +133,17 @@ def test_registry_method_syncs_the_storage_container_once_per_cluster() -> None:
     assert all(e["prune"] is False for e in cluster_apps), "never prune what other namespaces depend on"
     project = _argocd(REGISTRY)["appproject.yaml"]["spec"]
     assert project["clusterResourceWhitelist"] == [{"group": "serving.kserve.io", "kind": "ClusterStorageContainer"}]
+
+
+def test_every_argo_cd_feature_the_application_set_uses_has_a_recorded_minimum() -> None:
+    """A new field or sync option cannot slip in without the first Argo CD release that has it (the layer then
+    checks every known release meets it: tests/unit/platform/test_releases.py)."""
+    app_set = _argocd()["applicationset.yaml"]
+    annotations = app_set["spec"]["template"]["metadata"]["annotations"]
+    used = {
+        app_set["kind"],
+        *(set(app_set["spec"]) - {"generators", "template"}),
+        *app_set["spec"]["template"]["spec"]["syncPolicy"]["syncOptions"],
+        *(key.rsplit(".", 2)[0] for key in annotations),  # notifications.argoproj.io/subscribe.<trigger>.<service>
+    }
+    assert used == set(ARGOCD_FEATURE_MINIMUMS)
