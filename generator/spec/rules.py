@@ -86,6 +86,20 @@ def _mode_features(target: Target, kserve: KServeRelease) -> list[Problem]:
                 ("canaryTrafficPercent",),
             )
         )
+    if serving.ingress_class and mode == "Standard":
+        problems.append(
+            Problem(
+                f"ingressClass in Standard mode becomes the annotation {kserve.ingress_class_annotations[mode]}, "
+                "which KServe copies onto the Ingress it creates beside spec.ingressClassName from its "
+                "inferenceservice-config (set by KServe's installs by default); Kubernetes refuses an Ingress "
+                "with both",
+                "set the class in KServe's inferenceservice-config instead and remove ingressClass, or keep it only "
+                "if that config sets no ingressClassName (docs/model-compatibility.md#releases)",
+                ("ingressClass",),
+                severity="warning",
+                rule="ingress-class",
+            )
+        )
     allowed = kserve.autoscaling_metrics[mode]
     if serving.autoscaling is not None and serving.autoscaling.metric not in allowed:
         problems.append(

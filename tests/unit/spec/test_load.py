@@ -177,3 +177,16 @@ def test_prod_refuses_unverified_models_by_default_and_a_policy_key_allows_them(
         (PLATFORM % "").replace("prod: {namespace: p}", "prod: {namespace: p, policies: {allowUnverifiedModels: true}}")
     )
     assert allowed.environments["prod"].policies.allow_unverified_models
+
+
+def test_an_ingress_class_in_standard_mode_is_warned_about_at_its_target_and_knative_is_not() -> None:
+    """KServe copies the annotation onto its Ingress beside spec.ingressClassName, which Kubernetes refuses."""
+    _, warnings = parse_spec(
+        "apiVersion: kserve-gitops/v1\n"
+        "environments: {dev: {namespace: d}, canary: {namespace: c, deploymentMode: Knative}}\n"
+        "models: {m: {registeredModel: m, ingressClass: alb, environments: {dev: {version: 1}, canary: {version: 1}}}}\n"
+    )
+    (warning,) = warnings
+    assert (warning.rule, warning.severity) == ("ingress-class", "warning")
+    assert (warning.path, warning.line) == ("$.models.m.environments.dev.ingressClass", 3)
+    assert "annotation kubernetes.io/ingress.class" in warning.message and "Kubernetes refuses" in warning.message
