@@ -184,7 +184,8 @@ def test_an_ingress_class_in_standard_mode_is_warned_about_at_its_target_and_kna
     _, warnings = parse_spec(
         "apiVersion: kserve-gitops/v1\n"
         "environments: {dev: {namespace: d}, canary: {namespace: c, deploymentMode: Knative}}\n"
-        "models: {m: {registeredModel: m, ingressClass: alb, environments: {dev: {version: 1}, canary: {version: 1}}}}\n"
+        "models: {m: {registeredModel: m, ingressClass: alb,\n"
+        "  environments: {dev: {version: 1}, canary: {version: 1}}}}\n"
     )
     (warning,) = warnings
     assert (warning.rule, warning.severity) == ("ingress-class", "warning")
