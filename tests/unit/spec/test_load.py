@@ -189,5 +189,5 @@ def test_an_ingress_class_in_standard_mode_is_warned_about_at_its_target_and_kna
     )
     (warning,) = warnings
     assert (warning.rule, warning.severity) == ("ingress-class", "warning")
-    assert (warning.path, warning.line) == ("$.models.m.environments.dev.ingressClass", 3)
+    assert (warning.path, warning.line) == ("$.models.m.environments.dev.ingressClass", 4)
     assert "annotation kubernetes.io/ingress.class" in warning.message and "Kubernetes refuses" in warning.message
