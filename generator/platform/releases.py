@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, TypeVar
 
 DeploymentMode = Literal["Standard", "Knative"]
@@ -226,63 +226,50 @@ def _argocd_sources(at: str, confirmed: bool) -> dict[str, Source]:
     }
 
 
+_KSERVE_V0_20 = KServeRelease(
+    project="KServe",
+    setting="platform.kserveVersion",
+    tag="v0.20.0",
+    crd_files=_KSERVE_CRDS,
+    deployment_mode_annotation="serving.kserve.io/deploymentMode",
+    autoscaling_metrics=_MODES,
+    legacy_deployment_modes=_LEGACY,
+    storage_uri_prefixes=_PREFIXES_V0_20,
+    inference_service_container="kserve-container",
+    container_resource_defaults=_RESOURCES,
+    ingress_class_annotations=_INGRESS_CLASS,
+    sources=_kserve_sources(_KSERVE_TAG, confirmed=True),
+)
 KSERVE_RELEASES: tuple[KServeRelease, ...] = (
-    KServeRelease(
-        project="KServe",
-        setting="platform.kserveVersion",
-        tag="v0.20.0",
-        crd_files=_KSERVE_CRDS,
-        deployment_mode_annotation="serving.kserve.io/deploymentMode",
-        autoscaling_metrics=_MODES,
-        legacy_deployment_modes=_LEGACY,
-        storage_uri_prefixes=_PREFIXES_V0_20,
-        inference_service_container="kserve-container",
-        container_resource_defaults=_RESOURCES,
-        ingress_class_annotations=_INGRESS_CLASS,
-        sources=_kserve_sources(_KSERVE_TAG, confirmed=True),
-    ),
+    _KSERVE_V0_20,
     # v0.21.0 was released in September 2026, after the newest snapshot readable here (master, 2026-08-21). Every
-    # fact below was read on that master commit and equals v0.20.0's, except the storage prefixes: master adds
+    # fact was read on that master commit and equals v0.20.0's, except the storage prefixes: master adds
     # "oci+fetch://". (Between v0.20.0 and that commit, `git diff` shows no change to inference_service_defaults.go,
     # predictor_custom.go, config/configmap/inferenceservice.yaml or the chart's `inferenceservice.resources`; the
     # ingress reconcilers still copy the annotations as above, and master's `managedKsvcAnnotations` adds only
     # `serving.knative.openshift.io/enablePassthrough`.)
-    KServeRelease(
-        project="KServe",
-        setting="platform.kserveVersion",
+    replace(
+        _KSERVE_V0_20,
         tag="v0.21.0",
-        crd_files=_KSERVE_CRDS,
-        deployment_mode_annotation="serving.kserve.io/deploymentMode",
-        autoscaling_metrics=_MODES,
-        legacy_deployment_modes=_LEGACY,
         storage_uri_prefixes=(*_PREFIXES_V0_20[:-1], "oci+fetch://", "hf://"),  # master's order
-        inference_service_container="kserve-container",
-        container_resource_defaults=_RESOURCES,
-        ingress_class_annotations=_INGRESS_CLASS,
         sources=_kserve_sources(_KSERVE_MAIN, confirmed=False),
     ),
 )
 
 _HEALTH = "resource_customizations/serving.kserve.io/InferenceService/health.lua"
+_ARGOCD_V3_5 = ArgoCdRelease(
+    project="Argo CD",
+    setting="platform.argocdVersion",
+    tag="v3.5.1",
+    crd_files=_ARGOCD_CRDS,
+    inference_service_health=_HEALTH,
+    sources=_argocd_sources(_ARGOCD_TAG, confirmed=True),
+)
 ARGOCD_RELEASES: tuple[ArgoCdRelease, ...] = (
-    ArgoCdRelease(
-        project="Argo CD",
-        setting="platform.argocdVersion",
-        tag="v3.5.1",
-        crd_files=_ARGOCD_CRDS,
-        inference_service_health=_HEALTH,
-        sources=_argocd_sources(_ARGOCD_TAG, confirmed=True),
-    ),
+    _ARGOCD_V3_5,
     # v3.6.3 was released on 2026-11-24 (its GitHub release page); the snapshot readable here ends with master at
-    # VERSION 3.6.0 before any v3.6 tag, so the facts were read there.
-    ArgoCdRelease(
-        project="Argo CD",
-        setting="platform.argocdVersion",
-        tag="v3.6.0",
-        crd_files=_ARGOCD_CRDS,
-        inference_service_health=_HEALTH,
-        sources=_argocd_sources(_ARGOCD_MAIN, confirmed=False),
-    ),
+    # VERSION 3.6.0 before any v3.6 tag, so the facts were read there and equal v3.5.1's.
+    replace(_ARGOCD_V3_5, tag="v3.6.0", sources=_argocd_sources(_ARGOCD_MAIN, confirmed=False)),
 )
 
 # Why no older release is listed: before these, Argo CD's built-in InferenceService health check hangs at
