@@ -148,7 +148,7 @@ def parse_spec(text: str, file: str = SPEC_FILE) -> tuple[Spec, list[Diagnostic]
                 hint="see schemas/models.schema.json or the README's models.yaml reference",
             )
         ]
-    if not problems and not _quick_validator().is_valid(data):
+    if not problems and not schema_check.quickly_valid(_quick_validator(), data):
         problems = [_schema_diagnostic(e, positions, file) for e in _without_echoes(_validator().iter_errors(data))]
     if problems:
         raise SpecError(problems)
