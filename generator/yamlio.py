@@ -39,7 +39,9 @@ LIMITS_HINT = (
 
 # libyaml's parser when present: the same nodes and marks, about ten times faster on rendered files.
 _BaseLoader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_STR, _MAP, _SEQ = (f"tag:yaml.org,2002:{name}" for name in ("str", "map", "seq"))
+_STR, _MAP, _SEQ, _BOOL, _INT, _NULL = (
+    f"tag:yaml.org,2002:{name}" for name in ("str", "map", "seq", "bool", "int", "null")
+)
 # The scalars SafeConstructor builds; any other tag (sets, omaps, merge keys, unknown tags) takes the full path.
 _SCALARS = {
     tag: SafeConstructor.yaml_constructors[tag]
@@ -278,19 +280,45 @@ class _Dumper(yaml.CSafeDumper):
     """libyaml's emitter: about six times faster than PyYAML's pure-Python one on thousands of files.
 
     It writes list items level with their key (`env:` then `- name: …`), as kustomize itself does.
+    Maps, lists, strings, integers, booleans and None become nodes in one direct pass (`_node`), as
+    SafeRepresenter would make them with `default_flow_style=False`; anything else goes to its representer.
     """
+
+    resolve = _resolve
 
     def ignore_aliases(self, data: Any) -> bool:
         return True
+
+    def represent(self, data: Any) -> None:
+        self.serialize(_node(self, data))
+        self.represented_objects, self.object_keeper, self.alias_key = {}, [], None
 
 
 def _text(dumper: yaml.CSafeDumper, data: str) -> yaml.ScalarNode:
     """Multi-line strings (templates, scripts) as literal blocks, so reviewers read them as written."""
     style = "|" if "\n" in data else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+    return dumper.represent_scalar(_STR, data, style=style)
 
 
 _Dumper.add_representer(str, _text)
+
+
+def _node(dumper: _Dumper, data: Any) -> yaml.Node:  # noqa: PLR0911 (one return per JSON type)
+    kind = type(data)
+    if kind is str:
+        return yaml.ScalarNode(_STR, data, style="|" if "\n" in data else None)
+    if kind is dict:
+        return yaml.MappingNode(_MAP, [(_node(dumper, k), _node(dumper, v)) for k, v in data.items()], flow_style=False)
+    if kind is list:
+        return yaml.SequenceNode(_SEQ, [_node(dumper, item) for item in data], flow_style=False)
+    if kind is bool:
+        return yaml.ScalarNode(_BOOL, "true" if data else "false")
+    if kind is int:
+        return yaml.ScalarNode(_INT, str(data))
+    if data is None:
+        return yaml.ScalarNode(_NULL, "null")
+    node: yaml.Node = dumper.represent_data(data)
+    return node
 
 
 def header(*lines: str) -> str:
