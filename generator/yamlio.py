@@ -56,17 +56,21 @@ class LimitExceeded(yaml.MarkedYAMLError):
 def _resolve(self: Resolver, kind: type[yaml.Node], value: Any, implicit: Any) -> Any:
     """Resolver.resolve, answered without its regular expressions for the plain scalars they cannot match.
 
-    libyaml asks once per scalar, in Python, whether it is a string, a number, a boolean…; only a
-    value whose first character starts one of those forms (a digit, `n`, `t`, `~`, …) needs the
-    regular expressions. The answer is the same: none of them can match any other value.
+    libyaml asks once per node, in Python, whether it is a string, a number, a boolean…; only a
+    plain value whose first character starts one of those forms (a digit, `n`, `t`, `~`, …) needs
+    the regular expressions. The answer is the same: none of them can match any other value, and a
+    quoted scalar, a map and a list get the default tags.
     """
-    if kind is yaml.ScalarNode and implicit[0] and value and value[0] not in _RESOLVED_FIRSTS:
-        return _STR
-    return Resolver.resolve(self, kind, value, implicit)  # type: ignore[no-untyped-call]
+    if kind is yaml.ScalarNode:
+        if implicit[0] and (not value or value[0] in _RESOLVED_FIRSTS):
+            return Resolver.resolve(self, kind, value, implicit)  # type: ignore[no-untyped-call]
+        return _STR  # quoted, or no expression starts with its first character
+    return _MAP if kind is yaml.MappingNode else _SEQ
 
 
 # No path resolvers and no wildcard resolver: a plain scalar's tag depends only on its own first character.
 assert not Resolver.yaml_path_resolvers and None not in Resolver.yaml_implicit_resolvers
+assert (Resolver.DEFAULT_SCALAR_TAG, Resolver.DEFAULT_MAPPING_TAG, Resolver.DEFAULT_SEQUENCE_TAG) == (_STR, _MAP, _SEQ)
 _RESOLVED_FIRSTS = frozenset(Resolver.yaml_implicit_resolvers)
 
 
