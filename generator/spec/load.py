@@ -138,7 +138,7 @@ def load_spec(path: Path, display: str | None = None) -> tuple[Spec, list[Diagno
 
 
 def parse_spec(text: str, file: str = SPEC_FILE) -> tuple[Spec, list[Diagnostic]]:
-    data, positions, problems = load_yaml(text, file)
+    data, positions, problems = load_yaml(text, file, lines_on_demand=False)  # every target keeps its line
     if not problems and not isinstance(data, dict):
         problems = [
             Diagnostic(

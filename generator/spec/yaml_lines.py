@@ -61,18 +61,29 @@ class Positions:
         return self._by_json_path.get(path, 0)
 
 
-def load(text: str, file: str) -> tuple[Any, Positions, list[Diagnostic]]:
-    """Parse one YAML document. Syntax errors, broken limits and duplicate keys come back as diagnostics."""
+def load(text: str, file: str, *, lines_on_demand: bool = True) -> tuple[Any, Positions, list[Diagnostic]]:
+    """Parse one YAML document. Syntax errors, broken limits and duplicate keys come back as diagnostics.
+
+    A reader that looks up lines for most nodes anyway (models.yaml: every target keeps its line) passes
+    `lines_on_demand=False`, and they are recorded from the nodes of the one parse.
+    """
     try:
-        return yamlio.load_plain(text), Positions(text=text), []
+        data, root = yamlio.plain_document(text)
     except (yamlio.NotPlain, yaml.YAMLError):
         pass  # parsed again below, with the positions that word the problem
+    else:
+        if lines_on_demand:
+            return data, Positions(text=text), []
+        by_path: dict[PathKey, tuple[int, int]] = {}
+        if root is not None:
+            _walk(root, (), by_path, [], file)
+        return data, Positions(by_path), []
     loader = yamlio.Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
             return None, Positions({}), []
-        by_path: dict[PathKey, tuple[int, int]] = {}
+        by_path = {}
         duplicates: list[Diagnostic] = []
         _walk(node, (), by_path, duplicates, file)
         data = loader.construct_document(node)
