@@ -12,6 +12,11 @@ MLmodel files come from a repository or a registry that anyone may have edited:
 - a value Python cannot build (an integer of 5,000 digits, the date 2024-13-45) is a YAML error at
   its line, not a crash.
 
+Reading costs little more than libyaml's parse: a text without `&` holds no anchor, so no alias,
+and its nodes form a tree that is built into data in one direct pass, depth counted on the way
+(`_plain`); a text with anchors, and anything unusual (tags, merge keys, a value Python cannot
+build, too deep), goes through the checks above and PyYAML's SafeConstructor, which word it.
+
 Writing keeps a stable key order, no aliases and `\\n` endings.
 """
 
