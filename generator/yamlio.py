@@ -12,6 +12,11 @@ MLmodel files come from a repository or a registry that anyone may have edited:
 - a value Python cannot build (an integer of 5,000 digits, the date 2024-13-45) is a YAML error at
   its line, not a crash.
 
+Reading costs little more than libyaml's parse: a text without `&` holds no anchor, so no alias,
+and its nodes form a tree that is built into data in one direct pass, depth counted on the way
+(`_plain`); a text with anchors, and anything unusual (tags, merge keys, a value Python cannot
+build, too deep), goes through the checks above and PyYAML's SafeConstructor, which word it.
+
 Writing keeps a stable key order, no aliases and `\\n` endings.
 """
 
@@ -23,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.constructor import SafeConstructor
+from yaml.resolver import Resolver
 
 from generator.excerpt import quoted
 
@@ -37,14 +44,45 @@ LIMITS_HINT = (
 
 # libyaml's parser when present: the same nodes and marks, about ten times faster on rendered files.
 _BaseLoader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STR, _MAP, _SEQ, _BOOL, _INT, _NULL = (
+    f"tag:yaml.org,2002:{name}" for name in ("str", "map", "seq", "bool", "int", "null")
+)
+# The scalars SafeConstructor builds; any other tag (sets, omaps, merge keys, unknown tags) takes the full path.
+_SCALARS = {
+    tag: SafeConstructor.yaml_constructors[tag]
+    for tag in (f"tag:yaml.org,2002:{name}" for name in ("null", "bool", "int", "float", "binary", "timestamp"))
+}
 
 
 class LimitExceeded(yaml.MarkedYAMLError):
     """The document breaks one of the reading limits; a YAMLError, so every reader reports it as bad YAML."""
 
 
+def _resolve(self: Resolver, kind: type[yaml.Node], value: Any, implicit: Any) -> Any:
+    """Resolver.resolve, answered without its regular expressions for the plain scalars they cannot match.
+
+    libyaml asks once per node, in Python, whether it is a string, a number, a boolean…; only a
+    plain value whose first character starts one of those forms (a digit, `n`, `t`, `~`, …) needs
+    the regular expressions. The answer is the same: none of them can match any other value, and a
+    quoted scalar, a map and a list get the default tags.
+    """
+    if kind is yaml.ScalarNode:
+        if implicit[0] and (not value or value[0] in _RESOLVED_FIRSTS):
+            return Resolver.resolve(self, kind, value, implicit)  # type: ignore[no-untyped-call]
+        return _STR  # quoted, or no expression starts with its first character
+    return _MAP if kind is yaml.MappingNode else _SEQ
+
+
+# No path resolvers and no wildcard resolver: a plain scalar's tag depends only on its own first character.
+assert not Resolver.yaml_path_resolvers and None not in Resolver.yaml_implicit_resolvers
+assert (Resolver.DEFAULT_SCALAR_TAG, Resolver.DEFAULT_MAPPING_TAG, Resolver.DEFAULT_SEQUENCE_TAG) == (_STR, _MAP, _SEQ)
+_RESOLVED_FIRSTS = frozenset(Resolver.yaml_implicit_resolvers)
+
+
 class Loader(_BaseLoader):  # type: ignore[misc]
     """The safe loader, with the alias, depth and value checks above applied to every document."""
+
+    resolve = _resolve
 
     def get_node(self) -> yaml.Node | None:
         return _checked(super().get_node())
@@ -67,12 +105,102 @@ class Loader(_BaseLoader):  # type: ignore[misc]
 
 def load(text: str | bytes) -> Any:
     """One YAML document (None when empty), within the limits; raises yaml.YAMLError."""
-    return yaml.load(text, Loader=Loader)
+    loader = Loader(text)
+    try:
+        return _data(loader, _BaseLoader.get_single_node(loader), _may_alias(text))
+    finally:
+        loader.dispose()
 
 
 def load_all(text: str | bytes) -> list[Any]:
     """Every non-empty document of a stream, within the limits; raises yaml.YAMLError."""
-    return [doc for doc in yaml.load_all(text, Loader=Loader) if doc is not None]
+    loader = Loader(text)
+    may_alias = _may_alias(text)
+    try:
+        documents = []
+        while loader.check_node():
+            data = _data(loader, _BaseLoader.get_node(loader), may_alias)
+            if data is not None:
+                documents.append(data)
+        return documents
+    finally:
+        loader.dispose()
+
+
+class NotPlain(Exception):
+    """The document is valid YAML syntax but not a plain tree: aliases, a repeated key, a tag other than
+    the standard scalars, maps and lists, a value Python cannot build, or nesting beyond MAX_DEPTH."""
+
+
+def load_plain(text: str | bytes) -> Any:
+    """One plain document (None when empty), its keys unique, the quick way; raises NotPlain or
+    yaml.YAMLError. For readers that word every other case themselves from the nodes (spec/yaml_lines)."""
+    return plain_document(text)[0]
+
+
+def plain_document(text: str | bytes) -> tuple[Any, yaml.Node | None]:
+    """`load_plain`'s data and the root node it was built from, for a reader that also wants positions."""
+    if _may_alias(text):
+        raise NotPlain
+    loader = Loader(text)
+    try:
+        root = _BaseLoader.get_single_node(loader)
+        return (None if root is None else _plain(loader, root, 1, unique_keys=True)), root
+    except (ValueError, OverflowError, yaml.constructor.ConstructorError):
+        raise NotPlain from None
+    finally:
+        loader.dispose()
+
+
+def _may_alias(text: str | bytes) -> bool:
+    """Whether the text can hold an alias at all: an alias names an anchor, and every anchor is written
+    with `&` (any encoding libyaml reads has the byte 0x26 for it); an alias without one is a YAML error."""
+    return "&" in text if isinstance(text, str) else b"&" in text
+
+
+def _data(loader: Loader, root: yaml.Node | None, may_alias: bool) -> Any:
+    """The document's data, built the quick way when it is a plain tree, else by the full path.
+
+    A document without aliases is a tree: it cannot break the alias budget, and its depth is checked
+    while it is built. Anything else (aliases, merge keys, other tags, a value Python cannot build, too
+    deep) goes through `_checked` and SafeConstructor, which give the exact result or error.
+    """
+    if root is None:
+        return None
+    if not may_alias:
+        try:
+            return _plain(loader, root, 1, unique_keys=False)
+        except (NotPlain, ValueError, OverflowError, yaml.constructor.ConstructorError):
+            pass
+    return loader.construct_document(_checked(root))
+
+
+def _plain(loader: Loader, node: yaml.Node, depth: int, unique_keys: bool) -> Any:
+    """What SafeConstructor builds from a tree of standard maps, lists and scalars, at a fraction of its cost
+    (no generators, no bookkeeping for aliases a tree cannot have); NotPlain for anything else."""
+    kind = type(node)
+    if kind is yaml.ScalarNode:
+        if node.tag == _STR:
+            return node.value
+        build = _SCALARS.get(node.tag)
+        if build is None:
+            raise NotPlain
+        return build(loader, node)
+    if depth >= MAX_DEPTH and node.value:
+        raise NotPlain  # `_checked` words it
+    if kind is yaml.MappingNode and node.tag == _MAP:
+        out = {}
+        for key_node, value_node in node.value:
+            if type(key_node) is not yaml.ScalarNode:
+                raise NotPlain
+            key = key_node.value if key_node.tag == _STR else _plain(loader, key_node, depth + 1, unique_keys)
+            out[key] = _plain(loader, value_node, depth + 1, unique_keys)
+        if unique_keys and len({key_node.value for key_node, _ in node.value}) != len(node.value):
+            raise NotPlain  # a key written twice (as the caller's positions see keys: their text)
+        return out
+    if kind is yaml.SequenceNode and node.tag == _SEQ:
+        return [_plain(loader, item, depth + 1, unique_keys) for item in node.value]
+    raise NotPlain
 
 
 class FileRefused(OSError):
@@ -166,19 +294,45 @@ class _Dumper(yaml.CSafeDumper):
     """libyaml's emitter: about six times faster than PyYAML's pure-Python one on thousands of files.
 
     It writes list items level with their key (`env:` then `- name: …`), as kustomize itself does.
+    Maps, lists, strings, integers, booleans and None become nodes in one direct pass (`_node`), as
+    SafeRepresenter would make them with `default_flow_style=False`; anything else goes to its representer.
     """
+
+    resolve = _resolve
 
     def ignore_aliases(self, data: Any) -> bool:
         return True
+
+    def represent(self, data: Any) -> None:
+        self.serialize(_node(self, data))
+        self.represented_objects, self.object_keeper, self.alias_key = {}, [], None
 
 
 def _text(dumper: yaml.CSafeDumper, data: str) -> yaml.ScalarNode:
     """Multi-line strings (templates, scripts) as literal blocks, so reviewers read them as written."""
     style = "|" if "\n" in data else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+    return dumper.represent_scalar(_STR, data, style=style)
 
 
 _Dumper.add_representer(str, _text)
+
+
+def _node(dumper: _Dumper, data: Any) -> yaml.Node:  # noqa: PLR0911 (one return per JSON type)
+    kind = type(data)
+    if kind is str:
+        return yaml.ScalarNode(_STR, data, style="|" if "\n" in data else None)
+    if kind is dict:
+        return yaml.MappingNode(_MAP, [(_node(dumper, k), _node(dumper, v)) for k, v in data.items()], flow_style=False)
+    if kind is list:
+        return yaml.SequenceNode(_SEQ, [_node(dumper, item) for item in data], flow_style=False)
+    if kind is bool:
+        return yaml.ScalarNode(_BOOL, "true" if data else "false")
+    if kind is int:
+        return yaml.ScalarNode(_INT, str(data))
+    if data is None:
+        return yaml.ScalarNode(_NULL, "null")
+    node: yaml.Node = dumper.represent_data(data)
+    return node
 
 
 def header(*lines: str) -> str:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jsonschema
+import jsonschema_rs
 
 from generator import yamlio
 from generator.diagnostics import Diagnostic, json_path
@@ -15,6 +17,7 @@ from generator.lock import LOCK_FILE
 from generator.lock.model import LoadCheck, Lock, LockEntry, Verdict
 from generator.registry.base import ModelInfo
 from generator.spec.model import REF_KINDS, Ref
+from generator.spec.yaml_lines import Positions
 from generator.spec.yaml_lines import load as load_yaml
 from generator.util import schema_check
 from generator.yamlio import dump, header
@@ -94,6 +97,12 @@ def _validator() -> jsonschema.protocols.Validator:
     return schema_check.validator(_SCHEMA)
 
 
+@cache
+def _quick_validator() -> jsonschema_rs.Validator:
+    """The same schema compiled: the fast yes; only a lock it refuses goes through `_validator` for the words."""
+    return jsonschema_rs.validator_for(_SCHEMA)
+
+
 def dumps(lock: Lock) -> bytes:
     models: dict[str, dict[str, Any]] = {}
     for (model, env), entry in sorted(lock.entries.items()):
@@ -124,7 +133,7 @@ def loads(text: str, file: str = LOCK_FILE) -> Lock:
                 hint="models.lock is generated: delete it and run `kserve-gitops lock`",
             )
         ]
-    if not problems:
+    if not problems and not schema_check.quickly_valid(_quick_validator(), data):
         problems = [
             Diagnostic(
                 file=file,
@@ -139,12 +148,7 @@ def loads(text: str, file: str = LOCK_FILE) -> Lock:
         raise LockError(problems)
     return Lock(
         {
-            (model, env): _entry(
-                model,
-                env,
-                raw,
-                {key: positions.line_of(["models", model, env, *([key] if key else [])])[0] for key in ("", *raw)},
-            )
+            (model, env): _entry(model, env, raw, _EntryLines(positions, (model, env), raw))
             for model, envs in data["models"].items()
             for env, raw in envs.items()
         },
@@ -152,7 +156,26 @@ def loads(text: str, file: str = LOCK_FILE) -> Lock:
     )
 
 
-def _entry(model: str, env: str, raw: dict[str, Any], lines: dict[str, int]) -> LockEntry:
+class _EntryLines(Mapping[str, int]):
+    """Where an entry ("") and its fields are in the file, looked up when a diagnostic asks: finding the
+    positions costs a second parse of the lock, which most runs never need."""
+
+    def __init__(self, positions: Positions, key: tuple[str, str], raw: Mapping[str, Any]) -> None:
+        self._positions, self._key, self._fields = positions, key, ("", *raw)
+
+    def __getitem__(self, field: str) -> int:
+        if field not in self._fields:
+            raise KeyError(field)
+        return self._positions.line_of(["models", *self._key, *([field] if field else [])])[0]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._fields)
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+
+def _entry(model: str, env: str, raw: dict[str, Any], lines: Mapping[str, int]) -> LockEntry:
     ((kind, value),) = raw["reference"].items()
     return LockEntry(
         model=model,

@@ -14,6 +14,7 @@ the InferenceService's `storageUri`. Two checks stop a hand-forged entry:
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from typing import Any, TypeVar
 
 from generator.diagnostics import Diagnostic, json_path
 from generator.lock.io import dump_info
@@ -33,17 +34,22 @@ def queries(spec: Spec, lock: Lock) -> list[Query]:
 
 def verify(spec: Spec, lock: Lock, answers: Mapping[Query, Resolution]) -> list[Diagnostic]:
     """Every way the locked entries differ from the registry's `answers` (to `queries`), one error each."""
-    return [
-        d
+    found = [
+        (entry, list(_differences(spec, lock, entry, target, answers[_query(entry)])))
         for entry, target in _entries(spec, lock)
-        for d in _differences(spec, lock, entry, target, answers[_query(entry)])
     ]
+    return [d for _, differences in _in_file_order([f for f in found if f[1]]) for d in differences]
 
 
 def locations(spec: Spec, lock: Lock) -> list[Diagnostic]:
     """`method: runtime` entries whose artifactUri is not an allowed storage location (no registry call)."""
     prefixes = spec.storage_prefixes
     allowed = ", ".join(prefixes) or "none declared"
+    misplaced = [
+        (entry, target)
+        for entry, target in _entries(spec, lock)
+        if target.serving.method == "runtime" and location_problem(entry.artifact_uri, prefixes)
+    ]
     return [
         _error(
             lock,
@@ -57,15 +63,23 @@ def locations(spec: Spec, lock: Lock) -> list[Diagnostic]:
             ),
             rule=LOCATION_RULE,
         )
-        for entry, target in _entries(spec, lock)
-        if target.serving.method == "runtime" and (problem := location_problem(entry.artifact_uri, prefixes))
+        for entry, target in _in_file_order(misplaced)
+        if (problem := location_problem(entry.artifact_uri, prefixes))
     ]
 
 
 def _entries(spec: Spec, lock: Lock) -> list[tuple[LockEntry, Target]]:
-    """The entries render would use (those of targets models.yaml still declares) with their targets, in file order."""
+    """The entries render would use (those of targets models.yaml still declares) with their targets."""
     targets = {t.key: t for t in spec.targets}
-    found = [(e, targets[e.key]) for e in lock.entries.values() if e.key in targets]
+    return [(e, targets[e.key]) for e in lock.entries.values() if e.key in targets]
+
+
+_Found = TypeVar("_Found", bound=tuple[LockEntry, Any])
+
+
+def _in_file_order(found: list[_Found]) -> list[_Found]:
+    """Entries with findings, in the order they are in the file. Sorted only once filtered: a line costs the
+    lock a second parse, which a run without findings never pays."""
     return sorted(found, key=lambda pair: (pair[0].line_of(), pair[0].key))
 
 

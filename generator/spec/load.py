@@ -151,7 +151,7 @@ def load_spec(path: Path, display: str | None = None) -> tuple[Spec, list[Diagno
 
 
 def parse_spec(text: str, file: str = SPEC_FILE) -> tuple[Spec, list[Diagnostic]]:
-    data, positions, problems = load_yaml(text, file)
+    data, positions, problems = load_yaml(text, file, lines_on_demand=False)  # every target keeps its line
     if not problems and not isinstance(data, dict):
         problems = [
             Diagnostic(
@@ -161,7 +161,7 @@ def parse_spec(text: str, file: str = SPEC_FILE) -> tuple[Spec, list[Diagnostic]
                 hint="see schemas/models.schema.json or the README's models.yaml reference",
             )
         ]
-    if not problems and not _quick_validator().is_valid(data):
+    if not problems and not schema_check.quickly_valid(_quick_validator(), data):
         problems = [_schema_diagnostic(e, positions, file) for e in _without_echoes(_validator().iter_errors(data))]
     if problems:
         raise SpecError(problems)

@@ -1,37 +1,55 @@
-"""Safe YAML with positions: data plus the line of every key, from one parse.
+"""Safe YAML with positions: data plus the line of every key.
 
 Errors found later (schema, meaning) carry a JSON path; `Positions.line_of`
-turns it back into `models.yaml:LINE:COL` for the user.
+turns it back into `models.yaml:LINE:COL` for the user. Most files are plain
+(no aliases, no repeated key) and most runs never need a line, so a plain file is
+read the quick way and its positions are found on first use, by a second parse
+that records them; any other file is read once with positions, which word its problems.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
+from generator import yamlio
 from generator.diagnostics import Diagnostic, json_path
-from generator.yamlio import Loader
 
 PathKey = tuple[str | int, ...]
 _SYNTAX_HINT = "fix the YAML syntax at this position (indentation, quotes, ':' after keys)"
 
 
-@dataclass
 class Positions:
-    """1-based (line, column) of each node, keyed by its path from the root."""
+    """1-based (line, column) of each node, keyed by its path from the root.
 
-    by_path: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
-    _by_json_path: dict[str, int] | None = field(default=None, repr=False)
+    Built from the nodes of a parse, or from the text of a plain document, parsed again on first use.
+    """
+
+    def __init__(self, by_path: dict[PathKey, tuple[int, int]] | None = None, *, text: str = "") -> None:
+        self._by_path, self._text = by_path, text
+        self._by_json_path: dict[str, int] | None = None
+
+    @property
+    def by_path(self) -> dict[PathKey, tuple[int, int]]:
+        if self._by_path is None:
+            loader = yamlio.Loader(self._text)
+            try:
+                node = loader.get_single_node()
+                self._by_path = {}
+                if node is not None:
+                    _walk(node, (), self._by_path, [], "")
+            finally:
+                loader.dispose()
+        return self._by_path
 
     def line_of(self, path: Sequence[str | int]) -> tuple[int, int]:
         """The position of `path`, or of its nearest ancestor that has one."""
-        key = tuple(path)
-        while key not in self.by_path and key:
+        by_path, key = self.by_path, tuple(path)
+        while key not in by_path and key:
             key = key[:-1]
-        return self.by_path.get(key, (0, 0))
+        return by_path.get(key, (0, 0))
 
     def line_of_json_path(self, path: str) -> int:
         """The line of a `$.a.b[0]` path, or of its nearest ancestor (validators report strings)."""
@@ -43,16 +61,31 @@ class Positions:
         return self._by_json_path.get(path, 0)
 
 
-def load(text: str, file: str) -> tuple[Any, Positions, list[Diagnostic]]:
-    """Parse one YAML document. Syntax errors, broken limits and duplicate keys come back as diagnostics."""
-    loader = Loader(text)
+def load(text: str, file: str, *, lines_on_demand: bool = True) -> tuple[Any, Positions, list[Diagnostic]]:
+    """Parse one YAML document. Syntax errors, broken limits and duplicate keys come back as diagnostics.
+
+    A reader that looks up lines for most nodes anyway (models.yaml: every target keeps its line) passes
+    `lines_on_demand=False`, and they are recorded from the nodes of the one parse.
+    """
+    try:
+        data, root = yamlio.plain_document(text)
+    except (yamlio.NotPlain, yaml.YAMLError):
+        pass  # parsed again below, with the positions that word the problem
+    else:
+        if lines_on_demand:
+            return data, Positions(text=text), []
+        by_path: dict[PathKey, tuple[int, int]] = {}
+        if root is not None:
+            _walk(root, (), by_path, [], file)
+        return data, Positions(by_path), []
+    loader = yamlio.Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
-            return None, Positions(), []
-        positions = Positions()
+            return None, Positions({}), []
+        by_path = {}
         duplicates: list[Diagnostic] = []
-        _walk(node, (), positions, duplicates, file)
+        _walk(node, (), by_path, duplicates, file)
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -60,7 +93,7 @@ def load(text: str, file: str) -> tuple[Any, Positions, list[Diagnostic]]:
         problem = " ".join(p for p in (exc.context, exc.problem) if p)
         return (
             None,
-            Positions(),
+            Positions({}),
             [
                 Diagnostic(
                     file=file,
@@ -73,17 +106,17 @@ def load(text: str, file: str) -> tuple[Any, Positions, list[Diagnostic]]:
         )
     finally:
         loader.dispose()
-    return data, positions, duplicates
+    return data, Positions(by_path), duplicates
 
 
 def _walk(
     node: yaml.Node,
     path: PathKey,
-    positions: Positions,
+    by_path: dict[PathKey, tuple[int, int]],
     duplicates: list[Diagnostic],
     file: str,
 ) -> None:
-    positions.by_path.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+    by_path.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:
@@ -101,8 +134,8 @@ def _walk(
                     )
                 )
             seen.add(key)
-            positions.by_path[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            _walk(value_node, child, positions, duplicates, file)
+            by_path[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            _walk(value_node, child, by_path, duplicates, file)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _walk(item, (*path, index), positions, duplicates, file)
+            _walk(item, (*path, index), by_path, duplicates, file)

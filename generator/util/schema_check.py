@@ -15,6 +15,7 @@ from functools import cache
 from typing import Any
 
 import jsonschema
+import jsonschema_rs
 from jsonschema.exceptions import ValidationError
 
 from generator.excerpt import QUOTE_LIMIT, quoted
@@ -52,6 +53,16 @@ def validator(schema: Mapping[str, Any]) -> jsonschema.protocols.Validator:
     base = jsonschema.validators.validator_for(schema)
     strict = jsonschema.validators.extend(base, validators={"pattern": _pattern})  # type: ignore[no-untyped-call]
     return strict(schema)  # type: ignore[no-any-return]
+
+
+def quickly_valid(quick: jsonschema_rs.Validator, instance: Any) -> bool:
+    """The compiled (Rust) validator's yes, ~50x faster than jsonschema's; False also when it cannot take a
+    value JSON has no type for (a YAML date, bytes, a number as a key), so that jsonschema words the error.
+    Its `pattern` is ECMA-262 already: `$` is the end of the string."""
+    try:
+        return bool(quick.is_valid(instance))
+    except ValueError:
+        return False
 
 
 def message(error: ValidationError) -> str:

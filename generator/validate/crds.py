@@ -8,24 +8,34 @@ preserve unknown fields, `nullable` admits null, int-or-string admits both.
 CEL rules (`x-kubernetes-validations`) are not evaluated.
 
 CRDs are read from a directory given at run time (never vendored in the repository),
-once per directory per process: the InferenceService CRD alone is ~39k lines of YAML.
+once per directory per process, and each file only when a kind it may serve is asked for:
+the InferenceService CRD alone is ~39k lines of YAML, the ApplicationSet CRD 1.4 MB that a
+run without ApplicationSets never needs. What a file serves is kept as JSON in the cache
+directory (generator.cache), keyed by the file's sha256: a later process reads that ~10x
+faster than the YAML. A missing or unreadable entry only means parsing the YAML again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
+import json
+import os
+import re
+import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 import yaml
 from jsonschema import Draft7Validator, ValidationError
 
-from generator import yamlio
+from generator import __version__, yamlio
+from generator.cache import cache_directory
 from generator.diagnostics import Diagnostic
-from generator.errors import EnvironmentProblem
+from generator.errors import EnvironmentProblem, UserError
 from generator.validate.schema_errors import LineOf, diagnostics_for, did_you_mean, locate
 from generator.validate.structural import Check, compile_check
 
@@ -120,7 +130,7 @@ class CrdSchemas:
 
 
 def load_crd_schemas(crd_dir: Path) -> CrdSchemas:
-    """Validators for every CRD under `crd_dir` (recursively); cached per directory."""
+    """Validators for every CRD under `crd_dir` (recursively); cached per directory, each file parsed on first need."""
     return _load(crd_dir.resolve())
 
 
@@ -130,29 +140,152 @@ def _load(directory: Path) -> CrdSchemas:
         raise EnvironmentProblem.simple(
             f"CRD directory {directory} does not exist", hint=_FETCH_HINT.format(dir=directory)
         )
-    schemas = {
-        (api_version, kind): KindSchema(_strict_root(schema, api_version, kind))
-        for path in sorted([*directory.rglob("*.yaml"), *directory.rglob("*.yml")])
-        for crd in _crds_in(path)
-        for api_version, kind, schema in _served_schemas(crd)
-    }
-    if not schemas:
-        raise EnvironmentProblem.simple(
-            f"no CustomResourceDefinition found under {directory}", hint=_FETCH_HINT.format(dir=directory)
-        )
-    return CrdSchemas(directory, MappingProxyType(schemas))
+    files = [_CrdFile(path) for path in sorted([*directory.rglob("*.yaml"), *directory.rglob("*.yml")])]
+    if not any(file.may_name(_CRD_KIND) for file in files):
+        raise _no_crds(directory)
+    return CrdSchemas(directory, _Catalogue(directory, files))
 
 
-def _crds_in(path: Path) -> Iterator[Mapping[str, Any]]:
+_CRD_KIND = "CustomResourceDefinition"
+# Escapes in double-quoted YAML that can spell a letter or a digit (\x41, \u0041, \U00000041), or join
+# two lines into one word (a backslash before the line break). Without them, a name is written out.
+_SPELLING_ESCAPE = re.compile(r"\\(?:[xuU]|\r?\n)")
+_CACHE_FORMAT = "1"
+
+
+class _CrdFile:
+    """One YAML file of a CRD directory: read at once (an unreadable file stops the run as before),
+    its served schemas parsed, or recalled from the cache, on first need."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.text = yamlio.read_text(path)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _unreadable(path, exc) from None
+
+    def may_name(self, name: str) -> bool:
+        """False only when no document in the file can have `name` as a value: a name of letters and
+        digits is spelt out in the text, unless an escape could hide it; any other name is looked for."""
+        if not (name.isascii() and name.isalnum()):
+            return True
+        return name in self.text or _SPELLING_ESCAPE.search(self.text) is not None
+
+    @functools.cached_property
+    def served(self) -> dict[GroupVersionKind, KindSchema]:
+        return {
+            (api_version, kind): KindSchema(_strict_root(schema, api_version, kind))
+            for api_version, kind, schema in self._served_schemas()
+        }
+
+    def _served_schemas(self) -> list[tuple[str, str, Mapping[str, Any]]]:
+        record = self._record()
+        recalled = _recall(record) if record is not None else None
+        if recalled is not None:
+            return recalled
+        served = [entry for crd in _crds_in(self.path, self.text) for entry in _served_schemas(crd)]
+        if record is not None:
+            _remember(record, served)
+        return served
+
+    def _record(self) -> Path | None:
+        directory = cache_directory()
+        if directory is None:
+            return None
+        digest = hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+        return directory / "crd-schemas" / f"{digest}-{_CACHE_FORMAT}-{__version__}-pyyaml{yaml.__version__}.json"
+
+
+def _recall(record: Path) -> list[tuple[str, str, Mapping[str, Any]]] | None:
+    """The served schemas a run recorded for a file with the same bytes; None if absent or not well formed."""
+    try:
+        saved = json.loads(record.read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(saved, list) or not all(_well_formed(entry) for entry in saved):
+        return None
+    return [(api_version, kind, schema) for api_version, kind, schema in saved]
+
+
+def _well_formed(entry: Any) -> bool:
+    return (
+        isinstance(entry, list)
+        and len(entry) == 3
+        and isinstance(entry[0], str)
+        and isinstance(entry[1], str)
+        and isinstance(entry[2], dict)
+    )
+
+
+def _remember(record: Path, served: list[tuple[str, str, Mapping[str, Any]]]) -> None:
+    """Written atomically, and only when JSON gives back exactly what YAML gave (no dates, no number keys)."""
+    try:
+        text = json.dumps([list(entry) for entry in served])
+    except (TypeError, ValueError):
+        return
+    if json.loads(text) != [list(entry) for entry in served]:
+        return
+    with contextlib.suppress(OSError):
+        record.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".crd.", dir=record.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(name, record)
+
+
+class _Catalogue(Mapping[GroupVersionKind, KindSchema]):
+    """(apiVersion, kind) → schema over the files of one directory; a later file serving the same kind wins.
+
+    A lookup parses only the files that may name the kind; listing every kind parses them all.
+    """
+
+    def __init__(self, directory: Path, files: list[_CrdFile]) -> None:
+        self._directory, self._files = directory, files
+        self._found: dict[GroupVersionKind, KindSchema | None] = {}
+
+    def __getitem__(self, key: GroupVersionKind) -> KindSchema:
+        if key not in self._found:
+            hits = [file.served[key] for file in self._files if file.may_name(key[1]) and key in file.served]
+            self._found[key] = hits[-1] if hits else None
+        found = self._found[key]
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def __iter__(self) -> Iterator[GroupVersionKind]:
+        return iter(self._every)
+
+    def __len__(self) -> int:
+        return len(self._every)
+
+    @functools.cached_property
+    def _every(self) -> dict[GroupVersionKind, KindSchema]:
+        every = {key: schema for file in self._files for key, schema in file.served.items()}
+        if not every:
+            raise _no_crds(self._directory)
+        return every
+
+
+def _no_crds(directory: Path) -> UserError:
+    return EnvironmentProblem.simple(
+        f"no CustomResourceDefinition found under {directory}", hint=_FETCH_HINT.format(dir=directory)
+    )
+
+
+def _unreadable(path: Path, exc: Exception) -> UserError:
+    problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return EnvironmentProblem.simple(
+        f"cannot read this CRD file: {problem}", file=str(path), hint=_FETCH_HINT.format(dir=path.parent)
+    )
+
+
+def _crds_in(path: Path, text: str) -> Iterator[Mapping[str, Any]]:
     """CRD documents of one file; kustomization.yaml and the like are skipped."""
     try:
-        docs = yamlio.load_all(yamlio.read_text(path))
-    except (yaml.YAMLError, OSError, UnicodeDecodeError) as exc:
-        problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise EnvironmentProblem.simple(
-            f"cannot read this CRD file: {problem}", file=str(path), hint=_FETCH_HINT.format(dir=path.parent)
-        ) from None
-    yield from (doc for doc in docs if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition")
+        docs = yamlio.load_all(text)
+    except yaml.YAMLError as exc:
+        raise _unreadable(path, exc) from None
+    yield from (doc for doc in docs if isinstance(doc, dict) and doc.get("kind") == _CRD_KIND)
 
 
 def _served_schemas(crd: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[str, Any]]]:

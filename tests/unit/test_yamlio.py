@@ -10,6 +10,7 @@ import yaml
 
 from generator import yamlio
 from generator.yamlio import MAX_ALIAS_NODES, MAX_DEPTH, MAX_YAML_BYTES, FileRefused, LimitExceeded
+from tests.support.paths import CRDS
 
 BILLION_LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
     f"{name}: &{name} [{', '.join([f'*{prev}'] * 10)}]\n" for prev, name in zip("abcdefgh", "bcdefghi", strict=True)
@@ -82,3 +83,108 @@ def test_a_fifo_or_a_device_is_not_read(tmp_path: Path) -> None:
     for path in (fifo, device):
         with pytest.raises(FileRefused, match="not a regular file"):
             yamlio.read_text(path)
+
+
+PLAIN_AND_UNUSUAL = [
+    "a: 1\nb: 0x1f\nc: 0o17\nd: 017\ne: 1_000\nf: -3.5e+3\ng: .inf\nh: -.INF\ni: 1:30\n",
+    "yes: [yes, no, on, off, true, False, TRUE, y, n]\nnull: [~, null, Null, '', \"\"]\n",
+    "when: 2024-01-02\nat: 2024-01-02T03:04:05.5+01:00\nbytes: !!binary aGVsbG8=\n",
+    "quoted: ['1', \"true\", 'null', \"a\\tb\"]\nblock: |\n  line\n  next\nfolded: >-\n  one\n  two\n",
+    "1: int key\n2.5: float key\ntrue: bool key\n~: null key\n2024-01-02: date key\n",
+    "tagged: [!!str 1, !!int '2', !!float '3', !!bool 'yes', !!null '']\n",
+    "set: !!set {a, b}\nomap: !!omap [{x: 1}, {y: 2}]\npairs: !!pairs [{x: 1}, {x: 2}]\n",
+    "merged: {<<: {a: 1, b: 2}, b: 3}\nlist_merge: {<<: [{a: 1}, {c: 2}]}\n",
+    "twice: 1\ntwice: 2\nnested: {k: {k: {k: [[[]], {}]}}}\n",
+    "base: &b {x: 1}\nderived: {<<: *b, y: 2}\nlist: [*b, *b]\n",
+    "value: {=: default}\n",
+    "- [a, b]\n- {c: d}\n- ''\n-\n- 'multi\n\n  line'\n",
+    "plain &text: a&b\nurl: https://x.example/?a=1&b=2\n",
+    "",
+    "# only a comment\n",
+    "scalar at the root\n",
+]
+
+
+@pytest.mark.parametrize("text", PLAIN_AND_UNUSUAL)
+def test_every_document_loads_as_the_reference_safe_loader_builds_it(text: str) -> None:
+    reference = [doc for doc in yaml.load_all(text, Loader=yaml.SafeLoader) if doc is not None]
+
+    assert yamlio.load_all(text) == reference
+    assert yamlio.load_all(text.encode()) == reference
+    assert yamlio.load(text) == (reference[0] if reference else None)
+
+
+def test_the_crds_load_as_the_reference_loader_builds_them() -> None:
+    for path in sorted(CRDS.rglob("*.yaml")):
+        text = path.read_text()
+        assert yamlio.load_all(text) == [d for d in yaml.load_all(text, Loader=yaml.CSafeLoader) if d is not None]
+
+
+def _nested(levels: int, aliased: bool) -> str:
+    """`levels` nodes from the root to the innermost scalar, written out or through an anchor."""
+    inner = "[" * (levels - 1) + "x" + "]" * (levels - 1)
+    return f"base: &b {inner}\nuse: *b\n" if aliased else f"use: {inner}\n"
+
+
+@pytest.mark.parametrize("aliased", [False, True])
+def test_nesting_is_bounded_with_or_without_aliases(aliased: bool) -> None:
+    assert yamlio.load(_nested(MAX_DEPTH - 1, aliased))["use"] is not None  # the root map adds one level
+    with pytest.raises(LimitExceeded, match=f"more than {MAX_DEPTH} levels") as caught:
+        yamlio.load(_nested(MAX_DEPTH, aliased))
+    assert caught.value.problem_mark is not None and caught.value.problem_mark.line == 0
+
+
+def test_a_deep_document_in_a_stream_is_refused() -> None:
+    with pytest.raises(LimitExceeded):
+        yamlio.load_all("a: 1\n---\n" + "[" * 900 + "]" * 900 + "\n")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: &x 1\nb: *x\n",  # an alias
+        "a: 1\na: 2\n",  # a key written twice
+        "'1': a\n1: b\n",  # twice as text, though YAML reads one as a number
+        "a: !!set {x}\n",  # another tag
+        "a: 2024-13-45\n",  # a value Python cannot build
+        _nested(MAX_DEPTH, aliased=False),
+    ],
+)
+def test_load_plain_leaves_every_unusual_document_to_its_caller(text: str) -> None:
+    with pytest.raises(yamlio.NotPlain):
+        yamlio.load_plain(text)
+
+
+def test_load_plain_reads_a_plain_document() -> None:
+    assert yamlio.load_plain("a: [1, 'x', null, {b: true}]\n") == {"a": [1, "x", None, {"b": True}]}
+    assert yamlio.load_plain("") is None
+    with pytest.raises(yaml.YAMLError):
+        yamlio.load_plain("a: [1\n")
+
+
+def test_dump_writes_what_the_reference_representer_writes() -> None:
+    data = {
+        "apiVersion": "v1",
+        "items": [1, -2, 3.5, 1e20, float("inf"), True, False, None, "", "yes", "1.0", "null", "~", "a: b", "- x"],
+        "script": "#!/bin/sh\necho hi\n",
+        "nested": {"empty": {}, "none": [], "deep": [[{"k": "v"}]]},
+        7: "int key",
+        "unicode": "é ✓",
+    }
+    reference = yaml.dump(
+        data, Dumper=_ReferenceDumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=4096
+    ).encode()
+
+    assert yamlio.dump([data]) == reference
+
+
+class _ReferenceDumper(yaml.CSafeDumper):
+    """PyYAML's own representer with yamlio's choices: no aliases, multi-line strings as literal blocks."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
+_ReferenceDumper.add_representer(
+    str, lambda d, s: d.represent_scalar("tag:yaml.org,2002:str", s, style="|" if "\n" in s else None)
+)

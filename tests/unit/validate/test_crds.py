@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+import json
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -228,3 +230,66 @@ def test_int_or_string_without_any_of_still_rejects_other_types(widgets: CrdSche
     assert messages(widgets.validate(widget(port=True))) == [
         ("$.spec.port", "expected integer or string, got boolean True")
     ]
+
+
+def test_a_file_is_parsed_only_when_a_kind_it_may_name_is_asked_for(tmp_path: Path) -> None:
+    (tmp_path / "widget.yaml").write_text(WIDGET_CRD)
+    (tmp_path / "zz-broken.yaml").write_text("kind: CustomResourceDefinition\nspec: [unclosed\n")
+    schemas = load_crd_schemas(tmp_path)
+
+    assert schemas.validate(widget(note="x")) == []
+    with pytest.raises(EnvironmentProblem, match="cannot read this CRD file"):
+        schemas.validate({"apiVersion": "example.com/v1", "kind": "Gadget"})
+
+
+def test_a_kind_spelt_with_escapes_is_still_found(tmp_path: Path) -> None:
+    (tmp_path / "widget.yaml").write_text(WIDGET_CRD.replace("kind: Widget", 'kind: "W\\x69dget"'))
+
+    assert "Widget" not in (tmp_path / "widget.yaml").read_text()
+    assert messages(load_crd_schemas(tmp_path).validate(widget(port=True))) == [
+        ("$.spec.port", "expected integer or string, got boolean True")
+    ]
+
+
+def _copy_of(source: Path, target: Path) -> Path:
+    """The same CRD bytes in another directory, which a process has not loaded yet."""
+    target.mkdir()
+    (target / "widget.yaml").write_bytes((source / "widget.yaml").read_bytes())
+    return target
+
+
+def test_served_schemas_are_recorded_in_the_cache_by_the_files_sha256(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KSERVE_GITOPS_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "crds").mkdir()
+    (tmp_path / "crds" / "widget.yaml").write_text(WIDGET_CRD)
+    load_crd_schemas(tmp_path / "crds").validate(widget())
+    [record] = (tmp_path / "cache" / "crd-schemas").iterdir()
+    assert record.name.startswith(hashlib.sha256(WIDGET_CRD.encode()).hexdigest())
+
+    # A later load of the same bytes reads the record, not the YAML: a record saying `note` is an integer wins.
+    saved = json.loads(record.read_text())
+    saved[0][2]["properties"]["spec"]["properties"]["note"] = {"type": "integer"}
+    record.write_text(json.dumps(saved))
+    again = load_crd_schemas(_copy_of(tmp_path / "crds", tmp_path / "again"))
+    assert messages(again.validate(widget(note="x"))) == [("$.spec.note", "expected integer, got string 'x'")]
+
+
+@pytest.mark.parametrize("damage", ["", "{not json", '{"a": 1}', '[["example.com/v1", "Widget"]]'])
+def test_a_missing_or_damaged_cache_record_means_reading_the_yaml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str
+) -> None:
+    monkeypatch.setenv("KSERVE_GITOPS_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "crds").mkdir()
+    (tmp_path / "crds" / "widget.yaml").write_text(WIDGET_CRD)
+    load_crd_schemas(tmp_path / "crds").validate(widget())
+    [record] = (tmp_path / "cache" / "crd-schemas").iterdir()
+    record.write_text(damage)
+
+    again = load_crd_schemas(_copy_of(tmp_path / "crds", tmp_path / "again"))
+
+    assert messages(again.validate(widget(port=True))) == [
+        ("$.spec.port", "expected integer or string, got boolean True")
+    ]
+    assert json.loads(record.read_text())[0][:2] == ["example.com/v1", "Widget"]  # written again
