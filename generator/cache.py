@@ -88,8 +88,9 @@ class Memo:
         except (OSError, ValueError, KeyError, TypeError):
             return None
         unseen = dict(outputs)
+        top = str(repo)
         for path in _files(repo, pruned):
-            content = _read(repo / path)
+            content = _read(os.path.join(top, path))
             expected = unseen.pop(path, None)
             if expected is None:
                 if content is not None and is_generated(content):
@@ -97,7 +98,7 @@ class Memo:
             elif content is None or hashlib.sha256(content).hexdigest() != expected:
                 return None  # edited by hand, or replaced
         for path, expected in unseen.items():
-            content = _read(repo / path)
+            content = _read(os.path.join(top, path))
             if content is None or hashlib.sha256(content).hexdigest() != expected:
                 return None
         return Recalled(warnings)
@@ -238,17 +239,24 @@ def _kustomize_identity() -> str:
 
 
 def _files(repo: Path, pruned: Iterable[str]) -> list[str]:
-    """Every file under the directories (or the single files) a full run would prune."""
+    """Every file under the directories (or the single files) a full run would prune. os.walk, not pathlib:
+    for thousands of files, pathlib's objects cost more than the reads."""
     found = []
+    top = str(repo)
     for directory in pruned:
-        base = repo / directory
-        for path in [base] if base.is_file() else (p for p in base.rglob("*") if p.is_file()):
-            found.append(path.relative_to(repo).as_posix())
+        base = os.path.join(top, directory)
+        if os.path.isfile(base):
+            found.append(directory)
+            continue
+        for parent, _, names in os.walk(base, followlinks=True):
+            relative = os.path.relpath(parent, top).replace(os.sep, "/")
+            found += [f"{relative}/{name}" for name in names if os.path.isfile(os.path.join(parent, name))]
     return found
 
 
-def _read(path: Path) -> bytes | None:
+def _read(path: Path | str) -> bytes | None:
     try:
-        return path.read_bytes()
+        with open(path, "rb") as handle:
+            return handle.read()
     except OSError:
         return None

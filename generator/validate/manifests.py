@@ -266,10 +266,7 @@ class _Builder:
         directory = PurePosixPath(build)
         if any(self._tree.is_file(str(directory / n)) for n in KUSTOMIZATION_FILES[1:]):
             return None  # kustomize refuses a directory with two
-        try:
-            kustomization = yaml.load(self._tree.read(str(directory / "kustomization.yaml")), Loader=_Plain)
-        except (_Unusual, yaml.YAMLError, OSError, UnicodeDecodeError):
-            return None
+        kustomization = _kustomization(self._tree, build)
         names = plain_resources(kustomization) if isinstance(kustomization, dict) else None
         if names is None:
             return None
@@ -344,12 +341,18 @@ def _library_versions() -> list[str]:
     return [f"{name}=={metadata.version(name)}" for name in ("jsonschema", "kubernetes-validate", "PyYAML")]
 
 
+def _kustomization(tree: _Tree, build: str) -> Any:
+    """The directory's kustomization.yaml parsed, or None when it is anything but plain YAML (then only kustomize
+    reads it)."""
+    try:
+        return yaml.load(tree.read((PurePosixPath(build) / "kustomization.yaml").as_posix()), Loader=_Plain)
+    except (_Unusual, yaml.YAMLError, OSError, UnicodeDecodeError):
+        return None
+
+
 def _aggregated(tree: _Tree, build: str, builds: list[str]) -> list[str] | None:
     """The directories a kustomization lists, if it lists nothing else and each is built here; else None."""
-    try:
-        kustomization = yamlio.load(tree.read((Path(build) / "kustomization.yaml").as_posix())) or {}
-    except (yaml.YAMLError, OSError, UnicodeDecodeError):
-        return None  # kustomize itself says what is wrong with it
+    kustomization = _kustomization(tree, build) or {}  # when unreadable, kustomize itself says what is wrong
     resources = kustomization.get("resources", []) if isinstance(kustomization, dict) else []
     if not resources or set(kustomization) - {"apiVersion", "kind", "resources"}:
         return None
