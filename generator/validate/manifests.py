@@ -244,7 +244,10 @@ class _Builder:
         failed: set[str] = set()
         learned: dict[str, str] = {}
         for names, future in self._batches:
-            batch = future.result()
+            try:
+                batch = future.result()
+            except UserError:  # no kustomize at all: each kustomization says so, as its own build would
+                batch = None
             if batch is None:
                 failed.update(names)
                 continue
