@@ -38,6 +38,7 @@ from generator.yamlio import is_generated
 CACHE_ENV = "KSERVE_GITOPS_CACHE_DIR"
 _FORMAT = "1"
 _SOURCE = Path(__file__).resolve().parent
+_STORE_LIMIT = 256 * 2**20  # bytes; a full set of facts for 3,000 files is ~10 MB
 
 
 @dataclass(frozen=True)
@@ -141,9 +142,14 @@ class Store:
         directory = directory or cache_directory()
         if directory is None:
             return cls.off()
+        path = directory / f"facts-{_FORMAT}.sqlite"
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(directory / f"facts-{_FORMAT}.sqlite", timeout=5)
+            if path.is_file() and path.stat().st_size > _STORE_LIMIT:
+                for part in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
+                    part.unlink(missing_ok=True)  # facts of old tool versions and old files pile up: start afresh
+            db = sqlite3.connect(path, timeout=5)
+            path.chmod(0o600)  # as private as the records
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("CREATE TABLE IF NOT EXISTS fact (kind TEXT, key TEXT, value TEXT, PRIMARY KEY (kind, key))")

@@ -37,3 +37,16 @@ def test_an_unwritable_place_turns_the_store_off(tmp_path: Path) -> None:
 def test_keys_tell_apart_sequences_that_concatenate_alike() -> None:
     assert key("ab", "c") != key("a", "bc")
     assert key(b"x") == key("x")
+
+
+def test_a_store_grown_past_its_limit_starts_afresh(tmp_path: Path) -> None:
+    store = Store.open(tmp_path)
+    store.put("build", {"a": "[]"})
+    store.close()
+    (database,) = tmp_path.glob("*.sqlite")
+    with database.open("ab") as handle:
+        handle.truncate(300 * 2**20)
+    store = Store.open(tmp_path)
+    assert store.enabled
+    assert store.get("build", ["a"]) == {}
+    assert database.stat().st_size < 2**20
