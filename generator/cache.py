@@ -11,15 +11,21 @@ from the record; anything else, including a missing or unreadable record, takes 
 Records live under $KSERVE_GITOPS_CACHE_DIR, else $XDG_CACHE_HOME/kserve-gitops, else
 ~/.cache/kserve-gitops: outside the repository, never tracked, safe to delete at any time.
 `KSERVE_GITOPS_CACHE_DIR=off` turns it off.
+
+Beside the records, a `Store` remembers facts of content (what kustomize makes of a file's bytes, which
+objects passed every check under which CRDs): keyed by hashes of everything they depend on, so a stale
+fact is never found, only missed; a missed fact is computed again, at the full run's cost.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
 import shutil
+import sqlite3
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -32,6 +38,7 @@ from generator.yamlio import is_generated
 CACHE_ENV = "KSERVE_GITOPS_CACHE_DIR"
 _FORMAT = "1"
 _SOURCE = Path(__file__).resolve().parent
+_STORE_LIMIT = 256 * 2**20  # bytes; a full set of facts for 3,000 files is ~10 MB
 
 
 @dataclass(frozen=True)
@@ -82,8 +89,9 @@ class Memo:
         except (OSError, ValueError, KeyError, TypeError):
             return None
         unseen = dict(outputs)
+        top = str(repo)
         for path in _files(repo, pruned):
-            content = _read(repo / path)
+            content = _read(os.path.join(top, path))
             expected = unseen.pop(path, None)
             if expected is None:
                 if content is not None and is_generated(content):
@@ -91,7 +99,7 @@ class Memo:
             elif content is None or hashlib.sha256(content).hexdigest() != expected:
                 return None  # edited by hand, or replaced
         for path, expected in unseen.items():
-            content = _read(repo / path)
+            content = _read(os.path.join(top, path))
             if content is None or hashlib.sha256(content).hexdigest() != expected:
                 return None
         return Recalled(warnings)
@@ -114,6 +122,91 @@ class Memo:
             os.replace(name, self.record)
 
 
+class Store:
+    """Facts of content under the cache directory (one SQLite file), by kind ("build", "clean", …) and key.
+
+    Every key is a hash of all its fact depends on (`key`), so nothing is ever invalidated; what cannot be
+    read or written (no cache, a damaged or locked file) is a miss, never an error. One thread uses it.
+    """
+
+    def __init__(self, connection: sqlite3.Connection | None) -> None:
+        self._db = connection
+
+    @classmethod
+    def off(cls) -> Store:
+        return cls(None)
+
+    @classmethod
+    def open(cls, directory: Path | None = None) -> Store:
+        """The store under `directory`, by default the cache directory (none when the cache is off)."""
+        directory = directory or cache_directory()
+        if directory is None:
+            return cls.off()
+        path = directory / f"facts-{_FORMAT}.sqlite"
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            if path.is_file() and path.stat().st_size > _STORE_LIMIT:
+                for part in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
+                    part.unlink(missing_ok=True)  # facts of old tool versions and old files pile up: start afresh
+            db = sqlite3.connect(path, timeout=5)
+            path.chmod(0o600)  # as private as the records
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("CREATE TABLE IF NOT EXISTS fact (kind TEXT, key TEXT, value TEXT, PRIMARY KEY (kind, key))")
+        except (OSError, sqlite3.Error):
+            return cls.off()
+        return cls(db)
+
+    @property
+    def enabled(self) -> bool:
+        return self._db is not None
+
+    def get(self, kind: str, keys: Iterable[str]) -> dict[str, str]:
+        """The facts known among `keys`."""
+        wanted = sorted(set(keys))
+        if self._db is None or not wanted:
+            return {}
+        found: dict[str, str] = {}
+        try:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                found.update(
+                    self._db.execute(
+                        f"SELECT key, value FROM fact WHERE kind = ? AND key IN ({','.join('?' * len(chunk))})",
+                        [kind, *chunk],
+                    ).fetchall()
+                )
+        except sqlite3.Error:
+            return {}
+        return found
+
+    def put(self, kind: str, facts: Mapping[str, str]) -> None:
+        """Remember `facts`; failing to only costs a later run its time."""
+        if self._db is None or not facts:
+            return
+        with contextlib.suppress(sqlite3.Error), self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO fact VALUES (?, ?, ?)", [(kind, k, v) for k, v in facts.items()]
+            )
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+
+
+def key(*parts: str | bytes) -> str:
+    """The hash of `parts` in order: the key of a fact that depends on exactly these."""
+    digest = hashlib.sha256()
+    for part in parts:
+        _feed(digest, part.encode() if isinstance(part, str) else part)
+    return digest.hexdigest()
+
+
+def tool_identity() -> str:
+    """This tool's code and the kustomize binary: what every remembered fact depends on."""
+    return key(_FORMAT, __version__, _tool_digest(), _kustomize_identity())
+
+
 def cache_directory() -> Path | None:
     configured = os.environ.get(CACHE_ENV)
     if configured == "off":
@@ -130,6 +223,7 @@ def _feed(digest: hashlib._Hash, part: bytes) -> None:
     digest.update(part)
 
 
+@functools.cache
 def _tool_digest() -> str:
     """This tool's own code: a new release, or an edited checkout, never reuses an old record."""
     digest = hashlib.sha256()
@@ -151,17 +245,24 @@ def _kustomize_identity() -> str:
 
 
 def _files(repo: Path, pruned: Iterable[str]) -> list[str]:
-    """Every file under the directories (or the single files) a full run would prune."""
+    """Every file under the directories (or the single files) a full run would prune. os.walk, not pathlib:
+    for thousands of files, pathlib's objects cost more than the reads."""
     found = []
+    top = str(repo)
     for directory in pruned:
-        base = repo / directory
-        for path in [base] if base.is_file() else (p for p in base.rglob("*") if p.is_file()):
-            found.append(path.relative_to(repo).as_posix())
+        base = os.path.join(top, directory)
+        if os.path.isfile(base):
+            found.append(directory)
+            continue
+        for parent, _, names in os.walk(base, followlinks=True):
+            relative = os.path.relpath(parent, top).replace(os.sep, "/")
+            found += [f"{relative}/{name}" for name in names if os.path.isfile(os.path.join(parent, name))]
     return found
 
 
-def _read(path: Path) -> bytes | None:
+def _read(path: Path | str) -> bytes | None:
     try:
-        return path.read_bytes()
+        with open(path, "rb") as handle:
+            return handle.read()
     except OSError:
         return None

@@ -6,7 +6,9 @@ so `CommandError` keeps all four and prints them (pre-commit's `util.cmd_output`
 
 from __future__ import annotations
 
+import os
 import shlex
+import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,10 +39,25 @@ def run_cmd(
     timeout: float | None = None,
     env: dict[str, str] | None = None,
 ) -> str:
-    """Run `args` without a shell and return its stdout; raise CommandError unless it exits 0 in time (rc 124)."""
+    """Run `args` without a shell and return its stdout; raise CommandError unless it exits 0 in time (rc 124).
+
+    The program is found on PATH here and file descriptors are left to close-on-exec (Python opens every one
+    so), which lets subprocess start it with posix_spawn: otherwise the child is, until it execs, a second view
+    of this whole process, which memory polls (the benchmarks' peak with children) count twice.
+    """
+    bare = bool(args) and "/" not in args[0]  # a path is the child's to resolve, relative to its cwd
+    program = shutil.which(args[0], path=(env or os.environ).get("PATH")) if bare else None
     try:
         done = subprocess.run(
-            list(args), cwd=cwd, capture_output=True, text=True, check=False, timeout=timeout, env=env
+            list(args),
+            executable=program,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
+            env=env,
+            close_fds=False,
         )
     except subprocess.TimeoutExpired as e:
         raise CommandError(args, 124, _text(e.stdout), f"{_text(e.stderr)}\ntimed out after {timeout:.0f} s") from e

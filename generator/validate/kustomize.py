@@ -3,6 +3,13 @@
 `kustomize build DIR` when a kustomize binary is on PATH, else the copy built into
 kubectl (`kubectl kustomize DIR`). Validating kustomize's output rather than our own
 files catches what only the build shows: broken patches, name prefixes, namespaces.
+
+A *plain* kustomization (only `resources:`, each a regular file beside it: what this tool
+writes for every environment) transforms nothing: kustomize's build of it is the
+accumulation of its files' objects, and fails iff one file fails on its own or two
+objects share an id. So what kustomize makes of a file is a fact of the file's bytes,
+found by `build_files` for many files in one process (kustomize's cost grows faster than
+its input: fewer, smaller builds are cheaper) and remembered by the caller.
 """
 
 from __future__ import annotations
@@ -10,8 +17,12 @@ from __future__ import annotations
 import re
 import shlex
 import shutil
-from pathlib import Path
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path, PurePosixPath
 from typing import Any
+
+import yaml
 
 from generator import yamlio
 from generator.diagnostics import Diagnostic
@@ -56,3 +67,86 @@ def kustomize_output(directory: Path) -> str:
             )
         ) from e
     return output
+
+
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+_API_VERSION = "kustomize.config.k8s.io/v1beta1"
+# kustomize's own annotations (build metadata such as `config.kubernetes.io/origin`, which `build_files` uses
+# to tell which file an object came from): a file that writes them itself is always built as it stands.
+BUILD_ANNOTATIONS = b"config.kubernetes.io/"
+ORIGIN = "config.kubernetes.io/origin"
+
+
+def plain_resources(kustomization: Mapping[str, Any]) -> list[str] | None:
+    """The file names a plain kustomization lists, in order; None when it is anything more.
+
+    Plain: no key but apiVersion, kind (both kustomize's defaults, or both absent) and `resources`, a list
+    of distinct names of files in the kustomization's own directory (no subdirectory, base or URL).
+    """
+    if set(kustomization) - {"apiVersion", "kind", "resources"}:
+        return None
+    header = (kustomization.get("apiVersion"), kustomization.get("kind"))
+    if header not in ((None, None), (_API_VERSION, "Kustomization")):
+        return None
+    resources = kustomization.get("resources")
+    if not isinstance(resources, list) or not all(isinstance(r, str) for r in resources):
+        return None
+    names = [str(PurePosixPath(r)) for r in resources if not r.endswith("/")]
+    if len(set(names)) != len(resources) or any("/" in n or n in (".", "..") or ":" in n for n in names):
+        return None
+    return names
+
+
+def build_files(files: Mapping[str, bytes]) -> dict[str, list[dict[str, Any]]] | None:
+    """What kustomize makes of each file (named by the caller, unique, no slash), all built in one process;
+    None when that build fails (one of the files fails, or two share an object id).
+
+    The files go into a scratch directory under a kustomization that lists them all and asks for origin
+    annotations, which say the file each object came from; they are removed again, as the plain build does.
+    """
+    with tempfile.TemporaryDirectory(prefix="kserve-gitops-files-") as scratch:
+        for name, content in files.items():
+            (Path(scratch) / name).write_bytes(content)
+        listing = {"resources": sorted(files), "buildMetadata": ["originAnnotations"]}
+        (Path(scratch) / "kustomization.yaml").write_text(yaml.safe_dump(listing), encoding="utf-8")
+        try:
+            documents = yamlio.load_all(run_cmd([*kustomize_command(), scratch]))
+        except (CommandError, yaml.YAMLError):
+            return None
+    found: dict[str, list[dict[str, Any]]] = {name: [] for name in files}
+    for document in documents:
+        origin = _pop_origin(document)
+        if origin not in found:
+            return None
+        found[origin].append(document)
+    return found
+
+
+def _pop_origin(document: Any) -> str | None:
+    """The file named by the object's origin annotation, removed (and `annotations` with it when left empty)."""
+    metadata = document.get("metadata") if isinstance(document, dict) else None
+    if not isinstance(metadata, dict) or not isinstance(annotations := metadata.get("annotations"), dict):
+        return None
+    if not isinstance(origin := annotations.pop(ORIGIN, None), str):
+        return None
+    if not annotations:
+        del metadata["annotations"]
+    try:
+        path = yaml.safe_load(origin).get("path")
+    except (yaml.YAMLError, AttributeError):
+        return None
+    return path if isinstance(path, str) else None
+
+
+def shared_ids(objects: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether two objects might share a kustomize resource id: the same kind and name (kustomize also compares
+    group, version and namespace; ignoring them can only send a build the long way, never pass a failing one)."""
+    seen: set[tuple[str, str]] = set()
+    for obj in objects:
+        metadata = obj.get("metadata")
+        name = metadata.get("name") if isinstance(metadata, Mapping) else None
+        key = (str(obj.get("kind")), str(name))
+        if key in seen:
+            return True
+        seen.add(key)
+    return False

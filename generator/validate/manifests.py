@@ -8,17 +8,21 @@ KServe's own rules for InferenceServices.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from pathlib import Path
+from importlib import metadata
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
 
 from generator import yamlio
+from generator.cache import Store, key, tool_identity
 from generator.crds.sources import CRD_LOCK_FILE
 from generator.diagnostics import Diagnostic
 from generator.errors import UserError
@@ -29,10 +33,19 @@ from generator.spec.yaml_lines import load as load_yaml
 from generator.validate.core_kinds import load_core_schemas
 from generator.validate.crds import CrdSchemas, load_crd_schemas
 from generator.validate.kserve_rules import PINNED_BY_DEFAULT, check_inference_service
-from generator.validate.kustomize import kustomize_build
+from generator.validate.kustomize import (
+    BUILD_ANNOTATIONS,
+    KUSTOMIZATION_FILES,
+    build_files,
+    kustomize_build,
+    plain_resources,
+    shared_ids,
+)
 from generator.validate.schema_errors import LineOf
 
 CRD_RULE = "crd-schema"
+BATCH = 200  # files per kustomize process: ~1.4 ms each at 200-300 (more below: start-up; above: superlinear)
+BUILDERS = 2  # kustomize processes at once (~66 MB each at BATCH files)
 
 
 def checks(crd_dir: Path) -> Callable[[Mapping[str, bytes], Platform], list[Diagnostic]]:
@@ -40,11 +53,8 @@ def checks(crd_dir: Path) -> Callable[[Mapping[str, bytes], Platform], list[Diag
 
     def validate(files: Mapping[str, bytes], platform: Platform) -> list[Diagnostic]:
         crds, found = _crds(crd_dir, required=False)
-        with tempfile.TemporaryDirectory(prefix="kserve-gitops-build-") as scratch:
-            for path, content in files.items():
-                (Path(scratch) / path).parent.mkdir(parents=True, exist_ok=True)
-                (Path(scratch) / path).write_bytes(content)
-            found += check_tree(Path(scratch), sorted(files), crds, platform.kubernetes_version, platform.kserve)
+        with _Tree(files=files) as tree, contextlib.closing(Store.open()) as store:
+            found += _check_tree(tree, sorted(files), crds, platform, store)
         return sorted(set(found))
 
     return validate
@@ -55,7 +65,9 @@ def tree_checks(crd_dir: Path) -> Callable[[Path, list[str], Platform], list[Dia
 
     def validate(root: Path, paths: list[str], platform: Platform) -> list[Diagnostic]:
         crds, found = _crds(crd_dir, required=True)
-        return sorted(set(found + check_tree(root, paths, crds, platform.kubernetes_version, platform.kserve)))
+        with _Tree(root=root) as tree, contextlib.closing(Store.open()) as store:
+            found += _check_tree(tree, paths, crds, platform, store)
+        return sorted(set(found))
 
     return validate
 
@@ -71,37 +83,49 @@ class CheckContext:
     kserve: KServeRelease = PINNED_BY_DEFAULT
 
 
-def check_tree(
-    root: Path,
-    paths: Iterable[str],
-    crds: CrdSchemas | None,
-    k8s_version: str,
-    kserve: KServeRelease = PINNED_BY_DEFAULT,
-) -> list[Diagnostic]:
-    """Build each kustomization under `root`; check every object once, located in its source file.
+@dataclass(frozen=True)
+class _Crds:
+    """CRD schemas, loaded on first need (a run whose objects are all known clean needs none), and the hash of
+    the files they come from (what a remembered verdict depends on)."""
+
+    load: Callable[[], CrdSchemas | None]
+    identity: str
+
+
+def check_tree(root: Path, paths: Iterable[str], crds: CrdSchemas | None, platform: Platform) -> list[Diagnostic]:
+    """Build each kustomization under `root`; check every object once, located in its source file."""
+    with _Tree(root=root) as tree:
+        return _check_tree(tree, paths, _Crds(lambda: crds, ""), platform, Store.off())
+
+
+def _check_tree(tree: _Tree, paths: Iterable[str], crds: _Crds, platform: Platform, store: Store) -> list[Diagnostic]:
+    """Build each kustomization; check every object once, located in its source file. `store`: facts of content
+    remembered by earlier runs (what kustomize makes of a file, objects that passed every check).
 
     A kustomization that only aggregates directories built here (the root one) is not built again: building
     it would repeat every object (for 3,000 objects, 17 s of kustomize), and the one way it can fail where its
     parts build, the same object twice, is checked directly.
     """
     ordered = sorted(paths)
-    sources, found = _sources(root, ordered)
-    context = CheckContext(crds, k8s_version, _storage_prefixes(s.obj for s in sources.values()), kserve)
     builds = [str(Path(p).parent) for p in ordered if p.endswith("kustomization.yaml")]
-    aggregates = {b: dirs for b in builds if (dirs := _aggregated(root, b, builds)) is not None}
+    aggregates = {b: dirs for b in builds if (dirs := _aggregated(tree, b, builds)) is not None}
+    tool = tool_identity() if store.enabled else ""
+    with ThreadPoolExecutor(max_workers=BUILDERS) as pool:
+        builder = _Builder(tree, pool, store, tool)
+        builder.start([b for b in builds if b not in aggregates])  # kustomize runs while the sources are read
+        sources, found = _sources(tree, ordered, store, tool)
+        results = builder.finish()
+    prefixes = _storage_prefixes(s.obj for s in sources.values())
+    checker = _Checker(crds, platform, prefixes, store, tool)
     built: dict[str, list[tuple[str, str, str, str]]] = {}
-    seen: set[str] = set()
-    for build, objects, problems in _build_all(root, [b for b in builds if b not in aggregates]):
-        if problems:
-            found += [replace(d, file=(Path(build) / "kustomization.yaml").as_posix()) for d in problems]
+    for build, result in results.items():
+        if result.problems:
+            found += [replace(d, file=(Path(build) / "kustomization.yaml").as_posix()) for d in result.problems]
             continue
-        built[build] = [_identity(obj) for obj in objects]
-        for obj in objects:
+        built[build] = [_identity(obj) for obj in result.objects]
+        for obj in result.objects:
             source = sources.pop(_identity(obj), None) or _Source(f"{build}/ (kustomize build)", obj, None)
-            key = json.dumps(obj, sort_keys=True)
-            if key not in seen:
-                seen.add(key)
-                found += check_object(obj, context, file=source.file, line_of=source.line_of)
+            checker.add(obj, source)
     for build, dirs in aggregates.items():
         found += _duplicates(build, {d: built.get(d, []) for d in dirs})
     for source in sources.values():
@@ -113,29 +137,231 @@ def check_tree(
                 hint="list it under `resources:` of its directory's kustomization.yaml",
             )
         )
-        found += check_object(source.obj, context, file=source.file, line_of=source.line_of)
-    return found
+        checker.add(source.obj, source)
+    return found + checker.findings()
 
 
-def _build_all(root: Path, builds: list[str]) -> list[tuple[str, list[dict[str, Any]], list[Diagnostic]]]:
-    """Every kustomize build at once (each is a process of its own), results in the order asked."""
+class _Tree:
+    """The files to check: on disk under `root`, or in memory (`files`), written to a scratch directory only
+    if kustomize must read them where they are (a kustomization built as it stands)."""
 
-    def one(build: str) -> tuple[str, list[dict[str, Any]], list[Diagnostic]]:
-        try:
-            return build, kustomize_build(root / build), []
-        except UserError as exc:
-            return build, [], list(exc.diagnostics)
+    def __init__(self, *, root: Path | None = None, files: Mapping[str, bytes] | None = None) -> None:
+        self._root, self._files = root, files
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
 
-    with ThreadPoolExecutor(max_workers=max(1, min(len(builds), 4))) as pool:
-        return list(pool.map(one, builds))
+    def __enter__(self) -> _Tree:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._scratch is not None:
+            self._scratch.cleanup()
+
+    def read(self, path: str) -> bytes:
+        """The bytes of a YAML file; raises OSError (a missing file, or one yamlio refuses) or UnicodeDecodeError."""
+        if self._files is None:
+            assert self._root is not None
+            return yamlio.read_text(self._root / path).encode("utf-8")
+        if path not in self._files:
+            raise FileNotFoundError(path)
+        return self._files[path]
+
+    def is_file(self, path: str) -> bool:
+        """A regular file (not a link, which kustomize may refuse to follow)."""
+        if self._files is not None:
+            return path in self._files
+        assert self._root is not None
+        full = self._root / path
+        return full.is_file() and not full.is_symlink()
+
+    def directory(self) -> Path:
+        """A directory holding the tree, for a real kustomize build."""
+        if self._files is None:
+            assert self._root is not None
+            return self._root
+        if self._scratch is None:
+            self._scratch = tempfile.TemporaryDirectory(prefix="kserve-gitops-build-")
+            for path, content in self._files.items():
+                (Path(self._scratch.name) / path).parent.mkdir(parents=True, exist_ok=True)
+                (Path(self._scratch.name) / path).write_bytes(content)
+        return Path(self._scratch.name)
 
 
-def _aggregated(root: Path, build: str, builds: list[str]) -> list[str] | None:
-    """The directories a kustomization lists, if it lists nothing else and each is built here; else None."""
+@dataclass(frozen=True)
+class Built:
+    """A kustomization's objects as `kustomize build` prints them (in any order), or kustomize's error;
+    `assembled` when they were put together from what kustomize makes of each file (a plain kustomization)."""
+
+    objects: list[dict[str, Any]]
+    problems: list[Diagnostic]
+    assembled: bool = False
+
+
+def build_kustomizations(root: Path, builds: Iterable[str], store: Store = Store.off()) -> dict[str, Built]:  # noqa: B008 -- frozen
+    """What kustomize builds of each kustomization directory `builds` (relative to `root`)."""
+    with _Tree(root=root) as tree, ThreadPoolExecutor(max_workers=BUILDERS) as pool:
+        builder = _Builder(tree, pool, store, tool_identity() if store.enabled else "")
+        builder.start(sorted(builds))
+        return builder.finish()
+
+
+class _Builder:
+    """Every kustomization's objects, as `kustomize build` makes them, at the cost of what changed.
+
+    Plain kustomizations (kustomize.plain_resources) are assembled from what kustomize makes of each file:
+    remembered in the store, or built in batches of files not seen before, at most BUILDERS processes at
+    once. Anything else, and any plain one that fails that way (a file kustomize refuses, two objects that
+    may share an id), is built as it stands, so the user sees kustomize's own error.
+    """
+
+    def __init__(self, tree: _Tree, pool: ThreadPoolExecutor, store: Store, tool: str) -> None:
+        self._tree, self._pool, self._store, self._tool = tree, pool, store, tool
+        self._plain: dict[str, list[str]] = {}  # build -> the content key of each of its files
+        self._batches: list[tuple[list[str], Future[dict[str, list[dict[str, Any]]] | None]]] = []
+        self._whole: dict[str, Future[Built]] = {}
+        self._known: dict[str, list[dict[str, Any]]] = {}
+
+    def start(self, builds: list[str]) -> None:
+        contents: dict[str, bytes] = {}
+        for build in builds:
+            files = self._plain_files(build)
+            if files is None:
+                self._build_whole(build)
+                continue
+            keys = []
+            for path, content in files:
+                name = key(self._tool, content) + PurePosixPath(path).suffix
+                contents[name] = content
+                keys.append(name)
+            self._plain[build] = keys
+        remembered = self._store.get("build", contents)
+        self._known = {name: json.loads(value) for name, value in remembered.items()}
+        unknown = sorted(set(contents) - set(self._known))
+        count = -(-len(unknown) // BATCH)
+        for index in range(count):
+            names = unknown[index::count]
+            self._batches.append((names, self._pool.submit(build_files, {n: contents[n] for n in names})))
+
+    def finish(self) -> dict[str, Built]:
+        """Each build's objects (in kustomize's order for builds as they stand) or its problems, in build order."""
+        failed: set[str] = set()
+        learned: dict[str, str] = {}
+        for names, future in self._batches:
+            try:
+                batch = future.result()
+            except UserError:  # no kustomize at all: each kustomization says so, as its own build would
+                batch = None
+            if batch is None:
+                failed.update(names)
+                continue
+            self._known.update(batch)
+            learned.update({n: text for n, found in batch.items() if (text := _json(found)) is not None})
+        self._store.put("build", learned)
+        assembled: dict[str, Built] = {}
+        for build, names in self._plain.items():
+            objects = [obj for n in names if n not in failed for obj in self._known[n]]
+            if failed.intersection(names) or shared_ids(objects):
+                self._build_whole(build)
+            else:
+                assembled[build] = Built(objects, [], assembled=True)
+        results = {**assembled, **{build: future.result() for build, future in self._whole.items()}}
+        return {build: results[build] for build in sorted(results)}
+
+    def _plain_files(self, build: str) -> list[tuple[str, bytes]] | None:
+        """The files of a plain kustomization with their bytes; None for any other."""
+        directory = PurePosixPath(build)
+        if any(self._tree.is_file(str(directory / n)) for n in KUSTOMIZATION_FILES[1:]):
+            return None  # kustomize refuses a directory with two
+        kustomization = _kustomization(self._tree, build)
+        names = plain_resources(kustomization) if isinstance(kustomization, dict) else None
+        if names is None:
+            return None
+        files = []
+        for name in names:
+            path = str(directory / name)
+            try:
+                content = self._tree.read(path) if self._tree.is_file(path) else None
+            except (OSError, UnicodeDecodeError):
+                content = None
+            if content is None or BUILD_ANNOTATIONS in content:
+                return None
+            files.append((path, content))
+        return files
+
+    def _build_whole(self, build: str) -> None:
+        directory = self._tree.directory() / build
+
+        def one() -> Built:
+            try:
+                return Built(kustomize_build(directory), [])
+            except UserError as exc:
+                return Built([], list(exc.diagnostics))
+
+        self._whole[build] = self._pool.submit(one)
+
+
+def _json(value: Any) -> str | None:
+    """`value` as JSON, if JSON gives it back unchanged (no dates, no non-string keys)."""
     try:
-        kustomization = yamlio.load(yamlio.read_text(root / build / "kustomization.yaml")) or {}
-    except (yaml.YAMLError, OSError, UnicodeDecodeError):
-        return None  # kustomize itself says what is wrong with it
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        return None
+    return text if json.loads(text) == value else None
+
+
+class _Checker:
+    """Every distinct object checked once; an object that passed every check under the same context (CRDs,
+    Kubernetes version, storage prefixes, this tool) is remembered clean and not checked again. Objects with
+    findings are always checked again: their findings carry file and line."""
+
+    def __init__(self, crds: _Crds, platform: Platform, prefixes: tuple[str, ...], store: Store, tool: str) -> None:
+        self._crds, self._store = crds, store
+        self._k8s_version, self._kserve, self._prefixes = platform.kubernetes_version, platform.kserve, prefixes
+        self._context = (
+            key(tool, crds.identity, self._k8s_version, self._kserve.tag, *prefixes, *_library_versions())
+            if store.enabled
+            else ""
+        )
+        self._pending: dict[str, tuple[Mapping[str, Any], _Source]] = {}
+
+    def add(self, obj: Mapping[str, Any], source: _Source) -> None:
+        self._pending.setdefault(json.dumps(obj, sort_keys=True), (obj, source))
+
+    def findings(self) -> list[Diagnostic]:
+        keys = {canonical: key(self._context, canonical) for canonical in self._pending} if self._store.enabled else {}
+        clean = self._store.get("clean", keys.values())
+        found: list[Diagnostic] = []
+        passed: dict[str, str] = {}
+        context: CheckContext | None = None
+        for canonical, (obj, source) in self._pending.items():
+            if keys.get(canonical) in clean:
+                continue
+            context = context or CheckContext(self._crds.load(), self._k8s_version, self._prefixes, self._kserve)
+            problems = check_object(obj, context, file=source.file, line_of=source.line_of)
+            if problems:
+                found += problems
+            elif canonical in keys:
+                passed[keys[canonical]] = ""
+        self._store.put("clean", passed)
+        return found
+
+
+def _library_versions() -> list[str]:
+    """The validators' versions: a new jsonschema or kubernetes-validate may judge an object differently."""
+    return [f"{name}=={metadata.version(name)}" for name in ("jsonschema", "kubernetes-validate", "PyYAML")]
+
+
+def _kustomization(tree: _Tree, build: str) -> Any:
+    """The directory's kustomization.yaml parsed, or None when it is anything but plain YAML (then only kustomize
+    reads it)."""
+    try:
+        return yaml.load(tree.read((PurePosixPath(build) / "kustomization.yaml").as_posix()), Loader=_Plain)
+    except (_Unusual, yaml.YAMLError, OSError, UnicodeDecodeError):
+        return None
+
+
+def _aggregated(tree: _Tree, build: str, builds: list[str]) -> list[str] | None:
+    """The directories a kustomization lists, if it lists nothing else and each is built here; else None."""
+    kustomization = _kustomization(tree, build) or {}  # when unreadable, kustomize itself says what is wrong
     resources = kustomization.get("resources", []) if isinstance(kustomization, dict) else []
     if not resources or set(kustomization) - {"apiVersion", "kind", "resources"}:
         return None
@@ -168,28 +394,41 @@ class _Source:
     line_of: LineOf | None
 
 
-def _sources(root: Path, paths: Iterable[str]) -> tuple[dict[tuple[str, str, str, str], _Source], list[Diagnostic]]:
-    """Every manifest file parsed, keyed by the object's identity, so built objects map back to file:line."""
-    sources: dict[tuple[str, str, str, str], _Source] = {}
+def _sources(
+    tree: _Tree, paths: Iterable[str], store: Store, tool: str
+) -> tuple[dict[tuple[str, str, str, str], _Source], list[Diagnostic]]:
+    """Every manifest file parsed, keyed by the object's identity, so built objects map back to file:line.
+    A file parsed before without a problem is taken from the store."""
+    wanted = [p for p in paths if p.endswith(".yaml") and not p.endswith("kustomization.yaml") and p != LOCK_FILE]
+    texts: dict[str, str] = {}
     problems: list[Diagnostic] = []
-    for path in paths:
-        if path.endswith(".yaml") and not path.endswith("kustomization.yaml") and path != LOCK_FILE:
-            try:
-                text = yamlio.read_text(root / path)
-            except (OSError, UnicodeDecodeError) as exc:
-                problems.append(
-                    Diagnostic(
-                        file=path,
-                        message=f"cannot read: {exc}",
-                        rule="manifest",
-                        hint="render it again with `kserve-gitops generate`",
-                    )
+    for path in wanted:
+        try:
+            texts[path] = tree.read(path).decode("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(
+                Diagnostic(
+                    file=path,
+                    message=f"cannot read: {exc}",
+                    rule="manifest",
+                    hint="render it again with `kserve-gitops generate`",
                 )
-                continue
+            )
+    keys = {path: key(tool, text) for path, text in texts.items()} if store.enabled else {}
+    remembered = store.get("source", keys.values())
+    learned: dict[str, str] = {}
+    sources: dict[tuple[str, str, str, str], _Source] = {}
+    for path, text in texts.items():
+        if (known := remembered.get(keys.get(path, ""))) is not None:
+            obj: Mapping[str, Any] | None = json.loads(known)
+        else:
             obj, found = _parse(text, path)
             problems += found
-            if obj is not None:
-                sources[_identity(obj)] = _Source(path, obj, _Lines(text, path))
+            if obj is not None and path in keys and (saved := _json(obj)) is not None:
+                learned[keys[path]] = saved
+        if obj is not None:
+            sources[_identity(obj)] = _Source(path, obj, _Lines(text, path))
+    store.put("source", learned)
     return sources, problems
 
 
@@ -293,14 +532,16 @@ class _Lines:
         return self._line_of(json_path)
 
 
-def _crds(crd_dir: Path, required: bool) -> tuple[CrdSchemas | None, list[Diagnostic]]:
+def _crds(crd_dir: Path, required: bool) -> tuple[_Crds, list[Diagnostic]]:
     # a directory holding only the lock was never fetched
-    if crd_dir.is_dir() and any(p.name != CRD_LOCK_FILE for p in crd_dir.rglob("*.yaml")):
-        return load_crd_schemas(crd_dir), []
+    files = sorted(p for p in crd_dir.rglob("*") if p.is_file()) if crd_dir.is_dir() else []
+    if any(p.suffix == ".yaml" and p.name != CRD_LOCK_FILE for p in files):
+        identity = key(*(part for p in files for part in (p.relative_to(crd_dir).as_posix(), p.read_bytes())))
+        return _Crds(functools.partial(load_crd_schemas, crd_dir), identity), []
     missing = Diagnostic(
         message=f"no CRDs in {crd_dir}: manifests were not checked against the KServe and Argo CD CRD schemas",
         hint="run `kserve-gitops schemas fetch`, or pass --crd-dir DIR with the KServe and Argo CD CRDs",
         severity="error" if required else "warning",
         rule=CRD_RULE,
     )
-    return None, [missing]
+    return _Crds(lambda: None, "<none>"), [missing]

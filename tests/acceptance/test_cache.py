@@ -108,3 +108,35 @@ def test_a_changed_crd_or_a_deleted_cache_takes_the_full_path(tmp_path: Path, cl
     shutil.rmtree(cache)
     assert cli(*render).out == "nothing to change\n"
     assert len(list(cache.glob("*.json"))) == 1
+
+
+def test_facts_remembered_under_other_crds_or_other_bytes_never_hide_a_finding(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    """The store remembers what kustomize made of each file and which objects passed every check; a changed CRD
+    or a hand-edited file must still give the findings and exit codes of a run without any cache."""
+    repo, cache = copy_example(tmp_path / "repo"), str(tmp_path / "cache")
+    renamed = tmp_path / "crds-renamed"
+    shutil.copytree(CRDS[1], renamed)
+    isvc_crd = renamed / "kserve" / "serving.kserve.io_inferenceservices.yaml"
+    isvc_crd.write_text(isvc_crd.read_text().replace(" storageUri:", " storageUriRenamed:"))
+
+    def both(*args: str) -> Result:
+        os.environ[CACHE_ENV] = cache
+        cached = cli(*args, "--repo", str(repo))
+        os.environ[CACHE_ENV] = "off"
+        assert cli(*args, "--repo", str(repo)) == cached, args
+        return cached
+
+    for command in ("validate", "render"):
+        assert both(command, *CRDS).code == 0  # every object remembered clean
+        stricter = both(command, "--crd-dir", str(renamed))
+        assert stricter.code == 1
+        assert "storageUri" in stricter.out + stricter.err
+    output = repo / "environments/prod/wine-classifier.yaml"
+    output.write_text(output.read_text().replace("storageUri:", "storageURI:"))
+    typo = both("validate", *CRDS)
+    assert typo.code == 1
+    assert "environments/prod/wine-classifier.yaml" in typo.out + typo.err
+    output.write_text(output.read_text().replace("kind: InferenceService", "kind: InferenceService\nkind: Twice"))
+    assert both("validate", *CRDS).code == 1

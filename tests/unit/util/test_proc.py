@@ -32,3 +32,14 @@ def test_missing_program_is_a_command_error_with_exit_code_127(tmp_path: Path) -
 
     assert failure.value.rc == 127
     assert "no-such-tool" in str(failure.value)
+
+
+def test_a_program_is_found_on_the_path_given_and_a_relative_one_from_the_childs_cwd(tmp_path: Path) -> None:
+    tool = tmp_path / "tool"
+    tool.write_text('#!/bin/sh\necho "$1 from $(pwd)"\n')
+    tool.chmod(0o755)
+    assert run_cmd(["tool", "on-path"], env={"PATH": str(tmp_path)}) == f"on-path from {Path.cwd()}\n"
+    assert run_cmd(["./tool", "relative"], cwd=tmp_path) == f"relative from {tmp_path}\n"
+    with pytest.raises(CommandError) as failure:
+        run_cmd(["no-such-tool-anywhere"], env={"PATH": str(tmp_path)})
+    assert failure.value.rc == 127

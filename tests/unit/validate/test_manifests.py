@@ -13,6 +13,8 @@ from generator.validate.crds import CrdSchemas
 from generator.validate.manifests import check_tree, checks
 from tests.unit.validate.conftest import MLFLOW_ISVC
 
+PLATFORM = Platform(kubernetes_version="1.33")  # what these trees are checked against
+
 STORAGE_CONTAINER: dict[str, Any] = {
     "apiVersion": "serving.kserve.io/v1alpha1",
     "kind": "ClusterStorageContainer",
@@ -38,22 +40,24 @@ def _registry_isvc() -> dict[str, Any]:
 
 
 def test_valid_tree_has_no_findings(tmp_path: Path, crds: CrdSchemas) -> None:
-    assert check_tree(tmp_path, _tree(tmp_path, {"fraud.yaml": MLFLOW_ISVC}), crds, "1.33") == []
+    assert check_tree(tmp_path, _tree(tmp_path, {"fraud.yaml": MLFLOW_ISVC}), crds, PLATFORM) == []
 
 
 def test_findings_point_at_the_source_file_and_line(tmp_path: Path, crds: CrdSchemas) -> None:
     isvc = copy.deepcopy(MLFLOW_ISVC)
     isvc["spec"]["predictor"]["model"]["storageURI"] = isvc["spec"]["predictor"]["model"].pop("storageUri")
-    (finding,) = check_tree(tmp_path, _tree(tmp_path, {"fraud.yaml": isvc}), crds, "1.33")
+    (finding,) = check_tree(tmp_path, _tree(tmp_path, {"fraud.yaml": isvc}), crds, PLATFORM)
     assert (finding.file, finding.path) == ("fraud.yaml", "$.spec.predictor.model.storageURI")
     assert finding.line > 1
 
 
 def test_models_uri_needs_a_storage_container_that_claims_its_prefix(tmp_path: Path, crds: CrdSchemas) -> None:
-    alone = check_tree(tmp_path, _tree(tmp_path, {"fraud.yaml": _registry_isvc()}), crds, "1.33")
+    alone = check_tree(
+        tmp_path, _tree(tmp_path, {"fraud.yaml": _registry_isvc()}), crds, Platform(kubernetes_version="1.33")
+    )
     assert [f.rule for f in alone] == ["kserve-storage-uri"]
     with_container = _tree(tmp_path, {"fraud.yaml": _registry_isvc(), "storage.yaml": STORAGE_CONTAINER})
-    assert check_tree(tmp_path, with_container, crds, "1.33") == []
+    assert check_tree(tmp_path, with_container, crds, PLATFORM) == []
 
 
 def test_root_that_aggregates_environments_is_checked_without_building_it_again(
@@ -64,7 +68,7 @@ def test_root_that_aggregates_environments_is_checked_without_building_it_again(
         (tmp_path / env).mkdir()
         paths += [f"{env}/{p}" for p in _tree(tmp_path / env, {"fraud.yaml": MLFLOW_ISVC})]
     (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump({"resources": ["dev", "prod"]}))
-    (finding,) = check_tree(tmp_path, ["kustomization.yaml", *paths], crds, "1.33")
+    (finding,) = check_tree(tmp_path, ["kustomization.yaml", *paths], crds, PLATFORM)
     assert finding.file == "kustomization.yaml"
     assert finding.message.startswith("InferenceService ml-prod/fraud comes from both dev and prod")
 
