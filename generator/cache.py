@@ -27,13 +27,16 @@ import os
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from generator import __version__
 from generator.diagnostics import Diagnostic
-from generator.yamlio import is_generated
+from generator.yamlio import dump, is_generated
 
 CACHE_ENV = "KSERVE_GITOPS_CACHE_DIR"
 _FORMAT = "1"
@@ -192,6 +195,45 @@ class Store:
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
+
+
+class DumpMemory:
+    """`yamlio.dump` that remembers: the bytes of documents an earlier run dumped are looked up by the hash of
+    the documents' JSON (which keeps key order and tells 1, "1" and true apart), this tool's code and the YAML
+    library, instead of being emitted again. Documents JSON cannot express exactly are dumped every time.
+
+    Emitting is most of rendering: a run that changes one model out of a thousand then emits one model's files.
+    """
+
+    KIND = "dump"
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._identity = key(tool_identity(), yaml.__version__, str(yaml.__with_libyaml__)) if store.enabled else ""
+        self._learned: dict[str, str] = {}
+
+    @classmethod
+    @contextlib.contextmanager
+    def open(cls) -> Iterator[DumpMemory]:
+        """A memory for one run; what it learned is stored when the run's rendering is done."""
+        with contextlib.closing(Store.open()) as store:
+            memory = cls(store)
+            yield memory
+            store.put(cls.KIND, memory._learned)
+
+    def __call__(self, documents: Sequence[Any], comment: str = "") -> bytes:
+        if not self._store.enabled:
+            return dump(documents, comment)
+        try:
+            fact = key(self._identity, comment, json.dumps(documents, allow_nan=False))
+        except (TypeError, ValueError):
+            return dump(documents, comment)  # not JSON (a date, a float NaN): no key says it exactly
+        known = self._learned.get(fact) or self._store.get(self.KIND, [fact]).get(fact)
+        if known is not None:
+            return known.encode("utf-8")
+        written = dump(documents, comment)
+        self._learned[fact] = written.decode("utf-8")
+        return written
 
 
 def key(*parts: str | bytes) -> str:

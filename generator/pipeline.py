@@ -17,7 +17,7 @@ from typing import Any
 
 from generator import diagnostics, progress, repo_lock, scaffold
 from generator import status as status_rows
-from generator.cache import Memo
+from generator.cache import DumpMemory, Memo
 from generator.compat import load as compat_load
 from generator.compat import run as compat_run
 from generator.diagnostics import Diagnostic, json_path
@@ -42,7 +42,7 @@ from generator.platform.runtimes import RuntimeImage
 from generator.propose import publish as propose_publish
 from generator.propose.plan import Change
 from generator.registry.base import Deployment, ModelInfo, ModelVersion, Query, Registered, Registry, Resolution
-from generator.render.tree import ARGOCD_DIR, CLUSTER_DIR, ENVIRONMENTS_DIR, ROOT_KUSTOMIZATION, render
+from generator.render.tree import ARGOCD_DIR, CLUSTER_DIR, ENVIRONMENTS_DIR, ROOT_KUSTOMIZATION, generated, render
 from generator.spec import SPEC_FILE
 from generator.spec import edit as spec_edit
 from generator.spec.load import load_spec, parse_spec
@@ -128,7 +128,7 @@ def render_tree(repo: Path, crds: Path, memo: Memo = Memo.off(), *, check: bool 
     unchanged is answered from the record (it is frozen, hence the default)."""
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
     current = _read_lock(repo)
-    files = render(spec, current)
+    files = _manifests(spec, current)
     warnings += _check(files, crds, spec.platform)
     memo.remember(files, RENDERED, warnings)
     return _settled(repo, Outcome(plan(repo, files, RENDERED), warnings, current), check=check)
@@ -148,7 +148,7 @@ def generate(
     `memo` as for `render_tree`, only without `update` or `check` (those ask the registry every time)."""
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
     new, gated = _gated_relock(spec, _read_lock(repo), update, registry, facts, verify=check)
-    files = {LOCK_FILE: lock_io.dumps(new), **render(spec, new)}
+    files = _generated(spec, new)
     warnings += gated + _check(files, crds, spec.platform) + _compat_warnings(spec, new)
     if update == Update() and not check:
         memo.remember(files, RENDERED, warnings)
@@ -177,7 +177,7 @@ def _edit(repo: Path, change: Callable[[str], str], registry: RegistryFactory, c
     edited = change(text)
     spec, warnings = parse_spec(edited, SPEC_FILE)
     new = _relock(spec, _read_lock(repo), Update(), registry)
-    files = {LOCK_FILE: lock_io.dumps(new), **render(spec, new)}
+    files = _generated(spec, new)
     warnings += _check(files, crds, spec.platform)
     files[SPEC_FILE] = edited.encode("utf-8")
     return Outcome(plan(repo, files, RENDERED, edited=[SPEC_FILE]), warnings, new)
@@ -222,6 +222,18 @@ def _existing(path: Path) -> bytes | None:
         return None  # a directory in a file's place is left to `plan`, which refuses it
 
 
+def _generated(spec: Spec, lock: Lock) -> dict[str, bytes]:
+    """models.lock and every manifest, emitted with the memory of earlier runs (only what changed is emitted)."""
+    with DumpMemory.open() as dump:
+        return generated(spec, lock, dump)
+
+
+def _manifests(spec: Spec, lock: Lock) -> dict[str, bytes]:
+    """Every manifest, emitted as by `_generated`."""
+    with DumpMemory.open() as dump:
+        return render(spec, lock, dump)
+
+
 def _compat_warnings(spec: Spec, lock: Lock) -> list[Diagnostic]:
     """What may not load on its runtime but is not refused (errors were refused while locking)."""
     return diagnostics.warnings(compatibility(spec, lock))
@@ -229,7 +241,7 @@ def _compat_warnings(spec: Spec, lock: Lock) -> list[Diagnostic]:
 
 def _drift(repo: Path, spec: Spec, current: Lock) -> list[Diagnostic]:
     try:
-        files = render(spec, current)
+        files = _manifests(spec, current)
     except LockError as exc:
         return list(exc.diagnostics)
     planned = plan(repo, files, RENDERED)
@@ -592,7 +604,7 @@ def record_image(repo: Path, model: str, version: str, digest: str, *, crds: Pat
     lock_images.check_digest(digest)
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
     new = lock_images.record(spec, _read_lock(repo), model, version, digest)
-    files = {LOCK_FILE: lock_io.dumps(new), **render(spec, new)}
+    files = _generated(spec, new)
     warnings += _check(files, crds, spec.platform)
     return _settled(repo, Outcome(plan(repo, files, RENDERED), warnings, new), check=False)
 

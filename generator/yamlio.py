@@ -23,7 +23,7 @@ Writing keeps a stable key order, no aliases and `\\n` endings.
 from __future__ import annotations
 
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -339,6 +339,9 @@ def header(*lines: str) -> str:
     """The comment that marks a file as ours; only files starting with it are ever deleted."""
     first, *rest = lines
     return f"{GENERATED_MARK} {first}\n" + "".join(f"# {line}\n" for line in rest)
+
+
+Dump = Callable[[Sequence[Any], str], bytes]  # `dump`, or one that remembers what it wrote (cache.DumpMemory)
 
 
 def dump(documents: Sequence[Any], comment: str = "") -> bytes:

@@ -20,7 +20,7 @@ from generator.spec.model import REF_KINDS, Ref
 from generator.spec.yaml_lines import Positions
 from generator.spec.yaml_lines import load as load_yaml
 from generator.util import schema_check
-from generator.yamlio import dump, header
+from generator.yamlio import Dump, dump, header
 
 LOCK_VERSION = 1
 HEADER = header(
@@ -103,7 +103,8 @@ def _quick_validator() -> jsonschema_rs.Validator:
     return jsonschema_rs.validator_for(_SCHEMA)
 
 
-def dumps(lock: Lock) -> bytes:
+def dumps(lock: Lock, dump: Dump = dump) -> bytes:
+    """The lock file's bytes; `dump` as for render."""
     models: dict[str, dict[str, Any]] = {}
     for (model, env), entry in sorted(lock.entries.items()):
         models.setdefault(model, {})[env] = {

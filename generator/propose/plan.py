@@ -15,13 +15,11 @@ from typing import Literal
 
 from generator.gate.evaluate import Verdict
 from generator.gate.review import GateReview, Move
-from generator.lock import LOCK_FILE
-from generator.lock import io as lock_io
 from generator.lock.model import Lock, LockEntry
 from generator.lock.resolve import Update
 from generator.propose import body
 from generator.registry.runs import RunDetails
-from generator.render.tree import ENVIRONMENTS_DIR, render
+from generator.render.tree import ENVIRONMENTS_DIR, generated
 from generator.spec.model import Spec, Target
 
 Group = Literal["env", "model", "all"]
@@ -140,7 +138,7 @@ def proposals(
     held: dict[str, list[tuple[Move, Verdict]]] = {}
     for move, verdict in gates.held:
         held.setdefault(group_key(move.target.model, move.target.env, group), []).append((move, verdict))
-    before = tree(spec, base)
+    before = generated(spec, base)
     words = body.PullRequestContext(
         spec=spec, runs=runs, ui=ui, base_branch=base_branch, facts=gates.facts, verdicts=gates.verdicts
     )
@@ -149,11 +147,6 @@ def proposals(
         for key in keys(spec, group)
         if key in by_key
     ]
-
-
-def tree(spec: Spec, lock: Lock) -> dict[str, bytes]:
-    """Everything `generate` writes for this lock."""
-    return {LOCK_FILE: lock_io.dumps(lock), **render(spec, lock)}
 
 
 def _proposal(
@@ -167,7 +160,7 @@ def _proposal(
     held: Sequence[tuple[Move, Verdict]] = (),
 ) -> Proposal:
     partial = Lock({**base.entries, **{c.new.key: c.new for c in changes}})
-    files = tree(spec, partial)
+    files = generated(spec, partial)
     writes = {path: content for path, content in files.items() if before.get(path) != content}
     deletes = tuple(sorted(set(before) - set(files)))
     summary = files_by_environment(spec, before, writes, deletes)

@@ -9,6 +9,7 @@ from generator.lock.resolve import Update
 from generator.propose import plan
 from generator.propose.plan import Change, Group
 from generator.registry.runs import RunDetails
+from generator.render.tree import generated
 from generator.spec.model import Ref
 from tests.unit.propose.values import UI
 from tests.unit.propose.values import entry as _entry
@@ -84,7 +85,7 @@ def test_each_branch_carries_only_its_group_changes() -> None:
     assert locked["wine"]["prod"]["version"] == "1", "prod's move belongs to the prod branch"
     assert sorted(prod.writes) == ["environments/prod/wine.yaml", "models.lock"]
     assert staging.deletes == prod.deletes == ()
-    assert staging.files["environments/prod/wine.yaml"] == plan.tree(_spec(), _lock())["environments/prod/wine.yaml"]
+    assert staging.files["environments/prod/wine.yaml"] == generated(_spec(), _lock())["environments/prod/wine.yaml"]
 
 
 def test_titles_name_the_move_or_sum_it_up() -> None:

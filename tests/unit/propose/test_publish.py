@@ -15,6 +15,7 @@ from generator.propose import plan
 from generator.propose.git import GitRepo, Identity
 from generator.propose.publish import ProposeSettings, Published, PullRequest, PullRequestExists, propose
 from generator.registry.runs import RunDetails
+from generator.render.tree import generated
 from generator.spec.model import Platform, Spec
 from tests.support.git_remote import Remote, publish
 from tests.unit.propose.values import SPEC, lock, spec
@@ -92,7 +93,7 @@ def remote(tmp_path: Path) -> Remote:
     root = tmp_path / "platform"
     root.mkdir()
     (root / "models.yaml").write_text(SPEC % "")
-    for path, content in plan.tree(spec(), lock()).items():
+    for path, content in generated(spec(), lock()).items():
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         (root / path).write_bytes(content)
     return publish(root, tmp_path / "remote.git")
