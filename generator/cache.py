@@ -27,7 +27,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -234,6 +234,31 @@ class DumpMemory:
         written = dump(documents, comment)
         self._learned[fact] = written.decode("utf-8")
         return written
+
+
+_WORTH_REMEMBERING = 64 * 1024  # characters: below this, parsing costs less than looking it up
+
+
+def remembered_parse(text: str, parse: Callable[[str], Any]) -> Any:
+    """`parse(text)`, remembered as JSON by the hash of the text, this tool and the YAML library when the text is
+    large (a models.lock of thousands of entries): reading JSON is about ten times faster than YAML. A result JSON
+    cannot give back exactly (a date, a key that is not a string) is never remembered; what `parse` raises, it
+    raises every time."""
+    if len(text) < _WORTH_REMEMBERING:
+        return parse(text)
+    with contextlib.closing(Store.open()) as store:
+        if not store.enabled:
+            return parse(text)
+        fact = key(tool_identity(), yaml.__version__, text)
+        known = store.get("parse", [fact]).get(fact)
+        if known is not None:
+            return json.loads(known)
+        data = parse(text)
+        with contextlib.suppress(TypeError, ValueError):
+            encoded = json.dumps(data, allow_nan=False)
+            if json.loads(encoded) == data:
+                store.put("parse", {fact: encoded})
+        return data
 
 
 def key(*parts: str | bytes) -> str:

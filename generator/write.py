@@ -75,8 +75,9 @@ def plan(root: Path, desired: Mapping[str, bytes], pruned: Iterable[str] = (), e
     writes: dict[str, bytes] = {}
     before: dict[str, bytes] = {}
     foreign: list[str] = []
+    read: dict[str, bytes | None] = {}
     for path, content in sorted(desired.items()):
-        current = _read(root / path)
+        current = read[path] = _read(root / path)
         if current == content:
             continue
         if (root / path).is_dir() or (current is not None and not is_generated(current) and path not in edited):
@@ -93,7 +94,7 @@ def plan(root: Path, desired: Mapping[str, bytes], pruned: Iterable[str] = (), e
             )
             for p in foreign
         )
-    generated = _generated_files(root, pruned)
+    generated = _generated_files(root, pruned, read)
     deletes = tuple(sorted(p for p, _ in generated if p not in desired))
     before.update({p: content for p, content in generated if p in deletes})
     return Plan(writes=writes, deletes=deletes, before=before)
@@ -364,19 +365,24 @@ def _stop_if_signalled(received: list[int]) -> None:
 def _refuse_symlinks(root: Path, paths: Iterable[str]) -> None:
     """Every component of every path below root, and everything inside the directories, must be real."""
     links: set[str] = set()
+    real: set[str] = set()  # directories already found real: thousands of files share a few
     for path in paths:
-        current = root
-        for part in PurePosixPath(path).parts:
-            current = current / part
+        parts = PurePosixPath(path).parts
+        for depth in range(1, len(parts) + 1):
+            relative = "/".join(parts[:depth])
+            if relative in real and depth < len(parts):
+                continue
             try:
-                mode = os.lstat(current).st_mode
+                mode = os.lstat(os.path.join(root, relative)).st_mode
             except (FileNotFoundError, NotADirectoryError):
                 break
             if stat.S_ISLNK(mode):
-                links.add(current.relative_to(root).as_posix())
+                links.add(relative)
                 break
-            if stat.S_ISDIR(mode) and current == root / path:
-                links.update(_links_inside(root, current))
+            if stat.S_ISDIR(mode):
+                real.add(relative)
+                if depth == len(parts):  # a directory named itself (pruned): everything inside it too
+                    links.update(_links_inside(root, root / relative))
     if links:
         raise _symlink_error(root, sorted(links))
 
@@ -405,15 +411,24 @@ def _symlink_error(root: Path, links: list[str]) -> UserError:
     )
 
 
-def _generated_files(root: Path, pruned: Iterable[str]) -> list[tuple[str, bytes]]:
+def _generated_files(root: Path, pruned: Iterable[str], read: Mapping[str, bytes | None]) -> list[tuple[str, bytes]]:
+    """Generated files under `pruned`; `read`: contents already read by path. os.walk, not pathlib: for
+    thousands of files, pathlib's objects cost more than the reads."""
     found = []
+    top = str(root)
     for directory in pruned:
-        base = root / directory
-        candidates = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.is_file())
-        for path in candidates:
-            content = _read(path)
+        base = os.path.join(top, directory)
+        if os.path.isfile(base):
+            candidates = [directory]
+        else:
+            candidates = []
+            for parent, _, names in os.walk(base):
+                relative = os.path.relpath(parent, top).replace(os.sep, "/")
+                candidates += [f"{relative}/{name}" for name in names]
+        for path in sorted(candidates):
+            content = read[path] if path in read else _read(root / path)
             if content is not None and is_generated(content):
-                found.append((path.relative_to(root).as_posix(), content))
+                found.append((path, content))
     return found
 
 

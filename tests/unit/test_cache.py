@@ -6,7 +6,9 @@ import datetime
 import sqlite3
 from pathlib import Path
 
-from generator.cache import CACHE_ENV, DumpMemory, Store, key
+import yaml
+
+from generator.cache import CACHE_ENV, DumpMemory, Store, key, remembered_parse
 from generator.util.environ import scoped_environ
 from generator.yamlio import dump
 
@@ -79,3 +81,23 @@ def test_documents_json_cannot_say_exactly_are_emitted_every_time(tmp_path: Path
 
 def test_without_a_cache_the_dump_memory_is_plain_dump(tmp_path: Path) -> None:
     assert _remembered_dumps(Path("off"), [[{"a": 1}]]) == [dump([{"a": 1}], "# header\n")]
+
+
+def _parse_twice(cache: Path, text: str) -> tuple[object, object]:
+    with scoped_environ({CACHE_ENV: str(cache)}):
+        first = remembered_parse(text, yaml.safe_load)
+        with sqlite3.connect(next(cache.glob("*.sqlite"))) as db:
+            db.execute("UPDATE fact SET value = '\"recalled\"' WHERE kind = 'parse'")
+        return first, remembered_parse(text, yaml.safe_load)
+
+
+def test_a_large_text_is_parsed_once_and_recalled_from_then_on(tmp_path: Path) -> None:
+    text = "".join(f"m{i}: {{version: '{i}', ok: true}}\n" for i in range(4000))
+    first, second = _parse_twice(tmp_path, text)
+    assert first == yaml.safe_load(text)
+    assert second == "recalled"
+
+
+def test_a_result_json_cannot_give_back_exactly_is_parsed_every_time(tmp_path: Path) -> None:
+    text = "".join(f"{i}: 2026-11-30\n" for i in range(6000))  # integer keys and dates
+    assert _parse_twice(tmp_path, text) == (yaml.safe_load(text), yaml.safe_load(text))
