@@ -10,20 +10,15 @@ CEL rules (`x-kubernetes-validations`) are not evaluated.
 CRDs are read from a directory given at run time (never vendored in the repository),
 once per directory per process, and each file only when a kind it may serve is asked for:
 the InferenceService CRD alone is ~39k lines of YAML, the ApplicationSet CRD 1.4 MB that a
-run without ApplicationSets never needs. What a file serves is kept as JSON in the cache
-directory (generator.cache), keyed by the file's sha256: a later process reads that ~10x
-faster than the YAML. A missing or unreadable entry only means parsing the YAML again.
+run without ApplicationSets never needs. What a file serves is remembered as JSON by the run
+cache's store (generator.cache.remembered_parse, keyed by the file's bytes): a later process
+reads that ~10x faster than the YAML. A missed entry only means parsing the YAML again.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import hashlib
-import json
-import os
 import re
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +27,8 @@ from typing import Any
 import yaml
 from jsonschema import Draft7Validator, ValidationError
 
-from generator import __version__, yamlio
-from generator.cache import cache_directory
+from generator import yamlio
+from generator.cache import remembered_parse
 from generator.diagnostics import Diagnostic
 from generator.errors import EnvironmentProblem, UserError
 from generator.validate.schema_errors import LineOf, diagnostics_for, did_you_mean, locate
@@ -150,7 +145,6 @@ _CRD_KIND = "CustomResourceDefinition"
 # Escapes in double-quoted YAML that can spell a letter or a digit (\x41, \u0041, \U00000041), or join
 # two lines into one word (a backslash before the line break). Without them, a name is written out.
 _SPELLING_ESCAPE = re.compile(r"\\(?:[xuU]|\r?\n)")
-_CACHE_FORMAT = "1"
 
 
 class _CrdFile:
@@ -179,58 +173,11 @@ class _CrdFile:
         }
 
     def _served_schemas(self) -> list[tuple[str, str, Mapping[str, Any]]]:
-        record = self._record()
-        recalled = _recall(record) if record is not None else None
-        if recalled is not None:
-            return recalled
-        served = [entry for crd in _crds_in(self.path, self.text) for entry in _served_schemas(crd)]
-        if record is not None:
-            _remember(record, served)
-        return served
+        served = remembered_parse(self.text, self._parse)
+        return [(api_version, kind, schema) for api_version, kind, schema in served]
 
-    def _record(self) -> Path | None:
-        directory = cache_directory()
-        if directory is None:
-            return None
-        digest = hashlib.sha256(self.text.encode("utf-8")).hexdigest()
-        return directory / "crd-schemas" / f"{digest}-{_CACHE_FORMAT}-{__version__}-pyyaml{yaml.__version__}.json"
-
-
-def _recall(record: Path) -> list[tuple[str, str, Mapping[str, Any]]] | None:
-    """The served schemas a run recorded for a file with the same bytes; None if absent or not well formed."""
-    try:
-        saved = json.loads(record.read_bytes())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(saved, list) or not all(_well_formed(entry) for entry in saved):
-        return None
-    return [(api_version, kind, schema) for api_version, kind, schema in saved]
-
-
-def _well_formed(entry: Any) -> bool:
-    return (
-        isinstance(entry, list)
-        and len(entry) == 3
-        and isinstance(entry[0], str)
-        and isinstance(entry[1], str)
-        and isinstance(entry[2], dict)
-    )
-
-
-def _remember(record: Path, served: list[tuple[str, str, Mapping[str, Any]]]) -> None:
-    """Written atomically, and only when JSON gives back exactly what YAML gave (no dates, no number keys)."""
-    try:
-        text = json.dumps([list(entry) for entry in served])
-    except (TypeError, ValueError):
-        return
-    if json.loads(text) != [list(entry) for entry in served]:
-        return
-    with contextlib.suppress(OSError):
-        record.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=".crd.", dir=record.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(name, record)
+    def _parse(self, text: str) -> list[list[Any]]:
+        return [list(entry) for crd in _crds_in(self.path, text) for entry in _served_schemas(crd)]
 
 
 class _Catalogue(Mapping[GroupVersionKind, KindSchema]):
