@@ -20,7 +20,7 @@ venv: $(BIN)/kserve-gitops
 demo: $(BIN)/kserve-gitops
 	rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)/repo && cp models.yaml $(DEMO_DIR)/repo/
 	$(BIN)/python -m devtools.demo --workdir $(DEMO_DIR) --then \
-		$(BIN)/kserve-gitops generate --repo $(DEMO_DIR)/repo
+		$(BIN)/kserve-gitops generate --repo $(DEMO_DIR)/repo --crd-dir schemas/crds
 	cd $(DEMO_DIR)/repo && for f in models.lock $$(find environments -type f | sort) kustomization.yaml; do \
 		printf '\n==> %s <==\n' "$$f"; cat "$$f"; done
 
