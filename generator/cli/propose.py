@@ -130,9 +130,10 @@ def _github(repository: str, api_url: str, *, dry_run: bool) -> GitHubSide | Non
     """The REST client; None for a dry run without credentials (nothing is looked up then)."""
     token = os.environ.get("GITHUB_TOKEN", "")
     if token and repository:
+        from generator.github.api import GitHubApi  # noqa: PLC0415
         from generator.propose.github import ProposeGitHub  # noqa: PLC0415
 
-        return ProposeGitHub(repository, token, api_url=api_url)
+        return ProposeGitHub(GitHubApi(repository, token, api_url=api_url))
     if dry_run:
         return None
     missing = " and ".join(

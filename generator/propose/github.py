@@ -14,11 +14,10 @@ from typing import Any
 from urllib.parse import quote
 
 from generator.errors import ProposeDenied, ProposeError, UserError
-from generator.github import DEFAULT_API_URL
 from generator.github.api import GitHubApi, message, refusal
 from generator.propose.publish import PullRequest, PullRequestExists
 from generator.redact import redact
-from generator.util.http import HttpFailure, HttpSettings, Reply
+from generator.util.http import HttpFailure, Reply
 
 READ = "pull-requests: read"
 WRITE = "pull-requests: write"
@@ -34,21 +33,13 @@ class _Refused(Exception):
 class ProposeGitHub:
     """One repository, `OWNER/NAME`."""
 
-    def __init__(
-        self,
-        repository: str,
-        token: str,
-        *,
-        api_url: str = DEFAULT_API_URL,
-        settings: HttpSettings | None = None,
-        write_pause: float = 1.0,
-    ) -> None:
-        owner, _, name = repository.partition("/")
+    def __init__(self, api: GitHubApi) -> None:
+        owner, _, name = api.repository.partition("/")
         if not owner or not name or "/" in name:
-            raise ProposeDenied.simple(f"not a repository: {repository!r}", hint="set GITHUB_REPOSITORY=OWNER/NAME")
-        self.repository = repository
+            raise ProposeDenied.simple(f"not a repository: {api.repository!r}", hint="set GITHUB_REPOSITORY=OWNER/NAME")
+        self.repository = api.repository
         self._owner = owner
-        self._api = GitHubApi(repository, token, api_url=api_url, settings=settings, write_pause=write_pause)
+        self._api = api
 
     def find(self, branch: str) -> PullRequest | None:
         """The open pull request from `branch`, if any."""

@@ -16,7 +16,7 @@ from urllib.parse import quote
 from generator.github import DEFAULT_API_URL
 from generator.github.api import GitHubApi, message
 from generator.redact import redact
-from generator.util.http import HttpFailure, HttpSettings, Reply
+from generator.util.http import HttpFailure, Reply
 
 __all__ = ["DEFAULT_API_URL", "FileMissing", "GitHubError", "WebhookGitHub"]
 
@@ -41,11 +41,9 @@ class FileMissing(GitHubError):
 class WebhookGitHub:
     """One repository on github.com or a GitHub Enterprise Server (`api_url` …/api/v3)."""
 
-    def __init__(
-        self, repository: str, token: str, *, api_url: str = DEFAULT_API_URL, settings: HttpSettings | None = None
-    ) -> None:
-        self.repository = repository
-        self._api = GitHubApi(repository, token, api_url=api_url, settings=settings)
+    def __init__(self, api: GitHubApi) -> None:
+        self.repository = api.repository
+        self._api = api
 
     def dispatch(self, event_type: str, client_payload: Mapping[str, str | None]) -> None:
         """POST /repos/{repo}/dispatches; GitHub answers 204 and starts the workflows listening to `event_type`."""

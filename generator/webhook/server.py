@@ -30,6 +30,7 @@ from starlette.applications import Starlette
 
 from generator.diagnostics import Diagnostic
 from generator.errors import EnvironmentProblem
+from generator.github.api import GitHubApi
 from generator.redact import redact
 from generator.registry import mlflow_http
 from generator.registry.mlflow_tags import MlflowTagWriter
@@ -130,7 +131,7 @@ class ServiceSettings:
 def build_app(settings: ServiceSettings) -> Starlette:
     """The app; its lifespan runs the dispatcher, which first sends what the journal still holds."""
     github = WebhookGitHub(
-        settings.repository, settings.github_token, api_url=settings.github_api_url, settings=settings.http
+        GitHubApi(settings.repository, settings.github_token, api_url=settings.github_api_url, settings=settings.http)
     )
     tagger = (
         DeploymentTagger(settings.argocd_token, github, MlflowTagWriter(settings.tracking_uri, settings.http))

@@ -30,6 +30,7 @@ import requests
 
 from devtools.stack import Stack, free_port
 from generator.errors import RegistryError, RegistryUnavailable
+from generator.github.api import GitHubApi
 from generator.lock.io import dumps
 from generator.lock.model import Lock, LockEntry
 from generator.registry.mlflow_tags import MlflowTagWriter
@@ -232,7 +233,7 @@ def test_stale_or_tampered_mlflow_deliveries_are_not_dispatched(service: Service
     service.stack.client().set_registered_model_alias(name, "challenger", "1")
     delivery = captured_delivery(service, name)
     service.github.wait_for(lambda: dispatches(service.github, name, "model_version_alias.created"))
-    github = WebhookGitHub(REPOSITORY, GITHUB_TOKEN, api_url=service.github.url)
+    github = WebhookGitHub(GitHubApi(REPOSITORY, GITHUB_TOKEN, api_url=service.github.url))
     journal = Journal(tmp_path, 600)
     later = Relay(SECRET, journal, Dispatcher(github, journal), max_age=300, clock=lambda: time.time() + 301)
     tampered = delivery.body.replace(b'"version": "1"', b'"version": "2"')

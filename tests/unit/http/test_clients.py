@@ -19,6 +19,7 @@ import pytest
 
 from generator.cli import main
 from generator.errors import EXIT_ENVIRONMENT, EXIT_INVALID, SmokeFailed, UserError
+from generator.github.api import GitHubApi
 from generator.propose.github import ProposeGitHub
 from generator.smoke.client import post_json
 from generator.smoke.endpoint import Endpoint
@@ -149,7 +150,7 @@ def test_schemas_fetch_fails_with_exit_2(
 
 def test_propose_github_client_fails_with_exit_2(fault: tuple[str, Fault, str]) -> None:
     name, _, url = fault
-    github = ProposeGitHub("acme/platform", "ghs_secret-token", api_url=url, write_pause=0)
+    github = ProposeGitHub(GitHubApi("acme/platform", "ghs_secret-token", api_url=url, write_pause=0))
     with pytest.raises(UserError) as caught:
         bounded(lambda: github.find("kserve-gitops/promote-dev"))
     assert caught.value.exit_code == EXIT_ENVIRONMENT
@@ -161,7 +162,7 @@ def test_propose_github_client_fails_with_exit_2(fault: tuple[str, Fault, str]) 
 
 def test_webhook_github_client_fails_with_a_github_error(fault: tuple[str, Fault, str]) -> None:
     name, _, url = fault
-    github = WebhookGitHub("acme/platform", "ghs_secret-token", api_url=url)
+    github = WebhookGitHub(GitHubApi("acme/platform", "ghs_secret-token", api_url=url))
     with pytest.raises(GitHubError) as caught:
         bounded(lambda: github.dispatch("mlflow-model-promoted", {"model": "wine"}))
     message = str(caught.value)
@@ -199,7 +200,7 @@ def test_the_webhook_answers_mlflow_while_github_hangs_and_accepts_mlflows_retry
     }
     with faulty(fault) as url:
         journal = Journal(tmp_path, 600)
-        dispatcher = Dispatcher(WebhookGitHub("acme/platform", "ghs_secret-token", api_url=url), journal)
+        dispatcher = Dispatcher(WebhookGitHub(GitHubApi("acme/platform", "ghs_secret-token", api_url=url)), journal)
         dispatcher.start()
         relay = Relay("secret", journal, dispatcher)
         first = relay.handle(signed, body)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from generator.errors import ProposeDenied, ProposeError
+from generator.github.api import GitHubApi
 from generator.propose.github import ProposeGitHub
 from generator.propose.publish import PullRequest, PullRequestExists
 from generator.util.http import Http, HttpSettings
@@ -22,7 +23,7 @@ def fake() -> Iterator[FakeGitHub]:
 
 
 def test_open_find_edit_label_comment_and_close(fake: FakeGitHub) -> None:
-    hub = ProposeGitHub("acme/platform", WRITE_TOKEN, api_url=fake.url)
+    hub = ProposeGitHub(GitHubApi("acme/platform", WRITE_TOKEN, api_url=fake.url))
     assert hub.find(BRANCH) is None
     opened = hub.open(BRANCH, "main", "Promote wine 1 → 2 in staging", "body")
     assert (opened.number, opened.url) == (1, f"{fake.url}/acme/platform/pull/1")
@@ -37,7 +38,7 @@ def test_open_find_edit_label_comment_and_close(fake: FakeGitHub) -> None:
 
 
 def test_second_pull_request_from_the_same_branch_is_reported_as_existing(fake: FakeGitHub) -> None:
-    hub = ProposeGitHub("acme/platform", WRITE_TOKEN, api_url=fake.url)
+    hub = ProposeGitHub(GitHubApi("acme/platform", WRITE_TOKEN, api_url=fake.url))
     hub.open(BRANCH, "main", "title", "body")
     with pytest.raises(PullRequestExists):
         hub.open(BRANCH, "main", "title", "body")
@@ -51,7 +52,7 @@ def test_second_pull_request_from_the_same_branch_is_reported_as_existing(fake: 
     ],
 )
 def test_refusals_exit_2_with_the_permission_and_never_the_token(fake: FakeGitHub, token: str, hint: str) -> None:
-    hub = ProposeGitHub("acme/platform", token, api_url=fake.url)
+    hub = ProposeGitHub(GitHubApi("acme/platform", token, api_url=fake.url))
     with pytest.raises(ProposeDenied) as refused:
         hub.open(BRANCH, "main", "title", "body")
     assert hint in str(refused.value)
@@ -60,7 +61,7 @@ def test_refusals_exit_2_with_the_permission_and_never_the_token(fake: FakeGitHu
 
 
 def test_other_validation_errors_carry_github_words(fake: FakeGitHub) -> None:
-    hub = ProposeGitHub("acme/platform", WRITE_TOKEN, api_url=fake.url)
+    hub = ProposeGitHub(GitHubApi("acme/platform", WRITE_TOKEN, api_url=fake.url))
     with pytest.raises(ProposeError, match=r"GitHub answered 422 .*Validation Failed") as refused:
         hub.open(BRANCH, "main", "", "body")
     assert refused.value.exit_code == 1
@@ -68,11 +69,11 @@ def test_other_validation_errors_carry_github_words(fake: FakeGitHub) -> None:
 
 def test_repository_must_be_owner_slash_name() -> None:
     with pytest.raises(ProposeDenied, match="not a repository: 'acme'"):
-        ProposeGitHub("acme", WRITE_TOKEN)
+        ProposeGitHub(GitHubApi("acme", WRITE_TOKEN))
 
 
 def test_labels_are_added_with_the_body_githubs_openapi_description_documents(fake: FakeGitHub) -> None:
-    hub = ProposeGitHub("acme/platform", WRITE_TOKEN, api_url=fake.url, write_pause=0)
+    hub = ProposeGitHub(GitHubApi("acme/platform", WRITE_TOKEN, api_url=fake.url, write_pause=0))
     hub.open(BRANCH, "main", "title", "body")
 
     hub.label(1, add=["promotion", "staging"], remove=[])

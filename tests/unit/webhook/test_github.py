@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from generator.github.api import GitHubApi
 from generator.util.http import HttpSettings
 from generator.webhook.github import FileMissing, GitHubError, WebhookGitHub
 from tests.unit.webhook.support import REPOSITORY, FakeGitHub, fake_github
@@ -21,7 +22,7 @@ def server() -> Iterator[FakeGitHub]:
 
 
 def client(server: FakeGitHub) -> WebhookGitHub:
-    return WebhookGitHub(REPOSITORY, TOKEN, api_url=server.url)
+    return WebhookGitHub(GitHubApi(REPOSITORY, TOKEN, api_url=server.url))
 
 
 def test_dispatch_posts_event_type_and_client_payload_with_the_token(server: FakeGitHub) -> None:
@@ -96,7 +97,7 @@ def test_netrc_credentials_never_replace_the_token(
 def test_unreachable_github_is_a_github_error_without_status() -> None:
     with fake_github() as gone:
         url = gone.url
-    github = WebhookGitHub(REPOSITORY, TOKEN, api_url=url, settings=HttpSettings(retries=0))
+    github = WebhookGitHub(GitHubApi(REPOSITORY, TOKEN, api_url=url, settings=HttpSettings(retries=0)))
 
     with pytest.raises(GitHubError) as error:
         github.dispatch("mlflow-model-promoted", {"model": "Wine"})
