@@ -24,7 +24,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from generator.crds.sources import BASE_URL_ENV, crd_files
+from generator.crds import BASE_URL_ENV
+from generator.crds.sources import crd_files
 from generator.spec import SPEC_FILE
 from generator.spec.load import load_spec
 

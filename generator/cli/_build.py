@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
-from generator.cache import Memo
 from generator.cli._report import CommandReport, changes, emit
 from generator.diagnostics import Diagnostic
 from generator.lock import LOCK_FILE
 from generator.spec import SPEC_FILE
 
 if TYPE_CHECKING:  # the rest is imported where used, so that `--help` and `--version` load none of it
+    from generator.cache import Memo
     from generator.gate.review import FactsSource
     from generator.lock.resolve import Update
     from generator.pipeline import Outcome
@@ -77,6 +77,8 @@ def crd_directory(root: Path, crd_dir: Path | None) -> Path:
 
 def memo(root: Path, command: str, crd_dir: Path | None) -> Memo:
     """The record of `command` for this repository's current inputs (generator/cache.py)."""
+    from generator.cache import Memo  # noqa: PLC0415 -- not for --help
+
     return Memo.open(command, root, MEMO_INPUTS, crd_directory(root, crd_dir))
 
 

@@ -5,7 +5,6 @@ from typing import Annotated, Literal
 import typer
 
 from generator.cli import _build, _options, _report
-from generator.diff import formats
 
 NAME = "diff"
 HELP = (
@@ -54,6 +53,7 @@ def command(
     repo: _options.Repo = None,
 ) -> None:
     # Imported here, not at the top: only diff pays for importing gitpython on every start of the CLI.
+    from generator.diff import formats  # noqa: PLC0415
     from generator.diff.collect import rendered_diff  # noqa: PLC0415
 
     root = _build.repo_root(repo)

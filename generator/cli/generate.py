@@ -4,7 +4,6 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from generator.cache import Memo
 from generator.cli import _build, _options
 
 if TYPE_CHECKING:
@@ -34,6 +33,7 @@ def command(
 
     def produce() -> Outcome:
         from generator import pipeline  # noqa: PLC0415 -- not for --help, nor for a run answered from its record
+        from generator.cache import Memo  # noqa: PLC0415
         from generator.lock.resolve import Update  # noqa: PLC0415
 
         return pipeline.generate(

@@ -13,9 +13,8 @@ import typer
 
 from generator.cli import _build, _options
 from generator.cli._report import CommandReport, changes, emit
-from generator.crds.sources import BASE_URL_ENV, CRD_LOCK_FILE, DEFAULT_BASE_URL, crd_files, pinned
+from generator.crds import BASE_URL_ENV, CRD_LOCK_FILE, DEFAULT_BASE_URL
 from generator.spec import SPEC_FILE
-from generator.write import apply
 
 if TYPE_CHECKING:
     from generator.diagnostics import Diagnostic
@@ -76,6 +75,8 @@ def fetch_command(
     output: _options.Output = "text",
 ) -> None:
     from generator.crds import fetch as crds  # noqa: PLC0415 -- requests only for this command
+    from generator.crds.sources import crd_files  # noqa: PLC0415 -- not for --help
+    from generator.write import apply  # noqa: PLC0415
 
     root = _build.repo_root(repo)
     target, where = _destination(root, dest)
@@ -105,6 +106,7 @@ def verify_command(
     ctx: typer.Context, repo: _options.Repo = None, dest: Dest = None, output: _options.Output = "text"
 ) -> None:
     from generator.crds import fetch as crds  # noqa: PLC0415
+    from generator.crds.sources import crd_files  # noqa: PLC0415
 
     root = _build.repo_root(repo)
     target, where = _destination(root, dest)
@@ -135,8 +137,12 @@ def _platform(root: Path) -> tuple[Platform, list[Diagnostic]]:
 
 
 def _pinned(platform: Platform) -> dict[str, str]:
+    from generator.crds.sources import pinned  # noqa: PLC0415 -- not for --help
+
     return {project.title: version for project, version in pinned(platform)}
 
 
 def _versions(platform: Platform) -> str:
+    from generator.crds.sources import pinned  # noqa: PLC0415 -- not for --help
+
     return ", ".join(f"{project.title} {version}" for project, version in pinned(platform))

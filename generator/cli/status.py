@@ -10,10 +10,9 @@ import typer
 
 from generator.cli import _build, _options
 from generator.cli._report import CommandReport, emit
-from generator.registry.base import Deployment
-from generator.status import text
 
 if TYPE_CHECKING:
+    from generator.registry.base import Deployment
     from generator.spec.model import Spec
 
 NAME = "status"
@@ -37,6 +36,7 @@ def command(
     ctx: typer.Context, output: _options.Output = "text", registry: WithRegistry = False, repo: _options.Repo = None
 ) -> None:
     from generator import pipeline  # noqa: PLC0415 -- not for --help
+    from generator.status import text  # noqa: PLC0415
 
     root = _build.repo_root(repo)
     with _build.in_session(ctx, root, write_tree=False):

@@ -14,9 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from generator.crds import BASE_URL_ENV, CRD_LOCK_FILE
 from generator.crds.sources import (
-    BASE_URL_ENV,
-    CRD_LOCK_FILE,
     FETCH,
     CrdFile,
     CrdLockEntry,

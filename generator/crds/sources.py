@@ -22,14 +22,12 @@ from urllib.parse import urlsplit
 import yaml
 
 from generator import yamlio
+from generator.crds import BASE_URL_ENV, CRD_LOCK_FILE, DEFAULT_BASE_URL
 from generator.diagnostics import Diagnostic
 from generator.errors import UserError
 from generator.spec.model import Platform
 from generator.yamlio import dump, header
 
-DEFAULT_BASE_URL = "https://raw.githubusercontent.com"
-BASE_URL_ENV = "KSERVE_GITOPS_CRD_BASE_URL"
-CRD_LOCK_FILE = "crds.lock.yaml"
 FETCH = "kserve-gitops schemas fetch"
 CRD_API_VERSION = "apiextensions.k8s.io/v1"
 

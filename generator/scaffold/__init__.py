@@ -19,12 +19,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from generator import __version__
 from generator.diagnostics import Diagnostic
 from generator.errors import EnvironmentProblem, UserError
-from generator.registry.base import Registered
 from generator.spec import SPEC_FILE
+
+if TYPE_CHECKING:
+    from generator.registry.base import Registered
 
 DEFAULT_ACTION_REPO = "kserve-gitops/kserve-gitops"
 CRD_LOCK = "schemas/crds/crds.lock.yaml"

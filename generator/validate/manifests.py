@@ -23,7 +23,7 @@ import yaml
 
 from generator import yamlio
 from generator.cache import Store, key, tool_identity
-from generator.crds.sources import CRD_LOCK_FILE
+from generator.crds import CRD_LOCK_FILE
 from generator.diagnostics import Diagnostic
 from generator.errors import UserError
 from generator.lock import LOCK_FILE

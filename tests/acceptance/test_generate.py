@@ -195,7 +195,15 @@ def test_usage_errors_exit_2(platform: Platform) -> None:
 # What only commands that talk to the outside need: none of it may load before such a command runs.
 NETWORK_MODULES = ("mlflow", "requests", "git", "github", "starlette", "uvicorn")
 # What only commands that check or render need: `--help` and `--version` start without it.
-PIPELINE_MODULES = ("generator.pipeline", "jsonschema", "jsonschema_rs", "kubernetes_validate")
+PIPELINE_MODULES = (
+    "generator.pipeline",
+    "generator.cache",
+    "generator.spec.model",
+    "sqlite3",
+    "jsonschema",
+    "jsonschema_rs",
+    "kubernetes_validate",
+)
 
 
 def _imported_after(*argv: list[str]) -> set[str]:

@@ -27,7 +27,7 @@ import pytest
 import yaml
 
 from devtools.crd_mirror import Mirror, layout
-from generator.crds.sources import BASE_URL_ENV
+from generator.crds import BASE_URL_ENV
 from tests.acceptance.conftest import add_model
 from tests.support.mlflow_server import MlflowServer, NewModel
 from tests.support.paths import CRDS, REPO_ROOT

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from generator.crds import CRD_LOCK_FILE
 from generator.crds.sources import (
-    CRD_LOCK_FILE,
     CrdFile,
     CrdLockEntry,
     crd_files,
