@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import jsonschema_rs
 
 from generator import yamlio
@@ -21,6 +20,9 @@ from generator.spec.yaml_lines import Positions
 from generator.spec.yaml_lines import load as load_yaml
 from generator.util import schema_check
 from generator.yamlio import Dump, dump, header
+
+if TYPE_CHECKING:
+    import jsonschema
 
 LOCK_VERSION = 1
 HEADER = header(

@@ -14,6 +14,7 @@ prefix models.yaml declares (`registry.artifactsDestination`, `registry.allowedS
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -26,6 +27,7 @@ from urllib.parse import urlsplit
 STORAGE_SCHEMES = ("s3", "gs", "https", "hdfs", "webhdfs")
 BUCKET_SCHEMES = ("s3", "gs")  # their "host" is a bucket name, never an address
 PROXY_SCHEME = "mlflow-artifacts"
+_UNSAFE = re.compile(r"[\x00-\x20\x7f]")  # whitespace and control characters
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ def location_problem(uri: str, prefixes: Sequence[str]) -> str | None:
         return f"uses {used}; a storage location must use one of {', '.join(s + '://' for s in STORAGE_SCHEMES)}"
     problems = (
         (
-            any(ch <= " " or ch == "\x7f" for ch in uri) or bool(parts.query or parts.fragment) or "@" in parts.netloc,
+            bool(_UNSAFE.search(uri)) or bool(parts.query or parts.fragment) or "@" in parts.netloc,
             "holds whitespace, control characters, a query, a fragment or credentials",
         ),
         (bool({".", ".."} & set(parts.path.split("/"))), "has '.' or '..' path segments"),

@@ -14,11 +14,9 @@ from dataclasses import replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import jsonschema_rs
-from jsonschema.exceptions import ValidationError
 
 from generator import diagnostics, yamlio
 from generator.diagnostics import Diagnostic, json_path
@@ -63,6 +61,10 @@ from generator.spec.model import (
 from generator.spec.yaml_lines import Positions
 from generator.spec.yaml_lines import load as load_yaml
 from generator.util import schema_check
+
+if TYPE_CHECKING:
+    import jsonschema
+    from jsonschema.exceptions import ValidationError
 
 _PLATFORM_KEYS = {
     "kubernetesVersion": "kubernetes_version",

@@ -12,13 +12,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import jsonschema_rs
-from jsonschema.exceptions import ValidationError
 
 from generator.excerpt import QUOTE_LIMIT, quoted
+
+if TYPE_CHECKING:  # jsonschema only words errors: a run whose inputs are valid never imports it
+    import jsonschema
+    from jsonschema.exceptions import ValidationError
 
 
 @cache
@@ -44,12 +46,16 @@ def ecma_pattern(pattern: str) -> re.Pattern[str]:
 
 
 def _pattern(validator: Any, pattern: str, instance: Any, schema: Mapping[str, Any]) -> Iterator[ValidationError]:
+    from jsonschema.exceptions import ValidationError  # noqa: PLC0415 -- only where errors are worded
+
     if validator.is_type(instance, "string") and not ecma_pattern(pattern).search(instance):
         yield ValidationError(f"{quoted(instance)} does not match {pattern!r}")
 
 
 def validator(schema: Mapping[str, Any]) -> jsonschema.protocols.Validator:
     """A validator for `schema` (its declared draft) whose `pattern` keyword has ECMA-262 anchors."""
+    import jsonschema  # noqa: PLC0415 -- only where errors are worded
+
     base = jsonschema.validators.validator_for(schema)
     strict = jsonschema.validators.extend(base, validators={"pattern": _pattern})  # type: ignore[no-untyped-call]
     return strict(schema)  # type: ignore[no-any-return]

@@ -22,10 +22,9 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from jsonschema import Draft7Validator, ValidationError
 
 from generator import yamlio
 from generator.cache import remembered_parse
@@ -33,6 +32,9 @@ from generator.diagnostics import Diagnostic
 from generator.errors import EnvironmentProblem, UserError
 from generator.validate.schema_errors import LineOf, diagnostics_for, did_you_mean, locate
 from generator.validate.structural import Check, compile_check
+
+if TYPE_CHECKING:  # jsonschema only words errors (and judges kinds the structural check cannot)
+    from jsonschema import Draft7Validator, ValidationError
 
 RULE = "crd-schema"
 GroupVersionKind = tuple[str, str]  # (apiVersion "group/version", kind)
@@ -83,6 +85,8 @@ class KindSchema:
 
     @functools.cached_property
     def validator(self) -> Draft7Validator:
+        from jsonschema import Draft7Validator  # noqa: PLC0415
+
         return Draft7Validator(self.schema)
 
     @functools.cached_property

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib.util
 import json
+import posixpath
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from importlib import metadata
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -30,7 +31,6 @@ from generator.lock import LOCK_FILE
 from generator.platform.releases import KServeRelease
 from generator.spec.model import Platform
 from generator.spec.yaml_lines import load as load_yaml
-from generator.validate.core_kinds import load_core_schemas
 from generator.validate.crds import CrdSchemas, load_crd_schemas
 from generator.validate.kserve_rules import PINNED_BY_DEFAULT, check_inference_service
 from generator.validate.kustomize import (
@@ -122,9 +122,11 @@ def _check_tree(tree: _Tree, paths: Iterable[str], crds: _Crds, platform: Platfo
         if result.problems:
             found += [replace(d, file=(Path(build) / "kustomization.yaml").as_posix()) for d in result.problems]
             continue
-        built[build] = [_identity(obj) for obj in result.objects]
+        built[build] = []
         for obj in result.objects:
-            source = sources.pop(_identity(obj), None) or _Source(f"{build}/ (kustomize build)", obj, None)
+            identity = _identity(obj)
+            built[build].append(identity)
+            source = sources.pop(identity, None) or _Source(f"{build}/ (kustomize build)", obj, None)
             checker.add(obj, source)
     for build, dirs in aggregates.items():
         found += _duplicates(build, {d: built.get(d, []) for d in dirs})
@@ -148,6 +150,7 @@ class _Tree:
     def __init__(self, *, root: Path | None = None, files: Mapping[str, bytes] | None = None) -> None:
         self._root, self._files = root, files
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
+        self._kustomizations: dict[str, Any] = {}
 
     def __enter__(self) -> _Tree:
         return self
@@ -172,6 +175,17 @@ class _Tree:
         assert self._root is not None
         full = self._root / path
         return full.is_file() and not full.is_symlink()
+
+    def kustomization(self, build: str) -> Any:
+        """The directory's kustomization.yaml parsed, or None when it is anything but plain YAML (then only
+        kustomize reads it). Parsed once: both the aggregate check and the builder read it."""
+        if build not in self._kustomizations:
+            try:
+                parsed = yaml.load(self.read((PurePosixPath(build) / "kustomization.yaml").as_posix()), Loader=_Plain)
+            except (_Unusual, yaml.YAMLError, OSError, UnicodeDecodeError):
+                parsed = None
+            self._kustomizations[build] = parsed
+        return self._kustomizations[build]
 
     def directory(self) -> Path:
         """A directory holding the tree, for a real kustomize build."""
@@ -229,7 +243,7 @@ class _Builder:
                 continue
             keys = []
             for path, content in files:
-                name = key(self._tool, content) + PurePosixPath(path).suffix
+                name = key(self._tool, content) + posixpath.splitext(path)[1]
                 contents[name] = content
                 keys.append(name)
             self._plain[build] = keys
@@ -268,16 +282,15 @@ class _Builder:
 
     def _plain_files(self, build: str) -> list[tuple[str, bytes]] | None:
         """The files of a plain kustomization with their bytes; None for any other."""
-        directory = PurePosixPath(build)
-        if any(self._tree.is_file(str(directory / n)) for n in KUSTOMIZATION_FILES[1:]):
+        if any(self._tree.is_file(_join(build, n)) for n in KUSTOMIZATION_FILES[1:]):
             return None  # kustomize refuses a directory with two
-        kustomization = _kustomization(self._tree, build)
+        kustomization = self._tree.kustomization(build)
         names = plain_resources(kustomization) if isinstance(kustomization, dict) else None
         if names is None:
             return None
         files = []
         for name in names:
-            path = str(directory / name)
+            path = _join(build, name)
             try:
                 content = self._tree.read(path) if self._tree.is_file(path) else None
             except (OSError, UnicodeDecodeError):
@@ -297,6 +310,11 @@ class _Builder:
                 return Built([], list(exc.diagnostics))
 
         self._whole[build] = self._pool.submit(one)
+
+
+def _join(build: str, name: str) -> str:
+    """The path of `name` (no slash in it) in the kustomization directory `build` ("." for the root)."""
+    return name if build == "." else f"{build}/{name}"
 
 
 def _json(value: Any) -> str | None:
@@ -346,22 +364,21 @@ class _Checker:
 
 
 def _library_versions() -> list[str]:
-    """The validators' versions: a new jsonschema or kubernetes-validate may judge an object differently."""
-    return [f"{name}=={metadata.version(name)}" for name in ("jsonschema", "kubernetes-validate", "PyYAML")]
-
-
-def _kustomization(tree: _Tree, build: str) -> Any:
-    """The directory's kustomization.yaml parsed, or None when it is anything but plain YAML (then only kustomize
-    reads it)."""
-    try:
-        return yaml.load(tree.read((PurePosixPath(build) / "kustomization.yaml").as_posix()), Loader=_Plain)
-    except (_Unusual, yaml.YAMLError, OSError, UnicodeDecodeError):
-        return None
+    """The validators' installations: a new jsonschema or kubernetes-validate may judge an object differently.
+    Each is named by its package's path, size and modification time, as cache.py names the kustomize binary:
+    installing another version rewrites it, and importlib.metadata would cost more than the rest of a small run."""
+    found = []
+    for module in ("jsonschema", "kubernetes_validate", "yaml"):
+        spec = importlib.util.find_spec(module)  # found, not imported: a run with nothing to check needs neither
+        path = Path(spec.origin).resolve() if spec is not None and spec.origin is not None else None
+        stat = path.stat() if path is not None else None
+        found.append(f"{path}:{stat.st_size}:{stat.st_mtime_ns}" if stat is not None else f"{module}:<none>")
+    return found
 
 
 def _aggregated(tree: _Tree, build: str, builds: list[str]) -> list[str] | None:
     """The directories a kustomization lists, if it lists nothing else and each is built here; else None."""
-    kustomization = _kustomization(tree, build) or {}  # when unreadable, kustomize itself says what is wrong
+    kustomization = tree.kustomization(build) or {}  # when unreadable, kustomize itself says what is wrong
     resources = kustomization.get("resources", []) if isinstance(kustomization, dict) else []
     if not resources or set(kustomization) - {"apiVersion", "kind", "resources"}:
         return None
@@ -440,7 +457,9 @@ def check_object(
     if _is_custom(api_version):
         crds = context.crds
         found = crds.validate(obj, file=file, line_of=line_of) if crds is not None else []
-    else:
+    else:  # kubernetes-validate and jsonschema load on the first built-in kind
+        from generator.validate.core_kinds import load_core_schemas  # noqa: PLC0415
+
         found = load_core_schemas(context.k8s_version).validate(obj, file=file, line_of=line_of)
     if kind == "InferenceService":
         found += check_inference_service(

@@ -12,12 +12,12 @@ import difflib
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, cast
-
-from jsonschema import ValidationError
-from jsonschema.exceptions import best_match
+from typing import TYPE_CHECKING, Any, cast
 
 from generator.diagnostics import Diagnostic, json_path
+
+if TYPE_CHECKING:
+    from jsonschema import ValidationError
 
 LineOf = Callable[[str], int]
 
@@ -89,6 +89,8 @@ def _explain_alternatives(error: ValidationError) -> Iterator[tuple[Sequence[str
     if len(types) == len(error.context or ()):
         yield list(error.absolute_path), f"expected {_or(types)}, got {_describe(error.instance)}"
     else:
+        from jsonschema.exceptions import best_match  # noqa: PLC0415 -- jsonschema only words errors
+
         yield from _explain(best_match(error.context or ()))
 
 

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import yaml
 
 from generator.validate.kustomize import kustomize_build
@@ -222,6 +223,18 @@ def _imported_after(*argv: list[str]) -> set[str]:
 def test_help_and_version_import_nothing_heavy() -> None:
     loaded = _imported_after(["--help"], ["--version"], ["generate", "--help"], ["validate", "--help"])
     assert loaded.isdisjoint(NETWORK_MODULES + PIPELINE_MODULES), loaded & {*NETWORK_MODULES, *PIPELINE_MODULES}
+
+
+def test_a_valid_tree_is_checked_without_importing_jsonschema(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compiled and structural checks say yes; jsonschema is imported only to word what they refuse."""
+    assert platform.run("generate", *CRDS).code == 0
+    monkeypatch.setenv("KSERVE_GITOPS_CACHE_DIR", "off")  # no record to answer from: the pipeline runs
+    for command in ("render", "validate"):
+        loaded = _imported_after([command, "--repo", str(platform.root), *CRDS])
+        assert "generator.validate.manifests" in loaded, f"{command} checked the tree"
+        assert "jsonschema" not in loaded, command
 
 
 def test_validate_imports_no_network_client(platform: Platform) -> None:
