@@ -18,7 +18,7 @@ import re
 import shlex
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -75,6 +75,7 @@ _API_VERSION = "kustomize.config.k8s.io/v1beta1"
 # to tell which file an object came from): a file that writes them itself is always built as it stands.
 BUILD_ANNOTATIONS = b"config.kubernetes.io/"
 ORIGIN = "config.kubernetes.io/origin"
+Identity = tuple[str, str, str, str]  # an object's apiVersion, kind, namespace and name
 
 
 def plain_resources(kustomization: Mapping[str, Any]) -> list[str] | None:
@@ -138,15 +139,12 @@ def _pop_origin(document: Any) -> str | None:
     return path if isinstance(path, str) else None
 
 
-def shared_ids(objects: Sequence[Mapping[str, Any]]) -> bool:
+def shared_ids(identities: Iterable[Identity]) -> bool:
     """Whether two objects might share a kustomize resource id: the same kind and name (kustomize also compares
     group, version and namespace; ignoring them can only send a build the long way, never pass a failing one)."""
     seen: set[tuple[str, str]] = set()
-    for obj in objects:
-        metadata = obj.get("metadata")
-        name = metadata.get("name") if isinstance(metadata, Mapping) else None
-        key = (str(obj.get("kind")), str(name))
-        if key in seen:
+    for _, kind, _, name in identities:
+        if (kind, name) in seen:
             return True
-        seen.add(key)
+        seen.add((kind, name))
     return False

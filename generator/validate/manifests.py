@@ -16,7 +16,7 @@ import posixpath
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -36,6 +36,7 @@ from generator.validate.kserve_rules import PINNED_BY_DEFAULT, check_inference_s
 from generator.validate.kustomize import (
     BUILD_ANNOTATIONS,
     KUSTOMIZATION_FILES,
+    Identity,
     build_files,
     kustomize_build,
     plain_resources,
@@ -115,19 +116,17 @@ def _check_tree(tree: _Tree, paths: Iterable[str], crds: _Crds, platform: Platfo
         builder.start([b for b in builds if b not in aggregates])  # kustomize runs while the sources are read
         sources, found = _sources(tree, ordered, store, tool)
         results = builder.finish()
-    prefixes = _storage_prefixes(s.obj for s in sources.values())
+    prefixes = tuple(sorted({prefix for s in sources.values() for prefix in s.prefixes}))
     checker = _Checker(crds, platform, prefixes, store, tool)
-    built: dict[str, list[tuple[str, str, str, str]]] = {}
+    built: dict[str, list[Identity]] = {}
     for build, result in results.items():
         if result.problems:
             found += [replace(d, file=(Path(build) / "kustomization.yaml").as_posix()) for d in result.problems]
             continue
-        built[build] = []
-        for obj in result.objects:
-            identity = _identity(obj)
-            built[build].append(identity)
-            source = sources.pop(identity, None) or _Source(f"{build}/ (kustomize build)", obj, None)
-            checker.add(obj, source)
+        built[build] = [identity for part in result.parts for identity in part.identities]
+        for part in result.parts:
+            unknown = _Source(part.path or f"{build}/ (kustomize build)", None)
+            checker.add_part(part, [sources.pop(identity, unknown) for identity in part.identities])
     for build, dirs in aggregates.items():
         found += _duplicates(build, {d: built.get(d, []) for d in dirs})
     for source in sources.values():
@@ -139,7 +138,8 @@ def _check_tree(tree: _Tree, paths: Iterable[str], crds: _Crds, platform: Platfo
                 hint="list it under `resources:` of its directory's kustomization.yaml",
             )
         )
-        checker.add(source.obj, source)
+        if (obj := source.object()) is not None:
+            checker.add(obj, source)
     return found + checker.findings()
 
 
@@ -201,13 +201,47 @@ class _Tree:
 
 
 @dataclass(frozen=True)
+class Part:
+    """Objects kustomize printed: those it makes of one file of a plain kustomization (`path`, `key` the file's
+    content key), or a whole build's (no path, no key). Their identities are at hand; the objects themselves
+    are decoded from their remembered JSON on first use, so a file known clean is never decoded."""
+
+    path: str
+    key: str
+    identities: tuple[Identity, ...]
+    encoded: str | None  # the objects as JSON; None when JSON cannot hold them exactly, and then `given`
+    given: list[dict[str, Any]] | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def of(cls, objects: list[dict[str, Any]], path: str = "", content_key: str = "") -> Part:
+        return cls(path, content_key, tuple(_identity(o) for o in objects), _json(objects), objects)
+
+    @functools.cached_property
+    def objects(self) -> list[dict[str, Any]]:
+        if self.given is not None:
+            return self.given
+        assert self.encoded is not None
+        decoded: list[dict[str, Any]] = json.loads(self.encoded)
+        return decoded
+
+
+@dataclass(frozen=True)
 class Built:
     """A kustomization's objects as `kustomize build` prints them (in any order), or kustomize's error;
-    `assembled` when they were put together from what kustomize makes of each file (a plain kustomization)."""
+    `assembled` when they were put together from what kustomize makes of each file (a plain kustomization),
+    one part per file."""
 
-    objects: list[dict[str, Any]]
+    parts: tuple[Part, ...]
     problems: list[Diagnostic]
     assembled: bool = False
+
+    @classmethod
+    def whole(cls, objects: list[dict[str, Any]]) -> Built:
+        return cls((Part.of(objects),), [])
+
+    @property
+    def objects(self) -> list[dict[str, Any]]:
+        return [obj for part in self.parts for obj in part.objects]
 
 
 def build_kustomizations(root: Path, builds: Iterable[str], store: Store = Store.off()) -> dict[str, Built]:  # noqa: B008 -- frozen
@@ -229,10 +263,10 @@ class _Builder:
 
     def __init__(self, tree: _Tree, pool: ThreadPoolExecutor, store: Store, tool: str) -> None:
         self._tree, self._pool, self._store, self._tool = tree, pool, store, tool
-        self._plain: dict[str, list[str]] = {}  # build -> the content key of each of its files
+        self._plain: dict[str, list[tuple[str, str]]] = {}  # build -> (path, content key) of each of its files
         self._batches: list[tuple[list[str], Future[dict[str, list[dict[str, Any]]] | None]]] = []
         self._whole: dict[str, Future[Built]] = {}
-        self._known: dict[str, list[dict[str, Any]]] = {}
+        self._known: dict[str, Part] = {}  # by content key; its path is filled in per build
 
     def start(self, builds: list[str]) -> None:
         contents: dict[str, bytes] = {}
@@ -241,14 +275,14 @@ class _Builder:
             if files is None:
                 self._build_whole(build)
                 continue
-            keys = []
+            parts = []
             for path, content in files:
                 name = key(self._tool, content) + posixpath.splitext(path)[1]
                 contents[name] = content
-                keys.append(name)
-            self._plain[build] = keys
+                parts.append((path, name))
+            self._plain[build] = parts
         remembered = self._store.get("build", contents)
-        self._known = {name: json.loads(value) for name, value in remembered.items()}
+        self._known = {name: _remembered_part(name, value) for name, value in remembered.items()}
         unknown = sorted(set(contents) - set(self._known))
         count = -(-len(unknown) // BATCH)
         for index in range(count):
@@ -267,16 +301,21 @@ class _Builder:
             if batch is None:
                 failed.update(names)
                 continue
-            self._known.update(batch)
-            learned.update({n: text for n, found in batch.items() if (text := _json(found)) is not None})
+            for name, objects in batch.items():
+                part = self._known[name] = Part.of(objects, content_key=name)
+                if part.encoded is not None:
+                    learned[name] = f"{json.dumps(part.identities)}\n{part.encoded}"
         self._store.put("build", learned)
         assembled: dict[str, Built] = {}
-        for build, names in self._plain.items():
-            objects = [obj for n in names if n not in failed for obj in self._known[n]]
-            if failed.intersection(names) or shared_ids(objects):
+        for build, files in self._plain.items():
+            if failed.intersection(name for _, name in files):
+                self._build_whole(build)
+                continue
+            parts = tuple(replace(self._known[name], path=path) for path, name in files)
+            if shared_ids([identity for part in parts for identity in part.identities]):
                 self._build_whole(build)
             else:
-                assembled[build] = Built(objects, [], assembled=True)
+                assembled[build] = Built(parts, [], assembled=True)
         results = {**assembled, **{build: future.result() for build, future in self._whole.items()}}
         return {build: results[build] for build in sorted(results)}
 
@@ -305,11 +344,17 @@ class _Builder:
 
         def one() -> Built:
             try:
-                return Built(kustomize_build(directory), [])
+                return Built.whole(kustomize_build(directory))
             except UserError as exc:
-                return Built([], list(exc.diagnostics))
+                return Built((), list(exc.diagnostics))
 
         self._whole[build] = self._pool.submit(one)
+
+
+def _remembered_part(name: str, fact: str) -> Part:
+    """A part as the store holds it: its identities as JSON, a newline, its objects as JSON."""
+    identities, _, encoded = fact.partition("\n")
+    return Part("", name, tuple((a, k, ns, n) for a, k, ns, n in json.loads(identities)), encoded)
 
 
 def _join(build: str, name: str) -> str:
@@ -328,7 +373,8 @@ def _json(value: Any) -> str | None:
 
 class _Checker:
     """Every distinct object checked once; an object that passed every check under the same context (CRDs,
-    Kubernetes version, storage prefixes, this tool) is remembered clean and not checked again. Objects with
+    Kubernetes version, storage prefixes, this tool) is remembered clean and not checked again, and so is a file
+    of a plain kustomization whose objects all passed (its objects are then not even decoded). Objects with
     findings are always checked again: their findings carry file and line."""
 
     def __init__(self, crds: _Crds, platform: Platform, prefixes: tuple[str, ...], store: Store, tool: str) -> None:
@@ -340,15 +386,33 @@ class _Checker:
             else ""
         )
         self._pending: dict[str, tuple[Mapping[str, Any], _Source]] = {}
+        self._parts: dict[str, tuple[Part, list[_Source]]] = {}  # by the key of their verdict
 
-    def add(self, obj: Mapping[str, Any], source: _Source) -> None:
-        self._pending.setdefault(json.dumps(obj, sort_keys=True), (obj, source))
+    def add(self, obj: Mapping[str, Any], source: _Source) -> str:
+        canonical = json.dumps(obj, sort_keys=True)
+        self._pending.setdefault(canonical, (obj, source))
+        return canonical
+
+    def add_part(self, part: Part, sources: list[_Source]) -> None:
+        """A part's objects, each with its source."""
+        if part.key and self._store.enabled:
+            self._parts[key(self._context, part.key)] = (part, sources)
+        else:
+            for obj, source in zip(part.objects, sources, strict=True):
+                self.add(obj, source)
 
     def findings(self) -> list[Diagnostic]:
+        clean_parts = self._store.get("clean-file", self._parts)
+        undecided = {
+            verdict: [self.add(obj, source) for obj, source in zip(part.objects, sources, strict=True)]
+            for verdict, (part, sources) in self._parts.items()
+            if verdict not in clean_parts
+        }
         keys = {canonical: key(self._context, canonical) for canonical in self._pending} if self._store.enabled else {}
         clean = self._store.get("clean", keys.values())
         found: list[Diagnostic] = []
         passed: dict[str, str] = {}
+        failing: set[str] = set()
         context: CheckContext | None = None
         for canonical, (obj, source) in self._pending.items():
             if keys.get(canonical) in clean:
@@ -357,9 +421,11 @@ class _Checker:
             problems = check_object(obj, context, file=source.file, line_of=source.line_of)
             if problems:
                 found += problems
+                failing.add(canonical)
             elif canonical in keys:
                 passed[keys[canonical]] = ""
         self._store.put("clean", passed)
+        self._store.put("clean-file", {v: "" for v, objects in undecided.items() if failing.isdisjoint(objects)})
         return found
 
 
@@ -386,8 +452,8 @@ def _aggregated(tree: _Tree, build: str, builds: list[str]) -> list[str] | None:
     return dirs if all(d in builds for d in dirs) else None
 
 
-def _duplicates(build: str, parts: dict[str, list[tuple[str, str, str, str]]]) -> list[Diagnostic]:
-    owners: dict[tuple[str, str, str, str], list[str]] = {}
+def _duplicates(build: str, parts: dict[str, list[Identity]]) -> list[Diagnostic]:
+    owners: dict[Identity, list[str]] = {}
     for part, identities in parts.items():
         for identity in identities:
             owners.setdefault(identity, []).append(part)
@@ -406,16 +472,27 @@ def _duplicates(build: str, parts: dict[str, list[tuple[str, str, str, str]]]) -
 
 @dataclass(frozen=True)
 class _Source:
+    """Where an object comes from: a manifest file (`text`, parsed again only if the object itself is needed),
+    or a build's output (no text, no line)."""
+
     file: str
-    obj: Mapping[str, Any]
-    line_of: LineOf | None
+    text: str | None
+    prefixes: tuple[str, ...] = ()  # the storage prefixes its ClusterStorageContainer claims
+
+    @functools.cached_property
+    def line_of(self) -> LineOf | None:
+        return _Lines(self.text, self.file) if self.text is not None else None
+
+    def object(self) -> Mapping[str, Any] | None:
+        return _parse(self.text, self.file)[0] if self.text is not None else None
 
 
 def _sources(
     tree: _Tree, paths: Iterable[str], store: Store, tool: str
-) -> tuple[dict[tuple[str, str, str, str], _Source], list[Diagnostic]]:
+) -> tuple[dict[Identity, _Source], list[Diagnostic]]:
     """Every manifest file parsed, keyed by the object's identity, so built objects map back to file:line.
-    A file parsed before without a problem is taken from the store."""
+    What a file parsed before without a problem holds (its object's identity, the storage prefixes it claims)
+    is taken from the store."""
     wanted = [p for p in paths if p.endswith(".yaml") and not p.endswith("kustomization.yaml") and p != LOCK_FILE]
     texts: dict[str, str] = {}
     problems: list[Diagnostic] = []
@@ -434,17 +511,20 @@ def _sources(
     keys = {path: key(tool, text) for path, text in texts.items()} if store.enabled else {}
     remembered = store.get("source", keys.values())
     learned: dict[str, str] = {}
-    sources: dict[tuple[str, str, str, str], _Source] = {}
+    sources: dict[Identity, _Source] = {}
     for path, text in texts.items():
         if (known := remembered.get(keys.get(path, ""))) is not None:
-            obj: Mapping[str, Any] | None = json.loads(known)
+            (api_version, kind, namespace, name), prefixes = json.loads(known)
+            identity: Identity = (api_version, kind, namespace, name)
         else:
             obj, found = _parse(text, path)
             problems += found
-            if obj is not None and path in keys and (saved := _json(obj)) is not None:
-                learned[keys[path]] = saved
-        if obj is not None:
-            sources[_identity(obj)] = _Source(path, obj, _Lines(text, path))
+            if obj is None:
+                continue
+            identity, prefixes = _identity(obj), _storage_prefixes([obj])
+            if path in keys:
+                learned[keys[path]] = json.dumps([identity, prefixes])
+        sources[identity] = _Source(path, text, tuple(prefixes))
     store.put("source", learned)
     return sources, problems
 
@@ -486,7 +566,7 @@ def _is_custom(api_version: str) -> bool:
     return "." in group and not group.endswith(".k8s.io")
 
 
-def _identity(obj: Mapping[str, Any]) -> tuple[str, str, str, str]:
+def _identity(obj: Mapping[str, Any]) -> Identity:
     metadata = obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else {}
     assert isinstance(metadata, Mapping)
     return (

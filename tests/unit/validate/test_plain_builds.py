@@ -84,9 +84,9 @@ def _kustomization(directory: Path, chooser: random.Random, bad: float) -> None:
 
 def _real(directory: Path) -> Built:
     try:
-        return Built(kustomize_build(directory), [])
+        return Built.whole(kustomize_build(directory))
     except UserError as exc:
-        return Built([], list(exc.diagnostics))
+        return Built((), list(exc.diagnostics))
 
 
 def _multiset(objects: list[dict[str, Any]]) -> list[str]:
