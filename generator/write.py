@@ -367,7 +367,7 @@ def _refuse_symlinks(root: Path, paths: Iterable[str]) -> None:
     links: set[str] = set()
     real: set[str] = set()  # directories already found real: thousands of files share a few
     for path in paths:
-        parts = PurePosixPath(path).parts
+        parts = [part for part in path.split("/") if part not in ("", ".")]  # PurePosixPath's parts, made faster
         for depth in range(1, len(parts) + 1):
             relative = "/".join(parts[:depth])
             if relative in real and depth < len(parts):
@@ -388,12 +388,20 @@ def _refuse_symlinks(root: Path, paths: Iterable[str]) -> None:
 
 
 def _links_inside(root: Path, directory: Path) -> list[str]:
+    """Symbolic links anywhere below `directory`; scandir says what each entry is without another system call."""
     found = []
-    for parent, dirs, files in os.walk(directory, followlinks=False):
-        for name in [*dirs, *files]:
-            if os.path.islink(os.path.join(parent, name)):
-                found.append(Path(parent, name).relative_to(root).as_posix())
-    return found
+    pending = [str(directory)]
+    while pending:
+        try:
+            entries = list(os.scandir(pending.pop()))
+        except OSError:
+            continue  # unreadable: as os.walk, left to the reads and writes to report
+        for entry in entries:
+            if entry.is_symlink():
+                found.append(Path(entry.path).relative_to(root).as_posix())
+            elif entry.is_dir():
+                pending.append(entry.path)
+    return sorted(found)
 
 
 def _symlink_error(root: Path, links: list[str]) -> UserError:

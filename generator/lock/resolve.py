@@ -299,7 +299,7 @@ def _relocated(entry: LockEntry, spec: Spec, target: Target) -> LockEntry | Diag
     where = storage_uri(entry.source, spec.artifacts_destination)
     if isinstance(where, Unfetchable):
         return _at(target, spec, f"locked version {entry.version}: {where.message}", where.hint)
-    return replace(entry, artifact_uri=where)
+    return entry if where == entry.artifact_uri else replace(entry, artifact_uri=where)
 
 
 def _at(target: Target, spec: Spec, message: str, hint: str, field: str = "") -> Diagnostic:

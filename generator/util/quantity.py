@@ -8,6 +8,7 @@ request with a limit without float rounding ("0.1" + "0.2" CPUs).
 
 from __future__ import annotations
 
+import functools
 import re
 from decimal import Decimal, localcontext
 
@@ -25,6 +26,7 @@ MAX_QUANTITY_LENGTH = 64
 MAX_EXPONENT = 64
 
 
+@functools.lru_cache(maxsize=1024)  # a thousand models repeat a handful of quantities; Decimals are immutable
 def parse_quantity(s: str) -> Decimal:
     """The value of `s` in base units (cores, bytes); ValueError says what is wrong.
 

@@ -31,7 +31,7 @@ from generator.cache import remembered_parse
 from generator.diagnostics import Diagnostic
 from generator.errors import EnvironmentProblem, UserError
 from generator.validate.schema_errors import LineOf, diagnostics_for, did_you_mean, locate
-from generator.validate.structural import Check, compile_check
+from generator.validate.structural import Check, compile_supported, supported
 
 if TYPE_CHECKING:  # jsonschema only words errors (and judges kinds the structural check cannot)
     from jsonschema import Draft7Validator, ValidationError
@@ -78,10 +78,12 @@ _OBJECT_META: dict[str, Any] = {
 class KindSchema:
     """jsonschema words the errors; the structural check, when it applies, is the fast yes.
 
-    Both are built on first use, so kinds a run never meets cost nothing.
+    Both are built on first use, so kinds a run never meets cost nothing. `structural`: whether the structural
+    check covers every keyword of the schema (structural.supported), remembered with the schema.
     """
 
     schema: Mapping[str, Any]
+    structural: bool
 
     @functools.cached_property
     def validator(self) -> Draft7Validator:
@@ -91,7 +93,7 @@ class KindSchema:
 
     @functools.cached_property
     def quick_check(self) -> Check | None:
-        return compile_check(self.schema)
+        return compile_supported(self.schema) if self.structural else None
 
     def errors(self, obj: Mapping[str, Any]) -> Iterator[ValidationError]:
         if self.quick_check is None or not self.quick_check(obj):
@@ -172,16 +174,19 @@ class _CrdFile:
     @functools.cached_property
     def served(self) -> dict[GroupVersionKind, KindSchema]:
         return {
-            (api_version, kind): KindSchema(_strict_root(schema, api_version, kind))
-            for api_version, kind, schema in self._served_schemas()
+            (api_version, kind): KindSchema(schema, structural)
+            for api_version, kind, schema, structural in remembered_parse(self.text, self._parse)
         }
 
-    def _served_schemas(self) -> list[tuple[str, str, Mapping[str, Any]]]:
-        served = remembered_parse(self.text, self._parse)
-        return [(api_version, kind, schema) for api_version, kind, schema in served]
-
     def _parse(self, text: str) -> list[list[Any]]:
-        return [list(entry) for crd in _crds_in(self.path, text) for entry in _served_schemas(crd)]
+        """[apiVersion, kind, strict schema, structural.supported] of each served version: what the run cache
+        remembers for a large CRD file, so that a later run neither parses nor walks its schemas again."""
+        found = []
+        for crd in _crds_in(self.path, text):
+            for api_version, kind, schema in _served_schemas(crd):
+                strict = _strict_root(schema, api_version, kind)
+                found.append([api_version, kind, strict, supported(strict)])
+        return found
 
 
 class _Catalogue(Mapping[GroupVersionKind, KindSchema]):

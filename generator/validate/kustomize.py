@@ -92,7 +92,8 @@ def plain_resources(kustomization: Mapping[str, Any]) -> list[str] | None:
     resources = kustomization.get("resources")
     if not isinstance(resources, list) or not all(isinstance(r, str) for r in resources):
         return None
-    names = [str(PurePosixPath(r)) for r in resources if not r.endswith("/")]
+    # normalized as kustomize does ("./a.yaml" is "a.yaml"); a bare file name is its own normal form
+    names = [str(PurePosixPath(r)) if "/" in r or not r else r for r in resources if not r.endswith("/")]
     if len(set(names)) != len(resources) or any("/" in n or n in (".", "..") or ":" in n for n in names):
         return None
     return names

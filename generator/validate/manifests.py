@@ -448,8 +448,13 @@ def _aggregated(tree: _Tree, build: str, builds: list[str]) -> list[str] | None:
     resources = kustomization.get("resources", []) if isinstance(kustomization, dict) else []
     if not resources or set(kustomization) - {"apiVersion", "kind", "resources"}:
         return None
-    dirs = [(Path(build) / str(r)).as_posix().removeprefix("./") for r in resources]
-    return dirs if all(d in builds for d in dirs) else None
+    dirs = []
+    for resource in resources:  # an environment lists a thousand files: the first one settles it
+        directory = (Path(build) / str(resource)).as_posix().removeprefix("./")
+        if directory not in builds:
+            return None
+        dirs.append(directory)
+    return dirs
 
 
 def _duplicates(build: str, parts: dict[str, list[Identity]]) -> list[Diagnostic]:

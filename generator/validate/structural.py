@@ -47,12 +47,15 @@ _KEYWORDS = {
 
 
 def compile_check(schema: Mapping[str, Any]) -> Check | None:
-    if not _supported(schema):
-        return None
+    return compile_supported(schema) if supported(schema) else None
+
+
+def compile_supported(schema: Mapping[str, Any]) -> Check:
+    """The check of a schema `supported` says yes to (a walk over a large schema its caller may remember)."""
     return _compile(schema)
 
 
-def _supported(schema: Mapping[str, Any]) -> bool:
+def supported(schema: Mapping[str, Any]) -> bool:
     """Whether `_keyword` knows every keyword of `schema` and of the schemas inside it."""
     if any(key not in _KEYWORDS or (key == "items" and not isinstance(value, dict)) for key, value in schema.items()):
         return False
@@ -62,7 +65,7 @@ def _supported(schema: Mapping[str, Any]) -> bool:
         *[schema[key] for key in ("additionalProperties", "items") if isinstance(schema.get(key), dict)],
         *[sub for key in ("anyOf", "allOf", "oneOf") for sub in schema.get(key, ())],
     ]
-    return all(_supported(sub) for sub in inner)
+    return all(supported(sub) for sub in inner)
 
 
 def _deferred(schema: Mapping[str, Any]) -> Check:
