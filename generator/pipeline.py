@@ -13,13 +13,11 @@ import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from generator import diagnostics, progress, repo_lock, scaffold
 from generator import status as status_rows
 from generator.cache import DumpMemory, Memo
-from generator.compat import load as compat_load
-from generator.compat import run as compat_run
 from generator.diagnostics import Diagnostic, json_path
 from generator.errors import (
     EXIT_ENVIRONMENT,
@@ -39,8 +37,6 @@ from generator.lock import verify as lock_verify
 from generator.lock.model import Lock, LockEntry
 from generator.lock.resolve import Update, compatibility, merge, queries_for
 from generator.platform.runtimes import RuntimeImage
-from generator.propose import publish as propose_publish
-from generator.propose.plan import Change
 from generator.registry.base import Deployment, ModelInfo, ModelVersion, Query, Registered, Registry, Resolution
 from generator.render.tree import ARGOCD_DIR, CLUSTER_DIR, ENVIRONMENTS_DIR, ROOT_KUSTOMIZATION, generated, render
 from generator.spec import SPEC_FILE
@@ -52,6 +48,12 @@ from generator.util.proc import CommandError, run_cmd
 from generator.validate.manifests import checks as manifest_checks
 from generator.validate.manifests import tree_checks
 from generator.write import Plan, apply, interrupted, plan, recover
+
+if TYPE_CHECKING:  # command-specific: imported by the command that needs them, not by every run
+    from generator.compat import load as compat_load
+    from generator.compat import run as compat_run
+    from generator.propose import publish as propose_publish
+    from generator.propose.plan import Change
 
 RENDERED = (ENVIRONMENTS_DIR, CLUSTER_DIR, ARGOCD_DIR, ROOT_KUSTOMIZATION)
 
@@ -496,6 +498,8 @@ def propose(
     A missing lock is an error, not an empty one: that would read as "nothing to promote" and close every bot PR.
     The lock is verified against the registry first (as `lock --check`): a hand-forged entry is never pushed.
     """
+    from generator.propose import publish as propose_publish  # noqa: PLC0415
+
     if not (repo / LOCK_FILE).is_file():
         raise UserError.simple(
             "no models.lock in the working tree",
@@ -574,6 +578,9 @@ def compat(
 ) -> tuple[Outcome, compat_run.CompatReport]:
     """Load each locked version not yet checked on its runtime image the way KServe will (`compat/`), and the
     lock with every verdict recorded. `model`/`env` narrow it ("" for all); `tracking_uri` overrides the spec's."""
+    from generator.compat import load as compat_load  # noqa: PLC0415
+    from generator.compat import run as compat_run  # noqa: PLC0415
+
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
     old = _read_lock(repo)
     checks, skipped, recorded_failure = compat_run.plan_checks(spec, old, model, env, recheck=recheck)

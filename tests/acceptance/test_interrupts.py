@@ -137,7 +137,9 @@ def test_a_second_writer_waits_and_then_writes_its_own_tree_never_a_mix(tmp_path
     _write(root, old)
     first = kserve_gitops("generate", "--repo", str(root))
     wait_for_lock(root, first)
-    (root / "models.yaml").write_bytes(second_result["models.yaml"])
+    # Saved as editors save, by renaming a whole new file over it: the first run reads one version or the other.
+    (root / "models.yaml.new").write_bytes(second_result["models.yaml"])
+    (root / "models.yaml.new").replace(root / "models.yaml")
     second = kserve_gitops("--lock-timeout", "900", "render", "--repo", str(root))
     _, second_err = second.output()
     _, first_err = first.output()

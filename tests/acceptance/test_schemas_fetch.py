@@ -14,7 +14,6 @@ import io
 import shutil
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -105,7 +104,6 @@ def _released() -> dict[str, bytes]:
 class Fetched:
     repo: Path
     out: str
-    seconds: float
 
 
 @pytest.fixture(scope="module")
@@ -132,14 +130,12 @@ def fetched(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Fet
     """One real first fetch into <repo>/schemas/crds (the default --dest); tests copy it, never change it."""
     repo = _repo(tmp_path_factory.mktemp("fetched"))
     out = io.StringIO()
-    started = time.perf_counter()
     with pytest.MonkeyPatch.context() as env, contextlib.redirect_stdout(out):
         env.setenv("NO_PROXY", "127.0.0.1")
         code = main(["schemas", "fetch", "--repo", str(repo), "--base-url", upstream.base_url])
     assert code == 0, out.getvalue()
-    seconds = time.perf_counter() - started
     upstream.reset()
-    return Fetched(repo, out.getvalue(), seconds)
+    return Fetched(repo, out.getvalue())
 
 
 @pytest.fixture
