@@ -151,6 +151,7 @@ class _Tree:
         self._root, self._files = root, files
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
         self._kustomizations: dict[str, Any] = {}
+        self._keys: dict[str, str] = {}
 
     def __enter__(self) -> _Tree:
         return self
@@ -175,6 +176,13 @@ class _Tree:
         assert self._root is not None
         full = self._root / path
         return full.is_file() and not full.is_symlink()
+
+    def content_key(self, path: str, tool: str, content: str | bytes) -> str:
+        """`key(tool, content)` of the file at `path`, computed once (a text and its UTF-8 bytes key alike): what
+        kustomize makes of a file and what it holds are both facts of its content."""
+        if path not in self._keys:
+            self._keys[path] = key(tool, content)
+        return self._keys[path]
 
     def kustomization(self, build: str) -> Any:
         """The directory's kustomization.yaml parsed, or None when it is anything but plain YAML (then only
@@ -277,7 +285,7 @@ class _Builder:
                 continue
             parts = []
             for path, content in files:
-                name = key(self._tool, content) + posixpath.splitext(path)[1]
+                name = self._tree.content_key(path, self._tool, content) + posixpath.splitext(path)[1]
                 contents[name] = content
                 parts.append((path, name))
             self._plain[build] = parts
@@ -513,7 +521,7 @@ def _sources(
                     hint="render it again with `kserve-gitops generate`",
                 )
             )
-    keys = {path: key(tool, text) for path, text in texts.items()} if store.enabled else {}
+    keys = {path: tree.content_key(path, tool, text) for path, text in texts.items()} if store.enabled else {}
     remembered = store.get("source", keys.values())
     learned: dict[str, str] = {}
     sources: dict[Identity, _Source] = {}
