@@ -61,13 +61,14 @@ def checks(crd_dir: Path) -> Callable[[Mapping[str, bytes], Platform], list[Diag
     return validate
 
 
-def tree_checks(crd_dir: Path) -> Callable[[Path, list[str], Platform], list[Diagnostic]]:
-    """Checks on files already on disk (`kserve-gitops validate`): here missing CRDs are an error."""
+def tree_checks(crd_dir: Path) -> Callable[[Path, list[str], Platform, Callable[[], None]], list[Diagnostic]]:
+    """Checks on files already on disk (`kserve-gitops validate`): here missing CRDs are an error. `meanwhile`:
+    the caller's other work, done while kustomize builds the tree."""
 
-    def validate(root: Path, paths: list[str], platform: Platform) -> list[Diagnostic]:
+    def validate(root: Path, paths: list[str], platform: Platform, meanwhile: Callable[[], None]) -> list[Diagnostic]:
         crds, found = _crds(crd_dir, required=True)
         with _Tree(root=root) as tree, contextlib.closing(Store.open()) as store:
-            found += _check_tree(tree, paths, crds, platform, store)
+            found += _check_tree(tree, paths, crds, platform, store, meanwhile=meanwhile)
         return sorted(set(found))
 
     return validate
@@ -99,9 +100,18 @@ def check_tree(root: Path, paths: Iterable[str], crds: CrdSchemas | None, platfo
         return _check_tree(tree, paths, _Crds(lambda: crds, ""), platform, Store.off())
 
 
-def _check_tree(tree: _Tree, paths: Iterable[str], crds: _Crds, platform: Platform, store: Store) -> list[Diagnostic]:
+def _check_tree(
+    tree: _Tree,
+    paths: Iterable[str],
+    crds: _Crds,
+    platform: Platform,
+    store: Store,
+    *,
+    meanwhile: Callable[[], None] = lambda: None,
+) -> list[Diagnostic]:
     """Build each kustomization; check every object once, located in its source file. `store`: facts of content
-    remembered by earlier runs (what kustomize makes of a file, objects that passed every check).
+    remembered by earlier runs (what kustomize makes of a file, objects that passed every check). `meanwhile`
+    runs while kustomize builds.
 
     A kustomization that only aggregates directories built here (the root one) is not built again: building
     it would repeat every object (for 3,000 objects, 17 s of kustomize), and the one way it can fail where its
@@ -115,6 +125,7 @@ def _check_tree(tree: _Tree, paths: Iterable[str], crds: _Crds, platform: Platfo
         builder = _Builder(tree, pool, store, tool)
         builder.start([b for b in builds if b not in aggregates])  # kustomize runs while the sources are read
         sources, found = _sources(tree, ordered, store, tool)
+        meanwhile()
         results = builder.finish()
     prefixes = tuple(sorted({prefix for s in sources.values() for prefix in s.prefixes}))
     checker = _Checker(crds, platform, prefixes, store, tool)
@@ -152,6 +163,7 @@ class _Tree:
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
         self._kustomizations: dict[str, Any] = {}
         self._keys: dict[str, str] = {}
+        self._read: dict[str, bytes] = {}
 
     def __enter__(self) -> _Tree:
         return self
@@ -161,10 +173,13 @@ class _Tree:
             self._scratch.cleanup()
 
     def read(self, path: str) -> bytes:
-        """The bytes of a YAML file; raises OSError (a missing file, or one yamlio refuses) or UnicodeDecodeError."""
+        """The bytes of a YAML file; raises OSError (a missing file, or one yamlio refuses) or UnicodeDecodeError.
+        A file on disk is read once: the builder and the source check both want it."""
         if self._files is None:
             assert self._root is not None
-            return yamlio.read_text(self._root / path).encode("utf-8")
+            if path not in self._read:
+                self._read[path] = yamlio.read_text(self._root / path).encode("utf-8")
+            return self._read[path]
         if path not in self._files:
             raise FileNotFoundError(path)
         return self._files[path]
@@ -189,8 +204,8 @@ class _Tree:
         kustomize reads it). Parsed once: both the aggregate check and the builder read it."""
         if build not in self._kustomizations:
             try:
-                parsed = yaml.load(self.read((PurePosixPath(build) / "kustomization.yaml").as_posix()), Loader=_Plain)
-            except (_Unusual, yaml.YAMLError, OSError, UnicodeDecodeError):
+                parsed = yamlio.load_plain(self.read((PurePosixPath(build) / "kustomization.yaml").as_posix()))
+            except (yamlio.NotPlain, yaml.YAMLError, OSError, UnicodeDecodeError):
                 parsed = None
             self._kustomizations[build] = parsed
         return self._kustomizations[build]
@@ -590,31 +605,10 @@ def _identity(obj: Mapping[str, Any]) -> Identity:
     )
 
 
-class _Plain(yaml.CSafeLoader):
-    """libyaml for the common case: one plain document, no duplicate keys, no aliases (we never write any).
-
-    Anything else raises `_Unusual`, and the file goes through `yaml_lines.load`, which words the problem.
-    """
-
-    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
-        if node in self.constructed_objects:  # a second visit of one node: an alias
-            raise _Unusual
-        return super().construct_object(node, deep)
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        if len({str(key.value) for key, _ in node.value}) != len(node.value):
-            raise _Unusual
-        return super().construct_mapping(node, deep)
-
-
-class _Unusual(Exception):
-    pass
-
-
 def _parse(text: str, path: str) -> tuple[Mapping[str, Any] | None, list[Diagnostic]]:
     try:
-        data = yaml.load(text, Loader=_Plain)
-    except (_Unusual, yaml.YAMLError):
+        data = yamlio.load_plain(text)  # libyaml and a direct build for the common case: one plain document
+    except (yamlio.NotPlain, yaml.YAMLError):  # anything else is read again by yaml_lines, which words it
         data, _, problems = load_yaml(text, path)
         if problems:
             return None, problems
