@@ -27,7 +27,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ import yaml
 
 from generator import __version__
 from generator.diagnostics import Diagnostic
-from generator.yamlio import dump, is_generated
+from generator.yamlio import Files, dump, dump_files, is_generated
 
 CACHE_ENV = "KSERVE_GITOPS_CACHE_DIR"
 _FORMAT = "1"
@@ -198,9 +198,10 @@ class Store:
 
 
 class DumpMemory:
-    """`yamlio.dump` that remembers: the bytes of documents an earlier run dumped are looked up by the hash of
-    the documents' JSON (which keeps key order and tells 1, "1" and true apart), this tool's code and the YAML
-    library, instead of being emitted again. Documents JSON cannot express exactly are dumped every time.
+    """`yamlio.dump_files` that remembers: the bytes of documents an earlier run dumped are looked up (all of a
+    call's files in one query) by the hash of the documents' JSON (which keeps key order and tells 1, "1" and
+    true apart), this tool's code and the YAML library, instead of being emitted again. Documents JSON cannot
+    express exactly are dumped every time.
 
     Emitting is most of rendering: a run that changes one model out of a thousand then emits one model's files.
     """
@@ -221,19 +222,24 @@ class DumpMemory:
             yield memory
             store.put(cls.KIND, memory._learned)
 
-    def __call__(self, documents: Sequence[Any], comment: str = "") -> bytes:
+    def __call__(self, files: Files) -> dict[str, bytes]:
         if not self._store.enabled:
-            return dump(documents, comment)
-        try:
-            fact = key(self._identity, comment, json.dumps(documents, allow_nan=False))
-        except (TypeError, ValueError):
-            return dump(documents, comment)  # not JSON (a date, a float NaN): no key says it exactly
-        known = self._learned.get(fact) or self._store.get(self.KIND, [fact]).get(fact)
-        if known is not None:
-            return known.encode("utf-8")
-        written = dump(documents, comment)
-        self._learned[fact] = written.decode("utf-8")
-        return written
+            return dump_files(files)
+        facts: dict[str, str] = {}
+        for path, (documents, comment) in files.items():
+            with contextlib.suppress(TypeError, ValueError):  # not JSON (a date, a float NaN): no key says it exactly
+                facts[path] = key(self._identity, comment, json.dumps(documents, allow_nan=False))
+        known = {**self._store.get(self.KIND, facts.values()), **self._learned}
+        emitted: dict[str, bytes] = {}
+        for path, (documents, comment) in files.items():
+            fact = facts.get(path)
+            if fact is not None and fact in known:
+                emitted[path] = known[fact].encode("utf-8")
+                continue
+            emitted[path] = dump(documents, comment)
+            if fact is not None:
+                self._learned[fact] = known[fact] = emitted[path].decode("utf-8")
+        return emitted
 
 
 _WORTH_REMEMBERING = 64 * 1024  # characters: below this, parsing costs less than looking it up

@@ -23,7 +23,7 @@ Writing keeps a stable key order, no aliases and `\\n` endings.
 from __future__ import annotations
 
 import stat
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -341,7 +341,8 @@ def header(*lines: str) -> str:
     return f"{GENERATED_MARK} {first}\n" + "".join(f"# {line}\n" for line in rest)
 
 
-Dump = Callable[[Sequence[Any], str], bytes]  # `dump`, or one that remembers what it wrote (cache.DumpMemory)
+Files = Mapping[str, tuple[Sequence[Any], str]]  # path -> (its documents, its header comment)
+Dump = Callable[[Files], dict[str, bytes]]  # `dump_files`, or one that remembers what it wrote (cache.DumpMemory)
 
 
 def dump(documents: Sequence[Any], comment: str = "") -> bytes:
@@ -355,6 +356,12 @@ def dump(documents: Sequence[Any], comment: str = "") -> bytes:
         explicit_start=len(documents) > 1,
     )
     return (comment + body).encode("utf-8")
+
+
+def dump_files(files: Files) -> dict[str, bytes]:
+    """Each file's documents, emitted by `dump`; all at once, so that a memory of earlier runs looks them up
+    together."""
+    return {path: dump(documents, comment) for path, (documents, comment) in files.items()}
 
 
 def is_generated(content: bytes) -> bool:

@@ -19,7 +19,7 @@ from generator.spec.model import REF_KINDS, Ref
 from generator.spec.yaml_lines import Positions
 from generator.spec.yaml_lines import load as load_yaml
 from generator.util import schema_check
-from generator.yamlio import Dump, dump, header
+from generator.yamlio import Dump, dump_files, header
 
 if TYPE_CHECKING:
     import jsonschema
@@ -105,7 +105,7 @@ def _quick_validator() -> jsonschema_rs.Validator:
     return jsonschema_rs.validator_for(_SCHEMA)
 
 
-def dumps(lock: Lock, dump: Dump = dump) -> bytes:
+def dumps(lock: Lock, dump: Dump = dump_files) -> bytes:
     """The lock file's bytes; `dump` as for render."""
     models: dict[str, dict[str, Any]] = {}
     for (model, env), entry in sorted(lock.entries.items()):
@@ -120,7 +120,7 @@ def dumps(lock: Lock, dump: Dump = dump) -> bytes:
             **({"imageDigest": entry.image_digest} if entry.image_digest else {}),
             **({"loadCheck": _dump_load_check(entry.load_check)} if entry.load_check else {}),
         }
-    return dump([{"lockVersion": LOCK_VERSION, "models": models}], HEADER)
+    return dump({LOCK_FILE: ([{"lockVersion": LOCK_VERSION, "models": models}], HEADER)})[LOCK_FILE]
 
 
 def loads(text: str, file: str = LOCK_FILE) -> Lock:

@@ -16,7 +16,7 @@ from generator.render.cluster import cluster_objects
 from generator.render.inferenceservice import inference_service
 from generator.smoke.job import smoke_job
 from generator.spec.model import Spec, Target
-from generator.yamlio import Dump, dump, header
+from generator.yamlio import Dump, dump_files, header
 
 ENVIRONMENTS_DIR = "environments"
 ARGOCD_DIR = "argocd"
@@ -26,44 +26,42 @@ HEADER_LINES = ("from models.yaml and models.lock; do not edit by hand.", "Regen
 HEADER = header(*HEADER_LINES)
 
 
-def render(spec: Spec, lock: Lock, dump: Dump = dump) -> dict[str, bytes]:
+def render(spec: Spec, lock: Lock, dump: Dump = dump_files) -> dict[str, bytes]:
     """Raises LockError when the lock does not cover the spec, or sends KServe outside the declared storage
-    prefixes (render never asks the registry). `dump` writes each file's documents (yamlio.dump, or one that
-    remembers the bytes of documents it wrote before)."""
+    prefixes (render never asks the registry). `dump` writes every file's documents (yamlio.dump_files, or one
+    that remembers the bytes of documents it wrote before)."""
     problems = stale_entries(spec, lock) + locations(spec, lock)
     if problems:
         raise LockError(problems)
-    files: dict[str, bytes] = {}
+    files: dict[str, tuple[list[Any], str]] = {}
     resources: dict[str, list[str]] = {name: [] for name in spec.environments}
     for target in spec.targets:
         entry = lock.get(target.model, target.env)
         assert entry is not None  # stale_entries guarantees it
         for name, document in _target_objects(spec, target, entry).items():
             resources[target.env].append(name)
-            files[f"{ENVIRONMENTS_DIR}/{target.env}/{name}"] = dump([document], HEADER)
+            files[f"{ENVIRONMENTS_DIR}/{target.env}/{name}"] = ([document], HEADER)
     for env, names in resources.items():
-        files[f"{ENVIRONMENTS_DIR}/{env}/kustomization.yaml"] = _kustomization(sorted(names), dump)
+        files[f"{ENVIRONMENTS_DIR}/{env}/kustomization.yaml"] = _kustomization(sorted(names))
     cluster = cluster_objects(spec)
-    files.update({f"{CLUSTER_DIR}/{name}": dump([obj], HEADER) for name, obj in cluster.items()})
+    files.update({f"{CLUSTER_DIR}/{name}": ([obj], HEADER) for name, obj in cluster.items()})
     if cluster:
-        files[f"{CLUSTER_DIR}/kustomization.yaml"] = _kustomization(sorted(cluster), dump)
+        files[f"{CLUSTER_DIR}/kustomization.yaml"] = _kustomization(sorted(cluster))
     files[ROOT_KUSTOMIZATION] = _kustomization(
         [*([CLUSTER_DIR] if cluster else []), *(f"{ENVIRONMENTS_DIR}/{env}" for env in spec.environments)],
-        dump,
         comment="Aggregates cluster-wide objects and every environment; Argo CD syncs each directory on its own.",
     )
     if spec.argocd is not None:
         objects = argocd_objects(spec, spec.argocd, cluster_scoped=bool(cluster))
-        files.update({f"{ARGOCD_DIR}/{name}": dump([obj], HEADER) for name, obj in objects.items()})
+        files.update({f"{ARGOCD_DIR}/{name}": ([obj], HEADER) for name, obj in objects.items()})
         files[f"{ARGOCD_DIR}/kustomization.yaml"] = _kustomization(
             sorted(objects),
-            dump,
             comment="Apply once; the ApplicationSet then creates one Application per environment.",
         )
-    return dict(sorted(files.items()))
+    return dict(sorted(dump(files).items()))
 
 
-def generated(spec: Spec, lock: Lock, dump: Dump = dump) -> dict[str, bytes]:
+def generated(spec: Spec, lock: Lock, dump: Dump = dump_files) -> dict[str, bytes]:
     """Everything `generate` writes for this lock: models.lock and the manifests, each emitted by `dump`."""
     return {LOCK_FILE: lock_io.dumps(lock, dump), **render(spec, lock, dump)}
 
@@ -90,6 +88,6 @@ def _target_objects(spec: Spec, target: Target, entry: LockEntry) -> dict[str, d
     return objects
 
 
-def _kustomization(resources: list[str], dump: Dump, comment: str = "") -> bytes:
+def _kustomization(resources: list[str], comment: str = "") -> tuple[list[Any], str]:
     document = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": resources}
-    return dump([document], header(*HEADER_LINES, *([comment] if comment else [])))
+    return [document], header(*HEADER_LINES, *([comment] if comment else []))

@@ -60,7 +60,8 @@ def test_a_store_grown_past_its_limit_starts_afresh(tmp_path: Path) -> None:
 
 def _remembered_dumps(cache: Path, documents: list[list[object]]) -> list[bytes]:
     with scoped_environ({CACHE_ENV: str(cache)}), DumpMemory.open() as memory:
-        return [memory(document, "# header\n") for document in documents]
+        emitted = memory({str(i): (document, "# header\n") for i, document in enumerate(documents)})
+        return [emitted[str(i)] for i in range(len(documents))]
 
 
 def test_the_dump_memory_writes_what_dump_writes_and_a_later_run_recalls_it(tmp_path: Path) -> None:
