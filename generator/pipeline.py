@@ -101,27 +101,26 @@ def session(repo: Path, *, write_tree: bool, lock_timeout: float) -> Iterator[li
 
 def validate_repo(repo: Path, crds: Path) -> list[Diagnostic]:
     """Every check over models.yaml, models.lock and the generated tree on disk; collects, never stops early.
-    models.lock, its drift and compatibility are checked while kustomize builds the tree."""
-    try:
-        spec: Spec | None
-        spec, found = load_spec(repo / SPEC_FILE, SPEC_FILE)
-    except UserError as exc:
-        spec, found = None, list(exc.diagnostics)
+    models.yaml, models.lock, their drift and compatibility are checked while kustomize builds the tree."""
+    found: list[Diagnostic] = []
 
-    def lock_findings() -> None:
+    def inputs() -> Platform:
         nonlocal found
-        if spec is None:
-            return
+        try:
+            spec, found = load_spec(repo / SPEC_FILE, SPEC_FILE)
+        except UserError as exc:
+            found = list(exc.diagnostics)
+            return Platform()
         try:
             current = _read_lock(repo)
             found += _drift(repo, spec, current) + compatibility(spec, current)
         except UserError as exc:
             found = list(exc.diagnostics)
+        return spec.platform
 
     on_disk = [p.relative_to(repo).as_posix() for d in RENDERED for p in _files(repo / d)]
     with progress.stage(f"validating {len(on_disk)} generated file(s)"):
-        platform = spec.platform if spec is not None else Platform()
-        tree = tree_checks(crds)(repo, on_disk, platform, lock_findings)
+        tree = tree_checks(crds)(repo, on_disk, inputs)
     return found + tree
 
 

@@ -55,20 +55,20 @@ def checks(crd_dir: Path) -> Callable[[Mapping[str, bytes], Platform], list[Diag
     def validate(files: Mapping[str, bytes], platform: Platform) -> list[Diagnostic]:
         crds, found = _crds(crd_dir, required=False)
         with _Tree(files=files) as tree, contextlib.closing(Store.open()) as store:
-            found += _check_tree(tree, sorted(files), crds, platform, store)
+            found += _check_tree(tree, sorted(files), crds, store, meanwhile=lambda: platform)
         return sorted(set(found))
 
     return validate
 
 
-def tree_checks(crd_dir: Path) -> Callable[[Path, list[str], Platform, Callable[[], None]], list[Diagnostic]]:
+def tree_checks(crd_dir: Path) -> Callable[[Path, list[str], Callable[[], Platform]], list[Diagnostic]]:
     """Checks on files already on disk (`kserve-gitops validate`): here missing CRDs are an error. `meanwhile`:
-    the caller's other work, done while kustomize builds the tree."""
+    the caller's other work, done while kustomize builds the tree; it gives the platform to check against."""
 
-    def validate(root: Path, paths: list[str], platform: Platform, meanwhile: Callable[[], None]) -> list[Diagnostic]:
+    def validate(root: Path, paths: list[str], meanwhile: Callable[[], Platform]) -> list[Diagnostic]:
         crds, found = _crds(crd_dir, required=True)
         with _Tree(root=root) as tree, contextlib.closing(Store.open()) as store:
-            found += _check_tree(tree, paths, crds, platform, store, meanwhile=meanwhile)
+            found += _check_tree(tree, paths, crds, store, meanwhile=meanwhile)
         return sorted(set(found))
 
     return validate
@@ -97,21 +97,21 @@ class _Crds:
 def check_tree(root: Path, paths: Iterable[str], crds: CrdSchemas | None, platform: Platform) -> list[Diagnostic]:
     """Build each kustomization under `root`; check every object once, located in its source file."""
     with _Tree(root=root) as tree:
-        return _check_tree(tree, paths, _Crds(lambda: crds, ""), platform, Store.off())
+        return _check_tree(tree, paths, _Crds(lambda: crds, ""), Store.off(), meanwhile=lambda: platform)
 
 
 def _check_tree(
     tree: _Tree,
     paths: Iterable[str],
     crds: _Crds,
-    platform: Platform,
     store: Store,
     *,
-    meanwhile: Callable[[], None] = lambda: None,
+    meanwhile: Callable[[], Platform],
 ) -> list[Diagnostic]:
     """Build each kustomization; check every object once, located in its source file. `store`: facts of content
     remembered by earlier runs (what kustomize makes of a file, objects that passed every check). `meanwhile`
-    runs while kustomize builds.
+    runs while kustomize builds and gives the platform to check against; then, if kustomize is still at work,
+    the schemas of the kinds the files hold are loaded, which the new objects will be checked against.
 
     A kustomization that only aggregates directories built here (the root one) is not built again: building
     it would repeat every object (for 3,000 objects, 17 s of kustomize), and the one way it can fail where its
@@ -125,10 +125,12 @@ def _check_tree(
         builder = _Builder(tree, pool, store, tool)
         builder.start([b for b in builds if b not in aggregates])  # kustomize runs while the sources are read
         sources, found = _sources(tree, ordered, store, tool)
-        meanwhile()
+        platform = meanwhile()
+        prefixes = tuple(sorted({prefix for s in sources.values() for prefix in s.prefixes}))
+        checker = _Checker(crds, platform, prefixes, store, tool)
+        if builder.busy:
+            checker.prepare({(api_version, kind) for api_version, kind, _, _ in sources})
         results = builder.finish()
-    prefixes = tuple(sorted({prefix for s in sources.values() for prefix in s.prefixes}))
-    checker = _Checker(crds, platform, prefixes, store, tool)
     built: dict[str, list[Identity]] = {}
     for build, result in results.items():
         if result.problems:
@@ -312,6 +314,11 @@ class _Builder:
             names = unknown[index::count]
             self._batches.append((names, self._pool.submit(build_files, {n: contents[n] for n in names})))
 
+    @property
+    def busy(self) -> bool:
+        """Whether kustomize has files to build in this run."""
+        return bool(self._batches or self._whole)
+
     def finish(self) -> dict[str, Built]:
         """Each build's objects (in kustomize's order for builds as they stand) or its problems, in build order."""
         failed: set[str] = set()
@@ -415,6 +422,14 @@ class _Checker:
         canonical = json.dumps(obj, sort_keys=True)
         self._pending.setdefault(canonical, (obj, source))
         return canonical
+
+    def prepare(self, kinds: Iterable[tuple[str, str]]) -> None:
+        """Load the CRD schemas of `kinds` now (while kustomize builds), rather than when the first object of each
+        is checked."""
+        schemas = self._crds.load()
+        for kind in kinds:
+            if schemas is not None and _is_custom(kind[0]):
+                schemas.schemas.get(kind)  # parses the CRD file that serves it, once per run
 
     def add_part(self, part: Part, sources: list[_Source]) -> None:
         """A part's objects, each with its source."""
