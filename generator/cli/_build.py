@@ -94,7 +94,7 @@ def write_outcome(
 ) -> NoReturn:
     """Run a writing command's pipeline job inside the repository session and report its outcome. A run `recall`
     remembers unchanged is answered from its record, before the pipeline is even imported."""
-    with in_session(ctx, root, write_tree=not check):
+    with in_session(ctx, root, write_tree=not check), collector_paused():
         recalled = recall.recall(root) if recall is not None else None
         if recalled is not None:
             from generator.pipeline import Outcome  # noqa: PLC0415
@@ -110,7 +110,7 @@ def in_session(ctx: typer.Context, root: Path, *, write_tree: bool) -> Iterator[
     held and a write an earlier killed run left half done recovered first (said on stderr)."""
     from generator.pipeline import session  # noqa: PLC0415 -- not for --help
 
-    with collector_paused(), session(root, write_tree=write_tree, lock_timeout=ctx.obj.lock_timeout) as recovered:
+    with session(root, write_tree=write_tree, lock_timeout=ctx.obj.lock_timeout) as recovered:
         for diagnostic in recovered:
             print(diagnostic, file=sys.stderr)
         yield
@@ -118,13 +118,14 @@ def in_session(ctx: typer.Context, root: Path, *, write_tree: bool) -> Iterator[
 
 @contextmanager
 def collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off for one command's work, as it was before afterwards.
+    """Python's cyclic garbage collector off for a pipeline job (the writing commands and `validate`), as it
+    was before afterwards.
 
     A run builds a few hundred thousand objects that live until it ends (the spec, the lock, every manifest)
     and makes no reference cycles worth collecting: reference counting frees the rest. The collector would
     walk them again and again for nothing, a fifth of a one-model edit's time and over a second of a full run
-    of 1,000 models, with the same peak memory either way (bench/README.md). Long-running servers (the
-    webhook) never enter a session, so they keep it.
+    of 1,000 models, with the same peak memory either way (bench/README.md). Commands that spend their time
+    on the network or in other processes (compat's downloads, propose, the webhook server) keep it.
     """
     enabled = gc.isenabled()
     gc.disable()

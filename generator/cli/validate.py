@@ -23,7 +23,7 @@ def command(
     from generator import pipeline  # noqa: PLC0415 -- only when the command runs: `--help` stays light
 
     root = _build.repo_root(repo)
-    with _build.in_session(ctx, root, write_tree=False):
+    with _build.in_session(ctx, root, write_tree=False), _build.collector_paused():
         found = pipeline.validate_repo(root, _build.crd_directory(root, crd_dir))
         failed = len(diagnostics.errors(found))
         summary = f"{failed} error(s), {len(diagnostics.warnings(found))} warning(s)\n" if found else "valid\n"

@@ -1,4 +1,5 @@
-"""A command pauses Python's cyclic garbage collector for its work, and gives it back as it found it."""
+"""A pipeline command (the writing ones, validate) pauses Python's cyclic garbage collector for its work, and gives
+it back as it found it."""
 
 from __future__ import annotations
 
