@@ -9,13 +9,12 @@ reference really needs resolving; the CRD directory comes in as a path.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from generator import diagnostics, progress, repo_lock, scaffold
+from generator import diagnostics, progress, scaffold
 from generator import status as status_rows
 from generator.cache import DumpMemory, Memo
 from generator.diagnostics import Diagnostic, json_path
@@ -47,7 +46,7 @@ from generator.spec.yaml_lines import load as load_yaml
 from generator.util.proc import CommandError, run_cmd
 from generator.validate.manifests import checks as manifest_checks
 from generator.validate.manifests import tree_checks
-from generator.write import Plan, apply, interrupted, plan, recover
+from generator.write import Plan, apply, plan
 
 if TYPE_CHECKING:  # command-specific: imported by the command that needs them, not by every run
     from generator.compat import load as compat_load
@@ -77,26 +76,6 @@ def _settled(repo: Path, outcome: Outcome, *, check: bool) -> Outcome:
         return outcome
     apply(repo, outcome.plan)
     return replace(outcome, written=True)
-
-
-@contextlib.contextmanager
-def session(repo: Path, *, write_tree: bool, lock_timeout: float) -> Iterator[list[Diagnostic]]:
-    """Every command that reads or writes the tree runs inside one, from its first read to its last write.
-
-    Writers hold the repository lock exclusively, so two never interleave; readers hold it shared, so
-    they never see a half-swapped tree. Before anything reads the tree, a write that a killed run left
-    half done is finished or undone (that needs the lock exclusively, even for a reader). Yields what
-    was recovered, as warnings.
-    """
-    recovered: list[Diagnostic] = []
-    with repo_lock.held(repo, lock_timeout) as lock:
-        lock.acquire(exclusive=write_tree)
-        while interrupted(repo):
-            lock.acquire(exclusive=True)
-            recovered.append(recover(repo))
-            if not write_tree:
-                lock.acquire(exclusive=False)
-        yield recovered
 
 
 def validate_repo(repo: Path, crds: Path) -> list[Diagnostic]:

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from types import FrameType
 
+from generator import repo_lock
 from generator.diagnostics import Diagnostic
 from generator.errors import EnvironmentProblem, Interrupted, UserError
 from generator.yamlio import is_generated
@@ -98,6 +99,26 @@ def plan(root: Path, desired: Mapping[str, bytes], pruned: Iterable[str] = (), e
     deletes = tuple(sorted(p for p, _ in generated if p not in desired))
     before.update({p: content for p, content in generated if p in deletes})
     return Plan(writes=writes, deletes=deletes, before=before)
+
+
+@contextlib.contextmanager
+def session(repo: Path, *, write_tree: bool, lock_timeout: float) -> Iterator[list[Diagnostic]]:
+    """Every command that reads or writes the tree runs inside one, from its first read to its last write.
+
+    Writers hold the repository lock exclusively, so two never interleave; readers hold it shared, so
+    they never see a half-swapped tree. Before anything reads the tree, a write that a killed run left
+    half done is finished or undone (that needs the lock exclusively, even for a reader). Yields what
+    was recovered, as warnings.
+    """
+    recovered: list[Diagnostic] = []
+    with repo_lock.held(repo, lock_timeout) as lock:
+        lock.acquire(exclusive=write_tree)
+        while interrupted(repo):
+            lock.acquire(exclusive=True)
+            recovered.append(recover(repo))
+            if not write_tree:
+                lock.acquire(exclusive=False)
+        yield recovered
 
 
 def apply(root: Path, planned: Plan) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # the rest is imported where used, so that `--help` and `--ve
     from generator.pipeline import Outcome
     from generator.registry.base import Registry
     from generator.spec.model import Spec
+    from generator.write import Plan
 
 DEFAULT_CRD_DIR = Path("schemas/crds")
 MEMO_INPUTS = (SPEC_FILE, LOCK_FILE)
@@ -58,18 +59,19 @@ def facts_for(spec: Spec) -> FactsSource:
     return MlflowFacts(os.environ.get("MLFLOW_TRACKING_URI") or spec.tracking_uri)
 
 
-def reported(outcome: Outcome, *, check: bool, fix: str) -> CommandReport:
+def reported(
+    plan: Plan, warnings: Sequence[Diagnostic], *, written: bool = False, check: bool, fix: str
+) -> CommandReport:
     """What a writing command says: the files it wrote, or with --check the drift it found (then an error)."""
-    plan = outcome.plan
-    fields = {"changes": changes(plan), "written": outcome.written}
+    fields = {"changes": changes(plan), "written": written}
     if check:
         if plan.empty:
-            return CommandReport(outcome.warnings, "up to date\n", fields)
+            return CommandReport(list(warnings), "up to date\n", fields)
         drift = Diagnostic(message=f"{len(plan.writes) + len(plan.deletes)} file(s) out of date", hint=f"run `{fix}`")
-        return CommandReport([*outcome.warnings, drift], plan.diff(), fields, code=1)
+        return CommandReport([*warnings, drift], plan.diff(), fields, code=1)
     if plan.empty:
-        return CommandReport(outcome.warnings, "nothing to change\n", fields)
-    return CommandReport(outcome.warnings, "".join(f"{line}\n" for line in plan.summary()), fields)
+        return CommandReport(list(warnings), "nothing to change\n", fields)
+    return CommandReport(list(warnings), "".join(f"{line}\n" for line in plan.summary()), fields)
 
 
 def crd_directory(root: Path, crd_dir: Path | None) -> Path:
@@ -97,18 +99,18 @@ def write_outcome(
     with in_session(ctx, root, write_tree=not check), collector_paused():
         recalled = recall.recall(root) if recall is not None else None
         if recalled is not None:
-            from generator.pipeline import Outcome  # noqa: PLC0415
-            from generator.write import Plan  # noqa: PLC0415
+            from generator.write import Plan  # noqa: PLC0415 -- not the pipeline: the record answers
 
-            emit(ctx, reported(Outcome(Plan(), recalled.warnings), check=check, fix=fix))
-        emit(ctx, reported(produce(), check=check, fix=fix))
+            emit(ctx, reported(Plan(), recalled.warnings, check=check, fix=fix))
+        outcome = produce()
+        emit(ctx, reported(outcome.plan, outcome.warnings, written=outcome.written, check=check, fix=fix))
 
 
 @contextmanager
 def in_session(ctx: typer.Context, root: Path, *, write_tree: bool) -> Iterator[None]:
     """Around everything a command reads or writes in the tree: the pipeline's session, with the repository lock
     held and a write an earlier killed run left half done recovered first (said on stderr)."""
-    from generator.pipeline import session  # noqa: PLC0415 -- not for --help
+    from generator.write import session  # noqa: PLC0415 -- not for --help
 
     with session(root, write_tree=write_tree, lock_timeout=ctx.obj.lock_timeout) as recovered:
         for diagnostic in recovered:

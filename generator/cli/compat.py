@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from typing import Annotated
 
 import typer
@@ -58,7 +57,7 @@ def command(
         outcome, report = pipeline.compat(
             root, model, env, os.environ.get("MLFLOW_TRACKING_URI", ""), docker=docker, recheck=recheck
         )
-        written = _build.reported(replace(outcome, warnings=[]), check=False, fix="")
+        written = _build.reported(outcome.plan, [], written=outcome.written, check=False, fix="")
         text = "".join(f"{line}\n" for line in summary(report)) + (written.text if not outcome.plan.empty else "")
         emit(
             ctx,

@@ -237,6 +237,17 @@ def test_a_valid_tree_is_checked_without_importing_jsonschema(
         assert "jsonschema" not in loaded, command
 
 
+def test_a_run_answered_from_its_record_never_imports_the_pipeline(
+    platform: Platform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KSERVE_GITOPS_CACHE_DIR", str(tmp_path / "cache"))
+    assert platform.run("generate", *CRDS).code == 0  # writes models.lock, an input of the record's key
+    assert platform.run("generate", *CRDS).out == "nothing to change\n"  # remembered under today's inputs
+    loaded = _imported_after(["generate", "--repo", str(platform.root), *CRDS])
+    assert "generator.cache" in loaded, "the probe asked the run record"
+    assert "generator.pipeline" not in loaded
+
+
 def test_validate_imports_no_network_client(platform: Platform) -> None:
     loaded = _imported_after(["validate", "--repo", str(platform.root)])
     assert "generator.pipeline" in loaded, "the probe ran validate"
