@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -206,7 +206,7 @@ class _Tree:
         kustomize reads it). Parsed once: both the aggregate check and the builder read it."""
         if build not in self._kustomizations:
             try:
-                parsed = yamlio.load_plain(self.read((PurePosixPath(build) / "kustomization.yaml").as_posix()))
+                parsed = yamlio.load_plain(self.read(_join(build, "kustomization.yaml")))
             except (yamlio.NotPlain, yaml.YAMLError, OSError, UnicodeDecodeError):
                 parsed = None
             self._kustomizations[build] = parsed
