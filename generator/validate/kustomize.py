@@ -116,16 +116,19 @@ def build_files(files: Mapping[str, bytes]) -> dict[str, list[dict[str, Any]]] |
         except (CommandError, yaml.YAMLError):
             return None
     found: dict[str, list[dict[str, Any]]] = {name: [] for name in files}
+    # what kustomize writes for an object of a resource file: its path alone (kyaml's origin), known beforehand
+    origins = {f"path: {name}\n": name for name in files}
     for document in documents:
-        origin = _pop_origin(document)
+        origin = _pop_origin(document, origins)
         if origin not in found:
             return None
         found[origin].append(document)
     return found
 
 
-def _pop_origin(document: Any) -> str | None:
-    """The file named by the object's origin annotation, removed (and `annotations` with it when left empty)."""
+def _pop_origin(document: Any, known: Mapping[str, str]) -> str | None:
+    """The file named by the object's origin annotation, removed (and `annotations` with it when left empty).
+    `known`: annotation texts already understood, by the file they name (parsing 3,000 of them costs 0.2 s)."""
     metadata = document.get("metadata") if isinstance(document, dict) else None
     if not isinstance(metadata, dict) or not isinstance(annotations := metadata.get("annotations"), dict):
         return None
@@ -133,8 +136,10 @@ def _pop_origin(document: Any) -> str | None:
         return None
     if not annotations:
         del metadata["annotations"]
+    if origin in known:
+        return known[origin]
     try:
-        path = yaml.safe_load(origin).get("path")
+        path = yamlio.load(origin).get("path")
     except (yaml.YAMLError, AttributeError):
         return None
     return path if isinstance(path, str) else None
