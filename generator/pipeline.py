@@ -120,9 +120,10 @@ def render_tree(repo: Path, crds: Path, memo: Memo = Memo.off(), *, check: bool 
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
     current = _read_lock(repo)
     files = _manifests(spec, current)
-    warnings += _check(files, crds, spec.platform)
+    planned, checked = _checked_plan(repo, files, crds, spec.platform)
+    warnings += checked
     memo.remember(files, RENDERED, warnings)
-    return _settled(repo, Outcome(plan(repo, files, RENDERED), warnings, current), check=check)
+    return _settled(repo, Outcome(planned, warnings, current), check=check)
 
 
 def generate(
@@ -140,10 +141,11 @@ def generate(
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
     new, gated = _gated_relock(spec, _read_lock(repo), update, registry, facts, verify=check)
     files = _generated(spec, new)
-    warnings += gated + _check(files, crds, spec.platform) + _compat_warnings(spec, new)
+    planned, checked = _checked_plan(repo, files, crds, spec.platform)
+    warnings += gated + checked + _compat_warnings(spec, new)
     if update == Update() and not check:
         memo.remember(files, RENDERED, warnings)
-    return _settled(repo, Outcome(plan(repo, files, RENDERED), warnings, new), check=check)
+    return _settled(repo, Outcome(planned, warnings, new), check=check)
 
 
 def pin(repo: Path, model: str, env: str, version: str, *, registry: RegistryFactory, crds: Path) -> Outcome:
@@ -168,10 +170,8 @@ def _edit(repo: Path, change: Callable[[str], str], registry: RegistryFactory, c
     edited = change(text)
     spec, warnings = parse_spec(edited, SPEC_FILE)
     new = _relock(spec, _read_lock(repo), Update(), registry)
-    files = _generated(spec, new)
-    warnings += _check(files, crds, spec.platform)
-    files[SPEC_FILE] = edited.encode("utf-8")
-    return Outcome(plan(repo, files, RENDERED, edited=[SPEC_FILE]), warnings, new)
+    planned, checked = _checked_plan(repo, _generated(spec, new), crds, spec.platform, edited={SPEC_FILE: edited})
+    return Outcome(planned, warnings + checked, new)
 
 
 def init(
@@ -462,13 +462,36 @@ def _read_lock(repo: Path) -> Lock:
     return lock_io.read(repo / LOCK_FILE)
 
 
-def _check(files: dict[str, bytes], crds: Path, platform: Platform) -> list[Diagnostic]:
-    """Raise on errors (nothing gets written); return the warnings."""
+def _check(
+    files: dict[str, bytes], crds: Path, platform: Platform, alongside: Callable[[], object] = lambda: None
+) -> list[Diagnostic]:
+    """Raise on errors (nothing gets written); return the warnings. `alongside` runs while kustomize builds."""
     with progress.stage(f"validating {len(files)} file(s)"):
-        found = manifest_checks(crds)(files, platform)
+        found = manifest_checks(crds)(files, platform, alongside)
     if problems := diagnostics.errors(found):
         raise ValidationFailed(problems)
     return diagnostics.warnings(found)
+
+
+def _checked_plan(
+    repo: Path, files: dict[str, bytes], crds: Path, platform: Platform, edited: Mapping[str, str] | None = None
+) -> tuple[Plan, list[Diagnostic]]:
+    """The plan that writes `files` (and `edited`, files people own that this run changes), made while kustomize
+    builds them (reading what is on disk takes about as long as a kustomize process takes to start), and their
+    warnings. The files' errors raise first; then the plan's own refusals (a file this tool did not write, a link)."""
+    wanted = {**files, **{path: text.encode("utf-8") for path, text in (edited or {}).items()}}
+    made: list[Plan | UserError] = []
+
+    def planning() -> None:
+        try:
+            made.append(plan(repo, wanted, RENDERED, edited=list(edited or {})))
+        except UserError as exc:
+            made.append(exc)
+
+    warnings = _check(files, crds, platform, planning)
+    if isinstance(made[0], UserError):
+        raise made[0]
+    return made[0], warnings
 
 
 def propose(
@@ -600,9 +623,8 @@ def record_image(repo: Path, model: str, version: str, digest: str, *, crds: Pat
     lock_images.check_digest(digest)
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
     new = lock_images.record(spec, _read_lock(repo), model, version, digest)
-    files = _generated(spec, new)
-    warnings += _check(files, crds, spec.platform)
-    return _settled(repo, Outcome(plan(repo, files, RENDERED), warnings, new), check=False)
+    planned, checked = _checked_plan(repo, _generated(spec, new), crds, spec.platform)
+    return _settled(repo, Outcome(planned, warnings + checked, new), check=False)
 
 
 def pending_images(repo: Path) -> list[lock_images.Pending]:

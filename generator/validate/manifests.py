@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -49,13 +49,27 @@ BATCH = 200  # files per kustomize process: ~1.4 ms each at 200-300 (more below:
 BUILDERS = 2  # kustomize processes at once (~66 MB each at BATCH files)
 
 
-def checks(crd_dir: Path) -> Callable[[Mapping[str, bytes], Platform], list[Diagnostic]]:
+class Checks(Protocol):
+    """Checks on files about to be written; `alongside`: the caller's other work, done while kustomize builds."""
+
+    def __call__(
+        self, files: Mapping[str, bytes], platform: Platform, alongside: Callable[[], object] = ...
+    ) -> list[Diagnostic]: ...
+
+
+def checks(crd_dir: Path) -> Checks:
     """Checks on files about to be written. Without CRDs the strict schema check is skipped with a warning."""
 
-    def validate(files: Mapping[str, bytes], platform: Platform) -> list[Diagnostic]:
+    def validate(
+        files: Mapping[str, bytes], platform: Platform, alongside: Callable[[], object] = lambda: None
+    ) -> list[Diagnostic]:
+        def meanwhile() -> Platform:
+            alongside()
+            return platform
+
         crds, found = _crds(crd_dir, required=False)
         with _Tree(files=files) as tree, contextlib.closing(Store.open()) as store:
-            found += _check_tree(tree, sorted(files), crds, store, meanwhile=lambda: platform)
+            found += _check_tree(tree, sorted(files), crds, store, meanwhile=meanwhile)
         return sorted(set(found))
 
     return validate
