@@ -6,6 +6,7 @@ so `CommandError` keeps all four and prints them (pre-commit's `util.cmd_output`
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
@@ -38,34 +39,41 @@ def run_cmd(
     cwd: Path | str | None = None,
     timeout: float | None = None,
     env: dict[str, str] | None = None,
+    output: Path | None = None,
 ) -> str:
     """Run `args` without a shell and return its stdout; raise CommandError unless it exits 0 in time (rc 124).
 
     The program is found on PATH here and file descriptors are left to close-on-exec (Python opens every one
     so), which lets subprocess start it with posix_spawn: otherwise the child is, until it execs, a second view
     of this whole process, which memory polls (the benchmarks' peak with children) count twice.
+
+    `output`: a file that receives stdout instead (then "" is returned). A thread that waits for a command
+    while another thread computes takes the interpreter lock back after every 32 KB read from a pipe, each time
+    waiting up to the switch interval (5 ms): for a large output that is longer than the command ran.
     """
     bare = bool(args) and "/" not in args[0]  # a path is the child's to resolve, relative to its cwd
     program = shutil.which(args[0], path=(env or os.environ).get("PATH")) if bare else None
     try:
-        done = subprocess.run(
-            list(args),
-            executable=program,
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=timeout,
-            env=env,
-            close_fds=False,
-        )
+        with open(output, "wb") if output is not None else contextlib.nullcontext(subprocess.PIPE) as stdout:
+            done = subprocess.run(
+                list(args),
+                executable=program,
+                cwd=cwd,
+                stdout=stdout,
+                stderr=subprocess.PIPE,
+                text=True,
+                check=False,
+                timeout=timeout,
+                env=env,
+                close_fds=False,
+            )
     except subprocess.TimeoutExpired as e:
         raise CommandError(args, 124, _text(e.stdout), f"{_text(e.stderr)}\ntimed out after {timeout:.0f} s") from e
     except OSError as e:
         raise CommandError(args, 127, "", str(e)) from e
     if done.returncode != 0:
-        raise CommandError(args, done.returncode, done.stdout, done.stderr)
-    return done.stdout
+        raise CommandError(args, done.returncode, done.stdout or "", done.stderr)
+    return done.stdout or ""
 
 
 def _indent(text: str) -> str:

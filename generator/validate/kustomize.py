@@ -29,6 +29,10 @@ from generator.diagnostics import Diagnostic
 from generator.errors import EnvironmentProblem, ValidationFailed
 from generator.util.proc import CommandError, run_cmd
 
+# seconds a kustomize build may take: 3,000 objects take 17 s in one build, but a remote base (a URL under
+# `resources:`) is fetched over the network, which must not hang a run or a CI job
+DEADLINE = 300.0
+
 
 def kustomize_command() -> list[str]:
     """The build command available here, without the directory."""
@@ -56,7 +60,7 @@ def kustomize_output(directory: Path) -> str:
     """What `kustomize build directory` prints; raises ValidationFailed with kustomize's own error."""
     cmd = [*kustomize_command(), str(directory)]
     try:
-        output = run_cmd(cmd)
+        output = run_cmd(cmd, timeout=DEADLINE)
     except CommandError as e:
         raise ValidationFailed(
             Diagnostic(
@@ -101,23 +105,51 @@ def plain_resources(kustomization: Mapping[str, Any]) -> list[str] | None:
 
 def build_files(files: Mapping[str, bytes]) -> dict[str, list[dict[str, Any]]] | None:
     """What kustomize makes of each file (named by the caller, unique, no slash), all built in one process;
-    None when that build fails (one of the files fails, or two share an object id).
-
-    The files go into a scratch directory under a kustomization that lists them all and asks for origin
-    annotations, which say the file each object came from; they are removed again, as the plain build does.
-    """
+    None when that build fails (one of the files fails, or two share an object id). The three steps, for a
+    caller that runs the build in another thread: `stage_files`, `build_staged`, `split_by_file`."""
     with tempfile.TemporaryDirectory(prefix="kserve-gitops-files-") as scratch:
-        for name, content in files.items():
-            (Path(scratch) / name).write_bytes(content)
-        listing = {"resources": sorted(files), "buildMetadata": ["originAnnotations"]}
-        (Path(scratch) / "kustomization.yaml").write_text(yaml.safe_dump(listing), encoding="utf-8")
-        try:
-            documents = yamlio.load_all(run_cmd([*kustomize_command(), scratch]))
-        except (CommandError, yaml.YAMLError):
-            return None
-    found: dict[str, list[dict[str, Any]]] = {name: [] for name in files}
+        stage_files(Path(scratch), files)
+        return split_by_file(build_staged(Path(scratch)), files)
+
+
+def stage_files(directory: Path, files: Mapping[str, bytes]) -> None:
+    """The files, in an empty directory, under a kustomization that lists them all and asks for origin
+    annotations, which say the file each object came from. No file may be named kustomization.yaml or OUTPUT."""
+    for name, content in files.items():
+        (directory / name).write_bytes(content)
+    listing = {"resources": sorted(files), "buildMetadata": ["originAnnotations"]}
+    (directory / "kustomization.yaml").write_text(yaml.safe_dump(listing), encoding="utf-8")
+
+
+OUTPUT = ".kustomize-output"  # where `build_staged` has kustomize print, beside the files (it reads only those listed)
+
+
+def build_staged(directory: Path) -> str | None:
+    """What kustomize prints for a directory `stage_files` filled; None when the build fails. Only this step
+    waits for kustomize: it may run in a thread while another computes (kustomize prints to a file, so the
+    thread needs the interpreter lock only to start it and to learn that it ended)."""
+    output = directory / OUTPUT
+    try:
+        run_cmd([*kustomize_command(), str(directory)], timeout=DEADLINE, output=output)
+        return output.read_text(encoding="utf-8")
+    except (CommandError, OSError, UnicodeDecodeError):
+        return None
+    finally:
+        output.unlink(missing_ok=True)
+
+
+def split_by_file(output: str | None, names: Iterable[str]) -> dict[str, list[dict[str, Any]]] | None:
+    """`build_staged`'s output as the objects of each file, by the origin annotations (removed again, as a
+    plain build has none); None when the build failed or an object's origin is not one of `names`."""
+    if output is None:
+        return None
+    try:
+        documents = yamlio.load_all(output)
+    except yaml.YAMLError:
+        return None
+    found: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
     # what kustomize writes for an object of a resource file: its path alone (kyaml's origin), known beforehand
-    origins = {f"path: {name}\n": name for name in files}
+    origins = {f"path: {name}\n": name for name in found}
     for document in documents:
         origin = _pop_origin(document, origins)
         if origin not in found:

@@ -37,10 +37,12 @@ from generator.validate.kustomize import (
     BUILD_ANNOTATIONS,
     KUSTOMIZATION_FILES,
     Identity,
-    build_files,
+    build_staged,
     kustomize_build,
     plain_resources,
     shared_ids,
+    split_by_file,
+    stage_files,
 )
 from generator.validate.schema_errors import LineOf
 
@@ -177,6 +179,7 @@ class _Tree:
     def __init__(self, *, root: Path | None = None, files: Mapping[str, bytes] | None = None) -> None:
         self._root, self._files = root, files
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
+        self._staging: tempfile.TemporaryDirectory[str] | None = None
         self._kustomizations: dict[str, Any] = {}
         self._keys: dict[str, str] = {}
         self._read: dict[str, bytes] = {}
@@ -185,8 +188,15 @@ class _Tree:
         return self
 
     def __exit__(self, *_: object) -> None:
-        if self._scratch is not None:
-            self._scratch.cleanup()
+        for scratch in (self._scratch, self._staging):
+            if scratch is not None:
+                scratch.cleanup()
+
+    def staging(self) -> Path:
+        """A new empty directory, removed with the tree: where files are staged for kustomize."""
+        if self._staging is None:
+            self._staging = tempfile.TemporaryDirectory(prefix="kserve-gitops-files-")
+        return Path(tempfile.mkdtemp(dir=self._staging.name))
 
     def read(self, path: str) -> bytes:
         """The bytes of a YAML file; raises OSError (a missing file, or one yamlio refuses) or UnicodeDecodeError.
@@ -303,7 +313,7 @@ class _Builder:
     def __init__(self, tree: _Tree, pool: ThreadPoolExecutor, store: Store, tool: str) -> None:
         self._tree, self._pool, self._store, self._tool = tree, pool, store, tool
         self._plain: dict[str, list[tuple[str, str]]] = {}  # build -> (path, content key) of each of its files
-        self._batches: list[tuple[list[str], Future[dict[str, list[dict[str, Any]]] | None]]] = []
+        self._batches: list[tuple[list[str], Future[str | None]]] = []
         self._whole: dict[str, Future[Built]] = {}
         self._known: dict[str, Part] = {}  # by content key; its path is filled in per build
 
@@ -324,9 +334,11 @@ class _Builder:
         self._known = {name: _remembered_part(name, value) for name, value in remembered.items()}
         unknown = sorted(set(contents) - set(self._known))
         count = -(-len(unknown) // BATCH)
-        for index in range(count):
+        for index in range(count):  # staged here, built in the pool: see kustomize.build_staged
             names = unknown[index::count]
-            self._batches.append((names, self._pool.submit(build_files, {n: contents[n] for n in names})))
+            staged = self._tree.staging()
+            stage_files(staged, {n: contents[n] for n in names})
+            self._batches.append((names, self._pool.submit(build_staged, staged)))
 
     @property
     def busy(self) -> bool:
@@ -339,7 +351,7 @@ class _Builder:
         learned: dict[str, str] = {}
         for names, future in self._batches:
             try:
-                batch = future.result()
+                batch = split_by_file(future.result(), names)
             except UserError:  # no kustomize at all: each kustomization says so, as its own build would
                 batch = None
             if batch is None:
