@@ -7,6 +7,7 @@ import pytest
 
 from generator.errors import EnvironmentProblem, ValidationFailed
 from generator.util.proc import CommandError
+from generator.validate import kustomize
 from generator.validate.kustomize import kustomize_build, kustomize_command
 
 
@@ -71,3 +72,17 @@ def test_no_kustomize_and_no_kubectl_is_an_environment_problem(tmp_path: Path, m
 
     with pytest.raises(EnvironmentProblem, match="neither kustomize nor kubectl is on PATH"):
         kustomize_command()
+
+
+def test_a_build_that_hangs_is_stopped_at_the_deadline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a kustomize fetching a remote base from a server that never answers: it outlives any deadline
+    tools = tmp_path / "bin"
+    write(tools / "kustomize", "#!/bin/sh\nexec sleep 60\n")
+    (tools / "kustomize").chmod(0o755)
+    write(tmp_path / "overlay" / "kustomization.yaml", "resources: [https://example.invalid/base]\n")
+    monkeypatch.setenv("PATH", f"{tools}:/usr/bin:/bin")
+    monkeypatch.setattr(kustomize, "DEADLINE", 1.0)
+
+    with pytest.raises(ValidationFailed, match="timed out after 1 s"):
+        kustomize_build(tmp_path / "overlay")
+    assert kustomize.build_files({"a.yaml": b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"}) is None
