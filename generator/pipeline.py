@@ -47,6 +47,7 @@ from generator.util.proc import CommandError, run_cmd
 from generator.validate.manifests import checks as manifest_checks
 from generator.validate.manifests import tree_checks
 from generator.write import Plan, apply, plan
+from generator.yamlio import Kept
 
 if TYPE_CHECKING:  # command-specific: imported by the command that needs them, not by every run
     from generator.compat import load as compat_load
@@ -119,8 +120,8 @@ def render_tree(repo: Path, crds: Path, memo: Memo = Memo.off(), *, check: bool 
     unchanged is answered from the record (it is frozen, hence the default)."""
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
     current = _read_lock(repo)
-    files = _manifests(spec, current)
-    planned, checked = _checked_plan(repo, files, crds, spec.platform)
+    files, documents = _manifests(spec, current)
+    planned, checked = _checked_plan(repo, files, crds, spec.platform, documents=documents)
     warnings += checked
     memo.remember(files, RENDERED, warnings)
     return _settled(repo, Outcome(planned, warnings, current), check=check)
@@ -140,8 +141,8 @@ def generate(
     `memo` as for `render_tree`, only without `update` or `check` (those ask the registry every time)."""
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
     new, gated = _gated_relock(spec, _read_lock(repo), update, registry, facts, verify=check)
-    files = _generated(spec, new)
-    planned, checked = _checked_plan(repo, files, crds, spec.platform)
+    files, documents = _generated(spec, new)
+    planned, checked = _checked_plan(repo, files, crds, spec.platform, documents=documents)
     warnings += gated + checked + _compat_warnings(spec, new)
     if update == Update() and not check:
         memo.remember(files, RENDERED, warnings)
@@ -170,7 +171,8 @@ def _edit(repo: Path, change: Callable[[str], str], registry: RegistryFactory, c
     edited = change(text)
     spec, warnings = parse_spec(edited, SPEC_FILE)
     new = _relock(spec, _read_lock(repo), Update(), registry)
-    planned, checked = _checked_plan(repo, _generated(spec, new), crds, spec.platform, edited={SPEC_FILE: edited})
+    files, documents = _generated(spec, new)
+    planned, checked = _checked_plan(repo, files, crds, spec.platform, documents=documents, edited={SPEC_FILE: edited})
     return Outcome(planned, warnings + checked, new)
 
 
@@ -213,16 +215,19 @@ def _existing(path: Path) -> bytes | None:
         return None  # a directory in a file's place is left to `plan`, which refuses it
 
 
-def _generated(spec: Spec, lock: Lock) -> dict[str, bytes]:
-    """models.lock and every manifest, emitted with the memory of earlier runs (only what changed is emitted)."""
-    with DumpMemory.open() as dump:
-        return generated(spec, lock, dump)
+def _generated(spec: Spec, lock: Lock) -> tuple[dict[str, bytes], Mapping[str, Sequence[Any]]]:
+    """models.lock and every manifest, emitted with the memory of earlier runs (only what changed is emitted), and
+    the documents each file holds (the checks need not parse what was emitted here)."""
+    with DumpMemory.open() as memory:
+        kept = Kept(memory)
+        return generated(spec, lock, kept), kept.documents
 
 
-def _manifests(spec: Spec, lock: Lock) -> dict[str, bytes]:
-    """Every manifest, emitted as by `_generated`."""
-    with DumpMemory.open() as dump:
-        return render(spec, lock, dump)
+def _manifests(spec: Spec, lock: Lock) -> tuple[dict[str, bytes], Mapping[str, Sequence[Any]]]:
+    """Every manifest, emitted as by `_generated`, and their documents."""
+    with DumpMemory.open() as memory:
+        kept = Kept(memory)
+        return render(spec, lock, kept), kept.documents
 
 
 def _compat_warnings(spec: Spec, lock: Lock) -> list[Diagnostic]:
@@ -232,7 +237,7 @@ def _compat_warnings(spec: Spec, lock: Lock) -> list[Diagnostic]:
 
 def _drift(repo: Path, spec: Spec, current: Lock) -> list[Diagnostic]:
     try:
-        files = _manifests(spec, current)
+        files, _ = _manifests(spec, current)
     except LockError as exc:
         return list(exc.diagnostics)
     planned = plan(repo, files, RENDERED)
@@ -463,18 +468,29 @@ def _read_lock(repo: Path) -> Lock:
 
 
 def _check(
-    files: dict[str, bytes], crds: Path, platform: Platform, alongside: Callable[[], object] = lambda: None
+    files: dict[str, bytes],
+    crds: Path,
+    platform: Platform,
+    alongside: Callable[[], object] = lambda: None,
+    documents: Mapping[str, Sequence[Any]] | None = None,
 ) -> list[Diagnostic]:
-    """Raise on errors (nothing gets written); return the warnings. `alongside` runs while kustomize builds."""
+    """Raise on errors (nothing gets written); return the warnings. `alongside` runs while kustomize builds;
+    `documents`: what files were emitted from, as yamlio.Kept keeps them."""
     with progress.stage(f"validating {len(files)} file(s)"):
-        found = manifest_checks(crds)(files, platform, alongside)
+        found = manifest_checks(crds)(files, platform, alongside, documents or {})
     if problems := diagnostics.errors(found):
         raise ValidationFailed(problems)
     return diagnostics.warnings(found)
 
 
 def _checked_plan(
-    repo: Path, files: dict[str, bytes], crds: Path, platform: Platform, edited: Mapping[str, str] | None = None
+    repo: Path,
+    files: dict[str, bytes],
+    crds: Path,
+    platform: Platform,
+    *,
+    documents: Mapping[str, Sequence[Any]],
+    edited: Mapping[str, str] | None = None,
 ) -> tuple[Plan, list[Diagnostic]]:
     """The plan that writes `files` (and `edited`, files people own that this run changes), made while kustomize
     builds them (reading what is on disk takes about as long as a kustomize process takes to start), and their
@@ -488,7 +504,7 @@ def _checked_plan(
         except UserError as exc:
             made.append(exc)
 
-    warnings = _check(files, crds, platform, planning)
+    warnings = _check(files, crds, platform, planning, documents)
     if isinstance(made[0], UserError):
         raise made[0]
     return made[0], warnings
@@ -623,7 +639,8 @@ def record_image(repo: Path, model: str, version: str, digest: str, *, crds: Pat
     lock_images.check_digest(digest)
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
     new = lock_images.record(spec, _read_lock(repo), model, version, digest)
-    planned, checked = _checked_plan(repo, _generated(spec, new), crds, spec.platform)
+    files, documents = _generated(spec, new)
+    planned, checked = _checked_plan(repo, files, crds, spec.platform, documents=documents)
     return _settled(repo, Outcome(planned, warnings + checked, new), check=False)
 
 

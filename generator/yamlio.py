@@ -364,5 +364,19 @@ def dump_files(files: Files) -> dict[str, bytes]:
     return {path: dump(documents, comment) for path, (documents, comment) in files.items()}
 
 
+class Kept:
+    """A `Dump` that keeps each file's documents: what `dump` emits loads back as exactly these (plain maps, lists
+    and scalars, every string that could read as something else quoted), so a reader of the bytes may take them
+    instead of parsing the bytes again."""
+
+    def __init__(self, dump: Dump = dump_files) -> None:
+        self._dump = dump
+        self.documents: dict[str, Sequence[Any]] = {}
+
+    def __call__(self, files: Files) -> dict[str, bytes]:
+        self.documents.update({path: documents for path, (documents, _) in files.items()})
+        return self._dump(files)
+
+
 def is_generated(content: bytes) -> bool:
     return content.startswith(GENERATED_MARK.encode())

@@ -14,10 +14,11 @@ import importlib.util
 import json
 import posixpath
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Protocol
 
 import yaml
@@ -55,7 +56,11 @@ class Checks(Protocol):
     """Checks on files about to be written; `alongside`: the caller's other work, done while kustomize builds."""
 
     def __call__(
-        self, files: Mapping[str, bytes], platform: Platform, alongside: Callable[[], object] = ...
+        self,
+        files: Mapping[str, bytes],
+        platform: Platform,
+        alongside: Callable[[], object] = ...,
+        documents: Mapping[str, Sequence[Any]] = ...,
     ) -> list[Diagnostic]: ...
 
 
@@ -63,7 +68,10 @@ def checks(crd_dir: Path) -> Checks:
     """Checks on files about to be written. Without CRDs the strict schema check is skipped with a warning."""
 
     def validate(
-        files: Mapping[str, bytes], platform: Platform, alongside: Callable[[], object] = lambda: None
+        files: Mapping[str, bytes],
+        platform: Platform,
+        alongside: Callable[[], object] = lambda: None,
+        documents: Mapping[str, Sequence[Any]] = MappingProxyType({}),
     ) -> list[Diagnostic]:
         def meanwhile() -> Platform:
             alongside()
@@ -71,7 +79,7 @@ def checks(crd_dir: Path) -> Checks:
 
         crds, found = _crds(crd_dir, required=False)
         with _Tree(files=files) as tree, contextlib.closing(Store.open()) as store:
-            found += _check_tree(tree, sorted(files), crds, store, meanwhile=meanwhile)
+            found += _check_tree(tree, sorted(files), crds, store, meanwhile=meanwhile, documents=documents)
         return sorted(set(found))
 
     return validate
@@ -123,11 +131,13 @@ def _check_tree(
     store: Store,
     *,
     meanwhile: Callable[[], Platform],
+    documents: Mapping[str, Sequence[Any]] = MappingProxyType({}),
 ) -> list[Diagnostic]:
     """Build each kustomization; check every object once, located in its source file. `store`: facts of content
     remembered by earlier runs (what kustomize makes of a file, objects that passed every check). `meanwhile`
     runs while kustomize builds and gives the platform to check against; then, if kustomize is still at work,
     the schemas of the kinds the files hold are loaded, which the new objects will be checked against.
+    `documents`: what files were emitted from (yamlio.Kept), taken instead of parsing them.
 
     A kustomization that only aggregates directories built here (the root one) is not built again: building
     it would repeat every object (for 3,000 objects, 17 s of kustomize), and the one way it can fail where its
@@ -140,7 +150,7 @@ def _check_tree(
     with ThreadPoolExecutor(max_workers=BUILDERS) as pool:
         builder = _Builder(tree, pool, store, tool)
         builder.start([b for b in builds if b not in aggregates])  # kustomize runs while the sources are read
-        sources, found = _sources(tree, ordered, store, tool)
+        sources, found = _sources(tree, ordered, store, tool, documents)
         platform = meanwhile()
         prefixes = tuple(sorted({prefix for s in sources.values() for prefix in s.prefixes}))
         checker = _Checker(crds, platform, prefixes, store, tool)
@@ -557,11 +567,11 @@ class _Source:
 
 
 def _sources(
-    tree: _Tree, paths: Iterable[str], store: Store, tool: str
+    tree: _Tree, paths: Iterable[str], store: Store, tool: str, documents: Mapping[str, Sequence[Any]]
 ) -> tuple[dict[Identity, _Source], list[Diagnostic]]:
     """Every manifest file parsed, keyed by the object's identity, so built objects map back to file:line.
-    What a file parsed before without a problem holds (its object's identity, the storage prefixes it claims)
-    is taken from the store."""
+    What a file holds (its object's identity, the storage prefixes it claims) is taken from `documents` when it
+    was emitted from one object, or from the store when it was parsed before without a problem."""
     wanted = [p for p in paths if p.endswith(".yaml") and not p.endswith("kustomization.yaml") and p != LOCK_FILE]
     texts: dict[str, str] = {}
     problems: list[Diagnostic] = []
@@ -577,14 +587,21 @@ def _sources(
                     hint="render it again with `kserve-gitops generate`",
                 )
             )
+    emitted = {path: docs[0] for path, docs in documents.items() if len(docs) == 1 and _is_object(docs[0])}
     keys = {path: tree.content_key(path, tool, text) for path, text in texts.items()} if store.enabled else {}
     remembered = store.get("source", keys.values())
     learned: dict[str, str] = {}
     sources: dict[Identity, _Source] = {}
+    identity: Identity
     for path, text in texts.items():
-        if (known := remembered.get(keys.get(path, ""))) is not None:
+        known = remembered.get(keys.get(path, ""))
+        if path in emitted:  # as `_parse` would read it (yamlio.Kept); remembered for a later `validate`
+            identity, prefixes = _identity(emitted[path]), _storage_prefixes([emitted[path]])
+            if path in keys and known is None:
+                learned[keys[path]] = json.dumps([identity, prefixes])
+        elif known is not None:
             (api_version, kind, namespace, name), prefixes = json.loads(known)
-            identity: Identity = (api_version, kind, namespace, name)
+            identity = (api_version, kind, namespace, name)
         else:
             obj, found = _parse(text, path)
             problems += found
@@ -653,7 +670,7 @@ def _parse(text: str, path: str) -> tuple[Mapping[str, Any] | None, list[Diagnos
         data, _, problems = load_yaml(text, path)
         if problems:
             return None, problems
-    if not isinstance(data, dict) or "kind" not in data:
+    if not _is_object(data):
         return None, [
             Diagnostic(
                 file=path,
@@ -663,6 +680,11 @@ def _parse(text: str, path: str) -> tuple[Mapping[str, Any] | None, list[Diagnos
             )
         ]
     return data, []
+
+
+def _is_object(data: Any) -> bool:
+    """What `_parse` accepts: one Kubernetes object, a map with a kind."""
+    return isinstance(data, dict) and "kind" in data
 
 
 class _Lines:

@@ -6,11 +6,16 @@ import copy
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
+from generator import yamlio
+from generator.cache import CACHE_ENV
+from generator.render.tree import HEADER
 from generator.spec.model import Platform
 from generator.validate.crds import CrdSchemas
 from generator.validate.manifests import check_tree, checks
+from generator.yamlio import Kept
 from tests.unit.validate.conftest import MLFLOW_ISVC
 
 PLATFORM = Platform(kubernetes_version="1.33")  # what these trees are checked against
@@ -86,3 +91,26 @@ def test_a_crd_directory_holding_only_the_lock_has_no_crds(tmp_path: Path) -> No
     assert [(d.severity, d.rule, d.message.split(":")[0]) for d in found] == [
         ("warning", "crd-schema", f"no CRDs in {crd_dir}")
     ]
+
+
+def test_the_documents_files_were_emitted_from_stand_in_for_parsing_them(
+    crd_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pipeline hands the checks what it dumped (yamlio.Kept), so that its own output is not parsed again:
+    what they find must not change, down to a finding's line and the storage prefix a container claims."""
+    monkeypatch.setenv(CACHE_ENV, "off")
+    misspelt = copy.deepcopy(MLFLOW_ISVC)
+    misspelt["metadata"]["name"] = "typo"
+    misspelt["spec"]["predictor"]["model"]["storageURI"] = misspelt["spec"]["predictor"]["model"].pop("storageUri")
+    objects = {"fraud.yaml": _registry_isvc(), "typo.yaml": misspelt, "storage.yaml": STORAGE_CONTAINER}
+    kept = Kept()
+    files = kept({name: ([obj], HEADER) for name, obj in objects.items()})
+    files["kustomization.yaml"] = yaml.safe_dump({"resources": sorted(objects)}).encode()
+
+    parsed = checks(crd_dir)(files, PLATFORM)
+    given = checks(crd_dir)(files, PLATFORM, lambda: None, kept.documents)
+
+    assert given == parsed
+    assert [(f.file, f.path) for f in given] == [("typo.yaml", "$.spec.predictor.model.storageURI")]
+    assert given[0].line > 1
+    assert all(yamlio.load_plain(files[name]) == obj for name, obj in objects.items())
