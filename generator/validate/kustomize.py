@@ -14,6 +14,7 @@ its input: fewer, smaller builds are cheaper) and remembered by the caller.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
@@ -103,11 +104,23 @@ def plain_resources(kustomization: Mapping[str, Any]) -> list[str] | None:
     return names
 
 
+_MEMORY_DIR = "/dev/shm"  # a memory-backed file system on Linux, used only if it is there
+
+
+def scratch_root() -> str | None:
+    """Where files staged for kustomize go: TMPDIR when it is set, else a memory-backed file system when there
+    is one with room (files written and read once need no disk, and on a busy disk each new file waits for the
+    journal: staging 3,000 files took from 0.15 to 2 s on one), else the system's default."""
+    if "TMPDIR" in os.environ or not os.path.isdir(_MEMORY_DIR) or not os.access(_MEMORY_DIR, os.W_OK | os.X_OK):
+        return None
+    return _MEMORY_DIR if shutil.disk_usage(_MEMORY_DIR).free > 256 * 2**20 else None
+
+
 def build_files(files: Mapping[str, bytes]) -> dict[str, list[dict[str, Any]]] | None:
     """What kustomize makes of each file (named by the caller, unique, no slash), all built in one process;
     None when that build fails (one of the files fails, or two share an object id). The three steps, for a
     caller that runs the build in another thread: `stage_files`, `build_staged`, `split_by_file`."""
-    with tempfile.TemporaryDirectory(prefix="kserve-gitops-files-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="kserve-gitops-files-", dir=scratch_root()) as scratch:
         stage_files(Path(scratch), files)
         return split_by_file(build_staged(Path(scratch)), files)
 

@@ -41,6 +41,7 @@ from generator.validate.kustomize import (
     build_staged,
     kustomize_build,
     plain_resources,
+    scratch_root,
     shared_ids,
     split_by_file,
     stage_files,
@@ -205,7 +206,7 @@ class _Tree:
     def staging(self) -> Path:
         """A new empty directory, removed with the tree: where files are staged for kustomize."""
         if self._staging is None:
-            self._staging = tempfile.TemporaryDirectory(prefix="kserve-gitops-files-")
+            self._staging = tempfile.TemporaryDirectory(prefix="kserve-gitops-files-", dir=scratch_root())
         return Path(tempfile.mkdtemp(dir=self._staging.name))
 
     def read(self, path: str) -> bytes:
@@ -344,11 +345,14 @@ class _Builder:
         self._known = {name: _remembered_part(name, value) for name, value in remembered.items()}
         unknown = sorted(set(contents) - set(self._known))
         count = -(-len(unknown) // BATCH)
-        for index in range(count):  # staged here, built in the pool: see kustomize.build_staged
+        # Staged here, all before the first build (a file written while kustomize runs on both cores waits for
+        # one), then built in the pool (see kustomize.build_staged).
+        staged = []
+        for index in range(count):
             names = unknown[index::count]
-            staged = self._tree.staging()
-            stage_files(staged, {n: contents[n] for n in names})
-            self._batches.append((names, self._pool.submit(build_staged, staged)))
+            staged.append((names, self._tree.staging()))
+            stage_files(staged[-1][1], {n: contents[n] for n in names})
+        self._batches = [(names, self._pool.submit(build_staged, directory)) for names, directory in staged]
 
     @property
     def busy(self) -> bool:
