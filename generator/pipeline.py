@@ -44,8 +44,8 @@ from generator.spec.load import load_spec, parse_spec
 from generator.spec.model import Platform, Spec, Target
 from generator.spec.yaml_lines import load as load_yaml
 from generator.util.proc import CommandError, run_cmd
+from generator.validate.manifests import Summary, summaries, tree_checks
 from generator.validate.manifests import checks as manifest_checks
-from generator.validate.manifests import tree_checks
 from generator.write import Plan, apply, plan
 from generator.yamlio import Kept
 
@@ -120,8 +120,8 @@ def render_tree(repo: Path, crds: Path, memo: Memo = Memo.off(), *, check: bool 
     unchanged is answered from the record (it is frozen, hence the default)."""
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
     current = _read_lock(repo)
-    files, documents = _manifests(spec, current)
-    planned, checked = _checked_plan(repo, files, crds, spec.platform, documents=documents)
+    files, emitted = _manifests(spec, current)
+    planned, checked = _checked_plan(repo, files, crds, spec.platform, emitted=emitted)
     warnings += checked
     memo.remember(files, RENDERED, warnings)
     return _settled(repo, Outcome(planned, warnings, current), check=check)
@@ -141,8 +141,8 @@ def generate(
     `memo` as for `render_tree`, only without `update` or `check` (those ask the registry every time)."""
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
     new, gated = _gated_relock(spec, _read_lock(repo), update, registry, facts, verify=check)
-    files, documents = _generated(spec, new)
-    planned, checked = _checked_plan(repo, files, crds, spec.platform, documents=documents)
+    files, emitted = _generated(spec, new)
+    planned, checked = _checked_plan(repo, files, crds, spec.platform, emitted=emitted)
     warnings += gated + checked + _compat_warnings(spec, new)
     if update == Update() and not check:
         memo.remember(files, RENDERED, warnings)
@@ -171,8 +171,8 @@ def _edit(repo: Path, change: Callable[[str], str], registry: RegistryFactory, c
     edited = change(text)
     spec, warnings = parse_spec(edited, SPEC_FILE)
     new = _relock(spec, _read_lock(repo), Update(), registry)
-    files, documents = _generated(spec, new)
-    planned, checked = _checked_plan(repo, files, crds, spec.platform, documents=documents, edited={SPEC_FILE: edited})
+    files, emitted = _generated(spec, new)
+    planned, checked = _checked_plan(repo, files, crds, spec.platform, emitted=emitted, edited={SPEC_FILE: edited})
     return Outcome(planned, warnings + checked, new)
 
 
@@ -215,19 +215,19 @@ def _existing(path: Path) -> bytes | None:
         return None  # a directory in a file's place is left to `plan`, which refuses it
 
 
-def _generated(spec: Spec, lock: Lock) -> tuple[dict[str, bytes], Mapping[str, Sequence[Any]]]:
+def _generated(spec: Spec, lock: Lock) -> tuple[dict[str, bytes], dict[str, Summary]]:
     """models.lock and every manifest, emitted with the memory of earlier runs (only what changed is emitted), and
-    the documents each file holds (the checks need not parse what was emitted here)."""
+    what each file holds as the checks see it (they need not parse what was emitted here)."""
     with DumpMemory.open() as memory:
         kept = Kept(memory)
-        return generated(spec, lock, kept), kept.documents
+        return generated(spec, lock, kept), summaries(kept.documents)
 
 
-def _manifests(spec: Spec, lock: Lock) -> tuple[dict[str, bytes], Mapping[str, Sequence[Any]]]:
-    """Every manifest, emitted as by `_generated`, and their documents."""
+def _manifests(spec: Spec, lock: Lock) -> tuple[dict[str, bytes], dict[str, Summary]]:
+    """Every manifest, emitted as by `_generated`, and what each holds."""
     with DumpMemory.open() as memory:
         kept = Kept(memory)
-        return render(spec, lock, kept), kept.documents
+        return render(spec, lock, kept), summaries(kept.documents)
 
 
 def _compat_warnings(spec: Spec, lock: Lock) -> list[Diagnostic]:
@@ -472,12 +472,12 @@ def _check(
     crds: Path,
     platform: Platform,
     alongside: Callable[[], object] = lambda: None,
-    documents: Mapping[str, Sequence[Any]] | None = None,
+    emitted: Mapping[str, Summary] | None = None,
 ) -> list[Diagnostic]:
     """Raise on errors (nothing gets written); return the warnings. `alongside` runs while kustomize builds;
-    `documents`: what files were emitted from, as yamlio.Kept keeps them."""
+    `emitted`: what files emitted in this run hold (manifests.summaries)."""
     with progress.stage(f"validating {len(files)} file(s)"):
-        found = manifest_checks(crds)(files, platform, alongside, documents or {})
+        found = manifest_checks(crds)(files, platform, alongside, emitted or {})
     if problems := diagnostics.errors(found):
         raise ValidationFailed(problems)
     return diagnostics.warnings(found)
@@ -489,7 +489,7 @@ def _checked_plan(
     crds: Path,
     platform: Platform,
     *,
-    documents: Mapping[str, Sequence[Any]],
+    emitted: Mapping[str, Summary],
     edited: Mapping[str, str] | None = None,
 ) -> tuple[Plan, list[Diagnostic]]:
     """The plan that writes `files` (and `edited`, files people own that this run changes), made while kustomize
@@ -504,7 +504,7 @@ def _checked_plan(
         except UserError as exc:
             made.append(exc)
 
-    warnings = _check(files, crds, platform, planning, documents)
+    warnings = _check(files, crds, platform, planning, emitted)
     if isinstance(made[0], UserError):
         raise made[0]
     return made[0], warnings
@@ -639,8 +639,8 @@ def record_image(repo: Path, model: str, version: str, digest: str, *, crds: Pat
     lock_images.check_digest(digest)
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
     new = lock_images.record(spec, _read_lock(repo), model, version, digest)
-    files, documents = _generated(spec, new)
-    planned, checked = _checked_plan(repo, files, crds, spec.platform, documents=documents)
+    files, emitted = _generated(spec, new)
+    planned, checked = _checked_plan(repo, files, crds, spec.platform, emitted=emitted)
     return _settled(repo, Outcome(planned, warnings + checked, new), check=False)
 
 

@@ -61,7 +61,7 @@ class Checks(Protocol):
         files: Mapping[str, bytes],
         platform: Platform,
         alongside: Callable[[], object] = ...,
-        documents: Mapping[str, Sequence[Any]] = ...,
+        emitted: Mapping[str, Summary] = ...,
     ) -> list[Diagnostic]: ...
 
 
@@ -72,7 +72,7 @@ def checks(crd_dir: Path) -> Checks:
         files: Mapping[str, bytes],
         platform: Platform,
         alongside: Callable[[], object] = lambda: None,
-        documents: Mapping[str, Sequence[Any]] = MappingProxyType({}),
+        emitted: Mapping[str, Summary] = MappingProxyType({}),
     ) -> list[Diagnostic]:
         def meanwhile() -> Platform:
             alongside()
@@ -80,7 +80,7 @@ def checks(crd_dir: Path) -> Checks:
 
         crds, found = _crds(crd_dir, required=False)
         with _Tree(files=files) as tree, contextlib.closing(Store.open()) as store:
-            found += _check_tree(tree, sorted(files), crds, store, meanwhile=meanwhile, documents=documents)
+            found += _check_tree(tree, sorted(files), crds, store, meanwhile=meanwhile, emitted=emitted)
         return sorted(set(found))
 
     return validate
@@ -132,13 +132,13 @@ def _check_tree(
     store: Store,
     *,
     meanwhile: Callable[[], Platform],
-    documents: Mapping[str, Sequence[Any]] = MappingProxyType({}),
+    emitted: Mapping[str, Summary] = MappingProxyType({}),
 ) -> list[Diagnostic]:
     """Build each kustomization; check every object once, located in its source file. `store`: facts of content
     remembered by earlier runs (what kustomize makes of a file, objects that passed every check). `meanwhile`
     runs while kustomize builds and gives the platform to check against; then, if kustomize is still at work,
     the schemas of the kinds the files hold are loaded, which the new objects will be checked against.
-    `documents`: what files were emitted from (yamlio.Kept), taken instead of parsing them.
+    `emitted`: what files just emitted hold (`summaries`), taken instead of parsing them.
 
     A kustomization that only aggregates directories built here (the root one) is not built again: building
     it would repeat every object (for 3,000 objects, 17 s of kustomize), and the one way it can fail where its
@@ -151,7 +151,7 @@ def _check_tree(
     with ThreadPoolExecutor(max_workers=BUILDERS) as pool:
         builder = _Builder(tree, pool, store, tool)
         builder.start([b for b in builds if b not in aggregates])  # kustomize runs while the sources are read
-        sources, found = _sources(tree, ordered, store, tool, documents)
+        sources, found = _sources(tree, ordered, store, tool, emitted)
         platform = meanwhile()
         prefixes = tuple(sorted({prefix for s in sources.values() for prefix in s.prefixes}))
         checker = _Checker(crds, platform, prefixes, store, tool)
@@ -571,11 +571,11 @@ class _Source:
 
 
 def _sources(
-    tree: _Tree, paths: Iterable[str], store: Store, tool: str, documents: Mapping[str, Sequence[Any]]
+    tree: _Tree, paths: Iterable[str], store: Store, tool: str, emitted: Mapping[str, Summary]
 ) -> tuple[dict[Identity, _Source], list[Diagnostic]]:
     """Every manifest file parsed, keyed by the object's identity, so built objects map back to file:line.
-    What a file holds (its object's identity, the storage prefixes it claims) is taken from `documents` when it
-    was emitted from one object, or from the store when it was parsed before without a problem."""
+    What a file holds (its object's identity, the storage prefixes it claims) is taken from `emitted`, or from the
+    store when it was parsed before without a problem."""
     wanted = [p for p in paths if p.endswith(".yaml") and not p.endswith("kustomization.yaml") and p != LOCK_FILE]
     texts: dict[str, str] = {}
     problems: list[Diagnostic] = []
@@ -591,7 +591,6 @@ def _sources(
                     hint="render it again with `kserve-gitops generate`",
                 )
             )
-    emitted = {path: docs[0] for path, docs in documents.items() if len(docs) == 1 and _is_object(docs[0])}
     keys = {path: tree.content_key(path, tool, text) for path, text in texts.items()} if store.enabled else {}
     remembered = store.get("source", keys.values())
     learned: dict[str, str] = {}
@@ -599,8 +598,8 @@ def _sources(
     identity: Identity
     for path, text in texts.items():
         known = remembered.get(keys.get(path, ""))
-        if path in emitted:  # as `_parse` would read it (yamlio.Kept); remembered for a later `validate`
-            identity, prefixes = _identity(emitted[path]), _storage_prefixes([emitted[path]])
+        if path in emitted:  # remembered for a later `validate`, which reads the file
+            identity, prefixes = emitted[path]
             if path in keys and known is None:
                 learned[keys[path]] = json.dumps([identity, prefixes])
         elif known is not None:
@@ -617,6 +616,19 @@ def _sources(
         sources[identity] = _Source(path, text, tuple(prefixes))
     store.put("source", learned)
     return sources, problems
+
+
+Summary = tuple[Identity, tuple[str, ...]]  # an object's identity and the storage prefixes it claims
+
+
+def summaries(documents: Mapping[str, Sequence[Any]]) -> dict[str, Summary]:
+    """What the checks take from each file emitted from one object (yamlio.Kept), as parsing the file would give
+    it. Only this is kept, not the documents: a run holds it while kustomize builds."""
+    return {
+        path: (_identity(docs[0]), _storage_prefixes(docs))
+        for path, docs in documents.items()
+        if len(docs) == 1 and _is_object(docs[0])
+    }
 
 
 def check_object(

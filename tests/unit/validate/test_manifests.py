@@ -14,7 +14,7 @@ from generator.cache import CACHE_ENV
 from generator.render.tree import HEADER
 from generator.spec.model import Platform
 from generator.validate.crds import CrdSchemas
-from generator.validate.manifests import check_tree, checks
+from generator.validate.manifests import check_tree, checks, summaries
 from generator.yamlio import Kept
 from tests.unit.validate.conftest import MLFLOW_ISVC
 
@@ -96,8 +96,9 @@ def test_a_crd_directory_holding_only_the_lock_has_no_crds(tmp_path: Path) -> No
 def test_the_documents_files_were_emitted_from_stand_in_for_parsing_them(
     crd_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The pipeline hands the checks what it dumped (yamlio.Kept), so that its own output is not parsed again:
-    what they find must not change, down to a finding's line and the storage prefix a container claims."""
+    """The pipeline hands the checks what the files it dumped hold (yamlio.Kept, summaries), so that its own
+    output is not parsed again: what they find must not change, down to a finding's line and the storage prefix
+    a container claims."""
     monkeypatch.setenv(CACHE_ENV, "off")
     misspelt = copy.deepcopy(MLFLOW_ISVC)
     misspelt["metadata"]["name"] = "typo"
@@ -108,7 +109,7 @@ def test_the_documents_files_were_emitted_from_stand_in_for_parsing_them(
     files["kustomization.yaml"] = yaml.safe_dump({"resources": sorted(objects)}).encode()
 
     parsed = checks(crd_dir)(files, PLATFORM)
-    given = checks(crd_dir)(files, PLATFORM, lambda: None, kept.documents)
+    given = checks(crd_dir)(files, PLATFORM, lambda: None, summaries(kept.documents))
 
     assert given == parsed
     assert [(f.file, f.path) for f in given] == [("typo.yaml", "$.spec.predictor.model.storageURI")]
