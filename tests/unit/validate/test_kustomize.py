@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -86,3 +87,13 @@ def test_a_build_that_hangs_is_stopped_at_the_deadline(tmp_path: Path, monkeypat
     with pytest.raises(ValidationFailed, match="timed out after 1 s"):
         kustomize_build(tmp_path / "overlay")
     assert kustomize.build_files({"a.yaml": b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"}) is None
+
+
+def test_files_for_kustomize_are_staged_in_memory_unless_tmpdir_says_where(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TMPDIR", raising=False)
+    memory = kustomize.scratch_root()
+    assert memory is None or (memory == "/dev/shm" and os.access(memory, os.W_OK))  # None: there is no room there
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    assert kustomize.scratch_root() is None  # tempfile then takes TMPDIR, as the user asked
