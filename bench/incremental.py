@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -43,6 +43,7 @@ from generator.validate.manifests import BATCH, BUILDERS
 
 CRD_DIR = Path(__file__).resolve().parents[1] / "schemas" / "crds"
 KUSTOMIZE_ALONE = "kustomize alone: each rendered file built once, as a full run batches them"
+ATTEMPTS = 3  # runs of the floor, of each full run and of `validate` on a fresh clone; the fastest counts
 EDITED = "bench-0007:\n"  # each edit gives this model a memory request no earlier run has seen
 
 
@@ -78,11 +79,17 @@ def measure(scratch: Path, models: int, crd_dir: Path) -> str:
     spec, _ = parse_spec(text)
     lock = lock_io.dumps(synthetic_lock(spec))
     files = render(spec, synthetic_lock(spec))
-    floor = _floor(scratch / "floor", files, crd_dir)
+    floor = min(_floor(scratch / f"floor-{attempt}", files, crd_dir) for attempt in range(ATTEMPTS))
     runs: dict[str, Run] = {KUSTOMIZE_ALONE: _kustomize(files)}
     for command in ("render", "generate"):
-        repo, cache = _repository(scratch / command, text, lock), scratch / f"{command}-cache"
-        runs[f"{command}: full (empty tree, no cache)"] = _cli(repo, cache, crd_dir, command)
+        fulls = []
+        for attempt in range(ATTEMPTS):  # each into an empty tree, with an empty cache; the last one goes on
+            repo, cache = (
+                _repository(scratch / f"{command}-{attempt}", text, lock),
+                scratch / f"{command}-cache-{attempt}",
+            )
+            fulls.append(_cli(repo, cache, crd_dir, command))
+        runs[f"{command}: full (empty tree, no cache)"] = _fastest(fulls)
         runs[f"{command}: nothing to change"] = min(
             (_cli(repo, cache, crd_dir, command) for _ in range(3)), key=lambda run: run.seconds
         )
@@ -93,13 +100,21 @@ def measure(scratch: Path, models: int, crd_dir: Path) -> str:
             edits.append(_cli(repo, cache, crd_dir, command))
         runs[f"{command}: one model's memory edited"] = sorted(edits, key=lambda run: run.seconds)[1]
         if command == "render":
-            clone = scratch / "clone"
-            shutil.copytree(repo, clone)
-            runs["validate: fresh clone (no cache)"] = _cli(clone, scratch / "no-cache", crd_dir, "validate")
+            clones = [shutil.copytree(repo, scratch / f"clone-{attempt}") for attempt in range(ATTEMPTS)]
+            runs["validate: fresh clone (no cache)"] = _fastest(
+                [_cli(clone, clone.with_name(f"{clone.name}-cache"), crd_dir, "validate") for clone in clones]
+            )
     runs["`kserve-gitops --help`"] = _best([sys.executable, "-m", "generator", "--help"])
     runs["`kserve-gitops --version`"] = _best([sys.executable, "-m", "generator", "--version"])
     runs['`python -c "import typer, yaml"`'] = _best([sys.executable, "-c", "import typer, yaml"])
     return _render_report(models, len(files), floor, runs)
+
+
+def _fastest(runs: Sequence[Run]) -> Run:
+    """The fastest run, with the highest memory peak of all: the disk's stalls (a file created while the journal
+    commits waits for it) make single runs of the same thing differ by 2x, and the memory target is a ceiling."""
+    fastest = min(runs, key=lambda run: run.seconds)
+    return replace(fastest, peak_mib=max(run.peak_mib for run in runs))
 
 
 def _repository(repo: Path, text: str, lock: bytes) -> Path:
@@ -267,9 +282,11 @@ def _render_report(models: int, count: int, floor: float, runs: Mapping[str, Run
                 f"{count:,} files, {models * 3:,} InferenceServices",
                 f"Measured {_report.stamp()} on {_report.machine()}. "
                 "Each step is a fresh process (`python -m generator`) reading compiled bytecode, as an installed "
-                "package does; short commands are the best of 5 runs, a run with nothing to change the best of 3, "
-                "a one-model edit the median of 3 (each a memory request no earlier run has seen); "
-                "the floor is timed in the benchmark's own process, in the same run.",
+                f"package does; short commands are the best of 5 runs, the floor, full runs and `validate` on a fresh "
+                f"clone the best of {ATTEMPTS} (each into an empty tree with an empty cache; peak memory the highest "
+                "of them), a run with nothing to change the best of 3, a one-model edit the median of 3 (each a "
+                "memory request no earlier run has seen); the floor is timed in the benchmark's own process, in the "
+                "same run.",
                 table(["step", "seconds", "ratio", "target", "", "exit", "peak RSS (with children)"], rows),
                 f"kustomize alone: {runs[KUSTOMIZE_ALONE].cpu:.1f} CPU-seconds in its processes ({BUILDERS} at "
                 f"once, {BATCH} files each), {runs[KUSTOMIZE_ALONE].cpu / floor:.1f}x the floor's time on one core.",
