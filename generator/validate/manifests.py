@@ -14,7 +14,7 @@ import importlib.util
 import json
 import posixpath
 import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -27,7 +27,7 @@ from generator import yamlio
 from generator.cache import Store, key, tool_identity
 from generator.crds import CRD_LOCK_FILE
 from generator.diagnostics import Diagnostic
-from generator.errors import UserError
+from generator.errors import EnvironmentProblem, UserError
 from generator.lock import LOCK_FILE
 from generator.platform.releases import KServeRelease
 from generator.spec.model import Platform
@@ -203,11 +203,14 @@ class _Tree:
             if scratch is not None:
                 scratch.cleanup()
 
-    def staging(self) -> Path:
-        """A new empty directory, removed with the tree: where files are staged for kustomize."""
-        if self._staging is None:
-            self._staging = tempfile.TemporaryDirectory(prefix="kserve-gitops-files-", dir=scratch_root())
-        return Path(tempfile.mkdtemp(dir=self._staging.name))
+    def stage(self, files: Mapping[str, bytes]) -> Path:
+        """A new directory, removed with the tree, holding `files` staged for kustomize (kustomize.stage_files)."""
+        with _scratch_errors():
+            if self._staging is None:
+                self._staging = tempfile.TemporaryDirectory(prefix="kserve-gitops-files-", dir=scratch_root())
+            directory = Path(tempfile.mkdtemp(dir=self._staging.name))
+            stage_files(directory, files)
+        return directory
 
     def read(self, path: str) -> bytes:
         """The bytes of a YAML file; raises OSError (a missing file, or one yamlio refuses) or UnicodeDecodeError.
@@ -253,11 +256,26 @@ class _Tree:
             assert self._root is not None
             return self._root
         if self._scratch is None:
-            self._scratch = tempfile.TemporaryDirectory(prefix="kserve-gitops-build-")
-            for path, content in self._files.items():
-                (Path(self._scratch.name) / path).parent.mkdir(parents=True, exist_ok=True)
-                (Path(self._scratch.name) / path).write_bytes(content)
+            with _scratch_errors():
+                self._scratch = tempfile.TemporaryDirectory(prefix="kserve-gitops-build-")
+                for path, content in self._files.items():
+                    (Path(self._scratch.name) / path).parent.mkdir(parents=True, exist_ok=True)
+                    (Path(self._scratch.name) / path).write_bytes(content)
         return Path(self._scratch.name)
+
+
+@contextlib.contextmanager
+def _scratch_errors() -> Iterator[None]:
+    """A scratch directory that cannot take the files kustomize is to build (full, gone) is this machine's problem,
+    said as such: not a finding in the files, not a crash."""
+    try:
+        yield
+    except OSError as exc:
+        raise EnvironmentProblem.simple(
+            f"cannot write the files kustomize builds to a scratch directory: {exc.strerror or exc}"
+            + (f" ({exc.filename})" if exc.filename else ""),
+            hint="make room there, or point TMPDIR at a directory with room",
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -347,11 +365,10 @@ class _Builder:
         count = -(-len(unknown) // BATCH)
         # Staged here, all before the first build (a file written while kustomize runs on both cores waits for
         # one), then built in the pool (see kustomize.build_staged).
-        staged = []
-        for index in range(count):
-            names = unknown[index::count]
-            staged.append((names, self._tree.staging()))
-            stage_files(staged[-1][1], {n: contents[n] for n in names})
+        staged = [
+            (names, self._tree.stage({n: contents[n] for n in names}))
+            for names in (unknown[index::count] for index in range(count))
+        ]
         self._batches = [(names, self._pool.submit(build_staged, directory)) for names, directory in staged]
 
     @property

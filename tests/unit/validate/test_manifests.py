@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import yaml
 
 from generator import yamlio
 from generator.cache import CACHE_ENV
+from generator.errors import EnvironmentProblem
 from generator.render.tree import HEADER
 from generator.spec.model import Platform
 from generator.validate.crds import CrdSchemas
@@ -115,3 +117,21 @@ def test_the_documents_files_were_emitted_from_stand_in_for_parsing_them(
     assert [(f.file, f.path) for f in given] == [("typo.yaml", "$.spec.predictor.model.storageURI")]
     assert given[0].line > 1
     assert all(yamlio.load_plain(files[name]) == obj for name, obj in objects.items())
+
+
+def test_a_scratch_directory_that_cannot_take_the_files_is_said_to_be_the_machines_problem(
+    crd_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(CACHE_ENV, "off")
+    gone = tmp_path / "gone"
+    monkeypatch.setenv("TMPDIR", str(gone))
+    monkeypatch.setattr(tempfile, "tempdir", str(gone))  # tempfile's documented default for `dir`, as TMPDIR sets it
+    files = {"fraud.yaml": yaml.safe_dump(MLFLOW_ISVC).encode(), "kustomization.yaml": b"resources: [fraud.yaml]\n"}
+
+    with pytest.raises(EnvironmentProblem) as refused:
+        checks(crd_dir)(files, PLATFORM)
+
+    (problem,) = refused.value.diagnostics
+    assert problem.message.startswith("cannot write the files kustomize builds to a scratch directory: No such file")
+    assert str(gone) in problem.message
+    assert "TMPDIR" in problem.hint
