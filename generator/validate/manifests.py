@@ -257,7 +257,7 @@ class _Tree:
             return self._root
         if self._scratch is None:
             with _scratch_errors():
-                self._scratch = tempfile.TemporaryDirectory(prefix="kserve-gitops-build-")
+                self._scratch = tempfile.TemporaryDirectory(prefix="kserve-gitops-build-", dir=scratch_root())
                 for path, content in self._files.items():
                     (Path(self._scratch.name) / path).parent.mkdir(parents=True, exist_ok=True)
                     (Path(self._scratch.name) / path).write_bytes(content)
