@@ -77,8 +77,9 @@ def plan(root: Path, desired: Mapping[str, bytes], pruned: Iterable[str] = (), e
     before: dict[str, bytes] = {}
     foreign: list[str] = []
     read: dict[str, bytes | None] = {}
+    top = str(root)
     for path, content in sorted(desired.items()):
-        current = read[path] = _read(root / path)
+        current = read[path] = _read(os.path.join(top, path))
         if current == content:
             continue
         if (root / path).is_dir() or (current is not None and not is_generated(current) and path not in edited):
@@ -386,26 +387,40 @@ def _stop_if_signalled(received: list[int]) -> None:
 def _refuse_symlinks(root: Path, paths: Iterable[str]) -> None:
     """Every component of every path below root, and everything inside the directories, must be real."""
     links: set[str] = set()
-    real: set[str] = set()  # directories already found real: thousands of files share a few
+    listings: dict[str, dict[str, str]] = {}  # thousands of files share a few directories: each is listed once
     for path in paths:
         parts = [part for part in path.split("/") if part not in ("", ".")]  # PurePosixPath's parts, made faster
         for depth in range(1, len(parts) + 1):
+            parent = "/".join(parts[: depth - 1])
+            if (listing := listings.get(parent)) is None:
+                listing = listings[parent] = _listing(os.path.join(root, parent))
+            kind = listing.get(parts[depth - 1])
             relative = "/".join(parts[:depth])
-            if relative in real and depth < len(parts):
-                continue
-            try:
-                mode = os.lstat(os.path.join(root, relative)).st_mode
-            except (FileNotFoundError, NotADirectoryError):
-                break
-            if stat.S_ISLNK(mode):
+            if kind == "link":
                 links.add(relative)
-                break
-            if stat.S_ISDIR(mode):
-                real.add(relative)
-                if depth == len(parts):  # a directory named itself (pruned): everything inside it too
-                    links.update(_links_inside(root, root / relative))
+            if kind != "directory":
+                break  # a link, a file, or nothing: no deeper component to look at
+            if depth == len(parts):  # a directory named itself (pruned): everything inside it too
+                links.update(_links_inside(root, root / relative))
     if links:
         raise _symlink_error(root, sorted(links))
+
+
+def _listing(directory: str) -> dict[str, str]:
+    """What each entry of a directory is ("link", "directory" or "file"), links not followed; empty when it cannot
+    be listed (missing, or not a directory). scandir says it without a system call per entry."""
+    try:
+        with os.scandir(directory) as entries:
+            return {
+                entry.name: "link"
+                if entry.is_symlink()
+                else "directory"
+                if entry.is_dir(follow_symlinks=False)
+                else "file"
+                for entry in entries
+            }
+    except OSError:
+        return {}
 
 
 def _links_inside(root: Path, directory: Path) -> list[str]:
@@ -455,15 +470,16 @@ def _generated_files(root: Path, pruned: Iterable[str], read: Mapping[str, bytes
                 relative = os.path.relpath(parent, top).replace(os.sep, "/")
                 candidates += [f"{relative}/{name}" for name in names]
         for path in sorted(candidates):
-            content = read[path] if path in read else _read(root / path)
+            content = read[path] if path in read else _read(os.path.join(top, path))
             if content is not None and is_generated(content):
                 found.append((path, content))
     return found
 
 
-def _read(path: Path) -> bytes | None:
+def _read(path: Path | str) -> bytes | None:
     try:
-        return path.read_bytes()
+        with open(path, "rb") as handle:  # not Path.read_bytes: for thousands of files, its objects cost more
+            return handle.read()
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return None
 
