@@ -44,7 +44,7 @@ from generator.spec.load import load_spec, parse_spec
 from generator.spec.model import Platform, Spec, Target
 from generator.spec.yaml_lines import load as load_yaml
 from generator.util.proc import CommandError, run_cmd
-from generator.validate.manifests import Summary, summaries, tree_checks
+from generator.validate.manifests import Known, Summary, summaries, tree_checks
 from generator.validate.manifests import checks as manifest_checks
 from generator.write import Plan, apply, plan
 from generator.yamlio import Kept
@@ -84,19 +84,21 @@ def validate_repo(repo: Path, crds: Path) -> list[Diagnostic]:
     models.yaml, models.lock, their drift and compatibility are checked while kustomize builds the tree."""
     found: list[Diagnostic] = []
 
-    def inputs() -> Platform:
+    def inputs() -> tuple[Platform, Known]:
         nonlocal found
         try:
             spec, found = load_spec(repo / SPEC_FILE, SPEC_FILE)
         except UserError as exc:
             found = list(exc.diagnostics)
-            return Platform()
+            return Platform(), {}
+        rendered: Known = {}
         try:
             current = _read_lock(repo)
-            found += _drift(repo, spec, current) + compatibility(spec, current)
+            drift, rendered = _drift(repo, spec, current)
+            found += drift + compatibility(spec, current)
         except UserError as exc:
             found = list(exc.diagnostics)
-        return spec.platform
+        return spec.platform, rendered
 
     on_disk = [p.relative_to(repo).as_posix() for d in RENDERED for p in _files(repo / d)]
     with progress.stage(f"validating {len(on_disk)} generated file(s)"):
@@ -235,11 +237,13 @@ def _compat_warnings(spec: Spec, lock: Lock) -> list[Diagnostic]:
     return diagnostics.warnings(compatibility(spec, lock))
 
 
-def _drift(repo: Path, spec: Spec, current: Lock) -> list[Diagnostic]:
+def _drift(repo: Path, spec: Spec, current: Lock) -> tuple[list[Diagnostic], Known]:
+    """Each generated file that differs from what models.yaml and models.lock render, and what the rendered files
+    hold (the checks need not parse a file on disk that is byte for byte the same)."""
     try:
-        files, _ = _manifests(spec, current)
+        files, emitted = _manifests(spec, current)
     except LockError as exc:
-        return list(exc.diagnostics)
+        return list(exc.diagnostics), {}
     planned = plan(repo, files, RENDERED)
     return [
         Diagnostic(
@@ -249,7 +253,7 @@ def _drift(repo: Path, spec: Spec, current: Lock) -> list[Diagnostic]:
             rule="drift",
         )
         for change, path in (line.split(" ", 1) for line in planned.summary())
-    ]
+    ], {path: (files[path], summary) for path, summary in emitted.items()}
 
 
 def _files(path: Path) -> list[Path]:

@@ -74,23 +74,31 @@ def checks(crd_dir: Path) -> Checks:
         alongside: Callable[[], object] = lambda: None,
         emitted: Mapping[str, Summary] = MappingProxyType({}),
     ) -> list[Diagnostic]:
-        def meanwhile() -> Platform:
+        def meanwhile() -> tuple[Platform, Known]:
             alongside()
-            return platform
+            return platform, {path: (files[path], summary) for path, summary in emitted.items()}
 
         crds, found = _crds(crd_dir, required=False)
         with _Tree(files=files) as tree, contextlib.closing(Store.open()) as store:
-            found += _check_tree(tree, sorted(files), crds, store, meanwhile=meanwhile, emitted=emitted)
+            found += _check_tree(tree, sorted(files), crds, store, meanwhile=meanwhile)
         return sorted(set(found))
 
     return validate
 
 
-def tree_checks(crd_dir: Path) -> Callable[[Path, list[str], Callable[[], Platform]], list[Diagnostic]]:
-    """Checks on files already on disk (`kserve-gitops validate`): here missing CRDs are an error. `meanwhile`:
-    the caller's other work, done while kustomize builds the tree; it gives the platform to check against."""
+Summary = tuple[Identity, tuple[str, ...]]  # an object's identity and the storage prefixes it claims
+# Files whose content is known beforehand, by path: a file holding exactly these bytes holds what its summary says
+# (files a run has just emitted, or `validate`'s drift check rendered and found unchanged on disk).
+Known = Mapping[str, tuple[bytes, Summary]]
+Meanwhile = Callable[[], tuple[Platform, Known]]
 
-    def validate(root: Path, paths: list[str], meanwhile: Callable[[], Platform]) -> list[Diagnostic]:
+
+def tree_checks(crd_dir: Path) -> Callable[[Path, list[str], Meanwhile], list[Diagnostic]]:
+    """Checks on files already on disk (`kserve-gitops validate`): here missing CRDs are an error. `meanwhile`:
+    the caller's other work, done while kustomize builds the tree; it gives the platform to check against and the
+    files whose content it knows (the drift check's render), which then need not be parsed."""
+
+    def validate(root: Path, paths: list[str], meanwhile: Meanwhile) -> list[Diagnostic]:
         crds, found = _crds(crd_dir, required=True)
         with _Tree(root=root) as tree, contextlib.closing(Store.open()) as store:
             found += _check_tree(tree, paths, crds, store, meanwhile=meanwhile)
@@ -122,7 +130,7 @@ class _Crds:
 def check_tree(root: Path, paths: Iterable[str], crds: CrdSchemas | None, platform: Platform) -> list[Diagnostic]:
     """Build each kustomization under `root`; check every object once, located in its source file."""
     with _Tree(root=root) as tree:
-        return _check_tree(tree, paths, _Crds(lambda: crds, ""), Store.off(), meanwhile=lambda: platform)
+        return _check_tree(tree, paths, _Crds(lambda: crds, ""), Store.off(), meanwhile=lambda: (platform, {}))
 
 
 def _check_tree(
@@ -131,14 +139,13 @@ def _check_tree(
     crds: _Crds,
     store: Store,
     *,
-    meanwhile: Callable[[], Platform],
-    emitted: Mapping[str, Summary] = MappingProxyType({}),
+    meanwhile: Meanwhile,
 ) -> list[Diagnostic]:
     """Build each kustomization; check every object once, located in its source file. `store`: facts of content
     remembered by earlier runs (what kustomize makes of a file, objects that passed every check). `meanwhile`
-    runs while kustomize builds and gives the platform to check against; then, if kustomize is still at work,
-    the schemas of the kinds the files hold are loaded, which the new objects will be checked against.
-    `emitted`: what files just emitted hold (`summaries`), taken instead of parsing them.
+    runs while kustomize builds and gives the platform to check against and the files whose content is known
+    (what they hold is taken instead of parsing them); then, if kustomize is still at work, the schemas of the
+    kinds the files hold are loaded, which the new objects will be checked against.
 
     A kustomization that only aggregates directories built here (the root one) is not built again: building
     it would repeat every object (for 3,000 objects, 17 s of kustomize), and the one way it can fail where its
@@ -151,8 +158,8 @@ def _check_tree(
     with ThreadPoolExecutor(max_workers=BUILDERS) as pool:
         builder = _Builder(tree, pool, store, tool)
         builder.start([b for b in builds if b not in aggregates])  # kustomize runs while the sources are read
-        sources, found = _sources(tree, ordered, store, tool, emitted)
-        platform = meanwhile()
+        platform, known = meanwhile()
+        sources, found = _sources(tree, ordered, store, tool, known)
         prefixes = tuple(sorted({prefix for s in sources.values() for prefix in s.prefixes}))
         checker = _Checker(crds, platform, prefixes, store, tool)
         if builder.busy:
@@ -588,17 +595,19 @@ class _Source:
 
 
 def _sources(
-    tree: _Tree, paths: Iterable[str], store: Store, tool: str, emitted: Mapping[str, Summary]
+    tree: _Tree, paths: Iterable[str], store: Store, tool: str, known: Known
 ) -> tuple[dict[Identity, _Source], list[Diagnostic]]:
     """Every manifest file parsed, keyed by the object's identity, so built objects map back to file:line.
-    What a file holds (its object's identity, the storage prefixes it claims) is taken from `emitted`, or from the
-    store when it was parsed before without a problem."""
+    What a file holds (its object's identity, the storage prefixes it claims) is taken from `known` when the file
+    holds exactly the bytes known, or from the store when it was parsed before without a problem."""
     wanted = [p for p in paths if p.endswith(".yaml") and not p.endswith("kustomization.yaml") and p != LOCK_FILE]
     texts: dict[str, str] = {}
+    held: dict[str, Summary] = {}  # what a file holds, known without parsing it
     problems: list[Diagnostic] = []
     for path in wanted:
         try:
-            texts[path] = tree.read(path).decode("utf-8")
+            content = tree.read(path)
+            texts[path] = content.decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             problems.append(
                 Diagnostic(
@@ -608,19 +617,22 @@ def _sources(
                     hint="render it again with `kserve-gitops generate`",
                 )
             )
+            continue
+        if (expected := known.get(path)) is not None and expected[0] == content:
+            held[path] = expected[1]
     keys = {path: tree.content_key(path, tool, text) for path, text in texts.items()} if store.enabled else {}
     remembered = store.get("source", keys.values())
     learned: dict[str, str] = {}
     sources: dict[Identity, _Source] = {}
     identity: Identity
     for path, text in texts.items():
-        known = remembered.get(keys.get(path, ""))
-        if path in emitted:  # remembered for a later `validate`, which reads the file
-            identity, prefixes = emitted[path]
-            if path in keys and known is None:
+        fact = remembered.get(keys.get(path, ""))
+        if path in held:  # remembered for a later `validate` that does not know it
+            identity, prefixes = held[path]
+            if path in keys and fact is None:
                 learned[keys[path]] = json.dumps([identity, prefixes])
-        elif known is not None:
-            (api_version, kind, namespace, name), prefixes = json.loads(known)
+        elif fact is not None:
+            (api_version, kind, namespace, name), prefixes = json.loads(fact)
             identity = (api_version, kind, namespace, name)
         else:
             obj, found = _parse(text, path)
@@ -633,9 +645,6 @@ def _sources(
         sources[identity] = _Source(path, text, tuple(prefixes))
     store.put("source", learned)
     return sources, problems
-
-
-Summary = tuple[Identity, tuple[str, ...]]  # an object's identity and the storage prefixes it claims
 
 
 def summaries(documents: Mapping[str, Sequence[Any]]) -> dict[str, Summary]:

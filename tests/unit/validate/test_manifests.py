@@ -16,7 +16,7 @@ from generator.errors import EnvironmentProblem
 from generator.render.tree import HEADER
 from generator.spec.model import Platform
 from generator.validate.crds import CrdSchemas
-from generator.validate.manifests import check_tree, checks, summaries
+from generator.validate.manifests import check_tree, checks, summaries, tree_checks
 from generator.yamlio import Kept
 from tests.unit.validate.conftest import MLFLOW_ISVC
 
@@ -117,6 +117,37 @@ def test_the_documents_files_were_emitted_from_stand_in_for_parsing_them(
     assert [(f.file, f.path) for f in given] == [("typo.yaml", "$.spec.predictor.model.storageURI")]
     assert given[0].line > 1
     assert all(yamlio.load_plain(files[name]) == obj for name, obj in objects.items())
+
+
+def test_validate_takes_what_the_drift_check_rendered_only_for_a_file_holding_exactly_those_bytes(
+    crd_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`validate` knows what the files it renders for the drift check hold; a file on disk with the same bytes is
+    not parsed again, and one edited by hand (here renamed, and a field misspelt) is read as it is."""
+    monkeypatch.setenv(CACHE_ENV, "off")
+    objects = {
+        "fraud.yaml": _registry_isvc(),
+        "typo.yaml": copy.deepcopy(MLFLOW_ISVC),
+        "storage.yaml": STORAGE_CONTAINER,
+    }
+    objects["typo.yaml"]["metadata"]["name"] = "typo"
+    kept = Kept()
+    rendered = kept({name: ([obj], HEADER) for name, obj in objects.items()})
+    known = {path: (rendered[path], summary) for path, summary in summaries(kept.documents).items()}
+    edited = copy.deepcopy(objects["typo.yaml"])
+    edited["metadata"]["name"] = "renamed"
+    edited["spec"]["predictor"]["model"]["storageURI"] = edited["spec"]["predictor"]["model"].pop("storageUri")
+    on_disk = {**rendered, "typo.yaml": yamlio.dump([edited], HEADER)}
+    for name, content in on_disk.items():
+        (tmp_path / name).write_bytes(content)
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump({"resources": sorted(objects)}))
+    paths = ["kustomization.yaml", *sorted(objects)]
+
+    given = tree_checks(crd_dir)(tmp_path, paths, lambda: (PLATFORM, known))
+
+    assert given == tree_checks(crd_dir)(tmp_path, paths, lambda: (PLATFORM, {}))
+    assert [(f.file, f.path) for f in given] == [("typo.yaml", "$.spec.predictor.model.storageURI")]
+    assert given[0].line > 1
 
 
 def test_a_scratch_directory_that_cannot_take_the_files_is_said_to_be_the_machines_problem(
