@@ -131,7 +131,7 @@ def stage_files(directory: Path, files: Mapping[str, bytes]) -> None:
     for name, content in files.items():
         (directory / name).write_bytes(content)
     listing = {"resources": sorted(files), "buildMetadata": ["originAnnotations"]}
-    (directory / "kustomization.yaml").write_text(yaml.safe_dump(listing), encoding="utf-8")
+    (directory / "kustomization.yaml").write_bytes(yamlio.dump([listing]))
 
 
 OUTPUT = ".kustomize-output"  # where `build_staged` has kustomize print, beside the files (it reads only those listed)
