@@ -31,7 +31,7 @@ import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from types import FrameType
 
 from generator import repo_lock
@@ -350,13 +350,11 @@ def _write_new(path: Path, content: bytes) -> None:
 
 def _missing_dirs(root: Path, paths: Iterable[str]) -> list[str]:
     """Directories below root that the writes need and that do not exist yet, parents first."""
-    missing = {
-        parent.as_posix()
-        for path in paths
-        for parent in PurePosixPath(path).parents
-        if parent != PurePosixPath(".") and not (root / parent).exists()
-    }
-    return sorted(missing, key=lambda p: (p.count("/"), p))
+    parents: set[str] = set()  # thousands of files share a few: each is looked at once
+    for path in paths:
+        parts = _parts(path)
+        parents.update("/".join(parts[:depth]) for depth in range(1, len(parts)))
+    return sorted((p for p in parents if not (root / p).exists()), key=lambda p: (p.count("/"), p))
 
 
 @contextlib.contextmanager
@@ -389,7 +387,7 @@ def _refuse_symlinks(root: Path, paths: Iterable[str]) -> None:
     links: set[str] = set()
     listings: dict[str, dict[str, str]] = {}  # thousands of files share a few directories: each is listed once
     for path in paths:
-        parts = [part for part in path.split("/") if part not in ("", ".")]  # PurePosixPath's parts, made faster
+        parts = _parts(path)
         for depth in range(1, len(parts) + 1):
             parent = "/".join(parts[: depth - 1])
             if (listing := listings.get(parent)) is None:
@@ -404,6 +402,11 @@ def _refuse_symlinks(root: Path, paths: Iterable[str]) -> None:
                 links.update(_links_inside(root, root / relative))
     if links:
         raise _symlink_error(root, sorted(links))
+
+
+def _parts(path: str) -> list[str]:
+    """PurePosixPath(path).parts, made faster: thousands of paths go through here in every run."""
+    return [part for part in path.split("/") if part not in ("", ".")]
 
 
 def _listing(directory: str) -> dict[str, str]:
