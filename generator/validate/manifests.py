@@ -88,7 +88,7 @@ def checks(crd_dir: Path) -> Checks:
 
 Summary = tuple[Identity, tuple[str, ...]]  # an object's identity and the storage prefixes it claims
 # Files whose content is known beforehand, by path: a file holding exactly these bytes holds what its summary says
-# (files a run has just emitted, or `validate`'s drift check rendered and found unchanged on disk).
+# (files a run has just emitted, or the files `validate`'s drift check rendered).
 Known = Mapping[str, tuple[bytes, Summary]]
 Meanwhile = Callable[[], tuple[Platform, Known]]
 
