@@ -47,7 +47,7 @@ from generator.util.proc import CommandError, run_cmd
 from generator.validate.manifests import Known, Summary, summaries, tree_checks
 from generator.validate.manifests import checks as manifest_checks
 from generator.write import Plan, apply, plan
-from generator.yamlio import Kept
+from generator.yamlio import Dump, Kept
 
 if TYPE_CHECKING:  # command-specific: imported by the command that needs them, not by every run
     from generator.compat import load as compat_load
@@ -218,18 +218,21 @@ def _existing(path: Path) -> bytes | None:
 
 
 def _generated(spec: Spec, lock: Lock) -> tuple[dict[str, bytes], dict[str, Summary]]:
-    """models.lock and every manifest, emitted with the memory of earlier runs (only what changed is emitted), and
-    what each file holds as the checks see it (they need not parse what was emitted here)."""
-    with DumpMemory.open() as memory:
-        kept = Kept(memory)
-        return generated(spec, lock, kept), summaries(kept.documents)
+    """models.lock and every manifest, and what each file holds (`_emitted`)."""
+    return _emitted(lambda dump: generated(spec, lock, dump))
 
 
 def _manifests(spec: Spec, lock: Lock) -> tuple[dict[str, bytes], dict[str, Summary]]:
-    """Every manifest, emitted as by `_generated`, and what each holds."""
+    """Every manifest, and what each file holds (`_emitted`)."""
+    return _emitted(lambda dump: render(spec, lock, dump))
+
+
+def _emitted(emit: Callable[[Dump], dict[str, bytes]]) -> tuple[dict[str, bytes], dict[str, Summary]]:
+    """The files `emit` writes with the memory of earlier runs (only what changed is emitted), and what each holds
+    as the checks see it (they need not parse what was emitted here)."""
     with DumpMemory.open() as memory:
         kept = Kept(memory)
-        return render(spec, lock, kept), summaries(kept.documents)
+        return emit(kept), summaries(kept.documents)
 
 
 def _compat_warnings(spec: Spec, lock: Lock) -> list[Diagnostic]:
