@@ -13,8 +13,9 @@ Records live under $KSERVE_GITOPS_CACHE_DIR, else $XDG_CACHE_HOME/kserve-gitops,
 `KSERVE_GITOPS_CACHE_DIR=off` turns it off.
 
 Beside the records, a `Store` remembers facts of content (what kustomize makes of a file's bytes, which
-objects passed every check under which CRDs): keyed by hashes of everything they depend on, so a stale
-fact is never found, only missed; a missed fact is computed again, at the full run's cost.
+objects passed every check under which CRDs, what a target rendered and that it passed): keyed by hashes of
+everything they depend on, so a stale fact is never found, only missed; a missed fact is computed again, at
+the full run's cost.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -240,6 +241,66 @@ class DumpMemory:
             if fact is not None:
                 self._learned[fact] = known[fact] = emitted[path].decode("utf-8")
         return emitted
+
+
+_K = TypeVar("_K")
+Noted = Mapping[str, tuple[bytes, str]]  # path -> (its bytes, a note on what it holds)
+
+
+class TargetMemory:
+    """The files a target (a model in an environment) rendered, each with a note (what it holds, as the checks take
+    it), by everything they were rendered from and checked against, once they passed every check: a run that changes
+    one model of a thousand then renders and checks one model's files. `context`: what the checks depend on beyond
+    the files (the CRDs, the validators, this tool, kustomize); the caller's inputs say the rest."""
+
+    KIND = "target"
+
+    def __init__(self, store: Store, context: str) -> None:
+        self._store, self._context = store, context
+        self._learned: dict[str, str] = {}
+
+    @classmethod
+    @contextlib.contextmanager
+    def open(cls, context: str) -> Iterator[TargetMemory]:
+        """A memory for one run; what it learned is stored when the run is done with it."""
+        with contextlib.closing(Store.open()) as store:
+            memory = cls(store, context)
+            yield memory
+            store.put(cls.KIND, memory._learned)
+
+    def recall(self, inputs: Mapping[_K, str]) -> dict[_K, dict[str, tuple[bytes, str]]]:
+        """The remembered files of each target whose inputs (a text saying all it is rendered from) an earlier run
+        saw pass."""
+        if not self._store.enabled:
+            return {}
+        facts = {target: key(self._context, text) for target, text in inputs.items()}
+        known = self._store.get(self.KIND, facts.values())
+        recalled = {}
+        for target, fact in facts.items():
+            if fact in known:
+                with contextlib.suppress(ValueError, TypeError):  # damaged: a miss, as anything the store cannot give
+                    recalled[target] = _unpacked(known[fact])
+        return recalled
+
+    def learn(self, inputs: str, files: Noted) -> None:
+        """Remember what a target with these inputs rendered, which passed every check."""
+        if self._store.enabled:
+            texts = {path: content.decode("utf-8") for path, (content, _) in files.items()}
+            listing = [[path, note, len(texts[path])] for path, (_, note) in files.items()]
+            self._learned[key(self._context, inputs)] = json.dumps(listing) + "\n" + "".join(texts.values())
+
+
+def _unpacked(fact: str) -> dict[str, tuple[bytes, str]]:
+    """`TargetMemory.learn`'s packing: a JSON line listing each file (path, note, length), then their texts one
+    after another (a JSON string of every text would cost a third more to read back)."""
+    listing, _, texts = fact.partition("\n")
+    files, start = {}, 0
+    for path, note, length in json.loads(listing):
+        files[path] = (texts[start : start + length].encode("utf-8"), note)
+        start += length
+    if start != len(texts):
+        raise ValueError("the texts are not those listed")
+    return files
 
 
 _WORTH_REMEMBERING = 64 * 1024  # characters: below this, parsing costs less than looking it up

@@ -9,14 +9,14 @@ reference really needs resolving; the CRD directory comes in as a path.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from generator import diagnostics, progress, scaffold
 from generator import status as status_rows
-from generator.cache import DumpMemory, Memo
+from generator.cache import DumpMemory, Memo, TargetMemory
 from generator.diagnostics import Diagnostic, json_path
 from generator.errors import (
     EXIT_ENVIRONMENT,
@@ -37,14 +37,31 @@ from generator.lock.model import Lock, LockEntry
 from generator.lock.resolve import Update, compatibility, merge, queries_for
 from generator.platform.runtimes import RuntimeImage
 from generator.registry.base import Deployment, ModelInfo, ModelVersion, Query, Registered, Registry, Resolution
-from generator.render.tree import ARGOCD_DIR, CLUSTER_DIR, ENVIRONMENTS_DIR, ROOT_KUSTOMIZATION, generated, render
+from generator.render.tree import (
+    ARGOCD_DIR,
+    CLUSTER_DIR,
+    ENVIRONMENTS_DIR,
+    ROOT_KUSTOMIZATION,
+    generated,
+    render,
+    target_files,
+    target_inputs,
+)
 from generator.spec import SPEC_FILE
 from generator.spec import edit as spec_edit
 from generator.spec.load import load_spec, parse_spec
 from generator.spec.model import Platform, Spec, Target
 from generator.spec.yaml_lines import load as load_yaml
 from generator.util.proc import CommandError, run_cmd
-from generator.validate.manifests import Known, Summary, summaries, tree_checks
+from generator.validate.manifests import (
+    Known,
+    Summary,
+    summaries,
+    summary_of,
+    summary_text,
+    tree_checks,
+    verdict_context,
+)
 from generator.validate.manifests import checks as manifest_checks
 from generator.write import Plan, apply, plan
 from generator.yamlio import Dump, Kept
@@ -122,8 +139,7 @@ def render_tree(repo: Path, crds: Path, memo: Memo = Memo.off(), *, check: bool 
     unchanged is answered from the record (it is frozen, hence the default)."""
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
     current = _read_lock(repo)
-    files, emitted = _manifests(spec, current)
-    planned, checked = _checked_plan(repo, files, crds, spec.platform, emitted=emitted)
+    files, planned, checked = _produced(repo, spec, current, crds, with_lock=False)
     warnings += checked
     memo.remember(files, RENDERED, warnings)
     return _settled(repo, Outcome(planned, warnings, current), check=check)
@@ -143,8 +159,7 @@ def generate(
     `memo` as for `render_tree`, only without `update` or `check` (those ask the registry every time)."""
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
     new, gated = _gated_relock(spec, _read_lock(repo), update, registry, facts, verify=check)
-    files, emitted = _generated(spec, new)
-    planned, checked = _checked_plan(repo, files, crds, spec.platform, emitted=emitted)
+    files, planned, checked = _produced(repo, spec, new, crds, with_lock=True)
     warnings += gated + checked + _compat_warnings(spec, new)
     if update == Update() and not check:
         memo.remember(files, RENDERED, warnings)
@@ -173,8 +188,7 @@ def _edit(repo: Path, change: Callable[[str], str], registry: RegistryFactory, c
     edited = change(text)
     spec, warnings = parse_spec(edited, SPEC_FILE)
     new = _relock(spec, _read_lock(repo), Update(), registry)
-    files, emitted = _generated(spec, new)
-    planned, checked = _checked_plan(repo, files, crds, spec.platform, emitted=emitted, edited={SPEC_FILE: edited})
+    _, planned, checked = _produced(repo, spec, new, crds, with_lock=True, edited={SPEC_FILE: edited})
     return Outcome(planned, warnings + checked, new)
 
 
@@ -217,9 +231,43 @@ def _existing(path: Path) -> bytes | None:
         return None  # a directory in a file's place is left to `plan`, which refuses it
 
 
-def _generated(spec: Spec, lock: Lock) -> tuple[dict[str, bytes], dict[str, Summary]]:
-    """models.lock and every manifest, and what each file holds (`_emitted`)."""
-    return _emitted(lambda dump: generated(spec, lock, dump))
+def _produced(
+    repo: Path, spec: Spec, lock: Lock, crds: Path, *, with_lock: bool, edited: Mapping[str, str] | None = None
+) -> tuple[dict[str, bytes], Plan, list[Diagnostic]]:
+    """Every manifest this lock renders (and models.lock itself, `with_lock`), checked, and the plan that writes
+    them (`_checked_plan`). A target (a model in an environment) whose inputs an earlier run rendered, and whose files
+    passed every check there under the same CRDs, validators and tool, is neither rendered nor checked again
+    (cache.TargetMemory); a target whose files pass every check here is remembered."""
+    inputs = target_inputs(spec, lock)
+    with TargetMemory.open(verdict_context(crds)) as memory:
+        recalled = memory.recall(inputs)
+        given = {target: {path: content for path, (content, _) in kept.items()} for target, kept in recalled.items()}
+        emit = generated if with_lock else render
+        files, emitted = _emitted(lambda dump: emit(spec, lock, dump, given))
+        settled = {path: summary_of(note) for kept in recalled.values() for path, (_, note) in kept.items()}
+        emitted |= settled
+        planned, warnings = _checked_plan(
+            repo, files, crds, spec.platform, emitted=emitted, settled=settled, edited=edited
+        )
+        for target in _passed(spec, warnings):
+            paths = target_files(spec, target)
+            if target.key not in recalled and all(path in emitted for path in paths):
+                memory.learn(inputs[target.key], {path: (files[path], summary_text(emitted[path])) for path in paths})
+    return files, planned, warnings
+
+
+def _passed(spec: Spec, warnings: Sequence[Diagnostic]) -> list[Target]:
+    """The targets that passed every check without a finding: none names their files or their environment's
+    kustomization. None at all when a finding names no file (it may concern any)."""
+    flagged = {w.file for w in warnings}
+    if "" in flagged:
+        return []
+    return [
+        target
+        for target in spec.targets
+        if flagged.isdisjoint(target_files(spec, target))
+        and f"{ENVIRONMENTS_DIR}/{target.env}/kustomization.yaml" not in flagged
+    ]
 
 
 def _manifests(spec: Spec, lock: Lock) -> tuple[dict[str, bytes], dict[str, Summary]]:
@@ -478,13 +526,15 @@ def _check(
     files: dict[str, bytes],
     crds: Path,
     platform: Platform,
+    *,
     alongside: Callable[[], object] = lambda: None,
     emitted: Mapping[str, Summary] | None = None,
+    settled: Collection[str] = frozenset(),
 ) -> list[Diagnostic]:
     """Raise on errors (nothing gets written); return the warnings. `alongside` runs while kustomize builds;
-    `emitted`: what files emitted in this run hold (manifests.summaries)."""
+    `emitted`: what files emitted in this run hold (manifests.summaries); `settled`: those known to pass."""
     with progress.stage(f"validating {len(files)} file(s)"):
-        found = manifest_checks(crds)(files, platform, alongside, emitted or {})
+        found = manifest_checks(crds)(files, platform, alongside, emitted or {}, settled)
     if problems := diagnostics.errors(found):
         raise ValidationFailed(problems)
     return diagnostics.warnings(found)
@@ -497,6 +547,7 @@ def _checked_plan(
     platform: Platform,
     *,
     emitted: Mapping[str, Summary],
+    settled: Collection[str] = frozenset(),
     edited: Mapping[str, str] | None = None,
 ) -> tuple[Plan, list[Diagnostic]]:
     """The plan that writes `files` (and `edited`, files people own that this run changes), made while kustomize
@@ -511,7 +562,7 @@ def _checked_plan(
         except UserError as exc:
             made.append(exc)
 
-    warnings = _check(files, crds, platform, planning, emitted)
+    warnings = _check(files, crds, platform, alongside=planning, emitted=emitted, settled=settled)
     if isinstance(made[0], UserError):
         raise made[0]
     return made[0], warnings
@@ -646,8 +697,7 @@ def record_image(repo: Path, model: str, version: str, digest: str, *, crds: Pat
     lock_images.check_digest(digest)
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
     new = lock_images.record(spec, _read_lock(repo), model, version, digest)
-    files, emitted = _generated(spec, new)
-    planned, checked = _checked_plan(repo, files, crds, spec.platform, emitted=emitted)
+    _, planned, checked = _produced(repo, spec, new, crds, with_lock=True)
     return _settled(repo, Outcome(planned, warnings + checked, new), check=False)
 
 

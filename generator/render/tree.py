@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import operator
+from collections.abc import Mapping
+from dataclasses import fields, replace
+from types import MappingProxyType
 from typing import Any
 
 from generator.errors import LockError
@@ -26,21 +31,37 @@ HEADER_LINES = ("from models.yaml and models.lock; do not edit by hand.", "Regen
 HEADER = header(*HEADER_LINES)
 
 
-def render(spec: Spec, lock: Lock, dump: Dump = dump_files) -> dict[str, bytes]:
+TargetKey = tuple[str, str]  # (model, environment)
+
+
+def render(
+    spec: Spec,
+    lock: Lock,
+    dump: Dump = dump_files,
+    given: Mapping[TargetKey, Mapping[str, bytes]] = MappingProxyType({}),
+) -> dict[str, bytes]:
     """Raises LockError when the lock does not cover the spec, or sends KServe outside the declared storage
     prefixes (render never asks the registry). `dump` writes every file's documents (yamlio.dump_files, or one
-    that remembers the bytes of documents it wrote before)."""
-    problems = stale_entries(spec, lock) + locations(spec, lock)
+    that remembers the bytes of documents it wrote before). `given`: the files of targets whose inputs
+    (`target_inputs`) an earlier render saw, by target, taken as they are instead of rendered again."""
+    # a given target's inputs, its lock entry among them, were rendered before: these checks passed them then
+    fresh = replace(spec, targets=tuple(t for t in spec.targets if t.key not in given)) if given else spec
+    problems = stale_entries(fresh, lock) + locations(fresh, lock)
     if problems:
         raise LockError(problems)
     files: dict[str, tuple[list[Any], str]] = {}
+    kept: dict[str, bytes] = {}
     resources: dict[str, list[str]] = {name: [] for name in spec.environments}
     for target in spec.targets:
         entry = lock.get(target.model, target.env)
         assert entry is not None  # stale_entries guarantees it
-        for name, document in _target_objects(spec, target, entry).items():
-            resources[target.env].append(name)
-            files[f"{ENVIRONMENTS_DIR}/{target.env}/{name}"] = ([document], HEADER)
+        paths = target_files(spec, target)
+        resources[target.env] += [path.rsplit("/", 1)[1] for path in paths]
+        if (known := given.get(target.key)) is not None:
+            kept.update((path, known[path]) for path in paths)
+            continue
+        for path, document in zip(paths, _target_objects(spec, target, entry), strict=True):
+            files[path] = ([document], HEADER)
     for env, names in resources.items():
         files[f"{ENVIRONMENTS_DIR}/{env}/kustomization.yaml"] = _kustomization(sorted(names))
     cluster = cluster_objects(spec)
@@ -58,32 +79,61 @@ def render(spec: Spec, lock: Lock, dump: Dump = dump_files) -> dict[str, bytes]:
             sorted(objects),
             comment="Apply once; the ApplicationSet then creates one Application per environment.",
         )
-    return dict(sorted(dump(files).items()))
+    return dict(sorted({**dump(files), **kept}.items()))
 
 
-def generated(spec: Spec, lock: Lock, dump: Dump = dump_files) -> dict[str, bytes]:
-    """Everything `generate` writes for this lock: models.lock and the manifests, each emitted by `dump`."""
-    return {LOCK_FILE: lock_io.dumps(lock, dump), **render(spec, lock, dump)}
+def generated(
+    spec: Spec,
+    lock: Lock,
+    dump: Dump = dump_files,
+    given: Mapping[TargetKey, Mapping[str, bytes]] = MappingProxyType({}),
+) -> dict[str, bytes]:
+    """Everything `generate` writes for this lock: models.lock and the manifests (`render`), emitted by `dump`."""
+    return {LOCK_FILE: lock_io.dumps(lock, dump), **render(spec, lock, dump, given)}
 
 
-def _target_objects(spec: Spec, target: Target, entry: LockEntry) -> dict[str, dict[str, Any]]:
-    """The InferenceService, and with `argocd.smokeTest` its PostSync smoke-test Job."""
+def target_files(spec: Spec, target: Target) -> tuple[str, ...]:
+    """The paths of the files a target renders: its InferenceService, and with `argocd.smokeTest` its smoke test."""
+    base = f"{ENVIRONMENTS_DIR}/{target.env}/{target.model}"
+    smoke = spec.argocd is not None and spec.argocd.smoke_test is not None
+    return (f"{base}.yaml", *((f"{base}-smoke-test.yaml",) if smoke else ()))
+
+
+def target_inputs(spec: Spec, lock: Lock) -> dict[TargetKey, str]:
+    """Everything a target's files are rendered from, as text, for each target the lock covers: the target as
+    models.yaml settles it (its line aside), its lock entry, and (by hash) every setting of the spec that is not a
+    target. Reprs of frozen values: equal inputs give equal texts (dicts keep the order models.yaml gives them)."""
+    shared = hashlib.sha256(repr(replace(spec, targets=())).encode()).hexdigest()
+    return {
+        target.key: f"{shared}\n{_target_inputs(target)!r}\n{entry!r}"
+        for target in spec.targets
+        if (entry := lock.get(target.model, target.env)) is not None
+    }
+
+
+_target_inputs = operator.attrgetter(*(f.name for f in fields(Target) if f.name != "line"))  # not where it is written
+
+
+def _target_objects(spec: Spec, target: Target, entry: LockEntry) -> list[dict[str, Any]]:
+    """The objects of `target_files`, in order: the InferenceService, and its PostSync smoke-test Job."""
     environment = spec.environments[target.env]
-    objects = {f"{target.model}.yaml": inference_service(target, environment, entry, spec.platform.kserve)}
+    objects = [inference_service(target, environment, entry, spec.platform.kserve)]
     smoke = spec.argocd.smoke_test if spec.argocd else None
     if smoke is not None:
         # runtime: the Job reads the signature from the bucket as the predictor's service account;
         # registry and image: from MLflow, with the credentials in `smoke.secret`.
         runtime = target.serving.method == "runtime"
-        objects[f"{target.model}-smoke-test.yaml"] = smoke_job(
-            target.model,
-            environment.namespace,
-            target.env,
-            smoke.image,
-            source=entry.artifact_uri if runtime else f"models:/{entry.registered_model}/{entry.version}",
-            protocol=PROTOCOLS[target.serving.method],
-            service_account=target.serving.service_account if runtime else "",
-            secret="" if runtime else smoke.secret,
+        objects.append(
+            smoke_job(
+                target.model,
+                environment.namespace,
+                target.env,
+                smoke.image,
+                source=entry.artifact_uri if runtime else f"models:/{entry.registered_model}/{entry.version}",
+                protocol=PROTOCOLS[target.serving.method],
+                service_account=target.serving.service_account if runtime else "",
+                secret="" if runtime else smoke.secret,
+            )
         )
     return objects
 

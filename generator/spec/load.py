@@ -261,6 +261,7 @@ def _build(data: Mapping[str, Any], positions: Positions, file: str) -> tuple[Sp
     environments = {name: _environment(name, env) for name, env in data["environments"].items()}
     targets: list[Target] = []
     diagnostics: list[Diagnostic] = []
+    servings = _Servings(defaults, data["environments"])
     for model_name in sorted(data["models"]):
         model = data["models"][model_name]
         for env_name, settings in model["environments"].items():
@@ -279,7 +280,7 @@ def _build(data: Mapping[str, Any], positions: Positions, file: str) -> tuple[Sp
                 ref=_ref(settings),
                 hold=settings.get("hold", False) is not False,
                 pinned="" if isinstance(settings.get("hold", False), bool) else str(settings["hold"]),
-                serving=_serving(_merge(defaults, data["environments"][env_name], model, settings)),
+                serving=servings.of(env_name, model, settings),
                 line=positions.line_of(where)[0],
                 gates=_target_gates(environments[env_name].gates, settings.get("gates", {})),
             )
@@ -512,6 +513,26 @@ def _merge(*layers: Mapping[str, Any]) -> dict[str, Any]:
             else:
                 out[key] = value
     return out
+
+
+_NOT_SERVING = {"registeredModel", "environments", "hold", "gates", *REF_KINDS}  # keys `_serving` never reads
+
+
+class _Servings:
+    """`_serving` of the merged layers. Targets of one environment whose model and own settings set no serving field
+    (most of them) share one object: a thousand models cost one merge per environment."""
+
+    def __init__(self, defaults: Mapping[str, Any], environments: Mapping[str, Mapping[str, Any]]) -> None:
+        self._defaults, self._environments = defaults, environments
+        self._inherited: dict[str, Serving] = {}
+
+    def of(self, env_name: str, model: Mapping[str, Any], settings: Mapping[str, Any]) -> Serving:
+        environment = self._environments[env_name]
+        if not (_NOT_SERVING.issuperset(model) and _NOT_SERVING.issuperset(settings)):
+            return _serving(_merge(self._defaults, environment, model, settings))
+        if env_name not in self._inherited:
+            self._inherited[env_name] = _serving(_merge(self._defaults, environment))
+        return self._inherited[env_name]
 
 
 def _ref(settings: Mapping[str, Any]) -> Ref:

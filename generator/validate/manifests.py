@@ -14,7 +14,7 @@ import importlib.util
 import json
 import posixpath
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -62,17 +62,21 @@ class Checks(Protocol):
         platform: Platform,
         alongside: Callable[[], object] = ...,
         emitted: Mapping[str, Summary] = ...,
+        settled: Collection[str] = ...,
     ) -> list[Diagnostic]: ...
 
 
 def checks(crd_dir: Path) -> Checks:
-    """Checks on files about to be written. Without CRDs the strict schema check is skipped with a warning."""
+    """Checks on files about to be written. Without CRDs the strict schema check is skipped with a warning.
+    `emitted`: what files emitted in this run hold (`summaries`); `settled`: those of them whose bytes an earlier run
+    saw pass every check in the same `verdict_context` and on the same platform, which are not checked again."""
 
     def validate(
         files: Mapping[str, bytes],
         platform: Platform,
         alongside: Callable[[], object] = lambda: None,
         emitted: Mapping[str, Summary] = MappingProxyType({}),
+        settled: Collection[str] = frozenset(),
     ) -> list[Diagnostic]:
         def meanwhile() -> tuple[Platform, Known]:
             alongside()
@@ -80,7 +84,8 @@ def checks(crd_dir: Path) -> Checks:
 
         crds, found = _crds(crd_dir, required=False)
         with _Tree(files=files) as tree, contextlib.closing(Store.open()) as store:
-            found += _check_tree(tree, sorted(files), crds, store, meanwhile=meanwhile)
+            vouched = {path: emitted[path] for path in settled}
+            found += _check_tree(tree, sorted(files), crds, store, meanwhile=meanwhile, settled=vouched)
         return sorted(set(found))
 
     return validate
@@ -91,6 +96,23 @@ Summary = tuple[Identity, tuple[str, ...]]  # an object's identity and the stora
 # (files a run has just emitted, or the files `validate`'s drift check rendered).
 Known = Mapping[str, tuple[bytes, Summary]]
 Meanwhile = Callable[[], tuple[Platform, Known]]
+
+
+def verdict_context(crd_dir: Path) -> str:
+    """What a verdict on a file depends on besides its bytes and the platform it is checked for: this tool and
+    kustomize, the CRDs, the validators' installations."""
+    return key(tool_identity(), _crds(crd_dir, required=False)[0].identity, *_library_versions())
+
+
+def summary_text(summary: Summary) -> str:
+    """A summary as JSON, as the store keeps it."""
+    return json.dumps(summary)
+
+
+def summary_of(text: str) -> Summary:
+    """The summary `summary_text` wrote."""
+    (api_version, kind, namespace, name), prefixes = json.loads(text)
+    return (api_version, kind, namespace, name), tuple(prefixes)
 
 
 def tree_checks(crd_dir: Path) -> Callable[[Path, list[str], Meanwhile], list[Diagnostic]]:
@@ -140,12 +162,14 @@ def _check_tree(
     store: Store,
     *,
     meanwhile: Meanwhile,
+    settled: Mapping[str, Summary] = MappingProxyType({}),
 ) -> list[Diagnostic]:
     """Build each kustomization; check every object once, located in its source file. `store`: facts of content
     remembered by earlier runs (what kustomize makes of a file, objects that passed every check). `meanwhile`
     runs while kustomize builds and gives the platform to check against and the files whose content is known
     (what they hold is taken instead of parsing them); then, if kustomize is still at work, the schemas of the
-    kinds the files hold are loaded, which the new objects will be checked against.
+    kinds the files hold are loaded, which the new objects will be checked against. `settled`: files known to
+    build and pass every check here, with what they hold: they count in every build, and are not checked again.
 
     A kustomization that only aggregates directories built here (the root one) is not built again: building
     it would repeat every object (for 3,000 objects, 17 s of kustomize), and the one way it can fail where its
@@ -156,10 +180,10 @@ def _check_tree(
     aggregates = {b: dirs for b in builds if (dirs := _aggregated(tree, b, builds)) is not None}
     tool = tool_identity() if store.enabled else ""
     with ThreadPoolExecutor(max_workers=BUILDERS) as pool:
-        builder = _Builder(tree, pool, store, tool)
+        builder = _Builder(tree, pool, store, tool, settled)
         builder.start([b for b in builds if b not in aggregates])  # kustomize runs while the sources are read
         platform, known = meanwhile()
-        sources, found = _sources(tree, ordered, store, tool, known)
+        sources, found = _sources(tree, ordered, store, tool, known, settled=settled)
         prefixes = tuple(sorted({prefix for s in sources.values() for prefix in s.prefixes}))
         checker = _Checker(crds, platform, prefixes, store, tool)
         if builder.busy:
@@ -173,7 +197,9 @@ def _check_tree(
         built[build] = [identity for part in result.parts for identity in part.identities]
         for part in result.parts:
             unknown = _Source(part.path or f"{build}/ (kustomize build)", None)
-            checker.add_part(part, [sources.pop(identity, unknown) for identity in part.identities])
+            part_sources = [sources.pop(identity, unknown) for identity in part.identities]
+            if not part.settled:
+                checker.add_part(part, part_sources)
     for build, dirs in aggregates.items():
         found += _duplicates(build, {d: built.get(d, []) for d in dirs})
     for source in sources.values():
@@ -296,6 +322,7 @@ class Part:
     identities: tuple[Identity, ...]
     encoded: str | None  # the objects as JSON; None when JSON cannot hold them exactly, and then `given`
     given: list[dict[str, Any]] | None = field(default=None, compare=False, repr=False)
+    settled: bool = False  # a settled file's: known to pass every check, its objects never wanted
 
     @classmethod
     def of(cls, objects: list[dict[str, Any]], path: str = "", content_key: str = "") -> Part:
@@ -346,15 +373,24 @@ class _Builder:
     may share an id), is built as it stands, so the user sees kustomize's own error.
     """
 
-    def __init__(self, tree: _Tree, pool: ThreadPoolExecutor, store: Store, tool: str) -> None:
+    def __init__(
+        self,
+        tree: _Tree,
+        pool: ThreadPoolExecutor,
+        store: Store,
+        tool: str,
+        settled: Mapping[str, Summary] = MappingProxyType({}),
+    ) -> None:
         self._tree, self._pool, self._store, self._tool = tree, pool, store, tool
+        self._settled = settled  # files known to build: their parts are their identities
         self._plain: dict[str, list[tuple[str, str]]] = {}  # build -> (path, content key) of each of its files
         self._batches: list[tuple[list[str], Future[str | None]]] = []
         self._whole: dict[str, Future[Built]] = {}
-        self._known: dict[str, Part] = {}  # by content key; its path is filled in per build
+        self._known: dict[str, Part] = {}  # by content key (a settled file's: its path); path filled in per build
 
     def start(self, builds: list[str]) -> None:
         contents: dict[str, bytes] = {}
+        settled: dict[str, Part] = {}
         for build in builds:
             files = self._plain_files(build)
             if files is None:
@@ -362,12 +398,16 @@ class _Builder:
                 continue
             parts = []
             for path, content in files:
+                if (summary := self._settled.get(path)) is not None:
+                    settled[path] = Part(path, "", (summary[0],), None, settled=True)
+                    parts.append((path, path))
+                    continue
                 name = self._tree.content_key(path, self._tool, content) + posixpath.splitext(path)[1]
                 contents[name] = content
                 parts.append((path, name))
             self._plain[build] = parts
         remembered = self._store.get("build", contents)
-        self._known = {name: _remembered_part(name, value) for name, value in remembered.items()}
+        self._known = {name: _remembered_part(name, value) for name, value in remembered.items()} | settled
         unknown = sorted(set(contents) - set(self._known))
         count = -(-len(unknown) // BATCH)
         # Staged here, all before the first build (a file written while kustomize runs on both cores waits for
@@ -595,11 +635,18 @@ class _Source:
 
 
 def _sources(
-    tree: _Tree, paths: Iterable[str], store: Store, tool: str, known: Known
+    tree: _Tree,
+    paths: Iterable[str],
+    store: Store,
+    tool: str,
+    known: Known,
+    *,
+    settled: Mapping[str, Summary] = MappingProxyType({}),
 ) -> tuple[dict[Identity, _Source], list[Diagnostic]]:
     """Every manifest file parsed, keyed by the object's identity, so built objects map back to file:line.
-    What a file holds (its object's identity, the storage prefixes it claims) is taken from `known` when the file
-    holds exactly the bytes known, or from the store when it was parsed before without a problem."""
+    What a file holds (its object's identity, the storage prefixes it claims) is taken from `settled`, from
+    `known` when the file holds exactly the bytes known, or from the store when it was parsed before without a
+    problem (a settled file's was stored by the run that settled it)."""
     wanted = [p for p in paths if p.endswith(".yaml") and not p.endswith("kustomization.yaml") and p != LOCK_FILE]
     texts: dict[str, str] = {}
     held: dict[str, Summary] = {}  # what a file holds, known without parsing it
@@ -618,9 +665,15 @@ def _sources(
                 )
             )
             continue
-        if (expected := known.get(path)) is not None and expected[0] == content:
+        if (summary := settled.get(path)) is not None:
+            held[path] = summary
+        elif (expected := known.get(path)) is not None and expected[0] == content:
             held[path] = expected[1]
-    keys = {path: tree.content_key(path, tool, text) for path, text in texts.items()} if store.enabled else {}
+    keys = (
+        {path: tree.content_key(path, tool, text) for path, text in texts.items() if path not in settled}
+        if store.enabled
+        else {}
+    )
     remembered = store.get("source", keys.values())
     learned: dict[str, str] = {}
     sources: dict[Identity, _Source] = {}
@@ -630,10 +683,9 @@ def _sources(
         if path in held:  # remembered for a later `validate` that does not know it
             identity, prefixes = held[path]
             if path in keys and fact is None:
-                learned[keys[path]] = json.dumps([identity, prefixes])
+                learned[keys[path]] = summary_text((identity, prefixes))
         elif fact is not None:
-            (api_version, kind, namespace, name), prefixes = json.loads(fact)
-            identity = (api_version, kind, namespace, name)
+            identity, prefixes = summary_of(fact)
         else:
             obj, found = _parse(text, path)
             problems += found
@@ -641,7 +693,7 @@ def _sources(
                 continue
             identity, prefixes = _identity(obj), _storage_prefixes([obj])
             if path in keys:
-                learned[keys[path]] = json.dumps([identity, prefixes])
+                learned[keys[path]] = summary_text((identity, prefixes))
         sources[identity] = _Source(path, text, tuple(prefixes))
     store.put("source", learned)
     return sources, problems

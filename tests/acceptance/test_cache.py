@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from generator.cache import CACHE_ENV
+from generator.cache import CACHE_ENV, TargetMemory
 from tests.acceptance.conftest import CRDS, Result
 from tests.support.paths import copy_example
 
@@ -140,3 +141,28 @@ def test_facts_remembered_under_other_crds_or_other_bytes_never_hide_a_finding(
     assert "environments/prod/wine-classifier.yaml" in typo.out + typo.err
     output.write_text(output.read_text().replace("kind: InferenceService", "kind: InferenceService\nkind: Twice"))
     assert both("validate", *CRDS).code == 1
+
+
+def test_a_target_rendered_and_passed_before_is_neither_rendered_nor_checked_again(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    """What a target (a model in an environment) rendered is remembered by everything it is rendered from and
+    checked against, once it passed every check: a later run whose models.yaml differs elsewhere (here only by a
+    comment, which moves every line) takes it from the store. The store's copy is altered behind the tool's back
+    to show it: the run writes the altered copy and does not find its misspelt field."""
+    repo, cache = copy_example(tmp_path / "repo"), tmp_path / "cache"
+    os.environ[CACHE_ENV] = str(cache)
+    assert cli("render", "--repo", str(repo), *CRDS).code == 0
+    output = "environments/prod/wine-classifier.yaml"
+    with sqlite3.connect(next(cache.glob("*.sqlite"))) as db:
+        rows = db.execute("SELECT key, value FROM fact WHERE kind = ?", [TargetMemory.KIND]).fetchall()
+        assert len(rows) == 5, "one for each model in each of its environments"
+        fact, value = next((k, v) for k, v in rows if output in v)
+        db.execute("UPDATE fact SET value = ? WHERE key = ?", [value.replace("storageUri:", "storageURI:"), fact])
+    spec = repo / "models.yaml"
+    spec.write_text("# a comment: models.yaml differs, no target does\n" + spec.read_text())
+
+    result = cli("render", "--repo", str(repo), *CRDS)
+
+    assert (result.code, result.out) == (0, f"update {output}\n")
+    assert "storageURI:" in (repo / output).read_text()

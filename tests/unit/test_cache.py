@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from generator.cache import CACHE_ENV, DumpMemory, Store, key, remembered_parse
+from generator.cache import CACHE_ENV, DumpMemory, Store, TargetMemory, key, remembered_parse
 from generator.util.environ import scoped_environ
 from generator.yamlio import dump
 
@@ -102,3 +102,29 @@ def test_a_large_text_is_parsed_once_and_recalled_from_then_on(tmp_path: Path) -
 def test_a_result_json_cannot_give_back_exactly_is_parsed_every_time(tmp_path: Path) -> None:
     text = "".join(f"{i}: 2026-11-30\n" for i in range(6000))  # integer keys and dates
     assert _parse_twice(tmp_path, text) == (yaml.safe_load(text), yaml.safe_load(text))
+
+
+def _recall(cache: Path, context: str, inputs: dict[str, str]) -> dict[str, dict[str, tuple[bytes, str]]]:
+    with scoped_environ({CACHE_ENV: str(cache)}), TargetMemory.open(context) as memory:
+        return memory.recall(inputs)
+
+
+def test_the_target_memory_gives_back_what_it_learned_only_for_the_same_inputs_and_context(tmp_path: Path) -> None:
+    files = {"environments/dev/a.yaml": ("é: 1\n".encode(), "note a"), "environments/dev/a-smoke.yaml": (b"", "b")}
+    with scoped_environ({CACHE_ENV: str(tmp_path)}), TargetMemory.open("crds 1") as memory:
+        assert memory.recall({"a/dev": "inputs of a"}) == {}
+        memory.learn("inputs of a", files)
+
+    assert _recall(tmp_path, "crds 1", {"a/dev": "inputs of a", "b/dev": "inputs of b"}) == {"a/dev": files}
+    assert _recall(tmp_path, "crds 2", {"a/dev": "inputs of a"}) == {}, "another context"
+    assert _recall(tmp_path, "crds 1", {"a/dev": "inputs of a, edited"}) == {}
+    assert _recall(Path("off"), "crds 1", {"a/dev": "inputs of a"}) == {}
+
+
+def test_a_damaged_target_fact_is_a_miss(tmp_path: Path) -> None:
+    with scoped_environ({CACHE_ENV: str(tmp_path)}), TargetMemory.open("c") as memory:
+        memory.learn("x", {"a.yaml": (b"kind: A\n", "n")})
+    for damaged in ("not json\n", '[["a.yaml", "n", 8]]\nkind: A\n and more', '[["a.yaml", "n", 99]]\nkind: A\n'):
+        with sqlite3.connect(next(tmp_path.glob("*.sqlite"))) as db:
+            db.execute("UPDATE fact SET value = ? WHERE kind = ?", [damaged, TargetMemory.KIND])
+        assert _recall(tmp_path, "c", {"t": "x"}) == {}, damaged

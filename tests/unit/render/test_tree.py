@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import yaml
 
 from generator.errors import LockError
 from generator.lock.model import Lock, LockEntry
-from generator.render.tree import render
+from generator.render.tree import render, target_files, target_inputs
 from generator.spec.load import parse_spec
 from generator.spec.model import Ref, Spec
 
@@ -128,3 +130,41 @@ def test_missing_lock_entry_stops_render_with_the_command_to_run() -> None:
     del lock.entries[("wine", "prod")]
     with pytest.raises(LockError, match=r"wine/prod has no lock entry\n  fix: run `kserve-gitops lock`"):
         render(_spec(), lock)
+
+
+def test_a_given_target_is_taken_as_it_is_and_still_listed_in_its_kustomization() -> None:
+    spec, lock = _spec(), _lock()
+    full = render(spec, lock)
+    given = {("wine", "prod"): {"environments/prod/wine.yaml": b"# as an earlier run rendered it\n"}}
+
+    files = render(spec, lock, given=given)
+
+    assert files == {**full, "environments/prod/wine.yaml": b"# as an earlier run rendered it\n"}
+    assert list(files) == list(full)
+    assert target_files(spec, spec.targets[0]) == ("environments/dev/wine.yaml",)
+
+
+def test_a_targets_inputs_change_with_what_renders_it_and_not_with_where_it_is_written() -> None:
+    def inputs(text: str, lock: Lock | None = None) -> dict[tuple[str, str], str]:
+        return target_inputs(parse_spec(text)[0], lock or _lock())
+
+    before = inputs(SPEC)
+    moved = inputs(SPEC.replace("models:\n", "models:\n  # a comment moves every target down a line\n"))
+    memory = inputs(
+        SPEC.replace(
+            "      prod: {alias: champion}", "      prod: {alias: champion, resources: {requests: {memory: 3Gi}}}"
+        )
+    )
+    namespace = inputs(SPEC.replace("namespace: ml-qa", "namespace: ml-test"))
+    relocked = inputs(
+        SPEC, Lock({**_lock().entries, ("wine", "dev"): replace(_lock().entries["wine", "dev"], version="4")})
+    )
+
+    assert list(before) == [("wine", "dev"), ("wine", "prod")]
+    assert moved == before
+    assert (memory["wine", "dev"], memory["wine", "prod"] != before["wine", "prod"]) == (before["wine", "dev"], True)
+    assert all(namespace[t] != before[t] for t in before), "an environment's setting: every target's inputs"
+    assert (relocked["wine", "dev"] != before["wine", "dev"], relocked["wine", "prod"]) == (
+        True,
+        before["wine", "prod"],
+    )

@@ -166,3 +166,29 @@ def test_a_scratch_directory_that_cannot_take_the_files_is_said_to_be_the_machin
     assert problem.message.startswith("cannot write the files kustomize builds to a scratch directory: No such file")
     assert str(gone) in problem.message
     assert "TMPDIR" in problem.hint
+
+
+def test_a_settled_file_counts_in_its_build_but_is_not_checked_again(
+    crd_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A settled file (one an earlier run saw pass every check under the same CRDs and platform) is taken as
+    passed: a misspelt field in it stays unseen, which shows it was not checked. It still holds its object: no
+    "not included" finding, and a second object of the same name in the build is still found."""
+    monkeypatch.setenv(CACHE_ENV, "off")
+    misspelt = copy.deepcopy(MLFLOW_ISVC)
+    misspelt["spec"]["predictor"]["model"]["storageURI"] = misspelt["spec"]["predictor"]["model"].pop("storageUri")
+    kept = Kept()
+    files = kept({"fraud.yaml": ([misspelt], HEADER)})
+    files["kustomization.yaml"] = yaml.safe_dump({"resources": ["fraud.yaml"]}).encode()
+    emitted = summaries(kept.documents)
+
+    checked = checks(crd_dir)(files, PLATFORM, lambda: None, emitted)
+    settled = checks(crd_dir)(files, PLATFORM, lambda: None, emitted, {"fraud.yaml"})
+
+    assert [(f.file, f.path) for f in checked] == [("fraud.yaml", "$.spec.predictor.model.storageURI")]
+    assert settled == []
+
+    twice = {**files, "copy.yaml": files["fraud.yaml"]}
+    twice["kustomization.yaml"] = yaml.safe_dump({"resources": ["copy.yaml", "fraud.yaml"]}).encode()
+    found = checks(crd_dir)(twice, PLATFORM, lambda: None, emitted, {"fraud.yaml"})
+    assert any(f.file == "kustomization.yaml" and "already registered id" in f.message for f in found)
