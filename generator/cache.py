@@ -244,7 +244,9 @@ class DumpMemory:
 
 
 _K = TypeVar("_K")
-Noted = Mapping[str, tuple[bytes, str]]  # path -> (its bytes, a note on what it holds)
+Noted = Mapping[
+    str, tuple[bytes, Any]
+]  # path -> (its bytes, a note on what it holds: JSON, given back as JSON gives it)
 
 
 class TargetMemory:
@@ -268,7 +270,7 @@ class TargetMemory:
             yield memory
             store.put(cls.KIND, memory._learned)
 
-    def recall(self, inputs: Mapping[_K, str]) -> dict[_K, dict[str, tuple[bytes, str]]]:
+    def recall(self, inputs: Mapping[_K, str]) -> dict[_K, dict[str, tuple[bytes, Any]]]:
         """The remembered files of each target whose inputs (a text saying all it is rendered from) an earlier run
         saw pass."""
         if not self._store.enabled:
@@ -290,7 +292,7 @@ class TargetMemory:
             self._learned[key(self._context, inputs)] = json.dumps(listing) + "\n" + "".join(texts.values())
 
 
-def _unpacked(fact: str) -> dict[str, tuple[bytes, str]]:
+def _unpacked(fact: str) -> dict[str, tuple[bytes, Any]]:
     """`TargetMemory.learn`'s packing: a JSON line listing each file (path, note, length), then their texts one
     after another (a JSON string of every text would cost a third more to read back)."""
     listing, _, texts = fact.partition("\n")

@@ -58,7 +58,6 @@ from generator.validate.manifests import (
     Summary,
     summaries,
     summary_of,
-    summary_text,
     tree_checks,
     verdict_context,
 )
@@ -252,7 +251,7 @@ def _produced(
         for target in _passed(spec, warnings):
             paths = target_files(spec, target)
             if target.key not in recalled and all(path in emitted for path in paths):
-                memory.learn(inputs[target.key], {path: (files[path], summary_text(emitted[path])) for path in paths})
+                memory.learn(inputs[target.key], {path: (files[path], emitted[path]) for path in paths})
     return files, planned, warnings
 
 

@@ -104,14 +104,9 @@ def verdict_context(crd_dir: Path) -> str:
     return key(tool_identity(), _crds(crd_dir, required=False)[0].identity, *_library_versions())
 
 
-def summary_text(summary: Summary) -> str:
-    """A summary as JSON, as the store keeps it."""
-    return json.dumps(summary)
-
-
-def summary_of(text: str) -> Summary:
-    """The summary `summary_text` wrote."""
-    (api_version, kind, namespace, name), prefixes = json.loads(text)
+def summary_of(value: Any) -> Summary:
+    """A summary back from JSON (`json.loads(json.dumps(summary))`), as the store keeps it."""
+    (api_version, kind, namespace, name), prefixes = value
     return (api_version, kind, namespace, name), tuple(prefixes)
 
 
@@ -445,7 +440,7 @@ class _Builder:
             if failed.intersection(name for _, name in files):
                 self._build_whole(build)
                 continue
-            parts = tuple(replace(self._known[name], path=path) for path, name in files)
+            parts = tuple(_at(self._known[name], path) for path, name in files)
             if shared_ids([identity for part in parts for identity in part.identities]):
                 self._build_whole(build)
             else:
@@ -483,6 +478,11 @@ class _Builder:
                 return Built((), list(exc.diagnostics))
 
         self._whole[build] = self._pool.submit(one)
+
+
+def _at(part: Part, path: str) -> Part:
+    """`part` as the part of the file at `path` (one content may be in several files; a settled part has its path)."""
+    return part if part.path == path else replace(part, path=path)
 
 
 def _remembered_part(name: str, fact: str) -> Part:
@@ -683,9 +683,9 @@ def _sources(
         if path in held:  # remembered for a later `validate` that does not know it
             identity, prefixes = held[path]
             if path in keys and fact is None:
-                learned[keys[path]] = summary_text((identity, prefixes))
+                learned[keys[path]] = json.dumps((identity, prefixes))
         elif fact is not None:
-            identity, prefixes = summary_of(fact)
+            identity, prefixes = summary_of(json.loads(fact))
         else:
             obj, found = _parse(text, path)
             problems += found
@@ -693,7 +693,7 @@ def _sources(
                 continue
             identity, prefixes = _identity(obj), _storage_prefixes([obj])
             if path in keys:
-                learned[keys[path]] = summary_text((identity, prefixes))
+                learned[keys[path]] = json.dumps((identity, prefixes))
         sources[identity] = _Source(path, text, tuple(prefixes))
     store.put("source", learned)
     return sources, problems
