@@ -185,6 +185,7 @@ def _check_tree(
             checker.prepare({(api_version, kind) for api_version, kind, _, _ in sources})
         results = builder.finish()
     built: dict[str, list[Identity]] = {}
+    failed = [build for build, result in results.items() if result.problems]
     for build, result in results.items():
         if result.problems:
             found += [replace(d, file=(Path(build) / "kustomization.yaml").as_posix()) for d in result.problems]
@@ -197,15 +198,16 @@ def _check_tree(
                 checker.add_part(part, part_sources)
     for build, dirs in aggregates.items():
         found += _duplicates(build, {d: built.get(d, []) for d in dirs})
-    for source in sources.values():
-        found.append(
-            Diagnostic(
-                file=source.file,
-                message="not included by any kustomization.yaml",
-                rule="kustomize",
-                hint="list it under `resources:` of its directory's kustomization.yaml",
+    for source in sources.values():  # beside a kustomization that failed, that failure is the news
+        if (posixpath.dirname(source.file) or ".") not in failed:
+            found.append(
+                Diagnostic(
+                    file=source.file,
+                    message="not included by any kustomization.yaml",
+                    rule="kustomize",
+                    hint="list it under `resources:` of its directory's kustomization.yaml",
+                )
             )
-        )
         if (obj := source.object()) is not None:
             checker.add(obj, source)
     return found + checker.findings()
@@ -277,6 +279,17 @@ class _Tree:
                 parsed = None
             self._kustomizations[build] = parsed
         return self._kustomizations[build]
+
+    def shown(self, problem: Diagnostic) -> Diagnostic:
+        """A problem kustomize found in `directory()`, its paths relative to the tree: a scratch directory is gone
+        when the user reads them, and a repository's place on this machine is no part of its problem."""
+        top = f"{self.directory()}/"
+        message, hint = problem.message.replace(top, ""), problem.hint.replace(top, "")
+        if self._files is not None:  # files about to be written: nothing to run kustomize on yet
+            hint = (
+                "fix the kustomization or the files it lists; nothing was written (these are the files this run writes)"
+            )
+        return replace(problem, message=message, hint=hint)
 
     def directory(self) -> Path:
         """A directory holding the tree, for a real kustomize build."""
@@ -475,7 +488,7 @@ class _Builder:
             try:
                 return Built.whole(kustomize_build(directory))
             except UserError as exc:
-                return Built((), list(exc.diagnostics))
+                return Built((), [self._tree.shown(d) for d in exc.diagnostics])
 
         self._whole[build] = self._pool.submit(one)
 

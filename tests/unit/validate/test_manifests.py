@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import shlex
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from generator.errors import EnvironmentProblem
 from generator.render.tree import HEADER
 from generator.spec.model import Platform
 from generator.validate.crds import CrdSchemas
+from generator.validate.kustomize import kustomize_command
 from generator.validate.manifests import check_tree, checks, summaries, tree_checks
 from generator.yamlio import Kept
 from tests.unit.validate.conftest import MLFLOW_ISVC
@@ -192,3 +194,34 @@ def test_a_settled_file_counts_in_its_build_but_is_not_checked_again(
     twice["kustomization.yaml"] = yaml.safe_dump({"resources": ["copy.yaml", "fraud.yaml"]}).encode()
     found = checks(crd_dir)(twice, PLATFORM, lambda: None, emitted, {"fraud.yaml"})
     assert any(f.file == "kustomization.yaml" and "already registered id" in f.message for f in found)
+
+
+def test_a_build_that_fails_is_reported_once_with_paths_in_the_repository(
+    crd_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kustomize refuses two files holding the same object. What it says names the files as the repository does
+    (not the scratch directory the files were built in, gone by then, nor where the repository is on disk), and
+    the files it lists are not also reported as "not included" (they are; the build failed)."""
+    monkeypatch.setenv(CACHE_ENV, "off")
+    isvc = yaml.safe_dump(MLFLOW_ISVC).encode()
+    files = {
+        "environments/dev/a.yaml": isvc,
+        "environments/dev/b.yaml": isvc,
+        "environments/dev/kustomization.yaml": b"resources: [a.yaml, b.yaml]\n",
+    }
+    for name, content in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(content)
+
+    about_to_write = checks(crd_dir)(files, PLATFORM)
+    on_disk = tree_checks(crd_dir)(tmp_path, sorted(files), lambda: (PLATFORM, {}))
+
+    for found in (about_to_write, on_disk):
+        (failure,) = found
+        assert failure.file == "environments/dev/kustomization.yaml"
+        assert "already registered id" in failure.message
+        assert "'environments/dev/b.yaml'" in failure.message
+        assert "kserve-gitops-build-" not in failure.message + failure.hint
+        assert str(tmp_path) not in failure.message + failure.hint
+    assert "nothing was written" in about_to_write[0].hint
+    assert f"`{shlex.join(kustomize_command())} environments/dev` reproduces this" in on_disk[0].hint
