@@ -37,6 +37,7 @@ import yaml
 
 from generator import __version__
 from generator.diagnostics import Diagnostic
+from generator.util.files import read_regular
 from generator.yamlio import Files, dump, dump_files, is_generated
 
 CACHE_ENV = "KSERVE_GITOPS_CACHE_DIR"
@@ -408,7 +409,6 @@ def _files(repo: Path, pruned: Iterable[str]) -> list[str]:
 
 def _read(path: Path | str) -> bytes | None:
     try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except OSError:
+        return read_regular(path)
+    except OSError:  # nothing there, a directory, a FIFO: no record holds it
         return None

@@ -37,6 +37,7 @@ from types import FrameType
 from generator import repo_lock
 from generator.diagnostics import Diagnostic
 from generator.errors import EnvironmentProblem, Interrupted, UserError
+from generator.util.files import NotRegularFile, read_regular
 from generator.yamlio import is_generated
 
 STATE_DIR = ".kserve-gitops"
@@ -79,7 +80,11 @@ def plan(root: Path, desired: Mapping[str, bytes], pruned: Iterable[str] = (), e
     read: dict[str, bytes | None] = {}
     top = str(root)
     for path, content in sorted(desired.items()):
-        current = read[path] = _read(os.path.join(top, path))
+        try:
+            current = read[path] = _read(os.path.join(top, path))
+        except NotRegularFile:
+            foreign.append(path)
+            continue
         if current == content:
             continue
         if (root / path).is_dir() or (current is not None and not is_generated(current) and path not in edited):
@@ -473,16 +478,20 @@ def _generated_files(root: Path, pruned: Iterable[str], read: Mapping[str, bytes
                 relative = os.path.relpath(parent, top).replace(os.sep, "/")
                 candidates += [f"{relative}/{name}" for name in names]
         for path in sorted(candidates):
-            content = read[path] if path in read else _read(os.path.join(top, path))
+            try:
+                content = read[path] if path in read else _read(os.path.join(top, path))
+            except NotRegularFile:
+                continue  # not ours: never deleted
             if content is not None and is_generated(content):
                 found.append((path, content))
     return found
 
 
 def _read(path: Path | str) -> bytes | None:
+    """What a file holds; None when there is none (nothing, or a directory). Raises NotRegularFile for a FIFO, a
+    device or a socket, which this tool never reads, writes over or deletes."""
     try:
-        with open(path, "rb") as handle:  # not Path.read_bytes: for thousands of files, its objects cost more
-            return handle.read()
+        return read_regular(path)
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return None
 

@@ -30,6 +30,7 @@ from generator.crds.sources import (
 from generator.diagnostics import Diagnostic
 from generator.errors import DriftFound, EnvironmentProblem, UserError
 from generator.redact import redact
+from generator.util.files import read_regular
 from generator.util.http import Http, HttpFailure, HttpSettings
 from generator.write import Plan
 
@@ -134,7 +135,7 @@ def _digest(path: Path) -> str | None:
 
 def _read(path: Path) -> bytes | None:
     try:
-        return path.read_bytes()
+        return read_regular(path)
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as exc:

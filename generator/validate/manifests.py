@@ -12,7 +12,9 @@ import contextlib
 import functools
 import importlib.util
 import json
+import os
 import posixpath
+import stat
 import tempfile
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -280,6 +282,29 @@ class _Tree:
             self._kustomizations[build] = parsed
         return self._kustomizations[build]
 
+    def blocking(self, build: str) -> str | None:
+        """A FIFO, device or socket under the directory `build` (links followed), which kustomize would wait on
+        for ever if it read it; None when there is none (a tree in memory has only its files)."""
+        if self._files is not None:
+            return None
+        assert self._root is not None
+        pending = [self._root / build]
+        while pending:
+            try:
+                entries = list(os.scandir(pending.pop()))
+            except OSError:
+                continue  # kustomize says what it cannot read
+            for entry in entries:
+                try:
+                    mode = entry.stat().st_mode
+                except OSError:
+                    continue
+                if stat.S_ISDIR(mode) and not entry.is_symlink():
+                    pending.append(Path(entry.path))
+                elif not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+                    return Path(entry.path).relative_to(self._root).as_posix()
+        return None
+
     def shown(self, problem: Diagnostic) -> Diagnostic:
         """A problem kustomize found in `directory()`, its paths relative to the tree: a scratch directory is gone
         when the user reads them, and a repository's place on this machine is no part of its problem."""
@@ -485,12 +510,24 @@ class _Builder:
         directory = self._tree.directory() / build
 
         def one() -> Built:
+            if (blocking := self._tree.blocking(build)) is not None:
+                return Built((), [_blocked(blocking)])
             try:
                 return Built.whole(kustomize_build(directory))
             except UserError as exc:
                 return Built((), [self._tree.shown(d) for d in exc.diagnostics])
 
         self._whole[build] = self._pool.submit(one)
+
+
+def _blocked(path: str) -> Diagnostic:
+    return Diagnostic(
+        file=path,
+        message=f"{path} is not a regular file (a FIFO, device or socket): kustomize would wait on it for ever, "
+        "so this kustomization was not built",
+        rule="kustomize",
+        hint="remove it; a kustomization lists files and directories",
+    )
 
 
 def _at(part: Part, path: str) -> Part:

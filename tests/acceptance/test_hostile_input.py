@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -119,3 +121,29 @@ def test_debug_output_never_shows_a_password_even_one_containing_an_at_sign(
     assert "Traceback" in result.err
     assert "http://***@mlflow.example" in result.err
     assert "pa@ss" not in result.err + result.out and "ss-w0rd" not in result.err + result.out
+
+
+@pytest.mark.parametrize("where", ["environments/dev/wine.yaml", "models.yaml"])
+def test_a_fifo_in_the_repository_is_refused_without_waiting_on_it(
+    where: str, tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    """A FIFO blocks whoever opens it until a writer comes, which never happens: in place of an output, or of
+    models.yaml, every command answers at once, names it, and leaves it where it is. kustomize is never asked to
+    build a kustomization beside it (it would wait for ever too)."""
+    repo = _repo(tmp_path / "repo")
+    assert cli("render", "--repo", str(repo)).code == 0
+    fifo = repo / where
+    fifo.unlink()
+    os.mkfifo(fifo)
+    commands = [["render"], ["generate"], ["validate"]]
+    if where == "models.yaml":
+        commands.append(["pin", "wine", "dev", "1"])  # reads models.yaml to edit it
+    for command in commands:
+        result = cli(*command, "--repo", str(repo))
+        assert result.code == 1, command
+        assert where in result.out + result.err, command
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    if where != "models.yaml":
+        result = cli("validate", "--repo", str(repo))
+        assert f"{where} is not a regular file (a FIFO, device or socket)" in result.out
+        assert "refusing to overwrite it" in result.out

@@ -1,0 +1,49 @@
+"""Reading a file that anyone may have put in a repository: only a regular file is read, and quickly.
+
+A FIFO, a device or a socket where a file is expected would block `open()` or never end, so the file is
+opened without blocking and refused unless it is a regular file (checked on the open descriptor, so it cannot
+be swapped between the check and the read). A run reads thousands of small files (the write plan, the run
+record, `validate`): a few system calls each, without Python's file objects, which cost more than the reads.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from pathlib import Path
+
+
+class NotRegularFile(OSError):
+    """Something other than a regular file or a directory (a FIFO, a device, a socket): never read."""
+
+
+class TooLarge(OSError):
+    """A regular file larger than the reader's limit: not read."""
+
+
+def read_regular(path: str | Path, limit: int | None = None) -> bytes:
+    """The bytes of the regular file at `path`, links followed. Raises FileNotFoundError or NotADirectoryError
+    when nothing is there, IsADirectoryError for a directory, NotRegularFile for anything else, and TooLarge past
+    `limit` bytes."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        info = os.fstat(fd)
+        mode, size = info.st_mode, info.st_size
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile("not a regular file (a FIFO, device or socket)")
+        if limit is not None and size > limit:
+            raise TooLarge(f"larger than {limit} bytes")
+        data = os.read(fd, size + 1)  # one read, unless it grew since fstat
+        if len(data) <= size:
+            return data
+        chunks = [data]
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+            if limit is not None and sum(map(len, chunks)) > limit:
+                raise TooLarge(f"larger than {limit} bytes")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)

@@ -1,0 +1,41 @@
+"""Reading what anyone may have put in a repository: a regular file only, never waiting on anything else."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from generator.util.files import NotRegularFile, TooLarge, read_regular
+
+
+def test_a_regular_file_is_read_whole_through_a_link(tmp_path: Path) -> None:
+    content = bytes(range(256)) * 1000
+    (tmp_path / "file").write_bytes(content)
+    (tmp_path / "link").symlink_to("file")
+    assert read_regular(tmp_path / "link") == content
+    assert read_regular(str(tmp_path / "file"), limit=len(content)) == content
+
+
+def test_a_fifo_is_refused_at_once_instead_of_waiting_for_a_writer(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(NotRegularFile):
+        read_regular(tmp_path / "fifo")
+
+
+def test_nothing_a_directory_and_a_file_past_the_limit_each_say_what_they_are(tmp_path: Path) -> None:
+    (tmp_path / "big").write_bytes(b"x" * 11)
+    with pytest.raises(FileNotFoundError):
+        read_regular(tmp_path / "missing")
+    with pytest.raises(NotADirectoryError):
+        read_regular(tmp_path / "big" / "below")
+    with pytest.raises(IsADirectoryError):
+        read_regular(tmp_path)
+    with pytest.raises(TooLarge):
+        read_regular(tmp_path / "big", limit=10)
+
+
+def test_a_device_that_never_ends_is_refused_unread() -> None:
+    with pytest.raises(NotRegularFile):
+        read_regular("/dev/zero")
