@@ -38,7 +38,7 @@ import yaml
 from generator import __version__
 from generator.diagnostics import Diagnostic
 from generator.util.files import read_regular
-from generator.yamlio import Files, dump, dump_files, is_generated
+from generator.yamlio import MAX_YAML_BYTES, Files, dump, dump_files, is_generated
 
 CACHE_ENV = "KSERVE_GITOPS_CACHE_DIR"
 _FORMAT = "1"
@@ -409,6 +409,6 @@ def _files(repo: Path, pruned: Iterable[str]) -> list[str]:
 
 def _read(path: Path | str) -> bytes | None:
     try:
-        return read_regular(path)
-    except OSError:  # nothing there, a directory, a FIFO: no record holds it
+        return read_regular(path, MAX_YAML_BYTES)
+    except OSError:  # nothing there, a directory, a FIFO, a file no run wrote (too large): no record holds it
         return None

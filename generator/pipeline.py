@@ -52,7 +52,7 @@ from generator.spec import edit as spec_edit
 from generator.spec.load import load_spec, parse_spec
 from generator.spec.model import Platform, Spec, Target
 from generator.spec.yaml_lines import load as load_yaml
-from generator.util.files import NotRegularFile, read_regular
+from generator.util.files import Refused, read_regular
 from generator.util.proc import CommandError, run_cmd
 from generator.validate.manifests import (
     Known,
@@ -64,7 +64,7 @@ from generator.validate.manifests import (
 )
 from generator.validate.manifests import checks as manifest_checks
 from generator.write import Plan, apply, plan
-from generator.yamlio import Dump, Kept
+from generator.yamlio import MAX_YAML_BYTES, Dump, Kept
 
 if TYPE_CHECKING:  # command-specific: imported by the command that needs them, not by every run
     from generator.compat import load as compat_load
@@ -180,7 +180,7 @@ def unpin(repo: Path, model: str, env: str, *, registry: RegistryFactory, crds: 
 
 def _edit(repo: Path, change: Callable[[str], str], registry: RegistryFactory, crds: Path) -> Outcome:
     try:  # bytes, not read_text: universal newlines would turn a CRLF file into LF
-        text = read_regular(repo / SPEC_FILE).decode("utf-8")
+        text = read_regular(repo / SPEC_FILE, MAX_YAML_BYTES).decode("utf-8")
     except OSError as exc:
         raise UserError.simple(f"cannot read: {exc.strerror or exc}", file=SPEC_FILE) from None
     except UnicodeDecodeError as exc:
@@ -226,9 +226,9 @@ def init(
 
 def _existing(path: Path) -> bytes | None:
     try:
-        return read_regular(path)
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError, NotRegularFile):
-        return None  # a directory or a FIFO in a file's place is left to `plan`, which refuses it
+        return read_regular(path, MAX_YAML_BYTES)
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError, Refused):
+        return None  # a directory, a FIFO or a huge file in a file's place is left to `plan`, which refuses it
 
 
 def _produced(

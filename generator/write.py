@@ -37,8 +37,8 @@ from types import FrameType
 from generator import repo_lock
 from generator.diagnostics import Diagnostic
 from generator.errors import EnvironmentProblem, Interrupted, UserError
-from generator.util.files import NotRegularFile, read_regular
-from generator.yamlio import is_generated
+from generator.util.files import Refused, read_regular
+from generator.yamlio import MAX_YAML_BYTES, is_generated
 
 STATE_DIR = ".kserve-gitops"
 JOURNAL = "journal"
@@ -82,7 +82,7 @@ def plan(root: Path, desired: Mapping[str, bytes], pruned: Iterable[str] = (), e
     for path, content in sorted(desired.items()):
         try:
             current = read[path] = _read(os.path.join(top, path))
-        except NotRegularFile:
+        except Refused:
             foreign.append(path)
             continue
         if current == content:
@@ -480,7 +480,7 @@ def _generated_files(root: Path, pruned: Iterable[str], read: Mapping[str, bytes
         for path in sorted(candidates):
             try:
                 content = read[path] if path in read else _read(os.path.join(top, path))
-            except NotRegularFile:
+            except Refused:
                 continue  # not ours: never deleted
             if content is not None and is_generated(content):
                 found.append((path, content))
@@ -488,10 +488,11 @@ def _generated_files(root: Path, pruned: Iterable[str], read: Mapping[str, bytes
 
 
 def _read(path: Path | str) -> bytes | None:
-    """What a file holds; None when there is none (nothing, or a directory). Raises NotRegularFile for a FIFO, a
-    device or a socket, which this tool never reads, writes over or deletes."""
+    """What a file holds; None when there is none (nothing, or a directory). Raises `Refused` for what this tool
+    cannot have written and never reads, writes over or deletes: a FIFO, a device, a socket, or a file larger
+    than any YAML file it reads (a sparse file of terabytes would never fit in memory)."""
     try:
-        return read_regular(path)
+        return read_regular(path, MAX_YAML_BYTES)
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return None
 

@@ -14,12 +14,16 @@ import stat
 from pathlib import Path
 
 
-class NotRegularFile(OSError):
-    """Something other than a regular file or a directory (a FIFO, a device, a socket): never read."""
+class Refused(OSError):
+    """A file that is not read at all."""
 
 
-class TooLarge(OSError):
-    """A regular file larger than the reader's limit: not read."""
+class NotRegularFile(Refused):
+    """Something other than a regular file or a directory (a FIFO, a device, a socket)."""
+
+
+class TooLarge(Refused):
+    """A regular file larger than the reader's limit."""
 
 
 def read_regular(path: str | Path, limit: int | None = None) -> bytes:
@@ -36,13 +40,14 @@ def read_regular(path: str | Path, limit: int | None = None) -> bytes:
             raise NotRegularFile("not a regular file (a FIFO, device or socket)")
         if limit is not None and size > limit:
             raise TooLarge(f"larger than {limit} bytes")
-        data = os.read(fd, size + 1)  # one read, unless it grew since fstat
-        if len(data) <= size:
+        data = os.read(fd, size + 1)  # one read, unless it grew since fstat (or is past what one read returns)
+        if len(data) == size:
             return data
-        chunks = [data]
-        while chunk := os.read(fd, 1 << 16):
+        chunks, total = [data], len(data)
+        while chunk := os.read(fd, 1 << 20):
             chunks.append(chunk)
-            if limit is not None and sum(map(len, chunks)) > limit:
+            total += len(chunk)
+            if limit is not None and total > limit:
                 raise TooLarge(f"larger than {limit} bytes")
         return b"".join(chunks)
     finally:

@@ -282,9 +282,10 @@ class _Tree:
             self._kustomizations[build] = parsed
         return self._kustomizations[build]
 
-    def blocking(self, build: str) -> str | None:
-        """A FIFO, device or socket under the directory `build` (links followed), which kustomize would wait on
-        for ever if it read it; None when there is none (a tree in memory has only its files)."""
+    def blocking(self, build: str) -> tuple[str, str] | None:
+        """A file under the directory `build` (links followed) that kustomize must not be given, and why: a FIFO,
+        device or socket it would wait on for ever, or a file larger than any YAML file this tool reads, which it
+        would read whole into memory. None when there is none (a tree in memory has only its own files)."""
         if self._files is not None:
             return None
         assert self._root is not None
@@ -296,13 +297,22 @@ class _Tree:
                 continue  # kustomize says what it cannot read
             for entry in entries:
                 try:
-                    mode = entry.stat().st_mode
+                    info = entry.stat()
                 except OSError:
                     continue
-                if stat.S_ISDIR(mode) and not entry.is_symlink():
-                    pending.append(Path(entry.path))
-                elif not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
-                    return Path(entry.path).relative_to(self._root).as_posix()
+                if stat.S_ISDIR(info.st_mode):
+                    if not entry.is_symlink():
+                        pending.append(Path(entry.path))
+                    continue
+                why = (
+                    "is not a regular file (a FIFO, device or socket): kustomize would wait on it for ever"
+                    if not stat.S_ISREG(info.st_mode)
+                    else f"is larger than {yamlio.MAX_YAML_BYTES // 2**20} MiB: kustomize would read it whole"
+                    if info.st_size > yamlio.MAX_YAML_BYTES
+                    else ""
+                )
+                if why:
+                    return Path(entry.path).relative_to(self._root).as_posix(), why
         return None
 
     def shown(self, problem: Diagnostic) -> Diagnostic:
@@ -511,7 +521,7 @@ class _Builder:
 
         def one() -> Built:
             if (blocking := self._tree.blocking(build)) is not None:
-                return Built((), [_blocked(blocking)])
+                return Built((), [_blocked(*blocking)])
             try:
                 return Built.whole(kustomize_build(directory))
             except UserError as exc:
@@ -520,13 +530,12 @@ class _Builder:
         self._whole[build] = self._pool.submit(one)
 
 
-def _blocked(path: str) -> Diagnostic:
+def _blocked(path: str, why: str) -> Diagnostic:
     return Diagnostic(
         file=path,
-        message=f"{path} is not a regular file (a FIFO, device or socket): kustomize would wait on it for ever, "
-        "so this kustomization was not built",
+        message=f"{path} {why}, so this kustomization was not built",
         rule="kustomize",
-        hint="remove it; a kustomization lists files and directories",
+        hint="remove it, or move it out of the directories kustomize builds",
     )
 
 

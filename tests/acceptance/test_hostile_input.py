@@ -147,3 +147,21 @@ def test_a_fifo_in_the_repository_is_refused_without_waiting_on_it(
         result = cli("validate", "--repo", str(repo))
         assert f"{where} is not a regular file (a FIFO, device or socket)" in result.out
         assert "refusing to overwrite it" in result.out
+
+
+def test_a_huge_file_in_place_of_an_output_is_never_read_whole(tmp_path: Path, cli: Callable[..., Result]) -> None:
+    """A sparse file of 20 GiB takes no room on disk and would take 20 GiB of memory to read (kustomize too reads
+    the files it builds whole). It starts as a generated file does, yet no run wrote it: it is refused, kept, and
+    kustomize is not given the directory it is in."""
+    repo = _repo(tmp_path / "repo")
+    assert cli("render", "--repo", str(repo)).code == 0
+    huge = repo / "environments/dev/wine.yaml"
+    with huge.open("r+b") as handle:
+        handle.truncate(20 * 2**30)
+    for command in ("render", "generate", "validate"):
+        result = cli(command, "--repo", str(repo))
+        assert result.code == 1, command
+        assert "environments/dev/wine.yaml" in result.out + result.err, command
+    validated = cli("validate", "--repo", str(repo)).out
+    assert "environments/dev/wine.yaml is larger than 16 MiB: kustomize would read it whole" in validated
+    assert huge.stat().st_size == 20 * 2**30

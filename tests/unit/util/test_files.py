@@ -39,3 +39,12 @@ def test_nothing_a_directory_and_a_file_past_the_limit_each_say_what_they_are(tm
 def test_a_device_that_never_ends_is_refused_unread() -> None:
     with pytest.raises(NotRegularFile):
         read_regular("/dev/zero")
+
+
+def test_a_file_whose_size_says_less_than_it_holds_is_read_to_its_end() -> None:
+    """/proc files say 0 bytes and hold more: the size only decides how much the first read asks for."""
+    content = read_regular("/proc/self/status")
+    assert content.startswith(b"Name:")
+    assert content.endswith(b"\n")
+    with pytest.raises(TooLarge):
+        read_regular("/proc/self/status", limit=10)
