@@ -245,9 +245,8 @@ class DumpMemory:
 
 
 _K = TypeVar("_K")
-Noted = Mapping[
-    str, tuple[bytes, Any]
-]  # path -> (its bytes, a note on what it holds: JSON, given back as JSON gives it)
+# path -> (its bytes, a note on what it holds: JSON, given back as JSON gives it)
+Noted = Mapping[str, tuple[bytes, Any]]
 
 
 class TargetMemory:

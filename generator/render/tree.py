@@ -105,13 +105,13 @@ def target_inputs(spec: Spec, lock: Lock) -> dict[TargetKey, str]:
     target. Reprs of frozen values: equal inputs give equal texts (dicts keep the order models.yaml gives them)."""
     shared = hashlib.sha256(repr(replace(spec, targets=())).encode()).hexdigest()
     return {
-        target.key: f"{shared}\n{_target_inputs(target)!r}\n{entry!r}"
+        target.key: f"{shared}\n{_rendered_from(target)!r}\n{entry!r}"
         for target in spec.targets
         if (entry := lock.get(target.model, target.env)) is not None
     }
 
 
-_target_inputs = operator.attrgetter(*(f.name for f in fields(Target) if f.name != "line"))  # not where it is written
+_rendered_from = operator.attrgetter(*(f.name for f in fields(Target) if f.name != "line"))  # not where it is written
 
 
 def _target_objects(spec: Spec, target: Target, entry: LockEntry) -> list[dict[str, Any]]:
