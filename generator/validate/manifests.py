@@ -14,6 +14,7 @@ import importlib.util
 import json
 import os
 import posixpath
+import re
 import stat
 import tempfile
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -318,8 +319,12 @@ class _Tree:
     def shown(self, problem: Diagnostic) -> Diagnostic:
         """A problem kustomize found in `directory()`, its paths relative to the tree: a scratch directory is gone
         when the user reads them, and a repository's place on this machine is no part of its problem."""
-        top = f"{self.directory()}/"
-        message, hint = problem.message.replace(top, ""), problem.hint.replace(top, "")
+        top = re.compile(re.escape(str(self.directory())) + r"(/|(?![\w.-]))")  # the tree itself is "."
+
+        def relative(text: str) -> str:
+            return top.sub(lambda match: "" if match.group(1) else ".", text)
+
+        message, hint = relative(problem.message), relative(problem.hint)
         if self._files is not None:  # files about to be written: nothing to run kustomize on yet
             hint = (
                 "fix the kustomization or the files it lists; nothing was written (these are the files this run writes)"

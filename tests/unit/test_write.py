@@ -66,8 +66,6 @@ def test_diff_shows_old_and_new_lines(tmp_path: Path) -> None:
 
 def test_failure_mid_apply_leaves_the_tree_exactly_as_it_was(tmp_path: Path) -> None:
     apply(tmp_path, plan(tmp_path, {"environments/a/x.yaml": MARK + b"old\n", "environments/b/y.yaml": MARK}))
-    (tmp_path / "environments/c").write_text("a file where a directory must go")
-    before = _tree(tmp_path)
     planned = plan(
         tmp_path,
         {
@@ -78,6 +76,9 @@ def test_failure_mid_apply_leaves_the_tree_exactly_as_it_was(tmp_path: Path) -> 
         },
         ["environments"],
     )
+    # after the plan (which refuses a file where a directory goes), as another process could: the write fails midway
+    (tmp_path / "environments/c").write_text("a file where a directory must go")
+    before = _tree(tmp_path)
     with pytest.raises(EnvironmentProblem) as caught:
         apply(tmp_path, planned)
     assert str(caught.value).startswith("environments/c/")
@@ -90,6 +91,15 @@ def test_a_directory_in_the_way_is_refused(tmp_path: Path) -> None:
     (tmp_path / "environments/dev/a.yaml").mkdir(parents=True)
     with pytest.raises(UserError, match="was not generated"):
         plan(tmp_path, {"environments/dev/a.yaml": MARK})
+
+
+def test_a_file_where_an_outputs_directory_goes_is_refused_by_its_own_name(tmp_path: Path) -> None:
+    (tmp_path / "environments").mkdir()
+    (tmp_path / "environments/dev").write_bytes(MARK)
+    with pytest.raises(UserError, match="was not generated") as refused:
+        plan(tmp_path, {"environments/dev/a.yaml": MARK, "environments/dev/b.yaml": MARK}, ["environments"])
+    assert [d.file for d in refused.value.diagnostics] == ["environments/dev"]
+    assert (tmp_path / "environments/dev").read_bytes() == MARK
 
 
 # --- Interrupted, killed and hostile runs: real processes, real signals -------------------------------------------
@@ -161,9 +171,10 @@ def test_after_kill_9_past_the_commit_recovery_finishes_the_new_tree(tmp_path: P
 
 def test_a_failed_write_leaves_no_staging_area_or_journal(tmp_path: Path) -> None:
     (tmp_path / "environments").mkdir()
-    (tmp_path / "environments/c").write_text("a file where a directory must go")
+    planned = plan(tmp_path, {"environments/c/z.yaml": MARK})
+    (tmp_path / "environments/c").write_text("a file where a directory must go")  # after the plan, which refuses it
     with pytest.raises(EnvironmentProblem):
-        apply(tmp_path, plan(tmp_path, {"environments/c/z.yaml": MARK}))
+        apply(tmp_path, planned)
     assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["environments", "environments/c"]
 
 
