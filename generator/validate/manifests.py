@@ -284,36 +284,31 @@ class _Tree:
         return self._kustomizations[build]
 
     def blocking(self, build: str) -> tuple[str, str] | None:
-        """A file under the directory `build` (links followed) that kustomize must not be given, and why: a FIFO,
+        """A file in the directory `build` (links followed) that kustomize must not be given, and why: a FIFO,
         device or socket it would wait on for ever, or a file larger than any YAML file this tool reads, which it
-        would read whole into memory. None when there is none (a tree in memory has only its own files)."""
+        would read whole into memory. Only the directory's own entries, where what a kustomization lists lives (a
+        walk of the root would meet .git's packs). None when there is none (a tree in memory has only its files)."""
         if self._files is not None:
             return None
         assert self._root is not None
-        pending = [self._root / build]
-        while pending:
+        try:
+            entries = list(os.scandir(self._root / build))
+        except OSError:
+            return None  # kustomize says what it cannot read
+        for entry in entries:
             try:
-                entries = list(os.scandir(pending.pop()))
+                info = entry.stat()
             except OSError:
-                continue  # kustomize says what it cannot read
-            for entry in entries:
-                try:
-                    info = entry.stat()
-                except OSError:
-                    continue
-                if stat.S_ISDIR(info.st_mode):
-                    if not entry.is_symlink():
-                        pending.append(Path(entry.path))
-                    continue
-                why = (
-                    "is not a regular file (a FIFO, device or socket): kustomize would wait on it for ever"
-                    if not stat.S_ISREG(info.st_mode)
-                    else f"is larger than {yamlio.MAX_YAML_BYTES // 2**20} MiB: kustomize would read it whole"
-                    if info.st_size > yamlio.MAX_YAML_BYTES
-                    else ""
-                )
-                if why:
-                    return Path(entry.path).relative_to(self._root).as_posix(), why
+                continue
+            if stat.S_ISDIR(info.st_mode):
+                continue
+            if not stat.S_ISREG(info.st_mode):
+                why = "is not a regular file (a FIFO, device or socket): kustomize would wait on it for ever"
+            elif info.st_size > yamlio.MAX_YAML_BYTES:
+                why = f"is larger than {yamlio.MAX_YAML_BYTES // 2**20} MiB: kustomize would read it whole"
+            else:
+                continue
+            return Path(entry.path).relative_to(self._root).as_posix(), why
         return None
 
     def shown(self, problem: Diagnostic) -> Diagnostic:

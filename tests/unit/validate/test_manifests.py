@@ -225,3 +225,25 @@ def test_a_build_that_fails_is_reported_once_with_paths_in_the_repository(
         assert str(tmp_path) not in failure.message + failure.hint
     assert "nothing was written" in about_to_write[0].hint
     assert f"`{shlex.join(kustomize_command())} environments/dev` reproduces this" in on_disk[0].hint
+
+
+def test_a_huge_file_kustomize_never_reads_does_not_stop_a_build(tmp_path: Path, crds: CrdSchemas) -> None:
+    """A kustomization built as it stands (here: it sets a label) is not given to kustomize when a FIFO or a
+    huge file is among its own files, where what it lists lives; git's pack files below it do not count."""
+    paths = _tree(tmp_path, {"fraud.yaml": MLFLOW_ISVC})
+    (tmp_path / "kustomization.yaml").write_text("resources: [fraud.yaml]\nlabels: [{pairs: {team: ml}}]\n")
+    pack = tmp_path / ".git/objects/pack/pack-1.pack"
+    pack.parent.mkdir(parents=True)
+    with pack.open("wb") as handle:
+        handle.truncate(64 * 2**20)
+    assert check_tree(tmp_path, paths, crds, PLATFORM) == []
+
+    with (tmp_path / "huge.bin").open("wb") as handle:
+        handle.truncate(64 * 2**20)
+    found = check_tree(tmp_path, paths, crds, PLATFORM)
+    assert [(f.file, f.message) for f in found if f.file == "kustomization.yaml"] == [
+        (
+            "kustomization.yaml",
+            "huge.bin is larger than 16 MiB: kustomize would read it whole, so this kustomization was not built",
+        )
+    ]
