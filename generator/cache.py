@@ -253,22 +253,28 @@ class TargetMemory:
     """The files a target (a model in an environment) rendered, each with a note (what it holds, as the checks take
     it), by everything they were rendered from and checked against, once they passed every check: a run that changes
     one model of a thousand then renders and checks one model's files. `context`: what the checks depend on beyond
-    the files (the CRDs, the validators, this tool, kustomize); the caller's inputs say the rest."""
+    the files (the CRDs, the validators, this tool, kustomize), found only when there is a store to ask; the
+    caller's inputs say the rest."""
 
     KIND = "target"
 
-    def __init__(self, store: Store, context: str) -> None:
-        self._store, self._context = store, context
+    def __init__(self, store: Store, context: Callable[[], str]) -> None:
+        self._store, self._context = store, context() if store.enabled else ""
         self._learned: dict[str, str] = {}
 
     @classmethod
     @contextlib.contextmanager
-    def open(cls, context: str) -> Iterator[TargetMemory]:
+    def open(cls, context: Callable[[], str]) -> Iterator[TargetMemory]:
         """A memory for one run; what it learned is stored when the run is done with it."""
         with contextlib.closing(Store.open()) as store:
             memory = cls(store, context)
             yield memory
             store.put(cls.KIND, memory._learned)
+
+    @property
+    def enabled(self) -> bool:
+        """Whether there is a store (without one, nothing is recalled: the caller need not say its inputs)."""
+        return self._store.enabled
 
     def recall(self, inputs: Mapping[_K, str]) -> dict[_K, dict[str, tuple[bytes, Any]]]:
         """The remembered files of each target whose inputs (a text saying all it is rendered from) an earlier run

@@ -238,8 +238,8 @@ def _produced(
     them (`_checked_plan`). A target (a model in an environment) whose inputs an earlier run rendered, and whose files
     passed every check there under the same CRDs, validators and tool, is neither rendered nor checked again
     (cache.TargetMemory); a target whose files pass every check here is remembered."""
-    inputs = target_inputs(spec, lock)
-    with TargetMemory.open(verdict_context(crds)) as memory:
+    with TargetMemory.open(lambda: verdict_context(crds)) as memory:
+        inputs = target_inputs(spec, lock) if memory.enabled else {}
         recalled = memory.recall(inputs)
         given = {target: {path: content for path, (content, _) in kept.items()} for target, kept in recalled.items()}
         emit = generated if with_lock else render
@@ -251,7 +251,7 @@ def _produced(
         )
         for target in _passed(spec, warnings):
             paths = target_files(spec, target)
-            if target.key not in recalled and all(path in emitted for path in paths):
+            if target.key in inputs and target.key not in recalled and all(path in emitted for path in paths):
                 memory.learn(inputs[target.key], {path: (files[path], emitted[path]) for path in paths})
     return files, planned, warnings
 

@@ -166,3 +166,22 @@ def test_a_target_rendered_and_passed_before_is_neither_rendered_nor_checked_aga
 
     assert (result.code, result.out) == (0, f"update {output}\n")
     assert "storageURI:" in (repo / output).read_text()
+
+
+def test_a_run_with_a_finding_of_no_file_remembers_no_target(tmp_path: Path, cli: Callable[..., Result]) -> None:
+    """Without CRDs the strict schema check is skipped with a warning that names no file: what that run saw pass
+    was not checked in full, so no target is remembered; the same run with CRDs remembers every one."""
+    repo, cache, empty = copy_example(tmp_path / "repo"), tmp_path / "cache", tmp_path / "no-crds"
+    empty.mkdir()
+    os.environ[CACHE_ENV] = str(cache)
+
+    def targets() -> int:
+        with sqlite3.connect(next(cache.glob("*.sqlite"))) as db:
+            (count,) = db.execute("SELECT count(*) FROM fact WHERE kind = ?", [TargetMemory.KIND]).fetchone()
+            return int(count)
+
+    without = cli("render", "--repo", str(repo), "--crd-dir", str(empty))
+    assert (without.code, "no CRDs in" in without.err) == (0, True)
+    assert targets() == 0
+    assert cli("render", "--repo", str(repo), *CRDS).code == 0
+    assert targets() == 5

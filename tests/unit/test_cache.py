@@ -105,13 +105,13 @@ def test_a_result_json_cannot_give_back_exactly_is_parsed_every_time(tmp_path: P
 
 
 def _recall(cache: Path, context: str, inputs: dict[str, str]) -> dict[str, dict[str, tuple[bytes, str]]]:
-    with scoped_environ({CACHE_ENV: str(cache)}), TargetMemory.open(context) as memory:
+    with scoped_environ({CACHE_ENV: str(cache)}), TargetMemory.open(lambda: context) as memory:
         return memory.recall(inputs)
 
 
 def test_the_target_memory_gives_back_what_it_learned_only_for_the_same_inputs_and_context(tmp_path: Path) -> None:
     files = {"environments/dev/a.yaml": ("é: 1\n".encode(), "note a"), "environments/dev/a-smoke.yaml": (b"", "b")}
-    with scoped_environ({CACHE_ENV: str(tmp_path)}), TargetMemory.open("crds 1") as memory:
+    with scoped_environ({CACHE_ENV: str(tmp_path)}), TargetMemory.open(lambda: "crds 1") as memory:
         assert memory.recall({"a/dev": "inputs of a"}) == {}
         memory.learn("inputs of a", files)
 
@@ -121,8 +121,17 @@ def test_the_target_memory_gives_back_what_it_learned_only_for_the_same_inputs_a
     assert _recall(Path("off"), "crds 1", {"a/dev": "inputs of a"}) == {}
 
 
+def test_without_a_store_the_target_memory_never_works_out_its_context() -> None:
+    def context() -> str:
+        raise AssertionError("no store: hashing the CRDs would be work for nothing")
+
+    with scoped_environ({CACHE_ENV: "off"}), TargetMemory.open(context) as memory:
+        assert not memory.enabled
+        assert memory.recall({"a/dev": "inputs of a"}) == {}
+
+
 def test_a_damaged_target_fact_is_a_miss(tmp_path: Path) -> None:
-    with scoped_environ({CACHE_ENV: str(tmp_path)}), TargetMemory.open("c") as memory:
+    with scoped_environ({CACHE_ENV: str(tmp_path)}), TargetMemory.open(lambda: "c") as memory:
         memory.learn("x", {"a.yaml": (b"kind: A\n", "n")})
     for damaged in ("not json\n", '[["a.yaml", "n", 8]]\nkind: A\n and more', '[["a.yaml", "n", 99]]\nkind: A\n'):
         with sqlite3.connect(next(tmp_path.glob("*.sqlite"))) as db:
