@@ -27,7 +27,9 @@ import json
 import os
 import shutil
 import sqlite3
+import stat
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -70,15 +72,11 @@ class Memo:
         if directory is None:
             return cls.off()
         digest = hashlib.sha256()
-        for part in (_FORMAT, __version__, command, _tool_digest(), _kustomize_identity()):
+        for part in (tool_identity(), command, crd_identity(crd_dir)):
             _feed(digest, part.encode())
         for name in inputs:
             _feed(digest, name.encode())
             _feed(digest, _read(repo / name) or b"<missing>")
-        for path in sorted(crd_dir.rglob("*")) if crd_dir.is_dir() else []:
-            if path.is_file():
-                _feed(digest, path.relative_to(crd_dir).as_posix().encode())
-                _feed(digest, path.read_bytes())
         return cls(directory / f"{digest.hexdigest()}.json")
 
     def recall(self, repo: Path) -> Recalled | None:
@@ -347,6 +345,30 @@ def key(*parts: str | bytes) -> str:
 def tool_identity() -> str:
     """This tool's code and the kustomize binary: what every remembered fact depends on."""
     return key(_FORMAT, __version__, _tool_digest(), _kustomize_identity())
+
+
+def crd_identity(crd_dir: Path) -> str:
+    """The hash of every file under `crd_dir`, its path and bytes: what a remembered run or verdict depends on among
+    the CRDs. A run asks three times (its record, its targets' memory, its checks), and 4 MiB of CRDs take ~5 ms to
+    hash, so the answer is kept for the process while each file keeps its size, modification time and inode. A file
+    written in the last two seconds is hashed every time: the next write may leave its coarse time stamp as it was."""
+    stamps = []
+    for path in sorted(crd_dir.rglob("*")) if crd_dir.is_dir() else []:
+        try:
+            info = path.stat()
+        except OSError:
+            continue  # a dangling link: no file, as is_file() says
+        if stat.S_ISREG(info.st_mode):
+            stamps.append((path.relative_to(crd_dir).as_posix(), info.st_size, info.st_mtime_ns, info.st_ino))
+    settled = all(mtime < time.time_ns() - 2 * 10**9 for _, _, mtime, _ in stamps)
+    return (_remembered_crd_hash if settled else _crd_hash)(crd_dir, tuple(stamps))
+
+
+def _crd_hash(crd_dir: Path, stamps: tuple[tuple[str, int, int, int], ...]) -> str:
+    return key(*(part for name, *_ in stamps for part in (name, (crd_dir / name).read_bytes())))
+
+
+_remembered_crd_hash = functools.lru_cache(maxsize=4)(_crd_hash)
 
 
 def cache_directory() -> Path | None:

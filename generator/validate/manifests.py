@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import yaml
 
 from generator import yamlio
-from generator.cache import Store, key, tool_identity
+from generator.cache import Store, crd_identity, key, tool_identity
 from generator.crds import CRD_LOCK_FILE
 from generator.diagnostics import Diagnostic
 from generator.errors import EnvironmentProblem, UserError
@@ -856,10 +856,9 @@ class _Lines:
 
 def _crds(crd_dir: Path, required: bool) -> tuple[_Crds, list[Diagnostic]]:
     # a directory holding only the lock was never fetched
-    files = sorted(p for p in crd_dir.rglob("*") if p.is_file()) if crd_dir.is_dir() else []
-    if any(p.suffix == ".yaml" and p.name != CRD_LOCK_FILE for p in files):
-        identity = key(*(part for p in files for part in (p.relative_to(crd_dir).as_posix(), p.read_bytes())))
-        return _Crds(functools.partial(load_crd_schemas, crd_dir), identity), []
+    files = crd_dir.rglob("*.yaml") if crd_dir.is_dir() else []
+    if any(p.name != CRD_LOCK_FILE and p.is_file() for p in files):
+        return _Crds(functools.partial(load_crd_schemas, crd_dir), crd_identity(crd_dir)), []
     missing = Diagnostic(
         message=f"no CRDs in {crd_dir}: manifests were not checked against the KServe and Argo CD CRD schemas",
         hint="run `kserve-gitops schemas fetch`, or pass --crd-dir DIR with the KServe and Argo CD CRDs",

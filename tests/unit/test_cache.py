@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime
+import os
 import sqlite3
+import time
 from pathlib import Path
 
 import yaml
 
-from generator.cache import CACHE_ENV, DumpMemory, Store, TargetMemory, key, remembered_parse
+from generator.cache import CACHE_ENV, DumpMemory, Store, TargetMemory, crd_identity, key, remembered_parse
 from generator.util.environ import scoped_environ
 from generator.yamlio import dump
 
@@ -137,3 +139,56 @@ def test_a_damaged_target_fact_is_a_miss(tmp_path: Path) -> None:
         with sqlite3.connect(next(tmp_path.glob("*.sqlite"))) as db:
             db.execute("UPDATE fact SET value = ? WHERE kind = ?", [damaged, TargetMemory.KIND])
         assert _recall(tmp_path, "c", {"t": "x"}) == {}, damaged
+
+
+def _aged(directory: Path) -> None:
+    """Every file under `directory` last written an hour ago: past the window in which a time stamp may not move."""
+    hour_ago = time.time_ns() - 3600 * 10**9
+    for path in directory.rglob("*"):
+        os.utime(path, ns=(hour_ago, hour_ago), follow_symlinks=False)
+
+
+def test_the_crd_identity_is_the_files_paths_and_bytes(tmp_path: Path) -> None:
+    (tmp_path / "kserve").mkdir()
+    (tmp_path / "kserve" / "a.yaml").write_text("kind: CustomResourceDefinition\n")
+    (tmp_path / "kserve" / "gone.yaml").symlink_to(tmp_path / "nowhere")  # a dangling link is no file
+    _aged(tmp_path / "kserve")
+    first = crd_identity(tmp_path)
+    assert first == key("kserve/a.yaml", b"kind: CustomResourceDefinition\n")
+    assert crd_identity(tmp_path) == first
+    assert crd_identity(tmp_path / "missing") == key(), "no directory: no files"
+
+
+def test_a_crd_rewritten_in_place_with_the_same_size_changes_the_identity(tmp_path: Path) -> None:
+    crd = tmp_path / "a.yaml"
+    crd.write_text("kind: A\n")
+    _aged(tmp_path)
+    before = crd_identity(tmp_path)
+    with crd.open("r+") as handle:  # same inode, same size: only the time stamp and the bytes tell
+        handle.write("kind: B\n")
+    assert crd_identity(tmp_path) != before
+    crd.write_text("kind: A\n")
+    assert crd_identity(tmp_path) == before
+
+
+def test_a_crd_replaced_by_another_file_with_its_old_time_stamp_changes_the_identity(tmp_path: Path) -> None:
+    crd = tmp_path / "a.yaml"
+    crd.write_text("kind: A\n")
+    _aged(tmp_path)
+    before = crd_identity(tmp_path)
+    stamp = crd.stat().st_mtime_ns
+    replacement = tmp_path / "new"
+    replacement.write_text("kind: B\n")
+    os.utime(replacement, ns=(stamp, stamp))
+    replacement.rename(crd)  # as `schemas fetch` writes: a new inode
+    assert crd_identity(tmp_path) != before
+
+
+def test_a_crd_rewritten_within_one_tick_of_the_file_systems_clock_changes_the_identity(tmp_path: Path) -> None:
+    crd = tmp_path / "a.yaml"
+    crd.write_text("kind: A\n")
+    before = crd_identity(tmp_path)
+    stamp = crd.stat().st_mtime_ns
+    crd.write_text("kind: B\n")
+    os.utime(crd, ns=(stamp, stamp))  # a coarse clock stamps the second write as it stamped the first
+    assert crd_identity(tmp_path) != before
