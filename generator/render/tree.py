@@ -102,16 +102,21 @@ def target_files(spec: Spec, target: Target) -> tuple[str, ...]:
 def target_inputs(spec: Spec, lock: Lock) -> dict[TargetKey, str]:
     """Everything a target's files are rendered from, as text, for each target the lock covers: the target as
     models.yaml settles it (its line aside), its lock entry, and (by hash) every setting of the spec that is not a
-    target. Reprs of frozen values: equal inputs give equal texts (dicts keep the order models.yaml gives them)."""
+    target. Reprs of frozen values: equal inputs give equal texts (dicts keep the order models.yaml gives them).
+    The `Serving` the targets of an environment share is written once: its repr was a quarter of the cost."""
     shared = hashlib.sha256(repr(replace(spec, targets=())).encode()).hexdigest()
-    return {
-        target.key: f"{shared}\n{_rendered_from(target)!r}\n{entry!r}"
-        for target in spec.targets
-        if (entry := lock.get(target.model, target.env)) is not None
-    }
+    servings: dict[int, str] = {}  # by id: every Serving is held by `spec` while this runs
+    inputs = {}
+    for target in spec.targets:
+        if (entry := lock.get(target.model, target.env)) is not None:
+            if (serving := servings.get(id(target.serving))) is None:
+                serving = servings[id(target.serving)] = repr(target.serving)
+            inputs[target.key] = f"{shared}\n{serving}\n{_rendered_from(target)!r}\n{entry!r}"
+    return inputs
 
 
-_rendered_from = operator.attrgetter(*(f.name for f in fields(Target) if f.name != "line"))  # not where it is written
+# `line` is not what it renders, only where it is written; `serving` is written on its own
+_rendered_from = operator.attrgetter(*(f.name for f in fields(Target) if f.name not in ("line", "serving")))
 
 
 def _target_objects(spec: Spec, target: Target, entry: LockEntry) -> list[dict[str, Any]]:
