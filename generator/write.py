@@ -402,8 +402,8 @@ def _refuse_symlinks(root: Path, paths: Iterable[str]) -> None:
             parent = "/".join(parts[: depth - 1])
             if (listing := listings.get(parent)) is None:
                 listing = listings[parent] = _listing(os.path.join(root, parent))
-            kind = listing.get(parts[depth - 1])
             relative = "/".join(parts[:depth])
+            kind = listing.get(parts[depth - 1]) or _kind(os.path.join(root, relative))
             if kind == "link":
                 links.add(relative)
             if kind != "directory":
@@ -434,6 +434,17 @@ def _listing(directory: str) -> dict[str, str]:
             }
     except OSError:
         return {}
+
+
+def _kind(path: str) -> str | None:
+    """What `_listing` says of an entry, for a name its directory's listing does not show (None: nothing there). A
+    file system that folds case (macOS) finds `environments` where the listing says `Environments`, and a directory
+    that may be searched but not read lists nothing: the name itself is looked up, links not followed."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return None
+    return "link" if stat.S_ISLNK(mode) else "directory" if stat.S_ISDIR(mode) else "file"
 
 
 def _links_inside(root: Path, directory: Path) -> list[str]:
