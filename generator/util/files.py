@@ -1,9 +1,10 @@
 """Reading a file that anyone may have put in a repository: only a regular file is read, and quickly.
 
-A FIFO, a device or a socket where a file is expected would block `open()` or never end, so the file is
-opened without blocking and refused unless it is a regular file (checked on the open descriptor, so it cannot
-be swapped between the check and the read). A run reads thousands of small files (the write plan, the run
-record, `validate`): a few system calls each, without Python's file objects, which cost more than the reads.
+A FIFO, a device or a socket where a file is expected would block `open()`, never end, or not open at all, so
+the file is opened without blocking and refused unless it is a regular file (checked on the open descriptor, so
+it cannot be swapped between the check and the read; a socket, which `open()` refuses, is refused alike). A run
+reads thousands of small files (the write plan, the run record, `validate`): a few system calls each, without
+Python's file objects, which cost more than the reads.
 """
 
 from __future__ import annotations
@@ -30,7 +31,12 @@ def read_regular(path: str | Path, limit: int | None = None) -> bytes:
     """The bytes of the regular file at `path`, links followed. Raises FileNotFoundError or NotADirectoryError
     when nothing is there, IsADirectoryError for a directory, NotRegularFile for anything else, and TooLarge past
     `limit` bytes."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno in (errno.ENXIO, errno.ENODEV):  # open(2) refuses a socket, and a device with no driver
+            raise NotRegularFile("not a regular file (a FIFO, device or socket)") from None
+        raise
     try:
         info = os.fstat(fd)
         mode, size = info.st_mode, info.st_size

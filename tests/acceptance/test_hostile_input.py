@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -123,30 +125,44 @@ def test_debug_output_never_shows_a_password_even_one_containing_an_at_sign(
     assert "pa@ss" not in result.err + result.out and "ss-w0rd" not in result.err + result.out
 
 
+@contextlib.contextmanager
+def _special(path: Path, kind: str) -> Iterator[None]:
+    """A FIFO or a (bound, listening) Unix socket at `path` while the context lasts."""
+    if kind == "fifo":
+        os.mkfifo(path)
+        yield
+        return
+    with socket.socket(socket.AF_UNIX) as listening, contextlib.chdir(path.parent):
+        listening.bind(path.name)  # a socket's path is limited to ~100 bytes: bound by a relative one
+        listening.listen()
+        yield
+
+
+@pytest.mark.parametrize("kind", ["fifo", "socket"])
 @pytest.mark.parametrize("where", ["environments/dev/wine.yaml", "models.yaml"])
-def test_a_fifo_in_the_repository_is_refused_without_waiting_on_it(
-    where: str, tmp_path: Path, cli: Callable[..., Result]
+def test_a_fifo_or_socket_in_the_repository_is_refused_without_waiting_on_it(
+    where: str, kind: str, tmp_path: Path, cli: Callable[..., Result]
 ) -> None:
-    """A FIFO blocks whoever opens it until a writer comes, which never happens: in place of an output, or of
-    models.yaml, every command answers at once, names it, and leaves it where it is. kustomize is never asked to
-    build a kustomization beside it (it would wait for ever too)."""
+    """A FIFO blocks whoever opens it until a writer comes, which never happens, and a socket cannot be opened at
+    all: in place of an output, or of models.yaml, every command answers at once, names it, and leaves it where it
+    is. kustomize is never asked to build a kustomization beside it (it would wait for ever on a FIFO)."""
     repo = _repo(tmp_path / "repo")
     assert cli("render", "--repo", str(repo)).code == 0
-    fifo = repo / where
-    fifo.unlink()
-    os.mkfifo(fifo)
-    commands = [["render"], ["generate"], ["validate"]]
-    if where == "models.yaml":
-        commands.append(["pin", "wine", "dev", "1"])  # reads models.yaml to edit it
-    for command in commands:
-        result = cli(*command, "--repo", str(repo))
-        assert result.code == 1, command
-        assert where in result.out + result.err, command
-    assert stat.S_ISFIFO(fifo.lstat().st_mode)
-    if where != "models.yaml":
-        result = cli("validate", "--repo", str(repo))
-        assert f"{where} is not a regular file (a FIFO, device or socket)" in result.out
-        assert "refusing to overwrite it" in result.out
+    special = repo / where
+    special.unlink()
+    with _special(special, kind):
+        commands = [["render"], ["generate"], ["validate"]]
+        if where == "models.yaml":
+            commands.append(["pin", "wine", "dev", "1"])  # reads models.yaml to edit it
+        for command in commands:
+            result = cli(*command, "--repo", str(repo))
+            assert result.code == 1, command
+            assert where in result.out + result.err, command
+        assert not stat.S_ISREG(special.lstat().st_mode)
+        if where != "models.yaml":
+            result = cli("validate", "--repo", str(repo))
+            assert f"{where} is not a regular file (a FIFO, device or socket)" in result.out
+            assert "refusing to overwrite it" in result.out
 
 
 def test_a_huge_file_in_place_of_an_output_is_never_read_whole(tmp_path: Path, cli: Callable[..., Result]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,13 @@ def test_a_file_whose_size_says_less_than_it_holds_is_read_to_its_end() -> None:
     assert content.endswith(b"\n")
     with pytest.raises(TooLarge):
         read_regular("/proc/self/status", limit=10)
+
+
+def test_a_socket_which_cannot_be_opened_is_refused_like_a_fifo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # a socket's path is limited to ~100 bytes: bound by a relative one
+    with socket.socket(socket.AF_UNIX) as listening:
+        listening.bind("socket")
+        with pytest.raises(NotRegularFile):
+            read_regular(tmp_path / "socket")
