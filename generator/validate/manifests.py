@@ -284,32 +284,48 @@ class _Tree:
         return self._kustomizations[build]
 
     def blocking(self, build: str) -> tuple[str, str] | None:
-        """A file in the directory `build` (links followed) that kustomize must not be given, and why: a FIFO,
-        device or socket it would wait on for ever, or a file larger than any YAML file this tool reads, which it
-        would read whole into memory. Only the directory's own entries, where what a kustomization lists lives (a
-        walk of the root would meet .git's packs). None when there is none (a tree in memory has only its files)."""
+        """A file kustomize would read to build `build` that it must not be given, and why: a FIFO, device or socket
+        it would wait on for ever or cannot open, or a file larger than any YAML file this tool reads, which it would
+        read whole into memory. What it reads is what the kustomization names: every string in it that names a path
+        in the tree, the named files themselves and, for a named directory, what its own kustomization names, in
+        turn (links followed, nothing outside the tree). Where a kustomization is not plain YAML, every entry of its
+        directory counts. None when there is none (a tree in memory has only its files)."""
         if self._files is not None:
             return None
         assert self._root is not None
-        try:
-            entries = list(os.scandir(self._root / build))
-        except OSError:
-            return None  # kustomize says what it cannot read
-        for entry in entries:
-            try:
-                info = entry.stat()
-            except OSError:
-                continue
-            if stat.S_ISDIR(info.st_mode):
-                continue
-            if not stat.S_ISREG(info.st_mode):
-                why = "is not a regular file (a FIFO, device or socket): kustomize would wait on it for ever"
-            elif info.st_size > yamlio.MAX_YAML_BYTES:
-                why = f"is larger than {yamlio.MAX_YAML_BYTES // 2**20} MiB: kustomize would read it whole"
-            else:
-                continue
-            return Path(entry.path).relative_to(self._root).as_posix(), why
+        pending, seen = [build], set()
+        while pending:
+            directory = pending.pop()
+            seen.add(directory)
+            for path in self._named(directory):
+                try:
+                    info = os.stat(self._root / path)
+                except (OSError, ValueError):
+                    continue  # not a path, or nothing there: kustomize says what it cannot find
+                if stat.S_ISDIR(info.st_mode):
+                    if path not in seen:
+                        pending.append(path)
+                elif not stat.S_ISREG(info.st_mode):
+                    return path, _NOT_REGULAR
+                elif info.st_size > yamlio.MAX_YAML_BYTES:
+                    return path, _TOO_LARGE
         return None
+
+    def _named(self, directory: str) -> list[str]:
+        """The paths in the tree that the kustomization in `directory` may read: each string it holds, as a path
+        from its directory, and the file itself. When it is not plain YAML, every file of the directory (not its
+        subdirectories: the root's would lead into .git, whose packs are large)."""
+        assert self._root is not None
+        document = self.kustomization(directory)
+        if document is None:
+            try:
+                names = [entry.name for entry in os.scandir(self._root / directory) if not entry.is_dir()]
+            except OSError:
+                return []  # kustomize says what it cannot read
+        else:
+            names = ["kustomization.yaml", *_strings(document)]
+        paths = (posixpath.normpath(posixpath.join(directory, name)) for name in names if not name.startswith("/"))
+        return [path for path in paths if path != ".." and not path.startswith("../")]
 
     def shown(self, problem: Diagnostic) -> Diagnostic:
         """A problem kustomize found in `directory()`, its paths relative to the tree: a scratch directory is gone
@@ -530,12 +546,31 @@ class _Builder:
         self._whole[build] = self._pool.submit(one)
 
 
+_NOT_REGULAR = (
+    "is not a regular file (a FIFO, device or socket): kustomize would wait on it for ever or fail to read it"
+)
+_TOO_LARGE = f"is larger than {yamlio.MAX_YAML_BYTES // 2**20} MiB: kustomize would read it whole"
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string in a parsed YAML document, keys and values."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key_, item in value.items():
+            yield from _strings(key_)
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
 def _blocked(path: str, why: str) -> Diagnostic:
+    """A build not run because of the file at `path` (the finding is the kustomization's: `_check_tree` says so)."""
     return Diagnostic(
-        file=path,
         message=f"{path} {why}, so this kustomization was not built",
         rule="kustomize",
-        hint="remove it, or move it out of the directories kustomize builds",
+        hint="put a regular file of YAML in its place, or stop naming it in the kustomization",
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import shlex
 import tempfile
 from pathlib import Path
@@ -227,23 +228,57 @@ def test_a_build_that_fails_is_reported_once_with_paths_in_the_repository(
     assert f"`{shlex.join(kustomize_command())} environments/dev` reproduces this" in on_disk[0].hint
 
 
-def test_a_huge_file_kustomize_never_reads_does_not_stop_a_build(tmp_path: Path, crds: CrdSchemas) -> None:
-    """A kustomization built as it stands (here: it sets a label) is not given to kustomize when a FIFO or a
-    huge file is among its own files, where what it lists lives; git's pack files below it do not count."""
+def _blocked(tmp_path: Path, crds: CrdSchemas, paths: list[str]) -> list[str]:
+    """What the findings on the root kustomization say (the build that was not run, and why)."""
+    return [f.message for f in check_tree(tmp_path, paths, crds, PLATFORM) if f.file == "kustomization.yaml"]
+
+
+def test_kustomize_is_not_given_a_huge_file_or_a_fifo_the_kustomization_names(tmp_path: Path, crds: CrdSchemas) -> None:
+    """A kustomization built as it stands (here: it sets a label) is not given to kustomize when a file it names,
+    or one a kustomization it names in turn names, is a FIFO or too large: kustomize would wait on the one for ever
+    and read the other whole. Files it does not name do not count: git's pack files, a large file beside it."""
     paths = _tree(tmp_path, {"fraud.yaml": MLFLOW_ISVC})
-    (tmp_path / "kustomization.yaml").write_text("resources: [fraud.yaml]\nlabels: [{pairs: {team: ml}}]\n")
+    kustomization = "resources: [fraud.yaml]\nlabels: [{pairs: {team: ml}}]\n"
+    (tmp_path / "kustomization.yaml").write_text(kustomization)
+    pack = tmp_path / ".git/objects/pack/pack-1.pack"
+    pack.parent.mkdir(parents=True)
+    for large in (pack, tmp_path / "huge.bin"):
+        with large.open("wb") as handle:
+            handle.truncate(64 * 2**20)
+    assert check_tree(tmp_path, paths, crds, PLATFORM) == []
+
+    (tmp_path / "kustomization.yaml").write_text(
+        kustomization + "configMapGenerator: [{name: weights, files: [huge.bin]}]\n"
+    )
+    assert _blocked(tmp_path, crds, paths) == [
+        "huge.bin is larger than 16 MiB: kustomize would read it whole, so this kustomization was not built"
+    ]
+
+    (tmp_path / "base").mkdir()
+    os.mkfifo(tmp_path / "base" / "patch.yaml")
+    (tmp_path / "base" / "kustomization.yaml").write_text("patches: [{path: patch.yaml}]\n")
+    (tmp_path / "kustomization.yaml").write_text("resources: [fraud.yaml, base]\nlabels: [{pairs: {team: ml}}]\n")
+    assert _blocked(tmp_path, crds, paths) == [
+        "base/patch.yaml is not a regular file (a FIFO, device or socket): kustomize would wait on it for ever or "
+        "fail to read it, so this kustomization was not built"
+    ]
+
+
+def test_a_kustomization_that_is_not_plain_yaml_counts_its_own_files_not_its_subdirectories(
+    tmp_path: Path, crds: CrdSchemas
+) -> None:
+    """Which files kustomize reads cannot be told from a kustomization that is not plain YAML (here: an anchor):
+    every file beside it counts, but not what lies below (at the root: .git and its packs)."""
+    paths = _tree(tmp_path, {"fraud.yaml": MLFLOW_ISVC})
+    (tmp_path / "kustomization.yaml").write_text("resources: [&isvc fraud.yaml]\nlabels: [{pairs: {team: ml}}]\n")
     pack = tmp_path / ".git/objects/pack/pack-1.pack"
     pack.parent.mkdir(parents=True)
     with pack.open("wb") as handle:
         handle.truncate(64 * 2**20)
     assert check_tree(tmp_path, paths, crds, PLATFORM) == []
 
-    with (tmp_path / "huge.bin").open("wb") as handle:
+    with (tmp_path / "notes.bin").open("wb") as handle:
         handle.truncate(64 * 2**20)
-    found = check_tree(tmp_path, paths, crds, PLATFORM)
-    assert [(f.file, f.message) for f in found if f.file == "kustomization.yaml"] == [
-        (
-            "kustomization.yaml",
-            "huge.bin is larger than 16 MiB: kustomize would read it whole, so this kustomization was not built",
-        )
+    assert _blocked(tmp_path, crds, paths) == [
+        "notes.bin is larger than 16 MiB: kustomize would read it whole, so this kustomization was not built"
     ]
