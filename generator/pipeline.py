@@ -9,6 +9,7 @@ reference really needs resolving; the CRD directory comes in as a path.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -42,6 +43,7 @@ from generator.render.tree import (
     CLUSTER_DIR,
     ENVIRONMENTS_DIR,
     ROOT_KUSTOMIZATION,
+    TargetKey,
     generated,
     render,
     target_files,
@@ -240,11 +242,11 @@ def _produced(
     (cache.TargetMemory); a target whose files pass every check here is remembered."""
     with TargetMemory.open(lambda: verdict_context(crds)) as memory:
         inputs = target_inputs(spec, lock) if memory.enabled else {}
-        recalled = memory.recall(inputs)
+        recalled = _whole(spec, memory.recall(inputs))
         given = {target: {path: content for path, (content, _) in kept.items()} for target, kept in recalled.items()}
         emit = generated if with_lock else render
         files, emitted = _emitted(lambda dump: emit(spec, lock, dump, given))
-        settled = {path: summary_of(note) for kept in recalled.values() for path, (_, note) in kept.items()}
+        settled = {path: summary for kept in recalled.values() for path, (_, summary) in kept.items()}
         emitted |= settled
         planned, warnings = _checked_plan(
             repo, files, crds, spec.platform, emitted=emitted, settled=settled, edited=edited
@@ -254,6 +256,20 @@ def _produced(
             if target.key in inputs and target.key not in recalled and all(path in emitted for path in paths):
                 memory.learn(inputs[target.key], {path: (files[path], emitted[path]) for path in paths})
     return files, planned, warnings
+
+
+def _whole(
+    spec: Spec, recalled: Mapping[TargetKey, Mapping[str, tuple[bytes, Any]]]
+) -> dict[TargetKey, dict[str, tuple[bytes, Summary]]]:
+    """The recalled targets whose facts are whole: exactly the files the target renders, each noted with what it
+    holds. A damaged fact (a store written by hand, or broken) is a miss, as a fact the store does not have."""
+    whole = {}
+    for target in spec.targets:
+        kept = recalled.get(target.key)
+        if kept is not None and sorted(kept) == sorted(target_files(spec, target)):
+            with contextlib.suppress(ValueError, TypeError):
+                whole[target.key] = {path: (content, summary_of(note)) for path, (content, note) in kept.items()}
+    return whole
 
 
 def _passed(spec: Spec, warnings: Sequence[Diagnostic]) -> list[Target]:

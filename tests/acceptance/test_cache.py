@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -185,3 +186,32 @@ def test_a_run_with_a_finding_of_no_file_remembers_no_target(tmp_path: Path, cli
     assert targets() == 0
     assert cli("render", "--repo", str(repo), *CRDS).code == 0
     assert targets() == 5
+
+
+@pytest.mark.parametrize("damage", ["a file named wrong", "a note that says nothing"])
+def test_a_damaged_target_fact_is_a_miss_and_the_run_goes_on(
+    damage: str, tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    """A fact the store gives back whole but wrong for its target (a store written by hand, or broken) is taken
+    for one it does not have: the run renders the target afresh, as an uncached run does."""
+    repo, cache = copy_example(tmp_path / "repo"), tmp_path / "cache"
+    os.environ[CACHE_ENV] = str(cache)
+    assert cli("render", "--repo", str(repo), *CRDS).code == 0
+    expected = _tree(repo)
+    with sqlite3.connect(next(cache.glob("*.sqlite"))) as db:
+        for fact, value in db.execute("SELECT key, value FROM fact WHERE kind = ?", [TargetMemory.KIND]).fetchall():
+            listing, _, texts = value.partition("\n")
+            files = json.loads(listing)
+            if damage == "a file named wrong":  # each text where the listing says, one under another name
+                damaged = json.dumps([["environments/dev/elsewhere.yaml", *files[0][1:]], *files[1:]]) + "\n" + texts
+            else:
+                damaged = json.dumps([[path, "?", length] for path, _, length in files]) + "\n" + texts
+            db.execute("UPDATE fact SET value = ? WHERE key = ?", [damaged, fact])
+    (repo / "environments/prod/wine-classifier.yaml").unlink()
+    spec = repo / "models.yaml"
+    spec.write_text("# a comment: models.yaml differs, no target does\n" + spec.read_text())
+
+    result = cli("render", "--repo", str(repo), *CRDS)
+
+    assert (result.code, result.out, result.err) == (0, "create environments/prod/wine-classifier.yaml\n", "")
+    assert _tree(repo) == {**expected, "models.yaml": spec.read_bytes()}
