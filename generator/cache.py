@@ -350,8 +350,9 @@ def tool_identity() -> str:
 def crd_identity(crd_dir: Path) -> str:
     """The hash of every file under `crd_dir`, its path and bytes: what a remembered run or verdict depends on among
     the CRDs. A run asks three times (its record, its targets' memory, its checks), and 4 MiB of CRDs take ~5 ms to
-    hash, so the answer is kept for the process while each file keeps its size, modification time and inode. A file
-    written in the last two seconds is hashed every time: the next write may leave its coarse time stamp as it was."""
+    hash, so the answer is kept for the process while each file keeps its size, times, inode and device (the change
+    time, which no one can set back, moves with every write). A file changed in the last two seconds is hashed every
+    time: the next write may leave its coarse time stamps as they were."""
     stamps = []
     for path in sorted(crd_dir.rglob("*")) if crd_dir.is_dir() else []:
         try:
@@ -359,12 +360,13 @@ def crd_identity(crd_dir: Path) -> str:
         except OSError:
             continue  # a dangling link: no file, as is_file() says
         if stat.S_ISREG(info.st_mode):
-            stamps.append((path.relative_to(crd_dir).as_posix(), info.st_size, info.st_mtime_ns, info.st_ino))
-    settled = all(mtime < time.time_ns() - 2 * 10**9 for _, _, mtime, _ in stamps)
+            name = path.relative_to(crd_dir).as_posix()
+            stamps.append((name, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev))
+    settled = all(changed < time.time_ns() - 2 * 10**9 for _, _, _, changed, _, _ in stamps)
     return (_remembered_crd_hash if settled else _crd_hash)(crd_dir, tuple(stamps))
 
 
-def _crd_hash(crd_dir: Path, stamps: tuple[tuple[str, int, int, int], ...]) -> str:
+def _crd_hash(crd_dir: Path, stamps: tuple[tuple[str, int, int, int, int, int], ...]) -> str:
     return key(*(part for name, *_ in stamps for part in (name, (crd_dir / name).read_bytes())))
 
 
