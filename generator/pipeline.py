@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from generator import diagnostics, progress, scaffold
+from generator import diagnostics, progress, scaffold, yamlio
 from generator import status as status_rows
 from generator.cache import DumpMemory, Memo, TargetMemory
 from generator.diagnostics import Diagnostic, json_path
@@ -181,8 +181,8 @@ def unpin(repo: Path, model: str, env: str, *, registry: RegistryFactory, crds: 
 
 
 def _edit(repo: Path, change: Callable[[str], str], registry: RegistryFactory, crds: Path) -> Outcome:
-    try:  # bytes, not read_text: universal newlines would turn a CRLF file into LF
-        text = read_regular(repo / SPEC_FILE, MAX_YAML_BYTES).decode("utf-8")
+    try:
+        text = yamlio.read_text(repo / SPEC_FILE)
     except OSError as exc:
         raise UserError.simple(f"cannot read: {exc.strerror or exc}", file=SPEC_FILE) from None
     except UnicodeDecodeError as exc:

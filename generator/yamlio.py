@@ -203,19 +203,16 @@ def _plain(loader: Loader, node: yaml.Node, depth: int, unique_keys: bool) -> An
     raise NotPlain
 
 
-class FileRefused(OSError):
-    """A YAML file that is not read at all: too large, or not a regular file. Its content is never quoted."""
-
-
 def read_text(path: Path) -> str:
     """The text of a YAML file the user or the repository provides, refused when it is not a regular file
-    or exceeds MAX_YAML_BYTES; raises OSError (FileNotFoundError, FileRefused) or UnicodeDecodeError."""
+    or exceeds MAX_YAML_BYTES; raises OSError (FileNotFoundError, `util.files.Refused`) or UnicodeDecodeError.
+    Bytes decoded as they are: a CRLF file keeps its line ends."""
     try:
         data = read_regular(path, MAX_YAML_BYTES)
-    except (IsADirectoryError, NotRegularFile):
-        raise FileRefused("not a regular file") from None
+    except IsADirectoryError:
+        raise NotRegularFile("not a regular file") from None
     except TooLarge:
-        raise FileRefused(
+        raise TooLarge(
             f"larger than {MAX_YAML_BYTES // 2**20} MiB, the limit for a YAML file; check that it is the file you meant"
         ) from None
     return data.decode("utf-8")

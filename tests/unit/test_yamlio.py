@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from generator import yamlio
-from generator.yamlio import MAX_ALIAS_NODES, MAX_DEPTH, MAX_YAML_BYTES, FileRefused, LimitExceeded
+from generator.util.files import NotRegularFile, TooLarge
+from generator.yamlio import MAX_ALIAS_NODES, MAX_DEPTH, MAX_YAML_BYTES, LimitExceeded
 from tests.support.paths import CRDS
 
 BILLION_LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
@@ -65,7 +66,7 @@ def test_a_file_over_the_size_limit_is_refused_unread(tmp_path: Path) -> None:
     big = tmp_path / "models.yaml"
     with big.open("wb") as handle:
         handle.truncate(MAX_YAML_BYTES + 1)
-    with pytest.raises(FileRefused, match="larger than 16 MiB"):
+    with pytest.raises(TooLarge, match="larger than 16 MiB"):
         yamlio.read_text(big)
 
 
@@ -81,7 +82,7 @@ def test_a_fifo_or_a_device_is_not_read(tmp_path: Path) -> None:
     device = tmp_path / "models.lock"
     device.symlink_to("/dev/zero")
     for path in (fifo, device):
-        with pytest.raises(FileRefused, match="not a regular file"):
+        with pytest.raises(NotRegularFile, match="not a regular file"):
             yamlio.read_text(path)
 
 
