@@ -150,6 +150,10 @@ def test_validate_takes_what_the_drift_check_rendered_only_for_a_file_holding_ex
 
     assert given == tree_checks(crd_dir)(tmp_path, paths, lambda: (PLATFORM, {}))
     assert [(f.file, f.path) for f in given] == [("typo.yaml", "$.spec.predictor.model.storageURI")]
+    identity, _ = known["storage.yaml"][1]
+    lie = {**known, "storage.yaml": (known["storage.yaml"][0], (identity, ()))}  # "it makes nothing downloadable"
+    believed = tree_checks(crd_dir)(tmp_path, paths, lambda: (PLATFORM, lie))
+    assert [f.file for f in believed] == ["fraud.yaml", "typo.yaml"], "what is known is taken, the file not parsed"
     assert given[0].line > 1
 
 
