@@ -251,7 +251,7 @@ def _produced(
         planned, warnings = _checked_plan(
             repo, files, crds, spec.platform, emitted=emitted, settled=settled, edited=edited
         )
-        for target in _passed(spec, warnings):
+        for target in _passed(spec, warnings) if inputs else ():  # without a store, nothing is learned
             paths = target_files(spec, target)
             if target.key in inputs and target.key not in recalled and all(path in emitted for path in paths):
                 memory.learn(inputs[target.key], {path: (files[path], emitted[path]) for path in paths})
@@ -286,11 +286,6 @@ def _passed(spec: Spec, warnings: Sequence[Diagnostic]) -> list[Target]:
     ]
 
 
-def _manifests(spec: Spec, lock: Lock) -> tuple[dict[str, bytes], dict[str, Summary]]:
-    """Every manifest, and what each file holds (`_emitted`)."""
-    return _emitted(lambda dump: render(spec, lock, dump))
-
-
 def _emitted(emit: Callable[[Dump], dict[str, bytes]]) -> tuple[dict[str, bytes], dict[str, Summary]]:
     """The files `emit` writes with the memory of earlier runs (only what changed is emitted), and what each holds
     as the checks see it (they need not parse what was emitted here)."""
@@ -308,7 +303,7 @@ def _drift(repo: Path, spec: Spec, current: Lock) -> tuple[list[Diagnostic], Kno
     """Each generated file that differs from what models.yaml and models.lock render, and what the rendered files
     hold (the checks need not parse a file on disk that is byte for byte the same)."""
     try:
-        files, emitted = _manifests(spec, current)
+        files, emitted = _emitted(lambda dump: render(spec, current, dump))
     except LockError as exc:
         return list(exc.diagnostics), {}
     planned = plan(repo, files, RENDERED)

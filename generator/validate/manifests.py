@@ -379,9 +379,9 @@ class Part:
     path: str
     key: str
     identities: tuple[Identity, ...]
-    encoded: str | None  # the objects as JSON; None when JSON cannot hold them exactly, and then `given`
+    encoded: str | None  # the objects as JSON; None when JSON cannot hold them exactly (then `given`), or settled
     given: list[dict[str, Any]] | None = field(default=None, compare=False, repr=False)
-    settled: bool = False  # a settled file's: known to pass every check, its objects never wanted
+    settled: bool = False  # a settled file's: known to pass every check, its objects never wanted (nor held)
 
     @classmethod
     def of(cls, objects: list[dict[str, Any]], path: str = "", content_key: str = "") -> Part:
