@@ -24,6 +24,7 @@ import difflib
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import stat
@@ -33,6 +34,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from generator import repo_lock
 from generator.diagnostics import Diagnostic
@@ -330,24 +332,61 @@ def _save(root: Path, journal: _Journal) -> None:
 
 
 def _load(root: Path) -> _Journal | None:
+    """The journal a killed run left, checked before anything is done by it: it is a file in the repository, and one
+    this tool did not write (committed, or planted) must not steer a recovery's deletes and renames outside the
+    tree. Every path relative, below the root, through no symbolic link; the run's directory one of ours."""
     try:
-        data = json.loads((root / STATE_DIR / JOURNAL).read_text(encoding="utf-8"))
+        data = json.loads(read_regular(root / STATE_DIR / JOURNAL, MAX_YAML_BYTES).decode("utf-8"))
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
-        raise EnvironmentProblem(
-            Diagnostic(
-                file=f"{STATE_DIR}/{JOURNAL}",
-                message=f"cannot read the journal of an interrupted write: {exc}",
-                hint=f"restore the tree with `git checkout -- . && git clean -fd`, then delete {STATE_DIR}/",
-            )
-        ) from None
-    return _Journal(
-        run=data["run"],
-        files=[(p, d) for p, d in data["files"]],
-        existed=data["existed"],
-        dirs=data["dirs"],
-        committed=data["committed"],
+        raise _unusable_journal(f"cannot read it: {exc}") from None
+    journal = _journal_of(data)
+    if journal is None:
+        raise _unusable_journal("it is not a journal this tool writes")
+    _refuse_symlinks(root, [*(path for path, _ in journal.files), *journal.dirs])
+    if (root / STATE_DIR / journal.run).is_symlink():
+        raise _symlink_error(root, [f"{STATE_DIR}/{journal.run}"])
+    return journal
+
+
+def _journal_of(data: Any) -> _Journal | None:
+    """`data` as a journal, or None unless it is exactly what `_save` writes, with paths a plan can hold."""
+
+    def inside(path: Any) -> bool:
+        return isinstance(path, str) and path == "/".join(_parts(path)) and ".." not in _parts(path) and path != ""
+
+    def digest(value: Any) -> bool:
+        return value is None or (isinstance(value, str) and re.fullmatch("[0-9a-f]{64}", value) is not None)
+
+    if not isinstance(data, dict) or set(data) != {"run", "files", "existed", "dirs", "committed"}:
+        return None
+    run, files, existed, dirs, committed = (data[k] for k in ("run", "files", "existed", "dirs", "committed"))
+    if not (
+        isinstance(run, str)
+        and re.fullmatch(rf"{_RUN_PREFIX}[A-Za-z0-9_]+", run)
+        and isinstance(files, list)
+        and all(isinstance(f, list) and len(f) == 2 and inside(f[0]) and digest(f[1]) for f in files)
+        and isinstance(existed, list)
+        and len(existed) == len(files)
+        and all(isinstance(e, bool) for e in existed)
+        and isinstance(dirs, list)
+        and all(inside(d) for d in dirs)
+        and isinstance(committed, bool)
+    ):
+        return None
+    return _Journal(run, [(path, value) for path, value in files], existed, dirs, committed)
+
+
+def _unusable_journal(why: str) -> EnvironmentProblem:
+    return EnvironmentProblem(
+        Diagnostic(
+            file=f"{STATE_DIR}/{JOURNAL}",
+            message=f"a write journal was left here, but {why}: nothing was done by it",
+            hint=f"if no kserve-gitops run was killed while writing here, delete {STATE_DIR}/ (it is never committed: "
+            f"check that git does not track it); if one was, restore the tree with `git checkout -- . && git clean "
+            f"-fd` first",
+        )
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import stat
@@ -181,3 +182,25 @@ def test_a_huge_file_in_place_of_an_output_is_never_read_whole(tmp_path: Path, c
     validated = cli("validate", "--repo", str(repo)).out
     assert "environments/dev/wine.yaml is larger than 16 MiB: kustomize would read it whole" in validated
     assert huge.stat().st_size == 20 * 2**30
+
+
+def test_a_write_journal_planted_in_the_repository_steers_nothing_outside_it(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    """A pull request can commit `.kserve-gitops/journal` (`git add -f`). A recovery it steered would rename and
+    delete files wherever CI's checkout can write, from a read-only `validate` too: it is refused, not acted on."""
+    repo, victim = _repo(tmp_path / "repo"), tmp_path / "victim"
+    victim.mkdir()
+    (victim / "data.txt").write_text("precious\n")
+    assert cli("render", "--repo", str(repo)).code == 0
+    before = _files(repo)
+    (repo / ".kserve-gitops").mkdir()
+    journal = {"run": "../../victim", "files": [], "existed": [], "dirs": [], "committed": False}
+    (repo / ".kserve-gitops/journal").write_text(json.dumps(journal))
+    for command in ("validate", "render", "status"):
+        result = cli(command, "--repo", str(repo))
+        assert result.code == 2, command
+        assert "a write journal was left here, but it is not a journal this tool writes" in result.err, command
+        assert "Traceback" not in result.err and "unexpected error" not in result.err
+    assert (victim / "data.txt").read_text() == "precious\n"
+    assert {p: c for p, c in _files(repo).items() if not p.startswith(".kserve-gitops/")} == before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -268,3 +269,65 @@ def test_a_link_in_a_directory_that_cannot_be_listed_is_refused(tmp_path: Path) 
         (root / "environments").chmod(0o755)
     assert said.stdout.startswith(f"environments/dev: is a symbolic link (to {outside})"), said
     assert tree(outside) == before
+
+
+def _plant(root: Path, journal: object, staged: dict[str, bytes] | None = None) -> None:
+    """A journal (and staged files) put in the state directory by someone else: committed to git, or planted."""
+    (root / STATE_DIR / "run-planted" / "old").mkdir(parents=True)
+    for name, content in (staged or {}).items():
+        (root / STATE_DIR / "run-planted" / "old" / name).write_bytes(content)
+    (root / STATE_DIR / "journal").write_text(json.dumps(journal))
+
+
+def _journal(**fields: object) -> dict[str, object]:
+    return {"run": "run-planted", "files": [], "existed": [], "dirs": [], "committed": False, **fields}
+
+
+@pytest.mark.parametrize(
+    "journal",
+    [
+        _journal(run="../../victim"),
+        _journal(files=[["../victim/data.txt", None]], existed=[True]),
+        _journal(files=[["/tmp/victim/data.txt", None]], existed=[True]),
+        _journal(dirs=["environments/../../victim"]),
+        {},
+        [],
+        _journal(run=5),
+        _journal(files=[["a.yaml"]], existed=[True]),
+        _journal(files=[["a.yaml", None]], existed=[]),
+        _journal(files=[["a.yaml", "not a digest"]], existed=[False]),
+        _journal(committed="yes"),
+    ],
+    ids=lambda journal: json.dumps(journal)[:60],
+)
+def test_a_journal_this_tool_did_not_write_is_refused_and_nothing_is_done_by_it(
+    tmp_path: Path, journal: object
+) -> None:
+    """The journal is a file in the repository: one that was committed or planted, to steer a recovery's renames
+    and deletes outside the tree, or that is anything but what a run writes, is refused with a message, never
+    acted on, and never ends in an unexpected error."""
+    root, victim = tmp_path / "repo", tmp_path / "victim"
+    victim.mkdir()
+    (victim / "data.txt").write_text("precious\n")
+    (root / "environments").mkdir(parents=True)
+    _plant(root, journal, {"0": b"planted\n"})
+    with pytest.raises(EnvironmentProblem) as caught:
+        recover(root)
+    (problem,) = caught.value.diagnostics
+    assert problem.file == f"{STATE_DIR}/journal"
+    assert "not a journal this tool writes: nothing was done by it" in problem.message
+    assert f"delete {STATE_DIR}/" in problem.hint
+    assert (victim / "data.txt").read_text() == "precious\n"
+    assert interrupted(root), "left for the user to look at"
+
+
+def test_a_journal_that_would_restore_a_file_through_a_link_is_refused(tmp_path: Path) -> None:
+    root, outside = tmp_path / "repo", tmp_path / "outside"
+    outside.mkdir()
+    (outside / "a.yaml").write_text("precious\n")
+    root.mkdir()
+    (root / "environments").symlink_to(outside, target_is_directory=True)
+    _plant(root, _journal(files=[["environments/a.yaml", None]], existed=[True]), {"0": b"planted\n"})
+    with pytest.raises(UserError, match=r"^environments: is a symbolic link"):
+        recover(root)
+    assert (outside / "a.yaml").read_text() == "precious\n"
