@@ -298,6 +298,8 @@ def _build(data: Mapping[str, Any], positions: Positions, file: str) -> tuple[Sp
     diagnostics += _gate_problems(data, positions, file)
     diagnostics += _release_problems(data, targets, positions, file)
     diagnostics += _runtime_image_problems(data, positions, file)
+    if "argocd" in data and (credentials := rules.repo_url_problem(data["argocd"]["repoURL"])):
+        diagnostics.append(_locate(credentials, ("argocd", "repoURL"), positions, file))
     order = {name: index for index, name in enumerate(environments)}
     targets.sort(key=lambda t: (t.model, order[t.env]))
     registry, platform = data.get("registry", {}), data.get("platform", {})

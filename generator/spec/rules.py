@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -207,6 +208,24 @@ def _policies(target: Target, environment: Environment) -> list[Problem]:
             )
         )
     return problems
+
+
+# A web URL with anything before '@' (a token or a user and password), or any URL with a password: `ssh://git@host`
+# and `git@host:org/repo.git` name a user, not a secret, and stay allowed.
+_CREDENTIALS = re.compile(r"(?:https?://[^/?#]*@|[A-Za-z][A-Za-z0-9+.-]*://[^/?#@:]*:[^/?#]*@)", re.IGNORECASE)
+
+
+def repo_url_problem(url: str) -> Problem | None:
+    """`argocd.repoURL` is written into argocd/*.yaml and shown in every diff: it must carry no credentials (the
+    message does not quote it)."""
+    if not _CREDENTIALS.match(url):
+        return None
+    return Problem(
+        "repoURL embeds a secret (a token, or a user's password), which would be written into argocd/ and shown in "
+        "every diff and log",
+        "write the URL without it (e.g. https://github.com/acme/ml-platform.git) and give Argo CD the credentials "
+        "in a repository Secret (argocd.argoproj.io/secret-type: repository)",
+    )
 
 
 def runtime_image_problem(runtime: str, image: str) -> Problem | None:

@@ -191,3 +191,29 @@ def test_an_ingress_class_in_standard_mode_is_warned_about_at_its_target_and_kna
     assert (warning.rule, warning.severity) == ("ingress-class", "warning")
     assert (warning.path, warning.line) == ("$.models.m.environments.dev.ingressClass", 4)
     assert "annotation kubernetes.io/ingress.class" in warning.message and "Kubernetes refuses" in warning.message
+
+
+@pytest.mark.parametrize(
+    ("url", "refused"),
+    [
+        ("https://github.com/acme/ml-platform.git", False),
+        ("git@github.com:acme/ml-platform.git", False),
+        ("ssh://git@github.com/acme/ml-platform.git", False),
+        ("https://x-access-token:SECRET@github.com/acme/ml-platform.git", True),
+        ("https://SECRET@github.com/acme/ml-platform.git", True),
+        ("HTTP://SECRET@git.internal/ml.git", True),
+        ("ssh://git:SECRET@git.internal/ml.git", True),
+    ],
+)
+def test_a_repo_url_with_credentials_is_refused_without_quoting_them(url: str, refused: bool) -> None:
+    """argocd.repoURL is written into argocd/ and shown in every diff: a token or password in it is refused, and
+    the message does not repeat it; a user name alone (git@, ssh://git@) is no secret."""
+    spec = (EXAMPLES / "valid" / "methods.yaml").read_text()
+    text = spec.replace("https://git.example.com/ml/platform.git", url)
+    if not refused:
+        assert parse_spec(text)[0].argocd is not None
+        return
+    with pytest.raises(SpecError) as caught:
+        parse_spec(text)
+    assert "models.yaml:6:" in str(caught.value) and "repoURL embeds a secret" in str(caught.value)
+    assert "SECRET" not in str(caught.value) and "SECRET" not in repr(caught.value.diagnostics)
