@@ -109,9 +109,30 @@ def load(text: str, file: str, *, lines_on_demand: bool = True) -> tuple[Any, Po
                 )
             ],
         )
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow, where libyaml says: a UTF-8 byte offset
+        before = text.encode("utf-8")[: exc.position].decode("utf-8", errors="replace")
+        line, column = before.count("\n") + 1, len(before) - before.rfind("\n")
+        return (
+            None,
+            Positions({}),
+            [
+                Diagnostic(
+                    file=file,
+                    line=line,
+                    column=column,
+                    message=f"invalid YAML: character {_codepoint(exc.character)} is not allowed ({exc.reason})",
+                    hint="remove it: YAML allows tabs, line breaks and printable characters only",
+                )
+            ],
+        )
     finally:
         loader.dispose()
     return data, Positions(by_path), duplicates
+
+
+def _codepoint(character: str | int) -> str:
+    """U+0001 for a character ReaderError reports (a str, or an int for bytes that are not UTF-8)."""
+    return f"U+{character if isinstance(character, int) else ord(character):04X}"
 
 
 def _walk(

@@ -204,3 +204,22 @@ def test_a_write_journal_planted_in_the_repository_steers_nothing_outside_it(
         assert "Traceback" not in result.err and "unexpected error" not in result.err
     assert (victim / "data.txt").read_text() == "precious\n"
     assert {p: c for p, c in _files(repo).items() if not p.startswith(".kserve-gitops/")} == before
+
+
+@pytest.mark.parametrize("where", ["models.yaml", "models.lock", "environments/dev/wine.yaml"])
+def test_a_control_character_is_located_invalid_yaml_not_an_unexpected_error(
+    where: str, tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    """YAML allows no control characters; libyaml reports one by byte offset, which is turned into a line."""
+    repo = _repo(tmp_path / "repo")
+    assert cli("render", "--repo", str(repo)).code == 0
+    with (repo / where).open("ab") as handle:
+        handle.write(b"# \x01\n")
+    lines = (repo / where).read_text().count("\n")
+    for command in ("validate", "render"):
+        result = cli(command, "--repo", str(repo))
+        said = result.out + result.err
+        assert "unexpected error" not in said and "Traceback" not in said, command
+        if command == "validate" or where != "environments/dev/wine.yaml":  # render writes the output back
+            assert result.code == 1, command
+            assert f"{lines}:3: invalid YAML: character U+0001 is not allowed" in said, command
