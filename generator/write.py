@@ -90,6 +90,14 @@ def plan(root: Path, desired: Mapping[str, bytes], pruned: Iterable[str] = (), e
         except NotADirectoryError:  # a file where one of its directories goes
             foreign.append(_file_above(root, path))
             continue
+        except PermissionError as exc:  # it cannot be compared, so it cannot be written either
+            raise EnvironmentProblem(
+                Diagnostic(
+                    file=_relative(exc.filename, root),
+                    message=f"cannot read: {exc.strerror}",
+                    hint="make it readable for this user (and its directories searchable); nothing was written",
+                )
+            ) from None
         if current == content:
             continue
         if (root / path).is_dir() or (current is not None and not is_generated(current) and path not in edited):
@@ -535,8 +543,8 @@ def _generated_files(root: Path, pruned: Iterable[str], read: Mapping[str, bytes
         for path in sorted(candidates):
             try:
                 content = read[path] if path in read else _read(os.path.join(top, path))
-            except (Refused, NotADirectoryError):
-                continue  # not ours (or gone since it was listed): never deleted
+            except (Refused, NotADirectoryError, PermissionError):
+                continue  # not ours, not readable, or gone since it was listed: never deleted
             if content is not None and is_generated(content):
                 found.append((path, content))
     return found

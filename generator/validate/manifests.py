@@ -750,12 +750,13 @@ def _sources(
             content = tree.read(path)
             texts[path] = content.decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
+            denied = isinstance(exc, PermissionError)
             problems.append(
                 Diagnostic(
                     file=path,
-                    message=f"cannot read: {exc}",
+                    message=f"cannot read: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}",
                     rule="manifest",
-                    hint="render it again with `kserve-gitops generate`",
+                    hint="make it readable for this user" if denied else "render it again with `kserve-gitops render`",
                 )
             )
             continue

@@ -7,12 +7,15 @@ import json
 import os
 import socket
 import stat
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.acceptance.conftest import Result
+from tests.support.unprivileged import unprivileged
 
 SPEC = """\
 apiVersion: kserve-gitops/v1
@@ -223,3 +226,31 @@ def test_a_control_character_is_located_invalid_yaml_not_an_unexpected_error(
         if command == "validate" or where != "environments/dev/wine.yaml":  # render writes the output back
             assert result.code == 1, command
             assert f"{lines}:3: invalid YAML: character U+0001 is not allowed" in said, command
+
+
+@pytest.mark.parametrize("unreadable", ["environments/dev/wine.yaml", "environments/dev"])
+def test_an_output_this_user_cannot_read_is_named_not_an_unexpected_error(unreadable: str, tmp_path: Path) -> None:
+    """A generated file (or its directory) this user may not read cannot be compared, so it is not written over:
+    the command names it and says how to fix it, and writes nothing."""
+    repo = _repo(tmp_path / "repo")
+    environ = {**os.environ, "KSERVE_GITOPS_CACHE_DIR": "off"}
+    command = [sys.executable, "-m", "generator"]
+    subprocess.run([*command, "render", "--repo", str(repo)], env=environ, capture_output=True, check=True)
+    before = _files(repo)
+    (repo / unreadable).chmod(0)
+    try:
+        for name, code in (("render", 2), ("validate", 1)):
+            result = subprocess.run(
+                [*unprivileged(), *command, name, "--repo", str(repo)],
+                env=environ,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            said = result.stdout + result.stderr
+            assert result.returncode == code, said
+            assert "cannot read: Permission denied" in said and "make it readable for this user" in said, said
+            assert "unexpected error" not in said and "Traceback" not in said
+    finally:
+        (repo / unreadable).chmod(0o755 if unreadable == "environments/dev" else 0o644)
+    assert _files(repo) == before
