@@ -182,7 +182,7 @@ def unpin(repo: Path, model: str, env: str, *, registry: RegistryFactory, crds: 
 
 def _edit(repo: Path, change: Callable[[str], str], registry: RegistryFactory, crds: Path) -> Outcome:
     try:
-        text = yamlio.read_text(repo / SPEC_FILE)
+        text = yamlio.read_text(repo / SPEC_FILE, follow=False)
     except OSError as exc:
         raise UserError.simple(f"cannot read: {exc.strerror or exc}", file=SPEC_FILE) from None
     except UnicodeDecodeError as exc:
@@ -522,10 +522,11 @@ def _lock_at(repo: Path, revision: str) -> Lock:
 
 def _read_text(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
+        return yamlio.read_text(path, follow=False)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         raise LockError.simple(
-            f"cannot read: {exc.strerror or exc}", file=path.name, hint="run `kserve-gitops lock` first"
+            f"cannot read: {reason}", file=path.name, hint="run `kserve-gitops lock` first"
         ) from None
 
 

@@ -518,12 +518,18 @@ def _symlink_error(root: Path, links: list[str]) -> UserError:
             rule="symlink",
             message=f"is a symbolic link (to {os.readlink(root / link)}); kserve-gitops never writes or "
             "deletes through symbolic links, so nothing was changed",
-            hint="replace the link with a real directory or file inside the repository "
-            f"(for example `rm {link} && mkdir {link}`), or run with --repo on the repository the "
-            "link points into",
+            hint=f"replace the link with {_in_place_of(root, link)}, or run with --repo on the repository the link "
+            "points into",
         )
         for link in links
     )
+
+
+def _in_place_of(root: Path, link: str) -> str:
+    """What to put where a link is, by what it points to."""
+    if (root / link).is_dir():
+        return f"a real directory inside the repository (`rm {link} && mkdir {link}`)"
+    return f"a regular file inside the repository (or remove it, `rm {link}`: a run writes what it generates anew)"
 
 
 def _generated_files(root: Path, pruned: Iterable[str], read: Mapping[str, bytes | None]) -> list[tuple[str, bytes]]:

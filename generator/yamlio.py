@@ -203,12 +203,13 @@ def _plain(loader: Loader, node: yaml.Node, depth: int, unique_keys: bool) -> An
     raise NotPlain
 
 
-def read_text(path: Path) -> str:
+def read_text(path: Path, *, follow: bool = True) -> str:
     """The text of a YAML file the user or the repository provides, refused when it is not a regular file
     or exceeds MAX_YAML_BYTES; raises OSError (FileNotFoundError, `util.files.Refused`) or UnicodeDecodeError.
-    Bytes decoded as they are: a CRLF file keeps its line ends."""
+    Bytes decoded as they are: a CRLF file keeps its line ends. `follow`: as `util.files.read_regular` (false for
+    the repository's own files)."""
     try:
-        data = read_regular(path, MAX_YAML_BYTES)
+        data = read_regular(path, MAX_YAML_BYTES, follow=follow)
     except IsADirectoryError:
         raise NotRegularFile("not a regular file") from None
     except TooLarge:

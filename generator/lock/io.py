@@ -224,7 +224,7 @@ def _load_load_check(raw: dict[str, str]) -> LoadCheck:
 def read(path: Path) -> Lock:
     """The lock file at `path`; a missing file is an empty lock (nothing resolved yet)."""
     try:
-        text = yamlio.read_text(path)
+        text = yamlio.read_text(path, follow=False)
     except FileNotFoundError:
         return Lock()
     except (OSError, UnicodeDecodeError) as exc:

@@ -140,7 +140,7 @@ def load_spec(path: Path, display: str | None = None) -> tuple[Spec, list[Diagno
     """Load and check models.yaml; returns the spec and its warnings, or raises SpecError."""
     file = display or path.name
     try:
-        text = yamlio.read_text(path)
+        text = yamlio.read_text(path, follow=False)
     except FileNotFoundError:
         raise SpecError.simple(
             "file not found",

@@ -27,15 +27,24 @@ class TooLarge(Refused):
     """A regular file larger than the reader's limit."""
 
 
-def read_regular(path: str | Path, limit: int | None = None) -> bytes:
-    """The bytes of the regular file at `path`, links followed. Raises FileNotFoundError or NotADirectoryError
-    when nothing is there, IsADirectoryError for a directory, NotRegularFile for anything else, and TooLarge past
-    `limit` bytes."""
+class SymbolicLink(Refused):
+    """A link where a file of the repository is read without following links: it could point anywhere on the
+    machine (a pull request can commit `models.lock -> /etc/shadow`), and what is read may be quoted back."""
+
+
+def read_regular(path: str | Path, limit: int | None = None, *, follow: bool = True) -> bytes:
+    """The bytes of the regular file at `path`, a link at its end followed unless `follow` is false (then
+    SymbolicLink). Raises FileNotFoundError or NotADirectoryError when nothing is there, IsADirectoryError for a
+    directory, NotRegularFile for anything else, and TooLarge past `limit` bytes."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW))
     except OSError as exc:
         if exc.errno in (errno.ENXIO, errno.ENODEV):  # open(2) refuses a socket, and a device with no driver
             raise NotRegularFile("not a regular file (a FIFO, device or socket)") from None
+        if exc.errno == errno.ELOOP and not follow:
+            raise SymbolicLink(
+                "a symbolic link: kserve-gitops reads the repository's own files only as regular files in it"
+            ) from None
         raise
     try:
         info = os.fstat(fd)

@@ -251,7 +251,7 @@ class _Tree:
         if self._files is None:
             assert self._root is not None
             if path not in self._read:
-                self._read[path] = yamlio.read_text(self._root / path).encode("utf-8")
+                self._read[path] = yamlio.read_text(self._root / path, follow=False).encode("utf-8")
             return self._read[path]
         if path not in self._files:
             raise FileNotFoundError(path)

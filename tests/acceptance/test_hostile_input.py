@@ -74,7 +74,8 @@ def test_a_lock_symlinked_to_another_file_is_named_and_its_content_never_shown(
     for command in ("validate", "render"):
         result = cli(command, "--repo", str(repo))
         assert result.code == 1
-        assert "models.lock" in result.out + result.err and "not a models.lock" in result.out + result.err
+        said = result.out + result.err
+        assert "models.lock" in said and "cannot read: a symbolic link" in said
         assert "s3cr3t-gecos" not in result.out + result.err and "/bin/bash" not in result.out + result.err
     assert _files(repo) == before
 
@@ -85,7 +86,7 @@ def test_a_spec_that_is_a_device_is_refused_unread(tmp_path: Path, cli: Callable
     (repo / "models.yaml").symlink_to("/dev/zero")
     result = cli("render", "--repo", str(repo))
     assert result.code == 1
-    assert "models.yaml: cannot read: not a regular file" in result.err
+    assert "models.yaml: cannot read: a symbolic link" in result.err  # what it points to is not even opened
 
 
 def test_an_alias_bomb_is_refused_at_its_line_and_nothing_is_written(
@@ -254,3 +255,27 @@ def test_an_output_this_user_cannot_read_is_named_not_an_unexpected_error(unread
     finally:
         (repo / unreadable).chmod(0o755 if unreadable == "environments/dev" else 0o644)
     assert _files(repo) == before
+
+
+SHADOW = "root:$6$abcdefgh$Zq1FAKEHASH:19000:0:99999:7:::\n"
+
+
+@pytest.mark.parametrize("link", ["models.yaml", "models.lock", "environments/dev/extra.yaml"])
+def test_a_file_of_the_repository_linked_to_one_outside_is_not_read(
+    link: str, tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    """A pull request can commit `models.lock -> /etc/shadow`; CI's `validate` would quote what it read in its
+    findings, into a public log. The repository's own files are read only as regular files in it."""
+    repo, secret = _repo(tmp_path / "repo"), tmp_path / "shadow"
+    secret.write_text(SHADOW)
+    assert cli("render", "--repo", str(repo)).code == 0
+    (repo / link).unlink(missing_ok=True)
+    (repo / link).symlink_to(secret)
+    for command in ("validate", "render", "status"):
+        result = cli(command, "--repo", str(repo))
+        said = result.out + result.err
+        assert "FAKEHASH" not in said and "abcdefgh" not in said, command
+        assert "unexpected error" not in said, command
+        if command != "status":  # status names what it could not read, and goes on
+            assert result.code != 0, command
+            assert f"{link}" in said and "symbolic link" in said, command

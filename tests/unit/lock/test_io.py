@@ -127,12 +127,20 @@ PASSWD = "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sb
 
 
 def test_a_file_that_is_not_a_lock_is_named_and_never_quoted(tmp_path: Path) -> None:
-    target = tmp_path / "passwd"
-    target.write_text(PASSWD)
-    (tmp_path / "models.lock").symlink_to(target)
+    (tmp_path / "models.lock").write_text(PASSWD)
     with pytest.raises(LockError) as caught:
         read(tmp_path / "models.lock")
     assert "not a models.lock" in str(caught.value)
+    assert "root:" not in str(caught.value) and "nologin" not in str(caught.value)
+
+
+def test_a_lock_that_is_a_link_is_refused_unread(tmp_path: Path) -> None:
+    """It could point anywhere on the machine, and a finding may quote what was read."""
+    target = tmp_path / "passwd"
+    target.write_text(PASSWD)
+    (tmp_path / "models.lock").symlink_to(target)
+    with pytest.raises(LockError, match=r"models\.lock: cannot read: a symbolic link") as caught:
+        read(tmp_path / "models.lock")
     assert "root:" not in str(caught.value) and "nologin" not in str(caught.value)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.util.files import NotRegularFile, TooLarge, read_regular
+from generator.util.files import NotRegularFile, SymbolicLink, TooLarge, read_regular
 
 
 def test_a_regular_file_is_read_whole_through_a_link(tmp_path: Path) -> None:
@@ -61,3 +61,11 @@ def test_a_socket_which_cannot_be_opened_is_refused_like_a_fifo(
         listening.bind("socket")
         with pytest.raises(NotRegularFile):
             read_regular(tmp_path / "socket")
+
+
+def test_a_link_at_the_end_is_refused_when_links_are_not_followed(tmp_path: Path) -> None:
+    (tmp_path / "file").write_bytes(b"kind: A\n")
+    (tmp_path / "link").symlink_to("file")
+    with pytest.raises(SymbolicLink):
+        read_regular(tmp_path / "link", follow=False)
+    assert read_regular(tmp_path / "file", follow=False) == b"kind: A\n"
