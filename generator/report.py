@@ -43,12 +43,17 @@ def github(diagnostics: Sequence[Diagnostic]) -> str:
     def escape(value: str) -> str:
         return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
+    def escape_property(value: str) -> str:
+        """A property also ends at ',' and the properties at ':': a file named `x,line=9::y` would otherwise
+        write its own annotation (actions/toolkit, packages/core/src/command.ts, `escapeProperty`)."""
+        return escape(value).replace(":", "%3A").replace(",", "%2C")
+
     lines = []
     for d in ordered(diagnostics):
-        props = [f"file={d.file}"] if d.file else []
+        props = [f"file={escape_property(d.file)}"] if d.file else []
         props += [f"line={d.line}"] if d.line else []
         props += [f"col={d.column}"] if d.column else []
-        props += [f"title={d.rule}"] if d.rule else []
+        props += [f"title={escape_property(d.rule)}"] if d.rule else []
         message = excerpt(d.message, MESSAGE_LIMIT)
         body = f"{d.path}: {message}" if d.path else message
         body += f"\nfix: {excerpt(d.hint, MESSAGE_LIMIT)}" if d.hint else ""
