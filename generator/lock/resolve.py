@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 
 from generator import diagnostics
 from generator.diagnostics import Diagnostic, json_path
+from generator.excerpt import quoted
 from generator.lock import compat
 from generator.lock.model import Lock, LockEntry
 from generator.registry.base import ModelVersion, NotFound, Query, Resolution
@@ -277,7 +278,7 @@ def _located(target: Target, version: ModelVersion, spec: Spec) -> LockEntry | D
             target,
             spec,
             f"{version.registered_model} version {version.version}: the registry gives "
-            f"'{where}', which {problem} (allowed prefixes: {', '.join(spec.storage_prefixes) or 'none'})",
+            f"{quoted(where)}, which {problem} (allowed prefixes: {', '.join(spec.storage_prefixes) or 'none'})",
             "set registry.artifactsDestination to the tracking server's --artifacts-destination, or add the "
             "bucket to registry.allowedStoragePrefixes in models.yaml",
         )

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar
 
 from generator.diagnostics import Diagnostic, json_path
+from generator.excerpt import quoted
 from generator.lock.io import dump_info
 from generator.lock.model import Lock, LockEntry
 from generator.registry.base import ModelInfo, ModelVersion, NotFound, Query, Resolution
@@ -55,7 +56,7 @@ def locations(spec: Spec, lock: Lock) -> list[Diagnostic]:
             lock,
             entry,
             "artifactUri",
-            f"artifactUri '{entry.artifact_uri}' {problem} (allowed prefixes: {allowed})",
+            f"artifactUri {quoted(entry.artifact_uri)} {problem} (allowed prefixes: {allowed})",
             _fix(
                 entry,
                 target,

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from generator.excerpt import quoted
+
 # This product's policy: schemes KServe's storage initializer downloads in every known release (the fact,
 # `storage_uri_prefixes` in generator/platform/releases.py; a test holds this list to it) and an MLflow
 # artifact store can hold a model in. Not file:// (a path on the registry's disk, or the node's),
@@ -41,7 +43,7 @@ def storage_uri(download_uri: str, artifacts_destination: str) -> str | Unfetcha
     if scheme == PROXY_SCHEME:
         if not artifacts_destination:
             return Unfetchable(
-                f"the registry returned '{download_uri}', a proxied artifact location KServe cannot fetch",
+                f"the registry returned {quoted(download_uri)}, a proxied artifact location KServe cannot fetch",
                 "set registry.artifactsDestination in models.yaml to the tracking server's "
                 "--artifacts-destination (e.g. s3://bucket/mlartifacts)",
             )
@@ -50,7 +52,7 @@ def storage_uri(download_uri: str, artifacts_destination: str) -> str | Unfetcha
     if scheme in STORAGE_SCHEMES:
         return download_uri
     return Unfetchable(
-        f"artifact location '{download_uri}' uses '{scheme or 'a local path'}', which KServe cannot fetch",
+        f"artifact location {quoted(download_uri)} uses '{scheme or 'a local path'}', which KServe cannot fetch",
         "store MLflow artifacts in an object store (s3://, gs://) or behind a proxying server "
         "with registry.artifactsDestination set",
     )

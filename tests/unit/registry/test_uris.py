@@ -54,3 +54,13 @@ def test_registry_answers_outside_the_object_store_schemes_are_unfetchable() -> 
     assert isinstance(storage_uri("file:///mlruns/1/artifacts", ""), Unfetchable)
     assert isinstance(storage_uri("http://minio:9000/bucket/1", ""), Unfetchable)
     assert storage_uri("mlflow-artifacts:/1/models/m-1/artifacts", "s3://b/ml") == "s3://b/ml/1/models/m-1/artifacts"
+
+
+def test_a_location_the_registry_gives_is_quoted_with_its_control_characters_escaped() -> None:
+    """What the registry returns reaches the terminal in a message: an escape sequence in it (which could clear the
+    screen or forge text) is shown as `\\x1b`, and a NUL as `\\x00`, never sent raw."""
+    hostile = "file:///mlartifacts/1/\x1b[2J\x1b[31mHACKED\x00/artifacts"
+    refused = storage_uri(hostile, "s3://b/mlartifacts")
+    assert isinstance(refused, Unfetchable)
+    assert "\x1b" not in refused.message and "\x00" not in refused.message
+    assert "\\x1b[2J\\x1b[31mHACKED\\x00" in refused.message
