@@ -59,6 +59,11 @@ def _open(root: Path) -> Repo:
 
 
 def _resolve(repo: Repo, ref: str | None) -> tuple[Commit, str]:
+    if ref is not None and ref.startswith("-"):  # `--base --output=x`: the option was taken for the ref
+        raise EnvironmentProblem.simple(
+            f"--base {ref}: an option where a commit, branch or tag goes",
+            hint="give --base its ref first, e.g. `kserve-gitops diff --base origin/main --output=FILE`",
+        )
     if ref is not None:
         return _commit(
             repo,

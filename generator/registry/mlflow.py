@@ -112,7 +112,7 @@ class MlflowRegistry:
         if not uri:
             raise RegistryUnavailable.simple(
                 "no MLflow tracking URI is configured",
-                hint="set MLFLOW_TRACKING_URI, or tracking_uri in models.yaml",
+                hint="set MLFLOW_TRACKING_URI, or registry.trackingUri in models.yaml",
             )
         self.tracking_uri = uri
         self._client = MlflowClient(tracking_uri=uri)

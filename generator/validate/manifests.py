@@ -35,6 +35,7 @@ from generator.lock import LOCK_FILE
 from generator.platform.releases import KServeRelease
 from generator.spec.model import Platform
 from generator.spec.yaml_lines import load as load_yaml
+from generator.util.files import Refused
 from generator.validate.crds import CrdSchemas, load_crd_schemas
 from generator.validate.kserve_rules import PINNED_BY_DEFAULT, check_inference_service
 from generator.validate.kustomize import (
@@ -202,13 +203,13 @@ def _check_tree(
     for build, dirs in aggregates.items():
         found += _duplicates(build, {d: built.get(d, []) for d in dirs})
     for source in sources.values():  # beside a kustomization that failed, that failure is the news
-        if (posixpath.dirname(source.file) or ".") not in failed:
+        if (directory := posixpath.dirname(source.file) or ".") not in failed:
             found.append(
                 Diagnostic(
                     file=source.file,
                     message="not included by any kustomization.yaml",
                     rule="kustomize",
-                    hint="list it under `resources:` of its directory's kustomization.yaml",
+                    hint=_unlisted_hint(tree, directory),
                 )
             )
         if (obj := source.object()) is not None:
@@ -546,6 +547,31 @@ class _Builder:
         self._whole[build] = self._pool.submit(one)
 
 
+def _unreadable_hint(exc: Exception, path: str) -> str:
+    """How to fix a file the checks cannot read: `render` writes a generated file anew, but never over one it
+    refuses to read (a link, a FIFO, a huge file), nor one it cannot read."""
+    if isinstance(exc, PermissionError):
+        return "make it readable for this user"
+    if isinstance(exc, Refused):
+        return f"remove it (`rm {path}`), then run `kserve-gitops render`"
+    return "render it again with `kserve-gitops render`"
+
+
+def _unlisted_hint(tree: _Tree, directory: str) -> str:
+    """How to fix a file no kustomization lists: list it, unless kserve-gitops writes that kustomization (its next
+    run would undo the edit)."""
+    try:
+        generated = yamlio.is_generated(tree.read(_join(directory, "kustomization.yaml")))
+    except (OSError, UnicodeDecodeError):
+        generated = False
+    if generated:
+        return (
+            f"move it out of {directory}/: kserve-gitops writes that directory's kustomization.yaml, which lists only "
+            "what it renders"
+        )
+    return "list it under `resources:` of its directory's kustomization.yaml"
+
+
 _NOT_REGULAR = (
     "is not a regular file (a FIFO, device or socket): kustomize would wait on it for ever or fail to read it"
 )
@@ -750,13 +776,12 @@ def _sources(
             content = tree.read(path)
             texts[path] = content.decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            denied = isinstance(exc, PermissionError)
             problems.append(
                 Diagnostic(
                     file=path,
                     message=f"cannot read: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}",
                     rule="manifest",
-                    hint="make it readable for this user" if denied else "render it again with `kserve-gitops render`",
+                    hint=_unreadable_hint(exc, path),
                 )
             )
             continue

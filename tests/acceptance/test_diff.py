@@ -167,6 +167,15 @@ def test_a_base_that_does_not_exist_is_one_clear_error(example: Path, cli: Calla
     assert snapshot(example) == before
 
 
+def test_an_option_taken_for_the_base_is_named_as_one(example: Path, cli: Callable[..., Result]) -> None:
+    """`--base --output=x` gives --base the option as its value: no fetch of `--output=x` is suggested."""
+    result = run(cli, example, "--base", "--output=diff.md")
+
+    assert (result.code, result.out) == (2, "")
+    assert result.err.startswith("error: --base --output=diff.md: an option where a commit, branch or tag goes\n")
+    assert "git fetch" not in result.err
+
+
 def test_outside_a_git_repository_is_one_clear_error(tmp_path: Path, cli: Callable[..., Result]) -> None:
     root = copy_example(tmp_path / "plain")
 

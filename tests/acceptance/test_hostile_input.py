@@ -185,6 +185,7 @@ def test_a_huge_file_in_place_of_an_output_is_never_read_whole(tmp_path: Path, c
         assert "environments/dev/wine.yaml" in result.out + result.err, command
     validated = cli("validate", "--repo", str(repo)).out
     assert "environments/dev/wine.yaml is larger than 16 MiB: kustomize would read it whole" in validated
+    assert "remove it (`rm environments/dev/wine.yaml`), then run `kserve-gitops render`" in validated
     assert huge.stat().st_size == 20 * 2**30
 
 

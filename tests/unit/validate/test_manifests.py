@@ -286,3 +286,22 @@ def test_a_kustomization_that_is_not_plain_yaml_counts_its_own_files_not_its_sub
     assert _blocked(tmp_path, crds, paths) == [
         "notes.bin is larger than 16 MiB: kustomize would read it whole, so this kustomization was not built"
     ]
+
+
+@pytest.mark.parametrize("generated", [True, False])
+def test_a_file_no_kustomization_lists_is_moved_out_of_a_directory_kserve_gitops_writes(
+    generated: bool, tmp_path: Path, crds: CrdSchemas
+) -> None:
+    """Listing it in a kustomization.yaml kserve-gitops writes would be undone by its next run (and be drift)."""
+    paths = _tree(tmp_path, {"fraud.yaml": MLFLOW_ISVC})
+    if generated:
+        kustomization = tmp_path / "kustomization.yaml"
+        kustomization.write_text(HEADER + kustomization.read_text())
+    (tmp_path / "notes.yaml").write_text(yaml.safe_dump(STORAGE_CONTAINER))
+    (found,) = check_tree(tmp_path, [*paths, "notes.yaml"], crds, PLATFORM)
+    assert (found.file, found.message) == ("notes.yaml", "not included by any kustomization.yaml")
+    assert found.hint == (
+        "move it out of ./: kserve-gitops writes that directory's kustomization.yaml, which lists only what it renders"
+        if generated
+        else "list it under `resources:` of its directory's kustomization.yaml"
+    )
