@@ -232,6 +232,12 @@ def _describe(error: ValidationError, path: list[str | int]) -> tuple[str, str]:
         return f"invalid name {quoted(name)}: {reason}", description
     if error.validator == "const":
         return schema_check.message(error), f"use {error.validator_value!r}"
+    if error.validator == "pattern" and path == ["registry", "trackingUri"]:  # its pattern, quoted, reads as redacted
+        return (
+            "trackingUri must be an http:// or https:// URL with no user, password or token in it",
+            "give MLflow's credentials in MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or "
+            "MLFLOW_TRACKING_TOKEN, where the command runs; never in models.yaml",
+        )
     if "gates" in path:
         return _describe_gate(error, path, description)
     return schema_check.message(error), _first_sentence(description)
