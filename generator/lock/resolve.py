@@ -197,8 +197,10 @@ def stale_entries(spec: Spec, lock: Lock) -> list[Diagnostic]:
                     _at(
                         target,
                         spec,
-                        "registry.artifactsDestination changed since the lock was written",
-                        "run `kserve-gitops lock` to update artifact locations (no registry call)",
+                        f"models.lock has {quoted(entry.artifact_uri)} for {target.model}/{target.env}, but its "
+                        f"source with registry.artifactsDestination gives {quoted(relocated.artifact_uri)}: the "
+                        "destination changed since the lock was written, or the lock was edited by hand",
+                        "run `kserve-gitops lock` to write the artifact location again (no registry call)",
                     )
                 )
     return problems

@@ -149,6 +149,20 @@ def test_changed_artifacts_destination_relocates_kept_entries_without_registry()
     assert new.entries[("wine", "dev")].artifact_uri == "s3://other/root/1/models/m-3/artifacts"
 
 
+def test_an_artifact_location_that_is_not_where_the_source_leads_names_both_and_both_causes() -> None:
+    """A hand-edited artifactUri looks, to render, like a changed destination: the message says what the lock has,
+    what it should have, and that either may be why, so nobody hunts for a destination change that never was."""
+    lock = _full_lock()
+    lock.entries[("wine", "dev")] = replace(lock.entries[("wine", "dev")], artifact_uri="s3://bucket/mlartifacts/x")
+    (problem,) = stale_entries(_spec(), lock)
+    assert problem.message == (
+        "models.lock has 's3://bucket/mlartifacts/x' for wine/dev, but its source with registry.artifactsDestination "
+        "gives 's3://bucket/mlartifacts/1/models/m-3/artifacts': the destination changed since the lock was written, "
+        "or the lock was edited by hand"
+    )
+    assert "kserve-gitops lock" in problem.hint
+
+
 def test_stale_entries_name_the_target_and_the_command() -> None:
     lock = _full_lock()
     del lock.entries[("churn", "prod")]
