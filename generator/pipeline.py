@@ -186,7 +186,7 @@ def _edit(repo: Path, change: Callable[[str], str], registry: RegistryFactory, c
     except OSError as exc:
         raise UserError.simple(f"cannot read: {exc.strerror or exc}", file=SPEC_FILE) from None
     except UnicodeDecodeError as exc:
-        raise UserError.simple(f"not UTF-8: {exc.reason} at byte {exc.start}", file=SPEC_FILE) from None
+        raise UserError.simple(str(exc), file=SPEC_FILE) from None
     edited = change(text)
     spec, warnings = parse_spec(edited, SPEC_FILE)
     new = _relock(spec, _read_lock(repo), Update(), registry)

@@ -203,6 +203,16 @@ def _plain(loader: Loader, node: yaml.Node, depth: int, unique_keys: bool) -> An
     raise NotPlain
 
 
+class NotUtf8(UnicodeDecodeError):
+    """Bytes that are not UTF-8, said by line and column, where an editor shows them, not by byte offset."""
+
+    def __str__(self) -> str:
+        data = bytes(self.object)
+        line = data.count(b"\n", 0, self.start) + 1
+        column = self.start - data.rfind(b"\n", 0, self.start)  # in bytes: the line before it may not decode
+        return f"not UTF-8 at line {line}, column {column} (byte 0x{data[self.start]:02x}); save the file as UTF-8"
+
+
 def read_text(path: Path, *, follow: bool = True) -> str:
     """The text of a YAML file the user or the repository provides, refused when it is not a regular file
     or exceeds MAX_YAML_BYTES; raises OSError (FileNotFoundError, `util.files.Refused`) or UnicodeDecodeError.
@@ -216,7 +226,10 @@ def read_text(path: Path, *, follow: bool = True) -> str:
         raise TooLarge(
             f"larger than {MAX_YAML_BYTES // 2**20} MiB, the limit for a YAML file; check that it is the file you meant"
         ) from None
-    return data.decode("utf-8")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NotUtf8(exc.encoding, exc.object, exc.start, exc.end, exc.reason) from None
 
 
 def _checked(root: yaml.Node | None) -> yaml.Node | None:

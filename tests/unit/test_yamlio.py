@@ -189,3 +189,12 @@ class _ReferenceDumper(yaml.CSafeDumper):
 _ReferenceDumper.add_representer(
     str, lambda d, s: d.represent_scalar("tag:yaml.org,2002:str", s, style="|" if "\n" in s else None)
 )
+
+
+def test_a_file_that_is_not_utf8_is_located_by_line_and_column(tmp_path: Path) -> None:
+    """Where an editor shows it: the line, and the byte's column in it (the é before it is two bytes of UTF-8)."""
+    latin = tmp_path / "models.yaml"
+    latin.write_bytes("apiVersion: kserve-gitops/v1\n# a café ".encode() + b"\xe9 written as Latin-1\n")
+    with pytest.raises(UnicodeDecodeError) as caught:
+        yamlio.read_text(latin)
+    assert str(caught.value) == "not UTF-8 at line 2, column 11 (byte 0xe9); save the file as UTF-8"
