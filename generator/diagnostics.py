@@ -16,6 +16,13 @@ from generator.excerpt import MESSAGE_LIMIT, excerpt
 
 Severity = Literal["error", "warning"]
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(name: str) -> str:
+    """A file name as text shows it: a control character (a line break, an escape) as its escape, so a name
+    cannot start lines of its own or drive the terminal."""
+    return _CONTROL.sub(lambda match: repr(match.group())[1:-1], name)
 
 
 @dataclass(frozen=True, order=True)
@@ -32,7 +39,7 @@ class Diagnostic:
     rule: str = ""
 
     def location(self, *, with_file: bool = True) -> str:
-        parts = [self.file] if self.file and with_file else []
+        parts = [printable(self.file)] if self.file and with_file else []
         if self.line:
             parts.append(str(self.line))
             if self.column:

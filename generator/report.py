@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from itertools import groupby
 from typing import Any, Literal
 
-from generator.diagnostics import Diagnostic, errors, ordered, warnings
+from generator.diagnostics import Diagnostic, errors, ordered, printable, warnings
 from generator.excerpt import MESSAGE_LIMIT, excerpt
 
 Format = Literal["text", "json", "github"]
@@ -16,7 +16,7 @@ Format = Literal["text", "json", "github"]
 def text(diagnostics: Sequence[Diagnostic]) -> str:
     lines: list[str] = []
     for file, group in groupby(ordered(diagnostics), key=lambda d: d.file):
-        lines.append(file or "(general)")
+        lines.append(printable(file) or "(general)")
         for d in group:
             lines.extend(f"  {line}" for line in d.describe(with_file=False).splitlines())
     return "\n".join(lines) + ("\n" if lines else "")

@@ -1,9 +1,9 @@
-"""The `-o github` format: one workflow command per finding, which no finding's text can break out of."""
+"""How findings are shown: `-o github` workflow commands and text, which no finding's text can break out of."""
 
 from __future__ import annotations
 
 from generator.diagnostics import Diagnostic
-from generator.report import github
+from generator.report import github, text
 
 
 def test_a_finding_is_one_annotation_on_its_file_and_line() -> None:
@@ -19,3 +19,11 @@ def test_a_file_name_cannot_add_properties_or_annotations_of_its_own() -> None:
     assert line == (
         "::error file=environments/prod/x%2Cline=9%3A%3AINJECT%0A%3A%3Awarning%3A%3AY.yaml,line=2::invalid YAML"
     )
+
+
+def test_a_file_name_cannot_start_lines_of_its_own_in_text() -> None:
+    """A name with a line break (or an escape sequence) is shown with it escaped: it cannot forge a finding."""
+    hostile = "environments/dev/x\nmodels.yaml\n  1:1: everything is fine\x1b[2J"
+    shown = text([Diagnostic(file=hostile, line=2, message="invalid YAML")])
+    assert shown == "environments/dev/x\\nmodels.yaml\\n  1:1: everything is fine\\x1b[2J\n  2: invalid YAML\n"
+    assert str(Diagnostic(file=hostile, message="bad")).startswith("environments/dev/x\\nmodels.yaml\\n")
