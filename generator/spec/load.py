@@ -225,7 +225,7 @@ def _describe(error: ValidationError, path: list[str | int]) -> tuple[str, str]:
         reason = (
             f"{len(name)} characters, at most {error.validator_value}"
             if error.validator == "maxLength"
-            else "not a DNS-1035 label"
+            else "not a DNS-1035 label" + _foreign_character(name)
             if "DNS-1035" in description
             else "not a valid key"
         )
@@ -240,7 +240,27 @@ def _describe(error: ValidationError, path: list[str | int]) -> tuple[str, str]:
         )
     if "gates" in path:
         return _describe_gate(error, path, description)
+    if error.validator == "type" and not description:
+        return schema_check.message(error), _TYPE_HINTS.get(str(error.validator_value), "")
     return schema_check.message(error), _first_sentence(description)
+
+
+_TYPE_HINTS = {
+    "integer": 'write a whole number without quotes (2, not "2")',
+    "number": 'write a number without quotes (0.5, not "0.5")',
+    "boolean": "write true or false without quotes",
+    "string": 'write it as text; quote it if it looks like a number or a boolean ("1.0", "true")',
+    "object": "write a mapping: `key: value` lines indented under it, or {key: value}",
+    "array": "write a list: `- item` lines indented under it, or [a, b]",
+}
+
+
+def _foreign_character(name: str) -> str:
+    """The first character a DNS-1035 label cannot hold, named: a Cyrillic i (U+0456) looks like a Latin one."""
+    foreign = next((c for c in name if not ("a" <= c <= "z" or "0" <= c <= "9" or c == "-")), None)
+    if foreign is None:
+        return ""
+    return f" ({quoted(foreign)}, U+{ord(foreign):04X}, is not a lower-case ASCII letter, digit or '-')"
 
 
 def _describe_gate(error: ValidationError, path: list[str | int], description: str) -> tuple[str, str]:

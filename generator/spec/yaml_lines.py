@@ -20,6 +20,7 @@ from generator.diagnostics import Diagnostic, json_path
 
 PathKey = tuple[str | int, ...]
 _SYNTAX_HINT = "fix the YAML syntax at this position (indentation, quotes, ':' after keys)"
+_TAG_HINT = "remove the tag: only plain YAML is read (mappings, lists, strings, numbers, booleans, null)"
 
 
 class Positions:
@@ -105,7 +106,7 @@ def load(text: str, file: str, *, lines_on_demand: bool = True) -> tuple[Any, Po
                     line=line,
                     column=col,
                     message=f"invalid YAML: {problem}",
-                    hint=exc.note or _SYNTAX_HINT,
+                    hint=exc.note or (_TAG_HINT if "could not determine a constructor" in problem else _SYNTAX_HINT),
                 )
             ],
         )
