@@ -95,40 +95,27 @@ def load(text: str, file: str, *, lines_on_demand: bool = True) -> tuple[Any, Po
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
         problem = " ".join(p for p in (exc.context, exc.problem) if p)
-        return (
-            None,
-            Positions({}),
-            [
-                Diagnostic(
-                    file=file,
-                    line=line,
-                    column=col,
-                    message=f"invalid YAML: {problem}",
-                    hint=exc.note or (_TAG_HINT if "could not determine a constructor" in problem else _SYNTAX_HINT),
-                )
-            ],
-        )
+        hint = exc.note or (_TAG_HINT if "could not determine a constructor" in problem else _SYNTAX_HINT)
+        return _invalid(file, (mark.line + 1, mark.column + 1) if mark else (0, 0), problem, hint)
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow, where libyaml says: a UTF-8 byte offset
         before = text.encode("utf-8")[: exc.position].decode("utf-8", errors="replace")
-        line, column = before.count("\n") + 1, len(before) - before.rfind("\n")
-        return (
-            None,
-            Positions({}),
-            [
-                Diagnostic(
-                    file=file,
-                    line=line,
-                    column=column,
-                    message=f"invalid YAML: character {_codepoint(exc.character)} is not allowed ({exc.reason})",
-                    hint="remove it: YAML allows tabs, line breaks and printable characters only",
-                )
-            ],
-        )
+        problem = f"character {_codepoint(exc.character)} is not allowed ({exc.reason})"
+        hint = "remove it: YAML allows tabs, line breaks and printable characters only"
+        return _invalid(file, (before.count("\n") + 1, len(before) - before.rfind("\n")), problem, hint)
     finally:
         loader.dispose()
     return data, Positions(by_path), duplicates
+
+
+def _invalid(file: str, where: tuple[int, int], problem: str, hint: str) -> tuple[None, Positions, list[Diagnostic]]:
+    """`load`'s answer for a document that is not valid YAML: no data, one located diagnostic."""
+    line, column = where
+    return (
+        None,
+        Positions({}),
+        [Diagnostic(file=file, line=line, column=column, message=f"invalid YAML: {problem}", hint=hint)],
+    )
 
 
 def _codepoint(character: str | int) -> str:
