@@ -20,6 +20,10 @@ MASK = "***"
 # password containing '@' is hidden whole. The authority ends at '/', '?', '#',
 # whitespace or a quote, which also bounds each attempt's scan.
 _USERINFO = re.compile(r"://[^/?#\s'\"<>]*@")
+# A password left unencoded may hold '/', '?' or '#', where the authority above ends: in a run of text that holds
+# a URL, everything between '://' and the run's last '@' is hidden when a ':' says a password is in it (a URL with
+# a port and an '@' in its path is hidden too; too much hidden is safe). The runs split the text once: linear.
+_RUN = re.compile(r"[^\s'\"<>]+")
 # Secrets carried in query strings: presigned S3/GCS/Azure URLs, OAuth tokens, API keys.
 _QUERY = re.compile(
     r"(?P<name>[?&;](?:access_token|refresh_token|id_token|token|client_secret|secret|password|passwd|api_?key|key"
@@ -46,7 +50,7 @@ def redact(text: str) -> str:
     """`text` with every credential it carries replaced by `***`, in time linear in its length."""
     # Each pass runs only when the text holds what its pattern needs: substring tests are cheap C loops.
     if "://" in text and "@" in text:
-        text = _USERINFO.sub(f"://{MASK}@", text)
+        text = _RUN.sub(_password_in_run, _USERINFO.sub(f"://{MASK}@", text))
     if "=" in text:
         text = _QUERY.sub(rf"\g<name>{MASK}", text)
     lower = text.lower()
@@ -80,3 +84,11 @@ def install_log_redaction() -> None:
     factory = logging.getLogRecordFactory()
     if not isinstance(factory, _RedactingRecordFactory):
         logging.setLogRecordFactory(_RedactingRecordFactory(factory))
+
+
+def _password_in_run(match: re.Match[str]) -> str:
+    run = match.group()
+    start, end = run.find("://") + 3, run.rfind("@")
+    if start < 3 or end < start or ":" not in run[start:end] or run[start:end] == MASK:
+        return run
+    return f"{run[:start]}{MASK}{run[end:]}"

@@ -42,6 +42,10 @@ MB = 1_000_000
         ("github_pat_" + "b" * 40, "***"),
         ("git@github.com:org/repo.git and secretName: x", "git@github.com:org/repo.git and secretName: x"),
         ("GITHUB_TOKEN is not set", "GITHUB_TOKEN is not set"),
+        ("at http://bob:hun/ter2@h:5000/x: refused", "at http://***@h:5000/x: refused"),
+        ("'http://bob:hunter2#x@127.0.0.1:18140'", "'http://***@127.0.0.1:18140'"),
+        ("http://bob:h?x@h", "http://***@h"),
+        ("https://registry.npmjs.org/@scope/p", "https://registry.npmjs.org/@scope/p"),
     ],
 )
 def test_redact_hides_every_credential_form_and_keeps_the_rest(text: str, expected: str) -> None:
