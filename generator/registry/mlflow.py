@@ -46,6 +46,7 @@ from multiprocessing.pool import ThreadPool
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import quote, urlsplit
 
+from google.protobuf.json_format import ParseError
 from mlflow import MlflowClient
 from mlflow.entities import ViewType
 from mlflow.entities.model_registry import ModelVersion as MlflowVersion
@@ -59,6 +60,7 @@ from mlflow.store.artifact.utils.models import _parse_model_uri
 from mlflow.store.entities.paged_list import PagedList
 
 from generator.errors import RegistryUnavailable
+from generator.excerpt import quoted
 from generator.redact import redact
 from generator.registry import mlflow_http
 from generator.registry.base import ModelInfo, ModelVersion, NotFound, Query, Registered, Resolution
@@ -210,6 +212,11 @@ class _Batch:
         versions = self._map("searching model versions", self._search_versions, _in_filters(sorted(found)))
         by_model: dict[str, dict[str, MlflowVersion]] = {name: {} for name in found}
         for mv in (mv for page in versions for mv in page if mv.name in by_model):
+            if not str(mv.version).isdigit():  # MLflow numbers versions 1, 2, 3; the choices below compare numbers
+                raise RegistryUnavailable.simple(
+                    f"the registry gives version {quoted(str(mv.version))} of '{mv.name}': MLflow numbers versions",
+                    hint="check that MLFLOW_TRACKING_URI (or registry.trackingUri) points at an MLflow tracking server",
+                )
             by_model[mv.name][str(mv.version)] = mv
         return {
             name: _Model(name, by_model[name], {alias: str(v) for alias, v in rm.aliases.items()})
@@ -469,6 +476,12 @@ def _unavailable(where: str) -> Iterator[None]:
         ) from error
     except Overdue as late:
         raise RegistryUnavailable.simple(f"cannot use the MLflow registry at {where}: {late}", hint=hint) from None
+    except ParseError as error:  # mlflow reads every answer into its protobuf messages
+        raise RegistryUnavailable.simple(
+            f"cannot use the MLflow registry at {where}: it answered, but not as MLflow does "
+            f"({redact(str(error)[:_MESSAGE_READ])[:300]})",
+            hint="check that MLFLOW_TRACKING_URI (or registry.trackingUri) points at an MLflow tracking server",
+        ) from None
 
 
 def _reason(error: MlflowException) -> str:

@@ -118,6 +118,35 @@ def test_lock_fails_with_exit_2_whatever_mlflow_does(
     assert not (tmp_path / "models.lock").exists()
 
 
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ({"registered_models": [{"name": 5}]}, "it answered, but not as MLflow does"),
+        (
+            {"registered_models": [{"name": "wine"}], "model_versions": [{"name": "wine", "version": "abc"}]},
+            "the registry gives version 'abc' of 'wine': MLflow numbers versions",
+        ),
+    ],
+    ids=["not MLflow's shape", "a version that is no number"],
+)
+def test_an_answer_mlflow_would_never_give_fails_lock_with_exit_2(
+    answer: dict[str, object],
+    expected: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A server that answers 200 with JSON of another shape (not MLflow, or a broken proxy) is named, not a bug."""
+    (tmp_path / "models.yaml").write_text(SPEC)
+    with faulty(Fault("status", status=200, body=answer)) as url:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
+        code = main(["lock", "--repo", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == EXIT_ENVIRONMENT, err
+    assert expected in err and "unexpected error" not in err, err
+    assert not (tmp_path / "models.lock").exists()
+
+
 def test_a_dripping_mlflow_ends_the_lock_process_too(tmp_path: Path) -> None:
     """The call left behind at its deadline must not keep the process alive."""
     (tmp_path / "models.yaml").write_text(SPEC)
