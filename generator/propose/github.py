@@ -30,6 +30,10 @@ class _Refused(Exception):
         self.reply = reply
 
 
+class _NotGitHub(Exception):
+    """An answer GitHub's API never gives: not JSON, or JSON of another shape (say, the HTML page of a web host)."""
+
+
 class ProposeGitHub:
     """One repository, `OWNER/NAME`."""
 
@@ -45,7 +49,9 @@ class ProposeGitHub:
         """The open pull request from `branch`, if any."""
         with self._answers(f"listing the pull requests of {branch}", READ):
             found = _ok(self._api.call("GET", "/pulls", params={"state": "open", "head": f"{self._owner}:{branch}"}))
-            return _view(found[0]) if isinstance(found, list) and found else None
+            if not isinstance(found, list):
+                raise _NotGitHub("not a list of pull requests")
+            return _view(found[0]) if found else None
 
     def open(self, branch: str, base: str, title: str, body: str) -> PullRequest:
         """Raises PullRequestExists when one is already open from `branch`."""
@@ -96,6 +102,12 @@ class ProposeGitHub:
                 f"cannot reach GitHub at {redact(self._api.api_url)} while {what}: {exc.reason}",
                 hint="check --api-url / GITHUB_API_URL, and try again later; limits: KSERVE_GITOPS_HTTP_*",
             ) from None
+        except _NotGitHub as exc:
+            raise ProposeDenied.simple(
+                f"the server at {redact(self._api.api_url)} answered {what} with what GitHub's API never sends: {exc}",
+                hint="check --api-url / GITHUB_API_URL: GitHub Enterprise's API is https://HOST/api/v3, not its web "
+                "pages",
+            ) from None
 
     def _refused(self, reply: Reply, what: str, permission: str) -> UserError:
         said = refusal(reply, what, self.repository)
@@ -111,17 +123,26 @@ class ProposeGitHub:
 
 
 def _ok(reply: Reply) -> Any:
-    """The answer's JSON (None for an empty body); _Refused unless it is a 2xx."""
+    """The answer's JSON (None for an empty body); _Refused unless it is a 2xx, _NotGitHub unless it is JSON."""
     if not reply.ok:
         raise _Refused(reply)
-    return reply.json() if reply.content.strip() else None
+    if not reply.content.strip():
+        return None
+    try:
+        return reply.json()
+    except ValueError:
+        raise _NotGitHub("not JSON") from None
 
 
 def _view(pull: Any) -> PullRequest:
-    return PullRequest(
-        number=int(pull["number"]),
-        url=str(pull.get("html_url") or ""),
-        title=str(pull.get("title") or ""),
-        body=str(pull.get("body") or ""),
-        labels=tuple(str(label["name"]) for label in pull.get("labels") or []),
-    )
+    """A pull request as GitHub describes one (pulls-get in its OpenAPI description); _NotGitHub for anything else."""
+    try:
+        return PullRequest(
+            number=int(pull["number"]),
+            url=str(pull.get("html_url") or ""),
+            title=str(pull.get("title") or ""),
+            body=str(pull.get("body") or ""),
+            labels=tuple(str(label["name"]) for label in pull.get("labels") or []),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise _NotGitHub("a pull request without a number, or a label without a name") from None

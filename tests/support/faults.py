@@ -47,7 +47,9 @@ class Fault:
             getattr(self, "_" + self.mode.replace("-", "_"))(conn)
 
     def _status(self, conn: socket.socket) -> None:
-        payload = json.dumps(self.body).encode()
+        payload = (
+            self.body if isinstance(self.body, bytes) else json.dumps(self.body).encode()
+        )  # bytes: sent as they are
         head = {"Content-Type": "application/json", "Content-Length": str(len(payload)), "Connection": "close"}
         conn.sendall(_head(self.status, head | self.headers) + payload)
 

@@ -147,6 +147,34 @@ def test_an_answer_mlflow_would_never_give_fails_lock_with_exit_2(
     assert not (tmp_path / "models.lock").exists()
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"<!DOCTYPE html><html><title>Sign in</title></html>",
+        {"message": "ok"},
+        ["x"],
+        [{"title": "t"}],
+        [{"number": "abc"}],
+        [{"number": 1, "labels": [{"nam": "x"}]}],
+    ],
+    ids=["an HTML page", "an object", "a list of strings", "no number", "a number that is not", "a nameless label"],
+)
+def test_propose_fails_with_exit_2_on_what_githubs_api_never_sends(answer: object) -> None:
+    """A 200 that is not GitHub's JSON (an --api-url naming GitHub Enterprise's web host answers HTML) is named as
+    such, with where GitHub Enterprise's API lives, not an unexpected error."""
+    with faulty(Fault("status", status=200, body=answer)) as url:
+        github = ProposeGitHub(GitHubApi("acme/platform", "ghs_secret-token", api_url=url, write_pause=0))
+        with pytest.raises(UserError) as caught:
+            github.find("kserve-gitops/promote-dev")
+    assert caught.value.exit_code == EXIT_ENVIRONMENT
+    message = str(caught.value)
+    assert message.startswith(
+        f"the server at {url} answered listing the pull requests of kserve-gitops/promote-dev "
+        "with what GitHub's API never sends"
+    ), message
+    assert "api/v3" in message and "ghs_secret-token" not in message
+
+
 def test_a_dripping_mlflow_ends_the_lock_process_too(tmp_path: Path) -> None:
     """The call left behind at its deadline must not keep the process alive."""
     (tmp_path / "models.yaml").write_text(SPEC)
