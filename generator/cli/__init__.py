@@ -7,6 +7,10 @@ raise reaches `main`, the one place the error handler is wired in.
 from __future__ import annotations
 
 import gc
+import logging
+import os
+import sys
+import threading
 from typing import Annotated
 
 import typer
@@ -87,11 +91,31 @@ def entry() -> int:
     returns. Whatever is still alive then is frozen out of the cyclic collector, whose last collections at exit
     would otherwise walk the whole heap (the modules and what they cache): ~5% of a one-model edit of 1,000 models
     (bench/README.md). During the run itself the collector is paused (`_build.collector_paused`). Not in `main`, which
-    tests call many times in one process, where frozen garbage would never be freed."""
+    tests call many times in one process, where frozen garbage would never be freed.
+
+    A call abandoned at its deadline may still run in a thread the interpreter waits for at exit (mlflow downloads
+    an MLmodel with a thread pool of its own, which a trickling server keeps busy for ever): the run is over and its
+    answer printed, so the process then ends without waiting."""
     try:
-        return main()
+        code = main()
     finally:
         gc.freeze()
+    if _waited_for_at_exit():
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _waited_for_at_exit() -> bool:
+    """Whether a thread the interpreter joins at exit is still alive: a non-daemon one, or a worker of a
+    concurrent.futures pool, which is joined at exit even when it is a daemon (CPython's concurrent/futures/
+    thread.py, `_python_exit`, joins every thread in `_threads_queues`)."""
+    pools = sys.modules.get("concurrent.futures.thread")
+    workers = set(getattr(pools, "_threads_queues", {}))
+    others = (t for t in threading.enumerate() if t is not threading.main_thread())
+    return any(t.is_alive() and (not t.daemon or t in workers) for t in others)
 
 
 def main(argv: list[str] | None = None) -> int:
