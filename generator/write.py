@@ -91,13 +91,8 @@ def plan(root: Path, desired: Mapping[str, bytes], pruned: Iterable[str] = (), e
             foreign.append(_file_above(root, path))
             continue
         except PermissionError as exc:  # it cannot be compared, so it cannot be written either
-            raise EnvironmentProblem(
-                Diagnostic(
-                    file=_relative(exc.filename, root),
-                    message=f"cannot read: {exc.strerror}",
-                    hint="make it readable for this user (and its directories searchable); nothing was written",
-                )
-            ) from None
+            hint = "make it readable for this user (and its directories searchable); nothing was written"
+            raise _failed(exc, root, "cannot read", hint) from None
         if current == content:
             continue
         if (root / path).is_dir() or (current is not None and not is_generated(current) and path not in edited):
@@ -184,6 +179,12 @@ def apply(root: Path, planned: Plan) -> None:
         raise Interrupted(received[0], "every file had already been written; the tree is complete")
 
 
+def _failed(exc: OSError, root: Path, doing: str, hint: str) -> EnvironmentProblem:
+    """What the system refused, named after the repository file it concerns."""
+    message = f"{doing}: {exc.strerror or exc}"
+    return EnvironmentProblem(Diagnostic(file=_relative(exc.filename, root), message=message, hint=hint))
+
+
 def _cannot_write(exc: OSError, root: Path) -> EnvironmentProblem:
     """Named after the repository file concerned, not our staged copy of it."""
     names = [_relative(name, root) for name in (exc.filename, exc.filename2)]
@@ -215,13 +216,9 @@ def recover(root: Path) -> Diagnostic:
             _finish(root, journal)
         _clear_state(root)
     except OSError as exc:
-        raise EnvironmentProblem(
-            Diagnostic(
-                file=_relative(exc.filename, root),
-                message=f"cannot finish or undo the write an earlier run left half done: {exc.strerror or exc}",
-                hint="make the repository writable and run again: the next run retries, nothing is lost",
-            )
-        ) from None
+        doing = "cannot finish or undo the write an earlier run left half done"
+        hint = "make the repository writable and run again: the next run retries, nothing is lost"
+        raise _failed(exc, root, doing, hint) from None
     if journal is None:
         outcome = "it had not started changing files; removed what it had staged"
     elif journal.committed:
