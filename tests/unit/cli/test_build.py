@@ -32,6 +32,21 @@ def test_a_failure_inside_still_gives_the_collector_back() -> None:
     assert gc.isenabled()
 
 
+class _Node:
+    def __init__(self) -> None:
+        self.me = self  # a reference cycle: only the cyclic collector frees it
+
+
+def test_what_a_job_made_is_handed_to_the_oldest_generation_where_a_full_collection_still_frees_it() -> None:
+    with collector_paused():
+        made = _Node()
+    assert not any(obj is made for obj in gc.get_objects(generation=0))
+    assert any(obj is made for obj in gc.get_objects(generation=2))
+    assert gc.get_freeze_count() == 0
+    del made
+    assert gc.collect() >= 1
+
+
 def test_a_collector_someone_else_turned_off_stays_off() -> None:
     gc.disable()
     with collector_paused():
