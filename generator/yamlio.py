@@ -135,17 +135,12 @@ class NotPlain(Exception):
 def load_plain(text: str | bytes) -> Any:
     """One plain document (None when empty), its keys unique, the quick way; raises NotPlain or
     yaml.YAMLError. For readers that word every other case themselves from the nodes (spec/yaml_lines)."""
-    return plain_document(text)[0]
-
-
-def plain_document(text: str | bytes) -> tuple[Any, yaml.Node | None]:
-    """`load_plain`'s data and the root node it was built from, for a reader that also wants positions."""
     if _may_alias(text):
         raise NotPlain
     loader = Loader(text)
     try:
         root = _BaseLoader.get_single_node(loader)
-        return (None if root is None else _plain(loader, root, 1, unique_keys=True)), root
+        return None if root is None else _plain(loader, root, 1, unique_keys=True)
     except (ValueError, OverflowError, yaml.constructor.ConstructorError):
         raise NotPlain from None
     finally:

@@ -115,8 +115,8 @@ def target_inputs(spec: Spec, lock: Lock) -> dict[TargetKey, str]:
     return inputs
 
 
-# `line` is not what it renders, only where it is written; `serving` is written on its own
-_rendered_from = operator.attrgetter(*(f.name for f in fields(Target) if f.name not in ("line", "serving")))
+# `locate` is not what it renders, only where it is written; `serving` is written on its own
+_rendered_from = operator.attrgetter(*(f.name for f in fields(Target) if f.name not in ("locate", "serving")))
 
 
 def _target_objects(spec: Spec, target: Target, entry: LockEntry) -> list[dict[str, Any]]:

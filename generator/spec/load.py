@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
-from functools import cache
+from functools import cache, partial
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -153,7 +153,7 @@ def load_spec(path: Path, display: str | None = None) -> tuple[Spec, list[Diagno
 
 
 def parse_spec(text: str, file: str = SPEC_FILE) -> tuple[Spec, list[Diagnostic]]:
-    data, positions, problems = load_yaml(text, file, lines_on_demand=False)  # every target keeps its line
+    data, positions, problems = load_yaml(text, file, remember=False)
     if not problems and not isinstance(data, dict):
         problems = [
             Diagnostic(
@@ -288,6 +288,7 @@ def _build(data: Mapping[str, Any], positions: Positions, file: str) -> tuple[Sp
     targets: list[Target] = []
     diagnostics: list[Diagnostic] = []
     servings = _Servings(defaults, data["environments"])
+    inherited = {name: _target_gates(env.gates, {}) for name, env in environments.items()}  # no gates of its own
     for model_name in sorted(data["models"]):
         model = data["models"][model_name]
         for env_name, settings in model["environments"].items():
@@ -307,8 +308,12 @@ def _build(data: Mapping[str, Any], positions: Positions, file: str) -> tuple[Sp
                 hold=settings.get("hold", False) is not False,
                 pinned="" if isinstance(settings.get("hold", False), bool) else str(settings["hold"]),
                 serving=servings.of(env_name, model, settings),
-                line=positions.line_of(where)[0],
-                gates=_target_gates(environments[env_name].gates, settings.get("gates", {})),
+                locate=partial(_line, positions, where),
+                gates=(
+                    _target_gates(environments[env_name].gates, settings["gates"])
+                    if "gates" in settings
+                    else inherited[env_name]
+                ),
             )
             targets.append(target)
             diagnostics += [
@@ -345,6 +350,10 @@ def _build(data: Mapping[str, Any], positions: Positions, file: str) -> tuple[Sp
         source=file,
     )
     return spec, diagnostics
+
+
+def _line(positions: Positions, where: tuple[str, ...]) -> int:
+    return positions.line_of(where)[0]
 
 
 def _locate(problem: rules.Problem, where: tuple[str, ...], positions: Positions, file: str) -> Diagnostic:

@@ -6,6 +6,7 @@ The loader merges defaults → environment → model → modelxenvironment, so e
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -215,13 +216,19 @@ class Target:
     ref: Ref
     hold: bool
     serving: Serving
-    line: int = 0
     pinned: str = ""
     gates: Gates = Gates()
+    locate: Callable[[], int] = field(default=lambda: 0, compare=False, repr=False)
 
     @property
     def key(self) -> tuple[str, str]:
         return (self.model, self.env)
+
+    @property
+    def line(self) -> int:
+        """The line of models.yaml that holds this target, found when a finding names it: models.yaml is then
+        parsed again for positions, which most runs never need (0: not from a file)."""
+        return self.locate()
 
     @property
     def wanted(self) -> Ref:

@@ -63,33 +63,24 @@ class Positions:
         return self._by_json_path.get(path, 0)
 
 
-def _plain_data(text: str) -> Any:
-    return yamlio.plain_document(text)[0]
-
-
-def load(text: str, file: str, *, lines_on_demand: bool = True) -> tuple[Any, Positions, list[Diagnostic]]:
+def load(text: str, file: str, *, remember: bool = True) -> tuple[Any, Positions, list[Diagnostic]]:
     """Parse one YAML document. Syntax errors, broken limits and duplicate keys come back as diagnostics.
 
-    A reader that looks up lines for most nodes anyway (models.yaml: every target keeps its line) passes
-    `lines_on_demand=False`, and they are recorded from the nodes of the one parse.
+    `remember`: a large plain document's data is remembered as JSON (cache.remembered_parse), ~10x faster to read
+    back: right for a models.lock of thousands of entries, which most runs read unchanged; not for models.yaml,
+    which a run reads when it was edited (an unchanged one is answered from the run's record).
     """
     try:
-        if lines_on_demand:  # a models.lock of thousands of entries: remembered as JSON, ~10x faster to read
-            return remembered_parse(text, _plain_data), Positions(text=text), []
-        data, root = yamlio.plain_document(text)
+        data = remembered_parse(text, yamlio.load_plain) if remember else yamlio.load_plain(text)
+        return data, Positions(text=text), []
     except (yamlio.NotPlain, yaml.YAMLError):
         pass  # parsed again below, with the positions that word the problem
-    else:
-        by_path: dict[PathKey, tuple[int, int]] = {}
-        if root is not None:
-            _walk(root, (), by_path, [], file)
-        return data, Positions(by_path), []
     loader = yamlio.Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
             return None, Positions({}), []
-        by_path = {}
+        by_path: dict[PathKey, tuple[int, int]] = {}
         duplicates: list[Diagnostic] = []
         _walk(node, (), by_path, duplicates, file)
         data = loader.construct_document(node)

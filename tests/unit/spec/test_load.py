@@ -217,3 +217,20 @@ def test_a_repo_url_with_credentials_is_refused_without_quoting_them(url: str, r
         parse_spec(text)
     assert "models.yaml:6:" in str(caught.value) and "repoURL embeds a secret" in str(caught.value)
     assert "SECRET" not in str(caught.value) and "SECRET" not in repr(caught.value.diagnostics)
+
+
+@pytest.mark.parametrize("dev", ["{namespace: d}", "&ns {namespace: d}"], ids=["plain", "with-an-anchor"])
+def test_each_target_knows_the_line_that_holds_it(dev: str) -> None:
+    text = (
+        "apiVersion: kserve-gitops/v1\n"
+        f"environments:\n  dev: {dev}\n  staging: {{namespace: s}}\n"
+        "models:\n"
+        "  wine:\n    registeredModel: wine\n    environments:\n"
+        "      dev: {latest: true}\n"
+        "      staging:\n        alias: champion\n"
+    )
+    spec, _ = parse_spec(text)
+    lines = text.splitlines()
+    where = {t.env: t.line for t in spec.targets}
+    assert lines[where["dev"] - 1].strip() == "dev: {latest: true}"
+    assert lines[where["staging"] - 1].strip() == "staging:"
