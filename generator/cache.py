@@ -349,28 +349,45 @@ def tool_identity() -> str:
 
 def crd_identity(crd_dir: Path) -> str:
     """The hash of every file under `crd_dir`, its path and bytes: what a remembered run or verdict depends on among
-    the CRDs. A run asks three times (its record, its targets' memory, its checks), and 4 MiB of CRDs take ~5 ms to
-    hash, so the answer is kept for the process while each file keeps its size, times, inode and device (the change
-    time, which no one can set back, moves with every write). A file changed in the last two seconds is hashed every
-    time: the next write may leave its coarse time stamps as they were."""
+    the CRDs (`files_hash`)."""
+    return files_hash(crd_dir, sorted(crd_dir.rglob("*")) if crd_dir.is_dir() else [])
+
+
+Stamps = tuple[tuple[str, int, int, int, int, int], ...]  # per file: its path from the top, size, times, inode, device
+
+
+def files_hash(top: Path, paths: Iterable[Path]) -> str:
+    """The hash of each regular file among `paths`, its path from `top` and its bytes, in order. A run asks for the
+    CRDs' three times and for this tool's code once, 4 MiB and 1 MiB that take ~6 and ~5 ms to hash, so the answer is
+    kept, for the process and in the store, by the files' stamps: size, times, inode and device (the change time,
+    which no one can set back, moves with every write). Only once every file has kept them two seconds: a file
+    written again within one tick of the clock may keep its coarse time stamps."""
     stamps = []
-    for path in sorted(crd_dir.rglob("*")) if crd_dir.is_dir() else []:
+    for path in paths:
         try:
             info = path.stat()
         except OSError:
             continue  # a dangling link: no file, as is_file() says
         if stat.S_ISREG(info.st_mode):
-            name = path.relative_to(crd_dir).as_posix()
+            name = path.relative_to(top).as_posix()
             stamps.append((name, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev))
     settled = all(changed < time.time_ns() - 2 * 10**9 for _, _, _, changed, _, _ in stamps)
-    return (_remembered_crd_hash if settled else _crd_hash)(crd_dir, tuple(stamps))
+    return (_remembered_hash if settled else _hash)(top, tuple(stamps))
 
 
-def _crd_hash(crd_dir: Path, stamps: tuple[tuple[str, int, int, int, int, int], ...]) -> str:
-    return key(*(part for name, *_ in stamps for part in (name, (crd_dir / name).read_bytes())))
+def _hash(top: Path, stamps: Stamps) -> str:
+    return key(*(part for name, *_ in stamps for part in (name, (top / name).read_bytes())))
 
 
-_remembered_crd_hash = functools.lru_cache(maxsize=4)(_crd_hash)
+@functools.lru_cache(maxsize=4)
+def _remembered_hash(top: Path, stamps: Stamps) -> str:
+    with contextlib.closing(Store.open()) as store:
+        fact = key(_FORMAT, str(top), repr(stamps))
+        known = store.get("stamps", [fact]).get(fact)
+        if known is None:
+            known = _hash(top, stamps)
+            store.put("stamps", {fact: known})
+        return known
 
 
 def cache_directory() -> Path | None:
@@ -392,12 +409,7 @@ def _feed(digest: hashlib._Hash, part: bytes) -> None:
 @functools.cache
 def _tool_digest() -> str:
     """This tool's own code: a new release, or an edited checkout, never reuses an old record."""
-    digest = hashlib.sha256()
-    for path in sorted(_SOURCE.rglob("*")):
-        if path.suffix in (".py", ".json") and path.is_file():
-            _feed(digest, path.relative_to(_SOURCE).as_posix().encode())
-            _feed(digest, path.read_bytes())
-    return digest.hexdigest()
+    return files_hash(_SOURCE, (p for p in sorted(_SOURCE.rglob("*")) if p.suffix in (".py", ".json")))
 
 
 def _kustomize_identity() -> str:

@@ -10,7 +10,16 @@ from pathlib import Path
 
 import yaml
 
-from generator.cache import CACHE_ENV, DumpMemory, Store, TargetMemory, crd_identity, key, remembered_parse
+from generator.cache import (
+    CACHE_ENV,
+    DumpMemory,
+    Store,
+    TargetMemory,
+    _remembered_hash,
+    crd_identity,
+    key,
+    remembered_parse,
+)
 from generator.util.environ import scoped_environ
 from generator.yamlio import dump
 
@@ -188,3 +197,21 @@ def test_a_crd_remembered_by_its_stamps_and_then_rewritten_with_its_old_times_ch
     crd.write_text("kind: B\n")
     os.utime(crd, ns=(stamp, stamp))
     assert crd_identity(tmp_path) != before
+
+
+def test_a_settled_crd_hash_is_kept_in_the_store_by_the_files_stamps_for_the_next_process(tmp_path: Path) -> None:
+    """A new process (here: the per-process answers forgotten) takes the hash the store keeps for these stamps;
+    what the store says is trusted as every other fact in it is (the forged value shows that it was asked)."""
+    crds, cache = tmp_path / "crds", tmp_path / "cache"
+    crds.mkdir()
+    (crds / "a.yaml").write_text("kind: A\n")
+    time.sleep(2.1)
+    with scoped_environ({CACHE_ENV: str(cache)}):
+        first = crd_identity(crds)
+        assert first == key("a.yaml", b"kind: A\n")
+        with sqlite3.connect(next(cache.glob("*.sqlite"))) as db:
+            assert db.execute("UPDATE fact SET value = 'forged' WHERE kind = 'stamps'").rowcount == 1
+        _remembered_hash.cache_clear()
+        assert crd_identity(crds) == "forged"
+        (crds / "a.yaml").write_text("kind: B\n")  # new stamps: hashed again, whatever the store says of the old
+        assert crd_identity(crds) == key("a.yaml", b"kind: B\n")
