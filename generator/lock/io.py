@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
+import yaml
 
 from generator import yamlio
+from generator.cache import Store, key, tool_identity
 from generator.diagnostics import Diagnostic, json_path
 from generator.errors import LockError
 from generator.lock import LOCK_FILE
@@ -106,7 +109,10 @@ def _quick_validator() -> jsonschema_rs.Validator:
 
 
 def dumps(lock: Lock, dump: Dump = dump_files) -> bytes:
-    """The lock file's bytes; `dump` as for render."""
+    """The lock file's bytes; `dump` as for render. A lock read from bytes a run of this tool wrote is given them
+    back (`_written`): emitting 3,000 entries again, to find the same bytes, takes longer than a one-model edit."""
+    if lock.text and _written(lock.text):
+        return lock.text.encode("utf-8")
     models: dict[str, dict[str, Any]] = {}
     for (model, env), entry in sorted(lock.entries.items()):
         models.setdefault(model, {})[env] = {
@@ -120,7 +126,24 @@ def dumps(lock: Lock, dump: Dump = dump_files) -> bytes:
             **({"imageDigest": entry.image_digest} if entry.image_digest else {}),
             **({"loadCheck": _dump_load_check(entry.load_check)} if entry.load_check else {}),
         }
-    return dump({LOCK_FILE: ([{"lockVersion": LOCK_VERSION, "models": models}], HEADER)})[LOCK_FILE]
+    emitted = dump({LOCK_FILE: ([{"lockVersion": LOCK_VERSION, "models": models}], HEADER)})[LOCK_FILE]
+    with contextlib.closing(Store.open()) as store:
+        store.put(_WRITTEN, {_written_key(emitted): ""})
+    return emitted
+
+
+_WRITTEN = "lock-text"  # texts `dumps` emitted, by `_written_key`
+
+
+def _written(text: str) -> bool:
+    """Whether `dumps` emitted exactly this text: then it is what `dumps` emits for the lock read from it."""
+    with contextlib.closing(Store.open()) as store:
+        fact = _written_key(text.encode("utf-8"))
+        return fact in store.get(_WRITTEN, [fact])
+
+
+def _written_key(text: bytes) -> str:
+    return key(tool_identity(), yaml.__version__, str(yaml.__with_libyaml__), text)
 
 
 def loads(text: str, file: str = LOCK_FILE) -> Lock:
@@ -156,6 +179,7 @@ def loads(text: str, file: str = LOCK_FILE) -> Lock:
             for env, raw in envs.items()
         },
         file,
+        text,
     )
 
 

@@ -72,6 +72,7 @@ class LockEntry:
 class Lock:
     entries: dict[tuple[str, str], LockEntry] = field(default_factory=dict)
     file: str = field(default=LOCK_FILE, compare=False)  # as diagnostics name it, e.g. "main:models.lock"
+    text: str = field(default="", compare=False, repr=False)  # what it was read from ("": made, not read)
 
     def get(self, model: str, env: str) -> LockEntry | None:
         return self.entries.get((model, env))

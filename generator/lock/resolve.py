@@ -100,7 +100,7 @@ def merge(
         elif isinstance(entry, LockEntry):
             entries[target.key] = entry
     gated, held_back = _follow(spec, lock, entries)
-    return Lock(gated), problems + held_back
+    return (lock if gated == lock.entries else Lock(gated)), problems + held_back  # unchanged: still its text
 
 
 def _follow(

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from generator.cache import CACHE_ENV
 from generator.errors import LockError
 from generator.lock.io import dumps, loads, read
 from generator.lock.model import LoadCheck, Lock, LockEntry
@@ -171,3 +172,26 @@ def test_a_huge_value_is_quoted_at_most_a_few_hundred_characters() -> None:
         loads(yaml.safe_dump(raw))
     assert "characters left out" in str(caught.value)
     assert len(str(caught.value)) < 1_500
+
+
+def test_a_lock_read_from_what_this_tool_wrote_is_given_back_as_it_was_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Emitting every entry again would find the same bytes: the text an earlier `dumps` wrote is its own dump."""
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    text = dumps(_lock(A, B, replace(C, info=INFO))).decode()
+    read_back = loads(text)
+    assert read_back.text == text
+    assert dumps(read_back) == text.encode()
+
+
+def test_a_lock_formatted_by_hand_is_written_as_this_tool_writes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same entries, other bytes (no text of this tool's): dumped anew, so the file on disk becomes canonical."""
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    canonical = dumps(_lock(A, B))
+    by_hand = canonical.decode().replace("version: '2'", 'version: "2"').replace("  ", "    ")
+    reformatted = loads(by_hand)
+    assert reformatted == loads(canonical.decode())
+    assert dumps(reformatted) == canonical

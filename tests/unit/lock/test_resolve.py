@@ -141,6 +141,13 @@ def test_unfetchable_location_is_refused_with_a_fix() -> None:
     assert "s3://" in problems[0].hint
 
 
+def test_a_merge_that_changes_nothing_gives_the_old_lock_with_the_text_it_was_read_from() -> None:
+    old = replace(_full_lock(), text="# the file as read\n")
+    new, problems = merge(_spec(), old, Update(), {})
+    assert (new, problems) == (old, [])
+    assert new.text == old.text, "io.dumps gives that text back when this tool wrote it"
+
+
 def test_changed_artifacts_destination_relocates_kept_entries_without_registry() -> None:
     spec = replace(_spec(), artifacts_destination="s3://other/root")
     assert queries_for(spec, _full_lock(), Update()) == []
