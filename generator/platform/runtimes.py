@@ -19,6 +19,7 @@ guessed: the rule check cannot judge it, and only a load check (`kserve-gitops c
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -175,6 +176,7 @@ RELEASES: tuple[RuntimeRelease, ...] = (
 RUNTIMES = frozenset(release.runtime for release in RELEASES)
 
 
+@functools.cache  # asked twice for every target of every run; the answers are constants
 def runtime_release(runtime: str, kserve_version: str) -> RuntimeRelease | None:
     """How that KServe release ships `runtime`; None when nobody read it."""
     line = release_line(kserve_version)
