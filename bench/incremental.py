@@ -223,7 +223,11 @@ class _PeakPoller:
 
 def _descendants(pid: int) -> list[int]:
     children: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").glob("*/children"))
+    except OSError:
+        return []  # it has ended since its parent listed it: a poll must not stop the poller
+    for task in tasks:
         try:
             children += [int(c) for c in task.read_text().split()]
         except OSError:
