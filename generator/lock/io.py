@@ -172,9 +172,10 @@ def loads(text: str, file: str = LOCK_FILE) -> Lock:
         ]
     if problems:
         raise LockError(problems)
+    read: dict[Any, Any] = {}  # equal references and MLmodel facts read once: a thousand entries share a few
     return Lock(
         {
-            (model, env): _entry(model, env, raw, _EntryLines(positions, (model, env), raw))
+            (model, env): _entry(model, env, raw, _EntryLines(positions, (model, env), raw), read)
             for model, envs in data["models"].items()
             for env, raw in envs.items()
         },
@@ -202,18 +203,26 @@ class _EntryLines(Mapping[str, int]):
         return len(self._fields)
 
 
-def _entry(model: str, env: str, raw: dict[str, Any], lines: Mapping[str, int]) -> LockEntry:
+def _entry(model: str, env: str, raw: dict[str, Any], lines: Mapping[str, int], read: dict[Any, Any]) -> LockEntry:
     ((kind, value),) = raw["reference"].items()
+    said = (kind, repr(value))  # repr: 2, 2.0, True and "2" are told apart, and a list is no key
+    if (reference := read.get(said)) is None:
+        reference = read[said] = Ref(kind, "" if kind == "latest" else str(value))
+    info = None
+    if (mlmodel := raw.get("mlmodel")) is not None:
+        facts = (tuple(mlmodel["flavors"]), *(mlmodel.get(key, "") for key in _MLMODEL_FIELDS))
+        if (info := read.get(facts)) is None:
+            info = read[facts] = _load_info(mlmodel)
     return LockEntry(
         model=model,
         env=env,
         registered_model=raw["registeredModel"],
-        reference=Ref(kind, "" if kind == "latest" else str(value)),
+        reference=reference,
         version=raw["version"],
         source=raw["source"],
         artifact_uri=raw["artifactUri"],
         run_id=raw["runId"],
-        info=_load_info(raw["mlmodel"]) if "mlmodel" in raw else None,
+        info=info,
         image_digest=raw.get("imageDigest", ""),
         lines=lines,
         load_check=_load_load_check(raw["loadCheck"]) if "loadCheck" in raw else None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import operator
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import fields, replace
 from types import MappingProxyType
 from typing import Any
@@ -101,22 +101,53 @@ def target_files(spec: Spec, target: Target) -> tuple[str, ...]:
 
 def target_inputs(spec: Spec, lock: Lock) -> dict[TargetKey, str]:
     """Everything a target's files are rendered from, as text, for each target the lock covers: the target as
-    models.yaml settles it (its line aside), its lock entry, and (by hash) every setting of the spec that is not a
-    target. Reprs of frozen values: equal inputs give equal texts (dicts keep the order models.yaml gives them).
-    The `Serving` the targets of an environment share is written once: its repr was a quarter of the cost."""
+    models.yaml settles it (its line aside), its lock entry (where it was read aside), and (by hash) every setting
+    of the spec that is not a target. Reprs of frozen values: equal inputs give equal texts (dicts keep the order
+    models.yaml gives them), one line per value. A value many targets share (an environment's `Serving` and gates,
+    the MLmodel facts models.lock reads once for a thousand entries) is written once: their reprs were most of
+    the cost."""
     shared = hashlib.sha256(repr(replace(spec, targets=())).encode()).hexdigest()
-    servings: dict[int, str] = {}  # by id: every Serving is held by `spec` while this runs
+    texts: dict[int, str] = {}  # by id: every value is held by `spec` or `lock` while this runs
+
+    def text(value: object) -> str:
+        if (known := texts.get(id(value))) is None:
+            known = texts[id(value)] = repr(value)
+        return known
+
     inputs = {}
     for target in spec.targets:
         if (entry := lock.get(target.model, target.env)) is not None:
-            if (serving := servings.get(id(target.serving))) is None:
-                serving = servings[id(target.serving)] = repr(target.serving)
-            inputs[target.key] = f"{shared}\n{serving}\n{_rendered_from(target)!r}\n{entry!r}"
+            inputs[target.key] = "\n".join(
+                (
+                    shared,
+                    repr(_TARGET.words(target)),
+                    *map(text, _TARGET.values(target)),
+                    repr(_ENTRY.words(entry)),
+                    *map(text, _ENTRY.values(entry)),
+                )
+            )
     return inputs
 
 
-# `locate` is not what it renders, only where it is written; `serving` is written on its own
-_rendered_from = operator.attrgetter(*(f.name for f in fields(Target) if f.name not in ("locate", "serving")))
+class _Fields:
+    """A frozen dataclass's fields, but `left_out`, in two tuples: the plain words (text, flags, numbers), written
+    as one repr, and the other values (other frozen dataclasses, None), written one by one."""
+
+    def __init__(self, cls: type, left_out: tuple[str, ...]) -> None:
+        kept = [f for f in fields(cls) if f.name not in left_out]
+        self.words = _getter([f.name for f in kept if f.type in ("str", "bool", "int")])
+        self.values = _getter([f.name for f in kept if f.type not in ("str", "bool", "int")])
+
+
+def _getter(names: list[str]) -> Callable[[Any], tuple[Any, ...]]:
+    """operator.attrgetter that gives a tuple however many names there are."""
+    if len(names) >= 2:
+        return operator.attrgetter(*names)
+    return lambda value: tuple(getattr(value, name) for name in names)
+
+
+_TARGET = _Fields(Target, ("locate",))  # where a target is written is not what it renders
+_ENTRY = _Fields(LockEntry, ("lines",))  # nor where its entry was read
 
 
 def _target_objects(spec: Spec, target: Target, entry: LockEntry) -> list[dict[str, Any]]:

@@ -195,3 +195,12 @@ def test_a_lock_formatted_by_hand_is_written_as_this_tool_writes_it(
     reformatted = loads(by_hand)
     assert reformatted == loads(canonical.decode())
     assert dumps(reformatted) == canonical
+
+
+def test_references_written_alike_but_not_the_same_stay_apart() -> None:
+    """Equal references are read once; `2`, `2.0` and `"2"` are not equal as written."""
+    text = dumps(_lock(C, replace(C, env="prod"), replace(C, model="x"))).decode()
+    nested = "        version: '4'\n"  # the reference's, not the entry's (six spaces)
+    text = text.replace(nested, "        version: 4.0\n", 1).replace(nested, "        version: 4\n", 1)
+    values = [e.reference.value for e in loads(text).entries.values()]
+    assert sorted(values) == ["4", "4", "4.0"]
