@@ -88,13 +88,14 @@ def merge(
     """
     entries: dict[tuple[str, str], LockEntry] = {}
     problems: list[Diagnostic] = []
+    findings = _Findings(spec)
     for target in spec.targets:
         old = lock.get(target.model, target.env)
         if (not needs_resolution(target, old, update) or target.key in keep) and old is not None:
             entry: LockEntry | Diagnostic = _relocated(_backfilled(target, old, update, answers), spec, target)
         else:
             entry = _same_image(old, _entry(target, answers[Query(target.registered_model, target.wanted)], spec))
-        refusals = _refusals(target, entry, spec)
+        refusals = _refusals(target, entry, spec, findings)
         if refusals:
             problems += refusals
         elif isinstance(entry, LockEntry):
@@ -145,10 +146,11 @@ def compatibility(spec: Spec, lock: Lock) -> list[Diagnostic]:
     every place that serves them: 1,000 models logged alike give one warning, not 2,000.
     """
     served: dict[Diagnostic, list[tuple[Target, LockEntry]]] = {}
+    findings = _Findings(spec)
     for target in spec.targets:
         entry = lock.get(target.model, target.env)
         if entry is not None:
-            for finding in _findings(target, entry, spec):
+            for finding in findings(target, entry):
                 served.setdefault(finding, []).append((target, entry))
     return [_grouped(finding, places, spec) for finding, places in served.items()]
 
@@ -239,10 +241,13 @@ def _backfilled(target: Target, entry: LockEntry, update: Update, answers: Mappi
     return replace(entry, info=answer.info) if isinstance(answer, ModelVersion) else entry
 
 
-def _refusals(target: Target, entry: LockEntry | Diagnostic, spec: Spec) -> list[Diagnostic]:
-    """Why an entry cannot be locked: it did not resolve, or its runtime cannot load it."""
+def _refusals(target: Target, entry: LockEntry | Diagnostic, spec: Spec, findings: _Findings) -> list[Diagnostic]:
+    """Why an entry cannot be locked: it did not resolve, or its runtime cannot load it. `findings` first: the
+    command in a finding's hint names the target, which changes no finding's severity."""
     if isinstance(entry, Diagnostic):
         return [entry]
+    if not diagnostics.errors(findings(target, entry)):
+        return []
     return diagnostics.errors(_compat(target, entry, spec))
 
 
@@ -256,6 +261,26 @@ def _compat(target: Target, entry: LockEntry, spec: Spec) -> list[Diagnostic]:
         )
         for d in _findings(target, entry, spec, selector=f"{target.model} --env {target.env}")
     ]
+
+
+class _Findings:
+    """`_findings` without a selector, for the targets of one spec: asked for every target twice a run (its refusals
+    while locking, its warnings after) and the same for targets that share all it depends on (their environment,
+    their `Serving`, their entry's MLmodel facts and load check, which models.lock reads once for many entries), so
+    each answer is kept by the identity of those, which it holds (no other object takes their identities)."""
+
+    def __init__(self, spec: Spec) -> None:
+        self._spec = spec
+        self._known: dict[tuple[str, int, int, int], tuple[list[Diagnostic], tuple[object, ...]]] = {}
+
+    def __call__(self, target: Target, entry: LockEntry) -> list[Diagnostic]:
+        said = (target.env, id(target.serving), id(entry.info), id(entry.load_check))
+        if (known := self._known.get(said)) is None:
+            known = self._known[said] = (
+                _findings(target, entry, self._spec),
+                (target.serving, entry.info, entry.load_check),
+            )
+        return known[0]
 
 
 def _findings(target: Target, entry: LockEntry, spec: Spec, selector: str = "") -> list[Diagnostic]:

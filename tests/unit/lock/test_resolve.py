@@ -239,6 +239,8 @@ def test_prod_refuses_a_version_whose_loadability_is_unknown_unless_its_policies
     new, problems = merge(_spec(), lock, Update(), {})
     assert [p.path.removeprefix("$.models.") for p in problems] == ["churn.environments.prod", "wine.environments.prod"]
     assert "policies.allowUnverifiedModels is false" in problems[0].message
+    assert "`kserve-gitops compat churn --env prod`" in problems[0].hint, "each refusal names its own target"
+    assert "`kserve-gitops compat wine --env prod`" in problems[1].hint
     assert ("wine", "prod") not in new.entries
     allowed = parse_spec(
         SPEC.replace("prod: {namespace: p}", "prod: {namespace: p, policies: {allowUnverifiedModels: true}}") % ""
