@@ -9,10 +9,16 @@ so no two match attempts re-read the same long stretch of text.
 
 from __future__ import annotations
 
-import logging
+import importlib.util
 import re
+import sys
 from collections.abc import Callable
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported when something logs (install_log_redaction)
+    import logging
+    from importlib.machinery import ModuleSpec
 
 MASK = "***"
 
@@ -75,15 +81,58 @@ class _RedactingRecordFactory:
         except (TypeError, ValueError):  # arguments that do not fit the format: logging reports it when emitting
             return record
         if record.exc_info:
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_text = redact(sys.modules["logging"].Formatter().formatException(record.exc_info))
         return record
 
 
 def install_log_redaction() -> None:
-    """Make every log record redacted from now on; calling it again changes nothing."""
+    """Make every log record redacted from now on; calling it again changes nothing.
+
+    Importing logging costs a command ~7 ms, and most never log: until something imports it, the redaction is
+    installed by the import itself, the moment the module has run and before any record can exist (`_OnImport`).
+    """
+    if (logging := sys.modules.get("logging")) is not None:
+        _install(logging)
+    elif not any(isinstance(finder, _OnImport) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _OnImport())
+
+
+def _install(logging: ModuleType) -> None:
     factory = logging.getLogRecordFactory()
     if not isinstance(factory, _RedactingRecordFactory):
         logging.setLogRecordFactory(_RedactingRecordFactory(factory))
+
+
+class _OnImport:
+    """A finder that finds nothing of its own: for `logging` it asks the other finders and gives their answer with a
+    loader that installs the redaction once the module has run; then it steps aside."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> ModuleSpec | None:
+        if name != "logging":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _Installing(spec.loader)  # type: ignore[assignment]
+        return spec
+
+
+class _Installing:
+    """The module's own loader (reading its source for tracebacks, too), which installs the redaction after it ran."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
+        module: ModuleType | None = self._inner.create_module(spec)
+        return module
+
+    def exec_module(self, module: ModuleType) -> None:
+        self._inner.exec_module(module)
+        _install(module)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
 
 
 def _password_in_run(match: re.Match[str]) -> str:

@@ -7,7 +7,6 @@ raise reaches `main`, the one place the error handler is wired in.
 from __future__ import annotations
 
 import gc
-import logging
 import os
 import sys
 import threading
@@ -101,7 +100,8 @@ def entry() -> int:
     finally:
         gc.freeze()
     if _waited_for_at_exit():
-        logging.shutdown()
+        if (logging := sys.modules.get("logging")) is not None:  # imported only by what logs
+            logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

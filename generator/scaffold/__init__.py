@@ -17,7 +17,6 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -72,6 +71,8 @@ def files(options: Options, *, images: bool, models: str = NO_MODEL) -> dict[str
             hint=f"use OWNER/NAME, like {DEFAULT_ACTION_REPO}",
         )
     chosen = {**TEMPLATES, **({IMAGES_WORKFLOW: "images.yml"} if images else {})}
+    from importlib import resources  # noqa: PLC0415 -- only `init` reads the templates
+
     package = resources.files(__package__)
     found = {
         path: _fill((package / "templates" / name).read_text(encoding="utf-8"), options).encode("utf-8")

@@ -12,7 +12,6 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from functools import cache, partial
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -103,7 +102,8 @@ SERVING_DEFAULTS: dict[str, Any] = {
 
 @cache
 def _schema() -> dict[str, Any]:
-    text = resources.files("generator.spec").joinpath("models.schema.json").read_text("utf-8")
+    # beside this module, as the package installs it (importlib.resources would cost every run its import)
+    text = Path(__file__).with_name("models.schema.json").read_text("utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
 

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 
 import pytest
 
@@ -123,3 +125,19 @@ def test_log_records_are_redacted_whatever_handler_prints_them(caplog: pytest.Lo
     with caplog.at_level(logging.WARNING, logger="some.library"):
         logging.getLogger("some.library").warning("retrying %s", "http://u:pw@mlflow/api?token=abc")
     assert caplog.records[-1].getMessage() == "retrying http://***@mlflow/api?token=***"
+
+
+def test_records_of_a_library_that_imports_logging_after_the_redaction_is_installed_are_redacted() -> None:
+    """A command imports logging only when something logs; the redaction is installed by that import itself."""
+    script = (
+        "import sys\n"
+        "from generator.redact import install_log_redaction\n"
+        "install_log_redaction()\n"
+        "assert 'logging' not in sys.modules, 'nothing imported logging yet'\n"
+        "import logging\n"
+        "logging.getLogger('some.library').warning('retrying %s', 'http://u:pw@mlflow/api?token=abc')\n"
+        "assert logging.__loader__.get_source('logging'), 'tracebacks still show its source'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "retrying http://***@mlflow/api?token=***\n"
