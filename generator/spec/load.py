@@ -289,6 +289,10 @@ def _build(data: Mapping[str, Any], positions: Positions, file: str) -> tuple[Sp
     diagnostics: list[Diagnostic] = []
     servings = _Servings(defaults, data["environments"])
     inherited = {name: _target_gates(env.gates, {}) for name, env in environments.items()}  # no gates of its own
+    initializer = "storageInitializer" in data.get("registry", {})
+    checks = {
+        name: rules.TargetChecks(env, kserve, storage_initializer=initializer) for name, env in environments.items()
+    }
     for model_name in sorted(data["models"]):
         model = data["models"][model_name]
         for env_name, settings in model["environments"].items():
@@ -316,15 +320,7 @@ def _build(data: Mapping[str, Any], positions: Positions, file: str) -> tuple[Sp
                 ),
             )
             targets.append(target)
-            diagnostics += [
-                _locate(p, where, positions, file)
-                for p in rules.check_target(
-                    target,
-                    environments[env_name],
-                    kserve,
-                    storage_initializer="storageInitializer" in data.get("registry", {}),
-                )
-            ]
+            diagnostics += [_locate(p, where, positions, file) for p in checks[env_name](target)]
     diagnostics += _follow_problems(environments, positions, file)
     diagnostics += _gate_problems(data, positions, file)
     diagnostics += _release_problems(data, targets, positions, file)

@@ -12,7 +12,7 @@ from generator.diagnostics import Severity
 from generator.platform.names import derived_name_problems
 from generator.platform.releases import KServeRelease
 from generator.platform.runtimes import IMAGE_REFERENCE
-from generator.spec.model import Environment, Target
+from generator.spec.model import Environment, Serving, Target
 from generator.util.quantity import parse_quantity
 
 
@@ -27,18 +27,32 @@ class Problem:
     rule: str = ""
 
 
-def check_target(
-    target: Target, environment: Environment, kserve: KServeRelease, *, storage_initializer: bool = False
-) -> list[Problem]:
-    return [
-        *_method(target, storage_initializer),
-        *_mode_features(target, kserve),
-        *_stage(target),
-        *_replicas(target),
-        *_resources(target),
-        *_derived_names(target, environment),
-        *_policies(target, environment),
-    ]
+class TargetChecks:
+    """The checks on each target of one environment. What depends on a target's `Serving` alone is found once for
+    every target that shares it (most targets of an environment share one), by its identity, which it holds."""
+
+    def __init__(self, environment: Environment, kserve: KServeRelease, *, storage_initializer: bool = False) -> None:
+        self._environment, self._kserve, self._storage_initializer = environment, kserve, storage_initializer
+        self._known: dict[int, tuple[Serving, list[Problem], list[Problem], list[Problem]]] = {}
+
+    def __call__(self, target: Target) -> list[Problem]:
+        serving, environment = target.serving, self._environment
+        if (known := self._known.get(id(serving))) is None:
+            known = self._known[id(serving)] = (
+                serving,
+                [*_method(serving, self._storage_initializer), *_mode_features(serving, self._kserve)],
+                [*_replicas(serving), *_resources(serving)],
+                _policies(serving, environment),
+            )
+        _, first, then, policies = known
+        return [
+            *first,
+            *_stage(target),
+            *then,
+            *_derived_names(target, environment),
+            *policies,
+            *_allow_latest(target, environment),
+        ]
 
 
 def check_gates(raw: Mapping[str, Any]) -> list[Problem]:
@@ -54,9 +68,9 @@ def check_gates(raw: Mapping[str, Any]) -> list[Problem]:
     ]
 
 
-def _method(target: Target, storage_initializer: bool) -> list[Problem]:
-    method = target.serving.method
-    if method == "image" and not target.serving.image_repository:
+def _method(serving: Serving, storage_initializer: bool) -> list[Problem]:
+    method = serving.method
+    if method == "image" and not serving.image_repository:
         return [
             Problem(
                 "method 'image' needs imageRepository (where the model images are pushed)",
@@ -75,9 +89,9 @@ def _method(target: Target, storage_initializer: bool) -> list[Problem]:
     return []
 
 
-def _mode_features(target: Target, kserve: KServeRelease) -> list[Problem]:
+def _mode_features(serving: Serving, kserve: KServeRelease) -> list[Problem]:
     """Canary rollouts and autoscaling metrics exist only in some deployment modes of the pinned release."""
-    serving, mode = target.serving, target.serving.deployment_mode
+    mode = serving.deployment_mode
     problems = []
     if serving.canary_percent is not None and mode != "Knative":
         problems.append(
@@ -127,8 +141,7 @@ def _stage(target: Target) -> list[Problem]:
     ]
 
 
-def _replicas(target: Target) -> list[Problem]:
-    serving = target.serving
+def _replicas(serving: Serving) -> list[Problem]:
     if serving.min_replicas <= serving.max_replicas:
         return []
     return [
@@ -140,10 +153,10 @@ def _replicas(target: Target) -> list[Problem]:
     ]
 
 
-def _resources(target: Target) -> list[Problem]:
+def _resources(serving: Serving) -> list[Problem]:
     problems: list[Problem] = []
     parsed: dict[str, dict[str, Decimal]] = {"requests": {}, "limits": {}}
-    for part, values in (("requests", target.serving.resources.requests), ("limits", target.serving.resources.limits)):
+    for part, values in (("requests", serving.resources.requests), ("limits", serving.resources.limits)):
         for name, text in values.items():
             try:
                 parsed[part][name] = parse_quantity(text)
@@ -160,8 +173,8 @@ def _resources(target: Target) -> list[Problem]:
         if limit is not None and request > limit:
             problems.append(
                 Problem(
-                    f"requests.{name} {target.serving.resources.requests[name]} exceeds "
-                    f"limits.{name} {target.serving.resources.limits[name]}",
+                    f"requests.{name} {serving.resources.requests[name]} exceeds "
+                    f"limits.{name} {serving.resources.limits[name]}",
                     f"lower requests.{name} or raise limits.{name}",
                     ("resources", "requests", name),
                 )
@@ -174,10 +187,10 @@ def _derived_names(target: Target, environment: Environment) -> list[Problem]:
     return [Problem(message, hint, rule="kserve-name") for message, hint in found]
 
 
-def _policies(target: Target, environment: Environment) -> list[Problem]:
-    """The environment's policies; the rule names the policy so reviewers can find it in models.yaml."""
-    policies, serving = environment.policies, target.serving
-    env = environment.name
+def _policies(serving: Serving, environment: Environment) -> list[Problem]:
+    """The environment's policies on how a target is served; the rule names the policy so reviewers can find it in
+    models.yaml."""
+    policies, env = environment.policies, environment.name
     problems = []
     missing = [k for k in ("cpu", "memory") if k not in serving.resources.limits]
     if policies.require_limits and missing:
@@ -198,16 +211,20 @@ def _policies(target: Target, environment: Environment) -> list[Problem]:
                 rule="policy/minReplicas",
             )
         )
-    if not policies.allow_latest and target.ref.kind == "latest":
-        problems.append(
-            Problem(
-                f"{env} does not allow 'latest: true'",
-                "pin a version or follow an alias",
-                ("latest",),
-                rule="policy/allowLatest",
-            )
-        )
     return problems
+
+
+def _allow_latest(target: Target, environment: Environment) -> list[Problem]:
+    if environment.policies.allow_latest or target.ref.kind != "latest":
+        return []
+    return [
+        Problem(
+            f"{environment.name} does not allow 'latest: true'",
+            "pin a version or follow an alias",
+            ("latest",),
+            rule="policy/allowLatest",
+        )
+    ]
 
 
 # A web URL with anything before '@' (a token or a user and password), or any URL with a password: `ssh://git@host`

@@ -234,3 +234,19 @@ def test_each_target_knows_the_line_that_holds_it(dev: str) -> None:
     where = {t.env: t.line for t in spec.targets}
     assert lines[where["dev"] - 1].strip() == "dev: {latest: true}"
     assert lines[where["staging"] - 1].strip() == "staging:"
+
+
+def test_targets_that_share_how_they_are_served_each_get_their_own_findings() -> None:
+    """Both models are served as the environment says (one shared serving, checked once); what depends on the
+    target itself (its reference) is still found for each."""
+    text = (
+        "apiVersion: kserve-gitops/v1\n"
+        "environments: {dev: {namespace: d, policies: {requireLimits: true, allowLatest: false}}}\n"
+        "models:\n"
+        "  a: {registeredModel: a, environments: {dev: {latest: true}}}\n"
+        "  b: {registeredModel: b, environments: {dev: {alias: champion}}}\n"
+    )
+    with pytest.raises(SpecError) as caught:
+        parse_spec(text)
+    found = sorted((d.path.split(".")[2], d.rule) for d in caught.value.diagnostics)
+    assert found == [("a", "policy/allowLatest"), ("a", "policy/requireLimits"), ("b", "policy/requireLimits")]
