@@ -164,12 +164,12 @@ class Store:
     def enabled(self) -> bool:
         return self._db is not None
 
-    def get(self, kind: str, keys: Iterable[str]) -> dict[str, str]:
-        """The facts known among `keys`."""
+    def get(self, kind: str, keys: Iterable[str]) -> dict[str, Any]:
+        """The facts known among `keys`, each as it was put: text, or bytes."""
         wanted = sorted(set(keys))
         if self._db is None or not wanted:
             return {}
-        found: dict[str, str] = {}
+        found: dict[str, Any] = {}
         try:
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start : start + 500]
@@ -183,7 +183,7 @@ class Store:
             return {}
         return found
 
-    def put(self, kind: str, facts: Mapping[str, str]) -> None:
+    def put(self, kind: str, facts: Mapping[str, str | bytes]) -> None:
         """Remember `facts`; failing to only costs a later run its time."""
         if self._db is None or not facts:
             return
@@ -258,7 +258,7 @@ class TargetMemory:
 
     def __init__(self, store: Store, context: Callable[[], str]) -> None:
         self._store, self._context = store, context() if store.enabled else ""
-        self._learned: dict[str, str] = {}
+        self._learned: dict[str, str | bytes] = {}
 
     @classmethod
     @contextlib.contextmanager
@@ -279,33 +279,45 @@ class TargetMemory:
         saw pass."""
         if not self._store.enabled:
             return {}
-        facts = {target: key(self._context, text) for target, text in inputs.items()}
+        fact_of = keys_after(self._context)
+        facts = {target: fact_of(text) for target, text in inputs.items()}
         known = self._store.get(self.KIND, facts.values())
-        recalled = {}
-        for target, fact in facts.items():
-            if fact in known:
-                with contextlib.suppress(ValueError, TypeError):  # damaged: a miss, as anything the store cannot give
-                    recalled[target] = _unpacked(known[fact])
-        return recalled
+        found = {target: known[fact] for target, fact in facts.items() if fact in known}
+        # Every listing read at once, one JSON document instead of thousands. Exact: a listing that is not one JSON
+        # value makes the array invalid (none at all: two commas) or longer than the facts (two or more values).
+        try:
+            values = list(found.values())
+            listings = json.loads(b"[" + b",".join(value.partition(b"\n")[0] for value in values) + b"]")
+            return {
+                target: _unpacked(value, listing)
+                for target, value, listing in zip(found, values, listings, strict=True)
+            }
+        except (ValueError, TypeError, AttributeError):  # one is damaged: each on its own, a damaged one a miss
+            recalled = {}
+            for target, value in found.items():
+                with contextlib.suppress(ValueError, TypeError, AttributeError):
+                    recalled[target] = _unpacked(value, json.loads(value.partition(b"\n")[0]))
+            return recalled
 
     def learn(self, inputs: str, files: Noted) -> None:
         """Remember what a target with these inputs rendered, which passed every check."""
         if self._store.enabled:
-            texts = {path: content.decode("utf-8") for path, (content, _) in files.items()}
-            listing = [[path, note, len(texts[path])] for path, (_, note) in files.items()]
-            self._learned[key(self._context, inputs)] = json.dumps(listing) + "\n" + "".join(texts.values())
+            listing = [[path, note, len(content)] for path, (content, note) in files.items()]
+            contents = b"".join(content for content, _ in files.values())
+            self._learned[key(self._context, inputs)] = json.dumps(listing).encode("utf-8") + b"\n" + contents
 
 
-def _unpacked(fact: str) -> dict[str, tuple[bytes, Any]]:
-    """`TargetMemory.learn`'s packing: a JSON line listing each file (path, note, length), then their texts one
-    after another (a JSON string of every text would cost a third more to read back)."""
-    listing, _, texts = fact.partition("\n")
+def _unpacked(fact: bytes, listing: Any) -> dict[str, tuple[bytes, Any]]:
+    """`TargetMemory.learn`'s packing, as bytes: a JSON line listing each file (path, note, length), `listing` read
+    from it, then their bytes one after another (a JSON string of every text would cost a third more to read back,
+    text to decode and encode again more than the bytes themselves)."""
+    contents = fact.partition(b"\n")[2]
     files, start = {}, 0
-    for path, note, length in json.loads(listing):
-        files[path] = (texts[start : start + length].encode("utf-8"), note)
+    for path, note, length in listing:
+        files[path] = (contents[start : start + length], note)
         start += length
-    if start != len(texts):
-        raise ValueError("the texts are not those listed")
+    if start != len(contents):
+        raise ValueError("the files are not those listed")
     return files
 
 
@@ -340,6 +352,22 @@ def key(*parts: str | bytes) -> str:
     for part in parts:
         _feed(digest, part.encode() if isinstance(part, str) else part)
     return digest.hexdigest()
+
+
+def keys_after(*first: str | bytes) -> Callable[..., str]:
+    """`key(*first, *rest)` for each call with `rest`, the first parts hashed once for all (thousands of targets'
+    facts share a context)."""
+    digest = hashlib.sha256()
+    for part in first:
+        _feed(digest, part.encode() if isinstance(part, str) else part)
+
+    def of(*rest: str | bytes) -> str:
+        each = digest.copy()
+        for part in rest:
+            _feed(each, part.encode() if isinstance(part, str) else part)
+        return each.hexdigest()
+
+    return of
 
 
 def tool_identity() -> str:

@@ -9,7 +9,6 @@ reference really needs resolving; the CRD directory comes in as a path.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -242,34 +241,39 @@ def _produced(
     (cache.TargetMemory); a target whose files pass every check here is remembered."""
     with TargetMemory.open(lambda: verdict_context(crds)) as memory:
         inputs = target_inputs(spec, lock) if memory.enabled else {}
-        recalled = _whole(spec, memory.recall(inputs))
-        given = {target: {path: content for path, (content, _) in kept.items()} for target, kept in recalled.items()}
+        given, settled = _whole(spec, memory.recall(inputs))
         emit = generated if with_lock else render
         files, emitted = _emitted(lambda dump: emit(spec, lock, dump, given))
-        settled = {path: summary for kept in recalled.values() for path, (_, summary) in kept.items()}
         emitted |= settled
         planned, warnings = _checked_plan(
             repo, files, crds, spec.platform, emitted=emitted, settled=settled, edited=edited
         )
         for target in _passed(spec, warnings) if inputs else ():  # without a store, nothing is learned
             paths = target_files(spec, target)
-            if target.key in inputs and target.key not in recalled and all(path in emitted for path in paths):
+            if target.key in inputs and target.key not in given and all(path in emitted for path in paths):
                 memory.learn(inputs[target.key], {path: (files[path], emitted[path]) for path in paths})
     return files, planned, warnings
 
 
 def _whole(
     spec: Spec, recalled: Mapping[TargetKey, Mapping[str, tuple[bytes, Any]]]
-) -> dict[TargetKey, dict[str, tuple[bytes, Summary]]]:
-    """The recalled targets whose facts are whole: exactly the files the target renders, each noted with what it
-    holds. A damaged fact (a store written by hand, or broken) is a miss, as a fact the store does not have."""
-    whole = {}
+) -> tuple[dict[TargetKey, dict[str, bytes]], dict[str, Summary]]:
+    """The recalled targets whose facts are whole, exactly the files the target renders, each noted with what it
+    holds: their files by target, and what each file holds. A damaged fact (a store written by hand, or broken) is a
+    miss, as a fact the store does not have."""
+    given: dict[TargetKey, dict[str, bytes]] = {}
+    settled: dict[str, Summary] = {}
     for target in spec.targets:
         kept = recalled.get(target.key)
-        if kept is not None and sorted(kept) == sorted(target_files(spec, target)):
-            with contextlib.suppress(ValueError, TypeError):
-                whole[target.key] = {path: (content, summary_of(note)) for path, (content, note) in kept.items()}
-    return whole
+        if kept is None or kept.keys() != set(target_files(spec, target)):
+            continue
+        try:
+            summaries = {path: summary_of(note) for path, (_, note) in kept.items()}
+        except (ValueError, TypeError):
+            continue
+        given[target.key] = {path: content for path, (content, _) in kept.items()}
+        settled |= summaries
+    return given, settled
 
 
 def _passed(spec: Spec, warnings: Sequence[Diagnostic]) -> list[Target]:

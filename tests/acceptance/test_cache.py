@@ -158,8 +158,8 @@ def test_a_target_rendered_and_passed_before_is_neither_rendered_nor_checked_aga
     with sqlite3.connect(next(cache.glob("*.sqlite"))) as db:
         rows = db.execute("SELECT key, value FROM fact WHERE kind = ?", [TargetMemory.KIND]).fetchall()
         assert len(rows) == 5, "one for each model in each of its environments"
-        fact, value = next((k, v) for k, v in rows if output in v)
-        db.execute("UPDATE fact SET value = ? WHERE key = ?", [value.replace("storageUri:", "storageURI:"), fact])
+        fact, value = next((k, v) for k, v in rows if output.encode() in v)
+        db.execute("UPDATE fact SET value = ? WHERE key = ?", [value.replace(b"storageUri:", b"storageURI:"), fact])
     spec = repo / "models.yaml"
     spec.write_text("# a comment: models.yaml differs, no target does\n" + spec.read_text())
 
@@ -200,12 +200,13 @@ def test_a_damaged_target_fact_is_a_miss_and_the_run_goes_on(
     expected = _tree(repo)
     with sqlite3.connect(next(cache.glob("*.sqlite"))) as db:
         for fact, value in db.execute("SELECT key, value FROM fact WHERE kind = ?", [TargetMemory.KIND]).fetchall():
-            listing, _, texts = value.partition("\n")
+            listing, _, contents = value.partition(b"\n")
             files = json.loads(listing)
-            if damage == "a file named wrong":  # each text where the listing says, one under another name
-                damaged = json.dumps([["environments/dev/elsewhere.yaml", *files[0][1:]], *files[1:]]) + "\n" + texts
+            if damage == "a file named wrong":  # each file where the listing says, one under another name
+                files = [["environments/dev/elsewhere.yaml", *files[0][1:]], *files[1:]]
             else:
-                damaged = json.dumps([[path, "?", length] for path, _, length in files]) + "\n" + texts
+                files = [[path, "?", length] for path, _, length in files]
+            damaged = json.dumps(files).encode() + b"\n" + contents
             db.execute("UPDATE fact SET value = ? WHERE key = ?", [damaged, fact])
     (repo / "environments/prod/wine-classifier.yaml").unlink()
     spec = repo / "models.yaml"

@@ -18,6 +18,7 @@ from generator.cache import (
     _remembered_hash,
     crd_identity,
     key,
+    keys_after,
     remembered_parse,
 )
 from generator.util.environ import scoped_environ
@@ -120,6 +121,13 @@ def _recall(cache: Path, context: str, inputs: dict[str, str]) -> dict[str, dict
         return memory.recall(inputs)
 
 
+def test_keys_after_some_parts_are_the_keys_of_all_of_them() -> None:
+    of = keys_after("context", b"crds")
+    assert of("inputs") == key("context", b"crds", "inputs")
+    assert of("inputs", "more") == key("context", b"crds", "inputs", "more")
+    assert of("other") != of("inputs")
+
+
 def test_the_target_memory_gives_back_what_it_learned_only_for_the_same_inputs_and_context(tmp_path: Path) -> None:
     files = {"environments/dev/a.yaml": ("é: 1\n".encode(), "note a"), "environments/dev/a-smoke.yaml": (b"", "b")}
     with scoped_environ({CACHE_ENV: str(tmp_path)}), TargetMemory.open(lambda: "crds 1") as memory:
@@ -130,6 +138,17 @@ def test_the_target_memory_gives_back_what_it_learned_only_for_the_same_inputs_a
     assert _recall(tmp_path, "crds 2", {"a/dev": "inputs of a"}) == {}, "another context"
     assert _recall(tmp_path, "crds 1", {"a/dev": "inputs of a, edited"}) == {}
     assert _recall(Path("off"), "crds 1", {"a/dev": "inputs of a"}) == {}
+
+
+def test_a_damaged_target_fact_is_a_miss_beside_whole_ones(tmp_path: Path) -> None:
+    files = {"a.yaml": (b"kind: A\n", "n")}
+    with scoped_environ({CACHE_ENV: str(tmp_path)}), TargetMemory.open(lambda: "c") as memory:
+        for inputs in ("x", "y", "z"):
+            memory.learn(inputs, files)
+    for damaged in (b'[["a.yaml", "n", 8]], 1\nkind: A\n', b"\nkind: A\n", b" \nkind: A\n"):
+        with sqlite3.connect(next(tmp_path.glob("*.sqlite"))) as db:
+            db.execute("UPDATE fact SET value = ? WHERE key = ?", [damaged, key("c", "y")])
+        assert _recall(tmp_path, "c", {"t": "x", "u": "y", "v": "z"}) == {"t": files, "v": files}, damaged
 
 
 def test_without_a_store_the_target_memory_never_works_out_its_context() -> None:
@@ -144,7 +163,8 @@ def test_without_a_store_the_target_memory_never_works_out_its_context() -> None
 def test_a_damaged_target_fact_is_a_miss(tmp_path: Path) -> None:
     with scoped_environ({CACHE_ENV: str(tmp_path)}), TargetMemory.open(lambda: "c") as memory:
         memory.learn("x", {"a.yaml": (b"kind: A\n", "n")})
-    for damaged in ("not json\n", '[["a.yaml", "n", 8]]\nkind: A\n and more', '[["a.yaml", "n", 99]]\nkind: A\n'):
+    damages = (b"not json\n", b'[["a.yaml", "n", 8]]\nkind: A\n and more', b'[["a.yaml", "n", 99]]\nkind: A\n')
+    for damaged in (*damages, '[["a.yaml", "n", 8]]\nkind: A\n'):  # text where bytes belong: damaged too
         with sqlite3.connect(next(tmp_path.glob("*.sqlite"))) as db:
             db.execute("UPDATE fact SET value = ? WHERE kind = ?", [damaged, TargetMemory.KIND])
         assert _recall(tmp_path, "c", {"t": "x"}) == {}, damaged
