@@ -75,7 +75,8 @@ def plan(root: Path, desired: Mapping[str, bytes], pruned: Iterable[str] = (), e
     `edited`: files people own that this run deliberately changes (models.yaml for pin/unpin)."""
     edited = set(edited)
     pruned = list(pruned)
-    _refuse_symlinks(root, [*desired, *pruned])
+    listings = _Listings(root)  # the link check and the search for stale files list the same directories
+    _refuse_symlinks(root, [*desired, *pruned], listings)
     writes: dict[str, bytes] = {}
     before: dict[str, bytes] = {}
     foreign: list[str] = []
@@ -109,7 +110,7 @@ def plan(root: Path, desired: Mapping[str, bytes], pruned: Iterable[str] = (), e
             )
             for p in sorted(set(foreign))
         )
-    generated = _generated_files(root, pruned, read)
+    generated = _generated_files(root, pruned, read, listings)
     deletes = tuple(sorted(p for p, _ in generated if p not in desired))
     before.update({p: content for p, content in generated if p in deletes})
     return Plan(writes=writes, deletes=deletes, before=before)
@@ -436,31 +437,51 @@ def _stop_if_signalled(received: list[int]) -> None:
         raise Interrupted(received[0], "every file was put back as it was; nothing changed")
 
 
-def _refuse_symlinks(root: Path, paths: Iterable[str]) -> None:
+def _refuse_symlinks(root: Path, paths: Iterable[str], listings: _Listings | None = None) -> None:
     """Every component of every path below root, and everything inside the directories, must be real."""
+    listings = listings or _Listings(root)
     links: set[str] = set()
-    listings: dict[str, dict[str, str]] = {}  # thousands of files share a few directories: each is listed once
     for path in paths:
         parts = _parts(path)
         for depth in range(1, len(parts) + 1):
-            parent = "/".join(parts[: depth - 1])
-            if (listing := listings.get(parent)) is None:
-                listing = listings[parent] = _listing(os.path.join(root, parent))
             relative = "/".join(parts[:depth])
-            kind = listing.get(parts[depth - 1]) or _kind(os.path.join(root, relative))
+            kind = listings.kind("/".join(parts[: depth - 1]), parts[depth - 1])
             if kind == "link":
                 links.add(relative)
             if kind != "directory":
                 break  # a link, a file, or nothing: no deeper component to look at
             if depth == len(parts):  # a directory named itself (pruned): everything inside it too
-                links.update(_links_inside(root, root / relative))
+                links.update(_links_inside(relative, listings))
     if links:
         raise _symlink_error(root, sorted(links))
+
+
+class _Listings:
+    """What each entry of a directory under `root` is (`_listing`), each directory listed once: thousands of files
+    share a few directories."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = str(root)
+        self._listed: dict[str, dict[str, str]] = {}
+
+    def of(self, directory: str) -> dict[str, str]:
+        """The entries of `directory` (relative to the root, "" for the root itself)."""
+        if (listing := self._listed.get(directory)) is None:
+            listing = self._listed[directory] = _listing(os.path.join(self._root, directory))
+        return listing
+
+    def kind(self, directory: str, name: str) -> str | None:
+        """What `name` in `directory` is; looked up on its own where the listing does not show it (`_kind`)."""
+        return self.of(directory).get(name) or _kind(os.path.join(self._root, directory, name))
 
 
 def _parts(path: str) -> list[str]:
     """PurePosixPath(path).parts, made faster: thousands of paths go through here in every run."""
     return [part for part in path.split("/") if part not in ("", ".")]
+
+
+def _joined(directory: str, name: str) -> str:
+    return f"{directory}/{name}" if directory else name
 
 
 def _listing(directory: str) -> dict[str, str]:
@@ -491,20 +512,18 @@ def _kind(path: str) -> str | None:
     return "link" if stat.S_ISLNK(mode) else "directory" if stat.S_ISDIR(mode) else "file"
 
 
-def _links_inside(root: Path, directory: Path) -> list[str]:
-    """Symbolic links anywhere below `directory`; scandir says what each entry is without another system call."""
+def _links_inside(directory: str, listings: _Listings) -> list[str]:
+    """Symbolic links anywhere below `directory` (relative to the root); an unreadable directory lists nothing, as
+    os.walk, and is left to the reads and writes to report."""
     found = []
-    pending = [str(directory)]
+    pending = [directory]
     while pending:
-        try:
-            entries = list(os.scandir(pending.pop()))
-        except OSError:
-            continue  # unreadable: as os.walk, left to the reads and writes to report
-        for entry in entries:
-            if entry.is_symlink():
-                found.append(Path(entry.path).relative_to(root).as_posix())
-            elif entry.is_dir():
-                pending.append(entry.path)
+        parent = pending.pop()
+        for name, kind in listings.of(parent).items():
+            if kind == "link":
+                found.append(_joined(parent, name))
+            elif kind == "directory":
+                pending.append(_joined(parent, name))
     return sorted(found)
 
 
@@ -529,20 +548,25 @@ def _in_place_of(root: Path, link: str) -> str:
     return f"a regular file inside the repository (or remove it, `rm {link}`: a run writes what it generates anew)"
 
 
-def _generated_files(root: Path, pruned: Iterable[str], read: Mapping[str, bytes | None]) -> list[tuple[str, bytes]]:
-    """Generated files under `pruned`; `read`: contents already read by path. os.walk, not pathlib: for
-    thousands of files, pathlib's objects cost more than the reads."""
+def _generated_files(
+    root: Path, pruned: Iterable[str], read: Mapping[str, bytes | None], listings: _Listings
+) -> list[tuple[str, bytes]]:
+    """Generated files under `pruned` (no links: `plan` refused them before); `read`: contents already read by
+    path."""
     found = []
     top = str(root)
     for directory in pruned:
-        base = os.path.join(top, directory)
-        if os.path.isfile(base):
-            candidates = [directory]
-        else:
-            candidates = []
-            for parent, _, names in os.walk(base):
-                relative = os.path.relpath(parent, top).replace(os.sep, "/")
-                candidates += [f"{relative}/{name}" for name in names]
+        parts = _parts(directory)
+        kind = listings.kind("/".join(parts[:-1]), parts[-1]) if parts else "directory"
+        candidates = ["/".join(parts)] if kind == "file" else []
+        pending = ["/".join(parts)] if kind == "directory" else []
+        while pending:
+            parent = pending.pop()
+            for name, kind in listings.of(parent).items():
+                if kind == "directory":
+                    pending.append(_joined(parent, name))
+                elif kind == "file":
+                    candidates.append(_joined(parent, name))
         for path in sorted(candidates):
             try:
                 content = read[path] if path in read else _read(os.path.join(top, path))
