@@ -248,9 +248,10 @@ def _produced(
         planned, warnings = _checked_plan(
             repo, files, crds, spec.platform, emitted=emitted, settled=settled, edited=edited
         )
-        for target in _passed(spec, warnings) if inputs else ():  # without a store, nothing is learned
+        rendered = [target for target in spec.targets if target.key in inputs and target.key not in given]
+        for target in _passed(spec, rendered, warnings):  # without a store there are no inputs: nothing is learned
             paths = target_files(spec, target)
-            if target.key in inputs and target.key not in given and all(path in emitted for path in paths):
+            if all(path in emitted for path in paths):
                 memory.learn(inputs[target.key], {path: (files[path], emitted[path]) for path in paths})
     return files, planned, warnings
 
@@ -276,15 +277,15 @@ def _whole(
     return given, settled
 
 
-def _passed(spec: Spec, warnings: Sequence[Diagnostic]) -> list[Target]:
-    """The targets that passed every check without a finding: none names their files or their environment's
+def _passed(spec: Spec, targets: Sequence[Target], warnings: Sequence[Diagnostic]) -> list[Target]:
+    """The `targets` that passed every check without a finding: none names their files or their environment's
     kustomization. None at all when a finding names no file (it may concern any)."""
     flagged = {w.file for w in warnings}
     if "" in flagged:
         return []
     return [
         target
-        for target in spec.targets
+        for target in targets
         if flagged.isdisjoint(target_files(spec, target))
         and f"{ENVIRONMENTS_DIR}/{target.env}/kustomization.yaml" not in flagged
     ]
