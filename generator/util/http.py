@@ -146,7 +146,7 @@ class Http:
                 self._pause_or_fail(what, attempt, limits.pause(attempt), end, reason=failure.reason, hint=hint)
                 continue
             except _Final as failure:
-                raise HttpFailure(what, failure.reason, hint) from None
+                raise HttpFailure(what, failure.reason, failure.hint or hint) from None
             if retry != "all" or reply.status not in RETRYABLE:
                 return reply
             said = f"HTTP {reply.status} {reply.reason}".rstrip()
@@ -178,9 +178,9 @@ class Http:
         cap = self.settings.retry_after_max
         if wait > cap:
             at = (datetime.now(UTC) + timedelta(seconds=wait)).strftime("%Y-%m-%d %H:%M:%S UTC")
-            raise HttpFailure(
+            raise HttpFailure(  # the time in the reason too: callers that word their own message keep it
                 what,
-                f"{said}, asking to retry after {wait:.0f} s, more than the {cap:g} s "
+                f"{said}, asking to retry after {wait:.0f} s (at {at}), more than the {cap:g} s "
                 f"waited for ({env_name('retry_after_max')})",
                 f"try again after {at}" + (f"; {hint}" if hint else ""),
                 reply.status,
@@ -208,9 +208,7 @@ class Http:
                 raise _Final(f"no complete answer within {limits.deadline:g} s ({env_name('deadline')})") from None
             raise _Momentary(f"no answer within {limits.read_timeout:g} s ({env_name('read_timeout')})") from None
         except requests.exceptions.SSLError as exc:
-            raise _Final(
-                f"TLS failed: {_root_cause(exc)} (set REQUESTS_CA_BUNDLE to a TLS-inspecting proxy's CA file)"
-            ) from None
+            raise _Final(_tls_failed(_root_cause(exc))) from None
         except requests.ConnectionError as exc:
             cause = _root_cause(exc)
             raise _Momentary(cause, unsent=_never_sent(exc)) from None
@@ -232,13 +230,21 @@ class Http:
         limits = self.settings
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > limits.max_body:
-            raise _Final(_too_large(int(declared), limits.max_body))
+            raise _Final(
+                f"answer of {int(declared)} bytes (its Content-Length), more than the {limits.max_body} allowed "
+                f"({env_name('max_body')})",
+                hint=_TOO_LARGE_HINT,
+            )
         body = bytearray()
         try:
             while piece := response.raw.read1(_PIECE, decode_content=True):
                 body += piece
                 if len(body) > limits.max_body:
-                    raise _Final(_too_large(len(body), limits.max_body))
+                    raise _Final(
+                        f"answer larger than {limits.max_body} bytes ({len(body)} read before giving up; "
+                        f"{env_name('max_body')})",
+                        hint=_TOO_LARGE_HINT,
+                    )
                 if self._clock() > end:
                     raise _Final(
                         f"answer still incomplete after {limits.deadline:g} s "
@@ -263,11 +269,28 @@ class _Momentary(Exception):
 
 
 class _Final(Exception):
-    """An attempt failed in a way another attempt would repeat, or with no time left for another."""
+    """An attempt failed in a way another attempt would repeat, or with no time left for another; `hint`, where the
+    failure itself says what to do (else the caller's)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, hint: str = "") -> None:
         super().__init__(reason)
-        self.reason = reason
+        self.reason, self.hint = reason, hint
+
+
+_TOO_LARGE_HINT = (
+    f"check that the URL is the service's API and not a download or a web page; if the answer is meant to be that "
+    f"large, raise {env_name('max_body')}"
+)
+
+
+def _tls_failed(cause: str) -> str:
+    """The TLS failure, with what usually causes it: plain HTTP spoken where https:// was asked for, or a certificate
+    signed by a CA this machine does not trust (a TLS-inspecting proxy's)."""
+    if "WRONG_VERSION_NUMBER" in cause.upper() or "record layer failure" in cause:
+        return f"TLS failed: {cause} (the server may speak plain HTTP there: try http:// in the URL)"
+    if "CERTIFICATE_VERIFY_FAILED" in cause.upper():
+        return f"TLS failed: {cause} (set REQUESTS_CA_BUNDLE to the CA file that signed its certificate)"
+    return f"TLS failed: {cause}"
 
 
 class _Overdue(Exception):
@@ -353,7 +376,3 @@ def _chain(exc: BaseException) -> list[BaseException]:
         if inner is None or any(inner is seen for seen in found):
             return found
         found.append(inner)
-
-
-def _too_large(size: int, cap: int) -> str:
-    return f"answer larger than {cap} bytes ({size} so far; {env_name('max_body')})"

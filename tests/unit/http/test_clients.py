@@ -60,7 +60,7 @@ FAULTS: dict[str, tuple[Callable[[], Fault], tuple[str, ...]]] = {
     "500": (lambda: Fault("status", status=500), ("HTTP 500 Internal Server Error (2 attempts",)),
     "429-retry-after-an-hour": (
         lambda: Fault("status", status=429, headers={"Retry-After": "3600"}),
-        ("asking to retry after 3600 s",),
+        ("asking to retry after 3600 s (at 20",),  # each client says when, whatever message it words
     ),
     "hang": (lambda: Fault("hang"), TIMED_OUT),
     "drip": (lambda: Fault("drip", interval=0.2), ("answer still incomplete after 3 s",)),

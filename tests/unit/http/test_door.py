@@ -6,8 +6,10 @@ nets (a call that never returns would hang the suite), not performance assertion
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
+from http import server as http_server
 
 import pytest
 
@@ -60,9 +62,9 @@ def test_a_retry_after_over_the_cap_fails_at_once_saying_when_to_retry(http: Htt
     failure = fails(http, fault)
     assert len(fault.requests) == 1
     assert (
-        "HTTP 429 Too Many Requests, asking to retry after 3600 s, more than the 5 s waited for "
-        "(KSERVE_GITOPS_HTTP_RETRY_AFTER_MAX)" in str(failure)
+        "HTTP 429 Too Many Requests, asking to retry after 3600 s (at 20" in str(failure)  # a UTC date and time
     )
+    assert "more than the 5 s waited for (KSERVE_GITOPS_HTTP_RETRY_AFTER_MAX)" in str(failure)
     assert "try again after 20" in str(failure)  # a UTC date and time
 
 
@@ -94,13 +96,31 @@ def test_a_status_line_dripped_byte_by_byte_is_cut_at_the_deadline(http: Http) -
 def test_a_huge_body_is_refused_past_the_cap(http: Http) -> None:
     fault = Fault("huge")
     failure = fails(http, fault)
-    assert "answer larger than 1048576 bytes" in str(failure)
+    assert "answer larger than 1048576 bytes (1" in str(failure)  # and how much was read before giving up
+    assert "raise KSERVE_GITOPS_HTTP_MAX_BODY" in str(failure), "not: check that the server is up"
     assert len(fault.requests) == 1, "a too-large answer is not asked for again"
 
 
 def test_a_declared_huge_body_is_refused_before_reading_it(http: Http) -> None:
     fault = Fault("status", status=200, headers={"Content-Length": str(10 << 20)})
-    assert "answer larger than 1048576 bytes (10485760 so far" in str(fails(http, fault))
+    failure = str(fails(http, fault))
+    assert "answer of 10485760 bytes (its Content-Length), more than the 1048576 allowed" in failure
+    assert "not a download or a web page; if the answer is meant to be that large, raise" in failure
+
+
+def test_https_to_a_server_that_speaks_plain_http_says_so(http: Http) -> None:
+    """A plain HTTP server answers the TLS greeting with an HTTP error page: "use http://", not a CA bundle."""
+    server = http_server.ThreadingHTTPServer(("127.0.0.1", 0), http_server.BaseHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(HttpFailure) as caught:
+            http.request("GET", f"https://127.0.0.1:{server.server_address[1]}/thing")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "TLS failed" in str(caught.value)
+    assert "the server may speak plain HTTP there: try http:// in the URL" in str(caught.value)
+    assert "REQUESTS_CA_BUNDLE" not in str(caught.value)
 
 
 def test_a_reset_connection_is_retried_for_a_get(http: Http) -> None:
