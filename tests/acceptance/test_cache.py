@@ -14,7 +14,7 @@ import pytest
 
 from generator.cache import CACHE_ENV, TargetMemory
 from tests.acceptance.conftest import CRDS, Result
-from tests.support.paths import copy_example
+from tests.support.paths import REPO_ROOT, copy_example
 
 NEW_MODEL = "  wine-extra:\n    registeredModel: wine-classifier\n    environments:\n      dev:\n        version: 1\n\n"
 # Each edit of models.yaml toggles between two states, so a random series comes back to states a cached run has
@@ -34,7 +34,7 @@ SPEC_EDITS = {
         "",
     ),
 }
-TREE_EDITS = ("hand-edit an output", "delete an output", "leave a stale generated file")
+TREE_EDITS = ("hand-edit an output", "delete an output", "leave a stale generated file", "reformat models.lock")
 
 
 def _edit(repo: Path, edit: str) -> None:
@@ -47,6 +47,9 @@ def _edit(repo: Path, edit: str) -> None:
         target = repo / "environments/prod/wine-classifier.yaml"
         if target.exists():
             target.write_text(target.read_text().replace("memory: 4Gi", "memory: 8Gi") + "# tuned by hand\n")
+    elif edit == "reformat models.lock":  # the same entries in other bytes: `generate` writes it as it writes it
+        lock = repo / "models.lock"
+        lock.write_text(lock.read_text() + "# kept by hand\n")
     elif edit == "delete an output":
         (repo / "environments/staging/kustomization.yaml").unlink(missing_ok=True)
     else:
@@ -76,7 +79,8 @@ def test_a_cached_run_equals_an_uncached_one_over_random_edits(
         if edit != "none":
             _edit(cached, edit)
             _edit(uncached, edit)
-        command = "generate" if step % 4 == 3 and edit in ("none", "change a default") else "render"
+        regenerate = edit == "reformat models.lock" or (step % 4 == 3 and edit in ("none", "change a default"))
+        command = "generate" if regenerate else "render"
         records = len(list(cache.glob("*.json"))) if cache.is_dir() else 0
 
         with_cache = _run(cli, cached, str(cache), command)
@@ -91,6 +95,25 @@ def test_a_cached_run_equals_an_uncached_one_over_random_edits(
             recalled += 1
     assert recalled, "some runs were answered from the cache"
     assert not list(cached.rglob("*.json")), "the cache lives outside the repository"
+
+
+def test_a_lock_formatted_by_hand_is_written_again_with_the_cache_as_without(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    """An unchanged lock is written as the bytes it was read from only when this tool wrote exactly those bytes: the
+    same entries formatted otherwise are written as this tool writes them, cache or not."""
+    cached, uncached, cache = copy_example(tmp_path / "cached"), copy_example(tmp_path / "uncached"), tmp_path / "cache"
+    os.environ["MLFLOW_TRACKING_URI"] = "http://127.0.0.1:9"  # nothing may need a registry: the lock is current
+    assert _run(cli, cached, str(cache), "generate").code == 0  # the store learns the lock's text
+    _edit(cached, "reformat models.lock")
+    _edit(uncached, "reformat models.lock")
+
+    with_cache = _run(cli, cached, str(cache), "generate")
+    without = _run(cli, uncached, "off", "generate")
+
+    assert with_cache == without == Result(0, "update models.lock\n", "")
+    assert _tree(cached) == _tree(uncached)
+    assert (cached / "models.lock").read_bytes() == (REPO_ROOT / "models.lock").read_bytes()
 
 
 def test_a_changed_crd_or_a_deleted_cache_takes_the_full_path(tmp_path: Path, cli: Callable[..., Result]) -> None:
