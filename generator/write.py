@@ -474,6 +474,17 @@ class _Listings:
         """What `name` in `directory` is; looked up on its own where the listing does not show it (`_kind`)."""
         return self.of(directory).get(name) or _kind(os.path.join(self._root, directory, name))
 
+    def below(self, directory: str) -> Iterator[tuple[str, str]]:
+        """Every entry anywhere below `directory` and what it is, links not followed; an unreadable directory lists
+        nothing, as os.walk, and is left to the reads and writes to report."""
+        pending = [directory]
+        while pending:
+            parent = pending.pop()
+            for name, kind in self.of(parent).items():
+                yield _joined(parent, name), kind
+                if kind == "directory":
+                    pending.append(_joined(parent, name))
+
 
 def _parts(path: str) -> list[str]:
     """PurePosixPath(path).parts, made faster: thousands of paths go through here in every run."""
@@ -513,18 +524,8 @@ def _kind(path: str) -> str | None:
 
 
 def _links_inside(directory: str, listings: _Listings) -> list[str]:
-    """Symbolic links anywhere below `directory` (relative to the root); an unreadable directory lists nothing, as
-    os.walk, and is left to the reads and writes to report."""
-    found = []
-    pending = [directory]
-    while pending:
-        parent = pending.pop()
-        for name, kind in listings.of(parent).items():
-            if kind == "link":
-                found.append(_joined(parent, name))
-            elif kind == "directory":
-                pending.append(_joined(parent, name))
-    return sorted(found)
+    """Symbolic links anywhere below `directory` (relative to the root)."""
+    return sorted(path for path, kind in listings.below(directory) if kind == "link")
 
 
 def _symlink_error(root: Path, links: list[str]) -> UserError:
@@ -559,14 +560,8 @@ def _generated_files(
         parts = _parts(directory)
         kind = listings.kind("/".join(parts[:-1]), parts[-1]) if parts else "directory"
         candidates = ["/".join(parts)] if kind == "file" else []
-        pending = ["/".join(parts)] if kind == "directory" else []
-        while pending:
-            parent = pending.pop()
-            for name, kind in listings.of(parent).items():
-                if kind == "directory":
-                    pending.append(_joined(parent, name))
-                elif kind == "file":
-                    candidates.append(_joined(parent, name))
+        if kind == "directory":
+            candidates += [path for path, kind in listings.below("/".join(parts)) if kind == "file"]
         for path in sorted(candidates):
             try:
                 content = read[path] if path in read else _read(os.path.join(top, path))
