@@ -30,6 +30,12 @@ _USERINFO = re.compile(r"://[^/?#\s'\"<>]*@")
 # a URL, everything between '://' and the run's last '@' is hidden when a ':' says a password is in it (a URL with
 # a port and an '@' in its path is hidden too; too much hidden is safe). The runs split the text once: linear.
 _RUN = re.compile(r"[^\s'\"<>]+")
+# A password left unencoded may also hold spaces (`https://bob:my secret@host`, a mistyped MLFLOW_TRACKING_URI), which
+# end the runs above: after '://', a user name free of spaces followed by ':', then up to the last '@' within 256
+# characters of the same line that hold no '/', '?', '#', quote or angle bracket (a URL with a port followed on the
+# line by a mail address is hidden too; too much hidden is safe). Each attempt starts at a '://' and reads at most
+# 256 characters, which the next '://' (its '/') ends: linear.
+_SPACED = re.compile(r"://(?=[^/?#\s'\"<>@]*:)[^/?#\r\n'\"<>]{0,256}@")
 # Secrets carried in query strings: presigned S3/GCS/Azure URLs, OAuth tokens, API keys.
 _QUERY = re.compile(
     r"(?P<name>[?&;](?:access_token|refresh_token|id_token|token|client_secret|secret|password|passwd|api_?key|key"
@@ -56,7 +62,7 @@ def redact(text: str) -> str:
     """`text` with every credential it carries replaced by `***`, in time linear in its length."""
     # Each pass runs only when the text holds what its pattern needs: substring tests are cheap C loops.
     if "://" in text and "@" in text:
-        text = _RUN.sub(_password_in_run, _USERINFO.sub(f"://{MASK}@", text))
+        text = _RUN.sub(_password_in_run, _USERINFO.sub(f"://{MASK}@", _SPACED.sub(f"://{MASK}@", text)))
     if "=" in text:
         text = _QUERY.sub(rf"\g<name>{MASK}", text)
     lower = text.lower()

@@ -48,13 +48,23 @@ MB = 1_000_000
         ("'http://bob:hunter2#x@127.0.0.1:18140'", "'http://***@127.0.0.1:18140'"),
         ("http://bob:h?x@h", "http://***@h"),
         ("https://registry.npmjs.org/@scope/p", "https://registry.npmjs.org/@scope/p"),
+        (
+            "MLFLOW_TRACKING_URI=https://bob:my secret@mlflow:5000 refused",
+            "MLFLOW_TRACKING_URI=https://***@mlflow:5000 refused",
+        ),
+        ("'https://u:p@ss w\tord@h/x'", "'https://***@h/x'"),
+        ("http://h:5000 is down; see http://u:p q@h/y", "http://h:5000 is down; see http://***@h/y"),
+        (
+            "cannot reach http://h:5000 (refused)\nasked by bob@example.com",
+            "cannot reach http://h:5000 (refused)\nasked by bob@example.com",
+        ),
     ],
 )
 def test_redact_hides_every_credential_form_and_keeps_the_rest(text: str, expected: str) -> None:
     assert redact(text) == expected
 
 
-_SECRET_FREE = {"a", "ab+", "a://", "@", "&", "a-", "password", " ", "'\"", "\n", "a" * 63 + "_"}
+_SECRET_FREE = {"a", "ab+", "a://", "@", "&", "a-", "password", " ", "'\"", "\n", "a" * 63 + "_", "://a:b c"}
 
 
 @pytest.mark.parametrize(
@@ -74,6 +84,8 @@ _SECRET_FREE = {"a", "ab+", "a://", "@", "&", "a-", "password", " ", "'\"", "\n"
         "bearer ",
         "ghp_",
         "a" * 63 + "_",
+        "://a:b c",
+        "://a:b " + "c" * 300 + "@",
         "'\"",
         "\n",
         "://u:p@h/?sig=1&token=2 Authorization: Bearer x ",
