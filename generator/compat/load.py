@@ -20,7 +20,6 @@ from generator.compat.environment import runtime_environment
 from generator.errors import EnvironmentProblem, RegistryUnavailable
 from generator.platform.runtimes import RuntimeImage
 from generator.redact import redact
-from generator.util.environ import scoped_environ
 from generator.util.proc import CommandError, run_cmd
 
 PROBE = Path(__file__).with_name("probe.py")
@@ -45,10 +44,9 @@ def download(artifact_uri: str, destination: Path, tracking_uri: str, *, what: s
     from generator.util.http_settings import HttpSettings  # noqa: PLC0415
 
     http = HttpSettings.from_env()
-    settings = mlflow_http.environ(http) | ({"MLFLOW_TRACKING_URI": tracking_uri} if tracking_uri else {})
     deadlines = mlflow_http.Deadlines(http.download_deadline)
     fetch = deadlines.bound(f"{what}: downloading {redact(artifact_uri)}", mlflow.artifacts.download_artifacts)
-    with scoped_environ(settings):
+    with mlflow_http.limited(http, {"MLFLOW_TRACKING_URI": tracking_uri} if tracking_uri else {}):
         try:
             model_dir = Path(deadlines.run(lambda: fetch(artifact_uri=artifact_uri, dst_path=str(destination))))
         except Exception as exc:  # each store fails its own way (mlflow, botocore, requests), or Overdue

@@ -66,8 +66,7 @@ from generator.registry import mlflow_http
 from generator.registry.base import ModelInfo, ModelVersion, NotFound, Query, Registered, Resolution
 from generator.registry.mlflow_http import Deadlines, Overdue
 from generator.registry.mlmodel import fetch_mlmodel
-from generator.util.environ import scoped_environ
-from generator.util.http_settings import ENV_PREFIX, HttpSettings
+from generator.util.http_settings import ENV_PREFIX, TOO_LARGE_HINT, HttpSettings
 
 A = TypeVar("A")
 T = TypeVar("T")
@@ -132,7 +131,7 @@ class MlflowRegistry:
             # The tracking URI in the environment too: MLflow resolves `runs:/` artifact URIs with the default
             # tracking URI whatever the client was given, and would create ./mlflow.db in the user's directory.
             tracking = {"MLFLOW_TRACKING_URI": self.tracking_uri}
-            with scoped_environ(mlflow_http.environ(self._http) | _DOWNLOAD_ENV | tracking), _unavailable(where):
+            with mlflow_http.limited(self._http, _DOWNLOAD_ENV | tracking), _unavailable(where):
                 batch = _Batch(self._client, pool, where, self.tracking_uri, deadlines)
                 return deadlines.run(lambda: batch.resolve(queries, recorded or {}))
         finally:
@@ -141,7 +140,7 @@ class MlflowRegistry:
     def catalog(self) -> list[Registered]:
         """Every registered model with its aliases, sorted by name: one search request per 1,000 models."""
         deadlines = Deadlines(self._http.deadline)
-        with scoped_environ(mlflow_http.environ(self._http)), _unavailable(redact(self.tracking_uri)):
+        with mlflow_http.limited(self._http), _unavailable(redact(self.tracking_uri)):
             return deadlines.run(lambda: self._catalog(deadlines))
 
     def _catalog(self, deadlines: Deadlines) -> list[Registered]:
@@ -471,6 +470,10 @@ def _unavailable(where: str) -> Iterator[None]:
     try:
         yield
     except MlflowException as error:
+        if (large := mlflow_http.too_large(error)) is not None:
+            raise RegistryUnavailable.simple(
+                f"cannot use the MLflow registry at {where}: {large}", hint=TOO_LARGE_HINT
+            ) from None
         raise RegistryUnavailable.simple(
             f"cannot use the MLflow registry at {where}: {_reason(error)}", hint=hint
         ) from error

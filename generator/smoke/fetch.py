@@ -21,7 +21,6 @@ from generator.registry import mlflow_http
 from generator.registry.mlflow_http import Deadlines, Overdue
 from generator.smoke.mlmodel import MlModel, parse_mlmodel
 from generator.smoke.request import invocations_body
-from generator.util.environ import scoped_environ
 from generator.util.http_settings import HttpSettings
 
 # Schemes mlflow resolves through the tracking server; without a configured URI it
@@ -58,10 +57,9 @@ def _download(source: str, name: str, scratch: str, tracking_uri: str) -> str:
 
     uri = f"{source.rstrip('/')}/{name}"
     http = HttpSettings.from_env()
-    settings = mlflow_http.environ(http) | ({"MLFLOW_TRACKING_URI": tracking_uri} if tracking_uri else {})
     deadlines = Deadlines(http.deadline)
     download = deadlines.bound(f"reading {redact(uri)}", mlflow.artifacts.download_artifacts)
-    with scoped_environ(settings):
+    with mlflow_http.limited(http, {"MLFLOW_TRACKING_URI": tracking_uri} if tracking_uri else {}):
         try:
             path = deadlines.run(lambda: download(artifact_uri=uri, dst_path=scratch))
         except MlflowException as exc:

@@ -32,7 +32,14 @@ from generator import __version__
 from generator.diagnostics import Diagnostic
 from generator.errors import EnvironmentProblem
 from generator.redact import redact
-from generator.util.http_settings import ENV_PREFIX, HttpSettings, env_name
+from generator.util.http_settings import (
+    ENV_PREFIX,
+    TOO_LARGE_HINT,
+    HttpSettings,
+    declared_too_large,
+    env_name,
+    read_too_large,
+)
 
 __all__ = ["ENV_PREFIX", "Http", "HttpFailure", "HttpSettings", "Reply", "Retry", "env_name"]
 
@@ -230,21 +237,13 @@ class Http:
         limits = self.settings
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > limits.max_body:
-            raise _Final(
-                f"answer of {int(declared)} bytes (its Content-Length), more than the {limits.max_body} allowed "
-                f"({env_name('max_body')})",
-                hint=_TOO_LARGE_HINT,
-            )
+            raise _Final(declared_too_large(int(declared), limits.max_body), hint=TOO_LARGE_HINT)
         body = bytearray()
         try:
             while piece := response.raw.read1(_PIECE, decode_content=True):
                 body += piece
                 if len(body) > limits.max_body:
-                    raise _Final(
-                        f"answer larger than {limits.max_body} bytes ({len(body)} read before giving up; "
-                        f"{env_name('max_body')})",
-                        hint=_TOO_LARGE_HINT,
-                    )
+                    raise _Final(read_too_large(len(body), limits.max_body), hint=TOO_LARGE_HINT)
                 if self._clock() > end:
                     raise _Final(
                         f"answer still incomplete after {limits.deadline:g} s "
@@ -275,12 +274,6 @@ class _Final(Exception):
     def __init__(self, reason: str, *, hint: str = "") -> None:
         super().__init__(reason)
         self.reason, self.hint = reason, hint
-
-
-_TOO_LARGE_HINT = (
-    f"check that the URL is the service's API and not a download or a web page; if the answer is meant to be that "
-    f"large, raise {env_name('max_body')}"
-)
 
 
 def _tls_failed(cause: str) -> str:

@@ -82,3 +82,18 @@ _KIND = {int: "non-negative whole number", float: "non-negative number of second
 
 def env_name(field_name: str) -> str:
     return ENV_PREFIX + field_name.upper()
+
+
+# What an answer over `max_body` is called, by every client that caps one (the HTTP door, MLflow's client).
+TOO_LARGE_HINT = (
+    f"check that the URL is the service's API and not a download or a web page; if the answer is meant to be that "
+    f"large, raise {env_name('max_body')}"
+)
+
+
+def declared_too_large(declared: int, max_body: int) -> str:
+    return f"answer of {declared} bytes (its Content-Length), more than the {max_body} allowed ({env_name('max_body')})"
+
+
+def read_too_large(read: int, max_body: int) -> str:
+    return f"answer larger than {max_body} bytes ({read} read before giving up; {env_name('max_body')})"

@@ -151,6 +151,7 @@ def serve(settings: ServiceSettings, *, host: str, port: int) -> None:
     so the exit status says why the process ended. EnvironmentProblem (exit 2) when it cannot listen."""
     log.configure()
     os.environ.update(mlflow_http.environ(settings.http))  # MlflowClient reads its HTTP settings from there only
+    mlflow_http.cap_answers(settings.http.max_body)
     log.LOGGER.info(
         "starting",
         extra={

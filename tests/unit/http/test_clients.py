@@ -8,6 +8,7 @@ speak no MLflow at all: every request meets the fault).
 
 from __future__ import annotations
 
+import gzip
 import os
 import subprocess
 import sys
@@ -67,13 +68,13 @@ FAULTS: dict[str, tuple[Callable[[], Fault], tuple[str, ...]]] = {
     "huge": (lambda: Fault("huge"), ("answer larger than 1048576 bytes",)),
     "reset": (lambda: Fault("reset"), RESET),
 }
-# What MLflow's own client says, where it differs: it ignores Retry-After (we told it to), and reads any size.
+# What MLflow's own client says, where it differs: it ignores Retry-After (we told it to).
 MLFLOW = {
     "500": ("too many 500 error responses",),
     "429-retry-after-an-hour": ("too many 429 error responses",),
     "hang": ("Read timed out", "no complete answer within 3 s"),
     "drip": ("no complete answer within 3 s (KSERVE_GITOPS_HTTP_DEADLINE)",),
-    "huge": ("",),
+    "huge": ("answer larger than 1048576 bytes",),
     "reset": (*RESET, "Connection aborted"),
 }
 
@@ -145,6 +146,44 @@ def test_an_answer_mlflow_would_never_give_fails_lock_with_exit_2(
     assert code == EXIT_ENVIRONMENT, err
     assert expected in err and "unexpected error" not in err, err
     assert not (tmp_path / "models.lock").exists()
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [
+        (Fault("status", status=200, body=b" " * (2 << 20)), "answer of 2097152 bytes (its Content-Length)"),
+        (
+            Fault("status", status=200, body=gzip.compress(b" " * (64 << 20)), headers={"Content-Encoding": "gzip"}),
+            "answer larger than 1048576 bytes",
+        ),
+    ],
+    ids=["a Content-Length over the cap", "64 MiB gzipped into 64 KiB"],
+)
+def test_an_mlflow_answer_over_the_size_cap_fails_lock_with_exit_2_and_says_which_setting_allows_it(
+    fault: Fault, expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "models.yaml").write_text(SPEC)
+    with faulty(fault) as url:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
+        code = main(["lock", "--repo", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == EXIT_ENVIRONMENT, err
+    assert expected in err and "raise KSERVE_GITOPS_HTTP_MAX_BODY" in err, err
+    assert not (tmp_path / "models.lock").exists()
+
+
+def test_the_size_cap_leaves_what_mlflow_streams_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model's files are downloaded streamed, and may be far larger than any API answer: their deadline bounds
+    them, not the cap."""
+    from mlflow.utils.rest_utils import MlflowHostCreds, http_request  # noqa: PLC0415  (mlflow's own door)
+
+    from generator.registry import mlflow_http  # noqa: PLC0415
+    from generator.util.http_settings import HttpSettings  # noqa: PLC0415
+
+    huge = Fault("huge", huge=4 << 20)  # four times the cap
+    with faulty(huge) as url, mlflow_http.limited(HttpSettings.from_env()):
+        response = http_request(MlflowHostCreds(url), "/artifact", "GET", stream=True)
+        assert sum(len(piece) for piece in response.iter_content(1 << 16)) == 4 << 20
 
 
 @pytest.mark.parametrize(
