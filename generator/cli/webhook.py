@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from generator.github import DEFAULT_API_URL
-from generator.webhook import DEFAULT_DEADLINE, DEFAULT_MAX_AGE, DEFAULT_STATE_DIR
+from generator.webhook import DEFAULT_DEADLINE, DEFAULT_MAX_AGE, DEFAULT_REQUEST_DEADLINE, DEFAULT_STATE_DIR
 
 app = typer.Typer(
     help="Run the webhook service: MLflow registry events start the promotion workflow at once "
@@ -62,6 +62,15 @@ DispatchDeadline = Annotated[
         "scheduled promotion run picks the change up.",
     ),
 ]
+RequestDeadline = Annotated[
+    float,
+    typer.Option(
+        "--request-deadline",
+        help="Seconds a client may take to send a whole request, from the moment it connects or had its previous "
+        "answer; a connection still waiting for its request then is closed, so idle or half-sent connections "
+        "cannot use up the service's sockets.",
+    ),
+]
 TrackingUri = Annotated[
     str,
     typer.Option(
@@ -90,6 +99,7 @@ def serve_command(
     tracking_uri: TrackingUri = "",
     state_dir: StateDir = DEFAULT_STATE_DIR,
     dispatch_deadline: DispatchDeadline = DEFAULT_DEADLINE,
+    request_deadline: RequestDeadline = DEFAULT_REQUEST_DEADLINE,
 ) -> None:
     from generator.webhook import server  # noqa: PLC0415 -- mlflow, starlette and uvicorn only for this command
 
@@ -101,6 +111,7 @@ def serve_command(
         max_age=max_age,
         state_dir=state_dir,
         dispatch_deadline=dispatch_deadline,
+        request_deadline=request_deadline,
     )
     # The error handler turns SIGTERM into an interrupted command (rollback, exit 143). A service stops on it instead:
     # uvicorn finishes in-flight requests, then raises SIGTERM again, and the default action ends the process.

@@ -35,7 +35,7 @@ from generator.redact import redact
 from generator.registry import mlflow_http
 from generator.registry.mlflow_tags import MlflowTagWriter
 from generator.util.http_settings import HttpSettings
-from generator.webhook import DEFAULT_DEADLINE, DEFAULT_STATE_DIR, log
+from generator.webhook import DEFAULT_DEADLINE, DEFAULT_REQUEST_DEADLINE, DEFAULT_STATE_DIR, connection, log
 from generator.webhook.app import create_app
 from generator.webhook.dispatcher import Dispatcher
 from generator.webhook.github import WebhookGitHub
@@ -60,6 +60,7 @@ class ServiceSettings:
     argocd_token: str = field(repr=False)
     state_dir: Path = DEFAULT_STATE_DIR
     dispatch_deadline: float = DEFAULT_DEADLINE
+    request_deadline: float = DEFAULT_REQUEST_DEADLINE
     http: HttpSettings = field(default_factory=HttpSettings)
 
     @classmethod
@@ -73,6 +74,7 @@ class ServiceSettings:
         max_age: float,
         state_dir: Path = DEFAULT_STATE_DIR,
         dispatch_deadline: float = DEFAULT_DEADLINE,
+        request_deadline: float = DEFAULT_REQUEST_DEADLINE,
     ) -> ServiceSettings:
         """Raises EnvironmentProblem (exit 2) listing everything missing at once."""
         settings = cls(
@@ -85,6 +87,7 @@ class ServiceSettings:
             environ.get(ARGOCD_TOKEN_ENV, ""),
             state_dir,
             dispatch_deadline,
+            request_deadline,
             HttpSettings.from_env(environ),
         )
         problems = settings._problems()
@@ -123,6 +126,11 @@ class ServiceSettings:
                 self.dispatch_deadline <= 0,
                 "--dispatch-deadline must be positive",
                 f"the default is {DEFAULT_DEADLINE:g} seconds",
+            ),
+            (
+                self.request_deadline <= 0,
+                "--request-deadline must be positive",
+                f"the default is {DEFAULT_REQUEST_DEADLINE:g} seconds",
             ),
         ]
         return [Diagnostic(message=message, hint=hint) for failed, message, hint in needed if failed]
@@ -176,6 +184,7 @@ def serve(settings: ServiceSettings, *, host: str, port: int) -> None:
         proxy_headers=False,
         server_header=False,
         timeout_graceful_shutdown=10,
+        http=connection.deadlined(settings.request_deadline),
     )
     server = uvicorn.Server(config)
     with contextlib.suppress(SystemExit):  # uvicorn's exit code 3 for "could not start" would read as our "bug"

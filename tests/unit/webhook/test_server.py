@@ -48,7 +48,9 @@ def test_settings_never_show_secrets_in_their_repr() -> None:
 
 def test_missing_settings_are_all_reported_at_once_as_an_environment_problem() -> None:
     with pytest.raises(EnvironmentProblem) as error:
-        settings({"KSERVE_GITOPS_ARGOCD_TOKEN": "t"}, repository="not a repo", tracking_uri="", max_age=0)
+        settings(
+            {"KSERVE_GITOPS_ARGOCD_TOKEN": "t"}, repository="not a repo", tracking_uri="", max_age=0, request_deadline=0
+        )
 
     assert error.value.exit_code == 2
     assert [d.message for d in error.value.diagnostics] == sorted(
@@ -57,6 +59,7 @@ def test_missing_settings_are_all_reported_at_once_as_an_environment_problem() -
             "repository 'not a repo' is not OWNER/NAME",
             "/argocd needs the MLflow tracking URI",
             "--max-age must be positive",
+            "--request-deadline must be positive",
         ]
     )
 

@@ -1,0 +1,57 @@
+"""How long a client may take to send its request: uvicorn's HTTP/1.1 protocol with a deadline.
+
+uvicorn closes a connection left idle between two requests (`timeout_keep_alive`), but not
+one that opens and sends nothing, or half a request head or body, which then holds a socket
+for as long as the client likes (uvicorn 0.54, uvicorn/protocols/http/h11_impl.py: the only
+timer is armed in `on_response_complete`). Enough of them and the service runs out of file
+descriptors and cannot take MLflow's deliveries. A delivery is a few kilobytes sent at once,
+so each request must arrive whole within a deadline of the connection's opening or of the
+previous answer; a connection still waiting for its request then is closed. The time the
+service takes to answer is not counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from generator.webhook import DEFAULT_REQUEST_DEADLINE
+
+
+def deadlined(seconds: float) -> type[H11Protocol]:
+    """uvicorn's h11 protocol (its `http=`), closing a connection whose request is not whole after `seconds`."""
+    return type("RequestDeadlineProtocol", (_RequestDeadline,), {"deadline": seconds})
+
+
+class _RequestDeadline(H11Protocol):
+    deadline = DEFAULT_REQUEST_DEADLINE
+    _timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn's
+        super().connection_made(transport)
+        self._arm()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._timer = self.loop.call_later(self.deadline, self._expired)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _expired(self) -> None:
+        """The client is still sending (or has not begun) its request: h11 waits for its head (IDLE) or body."""
+        self._timer = None
+        if self.conn.their_state in (h11.IDLE, h11.SEND_BODY) and not self.transport.is_closing():
+            self.transport.close()

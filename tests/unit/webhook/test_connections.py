@@ -1,0 +1,89 @@
+"""`webhook serve` lets go of a client that connects and sends nothing, or half a request, at the request deadline:
+such clients cannot use up the service's sockets, and a request that arrives whole is answered as before."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from devtools.stack import free_port
+from tests.support.paths import REPO_ROOT
+from tests.unit.webhook.support import REPOSITORY
+
+LOOPBACK = "127.0.0.1"
+SAFETY = 30.0  # seconds: far beyond the 1 s deadline the service is given here
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[tuple[str, int]]:
+    """`kserve-gitops webhook serve --request-deadline 1`, serving /mlflow; yields its host and port."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "GITHUB_", "KSERVE_GITOPS_"))}
+    env |= {
+        "GITHUB_TOKEN": "ghp_not-a-real-token",
+        "GITHUB_REPOSITORY": REPOSITORY,
+        "KSERVE_GITOPS_MLFLOW_WEBHOOK_SECRET": "mlflow-secret-value",
+        "PYTHONPATH": str(REPO_ROOT),
+    }
+    argv = [sys.executable, "-m", "generator", "webhook", "serve", "--host", LOOPBACK, "--port", str(port)]
+    argv += ["--github-api-url", "http://127.0.0.1:9", "--state-dir", str(tmp_path), "--request-deadline", "1"]
+    with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
+        try:
+            deadline = time.monotonic() + SAFETY
+            while proc.poll() is None and time.monotonic() < deadline:
+                try:
+                    requests.get(f"http://{LOOPBACK}:{port}/healthz", timeout=1)
+                    break
+                except requests.ConnectionError:
+                    time.sleep(0.1)
+            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+            yield LOOPBACK, port
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=SAFETY)
+
+
+def connected(address: tuple[str, int], sent: bytes = b"") -> socket.socket:
+    conn = socket.create_connection(address, timeout=SAFETY)
+    conn.sendall(sent)
+    return conn
+
+
+def closed_by_the_server(conn: socket.socket) -> bool:
+    with conn:
+        try:
+            return conn.recv(1024) == b""  # the server's close; an answer would be bytes
+        except ConnectionResetError:
+            return True
+
+
+def test_connections_that_send_nothing_or_half_a_request_are_closed_at_the_deadline(
+    service: tuple[str, int],
+) -> None:
+    silent = connected(service)
+    half_head = connected(service, b"POST /mlflow HTTP/1.1\r\nHost: webhook\r\nContent-Type: appl")
+    half_body = connected(service, b"POST /mlflow HTTP/1.1\r\nHost: webhook\r\nContent-Length: 100\r\n\r\n{")
+    after_an_answer = connected(service, b"GET /healthz HTTP/1.1\r\nHost: webhook\r\n\r\n")
+    answer = after_an_answer.recv(1024)
+    after_an_answer.sendall(b"GET /healthz HTTP/1.1\r\n")  # keep-alive: half of a second request, then nothing
+
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert [closed_by_the_server(c) for c in (silent, half_head, half_body, after_an_answer)] == [True] * 4
+
+
+def test_a_request_that_arrives_whole_within_the_deadline_is_answered(service: tuple[str, int]) -> None:
+    with connected(service, b"GET /healthz HTTP/1.1\r\n") as slow:
+        time.sleep(0.3)
+        slow.sendall(b"Host: webhook\r\n\r\n")
+        answer = slow.recv(1024)
+
+    assert answer.startswith(b"HTTP/1.1 200 ")
