@@ -3,6 +3,7 @@ such clients cannot use up the service's sockets, and a request that arrives who
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import socket
@@ -20,12 +21,12 @@ from tests.support.paths import REPO_ROOT
 from tests.unit.webhook.support import REPOSITORY
 
 LOOPBACK = "127.0.0.1"
-SAFETY = 30.0  # seconds: far beyond the 1 s deadline the service is given here
+SAFETY = 30.0  # seconds: far beyond the 2 s deadline the service is given here
 
 
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[tuple[str, int]]:
-    """`kserve-gitops webhook serve --request-deadline 1`, serving /mlflow; yields its host and port."""
+    """`kserve-gitops webhook serve --request-deadline 2`, serving /mlflow; yields its host and port."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "GITHUB_", "KSERVE_GITOPS_"))}
     env |= {
@@ -35,7 +36,7 @@ def service(tmp_path: Path) -> Iterator[tuple[str, int]]:
         "PYTHONPATH": str(REPO_ROOT),
     }
     argv = [sys.executable, "-m", "generator", "webhook", "serve", "--host", LOOPBACK, "--port", str(port)]
-    argv += ["--github-api-url", "http://127.0.0.1:9", "--state-dir", str(tmp_path), "--request-deadline", "1"]
+    argv += ["--github-api-url", "http://127.0.0.1:9", "--state-dir", str(tmp_path), "--request-deadline", "2"]
     with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
         try:
             deadline = time.monotonic() + SAFETY
@@ -58,6 +59,14 @@ def connected(address: tuple[str, int], sent: bytes = b"") -> socket.socket:
     return conn
 
 
+def status_of_answer(conn: socket.socket) -> int:
+    """The status of one whole answer read from the connection, however the network splits it."""
+    response = http.client.HTTPResponse(conn)
+    response.begin()
+    response.read()
+    return response.status
+
+
 def closed_by_the_server(conn: socket.socket) -> bool:
     with conn:
         try:
@@ -73,17 +82,17 @@ def test_connections_that_send_nothing_or_half_a_request_are_closed_at_the_deadl
     half_head = connected(service, b"POST /mlflow HTTP/1.1\r\nHost: webhook\r\nContent-Type: appl")
     half_body = connected(service, b"POST /mlflow HTTP/1.1\r\nHost: webhook\r\nContent-Length: 100\r\n\r\n{")
     after_an_answer = connected(service, b"GET /healthz HTTP/1.1\r\nHost: webhook\r\n\r\n")
-    answer = after_an_answer.recv(1024)
+    first = status_of_answer(after_an_answer)
     after_an_answer.sendall(b"GET /healthz HTTP/1.1\r\n")  # keep-alive: half of a second request, then nothing
 
-    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert first == 200
     assert [closed_by_the_server(c) for c in (silent, half_head, half_body, after_an_answer)] == [True] * 4
 
 
 def test_a_request_that_arrives_whole_within_the_deadline_is_answered(service: tuple[str, int]) -> None:
     with connected(service, b"GET /healthz HTTP/1.1\r\n") as slow:
-        time.sleep(0.3)
+        time.sleep(0.2)
         slow.sendall(b"Host: webhook\r\n\r\n")
-        answer = slow.recv(1024)
+        status = status_of_answer(slow)
 
-    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert status == 200
