@@ -1,0 +1,101 @@
+"""yaml_block writes exactly what libyaml writes, or leaves the documents to libyaml."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bench.scenario import models_yaml, synthetic_lock
+from generator import yamlio
+from generator.lock import LOCK_FILE
+from generator.lock.io import dumps
+from generator.render.tree import render
+from generator.spec.load import parse_spec
+from generator.yaml_block import Emitter, Unsimple
+
+# Strings this emitter writes itself, though some read as numbers, booleans or nulls…
+WORDS = st.one_of(
+    st.from_regex(r"[a-zA-Z0-9_/]([aoyNT01._/ -]{0,6}[aoyNT01._/-])?", fullmatch=True),
+    st.sampled_from(["s3://bucket/path/m-1/artifacts", "Bench.Model 0003", "alias champion", "1Gi", "500m", "v2"]),
+    st.sampled_from(["", "2", "1.0", "0x1F", "1e3", "on", "No", "null", "a b" * 333]),
+)
+# …and values that change how libyaml writes them: indicators, quotes, `: `, a non-ASCII letter, a tab, a break,
+# long strings and keys, floats, integer keys.
+ODD = st.one_of(
+    st.text(alphabet="az0 #'\"@,!&*?|>%{}[]~<=.:-é\t\n", max_size=8),
+    st.sampled_from(["a: b", "a:", "a ", "a b" * 334, 1.5, 7]),
+)
+
+
+def trees(odd: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """Maps and lists of WORDS, integers, booleans and nulls, with `odd` as one key or scalar in about twenty."""
+    words = st.sampled_from(range(20)).flatmap(lambda n: odd if n == 0 else WORDS)
+    scalars = st.one_of(words, words, st.integers(-(10**20), 10**20), st.booleans(), st.none())
+    keys = st.one_of(words, words, words, st.sampled_from(["k" * 128, "k" * 129]))  # 128: the longest simple key
+    return st.recursive(
+        scalars,
+        lambda children: st.one_of(st.lists(children, max_size=4), st.dictionaries(keys, children, max_size=4)),
+        max_leaves=16,
+    )
+
+
+DOCUMENTS = st.lists(
+    st.dictionaries(st.sampled_from(["apiVersion", "kind", "spec", "2"]), trees(ODD), min_size=1),
+    min_size=1,
+    max_size=3,
+)
+
+
+def libyaml(documents: list[Any], comment: str = "") -> bytes:
+    """What yamlio.dump wrote before yaml_block: every document through PyYAML's dumper and libyaml."""
+    body = yaml.dump_all(
+        documents,
+        Dumper=yamlio._Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=4096,
+        explicit_start=len(documents) > 1,
+    )
+    return (comment + body).encode("utf-8")
+
+
+@settings(max_examples=400, deadline=None)
+@given(DOCUMENTS)
+def test_dump_writes_the_bytes_libyaml_writes(documents: list[Any]) -> None:
+    assert yamlio.dump(documents, "# a comment\n") == libyaml(documents, "# a comment\n")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["a", "b", "spec"]), trees(ODD), min_size=1, max_size=3))
+def test_dump_files_shares_what_it_learnt_between_files_without_changing_them(document: dict[str, Any]) -> None:
+    files = {"a.yaml": ([document], ""), "b.yaml": ([document, {"b": document}], "# b\n")}
+    assert yamlio.dump_files(files) == {
+        "a.yaml": libyaml([document]),
+        "b.yaml": libyaml([document, {"b": document}], "# b\n"),
+    }
+
+
+def test_every_rendered_file_and_the_lock_are_written_without_libyaml() -> None:
+    """What the speed-up is for: InferenceServices, kustomizations and models.lock are all plain enough."""
+    spec, _ = parse_spec(models_yaml(30))
+    lock = synthetic_lock(spec)
+    kept = yamlio.Kept()
+    written = {**render(spec, lock, dump=kept), LOCK_FILE: dumps(lock, kept)}
+    emitter = Emitter()
+    for path, documents in kept.documents.items():
+        assert written[path].endswith(emitter.documents(list(documents)).encode()), path
+
+
+@pytest.mark.parametrize(
+    "document",
+    [{"f": 1.5}, {"s": "two\nlines"}, {"s": "é"}, {1: "int key"}, {"l": [[1]]}, {"l": [{}]}, {"k" * 129: 1}, {}],
+)
+def test_what_it_does_not_copy_is_left_to_libyaml(document: dict[Any, Any]) -> None:
+    with pytest.raises(Unsimple):
+        Emitter().documents([document])
+    assert yamlio.dump([document]) == libyaml([document])
