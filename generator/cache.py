@@ -40,7 +40,7 @@ import yaml
 from generator import __version__
 from generator.diagnostics import Diagnostic
 from generator.util.files import read_regular
-from generator.yamlio import MAX_YAML_BYTES, Files, dump, dump_files, is_generated
+from generator.yamlio import MAX_YAML_BYTES, is_generated
 
 CACHE_ENV = "KSERVE_GITOPS_CACHE_DIR"
 _FORMAT = "1"
@@ -195,51 +195,6 @@ class Store:
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
-
-
-class DumpMemory:
-    """`yamlio.dump_files` that remembers: the bytes of documents an earlier run dumped are looked up (all of a
-    call's files in one query) by the hash of the documents' JSON (which keeps key order and tells 1, "1" and
-    true apart), this tool's code and the YAML library, instead of being emitted again. Documents JSON cannot
-    express exactly are dumped every time.
-
-    Emitting is most of rendering: a run that changes one model out of a thousand then emits one model's files.
-    """
-
-    KIND = "dump"
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self._identity = key(tool_identity(), yaml.__version__, str(yaml.__with_libyaml__)) if store.enabled else ""
-        self._learned: dict[str, str] = {}
-
-    @classmethod
-    @contextlib.contextmanager
-    def open(cls) -> Iterator[DumpMemory]:
-        """A memory for one run; what it learned is stored when the run's rendering is done."""
-        with contextlib.closing(Store.open()) as store:
-            memory = cls(store)
-            yield memory
-            store.put(cls.KIND, memory._learned)
-
-    def __call__(self, files: Files) -> dict[str, bytes]:
-        if not self._store.enabled:
-            return dump_files(files)
-        facts: dict[str, str] = {}
-        for path, (documents, comment) in files.items():
-            with contextlib.suppress(TypeError, ValueError):  # not JSON (a date, a float NaN): no key says it exactly
-                facts[path] = key(self._identity, comment, json.dumps(documents, allow_nan=False))
-        known = {**self._store.get(self.KIND, facts.values()), **self._learned}
-        emitted: dict[str, bytes] = {}
-        for path, (documents, comment) in files.items():
-            fact = facts.get(path)
-            if fact is not None and fact in known:
-                emitted[path] = known[fact].encode("utf-8")
-                continue
-            emitted[path] = dump(documents, comment)
-            if fact is not None:
-                self._learned[fact] = known[fact] = emitted[path].decode("utf-8")
-        return emitted
 
 
 _K = TypeVar("_K")

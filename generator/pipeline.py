@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from generator import diagnostics, progress, scaffold, yamlio
 from generator import status as status_rows
-from generator.cache import DumpMemory, Memo, TargetMemory
+from generator.cache import Memo, TargetMemory
 from generator.diagnostics import Diagnostic, json_path
 from generator.errors import (
     EXIT_ENVIRONMENT,
@@ -292,11 +292,10 @@ def _passed(spec: Spec, targets: Sequence[Target], warnings: Sequence[Diagnostic
 
 
 def _emitted(emit: Callable[[Dump], dict[str, bytes]]) -> tuple[dict[str, bytes], dict[str, Summary]]:
-    """The files `emit` writes with the memory of earlier runs (only what changed is emitted), and what each holds
-    as the checks see it (they need not parse what was emitted here)."""
-    with DumpMemory.open() as memory:
-        kept = Kept(memory)
-        return emit(kept), summaries(kept.documents)
+    """The files `emit` writes, and what each holds as the checks see it (they need not parse what was emitted
+    here)."""
+    kept = Kept()
+    return emit(kept), summaries(kept.documents)
 
 
 def _compat_warnings(spec: Spec, lock: Lock) -> list[Diagnostic]:

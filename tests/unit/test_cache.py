@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import os
 import sqlite3
 import time
@@ -12,7 +11,6 @@ import yaml
 
 from generator.cache import (
     CACHE_ENV,
-    DumpMemory,
     Store,
     TargetMemory,
     _remembered_hash,
@@ -22,7 +20,6 @@ from generator.cache import (
     remembered_parse,
 )
 from generator.util.environ import scoped_environ
-from generator.yamlio import dump
 
 
 def test_facts_come_back_by_kind_and_key(tmp_path: Path) -> None:
@@ -68,32 +65,6 @@ def test_a_store_grown_past_its_limit_starts_afresh(tmp_path: Path) -> None:
     assert store.enabled
     assert store.get("build", ["a"]) == {}
     assert database.stat().st_size < 2**20
-
-
-def _remembered_dumps(cache: Path, documents: list[list[object]]) -> list[bytes]:
-    with scoped_environ({CACHE_ENV: str(cache)}), DumpMemory.open() as memory:
-        emitted = memory({str(i): (document, "# header\n") for i, document in enumerate(documents)})
-        return [emitted[str(i)] for i in range(len(documents))]
-
-
-def test_the_dump_memory_writes_what_dump_writes_and_a_later_run_recalls_it(tmp_path: Path) -> None:
-    documents: list[list[object]] = [[{"a": 1, "b": [True, None, "x\ny"]}], [{"a": "1"}], [{"a": True}], [{"a": 1.0}]]
-    first = _remembered_dumps(tmp_path, documents)
-    assert first == [dump(d, "# header\n") for d in documents], "1, '1', true and 1.0 each keep their own bytes"
-    with sqlite3.connect(next(tmp_path.glob("*.sqlite"))) as db:
-        db.execute("UPDATE fact SET value = 'recalled' WHERE kind = ?", [DumpMemory.KIND])
-    assert _remembered_dumps(tmp_path, documents) == [b"recalled"] * 4, "the second run emitted nothing"
-
-
-def test_documents_json_cannot_say_exactly_are_emitted_every_time(tmp_path: Path) -> None:
-    dated: list[list[object]] = [[{"day": datetime.date(2026, 11, 30)}]]
-    assert _remembered_dumps(tmp_path, dated) == [b"# header\nday: 2026-11-30\n"]
-    with sqlite3.connect(next(tmp_path.glob("*.sqlite"))) as db:
-        assert db.execute("SELECT count(*) FROM fact WHERE kind = ?", [DumpMemory.KIND]).fetchone() == (0,)
-
-
-def test_without_a_cache_the_dump_memory_is_plain_dump(tmp_path: Path) -> None:
-    assert _remembered_dumps(Path("off"), [[{"a": 1}]]) == [dump([{"a": 1}], "# header\n")]
 
 
 def _parse_twice(cache: Path, text: str) -> tuple[object, object]:
