@@ -15,19 +15,20 @@ from generator.lock import LOCK_FILE
 from generator.lock.io import dumps
 from generator.render.tree import render
 from generator.spec.load import parse_spec
-from generator.yaml_block import Emitter, Unsimple
+from generator.yaml_block import KUSTOMIZE, Emitter, Unsimple
 
 # Strings this emitter writes itself, though some read as numbers, booleans or nulls…
 WORDS = st.one_of(
     st.from_regex(r"[a-zA-Z0-9_/]([aoyNT01._/ -]{0,6}[aoyNT01._/-])?", fullmatch=True),
     st.sampled_from(["s3://bucket/path/m-1/artifacts", "Bench.Model 0003", "alias champion", "1Gi", "500m", "v2"]),
     st.sampled_from(["", "2", "1.0", "0x1F", "1e3", "on", "No", "null", "a b" * 333]),
+    st.sampled_from(["path: a.yaml\n", "a\nb: c\n", "#!/bin/sh\necho 1\n"]),  # literal blocks
 )
 # …and values that change how libyaml writes them: indicators, quotes, `: `, a non-ASCII letter, a tab, a break,
 # long strings and keys, floats, integer keys.
 ODD = st.one_of(
     st.text(alphabet="az0 #'\"@,!&*?|>%{}[]~<=.:-é\t\n", max_size=8),
-    st.sampled_from(["a: b", "a:", "a ", "a b" * 334, 1.5, 7]),
+    st.sampled_from(["a: b", "a:", "a ", "a b" * 334, 1.5, 7, "a\n\n", "a\nb", "\n", " a\n", "a\n\nb\n"]),
 )
 
 
@@ -99,3 +100,24 @@ def test_what_it_does_not_copy_is_left_to_libyaml(document: dict[Any, Any]) -> N
     with pytest.raises(Unsimple):
         Emitter().documents([document])
     assert yamlio.dump([document]) == libyaml([document])
+
+
+@settings(max_examples=400, deadline=None)
+@given(DOCUMENTS)
+def test_what_the_kustomize_dialect_writes_reads_back_as_the_same_tree(documents: list[Any]) -> None:
+    """Why equal text is an equal object: yaml_block.KUSTOMIZE never writes a tree that parses as another."""
+    try:
+        text = Emitter(KUSTOMIZE).documents(documents)
+    except Unsimple:
+        return
+    assert yamlio.load_all(text) == documents
+
+
+def test_the_kustomize_dialect_sorts_keys_and_double_quotes() -> None:
+    document = {"kind": "A", "apiVersion": "v1", "metadata": {"labels": {"b": "2", "a": ""}, "name": "x"}}
+    assert Emitter(KUSTOMIZE).documents([document]) == (
+        'apiVersion: v1\nkind: A\nmetadata:\n  labels:\n    a: ""\n    b: "2"\n  name: x\n'
+    )
+    for unsorted in ({"a9": 1, "a10": 2}, {"a_b": 1, "aZ": 2}):  # go-yaml sorts these otherwise than Python does
+        with pytest.raises(Unsimple):
+            Emitter(KUSTOMIZE).documents([unsorted])
