@@ -243,10 +243,10 @@ def _produced(
         inputs = target_inputs(spec, lock) if memory.enabled else {}
         given, settled = _whole(spec, memory.recall(inputs))
         emit = generated if with_lock else render
-        files, emitted = _emitted(lambda dump: emit(spec, lock, dump, given))
+        files, emitted, objects = _emitted(lambda dump: emit(spec, lock, dump, given))
         emitted |= settled
         planned, warnings = _checked_plan(
-            repo, files, crds, spec.platform, emitted=emitted, settled=settled, edited=edited
+            repo, files, crds, spec.platform, emitted=emitted, objects=objects, settled=settled, edited=edited
         )
         rendered = [target for target in spec.targets if target.key in inputs and target.key not in given]
         for target in _passed(spec, rendered, warnings):  # without a store there are no inputs: nothing is learned
@@ -291,11 +291,15 @@ def _passed(spec: Spec, targets: Sequence[Target], warnings: Sequence[Diagnostic
     ]
 
 
-def _emitted(emit: Callable[[Dump], dict[str, bytes]]) -> tuple[dict[str, bytes], dict[str, Summary]]:
-    """The files `emit` writes, and what each holds as the checks see it (they need not parse what was emitted
-    here)."""
+def _emitted(
+    emit: Callable[[Dump], dict[str, bytes]],
+) -> tuple[dict[str, bytes], dict[str, Summary], dict[str, Any]]:
+    """The files `emit` writes, what each holds as the checks see it, and the object of each file of one object:
+    the checks need not parse what was emitted here, nor what kustomize prints for it."""
     kept = Kept()
-    return emit(kept), summaries(kept.documents)
+    files = emit(kept)
+    held = summaries(kept.documents)
+    return files, held, {path: kept.documents[path][0] for path in held}
 
 
 def _compat_warnings(spec: Spec, lock: Lock) -> list[Diagnostic]:
@@ -307,7 +311,7 @@ def _drift(repo: Path, spec: Spec, current: Lock) -> tuple[list[Diagnostic], Kno
     """Each generated file that differs from what models.yaml and models.lock render, and what the rendered files
     hold (the checks need not parse a file on disk that is byte for byte the same)."""
     try:
-        files, emitted = _emitted(lambda dump: render(spec, current, dump))
+        files, emitted, objects = _emitted(lambda dump: render(spec, current, dump))
     except LockError as exc:
         return list(exc.diagnostics), {}
     planned = plan(repo, files, RENDERED)
@@ -319,7 +323,7 @@ def _drift(repo: Path, spec: Spec, current: Lock) -> tuple[list[Diagnostic], Kno
             rule="drift",
         )
         for change, path in (line.split(" ", 1) for line in planned.summary())
-    ], {path: (files[path], summary) for path, summary in emitted.items()}
+    ], {path: (files[path], summary, objects[path]) for path, summary in emitted.items()}
 
 
 def _files(path: Path) -> list[Path]:
@@ -545,12 +549,16 @@ def _check(
     *,
     alongside: Callable[[], object] = lambda: None,
     emitted: Mapping[str, Summary] | None = None,
+    objects: Mapping[str, Any] | None = None,
     settled: Collection[str] = frozenset(),
 ) -> list[Diagnostic]:
     """Raise on errors (nothing gets written); return the warnings. `alongside` runs while kustomize builds;
-    `emitted`: what files emitted in this run hold (manifests.summaries); `settled`: those known to pass."""
+    `emitted`: what files emitted in this run hold (manifests.summaries), `objects` their objects; `settled`:
+    those known to pass."""
     with progress.stage(f"validating {len(files)} file(s)"):
-        found = manifest_checks(crds)(files, platform, alongside, emitted or {}, settled)
+        found = manifest_checks(crds)(
+            files, platform, alongside=alongside, emitted=emitted or {}, settled=settled, objects=objects or {}
+        )
     if problems := diagnostics.errors(found):
         raise ValidationFailed(problems)
     return diagnostics.warnings(found)
@@ -563,6 +571,7 @@ def _checked_plan(
     platform: Platform,
     *,
     emitted: Mapping[str, Summary],
+    objects: Mapping[str, Any],
     settled: Collection[str] = frozenset(),
     edited: Mapping[str, str] | None = None,
 ) -> tuple[Plan, list[Diagnostic]]:
@@ -578,7 +587,7 @@ def _checked_plan(
         except UserError as exc:
             made.append(exc)
 
-    warnings = _check(files, crds, platform, alongside=planning, emitted=emitted, settled=settled)
+    warnings = _check(files, crds, platform, alongside=planning, emitted=emitted, objects=objects, settled=settled)
     if isinstance(made[0], UserError):
         raise made[0]
     return made[0], warnings

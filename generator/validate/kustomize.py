@@ -14,6 +14,7 @@ its input: fewer, smaller builds are cheaper) and remembered by the caller.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -29,6 +30,7 @@ from generator import yamlio
 from generator.diagnostics import Diagnostic
 from generator.errors import EnvironmentProblem, ValidationFailed
 from generator.util.proc import CommandError, run_cmd
+from generator.yaml_block import KUSTOMIZE, Emitter, Unsimple
 
 # seconds a kustomize build may take: 3,000 objects take 17 s in one build, but a remote base (a URL under
 # `resources:`) is fetched over the network, which must not hang a run or a CI job
@@ -159,11 +161,41 @@ def build_staged(directory: Path) -> str | None:
         output.unlink(missing_ok=True)
 
 
-def split_by_file(output: str | None, names: Iterable[str]) -> dict[str, list[dict[str, Any]]] | None:
+Expected = Mapping[str, tuple[str, dict[str, Any]]]  # file name -> what kustomize prints for its object, the object
+
+
+def expected_outputs(objects: Mapping[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """What kustomize prints for each file `name` staged by `stage_files` that holds exactly the one object
+    `objects[name]`: the object with its origin annotation, in kustomize's dialect (yaml_block.KUSTOMIZE), with
+    the object. Files whose object that dialect does not say, or that has no metadata map, are left out."""
+    emitter = Emitter(KUSTOMIZE)
+    found = {}
+    for name, document in objects.items():
+        if type(document) is not dict or type(metadata := document.get("metadata")) is not dict:
+            continue
+        annotations = metadata.get("annotations", {})
+        if type(annotations) is not dict or ORIGIN in annotations:
+            continue
+        annotated = {**metadata, "annotations": {**annotations, ORIGIN: f"path: {name}\n"}}
+        with contextlib.suppress(Unsimple):
+            found[name] = (emitter.documents([{**document, "metadata": annotated}]), document)
+    return found
+
+
+def split_by_file(
+    output: str | None, names: Iterable[str], expected: Expected | None = None
+) -> dict[str, list[dict[str, Any]]] | None:
     """`build_staged`'s output as the objects of each file, by the origin annotations (removed again, as a
-    plain build has none); None when the build failed or an object's origin is not one of `names`."""
+    plain build has none); None when the build failed or an object's origin is not one of `names`.
+
+    `expected`: for files whose one object is known, what kustomize prints for it and the object
+    (`expected_outputs`). When the output is exactly those texts, one per file, the objects are those (not
+    copies): what the text says, without parsing it (for 3,000 objects, 0.3 s of a run)."""
     if output is None:
         return None
+    names = list(names)
+    if expected and (matched := _matched(output, names, expected)) is not None:
+        return matched
     try:
         documents = yamlio.load_all(output)
     except yaml.YAMLError:
@@ -177,6 +209,21 @@ def split_by_file(output: str | None, names: Iterable[str]) -> dict[str, list[di
             return None
         found[origin].append(document)
     return found
+
+
+def _matched(output: str, names: list[str], expected: Expected) -> dict[str, list[dict[str, Any]]] | None:
+    """Each file's object, when the output is the expected text of every file once, in any order (kustomize
+    sorts them); else None."""
+    if not names or any(name not in expected for name in names) or not output.endswith("\n"):
+        return None
+    by_text = {expected[name][0]: name for name in names}
+    found: dict[str, list[dict[str, Any]]] = {}
+    for document in output[:-1].split("\n---\n"):
+        name = by_text.get(document + "\n")
+        if name is None or name in found:
+            return None
+        found[name] = [expected[name][1]]
+    return found if len(found) == len(names) else None
 
 
 def _pop_origin(document: Any, known: Mapping[str, str]) -> str | None:

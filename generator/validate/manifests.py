@@ -43,6 +43,7 @@ from generator.validate.kustomize import (
     KUSTOMIZATION_FILES,
     Identity,
     build_staged,
+    expected_outputs,
     kustomize_build,
     plain_resources,
     scratch_root,
@@ -64,27 +65,32 @@ class Checks(Protocol):
         self,
         files: Mapping[str, bytes],
         platform: Platform,
+        *,
         alongside: Callable[[], object] = ...,
         emitted: Mapping[str, Summary] = ...,
         settled: Collection[str] = ...,
+        objects: Mapping[str, Any] = ...,
     ) -> list[Diagnostic]: ...
 
 
 def checks(crd_dir: Path) -> Checks:
     """Checks on files about to be written. Without CRDs the strict schema check is skipped with a warning.
     `emitted`: what files emitted in this run hold (`summaries`); `settled`: those of them whose bytes an earlier run
-    saw pass every check in the same `verdict_context` and on the same platform, which are not checked again."""
+    saw pass every check in the same `verdict_context` and on the same platform, which are not checked again;
+    `objects`: the object of each emitted file of one object."""
 
     def validate(
         files: Mapping[str, bytes],
         platform: Platform,
+        *,
         alongside: Callable[[], object] = lambda: None,
         emitted: Mapping[str, Summary] = MappingProxyType({}),
         settled: Collection[str] = frozenset(),
+        objects: Mapping[str, Any] = MappingProxyType({}),
     ) -> list[Diagnostic]:
         def meanwhile() -> tuple[Platform, Known]:
             alongside()
-            return platform, {path: (files[path], summary) for path, summary in emitted.items()}
+            return platform, {path: (files[path], summary, objects.get(path)) for path, summary in emitted.items()}
 
         crds, found = _crds(crd_dir, required=False)
         with _Tree(files=files) as tree, contextlib.closing(Store.open()) as store:
@@ -96,9 +102,9 @@ def checks(crd_dir: Path) -> Checks:
 
 
 Summary = tuple[Identity, tuple[str, ...]]  # an object's identity and the storage prefixes it claims
-# Files whose content is known beforehand, by path: a file holding exactly these bytes holds what its summary says
-# (files a run has just emitted, or the files `validate`'s drift check rendered).
-Known = Mapping[str, tuple[bytes, Summary]]
+# Files whose content is known beforehand, by path: a file holding exactly these bytes holds what its summary says,
+# and the object given, if any (files a run has just emitted, or the files `validate`'s drift check rendered).
+Known = Mapping[str, tuple[bytes, Summary, Any]]
 Meanwhile = Callable[[], tuple[Platform, Known]]
 
 
@@ -187,7 +193,7 @@ def _check_tree(
         checker = _Checker(crds, platform, prefixes, store, tool)
         if builder.busy:
             checker.prepare({(api_version, kind) for api_version, kind, _, _ in sources})
-        results = builder.finish()
+        results = builder.finish(known)
     built: dict[str, list[Identity]] = {}
     failed = [build for build, result in results.items() if result.problems]
     for build, result in results.items():
@@ -447,6 +453,7 @@ class _Builder:
         self._batches: list[tuple[list[str], Future[str | None]]] = []
         self._whole: dict[str, Future[Built]] = {}
         self._known: dict[str, Part] = {}  # by content key (a settled file's: its path); path filled in per build
+        self._contents: dict[str, bytes] = {}  # by content key: the files built in this run
 
     def start(self, builds: list[str]) -> None:
         contents: dict[str, bytes] = {}
@@ -469,6 +476,7 @@ class _Builder:
         remembered = self._store.get("build", contents)
         self._known = {name: _remembered_part(name, value) for name, value in remembered.items()} | settled
         unknown = sorted(set(contents) - set(self._known))
+        self._contents = {name: contents[name] for name in unknown}
         count = -(-len(unknown) // BATCH)
         # Staged here, all before the first build (a file written while kustomize runs on both cores waits for
         # one), then built in the pool (see kustomize.build_staged).
@@ -483,13 +491,16 @@ class _Builder:
         """Whether kustomize has files to build in this run."""
         return bool(self._batches or self._whole)
 
-    def finish(self) -> dict[str, Built]:
-        """Each build's objects (in kustomize's order for builds as they stand) or its problems, in build order."""
+    def finish(self, known: Known = MappingProxyType({})) -> dict[str, Built]:
+        """Each build's objects (in kustomize's order for builds as they stand) or its problems, in build order.
+        `known`: files whose object is known when they hold exactly the known bytes; what kustomize prints for
+        those is compared with what it should print for that object instead of being parsed."""
         failed: set[str] = set()
         learned: dict[str, str] = {}
+        expected = expected_outputs(self._known_objects(known))
         for names, future in self._batches:
             try:
-                batch = split_by_file(future.result(), names)
+                batch = split_by_file(future.result(), names, expected)
             except UserError:  # no kustomize at all: each kustomization says so, as its own build would
                 batch = None
             if batch is None:
@@ -512,6 +523,16 @@ class _Builder:
                 assembled[build] = Built(parts, [], assembled=True)
         results = {**assembled, **{build: future.result() for build, future in self._whole.items()}}
         return {build: results[build] for build in sorted(results)}
+
+    def _known_objects(self, known: Known) -> dict[str, Any]:
+        """The object of each file built in this run (by content key) that `known` gives."""
+        found = {}
+        for files in self._plain.values():
+            for path, name in files:
+                held = known.get(path)
+                if held is not None and held[2] is not None and self._contents.get(name) == held[0]:
+                    found[name] = held[2]
+        return found
 
     def _plain_files(self, build: str) -> list[tuple[str, bytes]] | None:
         """The files of a plain kustomization with their bytes; None for any other."""

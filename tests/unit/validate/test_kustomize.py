@@ -3,9 +3,11 @@ from __future__ import annotations
 import os
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from generator import yamlio
 from generator.errors import EnvironmentProblem, ValidationFailed
 from generator.util.proc import CommandError
 from generator.validate import kustomize
@@ -115,3 +117,39 @@ def test_a_batch_build_runs_go_on_one_thread_unless_the_user_chose(
     kustomize.build_files({"a.yaml": b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"})
 
     assert (tmp_path / "seen").read_text() == f"{seen}\n"
+
+
+def test_kustomizes_output_for_known_objects_is_those_objects_when_it_prints_exactly_the_expected_text(
+    tmp_path: Path,
+) -> None:
+    """kustomize sorts keys and double-quotes what would read as a number or a boolean; yaml_block.KUSTOMIZE says the
+    same, so objects whose text matches are taken as they are (the very objects, not parsed). Any difference (an
+    object that is not what the file holds, a key go-yaml quotes and PyYAML does not) and the output is parsed."""
+    service = {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": "fraud", "labels": {"kserve-gitops.io/model-version": "2"}},
+        "spec": {"predictor": {"minReplicas": 1, "model": {"modelFormat": {"name": "mlflow"}, "runtime": "r"}}},
+    }
+
+    def built(config: dict[str, Any], told: dict[str, Any] | None = None) -> dict[str, list[dict[str, Any]]] | None:
+        directory = tmp_path / str(len(list(tmp_path.iterdir())))
+        directory.mkdir()
+        files = {"a.yaml": yamlio.dump([service], "# generated\n"), "b.yaml": yamlio.dump([config])}
+        kustomize.stage_files(directory, files)
+        expected = kustomize.expected_outputs(told or {"a.yaml": service, "b.yaml": config})
+        return kustomize.split_by_file(kustomize.build_staged(directory), files, expected)
+
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"on": "yes", "k": "1"}}
+    taken = built(config)
+    assert taken is not None and taken["a.yaml"][0] is service and taken["b.yaml"][0] is config
+
+    misspelt = {**config, "data": {"on": "yes", "k": 1}}
+    parsed = built(config, {"a.yaml": service, "b.yaml": misspelt})
+    assert parsed == {"a.yaml": [service], "b.yaml": [config]}
+    assert parsed is not None and parsed["a.yaml"][0] is not service
+
+    config_n = {**config, "data": {"n": "1"}}  # "n" is a boolean to go-yaml v2 (YAML 1.1), so kustomize quotes it
+    parsed = built(config_n)
+    assert parsed == {"a.yaml": [service], "b.yaml": [config_n]}
+    assert parsed is not None and parsed["b.yaml"][0] is not config_n

@@ -114,9 +114,11 @@ def test_the_documents_files_were_emitted_from_stand_in_for_parsing_them(
     files["kustomization.yaml"] = yaml.safe_dump({"resources": sorted(objects)}).encode()
 
     parsed = checks(crd_dir)(files, PLATFORM)
-    given = checks(crd_dir)(files, PLATFORM, lambda: None, summaries(kept.documents))
+    given = checks(crd_dir)(files, PLATFORM, emitted=summaries(kept.documents))
+    with_objects = checks(crd_dir)(files, PLATFORM, emitted=summaries(kept.documents), objects=objects)
 
     assert given == parsed
+    assert with_objects == parsed
     assert [(f.file, f.path) for f in given] == [("typo.yaml", "$.spec.predictor.model.storageURI")]
     assert given[0].line > 1
     assert all(yamlio.load_plain(files[name]) == obj for name, obj in objects.items())
@@ -136,7 +138,7 @@ def test_validate_takes_what_the_drift_check_rendered_only_for_a_file_holding_ex
     objects["typo.yaml"]["metadata"]["name"] = "typo"
     kept = Kept()
     rendered = kept({name: ([obj], HEADER) for name, obj in objects.items()})
-    known = {path: (rendered[path], summary) for path, summary in summaries(kept.documents).items()}
+    known = {path: (rendered[path], summary, objects[path]) for path, summary in summaries(kept.documents).items()}
     edited = copy.deepcopy(objects["typo.yaml"])
     edited["metadata"]["name"] = "renamed"
     edited["spec"]["predictor"]["model"]["storageURI"] = edited["spec"]["predictor"]["model"].pop("storageUri")
@@ -151,10 +153,33 @@ def test_validate_takes_what_the_drift_check_rendered_only_for_a_file_holding_ex
     assert given == tree_checks(crd_dir)(tmp_path, paths, lambda: (PLATFORM, {}))
     assert [(f.file, f.path) for f in given] == [("typo.yaml", "$.spec.predictor.model.storageURI")]
     identity, _ = known["storage.yaml"][1]
-    lie = {**known, "storage.yaml": (known["storage.yaml"][0], (identity, ()))}  # "it makes nothing downloadable"
-    believed = tree_checks(crd_dir)(tmp_path, paths, lambda: (PLATFORM, lie))
+    lie = {**known, "storage.yaml": (*known["storage.yaml"][:1], (identity, ()), STORAGE_CONTAINER)}
+    believed = tree_checks(crd_dir)(tmp_path, paths, lambda: (PLATFORM, lie))  # "it makes nothing downloadable"
     assert [f.file for f in believed] == ["fraud.yaml", "typo.yaml"], "what is known is taken, the file not parsed"
     assert given[0].line > 1
+
+
+def test_a_known_object_stands_in_for_kustomizes_output_only_when_kustomize_printed_exactly_it(
+    crd_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What kustomize printed is compared with the text it prints for the object the drift check rendered (the same
+    text is the same object: test_kustomize). An object that is not what the file holds (here one that misspells a
+    field) does not give kustomize's text, so the output is parsed and the file judged as it is."""
+    monkeypatch.setenv(CACHE_ENV, "off")
+    kept = Kept()
+    rendered = kept({"fraud.yaml": ([_registry_isvc()], HEADER)})
+    (tmp_path / "fraud.yaml").write_bytes(rendered["fraud.yaml"])
+    (tmp_path / "kustomization.yaml").write_text("resources: [fraud.yaml]\n")
+    paths = ["fraud.yaml", "kustomization.yaml"]
+    (summary,) = summaries(kept.documents).values()
+    misspelt = copy.deepcopy(_registry_isvc())
+    misspelt["spec"]["predictor"]["model"]["storageURI"] = misspelt["spec"]["predictor"]["model"].pop("storageUri")
+
+    told = {"fraud.yaml": (rendered["fraud.yaml"], summary, misspelt)}
+
+    judged = tree_checks(crd_dir)(tmp_path, paths, lambda: (PLATFORM, {}))
+    assert tree_checks(crd_dir)(tmp_path, paths, lambda: (PLATFORM, told)) == judged, "the misspelt one was not taken"
+    assert [f.path for f in judged] == ["$.spec.predictor.model.storageUri"]  # a models:/ URI, not a misspelling
 
 
 def test_a_scratch_directory_that_cannot_take_the_files_is_said_to_be_the_machines_problem(
@@ -189,15 +214,15 @@ def test_a_settled_file_counts_in_its_build_but_is_not_checked_again(
     files["kustomization.yaml"] = yaml.safe_dump({"resources": ["fraud.yaml"]}).encode()
     emitted = summaries(kept.documents)
 
-    checked = checks(crd_dir)(files, PLATFORM, lambda: None, emitted)
-    settled = checks(crd_dir)(files, PLATFORM, lambda: None, emitted, {"fraud.yaml"})
+    checked = checks(crd_dir)(files, PLATFORM, emitted=emitted)
+    settled = checks(crd_dir)(files, PLATFORM, emitted=emitted, settled={"fraud.yaml"})
 
     assert [(f.file, f.path) for f in checked] == [("fraud.yaml", "$.spec.predictor.model.storageURI")]
     assert settled == []
 
     twice = {**files, "copy.yaml": files["fraud.yaml"]}
     twice["kustomization.yaml"] = yaml.safe_dump({"resources": ["copy.yaml", "fraud.yaml"]}).encode()
-    found = checks(crd_dir)(twice, PLATFORM, lambda: None, emitted, {"fraud.yaml"})
+    found = checks(crd_dir)(twice, PLATFORM, emitted=emitted, settled={"fraud.yaml"})
     assert any(f.file == "kustomization.yaml" and "already registered id" in f.message for f in found)
 
 
