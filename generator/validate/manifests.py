@@ -193,7 +193,7 @@ def _check_tree(
         checker = _Checker(crds, platform, prefixes, store, tool)
         if builder.busy:
             checker.prepare({(api_version, kind) for api_version, kind, _, _ in sources})
-        results = builder.finish(known)
+        results = builder.finish(known, checker.precheck)
     built: dict[str, list[Identity]] = {}
     failed = [build for build, result in results.items() if result.problems]
     for build, result in results.items():
@@ -491,10 +491,13 @@ class _Builder:
         """Whether kustomize has files to build in this run."""
         return bool(self._batches or self._whole)
 
-    def finish(self, known: Known = MappingProxyType({})) -> dict[str, Built]:
+    def finish(
+        self, known: Known = MappingProxyType({}), each: Callable[[list[dict[str, Any]]], object] = lambda _: None
+    ) -> dict[str, Built]:
         """Each build's objects (in kustomize's order for builds as they stand) or its problems, in build order.
         `known`: files whose object is known when they hold exactly the known bytes; what kustomize prints for
-        those is compared with what it should print for that object instead of being parsed."""
+        those is compared with what it should print for that object instead of being parsed. `each`: given the
+        objects of each batch as it is built, while kustomize builds the next ones."""
         failed: set[str] = set()
         learned: dict[str, str] = {}
         expected = expected_outputs(self._known_objects(known))
@@ -506,6 +509,7 @@ class _Builder:
             if batch is None:
                 failed.update(names)
                 continue
+            each([obj for objects in batch.values() for obj in objects])
             for name, objects in batch.items():
                 part = self._known[name] = Part.of(objects, content_key=name)
                 if part.encoded is not None:
@@ -661,12 +665,26 @@ class _Checker:
             else ""
         )
         self._pending: dict[str, tuple[Mapping[str, Any], _Source]] = {}
+        # by id: an object checked early (kept, so that the id stays its own), its canonical JSON, whether it passed
+        self._prechecked: dict[int, tuple[Mapping[str, Any], str, bool]] = {}
         self._parts: dict[str, tuple[Part, list[_Source]]] = {}  # by the key of their verdict
 
     def add(self, obj: Mapping[str, Any], source: _Source) -> str:
-        canonical = json.dumps(obj, sort_keys=True)
+        seen = self._prechecked.get(id(obj))
+        canonical = seen[1] if seen is not None and seen[0] is obj else json.dumps(obj, sort_keys=True)
         self._pending.setdefault(canonical, (obj, source))
         return canonical
+
+    def precheck(self, objects: list[dict[str, Any]]) -> None:
+        """Check objects before they are added, while kustomize builds others: an object found clean here is not
+        checked again when added (one with findings is, then with its file and line)."""
+        for obj in objects:
+            passed = not check_object(obj, self._check_context)
+            self._prechecked[id(obj)] = (obj, json.dumps(obj, sort_keys=True), passed)
+
+    @functools.cached_property
+    def _check_context(self) -> CheckContext:
+        return CheckContext(self._crds.load(), self._k8s_version, self._prefixes, self._kserve)
 
     def prepare(self, kinds: Iterable[tuple[str, str]]) -> None:
         """Load the CRD schemas of `kinds` now (while kustomize builds), rather than when the first object of each
@@ -696,12 +714,14 @@ class _Checker:
         found: list[Diagnostic] = []
         passed: dict[str, str] = {}
         failing: set[str] = set()
-        context: CheckContext | None = None
         for canonical, (obj, source) in self._pending.items():
             if keys.get(canonical) in clean:
                 continue
-            context = context or CheckContext(self._crds.load(), self._k8s_version, self._prefixes, self._kserve)
-            problems = check_object(obj, context, file=source.file, line_of=source.line_of)
+            seen = self._prechecked.get(id(obj))
+            if seen is not None and seen[0] is obj and seen[2]:
+                problems = []
+            else:
+                problems = check_object(obj, self._check_context, file=source.file, line_of=source.line_of)
             if problems:
                 found += problems
                 failing.add(canonical)
