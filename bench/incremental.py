@@ -39,7 +39,7 @@ from generator.spec import SPEC_FILE
 from generator.spec.load import parse_spec
 from generator.validate.crds import load_crd_schemas
 from generator.validate.kustomize import build_files
-from generator.validate.manifests import BATCH, BUILDERS
+from generator.validate.manifests import BATCH, BUILDERS, batch_count
 
 CRD_DIR = Path(__file__).resolve().parents[1] / "schemas" / "crds"
 KUSTOMIZE_ALONE = "kustomize alone: each rendered file built once, as a full run batches them"
@@ -148,7 +148,7 @@ def _kustomize(files: Mapping[str, bytes]) -> Run:
     of a full run that is kustomize's, with the CPU time of its processes (user + system)."""
     manifests = {f"{i:05d}.yaml": c for i, (p, c) in enumerate(sorted(files.items())) if "kustomization" not in p}
     names = sorted(manifests)
-    count = -(-len(names) // BATCH)
+    count = batch_count(len(names))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=BUILDERS) as pool:
@@ -295,8 +295,8 @@ def _render_report(models: int, count: int, floor: float, runs: Mapping[str, Run
                 "(each a memory request no earlier run has seen); the floor is timed in the benchmark's own process, "
                 "in the same run.",
                 table(["step", "seconds", "ratio", "target", "", "exit", "peak RSS (with children)"], rows),
-                f"kustomize alone: {runs[KUSTOMIZE_ALONE].cpu:.1f} CPU-seconds in its processes ({BUILDERS} at "
-                f"once, {BATCH} files each), {runs[KUSTOMIZE_ALONE].cpu / floor:.1f}x the floor's time on one core.",
+                f"kustomize alone: {runs[KUSTOMIZE_ALONE].cpu:.1f} CPU-seconds in its processes ({BUILDERS} at once, "
+                f"about {BATCH} files each), {runs[KUSTOMIZE_ALONE].cpu / floor:.1f}x the floor's time on one core.",
                 f"Memory target (≤ 300 MiB, children included) for a first `generate` of {models:,} models: "
                 f"{mib(generate.peak_mib)} ({'met' if generate.peak_mib <= 300 else '**not met**'}); "
                 "the largest sum of resident memory over the process and its `kubectl kustomize` children, "

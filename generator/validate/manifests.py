@@ -477,7 +477,7 @@ class _Builder:
         self._known = {name: _remembered_part(name, value) for name, value in remembered.items()} | settled
         unknown = sorted(set(contents) - set(self._known))
         self._contents = {name: contents[name] for name in unknown}
-        count = -(-len(unknown) // BATCH)
+        count = batch_count(len(unknown))
         # Staged here, all before the first build (a file written while kustomize runs on both cores waits for
         # one), then built in the pool (see kustomize.build_staged).
         staged = [
@@ -628,6 +628,13 @@ def _blocked(path: str, why: str) -> Diagnostic:
 def _at(part: Part, path: str) -> Part:
     """`part` as the part of the file at `path` (one content may be in several files; a settled part has its path)."""
     return part if part.path == path else replace(part, path=path)
+
+
+def batch_count(files: int) -> int:
+    """How many batches `files` are built in: about BATCH files each, and a multiple of BUILDERS when there are
+    more than one, so that the last ones are built side by side (a batch built alone leaves a core idle)."""
+    count = -(-files // BATCH)
+    return count if count <= 1 else -(-count // BUILDERS) * BUILDERS
 
 
 def _remembered_part(name: str, fact: str) -> Part:

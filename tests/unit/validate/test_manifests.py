@@ -19,7 +19,7 @@ from generator.render.tree import HEADER
 from generator.spec.model import Platform
 from generator.validate.crds import CrdSchemas
 from generator.validate.kustomize import kustomize_command
-from generator.validate.manifests import check_tree, checks, summaries, tree_checks
+from generator.validate.manifests import batch_count, check_tree, checks, summaries, tree_checks
 from generator.yamlio import Kept
 from tests.unit.validate.conftest import MLFLOW_ISVC
 
@@ -330,3 +330,8 @@ def test_a_file_no_kustomization_lists_is_moved_out_of_a_directory_kserve_gitops
         if generated
         else "list it under `resources:` of its directory's kustomization.yaml"
     )
+
+
+@pytest.mark.parametrize(("files", "batches"), [(0, 0), (1, 1), (200, 1), (201, 2), (401, 4), (3000, 16)])
+def test_files_are_built_in_batches_of_about_200_two_at_a_time_to_the_end(files: int, batches: int) -> None:
+    assert batch_count(files) == batches
