@@ -499,7 +499,6 @@ class _Builder:
         those is compared with what it should print for that object instead of being parsed. `each`: given the
         objects of each batch as it is built, while kustomize builds the next ones."""
         failed: set[str] = set()
-        learned: dict[str, str] = {}
         expected = expected_outputs(self._known_objects(known))
         for names, future in self._batches:
             try:
@@ -510,11 +509,12 @@ class _Builder:
                 failed.update(names)
                 continue
             each([obj for objects in batch.values() for obj in objects])
+            learned: dict[str, str] = {}
             for name, objects in batch.items():
                 part = self._known[name] = Part.of(objects, content_key=name)
                 if part.encoded is not None:
                     learned[name] = f"{json.dumps(part.identities)}\n{part.encoded}"
-        self._store.put("build", learned)
+            self._store.put("build", learned)  # batch by batch: all at once would hold a copy of every object's JSON
         assembled: dict[str, Built] = {}
         for build, files in self._plain.items():
             if failed.intersection(name for _, name in files):
