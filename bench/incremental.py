@@ -201,7 +201,12 @@ def _timed(cmd: list[str], env: Mapping[str, str]) -> Run:
 
 
 class _PeakPoller:
-    """The largest sum of VmRSS over a process and its descendants (kustomize builds run side by side)."""
+    """The largest sum of VmRSS over a process and its descendants (kustomize builds run side by side).
+
+    A child that has not yet replaced itself with its program (posix_spawn's vfork, until exec) still runs in its
+    parent's memory and shows the parent's VmRSS: a poll that caught one counted the whole Python process twice
+    (305 MiB in one of four runs, where the process and its builds held at most 251). It is known by still bearing
+    its parent's name, and left out."""
 
     def __init__(self, pid: int) -> None:
         self.pid, self.peak_mib = pid, 0.0
@@ -217,8 +222,11 @@ class _PeakPoller:
 
     def _poll(self) -> None:
         while not self._stop.wait(0.02):
-            tree = [self.pid, *_descendants(self.pid)]
-            self.peak_mib = max(self.peak_mib, sum(_rss_mib(p) for p in tree))
+            name, rss = _status(self.pid)
+            for child in _descendants(self.pid):
+                child_name, child_rss = _status(child)
+                rss += child_rss if child_name != name else 0.0
+            self.peak_mib = max(self.peak_mib, rss)
 
 
 def _descendants(pid: int) -> list[int]:
@@ -235,14 +243,14 @@ def _descendants(pid: int) -> list[int]:
     return children + [d for c in children for d in _descendants(c)]
 
 
-def _rss_mib(pid: int) -> float:
+def _status(pid: int) -> tuple[str, float]:
+    """The process's name and VmRSS in MiB; ("", 0) once it has ended."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+        fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+    except (OSError, ValueError):
+        return "", 0.0
+    rss = fields.get("VmRSS", "0 kB").split()[0]
+    return fields.get("Name", "").strip(), int(rss) / 1024 if rss.isdigit() else 0.0
 
 
 def _render_report(models: int, count: int, floor: float, runs: Mapping[str, Run]) -> str:
