@@ -358,7 +358,12 @@ def dump(documents: Sequence[Any], comment: str = "", emitter: Emitter | None = 
     try:
         return (comment + (emitter or Emitter()).documents(documents)).encode("utf-8")
     except Unsimple:
-        pass
+        return dump_libyaml(documents, comment)
+
+
+def dump_libyaml(documents: Sequence[Any], comment: str = "") -> bytes:
+    """What `dump` writes, always through PyYAML and libyaml: for what yaml_block does not write, and the reference
+    it is tested against."""
     body = yaml.dump_all(
         documents,
         Dumper=_Dumper,
@@ -372,8 +377,7 @@ def dump(documents: Sequence[Any], comment: str = "", emitter: Emitter | None = 
 
 
 def dump_files(files: Files) -> dict[str, bytes]:
-    """Each file's documents, emitted by `dump`; all at once, so that a memory of earlier runs looks them up
-    together."""
+    """Each file's documents, emitted by `dump`, sharing one emitter (the files repeat keys and values)."""
     emitter = Emitter()
     return {path: dump(documents, comment, emitter) for path, (documents, comment) in files.items()}
 

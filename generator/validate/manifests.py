@@ -672,13 +672,14 @@ class _Checker:
             else ""
         )
         self._pending: dict[str, tuple[Mapping[str, Any], _Source]] = {}
-        # by id: an object checked early (kept, so that the id stays its own), its canonical JSON, whether it passed
+        # by id: an object checked early (held here, so that no other object takes its id), its canonical JSON,
+        # whether it passed
         self._prechecked: dict[int, tuple[Mapping[str, Any], str, bool]] = {}
         self._parts: dict[str, tuple[Part, list[_Source]]] = {}  # by the key of their verdict
 
     def add(self, obj: Mapping[str, Any], source: _Source) -> str:
         seen = self._prechecked.get(id(obj))
-        canonical = seen[1] if seen is not None and seen[0] is obj else json.dumps(obj, sort_keys=True)
+        canonical = seen[1] if seen is not None else json.dumps(obj, sort_keys=True)
         self._pending.setdefault(canonical, (obj, source))
         return canonical
 
@@ -725,7 +726,7 @@ class _Checker:
             if keys.get(canonical) in clean:
                 continue
             seen = self._prechecked.get(id(obj))
-            if seen is not None and seen[0] is obj and seen[2]:
+            if seen is not None and seen[2]:
                 problems = []
             else:
                 problems = check_object(obj, self._check_context, file=source.file, line_of=source.line_of)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +15,7 @@ from generator.lock.io import dumps
 from generator.render.tree import render
 from generator.spec.load import parse_spec
 from generator.yaml_block import KUSTOMIZE, Emitter, Unsimple
+from generator.yamlio import dump_libyaml
 
 # Strings this emitter writes itself, though some read as numbers, booleans or nulls…
 WORDS = st.one_of(
@@ -51,24 +51,10 @@ DOCUMENTS = st.lists(
 )
 
 
-def libyaml(documents: list[Any], comment: str = "") -> bytes:
-    """What yamlio.dump wrote before yaml_block: every document through PyYAML's dumper and libyaml."""
-    body = yaml.dump_all(
-        documents,
-        Dumper=yamlio._Dumper,
-        sort_keys=False,
-        default_flow_style=False,
-        allow_unicode=True,
-        width=4096,
-        explicit_start=len(documents) > 1,
-    )
-    return (comment + body).encode("utf-8")
-
-
 @settings(max_examples=400, deadline=None)
 @given(DOCUMENTS)
 def test_dump_writes_the_bytes_libyaml_writes(documents: list[Any]) -> None:
-    assert yamlio.dump(documents, "# a comment\n") == libyaml(documents, "# a comment\n")
+    assert yamlio.dump(documents, "# a comment\n") == dump_libyaml(documents, "# a comment\n")
 
 
 @settings(max_examples=300, deadline=None)
@@ -76,8 +62,8 @@ def test_dump_writes_the_bytes_libyaml_writes(documents: list[Any]) -> None:
 def test_dump_files_shares_what_it_learnt_between_files_without_changing_them(document: dict[str, Any]) -> None:
     files = {"a.yaml": ([document], ""), "b.yaml": ([document, {"b": document}], "# b\n")}
     assert yamlio.dump_files(files) == {
-        "a.yaml": libyaml([document]),
-        "b.yaml": libyaml([document, {"b": document}], "# b\n"),
+        "a.yaml": dump_libyaml([document]),
+        "b.yaml": dump_libyaml([document, {"b": document}], "# b\n"),
     }
 
 
@@ -99,7 +85,7 @@ def test_every_rendered_file_and_the_lock_are_written_without_libyaml() -> None:
 def test_what_it_does_not_copy_is_left_to_libyaml(document: dict[Any, Any]) -> None:
     with pytest.raises(Unsimple):
         Emitter().documents([document])
-    assert yamlio.dump([document]) == libyaml([document])
+    assert yamlio.dump([document]) == dump_libyaml([document])
 
 
 @settings(max_examples=400, deadline=None)
