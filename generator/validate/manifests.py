@@ -478,13 +478,10 @@ class _Builder:
         unknown = sorted(set(contents) - set(self._known))
         self._contents = {name: contents[name] for name in unknown}
         count = batch_count(len(unknown))
-        # Staged here, all before the first build (a file written while kustomize runs on both cores waits for
-        # one), then built in the pool (see kustomize.build_staged).
-        staged = [
-            (names, self._tree.stage({n: contents[n] for n in names}))
-            for names in (unknown[index::count] for index in range(count))
-        ]
-        self._batches = [(names, self._pool.submit(build_staged, directory)) for names, directory in staged]
+        # Each batch is built in the pool as soon as it is staged (see kustomize.build_staged).
+        for names in (unknown[index::count] for index in range(count)):
+            directory = self._tree.stage({n: contents[n] for n in names})
+            self._batches.append((names, self._pool.submit(build_staged, directory)))
 
     @property
     def busy(self) -> bool:
