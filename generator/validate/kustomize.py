@@ -140,11 +140,14 @@ OUTPUT = ".kustomize-output"  # where `build_staged` has kustomize print, beside
 
 
 def batch_environment() -> dict[str, str]:
-    """The environment of a batch build: this one, with Go's runtime on one thread unless the user chose
-    (GOMAXPROCS). Batches run beside each other and beside this process, so a batch's garbage collector gains
-    nothing from more threads, and on idle cores Go runs extra collector workers: one thread cost 11-13% less
-    CPU for the same builds (4.35 -> 3.86 CPU-seconds for 3,000 files) and 2-3 MiB more at the peak."""
-    return {"GOMAXPROCS": "1", **os.environ}
+    """The environment of a batch build: this one, with Go's runtime tuned for short builds unless the user chose
+    (bench/README.md has the figures):
+    - GOMAXPROCS=1: batches run beside each other and beside this process, so a batch's garbage collector gains
+      nothing from more threads, and on idle cores Go runs extra collector workers: one thread cost 11-13% less
+      CPU for the same builds (4.35 -> 3.86 CPU-seconds for 3,000 files) and 2-3 MiB more at the peak;
+    - GOGC=150: the collector runs when the heap has grown by 150% rather than 100%, 5-12% less CPU for ~10 MiB
+      more a process. Batches have a fixed size (BATCH files), so that is at most 2 x 10 MiB at any scale."""
+    return {"GOMAXPROCS": "1", "GOGC": "150", **os.environ}
 
 
 def build_staged(directory: Path) -> str | None:

@@ -101,17 +101,19 @@ def test_files_for_kustomize_are_staged_in_memory_unless_tmpdir_says_where(
     assert kustomize.scratch_root() is None  # tempfile then takes TMPDIR, as the user asked
 
 
-@pytest.mark.parametrize(("chosen", "seen"), [(None, "1"), ("4", "4")])
-def test_a_batch_build_runs_go_on_one_thread_unless_the_user_chose(
+@pytest.mark.parametrize(("chosen", "seen"), [(None, "1 150"), ("4", "4 150"), ("off", "1 off")])
+def test_a_batch_build_runs_go_on_one_thread_with_a_lazier_collector_unless_the_user_chose(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chosen: str | None, seen: str
 ) -> None:
     tools = tmp_path / "bin"
-    write(tools / "kustomize", f'#!/bin/sh\necho "$GOMAXPROCS" > {tmp_path}/seen\n')
+    write(tools / "kustomize", f'#!/bin/sh\necho "$GOMAXPROCS $GOGC" > {tmp_path}/seen\n')
     (tools / "kustomize").chmod(0o755)
     monkeypatch.setenv("PATH", f"{tools}:/usr/bin:/bin")
-    if chosen is None:
-        monkeypatch.delenv("GOMAXPROCS", raising=False)
-    else:
+    for name in ("GOMAXPROCS", "GOGC"):
+        monkeypatch.delenv(name, raising=False)
+    if chosen == "off":
+        monkeypatch.setenv("GOGC", chosen)
+    elif chosen is not None:
         monkeypatch.setenv("GOMAXPROCS", chosen)
 
     kustomize.build_files({"a.yaml": b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"})
