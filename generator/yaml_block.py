@@ -81,6 +81,7 @@ class Emitter:
     def __init__(self, dialect: Dialect = LIBYAML) -> None:
         self._dialect = dialect
         self._scalars: dict[str, str] = {}
+        self._sortable: set[str] = set()  # keys met that the dialect sorts as Python does
 
     def documents(self, documents: Sequence[Any]) -> str:
         """The documents as `yaml.dump_all(..., explicit_start=len(documents) > 1)` writes them with yamlio's
@@ -114,8 +115,10 @@ class Emitter:
     def _items(self, data: dict[Any, Any]) -> Iterable[tuple[Any, Any]]:
         if not self._dialect.sort_keys:
             return data.items()
-        if not all(type(key) is str and _SORTABLE_KEY.fullmatch(key) for key in data):
-            raise Unsimple
+        if not self._sortable.issuperset(data):
+            if not all(type(key) is str and _SORTABLE_KEY.fullmatch(key) for key in data):
+                raise Unsimple
+            self._sortable.update(data)
         return sorted(data.items())
 
     def _map(self, data: dict[Any, Any], indent: int, out: list[str]) -> None:
