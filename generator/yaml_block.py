@@ -285,18 +285,25 @@ class _Reader:
 
 
 def _scalar(text: str) -> Any:
-    """A scalar as the emitter writes one: plain, or in single quotes when plain it would read as another type."""
-    if text.startswith("'"):
-        if len(text) < 2 or not text.endswith("'") or "'" in text[1:-1]:
-            raise Unsimple
-        return text[1:-1]
-    tag = plain_tag(text)
-    if tag == _STR:
-        return text
-    if tag == _INT and _DECIMAL.fullmatch(text):
+    """A scalar as the emitter writes one: plain, or in single quotes when plain it would read as another type.
+    Any other text gives up at once (a hand-written models.yaml at its first flow map or double quote), not after
+    reading the whole document for the emitter to disagree."""
+    if _DECIMAL.fullmatch(text) and plain_tag(text) == _INT:
         return int(text)
+    quoted = text.startswith("'")
+    if quoted:
+        if len(text) < 2 or not text.endswith("'"):
+            raise Unsimple
+        text = text[1:-1]
+        if not text:
+            return text
+    if len(text) > _LONGEST or not _SIMPLE.fullmatch(text) or _KEY_END.search(text):
+        raise Unsimple  # nothing the emitter writes (a quote inside, `{`, `"`, `#`, `: `…)
+    tag = plain_tag(text)
+    if tag == _STR or quoted:
+        return text
     if tag == _BOOL and text in ("true", "false"):
         return text == "true"
     if tag == _NULL and text == "null":
         return None
-    raise Unsimple  # another spelling (0x1F, yes, ~), a float, a date…
+    raise Unsimple  # another spelling (yes, Null), a float, a date…
