@@ -81,6 +81,7 @@ class Emitter:
     def __init__(self, dialect: Dialect = LIBYAML) -> None:
         self._dialect = dialect
         self._scalars: dict[str, str] = {}
+        self._keys: dict[str, str] = {}  # keys as written, once checked
         self._sortable: set[str] = set()  # keys met that the dialect sorts as Python does
 
     def documents(self, documents: Sequence[Any]) -> str:
@@ -108,9 +109,12 @@ class Emitter:
         return written
 
     def _key(self, key: Any) -> str:
-        if type(key) is not str or len(key) > _LONGEST_KEY:
-            raise Unsimple
-        return self._scalar(key)
+        written = self._keys.get(key) if type(key) is str else None
+        if written is None:
+            if type(key) is not str or len(key) > _LONGEST_KEY:
+                raise Unsimple
+            written = self._keys[key] = self._scalar(key)
+        return written
 
     def _items(self, data: dict[Any, Any]) -> Iterable[tuple[Any, Any]]:
         if not self._dialect.sort_keys:
@@ -125,21 +129,23 @@ class Emitter:
         if indent > _DEEPEST:
             raise Unsimple
         pad = " " * indent
+        keys, scalars = self._keys, self._scalars  # looked up here first: most keys and values were met before
         for key, value in self._items(data):
             kind = type(value)
+            head = (keys.get(key) if type(key) is str else None) or self._key(key)
             if kind is str:
                 if "\n" in value:
-                    out.append(f"{pad}{self._key(key)}: |\n{_literal(value, pad + '  ')}")
+                    out.append(f"{pad}{head}: |\n{_literal(value, pad + '  ')}")
                 else:
-                    out.append(f"{pad}{self._key(key)}: {self._scalar(value)}\n")
+                    out.append(f"{pad}{head}: {scalars.get(value) or self._scalar(value)}\n")
             elif kind is dict and value:
-                out.append(f"{pad}{self._key(key)}:\n")
+                out.append(f"{pad}{head}:\n")
                 self._map(value, indent + 2, out)
             elif kind is list and value:
-                out.append(f"{pad}{self._key(key)}:\n")
+                out.append(f"{pad}{head}:\n")
                 self._list(value, indent, out)
             else:
-                out.append(f"{pad}{self._key(key)}: {_other(value)}\n")
+                out.append(f"{pad}{head}: {_other(value)}\n")
 
     def _list(self, items: list[Any], indent: int, out: list[str]) -> None:
         """Items level with their key (block sequences in a map are not indented, in either dialect)."""
