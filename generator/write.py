@@ -39,7 +39,7 @@ from typing import Any
 from generator import repo_lock
 from generator.diagnostics import Diagnostic
 from generator.errors import EnvironmentProblem, Interrupted, UserError
-from generator.util.files import Refused, read_regular
+from generator.util.files import Refused, create_new, read_regular
 from generator.yamlio import MAX_YAML_BYTES, is_generated
 
 STATE_DIR = ".kserve-gitops"
@@ -162,7 +162,7 @@ def apply(root: Path, planned: Plan) -> None:
             (run / "old").mkdir()
             for index, (_, content) in enumerate(changes):
                 if content is not None:
-                    _write_new(f"{run}/new/{index}", content)
+                    create_new(f"{run}/new/{index}", content)
             for directory in journal.dirs:
                 (root / directory).mkdir()
             for index, (_, content) in enumerate(changes):
@@ -319,7 +319,7 @@ def _state_dir(root: Path) -> Path:
             )
         )
     with contextlib.suppress(FileExistsError):
-        _write_new(state / ".gitignore", b"# kserve-gitops' write journal and staging area; never commit them\n*\n")
+        create_new(state / ".gitignore", b"# kserve-gitops' write journal and staging area; never commit them\n*\n")
     return state
 
 
@@ -396,17 +396,6 @@ def _unusable_journal(why: str) -> EnvironmentProblem:
             f"-fd` first",
         )
     )
-
-
-def _write_new(path: str | Path, content: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-    try:
-        os.fchmod(fd, 0o644)
-        written = memoryview(content)
-        while written:
-            written = written[os.write(fd, written) :]
-    finally:
-        os.close(fd)
 
 
 def _missing_dirs(root: Path, paths: Iterable[str]) -> list[str]:

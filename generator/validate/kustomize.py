@@ -29,6 +29,7 @@ import yaml
 from generator import yamlio
 from generator.diagnostics import Diagnostic
 from generator.errors import EnvironmentProblem, ValidationFailed
+from generator.util.files import create_new
 from generator.util.proc import CommandError, run_cmd
 from generator.yaml_block import KUSTOMIZE, Emitter, Unsimple
 
@@ -130,10 +131,11 @@ def build_files(files: Mapping[str, bytes]) -> dict[str, list[dict[str, Any]]] |
 def stage_files(directory: Path, files: Mapping[str, bytes]) -> None:
     """The files, in an empty directory, under a kustomization that lists them all and asks for origin
     annotations, which say the file each object came from. No file may be named kustomization.yaml or OUTPUT."""
+    base = os.fspath(directory)
     for name, content in files.items():
-        (directory / name).write_bytes(content)
+        create_new(f"{base}/{name}", content)
     listing = {"resources": sorted(files), "buildMetadata": ["originAnnotations"]}
-    (directory / "kustomization.yaml").write_bytes(yamlio.dump([listing]))
+    create_new(f"{base}/kustomization.yaml", yamlio.dump([listing]))
 
 
 OUTPUT = ".kustomize-output"  # where `build_staged` has kustomize print, beside the files (it reads only those listed)
