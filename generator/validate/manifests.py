@@ -392,8 +392,11 @@ class Part:
     settled: bool = False  # a settled file's: known to pass every check, its objects never wanted (nor held)
 
     @classmethod
-    def of(cls, objects: list[dict[str, Any]], path: str = "", content_key: str = "") -> Part:
-        return cls(path, content_key, tuple(_identity(o) for o in objects), _json(objects), objects)
+    def of(cls, objects: list[dict[str, Any]], path: str = "", content_key: str = "", *, plain: bool = False) -> Part:
+        """`plain`: the objects are maps, lists, strings, integers, booleans and nulls with string keys, which JSON
+        gives back exactly without being asked."""
+        encoded = json.dumps(objects) if plain else _json(objects)
+        return cls(path, content_key, tuple(_identity(o) for o in objects), encoded, objects)
 
     @functools.cached_property
     def objects(self) -> list[dict[str, Any]]:
@@ -509,7 +512,9 @@ class _Builder:
             each([obj for objects in batch.values() for obj in objects])
             learned: dict[str, str] = {}
             for name, objects in batch.items():
-                part = self._known[name] = Part.of(objects, content_key=name)
+                # the object this run emitted, which kustomize printed as expected: plain, so JSON holds it exactly
+                plain = name in expected and len(objects) == 1 and objects[0] is expected[name][1]
+                part = self._known[name] = Part.of(objects, content_key=name, plain=plain)
                 if part.encoded is not None:
                     learned[name] = f"{json.dumps(part.identities)}\n{part.encoded}"
             self._store.put("build", learned)  # batch by batch: all at once would hold a copy of every object's JSON
