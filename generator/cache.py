@@ -301,6 +301,18 @@ def remembered_parse(text: str, parse: Callable[[str], Any]) -> Any:
         return data
 
 
+def parse_missing(text: str) -> bool:
+    """Whether the store is on and has no `remembered_parse` of `text`: another process may parse it and leave it
+    there (validate.crd_prefetch)."""
+    if len(text) < _WORTH_REMEMBERING:
+        return False
+    with contextlib.closing(Store.open()) as store:
+        if not store.enabled:
+            return False
+        fact = key(tool_identity(), yaml.__version__, text)
+        return not store.get("parse", [fact])
+
+
 def key(*parts: str | bytes) -> str:
     """The hash of `parts` in order: the key of a fact that depends on exactly these."""
     digest = hashlib.sha256()

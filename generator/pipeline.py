@@ -55,6 +55,7 @@ from generator.spec.model import Platform, Spec, Target
 from generator.spec.yaml_lines import load as load_yaml
 from generator.util.files import Refused, read_regular
 from generator.util.proc import CommandError, run_cmd
+from generator.validate import crd_prefetch
 from generator.validate.manifests import (
     Known,
     Summary,
@@ -74,6 +75,7 @@ if TYPE_CHECKING:  # command-specific: imported by the command that needs them, 
     from generator.propose.plan import Change
 
 RENDERED = (ENVIRONMENTS_DIR, CLUSTER_DIR, ARGOCD_DIR, ROOT_KUSTOMIZATION)
+PREFETCHED_KINDS = ("InferenceService",)  # what every model renders: its CRD is parsed beside the run's start
 
 RegistryFactory = Callable[[Spec], Registry]
 FactsFactory = Callable[[Spec], gate_review.FactsSource]
@@ -138,9 +140,10 @@ def lock(
 def render_tree(repo: Path, crds: Path, memo: Memo = Memo.off(), *, check: bool = False) -> Outcome:  # noqa: B008
     """`crds`: the CRDs the files are checked against. `memo` remembers what this run wanted, so that repeating it
     unchanged is answered from the record (it is frozen, hence the default)."""
-    spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
-    current = _read_lock(repo)
-    files, planned, checked = _produced(repo, spec, current, crds, with_lock=False)
+    with crd_prefetch.prefetched(crds, PREFETCHED_KINDS):
+        spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
+        current = _read_lock(repo)
+        files, planned, checked = _produced(repo, spec, current, crds, with_lock=False)
     warnings += checked
     memo.remember(files, RENDERED, warnings)
     return _settled(repo, Outcome(planned, warnings, current), check=check)
@@ -158,9 +161,10 @@ def generate(
 ) -> Outcome:
     """lock + render + validate as one atomic plan: the lock and the manifests always agree. `check` as `lock`.
     `memo` as for `render_tree`, only without `update` or `check` (those ask the registry every time)."""
-    spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
-    new, gated = _gated_relock(spec, _read_lock(repo), update, registry, facts, verify=check)
-    files, planned, checked = _produced(repo, spec, new, crds, with_lock=True)
+    with crd_prefetch.prefetched(crds, PREFETCHED_KINDS):
+        spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
+        new, gated = _gated_relock(spec, _read_lock(repo), update, registry, facts, verify=check)
+        files, planned, checked = _produced(repo, spec, new, crds, with_lock=True)
     warnings += gated + checked + _compat_warnings(spec, new)
     if update == Update() and not check:
         memo.remember(files, RENDERED, warnings)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from generator import yamlio
-from generator.cache import remembered_parse
+from generator.cache import parse_missing, remembered_parse
 from generator.diagnostics import Diagnostic
 from generator.errors import EnvironmentProblem, UserError
 from generator.validate.schema_errors import LineOf, diagnostics_for, did_you_mean, locate
@@ -137,6 +137,11 @@ def load_crd_schemas(crd_dir: Path) -> CrdSchemas:
 
 @functools.cache
 def _load(directory: Path) -> CrdSchemas:
+    return CrdSchemas(directory, _Catalogue(directory, _files(directory)))
+
+
+@functools.cache
+def _files(directory: Path) -> list[_CrdFile]:
     if not directory.is_dir():
         raise EnvironmentProblem.simple(
             f"CRD directory {directory} does not exist", hint=_FETCH_HINT.format(dir=directory)
@@ -144,7 +149,23 @@ def _load(directory: Path) -> CrdSchemas:
     files = [_CrdFile(path) for path in sorted([*directory.rglob("*.yaml"), *directory.rglob("*.yml")])]
     if not any(file.may_name(_CRD_KIND) for file in files):
         raise _no_crds(directory)
-    return CrdSchemas(directory, _Catalogue(directory, files))
+    return files
+
+
+def unparsed(crd_dir: Path, kinds: Iterable[str]) -> list[Path]:
+    """The files under `crd_dir` that may serve one of `kinds` and whose schemas the run cache does not have yet."""
+    return [file.path for file in _naming(crd_dir, kinds) if parse_missing(file.text)]
+
+
+def parse_schemas(crd_dir: Path, kinds: Iterable[str]) -> None:
+    """Parse the files that may serve `kinds`, leaving what they serve in the run cache."""
+    for file in _naming(crd_dir, kinds):
+        file.served  # noqa: B018 -- parsed and remembered (remembered_parse)
+
+
+def _naming(crd_dir: Path, kinds: Iterable[str]) -> list[_CrdFile]:
+    names = list(kinds)
+    return [file for file in _files(crd_dir.resolve()) if any(file.may_name(name) for name in names)]
 
 
 _CRD_KIND = "CustomResourceDefinition"
