@@ -289,7 +289,7 @@ def remembered_parse(text: str, parse: Callable[[str], Any]) -> Any:
     with contextlib.closing(Store.open()) as store:
         if not store.enabled:
             return parse(text)
-        fact = key(tool_identity(), yaml.__version__, text)
+        fact = _parse_fact(text)
         known = store.get("parse", [fact]).get(fact)
         if known is not None:
             return json.loads(known)
@@ -309,8 +309,14 @@ def parse_missing(text: str) -> bool:
     with contextlib.closing(Store.open()) as store:
         if not store.enabled:
             return False
-        fact = key(tool_identity(), yaml.__version__, text)
+        fact = _parse_fact(text)
         return not store.get("parse", [fact])
+
+
+@functools.lru_cache(maxsize=4)
+def _parse_fact(text: str) -> str:
+    """The key of `remembered_parse`'s entry for `text`, hashed once per process (a CRD file is 2 MB)."""
+    return key(tool_identity(), yaml.__version__, text)
 
 
 def key(*parts: str | bytes) -> str:
