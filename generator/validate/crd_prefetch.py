@@ -40,7 +40,7 @@ def prefetched(crd_dir: Path, kinds: Sequence[str]) -> Iterator[subprocess.Popen
 
 
 def _started(crd_dir: Path, kinds: Sequence[str]) -> subprocess.Popen[bytes] | None:
-    if _cores() < 2:  # the helper would take its time from the run
+    if _cores() < 2 or not sys.executable:  # the helper would take its time from the run; or no Python to start
         return None
     try:
         if not unparsed(crd_dir, kinds):
