@@ -62,6 +62,10 @@ def _cores() -> int:
 
 
 def main(argv: Sequence[str]) -> int:
+    """The helper: `python -m generator.validate.crd_prefetch CRD_DIR KIND...`."""
+    if len(argv) < 2:
+        print("usage: python -m generator.validate.crd_prefetch CRD_DIR KIND...", file=sys.stderr)
+        return 2
     crd_dir, *kinds = argv
     gc.disable()  # a tree of ~100k nodes that lives until the end: the collector would walk it for nothing
     parse_schemas(Path(crd_dir), kinds)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -53,3 +55,10 @@ def test_no_helper_without_a_cache(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_no_helper_for_a_directory_without_crds(cache: Path, tmp_path: Path) -> None:
     with prefetched(tmp_path / "missing", KINDS) as helper:
         assert helper is None  # the run's own checks say what is wrong with the directory
+
+
+def test_the_helper_started_by_hand_without_arguments_says_how_to_call_it() -> None:
+    helper = [sys.executable, "-m", "generator.validate.crd_prefetch"]
+    done = subprocess.run(helper, check=False, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == "usage: python -m generator.validate.crd_prefetch CRD_DIR KIND...\n"
