@@ -150,6 +150,7 @@ def apply(root: Path, planned: Plan) -> None:
             raise _cannot_write(exc, root) from None
         # Paths as strings in the loops below: building 3,000 Path objects three times took longer than the writes.
         targets = [f"{os.fspath(root)}/{path}" for path, _ in changes]
+        staging = os.fspath(run)
         journal = _Journal(
             run=run.name,
             files=[(path, _digest(content)) for path, content in changes],
@@ -162,12 +163,12 @@ def apply(root: Path, planned: Plan) -> None:
             (run / "old").mkdir()
             for index, (_, content) in enumerate(changes):
                 if content is not None:
-                    create_new(f"{run}/new/{index}", content)
+                    create_new(f"{staging}/new/{index}", content)
             for directory in journal.dirs:
                 (root / directory).mkdir()
             for index, (_, content) in enumerate(changes):
                 _stop_if_signalled(received)
-                _swap_one(targets[index], os.fspath(run), index, content is not None, existed=journal.existed[index])
+                _swap_one(targets[index], staging, index, content is not None, existed=journal.existed[index])
             _stop_if_signalled(received)
             journal = replace(journal, committed=True)
             _save(root, journal)

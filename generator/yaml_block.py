@@ -3,8 +3,8 @@
 `yamlio.dump` hands every document to PyYAML, whose representer turns each map, list and scalar into a node
 object in Python before libyaml writes them: for 3,000 InferenceServices, 0.37 s, all of it before kustomize
 can start on them. Generated files are trees of maps, lists, strings, integers, booleans and nulls whose
-strings are short and made of a handful of characters; `Emitter` writes such a tree in one pass, seven times
-faster, and gives up (`Unsimple`) on anything else, which then goes the libyaml way.
+strings are short and made of a handful of characters; `Emitter` writes such a tree in one pass, about eight
+times faster, and gives up (`Unsimple`) on anything else, which then goes the libyaml way.
 
 - `LIBYAML`: byte for byte what libyaml writes through `yamlio.dump` (keys in their order, a string that would
   read as something else in single quotes); `tests/unit/test_yaml_block.py` compares the two on generated
