@@ -30,7 +30,7 @@ import signal
 import stat
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
@@ -110,9 +110,9 @@ def plan(root: Path, desired: Mapping[str, bytes], pruned: Iterable[str] = (), e
             )
             for p in sorted(set(foreign))
         )
-    generated = _generated_files(root, pruned, read, listings)
-    deletes = tuple(sorted(p for p, _ in generated if p not in desired))
-    before.update({p: content for p, content in generated if p in deletes})
+    generated = _generated_files(root, pruned, read, listings, wanted=desired)
+    deletes = tuple(sorted(p for p, _ in generated))
+    before.update(generated)
     return Plan(writes=writes, deletes=deletes, before=before)
 
 
@@ -434,20 +434,30 @@ def _stop_if_signalled(received: list[int]) -> None:
 
 
 def _refuse_symlinks(root: Path, paths: Iterable[str], listings: _Listings | None = None) -> None:
-    """Every component of every path below root, and everything inside the directories, must be real."""
+    """Every component of every path below root, and everything inside the directories, must be real. Each
+    directory is looked at once, however many paths go through it (thousands of files share a few)."""
     listings = listings or _Listings(root)
     links: set[str] = set()
+    real: dict[str, bool] = {"": True}  # a directory (from the root) -> whether it and all above it are directories
+
+    def kind(directory: str, name: str) -> str | None:
+        found = listings.kind(directory, name)
+        if found == "link":
+            links.add(_joined(directory, name))
+        return found
+
+    def is_real(directory: str) -> bool:
+        if (known := real.get(directory)) is None:
+            parent, _, name = directory.rpartition("/")
+            known = real[directory] = is_real(parent) and kind(parent, name) == "directory"
+        return known
+
     for path in paths:
-        parts = _parts(path)
-        for depth in range(1, len(parts) + 1):
-            relative = "/".join(parts[:depth])
-            kind = listings.kind("/".join(parts[: depth - 1]), parts[depth - 1])
-            if kind == "link":
-                links.add(relative)
-            if kind != "directory":
-                break  # a link, a file, or nothing: no deeper component to look at
-            if depth == len(parts):  # a directory named itself (pruned): everything inside it too
-                links.update(_links_inside(relative, listings))
+        if not (parts := _parts(path)):
+            continue
+        directory, name = "/".join(parts[:-1]), parts[-1]
+        if is_real(directory) and kind(directory, name) == "directory":  # a directory named itself (pruned)
+            links.update(_links_inside(_joined(directory, name), listings))
     if links:
         raise _symlink_error(root, sorted(links))
 
@@ -546,10 +556,14 @@ def _in_place_of(root: Path, link: str) -> str:
 
 
 def _generated_files(
-    root: Path, pruned: Iterable[str], read: Mapping[str, bytes | None], listings: _Listings
+    root: Path,
+    pruned: Iterable[str],
+    read: Mapping[str, bytes | None],
+    listings: _Listings,
+    wanted: Collection[str],
 ) -> list[tuple[str, bytes]]:
-    """Generated files under `pruned` (no links: `plan` refused them before); `read`: contents already read by
-    path."""
+    """Generated files under `pruned` but for those `wanted` (no links: `plan` refused them before); `read`:
+    contents already read by path."""
     found = []
     top = str(root)
     for directory in pruned:
@@ -559,6 +573,8 @@ def _generated_files(
         if kind == "directory":
             candidates += [path for path, kind in listings.below("/".join(parts)) if kind == "file"]
         for path in sorted(candidates):
+            if path in wanted:
+                continue
             try:
                 content = read[path] if path in read else _read(os.path.join(top, path))
             except (Refused, NotADirectoryError, PermissionError):

@@ -6,6 +6,7 @@ raise reaches `main`, the one place the error handler is wired in.
 
 from __future__ import annotations
 
+import atexit
 import gc
 import importlib
 import os
@@ -102,7 +103,12 @@ def entry() -> int:
 
     A call abandoned at its deadline may still run in a thread the interpreter waits for at exit (mlflow downloads
     an MLmodel with a thread pool of its own, which a trickling server keeps busy for ever): the run is over and its
-    answer printed, so the process then ends without waiting."""
+    answer printed, so the process then ends without waiting.
+
+    Otherwise the process ends as Python ends it, exit handlers and all, but for the teardown of every module and
+    object (`_untorn`): ~10 ms of a one-model edit of 1,000 models spent freeing memory the system frees anyway."""
+    returned: list[int] = []
+    atexit.register(_untorn, returned)  # the first handler, so the last to run
     try:
         code = main()
     finally:
@@ -113,7 +119,22 @@ def entry() -> int:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+    returned.append(code)
     return code
+
+
+def _untorn(returned: list[int]) -> None:
+    """At exit, after every other exit handler (and after the interpreter joined its threads): end the process
+    with the code `entry` returned, its output flushed, without tearing down modules. When `entry` raised instead,
+    or the output cannot be flushed (a closed pipe), the interpreter ends it as usual and says what it says."""
+    if not returned:
+        return
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return
+    os._exit(returned[0])
 
 
 def _waited_for_at_exit() -> bool:
