@@ -14,8 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from generator import diagnostics, progress, scaffold, yamlio
-from generator import status as status_rows
+from generator import diagnostics, progress, yamlio
 from generator.cache import Memo, TargetMemory
 from generator.diagnostics import Diagnostic, json_path
 from generator.errors import (
@@ -30,7 +29,6 @@ from generator.errors import (
 from generator.gate import review as gate_review
 from generator.gate.evaluate import Verdict, applicable
 from generator.lock import LOCK_FILE
-from generator.lock import images as lock_images
 from generator.lock import io as lock_io
 from generator.lock import verify as lock_verify
 from generator.lock.model import Lock, LockEntry
@@ -49,7 +47,6 @@ from generator.render.tree import (
     target_inputs,
 )
 from generator.spec import SPEC_FILE
-from generator.spec import edit as spec_edit
 from generator.spec.load import load_spec, parse_spec
 from generator.spec.model import Platform, Spec, Target
 from generator.spec.yaml_lines import load as load_yaml
@@ -69,8 +66,11 @@ from generator.write import Plan, apply, plan
 from generator.yamlio import MAX_YAML_BYTES, Dump, Kept
 
 if TYPE_CHECKING:  # command-specific: imported by the command that needs them, not by every run
+    from generator import scaffold
+    from generator import status as status_rows
     from generator.compat import load as compat_load
     from generator.compat import run as compat_run
+    from generator.lock import images as lock_images
     from generator.propose import publish as propose_publish
     from generator.propose.plan import Change
 
@@ -173,6 +173,8 @@ def generate(
 
 def pin(repo: Path, model: str, env: str, version: str, *, registry: RegistryFactory, crds: Path) -> Outcome:
     """Hold MODEL in ENV at VERSION: models.yaml, lock and manifests change together, or nothing does."""
+    from generator.spec import edit as spec_edit  # noqa: PLC0415 -- command-specific
+
     return _settled(
         repo, _edit(repo, lambda text: spec_edit.pin(text, model, env, version), registry, crds), check=False
     )
@@ -180,6 +182,8 @@ def pin(repo: Path, model: str, env: str, version: str, *, registry: RegistryFac
 
 def unpin(repo: Path, model: str, env: str, *, registry: RegistryFactory, crds: Path) -> Outcome:
     """Release a hold: the reference as written (alias, stage, latest) applies again."""
+    from generator.spec import edit as spec_edit  # noqa: PLC0415 -- command-specific
+
     return _settled(repo, _edit(repo, lambda text: spec_edit.unpin(text, model, env), registry, crds), check=False)
 
 
@@ -205,6 +209,8 @@ def init(
     Files that exist are kept (a warning each) unless `force`. A models.yaml with models (listed from the
     registry by `catalog`, or the user's own, kept) needs the registry to lock: its tree is left to `generate`,
     and it decides whether the images workflow belongs."""
+    from generator import scaffold  # noqa: PLC0415 -- command-specific
+
     problem = scaffold.refusal(repo, force=force)
     if problem is not None:
         raise problem
@@ -466,6 +472,8 @@ def status(
 ) -> StatusReport:
     """Which version is locked, gated, deployed and healthy where (`status.py`). Without registry factories (no
     MLflow configured), or when MLflow does not answer, the registry columns say "unknown" and nothing fails."""
+    from generator import status as status_rows  # noqa: PLC0415 -- command-specific
+
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
     current = _read_lock(repo)
     verdicts: dict[tuple[str, str], Verdict] | None = None
@@ -723,6 +731,8 @@ def compat(
 def record_image(repo: Path, model: str, version: str, digest: str, *, crds: Path) -> Outcome:
     """The pushed image's digest into every image-method entry of MODEL at VERSION, and the manifests re-rendered
     to `tag@digest`: lock and manifests change together, or nothing does (as `pin`). No registry call."""
+    from generator.lock import images as lock_images  # noqa: PLC0415 -- command-specific
+
     lock_images.check_digest(digest)
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
     new = lock_images.record(spec, _read_lock(repo), model, version, digest)
@@ -732,12 +742,16 @@ def record_image(repo: Path, model: str, version: str, digest: str, *, crds: Pat
 
 def pending_images(repo: Path) -> list[lock_images.Pending]:
     """Image-method versions in models.lock that have no digest yet: what the images workflow builds."""
+    from generator.lock import images as lock_images  # noqa: PLC0415 -- command-specific
+
     spec, _ = load_spec(repo / SPEC_FILE, SPEC_FILE)
     return lock_images.pending(spec, _read_lock(repo))
 
 
 def image_target(repo: Path, model: str, env: str) -> tuple[Target, LockEntry]:
     """The locked image-method target MODEL/ENV, or an error saying why there is none."""
+    from generator.lock import images as lock_images  # noqa: PLC0415 -- command-specific
+
     spec, _ = load_spec(repo / SPEC_FILE, SPEC_FILE)
     found = {(t.model, t.env): (t, e) for t, e in lock_images.image_entries(spec, _read_lock(repo))}
     if (model, env) not in found:
