@@ -57,6 +57,18 @@ def machine() -> str:
     return ", ".join(p for p in parts if p)
 
 
+def filesystem(path: Path) -> str:
+    """The type of the file system `path` is on, as /proc/mounts says ("unknown" elsewhere): a benchmark that writes
+    thousands of files reads differently on a disk that stalls now and then and on tmpfs."""
+    try:
+        mounts = [line.split()[1:3] for line in Path("/proc/mounts").read_text().splitlines()]
+    except OSError:
+        return "unknown"
+    resolved = path.resolve().as_posix()
+    under = [(point, kind) for point, kind in mounts if (resolved + "/").startswith(point.rstrip("/") + "/")]
+    return max(under, key=lambda mount: len(mount[0]))[1] if under else "unknown"
+
+
 def stamp() -> str:
     """When, on which code, and how busy the machine was.
 

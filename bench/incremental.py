@@ -110,7 +110,7 @@ def measure(scratch: Path, models: int, crd_dir: Path) -> str:
     runs["`kserve-gitops --help`"] = _best([sys.executable, "-m", "generator", "--help"])
     runs["`kserve-gitops --version`"] = _best([sys.executable, "-m", "generator", "--version"])
     runs['`python -c "import typer, yaml"`'] = _best([sys.executable, "-c", "import typer, yaml"])
-    return _render_report(models, len(files), floor, runs)
+    return _render_report(models, len(files), floor, runs, scratch)
 
 
 def _fastest(runs: Sequence[Run]) -> Run:
@@ -253,7 +253,7 @@ def _status(pid: int) -> tuple[str, float]:
     return fields.get("Name", "").strip(), int(rss) / 1024 if rss.isdigit() else 0.0
 
 
-def _render_report(models: int, count: int, floor: float, runs: Mapping[str, Run]) -> str:
+def _render_report(models: int, count: int, floor: float, runs: Mapping[str, Run], scratch: Path) -> str:
     full = {c: runs[f"{c}: full (empty tree, no cache)"].seconds for c in ("render", "generate")}
     help_base = runs['`python -c "import typer, yaml"`'].seconds
     targets = {
@@ -301,7 +301,8 @@ def _render_report(models: int, count: int, floor: float, runs: Mapping[str, Run
                 f"clone the best of {ATTEMPTS} (each into an empty tree with an empty cache; peak memory the highest "
                 f"of them), a run with nothing to change the best of 3, a one-model edit the median of {len(EDITS)} "
                 "(each a memory request no earlier run has seen); the floor is timed in the benchmark's own process, "
-                "in the same run.",
+                f"in the same run. Trees and caches in {scratch.parent} ({_report.filesystem(scratch)}; `TMPDIR` "
+                "chooses).",
                 table(["step", "seconds", "ratio", "target", "", "exit", "peak RSS (with children)"], rows),
                 f"kustomize alone: {runs[KUSTOMIZE_ALONE].cpu:.1f} CPU-seconds in its processes ({BUILDERS} at once, "
                 f"about {BATCH} files each), {runs[KUSTOMIZE_ALONE].cpu / floor:.1f}x the floor's time on one core.",
