@@ -80,11 +80,10 @@ def plan(root: Path, desired: Mapping[str, bytes], pruned: Iterable[str] = (), e
     writes: dict[str, bytes] = {}
     before: dict[str, bytes] = {}
     foreign: list[str] = []
-    read: dict[str, bytes | None] = {}
     top = str(root)
     for path, content in sorted(desired.items()):
         try:
-            current = read[path] = _read(os.path.join(top, path))
+            current = _read(os.path.join(top, path))
         except Refused:
             foreign.append(path)
             continue
@@ -110,7 +109,7 @@ def plan(root: Path, desired: Mapping[str, bytes], pruned: Iterable[str] = (), e
             )
             for p in sorted(set(foreign))
         )
-    generated = _generated_files(root, pruned, read, listings, wanted=desired)
+    generated = _generated_files(root, pruned, listings, wanted=desired)
     deletes = tuple(sorted(p for p, _ in generated))
     before.update(generated)
     return Plan(writes=writes, deletes=deletes, before=before)
@@ -556,14 +555,9 @@ def _in_place_of(root: Path, link: str) -> str:
 
 
 def _generated_files(
-    root: Path,
-    pruned: Iterable[str],
-    read: Mapping[str, bytes | None],
-    listings: _Listings,
-    wanted: Collection[str],
+    root: Path, pruned: Iterable[str], listings: _Listings, wanted: Collection[str]
 ) -> list[tuple[str, bytes]]:
-    """Generated files under `pruned` but for those `wanted` (no links: `plan` refused them before); `read`:
-    contents already read by path."""
+    """Generated files under `pruned` but for those `wanted` (no links: `plan` refused them before)."""
     found = []
     top = str(root)
     for directory in pruned:
@@ -576,7 +570,7 @@ def _generated_files(
             if path in wanted:
                 continue
             try:
-                content = read[path] if path in read else _read(os.path.join(top, path))
+                content = _read(os.path.join(top, path))
             except (Refused, NotADirectoryError, PermissionError):
                 continue  # not ours, not readable, or gone since it was listed: never deleted
             if content is not None and is_generated(content):
