@@ -109,7 +109,8 @@ def entry() -> int:
     object (`_untorn`): freeing memory the system frees anyway took ~4 ms of a one-model edit of 1,000 models and
     ~30 ms of a full run (bench/README.md)."""
     returned: list[int] = []
-    atexit.register(_untorn, returned)  # the first handler, so the last to run
+    if _exit_handlers() == 0:  # then this one runs last; else one registered before it (coverage's) would be skipped
+        atexit.register(_untorn, returned)
     try:
         code = main()
     finally:
@@ -125,9 +126,10 @@ def entry() -> int:
 
 
 def _untorn(returned: list[int]) -> None:
-    """At exit, after every other exit handler (and after the interpreter joined its threads): end the process
-    with the code `entry` returned, its output flushed, without tearing down modules. When `entry` raised instead,
-    or the output cannot be flushed (a closed pipe), the interpreter ends it as usual and says what it says."""
+    """At exit, after every other exit handler (all registered after it) and after the interpreter joined its
+    threads: end the process with the code `entry` returned, its output flushed, without tearing down modules.
+    When `entry` raised instead, or the output cannot be flushed (a closed pipe), the interpreter ends it as usual
+    and says what it says."""
     if not returned:
         return
     try:
@@ -136,6 +138,12 @@ def _untorn(returned: list[int]) -> None:
     except (OSError, ValueError):
         return
     os._exit(returned[0])
+
+
+def _exit_handlers() -> int:
+    """How many exit handlers are registered; CPython's count (`atexit._ncallbacks`), else assumed some."""
+    count = getattr(atexit, "_ncallbacks", None)
+    return count() if callable(count) else 1
 
 
 def _waited_for_at_exit() -> bool:

@@ -37,6 +37,13 @@ def test_the_entry_point_exits_with_mains_code_and_freezes_what_is_left(argv: li
     assert (ran.returncode, ran.stdout.splitlines()[-1]) == (code, "frozen"), ran
 
 
+def test_exit_handlers_registered_before_the_command_still_run() -> None:
+    """Such as coverage's, which saves what it measured: the process then ends as Python ends it."""
+    ran = _entry("import atexit\natexit.register(print, 'handler ran')", "no-such-command")
+    assert ran.returncode == 2, ran
+    assert ran.stdout.splitlines()[-1] == "handler ran", ran
+
+
 @pytest.mark.parametrize(
     "still_at_work",
     [
