@@ -46,6 +46,9 @@ CACHE_ENV = "KSERVE_GITOPS_CACHE_DIR"
 _FORMAT = "1"
 _SOURCE = Path(__file__).resolve().parent
 _STORE_LIMIT = 256 * 2**20  # bytes; a full set of facts for 3,000 files is ~10 MB
+# SQLite's page: its default, 4 KiB, has a first run of 1,000 models write ~10 MB of facts in ~13,000 writes of the
+# write-ahead log; at 16 KiB the run spends ~0.08 s less (bench/README.md), and reading facts back costs the same.
+_PAGE = 16384
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,7 @@ class Store:
                     part.unlink(missing_ok=True)  # facts of old tool versions and old files pile up: start afresh
             db = sqlite3.connect(path, timeout=5)
             path.chmod(0o600)  # as private as the records
+            db.execute(f"PRAGMA page_size={_PAGE}")  # a new store's; one that exists keeps its own
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("CREATE TABLE IF NOT EXISTS fact (kind TEXT, key TEXT, value TEXT, PRIMARY KEY (kind, key))")
