@@ -83,8 +83,10 @@ def plan(root: Path, desired: Mapping[str, bytes], pruned: Iterable[str] = (), e
     top = str(root)
     for path, content in sorted(desired.items()):
         try:
-            current = _read(os.path.join(top, path))
-        except Refused:
+            current: bytes | None = read_regular(os.path.join(top, path), MAX_YAML_BYTES)
+        except FileNotFoundError:
+            current = None
+        except (Refused, IsADirectoryError):
             foreign.append(path)
             continue
         except NotADirectoryError:  # a file where one of its directories goes
@@ -95,7 +97,7 @@ def plan(root: Path, desired: Mapping[str, bytes], pruned: Iterable[str] = (), e
             raise _failed(exc, root, "cannot read", hint) from None
         if current == content:
             continue
-        if (root / path).is_dir() or (current is not None and not is_generated(current) and path not in edited):
+        if current is not None and not is_generated(current) and path not in edited:
             foreign.append(path)
         if current is not None:
             before[path] = current
