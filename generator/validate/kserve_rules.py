@@ -136,7 +136,7 @@ def check_runtime_protocol(
 ) -> list[Diagnostic]:
     """modelFormat mlflow is served by kserve-mlserver, over protocol v2, for the MLflow model formats it lists."""
     model = _get(isvc, "spec", "predictor", "model")
-    if not isinstance(model, Mapping) or _get(model, "modelFormat", "name") != "mlflow":
+    if not isinstance(model, dict) or _get(model, "modelFormat", "name") != "mlflow":
         return []
     base = ["spec", "predictor", "model"]
     runtime = model.get("runtime")
@@ -275,7 +275,7 @@ def check_requests_le_limits(isvc: Mapping[str, Any]) -> list[Diagnostic]:
 
 
 def _parsed(section: object) -> dict[str, tuple[Decimal, object]]:
-    if not isinstance(section, Mapping):
+    if not isinstance(section, dict):
         return {}
     out = {}
     for name, raw in section.items():
@@ -289,7 +289,7 @@ def _parsed(section: object) -> dict[str, tuple[Decimal, object]]:
 def _resource_blocks(isvc: Mapping[str, Any]) -> Iterator[tuple[list[str | int], Mapping[str, Any]]]:
     for path, container in _containers(isvc):
         resources = container.get("resources")
-        if isinstance(resources, Mapping):
+        if isinstance(resources, dict):
             yield [*path, "resources"], resources
 
 
@@ -297,7 +297,7 @@ def _resource_values(isvc: Mapping[str, Any]) -> Iterator[tuple[list[str | int],
     for path, resources in _resource_blocks(isvc):
         for section in ("requests", "limits"):
             values = resources.get(section)
-            if isinstance(values, Mapping):
+            if isinstance(values, dict):
                 for name, raw in values.items():
                     yield path, section, str(name), raw
 
@@ -305,30 +305,30 @@ def _resource_values(isvc: Mapping[str, Any]) -> Iterator[tuple[list[str | int],
 def _containers(isvc: Mapping[str, Any]) -> Iterator[tuple[list[str | int], Mapping[str, Any]]]:
     """predictor.model (an inline container) and every component's containers[]."""
     model = _get(isvc, "spec", "predictor", "model")
-    if isinstance(model, Mapping):
+    if isinstance(model, dict):
         yield ["spec", "predictor", "model"], model
     for component in _components(isvc):
         containers = _get(isvc, "spec", component, "containers")
         for i, container in enumerate(containers if isinstance(containers, list) else []):
-            if isinstance(container, Mapping):
+            if isinstance(container, dict):
                 yield ["spec", component, "containers", i], container
 
 
 def _storage_uris(isvc: Mapping[str, Any], kserve: KServeRelease) -> Iterator[tuple[list[str | int], object]]:
     """predictor.model.storageUri, and STORAGE_URI of a custom kserve-container (CustomPredictor.GetStorageUri)."""
     model = _get(isvc, "spec", "predictor", "model")
-    if isinstance(model, Mapping) and "storageUri" in model:
+    if isinstance(model, dict) and "storageUri" in model:
         yield ["spec", "predictor", "model", "storageUri"], model["storageUri"]
     for path, container in _containers(isvc):
         if container.get("name") == kserve.inference_service_container:
             for i, env in enumerate(container.get("env") or []):
-                if isinstance(env, Mapping) and env.get("name") == "STORAGE_URI" and "value" in env:
+                if isinstance(env, dict) and env.get("name") == "STORAGE_URI" and "value" in env:
                     yield [*path, "env", i, "value"], env["value"]
 
 
 def _components(isvc: Mapping[str, Any]) -> list[str]:
     spec = isvc.get("spec")
-    return [c for c in COMPONENTS if isinstance(spec, Mapping) and isinstance(spec.get(c), Mapping)]
+    return [c for c in COMPONENTS if isinstance(spec, dict) and isinstance(spec.get(c), dict)]
 
 
 def _deployment_mode(isvc: Mapping[str, Any], kserve: KServeRelease) -> str | None:
@@ -338,7 +338,7 @@ def _deployment_mode(isvc: Mapping[str, Any], kserve: KServeRelease) -> str | No
 
 def _get(obj: object, *keys: str) -> Any:
     for key in keys:
-        if not isinstance(obj, Mapping):
+        if not isinstance(obj, dict):
             return None
         obj = obj.get(key)
     return obj

@@ -82,11 +82,15 @@ def _deferred(schema: Mapping[str, Any]) -> Check:
 
 def _compile(schema: Mapping[str, Any]) -> Check:
     checks = [_keyword(schema, key, value) for key, value in schema.items()]
-    if len(checks) == 1:
-        return checks[0]
+    return checks[0] if len(checks) == 1 else _compiled_all(checks)
 
-    def all_of(x: Any) -> bool:
-        return all(check(x) for check in checks)
+
+def _compiled_all(checks: list[Check]) -> Check:
+    def all_of(x: Any) -> bool:  # loops, not all() over a generator, here and below: these run ~100 times an object
+        for check in checks:  # noqa: SIM110
+            if not check(x):
+                return False
+        return True
 
     return all_of
 
@@ -98,10 +102,10 @@ def _keyword(schema: Mapping[str, Any], key: str, value: Any) -> Check:  # noqa:
         case "properties" | "additionalProperties" | "patternProperties":
             return _object(schema) if key == "properties" or "properties" not in schema else _true
         case "required":
-            return lambda x: not isinstance(x, dict) or all(k in x for k in value)
+            required = frozenset(value)
+            return lambda x: not isinstance(x, dict) or required <= x.keys()
         case "items" if isinstance(value, dict):
-            item = _deferred(value)
-            return lambda x: not isinstance(x, list) or all(item(i) for i in x)
+            return _items(_deferred(value))
         case "enum":
             return lambda x: any(_same(x, v) for v in value)
         case "const":
@@ -118,6 +122,17 @@ def _keyword(schema: Mapping[str, Any], key: str, value: Any) -> Check:  # noqa:
 
 def _true(_: Any) -> bool:
     return True
+
+
+def _items(item: Check) -> Check:
+    def check(x: Any) -> bool:
+        if isinstance(x, list):
+            for i in x:
+                if not item(i):
+                    return False
+        return True
+
+    return check
 
 
 def _type(expected: str | list[str]) -> Check:
@@ -152,16 +167,27 @@ def _object(schema: Mapping[str, Any]) -> Check:
         return all(c(value) for c in hits) if hits else other(value)
 
     def check(x: Any) -> bool:
-        return not isinstance(x, dict) or all(value_ok(key, value) for key, value in x.items())
+        if isinstance(x, dict):
+            for key, value in x.items():
+                if not value_ok(key, value):
+                    return False
+        return True
 
     return check
 
 
 def _combine(key: str, checks: list[Check]) -> Check:
     if key == "anyOf":
-        return lambda x: any(c(x) for c in checks)
+
+        def any_of(x: Any) -> bool:
+            for check in checks:  # noqa: SIM110 -- a loop, as in all_of
+                if check(x):
+                    return True
+            return False
+
+        return any_of
     if key == "allOf":
-        return lambda x: all(c(x) for c in checks)
+        return _compiled_all(checks)
     return lambda x: sum(c(x) for c in checks) == 1
 
 
