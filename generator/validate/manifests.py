@@ -402,7 +402,7 @@ class Part:
         encoded: Sequence[str] | None = None,
     ) -> Part:
         """`plain`: the objects are maps, lists, strings, integers, booleans and nulls with string keys, which JSON
-        gives back exactly without being asked. `encoded`: each object's `canonical` JSON, when the caller has it."""
+        gives back exactly without being asked. `encoded`: each object's `_canonical` JSON, when the caller has it."""
         return cls(
             path, content_key, tuple(_identity(o) for o in objects), _json(objects, encoded, plain=plain), objects
         )
@@ -504,12 +504,12 @@ class _Builder:
     def finish(
         self,
         known: Known = MappingProxyType({}),
-        each: Callable[[list[dict[str, Any]]], Sequence[str]] = lambda objects: list(map(canonical, objects)),
+        each: Callable[[list[dict[str, Any]]], Sequence[str]] = lambda objects: list(map(_canonical, objects)),
     ) -> dict[str, Built]:
         """Each build's objects (in kustomize's order for builds as they stand) or its problems, in build order.
         `known`: files whose object is known when they hold exactly the known bytes; what kustomize prints for
         those is compared with what it should print for that object instead of being parsed. `each`: given the
-        objects of each batch as it is built, while kustomize builds the next ones; gives their `canonical` JSON,
+        objects of each batch as it is built, while kustomize builds the next ones; gives their `_canonical` JSON,
         which the store keeps them as (encoding 3,000 objects a second time took 0.08 s of a full run)."""
         failed: set[str] = set()
         expected = expected_outputs(self._known_objects(known))
@@ -673,16 +673,16 @@ def _join(build: str, name: str) -> str:
     return name if build == "." else f"{build}/{name}"
 
 
-def canonical(obj: Any) -> str:
+def _canonical(obj: Any) -> str:
     """An object's JSON with its keys sorted: equal objects, whatever the order of their keys, read alike."""
     return json.dumps(obj, sort_keys=True)
 
 
 def _json(values: list[dict[str, Any]], encoded: Sequence[str] | None, *, plain: bool) -> str | None:
-    """`values` as one JSON array of their `canonical` JSON (`encoded`, or encoded here), if JSON gives them back
+    """`values` as one JSON array of their `_canonical` JSON (`encoded`, or encoded here), if JSON gives them back
     unchanged (no dates, no non-string keys): always when they are `plain`."""
     try:
-        text = "[" + ", ".join(encoded if encoded is not None else map(canonical, values)) + "]"
+        text = "[" + ", ".join(encoded if encoded is not None else map(_canonical, values)) + "]"
     except (TypeError, ValueError):
         return None
     return text if plain or json.loads(text) == values else None
@@ -710,18 +710,18 @@ class _Checker:
 
     def add(self, obj: Mapping[str, Any], source: _Source) -> str:
         seen = self._prechecked.get(id(obj))
-        encoded = seen[1] if seen is not None else canonical(obj)
+        encoded = seen[1] if seen is not None else _canonical(obj)
         self._pending.setdefault(encoded, (obj, source))
         return encoded
 
     def precheck(self, objects: list[dict[str, Any]]) -> list[str]:
         """Check objects before they are added, while kustomize builds others: an object found clean here is not
-        checked again when added (one with findings is, then with its file and line). Gives each one's `canonical`
+        checked again when added (one with findings is, then with its file and line). Gives each one's `_canonical`
         JSON, which the builder remembers it by."""
         encoded = []
         for obj in objects:
             passed = not check_object(obj, self._check_context)
-            self._prechecked[id(obj)] = (obj, text := canonical(obj), passed)
+            self._prechecked[id(obj)] = (obj, text := _canonical(obj), passed)
             encoded.append(text)
         return encoded
 
