@@ -35,12 +35,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
-
 from generator import __version__
 from generator.diagnostics import Diagnostic
-from generator.util.files import read_regular
-from generator.yamlio import MAX_YAML_BYTES, is_generated
+from generator.generated import is_generated
+from generator.util.files import MAX_YAML_BYTES, read_regular
 
 CACHE_ENV = "KSERVE_GITOPS_CACHE_DIR"
 _FORMAT = "1"
@@ -319,7 +317,10 @@ def parse_missing(text: str) -> bool:
 
 @functools.lru_cache(maxsize=4)
 def _parse_fact(text: str) -> str:
-    """The key of `remembered_parse`'s entry for `text`, hashed once per process (a CRD file is 2 MB)."""
+    """The key of `remembered_parse`'s entry for `text`, hashed once per process (a CRD file is 2 MB). The YAML
+    library is imported here, by a run that parses YAML anyway, not by one answered from its record (`Memo`)."""
+    import yaml  # noqa: PLC0415
+
     return key(tool_identity(), yaml.__version__, text)
 
 

@@ -50,7 +50,7 @@ from generator.spec import SPEC_FILE
 from generator.spec.load import load_spec, parse_spec
 from generator.spec.model import Platform, Spec, Target
 from generator.spec.yaml_lines import load as load_yaml
-from generator.util.files import Refused, read_regular
+from generator.util.files import MAX_YAML_BYTES, Refused, read_regular
 from generator.util.proc import CommandError, run_cmd
 from generator.validate import crd_prefetch
 from generator.validate.manifests import (
@@ -63,7 +63,7 @@ from generator.validate.manifests import (
 )
 from generator.validate.manifests import checks as manifest_checks
 from generator.write import Plan, apply, plan
-from generator.yamlio import MAX_YAML_BYTES, Dump, Kept
+from generator.yamlio import Dump, Kept
 
 if TYPE_CHECKING:  # command-specific: imported by the command that needs them, not by every run
     from generator import scaffold

@@ -39,8 +39,8 @@ from typing import Any
 from generator import repo_lock
 from generator.diagnostics import Diagnostic
 from generator.errors import EnvironmentProblem, Interrupted, UserError
-from generator.util.files import Refused, create_new, read_regular
-from generator.yamlio import MAX_YAML_BYTES, is_generated
+from generator.generated import is_generated
+from generator.util.files import MAX_YAML_BYTES, Refused, create_new, read_regular
 
 STATE_DIR = ".kserve-gitops"
 JOURNAL = "journal"

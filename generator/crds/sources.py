@@ -25,8 +25,9 @@ from generator import yamlio
 from generator.crds import BASE_URL_ENV, CRD_LOCK_FILE, DEFAULT_BASE_URL
 from generator.diagnostics import Diagnostic
 from generator.errors import UserError
+from generator.generated import header
 from generator.spec.model import Platform
-from generator.yamlio import dump, header
+from generator.yamlio import dump
 
 FETCH = "kserve-gitops schemas fetch"
 CRD_API_VERSION = "apiextensions.k8s.io/v1"

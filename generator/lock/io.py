@@ -15,6 +15,7 @@ from generator import yamlio
 from generator.cache import Store, key, tool_identity
 from generator.diagnostics import Diagnostic, json_path
 from generator.errors import LockError
+from generator.generated import header
 from generator.lock import LOCK_FILE
 from generator.lock.model import LoadCheck, Lock, LockEntry, Verdict
 from generator.registry.base import ModelInfo
@@ -22,7 +23,7 @@ from generator.spec.model import REF_KINDS, Ref
 from generator.spec.yaml_lines import Positions
 from generator.spec.yaml_lines import load as load_yaml
 from generator.util import schema_check
-from generator.yamlio import Dump, dump_files, header
+from generator.yamlio import Dump, dump_files
 
 if TYPE_CHECKING:
     import jsonschema

@@ -10,6 +10,7 @@ from types import MappingProxyType
 from typing import Any
 
 from generator.errors import LockError
+from generator.generated import header
 from generator.lock import LOCK_FILE
 from generator.lock import io as lock_io
 from generator.lock.model import Lock, LockEntry
@@ -21,7 +22,7 @@ from generator.render.cluster import cluster_objects
 from generator.render.inferenceservice import inference_service
 from generator.smoke.job import smoke_job
 from generator.spec.model import Spec, Target
-from generator.yamlio import Dump, dump_files, header
+from generator.yamlio import Dump, dump_files
 
 ENVIRONMENTS_DIR = "environments"
 ARGOCD_DIR = "argocd"

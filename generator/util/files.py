@@ -15,6 +15,8 @@ import os
 import stat
 from pathlib import Path
 
+MAX_YAML_BYTES = 16 * 1024 * 1024  # the largest YAML file read (yamlio); larger ones are refused unread
+
 
 class Refused(OSError):
     """A file that is not read at all."""

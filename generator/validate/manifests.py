@@ -32,11 +32,12 @@ from generator.cache import Store, crd_identity, key, tool_identity
 from generator.crds import CRD_LOCK_FILE
 from generator.diagnostics import Diagnostic
 from generator.errors import EnvironmentProblem, UserError
+from generator.generated import is_generated
 from generator.lock import LOCK_FILE
 from generator.platform.releases import KServeRelease
 from generator.spec.model import Platform
 from generator.spec.yaml_lines import load as load_yaml
-from generator.util.files import Refused
+from generator.util.files import MAX_YAML_BYTES, Refused
 from generator.validate.crds import CrdSchemas, load_crd_schemas
 from generator.validate.kserve_rules import PINNED_BY_DEFAULT, check_inference_service
 from generator.validate.kustomize import (
@@ -315,7 +316,7 @@ class _Tree:
                         pending.append(path)
                 elif not stat.S_ISREG(info.st_mode):
                     return path, _NOT_REGULAR
-                elif info.st_size > yamlio.MAX_YAML_BYTES:
+                elif info.st_size > MAX_YAML_BYTES:
                     return path, _TOO_LARGE
         return None
 
@@ -611,7 +612,7 @@ def _unlisted_hint(tree: _Tree, directory: str) -> str:
     """How to fix a file no kustomization lists: list it, unless kserve-gitops writes that kustomization (its next
     run would undo the edit)."""
     try:
-        generated = yamlio.is_generated(tree.read(_join(directory, "kustomization.yaml")))
+        generated = is_generated(tree.read(_join(directory, "kustomization.yaml")))
     except (OSError, UnicodeDecodeError):
         generated = False
     if generated:
@@ -625,7 +626,7 @@ def _unlisted_hint(tree: _Tree, directory: str) -> str:
 _NOT_REGULAR = (
     "is not a regular file (a FIFO, device or socket): kustomize would wait on it for ever or fail to read it"
 )
-_TOO_LARGE = f"is larger than {yamlio.MAX_YAML_BYTES // 2**20} MiB: kustomize would read it whole"
+_TOO_LARGE = f"is larger than {MAX_YAML_BYTES // 2**20} MiB: kustomize would read it whole"
 
 
 def _strings(value: Any) -> Iterator[str]:

@@ -14,10 +14,10 @@ from typing import NamedTuple
 import pytest
 
 from bench.scenario import models_yaml, synthetic_lock
+from generator.generated import GENERATED_MARK
 from generator.lock import io as lock_io
 from generator.render.tree import render
 from generator.spec.load import parse_spec
-from generator.yamlio import GENERATED_MARK
 from tests.support.writer import Tree, kserve_gitops, tree, wait_for_lock, wait_until_swapped
 
 MODELS = 1000

@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 from generator.error_handler import Invocation, run
+from generator.generated import GENERATED_MARK
 from generator.repo_lock import holders
 from generator.write import STATE_DIR, apply, plan
-from generator.yamlio import GENERATED_MARK
 from tests.support.paths import REPO_ROOT
 
 Tree = dict[str, bytes]

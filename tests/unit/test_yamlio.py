@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from generator import yamlio
-from generator.util.files import NotRegularFile, TooLarge
-from generator.yamlio import MAX_ALIAS_NODES, MAX_DEPTH, MAX_YAML_BYTES, LimitExceeded
+from generator.util.files import MAX_YAML_BYTES, NotRegularFile, TooLarge
+from generator.yamlio import MAX_ALIAS_NODES, MAX_DEPTH, LimitExceeded
 from tests.support.paths import CRDS
 
 BILLION_LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
