@@ -53,8 +53,10 @@ _KEYED = re.compile(
     re.IGNORECASE,
 )
 _KEYED_NAMES = ("authorization", "passw", "secret", "token", "key", "credential", "cookie")
-# Credentials that identify themselves wherever they appear.
-_BEARER = re.compile(r"(?<![\w-])(?P<scheme>bearer[ \t]+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+# Credentials that identify themselves wherever they appear. A bearer token runs to the next space or quote, not only
+# over the characters a well-formed one holds: a malformed one is quoted as Python writes it (`requests` refuses
+# `'Bearer abc\ndef'`, a token with a line break, and shows it so), and its tail is as secret as its head.
+_BEARER = re.compile(r"(?<![\w-])(?P<scheme>bearer[ \t]+)[^\s'\"<>]+", re.IGNORECASE)
 _GITHUB_TOKEN = re.compile(r"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})")
 
 

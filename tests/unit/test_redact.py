@@ -40,6 +40,10 @@ MB = 1_000_000
         ("AWS_SECRET_ACCESS_KEY=abc/def+ghi", "AWS_SECRET_ACCESS_KEY=***"),
         ("client_secret: s3cr3t\nname: x", "client_secret: ***\nname: x"),
         ("sent bearer abc.def to the server", "sent bearer *** to the server"),
+        (  # a token with a line break, as requests quotes it when it refuses the header
+            "Invalid return character or leading space in header value: 'Bearer hunter2\\nSECRETTAIL'",
+            "Invalid return character or leading space in header value: 'Bearer ***'",
+        ),
         ("token is ghp_" + "a" * 36 + " here", "token is *** here"),
         ("github_pat_" + "b" * 40, "***"),
         ("git@github.com:org/repo.git and secretName: x", "git@github.com:org/repo.git and secretName: x"),
