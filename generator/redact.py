@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -60,8 +60,12 @@ _BEARER = re.compile(r"(?<![\w-])(?P<scheme>bearer[ \t]+)[^\s'\"<>]+", re.IGNORE
 _GITHUB_TOKEN = re.compile(r"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})")
 
 
-def redact(text: str) -> str:
-    """`text` with every credential it carries replaced by `***`, in time linear in its length."""
+def redact(text: str, known: Iterable[str] = ()) -> str:
+    """`text` with every credential it carries replaced by `***`, in time linear in its length. `known`: secrets the
+    caller knows of that no pattern may recognise where they appear (`credentials_of`), masked wherever they stand
+    apart from letters and digits (a password "p" leaves "unpack" alone)."""
+    for secret in sorted(filter(None, known), key=len, reverse=True):  # a longer one first: it may hold a shorter
+        text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", MASK, text)
     # Each pass runs only when the text holds what its pattern needs: substring tests are cheap C loops.
     if "://" in text and "@" in text:
         text = _RUN.sub(_password_in_run, _USERINFO.sub(f"://{MASK}@", _SPACED.sub(f"://{MASK}@", text)))
@@ -73,6 +77,17 @@ def redact(text: str) -> str:
     if "bearer" in lower:
         text = _BEARER.sub(rf"\g<scheme>{MASK}", text)
     return _GITHUB_TOKEN.sub(MASK, text) if "gh" in text or "github_pat_" in text else text
+
+
+def credentials_of(uri: str) -> tuple[str, ...]:
+    """The credentials a URI carries in its authority (`user:password@`): the pair and the password alone, which an
+    error about the URI may repeat without its `scheme://`, where `redact` cannot tell them (botocore calls
+    `s3://user:password@bucket/key` an invalid bucket name "user:password@bucket"). A user name alone is none. As
+    `redact` takes them: up to the last '@' (a password left unencoded may hold '/' or '@'; a URL with a port and an
+    '@' in its path gives too much, which is safe)."""
+    userinfo = uri.partition("://")[2].rpartition("@")[0]
+    password = userinfo.partition(":")[2]
+    return (userinfo, password) if password else ()
 
 
 class _RedactingRecordFactory:

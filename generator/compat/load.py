@@ -19,7 +19,7 @@ from typing import Any
 from generator.compat.environment import runtime_environment
 from generator.errors import EnvironmentProblem, RegistryUnavailable
 from generator.platform.runtimes import RuntimeImage
-from generator.redact import redact
+from generator.redact import credentials_of, redact
 from generator.util.proc import CommandError, run_cmd
 
 PROBE = Path(__file__).with_name("probe.py")
@@ -50,7 +50,8 @@ def download(artifact_uri: str, destination: Path, tracking_uri: str, *, what: s
         try:
             model_dir = Path(deadlines.run(lambda: fetch(artifact_uri=artifact_uri, dst_path=str(destination))))
         except Exception as exc:  # each store fails its own way (mlflow, botocore, requests), or Overdue
-            reason = redact(str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__)
+            said = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+            reason = redact(said, credentials_of(artifact_uri))
             raise RegistryUnavailable.simple(
                 f"{what}: cannot download {redact(artifact_uri)}: {reason}",
                 hint="the load check needs the artifact itself: set the store's credentials (AWS_* or an AWS "

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.errors import RegistryUnavailable, SmokeFailed
-from generator.redact import redact
+from generator.redact import credentials_of, redact
 from generator.registry import mlflow_http
 from generator.registry.mlflow_http import Deadlines, Overdue
 from generator.smoke.mlmodel import MlModel, parse_mlmodel
@@ -66,6 +66,14 @@ def _download(source: str, name: str, scratch: str, tracking_uri: str) -> str:
             raise _error(uri, str(exc.message)) from None
         except Overdue as late:
             raise RegistryUnavailable.simple(str(late), hint=_HINT) from None
+        except ImportError as exc:  # a store whose client library is not installed (gs://: google-cloud-storage)
+            raise RegistryUnavailable.simple(
+                f"cannot read {redact(uri)}: {exc}",
+                hint="install the client library MLflow reads this store with, or give an s3://, http(s):// or "
+                "mlflow-artifacts:/ location (--source)",
+            ) from None
+        except Exception as exc:  # each store fails its own way (botocore refuses a bucket name, urllib a URL)
+            raise _error(uri, str(exc) or type(exc).__name__) from None
     return Path(path).read_text(encoding="utf-8")
 
 
@@ -77,5 +85,7 @@ def _error(uri: str, message: str) -> Exception:
             "--source URI); `kserve-gitops lock` records each version's source",
         )
     cause = _CAUSE.search(message)
-    reason = next(g for g in cause.groups() if g) if cause else message.splitlines()[0][:300]
-    return RegistryUnavailable.simple(f"cannot read {redact(uri)}: {redact(reason.strip())}", hint=_HINT)
+    reason = next(g for g in cause.groups() if g) if cause else " ".join(message.split())[:300]
+    return RegistryUnavailable.simple(
+        f"cannot read {redact(uri)}: {redact(reason.strip(), credentials_of(uri))}", hint=_HINT
+    )

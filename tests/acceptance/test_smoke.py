@@ -188,3 +188,21 @@ def test_an_unreachable_mlflow_exits_2_before_anything_is_sent(
     result = cli("smoke-test", "wine", "--env", "dev", "--url", "http://127.0.0.1:9", "--source", "models:/Wine/1")
     assert result.code == 2
     assert result.err.splitlines()[0] == "error: cannot read models:/Wine/1/MLmodel: Connection refused"
+
+
+@pytest.mark.parametrize(
+    ("source", "said"),
+    [
+        ("s3://k:hunter2SECRET@bucket/x", 'Invalid bucket name "***@bucket"'),  # botocore repeats the credentials
+        ("https://u:hunter2SECRET@[::1/x", "Invalid IPv6 URL"),
+        ("gs://bucket/x", "No module named"),  # google-cloud-storage, which MLflow reads gs:// with, is not installed
+    ],
+)
+def test_a_source_its_store_refuses_exits_2_with_its_reason_and_without_its_credentials(
+    source: str, said: str, cli: Callable[..., Result]
+) -> None:
+    result = cli("smoke-test", "wine", "--env", "dev", "--url", "http://127.0.0.1:9", "--source", source)
+    assert result.code == 2, result.err
+    assert result.err.startswith("error: cannot read "), result.err
+    assert said in result.err
+    assert "hunter2" not in result.err and "SECRET" not in result.err

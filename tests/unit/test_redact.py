@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from generator.excerpt import QUOTE_LIMIT, excerpt, quoted, shorten
-from generator.redact import install_log_redaction, redact
+from generator.redact import credentials_of, install_log_redaction, redact
 
 MB = 1_000_000
 
@@ -157,3 +157,21 @@ def test_records_of_a_library_that_imports_logging_after_the_redaction_is_instal
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stderr == "retrying http://***@mlflow/api?token=***\n"
+
+
+def test_credentials_a_uri_carries_are_masked_where_an_error_repeats_them_without_the_uri() -> None:
+    known = credentials_of("s3://k:hunter2SECRET@bucket/x")
+    assert known == ("k:hunter2SECRET", "hunter2SECRET")
+    said = 'Invalid bucket name "k:hunter2SECRET@bucket"; password hunter2SECRET refused'
+    assert redact(said, known) == 'Invalid bucket name "***@bucket"; password *** refused'
+
+
+def test_a_known_secret_is_masked_only_where_it_stands_apart_from_letters_and_digits() -> None:
+    known = credentials_of("https://u:p@host/x")
+    assert known == ("u:p", "p")
+    assert redact("not enough values to unpack; p refused", known) == "not enough values to unpack; *** refused"
+
+
+def test_a_uri_without_a_password_carries_no_credentials() -> None:
+    assert credentials_of("s3://bucket/key") == ()
+    assert credentials_of("https://bob@host/x") == ()
