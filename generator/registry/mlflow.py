@@ -116,7 +116,15 @@ class MlflowRegistry:
                 hint="set MLFLOW_TRACKING_URI, or registry.trackingUri in models.yaml",
             )
         self.tracking_uri = uri
-        self._client = MlflowClient(tracking_uri=uri)
+        try:
+            with _unavailable(redact(uri)):  # MLflow refuses some at once (a file store, which is retired)
+                self._client = MlflowClient(tracking_uri=uri)
+        except ValueError as exc:  # not a URL at all (urllib: an IPv6 host left open)
+            raise RegistryUnavailable.simple(
+                f"cannot use the MLflow registry at {redact(uri)}: {exc}",
+                hint="set MLFLOW_TRACKING_URI (or registry.trackingUri) to the tracking server's URL, "
+                "such as https://mlflow.example.com",
+            ) from None
         self._http = http or HttpSettings.from_env()
         self._workers = workers  # mlflow pools 10 connections per host
 

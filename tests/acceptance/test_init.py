@@ -155,6 +155,8 @@ def test_init_from_registry_lists_the_registered_models_and_their_aliases(
     [
         (None, "no MLflow tracking URI is configured"),
         ("http://127.0.0.1:9", "cannot use the MLflow registry at http://127.0.0.1:9"),
+        ("file:///tmp/mlruns", "cannot use the MLflow registry at file:///tmp/mlruns: The filesystem tracking backend"),
+        ("http://u:p@[::1/", "cannot use the MLflow registry at http://***@[::1/: Invalid IPv6 URL"),  # not a URL
     ],
 )
 def test_init_from_an_unreachable_registry_writes_nothing(
