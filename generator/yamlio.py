@@ -121,8 +121,9 @@ def load_all(text: str | bytes) -> list[Any]:
 
 
 class NotPlain(Exception):
-    """The document is valid YAML syntax but not a plain tree: aliases, a repeated key, a tag other than
-    the standard scalars, maps and lists, a value Python cannot build, or nesting beyond MAX_DEPTH."""
+    """The document is valid YAML syntax but not a plain tree: aliases, a repeated key, a key that is not text,
+    a tag other than the standard scalars, maps and lists, a value Python cannot build, or nesting beyond
+    MAX_DEPTH."""
 
 
 def load_plain(text: str | bytes) -> Any:
@@ -182,10 +183,9 @@ def _plain(loader: Loader, node: yaml.Node, depth: int, unique_keys: bool) -> An
     if kind is yaml.MappingNode and node.tag == _MAP:
         out = {}
         for key_node, value_node in node.value:
-            if type(key_node) is not yaml.ScalarNode:
-                raise NotPlain
-            key = key_node.value if key_node.tag == _STR else _plain(loader, key_node, depth + 1, unique_keys)
-            out[key] = _plain(loader, value_node, depth + 1, unique_keys)
+            if type(key_node) is not yaml.ScalarNode or key_node.tag != _STR:
+                raise NotPlain  # a key that is not text (`yes`, `1`, `null`): JSON has none, the full path builds it
+            out[key_node.value] = _plain(loader, value_node, depth + 1, unique_keys)
         if unique_keys and len({key_node.value for key_node, _ in node.value}) != len(node.value):
             raise NotPlain  # a key written twice (as the caller's positions see keys: their text)
         return out

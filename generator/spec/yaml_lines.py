@@ -19,6 +19,19 @@ from generator.cache import remembered_parse
 from generator.diagnostics import Diagnostic, json_path
 
 PathKey = tuple[str | int, ...]
+_TEXT = ("tag:yaml.org,2002:str", "tag:yaml.org,2002:merge")  # text, and `<<`, which merges a map into its own
+# What a plain key that is not text reads as (YAML 1.1, as PyYAML and Kubernetes read it): JSON, and every document
+# this tool reads, has text keys only, and `yes:` or `1.30:` would be a name nobody wrote.
+_READ_AS = {
+    f"tag:yaml.org,2002:{tag}": what
+    for tag, what in (
+        ("bool", "a boolean"),
+        ("int", "a number"),
+        ("float", "a number"),
+        ("null", "null"),
+        ("timestamp", "a date"),
+    )
+}
 _SYNTAX_HINT = "fix the YAML syntax at this position (indentation, quotes, ':' after keys)"
 _TAG_HINT = "remove the tag: only plain YAML is read (mappings, lists, strings, numbers, booleans, null)"
 
@@ -99,6 +112,23 @@ def load(text: str, file: str, *, remember: bool = True) -> tuple[Any, Positions
     return data, Positions(by_path), duplicates
 
 
+def _not_text(key_node: yaml.Node, path: PathKey, file: str) -> Diagnostic:
+    """A key that YAML reads as something other than text: the user wrote text, or a map or list where a name goes."""
+    if isinstance(key_node, yaml.ScalarNode):
+        what = _READ_AS.get(key_node.tag, f"a value tagged {key_node.tag}")
+        message, hint = f"the key {key_node.value!r} is read as {what}, not as text", f"quote it: '{key_node.value}'"
+    else:
+        message, hint = "a key is a map or a list, not text", "write a name as the key"
+    return Diagnostic(
+        file=file,
+        line=key_node.start_mark.line + 1,
+        column=key_node.start_mark.column + 1,
+        path=json_path(path),
+        message=message,
+        hint=hint,
+    )
+
+
 def _invalid(file: str, where: tuple[int, int], problem: str, hint: str) -> tuple[None, Positions, list[Diagnostic]]:
     """`load`'s answer for a document that is not valid YAML: no data, one located diagnostic."""
     line, column = where
@@ -138,6 +168,8 @@ def _walk(
                         hint="YAML keeps only the last one; remove or rename the duplicate",
                     )
                 )
+            elif not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _TEXT:
+                duplicates.append(_not_text(key_node, child, file))
             seen.add(key)
             by_path[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             _walk(value_node, child, by_path, duplicates, file)
