@@ -45,10 +45,11 @@ def cache_dir() -> Path:
 
 def runtime_environment(image: RuntimeImage, cache: Path | None = None) -> RuntimeEnvironment:
     """The environment for `image`, built if missing; its `.complete` file lists what was installed."""
-    interpreter, version = _interpreter(image)
+    base = cache or cache_dir()
+    base.mkdir(parents=True, exist_ok=True)
+    interpreter, version = _interpreter(image, base)
     key = hashlib.sha256("\n".join([image.reference, version, *image.packages]).encode()).hexdigest()[:12]
-    root = (cache or cache_dir()) / f"runtime-{key}"
-    root.parent.mkdir(parents=True, exist_ok=True)
+    root = base / f"runtime-{key}"
     with (root.parent / f"{root.name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # a parallel run waits here instead of building it twice
         if not (root / ".complete").exists():
@@ -56,8 +57,10 @@ def runtime_environment(image: RuntimeImage, cache: Path | None = None) -> Runti
     return RuntimeEnvironment(root, version)
 
 
-def _interpreter(image: RuntimeImage) -> tuple[str, str]:
+def _interpreter(image: RuntimeImage, workdir: Path) -> tuple[str, str]:
     """An interpreter of the image's Python minor version; else this one, if the image's server supports it.
+    Each is asked in `workdir`, a directory of ours, not the repository's (run in CI on a pull request): Python puts
+    its working directory first on the path of `-c` and `-m`, and a pyenv shim reads `.python-version` there.
 
     Candidates: $KSERVE_GITOPS_RUNTIME_PYTHON, `pythonX.Y` on PATH, then pyenv's versions directory
     (a pyenv shim on PATH refuses versions that are installed but not selected).
@@ -72,7 +75,9 @@ def _interpreter(image: RuntimeImage) -> tuple[str, str]:
     for candidate in filter(None, candidates):
         try:
             version = run_cmd(
-                [candidate, "-c", "import platform; print(platform.python_version())"], timeout=_PROBE_TIMEOUT
+                [candidate, "-c", "import sys; print('.'.join(map(str, sys.version_info[:3])))"],
+                cwd=workdir,
+                timeout=_PROBE_TIMEOUT,
             ).strip()
         except CommandError:
             continue
@@ -105,7 +110,7 @@ def _build(root: Path, interpreter: str, image: RuntimeImage) -> None:
     )
     try:
         for argv in steps:
-            run_cmd(argv, timeout=BUILD_TIMEOUT)
+            run_cmd(argv, cwd=root.parent, timeout=BUILD_TIMEOUT)  # ours: `-m venv`, `-m pip` (see _interpreter)
     except CommandError as exc:
         tail = "\n".join((exc.stdout + exc.stderr).splitlines()[-15:])
         raise EnvironmentProblem.simple(

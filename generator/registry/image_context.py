@@ -27,6 +27,7 @@ def model_uri(registered_model: str, version: str) -> str:
 def command(registered_model: str, version: str, output: Path) -> list[str]:
     return [
         sys.executable,
+        "-P",  # not the working directory (the repository) first on the path, where an `mlflow/` would run instead
         "-m",
         "mlflow",
         "models",

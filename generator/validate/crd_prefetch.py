@@ -46,7 +46,9 @@ def _started(crd_dir: Path, kinds: Sequence[str]) -> subprocess.Popen[bytes] | N
         if not unparsed(crd_dir, kinds):
             return None
         return subprocess.Popen(
-            [sys.executable, "-m", __name__, str(crd_dir), *kinds],
+            # -P: not the working directory first on the path, which is the repository (in CI, a pull request's):
+            # a `generator/` there would run in place of this package.
+            [sys.executable, "-P", "-m", __name__, str(crd_dir), *kinds],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

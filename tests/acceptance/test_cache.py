@@ -239,3 +239,19 @@ def test_a_damaged_target_fact_is_a_miss_and_the_run_goes_on(
 
     assert (result.code, result.out, result.err) == (0, "create environments/prod/wine-classifier.yaml\n", "")
     assert _tree(repo) == {**expected, "models.yaml": spec.read_bytes()}
+
+
+def test_the_crd_parsing_helper_never_runs_code_the_repository_holds(
+    tmp_path: Path, cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In CI the repository is a pull request's checkout and the working directory: a `generator/` in it must not
+    run in place of this package when the helper starts (`python -P -m generator.validate.crd_prefetch`)."""
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("the helper starts only when a second core is free for it")
+    repo, marker = copy_example(tmp_path / "repo"), tmp_path / "planted-code-ran"
+    (repo / "generator").mkdir()
+    (repo / "generator" / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))  # empty: the CRDs are not parsed yet, the helper starts
+    monkeypatch.chdir(repo)
+    assert cli("render", *CRDS).code == 0
+    assert not marker.exists()
