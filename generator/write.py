@@ -45,6 +45,7 @@ from generator.util.files import MAX_YAML_BYTES, Refused, create_new, read_regul
 STATE_DIR = ".kserve-gitops"
 JOURNAL = "journal"
 _RUN_PREFIX = "run-"
+_GIT_TIMEOUT = 30  # seconds for `git ls-files` over the state directory, asked only when a journal was left
 
 
 @dataclass(frozen=True)
@@ -354,17 +355,38 @@ def _load(root: Path) -> _Journal | None:
     journal = _journal_of(data)
     if journal is None:
         raise _unusable_journal("it is not a journal this tool writes")
+    if _tracked(root):
+        raise _unusable_journal(f"git tracks {STATE_DIR}/, where this tool never commits anything")
     _refuse_symlinks(root, [*(path for path, _ in journal.files), *journal.dirs])
-    if (root / STATE_DIR / journal.run).is_symlink():
-        raise _symlink_error(root, [f"{STATE_DIR}/{journal.run}"])
+    run = f"{STATE_DIR}/{journal.run}"
+    staged = [f"{run}/{part}" for part in ("old", "new")] + [f"{run}/old/{i}" for i in range(len(journal.files))]
+    if links := [path for path in (run, *staged) if (root / path).is_symlink()]:
+        raise _symlink_error(root, links)
+    if any(_kind(os.fspath(root / path)) not in (None, "file") for path in staged[2:]):
+        raise _unusable_journal("a kept copy in it is not a file")
     return journal
+
+
+def _tracked(root: Path) -> bool:
+    """Whether git tracks anything in the state directory: then the journal came with a commit (a pull request's,
+    checked out in CI), not from a run killed here, and it must not put its files in place of the tree's. Without
+    git, or outside a work tree, nothing is tracked."""
+    from generator.util.proc import CommandError, run_cmd  # noqa: PLC0415 -- only where a journal was left
+
+    try:
+        return bool(run_cmd(["git", "ls-files", "-z", "--", STATE_DIR], cwd=root, timeout=_GIT_TIMEOUT))
+    except CommandError:
+        return False
 
 
 def _journal_of(data: Any) -> _Journal | None:
     """`data` as a journal, or None unless it is exactly what `_save` writes, with paths a plan can hold."""
 
     def inside(path: Any) -> bool:
-        return isinstance(path, str) and path == "/".join(_parts(path)) and ".." not in _parts(path) and path != ""
+        """A path a run writes: below the root, in the tree (not git's own files, not this tool's state)."""
+        if not isinstance(path, str) or path != "/".join(parts := _parts(path)) or not parts:
+            return False
+        return ".." not in parts and ".git" not in (p.lower() for p in parts) and parts[0] != STATE_DIR
 
     def digest(value: Any) -> bool:
         return value is None or (isinstance(value, str) and re.fullmatch("[0-9a-f]{64}", value) is not None)

@@ -292,6 +292,9 @@ def _journal(**fields: object) -> dict[str, object]:
         _journal(files=[["a.yaml", None]], existed=[]),
         _journal(files=[["a.yaml", "not a digest"]], existed=[False]),
         _journal(committed="yes"),
+        _journal(files=[[".git/config", None]], existed=[True]),  # git runs what its config says (core.fsmonitor)
+        _journal(files=[["sub/.GIT/hooks/pre-commit", None]], existed=[True]),
+        _journal(files=[[f"{STATE_DIR}/journal", None]], existed=[True]),
     ],
     ids=lambda journal: json.dumps(journal)[:60],
 )
@@ -326,3 +329,35 @@ def test_a_journal_that_would_restore_a_file_through_a_link_is_refused(tmp_path:
     with pytest.raises(UserError, match=r"^environments: is a symbolic link"):
         recover(root)
     assert (outside / "a.yaml").read_text() == "precious\n"
+
+
+def test_a_journal_git_tracks_is_refused_and_nothing_is_done_by_it(tmp_path: Path) -> None:
+    """A journal that came with a commit (a pull request's, checked out in CI for `validate`), whatever it says."""
+    root = tmp_path / "repo"
+    (root / "environments").mkdir(parents=True)
+    (root / "environments" / "a.yaml").write_text("reviewed\n")
+    _plant(root, _journal(files=[["environments/a.yaml", None]], existed=[True]), {"0": b"planted\n"})
+    for args in (["init", "-q"], ["add", "-f", "."]):
+        subprocess.run(["git", *args], cwd=root, check=True)
+    with pytest.raises(EnvironmentProblem) as caught:
+        recover(root)
+    assert f"git tracks {STATE_DIR}/" in caught.value.diagnostics[0].message
+    assert (root / "environments" / "a.yaml").read_text() == "reviewed\n"
+
+
+@pytest.mark.parametrize("link", ["old", "old/0"])
+def test_a_journal_whose_kept_copies_are_links_is_refused(tmp_path: Path, link: str) -> None:
+    """A kept copy reached through a link would move a file from outside the repository into it (and from there)."""
+    root, outside = tmp_path / "repo", tmp_path / "outside"
+    outside.mkdir()
+    (outside / "0").write_text("precious\n")
+    (root / "environments").mkdir(parents=True)
+    _plant(root, _journal(files=[["environments/stolen.yaml", None]], existed=[True]))
+    kept = root / STATE_DIR / "run-planted" / link
+    if kept.exists():
+        kept.rmdir()
+    kept.symlink_to(outside if link == "old" else outside / "0")
+    with pytest.raises(UserError, match="is a symbolic link"):
+        recover(root)
+    assert (outside / "0").read_text() == "precious\n"
+    assert not (root / "environments" / "stolen.yaml").exists()
