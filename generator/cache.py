@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -73,7 +74,8 @@ class Memo:
         if directory is None:
             return cls.off()
         digest = hashlib.sha256()
-        for part in (tool_identity(), command, crd_identity(crd_dir)):
+        # The CRD directory by its path too: a warning may name it, and two empty ones hash alike.
+        for part in (tool_identity(), command, crd_identity(crd_dir), os.fspath(crd_dir)):
             _feed(digest, part.encode())
         for name in inputs:
             _feed(digest, name.encode())
@@ -82,19 +84,17 @@ class Memo:
 
     def recall(self, repo: Path) -> Recalled | None:
         """The remembered run, if the files on disk are exactly those it wanted, under the directories it
-        prunes and beside them."""
-        if self.record is None:
+        prunes and beside them, and none of them a link (which the full run refuses). A record that is not what
+        `remember` writes is a miss."""
+        saved = _saved(self.record) if self.record is not None else None
+        if saved is None:
             return None
-        try:
-            saved = json.loads(self.record.read_text("utf-8"))
-            outputs: dict[str, str] = saved["outputs"]
-            pruned: list[str] = saved["pruned"]
-            warnings = [Diagnostic(**d) for d in saved["warnings"]]
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
+        outputs, pruned, warnings = saved
         unseen = dict(outputs)
         top = str(repo)
-        for path in _files(repo, pruned):
+        if (present := _files(repo, pruned)) is None:
+            return None
+        for path in present:
             content = _read(os.path.join(top, path))
             expected = unseen.pop(path, None)
             if expected is None:
@@ -126,6 +126,25 @@ class Memo:
             os.replace(name, self.record)
 
 
+def _saved(record: Path) -> tuple[dict[str, str], list[str], list[Diagnostic]] | None:
+    """A record as `Memo.remember` writes it (the files' hashes, the directories pruned, the warnings), or None."""
+    try:
+        saved = json.loads(record.read_text("utf-8"))
+        outputs, pruned = saved["outputs"], saved["pruned"]
+        warnings = [Diagnostic(**d) for d in saved["warnings"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if (
+        isinstance(outputs, dict)
+        and all(isinstance(p, str) and isinstance(h, str) for p, h in outputs.items())
+        and isinstance(pruned, list)
+        and all(isinstance(p, str) for p in pruned)
+        and all(w.severity == "warning" for w in warnings)  # a run with errors is never remembered
+    ):
+        return outputs, pruned, warnings
+    return None
+
+
 class Store:
     """Facts of content under the cache directory (one SQLite file), by kind ("build", "clean", …) and key.
 
@@ -152,6 +171,8 @@ class Store:
             if path.is_file() and path.stat().st_size > _STORE_LIMIT:
                 for part in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
                     part.unlink(missing_ok=True)  # facts of old tool versions and old files pile up: start afresh
+            if path.is_symlink():  # SQLite would write where it points, and chmod would change that file's mode
+                return cls.off()
             db = sqlite3.connect(path, timeout=5)
             path.chmod(0o600)  # as private as the records
             db.execute(f"PRAGMA page_size={_PAGE}")  # a new store's; one that exists keeps its own
@@ -349,8 +370,26 @@ def keys_after(*first: str | bytes) -> Callable[..., str]:
 
 
 def tool_identity() -> str:
-    """This tool's code and the kustomize binary: what every remembered fact depends on."""
-    return key(_FORMAT, __version__, _tool_digest(), _kustomize_identity())
+    """This tool's code, the libraries that parse and judge for it and the kustomize binary: what every remembered
+    fact, and every remembered run, depends on."""
+    return key(_FORMAT, __version__, _tool_digest(), *_library_versions(), _kustomize_identity())
+
+
+_JUDGES = ("jsonschema", "jsonschema_rs", "referencing", "kubernetes_validate", "yaml")
+
+
+@functools.cache
+def _library_versions() -> tuple[str, ...]:
+    """The installations of the libraries that parse and validate: a new jsonschema or kubernetes-validate may judge
+    an object differently. Each is named by its package's path, size and modification time, as the kustomize binary
+    is: installing another version rewrites it, and importlib.metadata would cost more than the rest of a small run."""
+    found = []
+    for module in _JUDGES:
+        spec = importlib.util.find_spec(module)  # found, not imported: a run with nothing to check needs none
+        path = Path(spec.origin).resolve() if spec is not None and spec.origin is not None else None
+        info = path.stat() if path is not None else None
+        found.append(f"{path}:{info.st_size}:{info.st_mtime_ns}" if info is not None else f"{module}:<none>")
+    return tuple(found)
 
 
 def crd_identity(crd_dir: Path) -> str:
@@ -428,15 +467,22 @@ def _kustomize_identity() -> str:
     return f"{Path(found).resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
-def _files(repo: Path, pruned: Iterable[str]) -> list[str]:
-    """Every file under the directories (or the single files) a full run would prune, links followed as os.walk
-    with followlinks does. scandir, not pathlib or os.walk: each entry says whether it is a file without a
-    system call of its own, and for thousands of files those calls cost more than the reads."""
+def _files(repo: Path, pruned: Iterable[str]) -> list[str] | None:
+    """Every file under the directories (or the single files) a full run would prune; None when a symbolic link
+    stands among them or in their place, which the full run refuses (a record never answers for one, nor follows
+    it out of the repository). scandir, not pathlib or os.walk: each entry says what it is without a system call
+    of its own, and for thousands of files those calls cost more than the reads."""
     found = []
     top = str(repo)
     for directory in pruned:
         base = os.path.join(top, directory)
-        if os.path.isfile(base):
+        try:
+            mode = os.lstat(base).st_mode
+        except OSError:
+            continue  # nothing there
+        if stat.S_ISLNK(mode):
+            return None
+        if not stat.S_ISDIR(mode):
             found.append(directory)
             continue
         pending = [(base, directory)]
@@ -445,17 +491,20 @@ def _files(repo: Path, pruned: Iterable[str]) -> list[str]:
             try:
                 entries = list(os.scandir(parent))
             except OSError:
-                continue  # missing or unreadable, as os.walk skips it
+                continue  # unreadable, as os.walk skips it
             for entry in entries:
-                if entry.is_dir():
+                if entry.is_symlink():
+                    return None
+                if entry.is_dir(follow_symlinks=False):
                     pending.append((entry.path, f"{relative}/{entry.name}"))
-                elif entry.is_file():
+                elif entry.is_file(follow_symlinks=False):
                     found.append(f"{relative}/{entry.name}")
     return found
 
 
 def _read(path: Path | str) -> bytes | None:
+    """The bytes of a regular file of the repository, a link refused as the full run refuses it."""
     try:
-        return read_regular(path, MAX_YAML_BYTES)
-    except OSError:  # nothing there, a directory, a FIFO, a file no run wrote (too large): no record holds it
+        return read_regular(path, MAX_YAML_BYTES, follow=False)
+    except OSError:  # nothing there, a link, a directory, a FIFO, a file no run wrote (too large): no record holds it
         return None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import importlib.util
 import json
 import os
 import posixpath
@@ -113,7 +112,7 @@ Meanwhile = Callable[[], tuple[Platform, Known]]
 def verdict_context(crd_dir: Path) -> str:
     """What a verdict on a file depends on besides its bytes and the platform it is checked for: this tool and
     kustomize, the CRDs, the validators' installations."""
-    return key(tool_identity(), _crds(crd_dir, required=False)[0].identity, *_library_versions())
+    return key(tool_identity(), _crds(crd_dir, required=False)[0].identity)
 
 
 def summary_of(value: Any) -> Summary:
@@ -699,9 +698,7 @@ class _Checker:
         self._crds, self._store = crds, store
         self._k8s_version, self._kserve, self._prefixes = platform.kubernetes_version, platform.kserve, prefixes
         self._context = (
-            key(tool, crds.identity, self._k8s_version, self._kserve.tag, *prefixes, *_library_versions())
-            if store.enabled
-            else ""
+            key(tool, crds.identity, self._k8s_version, self._kserve.tag, *prefixes) if store.enabled else ""
         )
         self._pending: dict[str, tuple[Mapping[str, Any], _Source]] = {}
         # by id: an object checked early (held here, so that no other object takes its id), its canonical JSON,
@@ -774,19 +771,6 @@ class _Checker:
         self._store.put("clean", passed)
         self._store.put("clean-file", {v: "" for v, objects in undecided.items() if failing.isdisjoint(objects)})
         return found
-
-
-def _library_versions() -> list[str]:
-    """The validators' installations: a new jsonschema or kubernetes-validate may judge an object differently.
-    Each is named by its package's path, size and modification time, as cache.py names the kustomize binary:
-    installing another version rewrites it, and importlib.metadata would cost more than the rest of a small run."""
-    found = []
-    for module in ("jsonschema", "kubernetes_validate", "yaml"):
-        spec = importlib.util.find_spec(module)  # found, not imported: a run with nothing to check needs neither
-        path = Path(spec.origin).resolve() if spec is not None and spec.origin is not None else None
-        stat = path.stat() if path is not None else None
-        found.append(f"{path}:{stat.st_size}:{stat.st_mtime_ns}" if stat is not None else f"{module}:<none>")
-    return found
 
 
 def _aggregated(tree: _Tree, build: str, builds: list[str]) -> list[str] | None:

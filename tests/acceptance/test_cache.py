@@ -255,3 +255,64 @@ def test_the_crd_parsing_helper_never_runs_code_the_repository_holds(
     monkeypatch.chdir(repo)
     assert cli("render", *CRDS).code == 0
     assert not marker.exists()
+
+
+LINKS = {
+    "an output replaced by a link to the same bytes": ("environments/dev/wine-classifier.yaml", None),
+    "a link to a directory outside, among the outputs": ("environments/dev/elsewhere", "outside"),
+    "a link to its own directory": ("environments/dev/loop", "."),
+    "models.yaml replaced by a link to the same bytes": ("models.yaml", None),
+}
+
+
+@pytest.mark.parametrize("link", LINKS)
+def test_a_link_in_the_tree_takes_the_full_path_which_refuses_it(
+    link: str, tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    """The run record never answers for a tree the full run refuses, nor follows a link out of the repository."""
+    path, target = LINKS[link]
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "data.yaml").write_text("precious: true\n")  # not generated: the old record walked past it
+    cached, uncached, cache = copy_example(tmp_path / "cached"), copy_example(tmp_path / "uncached"), tmp_path / "cache"
+    assert _run(cli, cached, str(cache), "render").out == "nothing to change\n"  # the record is made
+    assert _run(cli, cached, str(cache), "render").out == "nothing to change\n"  # and answers
+    for repo in (cached, uncached):
+        where = repo / path
+        if target is None:  # the same bytes, through a link
+            copy = tmp_path / f"{repo.name}-{where.name}"
+            where.rename(copy)
+            where.symlink_to(copy)
+        else:
+            where.symlink_to(outside if target == "outside" else where.parent, target_is_directory=True)
+
+    with_cache = _run(cli, cached, str(cache), "render")
+    without = _run(cli, uncached, "off", "render")
+
+    assert with_cache == without
+    assert with_cache.code == 1, with_cache
+    assert "symbolic link" in with_cache.out + with_cache.err
+
+
+def test_a_record_that_is_not_what_a_run_writes_takes_the_full_path(tmp_path: Path, cli: Callable[..., Result]) -> None:
+    repo, cache = copy_example(tmp_path / "repo"), tmp_path / "cache"
+    assert _run(cli, repo, str(cache), "render").code == 0
+    (record,) = cache.glob("*.json")
+    for damaged in (
+        {"outputs": [[1]], "pruned": [], "warnings": []},
+        {"outputs": {}, "pruned": [None], "warnings": []},
+        {"outputs": {}, "pruned": [], "warnings": [{"file": "x", "message": "planted", "severity": "error"}]},
+    ):
+        record.write_text(json.dumps(damaged))
+        (repo / "environments" / "dev" / "wine-classifier.yaml").unlink()  # the full path puts it back
+        assert _run(cli, repo, str(cache), "render") == Result(0, "create environments/dev/wine-classifier.yaml\n", "")
+
+
+def test_a_warning_naming_the_crd_directory_names_the_one_given(tmp_path: Path, cli: Callable[..., Result]) -> None:
+    """Two directories without CRDs hash alike; the warning says which one was given."""
+    repo, cache = copy_example(tmp_path / "repo"), tmp_path / "cache"
+    os.environ[CACHE_ENV] = str(cache)
+    for name in ("old-crds", "new-crds"):
+        (tmp_path / name).mkdir()
+        result = cli("render", "--repo", str(repo), "--crd-dir", str(tmp_path / name))
+        assert str(tmp_path / name) in result.err, result

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -67,6 +70,32 @@ def test_an_unwritable_place_turns_the_store_off(tmp_path: Path) -> None:
     assert not store.enabled
     store.put("build", {"a": "[]"})
     assert store.get("build", ["a"]) == {}
+
+
+def test_a_store_file_that_is_a_link_turns_the_store_off_and_leaves_its_target_alone(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"")
+    victim.chmod(0o644)
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "facts-1.sqlite").symlink_to(victim)
+    store = Store.open(tmp_path / "cache")
+    assert not store.enabled
+    assert victim.stat().st_mode & 0o777 == 0o644
+    assert victim.read_bytes() == b""
+
+
+def test_another_installation_of_a_judging_library_is_another_tool(tmp_path: Path) -> None:
+    """A new jsonschema, kubernetes-validate, PyYAML… may judge differently: no fact or run remembered under the old
+    one answers for it. Here `referencing` (small) is installed a second time, first on the path."""
+    import referencing  # noqa: PLC0415
+
+    shutil.copytree(Path(referencing.__file__).parent, tmp_path / "referencing")
+    probe = [sys.executable, "-c", "from generator.cache import tool_identity; print(tool_identity())"]
+    here = subprocess.run(probe, capture_output=True, text=True, check=True).stdout
+    other = subprocess.run(
+        probe, capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(tmp_path)}
+    ).stdout
+    assert here != other
 
 
 def test_keys_tell_apart_sequences_that_concatenate_alike() -> None:
