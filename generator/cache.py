@@ -57,30 +57,30 @@ class Recalled:
     warnings: list[Diagnostic]
 
 
-@dataclass(frozen=True)
 class Memo:
-    """One run's key and where its record lives; `Memo.off()` remembers nothing."""
+    """One run's record: where it lives, keyed by the run's inputs as they are when the memo is first asked, which
+    is inside the repository's lock (a run waiting for it must not key what it renders by files someone changed
+    while it waited); `Memo.off()` remembers nothing. A run whose inputs changed while it ran is not remembered."""
 
-    record: Path | None
+    def __init__(self, keyed: Callable[[], _Keyed | None]) -> None:
+        self._keying = keyed
 
     @classmethod
     def off(cls) -> Memo:
-        return cls(None)
+        return cls(lambda: None)
 
     @classmethod
     def open(cls, command: str, repo: Path, inputs: Iterable[str], crd_dir: Path) -> Memo:
         """The memo for `command` run in `repo`: `inputs` are the repository files it reads."""
-        directory = cache_directory()
-        if directory is None:
-            return cls.off()
-        digest = hashlib.sha256()
-        # The CRD directory by its path too: a warning may name it, and two empty ones hash alike.
-        for part in (tool_identity(), command, crd_identity(crd_dir), os.fspath(crd_dir)):
-            _feed(digest, part.encode())
-        for name in inputs:
-            _feed(digest, name.encode())
-            _feed(digest, _read(repo / name) or b"<missing>")
-        return cls(directory / f"{digest.hexdigest()}.json")
+        return cls(functools.partial(_keyed, command, repo, tuple(inputs), crd_dir))
+
+    @functools.cached_property
+    def _keyed(self) -> _Keyed | None:
+        return self._keying()
+
+    @property
+    def record(self) -> Path | None:
+        return None if self._keyed is None else self._keyed.record
 
     def recall(self, repo: Path) -> Recalled | None:
         """The remembered run, if the files on disk are exactly those it wanted, under the directories it
@@ -109,9 +109,10 @@ class Memo:
         return Recalled(warnings)
 
     def remember(self, files: Mapping[str, bytes], pruned: Iterable[str], warnings: Iterable[Diagnostic]) -> None:
-        """Record a run that wants `files` on disk and prunes stale generated files under `pruned`.
-        Written atomically; failing to write it only costs the next run its time."""
-        if self.record is None:
+        """Record a run that wants `files` on disk and prunes stale generated files under `pruned`, unless its inputs
+        changed since they were keyed. Written atomically; failing to write it only costs the next run its time."""
+        keyed = self._keyed
+        if keyed is None or _input_stamps(keyed.repo, keyed.inputs) != keyed.stamps:
             return
         saved = {
             "outputs": {p: hashlib.sha256(c).hexdigest() for p, c in files.items()},
@@ -119,11 +120,49 @@ class Memo:
             "warnings": [asdict(d) for d in warnings],
         }
         with contextlib.suppress(OSError):
-            self.record.parent.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(prefix=".record.", dir=self.record.parent)
+            keyed.record.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=".record.", dir=keyed.record.parent)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump(saved, handle)
-            os.replace(name, self.record)
+            os.replace(name, keyed.record)
+
+
+@dataclass(frozen=True)
+class _Keyed:
+    """A memo's record, and the stamps its inputs had when their bytes were keyed."""
+
+    record: Path
+    repo: Path
+    inputs: tuple[str, ...]
+    stamps: tuple[tuple[int, int, int, int] | None, ...]
+
+
+def _keyed(command: str, repo: Path, inputs: tuple[str, ...], crd_dir: Path) -> _Keyed | None:
+    directory = cache_directory()
+    if directory is None:
+        return None
+    stamps = _input_stamps(repo, inputs)  # before the bytes: a change after this is seen by `remember`
+    digest = hashlib.sha256()
+    # The CRD directory by its path too: a warning may name it, and two empty ones hash alike.
+    for part in (tool_identity(), command, crd_identity(crd_dir), os.fspath(crd_dir)):
+        _feed(digest, part.encode())
+    for name in inputs:
+        _feed(digest, name.encode())
+        _feed(digest, _read(repo / name) or b"<missing>")
+    return _Keyed(directory / f"{digest.hexdigest()}.json", repo, inputs, stamps)
+
+
+def _input_stamps(repo: Path, inputs: Iterable[str]) -> tuple[tuple[int, int, int, int] | None, ...]:
+    """Size, modification and change times and inode of each input: a file written again gets a new change time."""
+    found: list[tuple[int, int, int, int] | None] = []
+    for name in inputs:
+        try:
+            info = os.lstat(repo / name)
+        except OSError:
+            found.append(None)
+            continue
+        found.append((info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino))
+    return tuple(found)
 
 
 def _saved(record: Path) -> tuple[dict[str, str], list[str], list[Diagnostic]] | None:

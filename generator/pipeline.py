@@ -139,7 +139,7 @@ def lock(
 
 def render_tree(repo: Path, crds: Path, memo: Memo = Memo.off(), *, check: bool = False) -> Outcome:  # noqa: B008
     """`crds`: the CRDs the files are checked against. `memo` remembers what this run wanted, so that repeating it
-    unchanged is answered from the record (it is frozen, hence the default)."""
+    unchanged is answered from the record (`Memo.off()` holds nothing to change, hence the default)."""
     with crd_prefetch.prefetched(crds, PREFETCHED_KINDS):
         spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
         current = _read_lock(repo)
@@ -157,7 +157,7 @@ def generate(
     facts: FactsFactory | None = None,
     *,
     check: bool = False,
-    memo: Memo = Memo.off(),  # noqa: B008 -- frozen
+    memo: Memo = Memo.off(),  # noqa: B008 -- holds nothing to change
 ) -> Outcome:
     """lock + render + validate as one atomic plan: the lock and the manifests always agree. `check` as `lock`.
     `memo` as for `render_tree`, only without `update` or `check` (those ask the registry every time)."""

@@ -15,6 +15,7 @@ import yaml
 
 from generator.cache import (
     CACHE_ENV,
+    Memo,
     Store,
     TargetMemory,
     _remembered_hash,
@@ -255,3 +256,35 @@ def test_a_settled_crd_hash_is_kept_in_the_store_by_the_files_stamps_for_the_nex
         assert crd_identity(crds) == "forged"
         (crds / "a.yaml").write_text("kind: B\n")  # new stamps: hashed again, whatever the store says of the old
         assert crd_identity(crds) == key("a.yaml", b"kind: B\n")
+
+
+def _memo_repo(tmp_path: Path) -> tuple[Path, Path]:
+    repo, crds = tmp_path / "repo", tmp_path / "crds"
+    repo.mkdir()
+    crds.mkdir()
+    (repo / "models.yaml").write_text("a: 1\n")
+    return repo, crds
+
+
+def test_a_memo_keys_the_inputs_as_they_are_when_first_asked_not_when_made(tmp_path: Path) -> None:
+    """A run made its memo, then waited for the repository lock while someone changed models.yaml: it renders the
+    new bytes, and its record must be found under them, not under the bytes it saw before it waited."""
+    repo, crds = _memo_repo(tmp_path)
+    with scoped_environ({CACHE_ENV: str(tmp_path / "cache")}):
+        waited = Memo.open("render", repo, ["models.yaml"], crds)
+        (repo / "models.yaml").write_text("a: 2\n")
+        assert waited.recall(repo) is None
+        waited.remember({}, [], [])
+        assert Memo.open("render", repo, ["models.yaml"], crds).recall(repo) is not None  # keyed by "a: 2"
+        (repo / "models.yaml").write_text("a: 1\n")
+        assert Memo.open("render", repo, ["models.yaml"], crds).recall(repo) is None
+
+
+def test_a_run_whose_inputs_changed_while_it_ran_is_not_remembered(tmp_path: Path) -> None:
+    repo, crds = _memo_repo(tmp_path)
+    with scoped_environ({CACHE_ENV: str(tmp_path / "cache")}):
+        memo = Memo.open("render", repo, ["models.yaml"], crds)
+        assert memo.recall(repo) is None  # keyed here
+        (repo / "models.yaml").write_text("a: 3\n")  # while the pipeline runs: what it read is unknown
+        memo.remember({}, [], [])
+        assert not list((tmp_path / "cache").glob("*.json"))
