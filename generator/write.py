@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import errno
 import hashlib
 import json
 import os
@@ -175,7 +176,15 @@ def apply(root: Path, planned: Plan) -> None:
             journal = replace(journal, committed=True)
             _save(root, journal)
         except BaseException as exc:
-            _undo(root, journal)
+            try:
+                _undo(root, journal)
+            except OSError as stuck:  # the journal stays: the next run (`recover`) tries again
+                raise _failed(
+                    stuck,
+                    root,
+                    f"cannot put back every file after {_what_failed(exc)}",
+                    f"{_remedy(stuck)}, then run any kserve-gitops command here: it finishes putting them back",
+                ) from None
             _finish(root, journal)
             if isinstance(exc, OSError):
                 raise _cannot_write(exc, root) from None
@@ -198,9 +207,27 @@ def _cannot_write(exc: OSError, root: Path) -> EnvironmentProblem:
         Diagnostic(
             file=next((n for n in names if n and not n.startswith(f"{STATE_DIR}/")), names[0]),
             message=f"cannot write: {exc.strerror or exc}",
-            hint="check that the repository is writable; nothing was changed",
+            hint=f"{_remedy(exc)}; nothing was changed",
         )
     )
+
+
+def _remedy(exc: OSError) -> str:
+    """What to do about what the system refused."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "free space on the repository's file system"
+    if exc.errno == errno.EXDEV:
+        return (
+            f"keep the generated directories on the file system of the repository's root, where {STATE_DIR}/ stages "
+            "the files (they are renamed into place, which cannot cross file systems)"
+        )
+    return "check that the repository is writable (and that no file in it is immutable: lsattr)"
+
+
+def _what_failed(exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        return f"a write failed ({exc.strerror or exc})"
+    return "an interruption" if isinstance(exc, (Interrupted, KeyboardInterrupt)) else "an error"
 
 
 def interrupted(root: Path) -> bool:
@@ -259,26 +286,63 @@ def _swap_one(target: str, run: str, index: int, write: bool, *, existed: bool) 
 
 
 def _keep(target: str, copy: str) -> None:
+    """The old file kept as `copy`, which `_undo` puts back: a hard link, else (a file system without them, a file
+    the system will not link) a copy, named `copy` only once it is whole. A copy cut short (a full disk) must never
+    be put back over the file it was copied from."""
     try:
         os.link(target, copy, follow_symlinks=False)
-    except OSError:  # a filesystem without hard links: a copy does as well, a little slower
-        shutil.copy2(target, copy, follow_symlinks=False)
+    except OSError:
+        partial = f"{copy}.partial"
+        try:
+            shutil.copy2(target, partial, follow_symlinks=False)
+            os.replace(partial, copy)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(partial)
 
 
 def _undo(root: Path, journal: _Journal) -> None:
-    """Put old files back and remove new ones; safe to repeat, whatever point the swap reached."""
+    """Put old files back and remove new ones; safe to repeat, whatever point the swap reached. A file the swap never
+    reached (still its kept copy's file) is left as it is. One that cannot be put back does not stop the others: the
+    first such error is raised once all were tried, and the journal stays for the next run to try again."""
     run = root / STATE_DIR / journal.run
+    failed: OSError | None = None
     for index in reversed(range(len(journal.files))):
         path, digest = journal.files[index]
-        old = run / "old" / str(index)
-        if old.exists():
-            os.replace(old, root / path)
-        elif not journal.existed[index] and digest is not None:
-            with contextlib.suppress(Refused, NotADirectoryError):  # not what this run wrote: left alone
-                if _digest(_read(root / path)) == digest:
-                    (root / path).unlink()
+        old, target = run / "old" / str(index), root / path
+        try:
+            if old.exists():
+                if _same_file(old, target):
+                    old.unlink()
+                else:
+                    os.replace(old, target)
+            elif not journal.existed[index] and digest is not None:
+                with contextlib.suppress(Refused, NotADirectoryError):  # not what this run wrote: left alone
+                    if _digest(_read(target)) == digest:
+                        target.unlink()
+        except OSError as exc:
+            failed = failed or exc
     for directory in reversed(journal.dirs):
         _rmdir_if_empty(root / directory)
+    if failed is not None:
+        raise failed
+
+
+def _same_file(kept: Path, target: Path) -> bool:
+    """Whether `target` still is the file kept as `kept`: its hard link, or (a copy) bytes for bytes the same."""
+    try:
+        one, other = os.lstat(kept), os.lstat(target)
+    except OSError:
+        return False
+    if (one.st_dev, one.st_ino) == (other.st_dev, other.st_ino):
+        return True
+    if one.st_size != other.st_size:
+        return False
+    try:
+        copied = _read(kept)
+        return copied is not None and copied == _read(target)
+    except OSError:  # not a file this run kept, or no longer one it can read: put back as it was
+        return False
 
 
 def _finish(root: Path, journal: _Journal) -> None:

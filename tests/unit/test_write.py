@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import random
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -14,6 +17,7 @@ import pytest
 
 from generator.errors import EnvironmentProblem, UserError
 from generator.write import STATE_DIR, Plan, apply, interrupted, plan, recover
+from tests.support.paths import REPO_ROOT
 from tests.support.unprivileged import unprivileged
 from tests.support.writer import Tree, desired, tree, wait_until_swapped, writer
 
@@ -361,3 +365,59 @@ def test_a_journal_whose_kept_copies_are_links_is_refused(tmp_path: Path, link: 
         recover(root)
     assert (outside / "0").read_text() == "precious\n"
     assert not (root / "environments" / "stolen.yaml").exists()
+
+
+def test_an_undo_puts_back_every_file_it_can_and_keeps_the_journal_for_the_rest(tmp_path: Path) -> None:
+    """A killed run swapped two files; one cannot be put back now (a file stands where its directory was): the other
+    is put back all the same, and the journal stays for the next run to finish the job once that is mended."""
+    root = tmp_path / "repo"
+    (root / "environments" / "dev").mkdir(parents=True)
+    (root / "environments" / "a.yaml").write_bytes(MARK + b"new\n")
+    _plant(
+        root,
+        _journal(files=[["environments/a.yaml", None], ["environments/dev/b.yaml", None]], existed=[True, True]),
+        {"0": MARK + b"old a\n", "1": MARK + b"old b\n"},
+    )
+    shutil.rmtree(root / "environments" / "dev")
+    (root / "environments" / "dev").write_text("a file where a directory was\n")
+    with pytest.raises(EnvironmentProblem, match="cannot finish or undo"):
+        recover(root)
+    assert (root / "environments" / "a.yaml").read_bytes() == MARK + b"old a\n"
+    assert interrupted(root)
+    (root / "environments" / "dev").unlink()
+    (root / "environments" / "dev").mkdir()
+    recover(root)
+    assert (root / "environments" / "dev" / "b.yaml").read_bytes() == MARK + b"old b\n"
+    assert not interrupted(root)
+
+
+_KEEP_IN_CHILD = """
+import resource, signal, sys
+from generator.write import _keep
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG) instead of killing
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+try:
+    _keep(sys.argv[1], sys.argv[2])
+except OSError as exc:
+    print(exc.errno)
+"""
+
+
+def test_an_old_file_that_cannot_be_linked_is_kept_only_by_a_whole_copy(tmp_path: Path) -> None:
+    """Linking across file systems fails, so the old file is copied; a copy cut short (here by a file size limit, as
+    by a full disk) must never take the kept copy's name, which an undo would put back over the file."""
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("needs a second file system (/dev/shm) beside the temporary directory")
+    with tempfile.TemporaryDirectory(dir=shm) as other:
+        target = Path(other) / "big.yaml"
+        target.write_bytes(MARK + b"x" * 10_000)
+        said = subprocess.run(
+            [sys.executable, "-c", _KEEP_IN_CHILD, str(target), str(tmp_path / "0")],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=REPO_ROOT,
+        )
+    assert said.stdout.strip() == str(errno.EFBIG), said
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
