@@ -169,9 +169,11 @@ def apply(root: Path, planned: Plan) -> None:
                     create_new(f"{staging}/new/{index}", content)
             for directory in journal.dirs:
                 (root / directory).mkdir()
-            for index, (_, content) in enumerate(changes):
+            for index, (path, content) in enumerate(changes):
                 _stop_if_signalled(received)
-                _swap_one(targets[index], staging, index, content is not None, existed=journal.existed[index])
+                was, existed = planned.before.get(path), journal.existed[index]
+                if not _swap_one(targets[index], staging, index, content is not None, existed=existed, was=was):
+                    raise _changed_meanwhile(path)
             _stop_if_signalled(received)
             journal = replace(journal, committed=True)
             _save(root, journal)
@@ -192,6 +194,17 @@ def apply(root: Path, planned: Plan) -> None:
         _finish(root, journal)
     if received:
         raise Interrupted(received[0], "every file had already been written; the tree is complete")
+
+
+def _changed_meanwhile(path: str) -> EnvironmentProblem:
+    return EnvironmentProblem(
+        Diagnostic(
+            file=path,
+            message="changed while kserve-gitops was writing the tree (by someone or something else); it put back "
+            "every file it had written, and wrote nothing",
+            hint="run the command again once nothing else writes there",
+        )
+    )
 
 
 def _failed(exc: OSError, root: Path, doing: str, hint: str) -> EnvironmentProblem:
@@ -275,14 +288,20 @@ class _Journal:
     committed: bool = False
 
 
-def _swap_one(target: str, run: str, index: int, write: bool, *, existed: bool) -> None:
-    """Keep the old file (a hard link, so the target never disappears), then rename the new one over it."""
+def _swap_one(target: str, run: str, index: int, write: bool, *, existed: bool, was: bytes | None) -> bool:
+    """Keep the old file (a hard link, so the target never disappears), then rename the new one over it. `was`: what
+    the plan found there (None: nothing). False, and nothing done, for a file written, created or removed by someone
+    else since, in the seconds a large plan takes to check: it is not written over."""
+    kept = f"{run}/old/{index}"
     if existed:
-        _keep(target, f"{run}/old/{index}")
+        _keep(target, kept)
+    if (read_regular(kept) if existed else None) != was or (not existed and os.path.lexists(target)):
+        return False
     if write:
         os.replace(f"{run}/new/{index}", target)
     else:
         os.unlink(target)
+    return True
 
 
 def _keep(target: str, copy: str) -> None:

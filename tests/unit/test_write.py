@@ -421,3 +421,29 @@ def test_an_old_file_that_cannot_be_linked_is_kept_only_by_a_whole_copy(tmp_path
         )
     assert said.stdout.strip() == str(errno.EFBIG), said
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "meanwhile",
+    ["written by hand", "created by hand", "removed"],
+)
+def test_a_file_changed_between_the_plan_and_the_swap_is_not_written_over(tmp_path: Path, meanwhile: str) -> None:
+    """A plan of 1,000 models takes seconds to check; whatever someone did to a file in between is kept, and the
+    write puts back every file it had written."""
+    (tmp_path / "environments").mkdir()
+    (tmp_path / "environments" / "a.yaml").write_bytes(MARK + b"old a\n")
+    (tmp_path / "environments" / "b.yaml").write_bytes(MARK + b"old b\n")
+    wanted = {"environments/a.yaml": MARK + b"new a\n", "environments/b.yaml": MARK + b"new b\n"}
+    planned = plan(tmp_path, {**wanted, "environments/c.yaml": MARK})
+    before = tree(tmp_path)
+    if meanwhile == "written by hand":
+        (tmp_path / "environments" / "b.yaml").write_bytes(b"tuned by hand\n")
+    elif meanwhile == "created by hand":
+        (tmp_path / "environments" / "c.yaml").write_bytes(b"hand-written\n")
+    else:
+        (tmp_path / "environments" / "b.yaml").unlink()
+    changed = tree(tmp_path)
+    assert changed != before
+    with pytest.raises(EnvironmentProblem, match="changed while kserve-gitops was writing the tree"):
+        apply(tmp_path, planned)
+    assert tree(tmp_path) == changed
