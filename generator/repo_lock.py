@@ -32,9 +32,10 @@ class RepoLock:
         self.root = root
         self.timeout = timeout
         self.exclusive = False
+        self._locked = _nearest_directory(root)  # a repository `init` is yet to create: the directory it goes in
         try:
-            self._fd: int | None = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        except (FileNotFoundError, NotADirectoryError):  # no repository (yet): the command says what is wrong
+            self._fd: int | None = os.open(self._locked, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except (FileNotFoundError, NotADirectoryError):  # a file in its place: the command says what is wrong
             self._fd = None
 
     def acquire(self, *, exclusive: bool) -> None:
@@ -66,7 +67,7 @@ class RepoLock:
             self._fd = None
 
     def _busy(self) -> EnvironmentProblem:
-        names = ", ".join(_describe(pid) for pid in holders(self.root)) or "another process"
+        names = ", ".join(_describe(pid) for pid in holders(self._locked)) or "another process"
         return EnvironmentProblem(
             Diagnostic(
                 message=f"the repository {self.root} is in use by {names}; gave up after waiting "
@@ -84,6 +85,15 @@ def held(root: Path, timeout: float) -> Iterator[RepoLock]:
         yield lock
     finally:
         lock.close()
+
+
+def _nearest_directory(root: Path) -> Path:
+    """`root`, or when it does not exist yet, the nearest directory above it that does: two runs of `init` into one
+    new directory are one after the other as two runs in one repository are."""
+    path = root.absolute()
+    while not path.exists() and not path.is_symlink() and path != path.parent:
+        path = path.parent
+    return path
 
 
 def holders(root: Path) -> list[int]:

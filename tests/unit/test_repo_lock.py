@@ -71,3 +71,12 @@ def test_the_lock_is_free_again_once_released(tmp_path: Path) -> None:
 def test_a_missing_repository_is_nothing_to_lock(tmp_path: Path) -> None:
     with held(tmp_path / "absent", 0.1) as lock:
         lock.acquire(exclusive=True)
+
+
+def test_a_repository_yet_to_be_created_is_locked_through_the_directory_it_goes_in(
+    tmp_path: Path, holder: subprocess.Popen[str]
+) -> None:
+    """Two `init`s into one new directory: the second waits for the first, as in an existing repository."""
+    with held(tmp_path / "new" / "platform", timeout=0.2) as lock, pytest.raises(EnvironmentProblem) as caught:
+        lock.acquire(exclusive=True)
+    assert f"in use by process {holder.pid}" in str(caught.value)
