@@ -25,6 +25,7 @@ Writing keeps a stable key order, no aliases and `\\n` endings.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,15 @@ def load_all(text: str | bytes) -> list[Any]:
         loader.dispose()
 
 
+def is_decimal(text: str) -> bool:
+    """Whether an integer is written as its decimal digits say (YAML 1.1 also reads 010 as 8, 0x10 as 16, 1:30 as
+    90 and 1_000 as 1000)."""
+    return _DECIMAL.fullmatch(text) is not None
+
+
+_DECIMAL = re.compile(r"[-+]?(0|[1-9][0-9]*)")
+
+
 class NotPlain(Exception):
     """The document is valid YAML syntax but not a plain tree: aliases, a repeated key, a key that is not text,
     a tag other than the standard scalars, maps and lists, a value Python cannot build, or nesting beyond
@@ -174,6 +184,8 @@ def _plain(loader: Loader, node: yaml.Node, depth: int, unique_keys: bool) -> An
     if kind is yaml.ScalarNode:
         if node.tag == _STR:
             return node.value
+        if node.tag == _INT and not is_decimal(node.value):
+            raise NotPlain  # 010, 0x10, 1:30: YAML 1.1 reads a number the digits do not say; the full path words it
         build = _SCALARS.get(node.tag)
         if build is None:
             raise NotPlain

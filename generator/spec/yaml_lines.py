@@ -19,6 +19,7 @@ from generator.cache import remembered_parse
 from generator.diagnostics import Diagnostic, json_path
 
 PathKey = tuple[str | int, ...]
+_INTEGER = "tag:yaml.org,2002:int"
 _TEXT = ("tag:yaml.org,2002:str", "tag:yaml.org,2002:merge")  # text, and `<<`, which merges a map into its own
 # What a plain key that is not text reads as (YAML 1.1, as PyYAML and Kubernetes read it): JSON, and every document
 # this tool reads, has text keys only, and `yes:` or `1.30:` would be a name nobody wrote.
@@ -112,6 +113,19 @@ def load(text: str, file: str, *, remember: bool = True) -> tuple[Any, Positions
     return data, Positions(by_path), duplicates
 
 
+def _not_decimal(node: yaml.ScalarNode, path: PathKey, file: str) -> Diagnostic:
+    """An integer YAML 1.1 reads as another number than its digits say: 010 is 8, 0x10 is 16, 1:30 is 90."""
+    read = yaml.safe_load(node.value)
+    return Diagnostic(
+        file=file,
+        line=node.start_mark.line + 1,
+        column=node.start_mark.column + 1,
+        path=json_path(path),
+        message=f"{node.value} is read as the number {read} (YAML 1.1), not as the digits written",
+        hint=f"write {read}, or quote it ('{node.value}') to keep it as text",
+    )
+
+
 def _not_text(key_node: yaml.Node, path: PathKey, file: str) -> Diagnostic:
     """A key that YAML reads as something other than text: the user wrote text, or a map or list where a name goes."""
     if isinstance(key_node, yaml.ScalarNode):
@@ -152,6 +166,8 @@ def _walk(
     file: str,
 ) -> None:
     by_path.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+    if isinstance(node, yaml.ScalarNode) and node.tag == _INTEGER and not yamlio.is_decimal(node.value):
+        duplicates.append(_not_decimal(node, path, file))
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:
