@@ -304,6 +304,13 @@ def _build(data: Mapping[str, Any], positions: Positions, file: str) -> tuple[Sp
                 )
                 diagnostics.append(_locate(problem, where, positions, file))
                 continue
+            for field in ("version", "hold"):  # 2.0 passes the schema's integer, and would be locked as "2.0"
+                if isinstance(value := settings.get(field), float):
+                    problem = rules.Problem(
+                        f"{field} {value} is a decimal number, and a model version is a whole one",
+                        f"write {field}: {int(value)}",
+                    )
+                    diagnostics.append(_locate(problem, (*where, field), positions, file))
             target = Target(
                 model=model_name,
                 env=env_name,
