@@ -9,7 +9,8 @@ from dataclasses import fields, replace
 from types import MappingProxyType
 from typing import Any
 
-from generator.errors import LockError
+from generator.diagnostics import Diagnostic, json_path
+from generator.errors import LockError, SpecError
 from generator.generated import header
 from generator.lock import LOCK_FILE
 from generator.lock import io as lock_io
@@ -53,6 +54,7 @@ def render(
     files: dict[str, tuple[list[Any], str]] = {}
     kept: dict[str, bytes] = {}
     resources: dict[str, list[str]] = {name: [] for name in spec.environments}
+    _refuse_shared_files(spec)
     for target in spec.targets:
         entry = lock.get(target.model, target.env)
         assert entry is not None  # stale_entries guarantees it
@@ -81,6 +83,28 @@ def render(
             comment="Apply once; the ApplicationSet then creates one Application per environment.",
         )
     return dict(sorted({**dump(files), **kept}.items()))
+
+
+def _refuse_shared_files(spec: Spec) -> None:
+    """Two targets that would render one file (a model named `wine-smoke-test` beside `wine`'s smoke test): one
+    would silently overwrite the other. Said at the model that comes second."""
+    owner: dict[str, Target] = {}
+    problems = []
+    for target in spec.targets:
+        for path in target_files(spec, target):
+            first = owner.setdefault(path, target)
+            if first is not target:
+                problems.append(
+                    Diagnostic(
+                        file=spec.source,
+                        line=target.line,
+                        path=json_path(("models", target.model, "environments", target.env)),
+                        message=f"renders {path}, which model '{first.model}' renders too in {target.env}",
+                        hint=f"rename model '{target.model}' (a file name ends in -smoke-test for a smoke test)",
+                    )
+                )
+    if problems:
+        raise SpecError(problems)
 
 
 def generated(

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 import yaml
 
-from generator.errors import LockError
+from generator.errors import LockError, SpecError
 from generator.lock.model import Lock, LockEntry
 from generator.render.tree import render, target_files, target_inputs
 from generator.spec.load import parse_spec
@@ -168,3 +168,23 @@ def test_a_targets_inputs_change_with_what_renders_it_and_not_with_where_it_is_w
         True,
         before["wine", "prod"],
     )
+
+
+def test_a_model_that_would_render_another_ones_file_is_refused_at_its_line() -> None:
+    """`wine-smoke-test` beside `wine` with smoke tests on: both would write environments/dev/wine-smoke-test.yaml."""
+    text = (
+        SPEC.replace(
+            "defaults:",
+            "argocd:\n  repoURL: https://github.com/example/platform.git\n  targetRevision: main\n"
+            "  smokeTest: {image: ghcr.io/example/kserve-gitops:0.1.0}\ndefaults:",
+        )
+        + "  wine-smoke-test:\n    registeredModel: Other\n    environments:\n      dev: {version: 1}\n"
+    )
+    spec = parse_spec(text)[0]
+    other = LockEntry("wine-smoke-test", "dev", "Other", Ref("version", "1"), "1", "s3://b/1", "s3://b/1", "run1")
+    lock = Lock({**_lock().entries, other.key: other})
+    with pytest.raises(SpecError) as caught:
+        render(spec, lock)
+    (problem,) = caught.value.diagnostics
+    assert problem.message == "renders environments/dev/wine-smoke-test.yaml, which model 'wine' renders too in dev"
+    assert problem.line == text.splitlines().index("      dev: {version: 1}") + 1
