@@ -6,6 +6,7 @@ at `models.yaml:LINE:COL` with its JSON path, so one mistake never hides the nex
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import json
 import re
@@ -164,7 +165,8 @@ def parse_spec(text: str, file: str = SPEC_FILE) -> tuple[Spec, list[Diagnostic]
             )
         ]
     if not problems and not schema_check.quickly_valid(_quick_validator(), data):
-        problems = [_schema_diagnostic(e, positions, file) for e in _without_echoes(_validator().iter_errors(data))]
+        errors = _without_echoes(_validator().iter_errors(data))
+        problems = [problem for e in errors for problem in _schema_diagnostics(e, positions, file)]
     if problems:
         raise SpecError(problems)
     spec, found = _build(data, positions, file)
@@ -184,32 +186,44 @@ def _without_echoes(errors: Iterator[ValidationError]) -> list[ValidationError]:
             return False
         where = tuple(error.absolute_path)
         inside = any(e is not error and tuple(e.absolute_path)[: len(where)] == where for e in found)
-        return inside and set(re.findall(r"'([^']+)'", error.message)) <= set(_field_names())
+        return inside and set(_unexpected(error)) <= set(_field_names())
 
     return [e for e in found if not echo(e)]
 
 
-def _schema_diagnostic(error: ValidationError, positions: Positions, file: str) -> Diagnostic:
+def _unexpected(error: ValidationError) -> list[str]:
+    """The keys an additional- or unevaluatedProperties error names: jsonschema writes each as its repr, so a key
+    holding a quote or a line break is found as well as any other."""
+    return [key for key in error.instance if repr(key) in error.message] if isinstance(error.instance, dict) else []
+
+
+def _schema_diagnostics(error: ValidationError, positions: Positions, file: str) -> list[Diagnostic]:
+    """One per problem: an error naming several unknown fields of a mapping gives one at each of them."""
     path: list[str | int] = list(error.absolute_path)
+    if error.validator in ("additionalProperties", "unevaluatedProperties") and (named := _unexpected(error)):
+        unknown = [key for key in named if key not in _field_names()] or named
+        return [_diagnostic([*path, key], *_unknown_field(key), positions, file) for key in unknown]
     message, hint = _describe(error, path)
+    return [_diagnostic(path, message, hint, positions, file)]
+
+
+def _diagnostic(path: list[str | int], message: str, hint: str, positions: Positions, file: str) -> Diagnostic:
     line, column = positions.line_of(path)
     return Diagnostic(file=file, line=line, column=column, path=json_path(path), message=message, hint=hint)
+
+
+def _unknown_field(key: str) -> tuple[str, str]:
+    close = difflib.get_close_matches(key, _field_names(), n=1)
+    hint = f"did you mean '{close[0]}'?" if close else "remove it; see schemas/models.schema.json"
+    if close == [key]:
+        hint = _WRONG_LEVEL.get(key, f"'{key}' is not allowed here; see the schema")
+    return f"unknown field {quoted(key)}", hint
 
 
 def _describe(error: ValidationError, path: list[str | int]) -> tuple[str, str]:  # noqa: PLR0911
     """A message in the user's words; may extend `path` to point at the offending key."""
     instance, schema = error.instance, error.schema
     description = schema.get("description", "") if isinstance(schema, dict) else ""
-    if error.validator in ("additionalProperties", "unevaluatedProperties"):
-        named = re.findall(r"'([^']+)'", error.message)
-        unknown = [k for k in named if k not in _field_names()] or named
-        if unknown:
-            path.append(unknown[0])
-            close = difflib.get_close_matches(unknown[0], _field_names(), n=1)
-            hint = f"did you mean '{close[0]}'?" if close else "remove it; see schemas/models.schema.json"
-            if close == unknown[:1]:
-                hint = _WRONG_LEVEL.get(unknown[0], f"'{unknown[0]}' is not allowed here; see the schema")
-            return f"unknown field '{unknown[0]}'", hint
     if error.validator == "oneOf" and isinstance(instance, dict):
         chosen = [k for k in REF_KINDS if k in instance]
         options = "version, alias, stage or latest"
@@ -230,8 +244,14 @@ def _describe(error: ValidationError, path: list[str | int]) -> tuple[str, str]:
             else "not a valid key"
         )
         return f"invalid name {quoted(name)}: {reason}", description
-    if error.validator == "const":
-        return schema_check.message(error), f"use {error.validator_value!r}"
+    if error.validator == "const":  # in YAML's words: `latest: false` is refused as false, not as Python's False
+        allowed = json.dumps(error.validator_value)
+        return f"{json.dumps(instance)} is not allowed here, only {allowed}", f"write {path[-1]}: {allowed}"
+    if error.validator == "type" and isinstance(instance, datetime.date):
+        return (
+            f"{instance.isoformat()} is read as a date (YAML 1.1), not as {_kinds(error.validator_value)}",
+            f"quote it: '{instance.isoformat()}'",
+        )
     if error.validator == "pattern" and path == ["registry", "trackingUri"]:  # its pattern, quoted, reads as redacted
         return (
             "trackingUri must be an http:// or https:// URL with no user, password or token in it",
@@ -243,6 +263,12 @@ def _describe(error: ValidationError, path: list[str | int]) -> tuple[str, str]:
     if error.validator == "type" and not description:
         return schema_check.message(error), _TYPE_HINTS.get(str(error.validator_value), "")
     return schema_check.message(error), _first_sentence(description)
+
+
+def _kinds(types: Any) -> str:
+    """A schema's `type`, in words: text, a whole number…"""
+    named = {"string": "text", "integer": "a whole number", "number": "a number", "boolean": "true or false"}
+    return " or ".join(named.get(t, t) for t in ([types] if isinstance(types, str) else types))
 
 
 _TYPE_HINTS = {
