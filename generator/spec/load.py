@@ -378,7 +378,7 @@ def _build(data: Mapping[str, Any], positions: Positions, file: str) -> tuple[Sp
         ),
         source=file,
     )
-    return spec, diagnostics
+    return spec, list(dict.fromkeys(diagnostics))  # a setting many targets inherit is wrong once, where it is written
 
 
 def _line(positions: Positions, where: tuple[str, ...]) -> int:
@@ -386,7 +386,13 @@ def _line(positions: Positions, where: tuple[str, ...]) -> int:
 
 
 def _locate(problem: rules.Problem, where: tuple[str, ...], positions: Positions, file: str) -> Diagnostic:
+    """At the problem's field where it is written: a target's settings merge defaults, its environment's, its model's
+    and its own (`_Servings`), and a value it inherits is wrong where it was set, for every target that inherits it."""
     path = (*where, *problem.field)
+    if problem.field and where[:1] == ("models",) and len(where) == 4:
+        _, model, _, env = where
+        layers = (path, ("models", model, *problem.field), ("environments", env, *problem.field))
+        path = next((p for p in (*layers, ("defaults", *problem.field)) if p in positions.by_path), path)
     line, column = positions.line_of(path)
     return Diagnostic(
         file=file,

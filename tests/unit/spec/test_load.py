@@ -179,8 +179,9 @@ def test_prod_refuses_unverified_models_by_default_and_a_policy_key_allows_them(
     assert allowed.environments["prod"].policies.allow_unverified_models
 
 
-def test_an_ingress_class_in_standard_mode_is_warned_about_at_its_target_and_knative_is_not() -> None:
-    """KServe copies the annotation onto its Ingress beside spec.ingressClassName, which Kubernetes refuses."""
+def test_an_ingress_class_in_standard_mode_is_warned_about_where_it_is_set_and_knative_is_not() -> None:
+    """KServe copies the annotation onto its Ingress beside spec.ingressClassName, which Kubernetes refuses. Said once,
+    at the model that sets it, however many of its targets are in Standard mode."""
     _, warnings = parse_spec(
         "apiVersion: kserve-gitops/v1\n"
         "environments: {dev: {namespace: d}, canary: {namespace: c, deploymentMode: Knative}}\n"
@@ -189,7 +190,7 @@ def test_an_ingress_class_in_standard_mode_is_warned_about_at_its_target_and_kna
     )
     (warning,) = warnings
     assert (warning.rule, warning.severity) == ("ingress-class", "warning")
-    assert (warning.path, warning.line) == ("$.models.m.environments.dev.ingressClass", 4)
+    assert (warning.path, warning.line) == ("$.models.m.ingressClass", 3)
     assert "annotation kubernetes.io/ingress.class" in warning.message and "Kubernetes refuses" in warning.message
 
 
@@ -250,3 +251,20 @@ def test_targets_that_share_how_they_are_served_each_get_their_own_findings() ->
         parse_spec(text)
     found = sorted((d.path.split(".")[2], d.rule) for d in caught.value.diagnostics)
     assert found == [("a", "policy/allowLatest"), ("a", "policy/requireLimits"), ("b", "policy/requireLimits")]
+
+
+def test_a_setting_every_target_inherits_is_refused_once_where_it_is_written() -> None:
+    text = (
+        "apiVersion: kserve-gitops/v1\n"
+        "defaults:\n"
+        "  resources: {limits: {cpu: 1, memory: 1e999}}\n"
+        "environments: {dev: {namespace: d}, prod: {namespace: p}}\n"
+        "models:\n"
+        "  a: {registeredModel: a, environments: {dev: {version: 1}, prod: {version: 1}}}\n"
+        "  b: {registeredModel: b, environments: {dev: {version: 1}, prod: {version: 1}}}\n"
+    )
+    with pytest.raises(SpecError) as caught:
+        parse_spec(text)
+    (problem,) = caught.value.diagnostics
+    assert (problem.line, problem.path) == (3, "$.defaults.resources.limits.memory")
+    assert "'1e999' is out of range" in problem.message
