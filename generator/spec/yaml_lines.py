@@ -9,6 +9,7 @@ that records them; any other file is read once with positions, which word its pr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ from generator.diagnostics import Diagnostic, json_path
 
 PathKey = tuple[str | int, ...]
 _INTEGER = "tag:yaml.org,2002:int"
+_LINE_BREAK = re.compile("\r\n|\r|\n")
 _TEXT = ("tag:yaml.org,2002:str", "tag:yaml.org,2002:merge")  # text, and `<<`, which merges a map into its own
 # What a plain key that is not text reads as (YAML 1.1, as PyYAML and Kubernetes read it): JSON, and every document
 # this tool reads, has text keys only, and `yes:` or `1.30:` would be a name nobody wrote.
@@ -107,7 +109,8 @@ def load(text: str, file: str, *, remember: bool = True) -> tuple[Any, Positions
         before = text.encode("utf-8")[: exc.position].decode("utf-8", errors="replace")
         problem = f"character {_codepoint(exc.character)} is not allowed ({exc.reason})"
         hint = "remove it: YAML allows tabs, line breaks and printable characters only"
-        return _invalid(file, (before.count("\n") + 1, len(before) - before.rfind("\n")), problem, hint)
+        lines = _LINE_BREAK.split(before)  # as YAML counts lines: a file may end them with CR alone
+        return _invalid(file, (len(lines), len(lines[-1]) + 1), problem, hint)
     finally:
         loader.dispose()
     return data, Positions(by_path), duplicates

@@ -268,3 +268,12 @@ def test_a_setting_every_target_inherits_is_refused_once_where_it_is_written() -
     (problem,) = caught.value.diagnostics
     assert (problem.line, problem.path) == (3, "$.defaults.resources.limits.memory")
     assert "'1e999' is out of range" in problem.message
+
+
+def test_a_character_yaml_refuses_is_located_by_yaml_lines_in_a_file_ending_them_with_cr_alone() -> None:
+    text = "apiVersion: kserve-gitops/v1\renvironments: {dev: {namespace: d}}\rmodels: {m: \x01}\r"
+    with pytest.raises(SpecError) as caught:
+        parse_spec(text)
+    (problem,) = caught.value.diagnostics
+    assert (problem.line, problem.column) == (3, 13)
+    assert "U+0001 is not allowed" in problem.message
