@@ -24,6 +24,7 @@ from generator import __version__
 from generator.diagnostics import Diagnostic
 from generator.errors import EnvironmentProblem, UserError
 from generator.spec import SPEC_FILE
+from generator.write import STATE_DIR
 
 if TYPE_CHECKING:
     from generator.registry.base import Registered
@@ -39,7 +40,10 @@ TEMPLATES = {
     ".github/workflows/promote.yml": "promote.yml",
 }
 # A directory holding only these (what a new GitHub repository starts with) counts as empty.
-NEW_REPOSITORY_FILES = re.compile(r"\.git|\.gitignore|\.gitattributes|README(\..*)?|LICEN[CS]E(\..*)?", re.IGNORECASE)
+# What a new repository may already hold, and this tool's own write state (what a killed run may leave behind).
+NEW_REPOSITORY_FILES = re.compile(
+    rf"\.git|\.gitignore|\.gitattributes|README(\..*)?|LICEN[CS]E(\..*)?|{re.escape(STATE_DIR)}", re.IGNORECASE
+)
 _ACTION_REPO = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}")
 NO_MODEL = "models: {}\n"  # the template's last line; `--from-registry` replaces it
 # The template's environments, and the aliases that usually mean "serve this here", most specific first.

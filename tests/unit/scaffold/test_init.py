@@ -193,6 +193,17 @@ def test_a_new_github_repository_counts_as_empty(tmp_path: Path, kserve_gitops: 
     assert (tmp_path / "README.md").read_text() == "# ml-platform\n"
 
 
+def test_the_state_a_killed_run_left_does_not_count_as_another_project(tmp_path: Path, kserve_gitops: Run) -> None:
+    """A run killed while removing its state directory leaves `.kserve-gitops/.gitignore`; init goes on."""
+    (tmp_path / ".kserve-gitops").mkdir()
+    (tmp_path / ".kserve-gitops" / ".gitignore").write_text("*\n")
+
+    done = kserve_gitops("init", str(tmp_path))
+
+    assert done.code == 0, done.err
+    assert (tmp_path / "models.yaml").is_file()
+
+
 def test_a_directory_holding_another_project_is_refused(tmp_path: Path, kserve_gitops: Run) -> None:
     (tmp_path / "pyproject.toml").write_text("[project]\n")
     (tmp_path / "src").mkdir()
