@@ -715,9 +715,12 @@ def _rmdir_if_empty(directory: Path) -> None:
 
 
 def _relative(filename: object, root: Path) -> str:
+    """A path below the root as the repository names it; the root itself (which `init` may be unable to create) and
+    anything outside as it is."""
     if not isinstance(filename, str):
         return ""
     try:
-        return Path(filename).relative_to(root).as_posix()
+        relative = Path(filename).relative_to(root).as_posix()
     except ValueError:
         return filename
+    return filename if relative == "." else relative

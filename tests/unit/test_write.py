@@ -447,3 +447,11 @@ def test_a_file_changed_between_the_plan_and_the_swap_is_not_written_over(tmp_pa
     with pytest.raises(EnvironmentProblem, match="changed while kserve-gitops was writing the tree"):
         apply(tmp_path, planned)
     assert tree(tmp_path) == changed
+
+
+def test_a_repository_that_cannot_be_created_is_named_in_the_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    root = tmp_path / "file" / "platform"  # init into a directory below a file
+    with pytest.raises(EnvironmentProblem) as caught:
+        apply(root, Plan(writes={"a.yaml": MARK}))
+    assert caught.value.diagnostics[0].file == str(root)
