@@ -355,6 +355,7 @@ def _build(data: Mapping[str, Any], positions: Positions, file: str) -> tuple[Sp
             targets.append(target)
             diagnostics += [_locate(p, where, positions, file) for p in checks[env_name](target)]
     diagnostics += _follow_problems(environments, positions, file)
+    diagnostics += _shared_names(environments, targets, positions, file)
     diagnostics += _gate_problems(data, positions, file)
     diagnostics += _release_problems(data, targets, positions, file)
     diagnostics += _runtime_image_problems(data, positions, file)
@@ -559,6 +560,26 @@ def _follow_problems(environments: Mapping[str, Environment], positions: Positio
                 f"follow: '{env.follow}' {what}", "follow an earlier environment, e.g. prod follows staging"
             )
             problems.append(_locate(problem, ("environments", env.name, "follow"), positions, file))
+    return problems
+
+
+def _shared_names(
+    environments: Mapping[str, Environment], targets: list[Target], positions: Positions, file: str
+) -> list[Diagnostic]:
+    """A model served in two environments that share a namespace on a cluster: both would be one InferenceService
+    (its name is the model's), each environment's Argo CD Application taking it from the other."""
+    first: dict[tuple[str, str, str], str] = {}
+    problems = []
+    for target in targets:
+        environment = environments[target.env]
+        served = {first.setdefault((c, environment.namespace, target.model), target.env) for c in environment.clusters}
+        if others := sorted(served - {target.env}):
+            problem = rules.Problem(
+                f"is served in namespace '{environment.namespace}' by environment '{others[0]}' too, on the same "
+                "cluster: both would be one InferenceService",
+                "give each environment a namespace of its own",
+            )
+            problems.append(_locate(problem, ("models", target.model, "environments", target.env), positions, file))
     return problems
 
 

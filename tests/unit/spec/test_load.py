@@ -277,3 +277,13 @@ def test_a_character_yaml_refuses_is_located_by_yaml_lines_in_a_file_ending_them
     (problem,) = caught.value.diagnostics
     assert (problem.line, problem.column) == (3, 13)
     assert "U+0001 is not allowed" in problem.message
+
+
+def test_environments_may_share_a_namespace_on_different_clusters() -> None:
+    spec, warnings = parse_spec(
+        "apiVersion: kserve-gitops/v1\n"
+        "environments: {eu: {namespace: ml, clusters: [eu-1]}, us: {namespace: ml, clusters: [us-1]}}\n"
+        "models: {m: {registeredModel: m, environments: {eu: {version: 1}, us: {version: 1}}}}\n"
+    )
+    assert [t.env for t in spec.targets] == ["eu", "us"]
+    assert warnings == []
