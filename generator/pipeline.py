@@ -184,10 +184,31 @@ def unpin(repo: Path, model: str, env: str, *, registry: RegistryFactory, crds: 
     """Release a hold: the reference as written (alias, stage, latest) applies again."""
     from generator.spec import edit as spec_edit  # noqa: PLC0415 -- command-specific
 
-    return _settled(repo, _edit(repo, lambda text: spec_edit.unpin(text, model, env), registry, crds), check=False)
+    def released(spec: Spec) -> None:
+        if any(t.hold for t in spec.targets if (t.model, t.env) == (model, env)):
+            raise UserError(
+                Diagnostic(
+                    file=SPEC_FILE,
+                    line=next(t.line for t in spec.targets if (t.model, t.env) == (model, env)),
+                    path=json_path(("models", model, "environments", env)),
+                    message=f"{model} in {env} is held by a mapping merged into it (`<<: *anchor`), not by a `hold` "
+                    "of its own: unpin cannot release it",
+                    hint="remove `hold` where the anchor is written, or write this environment's settings out",
+                )
+            )
+
+    edit = _edit(repo, lambda text: spec_edit.unpin(text, model, env), registry, crds, released)
+    return _settled(repo, edit, check=False)
 
 
-def _edit(repo: Path, change: Callable[[str], str], registry: RegistryFactory, crds: Path) -> Outcome:
+def _edit(
+    repo: Path,
+    change: Callable[[str], str],
+    registry: RegistryFactory,
+    crds: Path,
+    check: Callable[[Spec], None] = lambda _: None,
+) -> Outcome:
+    """`change` applied to models.yaml, the lock and the tree made to agree; `check` may refuse the changed spec."""
     try:
         text = yamlio.read_text(repo / SPEC_FILE, follow=False)
     except OSError as exc:
@@ -196,6 +217,7 @@ def _edit(repo: Path, change: Callable[[str], str], registry: RegistryFactory, c
         raise UserError.simple(str(exc), file=SPEC_FILE) from None
     edited = change(text)
     spec, warnings = parse_spec(edited, SPEC_FILE)
+    check(spec)
     new = _relock(spec, _read_lock(repo), Update(), registry)
     _, planned, checked = _produced(repo, spec, new, crds, with_lock=True, edited={SPEC_FILE: edited})
     return Outcome(planned, warnings + checked, new)

@@ -322,6 +322,18 @@ def test_following_environment_waits_for_its_leader(platform: Platform) -> None:
     assert (_lock(platform)["staging"]["version"], _lock(platform)["prod"]["version"]) == ("1", "1")
 
 
+def test_unpin_refuses_a_hold_merged_in_from_an_anchor_and_changes_nothing(platform: Platform) -> None:
+    text = platform.read("models.yaml")
+    text = text.replace("staging: {alias: challenger}", "staging: &held {alias: challenger, hold: true}")
+    (platform.root / "models.yaml").write_text(text.replace("prod: {alias: champion}", "prod: {<<: *held}"))
+    assert platform.run("generate", *CRDS).code == 0
+    before = platform.read("models.yaml")
+    result = platform.run("unpin", "wine", "prod", *CRDS)
+    assert result.code == 1
+    assert "wine in prod is held by a mapping merged into it (`<<: *anchor`)" in result.err
+    assert platform.read("models.yaml") == before
+
+
 def test_pin_and_unpin_keep_a_crlf_models_yaml_byte_for_byte(platform: Platform) -> None:
     original = platform.read("models.yaml").replace("\n", "\r\n").encode()
     (platform.root / "models.yaml").write_bytes(original)
