@@ -62,8 +62,8 @@ class Memo:
     is inside the repository's lock (a run waiting for it must not key what it renders by files someone changed
     while it waited); `Memo.off()` remembers nothing. A run whose inputs changed while it ran is not remembered."""
 
-    def __init__(self, keyed: Callable[[], _Keyed | None]) -> None:
-        self._keying = keyed
+    def __init__(self, key: Callable[[], _RunKey | None]) -> None:
+        self._keying = key
 
     @classmethod
     def off(cls) -> Memo:
@@ -72,15 +72,15 @@ class Memo:
     @classmethod
     def open(cls, command: str, repo: Path, inputs: Iterable[str], crd_dir: Path) -> Memo:
         """The memo for `command` run in `repo`: `inputs` are the repository files it reads."""
-        return cls(functools.partial(_keyed, command, repo, tuple(inputs), crd_dir))
+        return cls(functools.partial(_run_key, command, repo, tuple(inputs), crd_dir))
 
     @functools.cached_property
-    def _keyed(self) -> _Keyed | None:
+    def _key(self) -> _RunKey | None:
         return self._keying()
 
     @property
     def record(self) -> Path | None:
-        return None if self._keyed is None else self._keyed.record
+        return None if self._key is None else self._key.record
 
     def recall(self, repo: Path) -> Recalled | None:
         """The remembered run, if the files on disk are exactly those it wanted, under the directories it
@@ -111,7 +111,7 @@ class Memo:
     def remember(self, files: Mapping[str, bytes], pruned: Iterable[str], warnings: Iterable[Diagnostic]) -> None:
         """Record a run that wants `files` on disk and prunes stale generated files under `pruned`, unless its inputs
         changed since they were keyed. Written atomically; failing to write it only costs the next run its time."""
-        keyed = self._keyed
+        keyed = self._key
         if keyed is None or _input_stamps(keyed.repo, keyed.inputs) != keyed.stamps:
             return
         saved = {
@@ -128,7 +128,7 @@ class Memo:
 
 
 @dataclass(frozen=True)
-class _Keyed:
+class _RunKey:
     """A memo's record, and the stamps its inputs had when their bytes were keyed."""
 
     record: Path
@@ -137,7 +137,7 @@ class _Keyed:
     stamps: tuple[tuple[int, int, int, int] | None, ...]
 
 
-def _keyed(command: str, repo: Path, inputs: tuple[str, ...], crd_dir: Path) -> _Keyed | None:
+def _run_key(command: str, repo: Path, inputs: tuple[str, ...], crd_dir: Path) -> _RunKey | None:
     directory = cache_directory()
     if directory is None:
         return None
@@ -149,7 +149,7 @@ def _keyed(command: str, repo: Path, inputs: tuple[str, ...], crd_dir: Path) -> 
     for name in inputs:
         _feed(digest, name.encode())
         _feed(digest, _read(repo / name) or b"<missing>")
-    return _Keyed(directory / f"{digest.hexdigest()}.json", repo, inputs, stamps)
+    return _RunKey(directory / f"{digest.hexdigest()}.json", repo, inputs, stamps)
 
 
 def _input_stamps(repo: Path, inputs: Iterable[str]) -> tuple[tuple[int, int, int, int] | None, ...]:
