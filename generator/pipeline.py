@@ -555,8 +555,8 @@ def _lock_at(repo: Path, revision: str) -> Lock:
             hint="pass --base with the pull request's base commit, and check it out (actions/checkout fetch-depth: 2 "
             "makes HEAD^1 the base of a pull_request merge commit)",
         ) from None
-    try:
-        text = run_cmd(["git", "show", f"{revision}:{LOCK_FILE}"], cwd=repo)
+    try:  # `./`: relative to the repository directory, which may be a subdirectory of a monorepo's git root
+        text = run_cmd(["git", "show", f"{revision}:./{LOCK_FILE}"], cwd=repo)
     except CommandError:
         return Lock()
     return lock_io.loads(text, f"{revision}:{LOCK_FILE}")

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.acceptance.conftest import CRDS, Platform
+from tests.acceptance.conftest import CRDS, Platform, Result
 from tests.acceptance.test_propose import Promotion
 from tests.acceptance.test_propose import promo as promo  # noqa: PLC0414 -- the fixture, reused
 from tests.support.git_remote import commit_all, git
@@ -152,6 +155,24 @@ def test_hand_edit_to_a_failing_version_fails_the_check_on_its_line(gated: Promo
     assert result.code == 1, result.err
     assert result.out.startswith(f"::error file=models.lock,line={version_line + 1},title=gate::")
     assert "version 5 fails its gates: accuracy 0.8 < min 0.9; accuracy dropped 0.15" in result.out
+
+
+def test_a_platform_in_a_subdirectory_of_a_monorepo_compares_with_its_own_lock_at_the_base(
+    gated: Promotion, tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    """`git show REV:models.lock` would name the monorepo's root: no lock there, and the relative rules would pass."""
+    mono = tmp_path / "mono"
+    shutil.copytree(gated.platform.root, mono / "platform", ignore=shutil.ignore_patterns(".git"))
+    git("init", "--quiet", "-b", "main", cwd=mono)
+    commit_all(mono, "Monorepo with the platform in platform/")
+    gated.release("staging-candidate", {"accuracy": 0.93})  # version 5: above min 0.9, but drops 0.02
+    lock = mono / "platform" / "models.lock"
+    text, moved = re.subn(r"(\n    staging:\n(?:      .*\n)*?      version: )'4'", r"\1'5'", lock.read_text())
+    assert moved == 1
+    lock.write_text(text)
+    result = cli("gate", "--repo", str(mono / "platform"))
+    assert result.code == 1, result.out + result.err
+    assert "version 5 fails its gates: accuracy dropped 0.02" in result.out
 
 
 def test_hand_edit_of_models_yaml_to_a_failing_version_is_locked_as_asked_and_fails_the_check(gated: Promotion) -> None:
