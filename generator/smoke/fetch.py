@@ -74,7 +74,14 @@ def _download(source: str, name: str, scratch: str, tracking_uri: str) -> str:
             ) from None
         except Exception as exc:  # each store fails its own way (botocore refuses a bucket name, urllib a URL)
             raise _error(uri, str(exc) or type(exc).__name__) from None
-    return Path(path).read_text(encoding="utf-8")
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise SmokeFailed.simple(
+            f"not UTF-8 text: byte {exc.start} cannot be decoded (read from {redact(uri)})",
+            file=name,
+            hint="MLflow writes MLmodel and the input example as UTF-8 JSON/YAML; log the model again",
+        ) from None
 
 
 def _error(uri: str, message: str) -> Exception:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any
 
 import yaml
@@ -100,8 +101,22 @@ def _example_location(info: Any) -> tuple[str, str]:
             "the model has no input example to send", file="MLmodel", hint=LOG_HINT.format(what="input_example=X[:3]")
         )
     if info.get("serving_input_path"):
-        return str(info["serving_input_path"]), SERVING
-    return str(info["artifact_path"]), str(info.get("type", ""))
+        return _inside("serving_input_path", info["serving_input_path"]), SERVING
+    return _inside("artifact_path", info["artifact_path"]), str(info.get("type", ""))
+
+
+def _inside(key: str, value: Any) -> str:
+    """The example's path, refused unless it stays inside the model directory: MLflow only ever writes a file name
+    there, and `../x` or `/x` would have the smoke test read (and send to a server) a file the model does not own."""
+    path = PurePosixPath(str(value))
+    if path.is_absolute() or ".." in path.parts:
+        raise SmokeFailed.simple(
+            f"the input example path {json.dumps(str(value))} leaves the model directory",
+            file="MLmodel",
+            path=f"saved_input_example_info.{key}",
+            hint=LOG_HINT.format(what="input_example=X[:3]"),
+        )
+    return str(path)
 
 
 def _column(index: int, spec: dict[str, Any]) -> Input:

@@ -206,3 +206,18 @@ def test_a_source_its_store_refuses_exits_2_with_its_reason_and_without_its_cred
     assert result.err.startswith("error: cannot read "), result.err
     assert said in result.err
     assert "hunter2" not in result.err and "SECRET" not in result.err
+
+
+def test_an_input_example_that_is_not_utf8_fails_naming_the_file(tmp_path: Path, cli: Callable[..., Result]) -> None:
+    model = tmp_path / "model"
+    model.mkdir()
+    info = {"artifact_path": "input_example.json", "type": "ndarray"}
+    inputs = '[{"type": "tensor", "tensor-spec": {"dtype": "float64", "shape": [-1, 2]}}]'
+    card = {"saved_input_example_info": info, "signature": {"inputs": inputs}}
+    (model / "MLmodel").write_text(json.dumps(card))
+    (model / "input_example.json").write_bytes(b'{"inputs": [[1.0, 2.0]]}\xff\xfe')
+    result = cli("smoke-test", "wine", "--env", "dev", "--url", "http://127.0.0.1:9", "--source", str(model))
+    assert result.code == 1, result.err
+    assert result.err.startswith(
+        f"error: input_example.json: not UTF-8 text: byte 24 cannot be decoded (read from {model}/input_example.json)\n"
+    )

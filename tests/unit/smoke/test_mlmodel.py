@@ -109,6 +109,16 @@ def test_models_that_cannot_be_smoke_tested_say_what_to_log(mlmodel: str, messag
     assert message in str(caught.value)
 
 
+@pytest.mark.parametrize("key", ["artifact_path", "serving_input_path"])
+@pytest.mark.parametrize("where", ["../secret.json", "/etc/passwd", "examples/../../secret.json"])
+def test_an_example_path_leaving_the_model_directory_is_refused(key: str, where: str) -> None:
+    info = {"artifact_path": "input_example.json", "type": "dataframe", key: where}
+    with pytest.raises(SmokeFailed) as caught:
+        parse_mlmodel(wine_mlmodel(saved_input_example_info=info))
+    assert f'the input example path "{where}" leaves the model directory' in str(caught.value)
+    assert caught.value.diagnostics[0].path == f"saved_input_example_info.{key}"
+
+
 def test_missing_signature_hints_at_infer_signature() -> None:
     with pytest.raises(SmokeFailed) as caught:
         parse_mlmodel(wine_mlmodel(signature=None))
