@@ -47,7 +47,7 @@ from generator.render.tree import (
     target_inputs,
 )
 from generator.spec import SPEC_FILE
-from generator.spec.load import load_spec, parse_spec
+from generator.spec.load import load_spec, parse_spec, registered_name_problem
 from generator.spec.model import Platform, Spec, Target
 from generator.spec.yaml_lines import load as load_yaml
 from generator.util.files import MAX_YAML_BYTES, Refused, read_regular
@@ -236,7 +236,9 @@ def init(
     problem = scaffold.refusal(repo, force=force)
     if problem is not None:
         raise problem
-    models = scaffold.models_section(catalog()) if catalog is not None else scaffold.NO_MODEL
+    listed = catalog() if catalog is not None else []
+    unnameable = {r.name: reason for r in listed if (reason := registered_name_problem(r.name)) is not None}
+    models = scaffold.models_section([r for r in listed if r.name not in unnameable])
     template = scaffold.files(options, images=False, models=models)
     current = None if force else _existing(repo / SPEC_FILE)
     spec, _ = parse_spec((current or template[SPEC_FILE]).decode("utf-8"), SPEC_FILE)
@@ -252,6 +254,14 @@ def init(
             hint="`kserve-gitops init --force` replaces it",
         )
         for p in kept
+    ] + [
+        Diagnostic(
+            file=SPEC_FILE,
+            message=f"registered model left out: {reason}",
+            severity="warning",
+            hint="rename it in the registry (MlflowClient.rename_registered_model), then add it to models.yaml",
+        )
+        for reason in unnameable.values()
     ]
     wanted = {p: content for p, content in files.items() if p not in kept}
     return _settled(repo, Outcome(plan(repo, wanted, edited=wanted if force else ()), warnings), check=False)

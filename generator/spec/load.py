@@ -121,6 +121,17 @@ def _quick_validator() -> jsonschema_rs.Validator:
     return jsonschema_rs.validator_for(_schema())
 
 
+def registered_name_problem(name: str) -> str | None:
+    """Why models.yaml cannot name this registered model, in `validate`'s words, or None when it can:
+    `init --from-registry` leaves such a model out instead of writing a models.yaml that fails."""
+    where: list[str | int] = ["models", "?", "registeredModel"]
+    error = next(
+        iter(schema_check.validator(_schema()["$defs"]["model"]["properties"]["registeredModel"]).iter_errors(name)),
+        None,
+    )
+    return None if error is None else _describe(error, where)[0]
+
+
 @cache
 def _field_names() -> tuple[str, ...]:
     """Every property name the schema knows, for 'did you mean' suggestions."""
@@ -258,6 +269,9 @@ def _describe(error: ValidationError, path: list[str | int]) -> tuple[str, str]:
             "give MLflow's credentials in MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or "
             "MLFLOW_TRACKING_TOKEN, where the command runs; never in models.yaml",
         )
+    if error.validator == "pattern" and path[-1:] == ["registeredModel"]:
+        control = next(c for c in str(instance) if not schema_check.ecma_pattern(error.validator_value).search(c))
+        return f"{quoted(instance)} holds control character U+{ord(control):04X}", _first_sentence(description)
     if "gates" in path:
         return _describe_gate(error, path, description)
     if error.validator == "type" and not description:

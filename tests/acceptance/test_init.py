@@ -150,6 +150,26 @@ def test_init_from_registry_lists_the_registered_models_and_their_aliases(
     assert not (tmp_path / "platform" / "models.lock").exists()
 
 
+def test_init_from_registry_leaves_out_names_models_yaml_cannot_hold_and_says_which(
+    tmp_path: Path, mlflow_proxied: MlflowServer, cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = mlflow_proxied.new_model(versions=1)
+    control = mlflow_proxied.new_model("Carriage\rReturn", versions=1)
+    long = mlflow_proxied.new_model("L" * 300, versions=1)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_proxied.stack.tracking_uri)
+
+    done = cli("init", str(tmp_path / "platform"), "--from-registry")
+
+    assert done.code == 0, done.err
+    spec, _ = load_spec(tmp_path / "platform" / "models.yaml")
+    listed = {t.registered_model for t in spec.targets}
+    assert good in listed
+    assert control not in listed and long not in listed
+    assert "registered model left out: 'Carriage\\rReturn " in done.err
+    assert "holds control character U+000D" in done.err
+    assert "registered model left out: 'LLLL" in done.err and "is too long" in done.err
+
+
 @pytest.mark.parametrize(
     ("uri", "message"),
     [
