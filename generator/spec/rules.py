@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -56,16 +57,38 @@ class TargetChecks:
 
 
 def check_gates(raw: Mapping[str, Any]) -> list[Problem]:
-    """A metric gate whose bounds no value can meet (`min` above `max`); `field` is relative to the gates' parent."""
-    return [
+    """Metric gates whose bounds mean nothing: not finite (YAML's `.nan`, `.inf`, which JSON Schema's `number`
+    admits, and which compare false or always the same way), or `min` above `max`, which no value can meet.
+    `field` is relative to the gates' parent."""
+    metrics = sorted(raw.get("metrics", {}).items())
+    unbounded = [
+        Problem(
+            f"gate bound '{bound}' of metric '{name}' is {_yaml_float(rule[bound])}, not a finite number",
+            "write a finite number, or drop the bound",
+            ("gates", "metrics", name, bound),
+        )
+        for name, rule in metrics
+        for bound in _GATE_BOUNDS
+        if isinstance(rule.get(bound), float) and not math.isfinite(rule[bound])
+    ]
+    crossed = [
         Problem(
             f"gate on '{name}': min {rule['min']} is above max {rule['max']}, so no version can pass",
             "swap them, or drop one bound",
             ("gates", "metrics", name, "min"),
         )
-        for name, rule in sorted(raw.get("metrics", {}).items())
-        if "min" in rule and "max" in rule and rule["min"] > rule["max"]
+        for name, rule in metrics
+        if "min" in rule and "max" in rule and math.isfinite(rule["min"]) and rule["min"] > rule["max"]
     ]
+    return unbounded + crossed
+
+
+_GATE_BOUNDS = ("min", "max", "maxDrop", "maxRise")
+
+
+def _yaml_float(value: float) -> str:
+    """How YAML writes a float that is not finite: what the user typed."""
+    return ".nan" if math.isnan(value) else ".inf" if value > 0 else "-.inf"
 
 
 def _method(serving: Serving, storage_initializer: bool) -> list[Problem]:

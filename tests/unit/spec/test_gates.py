@@ -64,6 +64,13 @@ def test_min_above_max() -> None:
     ]
 
 
+@pytest.mark.parametrize(("bound", "value"), [("min", ".nan"), ("max", ".inf"), ("min", "-.inf"), ("maxDrop", ".nan")])
+def test_a_bound_that_is_not_finite_is_refused(bound: str, value: str) -> None:
+    (error,) = _errors(f", gates: {{metrics: {{f1: {{{bound}: {value}}}}}}}")
+    assert f"$.models.wine.environments.prod.gates.metrics.f1.{bound}: gate bound '{bound}' of metric 'f1' is " in error
+    assert f"is {value}, not a finite number\n  fix: write a finite number, or drop the bound" in error
+
+
 def test_unknown_gate_key_suggests_the_known_one() -> None:
     assert _errors(", gates: {metrics: {f1: {maxdrop: 0.1}}}") == [
         "models.yaml:18:54: $.models.wine.environments.prod.gates.metrics.f1.maxdrop: unknown field 'maxdrop'\n"
