@@ -31,7 +31,7 @@ from generator.diagnostics import Diagnostic
 from generator.errors import DriftFound, EnvironmentProblem, UserError
 from generator.redact import redact
 from generator.util.files import read_regular
-from generator.util.http import Http, HttpFailure, HttpSettings
+from generator.util.http import DEFAULT_HINT, Http, HttpFailure, HttpSettings
 from generator.write import Plan
 
 _MIRROR_HINT = f"point --base-url (or {BASE_URL_ENV}) at a mirror with the layout <base>/<owner>/<repo>/<tag>/<path>"
@@ -111,6 +111,8 @@ def _get(http: Http, file: CrdFile) -> bytes | Diagnostic:
 
 
 def _unreachable(url: str, exc: HttpFailure) -> EnvironmentProblem:
+    """The HTTP door's failure in this command's words; advice of its own (an answer too large) is kept."""
+    own = exc.diagnostics[0].hint
     check = (
         "try again later"
         if exc.status is not None
@@ -119,7 +121,7 @@ def _unreachable(url: str, exc: HttpFailure) -> EnvironmentProblem:
     return EnvironmentProblem(
         Diagnostic(
             message=f"cannot download {redact(url)}: {exc.reason}",
-            hint=f"{check}, or {_MIRROR_HINT}; limits: KSERVE_GITOPS_HTTP_*",
+            hint=own if own != DEFAULT_HINT else f"{check}, or {_MIRROR_HINT}; limits: KSERVE_GITOPS_HTTP_*",
         )
     )
 

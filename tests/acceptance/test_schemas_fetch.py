@@ -362,6 +362,17 @@ def test_a_server_that_keeps_failing_exits_2(
     assert upstream.requests.count(ISVC_URL_PATH) == 4
 
 
+def test_an_answer_larger_than_allowed_exits_2_saying_how_to_allow_it(
+    tmp_path: Path, upstream: Upstream, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KSERVE_GITOPS_HTTP_MAX_BODY", "1000")
+    code, _, err = _cli(capsys, "fetch", "--repo", str(_repo(tmp_path)), "--base-url", upstream.base_url)
+    assert code == 2
+    assert "more than the 1000 allowed (KSERVE_GITOPS_HTTP_MAX_BODY)" in err
+    assert "if the answer is meant to be that large, raise KSERVE_GITOPS_HTTP_MAX_BODY" in err
+    assert "check the network" not in err
+
+
 def test_a_mirror_serving_a_login_page_is_refused(
     tmp_path: Path, upstream: Upstream, capsys: pytest.CaptureFixture[str]
 ) -> None:
