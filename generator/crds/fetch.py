@@ -100,7 +100,8 @@ def _get(http: Http, file: CrdFile) -> bytes | Diagnostic:
     if not response.ok:
         raise EnvironmentProblem.simple(
             f"cannot download {redact(file.url)}: HTTP {response.status} {response.reason}",
-            hint="a mirror may need credentials (https://user:token@host/… or ~/.netrc), or " + _MIRROR_HINT,
+            hint="a mirror may need credentials (a user and token before the host in --base-url, or ~/.netrc), or "
+            + _MIRROR_HINT,
         )
     problem = crd_problem(file, response.content)
     if problem:
