@@ -35,6 +35,10 @@ _READ_AS = {
         ("timestamp", "a date"),
     )
 }
+# Characters that change what a file means without showing in a diff: line breaks to YAML that git, editors and
+# review tools draw as none (NEL, LINE SEPARATOR, PARAGRAPH SEPARATOR: a key after one in a comment is read), and the
+# bidirectional controls that reorder how a line reads ("Trojan Source", CVE-2021-42574).
+_UNSEEN = re.compile("[\x85\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _SYNTAX_HINT = "fix the YAML syntax at this position (indentation, quotes, ':' after keys)"
 _TAG_HINT = "remove the tag: only plain YAML is read (mappings, lists, strings, numbers, booleans, null)"
 
@@ -86,6 +90,16 @@ def load(text: str, file: str, *, remember: bool = True) -> tuple[Any, Positions
     back: right for a models.lock of thousands of entries, which most runs read unchanged; not for models.yaml,
     which a run reads when it was edited (an unchanged one is answered from the run's record).
     """
+    unseen = _UNSEEN.search(text)
+    if unseen is not None:
+        lines = _LINE_BREAK.split(text[: unseen.start()])  # as an editor shows them: NEL is none there
+        what = (
+            "a line break to YAML that diffs and editors do not show"
+            if unseen.group() in "\x85\u2028\u2029"
+            else "a bidirectional control, which changes how the line reads"
+        )
+        problem = f"character {_codepoint(unseen.group())} is not allowed: {what}"
+        return _invalid(file, (len(lines), len(lines[-1]) + 1), problem, "remove it; a reviewer cannot see it")
     try:
         data = remembered_parse(text, yamlio.load_plain) if remember else yamlio.load_plain(text)
         return data, Positions(text=text), []

@@ -279,6 +279,30 @@ def test_a_character_yaml_refuses_is_located_by_yaml_lines_in_a_file_ending_them
     assert "U+0001 is not allowed" in problem.message
 
 
+@pytest.mark.parametrize(
+    ("character", "what"),
+    [
+        ("\x85", "a line break to YAML that diffs and editors do not show"),
+        ("\u2028", "a line break to YAML that diffs and editors do not show"),
+        ("\u202e", "a bidirectional control, which changes how the line reads"),
+    ],
+)
+def test_a_character_that_hides_what_a_line_means_from_review_is_refused_where_editors_show_it(
+    character: str, what: str
+) -> None:
+    """After NEL in a comment, YAML reads a key that git diff and editors show as part of the comment."""
+    text = (
+        "apiVersion: kserve-gitops/v1\nenvironments: {dev: {namespace: d}}\nmodels:\n"
+        f"  m:  # owner: ml-team{character}    serviceAccountName: attacker\n"
+        "    registeredModel: m\n    environments: {dev: {version: 1}}\n"
+    )
+    with pytest.raises(SpecError) as caught:
+        parse_spec(text)
+    (problem,) = caught.value.diagnostics
+    assert (problem.line, problem.column) == (4, 23)
+    assert problem.message == f"invalid YAML: character U+{ord(character):04X} is not allowed: {what}"
+
+
 def test_environments_may_share_a_namespace_on_different_clusters() -> None:
     spec, warnings = parse_spec(
         "apiVersion: kserve-gitops/v1\n"
