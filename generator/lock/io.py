@@ -17,7 +17,7 @@ from generator.diagnostics import Diagnostic, json_path
 from generator.errors import LockError
 from generator.generated import header
 from generator.lock import LOCK_FILE
-from generator.lock.model import LoadCheck, Lock, LockEntry, Verdict
+from generator.lock.model import RUN_ID, VERSION, LoadCheck, Lock, LockEntry, Verdict
 from generator.registry.base import ModelInfo
 from generator.spec.model import REF_KINDS, Ref
 from generator.spec.yaml_lines import Positions
@@ -62,8 +62,6 @@ _LOAD_CHECK = {
 }
 # An OCI content digest as registries report it (`docker buildx imagetools inspect`, ECR's imageDigest).
 IMAGE_DIGEST = r"^sha256:[0-9a-f]{64}$"
-# MLflow numbers versions 1, 2, …; `models:/<name>/<version>` is rendered from it, so nothing else may pass.
-VERSION = r"^[1-9][0-9]*$"
 # URIs end up in manifests: no line breaks or other control characters.
 _ONE_LINE = r"^[^\x00-\x1f\x7f]+$"
 _ENTRY = {
@@ -79,7 +77,7 @@ _ENTRY = {
             "propertyNames": {"enum": list(REF_KINDS)},
         },
         "version": {"type": "string", "pattern": VERSION},
-        "runId": {"type": "string", "pattern": r"^[A-Za-z0-9_-]+$"},
+        "runId": {"type": "string", "pattern": RUN_ID},
         "source": {"type": "string", "pattern": _ONE_LINE},
         "artifactUri": {"type": "string", "pattern": _ONE_LINE},
         "mlmodel": _MLMODEL,

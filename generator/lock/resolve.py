@@ -24,10 +24,11 @@ from generator import diagnostics
 from generator.diagnostics import Diagnostic, json_path
 from generator.excerpt import quoted
 from generator.lock import compat
-from generator.lock.model import Lock, LockEntry
+from generator.lock.model import RUN_ID, VERSION, Lock, LockEntry
 from generator.registry.base import ModelVersion, NotFound, Query, Resolution
 from generator.registry.uris import Unfetchable, location_problem, storage_uri
 from generator.spec.model import Ref, Spec, Target
+from generator.util.schema_check import ecma_pattern
 
 
 @dataclass(frozen=True)
@@ -296,6 +297,14 @@ def _findings(target: Target, entry: LockEntry, spec: Spec, selector: str = "") 
 
 
 def _located(target: Target, version: ModelVersion, spec: Spec) -> LockEntry | Diagnostic:
+    unlockable = _unlockable(version)
+    if unlockable:
+        return _at(
+            target,
+            spec,
+            f"{version.registered_model}: the registry gives {unlockable}, which models.lock cannot hold",
+            "check that MLFLOW_TRACKING_URI (or registry.trackingUri) points at an MLflow tracking server",
+        )
     where = storage_uri(version.download_uri, spec.artifacts_destination)
     if isinstance(where, Unfetchable):
         return _at(target, spec, f"{version.registered_model} version {version.version}: {where.message}", where.hint)
@@ -320,6 +329,15 @@ def _located(target: Target, version: ModelVersion, spec: Spec) -> LockEntry | D
         run_id=version.run_id,
         info=version.info,
     )
+
+
+def _unlockable(version: ModelVersion) -> str:
+    """What in a registry's answer the lock's own schema would refuse when read back: a lock that `lock` writes and
+    `validate` refuses, with "run `kserve-gitops lock`" as the fix, would send the user round in a circle."""
+    for what, value, pattern in (("version", version.version, VERSION), ("run id", version.run_id, RUN_ID)):
+        if not ecma_pattern(pattern).search(value):
+            return f"{what} {quoted(value)}"
+    return ""
 
 
 def _relocated(entry: LockEntry, spec: Spec, target: Target) -> LockEntry | Diagnostic:

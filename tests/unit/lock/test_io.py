@@ -84,12 +84,21 @@ def test_hand_edited_mlmodel_facts_are_refused() -> None:
     assert "$.models.wine.prod.mlmodel.flavors: 'python_function' is not of type 'array'" in str(caught.value)
 
 
-@pytest.mark.parametrize("version", ["999/../../other", "0", "2 ", "latest"])
+@pytest.mark.parametrize("version", ["999/../../other", "0", "2 ", "latest", "1" + "0" * 19])
 def test_a_version_that_is_not_an_mlflow_version_number_is_refused(version: str) -> None:
     """`models:/<name>/<version>` is rendered from it (method registry): nothing but a number may get there."""
     text = dumps(_lock(A)).decode().replace("version: '2'", f"version: '{version}'")
     with pytest.raises(LockError, match=r"\$\.models\.wine\.prod\.version: .* does not match"):
         loads(text)
+
+
+def test_a_line_break_diffs_do_not_show_is_refused_on_the_line_editors_show() -> None:
+    text = dumps(_lock(A)).decode().replace("runId: r2", "runId: r2  # checked\x85      version: '9'")
+    with pytest.raises(LockError) as caught:
+        loads(text)
+    (problem,) = caught.value.diagnostics
+    assert problem.line == text.split("\n").index("      runId: r2  # checked\x85      version: '9'") + 1
+    assert "character U+0085 is not allowed" in problem.message
 
 
 def test_entries_know_the_lines_they_were_read_from() -> None:

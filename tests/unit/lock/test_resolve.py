@@ -7,6 +7,7 @@ from functools import partial
 
 import pytest
 
+from generator.lock.io import dumps, loads
 from generator.lock.model import LoadCheck, Lock
 from generator.lock.resolve import Update, compatibility, merge, queries_for, stale_entries
 from generator.registry.base import ModelInfo, ModelVersion, NotFound, Query
@@ -139,6 +140,34 @@ def test_unfetchable_location_is_refused_with_a_fix() -> None:
     _, problems = merge(spec, lock, Update(), {query: answer})
     assert "KServe cannot fetch" in problems[0].message
     assert "s3://" in problems[0].hint
+
+
+@pytest.mark.parametrize(
+    ("version", "run_id", "said"),
+    [("02", "run2", "version '02'"), ("2", "../../etc", "run id '../../etc'"), ("9" * 400, "run2", "version '999")],
+)
+def test_an_answer_the_lock_could_not_be_read_back_with_is_refused_at_its_environment(
+    version: str, run_id: str, said: str
+) -> None:
+    spec, lock = _spec(), _full_lock()
+    del lock.entries[("wine", "prod")]
+    query = Query("Wine", Ref("alias", "champion"))
+    answer = ModelVersion("Wine", version, "mlflow-artifacts:/1/models/m-2/artifacts", run_id)
+    new, problems = merge(spec, lock, Update(), {query: answer})
+    assert ("wine", "prod") not in new.entries
+    (problem,) = problems
+    assert problem.line == 11
+    assert problem.message.startswith(f"Wine: the registry gives {said}")
+    assert problem.message.endswith("which models.lock cannot hold")
+
+
+def test_a_version_registered_without_a_run_is_locked_and_read_back() -> None:
+    spec, lock = _spec(), _full_lock()
+    del lock.entries[("wine", "prod")]
+    query = Query("Wine", Ref("alias", "champion"))
+    new, problems = merge(spec, lock, Update(), {query: replace(_answer(query, "2"), run_id="")})
+    assert problems == []
+    assert loads(dumps(new).decode()).entries[("wine", "prod")].run_id == ""
 
 
 def test_a_merge_that_changes_nothing_gives_the_old_lock_with_the_text_it_was_read_from() -> None:
