@@ -56,8 +56,23 @@ _KLOG_HEADER = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ [\w.-]+:\d+\]
 
 
 def kustomize_build(directory: Path) -> list[dict[str, Any]]:
-    """The documents `kustomize build directory` prints, in order; empty documents dropped."""
-    return yamlio.load_all(kustomize_output(directory))
+    """The documents `kustomize build directory` prints, in order; empty documents dropped. Raises ValidationFailed
+    when they cannot be read back: kustomize prints a string that is a very long run of digits without quotes (too
+    large for its own numbers, so to go-yaml a string), which YAML 1.1 reads as an integer beyond Python's limit."""
+    output = kustomize_output(directory)
+    try:
+        return yamlio.load_all(output)
+    except yaml.YAMLError as exc:
+        problem = " ".join(p for p in (exc.context, exc.problem) if p) if isinstance(exc, yaml.MarkedYAMLError) else ""
+        raise ValidationFailed(
+            Diagnostic(
+                file=str(directory),
+                message=f"kustomize's output cannot be read back: {problem or exc}",
+                hint="kustomize prints some text values unquoted (a run of thousands of digits), which then read as "
+                "another type; shorten or remove that value in the manifest that holds it",
+                rule="kustomize",
+            )
+        ) from None
 
 
 def kustomize_output(directory: Path) -> str:

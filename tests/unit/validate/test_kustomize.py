@@ -58,6 +58,24 @@ def test_values_kustomize_prints_as_strings_stay_strings(overlay: Path) -> None:
     assert config_map["data"] == {"released": "2026-08-05T00:00:00Z"}
 
 
+def test_a_value_kustomize_prints_unquoted_that_cannot_be_read_back_is_a_validation_failure(tmp_path: Path) -> None:
+    """go-yaml prints a run of digits too large for its numbers unquoted; YAML 1.1 reads it as an integer, and
+    Python refuses to read one of over 4,300 digits."""
+    write(tmp_path / "kustomization.yaml", "resources: [cm.yaml]\n")
+    digits = "9" * 5000
+    write(
+        tmp_path / "cm.yaml",
+        f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: settings}}\ndata: {{n: '{digits}'}}\n",
+    )
+
+    with pytest.raises(ValidationFailed) as failure:
+        kustomize_build(tmp_path)
+
+    (problem,) = failure.value.diagnostics
+    assert (problem.file, problem.rule) == (str(tmp_path), "kustomize")
+    assert problem.message.startswith("kustomize's output cannot be read back: cannot read the value '9999")
+
+
 def test_broken_kustomization_is_a_validation_failure_showing_kustomizes_error(tmp_path: Path) -> None:
     write(tmp_path / "kustomization.yaml", "resources: [missing.yaml]\n")
 
