@@ -17,7 +17,7 @@ import ipaddress
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from generator.excerpt import quoted
 
@@ -29,7 +29,11 @@ from generator.excerpt import quoted
 STORAGE_SCHEMES = ("s3", "gs", "https", "hdfs", "webhdfs")
 BUCKET_SCHEMES = ("s3", "gs")  # their "host" is a bucket name, never an address
 PROXY_SCHEME = "mlflow-artifacts"
-_UNSAFE = re.compile(r"[\x00-\x20\x7f]")  # whitespace and control characters
+# whitespace, control characters (C0 and C1), and the line separators and bidirectional controls that change how a
+# location reads in review without showing
+_UNSAFE = re.compile(r"[\x00-\x20\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# a separator a server may turn into '/' ('\\', or percent-encoded), which a '..' then climbs over
+_HIDDEN_SEPARATOR = re.compile(r"\\|%2f|%5c", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,11 @@ def location_problem(uri: str, prefixes: Sequence[str]) -> str | None:
             bool(_UNSAFE.search(uri)) or bool(parts.query or parts.fragment) or "@" in parts.netloc,
             "holds whitespace, control characters, a query, a fragment or credentials",
         ),
-        (bool({".", ".."} & set(parts.path.split("/"))), "has '.' or '..' path segments"),
+        (
+            bool({".", ".."} & {unquote(segment) for segment in parts.path.split("/")}),
+            "has '.' or '..' path segments (percent-encoded ones too)",
+        ),
+        (bool(_HIDDEN_SEPARATOR.search(parts.path)), "has a '\\' or a percent-encoded '/' or '\\' in its path"),
         (
             parts.scheme not in BUCKET_SCHEMES and _private_address(parts.hostname or ""),
             "points at a loopback, private or link-local address",

@@ -6,7 +6,7 @@ import pytest
 
 from generator.registry.uris import Unfetchable, location_problem, storage_uri
 
-PREFIXES = ("s3://mlflow-artifacts/mlartifacts", "gs://ml-models/")
+PREFIXES = ("s3://mlflow-artifacts/mlartifacts", "gs://ml-models/", "https://models.example.com/team-a")
 
 
 @pytest.mark.parametrize(
@@ -34,6 +34,12 @@ def test_object_store_locations_under_a_declared_prefix_are_allowed(uri: str) ->
         ("s3://other-bucket/mlartifacts/1/models/m-1/artifacts", "is not under an allowed storage prefix"),
         ("s3://mlflow-artifacts/mlartifacts-old/1", "is not under an allowed storage prefix"),
         ("s3://mlflow-artifacts/mlartifacts/../secrets", "has '.' or '..' path segments"),
+        ("https://models.example.com/team-a/%2e%2e/team-b/secret", "has '.' or '..' path segments"),
+        ("s3://mlflow-artifacts/mlartifacts/%2E%2E/secrets", "has '.' or '..' path segments"),
+        ("s3://mlflow-artifacts/mlartifacts/..%2fsecrets", "percent-encoded '/'"),
+        ("https://models.example.com/team-a/..%5Cteam-b", "percent-encoded '/'"),
+        ("https://models.example.com/team-a/..\\team-b", "has a '\\'"),
+        ("s3://mlflow-artifacts/mlartifacts/1/\u202emodel", "control characters"),
         ("s3://mlflow-artifacts/mlartifacts/1?versionId=x", "a query"),
         ("s3://key:secret@mlflow-artifacts/mlartifacts/1", "credentials"),
         ("s3://mlflow-artifacts/mlartifacts/1\n", "whitespace"),
