@@ -41,10 +41,12 @@ def set_key(text: str, path: Path_, key: str, value: str) -> str:
     for key_node, value_node in mapping.value:
         if key_node.value == key:
             return text[: value_node.start_mark.index] + value + text[value_node.end_mark.index :]
+    if mapping.flow_style and mapping.value:  # right after the last value: a trailing comma or a comment may follow
+        end = mapping.value[-1][1].end_mark.index
+        return text[:end] + f", {key}: {value}" + text[end:]
     if mapping.flow_style:
         close = mapping.end_mark.index - 1
-        separator = ", " if mapping.value else ""
-        return text[:close].rstrip() + f"{separator}{key}: {value}" + text[close:]
+        return text[:close].rstrip() + f"{key}: {value}" + text[close:]
     last_key, _ = mapping.value[-1]
     end_of_line = _line_end(text, _content_end(text, mapping))
     indent = " " * last_key.start_mark.column

@@ -25,9 +25,15 @@ models:
 """
 BLOCK_PROD = "      prod:\n        alias: champion     # moved by the data scientists\n        minReplicas: 2\n"
 FLOW = BLOCK.replace(BLOCK_PROD, "      prod: {alias: champion, minReplicas: 2}  # flow style\n")
+FLOW_TRAILING_COMMA = BLOCK.replace(BLOCK_PROD, "      prod: {alias: champion, minReplicas: 2, }\n")
+FLOW_COMMENTED = BLOCK.replace(
+    BLOCK_PROD, "      prod: {alias: champion,  # moved\n        minReplicas: 2  # two\n      }\n"
+)
+FLOWS = [BLOCK, FLOW, FLOW_TRAILING_COMMA, FLOW_COMMENTED]
+FLOW_IDS = ["block", "flow", "flow-trailing-comma", "flow-comment-before-the-brace"]
 
 
-@pytest.mark.parametrize("text", [BLOCK, FLOW], ids=["block", "flow"])
+@pytest.mark.parametrize("text", FLOWS, ids=FLOW_IDS)
 def test_pin_adds_a_versioned_hold_and_keeps_the_reference(text: str) -> None:
     pinned = pin(text, "wine", "prod", "3")
     target = parse_spec(pinned)[0].target("wine", "prod")
@@ -45,7 +51,7 @@ def _comments(text: str) -> list[str]:
     return [line.split("#", 1)[1] for line in text.splitlines() if "#" in line]
 
 
-@pytest.mark.parametrize("text", [BLOCK, FLOW], ids=["block", "flow"])
+@pytest.mark.parametrize("text", FLOWS, ids=FLOW_IDS)
 def test_unpin_restores_the_file_byte_for_byte(text: str) -> None:
     assert unpin(pin(text, "wine", "prod", "3"), "wine", "prod") == text
 
