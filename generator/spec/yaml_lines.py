@@ -90,7 +90,7 @@ def load(text: str, file: str, *, remember: bool = True) -> tuple[Any, Positions
     back: right for a models.lock of thousands of entries, which most runs read unchanged; not for models.yaml,
     which a run reads when it was edited (an unchanged one is answered from the run's record).
     """
-    unseen = _UNSEEN.search(text)
+    unseen = None if text.isascii() else _UNSEEN.search(text)  # a str knows it is ASCII: no scan
     if unseen is not None:
         lines = _LINE_BREAK.split(text[: unseen.start()])  # as an editor shows them: NEL is none there
         what = (
