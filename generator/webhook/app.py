@@ -1,19 +1,24 @@
 """The HTTP surface, as a Starlette ASGI app: POST /mlflow, POST /argocd, GET /healthz.
 
 The handlers are plain synchronous functions of (headers, body) → Answer, run in
-Starlette's thread pool: they block on GitHub and MLflow, and stay testable
-without a server. An endpoint whose secret is not configured is not routed (404).
+worker threads: they block on GitHub and MLflow, and stay testable without a
+server. Each route has its own allowance of threads (`THREADS_PER_ROUTE`), not
+Starlette's one shared pool: /argocd requests waiting on a slow GitHub or MLflow
+must never hold up an /mlflow delivery, which MLflow gives 30 s. An endpoint whose
+secret is not configured is not routed (404).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Protocol
 
+import anyio
+import anyio.to_thread
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -22,6 +27,7 @@ from generator.webhook.log import LOGGER, log_answer
 
 Handler = Callable[[Mapping[str, str], bytes], Answer]
 MAX_BODY = 1 << 20  # an Argo CD resource list for a few hundred objects fits; anything larger is not ours
+THREADS_PER_ROUTE = 40  # requests of one route handled at once (Starlette's default for its whole pool)
 
 
 class Background(Protocol):
@@ -58,12 +64,31 @@ async def _healthz(request: Request) -> Response:
 
 
 def _endpoint(route: str, handle: Handler) -> Callable[[Request], object]:
+    threads = anyio.CapacityLimiter(THREADS_PER_ROUTE)  # this route's own: others' slow requests cannot use it up
+
     async def endpoint(request: Request) -> Response:
-        body = await _read(request)
+        try:
+            body = await _read(request)
+        except ClientDisconnect:
+            # Gone before its body was whole: it closed the connection, or --request-deadline cut it off. Nobody is
+            # left to answer, and anyone can do this, so one line, no traceback.
+            LOGGER.info(
+                f"{route} incomplete",
+                extra={
+                    "fields": {
+                        "route": route,
+                        "action": "incomplete",
+                        "detail": "the connection closed before the whole body arrived (the client left, or took"
+                        " longer than --request-deadline); nothing was done",
+                    }
+                },
+            )
+            return Response(status_code=400)
         if body is None:
             answer = Answer(413, "rejected", f"body larger than {MAX_BODY} bytes")
         else:
-            answer = await run_in_threadpool(_guarded, route, handle, request.headers, body)
+            work = partial(_guarded, route, handle, request.headers, body)
+            answer = await anyio.to_thread.run_sync(work, limiter=threads)
         log_answer(route, answer)
         return JSONResponse(answer.body(), status_code=answer.status)
 

@@ -69,6 +69,10 @@ def parse(body: bytes) -> Notification:
         data = json.loads(body)
     except ValueError as e:
         raise Malformed(f"body is not JSON: {e}") from None
+    except RecursionError:  # json.loads recurses once per level: a body of 100 000 "[" exhausts the stack
+        raise Malformed(
+            "body nests deeper than Python's JSON parser can follow; the shipped template renders a few levels"
+        ) from None
     if not isinstance(data, Mapping):
         raise Malformed("body is not a JSON object")
     event = _text(data, "event")

@@ -13,6 +13,7 @@ workflow is idempotent, so that costs one empty run.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import logging
 import threading
@@ -22,7 +23,7 @@ from typing import Protocol
 
 from generator.webhook import DEFAULT_DEADLINE, promotion
 from generator.webhook.github import GitHubError
-from generator.webhook.journal import Entry, Journal
+from generator.webhook.journal import Entry, Journal, JournalUnwritable
 from generator.webhook.log import LOGGER
 
 FIRST_PAUSE = 1.0
@@ -101,9 +102,13 @@ class Dispatcher:
                 self._busy += 1
             try:
                 self._attempt(entry, pause)
+            except JournalUnwritable as e:
+                fields = {"delivery": entry.delivery, **(entry.payload or {})}
+                _log(logging.ERROR, "unrecorded", f"{e}; a restart may send this dispatch again", fields)
             except Exception:
                 LOGGER.exception("dispatch failed unexpectedly", extra={"fields": {"delivery": entry.delivery}})
-                self._journal.finish(entry.delivery, "failed")
+                with contextlib.suppress(JournalUnwritable):
+                    self._journal.finish(entry.delivery, "failed")
             finally:
                 with self._wake:
                     self._busy -= 1
@@ -116,15 +121,15 @@ class Dispatcher:
         except GitHubError as e:
             given_up = self._clock() + pause > entry.accepted + self._deadline
             if e.lasting or given_up:
-                self._journal.finish(entry.delivery, "failed")
                 why = "GitHub refused it" if e.lasting else f"still failing after {self._deadline:g} s"
                 _log(logging.ERROR, "abandoned", f"{why}: {e}; the scheduled run will pick the change up", fields)
+                self._journal.finish(entry.delivery, "failed")
                 return
             _log(logging.WARNING, "retrying", f"{e}; next try in {pause:g} s", fields)
             self._schedule(entry, self._clock() + pause, min(pause * 2, LONGEST_PAUSE))
             return
-        self._journal.finish(entry.delivery, "done")
         _log(logging.INFO, "dispatched", "", fields)
+        self._journal.finish(entry.delivery, "done")
 
 
 def _log(level: int, action: str, detail: str, fields: Mapping[str, str | None]) -> None:

@@ -18,7 +18,7 @@ from generator.github.api import GitHubApi, message
 from generator.redact import redact
 from generator.util.http import HttpFailure, Reply
 
-__all__ = ["DEFAULT_API_URL", "FileMissing", "GitHubError", "WebhookGitHub"]
+__all__ = ["DEFAULT_API_URL", "FileMissing", "FileNotText", "GitHubError", "WebhookGitHub"]
 
 
 class GitHubError(Exception):
@@ -38,6 +38,10 @@ class FileMissing(GitHubError):
     """The file does not exist at that commit (or the token may not read the repository)."""
 
 
+class FileNotText(Exception):
+    """The file exists at that commit but is not UTF-8 text: nothing the caller can read, and no retry changes it."""
+
+
 class WebhookGitHub:
     """One repository on github.com or a GitHub Enterprise Server (`api_url` …/api/v3)."""
 
@@ -53,7 +57,8 @@ class WebhookGitHub:
             raise GitHubError(_refusal(reply, "repository_dispatch"), reply.status)
 
     def read_file(self, path: str, ref: str) -> str:
-        """The file's text at commit `ref`, through the contents API's raw media type."""
+        """The file's text at commit `ref`, through the contents API's raw media type; FileNotText when it is not
+        UTF-8 (someone committed a binary or another encoding under that name)."""
         reply = self._call(
             "GET", f"/contents/{quote(path)}", params={"ref": ref}, accept="application/vnd.github.raw+json"
         )
@@ -61,7 +66,13 @@ class WebhookGitHub:
             raise FileMissing(f"{path} not found at {ref} in {self.repository}", 404)
         if reply.status != 200:
             raise GitHubError(_refusal(reply, f"reading {path} at {ref}"), reply.status)
-        return reply.content.decode("utf-8")
+        try:
+            return reply.content.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise FileNotText(
+                f"{path} at {ref} in {self.repository} is not UTF-8 text (byte {reply.content[e.start]:#04x}"
+                f" at offset {e.start}); commit it as UTF-8, as kserve-gitops writes it"
+            ) from None
 
     def _call(self, method: str, path: str, **kwargs: object) -> Reply:
         try:

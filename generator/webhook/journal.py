@@ -47,8 +47,18 @@ class Entry:
     payload: dict[str, str | None] | None = None  # repository_dispatch's client_payload; None when nothing to send
 
 
+class JournalUnwritable(Exception):
+    """The journal's directory stopped taking changes after the service started (volume full, gone, read-only)."""
+
+    def __init__(self, directory: Path, error: OSError) -> None:
+        super().__init__(
+            f"cannot write the delivery journal {directory}: {error.strerror or error}; check that the --state-dir"
+            " volume is mounted, writable and not full"
+        )
+
+
 class Journal:
-    """Thread-safe; every change is on disk before the call returns."""
+    """Thread-safe; every change is on disk before the call returns, or JournalUnwritable is raised."""
 
     def __init__(
         self, directory: Path, ttl: float, *, capacity: int = 10_000, clock: Callable[[], float] = time.time
@@ -83,7 +93,10 @@ class Journal:
         done yet), "seen" (known and finished), or "full" when `capacity` live ids leave no room: forgetting one
         would let it be replayed, so the caller refuses the delivery instead (MLflow retries a 503)."""
         with self._lock:
-            self._forget_expired()
+            try:
+                self._forget_expired()
+            except OSError as e:
+                raise JournalUnwritable(self.directory, e) from None
             known = self._entries.get(delivery)
             if known is not None:
                 return "pending" if known.state == "pending" else "seen"
@@ -95,14 +108,25 @@ class Journal:
                 self._clock(),
                 dict(payload) if payload is not None else None,
             )
-            self._write(entry)
+            try:
+                self._write(entry)
+            except OSError as e:
+                raise JournalUnwritable(self.directory, e) from None
             return "new"
 
     def finish(self, delivery: str, state: Literal["done", "failed"]) -> None:
+        """Raises JournalUnwritable when the disk refuses; the id is finished in memory all the same (so it expires),
+        and the record on disk stays pending: a restart would send that dispatch again, which is harmless."""
         with self._lock:
             entry = self._entries.get(delivery)
-            if entry is not None:
-                self._write(Entry(entry.delivery, state, entry.accepted, entry.payload))
+            if entry is None:
+                return
+            finished = Entry(entry.delivery, state, entry.accepted, entry.payload)
+            try:
+                self._write(finished)
+            except OSError as e:
+                self._entries[delivery] = finished
+                raise JournalUnwritable(self.directory, e) from None
 
     def _forget_expired(self) -> None:
         now = self._clock()

@@ -61,6 +61,8 @@ def _json(body: bytes) -> Any:
         return json.loads(body)
     except ValueError as e:
         raise Malformed(f"body is not JSON: {e}") from None
+    except RecursionError:  # json.loads recurses once per level: a body of 100 000 "[" exhausts the stack
+        raise Malformed("body nests deeper than Python's JSON parser can follow; MLflow's envelope is flat") from None
 
 
 def _object(value: Any, what: str) -> Mapping[str, Any]:

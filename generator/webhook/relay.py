@@ -15,6 +15,7 @@ retries 429 and 5xx):
 | 401    | rejected  | signature headers missing, or the signature does not match                    |
 | 409    | replayed  | a delivery with this id was already handled (dispatched, ignored or given up) |
 | 503    | busy      | the journal is full of live ids; MLflow retries                               |
+| 503    | failed    | the journal cannot be written (volume full, gone); MLflow retries             |
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Protocol
 
 from generator.webhook import DEFAULT_MAX_AGE, promotion
 from generator.webhook.answer import Answer, Malformed
-from generator.webhook.journal import Entry, Journal
+from generator.webhook.journal import Entry, Journal, JournalUnwritable
 from generator.webhook.signature import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, fresh, verify
 
 _KNOWN = {  # what a delivery id the journal already holds is answered
@@ -66,7 +67,10 @@ class Relay:
 
     def _accept(self, event: promotion.RegistryEvent, delivery: str, fields: Mapping[str, str | None]) -> Answer:
         """Journal the delivery, then hand it to the background dispatcher; nothing here waits for GitHub."""
-        claim = self.journal.claim(delivery, event.client_payload() if event.followed else None)
+        try:
+            claim = self.journal.claim(delivery, event.client_payload() if event.followed else None)
+        except JournalUnwritable as e:
+            return Answer(503, "failed", str(e), fields)
         if claim != "new":
             return Answer(*_KNOWN[claim], fields)
         if not event.followed:

@@ -9,7 +9,7 @@ repeated notification needs no replay protection, and a retried one is harmless.
 | 200    | tagged    | every InferenceService models.lock knows was handled (missing versions noted) |
 | 400    | malformed | not the body the shipped template renders                                     |
 | 401    | rejected  | no or wrong `Authorization: Bearer` token                                     |
-| 422    | unusable  | models.lock missing or unreadable at that revision and path                   |
+| 422    | unusable  | models.lock missing, not UTF-8 or unreadable at that revision and path        |
 | 502    | failed    | GitHub refused or was unreachable; Argo CD retries 5xx                        |
 | 503    | failed    | the MLflow registry was unreachable; Argo CD retries 5xx                      |
 """
@@ -24,7 +24,7 @@ from typing import Protocol
 from generator.errors import LockError, RegistryError, RegistryUnavailable
 from generator.webhook import deployment
 from generator.webhook.answer import Answer, Malformed
-from generator.webhook.github import FileMissing, GitHubError
+from generator.webhook.github import FileMissing, FileNotText, GitHubError
 
 
 class LockReader(Protocol):
@@ -58,7 +58,7 @@ class DeploymentTagger:
         try:
             lock = self.github.read_file(notification.lock_path, notification.revision)
             writes, unknown = deployment.tag_writes(notification, lock)
-        except (FileMissing, LockError) as e:
+        except (FileMissing, FileNotText, LockError) as e:
             return Answer(422, "unusable", str(e), fields)
         except GitHubError as e:
             return Answer(502, "failed", str(e), fields)

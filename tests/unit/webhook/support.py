@@ -26,6 +26,7 @@ import uvicorn
 import yaml
 from starlette.applications import Starlette
 
+from generator.webhook import connection
 from tests.support.paths import REPO_ROOT
 
 T = TypeVar("T")
@@ -133,7 +134,7 @@ class Recorded:
 
 @dataclass
 class FakeGitHub:
-    files: dict[tuple[str, str], str] = field(default_factory=dict)  # (path, ref) → text
+    files: dict[tuple[str, str], str | bytes] = field(default_factory=dict)  # (path, ref) → text, or raw bytes
     failures: list[int] = field(default_factory=list)  # statuses to answer dispatches with before succeeding
     requests: list[Recorded] = field(default_factory=list)
     url: str = ""
@@ -170,7 +171,7 @@ class FakeGitHub:
         prefix = f"{_REPO}/contents/"
         text = self.files.get((unquote(split.path.removeprefix(prefix)), parse_qs(split.query).get("ref", [""])[0]))
         if split.path.startswith(prefix) and text is not None:
-            return 200, text.encode()
+            return 200, text.encode() if isinstance(text, str) else text
         return 404, b'{"message": "Not Found"}'
 
 
@@ -228,12 +229,15 @@ def fake_github(github: FakeGitHub | None = None) -> Iterator[FakeGitHub]:
 
 
 @contextlib.contextmanager
-def running(app: Starlette) -> Iterator[str]:
-    """The app under a real uvicorn on a loopback port it picked itself; yields the base URL."""
+def running(app: Starlette, *, request_deadline: float | None = None) -> Iterator[str]:
+    """The app under a real uvicorn on a loopback port it picked itself; yields the base URL.
+    With `request_deadline`, under the protocol `serve` uses (`connection.deadlined`)."""
     sock = socket.socket()
     sock.bind((LOOPBACK, 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on"))
+    protocol = connection.deadlined(request_deadline) if request_deadline is not None else "auto"
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", http=protocol)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:

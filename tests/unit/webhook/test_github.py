@@ -9,7 +9,7 @@ import pytest
 
 from generator.github.api import GitHubApi
 from generator.util.http import HttpSettings
-from generator.webhook.github import FileMissing, GitHubError, WebhookGitHub
+from generator.webhook.github import FileMissing, FileNotText, GitHubError, WebhookGitHub
 from tests.unit.webhook.support import REPOSITORY, FakeGitHub, fake_github
 
 TOKEN = "ghp_not-a-real-token"
@@ -80,6 +80,18 @@ def test_read_file_returns_the_raw_text_at_the_commit(server: FakeGitHub) -> Non
 def test_read_file_that_does_not_exist_is_file_missing(server: FakeGitHub) -> None:
     with pytest.raises(FileMissing, match=f"models.lock not found at abc123 in {REPOSITORY}"):
         client(server).read_file("models.lock", "abc123")
+
+
+def test_read_file_that_is_not_utf8_text_says_which_file_and_how_to_fix_it(server: FakeGitHub) -> None:
+    server.files[("models.lock", "abc123")] = b"lockVersion: 1\nmodels: {}\n\xff\xfe"
+
+    with pytest.raises(FileNotText) as error:
+        client(server).read_file("models.lock", "abc123")
+
+    assert str(error.value) == (
+        f"models.lock at abc123 in {REPOSITORY} is not UTF-8 text (byte 0xff at offset 26);"
+        " commit it as UTF-8, as kserve-gitops writes it"
+    )
 
 
 def test_netrc_credentials_never_replace_the_token(

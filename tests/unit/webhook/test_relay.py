@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import logging
+import shutil
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import requests
 
+from generator.webhook.app import create_app
 from generator.webhook.dispatcher import Dispatcher
 from generator.webhook.github import GitHubError
 from generator.webhook.journal import Journal
 from generator.webhook.relay import Relay
 from generator.webhook.signature import sign
 from tests.unit.webhook.support import collected_logs, mlflow_body
+from tests.unit.webhook.support import running as serving
 
 SECRET = "relay-secret"
 NOW = 1_700_000_000
@@ -154,6 +159,16 @@ def test_signed_garbage_is_malformed(running: Service) -> None:
     assert running.handle(b"[1]") == (400, "malformed")
 
 
+def test_signed_json_nested_too_deeply_to_parse_is_malformed(running: Service) -> None:
+    nested = b'{"entity": "model_version", "action": "created", "data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+
+    outcome = running.relay.handle(headers(nested), nested)
+
+    assert (outcome.status, outcome.action) == (400, "malformed")
+    assert "nests deeper than" in outcome.detail
+    assert running.journal.entry("d-1") is None
+
+
 def test_mlflows_retry_while_github_is_slow_is_accepted_and_dispatched_once(tmp_path: Path) -> None:
     """The finding: MLflow gave up after 30 s, its retry got 409, and nothing was dispatched."""
     gate = threading.Event()
@@ -234,3 +249,47 @@ def test_a_bug_in_dispatch_is_logged_and_leaves_the_service_running(tmp_path: Pa
 
     assert any(r.getMessage() == "dispatch failed unexpectedly" for r in records)
     assert len(buggy.github.sent) == 1
+
+
+def test_a_journal_that_cannot_be_written_answers_503_and_logs_one_line_saying_how_to_fix_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    journal = tmp_path / "journal"
+    broken = service(journal, RecordingGitHub())
+    shutil.rmtree(journal)  # the volume went away (or filled up) under the running service
+    caplog.set_level(logging.INFO)
+
+    with serving(create_app(mlflow=broken.relay.handle, argocd=None)) as url:
+        response = requests.post(f"{url}/mlflow", data=ALIAS_SET, headers=headers(ALIAS_SET), timeout=10)
+    broken.dispatcher.stop()
+
+    detail = (
+        f"cannot write the delivery journal {journal}: No such file or directory;"
+        " check that the --state-dir volume is mounted, writable and not full"
+    )
+    assert (response.status_code, response.json()) == (503, {"action": "failed", "detail": detail})
+    ours = [r for r in caplog.records if r.name == "kserve_gitops.webhook"]
+    assert [(r.levelno, r.getMessage(), r.exc_info) for r in ours] == [(logging.ERROR, "mlflow failed", None)]
+    assert broken.github.sent == []
+
+
+def test_a_journal_that_fails_after_a_dispatch_is_one_logged_line_and_the_dispatcher_goes_on(tmp_path: Path) -> None:
+    gate = threading.Event()
+    journal = tmp_path / "journal"
+    flaky = service(journal, RecordingGitHub(gate=gate))
+
+    with collected_logs() as records:
+        assert flaky.handle() == (202, "accepted")
+        shutil.rmtree(journal)  # while GitHub is being asked
+        gate.set()
+        flaky.settle()
+        journal.mkdir()  # the volume is back
+        assert flaky.handle(delivery="d-2") == (202, "accepted")
+        flaky.settle()
+    flaky.dispatcher.stop()
+
+    assert flaky.github.sent == [("mlflow-model-promoted", PAYLOAD)] * 2
+    (unrecorded,) = [r for r in records if r.getMessage() == "dispatch unrecorded"]
+    assert unrecorded.fields["detail"].startswith(f"cannot write the delivery journal {journal}")  # type: ignore[attr-defined]
+    assert [r.getMessage() for r in records if r.exc_info] == []
+    assert flaky.handle() == (409, "replayed"), "finished in memory, so MLflow's retry is not dispatched again"

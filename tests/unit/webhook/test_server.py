@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
+import threading
+import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -99,6 +104,68 @@ def test_oversized_bodies_are_refused_unread() -> None:
 
     assert (declared.status_code, chunked.status_code) == (413, 413)
     assert seen == []
+
+
+@pytest.mark.parametrize("who_ends_it", ["the client", "the request deadline"])
+def test_a_body_that_never_arrives_whole_is_one_quiet_log_line_without_traceback(
+    caplog: pytest.LogCaptureFixture, who_ends_it: str
+) -> None:
+    """Anyone may open a connection and go away mid-body: that must not write tracebacks into the service log."""
+    handled: list[bytes] = []
+
+    def handle(headers: Mapping[str, str], body: bytes) -> Answer:
+        handled.append(body)
+        return Answer(200, "ok")
+
+    caplog.set_level(logging.INFO)
+    with running(create_app(mlflow=handle, argocd=None), request_deadline=0.5) as url:
+        address = urlsplit(url)
+        with socket.create_connection((address.hostname, address.port), timeout=10) as conn:
+            conn.sendall(b"POST /mlflow HTTP/1.1\r\nHost: webhook\r\nContent-Length: 1000\r\n\r\n0123456789")
+            if who_ends_it == "the request deadline":
+                assert conn.recv(1024) == b"", "the service closes the connection at the deadline"
+            else:
+                time.sleep(0.2)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not [
+            r for r in caplog.records if r.getMessage() == "mlflow incomplete" or r.levelno >= logging.ERROR
+        ]:
+            time.sleep(0.02)
+
+    assert [(r.name, r.getMessage()) for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info] == []
+    (line,) = [r for r in caplog.records if r.getMessage() == "mlflow incomplete"]
+    assert line.levelno == logging.INFO
+    assert "before the whole body arrived" in line.fields["detail"]  # type: ignore[attr-defined]
+    assert handled == []
+
+
+def test_mlflow_is_answered_at_once_while_slow_argocd_requests_fill_their_threads() -> None:
+    """MLflow waits 30 s for its answer; Argo CD notifications waiting on a slow GitHub must not hold it up."""
+    release = threading.Event()
+    entered: list[int] = []
+
+    def slow_argocd(headers: Mapping[str, str], body: bytes) -> Answer:
+        entered.append(1)
+        assert release.wait(30)
+        return Answer(200, "tagged")
+
+    app = create_app(mlflow=lambda headers, body: Answer(202, "accepted"), argocd=slow_argocd)
+    with running(app) as url, ThreadPoolExecutor(50) as pool:
+        waiting = [pool.submit(requests.post, f"{url}/argocd", data=b"{}", timeout=60) for _ in range(50)]
+        deadline = time.monotonic() + 10
+        while len(entered) < 40 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        try:
+            started = time.monotonic()
+            mlflow = requests.post(f"{url}/mlflow", data=b"{}", timeout=5)
+            took = time.monotonic() - started
+        finally:
+            release.set()
+        argocd = [future.result().status_code for future in waiting]
+
+    assert len(entered) == 50
+    assert (mlflow.status_code, argocd) == (202, [200] * 50)
+    assert took < 2
 
 
 def test_a_bug_answers_500_and_logs_the_traceback(caplog: pytest.LogCaptureFixture) -> None:

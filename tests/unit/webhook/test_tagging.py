@@ -3,9 +3,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from generator.errors import RegistryError, RegistryUnavailable
-from generator.webhook.github import FileMissing, GitHubError
+from generator.github.api import GitHubApi
+from generator.webhook.github import FileMissing, GitHubError, WebhookGitHub
 from generator.webhook.tagging import DeploymentTagger
-from tests.unit.webhook.support import LOCK, SHA, argocd_body, isvc
+from tests.unit.webhook.support import LOCK, REPOSITORY, SHA, argocd_body, fake_github, isvc
 
 TOKEN = "argocd-shared-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -78,6 +79,19 @@ def test_unreadable_lock_is_unusable() -> None:
     assert (answer.status, answer.action) == (422, "unusable")
 
 
+def test_lock_that_github_serves_as_non_utf8_bytes_is_unusable_and_named() -> None:
+    with fake_github() as github:
+        github.files[("models.lock", SHA)] = LOCK.encode() + b"# \xff\xfe\n"
+        lock_reader = WebhookGitHub(GitHubApi(REPOSITORY, "ghp_not-a-real-token", api_url=github.url))
+        registry = Registry()
+
+        answer = DeploymentTagger(TOKEN, lock_reader, registry).handle(AUTH, argocd_body())
+
+    assert (answer.status, answer.action) == (422, "unusable")
+    assert answer.detail.startswith(f"models.lock at {SHA} in {REPOSITORY} is not UTF-8 text")
+    assert registry.tags == {}
+
+
 def test_github_failure_answers_502_so_argo_cd_retries() -> None:
     answer = DeploymentTagger(TOKEN, Repository(error=GitHubError("GitHub answered 500", 500)), Registry()).handle(
         AUTH, argocd_body()
@@ -117,3 +131,12 @@ def test_malformed_body_is_400() -> None:
     answer = DeploymentTagger(TOKEN, Repository(), Registry()).handle(AUTH, b"{}")
 
     assert (answer.status, answer.action) == (400, "malformed")
+
+
+def test_json_nested_too_deeply_to_parse_is_malformed() -> None:
+    nested = b'{"event": "deployed", "resources": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+
+    answer = DeploymentTagger(TOKEN, Repository(), Registry()).handle(AUTH, nested)
+
+    assert (answer.status, answer.action) == (400, "malformed")
+    assert "nests deeper than" in answer.detail
