@@ -27,6 +27,21 @@ API_VERSION = "2022-11-28"
 MAX_PAGES = 50  # of 100 items each: far more comments than a bot's pull request collects
 
 
+class NotGitHub(ValueError):
+    """An answer GitHub's API never gives: not JSON (the HTML page of a proxy or a web host), JSON nested deeper
+    than it can be read, or JSON of another shape."""
+
+
+def parsed(reply: Reply) -> Any:
+    """The answer's JSON; NotGitHub when it is not JSON or is nested too deeply to read (RecursionError)."""
+    try:
+        return reply.json()
+    except RecursionError:
+        raise NotGitHub("JSON nested too deeply to read") from None
+    except ValueError:
+        raise NotGitHub("not JSON") from None
+
+
 class _Bearer(requests.auth.AuthBase):
     def __init__(self, token: str) -> None:
         self._token = token
@@ -90,14 +105,17 @@ class GitHubApi:
     def items(self, path: str, params: Mapping[str, str] | None = None) -> tuple[Reply, list[Any]]:
         """Every item of a listing, following the Link header's `next` (100 per page, at most MAX_PAGES pages).
 
-        Returns the first answer that was not 200, with the items read so far, or the last page."""
+        Returns the first answer that was not 200, with the items read so far, or the last page.
+        NotGitHub when a page is not a JSON list."""
         found: list[Any] = []
         reply = self.call("GET", path, params={"per_page": "100", **(params or {})})
         for _ in range(MAX_PAGES):
             if reply.status != 200:
                 break
-            page = reply.json()
-            found += page if isinstance(page, list) else []
+            page = parsed(reply)
+            if not isinstance(page, list):
+                raise NotGitHub("a listing that is not a JSON list")
+            found += page
             following = reply.links.get("next", "")
             if not following.startswith(self._base):
                 break
@@ -108,8 +126,8 @@ class GitHubApi:
 def message(reply: Reply) -> str:
     """GitHub's `message` and each `errors[].message` ("Validation Failed: A pull request already exists …")."""
     try:
-        data: Any = reply.json()
-    except ValueError:
+        data: Any = parsed(reply)
+    except NotGitHub:
         return redact(" ".join(reply.text.split())[:300])
     data = data if isinstance(data, dict) else {}
     details = [e.get("message", "") for e in data.get("errors", []) if isinstance(e, dict)]

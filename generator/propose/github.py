@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from generator.errors import ProposeDenied, ProposeError, UserError
-from generator.github.api import GitHubApi, message, refusal
+from generator.github.api import GitHubApi, NotGitHub, message, parsed, refusal
 from generator.propose.publish import PullRequest, PullRequestExists
 from generator.redact import redact
 from generator.util.http import HttpFailure, Reply
@@ -28,10 +28,6 @@ class _Refused(Exception):
     def __init__(self, reply: Reply) -> None:
         super().__init__(reply.status)
         self.reply = reply
-
-
-class _NotGitHub(Exception):
-    """An answer GitHub's API never gives: not JSON, or JSON of another shape (say, the HTML page of a web host)."""
 
 
 class ProposeGitHub:
@@ -50,7 +46,7 @@ class ProposeGitHub:
         with self._answers(f"listing the pull requests of {branch}", READ):
             found = _ok(self._api.call("GET", "/pulls", params={"state": "open", "head": f"{self._owner}:{branch}"}))
             if not isinstance(found, list):
-                raise _NotGitHub("not a list of pull requests")
+                raise NotGitHub("not a list of pull requests")
             return _view(found[0]) if found else None
 
     def open(self, branch: str, base: str, title: str, body: str) -> PullRequest:
@@ -102,7 +98,7 @@ class ProposeGitHub:
                 f"cannot reach GitHub at {redact(self._api.api_url)} while {what}: {exc.reason}",
                 hint="check --api-url / GITHUB_API_URL, and try again later; limits: KSERVE_GITOPS_HTTP_*",
             ) from None
-        except _NotGitHub as exc:
+        except NotGitHub as exc:
             raise ProposeDenied.simple(
                 f"the server at {redact(self._api.api_url)} answered {what} with what GitHub's API never sends: {exc}",
                 hint="check --api-url / GITHUB_API_URL: GitHub Enterprise's API is https://HOST/api/v3, not its web "
@@ -123,19 +119,16 @@ class ProposeGitHub:
 
 
 def _ok(reply: Reply) -> Any:
-    """The answer's JSON (None for an empty body); _Refused unless it is a 2xx, _NotGitHub unless it is JSON."""
+    """The answer's JSON (None for an empty body); _Refused unless it is a 2xx, NotGitHub unless it is JSON."""
     if not reply.ok:
         raise _Refused(reply)
     if not reply.content.strip():
         return None
-    try:
-        return reply.json()
-    except ValueError:
-        raise _NotGitHub("not JSON") from None
+    return parsed(reply)
 
 
 def _view(pull: Any) -> PullRequest:
-    """A pull request as GitHub describes one (pulls-get in its OpenAPI description); _NotGitHub for anything else."""
+    """A pull request as GitHub describes one (pulls-get in its OpenAPI description); NotGitHub for anything else."""
     try:
         return PullRequest(
             number=int(pull["number"]),
@@ -145,4 +138,4 @@ def _view(pull: Any) -> PullRequest:
             labels=tuple(str(label["name"]) for label in pull.get("labels") or []),
         )
     except (KeyError, TypeError, ValueError, AttributeError):
-        raise _NotGitHub("a pull request without a number, or a label without a name") from None
+        raise NotGitHub("a pull request without a number, or a label without a name") from None

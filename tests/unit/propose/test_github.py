@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -11,6 +11,7 @@ from generator.github.api import GitHubApi
 from generator.propose.github import ProposeGitHub
 from generator.propose.publish import PullRequest, PullRequestExists
 from generator.util.http import Http, HttpSettings
+from tests.support.faults import Fault, faulty
 from tests.support.github_fake import READ_TOKEN, WRITE_TOKEN, FakeGitHub
 
 BRANCH = "kserve-gitops/promote-staging"
@@ -92,3 +93,43 @@ def test_the_fake_refuses_a_bare_array_of_labels_as_github_documents_no_such_bod
 
     assert reply.status == 422
     assert fake.pulls[1].labels == []
+
+
+NOT_JSON = {  # answers GitHub's API never sends, whatever their status
+    "an HTML page": b"<html><body>Service temporarily in maintenance</body></html>",
+    "JSON nested deeper than can be read": b"[" * 200_000 + b"]" * 200_000,
+}
+LISTINGS: dict[str, Callable[[ProposeGitHub], object]] = {
+    "comments": lambda hub: hub.comments(1),
+    "pull requests": lambda hub: hub.find(BRANCH),
+}
+CALLS = {**LISTINGS, "edit": lambda hub: hub.edit(1, title="t", body="b")}
+
+
+@pytest.mark.parametrize("body", NOT_JSON.values(), ids=NOT_JSON.keys())
+@pytest.mark.parametrize("call", CALLS.values(), ids=CALLS.keys())
+def test_a_200_that_is_not_json_exits_2_naming_the_server(body: bytes, call: Callable[[ProposeGitHub], object]) -> None:
+    with faulty(Fault("status", status=200, body=body)) as url:
+        hub = ProposeGitHub(GitHubApi("acme/platform", WRITE_TOKEN, api_url=url, write_pause=0))
+        with pytest.raises(ProposeDenied, match=r"answered .* with what GitHub's API never sends") as refused:
+            call(hub)
+    assert f"the server at {url} answered" in str(refused.value)
+    assert refused.value.exit_code == 2
+
+
+@pytest.mark.parametrize("call", LISTINGS.values(), ids=LISTINGS.keys())
+def test_a_listing_that_is_not_a_list_exits_2(call: Callable[[ProposeGitHub], object]) -> None:
+    with faulty(Fault("status", status=200, body=b'{"message": "hello"}')) as url:
+        hub = ProposeGitHub(GitHubApi("acme/platform", WRITE_TOKEN, api_url=url))
+        with pytest.raises(ProposeDenied, match=r"with what GitHub's API never sends: .*not a .*list"):
+            call(hub)
+
+
+@pytest.mark.parametrize("body", NOT_JSON.values(), ids=NOT_JSON.keys())
+def test_a_refusal_that_is_not_json_is_quoted_as_text(body: bytes) -> None:
+    with faulty(Fault("status", status=422, body=body)) as url:
+        hub = ProposeGitHub(GitHubApi("acme/platform", WRITE_TOKEN, api_url=url, write_pause=0))
+        with pytest.raises(ProposeError, match="GitHub answered 422 while opening a pull request") as refused:
+            hub.open(BRANCH, "main", "title", "body")
+    assert body[:40].decode() in str(refused.value)
+    assert refused.value.exit_code == 1
