@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from generator.diagnostics import Diagnostic
-from generator.errors import ProposeError
+from generator.errors import ProposeError, UserError
 from generator.gate.evaluate import Verdict
 from generator.gate.review import GateReview, Move
 from generator.lock import LOCK_FILE
@@ -55,6 +55,10 @@ class PullRequest:
     labels: tuple[str, ...]
 
 
+class NotText(Exception):
+    """A file at a commit that is not UTF-8 text (a person committed another encoding or a binary under its name)."""
+
+
 class PullRequestExists(Exception):
     """GitHub's 422 for a second open pull request from the same branch: another run opened it first."""
 
@@ -62,7 +66,10 @@ class PullRequestExists(Exception):
 class GitSide(Protocol):
     def default_branch(self) -> str: ...
     def fetch(self, base: str) -> Snapshot: ...
-    def read(self, rev: str, path: str) -> str | None: ...
+    def read(self, rev: str, path: str) -> str | None:
+        """A file's text at a commit; None when it has no such file; NotText when it is not UTF-8."""
+        ...
+
     def foreign_commits(self, base_sha: str, tip: str) -> list[str]: ...
     def build(self, base_sha: str, writes: Mapping[str, bytes], deletes: Sequence[str]) -> str: ...
     def is_built_on(self, tip: str, base_sha: str, tree: str) -> bool: ...
@@ -164,11 +171,7 @@ def _proposals(
     if unknown:
         raise ProposeError.simple(f"{', '.join(unknown)}: not a MODEL or MODEL/ENV of {snapshot.base}:{SPEC_FILE}")
     base_lock = _lock(git, snapshot.base_sha, f"{snapshot.base}:{LOCK_FILE}")
-    proposed = (
-        {}
-        if settings.update.everything
-        else {branch: _lock(git, tip, f"{branch}:{LOCK_FILE}") for branch, tip in snapshot.branches.items()}
-    )
+    proposed = {} if settings.update.everything else _proposed(git, snapshot)
     changes = plan.find_changes(spec, base_lock, new, settings.group, update=settings.update, proposed=proposed)
     review = gates.review(spec, base_lock, changes, settings.update) if gates is not None else GateReview()
     held = {(move.target.key, move.candidate.version) for move, _ in review.held}
@@ -188,15 +191,40 @@ def _proposals(
 
 
 def _spec(git: GitSide, snapshot: Snapshot) -> tuple[Spec, list[Diagnostic]]:
-    text = git.read(snapshot.base_sha, SPEC_FILE)
+    text = _read(git, snapshot.base_sha, SPEC_FILE, f"{snapshot.base}:{SPEC_FILE}")
     if text is None:
         raise ProposeError.simple(f"{snapshot.base} has no {SPEC_FILE}", hint="propose from a platform repository")
     return parse_spec(text, f"{snapshot.base}:{SPEC_FILE}")
 
 
+def _proposed(git: GitSide, snapshot: Snapshot) -> dict[str, Lock]:
+    """What each bot branch proposes now, by branch. A branch someone else pushed to is left alone whatever it
+    holds, so a models.lock of theirs that cannot be read is skipped (its group keeps the base's entries) rather
+    than stopping every other group's proposal; on a branch only the bot wrote it is an error."""
+    proposed = {}
+    for branch, tip in snapshot.branches.items():
+        try:
+            proposed[branch] = _lock(git, tip, f"{branch}:{LOCK_FILE}")
+        except UserError:
+            if not git.foreign_commits(snapshot.base_sha, tip):
+                raise
+    return proposed
+
+
 def _lock(git: GitSide, rev: str, display: str) -> Lock:
-    text = git.read(rev, LOCK_FILE)
+    text = _read(git, rev, LOCK_FILE, display)
     return lock_io.loads(text, display) if text is not None else Lock()
+
+
+def _read(git: GitSide, rev: str, path: str, display: str) -> str | None:
+    """`path`'s text at `rev`; None when absent; an error naming `display` (REF:FILE) when it is not UTF-8."""
+    try:
+        return git.read(rev, path)
+    except NotText as exc:
+        raise ProposeError.simple(
+            f"{display} is not UTF-8 text ({exc})",
+            hint=f"commit {path} as UTF-8, as kserve-gitops writes it, then run propose again",
+        ) from None
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,8 @@ class HttpSettings:
     backoff_max: float = 8.0  # the longest pause between two attempts
     retry_after_max: float = 20.0  # the longest Retry-After waited for; longer ones fail at once and say when
     max_body: int = 64 * 1024 * 1024  # bytes of one answer; the largest CRD file is a few MiB
-    download_deadline: float = 600.0  # seconds to download a whole model's files (`compat`), which can be large
+    # seconds to download a whole model's files (`compat`), or for one git command against a remote (`propose`)
+    download_deadline: float = 600.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> HttpSettings:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 import yaml
 
 from tests.acceptance.conftest import CRDS, Platform, Result
+from tests.support.faults import Fault, faulty
 from tests.support.git_remote import Remote, commit_all, git, publish
 from tests.support.github_fake import READ_TOKEN, WRITE_TOKEN, FakeGitHub
 from tests.support.paths import REPO_ROOT
@@ -323,3 +325,76 @@ def test_a_forged_lock_is_refused_and_nothing_is_pushed_or_opened(promo: Promoti
     assert git("ls-remote", str(promo.remote.bare), cwd=promo.platform.root).count("refs/heads/") == 1, "main only"
     assert git("branch", "-r", cwd=promo.platform.root) == branches
     assert promo.github.pulls == {} and promo.github.writes() == [], "no pull request"
+
+
+def _push_lock_edit(promo: Promotion, branch: str, tail: bytes) -> str:
+    """A person appends `tail` to models.lock on `branch` and pushes it; returns the new tip."""
+    human = promo.remote.clone(promo.tmp_path / f"human-{branch.replace('/', '-')}")
+    git("checkout", "--quiet", branch, cwd=human)
+    (human / "models.lock").write_bytes((human / "models.lock").read_bytes() + tail)
+    pushed = commit_all(human, "Review fix")
+    git("push", "--quiet", "origin", branch, cwd=human)
+    return pushed
+
+
+def test_a_person_edited_branch_whose_lock_is_not_utf8_is_left_alone_by_a_run_for_another_target(
+    promo: Promotion,
+) -> None:
+    prod = "kserve-gitops/promote-prod"
+    promo.move("champion", "3")
+    promo.lock("wine/prod")
+    assert promo.propose().code == 0
+    edited = _push_lock_edit(promo, prod, b"# caf\xe9\n")
+    version, _ = promo.release("challenger")
+    promo.lock("wine/staging")
+    result = promo.propose("wine/staging")
+    assert (result.code, result.out) == (0, f"staging: opened #2 {promo.github.url}/{REPOSITORY}/pull/2\n"), result.err
+    assert promo.lock_file(STAGING)["staging"]["version"] == version
+    assert promo.remote.sha(prod) == edited
+    assert promo.github.pulls[1].state == "open"
+
+
+def test_a_base_lock_that_is_not_utf8_exits_1_naming_the_branch_and_file(promo: Promotion) -> None:
+    _push_lock_edit(promo, "main", b"# caf\xe9\n")
+    promo.release("challenger")
+    promo.lock("wine/staging")
+    result = promo.propose()
+    assert result.code == 1
+    assert "error: main:models.lock is not UTF-8 text (byte 0xe9 at offset " in result.err
+    assert "fix: commit models.lock as UTF-8" in result.err
+    assert "Traceback" not in result.err
+    assert promo.remote.sha(STAGING) is None
+
+
+def test_a_branch_nested_under_a_bot_branch_is_ignored_and_the_push_failure_is_gits_own(promo: Promotion) -> None:
+    """`kserve-gitops/promote-staging/notes` is no bot branch, and no ref `kserve-gitops/promote-staging` can exist
+    beside it: git refuses the push, which is no concurrent push to report as a lost lease."""
+    nested = f"{STAGING}/notes"
+    git("push", "--quiet", "origin", f"HEAD:refs/heads/{nested}", cwd=promo.platform.root)
+    promo.release("challenger")
+    promo.lock("wine/staging")
+    result = promo.propose()
+    assert result.code == 2
+    assert "moved twice" not in result.err
+    assert f"error: git failed (exit 1): git push --porcelain --force-with-lease=refs/heads/{STAGING}:" in result.err
+    assert f"cannot lock ref 'refs/heads/{STAGING}'" in result.err
+    assert promo.github.pulls == {}
+    assert promo.remote.sha(nested) == promo.remote.sha("main")
+
+
+def test_a_git_remote_that_never_answers_exits_2_within_the_deadline(promo: Promotion) -> None:
+    promo.release("challenger")
+    promo.lock("wine/staging")
+    os.environ["KSERVE_GITOPS_HTTP_DOWNLOAD_DEADLINE"] = "3"
+    with faulty(Fault("hang")) as url:
+        git("remote", "set-url", "origin", f"{url}/platform.git", cwd=promo.platform.root)
+        started = time.monotonic()
+        result = promo.propose()
+        took = time.monotonic() - started
+    assert result.code == 2, result.err
+    assert took < 30
+    assert result.err.startswith(
+        f"error: git ls-remote to remote origin ({url}/platform.git) did not finish within 3 s; stopped\n"
+    )
+    assert "a longer KSERVE_GITOPS_HTTP_DOWNLOAD_DEADLINE" in result.err
+    assert promo.github.requests == []

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from generator.errors import ProposeDenied
 from generator.propose.git import GitRepo, Identity
+from generator.propose.publish import NotText
+from generator.util.http_settings import HttpSettings
+from tests.support.faults import Fault, faulty
 from tests.support.git_remote import Remote, commit_all, git, publish
 
 BOT = Identity("kserve-gitops[bot]", "bot@example.invalid")
@@ -79,6 +84,36 @@ def test_lease_lost_in_the_remote_compare_and_swap_is_a_rejection_too(remote: Re
     assert remote.sha(BRANCH) == theirs
 
 
+def test_a_branch_nested_under_a_bot_branch_is_no_bot_branch_and_blocks_its_push(
+    remote: Remote, tmp_path: Path
+) -> None:
+    """`<bot branch>/notes` on the remote: git cannot create the bot branch beside it. That is a push failure in
+    git's words (exit 2), not a lost lease to retry and report as a concurrent push."""
+    repo = _repo(remote, tmp_path)
+    base = repo.fetch("main").base_sha
+    nested = f"{BRANCH}/notes"
+    assert repo.push(nested, base, expected=None)
+    assert repo.fetch("main").branches == {}
+    with pytest.raises(ProposeDenied) as failed:
+        repo.push(BRANCH, _commit(repo, base, "mine"), expected=None)
+    said = str(failed.value)
+    assert f"git failed (exit 1): git push --porcelain --force-with-lease=refs/heads/{BRANCH}: origin" in said
+    assert f"cannot lock ref 'refs/heads/{BRANCH}': 'refs/heads/{nested}' exists" in said
+    assert f"no branch named {BRANCH}/… exists there" in said
+    assert failed.value.exit_code == 2
+    assert remote.sha(BRANCH) is None
+
+
+def test_a_file_that_is_not_utf8_is_named_with_its_first_bad_byte(remote: Remote, tmp_path: Path) -> None:
+    repo = _repo(remote, tmp_path)
+    base = repo.fetch("main").base_sha
+    tip = repo.commit(repo.build(base, {"models.lock": b"lock: caf\xe9\n"}, ()), base, "latin-1")
+    with pytest.raises(NotText, match=r"^byte 0xe9 at offset 9$"):
+        repo.read(tip, "models.lock")
+    assert repo.read(base, "models.lock") == "lock: 1\n"
+    assert repo.read(base, "absent.yaml") is None
+
+
 def test_is_built_on_means_one_commit_of_that_tree_on_that_base(remote: Remote, tmp_path: Path) -> None:
     repo = _repo(remote, tmp_path)
     base = repo.fetch("main").base_sha
@@ -129,3 +164,42 @@ def test_identity_is_name_and_email() -> None:
 def test_not_a_repository_is_an_environment_problem(tmp_path: Path) -> None:
     with pytest.raises(ProposeDenied, match="is not a git repository"):
         GitRepo(tmp_path, identity=BOT, prefix=PREFIX)
+
+
+REMOTE_CALLS: dict[str, Callable[[GitRepo, str], object]] = {
+    "ls-remote": lambda repo, _: repo.default_branch(),
+    "fetch": lambda repo, _: repo.fetch("main"),
+    "push": lambda repo, base: repo.push(BRANCH, base, expected=None),
+}
+
+
+@pytest.mark.parametrize("call", REMOTE_CALLS.values(), ids=REMOTE_CALLS.keys())
+@pytest.mark.parametrize(
+    ("limits", "said"),
+    [
+        (HttpSettings(download_deadline=2, read_timeout=60), "did not finish within 2 s; stopped"),
+        (HttpSettings(download_deadline=60, read_timeout=1), "Operation too slow"),
+    ],
+    ids=["deadline", "stalled transfer"],
+)
+def test_a_remote_that_never_answers_fails_within_the_limits_naming_it_and_the_setting(
+    remote: Remote, tmp_path: Path, limits: HttpSettings, said: str, call: Callable[[GitRepo, str], object]
+) -> None:
+    """The remote accepts the connection and never answers (a stuck server or proxy)."""
+    checkout = remote.clone(tmp_path / "checkout")
+    base = git("rev-parse", "HEAD", cwd=checkout).strip()
+    with faulty(Fault("hang")) as url:
+        stuck = url.replace("://", "://bot:s3cret-pass@") + "/platform.git"
+        git("remote", "set-url", "origin", stuck, cwd=checkout)
+        repo = GitRepo(checkout, identity=BOT, prefix=PREFIX, settings=limits)
+        started = time.monotonic()
+        with pytest.raises(ProposeDenied) as failed:
+            call(repo, base)
+        took = time.monotonic() - started
+    message = str(failed.value)
+    assert took < 15
+    assert said in message
+    assert f"remote origin ({url.replace('://', '://***@')}/platform.git)" in message
+    assert "KSERVE_GITOPS_HTTP_DOWNLOAD_DEADLINE" in message
+    assert "s3cret-pass" not in message
+    assert failed.value.exit_code == 2
