@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.acceptance.conftest import CRDS, Platform
+from tests.support.paths import REPO_ROOT
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
+WORKFLOW = REPO_ROOT / ".github" / "workflows" / "images.yml"
+TEMPLATE = REPO_ROOT / "generator" / "scaffold" / "templates" / "images.yml"
 IMAGE_DEFAULTS = "defaults:\n  method: image\n  imageRepository: example.com/models/wine\n"
 
 
@@ -37,6 +42,25 @@ def test_pending_lists_each_version_once_until_its_digest_is_recorded(image_plat
     ]
     assert image_platform.run("image", "record", "wine", "3", DIGEST, *CRDS).code == 0
     assert image_platform.run("image", "pending").out == "example.com/models/wine:wine-v2\n"
+
+
+@pytest.mark.parametrize("workflow", [WORKFLOW, TEMPLATE], ids=["this repository", "what init writes"])
+def test_the_images_workflow_reads_what_pending_prints(
+    image_platform: Platform, workflow: Path, tmp_path: Path
+) -> None:
+    """Every `jq` program the workflow runs on `image pending -o json`, run by jq on the real output."""
+    listed = image_platform.run("image", "pending", "-o", "json")
+    (tmp_path / "pending.json").write_text(listed.out)
+    programs = re.findall(r"jq -r '([^']+)' pending\.json", workflow.read_text())
+    assert len(programs) == 2
+    rows = [
+        subprocess.run(["jq", "-r", p, "pending.json"], cwd=tmp_path, capture_output=True, text=True, check=True)
+        for p in programs
+    ]
+    assert rows[1].stdout.splitlines() == [
+        "wine\tdev\t3\texample.com/models/wine:wine-v3",
+        "wine\tprod\t2\texample.com/models/wine:wine-v2",
+    ]
 
 
 def test_record_writes_the_lock_and_that_environments_manifest_only(image_platform: Platform) -> None:
