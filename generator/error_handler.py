@@ -24,7 +24,7 @@ from generator.diagnostics import Diagnostic
 from generator.errors import EXIT_BUG, EXIT_INTERRUPTED, Interrupted, UserError
 from generator.excerpt import MESSAGE_LIMIT, excerpt
 from generator.repo_lock import DEFAULT_TIMEOUT
-from generator.report import document
+from generator.report import document, inert
 
 BUG_HINT = "This is a bug in kserve-gitops; rerun with --debug for the traceback."
 
@@ -49,10 +49,8 @@ def run(job: Callable[[], int], invocation: Invocation) -> int:
         if invocation.output == "json":
             print(document(invocation.command, exc.diagnostics, ok=False), end="")
         else:
-            print(
-                f"error: {exc}" if len(exc.diagnostics) == 1 else f"error: {len(exc.diagnostics)} problems\n{exc}",
-                file=sys.stderr,
-            )
+            said = f"error: {exc}" if len(exc.diagnostics) == 1 else f"error: {len(exc.diagnostics)} problems\n{exc}"
+            print(inert(said + "\n"), end="", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         _fail(invocation, "interrupted", "")
@@ -72,7 +70,7 @@ def _fail(invocation: Invocation, message: str, hint: str) -> None:
     if invocation.output == "json":
         print(document(invocation.command, [Diagnostic(message=message, hint=hint)], ok=False), end="")
     else:
-        print(f"{message}\n{hint}" if hint else message, file=sys.stderr)
+        print(inert(f"{message}\n{hint}\n" if hint else f"{message}\n"), end="", file=sys.stderr)
 
 
 def _print_traceback(exc: BaseException) -> None:

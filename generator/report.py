@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 from collections.abc import Callable, Sequence
 from itertools import groupby
 from typing import Any, Literal
@@ -11,6 +13,23 @@ from generator.diagnostics import Diagnostic, errors, ordered, printable, warnin
 from generator.excerpt import MESSAGE_LIMIT, excerpt
 
 Format = Literal["text", "json", "github"]
+# What GitHub's runner takes for a workflow command in a step's output (actions/runner, ActionCommandManager): a
+# line (ended by '\n' or '\r') that starts with '::' after blanks, or that holds '##[' anywhere (the old form).
+_COMMAND_LIKE = re.compile(r"(?:^|\r)[ \t]*::|##\[", re.MULTILINE)
+
+
+def inert(text: str) -> str:
+    """`text` as the runner will not run it. Findings and diffs quote what a pull request wrote (a key, a file name,
+    a file's lines), which could otherwise add annotations of its own or `::stop-commands::` the real ones. Under
+    GitHub Actions, text that looks like a command is wrapped in `::stop-commands::<token>` … `::<token>::`, the
+    documented way to print untrusted text (a token nobody can guess); elsewhere, and in plain text, nothing changes."""
+    if not text or os.environ.get("GITHUB_ACTIONS") != "true" or not _COMMAND_LIKE.search(text):
+        return text
+    import secrets  # noqa: PLC0415 -- only for text that needs it (random's import is not free)
+
+    token = secrets.token_hex(16)
+    ended = text if text.endswith("\n") else text + "\n"
+    return f"::stop-commands::{token}\n{ended}::{token}::\n"
 
 
 def text(diagnostics: Sequence[Diagnostic]) -> str:
@@ -34,7 +53,8 @@ def document(command: str, findings: Sequence[Diagnostic], *, ok: bool, **fields
         "findings": [d.as_dict() for d in items],
         **fields,
     }
-    return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
+    # `##[` only occurs inside strings, where `\u005b` reads back as the same '[' and no runner sees a command
+    return json.dumps(body, indent=2, ensure_ascii=False).replace("##[", "##\\u005b") + "\n"
 
 
 def github(diagnostics: Sequence[Diagnostic]) -> str:

@@ -33,6 +33,7 @@ GIT_ENV = {
 def pytest_configure(config: pytest.Config) -> None:
     for key in [k for k in os.environ if k.startswith(("MLFLOW_", "AWS_"))]:
         del os.environ[key]
+    os.environ.pop("GITHUB_ACTIONS", None)  # GitHub's runners set it (report.inert); the tests that mean it set it
     os.environ.update(GIT_ENV | QUIET_ENV)
     os.environ["KSERVE_GITOPS_CACHE_DIR"] = "off"  # no run records in the developer's ~/.cache; test_cache.py sets one
     if not hasattr(config, "workerinput"):  # once, in the controlling process, before xdist workers start

@@ -15,6 +15,7 @@ import typer
 from generator.cli._report import CommandReport, changes, emit
 from generator.diagnostics import Diagnostic
 from generator.lock import LOCK_FILE
+from generator.report import inert
 from generator.spec import SPEC_FILE
 
 if TYPE_CHECKING:  # the rest is imported where used, so that `--help` and `--version` load none of it
@@ -113,8 +114,7 @@ def in_session(ctx: typer.Context, root: Path, *, write_tree: bool) -> Iterator[
     from generator.write import session  # noqa: PLC0415 -- not for --help
 
     with session(root, write_tree=write_tree, lock_timeout=ctx.obj.lock_timeout) as recovered:
-        for diagnostic in recovered:
-            print(diagnostic, file=sys.stderr)
+        print(inert("".join(f"{d}\n" for d in recovered)), end="", file=sys.stderr)
         yield
 
 

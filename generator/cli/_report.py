@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
-from generator.report import REPORTERS, document
+from generator.report import REPORTERS, document, inert
 
 if TYPE_CHECKING:
     from generator.diagnostics import Diagnostic
@@ -49,14 +49,15 @@ def emit(ctx: typer.Context, report: CommandReport) -> NoReturn:
     invocation: Invocation = ctx.obj
     if invocation.output == "json":
         print(document(invocation.command, report.findings, ok=report.code == 0, **report.fields), end="")
-    else:
+    else:  # every text through `inert`: it quotes what a pull request wrote
         if report.listed:
-            print(REPORTERS[invocation.output](report.findings), end="")
+            listed = REPORTERS[invocation.output](report.findings)
+            print(listed if invocation.output == "github" else inert(listed), end="")
         else:
-            for finding in report.findings:
-                print(f"error: {finding}" if finding.severity == "error" else finding, file=sys.stderr)
-        print(report.text, end="")
-        print(report.note, end="", file=sys.stderr)
+            shown = "".join(f"error: {f}\n" if f.severity == "error" else f"{f}\n" for f in report.findings)
+            print(inert(shown), end="", file=sys.stderr)
+        print(inert(report.text), end="")
+        print(inert(report.note), end="", file=sys.stderr)
     raise typer.Exit(report.code)
 
 

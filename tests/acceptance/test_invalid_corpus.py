@@ -10,6 +10,7 @@ from typing import NamedTuple
 import pytest
 
 from tests.acceptance.conftest import CRDS, Result
+from tests.support.actions_runner import commands
 from tests.support.paths import REPO_ROOT
 
 SPECS = sorted((REPO_ROOT / "tests" / "examples" / "spec" / "invalid").glob("*.yaml"))
@@ -143,3 +144,21 @@ def test_hand_broken_manifest(mistake: Mistake, example: Path, cli: Callable[...
     assert mistake.expected in result.out, result.out
     assert "Traceback" not in result.err
     assert _snapshot(example) == before
+
+
+@pytest.mark.parametrize("command", ["validate", "render --check", "generate --check"])
+def test_a_key_written_to_forge_workflow_commands_runs_none_under_github_actions(
+    command: str, example: Path, cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """checks.yml and the pre-commit hooks run these in text mode; the finding quotes the pull request's key."""
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    spec = example / "models.yaml"
+    forged = '"dev\\r::error file=models.yaml,line=1::fake\\r::stop-commands::x1"'
+    spec.write_text(spec.read_text().replace("\n      dev:", f"\n      {forged}:", 1))
+    result = cli(*command.split(), "--repo", str(example), *CRDS)
+    assert result.code == 1
+    ran = commands(result.out) + commands(result.err)
+    assert [c for c in ran if not c.startswith("stop-commands::")] == [
+        c.removeprefix("stop-commands::") + "::" for c in ran if c.startswith("stop-commands::")
+    ]
+    assert "fake" in result.out + result.err
