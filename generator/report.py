@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from itertools import groupby
 from typing import Any, Literal
 
@@ -57,8 +57,9 @@ def document(command: str, findings: Sequence[Diagnostic], *, ok: bool, **fields
     return json.dumps(body, indent=2, ensure_ascii=False).replace("##[", "##\\u005b") + "\n"
 
 
-def github(diagnostics: Sequence[Diagnostic]) -> str:
-    """`::error file=…,line=…::message` lines, which GitHub shows on the pull request's diff."""
+def github(diagnostics: Sequence[Diagnostic], prefix: str = "") -> str:
+    """`::error file=…,line=…::message` lines, which GitHub shows on the pull request's diff. `prefix`: the
+    repository's path from the checkout's git root (`platform/`), from where GitHub reads `file=`."""
 
     def escape(value: str) -> str:
         return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
@@ -70,7 +71,7 @@ def github(diagnostics: Sequence[Diagnostic]) -> str:
 
     lines = []
     for d in ordered(diagnostics):
-        props = [f"file={escape_property(d.file)}"] if d.file else []
+        props = [f"file={escape_property(prefix + d.file)}"] if d.file else []
         props += [f"line={d.line}"] if d.line else []
         props += [f"col={d.column}"] if d.column else []
         props += [f"title={escape_property(d.rule)}"] if d.rule else []
@@ -79,7 +80,3 @@ def github(diagnostics: Sequence[Diagnostic]) -> str:
         body += f"\nfix: {excerpt(d.hint, MESSAGE_LIMIT)}" if d.hint else ""
         lines.append(f"::{d.severity} {','.join(props)}::{escape(body)}")
     return "\n".join(lines) + ("\n" if lines else "")
-
-
-# The formats that show findings alone; `-o json` is the command's whole document (`document`).
-REPORTERS: dict[str, Callable[[Sequence[Diagnostic]], str]] = {"text": text, "github": github}

@@ -38,6 +38,18 @@ def repo_root(repo: Path | None) -> Path:
     return next((p for p in (here, *here.parents) if (p / ".git").exists()), here)
 
 
+def git_prefix(root: Path) -> str:
+    """`root`'s path from the root of the git checkout holding it (`platform/`, or ''): GitHub places an annotation by
+    its path from there, and a platform repository may be a directory of a larger one (action.yml's
+    `working-directory`)."""
+    from generator.util.proc import CommandError, run_cmd  # noqa: PLC0415
+
+    try:
+        return run_cmd(["git", "rev-parse", "--show-prefix"], cwd=root, timeout=30).strip()
+    except CommandError:
+        return ""  # not in a git checkout: the paths are the repository's own
+
+
 def update_selection(update: bool, selectors: list[str] | None) -> Update:
     if selectors and not update:
         raise typer.BadParameter("naming MODEL[/ENV] only makes sense with --update", param_hint="MODEL[/ENV]")

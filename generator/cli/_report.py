@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
-from generator.report import REPORTERS, document, inert
+from generator.report import document, github, inert, text
 
 if TYPE_CHECKING:
     from generator.diagnostics import Diagnostic
@@ -33,6 +33,7 @@ class CommandReport:
     code: int = 0
     note: str = ""  # text mode: standard error after the findings (e.g. diff's per-directory notes)
     listed: bool = False  # the findings are the report (validate, gate): on stdout, -o text or -o github
+    files_from: str = ""  # -o github: the repository's path from the git root (`_build.git_prefix`)
 
 
 def chosen(ctx: typer.Context, value: str) -> str:
@@ -51,8 +52,10 @@ def emit(ctx: typer.Context, report: CommandReport) -> NoReturn:
         print(document(invocation.command, report.findings, ok=report.code == 0, **report.fields), end="")
     else:  # every text through `inert`: it quotes what a pull request wrote
         if report.listed:
-            listed = REPORTERS[invocation.output](report.findings)
-            print(listed if invocation.output == "github" else inert(listed), end="")
+            if invocation.output == "github":
+                print(github(report.findings, report.files_from), end="")
+            else:
+                print(inert(text(report.findings)), end="")
         else:
             shown = "".join(f"error: {f}\n" if f.severity == "error" else f"{f}\n" for f in report.findings)
             print(inert(shown), end="", file=sys.stderr)

@@ -39,6 +39,11 @@ def command(
         emit(
             ctx,
             CommandReport(
-                found, summary if output == "text" else "", {"base": base}, code=1 if failed else 0, listed=True
+                found,
+                summary if output == "text" else "",
+                {"base": base},
+                code=1 if failed else 0,
+                listed=True,
+                files_from=_build.git_prefix(root) if output == "github" else "",
             ),
         )

@@ -27,4 +27,6 @@ def command(
         found = pipeline.validate_repo(root, _build.crd_directory(root, crd_dir))
         failed = len(diagnostics.errors(found))
         summary = f"{failed} error(s), {len(diagnostics.warnings(found))} warning(s)\n" if found else "valid\n"
-        emit(ctx, CommandReport(found, summary if output == "text" else "", code=1 if failed else 0, listed=True))
+        prefix = _build.git_prefix(root) if output == "github" else ""
+        shown = summary if output == "text" else ""
+        emit(ctx, CommandReport(found, shown, code=1 if failed else 0, listed=True, files_from=prefix))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
@@ -162,3 +163,21 @@ def test_a_key_written_to_forge_workflow_commands_runs_none_under_github_actions
         c.removeprefix("stop-commands::") + "::" for c in ran if c.startswith("stop-commands::")
     ]
     assert "fake" in result.out + result.err
+
+
+def test_annotations_name_files_from_the_git_root_when_the_repository_is_a_directory_of_it(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    """GitHub places `file=` from the checkout's root; action.yml lets the platform live in `working-directory`."""
+    checkout = tmp_path / "checkout"
+    platform = checkout / "platform"
+    platform.parent.mkdir()
+    shutil.copytree(REPO_ROOT / "environments", platform / "environments")
+    for name in ("models.yaml", "models.lock", "kustomization.yaml"):
+        shutil.copy(REPO_ROOT / name, platform / name)
+    subprocess.run(["git", "init", "--quiet", str(checkout)], check=True)
+    (platform / PROD).write_text((platform / PROD).read_text().replace("storageUri:", "storageURI:", 1))
+    result = cli("validate", "-o", "github", "--repo", str(platform), *CRDS)
+    assert result.code == 1
+    assert f"::error file=platform/{PROD}," in result.out
+    assert "file=environments/" not in result.out
