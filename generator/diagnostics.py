@@ -17,11 +17,15 @@ from generator.excerpt import MESSAGE_LIMIT, excerpt
 Severity = Literal["error", "warning"]
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_UNDECODED = re.compile(r"[\udc80-\udcff]")  # a byte of a name that is not UTF-8, as os.fsdecode keeps it
 
 
 def printable(name: str) -> str:
     """A file name as text shows it: a control character (a line break, an escape) as its escape, so a name
-    cannot start lines of its own or drive the terminal."""
+    cannot start lines of its own or drive the terminal; a byte that is not UTF-8 as `\\xff`, so that what is
+    printed (a JSON document too) is UTF-8."""
+    if _UNDECODED.search(name):
+        name = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     return _CONTROL.sub(lambda match: repr(match.group())[1:-1], name)
 
 
@@ -64,7 +68,7 @@ class Diagnostic:
     def as_dict(self) -> dict[str, object]:
         """Every field, strings redacted and cut to MESSAGE_LIMIT like the text form."""
         return {
-            k: excerpt(v, MESSAGE_LIMIT) if isinstance(v, str) else v
+            k: excerpt(printable(v) if k == "file" else v, MESSAGE_LIMIT) if isinstance(v, str) else v
             for k, v in asdict(self).items()
             if v not in ("", 0)
         }
