@@ -38,7 +38,7 @@ from types import FrameType
 from typing import Any
 
 from generator import repo_lock
-from generator.diagnostics import Diagnostic
+from generator.diagnostics import Diagnostic, printable
 from generator.errors import EnvironmentProblem, Interrupted, UserError
 from generator.generated import is_generated
 from generator.util.files import MAX_YAML_BYTES, Refused, create_new, read_regular
@@ -60,15 +60,16 @@ class Plan:
         return not self.writes and not self.deletes
 
     def summary(self) -> list[str]:
-        lines = [f"{'update' if p in self.before else 'create'} {p}" for p in self.writes]
-        return sorted(lines + [f"delete {p}" for p in self.deletes], key=lambda line: line.split(" ", 1)[1])
+        """`create|update|delete PATH` lines, each name as text shows it (`printable`): names are the tree's."""
+        lines = [f"{'update' if p in self.before else 'create'} {printable(p)}" for p in self.writes]
+        return sorted(lines + [f"delete {printable(p)}" for p in self.deletes], key=lambda line: line.split(" ", 1)[1])
 
     def diff(self) -> str:
         chunks: list[str] = []
         for path in sorted({*self.writes, *self.deletes}):
             old = self.before.get(path, b"").decode("utf-8", "replace").splitlines(keepends=True)
             new = self.writes.get(path, b"").decode("utf-8", "replace").splitlines(keepends=True)
-            chunks.extend(difflib.unified_diff(old, new, f"a/{path}", f"b/{path}"))
+            chunks.extend(difflib.unified_diff(old, new, f"a/{printable(path)}", f"b/{printable(path)}"))
         return "".join(chunks)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import random
 import shutil
 import signal
@@ -455,3 +456,12 @@ def test_a_repository_that_cannot_be_created_is_named_in_the_error(tmp_path: Pat
     with pytest.raises(EnvironmentProblem) as caught:
         apply(root, Plan(writes={"a.yaml": MARK}))
     assert caught.value.diagnostics[0].file == str(root)
+
+
+def test_a_name_in_the_tree_that_is_not_utf8_or_holds_a_line_break_is_listed_and_diffed_escaped() -> None:
+    """The summary and the diff headers print names the tree holds, which a pull request chose."""
+    odd = os.fsdecode(b"environments/dev/x\xff\r::error::y.yaml")
+    shown = Plan(deletes=(odd,), before={odd: b"kind: ConfigMap\n"})
+    assert shown.summary() == ["delete environments/dev/x\\xff\\r::error::y.yaml"]
+    assert shown.diff().splitlines()[0] == "--- a/environments/dev/x\\xff\\r::error::y.yaml"
+    shown.diff().encode("utf-8")
