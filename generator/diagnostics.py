@@ -16,7 +16,8 @@ from generator.excerpt import MESSAGE_LIMIT, excerpt
 
 Severity = Literal["error", "warning"]
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# control characters, and the line separators and bidirectional controls that change how a line reads
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _UNDECODED = re.compile(r"[\udc80-\udcff]")  # a byte of a name that is not UTF-8, as os.fsdecode keeps it
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
-from generator.diagnostics import Diagnostic
+from generator.diagnostics import Diagnostic, printable
 from generator.gate.evaluate import Verdict, applicable
 from generator.lock.model import Lock
 from generator.registry.base import Deployment
@@ -106,7 +106,8 @@ def text(found: Sequence[Row], *, with_pending: bool) -> str:
     """A plain aligned table, one row per model and environment."""
     columns = ["model", "env", "reference", "locked", "gate", "compat", "deployed", "health", "drift"]
     columns += ["pending"] if with_pending else []
-    table = [[c.upper() for c in columns], *[[getattr(r, c) or "-" for c in columns] for r in found]]
+    # printable: the health and deployed cells are MLflow tags anyone with write access to the registry sets
+    table = [[c.upper() for c in columns], *[[printable(getattr(r, c)) or "-" for c in columns] for r in found]]
     widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
     return "".join(
         "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() + "\n" for line in table

@@ -68,3 +68,13 @@ def test_gate_verdict_and_pending_promotion() -> None:
     assert (staging.gate, staging.pending, staging.deployed) == ("fail: accuracy 0.8 < min 0.9", "→ 7", "not deployed")
     assert (prod.gate, prod.pending) == ("pass", ""), "prod follows staging: staging's gates apply to it too"
     assert text([staging], with_pending=True).splitlines()[1].endswith("  → 7")
+
+
+def test_cells_from_registry_tags_cannot_rewrite_the_terminal_line() -> None:
+    """Anyone who may write MLflow tags sets `health.<env>`: a carriage return and an erase would forge a row."""
+    forged = "Degraded\r\x1b[2Kwine  staging  Healthy  ok\u202e"
+    deployed = [Deployment("Wine", "5", "staging", "aaa", forged)]
+    found = rows(SPEC, LOCK, compat={}, verdicts={}, deployed=deployed, revision_order={"aaa": 0}, pending={})
+    shown = text(found, with_pending=False)
+    assert "Degraded\\r\\x1b[2Kwine  staging  Healthy  ok\\u202e" in shown
+    assert not any(c in shown for c in "\r\x1b\u202e")
