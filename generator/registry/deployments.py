@@ -13,6 +13,8 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from generator.errors import RegistryUnavailable
+from generator.excerpt import quoted
+from generator.lock.model import VERSION
 from generator.redact import redact
 from generator.registry import mlflow_http
 from generator.registry.base import Deployment
@@ -20,6 +22,7 @@ from generator.registry.mlflow import _in_filters
 from generator.registry.mlflow_http import Deadlines, Overdue
 from generator.util.environ import scoped_environ
 from generator.util.http_settings import HttpSettings
+from generator.util.schema_check import ecma_pattern
 
 DEPLOYED, HEALTH = "deployed.", "health."
 
@@ -43,7 +46,7 @@ def deployments(tracking_uri: str, names: Sequence[str]) -> list[Deployment]:
                 with deadlines.call("searching model versions"):
                     page = client.search_model_versions(filter_string=filter_string, max_results=1000, page_token=token)
                 found += [
-                    Deployment(
+                    Deployment(  # a version that is no number is refused below: the rows sort and compare them
                         mv.name,
                         str(mv.version),
                         key.removeprefix(DEPLOYED),
@@ -72,4 +75,11 @@ def deployments(tracking_uri: str, names: Sequence[str]) -> list[Deployment]:
             f"cannot read deployment tags from {redact(tracking_uri)}: {late}",
             hint="check MLFLOW_TRACKING_URI; limits: KSERVE_GITOPS_HTTP_*",
         ) from None
+    odd = next((d for d in found if not ecma_pattern(VERSION).search(d.version)), None)
+    if odd is not None:  # MLflow numbers versions; anything else is not an MLflow tracking server's answer
+        raise RegistryUnavailable.simple(
+            f"cannot read deployment tags from {redact(tracking_uri)}: it gives version {quoted(odd.version)} of "
+            f"{quoted(odd.registered_model)}, and MLflow numbers versions",
+            hint="check that MLFLOW_TRACKING_URI (or registry.trackingUri) points at an MLflow tracking server",
+        )
     return sorted(found, key=lambda d: (d.registered_model, d.env, int(d.version)))
