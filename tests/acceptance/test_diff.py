@@ -5,6 +5,8 @@ kustomize: it shows what a merge would make Argo CD change, reads the base from 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -214,3 +216,143 @@ def test_a_platform_repository_in_a_subdirectory_of_a_larger_one(tmp_path: Path,
     assert result.code == 0, result.err
     assert result.out.startswith(f"--- before/{PROD_ISVC}\n") and "+    maxReplicas: 6\n" in result.out
     assert "1 of 5 directories differ" in result.err
+
+
+def plumb(root: Path, *args: str, stdin: str = "", env: dict[str, str] | None = None) -> str:
+    """git's plumbing, which writes what it is given without the checks a checkout makes."""
+    done = subprocess.run(
+        ["git", *args],
+        cwd=root,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **(env or {})},
+    )
+    return done.stdout.strip()
+
+
+def branch_evil(root: Path, tree: str) -> str:
+    """A commit of `tree` on branch `evil`, never checked out: what a pull request from a fork can push."""
+    commit = plumb(root, "commit-tree", tree, "-p", "HEAD", "-m", "evil")
+    plumb(root, "branch", "evil", commit)
+    return commit
+
+
+def with_entries(root: Path, *entries: str) -> str:
+    """HEAD's root tree plus `entries` (`mode type sha<TAB>name`), duplicates and all: `git mktree` keeps them."""
+    listing = plumb(root, "ls-tree", "HEAD")
+    return plumb(root, "mktree", "--missing", stdin="\n".join((listing, *entries)) + "\n")
+
+
+def with_link(root: Path, tmp_path: Path, path: str, target: str) -> str:
+    """HEAD's tree with a symbolic link `path` -> `target` added."""
+    env = {"GIT_INDEX_FILE": str(tmp_path / "evil.index")}
+    plumb(root, "read-tree", "HEAD", env=env)
+    link = plumb(root, "hash-object", "-w", "--stdin", stdin=target)
+    plumb(root, "update-index", "--add", "--cacheinfo", f"120000,{link},{path}", env=env)
+    return plumb(root, "write-tree", env=env)
+
+
+def test_a_base_whose_tree_writes_through_a_link_is_refused_and_nothing_is_written_outside(
+    tmp_path: Path, example: Path, cli: Callable[..., Result]
+) -> None:
+    """`x` twice, a link to a directory outside and a tree: written in order, `x/pwned` would land outside."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    blob = plumb(example, "hash-object", "-w", "--stdin", stdin="written by diff\n")
+    subtree = plumb(example, "mktree", stdin=f"100644 blob {blob}\tpwned\n")
+    link = plumb(example, "hash-object", "-w", "--stdin", stdin=str(outside))
+    commit = branch_evil(example, with_entries(example, f"120000 blob {link}\tx", f"040000 tree {subtree}\tx"))
+    before = snapshot(example)
+
+    result = run(cli, example, "--base", "evil")
+
+    assert list(outside.iterdir()) == [], "diff wrote outside its temporary directory"
+    assert (result.code, result.out) == (2, "")
+    assert result.err == (
+        f"error: base evil (commit {commit[:12]}): its tree is malformed or hostile, no checkout would write it: "
+        "x: two entries of this name in one tree (git fsck: duplicateEntries)\n"
+        "  fix: compare with another commit (--base REF); `git fsck` names what is wrong with this one\n"
+    )
+    assert snapshot(example) == before
+
+
+@pytest.mark.parametrize("name", ["..", ".", ".git"])
+def test_a_base_with_an_entry_no_checkout_writes_is_one_clear_error(
+    example: Path, cli: Callable[..., Result], name: str
+) -> None:
+    blob = plumb(example, "hash-object", "-w", "--stdin", stdin="kind: Secret\n")
+    subtree = plumb(example, "mktree", stdin=f"100644 blob {blob}\tpwned\n")
+    commit = branch_evil(example, with_entries(example, f"040000 tree {subtree}\t{name}"))
+
+    result = run(cli, example, "--base", "evil")
+
+    assert (result.code, result.out) == (2, "")
+    assert result.err.startswith(
+        f"error: base evil (commit {commit[:12]}): its tree is malformed or hostile, no checkout would write it: "
+        f"{name}: not a name git checks out (`.`, `..`, `.git`, empty, or with a `/`)\n"
+    )
+    assert "Traceback" not in result.err and "bug" not in result.err
+
+
+def test_a_link_in_the_base_that_leads_out_of_it_is_not_followed_by_kustomize(
+    tmp_path: Path, example: Path, cli: Callable[..., Result]
+) -> None:
+    """The base's `environments/qa` links to a kustomization of the host's: its objects must not show."""
+    host = tmp_path / "host-config"
+    host.mkdir()
+    (host / "kustomization.yaml").write_text("resources:\n- secret.yaml\n")
+    (host / "secret.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: leaked}\ndata: {token: the-host-secret}\n"
+    )
+    branch_evil(example, with_link(example, tmp_path, "environments/qa", str(host)))
+
+    result = run(cli, example, "--base", "evil", "-o", "json")
+
+    assert result.code == 0, result.err
+    assert "the-host-secret" not in result.out + result.err
+    assert "environments/qa" not in [d["directory"] for d in json.loads(result.out)["directories"]]
+
+
+def test_a_link_in_the_base_that_stays_inside_it_is_followed(
+    tmp_path: Path, example: Path, cli: Callable[..., Result]
+) -> None:
+    """`environments/qa` -> `dev` in the base: qa builds as dev did, and is gone from the working tree."""
+    branch_evil(example, with_link(example, tmp_path, "environments/qa", "dev"))
+
+    report = json.loads(run(cli, example, "--base", "evil", "-o", "json").out)
+
+    qa = next(d for d in report["directories"] if d["directory"] == "environments/qa")
+    assert qa["status"] == "removed"
+    assert qa["removed"] > 0
+
+
+@pytest.mark.parametrize("ref", ["@{-1}", "HEAD@{1}", "HEAD@{yesterday}", "scaled@{1.minute.ago}"])
+def test_every_form_of_revision_git_takes_names_the_base(example: Path, cli: Callable[..., Result], ref: str) -> None:
+    """Reflog and previous-checkout forms too: the base is the commit `git rev-parse` names."""
+    git("checkout", "--quiet", "-b", "scaled", cwd=example)
+    scale_prod(cli, example, 6)
+    commit_all(example, "prod: up to 6 replicas")
+    git("checkout", "--quiet", "main", cwd=example)
+
+    result = run(cli, example, "--base", ref, "-o", "json")
+
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["base"] == {
+        "ref": ref,
+        "commit": git("rev-parse", "--verify", f"{ref}^{{commit}}", cwd=example).strip(),
+    }
+
+
+@pytest.mark.parametrize("ref", ["@{-1}", "HEAD@{99}", "main@{-1}"])
+def test_a_reflog_entry_that_does_not_exist_is_one_clear_error(
+    example: Path, cli: Callable[..., Result], ref: str
+) -> None:
+    result = run(cli, example, "--base", ref)
+
+    assert (result.code, result.out) == (2, "")
+    assert result.err == (
+        f"error: --base {ref}: no such commit, branch or tag in {example}\n"
+        "  fix: `git reflog` lists what this clone's HEAD and branches were\n"
+    )
