@@ -10,6 +10,7 @@ import contextlib
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,6 +41,7 @@ def run_cmd(
     timeout: float | None = None,
     env: dict[str, str] | None = None,
     output: Path | None = None,
+    session: bool = False,
 ) -> str:
     """Run `args` without a shell and return its stdout; raise CommandError unless it exits 0 in time (rc 124).
 
@@ -50,9 +52,15 @@ def run_cmd(
     `output`: a file that receives stdout instead (then "" is returned). A thread that waits for a command
     while another thread computes takes the interpreter lock back after every 32 KB read from a pipe, each time
     waiting up to the switch interval (5 ms): for a large output that is longer than the command ran.
+
+    `session`: the command runs in a session of its own, and at the timeout, or when this process is interrupted,
+    the whole session is stopped (SIGTERM, then SIGKILL): what it started too, such as the downloads of an
+    `mlflow` command, which `subprocess.run` would leave running.
     """
     bare = bool(args) and "/" not in args[0]  # a path is the child's to resolve, relative to its cwd
     program = shutil.which(args[0], path=(env or os.environ).get("PATH")) if bare else None
+    if session:
+        return _in_session(args, program, cwd, timeout, env)
     try:
         with open(output, "wb") if output is not None else contextlib.nullcontext(subprocess.PIPE) as stdout:
             done = subprocess.run(
@@ -74,6 +82,54 @@ def run_cmd(
     if done.returncode != 0:
         raise CommandError(args, done.returncode, done.stdout or "", done.stderr)
     return done.stdout or ""
+
+
+_STOP_GRACE = 5.0  # seconds a stopped session gets to end after SIGTERM, before SIGKILL
+
+
+def _in_session(
+    args: Sequence[str], program: str | None, cwd: Path | str | None, timeout: float | None, env: dict[str, str] | None
+) -> str:
+    try:
+        process = subprocess.Popen(
+            list(args),
+            executable=program,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            env=env,
+            close_fds=False,
+            start_new_session=True,
+        )
+    except OSError as e:
+        raise CommandError(args, 127, "", str(e)) from e
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        stdout, stderr = _stop(process)
+        raise CommandError(args, 124, stdout, f"{stderr}\ntimed out after {timeout:.0f} s") from None
+    except BaseException:
+        _stop(process)
+        raise
+    if process.returncode != 0:
+        raise CommandError(args, process.returncode, stdout or "", stderr or "")
+    return stdout or ""
+
+
+def _stop(process: subprocess.Popen[str]) -> tuple[str, str]:
+    """End `process` and its session; what it printed."""
+    for sig, grace in ((signal.SIGTERM, _STOP_GRACE), (signal.SIGKILL, None)):
+        with contextlib.suppress(ProcessLookupError):  # already ended
+            os.killpg(process.pid, sig)
+        try:
+            stdout, stderr = process.communicate(timeout=grace)
+            return stdout or "", stderr or ""
+        except subprocess.TimeoutExpired:
+            continue
+    return "", ""
 
 
 def _indent(text: str) -> str:

@@ -43,3 +43,28 @@ def test_a_program_is_found_on_the_path_given_and_a_relative_one_from_the_childs
     with pytest.raises(CommandError) as failure:
         run_cmd(["no-such-tool-anywhere"], env={"PATH": str(tmp_path)})
     assert failure.value.rc == 127
+
+
+def test_a_session_past_its_timeout_is_stopped_with_what_it_started(tmp_path: Path) -> None:
+    """`subprocess.run` kills the command only: a download it started would go on. A session goes as a whole."""
+    started = tmp_path / "started.pid"
+    script = f"sleep 300 & echo $! > {started}; wait"
+    with pytest.raises(CommandError) as caught:
+        run_cmd(["sh", "-c", script], timeout=1, session=True)
+    assert caught.value.rc == 124
+    assert "timed out after 1 s" in caught.value.stderr
+    assert _state(int(started.read_text())) in ("gone", "Z"), "a zombie has ended; only nobody reaped it yet"
+
+
+def _state(pid: int) -> str:
+    """The process's state letter (`/proc/PID/stat`), or "gone"."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return "gone"
+
+
+def test_a_session_that_fails_is_a_command_error_with_both_streams() -> None:
+    with pytest.raises(CommandError) as caught:
+        run_cmd(["sh", "-c", "echo out; echo err >&2; exit 3"], session=True)
+    assert (caught.value.rc, caught.value.stdout, caught.value.stderr) == (3, "out\n", "err\n")
