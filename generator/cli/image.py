@@ -33,7 +33,12 @@ Digest = Annotated[str, typer.Argument(help="The pushed image's digest, sha256:<
 Env = Annotated[str, typer.Option("--env", help="Environment whose lock entry names the version.", show_default=False)]
 BuildDir = Annotated[
     Path,
-    typer.Option("--output", help="Directory for the Dockerfile and model_dir/.", file_okay=False, show_default=False),
+    typer.Option(
+        "--output",
+        help="New or empty directory for the Dockerfile and model_dir/ (nothing else may be built into the image).",
+        file_okay=False,
+        show_default=False,
+    ),
 ]
 
 
@@ -64,7 +69,8 @@ def context(
     output_format: _options.Output = "text",
 ) -> None:
     """Write the Docker build context for MODEL's locked version in ENV with `mlflow models generate-dockerfile`
-    (needs MLFLOW_TRACKING_URI and credentials), then print the tag to push it as."""
+    (needs MLFLOW_TRACKING_URI and credentials), then print the tag to push it as. The output directory must be
+    new or empty; it appears only once complete, within KSERVE_GITOPS_HTTP_DOWNLOAD_DEADLINE seconds."""
     from generator import pipeline  # noqa: PLC0415
     from generator.lock.images import image_tag  # noqa: PLC0415
     from generator.spec.load import load_spec  # noqa: PLC0415

@@ -7,15 +7,30 @@ rendered `method: image` InferenceService declares. MLflow writes it, so it stay
 
 Run as a subprocess of this very Python, so the mlflow that builds the context is the one kserve-gitops
 was installed with; MLflow reads its tracking URI and credentials from the environment.
+
+The context is what `docker build` bakes into the image whose digest models.lock records, so it must hold
+the locked version and nothing else: `generate` writes only to a new or empty directory (a file already
+there, a stale `model_dir/` or someone's own Dockerfile, would end up in the image or be overwritten), and
+MLflow writes into a staging directory beside it that is moved into place only once complete, so a failed,
+stopped or interrupted run leaves no half-written context behind.
+
+A model download is large, so the subprocess is bounded by `KSERVE_GITOPS_HTTP_DOWNLOAD_DEADLINE` and
+stopped (with every process it started) past it; MLflow's own HTTP client inside it gets its timeouts and
+retries from the same settings as every other MLflow call (`mlflow_http.environ`).
 """
 
 from __future__ import annotations
 
+import os
+import re
 import sys
+import tempfile
 from pathlib import Path
 
-from generator.errors import EnvironmentProblem
-from generator.util.environ import scoped_environ
+from generator.errors import EnvironmentProblem, UserError
+from generator.redact import redact
+from generator.registry import mlflow_http
+from generator.util.http_settings import HttpSettings, env_name
 from generator.util.proc import CommandError, run_cmd
 
 
@@ -39,22 +54,74 @@ def command(registered_model: str, version: str, output: Path) -> list[str]:
     ]
 
 
-def generate(registered_model: str, version: str, output: Path, *, tracking_uri: str) -> None:
-    """Write the build context to `output`; an EnvironmentProblem with MLflow's own output if it fails."""
-    environ = {"MLFLOW_TRACKING_URI": tracking_uri} if tracking_uri else {}
-    try:
-        with scoped_environ(environ):
-            run_cmd(command(registered_model, version, output))
-    except CommandError as exc:
-        raise EnvironmentProblem.simple(
-            f"MLflow could not generate the build context for {model_uri(registered_model, version)}:\n"
-            f"{_tail(exc.stderr or exc.stdout)}",
-            hint="check MLFLOW_TRACKING_URI and the registry credentials (MLFLOW_TRACKING_TOKEN or "
-            "MLFLOW_TRACKING_USERNAME/PASSWORD), and that the version exists",
-        ) from None
-    if not (output / "Dockerfile").is_file():
-        raise EnvironmentProblem.simple(f"MLflow reported success but wrote no Dockerfile to {output}")
+def generate(
+    registered_model: str, version: str, output: Path, *, tracking_uri: str, settings: HttpSettings | None = None
+) -> None:
+    """Write the build context to `output`, a new or empty directory; an EnvironmentProblem with MLflow's own
+    output if it fails or does not finish within `settings.download_deadline`, and nothing at `output` then."""
+    settings = settings or HttpSettings.from_env()
+    require_empty(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    uri = model_uri(registered_model, version)
+    environ = os.environ | mlflow_http.environ(settings)
+    if tracking_uri:
+        environ["MLFLOW_TRACKING_URI"] = tracking_uri
+    server = redact(environ.get("MLFLOW_TRACKING_URI", "")) or "(MLFLOW_TRACKING_URI unset)"
+    # beside `output`, so the move into place is a rename on the same file system
+    with tempfile.TemporaryDirectory(prefix=f".{output.name}.", dir=output.parent) as scratch:
+        staged = Path(scratch) / "context"  # created by MLflow, with the user's umask
+        try:
+            argv = command(registered_model, version, staged)
+            run_cmd(argv, env=environ, timeout=settings.download_deadline, session=True)
+        except CommandError as exc:
+            raise _failed(exc, uri, server, settings.download_deadline) from None
+        if not (staged / "Dockerfile").is_file():
+            raise EnvironmentProblem.simple(f"MLflow reported success but wrote no Dockerfile for {uri}")
+        require_empty(output)  # again: something may have been put there while MLflow ran
+        os.replace(staged, output)  # replaces an empty directory, never a file or a non-empty one
 
 
-def _tail(text: str, lines: int = 15) -> str:
-    return "\n".join(text.rstrip().splitlines()[-lines:]) or "(no output)"
+def _failed(exc: CommandError, uri: str, server: str, deadline: float) -> UserError:
+    said = _tail(redact(f"{exc.stdout}\n{exc.stderr}"))
+    if exc.rc == 124:
+        return EnvironmentProblem.simple(
+            f"MLflow did not finish generating the build context for {uri} from the tracking server {server} "
+            f"within {deadline:g} s; stopped\n{said}",
+            hint="check that the tracking server is reachable; a large model over a slow link needs a longer "
+            f"{env_name('download_deadline')} (seconds)",
+        )
+    return EnvironmentProblem.simple(
+        f"MLflow could not generate the build context for {uri} from the tracking server {server}:\n{said}",
+        hint="check MLFLOW_TRACKING_URI and the registry credentials (MLFLOW_TRACKING_TOKEN or "
+        "MLFLOW_TRACKING_USERNAME/PASSWORD), and that the version exists",
+    )
+
+
+def require_empty(output: Path) -> None:
+    """Exit 1 unless `output` is absent or an empty directory: what is there would be overwritten or built in."""
+    if not output.exists() and not output.is_symlink():
+        return
+    if output.is_dir() and not output.is_symlink() and not any(output.iterdir()):
+        return
+    what = "is not a directory" if not output.is_dir() else "is not empty"
+    raise UserError.simple(
+        f"--output {output} {what}: the build context goes into a directory of its own, so the image holds "
+        "exactly the locked version and nothing already there is overwritten",
+        hint="give a new or empty directory, e.g. build/<model>-v<version>, or remove what is there",
+    )
+
+
+def _tail(text: str, lines: int = 8) -> str:
+    """The end of what MLflow printed, without the frames of its tracebacks: the errors say what went wrong."""
+    kept: list[str] = []
+    frames = False
+    for line in text.rstrip().splitlines():
+        if line.startswith("Traceback (most recent call last)"):
+            frames = True
+        elif line.strip() and not (frames and line.startswith(" ")) and not _CHAINED.match(line):
+            frames = False
+            kept.append(line)
+    return "\n".join(kept[-lines:]) or "(no output)"
+
+
+_CHAINED = re.compile(r"(During handling of the above exception|The above exception was the direct cause)")

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from generator.errors import EXIT_ENVIRONMENT
 from tests.acceptance.conftest import CRDS, Platform
+from tests.support.faults import Fault, faulty
 from tests.support.paths import REPO_ROOT
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
@@ -92,8 +96,13 @@ def test_record_refuses_and_writes_nothing(image_platform: Platform, args: tuple
     assert image_platform.files() == before
 
 
-def test_context_is_mlflows_dockerfile_and_the_locked_version(image_platform: Platform, tmp_path: Path) -> None:
-    out = tmp_path / "context"
+@pytest.mark.parametrize("exists", [False, True], ids=["a new directory", "an empty one"])
+def test_context_is_mlflows_dockerfile_and_the_locked_version(
+    image_platform: Platform, tmp_path: Path, exists: bool
+) -> None:
+    out = tmp_path / "build" / "wine-v2"  # as the images workflow names it; its parent need not exist
+    if exists:
+        out.mkdir(parents=True)
     done = image_platform.run("image", "context", "wine", "--env", "prod", "--output", str(out))
     assert done.code == 0, done.err
     assert done.out == "example.com/models/wine:wine-v2\n"
@@ -104,6 +113,7 @@ def test_context_is_mlflows_dockerfile_and_the_locked_version(image_platform: Pl
     assert "python_function" in mlmodel["flavors"]
     meta = yaml.safe_load((out / "model_dir" / "registered_model_meta").read_text())
     assert (meta["model_name"], str(meta["model_version"])) == (image_platform.name, "2")
+    assert os.listdir(out.parent) == ["wine-v2"], "no staging directory left beside it"
 
 
 def test_context_refuses_a_target_that_is_not_an_image(platform: Platform, tmp_path: Path) -> None:
@@ -111,3 +121,76 @@ def test_context_refuses_a_target_that_is_not_an_image(platform: Platform, tmp_p
     done = platform.run("image", "context", "wine", "--env", "prod", "--output", str(tmp_path / "c"))
     assert done.code == 1 and "wine/prod is not a locked target with method image" in done.err
     assert not (tmp_path / "c").exists()
+
+
+@pytest.mark.parametrize(
+    ("output", "left"),
+    [
+        (".", "Dockerfile"),  # the repository's own Dockerfile would be replaced, model_dir/ added at its root
+        ("build", "build/model_dir/model/stale_code.py"),  # another version's file would be baked into the image
+    ],
+    ids=["the repository root", "a previous context"],
+)
+def test_context_refuses_an_output_that_holds_anything_and_leaves_it_as_it_was(
+    image_platform: Platform, output: str, left: str
+) -> None:
+    """The image's digest is recorded as the locked version's: its context may hold nothing else."""
+    (image_platform.root / left).parent.mkdir(parents=True, exist_ok=True)
+    (image_platform.root / left).write_text("# not MLflow's\n")
+    before = image_platform.files()
+    done = image_platform.run(
+        "image", "context", "wine", "--env", "prod", "--output", str(image_platform.root / output)
+    )
+    assert done.code == 1, done.err
+    assert "is not empty" in done.err and "give a new or empty directory" in done.err, done.err
+    assert "Traceback" not in done.err
+    assert image_platform.files() == before
+
+
+SAFETY = 60.0  # seconds: far beyond the deadline below plus MLflow's start-up
+
+
+def _context_against(image_platform: Platform, url: str, out: Path, **limits: str) -> subprocess.CompletedProcess[str]:
+    """`image context` as users run it, a process of its own, with MLflow at `url` and KSERVE_GITOPS_HTTP_`limits`."""
+    return subprocess.run(
+        [sys.executable, "-m", "generator", "image", "context", "wine", "--env", "prod", "--output", str(out)],
+        cwd=image_platform.root,
+        env=os.environ
+        | {"MLFLOW_TRACKING_URI": url, "PYTHONPATH": str(REPO_ROOT)}
+        | {f"KSERVE_GITOPS_HTTP_{name.upper()}": value for name, value in limits.items()},
+        capture_output=True,
+        text=True,
+        timeout=SAFETY,
+        check=False,
+    )
+
+
+def test_context_stops_a_dripping_tracking_server_at_the_download_deadline(
+    image_platform: Platform, tmp_path: Path
+) -> None:
+    """MLflow's client bounds each read, not a whole answer: the subprocess itself is held to the deadline."""
+    out = tmp_path / "build" / "wine-v2"
+    with faulty(Fault("drip", interval=0.5)) as url:
+        done = _context_against(
+            image_platform, url.replace("://", "://bob:s3cret@"), out, download_deadline="8", deadline="2"
+        )
+    assert done.returncode == EXIT_ENVIRONMENT, done.stderr
+    assert f"from the tracking server http://***@127.0.0.1:{url.rsplit(':', 1)[1]} within 8 s; stopped" in (
+        done.stderr
+    ), done.stderr
+    assert "KSERVE_GITOPS_HTTP_DOWNLOAD_DEADLINE" in done.stderr and "s3cret" not in done.stderr
+    assert "Traceback" not in done.stderr
+    assert os.listdir(out.parent) == [], "nothing half-written"
+
+
+def test_context_gives_mlflow_the_retries_of_the_http_settings(image_platform: Platform, tmp_path: Path) -> None:
+    """KSERVE_GITOPS_HTTP_RETRIES=1: one request and one retry, not MLflow's own seven with minutes of backoff."""
+    out = tmp_path / "build" / "wine-v2"
+    fault = Fault("status", status=500)
+    with faulty(fault) as url:
+        done = _context_against(image_platform, url, out, retries="1", backoff="0.05")
+    assert done.returncode == EXIT_ENVIRONMENT, done.stderr
+    assert len(fault.requests) == 2, fault.requests
+    assert f"from the tracking server {url}:" in done.stderr and "500" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    assert os.listdir(out.parent) == [], "nothing half-written"
