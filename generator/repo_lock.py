@@ -66,6 +66,18 @@ class RepoLock:
             os.close(self._fd)  # releases the lock
             self._fd = None
 
+    def in_place(self) -> bool:
+        """Whether the locked directory is still the one at its path: a repository moved or deleted while a command
+        ran would have its files written to a new directory at the old path, under no lock, as if all went well."""
+        if self._fd is None:
+            return True
+        try:
+            here = os.stat(self._locked)
+        except OSError:
+            return False
+        locked = os.fstat(self._fd)
+        return (here.st_dev, here.st_ino) == (locked.st_dev, locked.st_ino)
+
     def _busy(self) -> EnvironmentProblem:
         names = ", ".join(_describe(pid) for pid in holders(self._locked)) or "another process"
         return EnvironmentProblem(
@@ -77,14 +89,29 @@ class RepoLock:
         )
 
 
+_HELD: dict[Path, RepoLock] = {}  # by repository, while held: `ensure_in_place` asks the one a write goes to
+
+
 @contextlib.contextmanager
 def held(root: Path, timeout: float) -> Iterator[RepoLock]:
     """The lock object for ROOT, released on exit whatever happens; call `acquire` to take it."""
     lock = RepoLock(root, timeout)
+    _HELD[root.absolute()] = lock
     try:
         yield lock
     finally:
+        _HELD.pop(root.absolute(), None)
         lock.close()
+
+
+def ensure_in_place(root: Path) -> None:
+    """Refuse to write to ROOT when the directory this process locked for it was moved or deleted since."""
+    lock = _HELD.get(root.absolute())
+    if lock is not None and not lock.in_place():
+        raise EnvironmentProblem.simple(
+            f"the repository {root} was moved or deleted while kserve-gitops ran; nothing was written",
+            hint="run the command again in the repository where it is now",
+        )
 
 
 def _nearest_directory(root: Path) -> Path:

@@ -143,6 +143,7 @@ def session(repo: Path, *, write_tree: bool, lock_timeout: float) -> Iterator[li
 def apply(root: Path, planned: Plan) -> None:
     """Stage, journal, swap in. On any failure, Ctrl-C or SIGTERM the tree is left exactly as it was;
     after kill -9 the journal lets the next run (`recover`) finish or undo it."""
+    repo_lock.ensure_in_place(root)
     _refuse_symlinks(root, [*planned.writes, *planned.deletes])
     changes = [*planned.writes.items(), *((path, None) for path in planned.deletes)]
     with _deferred_signals() as received:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from generator.errors import EnvironmentProblem, UserError
-from generator.write import STATE_DIR, Plan, apply, interrupted, plan, recover
+from generator.write import STATE_DIR, Plan, apply, interrupted, plan, recover, session
 from tests.support.paths import REPO_ROOT
 from tests.support.unprivileged import unprivileged
 from tests.support.writer import Tree, desired, tree, wait_until_swapped, writer
@@ -465,3 +465,16 @@ def test_a_name_in_the_tree_that_is_not_utf8_or_holds_a_line_break_is_listed_and
     assert shown.summary() == ["delete environments/dev/x\\xff\\r::error::y.yaml"]
     assert shown.diff().splitlines()[0] == "--- a/environments/dev/x\\xff\\r::error::y.yaml"
     shown.diff().encode("utf-8")
+
+
+def test_a_repository_moved_while_a_command_ran_is_not_written_at_its_old_path(tmp_path: Path) -> None:
+    """The lock is on the directory, not the path: after a `mv`, writing to the path would create a new tree there,
+    under no lock, and the command would say all went well."""
+    repo = tmp_path / "platform"
+    repo.mkdir()
+    with session(repo, write_tree=True, lock_timeout=1):
+        repo.rename(tmp_path / "moved")
+        with pytest.raises(EnvironmentProblem, match="was moved or deleted while kserve-gitops ran; nothing was"):
+            apply(repo, Plan(writes={"environments/dev/a.yaml": MARK}))
+    assert not repo.exists()
+    assert list((tmp_path / "moved").iterdir()) == []
