@@ -6,6 +6,9 @@ models.yaml where `validate` and `generate` read them (`--crd-dir`, default sche
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -81,17 +84,19 @@ def fetch_command(
     root = _build.repo_root(repo)
     target, where = _destination(root, dest)
     platform, warnings = _platform(root)
-    plan = crds.fetch(target, crd_files(platform, base_url), where=where, refresh=refresh)
-    fields = {"directory": where, "versions": _pinned(platform), "changes": changes(plan), "written": not plan.empty}
-    if plan.empty:
-        done = "downloaded again, identical" if refresh else "nothing downloaded (--refresh forces it)"
-        emit(
-            ctx,
-            CommandReport(
-                warnings, f"{where}: {_versions(platform)} up to date with {CRD_LOCK_FILE}; {done}\n", fields
-            ),
-        )
-    apply(target, plan)
+    with _locked(ctx, target, write=True):
+        plan = crds.fetch(target, crd_files(platform, base_url), where=where, refresh=refresh)
+        fields: dict[str, object] = {"directory": where, "versions": _pinned(platform), "changes": changes(plan)}
+        fields["written"] = not plan.empty
+        if plan.empty:
+            done = "downloaded again, identical" if refresh else "nothing downloaded (--refresh forces it)"
+            emit(
+                ctx,
+                CommandReport(
+                    warnings, f"{where}: {_versions(platform)} up to date with {CRD_LOCK_FILE}; {done}\n", fields
+                ),
+            )
+        apply(target, plan)
     text = "".join(line.replace(" ", f" {where}/", 1) + "\n" for line in plan.summary())
     emit(ctx, CommandReport(warnings, f"{text}{where}: {_versions(platform)}\n", fields))
 
@@ -112,7 +117,8 @@ def verify_command(
     target, where = _destination(root, dest)
     platform, warnings = _platform(root)
     files = crd_files(platform)
-    crds.verify(target, files, where=where)
+    with _locked(ctx, target, write=False):
+        crds.verify(target, files, where=where)
     emit(
         ctx,
         CommandReport(
@@ -121,6 +127,32 @@ def verify_command(
             {"directory": where, "versions": _pinned(platform), "files": len(files)},
         ),
     )
+
+
+@contextmanager
+def _locked(ctx: typer.Context, target: Path, *, write: bool) -> Iterator[None]:
+    """The CRD directory's own session, as the tree's (`_build.in_session`): fetches one after the other, a verify
+    never in the middle of one, and what a killed fetch left half written finished or undone first (its journal
+    is in the directory it writes). A first fetch creates the directory before locking it, so that two first
+    fetches lock the same one; it is removed again if nothing was written into it."""
+    from generator.errors import EnvironmentProblem  # noqa: PLC0415 -- not for --help
+
+    missing = [p for p in (target, *target.parents) if not p.exists() and not p.is_symlink()] if write else []
+    try:
+        if missing:
+            target.mkdir(parents=True)
+    except OSError as exc:
+        raise EnvironmentProblem.simple(
+            f"cannot create the CRD directory {target}: {exc.strerror or exc}",
+            hint="give --dest a directory that can be created, or remove the file in its way",
+        ) from None
+    try:
+        with _build.in_session(ctx, target, write_tree=write):
+            yield
+    finally:
+        with contextlib.suppress(OSError):  # not empty: the fetch wrote it
+            for directory in missing:  # innermost first
+                directory.rmdir()
 
 
 def _destination(root: Path, dest: Path | None) -> tuple[Path, str]:

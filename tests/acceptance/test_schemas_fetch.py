@@ -25,6 +25,7 @@ import yaml
 
 from generator.cli import main
 from generator.validate.crds import load_crd_schemas
+from generator.write import session
 from tests.support.paths import CRDS
 
 KSERVE = "/kserve/kserve/{tag}/config/crd/full/"
@@ -385,6 +386,29 @@ def test_a_mirror_serving_a_login_page_is_refused(
         "it holds no Kubernetes object"
     ) in err
     assert not (repo / "schemas").exists()
+
+
+@pytest.mark.parametrize("command", ["fetch", "verify"])
+def test_a_fetch_in_progress_holds_back_another_fetch_and_a_verify(
+    command: str,
+    tmp_path: Path,
+    upstream: Upstream,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two fetches at once lost every file (the loser's undo removed the winner's identical files): the CRD
+    directory has a session of its own, as the tree has. Here another fetch holds it, and the lock wait is short."""
+    repo = _repo(tmp_path / "platform")
+    crds = repo / "schemas" / "crds"
+    crds.mkdir(parents=True)
+    monkeypatch.setenv("KSERVE_GITOPS_LOCK_TIMEOUT", "0.2")
+    source = ("--base-url", upstream.base_url) if command == "fetch" else ()
+    with session(crds, write_tree=True, lock_timeout=1):
+        code, _, err = _cli(capsys, command, "--repo", str(repo), *source)
+    assert code == 2
+    assert f"the repository {crds} is in use by" in err
+    assert list(crds.iterdir()) == []
+    assert upstream.requests == []
 
 
 def test_verify_without_a_lock_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
