@@ -32,7 +32,7 @@ from generator.errors import DriftFound, EnvironmentProblem, UserError
 from generator.redact import redact
 from generator.util.files import read_regular
 from generator.util.http import DEFAULT_HINT, Http, HttpFailure, HttpSettings
-from generator.write import Plan
+from generator.write import STATE_DIR, Plan
 
 _MIRROR_HINT = f"point --base-url (or {BASE_URL_ENV}) at a mirror with the layout <base>/<owner>/<repo>/<tag>/<path>"
 
@@ -66,9 +66,29 @@ def verify(dest: Path, files: Sequence[CrdFile], *, where: str) -> None:
     if data is None:
         raise DriftFound.simple("not found", file=f"{where}/{CRD_LOCK_FILE}", hint=f"run `{FETCH}` first")
     on_disk = {f.local: _digest(dest / f.local) for f in files}
-    problems = drift(files, on_disk, _parse_lock(data, where), where)
+    listed = _parse_lock(data, where)
+    problems = [*drift(files, on_disk, listed, where).values(), *_unlisted(dest, listed, where)]
     if problems:
-        raise DriftFound(problems.values())
+        raise DriftFound(problems)
+
+
+def _unlisted(dest: Path, listed: Mapping[str, CrdLockEntry], where: str) -> list[Diagnostic]:
+    """YAML files beside the locked ones: validate reads only what the lock lists, so such a file is either
+    forgotten or put there to serve a kind in a locked file's place (a looser schema): either way, say so."""
+    extra = [
+        p.relative_to(dest).as_posix()
+        for p in sorted([*dest.rglob("*.yaml"), *dest.rglob("*.yml")])
+        if STATE_DIR not in p.relative_to(dest).parts and p.name != CRD_LOCK_FILE
+    ]
+    return [
+        Diagnostic(
+            file=f"{where}/{path}",
+            message=f"not in {CRD_LOCK_FILE}: no fetch wrote it, and validate does not read it",
+            hint=f"remove it; `{FETCH}` writes the files the pinned releases need",
+        )
+        for path in extra
+        if path not in listed
+    ]
 
 
 def download(files: Sequence[CrdFile], settings: HttpSettings | None = None) -> dict[CrdFile, bytes]:

@@ -32,6 +32,7 @@ from generator.diagnostics import Diagnostic
 from generator.errors import EnvironmentProblem, UserError
 from generator.validate.schema_errors import LineOf, diagnostics_for, did_you_mean, locate
 from generator.validate.structural import Check, compile_supported, supported
+from generator.write import STATE_DIR
 
 if TYPE_CHECKING:  # jsonschema only words errors (and judges kinds the structural check cannot)
     from jsonschema import Draft7Validator, ValidationError
@@ -146,10 +147,25 @@ def _files(directory: Path) -> list[_CrdFile]:
         raise EnvironmentProblem.simple(
             f"CRD directory {directory} does not exist", hint=_FETCH_HINT.format(dir=directory)
         )
-    files = [_CrdFile(path) for path in sorted([*directory.rglob("*.yaml"), *directory.rglob("*.yml")])]
+    files = [_CrdFile(path) for path in crd_paths(directory)]
     if not any(file.may_name(_CRD_KIND) for file in files):
         raise _no_crds(directory)
     return files
+
+
+def crd_paths(directory: Path) -> list[Path]:
+    """The CRD files of `directory`: those its crds.lock.yaml lists (what `schemas fetch` wrote and `schemas verify`
+    checks), so that a file added beside them cannot serve a kind in their place and loosen its checks; every
+    YAML file below it when it has no lock (a directory of CRDs given with --crd-dir)."""
+    from generator.crds import CRD_LOCK_FILE  # noqa: PLC0415 -- a small module; sources only with a lock
+    from generator.crds.sources import loads_lock  # noqa: PLC0415
+
+    lock = directory / CRD_LOCK_FILE
+    if lock.is_file():
+        listed = loads_lock(lock.read_bytes(), str(lock))
+        return [directory / local for local in sorted(listed) if (directory / local).is_file()]
+    found = [*directory.rglob("*.yaml"), *directory.rglob("*.yml")]
+    return sorted(p for p in found if STATE_DIR not in p.relative_to(directory).parts)
 
 
 def unparsed(crd_dir: Path, kinds: Iterable[str]) -> list[Path]:

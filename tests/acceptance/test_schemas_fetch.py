@@ -247,6 +247,14 @@ def test_verify_names_a_hand_edited_file_and_fetch_restores_only_that_file(
     assert {p: v for p, v in after.items() if p != APP_PROJECT} == {p: v for p, v in before.items() if p != APP_PROJECT}
 
 
+def test_verify_names_a_yaml_file_the_lock_does_not_list(populated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """validate reads only the listed files; one beside them was forgotten or put there to loosen a check."""
+    (populated / "schemas" / "crds" / "kserve" / "zz-override.yaml").write_text("kind: CustomResourceDefinition\n")
+    code, _, err = _cli(capsys, "verify", "--repo", str(populated))
+    assert code == 1
+    assert "error: schemas/crds/kserve/zz-override.yaml: not in crds.lock.yaml: no fetch wrote it" in err
+
+
 def test_a_new_version_replaces_that_projects_files_and_entries_only(
     populated: Path, upstream: Upstream, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import textwrap
 from pathlib import Path
@@ -275,3 +276,33 @@ def test_served_schemas_of_a_large_crd_are_remembered_by_the_run_cache(
         db.execute("UPDATE fact SET value = ? WHERE kind = 'parse'", [json.dumps(saved)])
     again = load_crd_schemas(_copy_of(tmp_path / "crds", tmp_path / "again"))
     assert messages(again.validate(widget(note="x"))) == [("$.spec.note", "expected integer, got string 'x'")]
+
+
+LOOSE_ISVC_CRD = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: inferenceservices.serving.kserve.io}
+spec:
+  group: serving.kserve.io
+  names: {kind: InferenceService, plural: inferenceservices}
+  scope: Namespaced
+  versions:
+  - name: v1beta1
+    served: true
+    storage: true
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+"""
+
+
+def test_a_file_the_crd_lock_does_not_list_cannot_serve_a_kind_in_a_locked_files_place(
+    crd_dir: Path, tmp_path: Path, isvc: dict[str, Any]
+) -> None:
+    """A pull request may commit `schemas/crds/zz.yaml` (git add -f): a looser InferenceService schema there would
+    switch the strict check off in CI. Only what crds.lock.yaml lists is read."""
+    copied = tmp_path / "crds"
+    shutil.copytree(crd_dir, copied)
+    (copied / "zz-override.yaml").write_text(LOOSE_ISVC_CRD)
+    isvc["spec"]["predictor"]["notAKServeField"] = True
+    assert messages(load_crd_schemas(copied).validate(isvc)) == [
+        ("$.spec.predictor.notAKServeField", "unknown field 'notAKServeField'")
+    ]
