@@ -16,8 +16,11 @@ from generator.excerpt import MESSAGE_LIMIT, excerpt
 
 Severity = Literal["error", "warning"]
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
-# control characters, and the line separators and bidirectional controls that change how a line reads
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# Characters that change how text reads without showing: line breaks to YAML and Unicode that editors and diffs
+# draw as none (NEL, LINE and PARAGRAPH SEPARATOR), and the bidirectional controls that reorder a line ("Trojan
+# Source", CVE-2021-42574). A regular expression's character class, for every reader and printer of such text.
+UNSEEN = "\x85\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_CONTROL = re.compile(f"[\x00-\x1f\x7f-\x9f{UNSEEN}]")
 _UNDECODED = re.compile(r"[\udc80-\udcff]")  # a byte of a name that is not UTF-8, as os.fsdecode keeps it
 
 

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
+from generator.diagnostics import UNSEEN
 from generator.excerpt import quoted
 
 # This product's policy: schemes KServe's storage initializer downloads in every known release (the fact,
@@ -29,9 +30,8 @@ from generator.excerpt import quoted
 STORAGE_SCHEMES = ("s3", "gs", "https", "hdfs", "webhdfs")
 BUCKET_SCHEMES = ("s3", "gs")  # their "host" is a bucket name, never an address
 PROXY_SCHEME = "mlflow-artifacts"
-# whitespace, control characters (C0 and C1), and the line separators and bidirectional controls that change how a
-# location reads in review without showing
-_UNSAFE = re.compile(r"[\x00-\x20\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# whitespace, control characters (C0 and C1), and what changes how a location reads in review (UNSEEN)
+_UNSAFE = re.compile(f"[\x00-\x20\x7f-\x9f{UNSEEN}]")
 # a separator a server may turn into '/' ('\\', or percent-encoded), which a '..' then climbs over
 _HIDDEN_SEPARATOR = re.compile(r"\\|%2f|%5c", re.IGNORECASE)
 

@@ -17,7 +17,7 @@ import yaml
 
 from generator import yamlio
 from generator.cache import remembered_parse
-from generator.diagnostics import Diagnostic, json_path
+from generator.diagnostics import UNSEEN, Diagnostic, json_path
 
 PathKey = tuple[str | int, ...]
 _INTEGER = "tag:yaml.org,2002:int"
@@ -35,10 +35,8 @@ _READ_AS = {
         ("timestamp", "a date"),
     )
 }
-# Characters that change what a file means without showing in a diff: line breaks to YAML that git, editors and
-# review tools draw as none (NEL, LINE SEPARATOR, PARAGRAPH SEPARATOR: a key after one in a comment is read), and the
-# bidirectional controls that reorder how a line reads ("Trojan Source", CVE-2021-42574).
-_UNSEEN = re.compile("[\x85\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# What changes a file's meaning without showing in a diff (UNSEEN): after a NEL in a comment, YAML reads a key
+_UNSEEN = re.compile(f"[{UNSEEN}]")
 _SYNTAX_HINT = "fix the YAML syntax at this position (indentation, quotes, ':' after keys)"
 _TAG_HINT = "remove the tag: only plain YAML is read (mappings, lists, strings, numbers, booleans, null)"
 
