@@ -270,8 +270,10 @@ def _describe(error: ValidationError, path: list[str | int]) -> tuple[str, str]:
             "MLFLOW_TRACKING_TOKEN, where the command runs; never in models.yaml",
         )
     if error.validator == "pattern" and path[-1:] == ["registeredModel"]:
-        control = next(c for c in str(instance) if not schema_check.ecma_pattern(error.validator_value).search(c))
-        return f"{quoted(instance)} holds control character U+{ord(control):04X}", _first_sentence(description)
+        printable = schema_check.ecma_pattern(str(error.validator_value))
+        control = next((c for c in str(instance) if not printable.search(c)), "")
+        if control:  # none: the name is empty, which minLength says as well
+            return f"{quoted(instance)} holds control character U+{ord(control):04X}", _first_sentence(description)
     if "gates" in path:
         return _describe_gate(error, path, description)
     if error.validator == "type" and not description:

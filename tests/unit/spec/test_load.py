@@ -311,3 +311,11 @@ def test_environments_may_share_a_namespace_on_different_clusters() -> None:
     )
     assert [t.env for t in spec.targets] == ["eu", "us"]
     assert warnings == []
+
+
+def test_an_empty_registered_model_name_is_refused_as_empty() -> None:
+    text = "apiVersion: kserve-gitops/v1\nenvironments: {dev: {namespace: d}}\nmodels:\n  m:\n"
+    text += "    registeredModel: ''\n    environments: {dev: {version: 1}}\n"
+    with pytest.raises(SpecError) as caught:
+        parse_spec(text)
+    assert "$.models.m.registeredModel: '' should be non-empty" in str(caught.value)
