@@ -17,8 +17,8 @@ from generator.diagnostics import Diagnostic, json_path
 from generator.errors import LockError
 from generator.generated import header
 from generator.lock import LOCK_FILE
-from generator.lock.model import RUN_ID, VERSION, LoadCheck, Lock, LockEntry, Verdict
-from generator.registry.base import ModelInfo
+from generator.lock.model import LoadCheck, Lock, LockEntry, Verdict
+from generator.registry.base import RUN_ID, VERSION, ModelInfo
 from generator.spec.model import REF_KINDS, Ref
 from generator.spec.yaml_lines import Positions
 from generator.spec.yaml_lines import load as load_yaml

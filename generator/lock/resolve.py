@@ -24,8 +24,8 @@ from generator import diagnostics
 from generator.diagnostics import Diagnostic, json_path
 from generator.excerpt import quoted
 from generator.lock import compat
-from generator.lock.model import RUN_ID, VERSION, Lock, LockEntry
-from generator.registry.base import ModelVersion, NotFound, Query, Resolution
+from generator.lock.model import Lock, LockEntry
+from generator.registry.base import RUN_ID, VERSION, ModelVersion, NotFound, Query, Resolution
 from generator.registry.uris import Unfetchable, location_problem, storage_uri
 from generator.spec.model import Ref, Spec, Target
 from generator.util.schema_check import ecma_pattern

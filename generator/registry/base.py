@@ -9,6 +9,12 @@ from typing import Any, Protocol
 from generator import yamlio
 from generator.spec.model import Ref
 
+# MLflow numbers versions 1, 2, … as 64-bit integers (19 digits at most); `models:/<name>/<version>` is rendered from
+# it, so nothing else may pass. A longer run of digits would also come back from kustomize unquoted, as a number.
+VERSION = r"^[1-9][0-9]{0,18}$"
+# A run's id (MLflow's are 32 hex digits); empty for a version registered without a run, which MLflow allows.
+RUN_ID = r"^[A-Za-z0-9_-]{0,64}$"
+
 
 @dataclass(frozen=True, order=True)
 class Query:

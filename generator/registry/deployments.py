@@ -14,10 +14,9 @@ from mlflow.exceptions import MlflowException
 
 from generator.errors import RegistryUnavailable
 from generator.excerpt import quoted
-from generator.lock.model import VERSION
 from generator.redact import redact
 from generator.registry import mlflow_http
-from generator.registry.base import Deployment
+from generator.registry.base import VERSION, Deployment
 from generator.registry.mlflow import _in_filters
 from generator.registry.mlflow_http import Deadlines, Overdue
 from generator.util.environ import scoped_environ
