@@ -12,7 +12,6 @@ One notification thus covers every InferenceService of the environment.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -26,7 +25,7 @@ from generator.lock import LOCK_FILE
 from generator.lock.io import LOCK_VERSION
 from generator.render.inferenceservice import API_VERSION
 from generator.render.tree import ENVIRONMENTS_DIR
-from generator.webhook.answer import Malformed
+from generator.webhook.answer import Malformed, json_body
 
 EVENTS = ("deployed", "degraded")
 _ISVC = (API_VERSION.split("/")[0], "InferenceService")
@@ -65,14 +64,7 @@ class TagWrite:
 
 
 def parse(body: bytes) -> Notification:
-    try:
-        data = json.loads(body)
-    except ValueError as e:
-        raise Malformed(f"body is not JSON: {e}") from None
-    except RecursionError:  # json.loads recurses once per level: a body of 100 000 "[" exhausts the stack
-        raise Malformed(
-            "body nests deeper than Python's JSON parser can follow; the shipped template renders a few levels"
-        ) from None
+    data = json_body(body)
     if not isinstance(data, Mapping):
         raise Malformed("body is not a JSON object")
     event = _text(data, "event")

@@ -17,12 +17,11 @@ remains the backstop for those.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from generator.webhook.answer import Malformed
+from generator.webhook.answer import Malformed, json_body
 
 EVENT_TYPE = "mlflow-model-promoted"  # the repository_dispatch type .github/workflows/promote.yml listens to
 FOLLOWED = frozenset({"model_version_alias.created", "model_version_alias.deleted", "model_version.created"})
@@ -49,20 +48,11 @@ class RegistryEvent:
 def parse(body: bytes) -> RegistryEvent:
     """Raises Malformed when the body is not MLflow's envelope, or a followed event names no model
     (an empty model would make the workflow update every model)."""
-    envelope = _object(_json(body), "body")
+    envelope = _object(json_body(body), "body")
     event = f"{_text(envelope, 'entity')}.{_text(envelope, 'action')}"
     data = _object(envelope.get("data"), "data")
     model = _text(data, "name") if event in FOLLOWED else str(data.get("name", ""))
     return RegistryEvent(event, model, _optional(data, "alias"), _optional(data, "version"))
-
-
-def _json(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except ValueError as e:
-        raise Malformed(f"body is not JSON: {e}") from None
-    except RecursionError:  # json.loads recurses once per level: a body of 100 000 "[" exhausts the stack
-        raise Malformed("body nests deeper than Python's JSON parser can follow; MLflow's envelope is flat") from None
 
 
 def _object(value: Any, what: str) -> Mapping[str, Any]:
