@@ -125,11 +125,14 @@ def registered_name_problem(name: str) -> str | None:
     """Why models.yaml cannot name this registered model, in `validate`'s words, or None when it can:
     `init --from-registry` leaves such a model out instead of writing a models.yaml that fails."""
     where: list[str | int] = ["models", "?", "registeredModel"]
-    error = next(
-        iter(schema_check.validator(_schema()["$defs"]["model"]["properties"]["registeredModel"]).iter_errors(name)),
-        None,
-    )
+    error = next(iter(_name_validator().iter_errors(name)), None)
     return None if error is None else _describe(error, where)[0]
+
+
+@cache
+def _name_validator() -> jsonschema.protocols.Validator:
+    """The schema's rule for a registered model name, built once for every name a registry lists."""
+    return schema_check.validator(_schema()["$defs"]["model"]["properties"]["registeredModel"])
 
 
 @cache
