@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,11 +60,30 @@ class Service:
         assert self.dispatcher.idle(WAIT)
 
 
+@dataclass
+class TickingClock:
+    """Virtual wall-clock time that moves `tick` seconds each time it is read, and never otherwise: how many
+    retries fit before a deadline then depends on the order of events, not on how busy the machine is."""
+
+    now: float = NOW
+    tick: float = 0.005
+
+    def __call__(self) -> float:
+        self.now += self.tick
+        return self.now
+
+
 def service(
-    state: Path, github: RecordingGitHub, *, deadline: float = 60.0, capacity: int = 10_000, start: bool = True
+    state: Path,
+    github: RecordingGitHub,
+    *,
+    deadline: float = 60.0,
+    capacity: int = 10_000,
+    start: bool = True,
+    clock: Callable[[], float] = time.time,
 ) -> Service:
-    journal = Journal(state, 600, capacity=capacity)
-    dispatcher = Dispatcher(github, journal, deadline=deadline, first_pause=0.01)
+    journal = Journal(state, 600, capacity=capacity, clock=clock)
+    dispatcher = Dispatcher(github, journal, deadline=deadline, first_pause=0.01, clock=clock)
     if start:
         dispatcher.start()
     return Service(Relay(SECRET, journal, dispatcher, max_age=300, clock=lambda: NOW), journal, dispatcher, github)
@@ -203,7 +223,7 @@ def test_a_lasting_refusal_is_given_up_logged_and_not_retried(tmp_path: Path) ->
 
 def test_momentary_failures_are_retried_until_the_deadline(tmp_path: Path) -> None:
     failures: list[Exception] = [GitHubError("no answer within 10 s") for _ in range(1000)]
-    down = service(tmp_path, RecordingGitHub(failures=failures), deadline=0.2)
+    down = service(tmp_path, RecordingGitHub(failures=failures), deadline=0.2, clock=TickingClock())
 
     down.handle()
     down.settle()
