@@ -28,7 +28,7 @@ import yaml
 
 from generator import yamlio
 from generator.cache import parse_missing, remembered_parse
-from generator.diagnostics import Diagnostic
+from generator.diagnostics import Diagnostic, Severity
 from generator.errors import EnvironmentProblem, UserError
 from generator.validate.schema_errors import LineOf, diagnostics_for, did_you_mean, locate
 from generator.validate.structural import Check, compile_supported, supported
@@ -36,6 +36,8 @@ from generator.write import STATE_DIR
 
 if TYPE_CHECKING:  # jsonschema only words errors (and judges kinds the structural check cannot)
     from jsonschema import Draft7Validator, ValidationError
+
+    from generator.spec.model import Platform
 
 RULE = "crd-schema"
 GroupVersionKind = tuple[str, str]  # (apiVersion "group/version", kind)
@@ -166,6 +168,43 @@ def crd_paths(directory: Path) -> list[Path]:
         return [directory / local for local in sorted(listed) if (directory / local).is_file()]
     found = [*directory.rglob("*.yaml"), *directory.rglob("*.yml")]
     return sorted(p for p in found if STATE_DIR not in p.relative_to(directory).parts)
+
+
+def unpinned(directory: Path, platform: Platform, severity: Severity) -> list[Diagnostic]:
+    """The releases whose CRDs `schemas fetch` left in `directory` for another version than `platform` pins (a pin
+    changed without a fetch since): the files would be checked against schemas the cluster does not serve. Reads
+    only crds.lock.yaml; that each file still holds its locked bytes is `schemas verify`'s check. Nothing for a
+    directory without that lock (CRDs given with --crd-dir: their release is not known here). `severity`: as that of
+    missing CRDs (an error where the CRDs are required)."""
+    from generator.crds import CRD_LOCK_FILE  # noqa: PLC0415 -- a small module; sources only with a lock
+    from generator.crds.sources import FETCH, crd_files, loads_lock  # noqa: PLC0415
+
+    lock = directory / CRD_LOCK_FILE
+    if not lock.is_file():
+        return []
+    listed = loads_lock(lock.read_bytes(), str(lock))
+    found = []
+    for project in dict.fromkeys(file.project for file in crd_files(platform)):
+        files = [file for file in crd_files(platform) if file.project == project]
+        version = files[0].version
+        other = sorted({listed[f.local].version for f in files if f.local in listed} - {version})
+        unlisted = [f.local for f in files if f.local not in listed]
+        if other:
+            problem = f"are {', '.join(other)}, but {project.setting} pins {version}"
+        elif unlisted:
+            problem = f"lack {', '.join(unlisted)} ({CRD_LOCK_FILE} does not list it), which {version} has"
+        else:
+            continue
+        found.append(
+            Diagnostic(
+                message=f"the {project.title} CRDs in {directory} {problem}: the manifests would be checked "
+                "against other schemas than the pinned release's",
+                hint=f"run `{FETCH}` to download {project.title} {version}'s CRDs",
+                severity=severity,
+                rule=RULE,
+            )
+        )
+    return found
 
 
 def unparsed(crd_dir: Path, kinds: Iterable[str]) -> list[Path]:

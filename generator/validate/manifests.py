@@ -37,7 +37,7 @@ from generator.platform.releases import KServeRelease
 from generator.spec.model import Platform
 from generator.spec.yaml_lines import load as load_yaml
 from generator.util.files import MAX_YAML_BYTES, Refused
-from generator.validate.crds import CrdSchemas, load_crd_schemas
+from generator.validate.crds import CrdSchemas, load_crd_schemas, unpinned
 from generator.validate.kserve_rules import PINNED_BY_DEFAULT, check_inference_service
 from generator.validate.kustomize import (
     BUILD_ANNOTATIONS,
@@ -94,6 +94,7 @@ def checks(crd_dir: Path) -> Checks:
             return platform, {path: (files[path], summary, objects.get(path)) for path, summary in emitted.items()}
 
         crds, found = _crds(crd_dir, required=False)
+        found += unpinned(crd_dir, platform, "warning")
         with _Tree(files=files) as tree, contextlib.closing(Store.open()) as store:
             vouched = {path: emitted[path] for path in settled}
             found += _check_tree(tree, sorted(files), crds, store, meanwhile=meanwhile, settled=vouched)
@@ -128,8 +129,14 @@ def tree_checks(crd_dir: Path) -> Callable[[Path, list[str], Meanwhile], list[Di
 
     def validate(root: Path, paths: list[str], meanwhile: Meanwhile) -> list[Diagnostic]:
         crds, found = _crds(crd_dir, required=True)
+
+        def inputs() -> tuple[Platform, Known]:
+            platform, known = meanwhile()
+            found.extend(unpinned(crd_dir, platform, "error"))
+            return platform, known
+
         with _Tree(root=root) as tree, contextlib.closing(Store.open()) as store:
-            found += _check_tree(tree, paths, crds, store, meanwhile=meanwhile)
+            found += _check_tree(tree, paths, crds, store, meanwhile=inputs)
         return sorted(set(found))
 
     return validate

@@ -430,3 +430,23 @@ def test_verify_without_a_lock_fails(tmp_path: Path, capsys: pytest.CaptureFixtu
     code, _, err = _cli(capsys, "verify", "--repo", str(_repo(tmp_path)))
     assert code == 1
     assert err == f"error: {LOCK}: not found\n  fix: run `kserve-gitops schemas fetch` first\n"
+
+
+def test_a_pin_changed_without_a_fetch_fails_validate_and_warns_render_until_the_fetch(
+    populated: Path, upstream: Upstream, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KSERVE_GITOPS_CACHE_DIR", "off")
+    assert main(["render", "--repo", str(populated)]) == 0
+    _repo(populated, kserve="v0.20.1")
+    stale = f"the KServe CRDs in {populated / 'schemas' / 'crds'} are v0.20.0, but platform.kserveVersion pins v0.20.1"
+
+    capsys.readouterr()
+    assert main(["validate", "--repo", str(populated)]) == 1
+    assert f"{stale}: the manifests would be checked against" in capsys.readouterr().out
+    assert main(["render", "--repo", str(populated)]) == 0
+    assert f"warning: {stale}" in capsys.readouterr().err
+
+    code, _, _ = _cli(capsys, "fetch", "--repo", str(populated), "--base-url", upstream.base_url)
+    assert code == 0
+    assert main(["validate", "--repo", str(populated)]) == 0
+    assert "CRDs in" not in capsys.readouterr().out

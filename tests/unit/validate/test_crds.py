@@ -8,9 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from generator.crds import CRD_LOCK_FILE
 from generator.errors import EnvironmentProblem
-from generator.validate.crds import CrdSchemas, load_crd_schemas
+from generator.spec.model import Platform
+from generator.validate.crds import CrdSchemas, load_crd_schemas, unpinned
 
 
 def messages(found: list[Any]) -> list[tuple[str, str]]:
@@ -306,3 +309,42 @@ def test_a_file_the_crd_lock_does_not_list_cannot_serve_a_kind_in_a_locked_files
     assert messages(load_crd_schemas(copied).validate(isvc)) == [
         ("$.spec.predictor.notAKServeField", "unknown field 'notAKServeField'")
     ]
+
+
+def test_crds_fetched_for_the_pinned_releases_are_not_unpinned(crd_dir: Path) -> None:
+    assert unpinned(crd_dir, Platform(), "error") == []
+
+
+def test_a_directory_without_a_crd_lock_has_no_release_to_compare(tmp_path: Path) -> None:
+    (tmp_path / "widgets.yaml").write_text("kind: CustomResourceDefinition\n")
+
+    assert unpinned(tmp_path, Platform(kserve_version="v0.21.0"), "error") == []
+
+
+def test_each_release_fetched_for_another_pin_or_not_whole_is_named_once(crd_dir: Path, tmp_path: Path) -> None:
+    fetched = Path(shutil.copytree(crd_dir, tmp_path / "crds"))
+    lock = yaml.safe_load((fetched / CRD_LOCK_FILE).read_text())
+    del lock["argocd/appproject-crd.yaml"]
+    (fetched / CRD_LOCK_FILE).write_text(yaml.safe_dump(lock))
+
+    found = unpinned(fetched, Platform(kserve_version="v0.21.0"), "warning")
+
+    assert [(d.severity, d.rule, d.message) for d in found] == [
+        (
+            "warning",
+            "crd-schema",
+            f"the KServe CRDs in {fetched} are v0.20.0, but platform.kserveVersion pins v0.21.0: "
+            "the manifests would be checked against other schemas than the pinned release's",
+        ),
+        (
+            "warning",
+            "crd-schema",
+            f"the Argo CD CRDs in {fetched} lack argocd/appproject-crd.yaml (crds.lock.yaml does "
+            "not list it), which v3.5.1 has: the manifests would be checked against other schemas than the pinned "
+            "release's",
+        ),
+    ]
+    assert {d.hint for d in found} == {
+        "run `kserve-gitops schemas fetch` to download KServe v0.21.0's CRDs",
+        "run `kserve-gitops schemas fetch` to download Argo CD v3.5.1's CRDs",
+    }
