@@ -38,8 +38,9 @@ FromRegistry = Annotated[
     typer.Option(
         "--from-registry",
         help="List the models registered in MLflow (MLFLOW_TRACKING_URI) into models.yaml, each "
-        "environment following a matching alias (prod: champion, staging/dev: challenger); "
-        "then run `kserve-gitops generate`.",
+        "environment following the first alias it has of: prod: prod, production, champion; staging: staging, "
+        "challenger, candidate, champion; dev: dev, development, challenger, candidate, else the latest version. "
+        "Then run `kserve-gitops generate`.",
     ),
 ]
 ActionRepo = Annotated[

@@ -267,8 +267,9 @@ _ARGOCD_V3_5 = ArgoCdRelease(
 )
 ARGOCD_RELEASES: tuple[ArgoCdRelease, ...] = (
     _ARGOCD_V3_5,
-    # v3.6.3 was released on 2026-11-24 (its GitHub release page); the snapshot readable here ends with master at
-    # VERSION 3.6.0 before any v3.6 tag, so the facts were read there and equal v3.5.1's.
+    # v3.6.3 was released on 2026-11-24 (https://github.com/argoproj/argo-cd/releases/tag/v3.6.3); the snapshot
+    # readable here ends with master at VERSION 3.6.0 before any v3.6 tag, so the facts were read there and equal
+    # v3.5.1's.
     replace(_ARGOCD_V3_5, tag="v3.6.0", sources=_argocd_sources(_ARGOCD_MAIN, confirmed=False)),
 )
 
