@@ -94,7 +94,7 @@ def checks(crd_dir: Path) -> Checks:
             return platform, {path: (files[path], summary, objects.get(path)) for path, summary in emitted.items()}
 
         crds, found = _crds(crd_dir, required=False)
-        found += unpinned(crd_dir, platform, "warning")
+        found = found or unpinned(crd_dir, platform, "warning")  # CRDs of other releases, unless there are none
         with _Tree(files=files) as tree, contextlib.closing(Store.open()) as store:
             vouched = {path: emitted[path] for path in settled}
             found += _check_tree(tree, sorted(files), crds, store, meanwhile=meanwhile, settled=vouched)
@@ -129,10 +129,12 @@ def tree_checks(crd_dir: Path) -> Callable[[Path, list[str], Meanwhile], list[Di
 
     def validate(root: Path, paths: list[str], meanwhile: Meanwhile) -> list[Diagnostic]:
         crds, found = _crds(crd_dir, required=True)
+        missing = bool(found)
 
         def inputs() -> tuple[Platform, Known]:
             platform, known = meanwhile()
-            found.extend(unpinned(crd_dir, platform, "error"))
+            if not missing:  # CRDs of other releases than the platform's, unless there are none
+                found.extend(unpinned(crd_dir, platform, "error"))
             return platform, known
 
         with _Tree(root=root) as tree, contextlib.closing(Store.open()) as store:
