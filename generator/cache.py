@@ -112,7 +112,11 @@ class Memo:
         """Record a run that wants `files` on disk and prunes stale generated files under `pruned`, unless its inputs
         changed since they were keyed. Written atomically; failing to write it only costs the next run its time."""
         keyed = self._key
-        if keyed is None or _input_stamps(keyed.repo, keyed.inputs) != keyed.stamps:
+        if (
+            keyed is None
+            or _input_stamps(keyed.repo, keyed.inputs) != keyed.stamps
+            or crd_identity(keyed.crd_dir) != keyed.crds
+        ):
             return
         saved = {
             "outputs": {p: hashlib.sha256(c).hexdigest() for p, c in files.items()},
@@ -122,19 +126,25 @@ class Memo:
         with contextlib.suppress(OSError):
             keyed.record.parent.mkdir(parents=True, exist_ok=True)
             fd, name = tempfile.mkstemp(prefix=".record.", dir=keyed.record.parent)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(saved, handle)
-            os.replace(name, keyed.record)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    json.dump(saved, handle)
+                os.replace(name, keyed.record)
+            except OSError:
+                os.unlink(name)  # a full disk: no half-written record left beside the others
+                raise
 
 
 @dataclass(frozen=True)
 class _RunKey:
-    """A memo's record, and the stamps its inputs had when their bytes were keyed."""
+    """A memo's record, the stamps its inputs had when their bytes were keyed, and the CRDs' identity then."""
 
     record: Path
     repo: Path
     inputs: tuple[str, ...]
     stamps: tuple[tuple[int, int, int, int] | None, ...]
+    crd_dir: Path
+    crds: str
 
 
 def _run_key(command: str, repo: Path, inputs: tuple[str, ...], crd_dir: Path) -> _RunKey | None:
@@ -143,13 +153,21 @@ def _run_key(command: str, repo: Path, inputs: tuple[str, ...], crd_dir: Path) -
         return None
     stamps = _input_stamps(repo, inputs)  # before the bytes: a change after this is seen by `remember`
     digest = hashlib.sha256()
+    crds = crd_identity(crd_dir)
     # The CRD directory by its path too: a warning may name it, and two empty ones hash alike.
-    for part in (tool_identity(), command, crd_identity(crd_dir), os.fspath(crd_dir)):
+    for part in (tool_identity(), command, crds, os.fspath(crd_dir)):
         _feed(digest, part.encode())
     for name in inputs:
+        try:
+            content = read_regular(repo / name, MAX_YAML_BYTES, follow=False)
+        except FileNotFoundError:
+            content = None  # a run may go on without it (no models.lock yet): keyed as absent, never as some bytes
+        except OSError:
+            return None  # a link, a directory, a FIFO, a file too large: the full run says what is wrong with it
         _feed(digest, name.encode())
-        _feed(digest, _read(repo / name) or b"<missing>")
-    return _RunKey(directory / f"{digest.hexdigest()}.json", repo, inputs, stamps)
+        _feed(digest, b"absent" if content is None else b"present")
+        _feed(digest, content or b"")
+    return _RunKey(directory / f"{digest.hexdigest()}.json", repo, inputs, stamps, crd_dir, crds)
 
 
 def _input_stamps(repo: Path, inputs: Iterable[str]) -> tuple[tuple[int, int, int, int] | None, ...]:
@@ -351,7 +369,7 @@ def remembered_parse(text: str, parse: Callable[[str], Any]) -> Any:
     with contextlib.closing(Store.open()) as store:
         if not store.enabled:
             return parse(text)
-        fact = _parse_fact(text)
+        fact = _parse_fact(text, _parser(parse))
         known = store.get("parse", [fact]).get(fact)
         if known is not None:
             return json.loads(known)
@@ -363,7 +381,7 @@ def remembered_parse(text: str, parse: Callable[[str], Any]) -> Any:
         return data
 
 
-def parse_missing(text: str) -> bool:
+def parse_missing(text: str, parse: Callable[[str], Any]) -> bool:
     """Whether the store is on and has no `remembered_parse` of `text`: another process may parse it and leave it
     there (validate.crd_prefetch)."""
     if len(text) < _WORTH_REMEMBERING:
@@ -371,17 +389,22 @@ def parse_missing(text: str) -> bool:
     with contextlib.closing(Store.open()) as store:
         if not store.enabled:
             return False
-        fact = _parse_fact(text)
+        fact = _parse_fact(text, _parser(parse))
         return not store.get("parse", [fact])
 
 
+def _parser(parse: Callable[[str], Any]) -> str:
+    """The name of a parser: two parsers of one text give different results (a CRD file's schemas, its YAML tree)."""
+    return f"{parse.__module__}.{parse.__qualname__}"
+
+
 @functools.lru_cache(maxsize=4)
-def _parse_fact(text: str) -> str:
+def _parse_fact(text: str, parser: str) -> str:
     """The key of `remembered_parse`'s entry for `text`, hashed once per process (a CRD file is 2 MB). The YAML
     library is imported here, by a run that parses YAML anyway, not by one answered from its record (`Memo`)."""
     import yaml  # noqa: PLC0415
 
-    return key(tool_identity(), yaml.__version__, text)
+    return key(tool_identity(), yaml.__version__, parser, text)
 
 
 def key(*parts: str | bytes) -> str:
@@ -414,21 +437,54 @@ def tool_identity() -> str:
     return key(_FORMAT, __version__, _tool_digest(), *_library_versions(), _kustomize_identity())
 
 
-_JUDGES = ("jsonschema", "jsonschema_rs", "referencing", "kubernetes_validate", "yaml")
+# The libraries that parse and judge for this tool: module -> its distribution's name as pip names its dist-info.
+_JUDGES = {
+    "jsonschema": "jsonschema",
+    "jsonschema_rs": "jsonschema_rs",
+    "referencing": "referencing",
+    "kubernetes_validate": "kubernetes_validate",
+    "yaml": "pyyaml",
+}
 
 
 @functools.cache
 def _library_versions() -> tuple[str, ...]:
     """The installations of the libraries that parse and validate: a new jsonschema or kubernetes-validate may judge
-    an object differently. Each is named by its package's path, size and modification time, as the kustomize binary
-    is: installing another version rewrites it, and importlib.metadata would cost more than the rest of a small run."""
+    an object differently. Each is named by the `<name>-<version>.dist-info` directory beside its package, which pip
+    writes for every install: a fresh CI job installing the same releases names them alike, where their files' times
+    would differ from job to job and make every remembered fact a miss. A package installed without one (copied onto
+    the path) is named by its path, size and modification time, as the kustomize binary is. importlib.metadata would
+    cost more than the rest of a small run."""
     found = []
-    for module in _JUDGES:
+    for module, distribution in _JUDGES.items():
         spec = importlib.util.find_spec(module)  # found, not imported: a run with nothing to check needs none
         path = Path(spec.origin).resolve() if spec is not None and spec.origin is not None else None
-        info = path.stat() if path is not None else None
-        found.append(f"{path}:{info.st_size}:{info.st_mtime_ns}" if info is not None else f"{module}:<none>")
+        if path is None:
+            found.append(f"{module}:<none>")
+            continue
+        top = path.parents[1] if path.name == "__init__.py" else path.parent
+        version = _dist_info_versions(top).get(distribution)
+        info = path.stat()
+        found.append(f"{distribution} {version}" if version else f"{path}:{info.st_size}:{info.st_mtime_ns}")
     return tuple(found)
+
+
+@functools.cache
+def _dist_info_versions(directory: Path) -> dict[str, str]:
+    """The version of each distribution installed in `directory` (site-packages), by its dist-info directory's name:
+    `<name>-<version>.dist-info`, the name lower-cased with `-` and `.` as `_` (the wheel specification's form).
+    Two for one distribution (an install that broke halfway) name it by both versions."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return {}
+    found: dict[str, str] = {}
+    for name in sorted(names):  # a broken install may leave two: both name it
+        if name.endswith(".dist-info"):
+            distribution, _, version = name.removesuffix(".dist-info").partition("-")
+            distribution = distribution.lower().replace("-", "_").replace(".", "_")
+            found[distribution] = f"{found[distribution]}+{version}" if distribution in found else version
+    return found
 
 
 def crd_identity(crd_dir: Path) -> str:

@@ -209,7 +209,7 @@ def unpinned(directory: Path, platform: Platform, severity: Severity) -> list[Di
 
 def unparsed(crd_dir: Path, kinds: Iterable[str]) -> list[Path]:
     """The files under `crd_dir` that may serve one of `kinds` and whose schemas the run cache does not have yet."""
-    return [file.path for file in _naming(crd_dir, kinds) if parse_missing(file.text)]
+    return [file.path for file in _naming(crd_dir, kinds) if parse_missing(file.text, file.parse)]
 
 
 def parse_schemas(crd_dir: Path, kinds: Iterable[str]) -> None:
@@ -251,10 +251,10 @@ class _CrdFile:
     def served(self) -> dict[GroupVersionKind, KindSchema]:
         return {
             (api_version, kind): KindSchema(schema, structural)
-            for api_version, kind, schema, structural in remembered_parse(self.text, self._parse)
+            for api_version, kind, schema, structural in remembered_parse(self.text, self.parse)
         }
 
-    def _parse(self, text: str) -> list[list[Any]]:
+    def parse(self, text: str) -> list[list[Any]]:
         """[apiVersion, kind, strict schema, structural.supported] of each served version: what the run cache
         remembers for a large CRD file, so that a later run neither parses nor walks its schemas again."""
         found = []

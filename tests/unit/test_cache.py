@@ -22,6 +22,7 @@ from generator.cache import (
     crd_identity,
     key,
     keys_after,
+    parse_missing,
     remembered_parse,
 )
 from generator.util.environ import scoped_environ
@@ -288,3 +289,89 @@ def test_a_run_whose_inputs_changed_while_it_ran_is_not_remembered(tmp_path: Pat
         (repo / "models.yaml").write_text("a: 3\n")  # while the pipeline runs: what it read is unknown
         memo.remember({}, [], [])
         assert not list((tmp_path / "cache").glob("*.json"))
+
+
+def test_a_run_whose_crds_changed_while_it_ran_is_not_remembered(tmp_path: Path) -> None:
+    """Its files were checked against CRDs that may be either: a record under the old CRDs' key would answer a later
+    run against those for files they never checked."""
+    repo, crds = _memo_repo(tmp_path)
+    (crds / "a.yaml").write_text("kind: A\n")
+    with scoped_environ({CACHE_ENV: str(tmp_path / "cache")}):
+        memo = Memo.open("render", repo, ["models.yaml"], crds)
+        assert memo.recall(repo) is None  # keyed here
+        (crds / "a.yaml").write_text("kind: B\n")
+        memo.remember({}, [], [])
+        assert not list((tmp_path / "cache").glob("*.json"))
+
+
+def _identity_with(path: Path | None) -> str:
+    probe = [sys.executable, "-c", "from generator.cache import tool_identity; print(tool_identity())"]
+    env = {**os.environ, "PYTHONPATH": str(path)} if path is not None else dict(os.environ)
+    return subprocess.run(probe, capture_output=True, text=True, check=True, env=env).stdout
+
+
+def test_the_same_release_of_a_judging_library_installed_again_is_the_same_tool(tmp_path: Path) -> None:
+    """A CI job installs the libraries afresh: new files, new times, the same releases. Facts an earlier job learned
+    must still be found (the Actions fact cache), and a library of another release must not find them."""
+    import referencing  # noqa: PLC0415
+
+    package = Path(referencing.__file__).parent
+    (dist_info,) = package.parent.glob("referencing-*.dist-info")
+    shutil.copytree(package, tmp_path / "referencing")
+    shutil.copytree(dist_info, tmp_path / dist_info.name)
+    assert _identity_with(tmp_path) == _identity_with(None)
+
+    (tmp_path / dist_info.name).rename(tmp_path / "referencing-0.0.1.dist-info")
+    assert _identity_with(tmp_path) != _identity_with(None)
+
+
+def test_one_text_parsed_by_two_parsers_is_remembered_for_each_apart(tmp_path: Path) -> None:
+    """A CRD file's text given as models.lock (by mistake, or by an attacker) is parsed there as a YAML tree: that
+    tree must not come back where the CRD reader asks for its schemas, nor the other way round."""
+    text = "".join(f"m{i}: {{version: '{i}'}}\n" for i in range(4000))
+
+    def keys(text: str) -> list[str]:
+        return sorted(yaml.safe_load(text))
+
+    with scoped_environ({CACHE_ENV: str(tmp_path)}):
+        tree = remembered_parse(text, yaml.safe_load)
+        assert parse_missing(text, keys)
+        assert remembered_parse(text, keys) == sorted(tree)
+        assert not parse_missing(text, keys)
+        assert remembered_parse(text, yaml.safe_load) == tree
+
+
+def test_a_missing_input_is_keyed_apart_from_any_bytes_and_one_the_full_run_refuses_is_never_recalled(
+    tmp_path: Path,
+) -> None:
+    repo, crds = _memo_repo(tmp_path)
+    lock = repo / "models.lock"
+    with scoped_environ({CACHE_ENV: str(tmp_path / "cache")}):
+
+        def record() -> Path | None:
+            return Memo.open("render", repo, ["models.yaml", "models.lock"], crds).record
+
+        absent = record()
+        records = {absent}
+        for content in (b"", b"<missing>"):
+            lock.write_bytes(content)
+            records.add(record())
+        assert None not in records
+        assert len(records) == 3
+
+        lock.unlink()
+        lock.mkdir()
+        assert record() is None
+        lock.rmdir()
+        lock.symlink_to(repo / "models.yaml")
+        assert record() is None
+
+
+def test_a_record_that_cannot_be_put_in_place_leaves_no_temporary_file(tmp_path: Path) -> None:
+    repo, crds = _memo_repo(tmp_path)
+    with scoped_environ({CACHE_ENV: str(tmp_path / "cache")}):
+        memo = Memo.open("render", repo, ["models.yaml"], crds)
+        assert memo.record is not None
+        (memo.record / "in-the-way").mkdir(parents=True)  # os.replace fails, as on a full disk
+        memo.remember({}, [], [])
+    assert not list((tmp_path / "cache").glob(".record.*"))
