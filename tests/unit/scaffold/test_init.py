@@ -154,12 +154,14 @@ def test_the_workflows_use_the_action_and_release_of_this_version(tmp_path: Path
     workflow = yaml.safe_load((tmp_path / ".github/workflows/checks.yml").read_text())
     steps = workflow["jobs"]["check"]["steps"]
     ours = [s for s in steps if "kserve-gitops" in s.get("uses", "")]
-    assert [s["uses"] for s in ours] == [f"my-org/kserve-gitops-fork@v{__version__}"] * 3
-    assert [(s["with"]["version"], s["with"]["command"]) for s in ours] == [
-        (__version__, "validate"),
-        (__version__, "render"),
-        (__version__, "lock"),
+    assert [s["uses"] for s in ours] == [f"my-org/kserve-gitops-fork@v{__version__}"] * 4
+    assert [(s["with"]["version"], s["with"]["command"], s["with"].get("args")) for s in ours] == [
+        (__version__, "validate", "-o github"),
+        (__version__, "render", "--check"),
+        (__version__, "lock", "--check"),
+        (__version__, "gate", "--base HEAD^1 -o github"),
     ]
+    assert steps[0]["with"]["fetch-depth"] == 2, "gate compares the merge commit with its first parent"
     assert "my-org/kserve-gitops-fork/v" in (tmp_path / "models.yaml").read_text()
 
 
