@@ -202,6 +202,25 @@ def _saved(record: Path) -> tuple[dict[str, str], list[str], list[Diagnostic]] |
     return None
 
 
+def _connected(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, timeout=5)
+    try:
+        path.chmod(0o600)  # as private as the records
+        db.execute(f"PRAGMA page_size={_PAGE}")  # a new store's; one that exists keeps its own
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("CREATE TABLE IF NOT EXISTS fact (kind TEXT, key TEXT, value TEXT, PRIMARY KEY (kind, key))")
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _remove_store(path: Path) -> None:
+    for part in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
+        part.unlink(missing_ok=True)
+
+
 class Store:
     """Facts of content under the cache directory (one SQLite file), by kind ("build", "clean", …) and key.
 
@@ -226,19 +245,18 @@ class Store:
         try:
             directory.mkdir(parents=True, exist_ok=True)
             if path.is_file() and path.stat().st_size > _STORE_LIMIT:
-                for part in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
-                    part.unlink(missing_ok=True)  # facts of old tool versions and old files pile up: start afresh
+                _remove_store(path)  # facts of old tool versions and old files pile up: start afresh
             if path.is_symlink():  # SQLite would write where it points, and chmod would change that file's mode
                 return cls.off()
-            db = sqlite3.connect(path, timeout=5)
-            path.chmod(0o600)  # as private as the records
-            db.execute(f"PRAGMA page_size={_PAGE}")  # a new store's; one that exists keeps its own
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("CREATE TABLE IF NOT EXISTS fact (kind TEXT, key TEXT, value TEXT, PRIMARY KEY (kind, key))")
+            try:
+                return cls(_connected(path))
+            except sqlite3.DatabaseError as exc:
+                if exc.sqlite_errorcode not in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+                    raise
+            _remove_store(path)  # damaged (a disk that filled, a file written over): its facts are lost anyway
+            return cls(_connected(path))
         except (OSError, sqlite3.Error):
             return cls.off()
-        return cls(db)
 
     @property
     def enabled(self) -> bool:
@@ -538,6 +556,25 @@ def cache_directory() -> Path | None:
         return Path(configured)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "kserve-gitops"
+
+
+def refuse_inside(root: Path) -> None:
+    """Raise EnvironmentProblem when KSERVE_GITOPS_CACHE_DIR puts the cache inside the git checkout holding `root`
+    (a relative value given in it, or a path into it): `git add -A` would commit the records and facts, and a commit
+    could bring forged ones that a later run takes as checked. The default location is the user's own."""
+    from generator.errors import EnvironmentProblem  # noqa: PLC0415 -- only when the check runs
+
+    configured = os.environ.get(CACHE_ENV)
+    if not configured or configured == "off":
+        return
+    checkout = next((p for p in (root, *root.parents) if (p / ".git").exists()), None)
+    directory = Path(configured).resolve()
+    if checkout is not None and directory.is_relative_to(checkout):
+        raise EnvironmentProblem.simple(
+            f"{CACHE_ENV}={configured} puts the run cache inside the git checkout {checkout}, where a commit could "
+            "hold its records and facts",
+            hint=f"point {CACHE_ENV} outside the checkout (the default is ~/.cache/kserve-gitops), or set it to off",
+        )
 
 
 def _feed(digest: hashlib._Hash, part: bytes) -> None:

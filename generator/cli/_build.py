@@ -123,8 +123,10 @@ def write_outcome(
 def in_session(ctx: typer.Context, root: Path, *, write_tree: bool) -> Iterator[None]:
     """Around everything a command reads or writes in the tree: the pipeline's session, with the repository lock
     held and a write an earlier killed run left half done recovered first (said on stderr)."""
-    from generator.write import session  # noqa: PLC0415 -- not for --help
+    from generator.cache import refuse_inside  # noqa: PLC0415 -- not for --help
+    from generator.write import session  # noqa: PLC0415
 
+    refuse_inside(root)
     with session(root, write_tree=write_tree, lock_timeout=ctx.obj.lock_timeout) as recovered:
         print(inert("".join(f"{d}\n" for d in recovered)), end="", file=sys.stderr)
         yield

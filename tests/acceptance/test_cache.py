@@ -316,3 +316,22 @@ def test_a_warning_naming_the_crd_directory_names_the_one_given(tmp_path: Path, 
         (tmp_path / name).mkdir()
         result = cli("render", "--repo", str(repo), "--crd-dir", str(tmp_path / name))
         assert str(tmp_path / name) in result.err, result
+
+
+def test_a_cache_inside_the_git_checkout_is_refused_before_anything_is_read_or_written(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    """A commit could bring records and facts of its own there, which a later run would take as checked."""
+    repo = copy_example(tmp_path / "repo")
+    (repo / ".git").mkdir()
+    before = _tree(repo)
+    os.environ[CACHE_ENV] = str(repo / "environments" / ".cache")
+
+    refused = cli("render", "--repo", str(repo), *CRDS)
+
+    assert refused.code == 2
+    assert f"puts the run cache inside the git checkout {repo}" in refused.err
+    assert "point KSERVE_GITOPS_CACHE_DIR outside the checkout" in refused.err
+    assert _tree(repo) == before
+    os.environ[CACHE_ENV] = str(tmp_path / "cache")
+    assert cli("render", "--repo", str(repo), *CRDS).code == 0

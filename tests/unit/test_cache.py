@@ -57,13 +57,17 @@ def test_a_new_store_has_16_kib_pages_and_one_made_before_keeps_its_own(tmp_path
             assert db.execute("PRAGMA page_size").fetchone() == (size,), directory
 
 
-def test_a_damaged_store_is_a_miss_not_an_error(tmp_path: Path) -> None:
-    Store.open(tmp_path).close()
-    (database,) = tmp_path.glob("*.sqlite")
-    database.write_bytes(b"not a database" * 100)
+def test_a_damaged_store_is_a_miss_not_an_error_and_starts_afresh(tmp_path: Path) -> None:
     store = Store.open(tmp_path)
     store.put("build", {"a": "[]"})
+    store.close()
+    (database,) = tmp_path.glob("*.sqlite")
+    database.write_bytes(b"not a database" * 100)
+
+    store = Store.open(tmp_path)
     assert store.get("build", ["a"]) == {}
+    store.put("build", {"b": "[]"})
+    assert store.get("build", ["b"]) == {"b": "[]"}  # learning again, not off for good
 
 
 def test_an_unwritable_place_turns_the_store_off(tmp_path: Path) -> None:
