@@ -482,8 +482,11 @@ def _library_versions() -> tuple[str, ...]:
             continue
         top = path.parents[1] if path.name == "__init__.py" else path.parent
         version = _dist_info_versions(top).get(distribution)
-        info = path.stat()
-        found.append(f"{distribution} {version}" if version else f"{path}:{info.st_size}:{info.st_mtime_ns}")
+        if version:
+            found.append(f"{distribution} {version}")
+        else:
+            info = path.stat()
+            found.append(f"{path}:{info.st_size}:{info.st_mtime_ns}")
     return tuple(found)
 
 

@@ -37,6 +37,7 @@ from generator.write import STATE_DIR
 if TYPE_CHECKING:  # jsonschema only words errors (and judges kinds the structural check cannot)
     from jsonschema import Draft7Validator, ValidationError
 
+    from generator.crds.sources import CrdFile, Project
     from generator.spec.model import Platform
 
 RULE = "crd-schema"
@@ -183,16 +184,18 @@ def unpinned(directory: Path, platform: Platform, severity: Severity) -> list[Di
     if not lock.is_file():
         return []
     listed = loads_lock(lock.read_bytes(), str(lock))
+    by_project: dict[Project, list[CrdFile]] = {}
+    for file in crd_files(platform):
+        by_project.setdefault(file.project, []).append(file)
     found = []
-    for project in dict.fromkeys(file.project for file in crd_files(platform)):
-        files = [file for file in crd_files(platform) if file.project == project]
+    for project, files in by_project.items():
         version = files[0].version
         other = sorted({listed[f.local].version for f in files if f.local in listed} - {version})
         unlisted = [f.local for f in files if f.local not in listed]
         if other:
             problem = f"are {', '.join(other)}, but {project.setting} pins {version}"
         elif unlisted:
-            problem = f"lack {', '.join(unlisted)} ({CRD_LOCK_FILE} does not list it), which {version} has"
+            problem = f"lack {', '.join(unlisted)} (not in {CRD_LOCK_FILE}), which {version} has"
         else:
             continue
         found.append(

@@ -339,8 +339,8 @@ def test_each_release_fetched_for_another_pin_or_not_whole_is_named_once(crd_dir
         (
             "warning",
             "crd-schema",
-            f"the Argo CD CRDs in {fetched} lack argocd/appproject-crd.yaml (crds.lock.yaml does "
-            "not list it), which v3.5.1 has: the manifests would be checked against other schemas than the pinned "
+            f"the Argo CD CRDs in {fetched} lack argocd/appproject-crd.yaml (not in crds.lock.yaml), "
+            "which v3.5.1 has: the manifests would be checked against other schemas than the pinned "
             "release's",
         ),
     ]
