@@ -202,25 +202,6 @@ def _saved(record: Path) -> tuple[dict[str, str], list[str], list[Diagnostic]] |
     return None
 
 
-def _connected(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(path, timeout=5)
-    try:
-        path.chmod(0o600)  # as private as the records
-        db.execute(f"PRAGMA page_size={_PAGE}")  # a new store's; one that exists keeps its own
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("CREATE TABLE IF NOT EXISTS fact (kind TEXT, key TEXT, value TEXT, PRIMARY KEY (kind, key))")
-    except BaseException:
-        db.close()
-        raise
-    return db
-
-
-def _remove_store(path: Path) -> None:
-    for part in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
-        part.unlink(missing_ok=True)
-
-
 class Store:
     """Facts of content under the cache directory (one SQLite file), by kind ("build", "clean", …) and key.
 
@@ -245,18 +226,19 @@ class Store:
         try:
             directory.mkdir(parents=True, exist_ok=True)
             if path.is_file() and path.stat().st_size > _STORE_LIMIT:
-                _remove_store(path)  # facts of old tool versions and old files pile up: start afresh
+                for part in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
+                    part.unlink(missing_ok=True)  # facts of old tool versions and old files pile up: start afresh
             if path.is_symlink():  # SQLite would write where it points, and chmod would change that file's mode
                 return cls.off()
-            try:
-                return cls(_connected(path))
-            except sqlite3.DatabaseError as exc:
-                if exc.sqlite_errorcode not in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
-                    raise
-            _remove_store(path)  # damaged (a disk that filled, a file written over): its facts are lost anyway
-            return cls(_connected(path))
+            db = sqlite3.connect(path, timeout=5)
+            path.chmod(0o600)  # as private as the records
+            db.execute(f"PRAGMA page_size={_PAGE}")  # a new store's; one that exists keeps its own
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("CREATE TABLE IF NOT EXISTS fact (kind TEXT, key TEXT, value TEXT, PRIMARY KEY (kind, key))")
         except (OSError, sqlite3.Error):
             return cls.off()
+        return cls(db)
 
     @property
     def enabled(self) -> bool:
@@ -501,10 +483,11 @@ def _dist_info_versions(directory: Path) -> dict[str, str]:
         return {}
     found: dict[str, str] = {}
     for name in sorted(names):  # a broken install may leave two: both name it
-        if name.endswith(".dist-info"):
-            distribution, _, version = name.removesuffix(".dist-info").partition("-")
-            distribution = distribution.lower().replace("-", "_").replace(".", "_")
-            found[distribution] = f"{found[distribution]}+{version}" if distribution in found else version
+        distribution, _, version = name.removesuffix(".dist-info").rpartition("-")
+        if not (name.endswith(".dist-info") and name.isascii() and distribution and version[:1].isdigit()):
+            continue  # not pip's (a name that is not text, no version): the package is then known by its file
+        distribution = distribution.lower().replace("-", "_").replace(".", "_")
+        found[distribution] = f"{found[distribution]}+{version}" if distribution in found else version
     return found
 
 
@@ -562,20 +545,23 @@ def cache_directory() -> Path | None:
 
 
 def refuse_inside(root: Path) -> None:
-    """Raise EnvironmentProblem when KSERVE_GITOPS_CACHE_DIR puts the cache inside the git checkout holding `root`
-    (a relative value given in it, or a path into it): `git add -A` would commit the records and facts, and a commit
-    could bring forged ones that a later run takes as checked. The default location is the user's own."""
+    """Raise EnvironmentProblem when the cache directory (KSERVE_GITOPS_CACHE_DIR, or XDG_CACHE_HOME's, as a CI
+    service may set it) lies inside the git checkout holding `root`, outside its .git directory: `git add -A` would
+    commit the records and facts, and a commit could bring forged ones that a later run takes as checked."""
     from generator.errors import EnvironmentProblem  # noqa: PLC0415 -- only when the check runs
 
-    configured = os.environ.get(CACHE_ENV)
-    if not configured or configured == "off":
-        return
+    configured = cache_directory()
     checkout = next((p for p in (root, *root.parents) if (p / ".git").exists()), None)
-    directory = Path(configured).resolve()
-    if checkout is not None and directory.is_relative_to(checkout):
+    if configured is None or checkout is None:
+        return
+    try:
+        directory = configured.resolve()
+    except (OSError, RuntimeError):  # a link loop: no cache can live there, and the store turns itself off
+        return
+    if directory.is_relative_to(checkout) and not directory.is_relative_to(checkout / ".git"):
         raise EnvironmentProblem.simple(
-            f"{CACHE_ENV}={configured} puts the run cache inside the git checkout {checkout}, where a commit could "
-            "hold its records and facts",
+            f"the run cache {configured} is inside the git checkout {checkout}, where a commit could hold its records "
+            "and facts",
             hint=f"point {CACHE_ENV} outside the checkout (the default is ~/.cache/kserve-gitops), or set it to off",
         )
 

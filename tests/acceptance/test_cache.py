@@ -330,7 +330,7 @@ def test_a_cache_inside_the_git_checkout_is_refused_before_anything_is_read_or_w
     refused = cli("render", "--repo", str(repo), *CRDS)
 
     assert refused.code == 2
-    assert f"puts the run cache inside the git checkout {repo}" in refused.err
+    assert f"is inside the git checkout {repo}, where a commit could hold its records" in refused.err
     assert "point KSERVE_GITOPS_CACHE_DIR outside the checkout" in refused.err
     assert _tree(repo) == before
     os.environ[CACHE_ENV] = str(tmp_path / "cache")

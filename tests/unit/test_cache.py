@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from generator.cache import (
@@ -18,13 +19,16 @@ from generator.cache import (
     Memo,
     Store,
     TargetMemory,
+    _dist_info_versions,
     _remembered_hash,
     crd_identity,
     key,
     keys_after,
     parse_missing,
+    refuse_inside,
     remembered_parse,
 )
+from generator.errors import EnvironmentProblem
 from generator.util.environ import scoped_environ
 
 
@@ -57,17 +61,13 @@ def test_a_new_store_has_16_kib_pages_and_one_made_before_keeps_its_own(tmp_path
             assert db.execute("PRAGMA page_size").fetchone() == (size,), directory
 
 
-def test_a_damaged_store_is_a_miss_not_an_error_and_starts_afresh(tmp_path: Path) -> None:
-    store = Store.open(tmp_path)
-    store.put("build", {"a": "[]"})
-    store.close()
+def test_a_damaged_store_is_a_miss_not_an_error(tmp_path: Path) -> None:
+    Store.open(tmp_path).close()
     (database,) = tmp_path.glob("*.sqlite")
     database.write_bytes(b"not a database" * 100)
-
     store = Store.open(tmp_path)
+    store.put("build", {"a": "[]"})
     assert store.get("build", ["a"]) == {}
-    store.put("build", {"b": "[]"})
-    assert store.get("build", ["b"]) == {"b": "[]"}  # learning again, not off for good
 
 
 def test_an_unwritable_place_turns_the_store_off(tmp_path: Path) -> None:
@@ -379,3 +379,40 @@ def test_a_record_that_cannot_be_put_in_place_leaves_no_temporary_file(tmp_path:
         (memo.record / "in-the-way").mkdir(parents=True)  # os.replace fails, as on a full disk
         memo.remember({}, [], [])
     assert not list((tmp_path / "cache").glob(".record.*"))
+
+
+def test_a_cache_inside_the_checkout_is_refused_whichever_variable_put_it_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    cases = {
+        str(repo / "cache"): True,
+        "off": False,
+        str(tmp_path / "elsewhere"): False,
+        str(repo / ".git" / "kserve-gitops"): False,  # never committed
+        str(loop / "cache"): False,  # unusable: the store turns itself off
+    }
+    for directory, refused in cases.items():
+        monkeypatch.setenv(CACHE_ENV, directory)
+        if refused:
+            with pytest.raises(EnvironmentProblem, match="is inside the git checkout"):
+                refuse_inside(repo)
+        else:
+            refuse_inside(repo)
+    monkeypatch.setenv(CACHE_ENV, str(repo / "cache"))
+    refuse_inside(tmp_path / "not-a-checkout")
+    monkeypatch.delenv(CACHE_ENV)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(repo / ".cache"))  # as a CI service may set it
+    with pytest.raises(EnvironmentProblem, match="is inside the git checkout"):
+        refuse_inside(repo / "platform")
+
+
+def test_only_pip_s_dist_info_directories_name_a_library_s_release(tmp_path: Path) -> None:
+    for name in ("jsonschema-4.26.0.dist-info", "jsonschema-rs-0.1.dist-info", "pyyaml.dist-info", "notes.txt"):
+        (tmp_path / name).mkdir()
+    os.mkdir(os.fsencode(tmp_path) + b"/referencing-0.3\xff.dist-info")
+
+    assert _dist_info_versions(tmp_path) == {"jsonschema": "4.26.0", "jsonschema_rs": "0.1"}
