@@ -374,11 +374,67 @@ def remembered_parse(text: str, parse: Callable[[str], Any]) -> Any:
         if known is not None:
             return json.loads(known)
         data = parse(text)
-        with contextlib.suppress(TypeError, ValueError):
-            encoded = json.dumps(data, allow_nan=False)
-            if json.loads(encoded) == data:
-                store.put("parse", {fact: encoded})
+        if (encoded := _as_json(data)) is not None:
+            store.put("parse", {fact: encoded})
         return data
+
+
+class Parses:
+    """`parse` results of many small texts, remembered as `remembered_parse` remembers one large text's, all looked up
+    in one query and written in one transaction: the entries of a models.yaml of a thousand models, of which an edit
+    changes one."""
+
+    def __init__(self, store: Store, parse: Callable[[str], Any]) -> None:
+        self._store = store
+        self._key = _parse_keys(_parser(parse)) if store.enabled else str
+        self._facts: dict[str, str] = {}  # each text's key, hashed once
+        self._learned: dict[str, str] = {}
+
+    @classmethod
+    @contextlib.contextmanager
+    def open(cls, parse: Callable[[str], Any]) -> Iterator[Parses]:
+        """A memory of `parse`'s results for one reading; what it learned is stored when the reading is done."""
+        with contextlib.closing(Store.open()) as store:
+            memory = cls(store, parse)
+            yield memory
+            store.put("parse", memory._learned)
+
+    @property
+    def enabled(self) -> bool:
+        """Whether there is a store to remember in."""
+        return self._store.enabled
+
+    def recall(self, texts: Iterable[str]) -> dict[str, Any]:
+        """The remembered result of each of `texts` that has one, by text; a damaged one is a miss."""
+        if not self._store.enabled:
+            return {}
+        facts = {text: self._fact(text) for text in texts}
+        known = self._store.get("parse", facts.values())
+        recalled = {}
+        for text, fact in facts.items():
+            if fact in known:
+                with contextlib.suppress(ValueError, TypeError):
+                    recalled[text] = json.loads(known[fact])
+        return recalled
+
+    def learn(self, text: str, data: Any) -> None:
+        """Remember `data` as what `parse` makes of `text` (unless JSON cannot give it back exactly)."""
+        if self._store.enabled and (encoded := _as_json(data)) is not None:
+            self._learned[self._fact(text)] = encoded
+
+    def _fact(self, text: str) -> str:
+        if (fact := self._facts.get(text)) is None:
+            fact = self._facts[text] = self._key(text)
+        return fact
+
+
+def _as_json(data: Any) -> str | None:
+    """`data` as JSON, or None when JSON would not give it back exactly (a date, a key that is not a string)."""
+    try:
+        encoded = json.dumps(data, allow_nan=False)
+        return encoded if json.loads(encoded) == data else None
+    except (TypeError, ValueError):
+        return None
 
 
 def parse_missing(text: str, parse: Callable[[str], Any]) -> bool:
@@ -400,11 +456,16 @@ def _parser(parse: Callable[[str], Any]) -> str:
 
 @functools.lru_cache(maxsize=4)
 def _parse_fact(text: str, parser: str) -> str:
-    """The key of `remembered_parse`'s entry for `text`, hashed once per process (a CRD file is 2 MB). The YAML
-    library is imported here, by a run that parses YAML anyway, not by one answered from its record (`Memo`)."""
+    """The key of `remembered_parse`'s entry for `text`, hashed once per process (a CRD file is 2 MB)."""
+    return _parse_keys(parser)(text)
+
+
+def _parse_keys(parser: str) -> Callable[[str], str]:
+    """The key of each text's parse by `parser`. The YAML library is imported here, by a run that parses YAML
+    anyway, not by one answered from its record (`Memo`)."""
     import yaml  # noqa: PLC0415
 
-    return key(tool_identity(), yaml.__version__, parser, text)
+    return keys_after(tool_identity(), yaml.__version__, parser)
 
 
 def key(*parts: str | bytes) -> str:

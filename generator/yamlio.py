@@ -142,12 +142,19 @@ def load_plain(text: str | bytes) -> Any:
     if isinstance(text, str):
         with contextlib.suppress(Unsimple):
             return read(text, MAX_DEPTH)  # what this tool wrote, read back without a parser
+    return load_plain_node(text)[0]
+
+
+def load_plain_node(text: str | bytes, *, depth: int = 1) -> tuple[Any, yaml.Node | None]:
+    """`load_plain`'s data, read by libyaml, with the document's top node, whose marks say where each part of it
+    was written. `depth`: how deep the top sits in a document the text was cut from (1: it is a whole one), from
+    which the nesting limit counts."""
     if _may_alias(text):
         raise NotPlain
     loader = Loader(text)
     try:
         root = _BaseLoader.get_single_node(loader)
-        return None if root is None else _plain(loader, root, 1, unique_keys=True)
+        return (None if root is None else _plain(loader, root, depth, unique_keys=True)), root
     except (ValueError, OverflowError, yaml.constructor.ConstructorError):
         raise NotPlain from None
     finally:

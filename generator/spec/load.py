@@ -168,7 +168,7 @@ def load_spec(path: Path, display: str | None = None) -> tuple[Spec, list[Diagno
 
 
 def parse_spec(text: str, file: str = SPEC_FILE) -> tuple[Spec, list[Diagnostic]]:
-    data, positions, problems = load_yaml(text, file, remember=False)
+    data, positions, problems = load_yaml(text, file, entries="models")
     if not problems and not isinstance(data, dict):
         problems = [
             Diagnostic(

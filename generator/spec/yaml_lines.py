@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from generator import yamlio
+from generator import yaml_entries, yamlio
 from generator.cache import remembered_parse
 from generator.diagnostics import UNSEEN, Diagnostic, json_path
 
@@ -81,12 +81,13 @@ class Positions:
         return self._by_json_path.get(path, 0)
 
 
-def load(text: str, file: str, *, remember: bool = True) -> tuple[Any, Positions, list[Diagnostic]]:
+def load(text: str, file: str, *, entries: str = "") -> tuple[Any, Positions, list[Diagnostic]]:
     """Parse one YAML document. Syntax errors, broken limits and duplicate keys come back as diagnostics.
 
-    `remember`: a large plain document's data is remembered as JSON (cache.remembered_parse), ~10x faster to read
-    back: right for a models.lock of thousands of entries, which most runs read unchanged; not for models.yaml,
-    which a run reads when it was edited (an unchanged one is answered from the run's record).
+    A large plain document's data is remembered as JSON (cache.remembered_parse), ~10x faster to read back: right
+    for a models.lock of thousands of entries, which most runs read unchanged. `entries`: a top-level key whose
+    entries are remembered one by one instead (yaml_entries): models.yaml's `models`, as a run reads models.yaml
+    when it was edited (an unchanged one is answered from the run's record), mostly in one model.
     """
     unseen = None if text.isascii() else _UNSEEN.search(text)  # a str knows it is ASCII: no scan
     if unseen is not None:
@@ -99,7 +100,7 @@ def load(text: str, file: str, *, remember: bool = True) -> tuple[Any, Positions
         problem = f"character {_codepoint(unseen.group())} is not allowed: {what}"
         return _invalid(file, (len(lines), len(lines[-1]) + 1), problem, "remove it; a reviewer cannot see it")
     try:
-        data = remembered_parse(text, yamlio.load_plain) if remember else yamlio.load_plain(text)
+        data = yaml_entries.load(text, entries) if entries else remembered_parse(text, yamlio.load_plain)
         return data, Positions(text=text), []
     except (yamlio.NotPlain, yaml.YAMLError):
         pass  # parsed again below, with the positions that word the problem
