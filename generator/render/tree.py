@@ -86,23 +86,26 @@ def render(
 
 
 def _refuse_shared_files(spec: Spec) -> None:
-    """Two targets that would render one file (a model named `wine-smoke-test` beside `wine`'s smoke test): one
-    would silently overwrite the other. Said at the model that comes second."""
-    owner: dict[str, Target] = {}
+    """Two targets that would render one file (a model named `wine-smoke-test` beside `wine`'s smoke test), or a
+    target that would render its environment's kustomization.yaml (a model named `kustomization`): one would silently
+    overwrite the other. Said at the model that comes second."""
+    owner: dict[str, Target | None] = {
+        f"{ENVIRONMENTS_DIR}/{env}/kustomization.yaml": None for env in spec.environments
+    }
     problems = []
     for target in spec.targets:
         for path in target_files(spec, target):
             first = owner.setdefault(path, target)
-            if first is not target:
-                problems.append(
-                    Diagnostic(
-                        file=spec.source,
-                        line=target.line,
-                        path=json_path(("models", target.model, "environments", target.env)),
-                        message=f"renders {path}, which model '{first.model}' renders too in {target.env}",
-                        hint=f"rename model '{target.model}' (a file name ends in -smoke-test for a smoke test)",
-                    )
-                )
+            if first is target:
+                continue
+            if first is None:
+                message = f"renders {path}, the file kustomize reads in the environment's directory"
+                hint = f"rename model '{target.model}': kustomization.yaml belongs to the environment"
+            else:
+                message = f"renders {path}, which model '{first.model}' renders too in {target.env}"
+                hint = f"rename model '{target.model}' (a file name ends in -smoke-test for a smoke test)"
+            where = json_path(("models", target.model, "environments", target.env))
+            problems.append(Diagnostic(file=spec.source, line=target.line, path=where, message=message, hint=hint))
     if problems:
         raise SpecError(problems)
 

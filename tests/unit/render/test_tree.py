@@ -188,3 +188,16 @@ def test_a_model_that_would_render_another_ones_file_is_refused_at_its_line() ->
     (problem,) = caught.value.diagnostics
     assert problem.message == "renders environments/dev/wine-smoke-test.yaml, which model 'wine' renders too in dev"
     assert problem.line == text.splitlines().index("      dev: {version: 1}") + 1
+
+
+def test_a_model_named_kustomization_is_refused_at_its_line() -> None:
+    """Its manifest would be environments/dev/kustomization.yaml, the file that lists the environment's manifests."""
+    text = SPEC + "  kustomization:\n    registeredModel: Other\n    environments:\n      dev: {version: 1}\n"
+    spec = parse_spec(text)[0]
+    other = LockEntry("kustomization", "dev", "Other", Ref("version", "1"), "1", "s3://b/1", "s3://b/1", "run1")
+    with pytest.raises(SpecError) as caught:
+        render(spec, Lock({**_lock().entries, other.key: other}))
+    (problem,) = caught.value.diagnostics
+    assert problem.message.startswith("renders environments/dev/kustomization.yaml, the file kustomize reads")
+    assert problem.hint.startswith("rename model 'kustomization'")
+    assert problem.line == text.splitlines().index("      dev: {version: 1}") + 1
