@@ -21,7 +21,7 @@ import jsonschema_rs
 from generator import diagnostics, yamlio
 from generator.diagnostics import Diagnostic, json_path
 from generator.errors import SpecError
-from generator.excerpt import quoted
+from generator.excerpt import as_written, quoted
 from generator.platform.releases import (
     ARGOCD_DEFAULT_PIN,
     ARGOCD_RELEASES,
@@ -259,12 +259,13 @@ def _describe(error: ValidationError, path: list[str | int]) -> tuple[str, str]:
         )
         return f"invalid name {quoted(name)}: {reason}", description
     if error.validator == "const":  # in YAML's words: `latest: false` is refused as false, not as Python's False
-        allowed = json.dumps(error.validator_value)
-        return f"{json.dumps(instance)} is not allowed here, only {allowed}", f"write {path[-1]}: {allowed}"
+        allowed = as_written(error.validator_value)
+        return f"{as_written(instance)} is not allowed here, only {allowed}", f"write {path[-1]}: {allowed}"
     if error.validator == "type" and isinstance(instance, datetime.date):
+        wanted = str(error.validator_value)  # "string", or a list of types
         return (
             f"{instance.isoformat()} is read as a date (YAML 1.1), not as {_kinds(error.validator_value)}",
-            f"quote it: '{instance.isoformat()}'",
+            f"quote it: '{instance.isoformat()}'" if "string" in wanted else _TYPE_HINTS.get(wanted, ""),
         )
     if error.validator == "pattern" and path == ["registry", "trackingUri"]:  # its pattern, quoted, reads as redacted
         return (
@@ -279,8 +280,8 @@ def _describe(error: ValidationError, path: list[str | int]) -> tuple[str, str]:
             return f"{quoted(instance)} holds control character U+{ord(control):04X}", _first_sentence(description)
     if "gates" in path:
         return _describe_gate(error, path, description)
-    if error.validator == "type" and not description:
-        return schema_check.message(error), _TYPE_HINTS.get(str(error.validator_value), "")
+    if error.validator == "type":  # how to write a value of the type says more than what the field is for
+        return schema_check.message(error), _TYPE_HINTS.get(str(error.validator_value)) or _first_sentence(description)
     return schema_check.message(error), _first_sentence(description)
 
 

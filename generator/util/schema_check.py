@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
 
-from generator.excerpt import QUOTE_LIMIT, quoted
+from generator.excerpt import as_written, quoted
 
 if TYPE_CHECKING:  # jsonschema only words errors: a run whose inputs are valid never imports it
     import jsonschema
@@ -72,8 +72,6 @@ def quickly_valid(quick: jsonschema_rs.Validator, instance: Any) -> bool:
 
 
 def message(error: ValidationError) -> str:
-    """jsonschema's message, with the rejected value quoted at most QUOTE_LIMIT characters long."""
-    text = error.message
-    if len(text) > QUOTE_LIMIT:
-        text = text.replace(repr(error.instance), quoted(error.instance))
-    return text
+    """jsonschema's message, with the rejected value as YAML writes it (`true`, not Python's `True`) and at most
+    QUOTE_LIMIT characters long."""
+    return error.message.replace(repr(error.instance), as_written(error.instance))

@@ -319,3 +319,25 @@ def test_an_empty_registered_model_name_is_refused_as_empty() -> None:
     with pytest.raises(SpecError) as caught:
         parse_spec(text)
     assert "$.models.m.registeredModel: '' should be non-empty" in str(caught.value)
+
+
+QUOTE_HINT = 'quote it if it looks like a number or a boolean ("1.0", "true")'
+
+
+@pytest.mark.parametrize(
+    ("policies", "annotations", "hint"),
+    [
+        ("{allowLatest: 2024-01-01}", "{}", "write true or false without quotes"),
+        ("{allowLatest: yes}", "{team: 2024-01-01}", "quote it: '2024-01-01'"),
+        ("{allowLatest: yes}", "{team: yes}", QUOTE_HINT),
+    ],
+)
+def test_a_value_of_another_type_is_told_how_to_write_one(policies: str, annotations: str, hint: str) -> None:
+    text = (
+        f"apiVersion: kserve-gitops/v1\nenvironments: {{dev: {{namespace: d, policies: {policies}}}}}\nmodels:\n"
+        f"  m:\n    registeredModel: m\n    annotations: {annotations}\n    environments: {{dev: {{latest: true}}}}\n"
+    )
+    with pytest.raises(SpecError) as caught:
+        parse_spec(text)
+    (problem,) = caught.value.diagnostics
+    assert hint in problem.hint
