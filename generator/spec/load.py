@@ -379,8 +379,7 @@ def _build(data: Mapping[str, Any], positions: Positions, file: str) -> tuple[Sp
     diagnostics += _gate_problems(data, positions, file)
     diagnostics += _release_problems(data, targets, positions, file)
     diagnostics += _runtime_image_problems(data, positions, file)
-    if "argocd" in data and (credentials := rules.repo_url_problem(data["argocd"]["repoURL"])):
-        diagnostics.append(_locate(credentials, ("argocd", "repoURL"), positions, file))
+    diagnostics += _argocd_problems(data.get("argocd", {}), positions, file)
     order = {name: index for index, name in enumerate(environments)}
     targets.sort(key=lambda t: (t.model, order[t.env]))
     registry, platform = data.get("registry", {}), data.get("platform", {})
@@ -400,6 +399,14 @@ def _build(data: Mapping[str, Any], positions: Positions, file: str) -> tuple[Sp
         source=file,
     )
     return spec, list(dict.fromkeys(diagnostics))  # a setting many targets inherit is wrong once, where it is written
+
+
+def _argocd_problems(argocd: Mapping[str, Any], positions: Positions, file: str) -> list[Diagnostic]:
+    """A repoURL with credentials in it; a source that the ApplicationSet's Go template would evaluate."""
+    source = {key: argocd[key] for key in ("repoURL", "targetRevision") if key in argocd}  # repoURL: required
+    found = [("repoURL", rules.repo_url_problem(source["repoURL"]))] if source else []
+    found += [(key, rules.template_problem(key, value)) for key, value in source.items()]
+    return [_locate(problem, ("argocd", key), positions, file) for key, problem in found if problem is not None]
 
 
 def _line(positions: Positions, where: tuple[str, ...]) -> int:

@@ -268,6 +268,18 @@ def repo_url_problem(url: str) -> Problem | None:
     )
 
 
+def template_problem(field: str, value: str) -> Problem | None:
+    """`argocd.repoURL` and `targetRevision` are written as they are into the ApplicationSet's template, which Argo CD
+    evaluates as a Go template (`goTemplate: true`): a `{{` there is an action, run once per environment, that the
+    review shows as text (https://argo-cd.readthedocs.io/en/stable/operator-manual/applicationset/GoTemplate/)."""
+    if "{{" not in value:
+        return None
+    return Problem(
+        f"{field} holds '{{{{', which Argo CD's ApplicationSet evaluates as a Go template action",
+        f"write the {field} Argo CD syncs from, as it is: a URL or branch never holds '{{{{'",
+    )
+
+
 def runtime_image_problem(runtime: str, image: str) -> Problem | None:
     """`platform.runtimeImage` values must be image references with a tag or digest: the load check and the
     runtime facts are looked up by exact reference, and a floating `latest` would make both meaningless."""
