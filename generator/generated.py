@@ -17,4 +17,9 @@ def header(*lines: str) -> str:
 
 
 def is_generated(content: bytes) -> bool:
-    return content.startswith(GENERATED_MARK.encode())
+    """Whether a file starts with the mark, after the byte-order mark some editors (on Windows) add on saving: such
+    a file is a generated one edited by hand, which the next run puts right, not a file someone else wrote."""
+    return content.removeprefix(_BOM).startswith(GENERATED_MARK.encode())
+
+
+_BOM = "\ufeff".encode()
