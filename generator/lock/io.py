@@ -75,6 +75,8 @@ _ENTRY = {
             "minProperties": 1,
             "maxProperties": 1,
             "propertyNames": {"enum": list(REF_KINDS)},
+            # the others are compared, as written, with models.yaml's; `latest: false` would be read as latest
+            "properties": {"latest": {"const": True}},
         },
         "version": {"type": "string", "pattern": VERSION},
         "runId": {"type": "string", "pattern": RUN_ID},

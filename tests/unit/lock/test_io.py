@@ -84,6 +84,15 @@ def test_hand_edited_mlmodel_facts_are_refused() -> None:
     assert "$.models.wine.prod.mlmodel.flavors: 'python_function' is not of type 'array'" in str(caught.value)
 
 
+@pytest.mark.parametrize("value", ["false", "'no'", "2"])
+def test_a_latest_reference_is_written_as_true_or_refused(value: str) -> None:
+    """Only the kind of a `latest` reference is read: `latest: false` must not be taken for latest."""
+    text = dumps(_lock(B)).decode()
+    assert "latest: true" in text
+    with pytest.raises(LockError, match=r"\$\.models\.wine\.dev\.reference\.latest: .* was expected"):
+        loads(text.replace("latest: true", f"latest: {value}"))
+
+
 @pytest.mark.parametrize("version", ["999/../../other", "0", "2 ", "latest", "1" + "0" * 19])
 def test_a_version_that_is_not_an_mlflow_version_number_is_refused(version: str) -> None:
     """`models:/<name>/<version>` is rendered from it (method registry): nothing but a number may get there."""
