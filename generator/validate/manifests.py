@@ -608,11 +608,13 @@ def _built_and_removed(directory: Path) -> str | None:
 
 def _unreadable_hint(exc: Exception, path: str) -> str:
     """How to fix a file the checks cannot read: `render` writes a generated file anew, but never over one it
-    refuses to read (a link, a FIFO, a huge file), nor one it cannot read."""
+    refuses to read (a link, a FIFO, a huge file), nor one it cannot read, nor one it did not write."""
     if isinstance(exc, PermissionError):
         return "make it readable for this user"
     if isinstance(exc, Refused):
         return f"remove it (`rm {path}`), then run `kserve-gitops render`"
+    if isinstance(exc, UnicodeDecodeError) and not is_generated(bytes(exc.object)):
+        return "save it as UTF-8 (kserve-gitops did not write it, and leaves it to you)"
     return "render it again with `kserve-gitops render`"
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from generator.generated import GENERATED_MARK
 from tests.acceptance.conftest import Result
 from tests.support.unprivileged import unprivileged
 
@@ -228,6 +229,25 @@ def test_a_control_character_is_located_invalid_yaml_not_an_unexpected_error(
         if command == "validate" or where != "environments/dev/wine.yaml":  # render writes the output back
             assert result.code == 1, command
             assert f"{lines}:3: invalid YAML: character U+0001 is not allowed" in said, command
+
+
+@pytest.mark.parametrize(
+    ("name", "mark", "hint"),
+    [
+        ("extra.yaml", b"", "save it as UTF-8 (kserve-gitops did not write it"),
+        ("wine.yaml", GENERATED_MARK.encode(), "render it again with `kserve-gitops render`"),
+    ],
+)
+def test_a_file_that_is_not_utf8_is_told_the_fix_that_works_for_it(
+    tmp_path: Path, cli: Callable[..., Result], name: str, mark: bytes, hint: str
+) -> None:
+    """render puts a generated file right, and leaves one it did not write to its owner."""
+    repo = _repo(tmp_path / "repo")
+    assert cli("render", "--repo", str(repo)).code == 0
+    (repo / "environments/dev" / name).write_bytes(mark + b"\nkind: Caf\xe9\n")
+    result = cli("validate", "--repo", str(repo))
+    assert result.code == 1
+    assert f"environments/dev/{name}" in result.out and hint in result.out, result.out
 
 
 @pytest.mark.parametrize("unreadable", ["environments/dev/wine.yaml", "environments/dev"])
