@@ -18,7 +18,9 @@ after the object is stored, which in GitOps means after the pull request is merg
   v2 only), `ModelSpec.GetProtocol` (predictor_model.go: unset means v1 when selecting a runtime).
 - kserve-storage-uri: `ValidateStorageURI` and `SupportedStorageURIPrefixList` (controller
   utils/utils.go); ClusterStorageContainer prefixes are checked first there, too.
-- k8s-quantity, resources-requests-le-limits: what the API server enforces on the pods.
+- k8s-quantity, resources-requests-le-limits, k8s-extended-resource: what the API server enforces on the pods
+  (kubernetes/kubernetes pkg/apis/core/validation/validation.go: ValidateContainerResourceRequirements,
+  ValidateResourceQuantityValue; pkg/apis/core/helper/helpers.go: IsOvercommitAllowed, IsExtendedResourceName).
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ def check_inference_service(
         *check_storage_uri(isvc, kserve, extra_prefixes=extra_storage_prefixes),
         *check_quantities(isvc),
         *check_requests_le_limits(isvc),
+        *check_extended_resources(isvc),
     ]
     return sorted(locate(d, file=file, line_of=line_of) for d in found)
 
@@ -256,11 +259,12 @@ def check_quantities(isvc: Mapping[str, Any]) -> list[Diagnostic]:
 
 
 def check_requests_le_limits(isvc: Mapping[str, Any]) -> list[Diagnostic]:
-    """A request above its limit makes the API server reject the pods, not the InferenceService."""
+    """A request above its limit makes the API server reject the pods, not the InferenceService. (A resource pods
+    may not overcommit has its own rule: `check_extended_resources`.)"""
     found = []
     for path, resources in _resource_blocks(isvc):
         requests, limits = _parsed(resources.get("requests")), _parsed(resources.get("limits"))
-        for name in sorted(requests.keys() & limits.keys()):
+        for name in sorted(n for n in requests.keys() & limits.keys() if _overcommit_allowed(n)):
             (request, raw_request), (limit, raw_limit) = requests[name], limits[name]
             if request > limit:
                 found.append(
@@ -272,6 +276,47 @@ def check_requests_le_limits(isvc: Mapping[str, Any]) -> list[Diagnostic]:
                     )
                 )
     return found
+
+
+def check_extended_resources(isvc: Mapping[str, Any]) -> list[Diagnostic]:
+    """What pods may not overcommit (extended resources such as nvidia.com/gpu, and hugepages-*) needs a limit, and
+    a request equal to it (a limit alone is enough: the request defaults to it); an extended resource is counted in
+    whole units."""
+    found = []
+    for path, resources in _resource_blocks(isvc):
+        sections = {section: _parsed(resources.get(section)) for section in ("requests", "limits")}
+        for section, values in sections.items():
+            for name, (value, raw) in sorted(values.items()):
+                if _extended(name) and value != value.to_integral_value():
+                    found.append(
+                        _error(
+                            "k8s-extended-resource",
+                            [*path, section, name],
+                            f"{section}.{name} {raw!r} is not a whole number, and {name} is counted in whole units",
+                            hint="write a whole number (a GPU is shared by MIG or time slicing, not by fractions)",
+                        )
+                    )
+        requests, limits = sections["requests"], sections["limits"]
+        for name in sorted(n for n in requests if not _overcommit_allowed(n)):
+            if name not in limits:
+                problem = f"a request for {name} needs a limit: pods may not overcommit it"
+            elif requests[name][0] != limits[name][0]:
+                problem = f"request {requests[name][1]!r} for {name} differs from its limit {limits[name][1]!r}"
+            else:
+                continue
+            hint = f"set only limits.{name}: the request defaults to the limit"
+            found.append(_error("k8s-extended-resource", [*path, "requests", name], problem, hint=hint))
+    return found
+
+
+def _overcommit_allowed(name: str) -> bool:
+    """cpu, memory and other names of the kubernetes.io/ namespace (IsOvercommitAllowed), hugepages-* excepted."""
+    return ("/" not in name or "kubernetes.io/" in name) and not name.startswith("hugepages-")
+
+
+def _extended(name: str) -> bool:
+    """A name outside the kubernetes.io/ namespace (IsExtendedResourceName): nvidia.com/gpu, amd.com/gpu."""
+    return "/" in name and "kubernetes.io/" not in name and not name.startswith("requests.")
 
 
 def _parsed(section: object) -> dict[str, tuple[Decimal, object]]:

@@ -8,6 +8,7 @@ from generator.diagnostics import Diagnostic
 from generator.platform.releases import KSERVE_RELEASES, release
 from generator.validate.kserve_rules import (
     check_deployment_mode,
+    check_extended_resources,
     check_inference_service,
     check_name,
     check_quantities,
@@ -285,6 +286,38 @@ def test_request_equal_to_limit_in_other_units_passes(isvc: dict[str, Any]) -> N
     }
 
     assert check_requests_le_limits(isvc) == []
+
+
+@pytest.mark.parametrize(
+    ("resources", "message"),
+    [
+        ({"limits": {"nvidia.com/gpu": 0.5}}, "limits.nvidia.com/gpu 0.5 is not a whole number"),
+        ({"requests": {"nvidia.com/gpu": 1}}, "a request for nvidia.com/gpu needs a limit"),
+        ({"requests": {"amd.com/gpu": 1}, "limits": {"amd.com/gpu": 2}}, "request 1 for amd.com/gpu differs from"),
+        ({"requests": {"hugepages-2Mi": "2Mi"}, "limits": {"hugepages-2Mi": "4Mi"}}, "request '2Mi' for hugepages"),
+    ],
+)
+def test_what_pods_may_not_overcommit_is_refused_as_the_api_server_refuses_it(
+    isvc: dict[str, Any], resources: dict[str, Any], message: str
+) -> None:
+    model(isvc)["resources"] = resources
+
+    assert only(check_inference_service(isvc)).message.startswith(message)
+
+
+@pytest.mark.parametrize(
+    "resources",
+    [
+        {"limits": {"nvidia.com/gpu": 1}},
+        {"requests": {"nvidia.com/gpu": "2"}, "limits": {"nvidia.com/gpu": 2}},
+        {"requests": {"cpu": "500m", "example.kubernetes.io/x": 1}, "limits": {"cpu": 2}},
+    ],
+)
+def test_whole_units_with_a_limit_and_overcommitted_cpu_pass(isvc: dict[str, Any], resources: dict[str, Any]) -> None:
+    model(isvc)["resources"] = resources
+
+    assert check_extended_resources(isvc) == []
+    assert check_inference_service(isvc) == []
 
 
 @pytest.mark.parametrize(
