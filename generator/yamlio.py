@@ -73,6 +73,10 @@ def _resolve(self: Resolver, kind: type[yaml.Node], value: Any, implicit: Any) -
 assert (Resolver.DEFAULT_SCALAR_TAG, Resolver.DEFAULT_MAPPING_TAG, Resolver.DEFAULT_SEQUENCE_TAG) == (_STR, _MAP, _SEQ)
 
 
+# What Python adds to "Exceeds the limit (4300 digits) for integer string conversion": advice for a programmer.
+_PYTHON_ADVICE = re.compile(r"; use sys\.set_int_max_str_digits\(\) to increase the limit$")
+
+
 class Loader(_BaseLoader):  # type: ignore[misc]
     """The safe loader, with the alias, depth and value checks above applied to every document."""
 
@@ -91,7 +95,7 @@ class Loader(_BaseLoader):  # type: ignore[misc]
             raise yaml.constructor.ConstructorError(
                 None,
                 None,
-                f"cannot read the value {quoted(node.value)}: {exc}",
+                f"cannot read the value {quoted(node.value)}: {_PYTHON_ADVICE.sub('', str(exc))}",
                 node.start_mark,
                 "quote it to keep it as text, or write a valid value",
             ) from None

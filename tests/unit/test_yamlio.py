@@ -198,3 +198,10 @@ def test_a_file_that_is_not_utf8_is_located_by_line_and_column(tmp_path: Path) -
     with pytest.raises(UnicodeDecodeError) as caught:
         yamlio.read_text(latin)
     assert str(caught.value) == "not UTF-8 at line 2, column 11 (byte 0xe9); save the file as UTF-8"
+
+
+def test_a_number_too_long_to_read_is_refused_in_the_users_words() -> None:
+    with pytest.raises(yaml.constructor.ConstructorError) as caught:
+        yamlio.load("version: " + "1" * 4400 + "\n")
+    assert "Exceeds the limit (4300 digits)" in str(caught.value)
+    assert "sys.set_int_max_str_digits" not in str(caught.value)
