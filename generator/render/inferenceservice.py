@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from generator.generated import LINEAGE
 from generator.lock.images import image_tag
 from generator.lock.model import LockEntry
 from generator.platform.releases import KServeRelease
@@ -23,7 +24,6 @@ from generator.platform.runtimes import PROTOCOLS
 from generator.spec.model import Environment, Serving, Target
 
 API_VERSION = "serving.kserve.io/v1beta1"
-LINEAGE = "kserve-gitops.io"
 SCORING_PORT = 8080
 
 

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from generator.diagnostics import Severity
+from generator.generated import LINEAGE
 from generator.platform.names import derived_name_problems
 from generator.platform.releases import KServeRelease
 from generator.platform.runtimes import IMAGE_REFERENCE
@@ -41,7 +42,11 @@ class TargetChecks:
         if (known := self._known.get(id(serving))) is None:
             known = self._known[id(serving)] = (
                 serving,
-                [*_method(serving, self._storage_initializer), *_mode_features(serving, self._kserve)],
+                [
+                    *_method(serving, self._storage_initializer),
+                    *_mode_features(serving, self._kserve),
+                    *_own_annotations(serving, self._kserve),
+                ],
                 [*_replicas(serving), *_resources(serving)],
                 _policies(serving, environment),
             )
@@ -110,6 +115,22 @@ def _method(serving: Serving, storage_initializer: bool) -> list[Problem]:
             )
         ]
     return []
+
+
+def _own_annotations(serving: Serving, kserve: KServeRelease) -> list[Problem]:
+    """An annotation kserve-gitops writes itself, set in `annotations`, would be replaced without a word: the
+    deployment mode and ingress class have fields of their own, the lineage records what was deployed."""
+    fields = {kserve.deployment_mode_annotation: "deploymentMode"}
+    fields |= dict.fromkeys(kserve.ingress_class_annotations.values(), "ingressClass")
+    return [
+        Problem(
+            f"annotation '{key}' is written by kserve-gitops",
+            f"set `{fields[key]}:` instead" if key in fields else f"remove it: {LINEAGE}/ records what was deployed",
+            ("annotations", key),
+        )
+        for key in sorted(serving.annotations)
+        if key in fields or key.startswith(f"{LINEAGE}/")
+    ]
 
 
 def _mode_features(serving: Serving, kserve: KServeRelease) -> list[Problem]:
