@@ -216,6 +216,17 @@ def closing(key: str, *, superseded_by: Sequence[str], held: Sequence[tuple[Move
     )
 
 
+def updating(key: str, branch: str) -> tuple[str, str]:
+    """The title and body a pull request wears while its branch gets a new commit: true of the old head and of the
+    new one, so a run stopped between the push and the final edit never leaves text describing what is not there."""
+    return (
+        f"Updating the promotion of {key}",
+        f"kserve-gitops is pushing a new commit to `{branch}` and rewrites this description once it is there. "
+        "Until then, review the commits: they are what merging deploys. If this text stays, the run was "
+        "interrupted; the next `kserve-gitops propose` finishes the update.\n",
+    )
+
+
 def edited(branch: str, tip: str, foreign: Sequence[str]) -> str:
     commits = ", ".join(f"`{sha[:12]}`" for sha in foreign)
     return (

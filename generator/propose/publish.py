@@ -10,12 +10,21 @@ request or bring its title, body and labels up to date. A branch someone else
 pushed to is left alone, with one comment saying so. Bot branches with nothing
 left to propose have their pull request closed, with a comment saying why.
 Results come back in proposal order, then closed branches by name.
+
+What was reviewed is what gets deployed, even when the run stops between its GitHub
+calls (GitHub down, a deadline, SIGTERM): before a new head goes onto an open pull
+request, the request loses the label that grants automation (unless the new head
+earns it too), gains those that restrict, and its text says it is being updated; the
+final text, the granting label and the removal of a restricting one come after the
+push. A stopped run thus leaves a pull request at worst more restricted than its
+head, never one that describes or auto-merges another version; the next run
+finishes it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 from generator.diagnostics import Diagnostic
@@ -34,6 +43,7 @@ from generator.spec.model import Platform, Spec
 
 Action = Literal["opened", "updated", "unchanged", "edited", "closed"]
 APPROVAL_LABELS = ("automerge", "needs-approval")  # exactly one applies; the other is removed when it changes
+GRANTING = "automerge"  # the label that lets automation merge; put on only once the head it judges is pushed
 Check = Callable[[Mapping[str, bytes], Platform], list[Diagnostic]]
 
 
@@ -241,27 +251,43 @@ class _Bot:
                 return self._edited(proposal, tip, foreign)
             tree = self.git.build(base_sha, proposal.writes, proposal.deletes)
             if tip and self.git.is_built_on(tip, base_sha, tree):
-                return self._pull_request(proposal, pushed=False)
+                return self._pull_request(proposal, self.github.find(proposal.branch), pushed=False)
+            pull = self.github.find(proposal.branch)
+            if pull is not None:
+                pull = self._before_push(proposal, pull)
             if self.git.push(proposal.branch, self.git.commit(tree, base_sha, proposal.message), expected=tip):
-                return self._pull_request(proposal, pushed=True)
+                return self._pull_request(proposal, pull, pushed=True)
             tip = self.git.fetch(self.snapshot.base).branches.get(proposal.branch)
         raise ProposeError.simple(
             f"{proposal.branch} moved twice while this run pushed it; nothing was overwritten",
             hint="another propose run or a person is pushing to it: run propose again once it is done",
         )
 
-    def _pull_request(self, proposal: plan.Proposal, *, pushed: bool) -> Result:
-        pull = self.github.find(proposal.branch)
+    def _before_push(self, proposal: plan.Proposal, pull: PullRequest) -> PullRequest:
+        """Make the open pull request no more permissive, and no more specific, than either head: the old one stays
+        until the push lands, the new one follows it. Only then may `_pull_request` grant and describe."""
+        pull = self._labelled(proposal, pull, settled=False)
+        if (pull.title, pull.body) == (proposal.title, proposal.body):
+            return pull
+        title, text = body.updating(proposal.key, proposal.branch)
+        if (pull.title, pull.body) != (title, text):
+            self.github.edit(pull.number, title=title, body=text)
+        return replace(pull, title=title, body=text)
+
+    def _pull_request(self, proposal: plan.Proposal, pull: PullRequest | None, *, pushed: bool) -> Result:
+        """`pull` as this run last saw or left it; None when it saw none open."""
         if pull is None:
             try:
                 pull = self.github.open(proposal.branch, self.snapshot.base, proposal.title, proposal.body)
-                return self._result(proposal, "opened", self._labelled(proposal, pull))
+                return self._result(proposal, "opened", self._labelled(proposal, pull, settled=True))
             except PullRequestExists:
                 pull = self._find_again(proposal.branch)
         outdated = (pull.title, pull.body) != (proposal.title, proposal.body)
         if outdated:
             self.github.edit(pull.number, title=proposal.title, body=proposal.body)
-        return self._result(proposal, "updated" if pushed or outdated else "unchanged", self._labelled(proposal, pull))
+            pull = replace(pull, title=proposal.title, body=proposal.body)
+        action: Action = "updated" if pushed or outdated else "unchanged"
+        return self._result(proposal, action, self._labelled(proposal, pull, settled=True))
 
     def _find_again(self, branch: str) -> PullRequest:
         """Another run opened it between our lookup and our request."""
@@ -272,12 +298,19 @@ class _Bot:
             )
         return pull
 
-    def _labelled(self, proposal: plan.Proposal, pull: PullRequest) -> PullRequest:
-        add = [name for name in proposal.labels if name not in pull.labels]
-        remove = [name for name in APPROVAL_LABELS if name in pull.labels and name not in proposal.labels]
-        if add or remove:
-            self.github.label(pull.number, add=add, remove=remove)
-        return pull
+    def _labelled(self, proposal: plan.Proposal, pull: PullRequest, *, settled: bool) -> PullRequest:
+        """`pull` with the proposal's labels once `settled` (the branch holds the proposal). Until then the head may
+        still be the old one: the granting label may go but not come, a restricting one may come but not go."""
+        add = [name for name in proposal.labels if name not in pull.labels and (settled or name != GRANTING)]
+        remove = [
+            name
+            for name in APPROVAL_LABELS
+            if name in pull.labels and name not in proposal.labels and (settled or name == GRANTING)
+        ]
+        if not (add or remove):
+            return pull
+        self.github.label(pull.number, add=add, remove=remove)
+        return replace(pull, labels=tuple(name for name in (*pull.labels, *add) if name not in remove))
 
     def _edited(self, proposal: plan.Proposal, tip: str, foreign: Sequence[str]) -> Result:
         """Someone else's commits are on the branch: never overwrite them; say so once per branch tip."""

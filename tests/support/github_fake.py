@@ -9,7 +9,9 @@ payloads follow docs.github.com/rest (pulls; issues labels and comments):
   `A pull request already exists for owner:branch.`; a head branch the git remote
   lacks → 422 (when the fake is given the bare repository to look in);
 - adding labels (`{"labels": [...]}`, the only body GitHub's OpenAPI description documents; a
-  bare array is refused with 422) creates them; removing a label the issue lacks → 404 `Label does not exist`.
+  bare array is refused with 422) creates them; removing a label the issue lacks → 404 `Label does not exist`;
+- an outage (`fail`): matching requests are answered 502 `Server Error`, as GitHub answers while it is down,
+  and change nothing.
 
 Every request is recorded, so a test can check that a run wrote nothing.
 """
@@ -64,6 +66,7 @@ class FakeGitHub:
         self.pulls: dict[int, Pull] = {}
         self.requests: list[Request] = []
         self.tokens = {WRITE_TOKEN: "write", READ_TOKEN: "read"}
+        self.failing: list[tuple[str, str]] = []  # (method, path pattern under /repos/OWNER/NAME); "" matches any
         self._lock = threading.Lock()
         self._numbers = itertools.count(1)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -77,6 +80,11 @@ class FakeGitHub:
 
     def open_pulls(self) -> list[Pull]:
         return [p for p in self.pulls.values() if p.state == "open"]
+
+    def fail(self, method: str = "", path: str = "") -> None:
+        """From now on answer `method` requests to paths matching `path` (a regex) with 502; "" matches any."""
+        with self._lock:
+            self.failing.append((method, path))
 
     @contextmanager
     def running(self) -> Iterator[FakeGitHub]:
@@ -94,6 +102,9 @@ class FakeGitHub:
         parts = urlsplit(target)
         with self._lock:
             self.requests.append(Request(method, parts.path, body))
+            relative = parts.path.removeprefix(f"/repos/{self.repository}")
+            if any(m in ("", method) and re.fullmatch(p or ".*", relative) for m, p in self.failing):
+                return 502, {"message": "Server Error"}
             access = self.tokens.get(token)
             if access is None:
                 return 401, {"message": "Bad credentials", "documentation_url": _DOCS, "status": "401"}

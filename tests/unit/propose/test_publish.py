@@ -1,27 +1,41 @@
-"""Publishing on real git with a rival pushing at the worst moment; GitHub as an in-memory side with plain values."""
+"""Publishing on real git with a rival pushing at the worst moment; GitHub as an in-memory side with plain values,
+or, where GitHub fails at the worst moment, the real client against the local GitHub server."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
 
 from generator.diagnostics import Diagnostic
-from generator.errors import ProposeError
+from generator.errors import ProposeDenied, ProposeError
+from generator.github.api import GitHubApi
 from generator.lock.model import Lock
-from generator.propose import plan
+from generator.propose import body, plan
 from generator.propose.git import GitRepo, Identity
-from generator.propose.publish import ProposeSettings, Published, PullRequest, PullRequestExists, propose
+from generator.propose.github import ProposeGitHub
+from generator.propose.publish import (
+    GitHubSide,
+    ProposeSettings,
+    Published,
+    PullRequest,
+    PullRequestExists,
+    propose,
+)
 from generator.registry.runs import RunDetails
 from generator.render.tree import generated
 from generator.spec.model import Platform, Spec
+from generator.util.http import HttpSettings
 from tests.support.git_remote import Remote, publish
+from tests.support.github_fake import WRITE_TOKEN, FakeGitHub
 from tests.unit.propose.values import SPEC, lock, spec
 
 BOT = Identity("kserve-gitops[bot]", "bot@example.invalid")
 STAGING = "kserve-gitops/promote-staging"
+PROD = "kserve-gitops/promote-prod"
+ALL = "kserve-gitops/promote-all"
 
 
 class Racing(GitRepo):
@@ -99,7 +113,7 @@ def remote(tmp_path: Path) -> Remote:
     return publish(root, tmp_path / "remote.git")
 
 
-def _propose(git: GitRepo, hub: Hub, new: Lock, group: plan.Group = "env") -> Published:
+def _propose(git: GitRepo, hub: GitHubSide, new: Lock, group: plan.Group = "env") -> Published:
     def check(files: Mapping[str, bytes], platform: Platform) -> list[Diagnostic]:
         return []
 
@@ -151,5 +165,69 @@ def test_automerge_label_is_removed_once_an_approval_environment_joins(remote: R
     hub = Hub()
     _propose(git, hub, lock(wine_staging="2"), group="all")
     _propose(git, hub, lock(wine_staging="2", wine_prod="2"), group="all")
-    assert hub.pulls["kserve-gitops/promote-all"].labels == ("promotion", "staging", "prod", "needs-approval")
-    assert hub.writes[-1] == "label #1 +prod,needs-approval -automerge"
+    assert hub.pulls[ALL].labels == ("promotion", "staging", "prod", "needs-approval")
+    assert hub.writes[-3:] == ["label #1 +prod,needs-approval -automerge", "edit #1", "edit #1"], "labels first"
+
+
+class DownAfterPush(GitRepo):
+    """A GitRepo after whose next push GitHub stops answering: the run ends between the push and the pull request's
+    edits, as it does when GitHub is down, a deadline passes or SIGTERM arrives."""
+
+    def __init__(self, root: Path, github: FakeGitHub) -> None:
+        super().__init__(root, identity=BOT, prefix=plan.BRANCH_PREFIX)
+        self._github = github
+
+    def push(self, branch: str, sha: str, expected: str | None) -> bool:
+        pushed = super().push(branch, sha, expected)
+        self._github.fail()
+        return pushed
+
+
+STAGED = {"wine_staging": "2"}
+
+
+@pytest.fixture
+def github(remote: Remote) -> Iterator[FakeGitHub]:
+    with FakeGitHub("acme/platform", git_dir=remote.bare).running() as running:
+        yield running
+
+
+def _client(github: FakeGitHub) -> ProposeGitHub:
+    settings = HttpSettings(retries=0, deadline=5)
+    return ProposeGitHub(GitHubApi("acme/platform", WRITE_TOKEN, api_url=github.url, settings=settings, write_pause=0))
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [(STAGED, STAGED | {"wine_prod": "2"}), (STAGED | {"wine_prod": "2"}, STAGED)],
+    ids=["prod joins", "prod leaves"],
+)
+def test_github_down_after_the_push_leaves_the_pull_request_no_more_automatic_than_either_head(
+    remote: Remote, tmp_path: Path, github: FakeGitHub, before: dict[str, str], after: dict[str, str]
+) -> None:
+    """`automerge` goes before a head that needs approval is pushed, and comes only after a head that earns it is."""
+    first = GitRepo(remote.clone(tmp_path / "first"), identity=BOT, prefix=plan.BRANCH_PREFIX)
+    _propose(first, _client(github), lock(**before), group="all")
+    with pytest.raises(ProposeDenied, match="cannot reach GitHub"):
+        second = DownAfterPush(remote.clone(tmp_path / "second"), github)
+        _propose(second, _client(github), lock(**after), group="all")
+    prod = "version: '2'" in remote.show(ALL, "environments/prod/wine.yaml")
+    assert prod == ("wine_prod" in after), "the new head is pushed"
+    (pull,) = github.pulls.values()
+    assert pull.labels == ["promotion", "staging", "prod", "needs-approval"]
+
+
+def test_github_down_after_the_push_leaves_text_true_of_the_new_head_and_the_next_run_finishes_it(
+    remote: Remote, tmp_path: Path, github: FakeGitHub
+) -> None:
+    git_ = GitRepo(remote.clone(tmp_path / "first"), identity=BOT, prefix=plan.BRANCH_PREFIX)
+    _propose(git_, _client(github), lock(wine_prod="2"))
+    with pytest.raises(ProposeDenied, match="cannot reach GitHub"):
+        _propose(DownAfterPush(remote.clone(tmp_path / "second"), github), _client(github), lock(wine_prod="3"))
+    assert "version: '3'" in remote.show(PROD, "environments/prod/wine.yaml")
+    (pull,) = github.pulls.values()
+    assert (pull.title, pull.body) == body.updating("prod", PROD), "says it is being updated, not 1 → 2"
+
+    github.failing.clear()
+    (result,) = _propose(git_, _client(github), lock(wine_prod="3")).results
+    assert (result.action, pull.title) == ("updated", "Promote wine 1 → 3 in prod")
