@@ -244,6 +244,8 @@ class _Bot:
     snapshot: Snapshot
 
     def publish(self, proposal: plan.Proposal) -> Result:
+        """After a lost lease both the branch and the base are read again: a rival run may have built on a base
+        that moved meanwhile, and the base's new commits are not someone else's commits on the branch."""
         base_sha, tip = self.snapshot.base_sha, self.snapshot.branches.get(proposal.branch)
         for _attempt in range(2):
             foreign = self.git.foreign_commits(base_sha, tip) if tip else []
@@ -257,7 +259,8 @@ class _Bot:
                 pull = self._before_push(proposal, pull)
             if self.git.push(proposal.branch, self.git.commit(tree, base_sha, proposal.message), expected=tip):
                 return self._pull_request(proposal, pull, pushed=True)
-            tip = self.git.fetch(self.snapshot.base).branches.get(proposal.branch)
+            now = self.git.fetch(self.snapshot.base)
+            base_sha, tip = now.base_sha, now.branches.get(proposal.branch)
         raise ProposeError.simple(
             f"{proposal.branch} moved twice while this run pushed it; nothing was overwritten",
             hint="another propose run or a person is pushing to it: run propose again once it is done",

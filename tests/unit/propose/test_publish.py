@@ -28,7 +28,7 @@ from generator.registry.runs import RunDetails
 from generator.render.tree import generated
 from generator.spec.model import Platform, Spec
 from generator.util.http import HttpSettings
-from tests.support.git_remote import Remote, publish
+from tests.support.git_remote import Remote, git, publish
 from tests.support.github_fake import WRITE_TOKEN, FakeGitHub
 from tests.unit.propose.values import SPEC, lock, spec
 
@@ -167,6 +167,25 @@ def test_automerge_label_is_removed_once_an_approval_environment_joins(remote: R
     _propose(git, hub, lock(wine_staging="2", wine_prod="2"), group="all")
     assert hub.pulls[ALL].labels == ("promotion", "staging", "prod", "needs-approval")
     assert hub.writes[-3:] == ["label #1 +prod,needs-approval -automerge", "edit #1", "edit #1"], "labels first"
+
+
+def test_lost_race_against_a_run_on_a_newer_base_is_not_taken_for_someone_elses_commits(
+    remote: Remote, tmp_path: Path
+) -> None:
+    """The rival built on a base that moved after our fetch; the base's new commit is not foreign to the branch."""
+    person = remote.clone(tmp_path / "person")
+    git("commit", "--allow-empty", "--quiet", "-m", "Docs", cwd=person)
+    rival = _rival(remote, tmp_path / "rival", lock(wine_staging="2"))
+
+    def base_moves_then_rival_runs() -> None:
+        git("push", "--quiet", "origin", "main", cwd=person)
+        rival()
+
+    hub = Hub()
+    (result,) = _propose(
+        Racing(remote.clone(tmp_path / "ours"), [base_moves_then_rival_runs]), hub, lock(wine_staging="2")
+    ).results
+    assert (result.action, hub.writes) == ("opened", [f"open {STAGING}", "label #1 +promotion,staging,automerge -"])
 
 
 class DownAfterPush(GitRepo):
