@@ -17,7 +17,7 @@ from generator.errors import ProposeDenied, ProposeError, UserError
 from generator.github.api import GitHubApi, NotGitHub, message, parsed, refusal
 from generator.propose.publish import PullRequest, PullRequestExists
 from generator.redact import redact
-from generator.util.http import HttpFailure, Reply
+from generator.util.http import HttpFailure, Reply, rate_limited
 
 READ = "pull-requests: read"
 WRITE = "pull-requests: write"
@@ -88,7 +88,7 @@ class ProposeGitHub:
     @contextmanager
     def _answers(self, what: str, permission: str) -> Iterator[None]:
         """GitHub's refusals as user errors: 401/403/404 exit 2 naming the permission, others exit 1; no answer
-        at all (timeout, deadline, reset, 5xx after retries) exits 2."""
+        at all (timeout, deadline, reset, 5xx or rate limit after retries) exits 2."""
         try:
             yield
         except _Refused as exc:
@@ -107,6 +107,8 @@ class ProposeGitHub:
 
     def _refused(self, reply: Reply, what: str, permission: str) -> UserError:
         said = refusal(reply, what, self.repository)
+        if rate_limited(reply):  # only a POST comes back rate limited (the door retries the rest): no token problem
+            return ProposeDenied.simple(said, hint="GitHub's rate limit: run propose again in a few minutes")
         if reply.status == 401:
             return ProposeDenied.simple(said, hint="GITHUB_TOKEN is missing, expired or revoked; give it a valid token")
         if reply.status in (403, 404):

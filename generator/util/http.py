@@ -41,9 +41,9 @@ from generator.util.http_settings import (
     read_too_large,
 )
 
-__all__ = ["ENV_PREFIX", "Http", "HttpFailure", "HttpSettings", "Reply", "Retry", "env_name"]
+__all__ = ["ENV_PREFIX", "Http", "HttpFailure", "HttpSettings", "Reply", "Retry", "env_name", "rate_limited"]
 
-RETRYABLE = frozenset({429, 500, 502, 503, 504})
+RETRYABLE = frozenset({429, 500, 502, 503, 504})  # and a 403 that is a rate limit (`rate_limited`)
 _GRACE = 0.25  # seconds past a read timeout before its thread counts as stuck
 _PIECE = 64 * 1024  # bytes read at most per socket read; a read returns as soon as anything arrived
 Retry = Literal["all", "connect"]  # idempotent: anything momentary; otherwise only what was surely never sent
@@ -137,8 +137,9 @@ class Http:
         data: bytes | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Reply:
-        """The answer, whatever its status, unless it is a retryable one (429, 5xx under `retry="all"`) that
-        lasted past the retries: then, and for every failure to get an answer, HttpFailure with `hint`."""
+        """The answer, whatever its status, unless it is a retryable one (429, a rate-limited 403, 5xx; under
+        `retry="all"`) that lasted past the retries: then, and for every failure to get an answer, HttpFailure
+        with `hint`."""
         what = f"{method} {redact(url)}"
         limits = self.settings
         end = self._clock() + limits.deadline
@@ -154,7 +155,7 @@ class Http:
                 continue
             except _Final as failure:
                 raise HttpFailure(what, failure.reason, failure.hint or hint) from None
-            if retry != "all" or reply.status not in RETRYABLE:
+            if retry != "all" or not (reply.status in RETRYABLE or rate_limited(reply)):
                 return reply
             said = f"HTTP {reply.status} {reply.reason}".rstrip()
             wait = self._retry_after(what, reply, said, hint)
@@ -180,8 +181,11 @@ class Http:
         self._sleep(pause)
 
     def _retry_after(self, what: str, reply: Reply, said: str, hint: str) -> float:
-        """Seconds the server asks us to wait (0 without a Retry-After); HttpFailure when that is over the cap."""
+        """Seconds the server asks us to wait (0 when it does not say: no Retry-After, no exhausted rate limit);
+        HttpFailure when that is over the cap."""
         wait = _retry_after_seconds(reply.headers.get("Retry-After", ""))
+        if not wait and _limit_exhausted(reply):
+            wait = _reset_seconds(reply.headers["x-ratelimit-reset"])
         cap = self.settings.retry_after_max
         if wait > cap:
             at = (datetime.now(UTC) + timedelta(seconds=wait)).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -326,6 +330,28 @@ def _within(seconds: float, call: Callable[[], requests.Response]) -> requests.R
         raise error
     assert response is not None
     return response
+
+
+def rate_limited(reply: Reply) -> bool:
+    """A 429, or a 403 that says when to come back: a rate limit, which passes, rather than a refusal, which does
+    not. GitHub answers its secondary rate limits with 403 (or 429) and `Retry-After`, and an exhausted primary
+    limit with `x-ratelimit-remaining: 0` and `x-ratelimit-reset`; a 403 with neither is a missing permission.
+    https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api#exceeding-the-rate-limit"""
+    if reply.status == 429:
+        return True
+    return reply.status == 403 and (bool(reply.headers.get("Retry-After", "").strip()) or _limit_exhausted(reply))
+
+
+def _limit_exhausted(reply: Reply) -> bool:
+    """No request left until `x-ratelimit-reset` (GitHub's primary rate limit, announced on every answer)."""
+    headers = reply.headers
+    return headers.get("x-ratelimit-remaining", "").strip() == "0" and bool(headers.get("x-ratelimit-reset"))
+
+
+def _reset_seconds(value: str) -> float:
+    """`x-ratelimit-reset` (UTC epoch seconds) as seconds from now; 0 if past or unreadable."""
+    value = value.strip()
+    return max(int(value) - time.time(), 0.0) if value.isdigit() else 0.0
 
 
 def _retry_after_seconds(value: str) -> float:

@@ -29,7 +29,7 @@ class HttpSettings:
     connect_timeout: float = 5.0  # seconds to open a connection
     read_timeout: float = 10.0  # seconds of silence while waiting for an answer or the next piece of it
     deadline: float = 30.0  # seconds for one call, every attempt, pause and piece of the body included
-    retries: int = 3  # further attempts after a momentary failure (connection, timeout, 429, 5xx)
+    retries: int = 3  # further attempts after a momentary failure (connection, timeout, 429, rate-limited 403, 5xx)
     backoff: float = 0.5  # seconds before the first retry, doubling for each next one
     backoff_max: float = 8.0  # the longest pause between two attempts
     retry_after_max: float = 20.0  # the longest Retry-After waited for; longer ones fail at once and say when

@@ -2,7 +2,8 @@
 
 Both go through `generator.github.GitHubApi`, the client `propose` uses, and so
 through the HTTP door: connection errors, 429 and 5xx are retried within one call's
-deadline (`KSERVE_GITOPS_HTTP_DEADLINE`). A dispatch GitHub did receive but answered
+deadline (`KSERVE_GITOPS_HTTP_DEADLINE`), and so is a 403 that is GitHub's rate limit
+(`generator.util.http.rate_limited`). A dispatch GitHub did receive but answered
 5xx may thus arrive twice; the promotion workflow is idempotent (a second run finds
 nothing to change). The relay answers MLflow before dispatching (`relay.py`), so none
 of this waiting counts against MLflow's 30 s.
@@ -22,16 +23,17 @@ __all__ = ["DEFAULT_API_URL", "FileMissing", "FileNotText", "GitHubError", "Webh
 
 
 class GitHubError(Exception):
-    """GitHub refused the request or could not be reached (`status` None: no answer)."""
+    """GitHub refused the request or could not be reached (`status` None: no answer).
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    `lasting`: a refusal that the same request would meet again (bad token, no permission, unknown repository).
+    What the HTTP door gave up retrying (`retried`) never is, whatever its last status: a 429, a rate-limited 403
+    or a 5xx passes.
+    """
+
+    def __init__(self, message: str, status: int | None = None, *, retried: bool = False) -> None:
         super().__init__(redact(message))
         self.status = status
-
-    @property
-    def lasting(self) -> bool:
-        """A refusal that the same request would meet again (bad token, no permission, unknown repository)."""
-        return self.status is not None and 400 <= self.status < 500 and self.status != 429
+        self.lasting = not retried and status is not None and 400 <= status < 500 and status != 429
 
 
 class FileMissing(GitHubError):
@@ -78,7 +80,7 @@ class WebhookGitHub:
         try:
             return self._api.call(method, path, **kwargs)  # type: ignore[arg-type]
         except HttpFailure as exc:
-            raise GitHubError(str(exc.diagnostics[0].message), exc.status) from None
+            raise GitHubError(str(exc.diagnostics[0].message), exc.status, retried=True) from None
 
 
 def _refusal(reply: Reply, what: str) -> str:

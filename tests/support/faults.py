@@ -149,6 +149,7 @@ def _head(status: int, headers: dict[str, str]) -> bytes:
 
 _REASONS = {
     200: "OK",
+    403: "Forbidden",
     404: "Not Found",
     429: "Too Many Requests",
     500: "Internal Server Error",

@@ -10,8 +10,9 @@ payloads follow docs.github.com/rest (pulls; issues labels and comments):
   lacks → 422 (when the fake is given the bare repository to look in);
 - adding labels (`{"labels": [...]}`, the only body GitHub's OpenAPI description documents; a
   bare array is refused with 422) creates them; removing a label the issue lacks → 404 `Label does not exist`;
-- an outage (`fail`): matching requests are answered 502 `Server Error`, as GitHub answers while it is down,
-  and change nothing.
+- trouble, on demand, for matching requests, which then change nothing: an outage (`fail`) is answered
+  502 `Server Error`, as GitHub answers while it is down; a secondary rate limit (`rate_limit`) 403 with
+  `Retry-After` and GitHub's message (docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api).
 
 Every request is recorded, so a test can check that a run wrote nothing.
 """
@@ -35,6 +36,10 @@ WRITE_TOKEN = "ghs_fake-write-token-0123456789"
 READ_TOKEN = "ghs_fake-read-token-0123456789"
 _DOCS = "https://docs.github.com/rest"
 Answer = tuple[int, Any]
+SECONDARY_RATE_LIMIT = (
+    "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out "
+    "to GitHub Support for help, please include the request ID 0000:0000:0000000:0000000:00000000."
+)
 
 
 @dataclass
@@ -47,6 +52,26 @@ class Pull:
     state: str = "open"
     labels: list[str] = field(default_factory=list)
     comments: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Trouble:
+    """How GitHub answers `method` requests (any: "") to paths under /repos/OWNER/NAME matching `path` (any: ""):
+    `times` more of them (None: every one) get `status`, `payload` and `headers` instead of being served."""
+
+    method: str
+    path: str
+    status: int
+    payload: Any
+    headers: dict[str, str] = field(default_factory=dict)
+    times: int | None = None
+
+    def claims(self, method: str, path: str) -> bool:
+        """Whether this request is one of ours; counts it."""
+        if self.times == 0 or self.method not in ("", method) or not re.fullmatch(self.path or ".*", path):
+            return False
+        self.times = None if self.times is None else self.times - 1
+        return True
 
 
 @dataclass(frozen=True)
@@ -66,7 +91,7 @@ class FakeGitHub:
         self.pulls: dict[int, Pull] = {}
         self.requests: list[Request] = []
         self.tokens = {WRITE_TOKEN: "write", READ_TOKEN: "read"}
-        self.failing: list[tuple[str, str]] = []  # (method, path pattern under /repos/OWNER/NAME); "" matches any
+        self.troubles: list[Trouble] = []
         self._lock = threading.Lock()
         self._numbers = itertools.count(1)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -82,9 +107,15 @@ class FakeGitHub:
         return [p for p in self.pulls.values() if p.state == "open"]
 
     def fail(self, method: str = "", path: str = "") -> None:
-        """From now on answer `method` requests to paths matching `path` (a regex) with 502; "" matches any."""
+        """GitHub is down for these requests from now on (`Trouble`)."""
         with self._lock:
-            self.failing.append((method, path))
+            self.troubles.append(Trouble(method, path, 502, {"message": "Server Error"}))
+
+    def rate_limit(self, method: str = "", path: str = "", *, retry_after: int = 1, times: int = 1) -> None:
+        """GitHub's secondary rate limit for the next `times` of these requests (`Trouble`)."""
+        payload = {"message": SECONDARY_RATE_LIMIT, "documentation_url": _DOCS, "status": "403"}
+        with self._lock:
+            self.troubles.append(Trouble(method, path, 403, payload, {"Retry-After": str(retry_after)}, times))
 
     @contextmanager
     def running(self) -> Iterator[FakeGitHub]:
@@ -97,27 +128,33 @@ class FakeGitHub:
             self._server.server_close()
             thread.join()
 
-    def answer(self, method: str, target: str, token: str, body: Any) -> Answer:
-        """Route one request; the whole state change happens under the lock, as one request does on GitHub."""
+    def answer(self, method: str, target: str, token: str, body: Any) -> tuple[int, Any, dict[str, str]]:
+        """Route one request; the whole state change happens under the lock, as one request does on GitHub.
+        Returns the status, the JSON payload and the headers beyond the usual ones."""
         parts = urlsplit(target)
         with self._lock:
             self.requests.append(Request(method, parts.path, body))
             relative = parts.path.removeprefix(f"/repos/{self.repository}")
-            if any(m in ("", method) and re.fullmatch(p or ".*", relative) for m, p in self.failing):
-                return 502, {"message": "Server Error"}
-            access = self.tokens.get(token)
-            if access is None:
-                return 401, {"message": "Bad credentials", "documentation_url": _DOCS, "status": "401"}
-            prefix = f"/repos/{self.repository}"
-            if not parts.path.startswith(prefix + "/"):
-                return 404, {"message": "Not Found", "documentation_url": _DOCS, "status": "404"}
-            if method != "GET" and access != "write":
-                return 403, {
-                    "message": "Resource not accessible by integration",
-                    "documentation_url": _DOCS,
-                    "status": "403",
-                }
-            return self._route(method, parts.path.removeprefix(prefix), parse_qs(parts.query), body)
+            trouble = next((t for t in self.troubles if t.claims(method, relative)), None)
+            if trouble is not None:
+                return trouble.status, trouble.payload, trouble.headers
+            return (*self._served(method, parts.path, parse_qs(parts.query), token, body), {})
+
+    def _served(self, method: str, path: str, query: dict[str, list[str]], token: str, body: Any) -> Answer:
+        """What GitHub answers when nothing is in the way."""
+        access = self.tokens.get(token)
+        if access is None:
+            return 401, {"message": "Bad credentials", "documentation_url": _DOCS, "status": "401"}
+        prefix = f"/repos/{self.repository}"
+        if not path.startswith(prefix + "/"):
+            return 404, {"message": "Not Found", "documentation_url": _DOCS, "status": "404"}
+        if method != "GET" and access != "write":
+            return 403, {
+                "message": "Resource not accessible by integration",
+                "documentation_url": _DOCS,
+                "status": "403",
+            }
+        return self._route(method, path.removeprefix(prefix), query, body)
 
     def _route(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> Answer:
         for pattern, verb, action in self._routes():
@@ -295,9 +332,11 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
             token = (self.headers.get("Authorization") or "").partition(" ")[2]
-            status, payload = fake.answer(self.command, self.path, token, json.loads(raw) if raw else None)
+            status, payload, headers = fake.answer(self.command, self.path, token, json.loads(raw) if raw else None)
             data = json.dumps(payload).encode()
             self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
             self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()

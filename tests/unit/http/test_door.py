@@ -74,6 +74,36 @@ def test_a_retry_after_under_the_cap_is_waited_for(http: Http) -> None:
     assert len(fault.requests) == 3
 
 
+RATE_LIMITS = {  # GitHub's: docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api
+    "secondary": {"Retry-After": "0"},
+    "primary, exhausted": {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "0"},  # reset is past: go at once
+}
+
+
+@pytest.mark.parametrize("headers", RATE_LIMITS.values(), ids=RATE_LIMITS.keys())
+def test_a_403_that_is_a_rate_limit_is_retried_like_a_429(http: Http, headers: dict[str, str]) -> None:
+    fault = Fault("status", status=403, headers=headers)
+    failure = fails(http, fault)
+    assert len(fault.requests) == 3
+    assert failure.status == 403
+
+
+def test_a_403_that_is_not_a_rate_limit_is_a_refusal_returned_at_once(http: Http) -> None:
+    fault = Fault("status", status=403, headers={"x-ratelimit-remaining": "4999", "x-ratelimit-reset": "0"})
+    with faulty(fault) as url:
+        assert http.request("GET", f"{url}/x").status == 403
+    assert len(fault.requests) == 1
+
+
+def test_an_exhausted_rate_limit_resetting_past_the_cap_fails_at_once_saying_when(http: Http) -> None:
+    reset = int(time.time()) + 3600
+    fault = Fault("status", status=403, headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)})
+    failure = fails(http, fault)
+    assert len(fault.requests) == 1
+    assert "HTTP 403 Forbidden, asking to retry after 3" in str(failure)
+    assert "try again after 20" in str(failure)  # a UTC date and time
+
+
 def test_a_server_that_never_answers_times_out(http: Http) -> None:
     fault = Fault("hang")
     failure = fails(http, fault)

@@ -133,3 +133,26 @@ def test_a_refusal_that_is_not_json_is_quoted_as_text(body: bytes) -> None:
             hub.open(BRANCH, "main", "title", "body")
     assert body[:40].decode() in str(refused.value)
     assert refused.value.exit_code == 1
+
+
+def test_a_secondary_rate_limit_on_a_retryable_call_is_waited_out(fake: FakeGitHub) -> None:
+    hub = ProposeGitHub(GitHubApi("acme/platform", WRITE_TOKEN, api_url=fake.url, write_pause=0))
+    hub.open(BRANCH, "main", "title", "body")
+    fake.rate_limit("POST", r"/issues/1/labels")
+
+    hub.label(1, add=["promotion"], remove=[])
+
+    assert [r.path for r in fake.writes()][-2:] == ["/repos/acme/platform/issues/1/labels"] * 2
+    assert fake.pulls[1].labels == ["promotion"]
+
+
+def test_a_secondary_rate_limit_on_a_post_not_sent_twice_is_not_blamed_on_the_token(fake: FakeGitHub) -> None:
+    hub = ProposeGitHub(GitHubApi("acme/platform", WRITE_TOKEN, api_url=fake.url, write_pause=0))
+    fake.rate_limit("POST", r"/pulls")
+
+    with pytest.raises(ProposeDenied, match="exceeded a secondary rate limit") as refused:
+        hub.open(BRANCH, "main", "title", "body")
+
+    assert "GitHub's rate limit: run propose again in a few minutes" in str(refused.value)
+    assert "the token needs" not in str(refused.value)
+    assert refused.value.exit_code == 2

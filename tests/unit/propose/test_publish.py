@@ -247,6 +247,6 @@ def test_github_down_after_the_push_leaves_text_true_of_the_new_head_and_the_nex
     (pull,) = github.pulls.values()
     assert (pull.title, pull.body) == body.updating("prod", PROD), "says it is being updated, not 1 → 2"
 
-    github.failing.clear()
+    github.troubles.clear()
     (result,) = _propose(git_, _client(github), lock(wine_prod="3")).results
     assert (result.action, pull.title) == ("updated", "Promote wine 1 → 3 in prod")

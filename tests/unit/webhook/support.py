@@ -136,6 +136,7 @@ class Recorded:
 class FakeGitHub:
     files: dict[tuple[str, str], str | bytes] = field(default_factory=dict)  # (path, ref) → text, or raw bytes
     failures: list[int] = field(default_factory=list)  # statuses to answer dispatches with before succeeding
+    failure_headers: dict[str, str] = field(default_factory=dict)  # sent with each of them, e.g. Retry-After
     requests: list[Recorded] = field(default_factory=list)
     url: str = ""
 
@@ -152,7 +153,7 @@ class FakeGitHub:
             time.sleep(0.02)
         return found()
 
-    def answer(self, handler: BaseHTTPRequestHandler, body: bytes) -> tuple[int, bytes]:
+    def answer(self, handler: BaseHTTPRequestHandler, body: bytes) -> tuple[int, bytes, dict[str, str]]:
         split = urlsplit(handler.path)
         self.requests.append(
             Recorded(
@@ -165,14 +166,16 @@ class FakeGitHub:
             )
         )
         if handler.command == "POST" and split.path == f"{_REPO}/dispatches":
-            return (self.failures.pop(0), b'{"message": "Server Error"}') if self.failures else (204, b"")
+            if self.failures:
+                return self.failures.pop(0), b'{"message": "Server Error"}', self.failure_headers
+            return 204, b"", {}
         if handler.command == "POST":
-            return 200, b""
+            return 200, b"", {}
         prefix = f"{_REPO}/contents/"
         text = self.files.get((unquote(split.path.removeprefix(prefix)), parse_qs(split.query).get("ref", [""])[0]))
         if split.path.startswith(prefix) and text is not None:
-            return 200, text.encode() if isinstance(text, str) else text
-        return 404, b'{"message": "Not Found"}'
+            return 200, text.encode() if isinstance(text, str) else text, {}
+        return 404, b'{"message": "Not Found"}', {}
 
 
 class _Collect(logging.Handler):
@@ -205,8 +208,10 @@ def fake_github(github: FakeGitHub | None = None) -> Iterator[FakeGitHub]:
     class Handler(BaseHTTPRequestHandler):
         def _reply(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            status, payload = fake.answer(self, body)
+            status, payload, headers = fake.answer(self, body)
             self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)

@@ -55,6 +55,30 @@ def test_dispatch_retries_a_5xx_and_succeeds(server: FakeGitHub) -> None:
     assert len(server.dispatches()) == 2
 
 
+def test_dispatch_waits_out_githubs_secondary_rate_limit(server: FakeGitHub) -> None:
+    """A 403 with Retry-After is GitHub's secondary rate limit, not a refusal: retried like a 429."""
+    server.failures, server.failure_headers = [403], {"Retry-After": "1"}
+
+    client(server).dispatch("mlflow-model-promoted", {"model": "Wine"})
+
+    first, second = server.dispatches()
+    assert second.at - first.at >= 1
+
+
+def test_a_rate_limit_outlasting_the_retries_is_momentary_and_a_bare_403_lasting(server: FakeGitHub) -> None:
+    impatient = WebhookGitHub(GitHubApi(REPOSITORY, TOKEN, api_url=server.url, settings=HttpSettings(retries=1)))
+    server.failures, server.failure_headers = [403, 403], {"Retry-After": "0"}
+    with pytest.raises(GitHubError) as limited:
+        impatient.dispatch("mlflow-model-promoted", {"model": "Wine"})
+    server.failures, server.failure_headers = [403], {}
+    with pytest.raises(GitHubError) as refused:
+        impatient.dispatch("mlflow-model-promoted", {"model": "Wine"})
+
+    assert (limited.value.status, limited.value.lasting) == (403, False), "the dispatcher tries it again later"
+    assert (refused.value.status, refused.value.lasting) == (403, True), "no permission: given up at once"
+    assert len(server.dispatches()) == 3
+
+
 def test_refusal_carries_githubs_message_but_never_the_token(server: FakeGitHub) -> None:
     server.failures = [404]  # what GitHub answers a token that may not see the repository
 
