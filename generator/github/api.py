@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -105,6 +106,8 @@ class GitHubApi:
     def items(self, path: str, params: Mapping[str, str] | None = None) -> tuple[Reply, list[Any]]:
         """Every item of a listing, following the Link header's `next` (100 per page, at most MAX_PAGES pages).
 
+        A `next` is followed wherever it points on the API's own origin (api.github.com points page 2 on at
+        /repositories/<id>/…, not /repos/OWNER/NAME/…), and nowhere else: the token goes with it.
         Returns the first answer that was not 200, with the items read so far, or the last page.
         NotGitHub when a page is not a JSON list."""
         found: list[Any] = []
@@ -117,10 +120,21 @@ class GitHubApi:
                 raise NotGitHub("a listing that is not a JSON list")
             found += page
             following = reply.links.get("next", "")
-            if not following.startswith(self._base):
+            if not following or _origin(following) != _origin(self.api_url):
                 break
-            reply = self.call("GET", following.removeprefix(self._base))
+            reply = self._http.request("GET", following)
         return reply, found
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port (the scheme's own when absent), as a browser compares origins."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:  # not a port number: matches nothing
+        return scheme, "", -1
+    return scheme, (parts.hostname or "").lower(), port
 
 
 def message(reply: Reply) -> str:

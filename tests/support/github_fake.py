@@ -10,6 +10,9 @@ payloads follow docs.github.com/rest (pulls; issues labels and comments):
   lacks → 422 (when the fake is given the bare repository to look in);
 - adding labels (`{"labels": [...]}`, the only body GitHub's OpenAPI description documents; a
   bare array is refused with 422) creates them; removing a label the issue lacks → 404 `Label does not exist`;
+- listings come in pages (`per_page`, 30 by default, at most 100; `page`), with a `Link` header whose
+  `next` and `last` point, as api.github.com's do, at /repositories/<id>/… rather than /repos/OWNER/NAME/…;
+  those paths are served too;
 - trouble, on demand, for matching requests, which then change nothing: an outage (`fail`) is answered
   502 `Server Error`, as GitHub answers while it is down; a secondary rate limit (`rate_limit`) 403 with
   `Retry-After` and GitHub's message (docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api).
@@ -30,7 +33,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 WRITE_TOKEN = "ghs_fake-write-token-0123456789"
 READ_TOKEN = "ghs_fake-read-token-0123456789"
@@ -87,6 +90,7 @@ class FakeGitHub:
     def __init__(self, repository: str, *, git_dir: Path | None = None) -> None:
         self.repository = repository
         self.owner = repository.split("/", maxsplit=1)[0]
+        self.id = 4242  # the repository's id, in the /repositories/<id>/… paths of GitHub's Link headers
         self.git_dir = git_dir
         self.pulls: dict[int, Pull] = {}
         self.requests: list[Request] = []
@@ -132,13 +136,31 @@ class FakeGitHub:
         """Route one request; the whole state change happens under the lock, as one request does on GitHub.
         Returns the status, the JSON payload and the headers beyond the usual ones."""
         parts = urlsplit(target)
+        path = re.sub(rf"^/repositories/{self.id}(?=/)", f"/repos/{self.repository}", parts.path)
+        query = parse_qs(parts.query)
         with self._lock:
             self.requests.append(Request(method, parts.path, body))
-            relative = parts.path.removeprefix(f"/repos/{self.repository}")
+            relative = path.removeprefix(f"/repos/{self.repository}")
             trouble = next((t for t in self.troubles if t.claims(method, relative)), None)
             if trouble is not None:
                 return trouble.status, trouble.payload, trouble.headers
-            return (*self._served(method, parts.path, parse_qs(parts.query), token, body), {})
+            status, payload = self._served(method, path, query, token, body)
+            if method == "GET" and status == 200 and isinstance(payload, list):
+                return self._page(payload, relative, query)
+            return status, payload, {}
+
+    def _page(self, items: list[Any], relative: str, query: dict[str, list[str]]) -> tuple[int, Any, dict[str, str]]:
+        """One page of a listing, with GitHub's Link header to the next and the last."""
+        size = min(int(query.get("per_page", ["30"])[0]), 100)
+        page = int(query.get("page", ["1"])[0])
+        last = max(1, -(-len(items) // size))
+
+        def link(number: int) -> str:
+            params = {k: v[0] for k, v in query.items()} | {"per_page": str(size), "page": str(number)}
+            return f"<{self.url}/repositories/{self.id}{relative}?{urlencode(params)}>"
+
+        links = [f'{link(page + 1)}; rel="next"', f'{link(last)}; rel="last"'] if page < last else []
+        return 200, items[(page - 1) * size : page * size], {"Link": ", ".join(links)} if links else {}
 
     def _served(self, method: str, path: str, query: dict[str, list[str]], token: str, body: Any) -> Answer:
         """What GitHub answers when nothing is in the way."""

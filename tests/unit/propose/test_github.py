@@ -156,3 +156,25 @@ def test_a_secondary_rate_limit_on_a_post_not_sent_twice_is_not_blamed_on_the_to
     assert "GitHub's rate limit: run propose again in a few minutes" in str(refused.value)
     assert "the token needs" not in str(refused.value)
     assert refused.value.exit_code == 2
+
+
+def test_comments_are_read_page_after_page_where_githubs_links_point(fake: FakeGitHub) -> None:
+    hub = ProposeGitHub(GitHubApi("acme/platform", WRITE_TOKEN, api_url=fake.url, write_pause=0))
+    hub.open(BRANCH, "main", "title", "body")
+    fake.pulls[1].comments = [f"comment {n}" for n in range(101)]
+
+    assert hub.comments(1) == fake.pulls[1].comments
+    assert [r.path for r in fake.requests][-2:] == [
+        "/repos/acme/platform/issues/1/comments",
+        f"/repositories/{fake.id}/issues/1/comments",
+    ]
+
+
+def test_a_next_link_to_another_origin_is_not_followed_with_the_token() -> None:
+    elsewhere = Fault("status", status=200, body=[])
+    with faulty(elsewhere) as other:
+        link = f'<{other}/repositories/1/issues/1/comments?page=2>; rel="next"'
+        with faulty(Fault("status", status=200, headers={"Link": link}, body=[{"body": "first"}])) as url:
+            hub = ProposeGitHub(GitHubApi("acme/platform", WRITE_TOKEN, api_url=url))
+            assert hub.comments(1) == ["first"]
+    assert elsewhere.requests == [], "another port of the same host is another origin"
