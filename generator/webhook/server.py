@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -35,7 +36,14 @@ from generator.redact import redact
 from generator.registry import mlflow_http
 from generator.registry.mlflow_tags import MlflowTagWriter
 from generator.util.http_settings import HttpSettings
-from generator.webhook import DEFAULT_DEADLINE, DEFAULT_REQUEST_DEADLINE, DEFAULT_STATE_DIR, connection, log
+from generator.webhook import (
+    DEFAULT_DEADLINE,
+    DEFAULT_MAX_AGE,
+    DEFAULT_REQUEST_DEADLINE,
+    DEFAULT_STATE_DIR,
+    connection,
+    log,
+)
 from generator.webhook.app import create_app
 from generator.webhook.dispatcher import Dispatcher
 from generator.webhook.github import WebhookGitHub
@@ -121,16 +129,18 @@ class ServiceSettings:
                 "/argocd needs the MLflow tracking URI",
                 "pass --tracking-uri or set MLFLOW_TRACKING_URI",
             ),
-            (self.max_age <= 0, "--max-age must be positive", "the default is 300 seconds"),
-            (
-                self.dispatch_deadline <= 0,
-                "--dispatch-deadline must be positive",
-                f"the default is {DEFAULT_DEADLINE:g} seconds",
-            ),
-            (
-                self.request_deadline <= 0,
-                "--request-deadline must be positive",
-                f"the default is {DEFAULT_REQUEST_DEADLINE:g} seconds",
+            *(
+                # nan passes `<= 0` and then fails every comparison it meets: every delivery would be refused
+                (
+                    not (math.isfinite(seconds) and seconds > 0),
+                    f"{option} must be a positive number of seconds, not {seconds:g}",
+                    f"the default is {default:g} seconds",
+                )
+                for option, seconds, default in (
+                    ("--max-age", self.max_age, DEFAULT_MAX_AGE),
+                    ("--dispatch-deadline", self.dispatch_deadline, DEFAULT_DEADLINE),
+                    ("--request-deadline", self.request_deadline, DEFAULT_REQUEST_DEADLINE),
+                )
             ),
         ]
         return [Diagnostic(message=message, hint=hint) for failed, message, hint in needed if failed]

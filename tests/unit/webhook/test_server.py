@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import socket
 import threading
 import time
@@ -63,10 +64,21 @@ def test_missing_settings_are_all_reported_at_once_as_an_environment_problem() -
             "GITHUB_TOKEN is not set",
             "repository 'not a repo' is not OWNER/NAME",
             "/argocd needs the MLflow tracking URI",
-            "--max-age must be positive",
-            "--request-deadline must be positive",
+            "--max-age must be a positive number of seconds, not 0",
+            "--request-deadline must be a positive number of seconds, not 0",
         ]
     )
+
+
+@pytest.mark.parametrize("option", ["max_age", "dispatch_deadline", "request_deadline"])
+@pytest.mark.parametrize("seconds", [math.nan, math.inf, -math.inf])
+def test_durations_that_are_not_finite_are_refused_at_start(option: str, seconds: float) -> None:
+    """nan would pass a `<= 0` check and then refuse every delivery; inf would accept any age or wait for ever."""
+    with pytest.raises(EnvironmentProblem) as error:
+        settings(**{option: seconds})
+
+    (problem,) = error.value.diagnostics
+    assert problem.message == f"--{option.replace('_', '-')} must be a positive number of seconds, not {seconds:g}"
 
 
 def test_nothing_to_serve_is_an_environment_problem() -> None:
