@@ -7,6 +7,7 @@ must start without it.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -53,9 +54,13 @@ class HttpSettings:
                 value = kind(raw)
             except ValueError:
                 value = -1
-            if value < 0 or (
-                value == 0
-                and item.name in ("connect_timeout", "read_timeout", "deadline", "max_body", "download_deadline")
+            if (
+                not math.isfinite(value)
+                or value < 0
+                or (
+                    value == 0
+                    and item.name in ("connect_timeout", "read_timeout", "deadline", "max_body", "download_deadline")
+                )
             ):
                 problems.append(
                     Diagnostic(
@@ -78,7 +83,7 @@ class HttpSettings:
         return min(self.backoff * 2.0 ** (attempt - 1), self.backoff_max)
 
 
-_KIND = {int: "non-negative whole number", float: "non-negative number of seconds"}
+_KIND = {int: "non-negative whole number", float: "finite non-negative number of seconds"}
 
 
 def env_name(field_name: str) -> str:

@@ -193,6 +193,13 @@ def test_settings_come_from_the_environment_and_bad_values_are_named() -> None:
     assert "KSERVE_GITOPS_HTTP_DEADLINE='0'" in str(caught.value)
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_a_setting_that_is_not_a_finite_number_is_refused(value: str) -> None:
+    """nan compares false with every bound: a deadline of nan would never end a call."""
+    with pytest.raises(EnvironmentProblem, match=f"KSERVE_GITOPS_HTTP_DEADLINE='{value}' is not a finite"):
+        HttpSettings.from_env({"KSERVE_GITOPS_HTTP_DEADLINE": value})
+
+
 def test_the_defaults_end_every_call_within_a_minute() -> None:
     limits = HttpSettings()
     assert limits.deadline + limits.read_timeout <= 60
