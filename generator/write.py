@@ -134,7 +134,7 @@ def session(repo: Path, *, write_tree: bool, lock_timeout: float) -> Iterator[li
         lock.acquire(exclusive=write_tree)
         while interrupted(repo):
             lock.acquire(exclusive=True)
-            recovered.append(recover(repo))
+            recovered.extend(recover(repo))
             if not write_tree:
                 lock.acquire(exclusive=False)
         yield recovered
@@ -253,13 +253,15 @@ def interrupted(root: Path) -> bool:
     return any(p.name == JOURNAL or p.name.startswith(_RUN_PREFIX) for p in state.iterdir())
 
 
-def recover(root: Path) -> Diagnostic:
-    """Finish or undo the write a killed run left half done, and remove everything it left behind.
-    Run it only while holding the repository lock exclusively."""
+def recover(root: Path) -> list[Diagnostic]:
+    """Finish or undo the write a killed run left half done, and remove everything it left behind; say so in
+    warnings, one more for each file someone changed since (left as it is). Run it only while holding the
+    repository lock exclusively."""
     journal = _load(root)
+    changed: list[str] = []
     try:
         if journal is not None and not journal.committed:
-            _undo(root, journal)
+            changed = _undo(root, journal)
         if journal is not None:
             _finish(root, journal)
         _clear_state(root)
@@ -271,11 +273,27 @@ def recover(root: Path) -> Diagnostic:
         outcome = "it had not started changing files; removed what it had staged"
     elif journal.committed:
         outcome = "it had written every file; removed its leftover copies"
+    elif changed:
+        outcome = f"put every file back as it was before it, but {len(changed)} changed since, left as they are"
     else:
         outcome = "put every file back as it was before it"
-    return Diagnostic(
-        file=f"{STATE_DIR}/{JOURNAL}", severity="warning", message=f"an earlier run was killed while writing: {outcome}"
-    )
+    return [
+        Diagnostic(
+            file=f"{STATE_DIR}/{JOURNAL}",
+            severity="warning",
+            message=f"an earlier run was killed while writing: {outcome}",
+        ),
+        *(
+            Diagnostic(
+                file=path,
+                severity="warning",
+                message="changed since an earlier run was killed while writing it: left as it is, not put back as it "
+                "was before that run",
+                hint="check that it holds what it should (`git diff`); a run writes what it generates anew",
+            )
+            for path in changed
+        ),
+    ]
 
 
 @dataclass(frozen=True)
@@ -322,31 +340,50 @@ def _keep(target: str, copy: str) -> None:
                 os.unlink(partial)
 
 
-def _undo(root: Path, journal: _Journal) -> None:
+def _undo(root: Path, journal: _Journal) -> list[str]:
     """Put old files back and remove new ones; safe to repeat, whatever point the swap reached. A file the swap never
-    reached (still its kept copy's file) is left as it is. One that cannot be put back does not stop the others: the
-    first such error is raised once all were tried, and the journal stays for the next run to try again."""
+    reached (still its kept copy's file) is left as it is, and so is one that no longer holds what the swap left there
+    (someone wrote, created or deleted it since the run was killed): nothing this tool did not write is replaced or
+    removed. Returns those files. One that cannot be put back does not stop the others: the first such error is raised
+    once all were tried, and the journal stays for the next run to try again."""
     run = root / STATE_DIR / journal.run
     failed: OSError | None = None
+    changed: list[str] = []
     for index in reversed(range(len(journal.files))):
         path, digest = journal.files[index]
         old, target = run / "old" / str(index), root / path
         try:
-            if old.exists():
+            if journal.existed[index]:
+                if not old.exists():  # never reached, or already put back by an earlier undo
+                    continue
                 if _same_file(old, target):
                     old.unlink()
-                else:
+                elif _holds(target, digest):
                     os.replace(old, target)
-            elif not journal.existed[index] and digest is not None:
-                with contextlib.suppress(Refused, NotADirectoryError):  # not what this run wrote: left alone
-                    if _digest(_read(target)) == digest:
-                        target.unlink()
+                else:
+                    changed.append(path)
+            elif digest is not None and os.path.lexists(target):
+                if _holds(target, digest):
+                    target.unlink()
+                else:
+                    changed.append(path)
         except OSError as exc:
             failed = failed or exc
     for directory in reversed(journal.dirs):
         _rmdir_if_empty(root / directory)
     if failed is not None:
         raise failed
+    return sorted(changed)
+
+
+def _holds(target: Path, digest: str | None) -> bool:
+    """Whether `target` still is what the swap left there: the content of `digest`, or (a delete) nothing at all."""
+    if digest is None:
+        return not os.path.lexists(target)
+    try:
+        return _digest(_read(target)) == digest
+    except (Refused, NotADirectoryError):
+        return False
 
 
 def _same_file(kept: Path, target: Path) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import random
@@ -158,9 +159,31 @@ def test_after_kill_9_mid_swap_recovery_restores_the_old_tree_and_leaves_nothing
     child.output()
     assert interrupted(root)
     assert tree(root) not in (old, _new_tree(tmp_path))
-    note = recover(root)
+    (note,) = recover(root)
     assert note.severity == "warning" and "put every file back" in note.message
     assert tree(root) == old
+    assert not interrupted(root)
+
+
+def test_after_kill_9_recovery_leaves_alone_what_someone_wrote_or_re_created_since(tmp_path: Path) -> None:
+    """Nothing this tool did not write is touched: a swapped file someone has written over since the kill, and a pruned
+    file someone has created anew, stay as they are, each named in a warning; every other file is put back."""
+    root = tmp_path / "repo"
+    old = _old_tree(root)
+    kept = FILES // 2  # the writer prunes the other half, after all its writes
+    child = writer(root, kept, "new")
+    assert wait_until_swapped(root, kept + 1, child), child.output()  # the first delete is done
+    child.kill()
+    child.output()
+    written = min(desired(kept, "new"))
+    pruned = min(set(desired(FILES, "old")) - set(desired(kept, "new")))
+    (root / written).write_bytes(b"mine\n")
+    (root / pruned).write_bytes(b"mine too\n")
+    summary, *changed = recover(root)
+    assert tree(root) == old | {written: b"mine\n", pruned: b"mine too\n"}
+    assert "put every file back as it was before it, but 2 changed since, left as they are" in summary.message
+    assert [(note.file, note.severity) for note in changed] == [(written, "warning"), (pruned, "warning")]
+    assert all("left as it is" in note.message for note in changed)
     assert not interrupted(root)
 
 
@@ -279,6 +302,10 @@ def _plant(root: Path, journal: object, staged: dict[str, bytes] | None = None) 
     (root / STATE_DIR / "journal").write_text(json.dumps(journal))
 
 
+def _sha256(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
 def _journal(**fields: object) -> dict[str, object]:
     return {"run": "run-planted", "files": [], "existed": [], "dirs": [], "committed": False, **fields}
 
@@ -369,14 +396,18 @@ def test_a_journal_whose_kept_copies_are_links_is_refused(tmp_path: Path, link: 
 
 
 def test_an_undo_puts_back_every_file_it_can_and_keeps_the_journal_for_the_rest(tmp_path: Path) -> None:
-    """A killed run swapped two files; one cannot be put back now (a file stands where its directory was): the other
-    is put back all the same, and the journal stays for the next run to finish the job once that is mended."""
+    """A killed run wrote one file and deleted another; one cannot be put back now (a file stands where its directory
+    was): the other is put back all the same, and the journal stays for the next run to finish the job once that is
+    mended."""
     root = tmp_path / "repo"
     (root / "environments" / "dev").mkdir(parents=True)
     (root / "environments" / "a.yaml").write_bytes(MARK + b"new\n")
     _plant(
         root,
-        _journal(files=[["environments/a.yaml", None], ["environments/dev/b.yaml", None]], existed=[True, True]),
+        _journal(
+            files=[["environments/a.yaml", _sha256(MARK + b"new\n")], ["environments/dev/b.yaml", None]],
+            existed=[True, True],
+        ),
         {"0": MARK + b"old a\n", "1": MARK + b"old b\n"},
     )
     shutil.rmtree(root / "environments" / "dev")
