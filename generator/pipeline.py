@@ -81,6 +81,14 @@ RegistryFactory = Callable[[Spec], Registry]
 FactsFactory = Callable[[Spec], gate_review.FactsSource]
 
 
+def written() -> tuple[str, ...]:
+    """Every path a command writes in a platform repository, a directory for everything in it (`init`'s scaffold
+    too): a write journal left in the repository may name nothing else (generator.write.recover)."""
+    from generator import scaffold  # noqa: PLC0415 -- asked only where a journal was left
+
+    return (*RENDERED, LOCK_FILE, *scaffold.TEMPLATES, scaffold.IMAGES_WORKFLOW, scaffold.CRD_LOCK)
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What a command did: its plan, applied (`written`) unless it was only checked or had nothing to change."""

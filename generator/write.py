@@ -31,7 +31,7 @@ import signal
 import stat
 import tempfile
 import threading
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
@@ -121,20 +121,23 @@ def plan(root: Path, desired: Mapping[str, bytes], pruned: Iterable[str] = (), e
 
 
 @contextlib.contextmanager
-def session(repo: Path, *, write_tree: bool, lock_timeout: float) -> Iterator[list[Diagnostic]]:
+def session(
+    repo: Path, *, write_tree: bool, lock_timeout: float, outputs: Callable[[], Collection[str]]
+) -> Iterator[list[Diagnostic]]:
     """Every command that reads or writes the tree runs inside one, from its first read to its last write.
 
     Writers hold the repository lock exclusively, so two never interleave; readers hold it shared, so
     they never see a half-swapped tree. Before anything reads the tree, a write that a killed run left
     half done is finished or undone (that needs the lock exclusively, even for a reader). Yields what
-    was recovered, as warnings.
+    was recovered, as warnings. `outputs`: what commands write in this tree (`recover`), asked only when
+    a journal was left, since the list comes from modules a command that only reads need not import.
     """
     recovered: list[Diagnostic] = []
     with repo_lock.held(repo, lock_timeout) as lock:
         lock.acquire(exclusive=write_tree)
         while interrupted(repo):
             lock.acquire(exclusive=True)
-            recovered.extend(recover(repo))
+            recovered.extend(recover(repo, outputs()))
             if not write_tree:
                 lock.acquire(exclusive=False)
         yield recovered
@@ -253,11 +256,12 @@ def interrupted(root: Path) -> bool:
     return any(p.name == JOURNAL or p.name.startswith(_RUN_PREFIX) for p in state.iterdir())
 
 
-def recover(root: Path) -> list[Diagnostic]:
+def recover(root: Path, outputs: Collection[str]) -> list[Diagnostic]:
     """Finish or undo the write a killed run left half done, and remove everything it left behind; say so in
-    warnings, one more for each file someone changed since (left as it is). Run it only while holding the
-    repository lock exclusively."""
-    journal = _load(root)
+    warnings, one more for each file someone changed since (left as it is). `outputs`: every path a command
+    writes below `root`, a directory for everything in it; a journal naming anything else is refused. Run it
+    only while holding the repository lock exclusively."""
+    journal = _load(root, outputs)
     changed: list[str] = []
     try:
         if journal is not None and not journal.committed:
@@ -464,10 +468,12 @@ def _save(root: Path, journal: _Journal) -> None:
     os.replace(temp, state / JOURNAL)
 
 
-def _load(root: Path) -> _Journal | None:
+def _load(root: Path, outputs: Collection[str]) -> _Journal | None:
     """The journal a killed run left, checked before anything is done by it: it is a file in the repository, and one
     this tool did not write (committed, or planted) must not steer a recovery's deletes and renames outside the
-    tree. Every path relative, below the root, through no symbolic link; the run's directory one of ours."""
+    tree, nor put its own files in place of the tree's. Every path relative, below the root, one of the `outputs`
+    (no other file of the tree can be put back, whether git answers or not), through no symbolic link; the run's
+    directory one of ours."""
     try:
         data = json.loads(read_regular(root / STATE_DIR / JOURNAL, MAX_YAML_BYTES).decode("utf-8"))
     except FileNotFoundError:
@@ -477,6 +483,10 @@ def _load(root: Path) -> _Journal | None:
     journal = _journal_of(data)
     if journal is None:
         raise _unusable_journal("it is not a journal this tool writes")
+    if foreign := [path for path, _ in journal.files if not _below(path, outputs)]:
+        raise _unusable_journal(f"it names {printable(foreign[0])}, which no kserve-gitops command writes")
+    if foreign := [d for d in journal.dirs if not _below(d, outputs) and not any(_below(o, [d]) for o in outputs)]:
+        raise _unusable_journal(f"it names the directory {printable(foreign[0])}, which no kserve-gitops command makes")
     if _tracked(root):
         raise _unusable_journal(f"git tracks {STATE_DIR}/, where this tool never commits anything")
     _refuse_symlinks(root, [*(path for path, _ in journal.files), *journal.dirs])
@@ -491,14 +501,23 @@ def _load(root: Path) -> _Journal | None:
 
 def _tracked(root: Path) -> bool:
     """Whether git tracks anything in the state directory: then the journal came with a commit (a pull request's,
-    checked out in CI), not from a run killed here, and it must not put its files in place of the tree's. Without
-    git, or outside a work tree, nothing is tracked."""
+    checked out in CI), not from a run killed here, and it must not put its files in place of the tree's. Outside
+    any git checkout nothing is tracked (`outputs` is what limits such a journal). Inside one, a git that cannot
+    answer (not installed; or its refusal of a checkout another user owns, common in CI containers) is no answer:
+    the journal is refused rather than obeyed."""
     from generator.util.proc import CommandError, run_cmd  # noqa: PLC0415 -- only where a journal was left
 
     try:
         return bool(run_cmd(["git", "ls-files", "-z", "--", STATE_DIR], cwd=root, timeout=_GIT_TIMEOUT))
-    except CommandError:
-        return False
+    except CommandError as exc:
+        if not any((directory / ".git").exists() for directory in (root, *root.parents)):
+            return False
+        said = next((line for line in exc.stderr.splitlines() if line.strip()), f"exit code {exc.rc}")
+        raise _unusable_journal(
+            f"git cannot say whether it tracks {STATE_DIR}/ (git: {said.strip()})",
+            hint="run the command where git answers (as the checkout's owner, or after `git config --global --add "
+            f"safe.directory {root}`); or, {_DELETE_STATE}",
+        ) from None
 
 
 def _journal_of(data: Any) -> _Journal | None:
@@ -532,16 +551,25 @@ def _journal_of(data: Any) -> _Journal | None:
     return _Journal(run, [(path, value) for path, value in files], existed, dirs, committed)
 
 
-def _unusable_journal(why: str) -> EnvironmentProblem:
+_DELETE_STATE = (
+    f"if no kserve-gitops run was killed while writing here, delete {STATE_DIR}/ (it is never committed: check that "
+    "git does not track it); if one was, restore the tree with `git checkout -- . && git clean -fd` first"
+)
+
+
+def _unusable_journal(why: str, hint: str = _DELETE_STATE) -> EnvironmentProblem:
     return EnvironmentProblem(
         Diagnostic(
             file=f"{STATE_DIR}/{JOURNAL}",
             message=f"a write journal was left here, but {why}: nothing was done by it",
-            hint=f"if no kserve-gitops run was killed while writing here, delete {STATE_DIR}/ (it is never committed: "
-            f"check that git does not track it); if one was, restore the tree with `git checkout -- . && git clean "
-            f"-fd` first",
+            hint=hint,
         )
     )
+
+
+def _below(path: str, outputs: Iterable[str]) -> bool:
+    """Whether `path` is one of `outputs` or inside one."""
+    return any(path == output or path.startswith(f"{output}/") for output in outputs)
 
 
 def _missing_dirs(root: Path, paths: Iterable[str]) -> list[str]:

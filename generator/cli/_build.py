@@ -119,15 +119,25 @@ def write_outcome(
         emit(ctx, reported(outcome.plan, outcome.warnings, written=outcome.written, check=check, fix=fix))
 
 
+def platform_outputs() -> tuple[str, ...]:
+    """What commands write in a platform repository (`pipeline.written`), imported only once a journal was left."""
+    from generator.pipeline import written  # noqa: PLC0415 -- the whole pipeline: not for a command that only reads
+
+    return written()
+
+
 @contextmanager
-def in_session(ctx: typer.Context, root: Path, *, write_tree: bool) -> Iterator[None]:
+def in_session(
+    ctx: typer.Context, root: Path, *, write_tree: bool, outputs: Callable[[], Sequence[str]] = platform_outputs
+) -> Iterator[None]:
     """Around everything a command reads or writes in the tree: the pipeline's session, with the repository lock
-    held and a write an earlier killed run left half done recovered first (said on stderr)."""
+    held and a write an earlier killed run left half done recovered first (said on stderr). `outputs`: what
+    commands write in `root` (the platform repository's, or the CRD directory's)."""
     from generator.cache import refuse_inside  # noqa: PLC0415 -- not for --help
     from generator.write import session  # noqa: PLC0415
 
     refuse_inside(root)
-    with session(root, write_tree=write_tree, lock_timeout=ctx.obj.lock_timeout) as recovered:
+    with session(root, write_tree=write_tree, lock_timeout=ctx.obj.lock_timeout, outputs=outputs) as recovered:
         print(inert("".join(f"{d}\n" for d in recovered)), end="", file=sys.stderr)
         yield
 

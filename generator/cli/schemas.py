@@ -135,6 +135,7 @@ def _locked(ctx: typer.Context, target: Path, *, write: bool) -> Iterator[None]:
     never in the middle of one, and what a killed fetch left half written finished or undone first (its journal
     is in the directory it writes). A first fetch creates the directory before locking it, so that two first
     fetches lock the same one; it is removed again if nothing was written into it."""
+    from generator.crds.sources import WRITTEN  # noqa: PLC0415
     from generator.errors import EnvironmentProblem  # noqa: PLC0415 -- not for --help
 
     missing = [p for p in (target, *target.parents) if not p.exists() and not p.is_symlink()] if write else []
@@ -147,7 +148,7 @@ def _locked(ctx: typer.Context, target: Path, *, write: bool) -> Iterator[None]:
             hint="give --dest a directory that can be created, or remove the file in its way",
         ) from None
     try:
-        with _build.in_session(ctx, target, write_tree=write):
+        with _build.in_session(ctx, target, write_tree=write, outputs=lambda: WRITTEN):
             yield
     finally:
         with contextlib.suppress(OSError):  # not empty: the fetch wrote it

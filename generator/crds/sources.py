@@ -65,6 +65,7 @@ ARGOCD = Project(
     group="argoproj.io",
     setting="platform.argocdVersion",
 )
+WRITTEN = (CRD_LOCK_FILE, KSERVE.name, ARGOCD.name)  # what `schemas fetch` writes in its directory (`CrdFile.local`)
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import socket
 import stat
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -210,6 +211,69 @@ def test_a_write_journal_planted_in_the_repository_steers_nothing_outside_it(
         assert "Traceback" not in result.err and "unexpected error" not in result.err
     assert (victim / "data.txt").read_text() == "precious\n"
     assert {p: c for p, c in _files(repo).items() if not p.startswith(".kserve-gitops/")} == before
+
+
+def _plant(repo: Path, files: list[list[object]], dirs: Sequence[str] = ()) -> None:
+    """A journal as a killed run leaves it, each file's kept copy saying `planted`: put there by a pull request."""
+    (repo / ".kserve-gitops/run-abc/old").mkdir(parents=True)
+    (repo / ".kserve-gitops/run-abc/new").mkdir()
+    for index in range(len(files)):
+        (repo / f".kserve-gitops/run-abc/old/{index}").write_text("planted\n")
+    journal = {"run": "run-abc", "files": files, "existed": [True] * len(files), "dirs": list(dirs), "committed": False}
+    (repo / ".kserve-gitops/journal").write_text(json.dumps(journal))
+
+
+@pytest.mark.parametrize(
+    ("files", "dirs", "said"),
+    [
+        ([["Makefile", None]], [], "it names Makefile, which no kserve-gitops command writes"),
+        ([["environments.d/x.yaml", None]], [], "it names environments.d/x.yaml, which no kserve-gitops command"),
+        ([], ["src"], "it names the directory src, which no kserve-gitops command makes"),
+    ],
+    ids=["a file of the tree", "a look-alike of an output directory", "a directory"],
+)
+def test_a_journal_outside_a_git_checkout_may_name_only_what_commands_write(
+    tmp_path: Path, cli: Callable[..., Result], files: list[list[object]], dirs: list[str], said: str
+) -> None:
+    """Where git cannot say whether a journal came with a commit (a tree that is no git checkout), only the paths
+    commands write could ever be put back: a journal naming any other file of the tree is refused."""
+    repo = _repo(tmp_path / "repo")
+    assert cli("render", "--repo", str(repo)).code == 0
+    (repo / "Makefile").write_text("test:\n\tpytest\n")
+    (repo / "src").mkdir()
+    before = _files(repo)
+    _plant(repo, files, dirs)
+    result = cli("validate", "--repo", str(repo))
+    assert result.code == 2, result.err
+    assert f"error: .kserve-gitops/journal: a write journal was left here, but {said}" in result.err
+    assert "delete .kserve-gitops/" in result.err
+    assert {p: c for p, c in _files(repo).items() if not p.startswith(".kserve-gitops/")} == before
+
+
+@pytest.mark.parametrize("checkout", ["broken", "owned by another user"])
+def test_a_journal_in_a_checkout_git_cannot_answer_for_is_refused(
+    tmp_path: Path, cli: Callable[..., Result], checkout: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inside a git checkout, a git that cannot say whether it tracks the journal (a `.git` it cannot read, or its
+    refusal of a checkout another user owns, as in CI containers) is no answer: the journal is refused, not obeyed."""
+    repo = _repo(tmp_path / "repo")
+    assert cli("render", "--repo", str(repo)).code == 0
+    output = "environments/dev/wine.yaml"
+    _plant(repo, [[output, hashlib.sha256((repo / output).read_bytes()).hexdigest()]])
+    if checkout == "broken":
+        (repo / ".git").write_text(f"gitdir: {tmp_path / 'gone'}\n")
+    else:
+        if os.geteuid() != 0:
+            pytest.skip("needs root, to give the checkout to another user")
+        monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)  # no safe.directory of this machine's
+        subprocess.run(["git", "init", "-q", str(repo)], check=True)
+        os.chown(repo, 65534, 65534)
+    before = _files(repo)
+    result = cli("validate", "--repo", str(repo))
+    assert result.code == 2, result.err
+    assert "but git cannot say whether it tracks .kserve-gitops/ (git: fatal: " in result.err
+    assert "safe.directory" in result.err
+    assert _files(repo) == before
 
 
 @pytest.mark.parametrize("where", ["models.yaml", "models.lock", "environments/dev/wine.yaml"])

@@ -25,6 +25,7 @@ import pytest
 import yaml
 
 from generator.cli import main
+from generator.crds.sources import WRITTEN
 from generator.validate.crds import load_crd_schemas
 from generator.write import session
 from tests.support.paths import CRDS
@@ -418,7 +419,7 @@ def test_a_fetch_in_progress_holds_back_another_fetch_and_a_verify(
     crds.mkdir(parents=True)
     monkeypatch.setenv("KSERVE_GITOPS_LOCK_TIMEOUT", "0.2")
     source = ("--base-url", upstream.base_url) if command == "fetch" else ()
-    with session(crds, write_tree=True, lock_timeout=1):
+    with session(crds, write_tree=True, lock_timeout=1, outputs=lambda: WRITTEN):
         code, _, err = _cli(capsys, command, "--repo", str(repo), *source)
     assert code == 2
     assert f"the repository {crds} is in use by" in err

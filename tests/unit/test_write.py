@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from generator.errors import EnvironmentProblem, UserError
+from generator.pipeline import written
 from generator.write import STATE_DIR, Plan, apply, interrupted, plan, recover, session
 from tests.support.paths import REPO_ROOT
 from tests.support.unprivileged import unprivileged
@@ -159,7 +160,7 @@ def test_after_kill_9_mid_swap_recovery_restores_the_old_tree_and_leaves_nothing
     child.output()
     assert interrupted(root)
     assert tree(root) not in (old, _new_tree(tmp_path))
-    (note,) = recover(root)
+    (note,) = recover(root, written())
     assert note.severity == "warning" and "put every file back" in note.message
     assert tree(root) == old
     assert not interrupted(root)
@@ -175,14 +176,14 @@ def test_after_kill_9_recovery_leaves_alone_what_someone_wrote_or_re_created_sin
     assert wait_until_swapped(root, kept + 1, child), child.output()  # the first delete is done
     child.kill()
     child.output()
-    written = min(desired(kept, "new"))
+    swapped = min(desired(kept, "new"))
     pruned = min(set(desired(FILES, "old")) - set(desired(kept, "new")))
-    (root / written).write_bytes(b"mine\n")
+    (root / swapped).write_bytes(b"mine\n")
     (root / pruned).write_bytes(b"mine too\n")
-    summary, *changed = recover(root)
-    assert tree(root) == old | {written: b"mine\n", pruned: b"mine too\n"}
+    summary, *changed = recover(root, written())
+    assert tree(root) == old | {swapped: b"mine\n", pruned: b"mine too\n"}
     assert "put every file back as it was before it, but 2 changed since, left as they are" in summary.message
-    assert [(note.file, note.severity) for note in changed] == [(written, "warning"), (pruned, "warning")]
+    assert [(note.file, note.severity) for note in changed] == [(swapped, "warning"), (pruned, "warning")]
     assert all("left as it is" in note.message for note in changed)
     assert not interrupted(root)
 
@@ -197,7 +198,7 @@ def test_after_kill_9_past_the_commit_recovery_finishes_the_new_tree(tmp_path: P
         time.sleep(0.0002)
     child.kill()
     child.output()
-    recover(root)
+    recover(root, written())
     assert tree(root) == _new_tree(tmp_path)
 
 
@@ -342,7 +343,7 @@ def test_a_journal_this_tool_did_not_write_is_refused_and_nothing_is_done_by_it(
     (root / "environments").mkdir(parents=True)
     _plant(root, journal, {"0": b"planted\n"})
     with pytest.raises(EnvironmentProblem) as caught:
-        recover(root)
+        recover(root, written())
     (problem,) = caught.value.diagnostics
     assert problem.file == f"{STATE_DIR}/journal"
     assert "not a journal this tool writes: nothing was done by it" in problem.message
@@ -359,7 +360,7 @@ def test_a_journal_that_would_restore_a_file_through_a_link_is_refused(tmp_path:
     (root / "environments").symlink_to(outside, target_is_directory=True)
     _plant(root, _journal(files=[["environments/a.yaml", None]], existed=[True]), {"0": b"planted\n"})
     with pytest.raises(UserError, match=r"^environments: is a symbolic link"):
-        recover(root)
+        recover(root, written())
     assert (outside / "a.yaml").read_text() == "precious\n"
 
 
@@ -372,7 +373,7 @@ def test_a_journal_git_tracks_is_refused_and_nothing_is_done_by_it(tmp_path: Pat
     for args in (["init", "-q"], ["add", "-f", "."]):
         subprocess.run(["git", *args], cwd=root, check=True)
     with pytest.raises(EnvironmentProblem) as caught:
-        recover(root)
+        recover(root, written())
     assert f"git tracks {STATE_DIR}/" in caught.value.diagnostics[0].message
     assert (root / "environments" / "a.yaml").read_text() == "reviewed\n"
 
@@ -390,7 +391,7 @@ def test_a_journal_whose_kept_copies_are_links_is_refused(tmp_path: Path, link: 
         kept.rmdir()
     kept.symlink_to(outside if link == "old" else outside / "0")
     with pytest.raises(UserError, match="is a symbolic link"):
-        recover(root)
+        recover(root, written())
     assert (outside / "0").read_text() == "precious\n"
     assert not (root / "environments" / "stolen.yaml").exists()
 
@@ -413,12 +414,12 @@ def test_an_undo_puts_back_every_file_it_can_and_keeps_the_journal_for_the_rest(
     shutil.rmtree(root / "environments" / "dev")
     (root / "environments" / "dev").write_text("a file where a directory was\n")
     with pytest.raises(EnvironmentProblem, match="cannot finish or undo"):
-        recover(root)
+        recover(root, written())
     assert (root / "environments" / "a.yaml").read_bytes() == MARK + b"old a\n"
     assert interrupted(root)
     (root / "environments" / "dev").unlink()
     (root / "environments" / "dev").mkdir()
-    recover(root)
+    recover(root, written())
     assert (root / "environments" / "dev" / "b.yaml").read_bytes() == MARK + b"old b\n"
     assert not interrupted(root)
 
@@ -503,7 +504,7 @@ def test_a_repository_moved_while_a_command_ran_is_not_written_at_its_old_path(t
     under no lock, and the command would say all went well."""
     repo = tmp_path / "platform"
     repo.mkdir()
-    with session(repo, write_tree=True, lock_timeout=1):
+    with session(repo, write_tree=True, lock_timeout=1, outputs=written):
         repo.rename(tmp_path / "moved")
         with pytest.raises(EnvironmentProblem, match="was moved or deleted while kserve-gitops ran; nothing was"):
             apply(repo, Plan(writes={"environments/dev/a.yaml": MARK}))
