@@ -154,7 +154,8 @@ def apply(root: Path, planned: Plan) -> None:
             root.mkdir(parents=True, exist_ok=True)
             run = Path(tempfile.mkdtemp(prefix=_RUN_PREFIX, dir=_state_dir(root)))
         except OSError as exc:
-            _clear_state(root)
+            with contextlib.suppress(OSError):  # what cannot be removed is the error's own cause: it says which
+                _clear_state(root)
             raise _cannot_write(exc, root) from None
         # Paths as strings in the loops below: building 3,000 Path objects three times took longer than the writes.
         targets = [f"{os.fspath(root)}/{path}" for path, _ in changes]
@@ -201,6 +202,13 @@ def apply(root: Path, planned: Plan) -> None:
         raise Interrupted(received[0], "every file had already been written; the tree is complete")
 
 
+_RECOVERY_HINT = (
+    "make the repository writable for this user, and what is in it readable (a run as another user, root, may have "
+    "left files only it can read: check their owner and permissions, `ls -la`), then run again: the next run "
+    "retries, nothing is lost"
+)
+
+
 def _changed_meanwhile(path: str) -> EnvironmentProblem:
     return EnvironmentProblem(
         Diagnostic(
@@ -219,11 +227,14 @@ def _failed(exc: OSError, root: Path, doing: str, hint: str) -> EnvironmentProbl
 
 
 def _cannot_write(exc: OSError, root: Path) -> EnvironmentProblem:
-    """Named after the repository file concerned, not our staged copy of it."""
+    """Named after the repository file concerned, not our staged copy of it: the state directory, where none is."""
     names = [_relative(name, root) for name in (exc.filename, exc.filename2)]
     return EnvironmentProblem(
         Diagnostic(
-            file=next((n for n in names if n and not n.startswith(f"{STATE_DIR}/")), names[0]),
+            file=next(
+                (n for n in names if n and not n.startswith(f"{STATE_DIR}/")),
+                STATE_DIR if names[0].startswith(STATE_DIR) else names[0],
+            ),
             message=f"cannot write: {exc.strerror or exc}",
             hint=f"{_remedy(exc)}; nothing was changed",
         )
@@ -234,6 +245,11 @@ def _remedy(exc: OSError) -> str:
     """What to do about what the system refused."""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return "free space on the repository's file system"
+    if exc.errno == errno.EACCES:
+        return (
+            "check its owner and permissions: this user may not write there (a run as another user, root, may have "
+            "made it)"
+        )
     if exc.errno == errno.EXDEV:
         return (
             f"keep the generated directories on the file system of the repository's root, where {STATE_DIR}/ stages "
@@ -253,7 +269,10 @@ def interrupted(root: Path) -> bool:
     state = root / STATE_DIR
     if not state.is_dir() or state.is_symlink():
         return False
-    return any(p.name == JOURNAL or p.name.startswith(_RUN_PREFIX) for p in state.iterdir())
+    try:
+        return any(p.name == JOURNAL or p.name.startswith(_RUN_PREFIX) for p in state.iterdir())
+    except OSError as exc:
+        raise _failed(exc, root, "cannot look for a write an earlier run left half done", _RECOVERY_HINT) from None
 
 
 def recover(root: Path, outputs: Collection[str]) -> list[Diagnostic]:
@@ -261,18 +280,18 @@ def recover(root: Path, outputs: Collection[str]) -> list[Diagnostic]:
     warnings, one more for each file someone changed since (left as it is). `outputs`: every path a command
     writes below `root`, a directory for everything in it; a journal naming anything else is refused. Run it
     only while holding the repository lock exclusively."""
-    journal = _load(root, outputs)
     changed: list[str] = []
     try:
+        journal = _load(root, outputs)
         if journal is not None and not journal.committed:
             changed = _undo(root, journal)
         if journal is not None:
             _finish(root, journal)
         _clear_state(root)
     except OSError as exc:
-        doing = "cannot finish or undo the write an earlier run left half done"
-        hint = "make the repository writable and run again: the next run retries, nothing is lost"
-        raise _failed(exc, root, doing, hint) from None
+        raise _failed(
+            exc, root, "cannot finish or undo the write an earlier run left half done", _RECOVERY_HINT
+        ) from None
     if journal is None:
         outcome = "it had not started changing files; removed what it had staged"
     elif journal.committed:
@@ -408,24 +427,27 @@ def _same_file(kept: Path, target: Path) -> bool:
 
 
 def _finish(root: Path, journal: _Journal) -> None:
-    """Drop the staging area and journal; after a commit, also the directories deletes emptied."""
+    """Drop the staging area and journal; after a commit, also the directories deletes emptied. Debris it cannot
+    remove is left for the next run's `recover`, which says what stops it."""
     shutil.rmtree(root / STATE_DIR / journal.run, ignore_errors=True)
     (root / STATE_DIR / JOURNAL).unlink(missing_ok=True)
     if journal.committed:
         for path, digest in journal.files:
             if digest is None:
                 _rmdir_if_empty((root / path).parent)
-    _clear_state(root)
+    with contextlib.suppress(OSError):
+        _clear_state(root)
 
 
 def _clear_state(root: Path) -> None:
-    """Remove whatever the state directory still holds (only debris, under the exclusive lock), then it."""
+    """Remove whatever the state directory still holds (only debris, under the exclusive lock), then it. Raises what
+    stops it: debris left behind would have every later command recover again, and again."""
     state = root / STATE_DIR
     if not state.is_dir() or state.is_symlink():
         return
     for entry in state.iterdir():
         if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
+            shutil.rmtree(entry)
         else:
             entry.unlink(missing_ok=True)
     _rmdir_if_empty(state)

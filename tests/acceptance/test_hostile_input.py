@@ -342,6 +342,65 @@ def test_an_output_this_user_cannot_read_is_named_not_an_unexpected_error(unread
     assert _files(repo) == before
 
 
+def _as_this_user(name: str, repo: Path) -> subprocess.CompletedProcess[str]:
+    """`kserve-gitops NAME --repo REPO` as a user whom file permissions stop (tests.support.unprivileged)."""
+    return subprocess.run(
+        [*unprivileged(), sys.executable, "-m", "generator", name, "--repo", str(repo)],
+        env={**os.environ, "KSERVE_GITOPS_CACHE_DIR": "off"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("closed", "journal"),
+    [(".kserve-gitops", True), (".kserve-gitops/run-abc", True), (".kserve-gitops/run-abc", False)],
+    ids=["its state directory", "a killed run's staging area", "a staging area without a journal"],
+)
+def test_what_a_run_as_another_user_left_in_the_state_directory_is_named_not_an_unexpected_error(
+    tmp_path: Path, closed: str, journal: bool
+) -> None:
+    """A run as root, killed while writing, leaves a staging area (mode 0700) only root may read: every later command
+    by another user says which path it cannot read and what to do (exit 2), and changes nothing."""
+    repo = _repo(tmp_path / "repo")
+    _plant(repo, [["environments/dev/wine.yaml", None]])
+    if not journal:
+        (repo / ".kserve-gitops/journal").unlink()
+    before = _files(repo)
+    (repo / closed).chmod(0)
+    try:
+        result = _as_this_user("validate", repo)
+    finally:
+        (repo / closed).chmod(0o700)
+    said = result.stdout + result.stderr
+    assert result.returncode == 2, said
+    assert f"error: {closed}" in said and "Permission denied" in said, said
+    assert "check their owner and permissions" in said, said
+    assert "unexpected error" not in said and "Traceback" not in said
+    assert _files(repo) == before
+
+
+def test_a_state_directory_this_user_cannot_write_is_named_not_an_unexpected_error(tmp_path: Path) -> None:
+    """Left by a run as root (it holds only its `.gitignore`): a write by another user fails naming it (exit 2)."""
+    repo = _repo(tmp_path / "repo")
+    (repo / ".kserve-gitops").mkdir()
+    (repo / ".kserve-gitops/.gitignore").write_text("*\n")
+    before = _files(repo)
+    (repo / ".kserve-gitops").chmod(0o555)
+    try:
+        result = _as_this_user("render", repo)
+    finally:
+        (repo / ".kserve-gitops").chmod(0o755)
+    said = result.stdout + result.stderr
+    assert result.returncode == 2, said
+    assert "error: .kserve-gitops: cannot write: Permission denied" in said, said
+    assert "check its owner and permissions" in said, said
+    assert "unexpected error" not in said and "Traceback" not in said
+    assert _files(repo) == before
+
+
 SHADOW = "root:$6$abcdefgh$Zq1FAKEHASH:19000:0:99999:7:::\n"
 
 
