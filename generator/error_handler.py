@@ -17,7 +17,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import FrameType
 
 from generator.diagnostics import Diagnostic
@@ -37,6 +37,9 @@ class Invocation:
     command: str = ""  # "lock", "schemas fetch": the name a JSON document carries
     output: str = "text"  # the command's -o/--format
     lock_timeout: float = DEFAULT_TIMEOUT  # seconds to wait for another run on the same repository
+    # Warnings the repository session gave before the command's own findings (a killed run's write recovered), kept
+    # for the report where it is a document (-o json) or annotations (-o github); text prints them at once.
+    recovered: list[Diagnostic] = field(default_factory=list)
 
 
 def run(job: Callable[[], int], invocation: Invocation) -> int:
@@ -47,10 +50,10 @@ def run(job: Callable[[], int], invocation: Invocation) -> int:
         if invocation.debug:
             _print_traceback(exc)
         if invocation.output == "json":
-            print(document(invocation.command, exc.diagnostics, ok=False), end="")
+            print(document(invocation.command, [*invocation.recovered, *exc.diagnostics], ok=False), end="")
         else:
             said = f"error: {exc}" if len(exc.diagnostics) == 1 else f"error: {len(exc.diagnostics)} problems\n{exc}"
-            print(inert(said + "\n"), end="", file=sys.stderr)
+            print(inert(_recovered_text(invocation) + said + "\n"), end="", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         _fail(invocation, "interrupted", "")
@@ -68,9 +71,16 @@ def run(job: Callable[[], int], invocation: Invocation) -> int:
 def _fail(invocation: Invocation, message: str, hint: str) -> None:
     """A failure that is no diagnostic of the user's input: one line (and the hint) on stderr, or the document."""
     if invocation.output == "json":
-        print(document(invocation.command, [Diagnostic(message=message, hint=hint)], ok=False), end="")
+        failure = Diagnostic(message=message, hint=hint)
+        print(document(invocation.command, [*invocation.recovered, failure], ok=False), end="")
     else:
-        print(inert(f"{message}\n{hint}\n" if hint else f"{message}\n"), end="", file=sys.stderr)
+        said = f"{message}\n{hint}\n" if hint else f"{message}\n"
+        print(inert(_recovered_text(invocation) + said), end="", file=sys.stderr)
+
+
+def _recovered_text(invocation: Invocation) -> str:
+    """The session's warnings kept for a report (-o github) the failure prevented: said in text, before it."""
+    return "".join(f"{d}\n" for d in invocation.recovered)
 
 
 def _print_traceback(exc: BaseException) -> None:

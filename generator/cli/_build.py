@@ -131,14 +131,18 @@ def in_session(
     ctx: typer.Context, root: Path, *, write_tree: bool, outputs: Callable[[], Sequence[str]] = platform_outputs
 ) -> Iterator[None]:
     """Around everything a command reads or writes in the tree: the pipeline's session, with the repository lock
-    held and a write an earlier killed run left half done recovered first (said on stderr). `outputs`: what
-    commands write in `root` (the platform repository's, or the CRD directory's)."""
+    held and a write an earlier killed run left half done recovered first: said at once on stderr in text, a
+    warning of the command's report otherwise (`Invocation.recovered`). `outputs`: what commands write in `root`
+    (the platform repository's, or the CRD directory's)."""
     from generator.cache import refuse_inside  # noqa: PLC0415 -- not for --help
     from generator.write import session  # noqa: PLC0415
 
     refuse_inside(root)
     with session(root, write_tree=write_tree, lock_timeout=ctx.obj.lock_timeout, outputs=outputs) as recovered:
-        print(inert("".join(f"{d}\n" for d in recovered)), end="", file=sys.stderr)
+        if ctx.obj.output == "text":
+            print(inert("".join(f"{d}\n" for d in recovered)), end="", file=sys.stderr)
+        else:
+            ctx.obj.recovered.extend(recovered)
         yield
 
 

@@ -46,18 +46,20 @@ def chosen(ctx: typer.Context, value: str) -> str:
 
 
 def emit(ctx: typer.Context, report: CommandReport) -> NoReturn:
-    """Print `report` as the invocation asked and exit with its code."""
+    """Print `report` as the invocation asked and exit with its code; what the session recovered first (kept for the
+    report outside text, `Invocation.recovered`) is among its findings."""
     invocation: Invocation = ctx.obj
+    findings = [*invocation.recovered, *report.findings]
     if invocation.output == "json":
-        print(document(invocation.command, report.findings, ok=report.code == 0, **report.fields), end="")
+        print(document(invocation.command, findings, ok=report.code == 0, **report.fields), end="")
     else:  # every text through `inert`: it quotes what a pull request wrote
         if report.listed:
             if invocation.output == "github":
-                print(github(report.findings, report.files_from), end="")
+                print(github(findings, report.files_from), end="")
             else:
-                print(inert(text(report.findings)), end="")
+                print(inert(text(findings)), end="")
         else:
-            shown = "".join(f"error: {f}\n" if f.severity == "error" else f"{f}\n" for f in report.findings)
+            shown = "".join(f"error: {f}\n" if f.severity == "error" else f"{f}\n" for f in findings)
             print(inert(shown), end="", file=sys.stderr)
         print(inert(report.text), end="")
         print(inert(report.note), end="", file=sys.stderr)

@@ -4,6 +4,7 @@ benchmark's synthetic one (bench/scenario.py), with a complete models.lock."""
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 import signal
@@ -111,6 +112,30 @@ def test_after_kill_9_mid_swap_the_next_command_recovers_first(tmp_path: Path, s
         tmp_path / "repo", snapshots.old, random.Random(7).randrange(1, snapshots.files // 3), signal.SIGKILL, next_run
     )
     assert trial.after == snapshots.old
+
+
+RECOVERED = "an earlier run was killed while writing: put every file back as it was before it"
+
+
+@pytest.mark.parametrize("output", ["json", "github"])
+def test_after_kill_9_the_recovery_is_a_warning_of_the_report_that_tools_read(tmp_path: Path, output: str) -> None:
+    """With `-o json` or `-o github` the report is the one thing printed, stderr stays empty: what the recovery says
+    is one of its warnings, as any other."""
+    old, _ = _repository(300)
+    # render writes the recovered (old, outdated) tree anew; validate finds it outdated
+    command, code = (("render", "-o", "json"), 0) if output == "json" else (("validate", "-o", "github"), 1)
+
+    def next_run(root: Path) -> None:
+        process = kserve_gitops(*command, "--repo", str(root))
+        out, err = process.output()
+        assert (process.returncode, err) == (code, ""), out[-2000:]
+        if output == "json":
+            report = json.loads(out)
+            assert {"file": ".kserve-gitops/journal", "severity": "warning", "message": RECOVERED} in report["findings"]
+        else:
+            assert f"::warning file=.kserve-gitops/journal::{RECOVERED}\n" in out
+
+    _interrupt(tmp_path / "repo", old, 100, signal.SIGKILL, next_run)
 
 
 def test_a_second_writer_gives_up_naming_the_first_which_finishes(tmp_path: Path) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from generator.diagnostics import Diagnostic
 from generator.error_handler import Invocation, run
 from generator.errors import EXIT_BUG, UserError
 
@@ -54,3 +57,26 @@ def test_a_user_error_traceback_under_debug_is_redacted(capsys: pytest.CaptureFi
     err = capsys.readouterr().err
     assert "Traceback" in err and "http://***@mlflow.example" in err
     assert "pa@ss" not in err and "t0ken" not in err
+
+
+RECOVERED = Diagnostic(file=".kserve-gitops/journal", severity="warning", message="an earlier run was killed")
+
+
+def _invalid() -> int:
+    raise UserError.simple("models.yaml is invalid")
+
+
+def test_a_failure_in_json_still_reports_what_the_session_recovered_first(capsys: pytest.CaptureFixture[str]) -> None:
+    """The session's warnings are kept for the report outside text; a command that then fails reports them too."""
+    assert run(_invalid, Invocation(output="json", recovered=[RECOVERED])) == 1
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert (report["errors"], report["warnings"], captured.err) == (1, 1, "")
+    assert RECOVERED.as_dict() in report["findings"]
+
+
+def test_a_failure_with_github_output_says_what_the_session_recovered_before_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run(_invalid, Invocation(output="github", recovered=[RECOVERED])) == 1
+    assert capsys.readouterr().err == f"{RECOVERED}\nerror: models.yaml is invalid\n"
