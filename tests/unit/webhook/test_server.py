@@ -75,7 +75,7 @@ def test_missing_settings_are_all_reported_at_once_as_an_environment_problem() -
 def test_durations_that_are_not_finite_are_refused_at_start(option: str, seconds: float) -> None:
     """nan would pass a `<= 0` check and then refuse every delivery; inf would accept any age or wait for ever."""
     with pytest.raises(EnvironmentProblem) as error:
-        settings(**{option: seconds})
+        settings(ENV, **{option: seconds})
 
     (problem,) = error.value.diagnostics
     assert problem.message == f"--{option.replace('_', '-')} must be a positive number of seconds, not {seconds:g}"
