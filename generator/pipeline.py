@@ -123,7 +123,7 @@ def validate_repo(repo: Path, crds: Path) -> list[Diagnostic]:
         try:
             current = _read_lock(repo)
             drift, rendered = _drift(repo, spec, current)
-            found += drift + compatibility(spec, current)
+            found += drift + lock_verify.unserved(spec, current, "error") + compatibility(spec, current)
         except UserError as exc:
             found = list(exc.diagnostics)
         return spec.platform, rendered
@@ -152,7 +152,7 @@ def render_tree(repo: Path, crds: Path, memo: Memo = Memo.off(), *, check: bool 
         spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
         current = _read_lock(repo)
         files, planned, checked = _produced(repo, spec, current, crds, with_lock=False)
-    warnings += checked
+    warnings += lock_verify.unserved(spec, current, "warning") + checked
     memo.remember(files, RENDERED, warnings)
     return _settled(repo, Outcome(planned, warnings, current), check=check)
 

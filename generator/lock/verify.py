@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar
 
-from generator.diagnostics import Diagnostic, json_path
+from generator.diagnostics import Diagnostic, Severity, json_path
 from generator.excerpt import quoted
 from generator.lock.io import dump_info
 from generator.lock.model import Lock, LockEntry
@@ -26,6 +26,7 @@ from generator.spec.model import Ref, Spec, Target
 
 RULE = "lock-verify"
 LOCATION_RULE = "lock-storage-uri"
+UNSERVED_RULE = "lock-unserved"
 
 
 def queries(spec: Spec, lock: Lock) -> list[Query]:
@@ -66,6 +67,31 @@ def locations(spec: Spec, lock: Lock) -> list[Diagnostic]:
         )
         for entry, target in _in_file_order(misplaced)
         if (problem := location_problem(entry.artifact_uri, prefixes))
+    ]
+
+
+def unserved(spec: Spec, lock: Lock, severity: Severity) -> list[Diagnostic]:
+    """Entries for a model, or a model in an environment, that models.yaml no longer serves: they deploy nothing,
+    but the lock under review is not the one `lock` writes (it drops them), so a reviewer reads versions that are
+    not served. One finding a model, at its first entry, naming its environments (no registry call)."""
+    served = {t.key for t in spec.targets}
+    by_model: dict[str, list[LockEntry]] = {}
+    for entry in lock.entries.values():
+        if entry.key not in served:
+            by_model.setdefault(entry.model, []).append(entry)
+    return [
+        Diagnostic(
+            file=lock.file,
+            line=entries[0].line_of(),
+            path=json_path(("models", model, entries[0].env)),
+            message=f"{model}: entries for {', '.join(e.env for e in entries)}, which models.yaml does not serve "
+            "(they deploy nothing)",
+            hint="run `kserve-gitops lock` to drop them (no registry call), or serve the model there again in "
+            "models.yaml",
+            severity=severity,
+            rule=UNSERVED_RULE,
+        )
+        for model, entries in sorted(by_model.items(), key=lambda pair: pair[1][0].line_of())
     ]
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from generator.validate.kustomize import kustomize_build
 from tests.acceptance.conftest import CRDS, Result
-from tests.support.paths import REPO_ROOT
+from tests.support.paths import REPO_ROOT, copy_example
 
 
 def test_committed_tree_is_what_render_produces(cli: Callable[..., Result]) -> None:
@@ -20,6 +22,34 @@ def test_committed_tree_passes_validate(cli: Callable[..., Result]) -> None:
     result = cli("validate", "--repo", str(REPO_ROOT), *CRDS)
     # The demo logs cloudpickle models with MLflow 3, which kserve-mlserver's image loads: nothing to say.
     assert (result.code, result.out) == (0, "valid\n"), result.out
+
+
+def test_lock_entries_of_a_model_no_longer_served_fail_validate_warn_render_and_lock_drops_them(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    """A model taken out of models.yaml leaves entries `lock` would drop: the lock under review says versions that
+    are not served. Offline: `lock` drops them without asking the registry."""
+    repo = copy_example(tmp_path / "repo")
+    spec = repo / "models.yaml"
+    text = spec.read_text()
+    start = text.index("  wine-classifier-registry:\n")
+    spec.write_text(text[:start] + text[text.index("\n\n", start) + 2 :])
+    lock = (repo / "models.lock").read_text().splitlines()
+    line = lock.index("  wine-classifier-registry:") + 2  # its first environment's entry
+    said = (
+        f"{line}: $.models.wine-classifier-registry.staging: wine-classifier-registry: entries for staging, which "
+        "models.yaml does not serve (they deploy nothing) [lock-unserved]"
+    )
+    fix = "fix: run `kserve-gitops lock` to drop them (no registry call), or serve the model there again in models.yaml"
+    rendered = cli("render", "--repo", str(repo), *CRDS)
+    assert rendered.code == 0 and f"warning: models.lock:{said}\n  {fix}\n" in rendered.err, rendered.err
+    validated = cli("validate", "--repo", str(repo), *CRDS)
+    assert validated.code == 1 and f"models.lock\n  {said}\n    {fix}\n" in validated.out, validated.out
+    os.environ["MLFLOW_TRACKING_URI"] = "http://127.0.0.1:9"  # nothing listens: the lock is current
+    assert cli("lock", "--repo", str(repo)).code == 0
+    assert "wine-classifier-registry" not in (repo / "models.lock").read_text()
+    again = cli("validate", "--repo", str(repo), *CRDS)
+    assert (again.code, again.out, again.err) == (0, "valid\n", "")
 
 
 @pytest.mark.parametrize(

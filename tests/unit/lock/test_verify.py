@@ -8,7 +8,7 @@ import pytest
 
 from generator.lock import io as lock_io
 from generator.lock.model import Lock
-from generator.lock.verify import locations, queries, verify
+from generator.lock.verify import locations, queries, unserved, verify
 from generator.registry.base import ModelInfo, NotFound, Query, Resolution
 from generator.spec.model import Ref
 from tests.unit.lock.test_resolve import CLOUDPICKLE, SKOPS, _answer, _full_lock, _spec
@@ -139,3 +139,15 @@ def test_methods_that_do_not_render_the_artifact_location_are_not_judged_by_it()
     spec = _spec()
     spec = replace(spec, targets=tuple(replace(t, serving=replace(t.serving, method="image")) for t in spec.targets))
     assert locations(spec, _forged(source="file:///etc/passwd", artifact_uri="file:///etc/passwd")) == []
+
+
+def test_entries_models_yaml_no_longer_serves_are_named_once_a_model_at_its_first_entry() -> None:
+    lock = _read(_full_lock())
+    spec = _spec()
+    assert unserved(spec, lock, "error") == []
+    only_wine_dev = replace(spec, targets=tuple(t for t in spec.targets if t.key == ("wine", "dev")))
+    churn, wine = unserved(only_wine_dev, lock, "warning")  # in the file's order, as the lock's entries are
+    first = lock.entries[("wine", "prod")].line_of()
+    assert (wine.line, wine.path, wine.severity) == (first, "$.models.wine.prod", "warning")
+    assert wine.message == "wine: entries for prod, staging, which models.yaml does not serve (they deploy nothing)"
+    assert churn.message.startswith("churn: entries for prod,") and churn.line < wine.line
