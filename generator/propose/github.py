@@ -17,7 +17,7 @@ from generator.errors import ProposeDenied, ProposeError, UserError
 from generator.github.api import GitHubApi, NotGitHub, message, parsed, refusal
 from generator.propose.publish import PullRequest, PullRequestExists
 from generator.redact import redact
-from generator.util.http import HttpFailure, Reply, rate_limited
+from generator.util.http import HttpFailure, Reply
 
 READ = "pull-requests: read"
 WRITE = "pull-requests: write"
@@ -88,12 +88,17 @@ class ProposeGitHub:
     @contextmanager
     def _answers(self, what: str, permission: str) -> Iterator[None]:
         """GitHub's refusals as user errors: 401/403/404 exit 2 naming the permission, others exit 1; no answer
-        at all (timeout, deadline, reset, 5xx or rate limit after retries) exits 2."""
+        at all (timeout, deadline, reset, 5xx or rate limit after retries) exits 2, a rate limit saying so."""
         try:
             yield
         except _Refused as exc:
             raise self._refused(exc.reply, what, permission) from None
         except HttpFailure as exc:
+            if exc.status in (403, 429):  # the door gives up on these only when they are GitHub's rate limit
+                raise ProposeDenied.simple(
+                    f"GitHub's rate limit held while {what}: {exc.reason}",
+                    hint="run propose again in a few minutes (the rate limit passes; the token is not at fault)",
+                ) from None
             raise ProposeDenied.simple(
                 f"cannot reach GitHub at {redact(self._api.api_url)} while {what}: {exc.reason}",
                 hint="check --api-url / GITHUB_API_URL, and try again later; limits: KSERVE_GITOPS_HTTP_*",
@@ -107,8 +112,6 @@ class ProposeGitHub:
 
     def _refused(self, reply: Reply, what: str, permission: str) -> UserError:
         said = refusal(reply, what, self.repository)
-        if rate_limited(reply):  # only a POST comes back rate limited (the door retries the rest): no token problem
-            return ProposeDenied.simple(said, hint="GitHub's rate limit: run propose again in a few minutes")
         if reply.status == 401:
             return ProposeDenied.simple(said, hint="GITHUB_TOKEN is missing, expired or revoked; give it a valid token")
         if reply.status in (403, 404):

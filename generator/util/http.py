@@ -46,7 +46,7 @@ __all__ = ["ENV_PREFIX", "Http", "HttpFailure", "HttpSettings", "Reply", "Retry"
 RETRYABLE = frozenset({429, 500, 502, 503, 504})  # and a 403 that is a rate limit (`rate_limited`)
 _GRACE = 0.25  # seconds past a read timeout before its thread counts as stuck
 _PIECE = 64 * 1024  # bytes read at most per socket read; a read returns as soon as anything arrived
-Retry = Literal["all", "connect"]  # idempotent: anything momentary; otherwise only what was surely never sent
+Retry = Literal["all", "connect"]  # idempotent: anything momentary; otherwise only what was surely never acted on
 
 
 class HttpFailure(EnvironmentProblem):
@@ -137,9 +137,10 @@ class Http:
         data: bytes | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Reply:
-        """The answer, whatever its status, unless it is a retryable one (429, a rate-limited 403, 5xx; under
-        `retry="all"`) that lasted past the retries: then, and for every failure to get an answer, HttpFailure
-        with `hint`."""
+        """The answer, whatever its status, unless it is a retryable one that lasted past the retries: then, and for
+        every failure to get an answer, HttpFailure with `hint`. A rate limit (429, a rate-limited 403) is retried
+        under any `retry`: the server refused the request without acting on it, so even a POST is safe to send again
+        (GitHub asks for exactly that: wait, then retry). A 5xx only under `retry="all"`: it may have acted."""
         what = f"{method} {redact(url)}"
         limits = self.settings
         end = self._clock() + limits.deadline
@@ -155,7 +156,7 @@ class Http:
                 continue
             except _Final as failure:
                 raise HttpFailure(what, failure.reason, failure.hint or hint) from None
-            if retry != "all" or not (reply.status in RETRYABLE or rate_limited(reply)):
+            if not (rate_limited(reply) or (retry == "all" and reply.status in RETRYABLE)):
                 return reply
             said = f"HTTP {reply.status} {reply.reason}".rstrip()
             wait = self._retry_after(what, reply, said, hint)

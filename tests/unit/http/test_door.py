@@ -166,6 +166,23 @@ def test_a_post_that_may_have_arrived_is_not_sent_again(http: Http) -> None:
     assert len(fault.requests) == 1
 
 
+@pytest.mark.parametrize("headers", RATE_LIMITS.values(), ids=RATE_LIMITS.keys())
+def test_a_rate_limited_post_is_sent_again_as_it_was_refused_unread(http: Http, headers: dict[str, str]) -> None:
+    limit = Fault("status", status=403, headers=headers)
+    fails(http, limit, "POST", retry="connect", json={})
+    assert len(limit.requests) == 3
+    too_many = Fault("status", status=429, headers={"Retry-After": "0"})
+    fails(http, too_many, "POST", retry="connect", json={})
+    assert len(too_many.requests) == 3
+
+
+def test_a_server_error_on_a_post_is_returned_at_once_as_the_post_may_have_acted(http: Http) -> None:
+    fault = Fault("status", status=503, headers={"Retry-After": "0"})
+    with faulty(fault) as url:
+        assert http.request("POST", f"{url}/x", retry="connect", json={}).status == 503
+    assert len(fault.requests) == 1
+
+
 def test_a_refused_connection_is_retried_even_for_a_post_and_credentials_never_show(http: Http) -> None:
     url = f"http://user:secret@127.0.0.1:{free_port()}/thing"
     with pytest.raises(HttpFailure) as caught:

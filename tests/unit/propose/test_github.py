@@ -146,16 +146,30 @@ def test_a_secondary_rate_limit_on_a_retryable_call_is_waited_out(fake: FakeGitH
     assert fake.pulls[1].labels == ["promotion"]
 
 
-def test_a_secondary_rate_limit_on_a_post_not_sent_twice_is_not_blamed_on_the_token(fake: FakeGitHub) -> None:
+def test_a_secondary_rate_limit_on_a_post_is_waited_out_and_opens_one_pull_request(fake: FakeGitHub) -> None:
+    """GitHub refuses a rate-limited request without acting on it: sending the POST again cannot open two."""
     hub = ProposeGitHub(GitHubApi("acme/platform", WRITE_TOKEN, api_url=fake.url, write_pause=0))
-    fake.rate_limit("POST", r"/pulls")
+    fake.rate_limit("POST", r"/pulls", retry_after=0)
 
-    with pytest.raises(ProposeDenied, match="exceeded a secondary rate limit") as refused:
+    hub.open(BRANCH, "main", "title", "body")
+
+    assert [r.path for r in fake.writes()] == ["/repos/acme/platform/pulls"] * 2
+    assert list(fake.pulls) == [1]
+
+
+def test_a_secondary_rate_limit_outlasting_the_retries_is_not_blamed_on_the_token(fake: FakeGitHub) -> None:
+    hub = ProposeGitHub(GitHubApi("acme/platform", WRITE_TOKEN, api_url=fake.url, write_pause=0))
+    fake.rate_limit("POST", r"/pulls", retry_after=0, times=10)
+
+    with pytest.raises(ProposeDenied, match="GitHub's rate limit held while opening a pull request") as refused:
         hub.open(BRANCH, "main", "title", "body")
 
-    assert "GitHub's rate limit: run propose again in a few minutes" in str(refused.value)
+    assert "HTTP 403 Forbidden (4 attempts; KSERVE_GITOPS_HTTP_RETRIES=3)" in str(refused.value)
+    assert "run propose again in a few minutes (the rate limit passes" in str(refused.value)
+    assert "GITHUB_API_URL" not in str(refused.value)
     assert "the token needs" not in str(refused.value)
     assert refused.value.exit_code == 2
+    assert fake.pulls == {}
 
 
 def test_comments_are_read_page_after_page_where_githubs_links_point(fake: FakeGitHub) -> None:
