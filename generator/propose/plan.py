@@ -26,6 +26,7 @@ Group = Literal["env", "model", "all"]
 BRANCH_PREFIX = "kserve-gitops/promote-"
 SHARED = ""  # the files-per-environment key of files outside environments/<env>/
 EVERYTHING = Update(everything=True)
+APPROVAL = ("automerge", "needs-approval")  # exactly one applies: whether automation may merge
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class Proposal:
     title: str
     body: str
     labels: tuple[str, ...]
+    owned: tuple[str, ...]  # every label `labels` may give: those not in `labels` come off the pull request
 
     @property
     def message(self) -> str:
@@ -175,6 +177,7 @@ def _proposal(
         title=title(spec, changes),
         body=text,
         labels=labels(spec, changes),
+        owned=owned_labels(spec),
     )
 
 
@@ -193,7 +196,13 @@ def labels(spec: Spec, changes: Sequence[Change]) -> tuple[str, ...]:
     """`promotion`, each environment, and `automerge` only when every environment promotes automatically."""
     envs = _environments(spec, changes)
     auto = all(spec.environments[e].promotion == "auto" for e in envs)
-    return ("promotion", *envs, "automerge" if auto else "needs-approval")
+    return ("promotion", *envs, APPROVAL[0] if auto else APPROVAL[1])
+
+
+def owned_labels(spec: Spec) -> tuple[str, ...]:
+    """Every label `labels` gives some proposal: one that no longer applies (an environment whose change left the
+    group) comes off. A label anyone else put on the pull request (`do-not-merge`) is theirs and stays."""
+    return ("promotion", *spec.environments, *APPROVAL)
 
 
 def _environments(spec: Spec, changes: Sequence[Change]) -> list[str]:

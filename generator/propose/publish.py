@@ -42,8 +42,7 @@ from generator.spec.load import parse_spec
 from generator.spec.model import Platform, Spec
 
 Action = Literal["opened", "updated", "unchanged", "edited", "closed"]
-APPROVAL_LABELS = ("automerge", "needs-approval")  # exactly one applies; the other is removed when it changes
-GRANTING = "automerge"  # the label that lets automation merge; put on only once the head it judges is pushed
+GRANTING = plan.APPROVAL[0]  # the label that lets automation merge; put on only once the head it judges is pushed
 Check = Callable[[Mapping[str, bytes], Platform], list[Diagnostic]]
 
 
@@ -307,7 +306,7 @@ class _Bot:
         add = [name for name in proposal.labels if name not in pull.labels and (settled or name != GRANTING)]
         remove = [
             name
-            for name in APPROVAL_LABELS
+            for name in proposal.owned
             if name in pull.labels and name not in proposal.labels and (settled or name == GRANTING)
         ]
         if not (add or remove):

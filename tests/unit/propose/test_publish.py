@@ -169,6 +169,18 @@ def test_automerge_label_is_removed_once_an_approval_environment_joins(remote: R
     assert hub.writes[-3:] == ["label #1 +prod,needs-approval -automerge", "edit #1", "edit #1"], "labels first"
 
 
+def test_an_environment_whose_change_left_the_group_loses_its_label_and_only_ours_come_off(
+    remote: Remote, tmp_path: Path
+) -> None:
+    git = GitRepo(remote.clone(tmp_path / "ours"), identity=BOT, prefix=plan.BRANCH_PREFIX)
+    hub = Hub()
+    _propose(git, hub, lock(wine_staging="2", wine_prod="2"), group="all")
+    hub.pulls[ALL] = replace(hub.pulls[ALL], labels=(*hub.pulls[ALL].labels, "do-not-merge"))
+    _propose(git, hub, lock(wine_staging="2"), group="all")
+    assert hub.pulls[ALL].labels == ("promotion", "staging", "do-not-merge", "automerge")
+    assert "label #1 +automerge -prod,needs-approval" in hub.writes
+
+
 def test_lost_race_against_a_run_on_a_newer_base_is_not_taken_for_someone_elses_commits(
     remote: Remote, tmp_path: Path
 ) -> None:
