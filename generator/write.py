@@ -31,7 +31,7 @@ import signal
 import stat
 import tempfile
 import threading
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
@@ -179,13 +179,13 @@ def apply(root: Path, planned: Plan) -> None:
                 _stop_if_signalled(received)
                 was, existed = planned.before.get(path), journal.existed[index]
                 if not _swap_one(targets[index], staging, index, content is not None, existed=existed, was=was):
-                    raise _changed_meanwhile(path)
+                    raise _ChangedMeanwhile(path)
             _stop_if_signalled(received)
             journal = replace(journal, committed=True)
             _save(root, journal)
         except BaseException as exc:
             try:
-                _undo(root, journal)
+                left = _undo(root, journal)
             except OSError as stuck:  # the journal stays: the next run (`recover`) tries again
                 raise _failed(
                     stuck,
@@ -194,8 +194,13 @@ def apply(root: Path, planned: Plan) -> None:
                     f"{_remedy(stuck)}, then run any kserve-gitops command here: it finishes putting them back",
                 ) from None
             _finish(root, journal)
+            outcome = _undone(left)
             if isinstance(exc, OSError):
-                raise _cannot_write(exc, root) from None
+                raise _cannot_write(exc, root, outcome) from None
+            if isinstance(exc, _ChangedMeanwhile):
+                raise _changed_meanwhile(exc.path, outcome) from None
+            if isinstance(exc, Interrupted) and received:
+                raise Interrupted(received[0], outcome) from None
             raise
         _finish(root, journal)
     if received:
@@ -209,12 +214,31 @@ _RECOVERY_HINT = (
 )
 
 
-def _changed_meanwhile(path: str) -> EnvironmentProblem:
+class _ChangedMeanwhile(Exception):
+    """The swap found `path` changed since the plan: the write stops, is undone, and says so (`_changed_meanwhile`)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
+
+
+def _undone(left: Sequence[str]) -> str:
+    """What undoing a stopped write did: every file put back, but those someone changed after the swap wrote them
+    (`_undo` leaves them alone; saying "every file" then would be untrue)."""
+    if not left:
+        return "every file was put back as it was; nothing changed"
+    shown = ", ".join(printable(path) for path in left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
+    return (
+        f"every file was put back as it was but {len(left)}, which someone or something else changed after this run "
+        f"wrote them, left as they are: {shown} (check them with `git diff`)"
+    )
+
+
+def _changed_meanwhile(path: str, outcome: str) -> EnvironmentProblem:
     return EnvironmentProblem(
         Diagnostic(
             file=path,
-            message="changed while kserve-gitops was writing the tree (by someone or something else); it put back "
-            "every file it had written, and wrote nothing",
+            message=f"changed while kserve-gitops was writing the tree (by someone or something else); {outcome}",
             hint="run the command again once nothing else writes there",
         )
     )
@@ -226,7 +250,7 @@ def _failed(exc: OSError, root: Path, doing: str, hint: str) -> EnvironmentProbl
     return EnvironmentProblem(Diagnostic(file=_relative(exc.filename, root), message=message, hint=hint))
 
 
-def _cannot_write(exc: OSError, root: Path) -> EnvironmentProblem:
+def _cannot_write(exc: OSError, root: Path, outcome: str = "nothing was changed") -> EnvironmentProblem:
     """Named after the repository file concerned, not our staged copy of it: the state directory, where none is."""
     names = [_relative(name, root) for name in (exc.filename, exc.filename2)]
     return EnvironmentProblem(
@@ -236,7 +260,7 @@ def _cannot_write(exc: OSError, root: Path) -> EnvironmentProblem:
                 STATE_DIR if names[0].startswith(STATE_DIR) else names[0],
             ),
             message=f"cannot write: {exc.strerror or exc}",
-            hint=f"{_remedy(exc)}; nothing was changed",
+            hint=f"{_remedy(exc)}; {outcome}",
         )
     )
 
@@ -625,7 +649,7 @@ def _deferred_signals() -> Iterator[list[int]]:
 
 def _stop_if_signalled(received: list[int]) -> None:
     if received:
-        raise Interrupted(received[0], "every file was put back as it was; nothing changed")
+        raise Interrupted(received[0])  # `apply` raises it again saying what undoing the write did
 
 
 def _refuse_symlinks(root: Path, paths: Iterable[str], listings: _Listings | None = None) -> None:

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -93,7 +94,7 @@ def test_failure_mid_apply_leaves_the_tree_exactly_as_it_was(tmp_path: Path) -> 
     with pytest.raises(EnvironmentProblem) as caught:
         apply(tmp_path, planned)
     assert str(caught.value).startswith("environments/c/")
-    assert "nothing was changed" in str(caught.value)
+    assert "every file was put back as it was; nothing changed" in str(caught.value)
     assert _tree(tmp_path) == before
     assert not (tmp_path / "environments/d").exists()
 
@@ -483,6 +484,55 @@ def test_a_file_changed_between_the_plan_and_the_swap_is_not_written_over(tmp_pa
     with pytest.raises(EnvironmentProblem, match="changed while kserve-gitops was writing the tree"):
         apply(tmp_path, planned)
     assert tree(tmp_path) == changed
+
+
+def _meddled_write(root: Path) -> EnvironmentProblem | None:
+    """A write of 2,001 files during which someone rewrites the first file as soon as the swap has written it, then
+    changes the last before the swap reaches it (which stops the write). None: the swap won the race."""
+    names = [f"environments/m-{i:04d}.yaml" for i in range(2000)] + ["environments/z.yaml"]
+    shutil.rmtree(root, ignore_errors=True)
+    (root / "environments").mkdir(parents=True)
+    for name in names:
+        (root / name).write_bytes(MARK + b"old\n")
+    planned = plan(root, dict.fromkeys(names, MARK + b"new\n"))
+    first, last = root / names[0], root / names[-1]
+
+    def meddle() -> None:
+        deadline = time.monotonic() + 10
+        while first.read_bytes() != MARK + b"new\n" and time.monotonic() < deadline:
+            pass
+        first.write_bytes(b"someone's\n")
+        last.write_bytes(b"hand-written\n")
+
+    meddler = threading.Thread(target=meddle)
+    meddler.start()
+    try:
+        apply(root, planned)
+    except EnvironmentProblem as exc:
+        return exc
+    finally:
+        meddler.join()
+    return None
+
+
+def test_a_stopped_write_leaves_alone_and_names_a_file_someone_changed_after_the_swap_wrote_it(tmp_path: Path) -> None:
+    """Undoing the write must not put the old file back over theirs, nor say that it put every file back."""
+    for attempt in range(5):
+        caught = _meddled_write(tmp_path / str(attempt))
+        if caught is not None:
+            break
+    else:
+        pytest.fail("the swap finished before the file it wrote first was changed, five times")
+    root = tmp_path / str(attempt)
+    assert str(caught).startswith(
+        "environments/z.yaml: changed while kserve-gitops was writing the tree (by someone or something else); every "
+        "file was put back as it was but 1, which someone or something else changed after this run wrote them, left "
+        "as they are: environments/m-0000.yaml (check them with `git diff`)"
+    )
+    assert (root / "environments/m-0000.yaml").read_bytes() == b"someone's\n"
+    assert (root / "environments/z.yaml").read_bytes() == b"hand-written\n"
+    assert {(root / f"environments/m-{i:04d}.yaml").read_bytes() for i in range(1, 2000)} == {MARK + b"old\n"}
+    assert not interrupted(root)
 
 
 def test_a_repository_that_cannot_be_created_is_named_in_the_error(tmp_path: Path) -> None:
