@@ -219,7 +219,8 @@ def _check_tree(
     for build, dirs in aggregates.items():
         found += _duplicates(build, {d: built.get(d, []) for d in dirs})
     for source in sources.values():  # beside a kustomization that failed, that failure is the news
-        if (directory := posixpath.dirname(source.file) or ".") not in failed:
+        directory = posixpath.dirname(source.file) or "."
+        if directory not in failed and not (directory in built and _listed(tree, directory, source.file)):
             found.append(
                 Diagnostic(
                     file=source.file,
@@ -616,6 +617,16 @@ def _unreadable_hint(exc: Exception, path: str) -> str:
     if isinstance(exc, UnicodeDecodeError) and not is_generated(bytes(exc.object)):
         return "save it as UTF-8 (kserve-gitops did not write it, and leaves it to you)"
     return "render it again with `kserve-gitops render`"
+
+
+def _listed(tree: _Tree, directory: str, path: str) -> bool:
+    """Whether the kustomization in `directory` lists `path` under `resources`: its objects then came out of the
+    build under other names or namespaces (`namePrefix`, `namespace`), not left out of it."""
+    document = tree.kustomization(directory)
+    resources = document.get("resources") if isinstance(document, dict) else None
+    return isinstance(resources, list) and any(
+        isinstance(name, str) and posixpath.normpath(posixpath.join(directory, name)) == path for name in resources
+    )
 
 
 def _unlisted_hint(tree: _Tree, directory: str) -> str:

@@ -332,6 +332,22 @@ def test_a_file_no_kustomization_lists_is_moved_out_of_a_directory_kserve_gitops
     )
 
 
+@pytest.mark.parametrize("transform", ["namePrefix: team-", "nameSuffix: -v2", "namespace: other"])
+def test_a_file_its_kustomization_lists_and_renames_is_included_and_checked(
+    transform: str, tmp_path: Path, crds: CrdSchemas
+) -> None:
+    """The build gives its objects other names or namespaces than the file does: it is in the build all the same."""
+    paths = _tree(tmp_path, {"fraud.yaml": MLFLOW_ISVC})
+    kustomization = tmp_path / "kustomization.yaml"
+    kustomization.write_text(f"{kustomization.read_text()}{transform}\n")
+    assert check_tree(tmp_path, paths, crds, PLATFORM) == []
+    broken = {**MLFLOW_ISVC, "spec": {"predictor": {"model": {**MLFLOW_ISVC["spec"]["predictor"]["model"], "x": 1}}}}
+    (tmp_path / "fraud.yaml").write_text(yaml.safe_dump(broken))
+    found = check_tree(tmp_path, paths, crds, PLATFORM)
+    assert {d.rule for d in found} == {"crd-schema"}  # the built object (what Argo CD applies) and the file's
+    assert [d.file for d in found if d.line] == ["fraud.yaml"]
+
+
 @pytest.mark.parametrize(("files", "batches"), [(0, 0), (1, 1), (200, 1), (201, 2), (401, 4), (3000, 16)])
 def test_files_are_built_in_batches_of_about_200_two_at_a_time_to_the_end(files: int, batches: int) -> None:
     assert batch_count(files) == batches
