@@ -248,8 +248,10 @@ def init(
     unnameable = {r.name: reason for r in listed if (reason := registered_name_problem(r.name)) is not None}
     models = scaffold.models_section([r for r in listed if r.name not in unnameable])
     template = scaffold.files(options, images=False, models=models)
-    current = None if force else _existing(repo / SPEC_FILE)
-    spec, _ = parse_spec((current or template[SPEC_FILE]).decode("utf-8"), SPEC_FILE)
+    if force or (not (repo / SPEC_FILE).is_symlink() and _existing(repo / SPEC_FILE) is None):
+        spec, _ = parse_spec(template[SPEC_FILE].decode("utf-8"), SPEC_FILE)
+    else:  # the user's own, read as validate reads it: never through a link, never undecoded
+        spec, _ = load_spec(repo / SPEC_FILE, SPEC_FILE)
     files = scaffold.files(options, images=any(t.serving.method == "image" for t in spec.targets), models=models)
     if not spec.targets:
         files.update({LOCK_FILE: lock_io.dumps(Lock()), **render(spec, Lock())})

@@ -56,6 +56,7 @@ ENV_ALIASES = {
 # KServe's host label `<name>-predictor-<namespace>` has at most 63 characters; the template's longest
 # namespace, models-staging, leaves 38 for the name.
 _NAME_LIMIT = 38
+_PLAIN_WORD = re.compile(r"[A-Za-z0-9_.-]+")  # an alias or version shown as it is in a comment
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ def models_section(registered: Sequence[Registered]) -> str:
     used: set[str] = set()
     for model in registered:
         key = _unique(_isvc_name(model.name), used)
-        aliases = ", ".join(f"{alias} → {version}" for alias, version in sorted(model.aliases.items()))
+        aliases = ", ".join(f"{_said(alias)} → {_said(version)}" for alias, version in sorted(model.aliases.items()))
         lines += [
             f"  {key}:  # aliases: {aliases or 'none'}",
             f"    registeredModel: {json.dumps(model.name, ensure_ascii=False)}",
@@ -110,6 +111,13 @@ def models_section(registered: Sequence[Registered]) -> str:
             elif env == "dev":
                 lines.append("      dev: {latest: true}")
     return "\n".join(lines) + "\n"
+
+
+def _said(word: str) -> str:
+    r"""A registry's word as a comment may hold it: as it is when plain, else JSON-quoted (escaped, ASCII). A line break
+    in it would end the comment and let the registry write models.yaml; MLflow's alias check lets a trailing one
+    through (`re.compile(r"^[\w\-]*$").match`: mlflow/mlflow v3.17.2, mlflow/utils/validation.py)."""
+    return word if _PLAIN_WORD.fullmatch(word) else json.dumps(word)
 
 
 def _isvc_name(registered: str) -> str:

@@ -147,6 +147,35 @@ def test_a_models_yaml_of_your_own_is_kept_and_decides_the_images_workflow(tmp_p
     assert {p: v for p, v in _tree(tmp_path).items() if not p.startswith(".github/")} == before
 
 
+@pytest.mark.parametrize(
+    ("make", "said"),
+    [
+        ("link", "cannot read: a symbolic link: kserve-gitops reads the repository's own files only as regular files"),
+        ("latin-1", "cannot read: not UTF-8 at line 1, column 6 (byte 0xe9); save the file as UTF-8"),
+    ],
+)
+def test_a_models_yaml_init_may_not_read_is_refused_unread_as_validate_refuses_it(
+    tmp_path: Path, kserve_gitops: Run, make: str, said: str
+) -> None:
+    """A link could point at a kubeconfig whose values the schema errors would quote."""
+    secret = tmp_path / "kubeconfig.yaml"
+    secret.write_text("models: {prod: token-AKIAEXAMPLE}\n")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    if make == "link":
+        (repo / "models.yaml").symlink_to(secret)
+    else:
+        (repo / "models.yaml").write_bytes("# caf\u00e9\n".encode("latin-1"))
+    before = _tree(tmp_path)
+
+    refused = kserve_gitops("init", str(repo))
+
+    assert (refused.code, refused.out) == (1, "")
+    assert refused.err.startswith(f"error: models.yaml: {said}"), refused.err
+    assert "AKIA" not in refused.err
+    assert _tree(tmp_path) == before
+
+
 def test_the_workflows_use_the_action_and_release_of_this_version(tmp_path: Path, kserve_gitops: Run) -> None:
     done = kserve_gitops("init", str(tmp_path), "--action-repo", "my-org/kserve-gitops-fork")
     assert done.code == 0, done.err

@@ -71,3 +71,15 @@ def test_the_aliases_are_noted_beside_each_model() -> None:
 
 def test_an_empty_registry_leaves_no_model() -> None:
     assert models_section([]) == NO_MODEL
+
+
+def test_an_alias_or_version_that_could_end_the_comment_is_quoted_and_writes_nothing_into_models_yaml() -> None:
+    r"""MLflow's alias check (`re.match(r"^[\w\-]*$")`) lets a trailing line break through; a spoofed registry
+    sends anything."""
+    hostile = "x\n  injected: {registeredModel: stolen, environments: {dev: {latest: true}}}\n"
+    section = models_section([Registered("fraud", {"champion": "4", hostile: "1\u2028x", "evil\n": "5"})])
+    assert section.splitlines()[1] == (
+        '  fraud:  # aliases: champion → 4, "evil\\n" → 5, "x\\n  injected: {registeredModel: stolen, environments: '
+        '{dev: {latest: true}}}\\n" → "1\\u2028x"'
+    )
+    assert [t.model for t in _spec(Registered("fraud", {hostile: "1", "champion": "4"})).targets] == ["fraud"] * 3
