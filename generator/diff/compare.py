@@ -9,10 +9,12 @@ as data (generator/diff/collect.py runs kustomize and git).
 from __future__ import annotations
 
 import difflib
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from generator.diagnostics import printable
 from generator.yamlio import dump
 
 Change = Literal["added", "removed", "changed"]
@@ -26,22 +28,26 @@ class ObjectId:
     kind: str
     namespace: str
     name: str
+    version: str = ""  # only where one build holds the object in two API versions: each is shown on its own
 
     @classmethod
-    def of(cls, obj: Mapping[str, Any]) -> ObjectId:
-        api_version = str(obj.get("apiVersion", ""))
+    def of(cls, obj: Mapping[str, Any], *, versioned: bool = False) -> ObjectId:
+        group, _, version = str(obj.get("apiVersion", "")).rpartition("/")
         metadata = obj.get("metadata") or {}
         return cls(
-            api_version.rpartition("/")[0],
+            group,
             str(obj.get("kind", "")),
             str(metadata.get("namespace", "")),
             str(metadata.get("name", "")),
+            version if versioned else "",
         )
 
     @property
     def path(self) -> str:
-        """`Kind/namespace/name` (cluster-scoped: `Kind/name`), the object's place in a diff header."""
-        return "/".join(part for part in (self.kind, self.namespace, self.name) if part)
+        """`Kind/namespace/name` (cluster-scoped: `Kind/name`), the object's place in a diff header; `Kind.v1/…`
+        where the version tells two apart."""
+        kind = f"{self.kind}.{self.version}" if self.version else self.kind
+        return "/".join(part for part in (kind, self.namespace, self.name) if part)
 
 
 @dataclass(frozen=True)
@@ -130,8 +136,12 @@ def skipped(directory: str) -> DirectoryDiff:
 def object_changes(
     directory: str, before: Sequence[Mapping[str, Any]], after: Sequence[Mapping[str, Any]]
 ) -> tuple[ObjectChange, ...]:
-    old = {ObjectId.of(obj): obj for obj in before}
-    new = {ObjectId.of(obj): obj for obj in after}
+    """Objects matched by their identity in the cluster. kustomize keeps two objects that differ in their API version
+    alone (its ids hold the version), both reach the cluster as one: each is then matched with its version, never
+    one hidden behind the other."""
+    twice = {key for side in (before, after) for key, n in Counter(map(ObjectId.of, side)).items() if n > 1}
+    old = {ObjectId.of(obj, versioned=ObjectId.of(obj) in twice): obj for obj in before}
+    new = {ObjectId.of(obj, versioned=ObjectId.of(obj) in twice): obj for obj in after}
     changes = []
     for key in sorted(old.keys() | new.keys()):
         if old.get(key) == new.get(key):
@@ -142,8 +152,10 @@ def object_changes(
 
 
 def _unified(directory: str, key: ObjectId, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> str:
-    """git's conventions: `before/…` and `after/…` labels, /dev/null for the side without the object."""
-    label = f"{directory}/{key.path}"
+    """git's conventions: `before/…` and `after/…` labels, /dev/null for the side without the object. The label
+    names what the repository chose (an object's name, a directory's), shown `printable`: a line break in it
+    would start a line of its own (`::error::…` to GitHub), an escape would drive the terminal."""
+    label = printable(f"{directory}/{key.path}")
     lines = difflib.unified_diff(
         _lines(before),
         _lines(after),

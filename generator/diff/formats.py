@@ -11,6 +11,7 @@ import html
 import re
 from typing import Any
 
+from generator.diagnostics import printable
 from generator.diff.compare import DirectoryDiff, RenderedDiff
 
 COMMENT_LIMIT = 65_536  # GitHub's limit on a comment's body
@@ -28,7 +29,7 @@ def text(report: RenderedDiff) -> str:
 def notes(report: RenderedDiff) -> str:
     """For stderr: a line per directory that is not plain (a failed build, a skipped name), then a summary."""
     lines = [
-        f"{d.directory}: {d.summary}\n" + "".join(f"  {line}\n" for line in d.error.splitlines())
+        f"{printable(d.directory)}: {d.summary}\n" + "".join(f"  {printable(line)}\n" for line in d.error.splitlines())
         for d in report.directories
         if d.status in ("build-failed", "skipped")
     ]
@@ -81,9 +82,9 @@ def _counted(report: RenderedDiff) -> str:
 
 def _section(d: DirectoryDiff) -> tuple[str, str, str]:
     """(summary line, code block language, code block text); no text when there is nothing to show."""
-    summary = f"<code>{html.escape(d.directory)}</code>: {d.summary}"
+    summary = f"<code>{html.escape(printable(d.directory))}</code>: {d.summary}"
     if d.status == "build-failed":
-        return summary, "text", d.error + "\n"
+        return summary, "text", "".join(f"{printable(line)}\n" for line in d.error.splitlines())
     return summary, "diff", d.diff
 
 
@@ -94,7 +95,7 @@ def _details(summary: str, language: str, content: str) -> str:
 
 def _directory_json(d: DirectoryDiff) -> dict[str, Any]:
     return {
-        "directory": d.directory,
+        "directory": printable(d.directory),
         "status": d.status,
         "summary": d.summary,
         "added": d.added,
@@ -110,5 +111,7 @@ def _directory_json(d: DirectoryDiff) -> dict[str, Any]:
             for c in d.changes
         ],
         "diff": d.diff,
-        "error": {"side": d.failed, "message": d.error} if d.status == "build-failed" else None,
+        "error": {"side": d.failed, "message": "\n".join(map(printable, d.error.splitlines()))}
+        if d.status == "build-failed"
+        else None,
     }

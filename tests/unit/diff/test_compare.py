@@ -99,3 +99,25 @@ def test_a_failed_build_is_reported_with_its_side_and_kustomize_s_words() -> Non
 
 def test_a_skipped_directory_says_why() -> None:
     assert skipped("environments/Bad_Name").summary == "⚠️ not an environment name, not built"
+
+
+def test_an_object_one_build_holds_in_two_api_versions_is_shown_twice_never_hidden() -> None:
+    """kustomize builds both (its ids hold the version); a diff keyed without it would show one of them alone."""
+    hidden = isvc("a", replicas=9, version="v1")
+
+    changes = object_changes("environments/prod", [isvc("a")], [isvc("a"), hidden])
+
+    assert [(c.id.path, c.change) for c in changes] == [("InferenceService.v1/ml-prod/a", "added")]
+    assert "+    minReplicas: 9\n" in changes[0].diff
+    assert object_changes("environments/prod", [isvc("a"), hidden], [isvc("a"), hidden]) == ()
+
+
+def test_names_in_diff_headers_are_printable_and_start_no_line_of_their_own() -> None:
+    forged = isvc("evil\x1b[2J\n::error file=models.yaml::forged")
+
+    [change] = object_changes("environments/prod", [], [forged])
+
+    assert change.diff.splitlines()[1] == (
+        "+++ after/environments/prod/InferenceService/ml-prod/evil\\x1b[2J\\n::error file=models.yaml::forged"
+    )
+    assert not any(line.startswith("::") for line in change.diff.splitlines())

@@ -134,3 +134,22 @@ def test_small_diffs_before_a_huge_one_are_shown_whole() -> None:
     assert "<code>environments/prod</code>: +5000 \N{MINUS SIGN}5000 lines (cut)</summary>" in result
     assert "1 diff(s) are incomplete or not shown. See `kserve-gitops diff --base " in result
     assert len(result) <= COMMENT_LIMIT
+
+
+def test_names_and_kustomize_s_words_from_the_repository_are_printable_in_every_format() -> None:
+    """A directory's name and kustomize's error (which quotes the kustomization) are the pull request's text."""
+    name = "environments/x\x1b[2J\n::error file=models.yaml::forged\udcff"
+    hostile = report(
+        skipped(name),
+        compare("cluster", Build(error="accumulating resources: 'missing\x1b[2J\n::error::kust'"), Build(())),
+    )
+    shown = "environments/x\\x1b[2J\\n::error file=models.yaml::forged\\xff"
+
+    said = notes(hostile)
+    assert said.splitlines()[0] == f"{shown}: ⚠️ not an environment name, not built"
+    assert "  accumulating resources: 'missing\\x1b[2J\n  ::error::kust'\n" in said  # indented: no line of its own
+    assert not any(line.startswith("::") for line in said.splitlines())
+    comment = markdown(hostile)
+    assert f"<code>{shown}</code>" in comment and "\x1b" not in comment
+    document = json.dumps(fields(hostile), ensure_ascii=False).encode("utf-8")  # UTF-8: no undecoded byte left
+    assert json.loads(document)["directories"][0]["directory"] == shown
