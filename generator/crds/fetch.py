@@ -29,6 +29,7 @@ from generator.crds.sources import (
 )
 from generator.diagnostics import Diagnostic
 from generator.errors import DriftFound, EnvironmentProblem, UserError
+from generator.excerpt import quoted
 from generator.redact import redact
 from generator.util.files import read_regular
 from generator.util.http import DEFAULT_HINT, Http, HttpFailure, HttpSettings
@@ -47,7 +48,7 @@ def fetch(dest: Path, files: Sequence[CrdFile], *, where: str, refresh: bool = F
     on_disk = {path: None if data is None else sha256(data) for path, data in current.items()}
     stale = drift(files, on_disk, lock, where)
     wanted = list(files) if refresh else [f for f in files if f in stale]
-    if not wanted:
+    if not wanted and not _extra(files, lock, where):  # an entry for another file goes: validate would read it
         return Plan()
     downloaded = download(wanted)
     digests = {file: sha256(data) for file, data in downloaded.items()}
@@ -67,9 +68,28 @@ def verify(dest: Path, files: Sequence[CrdFile], *, where: str) -> None:
         raise DriftFound.simple("not found", file=f"{where}/{CRD_LOCK_FILE}", hint=f"run `{FETCH}` first")
     on_disk = {f.local: _digest(dest / f.local) for f in files}
     listed = _parse_lock(data, where)
-    problems = [*drift(files, on_disk, listed, where).values(), *_unlisted(dest, listed, where)]
+    problems = [
+        *drift(files, on_disk, listed, where).values(),
+        *_extra(files, listed, where),
+        *_unlisted(dest, listed, where),
+    ]
     if problems:
         raise DriftFound(problems)
+
+
+def _extra(files: Sequence[CrdFile], listed: Mapping[str, CrdLockEntry], where: str) -> list[Diagnostic]:
+    """Lock entries for files the pinned releases do not have: validate reads every file the lock lists, so such an
+    entry (added by hand, with its file) could serve a kind in a pinned file's place with a looser schema."""
+    needed = {file.local for file in files}
+    return [
+        Diagnostic(
+            file=f"{where}/{CRD_LOCK_FILE}",
+            message=f"lists {quoted(path)}, which the pinned releases do not have: validate would read it as a CRD",
+            hint=f"run `{FETCH}`: it writes the lock for the pinned files alone",
+        )
+        for path in sorted(listed)
+        if path not in needed
+    ]
 
 
 def _unlisted(dest: Path, listed: Mapping[str, CrdLockEntry], where: str) -> list[Diagnostic]:

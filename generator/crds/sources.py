@@ -25,8 +25,10 @@ from generator import yamlio
 from generator.crds import BASE_URL_ENV, CRD_LOCK_FILE, DEFAULT_BASE_URL
 from generator.diagnostics import Diagnostic
 from generator.errors import UserError
+from generator.excerpt import quoted
 from generator.generated import header
 from generator.spec.model import Platform
+from generator.util.files import MAX_YAML_BYTES
 from generator.yamlio import dump
 
 FETCH = "kserve-gitops schemas fetch"
@@ -66,6 +68,7 @@ ARGOCD = Project(
     setting="platform.argocdVersion",
 )
 WRITTEN = (CRD_LOCK_FILE, KSERVE.name, ARGOCD.name)  # what `schemas fetch` writes in its directory (`CrdFile.local`)
+_LOCAL = re.compile(rf"(?:{KSERVE.name}|{ARGOCD.name})/[A-Za-z0-9_][A-Za-z0-9_.-]*\.yaml")  # a `CrdFile.local`
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,11 @@ def sha256(data: bytes) -> str:
 
 
 def crd_problem(file: CrdFile, data: bytes) -> str:
-    """'' when `data` is the one CRD `file` must hold, else what came instead (an HTML page, another CRD)."""
+    """'' when `data` is the one CRD `file` must hold, else what came instead (an HTML page, another CRD). A body
+    larger than any YAML file this tool reads is refused unparsed: parsing 60 MB of YAML takes minutes and gigabytes,
+    and validate would refuse the file anyway."""
+    if len(data) > MAX_YAML_BYTES:
+        return f"is {len(data)} bytes, larger than {MAX_YAML_BYTES // 2**20} MiB, the limit for a YAML file"
     try:
         docs = yamlio.load_all(data)
     except yaml.YAMLError as exc:
@@ -209,6 +216,10 @@ def dumps_lock(lock: Mapping[str, CrdLockEntry]) -> bytes:
 
 
 def loads_lock(data: bytes, file: str) -> dict[str, CrdLockEntry]:
+    """The lock's entries, each a path `schemas fetch` writes (`CrdFile.local`): a path elsewhere (`..`, absolute)
+    would have validate read a file of the committer's choosing as a CRD."""
+    if len(data) > MAX_YAML_BYTES:
+        raise _bad_lock(file, [f"larger than {MAX_YAML_BYTES // 2**20} MiB, the limit for a YAML file"])
     try:
         doc = yamlio.load(data)
     except yaml.YAMLError as exc:
@@ -216,7 +227,12 @@ def loads_lock(data: bytes, file: str) -> dict[str, CrdLockEntry]:
     if not isinstance(doc, dict):
         raise _bad_lock(file, ["expected a mapping of file → version, url, sha256"])
     bad = [
-        f"entry '{path}' needs exactly version, url and a 64-digit sha256"
+        f"entry {quoted(str(path))} is not a file `{FETCH}` writes (<project>/<name>.yaml, the project one of "
+        f"{', '.join(WRITTEN[1:])})"
+        for path in doc
+        if not isinstance(path, str) or not _LOCAL.fullmatch(path)
+    ] + [
+        f"entry {quoted(str(path))} needs exactly version, url and a 64-digit sha256"
         for path, entry in doc.items()
         if not _valid_entry(entry)
     ]

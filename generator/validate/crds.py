@@ -30,6 +30,7 @@ from generator import yamlio
 from generator.cache import parse_missing, remembered_parse
 from generator.diagnostics import Diagnostic, Severity
 from generator.errors import EnvironmentProblem, UserError
+from generator.excerpt import quoted
 from generator.validate.schema_errors import LineOf, diagnostics_for, did_you_mean, locate
 from generator.validate.structural import Check, compile_supported, supported
 from generator.write import STATE_DIR
@@ -203,6 +204,17 @@ def unpinned(directory: Path, platform: Platform, severity: Severity) -> list[Di
                 message=f"the {project.title} CRDs in {directory} {problem}: the manifests would be checked "
                 "against other schemas than the pinned release's",
                 hint=f"run `{FETCH}` to download {project.title} {version}'s CRDs",
+                severity=severity,
+                rule=RULE,
+            )
+        )
+    if extra := sorted(set(listed) - {file.local for file in crd_files(platform)}):
+        found.append(
+            Diagnostic(
+                message=f"{CRD_LOCK_FILE} in {directory} lists {', '.join(map(quoted, extra))}, which the pinned "
+                "releases do not have: every file it lists is read as a CRD, and such a file could serve a kind with "
+                "a looser schema than the pinned one",
+                hint=f"run `{FETCH}`: it writes the lock for the pinned files alone",
                 severity=severity,
                 rule=RULE,
             )

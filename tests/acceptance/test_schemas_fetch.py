@@ -263,6 +263,32 @@ def test_verify_names_a_yaml_file_the_lock_does_not_list(populated: Path, capsys
     assert "error: schemas/crds/kserve/zz-override.yaml: not in crds.lock.yaml: no fetch wrote it" in err
 
 
+def test_a_lock_entry_added_with_its_file_fails_verify_and_validate_and_fetch_drops_it(
+    populated: Path, upstream: Upstream, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """validate reads what the lock lists: an entry for a file no pinned release has, committed with a CRD of looser
+    schema, must not pass as fetched."""
+    monkeypatch.setenv("KSERVE_GITOPS_CACHE_DIR", "off")
+    dest = populated / "schemas" / "crds"
+    loose = (dest / ISVC).read_bytes()
+    (dest / "kserve" / "loose.yaml").write_bytes(loose)
+    lock = dest / "crds.lock.yaml"
+    pristine = lock.read_bytes()
+    entry = f"kserve/loose.yaml:\n  version: v0.20.0\n  url: https://x\n  sha256: {_sha(loose)}\n"
+    lock.write_bytes(pristine + entry.encode())
+
+    code, _, err = _cli(capsys, "verify", "--repo", str(populated))
+    assert code == 1
+    assert "error: schemas/crds/crds.lock.yaml: lists 'kserve/loose.yaml', which the pinned releases do not have" in err
+    assert main(["validate", "--repo", str(populated)]) == 1
+    assert "lists 'kserve/loose.yaml', which the pinned releases do not have" in capsys.readouterr().out
+
+    code, out, _ = _cli(capsys, "fetch", "--repo", str(populated), "--base-url", upstream.base_url)
+    assert (code, out.splitlines()[0], upstream.requests) == (0, "update schemas/crds/crds.lock.yaml", [])
+    assert lock.read_bytes() == pristine
+    assert (dest / "kserve" / "loose.yaml").read_bytes() == loose, "a file fetch did not write is left alone"
+
+
 def test_a_new_version_replaces_that_projects_files_and_entries_only(
     populated: Path, upstream: Upstream, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -86,6 +86,12 @@ def test_real_crd_of_the_expected_kind_passes() -> None:
     assert crd_problem(ISVC, _crd("serving.kserve.io", "InferenceService")) == ""
 
 
+def test_a_body_larger_than_any_yaml_file_read_is_refused_unparsed() -> None:
+    """60 MB of YAML took minutes and gigabytes to parse; the mark a fast refusal can give is its size."""
+    huge = _crd("serving.kserve.io", "InferenceService") + b"# " + b"x" * (16 * 2**20) + b"\n"
+    assert crd_problem(ISVC, huge) == f"is {len(huge)} bytes, larger than 16 MiB, the limit for a YAML file"
+
+
 @pytest.mark.parametrize(
     ("data", "found"),
     [
@@ -131,8 +137,12 @@ def test_lock_round_trips_sorted_with_a_header_and_no_timestamps() -> None:
     ("text", "message"),
     [
         (b"[1, 2]", "expected a mapping"),
-        (b"a: {version: v1, url: u}\nb: {version: v1, url: u, sha256: abc}\n", "entry 'a' needs exactly"),
+        (b"kserve/a.yaml: {version: v1, url: u}\n", "entry 'kserve/a.yaml' needs exactly"),
         (b"a: [unclosed", "not YAML"),
+        (b"kserve/../../../docs/loose.yaml: {}\n", "entry 'kserve/../../../docs/loose.yaml' is not a file"),
+        (b"/etc/passwd: {}\n", "entry '/etc/passwd' is not a file `kserve-gitops schemas fetch` writes"),
+        (b"kserve/sub/a.yaml: {}\n", "(<project>/<name>.yaml, the project one of kserve, argocd)"),
+        (b"x" * (16 * 2**20 + 1), "larger than 16 MiB, the limit for a YAML file"),
     ],
 )
 def test_a_broken_lock_names_the_file_and_how_to_recover(text: bytes, message: str) -> None:
