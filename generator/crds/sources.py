@@ -256,8 +256,12 @@ def _bad_lock(file: str, messages: list[str]) -> UserError:
 
 
 def _checked_base(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises on a port that is no number, as the first request would
+    except ValueError:  # `http://[::1` (an unclosed IPv6 host)
+        parts, port = urlsplit(""), None
+    if parts.scheme not in ("http", "https") or not parts.netloc or port == 0:
         raise UserError.simple(
             f"CRD base URL '{url}' is not an http(s) URL",
             hint=f"pass --base-url (or set {BASE_URL_ENV}) like {DEFAULT_BASE_URL}; "

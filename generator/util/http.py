@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -44,6 +45,7 @@ from generator.util.http_settings import (
 __all__ = ["ENV_PREFIX", "Http", "HttpFailure", "HttpSettings", "Reply", "Retry", "env_name", "rate_limited"]
 
 RETRYABLE = frozenset({429, 500, 502, 503, 504})  # and a 403 that is a rate limit (`rate_limited`)
+_QUOTED = re.compile(r"'[^']*'")  # what a library's message quotes of a URL
 _GRACE = 0.25  # seconds past a read timeout before its thread counts as stuck
 _PIECE = 64 * 1024  # bytes read at most per socket read; a read returns as soon as anything arrived
 Retry = Literal["all", "connect"]  # idempotent: anything momentary; otherwise only what was surely never acted on
@@ -224,6 +226,8 @@ class Http:
         except requests.ConnectionError as exc:
             cause = _root_cause(exc)
             raise _Momentary(cause, unsent=_never_sent(exc)) from None
+        except ValueError as exc:  # requests' InvalidURL and urllib3's LocationParseError are ValueErrors too
+            raise _Final(_unparsable(exc)) from None
         except requests.RequestException as exc:
             raise _Final(f"{type(exc).__name__}: {_root_cause(exc)}") from None
         with response:
@@ -279,6 +283,15 @@ class _Final(Exception):
     def __init__(self, reason: str, *, hint: str = "") -> None:
         super().__init__(reason)
         self.reason, self.hint = reason, hint
+
+
+def _unparsable(exc: ValueError) -> str:
+    """A URL that does not parse: the request's own, its proxy's (HTTP(S)_PROXY) or a redirect's `Location`. The
+    library's words quote the part it could not read, which may be a piece of a password (`user:pa` of
+    `http://user:pa/ss@host`, where `/` ends the authority) that no pattern can tell: what they quote is left out."""
+    said = _QUOTED.sub("'…'", _root_cause(exc))
+    where = "the request's, its proxy's or a redirect's Location"
+    return f"a URL that does not parse: {where} ({type(exc).__name__}: {said})"
 
 
 def _tls_failed(cause: str) -> str:

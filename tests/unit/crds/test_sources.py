@@ -75,7 +75,9 @@ def test_pinned_versions_and_base_url_shape_every_url() -> None:
     assert {f.version for f in files} == {"v0.21.0", "v3.6.3"}
 
 
-@pytest.mark.parametrize("base", ["raw.githubusercontent.com", "ftp://mirror/x", "https://"])
+@pytest.mark.parametrize(
+    "base", ["raw.githubusercontent.com", "ftp://mirror/x", "https://", "http://[::1", "http://user:pa/ss@mirror:8080"]
+)
 def test_base_url_must_be_http(base: str) -> None:
     with pytest.raises(UserError, match="is not an http\\(s\\) URL") as caught:
         crd_files(Platform(), base)

@@ -183,6 +183,27 @@ def test_a_server_error_on_a_post_is_returned_at_once_as_the_post_may_have_acted
     assert len(fault.requests) == 1
 
 
+@pytest.mark.parametrize("location", ["http://[::1", "//[zz/x", f"http://{'a' * 70}.example/x"])
+def test_a_redirect_to_a_url_that_does_not_parse_fails_with_exit_2(http: Http, location: str) -> None:
+    fault = Fault("status", status=302, headers={"Location": location})
+    failure = fails(http, fault)
+    assert "a URL that does not parse: the request's, its proxy's or a redirect's Location" in str(failure)
+    assert len(fault.requests) == 1
+
+
+def test_a_proxy_url_that_does_not_parse_never_shows_a_piece_of_its_password(
+    http: Http, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`/` in an unencoded password ends the authority: the library quotes `puser:pr0xy`, which no pattern can tell."""
+    monkeypatch.setenv("HTTP_PROXY", "http://puser:pr0xy/S3cret@127.0.0.1:1")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with pytest.raises(HttpFailure) as caught:
+        http.request("GET", "http://192.0.2.1/thing")
+    assert "InvalidURL: Failed to parse: '…' is not a valid host or port" in str(caught.value)
+    assert "pr0xy" not in str(caught.value)
+
+
 def test_a_refused_connection_is_retried_even_for_a_post_and_credentials_never_show(http: Http) -> None:
     url = f"http://user:secret@127.0.0.1:{free_port()}/thing"
     with pytest.raises(HttpFailure) as caught:
