@@ -33,7 +33,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import FrameType
 from typing import Any
 
@@ -751,6 +751,15 @@ def _kind(path: str) -> str | None:
 def _links_inside(directory: str, listings: _Listings) -> list[str]:
     """Symbolic links anywhere below `directory` (relative to the root)."""
     return sorted(path for path, kind in listings.below(directory) if kind == "link")
+
+
+def refuse_linked_directory(root: Path, directory: str) -> None:
+    """Refuse when `directory` (relative to `root`), or a directory on the way to it, is a symbolic link: a command
+    that writes into it (`schemas fetch` into schemas/crds, a link a commit may bring) would write where it points."""
+    parts = PurePosixPath(directory).parts
+    on_the_way = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    if links := [path for path in on_the_way if (root / path).is_symlink()]:
+        raise _symlink_error(root, links[:1])
 
 
 def _symlink_error(root: Path, links: list[str]) -> UserError:

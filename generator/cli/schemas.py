@@ -157,7 +157,12 @@ def _locked(ctx: typer.Context, target: Path, *, write: bool) -> Iterator[None]:
 
 
 def _destination(root: Path, dest: Path | None) -> tuple[Path, str]:
-    """The directory `--crd-dir` would read, and how messages name it: relative to the repository when inside it."""
+    """The directory `--crd-dir` would read, and how messages name it: relative to the repository when inside it.
+    The repository's own (no --dest) is refused where a link leads it elsewhere: a commit may bring the link."""
+    from generator.write import refuse_linked_directory  # noqa: PLC0415 -- not for --help
+
+    if dest is None:
+        refuse_linked_directory(root, _build.DEFAULT_CRD_DIR.as_posix())
     target = _build.crd_directory(root, dest)
     return target, target.relative_to(root).as_posix() if target.is_relative_to(root) else str(target)
 

@@ -289,6 +289,23 @@ def test_a_lock_entry_added_with_its_file_fails_verify_and_validate_and_fetch_dr
     assert (dest / "kserve" / "loose.yaml").read_bytes() == loose, "a file fetch did not write is left alone"
 
 
+@pytest.mark.parametrize("linked", ["schemas", "schemas/crds"])
+def test_a_crd_directory_a_commit_links_elsewhere_is_refused_before_anything_is_written(
+    tmp_path: Path, upstream: Upstream, capsys: pytest.CaptureFixture[str], linked: str
+) -> None:
+    repo = _repo(tmp_path / "platform")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (repo / linked).parent.mkdir(parents=True, exist_ok=True)
+    (repo / linked).symlink_to(outside, target_is_directory=True)
+    fetched = _cli(capsys, "fetch", "--repo", str(repo), "--base-url", upstream.base_url)
+    verified = _cli(capsys, "verify", "--repo", str(repo))
+    for code, _, err in (fetched, verified):
+        assert code == 1
+        assert err.startswith(f"error: {linked}: is a symbolic link (to {outside}); kserve-gitops never writes")
+    assert (list(outside.iterdir()), upstream.requests) == ([], [])
+
+
 def test_a_new_version_replaces_that_projects_files_and_entries_only(
     populated: Path, upstream: Upstream, capsys: pytest.CaptureFixture[str]
 ) -> None:
