@@ -37,6 +37,13 @@ class RepoLock:
             self._fd: int | None = os.open(self._locked, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except (FileNotFoundError, NotADirectoryError):  # a file in its place: the command says what is wrong
             self._fd = None
+        except OSError as exc:  # a loop of symbolic links, a directory this user may not read
+            raise EnvironmentProblem(
+                Diagnostic(
+                    message=f"cannot open the repository {root}: {exc.strerror or exc}",
+                    hint="give a directory this user can read, reached through no loop of symbolic links",
+                )
+            ) from None
 
     def acquire(self, *, exclusive: bool) -> None:
         if self._fd is None:

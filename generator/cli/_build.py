@@ -33,9 +33,23 @@ MEMO_INPUTS = (SPEC_FILE, LOCK_FILE)
 
 def repo_root(repo: Path | None) -> Path:
     if repo is not None:
-        return repo.resolve()
-    here = Path.cwd().resolve()
+        return resolved(repo)
+    here = resolved(Path.cwd())
     return next((p for p in (here, *here.parents) if (p / ".git").exists()), here)
+
+
+def resolved(path: Path) -> Path:
+    """`path` absolute, its links followed. A link loop is exit 2 naming the path, not Python's RuntimeError (3.11)
+    or OSError (3.13)."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError) as exc:
+        from generator.errors import EnvironmentProblem  # noqa: PLC0415 -- not for --help
+
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "a loop of symbolic links"
+        raise EnvironmentProblem.simple(
+            f"cannot follow {path}: {reason}", hint="remove or fix the symbolic link that points back into itself"
+        ) from None
 
 
 def git_prefix(root: Path) -> str:
@@ -88,7 +102,7 @@ def reported(
 
 
 def crd_directory(root: Path, crd_dir: Path | None) -> Path:
-    return crd_dir.resolve() if crd_dir is not None else root / DEFAULT_CRD_DIR
+    return resolved(crd_dir) if crd_dir is not None else root / DEFAULT_CRD_DIR
 
 
 def memo(root: Path, command: str, crd_dir: Path | None) -> Memo:

@@ -423,3 +423,24 @@ def test_a_file_of_the_repository_linked_to_one_outside_is_not_read(
         if command != "status":  # status names what it could not read, and goes on
             assert result.code != 0, command
             assert f"{link}" in said and "symbolic link" in said, command
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("init", "{loop}"), "cannot open the repository {loop}: Too many levels of symbolic links"),
+        (("init", "{loop}/sub"), "cannot open the repository {loop}/sub: Too many levels of symbolic links"),
+        (("status", "--repo", "{loop}"), "cannot follow {loop}: a loop of symbolic links"),
+        (("diff", "--repo", "{loop}"), "cannot follow {loop}: a loop of symbolic links"),
+        (("validate", "--crd-dir", "{loop}"), "cannot follow {loop}: a loop of symbolic links"),
+    ],
+)
+def test_a_loop_of_symbolic_links_as_a_directory_is_exit_2_naming_it(
+    tmp_path: Path, cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...], said: str
+) -> None:
+    loop = tmp_path / "loop1"
+    loop.symlink_to(tmp_path / "loop2")
+    (tmp_path / "loop2").symlink_to(loop)
+    monkeypatch.chdir(tmp_path)
+    result = cli(*(arg.format(loop=loop) for arg in args))
+    assert (result.code, result.err.splitlines()[0]) == (2, f"error: {said.format(loop=loop)}")
