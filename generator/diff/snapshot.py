@@ -24,6 +24,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")  # no git on PATH: said where git runs (exit 2), not at import
+
 from git import Repo
 from git.exc import InvalidGitRepositoryError, NoSuchPathError
 from gitdb.exc import BadName, BadObject

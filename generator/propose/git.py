@@ -24,8 +24,10 @@ from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 
+os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")  # no git on PATH: said where git runs (exit 2), not at import
+
 from git import Actor, Blob, Commit, IndexFile, Repo
-from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
+from git.exc import GitCommandError, GitCommandNotFound, InvalidGitRepositoryError, NoSuchPathError
 from git.index.typ import BaseIndexEntry, IndexEntry
 from gitdb.base import IStream  # gitpython's object store
 
@@ -82,10 +84,13 @@ class GitRepo:
         """`settings`: the limits of commands that reach the remote; default: from `KSERVE_GITOPS_HTTP_*`."""
         try:
             self._repo = Repo(root)
+            self._repo.git.version_info  # noqa: B018 -- runs `git version`: whether git can run at all
         except (InvalidGitRepositoryError, NoSuchPathError):
             raise ProposeDenied.simple(
                 f"{root} is not a git repository", hint="run propose in a clone of the platform repository"
             ) from None
+        except GitCommandNotFound:
+            raise ProposeDenied.simple("git cannot be run: not on PATH, or not executable", hint=_NO_GIT) from None
         self._settings = settings or HttpSettings.from_env()
         stall = {  # git's curl gives up on a transfer below 1 byte/s for READ_TIMEOUT seconds
             "GIT_HTTP_LOW_SPEED_LIMIT": "1",
@@ -238,6 +243,7 @@ class GitRepo:
             return self._remote
 
 
+_NO_GIT = "install git, or put it on PATH"
 _LIMITS = (
     f"limits: {env_name('download_deadline')} (seconds for the whole command), {env_name('read_timeout')} "
     "(seconds an HTTP transfer may stall)"

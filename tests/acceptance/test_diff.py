@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import pytest
 
 from tests.acceptance.conftest import CRDS, Result
 from tests.support.git_remote import commit_all, git, publish
-from tests.support.paths import copy_example
+from tests.support.paths import REPO_ROOT, copy_example
 
 DIRECTORIES = ("environments/dev", "environments/prod", "environments/staging", "argocd", "cluster")
 PROD_ISVC = "environments/prod/InferenceService/mlflow-kserve-prod/wine-classifier"
@@ -201,6 +203,28 @@ def test_without_kustomize_it_says_what_to_install(
     assert (result.code, result.out) == (2, "")
     assert "neither kustomize nor kubectl is on PATH" in result.err
     assert "fix: install kubectl or kustomize" in result.err
+
+
+def test_without_git_it_says_what_to_install_even_in_a_new_process(example: Path, tmp_path: Path) -> None:
+    """GitPython refuses to be imported where git is missing: the new process shows what a user meets."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("kustomize", "kubectl"):
+        if (found := shutil.which(tool)) is not None:
+            (bin_dir / tool).symlink_to(found)
+    env = {**os.environ, "PATH": str(bin_dir)}
+    env.pop("GIT_PYTHON_REFRESH", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "generator", "diff", "--repo", str(example)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=REPO_ROOT,
+    )
+    assert (done.returncode, done.stdout) == (2, ""), done.stderr
+    assert done.stderr.startswith("error: git cannot be run: ") and "fix: install git, or put it on PATH" in done.stderr
 
 
 def test_a_platform_repository_in_a_subdirectory_of_a_larger_one(tmp_path: Path, cli: Callable[..., Result]) -> None:

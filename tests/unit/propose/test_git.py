@@ -166,6 +166,16 @@ def test_not_a_repository_is_an_environment_problem(tmp_path: Path) -> None:
         GitRepo(tmp_path, identity=BOT, prefix=PREFIX)
 
 
+def test_without_git_on_path_it_says_so_before_any_work(
+    remote: Remote, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clone = remote.clone(tmp_path / "clone")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(ProposeDenied, match="git cannot be run: not on PATH, or not executable") as caught:
+        GitRepo(clone, identity=BOT, prefix=PREFIX)
+    assert caught.value.diagnostics[0].hint == "install git, or put it on PATH"
+
+
 REMOTE_CALLS: dict[str, Callable[[GitRepo, str], object]] = {
     "ls-remote": lambda repo, _: repo.default_branch(),
     "fetch": lambda repo, _: repo.fetch("main"),
