@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from generator import __version__
-from generator.diagnostics import Diagnostic
+from generator.diagnostics import Diagnostic, printable
 from generator.errors import EnvironmentProblem, UserError
 from generator.spec import SPEC_FILE
 from generator.write import STATE_DIR
@@ -165,7 +165,7 @@ def refusal(target: Path, *, force: bool) -> UserError | None:
     others = sorted(p.name for p in target.iterdir() if not NEW_REPOSITORY_FILES.fullmatch(p.name))
     if not others:
         return None
-    shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+    shown = ", ".join(map(printable, others[:5])) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
     return UserError(
         Diagnostic(
             file=str(target),

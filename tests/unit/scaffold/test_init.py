@@ -253,6 +253,17 @@ def test_a_directory_holding_another_project_is_refused(tmp_path: Path, kserve_g
     assert (tmp_path / "models.yaml").is_file()
 
 
+def test_the_names_of_another_projects_files_are_printable(tmp_path: Path, kserve_gitops: Run) -> None:
+    """A name is anyone's: an escape or a line break in it must neither drive the terminal nor start a line."""
+    (tmp_path / "x\x1b[2J\n::error file=models.yaml::forged").write_text("")
+
+    done = kserve_gitops("init", str(tmp_path))
+
+    assert done.code == 1
+    assert "holds another project (x\\x1b[2J\\n::error file=models.yaml::forged) and no models.yaml" in done.err
+    assert "\x1b" not in done.err and not any(line.startswith("::") for line in done.err.splitlines())
+
+
 @pytest.mark.parametrize(
     ("where", "message"),
     [
