@@ -120,15 +120,29 @@ def _resolve(top: Path, ref: str | None) -> tuple[str, str]:
         common = ""
     if common:
         return common, f"merge-base of {UPSTREAM} and HEAD"
+    if _git(top, "rev-parse", "--is-shallow-repository").strip() == "true":
+        raise EnvironmentProblem.simple(
+            f"{top} is a shallow clone: git cannot find where HEAD left {UPSTREAM}, and {UPSTREAM} as it is now would "
+            "show the branch undoing what was merged there since",
+            hint="fetch the history (`git fetch --unshallow`; actions/checkout with `fetch-depth: 0`), or name a "
+            "base with --base REF",
+        )
     return upstream, UPSTREAM  # no common history: the upstream as it is
 
 
 def _commit(top: Path, ref: str) -> str | None:
-    """The commit `ref` names, or None when git knows no such commit (or no commit yet, for HEAD)."""
+    """The commit `ref` names, or None when git knows no such commit (or no commit yet, for HEAD). A git that will not
+    read the repository at all (exit 128: "dubious ownership", a broken .git) says so in its own words."""
     try:
         return _git(top, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}").strip()
-    except CommandError:
-        return None
+    except CommandError as e:
+        if e.rc == 1:
+            return None
+        raise EnvironmentProblem.simple(
+            f"git cannot read the repository {top}: {printable((e.stderr.strip().splitlines() or [''])[0])}",
+            hint="do what git says (a checkout another user owns needs `git config --global --add safe.directory "
+            "DIR`), then run diff again",
+        ) from None
 
 
 def _git(top: Path, *args: str) -> str:

@@ -140,6 +140,47 @@ def test_the_default_base_is_where_the_branch_left_origin_head(
     ] == ["environments/dev", "environments/prod"]
 
 
+def test_a_shallow_clone_that_cannot_tell_where_the_branch_left_is_refused_not_compared_with_upstream(
+    tmp_path: Path, example: Path, cli: Callable[..., Result]
+) -> None:
+    """Compared with origin/HEAD as it is, the branch would seem to undo everything merged there since it left."""
+    git("checkout", "--quiet", "-b", "more-replicas", cwd=example)
+    scale_prod(cli, example, 6)
+    commit_all(example, "prod: up to 6 replicas")
+    git("push", "--quiet", "origin", "more-replicas", cwd=example)
+    git("checkout", "--quiet", "main", cwd=example)
+    upstream = example / "environments" / "dev" / "kustomization.yaml"
+    upstream.write_text(upstream.read_text() + "commonAnnotations: {team: ml}\n")
+    commit_all(example, "dev: team annotation")
+    git("push", "--quiet", "origin", "main", cwd=example)
+    clone = tmp_path / "shallow"
+    origin = (tmp_path / "origin.git").as_uri()
+    git("clone", "--quiet", "--depth", "1", "--no-single-branch", origin, str(clone), cwd=tmp_path)
+    git("checkout", "--quiet", "more-replicas", cwd=clone)
+
+    result = run(cli, clone)
+
+    assert (result.code, result.out) == (2, "")
+    assert f"error: {clone} is a shallow clone: git cannot find where HEAD left origin/HEAD" in result.err
+    assert "fix: fetch the history (`git fetch --unshallow`;" in result.err
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a checkout another user's needs root")
+def test_a_checkout_git_will_not_read_says_git_s_words_not_no_commit(
+    tmp_path: Path, example: Path, cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for scope in ("GLOBAL", "SYSTEM"):  # no safe.directory a machine's git configuration may hold
+        monkeypatch.setenv(f"GIT_CONFIG_{scope}", os.devnull)
+    os.chown(example, 65534, 65534)
+    try:
+        result = run(cli, example)
+    finally:
+        os.chown(example, 0, 0)
+    assert (result.code, result.out) == (2, "")
+    assert f"error: git cannot read the repository {example}: fatal: detected dubious ownership" in result.err
+    assert "safe.directory" in result.err and "no commit yet" not in result.err
+
+
 def test_a_base_that_does_not_build_is_reported_in_its_section(example: Path, cli: Callable[..., Result]) -> None:
     kustomization = example / "environments" / "staging" / "kustomization.yaml"
     good = kustomization.read_text()
