@@ -1,8 +1,9 @@
 """`diff`'s report as a patch (text), a pull-request comment (Markdown) or data for tools (JSON).
 
 The Markdown comment stays under GitHub's limit of 65,536 characters per comment: every directory keeps
-its summary line, and diffs fill the room that is left, in order; a diff that does not fit is cut at a
-line end (or, with too little room left, not shown) and a note at the end says how many were.
+its summary line (but for the last ones of hundreds, when not even the summaries fit), and diffs fill the room that
+is left, in order; a diff that does not fit is cut at a line end (or, with too little room left, not shown) and a
+note at the end says how many were, and how many directories were not listed.
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ def markdown(report: RenderedDiff, *, details_url: str = "", limit: int = LIMIT)
     )
     sections = [_section(d) for d in report.directories]
     short = [f"{summary} (diff not shown: too long)\n\n" for summary, _, _ in sections]
+    listed = _listable(len(body), short, limit)  # so many directories that not even their summaries all fit
+    unlisted = len(sections) - listed
+    sections, short = sections[:listed], short[:listed]
     cut = 0
     for i, (summary, language, content) in enumerate(sections):
         block = _details(summary, language, content) if content else f"{summary}\n\n"
@@ -66,13 +70,24 @@ def markdown(report: RenderedDiff, *, details_url: str = "", limit: int = LIMIT)
             body += _details(f"{summary} (cut)", language, keep)
         else:
             body += short[i]
-    if cut:
+    if cut or unlisted:
         where = f"[the full diffs]({details_url}), or " if details_url else ""
+        left_out = f"; {unlisted} more director{'y is' if unlisted == 1 else 'ies are'} not listed" if unlisted else ""
         body += (
-            f"> [!NOTE]\n> Cut to fit GitHub's comment size limit: {cut} diff(s) are incomplete or not shown. "
-            f"See {where}`kserve-gitops diff --base {report.base_commit}`.\n"
+            f"> [!NOTE]\n> Cut to fit GitHub's comment size limit: {cut} diff(s) are incomplete or not shown"
+            f"{left_out}. See {where}`kserve-gitops diff --base {report.base_commit}`.\n"
         )
     return body
+
+
+def _listable(used: int, short: list[str], limit: int) -> int:
+    """How many directories' summary lines fit after `used` characters (all of them, but with thousands)."""
+    room = limit - used
+    for count, line in enumerate(short):
+        room -= len(line)
+        if room < 0:
+            return count
+    return len(short)
 
 
 def _counted(report: RenderedDiff) -> str:

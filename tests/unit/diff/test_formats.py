@@ -126,6 +126,17 @@ def test_a_huge_diff_is_cut_says_so_and_the_comment_stays_under_github_s_limit()
     )
 
 
+def test_so_many_directories_that_their_summaries_alone_overflow_are_listed_as_far_as_they_fit() -> None:
+    many = report(*(changed(f"environments/x{i:03d}{'0' * 200}") for i in range(400)))
+
+    body = markdown(many)
+
+    assert len(body) <= COMMENT_LIMIT
+    listed = body.count("<code>environments/x")
+    assert 200 < listed < 400
+    assert f"; {400 - listed} more directories are not listed. See `kserve-gitops diff --base {SHA}`.\n" in body
+
+
 def test_small_diffs_before_a_huge_one_are_shown_whole() -> None:
     """Room is handed out in order: what comes first is shown whole while it fits."""
     result = markdown(report(changed("environments/dev"), changed("environments/prod", 5_000)))
