@@ -136,8 +136,16 @@ def _commit(top: Path, ref: str) -> str | None:
     try:
         return _git(top, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}").strip()
     except CommandError as e:
-        if e.rc == 1:
-            return None
+        if e.rc != 1:  # 128 for a reflog entry past the log's end as well as for a repository git refuses
+            _readable(top)
+        return None
+
+
+def _readable(top: Path) -> None:
+    """Refuse, in git's words, a repository git will not read at all."""
+    try:
+        _git(top, "rev-parse", "--git-dir")
+    except CommandError as e:
         raise EnvironmentProblem.simple(
             f"git cannot read the repository {top}: {printable((e.stderr.strip().splitlines() or [''])[0])}",
             hint="do what git says (a checkout another user owns needs `git config --global --add safe.directory "
