@@ -226,10 +226,12 @@ class Http:
         except requests.ConnectionError as exc:
             cause = _root_cause(exc)
             raise _Momentary(cause, unsent=_never_sent(exc)) from None
-        except ValueError as exc:  # requests' InvalidURL and urllib3's LocationParseError are ValueErrors too
+        except (requests.exceptions.InvalidURL, urllib3.exceptions.LocationParseError) as exc:
             raise _Final(_unparsable(exc)) from None
         except requests.RequestException as exc:
             raise _Final(f"{type(exc).__name__}: {_root_cause(exc)}") from None
+        except ValueError as exc:  # urlsplit's own, for a redirect's Location (`http://[::1`: "Invalid IPv6 URL")
+            raise _Final(_unparsable(exc)) from None
         with response:
             content = self._body(response, end)
             return Reply(
