@@ -9,20 +9,24 @@ from collections.abc import Sequence
 from itertools import groupby
 from typing import Any, Literal
 
-from generator.diagnostics import Diagnostic, errors, ordered, printable, warnings
+from generator.diagnostics import UNSEEN, Diagnostic, errors, ordered, printable, warnings
 from generator.excerpt import MESSAGE_LIMIT, excerpt
 
 Format = Literal["text", "json", "github"]
 # What GitHub's runner takes for a workflow command in a step's output (actions/runner, ActionCommandManager): a
 # line (ended by '\n' or '\r') that starts with '::' after blanks, or that holds '##[' anywhere (the old form).
 _COMMAND_LIKE = re.compile(r"(?:^|\r)[ \t]*::|##\[", re.MULTILINE)
+_TERMINAL_CONTROL = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{UNSEEN}]")  # all a terminal acts on but \n, \t
 
 
 def inert(text: str) -> str:
-    """`text` as the runner will not run it. Findings and diffs quote what a pull request wrote (a key, a file name,
-    a file's lines), which could otherwise add annotations of its own or `::stop-commands::` the real ones. Under
-    GitHub Actions, text that looks like a command is wrapped in `::stop-commands::<token>` … `::<token>::`, the
-    documented way to print untrusted text (a token nobody can guess); elsewhere, and in plain text, nothing changes."""
+    """`text` as neither a terminal nor the runner will act on it. Findings, diffs and answers quote what a pull
+    request or a server wrote (a key, a file name, a file's lines, an output's name), which could otherwise drive the
+    terminal (an escape sequence, a carriage return that hides a line), add annotations of its own or
+    `::stop-commands::` the real ones. Every control character but line breaks and tabs is shown as its escape.
+    Under GitHub Actions, text that looks like a command is wrapped in `::stop-commands::<token>` … `::<token>::`, the
+    documented way to print untrusted text (a token nobody can guess)."""
+    text = _TERMINAL_CONTROL.sub(lambda match: repr(match.group())[1:-1], text)
     if not text or os.environ.get("GITHUB_ACTIONS") != "true" or not _COMMAND_LIKE.search(text):
         return text
     import secrets  # noqa: PLC0415 -- only for text that needs it (random's import is not free)

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from generator.diagnostics import Diagnostic, Severity
+from generator.diagnostics import Diagnostic, Severity, printable
+from generator.excerpt import quoted
 from generator.lock.model import LoadCheck
 from generator.platform.runtimes import RUNTIMES, RuntimeImage, image_facts
 from generator.registry.base import ModelInfo
@@ -116,11 +117,12 @@ def _format(served: Served, facts: RuntimeImage, info: ModelInfo) -> list[Diagno
     return [
         _finding(
             "error",
-            f"it is serialized as '{found}', which {served.runtime} cannot load: its image {facts.reference} has "
+            f"it is serialized as {quoted(found)}, which {served.runtime} cannot load: its image {facts.reference} has "
             f"MLflow {facts.mlflow}, which loads only {' and '.join(sorted(facts.formats))} "
-            f'("Unrecognized serialization format: {found}")',
-            f're-log it with `mlflow.{flavor}.log_model(..., serialization_format="{safe}")` and register that as a '
-            f"new version, or serve it with a runtime image whose MLflow loads '{found}' (platform.runtimeImage)",
+            f'("Unrecognized serialization format: {printable(found)}")',
+            f're-log it with `mlflow.{printable(flavor)}.log_model(..., serialization_format="{safe}")` and register '
+            f"that as a new version, or serve it with a runtime image whose MLflow loads {quoted(found)} "
+            "(platform.runtimeImage)",
         )
     ]
 

@@ -127,8 +127,8 @@ def _differences(spec: Spec, lock: Lock, entry: LockEntry, target: Target, answe
                 lock,
                 entry,
                 key,
-                f"{key} is locked as '{locked}' but the registry has '{registry}' for "
-                f"'{entry.registered_model}' version {entry.version}",
+                f"{key} is locked as {quoted(locked)} but the registry has {quoted(registry)} for "
+                f"{quoted(entry.registered_model)} version {entry.version}",
                 _fix(entry, target),
             )
 

@@ -59,6 +59,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.store.artifact.utils.models import _parse_model_uri
 from mlflow.store.entities.paged_list import PagedList
 
+from generator.diagnostics import printable
 from generator.errors import RegistryUnavailable
 from generator.excerpt import quoted
 from generator.redact import redact
@@ -68,6 +69,7 @@ from generator.registry.mlflow_http import Deadlines, Overdue
 from generator.registry.mlmodel import fetch_mlmodel
 from generator.util.http_settings import ENV_PREFIX, TOO_LARGE_HINT, HttpSettings
 
+_VERSION = re.compile(r"[0-9]{1,18}")  # a version MLflow gives: an int64 in its store (`isdigit` takes "²" too)
 A = TypeVar("A")
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -219,9 +221,10 @@ class _Batch:
         versions = self._map("searching model versions", self._search_versions, _in_filters(sorted(found)))
         by_model: dict[str, dict[str, MlflowVersion]] = {name: {} for name in found}
         for mv in (mv for page in versions for mv in page if mv.name in by_model):
-            if not str(mv.version).isdigit():  # MLflow numbers versions 1, 2, 3; the choices below compare numbers
+            if not _VERSION.fullmatch(str(mv.version)):  # MLflow numbers versions; the choices below compare numbers
                 raise RegistryUnavailable.simple(
-                    f"the registry gives version {quoted(str(mv.version))} of '{mv.name}': MLflow numbers versions",
+                    f"the registry gives version {quoted(str(mv.version))} of {quoted(mv.name)}: MLflow numbers "
+                    "versions 1, 2, 3",
                     hint="check that MLFLOW_TRACKING_URI (or registry.trackingUri) points at an MLflow tracking server",
                 )
             by_model[mv.name][str(mv.version)] = mv
@@ -326,7 +329,7 @@ class _Batch:
         for name in unknown:
             close = difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.6)
             hints[name] = (
-                "did you mean " + " or ".join(f"'{lowered[c]}'" for c in close) + "?"
+                "did you mean " + " or ".join(quoted(lowered[c]) for c in close) + "?"
                 if close
                 else f"names are case-sensitive; check the registered models at {self._where}"
             )
@@ -339,7 +342,7 @@ def _pick(query: Query, model: _Model | None) -> MlflowVersion | NotFound:
         return NotFound(query, f"registered model '{query.registered_model}' not found")
     kind, value = query.ref.kind, query.ref.value
     if kind == "version":
-        return _by_number(query, model, str(int(value)) if value.isdigit() else value)
+        return _by_number(query, model, str(int(value)) if _VERSION.fullmatch(value) else value)
     if kind == "alias":
         return _by_alias(query, model)
     if kind == "stage":
@@ -377,7 +380,7 @@ def _by_latest(query: Query, model: _Model) -> MlflowVersion | NotFound:
 def _by_alias(query: Query, model: _Model) -> MlflowVersion | NotFound:
     if query.ref.value in model.aliases:
         return _by_number(query, model, model.aliases[query.ref.value])
-    has = ", ".join(sorted(model.aliases)) or "none"
+    has = ", ".join(map(quoted, sorted(model.aliases))) or "none"  # the registry's words: escaped
     return NotFound(
         query,
         f"alias '{query.ref.value}' not found on '{model.name}' (has: {has})",
@@ -500,7 +503,7 @@ def _reason(error: MlflowException) -> str:
 
     mlflow may quote a whole answer in its message (megabytes of it from a broken server): only its start is read.
     """
-    message = redact(str(error.message)[:_MESSAGE_READ])
+    message = printable(redact(str(error.message)[:_MESSAGE_READ]))  # a server's words: no line, no escape of its own
     for pattern in _CAUSES:
         if cause := re.search(pattern, message):
             return cause.group(1).strip()

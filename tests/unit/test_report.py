@@ -46,16 +46,24 @@ def test_under_github_actions_text_that_looks_like_a_command_runs_none(monkeypat
     ran = commands(shown)
     assert len(ran) == 2
     assert ran[0].startswith("stop-commands::") and ran[1] == ran[0].removeprefix("stop-commands::") + "::"
-    assert HOSTILE in shown
+    assert HOSTILE.replace("\r", "\\r") in shown
 
 
 def test_text_is_left_as_it_is_outside_github_actions_or_when_nothing_looks_like_a_command(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
-    assert inert(HOSTILE) == HOSTILE
+    assert inert("models.yaml\n  3: invalid YAML: a::b\n\tok\n") == "models.yaml\n  3: invalid YAML: a::b\n\tok\n"
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     assert inert("models.yaml\n  3: invalid YAML: a::b\n") == "models.yaml\n  3: invalid YAML: a::b\n"
+
+
+def test_no_printed_text_can_drive_the_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server's or a pull request's words (an escape sequence, a hyperlink, a carriage return that hides what came
+    before it, a bidirectional override) are shown as their escapes, in or out of GitHub Actions."""
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    hostile = "answer: x\x1b[2J\x1b]8;;http://evil\x07link\rfine\u202eZ\x85\x9b31m\n"
+    assert inert(hostile) == "answer: x\\x1b[2J\\x1b]8;;http://evil\\x07link\\rfine\\u202eZ\\x85\\x9b31m\n"
 
 
 def test_the_json_document_carries_no_legacy_command_and_reads_back_the_same() -> None:

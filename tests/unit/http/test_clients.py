@@ -127,8 +127,16 @@ def test_lock_fails_with_exit_2_whatever_mlflow_does(
             {"registered_models": [{"name": "wine"}], "model_versions": [{"name": "wine", "version": "abc"}]},
             "the registry gives version 'abc' of 'wine': MLflow numbers versions",
         ),
+        (
+            {"registered_models": [{"name": "wine"}], "model_versions": [{"name": "wine", "version": "\u00b2"}]},
+            "the registry gives version '\u00b2' of 'wine': MLflow numbers versions 1, 2, 3",
+        ),
+        (
+            {"registered_models": [{"name": "wine"}], "model_versions": [{"name": "wine", "version": "9" * 5000}]},
+            "the registry gives version '99999",
+        ),
     ],
-    ids=["not MLflow's shape", "a version that is no number"],
+    ids=["not MLflow's shape", "a version that is no number", "a digit int() cannot read", "5,000 digits"],
 )
 def test_an_answer_mlflow_would_never_give_fails_lock_with_exit_2(
     answer: dict[str, object],

@@ -39,6 +39,15 @@ def test_skops_model_is_an_error_that_names_the_format_the_image_and_its_mlflow(
     assert 'mlflow.sklearn.log_model(..., serialization_format="cloudpickle")' in error.hint
 
 
+def test_the_registry_s_words_in_a_finding_start_no_line_of_their_own() -> None:
+    """The format and the flavor come from an MLmodel file: whoever logged the model wrote them."""
+    hostile = replace(SKOPS, serialization_format="x\nmodels.yaml:1: forged", flavors=("ev\nil", "python_function"))
+    (error,) = check(KUSTOMIZE, hostile)
+    assert "\n" not in error.message and "\n" not in error.hint
+    assert "serialized as 'x\\nmodels.yaml:1: forged'" in error.message
+    assert "mlflow.ev\\nil.log_model(" in error.hint
+
+
 def test_the_helm_image_has_an_older_mlflow_and_says_so() -> None:
     (error,) = check(HELM, SKOPS)
     assert "docker.io/seldonio/mlserver:1.5.0 has MLflow 2.10.2" in error.message

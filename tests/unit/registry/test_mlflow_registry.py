@@ -158,7 +158,7 @@ def test_deleted_version_and_its_alias_are_not_found(mlflow_proxied: MlflowServe
     results = resolve(mlflow_proxied, q(name, "version", 2), q(name, "alias", "champion"), q(name, "version", 1))
     assert messages(results) == [
         f"version 2 not found on '{name}'",
-        f"alias 'champion' not found on '{name}' (has: challenger)",
+        f"alias 'champion' not found on '{name}' (has: 'challenger')",
     ]
     assert versions(results)[2] == "1"
 
@@ -168,7 +168,7 @@ def test_deleted_alias_is_not_found(mlflow_proxied: MlflowServer, new_model: New
     mlflow_proxied.client.delete_registered_model_alias(name, "champion")
     [result] = resolve(mlflow_proxied, q(name, "alias", "champion"))
     assert isinstance(result, NotFound)
-    assert result.message == f"alias 'champion' not found on '{name}' (has: challenger)"
+    assert result.message == f"alias 'champion' not found on '{name}' (has: 'challenger')"
     assert result.query == q(name, "alias", "champion")
 
 
