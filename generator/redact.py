@@ -10,6 +10,7 @@ so no two match attempts re-read the same long stretch of text.
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import sys
 from collections.abc import Callable, Iterable
@@ -21,6 +22,7 @@ if TYPE_CHECKING:  # imported when something logs (install_log_redaction)
     from importlib.machinery import ModuleSpec
 
 MASK = "***"
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")  # RFC 3986's
 
 # `scheme://user:pass@host`: everything up to the last '@' of the authority, so a
 # password containing '@' is hidden whole. The authority ends at '/', '?', '#',
@@ -63,8 +65,11 @@ _GITHUB_TOKEN = re.compile(r"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{20,}|gith
 def redact(text: str, known: Iterable[str] = ()) -> str:
     """`text` with every credential it carries replaced by `***`, in time linear in its length. `known`: secrets the
     caller knows of that no pattern may recognise where they appear (`credentials_of`), masked wherever they stand
-    apart from letters and digits (a password "p" leaves "unpack" alone)."""
-    for secret in sorted(filter(None, known), key=len, reverse=True):  # a longer one first: it may hold a shorter
+    apart from letters and digits (a password "p" leaves "unpack" alone). The credentials in MLFLOW_TRACKING_URI are
+    always known: any message may name the registry, and a URI typed without `//` (`alice:pw@host`, `http:/alice:pw@…`)
+    is one no pattern recognises."""
+    configured = credentials_of(os.environ.get("MLFLOW_TRACKING_URI", ""))
+    for secret in sorted(filter(None, (*known, *configured)), key=len, reverse=True):  # a longer one may hold a shorter
         text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", MASK, text)
     # Each pass runs only when the text holds what its pattern needs: substring tests are cheap C loops.
     if "://" in text and "@" in text:
@@ -85,9 +90,22 @@ def credentials_of(uri: str) -> tuple[str, ...]:
     `s3://user:password@bucket/key` an invalid bucket name "user:password@bucket"). A user name alone is none. As
     `redact` takes them: up to the last '@' (a password left unencoded may hold '/' or '@'; a URL with a port and an
     '@' in its path gives too much, which is safe)."""
-    userinfo = uri.partition("://")[2].rpartition("@")[0]
+    userinfo = _authority(uri).rpartition("@")[0]
     password = userinfo.partition(":")[2]
     return (userinfo, password) if password else ()
+
+
+def _authority(uri: str) -> str:
+    """What follows `scheme://`, also in a URI typed without it: `alice:pw@host`, `//alice:pw@host`, and `http:/…` or
+    `http:…` (a scheme, when what follows it still holds `user:password@`)."""
+    if "://" in uri:
+        return uri.partition("://")[2]
+    rest = uri.lstrip("/")
+    scheme, colon, after = rest.partition(":")
+    after = after.lstrip("/")
+    if colon and _SCHEME.fullmatch(scheme) and ":" in after.rpartition("@")[0]:
+        return after
+    return rest
 
 
 class _RedactingRecordFactory:

@@ -175,3 +175,20 @@ def test_a_known_secret_is_masked_only_where_it_stands_apart_from_letters_and_di
 def test_a_uri_without_a_password_carries_no_credentials() -> None:
     assert credentials_of("s3://bucket/key") == ()
     assert credentials_of("https://bob@host/x") == ()
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "alice:S3cretPW@127.0.0.1:5077",
+        "http:/alice:S3cretPW@127.0.0.1:5077",
+        "http:alice:S3cretPW@127.0.0.1:5077",
+        "//alice:S3cretPW@127.0.0.1:5077",
+        "http://alice:S3cretPW@127.0.0.1:5077",
+    ],
+)
+def test_the_password_of_a_mistyped_tracking_uri_never_shows(uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """MLflow repeats the URI as it was given, without `://` no pattern can tell: the configured one is always known."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    said = redact(f"cannot use the MLflow registry at {uri}: got unsupported URI '{uri}'; password S3cretPW")
+    assert "S3cretPW" not in said and "127.0.0.1:5077" in said
