@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from generator.errors import EndpointUnreachable, SmokeFailed, UserError
-from generator.redact import redact
+from generator.redact import credentials_of, redact
 from generator.smoke.endpoint import Endpoint
 from generator.util.http import Http, HttpFailure, HttpSettings, Reply
 
@@ -50,14 +50,13 @@ def post_json(
 
 def _json(endpoint: Endpoint, response: Reply) -> Any:
     where = f"POST {redact(endpoint.url)}"
+    said = redact(_excerpt(response.text), credentials_of(endpoint.url))  # a server may echo what it was sent
     if not response.ok:
-        raise SmokeFailed.simple(f"{where} answered {response.status} {response.reason}: {_excerpt(response.text)}")
+        raise SmokeFailed.simple(f"{where} answered {response.status} {response.reason}: {said}")
     try:
         return response.json()
-    except ValueError:
-        raise SmokeFailed.simple(
-            f"{where} answered {response.status} with a body that is not JSON: {_excerpt(response.text)}"
-        ) from None
+    except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than Python's stack
+        raise SmokeFailed.simple(f"{where} answered {response.status} with a body that is not JSON: {said}") from None
 
 
 def _unreachable(endpoint: Endpoint, reason: str) -> UserError:

@@ -24,6 +24,7 @@ from typing import Any
 
 from generator.diagnostics import Diagnostic
 from generator.errors import SmokeFailed
+from generator.excerpt import quoted
 from generator.smoke.mlmodel import LOG_HINT, SERVING, Input, Signature
 
 V2_DATATYPES = frozenset(
@@ -187,16 +188,28 @@ def _output_problems(output: Mapping[str, Any], rows: int) -> list[str]:
     ]
     if problems:
         return problems
+    if not isinstance(name, str) or not name:
+        problems.append(f"`name` {quoted(name)} is not the name of an output")
     if datatype not in V2_DATATYPES:
-        problems.append(f"datatype {datatype!r} is not a V2 datatype")
-    if not (isinstance(shape, list) and shape and all(isinstance(d, int) and d >= 0 for d in shape)):
-        return [*problems, f"shape {shape!r} is not a list of sizes"]
+        problems.append(f"datatype {quoted(datatype)} is not a V2 datatype")
+    if not (isinstance(shape, list) and 0 < len(shape) <= _MAX_DIMENSIONS and all(map(_size, shape))):
+        return [*problems, f"shape {quoted(shape)} is not a list of sizes"]
     if shape[0] != rows:
         problems.append(f"shape {shape} answers {shape[0]} row(s), the request sent {rows}")
-    if not isinstance(data, list) or len(_flat(data)) != math.prod(shape):
-        count = len(_flat(data)) if isinstance(data, list) else "no list of"
+    flat = _flat(data) if isinstance(data, list) else None
+    if flat is None or len(flat) != math.prod(shape):
+        count = "no list of" if flat is None else len(flat)
         problems.append(f"data holds {count} value(s), shape {shape} needs {math.prod(shape)}")
     return problems
+
+
+_MAX_DIMENSIONS = 32  # a tensor's rank (numpy's limit is 64); a server's answer with more is no tensor of a model's
+_MAX_SIZE = 2**31  # one dimension's size: a server's answer bounded so that their product stays cheap to compute
+
+
+def _size(value: Any) -> bool:
+    """A dimension's size: a whole number (not a bool) that an answer within the body's limit can hold."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < _MAX_SIZE
 
 
 def _shape(value: Any) -> list[int]:
@@ -210,6 +223,19 @@ def _shape(value: Any) -> list[int]:
 
 
 def _flat(value: Any) -> list[Any]:
-    if not isinstance(value, list):
-        return [value]
-    return [leaf for item in value for leaf in _flat(item)]
+    """The leaves of nested lists, in order; without recursion, so that no nesting depth an answer or an input example
+    holds can exhaust Python's stack."""
+    leaves: list[Any] = []
+    pending = [iter([value])]
+    while pending:
+        item = next(pending[-1], _END)
+        if item is _END:
+            pending.pop()
+        elif isinstance(item, list):
+            pending.append(iter(item))
+        else:
+            leaves.append(item)
+    return leaves
+
+
+_END = object()

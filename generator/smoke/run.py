@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from generator.diagnostics import printable
 from generator.errors import LockError, UserError
 from generator.lock import LOCK_FILE
 from generator.lock import io as lock_io
@@ -122,16 +123,16 @@ def _endpoint(protocol: str, url: str, model_name: str, host: str) -> Endpoint:
 
 def summary(report: SmokeReport) -> list[str]:
     """What was sent and what came back, one fact per line, credentials redacted."""
-    target, request, reply = report.target, report.request, report.reply
+    target, request, reply, outputs = report.target, report.request, report.reply, report.outputs
     host = f"  (Host: {target.endpoint.host})" if target.endpoint.host else ""
     lines = [
         f"source      {redact(target.source)}",
         f"endpoint    POST {redact(target.endpoint.url)}{host}",
         f"request     {request.rows} row(s), {_layout(target.protocol, request.body)}",
         f"answer      {reply.status} in {reply.seconds * 1000:.0f} ms: "
-        + ", ".join(" ".join(filter(None, (o.name, o.datatype, str(list(o.shape))))) for o in report.outputs),
+        + ", ".join(" ".join(filter(None, (printable(o.name), o.datatype, str(list(o.shape))))) for o in outputs),
     ]
-    lines += [f"prediction  {o.name} = {json.dumps(o.data)}" for o in report.outputs]
+    lines += [f"prediction  {printable(o.name)} = {json.dumps(o.data)}" for o in outputs]  # the server's names
     return [*lines, "ok"]
 
 

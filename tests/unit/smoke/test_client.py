@@ -68,3 +68,17 @@ def test_credentials_in_the_url_are_never_printed() -> None:
         post_json(Endpoint(f"http://user:secret@127.0.0.1:{free_port()}/"), {}, settings=HttpSettings(retries=0))
     assert "secret" not in str(caught.value)
     assert "http://***@127.0.0.1" in str(caught.value)
+
+
+def test_a_password_the_server_echoes_in_its_error_is_masked(server: FakeServer) -> None:
+    server.answer_json({"error": "user/pass was alice:s3cretpw"}, status=401)
+    url = server.url.replace("http://", "http://alice:s3cretpw@")
+    with pytest.raises(SmokeFailed) as caught:
+        post_json(Endpoint(f"{url}/v2/models/wine/infer"), {})
+    assert "s3cretpw" not in str(caught.value) and "user/pass was ***" in str(caught.value)
+
+
+def test_json_nested_deeper_than_python_s_stack_is_a_body_that_is_not_json(server: FakeServer) -> None:
+    server.answer = b"[" * 100_000 + b"]" * 100_000
+    with pytest.raises(SmokeFailed, match="answered 200 with a body that is not JSON"):
+        post_json(Endpoint(server.url), {})

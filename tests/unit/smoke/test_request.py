@@ -175,6 +175,30 @@ def test_every_problem_of_every_output_is_reported_at_once_in_path_order() -> No
     ]
 
 
+def test_an_answer_a_server_shaped_to_cost_is_refused_at_once() -> None:
+    """A 2.4 MB answer (600 dimensions of 4,000 digits each) took a minute of CPU, then a ValueError; nested data
+    deeper than Python's stack was a RecursionError; a name of another type a TypeError."""
+    huge = {"name": "o", "datatype": "FP64", "shape": [2] + [10**4000 - 1] * 600, "data": [1, 2]}
+    deep: Any = 1
+    for _ in range(5_000):
+        deep = [deep]
+    answer = {
+        "outputs": [
+            huge,
+            {"name": ["a"], "datatype": "FP64", "shape": [2, True], "data": [1, 2]},
+            {"name": "", "datatype": "FP64", "shape": [2], "data": [deep, 2]},
+        ]
+    }
+    said = _failure(check_v2_response, answer, 2).splitlines()
+    assert said[0].startswith("$.outputs[0]: shape [2, 9999") and said[0].endswith("is not a list of sizes")
+    assert len(said[0]) < 400
+    assert said[1:] == [
+        "$.outputs[1]: `name` ['a'] is not the name of an output",
+        "$.outputs[1]: shape [2, True] is not a list of sizes",
+        "$.outputs[2]: `name` '' is not the name of an output",
+    ]
+
+
 @pytest.mark.parametrize("answer", [{}, {"outputs": []}, [], {"predictions": [0]}])
 def test_an_answer_without_outputs_fails(answer: Any) -> None:
     assert "the answer has no `outputs`" in _failure(check_v2_response, answer, 1)

@@ -174,3 +174,9 @@ def test_summary_is_one_fact_per_line_without_credentials() -> None:
         "prediction  output-1 = [0, 2]",
         "ok",
     ]
+    forged = [Output("x\x1b[31m\n::error::forged", "INT64", (2, 1), [0, 2])]
+    said = summary(SmokeReport(target, request, InferenceResponse(200, {}, 0.0123), forged))
+    assert said[3:5] == [  # the server's names: no escape, no line of their own
+        "answer      200 in 12 ms: x\\x1b[31m\\n::error::forged INT64 [2, 1]",
+        "prediction  x\\x1b[31m\\n::error::forged = [0, 2]",
+    ]
