@@ -23,7 +23,7 @@ from generator.compat.load import Probed
 from generator.errors import SmokeFailed, UserError
 from generator.lock.model import LoadCheck, Lock, LockEntry
 from generator.platform.runtimes import RuntimeImage, image_facts
-from generator.smoke.mlmodel import parse_mlmodel
+from generator.smoke.mlmodel import as_logged, parse_mlmodel
 from generator.smoke.request import check_v2_response, invocations_body, v2_request
 from generator.spec.model import Spec
 
@@ -169,9 +169,10 @@ def fields(report: CompatReport) -> dict[str, Any]:
 def _request(model_dir: Path) -> tuple[Any, str]:
     """The V2 request built from the signature and input example, or None and why it is skipped."""
     try:
-        model = parse_mlmodel((model_dir / "MLmodel").read_text(encoding="utf-8"))
-        example = json.loads((model_dir / model.example_file).read_text(encoding="utf-8"))
-        return v2_request(model.signature, invocations_body(model.example_kind, example)), ""
+        with as_logged():
+            model = parse_mlmodel((model_dir / "MLmodel").read_text(encoding="utf-8"))
+            example = json.loads((model_dir / model.example_file).read_text(encoding="utf-8"))
+            return v2_request(model.signature, invocations_body(model.example_kind, example)), ""
     except SmokeFailed as exc:
         return None, f"skipped: {'; '.join(d.message for d in exc.diagnostics)}"
     except (OSError, ValueError) as exc:

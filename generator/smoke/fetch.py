@@ -19,7 +19,7 @@ from generator.errors import RegistryUnavailable, SmokeFailed
 from generator.redact import credentials_of, redact
 from generator.registry import mlflow_http
 from generator.registry.mlflow_http import Deadlines, Overdue
-from generator.smoke.mlmodel import MlModel, parse_mlmodel
+from generator.smoke.mlmodel import MlModel, as_logged, parse_mlmodel
 from generator.smoke.request import invocations_body
 from generator.util.http_settings import HttpSettings
 
@@ -42,13 +42,15 @@ def fetch_example(source: str, tracking_uri: str) -> tuple[MlModel, dict[str, An
             hint="set MLFLOW_TRACKING_URI, or registry.trackingUri in models.yaml",
         )
     with tempfile.TemporaryDirectory(prefix="kserve-gitops-smoke-") as scratch:
-        model = parse_mlmodel(_download(source, "MLmodel", scratch, tracking_uri))
+        with as_logged():
+            model = parse_mlmodel(_download(source, "MLmodel", scratch, tracking_uri))
         text = _download(source, model.example_file, scratch, tracking_uri)
     try:
         example = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise SmokeFailed.simple(f"the input example is not JSON: {exc}", file=model.example_file) from None
-    return model, invocations_body(model.example_kind, example)
+    with as_logged():
+        return model, invocations_body(model.example_kind, example)
 
 
 def _download(source: str, name: str, scratch: str, tracking_uri: str) -> str:

@@ -10,6 +10,8 @@ request matches the metadata the runtime itself publishes at `/v2/models/<name>`
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
@@ -64,6 +66,20 @@ class MlModel:
     signature: Signature
     example_file: str  # relative to the model directory
     example_kind: str  # SERVING, or MLflow's example type: dataframe, ndarray, json_object
+
+
+@contextmanager
+def as_logged() -> Iterator[None]:
+    """Reading the model's MLmodel and input example, and the request built from them: whoever logged the model wrote
+    them, so anything the readers do not expect (a list where a mapping goes, a string for a shape, a row shorter than
+    the signature, nesting past Python's stack) is a finding about the model (exit 1), never a bug (exit 3)."""
+    try:
+        yield
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError, RecursionError) as exc:
+        raise SmokeFailed.simple(
+            f"the model's MLmodel or input example is not as MLflow writes it ({type(exc).__name__}: {exc})",
+            hint=LOG_HINT.format(what="signature=…, input_example=…"),
+        ) from None
 
 
 def parse_mlmodel(text: str) -> MlModel:

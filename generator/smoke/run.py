@@ -23,7 +23,7 @@ from generator.platform.runtimes import PROTOCOLS
 from generator.redact import redact
 from generator.smoke.client import InferenceResponse
 from generator.smoke.endpoint import Endpoint, in_cluster_url, invocations, v2_infer
-from generator.smoke.mlmodel import MlModel
+from generator.smoke.mlmodel import MlModel, as_logged
 from generator.smoke.request import (
     Output,
     Request,
@@ -74,10 +74,11 @@ class SmokeReport:
 def smoke_test(repo: Path, ask: Ask, *, fetch: Fetch, send: Send) -> SmokeReport:
     target = locate(repo, ask)
     model, example = fetch(target.source, target.tracking_uri)
-    if target.protocol == INVOCATIONS:
-        request, check = invocations_request(model.signature, example), check_predictions
-    else:
-        request, check = v2_request(model.signature, example), check_v2_response
+    with as_logged():
+        if target.protocol == INVOCATIONS:
+            request, check = invocations_request(model.signature, example), check_predictions
+        else:
+            request, check = v2_request(model.signature, example), check_v2_response
     reply = send(target.endpoint, request.body)
     return SmokeReport(target, request, reply, check(reply.body, request.rows))
 

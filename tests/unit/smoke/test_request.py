@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from generator.errors import SmokeFailed
-from generator.smoke.mlmodel import SERVING, Input, Signature, parse_mlmodel
+from generator.smoke.mlmodel import SERVING, Input, Signature, as_logged, parse_mlmodel
 from generator.smoke.request import (
     Output,
     check_predictions,
@@ -220,3 +220,45 @@ def test_scoring_answers_need_one_prediction_per_row() -> None:
     too_few = _failure(check_predictions, {"predictions": [0]}, 2)
     assert too_few == "$.predictions: 1 prediction(s) for the 2 row(s) sent"
     assert "the answer has no `predictions` list" in _failure(check_predictions, {"outputs": []}, 2)
+
+
+TENSOR_IN = '[{"type": "tensor", "tensor-spec": {"dtype": "float64", "shape": ["x", 2]}}]'
+
+
+@pytest.mark.parametrize(
+    ("signature", "example"),
+    [
+        ({"inputs": "not json ["}, None),
+        ({"inputs": ["a", "b"]}, None),
+        ({"inputs": "[1, 2]"}, None),
+        ("hello", None),
+        ({"inputs": '[{"type": "tensor", "tensor-spec": "x"}]'}, None),
+        ({"inputs": TENSOR_IN}, {"inputs": [[1.0, 2.0]]}),
+        (None, {"dataframe_split": {"columns": WINE_COLUMNS, "data": [[1.0, 2.0]]}}),
+        (None, {"dataframe_split": {"columns": WINE_COLUMNS, "data": [1.0, 2.0]}}),
+        (None, {"dataframe_records": [1, 2]}),
+        (None, {"dataframe_split": {"columns": WINE_COLUMNS, "data": [[1.0] * 13]}, "params": [1]}),
+        ({"inputs": "[]"}, {"inputs": {"t": [1]}}),
+    ],
+    ids=[
+        "signature not JSON",
+        "inputs a YAML list",
+        "specs not objects",
+        "signature a string",
+        "tensor-spec a string",
+        "a shape of words",
+        "a short row",
+        "rows not lists",
+        "records not objects",
+        "params not a mapping",
+        "an empty signature",
+    ],
+)
+def test_model_files_not_as_mlflow_writes_them_are_a_finding_about_the_model(signature: Any, example: Any) -> None:
+    """Whoever logged the model wrote them: exit 1 naming the files, never a bug's traceback."""
+    card = wine_mlmodel(**({} if signature is None else {"signature": signature}))
+    body = example or {"dataframe_split": {"columns": WINE_COLUMNS, "data": [[1.0] * 13]}}
+    with pytest.raises(SmokeFailed) as caught, as_logged():
+        model = parse_mlmodel(card)
+        v2_request(model.signature, invocations_body(model.example_kind, body))
+    assert caught.value.exit_code == 1
