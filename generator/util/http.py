@@ -206,16 +206,24 @@ class Http:
         limits = self.settings
         if remaining <= 0:
             raise _Final(f"no complete answer within {limits.deadline:g} s ({env_name('deadline')})")
+        answered: list[int] = []  # a redirect's answer: the request reached a server before a connection failed
+
+        def heard(response: requests.Response, *_: Any, **__: Any) -> None:
+            answered.append(response.status_code)
+
         try:
             response = _within(
                 remaining + _GRACE,
-                lambda: self._session.request(method, url, stream=True, timeout=limits.timeouts(remaining), **kwargs),
+                lambda: self._session.request(
+                    method, url, stream=True, timeout=limits.timeouts(remaining), hooks={"response": heard}, **kwargs
+                ),
             )
         except _Overdue:
             raise _Final(f"no complete answer within {limits.deadline:g} s ({env_name('deadline')})") from None
         except requests.ConnectTimeout:
             raise _Momentary(
-                f"cannot connect within {limits.connect_timeout:g} s ({env_name('connect_timeout')})", unsent=True
+                f"cannot connect within {limits.connect_timeout:g} s ({env_name('connect_timeout')})",
+                unsent=not answered,
             ) from None
         except requests.ReadTimeout:
             if remaining < limits.read_timeout:  # the deadline, not the read timeout, was the limit
@@ -225,7 +233,7 @@ class Http:
             raise _Final(_tls_failed(_root_cause(exc))) from None
         except requests.ConnectionError as exc:
             cause = _root_cause(exc)
-            raise _Momentary(cause, unsent=_never_sent(exc)) from None
+            raise _Momentary(cause, unsent=_never_sent(exc) and not answered) from None
         except (requests.exceptions.InvalidURL, urllib3.exceptions.LocationParseError) as exc:
             raise _Final(_unparsable(exc)) from None
         except requests.RequestException as exc:

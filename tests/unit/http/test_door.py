@@ -204,6 +204,14 @@ def test_a_proxy_url_that_does_not_parse_never_shows_a_piece_of_its_password(
     assert "pr0xy" not in str(caught.value)
 
 
+def test_a_post_redirected_to_where_nothing_listens_is_not_sent_again(http: Http) -> None:
+    """The first server read it (it answered the redirect): the refused connection is the redirect's, not the POST's."""
+    fault = Fault("status", status=307, headers={"Location": f"http://127.0.0.1:{free_port()}/elsewhere"})
+    failure = fails(http, fault, "POST", retry="connect", json={})
+    assert len(fault.requests) == 1
+    assert "Connection refused" in str(failure)
+
+
 def test_a_refused_connection_is_retried_even_for_a_post_and_credentials_never_show(http: Http) -> None:
     url = f"http://user:secret@127.0.0.1:{free_port()}/thing"
     with pytest.raises(HttpFailure) as caught:
