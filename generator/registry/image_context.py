@@ -61,7 +61,13 @@ def generate(
     output if it fails or does not finish within `settings.download_deadline`, and nothing at `output` then."""
     settings = settings or HttpSettings.from_env()
     require_empty(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file where a directory goes, a read-only place
+        raise UserError.simple(
+            f"--output {output}: cannot create {output.parent}: {exc.strerror or exc}",
+            hint="give a new or empty directory in a place this user can write, e.g. build/<model>-v<version>",
+        ) from None
     uri = model_uri(registered_model, version)
     environ = os.environ | mlflow_http.environ(settings)
     if tracking_uri:

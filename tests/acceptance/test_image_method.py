@@ -147,6 +147,16 @@ def test_context_refuses_an_output_that_holds_anything_and_leaves_it_as_it_was(
     assert image_platform.files() == before
 
 
+def test_context_below_a_file_is_refused_naming_it(image_platform: Platform) -> None:
+    (image_platform.root / "afile").write_text("")
+    done = image_platform.run(
+        "image", "context", "wine", "--env", "prod", "--output", str(image_platform.root / "afile" / "sub")
+    )
+    assert done.code == 1, done.err
+    assert f"cannot create {image_platform.root / 'afile'}: File exists" in done.err
+    assert "Traceback" not in done.err and "unexpected error" not in done.err
+
+
 SAFETY = 60.0  # seconds: far beyond the deadline below plus MLflow's start-up
 
 
