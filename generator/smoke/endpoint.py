@@ -10,7 +10,7 @@ because KServe sets MLSERVER_MODEL_NAME to it, unless the model's `env` override
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 
 @dataclass(frozen=True)
@@ -26,9 +26,16 @@ def in_cluster_url(isvc: str, namespace: str) -> str:
 
 
 def v2_infer(base_url: str, model_name: str, host: str = "") -> Endpoint:
-    return Endpoint(f"{base_url.rstrip('/')}/v2/models/{quote(model_name, safe='')}/infer", host)
+    return Endpoint(_below(base_url, f"v2/models/{quote(model_name, safe='')}/infer"), host)
 
 
 def invocations(base_url: str, host: str = "") -> Endpoint:
     """MLflow's scoring server (`method: image`) serves one model, at a fixed path."""
-    return Endpoint(f"{base_url.rstrip('/')}/invocations", host)
+    return Endpoint(_below(base_url, "invocations"), host)
+
+
+def _below(base_url: str, path: str) -> str:
+    """`path` below the base URL's own path; its query (a gateway's token) and fragment kept where they belong, after
+    the whole path: appended to the text, the path went into the query and the server answered its root."""
+    parts = urlsplit(base_url)
+    return urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}/{path}"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from generator.smoke.endpoint import Endpoint, in_cluster_url, v2_infer
+from generator.smoke.endpoint import Endpoint, in_cluster_url, invocations, v2_infer
 
 
 def test_in_cluster_url_is_the_predictor_service_on_port_80() -> None:
@@ -14,3 +14,11 @@ def test_v2_infer_appends_the_model_path_to_a_base_url_and_keeps_the_host() -> N
         "http://10.0.0.1/v2/models/wine/infer", "wine.ml-dev.example.com"
     )
     assert v2_infer("http://localhost:8080", "a/b").url == "http://localhost:8080/v2/models/a%2Fb/infer"
+
+
+def test_a_base_url_s_path_and_query_stay_where_they_belong() -> None:
+    """A gateway's token in the query: the model's path goes before it, not into it."""
+    assert v2_infer("http://gw.example.com/serving/?token=abc", "wine").url == (
+        "http://gw.example.com/serving/v2/models/wine/infer?token=abc"
+    )
+    assert invocations("http://127.0.0.1:18932?token=abc").url == "http://127.0.0.1:18932/invocations?token=abc"
