@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 import typer
@@ -30,12 +31,23 @@ Url = Annotated[
         show_default=False,
     ),
 ]
+_HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+
+
+def _host_name(value: str) -> str:
+    """A Host header's value: a name or an address, and a port. A line break in it would end the header."""
+    if value and not _HOST.fullmatch(value):
+        raise typer.BadParameter("not a host name: letters, digits, '.' and '-', then an optional :port")
+    return value
+
+
 Host = Annotated[
     str,
     typer.Option(
         "--host",
         help="Host header for an ingress that routes by host, e.g. <isvc>.<namespace>.<domain>.",
         show_default=False,
+        callback=_host_name,
     ),
 ]
 Source = Annotated[

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
+from generator.cli import main
+from generator.cli.smoke import _host_name
 from generator.smoke.endpoint import Endpoint, in_cluster_url, invocations, v2_infer
 
 
@@ -22,3 +26,16 @@ def test_a_base_url_s_path_and_query_stay_where_they_belong() -> None:
         "http://gw.example.com/serving/v2/models/wine/infer?token=abc"
     )
     assert invocations("http://127.0.0.1:18932?token=abc").url == "http://127.0.0.1:18932/invocations?token=abc"
+
+
+@pytest.mark.parametrize("host", ["a\r\nX-Evil: 1", "wine example", "wine/x"])
+def test_a_host_header_that_is_no_host_name_is_refused_before_anything_is_sent(
+    host: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["smoke-test", "wine", "--env", "dev", "--url", "http://127.0.0.1:9", "--host", host])
+    assert code == 2
+    assert "Invalid value for '--host': not a host name" in capsys.readouterr().err
+
+
+def test_a_host_name_with_a_port_or_an_address_is_a_host_header() -> None:
+    assert all(map(_host_name, ["wine.ml-dev.example.com", "wine.ml-dev.example.com:8080", "[::1]:8080", "10.0.0.1"]))
