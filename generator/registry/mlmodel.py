@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import tempfile
-from pathlib import Path
 
 import mlflow.artifacts
 
 from generator.registry.base import ModelInfo
+from generator.util.files import MAX_YAML_BYTES, read_regular
 
 
 def fetch_mlmodel(download_uri: str, tracking_uri: str) -> ModelInfo | None:
@@ -24,12 +24,15 @@ def fetch_mlmodel_text(download_uri: str, tracking_uri: str) -> str | None:
 
     Any exception counts, because each artifact store fails in its own way (mlflow,
     requests, botocore, a missing boto3) and none of them should stop a resolution.
+    A file larger than any YAML file this tool reads is not read: MLflow streams it to
+    disk, so the download holds little memory, but 1 GiB of it (a 1 MB gzip bomb) read
+    and parsed took 4.4 GB.
     """
     with tempfile.TemporaryDirectory(prefix="kserve-gitops-") as tmp:
         try:
             path = mlflow.artifacts.download_artifacts(
                 artifact_uri=f"{download_uri.rstrip('/')}/MLmodel", dst_path=tmp, tracking_uri=tracking_uri
             )
-            return Path(path).read_text(encoding="utf-8")
+            return read_regular(path, MAX_YAML_BYTES).decode("utf-8")
         except Exception:
             return None

@@ -1,10 +1,13 @@
-"""What an MLmodel file says about loading the model, as `ModelInfo`."""
+"""What an MLmodel file says about loading the model, as `ModelInfo`, and how much of one is read."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from generator.registry.base import ModelInfo
+from generator.registry.mlmodel import fetch_mlmodel_text
 
 # As mlflow 3.17.2 writes it for mlflow.sklearn.save_model(model, path) (skops is its default).
 SKLEARN_SKOPS = """\
@@ -48,3 +51,12 @@ def test_flavor_without_serialization_format_leaves_it_empty() -> None:
 @pytest.mark.parametrize("text", ["", "just text", "- a list", "flavors: [sklearn]", "mlflow_version: 3.1.0"])
 def test_file_that_is_not_an_mlmodel_gives_nothing(text: str) -> None:
     assert ModelInfo.parse(text) is None
+
+
+def test_an_mlmodel_file_larger_than_any_yaml_file_read_is_not_read(tmp_path: Path) -> None:
+    """Streamed to disk, 1 GiB of it (a 1 MB gzip bomb) read and parsed took 4.4 GB: unreadable, as a broken one is."""
+    (tmp_path / "MLmodel").write_text("flavors:\n  python_function: {}\n")
+    assert fetch_mlmodel_text(tmp_path.as_uri(), "") == "flavors:\n  python_function: {}\n"
+    with (tmp_path / "MLmodel").open("a") as handle:
+        handle.write("#" * (16 * 2**20))
+    assert fetch_mlmodel_text(tmp_path.as_uri(), "") is None
