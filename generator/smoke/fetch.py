@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 import tempfile
-from pathlib import Path
 from typing import Any
 
 from generator.errors import RegistryUnavailable, SmokeFailed
@@ -21,6 +20,7 @@ from generator.registry import mlflow_http
 from generator.registry.mlflow_http import Deadlines, Overdue
 from generator.smoke.mlmodel import MlModel, as_logged, parse_mlmodel
 from generator.smoke.request import invocations_body
+from generator.util.files import MAX_YAML_BYTES, TooLarge, read_regular
 from generator.util.http_settings import HttpSettings
 
 # Schemes mlflow resolves through the tracking server; without a configured URI it
@@ -77,7 +77,19 @@ def _download(source: str, name: str, scratch: str, tracking_uri: str) -> str:
         except Exception as exc:  # each store fails its own way (botocore refuses a bucket name, urllib a URL)
             raise _error(uri, str(exc) or type(exc).__name__) from None
     try:
-        return Path(path).read_text(encoding="utf-8")
+        return read_regular(path, MAX_YAML_BYTES).decode("utf-8")  # MLflow streamed it to disk: its size is not read
+    except TooLarge:
+        raise SmokeFailed.simple(
+            f"larger than {MAX_YAML_BYTES // 2**20} MiB, more than MLflow writes (read from {redact(uri)})",
+            file=name,
+            hint="MLflow writes MLmodel and the input example as small JSON/YAML files; log the model again",
+        ) from None
+    except OSError as exc:  # a directory where the example should be (serving_input_path names one), a FIFO
+        raise SmokeFailed.simple(
+            f"cannot read it: {exc.strerror or exc} (read from {redact(uri)})",
+            file=name,
+            hint="MLflow writes MLmodel and the input example as files; log the model again",
+        ) from None
     except UnicodeDecodeError as exc:
         raise SmokeFailed.simple(
             f"not UTF-8 text: byte {exc.start} cannot be decoded (read from {redact(uri)})",
