@@ -26,6 +26,7 @@ from generator.platform.runtimes import RuntimeImage, image_facts
 from generator.smoke.mlmodel import as_logged, parse_mlmodel
 from generator.smoke.request import check_v2_response, invocations_body, v2_request
 from generator.spec.model import Spec
+from generator.util.files import MAX_YAML_BYTES, read_regular
 
 Download = Callable[[str, Path, str], Path]  # (artifact URI, destination, what) → model directory
 Load = Callable[[str, RuntimeImage | None, Path, dict[str, Any] | None, str], Probed]  # image, facts, dir, request
@@ -170,8 +171,8 @@ def _request(model_dir: Path) -> tuple[Any, str]:
     """The V2 request built from the signature and input example, or None and why it is skipped."""
     try:
         with as_logged():
-            model = parse_mlmodel((model_dir / "MLmodel").read_text(encoding="utf-8"))
-            example = json.loads((model_dir / model.example_file).read_text(encoding="utf-8"))
+            model = parse_mlmodel(read_regular(model_dir / "MLmodel", MAX_YAML_BYTES).decode("utf-8"))
+            example = json.loads(read_regular(model_dir / model.example_file, MAX_YAML_BYTES).decode("utf-8"))
             return v2_request(model.signature, invocations_body(model.example_kind, example)), ""
     except SmokeFailed as exc:
         return None, f"skipped: {'; '.join(d.message for d in exc.diagnostics)}"

@@ -131,6 +131,23 @@ def test_a_model_without_signature_is_still_loaded_and_the_request_says_why_it_i
     assert result.request == ("skipped: the model has no input signature, so no request can be built")
 
 
+@pytest.mark.parametrize(
+    ("mlmodel", "skipped"),
+    [
+        ('{"flavors": {"python_function": {}}, "signature": "hello"}', "not as MLflow writes it (AttributeError"),
+        ("#" * (16 * 2**20 + 1), "cannot be read (larger than 16777216 bytes)"),
+    ],
+    ids=["a signature that is no mapping", "an MLmodel over 16 MiB"],
+)
+def test_model_files_not_as_mlflow_writes_them_skip_the_request_not_the_check(
+    tmp_path: Path, mlmodel: str, skipped: str
+) -> None:
+    (tmp_path / "MLmodel").write_text(mlmodel)
+    (result,), sent = _run(tmp_path, {"loads": True})
+    assert sent == [None]
+    assert result.request.startswith("skipped: ") and skipped in result.request
+
+
 def test_the_loaders_error_becomes_the_recorded_verdict(unsigned_model: Path) -> None:
     (result,), _ = _run(
         unsigned_model, {"loads": False, "error": "MlflowException: Unrecognized serialization format: skops."}
