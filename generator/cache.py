@@ -553,9 +553,12 @@ def _dist_info_versions(directory: Path) -> dict[str, str]:
 
 
 def crd_identity(crd_dir: Path) -> str:
-    """The hash of every file under `crd_dir`, its path and bytes: what a remembered run or verdict depends on among
-    the CRDs (`files_hash`)."""
-    return files_hash(crd_dir, sorted(crd_dir.rglob("*")) if crd_dir.is_dir() else [])
+    """The hash of every YAML file under `crd_dir` (crds.yaml_files: the lock and the files it may list, the only
+    files a run reads there), its path and bytes: what a remembered run or verdict depends on among the CRDs
+    (`files_hash`). Files of other names are left out: `--crd-dir` may name a directory that holds anything."""
+    from generator.crds import yaml_files  # noqa: PLC0415 -- knows what a CRD directory holds
+
+    return files_hash(crd_dir, yaml_files(crd_dir))
 
 
 Stamps = tuple[tuple[str, int, int, int, int, int], ...]  # per file: its path from the top, size, times, inode, device
@@ -581,7 +584,16 @@ def files_hash(top: Path, paths: Iterable[Path]) -> str:
 
 
 def _hash(top: Path, stamps: Stamps) -> str:
-    return key(*(part for name, *_ in stamps for part in (name, (top / name).read_bytes())))
+    return key(*(part for stamp in stamps for part in (stamp[0], _content(top / stamp[0], stamp))))
+
+
+def _content(path: Path, stamp: tuple[str, int, int, int, int, int]) -> bytes:
+    """A file's bytes; a file that cannot be read, or is larger than any YAML file this tool reads, by its stamps
+    (its readers refuse it, so its bytes matter to no verdict; reading a huge one whole would exhaust memory)."""
+    try:
+        return read_regular(path, MAX_YAML_BYTES)
+    except OSError:
+        return f"unread {stamp!r}".encode()
 
 
 @functools.lru_cache(maxsize=4)

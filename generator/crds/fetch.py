@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from generator.crds import BASE_URL_ENV, CRD_LOCK_FILE
+from generator.crds import BASE_URL_ENV, CRD_LOCK_FILE, yaml_files
 from generator.crds.sources import (
     FETCH,
     CrdFile,
@@ -33,7 +33,7 @@ from generator.excerpt import quoted
 from generator.redact import redact
 from generator.util.files import read_regular
 from generator.util.http import DEFAULT_HINT, Http, HttpFailure, HttpSettings
-from generator.write import STATE_DIR, Plan
+from generator.write import Plan
 
 _MIRROR_HINT = f"point --base-url (or {BASE_URL_ENV}) at a mirror with the layout <base>/<owner>/<repo>/<tag>/<path>"
 
@@ -95,11 +95,7 @@ def _extra(files: Sequence[CrdFile], listed: Mapping[str, CrdLockEntry], where: 
 def _unlisted(dest: Path, listed: Mapping[str, CrdLockEntry], where: str) -> list[Diagnostic]:
     """YAML files beside the locked ones: validate reads only what the lock lists, so such a file is either
     forgotten or put there to serve a kind in a locked file's place (a looser schema): either way, say so."""
-    extra = [
-        p.relative_to(dest).as_posix()
-        for p in sorted([*dest.rglob("*.yaml"), *dest.rglob("*.yml")])
-        if STATE_DIR not in p.relative_to(dest).parts and p.name != CRD_LOCK_FILE
-    ]
+    extra = [p.relative_to(dest).as_posix() for p in yaml_files(dest) if p.name != CRD_LOCK_FILE]
     return [
         Diagnostic(
             file=f"{where}/{path}",

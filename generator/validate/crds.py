@@ -33,7 +33,6 @@ from generator.errors import EnvironmentProblem, UserError
 from generator.excerpt import quoted
 from generator.validate.schema_errors import LineOf, diagnostics_for, did_you_mean, locate
 from generator.validate.structural import Check, compile_supported, supported
-from generator.write import STATE_DIR
 
 if TYPE_CHECKING:  # jsonschema only words errors (and judges kinds the structural check cannot)
     from jsonschema import Draft7Validator, ValidationError
@@ -161,15 +160,14 @@ def crd_paths(directory: Path) -> list[Path]:
     """The CRD files of `directory`: those its crds.lock.yaml lists (what `schemas fetch` wrote and `schemas verify`
     checks), so that a file added beside them cannot serve a kind in their place and loosen its checks; every
     YAML file below it when it has no lock (a directory of CRDs given with --crd-dir)."""
-    from generator.crds import CRD_LOCK_FILE  # noqa: PLC0415 -- a small module; sources only with a lock
+    from generator.crds import CRD_LOCK_FILE, yaml_files  # noqa: PLC0415 -- a small module; sources only with a lock
     from generator.crds.sources import loads_lock  # noqa: PLC0415
 
     lock = directory / CRD_LOCK_FILE
     if lock.is_file():
         listed = loads_lock(lock.read_bytes(), str(lock))
         return [directory / local for local in sorted(listed) if (directory / local).is_file()]
-    found = [*directory.rglob("*.yaml"), *directory.rglob("*.yml")]
-    return sorted(p for p in found if STATE_DIR not in p.relative_to(directory).parts)
+    return yaml_files(directory)
 
 
 def unpinned(directory: Path, platform: Platform, severity: Severity) -> list[Diagnostic]:

@@ -28,7 +28,7 @@ import yaml
 
 from generator import yamlio
 from generator.cache import Store, crd_identity, key, tool_identity
-from generator.crds import CRD_LOCK_FILE
+from generator.crds import CRD_LOCK_FILE, yaml_files
 from generator.diagnostics import Diagnostic
 from generator.errors import EnvironmentProblem, UserError
 from generator.generated import is_generated
@@ -1008,8 +1008,7 @@ class _Lines:
 
 def _crds(crd_dir: Path, required: bool) -> tuple[_Crds, list[Diagnostic]]:
     # a directory holding only the lock was never fetched
-    files = crd_dir.rglob("*.yaml") if crd_dir.is_dir() else []
-    if any(p.name != CRD_LOCK_FILE and p.is_file() for p in files):
+    if any(p.name != CRD_LOCK_FILE and p.is_file() for p in yaml_files(crd_dir)):
         return _Crds(functools.partial(load_crd_schemas, crd_dir), crd_identity(crd_dir)), []
     missing = Diagnostic(
         message=f"no CRDs in {crd_dir}: manifests were not checked against the KServe and Argo CD CRD schemas",

@@ -135,6 +135,21 @@ def test_a_changed_crd_or_a_deleted_cache_takes_the_full_path(tmp_path: Path, cl
     assert len(list(cache.glob("*.json"))) == 1
 
 
+def test_a_crd_directory_holding_files_that_cannot_be_read_checks_as_the_files_it_reads(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    """`--crd-dir` given a directory with more in it than CRDs: files no run reads there (here one whose read fails,
+    as /proc's do when `--crd-dir /` walks them) are not read to tell the CRDs apart; the run checks as before."""
+    repo, crds = copy_example(tmp_path / "repo"), tmp_path / "crds"
+    shutil.copytree(CRDS[1], crds)
+    (crds / "kserve" / "mem.yaml").symlink_to("/proc/self/mem")  # listed by no lock: never read as a CRD
+    (crds / "notes.bin").symlink_to("/proc/self/mem")
+    os.environ[CACHE_ENV] = str(tmp_path / "cache")
+    result = cli("render", "--repo", str(repo), "--crd-dir", str(crds))
+    assert (result.code, result.err) == (0, "")
+    assert cli("validate", "--repo", str(repo), "--crd-dir", str(crds)).out == "valid\n"
+
+
 def test_facts_remembered_under_other_crds_or_other_bytes_never_hide_a_finding(
     tmp_path: Path, cli: Callable[..., Result]
 ) -> None:

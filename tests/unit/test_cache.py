@@ -30,6 +30,7 @@ from generator.cache import (
 )
 from generator.errors import EnvironmentProblem
 from generator.util.environ import scoped_environ
+from generator.util.files import MAX_YAML_BYTES
 
 
 def test_facts_come_back_by_kind_and_key(tmp_path: Path) -> None:
@@ -204,6 +205,30 @@ def test_the_crd_identity_is_the_files_paths_and_bytes(tmp_path: Path) -> None:
     assert first == key("kserve/a.yaml", b"kind: CustomResourceDefinition\n")
     assert crd_identity(tmp_path) == first
     assert crd_identity(tmp_path / "missing") == key(), "no directory: no files"
+
+
+def test_the_crd_identity_leaves_out_what_no_run_reads_there(tmp_path: Path) -> None:
+    """`--crd-dir` may name any directory: its files of other names (a README, a binary) are never read as CRDs,
+    so they neither change the identity nor are read whole to hash."""
+    (tmp_path / "a.yml").write_text("kind: A\n")
+    before = crd_identity(tmp_path)
+    assert before == key("a.yml", b"kind: A\n")
+    (tmp_path / "README.md").write_text("notes")
+    (tmp_path / ".kserve-gitops").mkdir()
+    (tmp_path / ".kserve-gitops" / "state.yaml").write_text("x: 1\n")
+    assert crd_identity(tmp_path) == before
+
+
+def test_a_yaml_file_that_cannot_be_read_is_known_by_its_stamps_not_a_crash(tmp_path: Path) -> None:
+    """Reading /proc/self/mem fails (EIO): before, such a file under --crd-dir ended the run as a bug (exit 3)."""
+    (tmp_path / "mem.yaml").symlink_to("/proc/self/mem")
+    with (tmp_path / "huge.yaml").open("wb") as huge:
+        huge.truncate(MAX_YAML_BYTES + 1)  # sparse: larger than any YAML file read, never read whole
+    first = crd_identity(tmp_path)
+    assert first == crd_identity(tmp_path)
+    with (tmp_path / "huge.yaml").open("r+b") as huge:
+        huge.write(b"x")  # its change time moves, and with it the identity
+    assert crd_identity(tmp_path) != first
 
 
 def test_a_crd_rewritten_in_place_with_the_same_size_changes_the_identity(tmp_path: Path) -> None:
