@@ -34,9 +34,12 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.resolver import Resolver
 
+from generator.diagnostics import UNSEEN
 from generator.excerpt import quoted
 from generator.util.files import MAX_YAML_BYTES, NotRegularFile, TooLarge, read_regular
 from generator.yaml_block import Emitter, Unsimple, plain_tag, read
+
+_UNSEEN = re.compile(f"[{UNSEEN}]")
 
 MAX_ALIAS_NODES = 100_000
 MAX_DEPTH = 100
@@ -375,16 +378,28 @@ def dump(documents: Sequence[Any], comment: str = "", emitter: Emitter | None = 
 
 def dump_libyaml(documents: Sequence[Any], comment: str = "") -> bytes:
     """What `dump` writes, always through PyYAML and libyaml: for what yaml_block does not write, and the reference
-    it is tested against."""
-    body = yaml.dump_all(
-        documents,
-        Dumper=_Dumper,
-        sort_keys=False,
-        default_flow_style=False,
-        allow_unicode=True,
-        width=4096,
-        explicit_start=len(documents) > 1,
-    )
+    it is tested against.
+
+    Text is written as it reads (`allow_unicode`), unless a string holds a character that changes how a line reads
+    without showing (diagnostics.UNSEEN: a bidirectional control, a line break to YAML that editors do not draw):
+    libyaml counts those printable and would write them as they are, for a reviewer to read a reordered line in the
+    file or in `diff`'s comment. Such documents are written with every character past ASCII escaped (`"\\u202E"`),
+    which reads back as the same strings."""
+
+    def emitted(allow_unicode: bool) -> str:
+        return yaml.dump_all(
+            documents,
+            Dumper=_Dumper,
+            sort_keys=False,
+            default_flow_style=False,
+            allow_unicode=allow_unicode,
+            width=4096,
+            explicit_start=len(documents) > 1,
+        )
+
+    body = emitted(allow_unicode=True)
+    if not body.isascii() and _UNSEEN.search(body):
+        body = emitted(allow_unicode=False)
     return (comment + body).encode("utf-8")
 
 

@@ -179,6 +179,25 @@ def test_dump_writes_what_the_reference_representer_writes() -> None:
     assert yamlio.dump([data]) == reference
 
 
+@pytest.mark.parametrize("unseen", ["\u202e", "\u2066", "\u2028", "\x85"])
+def test_a_string_that_would_read_otherwise_than_it_shows_is_written_escaped(unseen: str) -> None:
+    """A bidirectional control or a line break editors do not draw, written as it is, makes a reviewer read a line of
+    a generated file (or of `diff`'s comment) in another order or as two: such a document is written in ASCII, every
+    other character escaped too, and reads back as the same strings."""
+    data = {"storageUri": f"s3://bucket/{unseen}admin", "note": "café", "script": f"a\n{unseen}b\n"}
+
+    text = yamlio.dump([data]).decode("utf-8")
+
+    assert unseen not in text
+    assert yaml.safe_load(text) == data
+    if unseen != "\x85":  # libyaml itself writes NEL as `\N`; the others it counts printable
+        assert text.isascii(), "café's é is escaped too: one document, one way of writing"
+
+
+def test_a_document_without_such_characters_is_written_as_it_reads() -> None:
+    assert yamlio.dump([{"note": "café ✓"}]) == "note: café ✓\n".encode()
+
+
 class _ReferenceDumper(yaml.CSafeDumper):
     """PyYAML's own representer with yamlio's choices: no aliases, multi-line strings as literal blocks."""
 

@@ -121,3 +121,15 @@ def test_names_in_diff_headers_are_printable_and_start_no_line_of_their_own() ->
         "+++ after/environments/prod/InferenceService/ml-prod/evil\\x1b[2J\\n::error file=models.yaml::forged"
     )
     assert not any(line.startswith("::") for line in change.diff.splitlines())
+
+
+def test_a_value_that_reads_otherwise_than_it_shows_is_shown_escaped() -> None:
+    """A bidirectional control in a value (the base's hand-made manifest, a registry's URI) would reorder the diff's
+    line in a terminal or in the pull request's comment: the line shows the escape, in YAML that means the same."""
+    before, after = isvc("a"), isvc("a")
+    after["spec"]["predictor"]["model"]["storageUri"] = "s3://models/\u202egnp.txt"
+
+    result = compare("environments/prod", Build((before,)), Build((after,)))
+
+    assert '+      storageUri: "s3://models/\\u202Egnp.txt"\n' in result.diff
+    assert "\u202e" not in result.diff

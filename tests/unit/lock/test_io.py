@@ -110,6 +110,17 @@ def test_a_line_break_diffs_do_not_show_is_refused_on_the_line_editors_show() ->
     assert "character U+0085 is not allowed" in problem.message
 
 
+def test_a_registry_value_holding_a_bidirectional_control_is_written_visibly_and_reads_back() -> None:
+    """The registry's source and artifact URI reach the lock as they are; written raw, the lock would read
+    reordered to a reviewer, and this tool itself refuses such a character when it reads the lock back."""
+    entry = replace(A, source="s3://b/1/\u202em", artifact_uri="s3://b/1/\u202em")
+
+    text = dumps(_lock(entry))
+
+    assert b'artifactUri: "s3://b/1/\\u202Em"' in text
+    assert loads(text.decode()).entries[entry.key] == entry
+
+
 def test_entries_know_the_lines_they_were_read_from() -> None:
     text = dumps(_lock(A)).decode()
     entry = loads(text).entries[("wine", "prod")]
