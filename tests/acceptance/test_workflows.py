@@ -3,11 +3,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.support import actions_lint
+from tests.support.actions_runner import commands
 from tests.support.paths import REPO_ROOT
 
 WORKFLOW_DIR = REPO_ROOT / ".github" / "workflows"
@@ -51,3 +56,34 @@ def test_least_privilege_and_pinned_actions(path: Path) -> None:
 
 def test_the_action_pins_what_it_uses() -> None:
     actions_lint.assert_pinned(ACTION)
+
+
+@pytest.mark.parametrize(
+    ("event", "payload"),
+    [
+        ("repository_dispatch", {"PAYLOAD_MODEL": "x ##[add-mask]wine", "PAYLOAD_ALIAS": "##[error]a"}),
+        ("repository_dispatch", {"PAYLOAD_MODEL": "wine\n::error::forged", "PAYLOAD_EVENT": "##[group]x"}),
+        ("workflow_dispatch", {"INPUT_MODEL": "##[add-mask]wine"}),
+    ],
+)
+def test_the_promotion_prints_event_fields_as_no_runner_command(
+    tmp_path: Path, event: str, payload: dict[str, str]
+) -> None:
+    """Whoever can register a model in MLflow names the model a repository_dispatch carries; the step that selects
+    models prints it, where the runner acts on `##[command]` anywhere in a line and `::command::` at its start."""
+    step = next(
+        s
+        for s in yaml.safe_load((WORKFLOW_DIR / "promote.yml").read_text())["jobs"]["promote"]["steps"]
+        if s.get("id") == "select"
+    )
+    script = tmp_path / "select.py"
+    script.write_text(step["run"])
+    (tmp_path / "models.yaml").write_text("models:\n  wine: {registeredModel: wine}\n")
+    output = tmp_path / "output"
+    env = {"EVENT": event, "GITHUB_OUTPUT": str(output), "PATH": os.environ["PATH"], "INPUT_MODEL": ""}
+    env |= {"PAYLOAD_MODEL": "", "PAYLOAD_ALIAS": "", "PAYLOAD_VERSION": "", "PAYLOAD_EVENT": ""} | payload
+    done = subprocess.run([sys.executable, script], cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+
+    found = commands(done.stdout + done.stderr)
+    assert len(found) == 1, found  # the step's own notice (nothing served) or error (a bad input), and nothing else
+    assert found[0].startswith(("notice title=nothing to promote::", "error title=bad model input::")), found
