@@ -20,7 +20,13 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 # draw as none (NEL, LINE and PARAGRAPH SEPARATOR), and the bidirectional controls that reorder a line ("Trojan
 # Source", CVE-2021-42574). A regular expression's character class, for every reader and printer of such text.
 UNSEEN = "\x85\u2028\u2029\u202a-\u202e\u2066-\u2069"
-_CONTROL = re.compile(f"[\x00-\x1f\x7f-\x9f{UNSEEN}]")
+# Characters that show as nothing at all: the soft hyphen, the implicit bidirectional marks (ALM, LRM, RLM), zero-width
+# spaces and joiners, the word joiner and invisible operators, deprecated format controls, the byte order mark, tag
+# characters. Not refused where a user writes them (an emoji holds a joiner, an editor may start a file with a BOM), but
+# printed as escapes with the characters above, and written escaped in generated YAML (yamlio), so that a name read in
+# a terminal, a pull request or a manifest is the name it is.
+INVISIBLE = "\xad\u061c\u180e\u200b-\u200f\u2060-\u2064\u206a-\u206f\ufeff\U000e0000-\U000e007f"
+_CONTROL = re.compile(f"[\x00-\x1f\x7f-\x9f{UNSEEN}{INVISIBLE}]")
 _UNDECODED = re.compile(r"[\udc80-\udcff]")  # a byte of a name that is not UTF-8, as os.fsdecode keeps it
 
 

@@ -9,14 +9,15 @@ from collections.abc import Sequence
 from itertools import groupby
 from typing import Any, Literal
 
-from generator.diagnostics import UNSEEN, Diagnostic, errors, ordered, printable, warnings
+from generator.diagnostics import INVISIBLE, UNSEEN, Diagnostic, errors, ordered, printable, warnings
 from generator.excerpt import MESSAGE_LIMIT, excerpt
 
 Format = Literal["text", "json", "github"]
 # What GitHub's runner takes for a workflow command in a step's output (actions/runner, ActionCommandManager): a
 # line (ended by '\n' or '\r') that starts with '::' after blanks, or that holds '##[' anywhere (the old form).
 _COMMAND_LIKE = re.compile(r"(?:^|\r)[ \t]*::|##\[", re.MULTILINE)
-_TERMINAL_CONTROL = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{UNSEEN}]")  # all a terminal acts on but \n, \t
+_TERMINAL_CONTROL = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{UNSEEN}{INVISIBLE}]")  # all a terminal acts on but \n, \t
+_JSON_HIDDEN = re.compile(f"[\x7f-\x9f{UNSEEN}{INVISIBLE}]")  # json.dumps escapes the rest (below 0x20) itself
 
 
 def inert(text: str) -> str:
@@ -57,8 +58,16 @@ def document(command: str, findings: Sequence[Diagnostic], *, ok: bool, **fields
         "findings": [d.as_dict() for d in items],
         **fields,
     }
-    # `##[` only occurs inside strings, where `\u005b` reads back as the same '[' and no runner sees a command
-    return json.dumps(body, indent=2, ensure_ascii=False).replace("##[", "##\\u005b") + "\n"
+    return json_text(body, indent=2) + "\n"
+
+
+def json_text(value: Any, *, indent: int | None = None) -> str:
+    """JSON as this tool prints it: text as it reads, but for what a terminal acts on or does not show (C1 controls,
+    bidirectional controls, invisible characters), written `\\uXXXX`, and `##[`, written `##\\u005b`, which a runner
+    would take for a command. Such characters occur only inside strings (JSON's own syntax is ASCII), where every
+    JSON reader reads the escape back as the same string."""
+    text = json.dumps(value, indent=indent, ensure_ascii=False)
+    return _JSON_HIDDEN.sub(lambda match: json.dumps(match.group())[1:-1], text).replace("##[", "##\\u005b")
 
 
 def github(diagnostics: Sequence[Diagnostic], prefix: str = "") -> str:

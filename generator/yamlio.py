@@ -34,12 +34,12 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.resolver import Resolver
 
-from generator.diagnostics import UNSEEN
+from generator.diagnostics import INVISIBLE, UNSEEN
 from generator.excerpt import quoted
 from generator.util.files import MAX_YAML_BYTES, NotRegularFile, TooLarge, read_regular
 from generator.yaml_block import Emitter, Unsimple, plain_tag, read
 
-_UNSEEN = re.compile(f"[{UNSEEN}]")
+_HIDDEN = re.compile(f"[{UNSEEN}{INVISIBLE}]")
 
 MAX_ALIAS_NODES = 100_000
 MAX_DEPTH = 100
@@ -381,7 +381,8 @@ def dump_libyaml(documents: Sequence[Any], comment: str = "") -> bytes:
     it is tested against.
 
     Text is written as it reads (`allow_unicode`), unless a string holds a character that changes how a line reads
-    without showing (diagnostics.UNSEEN: a bidirectional control, a line break to YAML that editors do not draw):
+    without showing (diagnostics.UNSEEN: a bidirectional control, a line break to YAML that editors do not draw) or
+    does not show at all (diagnostics.INVISIBLE: a zero-width space, a bidirectional mark):
     libyaml counts those printable and would write them as they are, for a reviewer to read a reordered line in the
     file or in `diff`'s comment. Such documents are written with every character past ASCII escaped (`"\\u202E"`),
     which reads back as the same strings."""
@@ -398,7 +399,7 @@ def dump_libyaml(documents: Sequence[Any], comment: str = "") -> bytes:
         )
 
     body = emitted(allow_unicode=True)
-    if not body.isascii() and _UNSEEN.search(body):
+    if not body.isascii() and _HIDDEN.search(body):
         body = emitted(allow_unicode=False)
     return (comment + body).encode("utf-8")
 

@@ -7,12 +7,12 @@ never handed to a logger in the first place.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from datetime import UTC, datetime
 
 from generator.redact import redact
+from generator.report import json_text
 from generator.webhook.answer import Answer
 
 LOGGER = logging.getLogger("kserve_gitops.webhook")
@@ -30,7 +30,7 @@ class JsonFormatter(logging.Formatter):
         line |= {key: str(value) for key, value in fields.items() if value is not None}
         if record.exc_info:
             line["error"] = self.formatException(record.exc_info)
-        return json.dumps({key: redact(value) for key, value in line.items()}, ensure_ascii=False)
+        return json_text({key: redact(value) for key, value in line.items()})
 
 
 def configure(level: int = logging.INFO) -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import pytest
 
-from generator.diagnostics import Diagnostic
+from generator.diagnostics import Diagnostic, printable
 from generator.report import document, github, inert, text
 from tests.support.actions_runner import commands
 
@@ -66,11 +67,29 @@ def test_no_printed_text_can_drive_the_terminal(monkeypatch: pytest.MonkeyPatch)
     assert inert(hostile) == "answer: x\\x1b[2J\\x1b]8;;http://evil\\x07link\\rfine\\u202eZ\\x85\\x9b31m\n"
 
 
+def test_characters_that_show_as_nothing_are_printed_as_their_escapes() -> None:
+    """A zero-width space, a bidirectional mark or a byte order mark makes `wine` and `wine\u200b` look alike."""
+    assert inert("wine\u200b \u200fgnp \u061c\u2060\ufeff\xad\U000e0041 café\n") == (
+        "wine\\u200b \\u200fgnp \\u061c\\u2060\\ufeff\\xad\\U000e0041 café\n"
+    )
+    assert printable("environments/dev/wine\u200b.yaml") == "environments/dev/wine\\u200b.yaml"
+
+
 def test_the_json_document_carries_no_legacy_command_and_reads_back_the_same() -> None:
     finding = Diagnostic(file="models.yaml", message="##[error]fake")
     shown = document("validate", [finding], ok=False)
     assert commands(shown) == []
     assert json.loads(shown)["findings"][0]["message"] == "##[error]fake"
+
+
+def test_the_json_document_shows_what_a_terminal_acts_on_or_does_not_show_as_escapes() -> None:
+    """json.dumps leaves C1 controls, bidirectional controls and invisible characters as they are: a document
+    printed to a terminal or a log could reorder or hide text. Any JSON reader reads the escapes back the same."""
+    said = "wine\x9b2J\u202egnp\u200b\u2066\ufeff\U000e0041 café"
+    shown = document("validate", [Diagnostic(file="models.yaml", message=said)], ok=False)
+    assert shown.isascii() is False and "café" in shown, "other text stays as it reads"
+    assert not re.search("[\x7f-\x9f\u200b\u202e\u2066\ufeff\U000e0041]", shown)
+    assert json.loads(shown)["findings"][0]["message"] == said
 
 
 def test_a_file_name_that_is_not_utf8_is_shown_escaped_and_the_json_document_is_utf8() -> None:

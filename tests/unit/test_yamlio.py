@@ -179,7 +179,7 @@ def test_dump_writes_what_the_reference_representer_writes() -> None:
     assert yamlio.dump([data]) == reference
 
 
-@pytest.mark.parametrize("unseen", ["\u202e", "\u2066", "\u2028", "\x85"])
+@pytest.mark.parametrize("unseen", ["\u202e", "\u2066", "\u2028", "\x85", "\u200b", "\u200f", "\xad"])
 def test_a_string_that_would_read_otherwise_than_it_shows_is_written_escaped(unseen: str) -> None:
     """A bidirectional control or a line break editors do not draw, written as it is, makes a reviewer read a line of
     a generated file (or of `diff`'s comment) in another order or as two: such a document is written in ASCII, every

@@ -215,3 +215,16 @@ def test_each_request_logs_one_json_line_with_its_fields_and_redacted_urls() -> 
         "delivery": "d-1",
         "model": "Wine",
     }
+
+
+def test_a_logged_field_a_client_chose_shows_control_and_invisible_characters_as_escapes() -> None:
+    """The delivery ID is logged before the request is authenticated: a C1 CSI (`\\x9b`) in it would drive the
+    terminal of whoever reads the log; a bidirectional control would reorder the line."""
+    answer = Answer(401, "refused", "unsigned", {"delivery": "abc\x9b2J\u202egnp\u200b"})
+    with collected_logs() as records:
+        log_answer("mlflow", answer)
+
+    (record,) = records
+    shown = JsonFormatter().format(record)
+    assert "\\u009b2J\\u202egnp\\u200b" in shown
+    assert json.loads(shown)["delivery"] == "abc\x9b2J\u202egnp\u200b"
