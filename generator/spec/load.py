@@ -277,7 +277,9 @@ def _describe(error: ValidationError, path: list[str | int]) -> tuple[str, str]:
         printable = schema_check.ecma_pattern(str(error.validator_value))
         control = next((c for c in str(instance) if not printable.search(c)), "")
         if control:  # none: the name is empty, which minLength says as well
-            return f"{quoted(instance)} holds control character U+{ord(control):04X}", _first_sentence(description)
+            what = "control character" if ord(control) < 0xA0 else "character"
+            hidden = "" if ord(control) < 0xA0 else ", which text does not show as itself"
+            return f"{quoted(instance)} holds {what} U+{ord(control):04X}{hidden}", _first_sentence(description)
     if "gates" in path:
         return _describe_gate(error, path, description)
     if error.validator == "type":  # how to write a value of the type says more than what the field is for
