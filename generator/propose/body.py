@@ -8,10 +8,12 @@ unchanged proposal never edits its pull request.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from generator.diagnostics import printable
 from generator.gate.evaluate import SIGNATURE, Check, Verdict
 from generator.gate.review import Move, VersionKey, version_key
 from generator.lock.model import LockEntry
@@ -23,6 +25,8 @@ if TYPE_CHECKING:  # plan builds the body from its changes; importing it at run 
     from generator.propose.plan import Change
 
 EDITED_MARKER = "<!-- kserve-gitops:edited {sha} -->"
+_BACKTICKS = re.compile("`+")
+_PIPE = re.compile(r"(\\*)\|")
 _FOOTER = (
     "This branch belongs to kserve-gitops: every `kserve-gitops propose` rebuilds it from `{base}` with what "
     "the registry says then, and edits this pull request to match. If you push to the branch, the bot leaves it "
@@ -70,18 +74,18 @@ def _change(context: PullRequestContext, row: Change) -> str:
     details = context.runs.get(new.run_id)
     version = f"{_link(old.version, _version_url(context, old))} → " if old else ""
     cells = [
-        ("registered model", f"`{new.registered_model}`"),
-        ("reference", f"`{new.reference}`"),
+        ("registered model", _code(new.registered_model)),
+        ("reference", _code(str(new.reference))),
         ("version", f"{version}**{_link(new.version, _version_url(context, new))}**"),
         (
             "run",
-            _link(f"`{new.run_id}`", run_url(context.ui, details.experiment_id, new.run_id) if details else "")
+            _link(_code(new.run_id), run_url(context.ui, details.experiment_id, new.run_id) if details else "")
             if new.run_id
             else "none recorded",
         ),
         ("metrics", _metrics(details)),
     ]
-    table = ["| | |", "| --- | --- |", *(f"| {name} | {_cell(value)} |" for name, value in cells)]
+    table = ["| | |", "| --- | --- |", *(f"| {name} | {value} |" for name, value in cells)]
     return f"### {new.model} in {new.env}\n\n" + "\n".join(table) + _comparison(context, row)
 
 
@@ -111,11 +115,11 @@ def _comparison(context: PullRequestContext, row: Change) -> str:
             f"{c.rule} ({c.source})" if c.source != row.new.env else c.rule for c in found
         )
         lines.append(
-            f"| `{_cell(metric)}` | {_value(old_facts, metric)} | {_value(new_facts, metric)} | "
+            f"| {_code(metric)} | {_value(old_facts, metric)} | {_value(new_facts, metric)} | "
             f"{_delta(old_facts, new_facts, metric)} | {mark} {_cell(why)} |"
         )
     lines += [
-        f"| `{_cell(metric)}` | {_value(old_facts, metric)} | {_value(new_facts, metric)} | "
+        f"| {_code(metric)} | {_value(old_facts, metric)} | {_value(new_facts, metric)} | "
         f"{_delta(old_facts, new_facts, metric)} | not gated |"
         for metric in shared
     ]
@@ -123,7 +127,7 @@ def _comparison(context: PullRequestContext, row: Change) -> str:
         lines += [
             "",
             f"**Gate override** on `models.{row.new.model}.environments.{row.new.env}`: "
-            f"{_cell(verdict.override)}. A reviewer accepts the ✗ above by merging.",
+            f"{_code(verdict.override)}. A reviewer accepts the ✗ above by merging.",
         ]
     return "\n".join(lines)
 
@@ -142,9 +146,9 @@ def _delta(old: Facts | None, new: Facts, metric: str) -> str:
 
 def _held(held: Sequence[tuple[Move, Verdict]]) -> str:
     rows = [
-        f"| {m.target.model} | {m.target.env} | {m.candidate.version} (`{_cell(str(m.candidate.reference))}`) | "
+        f"| {m.target.model} | {m.target.env} | {m.candidate.version} ({_code(str(m.candidate.reference))}) | "
         f"{m.current.version if m.current else '—'} | "
-        f"{'<br>'.join(_cell(f'{c.metric} {c.reason}') for c in v.failures)} |"
+        f"{'<br>'.join(f'{_code(c.metric)} {_cell(c.reason)}' for c in v.failures)} |"
         for m, v in held
     ]
     return "\n".join(
@@ -171,7 +175,7 @@ def _metrics(details: RunDetails | None) -> str:
     shown = details.key_metrics()
     if not shown:
         return "none logged"
-    text = ", ".join(f"`{name}` {value:.4g}" for name, value in shown)
+    text = ", ".join(f"{_code(name)} {value:.4g}" for name, value in shown)
     more = len(details.metrics) - len(shown)
     return f"{text} (first {KEY_METRICS} by name; {more} more in MLflow)" if more else text
 
@@ -185,16 +189,37 @@ def _files(files: Mapping[str, list[str]]) -> str:
 
 def _file(line: str) -> str:
     kind, path = line.split(" ", 1)
-    return f"`{_cell(path)}` ({kind})"
+    return f"{_code(path)} ({kind})"
 
 
 def _link(text: str, url: str) -> str:
-    return f"[{text}]({url})" if url else text
+    """A link whose address cannot end early: a parenthesis in it (a registered model's name) would close it."""
+    return f"[{text}]({url.replace('(', '%28').replace(')', '%29')})" if url else text
 
 
 def _cell(text: str) -> str:
-    """A pipe would end the table cell."""
-    return text.replace("|", "\\|")
+    """Text this tool words (a gate's reason, a rule) in a table cell: a pipe would end the cell; a control or
+    invisible character shows as its escape."""
+    return _pipes(printable(text))
+
+
+def _code(text: str) -> str:
+    """Text others chose (a registered model's name, a metric's, a gate override's) as a code span in a table cell:
+    shown literally, so no Markdown, HTML or @-mention in it acts; fenced by more backticks than any run inside (a
+    backtick in it cannot end the span), padded when it starts or ends with a backtick or a space (CommonMark strips
+    one space from each side); a control or invisible character as its escape; pipes escaped (`_pipes`)."""
+    shown = _pipes(printable(text))
+    fence = "`" * (max(map(len, _BACKTICKS.findall(shown)), default=0) + 1)
+    pad = " " if not shown or shown[0] in "` " or shown[-1] in "` " else ""
+    return f"{fence}{pad}{shown}{pad}{fence}"
+
+
+def _pipes(text: str) -> str:
+    """Each pipe escaped, to stay in its cell: GitHub splits a table row at every pipe that is not escaped (inside a
+    code span too) before it reads the cell, pairing backslashes from the left (`\\X` is one escaped character). A
+    pipe after n backslashes gets one more when n is even and two when n is odd: an odd run, whose last backslash
+    escapes the pipe."""
+    return _PIPE.sub(lambda match: match.group(1) + ("\\" if len(match.group(1)) % 2 == 0 else "\\\\") + "|", text)
 
 
 def closing(key: str, *, superseded_by: Sequence[str], held: Sequence[tuple[Move, Verdict]] = ()) -> str:

@@ -116,4 +116,6 @@ def version_url(ui: str, registered_model: str, version: str) -> str:
 
 
 def run_url(ui: str, experiment_id: str, run_id: str) -> str:
-    return f"{ui}/#/experiments/{experiment_id}/runs/{run_id}" if ui and experiment_id else ""
+    """The run's page; the IDs, which the server gives, quoted as the name is."""
+    experiment, run = (quote(part, safe=_URI_COMPONENT_SAFE) for part in (experiment_id, run_id))
+    return f"{ui}/#/experiments/{experiment}/runs/{run}" if ui and experiment_id else ""
