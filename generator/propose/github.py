@@ -142,5 +142,5 @@ def _view(pull: Any) -> PullRequest:
             body=str(pull.get("body") or ""),
             labels=tuple(str(label["name"]) for label in pull.get("labels") or []),
         )
-    except (KeyError, TypeError, ValueError, AttributeError):
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError):  # OverflowError: a number of 1e999
         raise NotGitHub("a pull request without a number, or a label without a name") from None

@@ -125,6 +125,15 @@ def test_a_listing_that_is_not_a_list_exits_2(call: Callable[[ProposeGitHub], ob
             call(hub)
 
 
+@pytest.mark.parametrize("number", [b"1e999", b'"one"', b"null", b"[1]"])
+def test_a_pull_request_whose_number_is_no_integer_exits_2(number: bytes) -> None:
+    """pulls-list gives each pull request's number as an integer; 1e999 reads as infinity, which int() cannot take."""
+    with faulty(Fault("status", status=200, body=b'[{"number": ' + number + b"}]")) as url:
+        hub = ProposeGitHub(GitHubApi("acme/platform", WRITE_TOKEN, api_url=url))
+        with pytest.raises(ProposeDenied, match=r"with what GitHub's API never sends: a pull request without a number"):
+            hub.find(BRANCH)
+
+
 @pytest.mark.parametrize("body", NOT_JSON.values(), ids=NOT_JSON.keys())
 def test_a_refusal_that_is_not_json_is_quoted_as_text(body: bytes) -> None:
     with faulty(Fault("status", status=422, body=body)) as url:
