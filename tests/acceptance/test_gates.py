@@ -86,7 +86,7 @@ def test_regression_beyond_max_drop_is_held_back_and_the_pull_request_says_why(g
     assert pull.title == "Promote wine 3 → 5 in dev"
     assert "### Held back by gate" in pull.body
     assert (
-        "| wine | staging | 5 (`alias challenger`) | 4 | accuracy dropped 0.02 (0.95 → 0.93), maxDrop 0.005 |"
+        "| wine | staging | 5 (`alias challenger`) | 4 | `accuracy` dropped 0.02 (0.95 → 0.93), maxDrop 0.005 |"
         in pull.body
     )
     assert gated.lock_file("kserve-gitops/promote-all")["staging"]["version"] == "4"
@@ -111,7 +111,7 @@ def test_open_pull_request_is_closed_with_the_reason_when_the_alias_moves_to_a_f
         "quality gates of models.yaml."
     )
     assert (
-        "| wine | staging | 6 (`alias challenger`) | 4 | accuracy dropped 0.05 (0.95 → 0.9), maxDrop 0.005 |" in comment
+        "| wine | staging | 6 (`alias challenger`) | 4 | `accuracy` dropped 0.05 (0.95 → 0.9), maxDrop 0.005 |" in comment
     )
 
 
@@ -207,7 +207,7 @@ def test_override_lets_a_failing_version_through_and_shows_in_the_pull_request(g
     assert result.code == 0, result.err
     (pull,) = gated.github.pulls.values()
     assert "| `accuracy` | 0.95 | 0.93 | -0.02 | ✗ dropped 0.02 (0.95 → 0.93), maxDrop 0.005 |" in pull.body
-    assert "**Gate override** on `models.wine.environments.staging`: relabelled test set, see JIRA-42." in pull.body
+    assert "**Gate override** on `models.wine.environments.staging`: `relabelled test set, see JIRA-42`." in pull.body
 
 
 def test_registry_down_while_gating_exits_2_naming_version_and_metric(gated: Promotion) -> None:
