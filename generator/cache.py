@@ -561,7 +561,8 @@ def crd_identity(crd_dir: Path) -> str:
     return files_hash(crd_dir, yaml_files(crd_dir))
 
 
-Stamps = tuple[tuple[str, int, int, int, int, int], ...]  # per file: its path from the top, size, times, inode, device
+Stamp = tuple[str, int, int, int, int, int]  # a file's path from the top, size, times, inode, device
+Stamps = tuple[Stamp, ...]
 
 
 def files_hash(top: Path, paths: Iterable[Path]) -> str:
@@ -587,7 +588,7 @@ def _hash(top: Path, stamps: Stamps) -> str:
     return key(*(part for stamp in stamps for part in (stamp[0], _content(top / stamp[0], stamp))))
 
 
-def _content(path: Path, stamp: tuple[str, int, int, int, int, int]) -> bytes:
+def _content(path: Path, stamp: Stamp) -> bytes:
     """A file's bytes; a file that cannot be read, or is larger than any YAML file this tool reads, by its stamps
     (its readers refuse it, so its bytes matter to no verdict; reading a huge one whole would exhaust memory)."""
     try:

@@ -277,9 +277,13 @@ def _describe(error: ValidationError, path: list[str | int]) -> tuple[str, str]:
         printable = schema_check.ecma_pattern(str(error.validator_value))
         control = next((c for c in str(instance) if not printable.search(c)), "")
         if control:  # none: the name is empty, which minLength says as well
-            what = "control character" if ord(control) < 0xA0 else "character"
-            hidden = "" if ord(control) < 0xA0 else ", which text does not show as itself"
-            return f"{quoted(instance)} holds {what} U+{ord(control):04X}{hidden}", _first_sentence(description)
+            code = f"U+{ord(control):04X}"
+            said = (
+                f"control character {code}"
+                if ord(control) < 0xA0
+                else f"character {code}, which text does not show as itself"
+            )
+            return f"{quoted(instance)} holds {said}", _first_sentence(description)
     if "gates" in path:
         return _describe_gate(error, path, description)
     if error.validator == "type":  # how to write a value of the type says more than what the field is for

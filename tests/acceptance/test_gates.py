@@ -111,7 +111,8 @@ def test_open_pull_request_is_closed_with_the_reason_when_the_alias_moves_to_a_f
         "quality gates of models.yaml."
     )
     assert (
-        "| wine | staging | 6 (`alias challenger`) | 4 | `accuracy` dropped 0.05 (0.95 → 0.9), maxDrop 0.005 |" in comment
+        "| wine | staging | 6 (`alias challenger`) | 4 | `accuracy` dropped 0.05 (0.95 → 0.9), maxDrop 0.005 |"
+        in comment
     )
 
 
