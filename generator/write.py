@@ -25,6 +25,7 @@ import errno
 import hashlib
 import json
 import os
+import posixpath
 import re
 import shutil
 import signal
@@ -46,6 +47,9 @@ from generator.util.files import MAX_YAML_BYTES, Refused, create_new, read_regul
 STATE_DIR = ".kserve-gitops"
 JOURNAL = "journal"
 _RUN_PREFIX = "run-"
+_IGNORE = b"# kserve-gitops' write journal and staging area; never commit them\n*\n"  # the state directory's .gitignore
+# what writes leave in the state directory: the journal, a run's staging area, a journal not yet renamed into place
+_DEBRIS = re.compile(rf"{JOURNAL}|{_RUN_PREFIX}\w+|{JOURNAL}\.{_RUN_PREFIX}\w+\.tmp")
 _GIT_TIMEOUT = 30  # seconds for `git ls-files` over the state directory, asked only when a journal was left
 
 
@@ -153,6 +157,7 @@ def apply(root: Path, planned: Plan) -> None:
         try:
             root.mkdir(parents=True, exist_ok=True)
             run = Path(tempfile.mkdtemp(prefix=_RUN_PREFIX, dir=_state_dir(root)))
+            _refuse_other_file_systems(root, run, [path for path, _ in changes])
         except OSError as exc:
             with contextlib.suppress(OSError):  # what cannot be removed is the error's own cause: it says which
                 _clear_state(root)
@@ -245,24 +250,27 @@ def _changed_meanwhile(path: str, outcome: str) -> EnvironmentProblem:
 
 
 def _failed(exc: OSError, root: Path, doing: str, hint: str) -> EnvironmentProblem:
-    """What the system refused, named after the repository file it concerns."""
+    """What the system refused, named after the repository file it concerns (`_concerned`)."""
     message = f"{doing}: {exc.strerror or exc}"
-    return EnvironmentProblem(Diagnostic(file=_relative(exc.filename, root), message=message, hint=hint))
+    return EnvironmentProblem(Diagnostic(file=_concerned(exc, root), message=message, hint=hint))
 
 
 def _cannot_write(exc: OSError, root: Path, outcome: str = "nothing was changed") -> EnvironmentProblem:
-    """Named after the repository file concerned, not our staged copy of it: the state directory, where none is."""
-    names = [_relative(name, root) for name in (exc.filename, exc.filename2)]
     return EnvironmentProblem(
         Diagnostic(
-            file=next(
-                (n for n in names if n and not n.startswith(f"{STATE_DIR}/")),
-                STATE_DIR if names[0].startswith(STATE_DIR) else names[0],
-            ),
+            file=_concerned(exc, root),
             message=f"cannot write: {exc.strerror or exc}",
             hint=f"{_remedy(exc)}; {outcome}",
         )
     )
+
+
+def _concerned(exc: OSError, root: Path) -> str:
+    """The repository file an error concerns, not our staged copy of it (a rename names both); the state directory
+    where it names only what is staged there, or nothing at all (a full disk refuses a write to a file already open,
+    which the error does not name: only staging writes that way)."""
+    names = [name for name in (_relative(exc.filename, root), _relative(exc.filename2, root)) if name]
+    return next((n for n in names if not n.startswith(f"{STATE_DIR}/")), STATE_DIR)
 
 
 def _remedy(exc: OSError) -> str:
@@ -387,6 +395,26 @@ def _keep(target: str, copy: str) -> None:
                 os.unlink(partial)
 
 
+def _refuse_other_file_systems(root: Path, staging: Path, paths: Iterable[str]) -> None:
+    """Raise EXDEV naming the first directory of `paths` (or, for one yet to be made, the directory it goes in) that is
+    on another file system than `staging`: a write renames its staged file into place and a delete keeps the old file
+    as a hard link there, which `_undo` renames back; neither crosses file systems. A delete there would go through
+    and could not be undone."""
+    device = os.stat(staging).st_dev
+    checked: set[str] = set()
+    for path in paths:
+        directory = posixpath.dirname(path)
+        while directory not in checked:
+            checked.add(directory)
+            full = os.path.join(root, directory)
+            try:
+                if os.stat(full).st_dev != device:
+                    raise OSError(errno.EXDEV, "on another file system than the repository's root", full)
+                break
+            except FileNotFoundError:
+                directory = posixpath.dirname(directory)
+
+
 def _undo(root: Path, journal: _Journal) -> list[str]:
     """Put old files back and remove new ones; safe to repeat, whatever point the swap reached. A file the swap never
     reached (still its kept copy's file) is left as it is, and so is one that no longer holds what the swap left there
@@ -464,17 +492,27 @@ def _finish(root: Path, journal: _Journal) -> None:
 
 
 def _clear_state(root: Path) -> None:
-    """Remove whatever the state directory still holds (only debris, under the exclusive lock), then it. Raises what
-    stops it: debris left behind would have every later command recover again, and again."""
+    """Remove what writes leave in the state directory (only debris, under the exclusive lock), then it unless it holds
+    something else, which is left as it is: nothing this tool did not make is removed. Raises what stops it: debris
+    left behind would have every later command recover again, and again."""
     state = root / STATE_DIR
     if not state.is_dir() or state.is_symlink():
         return
     for entry in state.iterdir():
+        if not _DEBRIS.fullmatch(entry.name) and not (entry.name == ".gitignore" and _read_ignore(entry) == _IGNORE):
+            continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry)
         else:
             entry.unlink(missing_ok=True)
     _rmdir_if_empty(state)
+
+
+def _read_ignore(path: Path) -> bytes | None:
+    try:
+        return read_regular(path, len(_IGNORE), follow=False)
+    except OSError:  # Refused too: a link, a FIFO, a larger file are not the one this tool writes
+        return None
 
 
 def _state_dir(root: Path) -> Path:
@@ -494,7 +532,7 @@ def _state_dir(root: Path) -> Path:
             )
         )
     with contextlib.suppress(FileExistsError):
-        create_new(state / ".gitignore", b"# kserve-gitops' write journal and staging area; never commit them\n*\n")
+        create_new(state / ".gitignore", _IGNORE)
     return state
 
 

@@ -10,6 +10,7 @@ Python's file objects, which cost more than the reads.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -75,12 +76,18 @@ def read_regular(path: str | Path, limit: int | None = None, *, follow: bool = T
 def create_new(path: str | Path, content: bytes, mode: int = 0o644) -> None:
     """A new file at `path` holding `content`, with exactly `mode` whatever the umask; raises FileExistsError when
     anything is there, a link included (never written through). System calls, no file object: thousands of files
-    are created in a run (staged for kustomize, staged for the write)."""
+    are created in a run (staged for kustomize, staged for the write). A write that fails (a full disk) removes the
+    file it created: none is left holding part of its content."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
     try:
         os.fchmod(fd, mode)
         written = memoryview(content)
         while written:
             written = written[os.write(fd, written) :]
+    except BaseException:
+        with contextlib.suppress(OSError):
+            if os.path.samestat(os.fstat(fd), os.lstat(path)):  # still the file created here
+                os.unlink(path)
+        raise
     finally:
         os.close(fd)
