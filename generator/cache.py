@@ -16,6 +16,10 @@ Beside the records, a `Store` remembers facts of content (what kustomize makes o
 objects passed every check under which CRDs, what a target rendered and that it passed): keyed by hashes of
 everything they depend on, so a stale fact is never found, only missed; a missed fact is computed again, at
 the full run's cost.
+
+Damage (a truncated or garbled store or record, a value that does not decode or is of the wrong type) is a miss.
+A value forged to look right is taken: the cache is trusted as this tool's own installed files are, by whoever
+can write there (the user; in CI, runs of the same branch or its base, through the Actions cache: action.yml).
 """
 
 from __future__ import annotations
@@ -26,13 +30,14 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 import sqlite3
 import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -189,17 +194,24 @@ def _saved(record: Path) -> tuple[dict[str, str], list[str], list[Diagnostic]] |
         saved = json.loads(record.read_text("utf-8"))
         outputs, pruned = saved["outputs"], saved["pruned"]
         warnings = [Diagnostic(**d) for d in saved["warnings"]]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
     if (
         isinstance(outputs, dict)
         and all(isinstance(p, str) and isinstance(h, str) for p, h in outputs.items())
         and isinstance(pruned, list)
         and all(isinstance(p, str) for p in pruned)
-        and all(w.severity == "warning" for w in warnings)  # a run with errors is never remembered
+        and all(w.severity == "warning" and _typed(w) for w in warnings)  # a run with errors is never remembered
     ):
         return outputs, pruned, warnings
     return None
+
+
+def _typed(diagnostic: Diagnostic) -> bool:
+    """Whether each field holds what `Diagnostic` declares (JSON gives back exactly what `remember` wrote)."""
+    return all(
+        type(getattr(diagnostic, field.name)) is (int if field.type == "int" else str) for field in fields(diagnostic)
+    )
 
 
 class Store:
@@ -372,7 +384,8 @@ def remembered_parse(text: str, parse: Callable[[str], Any]) -> Any:
         fact = _parse_fact(text, _parser(parse))
         known = store.get("parse", [fact]).get(fact)
         if known is not None:
-            return json.loads(known)
+            with contextlib.suppress(ValueError, TypeError):  # a damaged one is a miss, put right below
+                return json.loads(known)
         data = parse(text)
         if (encoded := _as_json(data)) is not None:
             store.put("parse", {fact: encoded})
@@ -602,10 +615,13 @@ def _remembered_hash(top: Path, stamps: Stamps) -> str:
     with contextlib.closing(Store.open()) as store:
         fact = key(_FORMAT, str(top), repr(stamps))
         known = store.get("stamps", [fact]).get(fact)
-        if known is None:
+        if not (isinstance(known, str) and _HASH.fullmatch(known)):  # none, or damaged: a miss, put right
             known = _hash(top, stamps)
             store.put("stamps", {fact: known})
         return known
+
+
+_HASH = re.compile(r"[0-9a-f]{64}")  # what `key` gives
 
 
 def cache_directory() -> Path | None:

@@ -317,6 +317,10 @@ def test_a_record_that_is_not_what_a_run_writes_takes_the_full_path(tmp_path: Pa
         {"outputs": [[1]], "pruned": [], "warnings": []},
         {"outputs": {}, "pruned": [None], "warnings": []},
         {"outputs": {}, "pruned": [], "warnings": [{"file": "x", "message": "planted", "severity": "error"}]},
+        {"outputs": {}, "pruned": [], "warnings": [{"file": "x", "line": "7", "severity": "warning"}]},
+        {"outputs": {}, "pruned": [], "warnings": [{"file": ["x"], "severity": "warning"}]},
+        {"outputs": {}, "pruned": [], "warnings": [{"file": "x", "column": True, "severity": "warning"}]},
+        {"outputs": {}, "pruned": [], "warnings": ["x"]},
     ):
         record.write_text(json.dumps(damaged))
         (repo / "environments" / "dev" / "wine-classifier.yaml").unlink()  # the full path puts it back

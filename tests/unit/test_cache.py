@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import sqlite3
@@ -28,6 +29,7 @@ from generator.cache import (
     refuse_inside,
     remembered_parse,
 )
+from generator.crds import yaml_files
 from generator.errors import EnvironmentProblem
 from generator.util.environ import scoped_environ
 from generator.util.files import MAX_YAML_BYTES
@@ -138,6 +140,19 @@ def test_a_large_text_is_parsed_once_and_recalled_from_then_on(tmp_path: Path) -
     assert second == "recalled"
 
 
+def test_a_damaged_remembered_parse_is_parsed_again_and_put_right(tmp_path: Path) -> None:
+    text = "".join(f"m{i}: {{version: '{i}', ok: true}}\n" for i in range(4000))
+    with scoped_environ({CACHE_ENV: str(tmp_path)}):
+        parsed = remembered_parse(text, yaml.safe_load)
+        for damaged in ("not json", b"\x00\xff", "[1,", None):
+            with sqlite3.connect(next(tmp_path.glob("*.sqlite"))) as db:
+                db.execute("UPDATE fact SET value = ? WHERE kind = 'parse'", [damaged])
+            assert remembered_parse(text, yaml.safe_load) == parsed
+            with sqlite3.connect(next(tmp_path.glob("*.sqlite"))) as db:
+                (value,) = db.execute("SELECT value FROM fact WHERE kind = 'parse'").fetchone()
+            assert value is not None and json.loads(value) == parsed
+
+
 def test_a_result_json_cannot_give_back_exactly_is_parsed_every_time(tmp_path: Path) -> None:
     text = "".join(f"{i}: 2026-11-30\n" for i in range(6000))  # integer keys and dates
     assert _parse_twice(tmp_path, text) == (yaml.safe_load(text), yaml.safe_load(text))
@@ -219,6 +234,22 @@ def test_the_crd_identity_leaves_out_what_no_run_reads_there(tmp_path: Path) -> 
     assert crd_identity(tmp_path) == before
 
 
+def test_the_crd_identity_holds_the_files_a_lock_lists_through_a_linked_directory(tmp_path: Path) -> None:
+    """A CRD directory may link a release's directory from elsewhere: its files are read through the link, so their
+    bytes are part of the identity; a link back up is walked once."""
+    elsewhere, crds = tmp_path / "elsewhere", tmp_path / "crds"
+    elsewhere.mkdir()
+    crds.mkdir()
+    (elsewhere / "isvc.yaml").write_text("kind: A\n")
+    (crds / "kserve").symlink_to(elsewhere, target_is_directory=True)
+    (crds / "kserve" / "up").symlink_to(crds, target_is_directory=True)
+    assert yaml_files(crds) == [crds / "kserve" / "isvc.yaml"]
+    before = crd_identity(crds)
+    assert before == key("kserve/isvc.yaml", b"kind: A\n")
+    (elsewhere / "isvc.yaml").write_text("kind: B\n")
+    assert crd_identity(crds) == key("kserve/isvc.yaml", b"kind: B\n")
+
+
 def test_a_yaml_file_that_cannot_be_read_is_known_by_its_stamps_not_a_crash(tmp_path: Path) -> None:
     """Reading /proc/self/mem fails (EIO): before, such a file under --crd-dir ended the run as a bug (exit 3)."""
     (tmp_path / "mem.yaml").symlink_to("/proc/self/mem")
@@ -272,7 +303,8 @@ def test_a_crd_remembered_by_its_stamps_and_then_rewritten_with_its_old_times_ch
 
 def test_a_settled_crd_hash_is_kept_in_the_store_by_the_files_stamps_for_the_next_process(tmp_path: Path) -> None:
     """A new process (here: the per-process answers forgotten) takes the hash the store keeps for these stamps;
-    what the store says is trusted as every other fact in it is (the forged value shows that it was asked)."""
+    what the store says is trusted as every other fact in it is (the forged hash shows that it was asked); a value
+    that is no hash (damaged) is a miss, hashed again and put right."""
     crds, cache = tmp_path / "crds", tmp_path / "cache"
     crds.mkdir()
     (crds / "a.yaml").write_text("kind: A\n")
@@ -280,10 +312,16 @@ def test_a_settled_crd_hash_is_kept_in_the_store_by_the_files_stamps_for_the_nex
     with scoped_environ({CACHE_ENV: str(cache)}):
         first = crd_identity(crds)
         assert first == key("a.yaml", b"kind: A\n")
+        for damaged in (b"\x00\xff", "forged", first[:-1], 7):
+            with sqlite3.connect(next(cache.glob("*.sqlite"))) as db:
+                assert db.execute("UPDATE fact SET value = ? WHERE kind = 'stamps'", [damaged]).rowcount == 1
+            _remembered_hash.cache_clear()
+            assert crd_identity(crds) == first
         with sqlite3.connect(next(cache.glob("*.sqlite"))) as db:
-            assert db.execute("UPDATE fact SET value = 'forged' WHERE kind = 'stamps'").rowcount == 1
+            assert db.execute("SELECT value FROM fact WHERE kind = 'stamps'").fetchall() == [(first,)]
+            assert db.execute("UPDATE fact SET value = ? WHERE kind = 'stamps'", [key("forged")]).rowcount == 1
         _remembered_hash.cache_clear()
-        assert crd_identity(crds) == "forged"
+        assert crd_identity(crds) == key("forged")
         (crds / "a.yaml").write_text("kind: B\n")  # new stamps: hashed again, whatever the store says of the old
         assert crd_identity(crds) == key("a.yaml", b"kind: B\n")
 
