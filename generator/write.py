@@ -258,19 +258,21 @@ def _failed(exc: OSError, root: Path, doing: str, hint: str) -> EnvironmentProbl
 def _cannot_write(exc: OSError, root: Path, outcome: str = "nothing was changed") -> EnvironmentProblem:
     return EnvironmentProblem(
         Diagnostic(
-            file=_concerned(exc, root),
+            file=_concerned(exc, root, staged=True),
             message=f"cannot write: {exc.strerror or exc}",
             hint=f"{_remedy(exc)}; {outcome}",
         )
     )
 
 
-def _concerned(exc: OSError, root: Path) -> str:
-    """The repository file an error concerns, not our staged copy of it (a rename names both); the state directory
-    where it names only what is staged there, or nothing at all (a full disk refuses a write to a file already open,
-    which the error does not name: only staging writes that way)."""
+def _concerned(exc: OSError, root: Path, *, staged: bool = False) -> str:
+    """The repository file an error concerns, not our copy of it in the state directory (a rename names both). Where
+    it names only such a copy: that path (what cannot be read or removed), or with `staged` (a copy being written,
+    no concern of the user's) the state directory. Where it names nothing (a full disk refuses a write to a file
+    already open: only writes to the state directory are made that way), the state directory."""
     names = [name for name in (_relative(exc.filename, root), _relative(exc.filename2, root)) if name]
-    return next((n for n in names if not n.startswith(f"{STATE_DIR}/")), STATE_DIR)
+    fallback = names[0] if names and not staged else STATE_DIR
+    return next((n for n in names if not n.startswith(f"{STATE_DIR}/")), fallback)
 
 
 def _remedy(exc: OSError) -> str:

@@ -417,8 +417,9 @@ def test_an_undo_puts_back_every_file_it_can_and_keeps_the_journal_for_the_rest(
     )
     shutil.rmtree(root / "environments" / "dev")
     (root / "environments" / "dev").write_text("a file where a directory was\n")
-    with pytest.raises(EnvironmentProblem, match="cannot finish or undo"):
+    with pytest.raises(EnvironmentProblem, match="cannot finish or undo") as caught:
         recover(root, written())
+    assert caught.value.diagnostics[0].file == "environments/dev/b.yaml", "the file, not its kept copy"
     assert (root / "environments" / "a.yaml").read_bytes() == MARK + b"old a\n"
     assert interrupted(root)
     (root / "environments" / "dev").unlink()
