@@ -9,6 +9,7 @@ so no two match attempts re-read the same long stretch of text.
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import os
 import re
@@ -38,11 +39,13 @@ _RUN = re.compile(r"[^\s'\"<>]+")
 # line by a mail address is hidden too; too much hidden is safe). Each attempt starts at a '://' and reads at most
 # 256 characters, which the next '://' (its '/') ends: linear.
 _SPACED = re.compile(r"://(?=[^/?#\s'\"<>@]*:)[^/?#\r\n'\"<>]{0,256}@")
-# Secrets carried in query strings: presigned S3/GCS/Azure URLs, OAuth tokens, API keys.
+# Secrets carried in query strings: presigned S3/GCS/Azure URLs, OAuth tokens, API keys, a gateway's key: a name
+# that ends in a word for a credential (`access_token`, `accessToken`, `X-Amz-Security-Token`, `subscription-key`,
+# `auth`; `monkey` too, which is safe). Each attempt starts at a '?', '&' or ';' and reads at most 64 characters of
+# name: linear.
 _QUERY = re.compile(
-    r"(?P<name>[?&;](?:access_token|refresh_token|id_token|token|client_secret|secret|password|passwd|api_?key|key"
-    r"|code|sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature"
-    r"|x-goog-credential)=)[^&#\s'\"<>]*",
+    r"(?P<name>[?&;][\w.-]{0,64}?(?:token|secret|password|passwd|key|auth|code|sig|signature|credential)=)"
+    r"[^&#\s'\"<>]*",
     re.IGNORECASE,
 )
 # `Authorization: Bearer x`, `"X-Api-Key": "x"`, `MLFLOW_TRACKING_PASSWORD=x`, `'client_secret': 'x'`:
@@ -60,16 +63,39 @@ _KEYED_NAMES = ("authorization", "passw", "secret", "token", "key", "credential"
 # `'Bearer abc\ndef'`, a token with a line break, and shows it so), and its tail is as secret as its head.
 _BEARER = re.compile(r"(?<![\w-])(?P<scheme>bearer[ \t]+)[^\s'\"<>]+", re.IGNORECASE)
 _GITHUB_TOKEN = re.compile(r"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})")
+# Variables whose whole value is a secret, which a server may quote back where no pattern knows it (an MLflow server's
+# "token … expired", a GitHub 401's body, S3's "The provided token … has expired"). Read by MLflow, boto3, `propose`
+# and `webhook serve` (generator/webhook/server.py). A value shorter than _SHORTEST is masked only where a pattern
+# finds it: alone, it would hide ordinary words wherever they stand (a test's "x", moto's "testing").
+_SECRET_VARIABLES = (
+    "MLFLOW_TRACKING_TOKEN",
+    "MLFLOW_TRACKING_PASSWORD",
+    "GITHUB_TOKEN",
+    "GH_TOKEN",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "KSERVE_GITOPS_MLFLOW_WEBHOOK_SECRET",
+    "KSERVE_GITOPS_ARGOCD_TOKEN",
+)
+_SHORTEST = 8
+# Variables holding a URL whose credentials (`credentials_of`) may be typed where no pattern recognises them.
+_URL_VARIABLES = (
+    "MLFLOW_TRACKING_URI",
+    "KSERVE_GITOPS_CRD_BASE_URL",
+    "GITHUB_API_URL",
+    "MLFLOW_S3_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL",
+)
+_given: set[str] = set()  # credentials of URLs given on the command line (`mask_credentials_of`)
 
 
 def redact(text: str, known: Iterable[str] = ()) -> str:
     """`text` with every credential it carries replaced by `***`, in time linear in its length. `known`: secrets the
     caller knows of that no pattern may recognise where they appear (`credentials_of`), masked wherever they stand
-    apart from letters and digits (a password "p" leaves "unpack" alone). The credentials in MLFLOW_TRACKING_URI are
-    always known: any message may name the registry, and a URI typed without `//` (`alice:pw@host`, `http:/alice:pw@…`)
-    is one no pattern recognises."""
-    configured = credentials_of(os.environ.get("MLFLOW_TRACKING_URI", ""))
-    for secret in sorted(filter(None, (*known, *configured)), key=len, reverse=True):  # a longer one may hold a shorter
+    apart from letters and digits (a password "p" leaves "unpack" alone). The secrets of the environment and the
+    command line are always known (`_configured`): any message may quote a server that echoes them, and a URI typed
+    without `//` (`alice:pw@host`, `http:/alice:pw@…`) is one no pattern recognises."""
+    for secret in sorted(filter(None, (*known, *_configured())), key=len, reverse=True):  # a longer may hold a shorter
         text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", MASK, text)
     # Each pass runs only when the text holds what its pattern needs: substring tests are cheap C loops.
     if "://" in text and "@" in text:
@@ -82,6 +108,26 @@ def redact(text: str, known: Iterable[str] = ()) -> str:
     if "bearer" in lower:
         text = _BEARER.sub(rf"\g<scheme>{MASK}", text)
     return _GITHUB_TOKEN.sub(MASK, text) if "gh" in text or "github_pat_" in text else text
+
+
+def mask_credentials_of(uri: str) -> None:
+    """Have every later `redact` mask the credentials of `uri`, given on the command line (an option whose value may
+    also come from one of _URL_VARIABLES, whose credentials are masked anyway)."""
+    _given.update(credentials_of(uri))
+
+
+def _configured() -> list[str]:
+    """The secrets this process was given: each of _SECRET_VARIABLES (as sent in a header, and for MLflow's user and
+    password also as HTTP Basic sends them, base64), the credentials of each of _URL_VARIABLES and of URLs given on
+    the command line."""
+    environ = os.environ
+    found = [value for name in _SECRET_VARIABLES if len(value := environ.get(name, "")) >= _SHORTEST]
+    if password := environ.get("MLFLOW_TRACKING_PASSWORD", ""):
+        pair = f"{environ.get('MLFLOW_TRACKING_USERNAME', '')}:{password}".encode()
+        found.append(base64.b64encode(pair).decode("ascii"))
+    for name in _URL_VARIABLES:
+        found += credentials_of(environ.get(name, ""))
+    return [*found, *_given]
 
 
 def credentials_of(uri: str) -> tuple[str, ...]:

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 import typer
 
 from generator.cli import _report
+from generator.redact import mask_credentials_of
 
 Repo = Annotated[
     Path | None,
@@ -56,3 +57,10 @@ OutputOrGithub = Annotated[
         callback=_report.chosen,
     ),
 ]
+
+
+def masked_url(value: str) -> str:
+    """The callback of an option that takes a URL: its credentials are masked in every later message, as those of a
+    URL the environment gives are (redact.mask_credentials_of)."""
+    mask_credentials_of(value)
+    return value

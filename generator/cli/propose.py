@@ -48,7 +48,10 @@ Remote = Annotated[str, typer.Option("--remote", help="Git remote to fetch from 
 ApiUrl = Annotated[
     str,
     typer.Option(
-        "--api-url", envvar="GITHUB_API_URL", help="GitHub's REST API; https://HOST/api/v3 for GitHub Enterprise."
+        "--api-url",
+        envvar="GITHUB_API_URL",
+        callback=_options.masked_url,
+        help="GitHub's REST API; https://HOST/api/v3 for GitHub Enterprise.",
     ),
 ]
 Repository = Annotated[

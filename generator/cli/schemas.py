@@ -47,6 +47,7 @@ BaseUrl = Annotated[
     typer.Option(
         "--base-url",
         envvar=BASE_URL_ENV,
+        callback=_options.masked_url,
         help="Where release files are read, as "
         "<base>/<owner>/<repo>/<tag>/<path>: a mirror or GitHub Enterprise (https://ghe.example.com/raw).",
     ),

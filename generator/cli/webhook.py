@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from generator.cli import _options
 from generator.github import DEFAULT_API_URL
 from generator.webhook import DEFAULT_DEADLINE, DEFAULT_MAX_AGE, DEFAULT_REQUEST_DEADLINE, DEFAULT_STATE_DIR
 
@@ -42,6 +43,7 @@ ApiUrl = Annotated[
     typer.Option(
         "--github-api-url",
         envvar="GITHUB_API_URL",
+        callback=_options.masked_url,
         help="GitHub's REST API; https://HOST/api/v3 for GitHub Enterprise.",
     ),
 ]
@@ -76,6 +78,7 @@ TrackingUri = Annotated[
     typer.Option(
         "--tracking-uri",
         envvar="MLFLOW_TRACKING_URI",
+        callback=_options.masked_url,
         help="MLflow server whose versions /argocd tags.",
         show_default=False,
     ),

@@ -3,6 +3,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -192,3 +193,77 @@ def test_the_password_of_a_mistyped_tracking_uri_never_shows(uri: str, monkeypat
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     said = redact(f"cannot use the MLflow registry at {uri}: got unsupported URI '{uri}'; password S3cretPW")
     assert "S3cretPW" not in said and "127.0.0.1:5077" in said
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "MLFLOW_TRACKING_TOKEN",
+        "MLFLOW_TRACKING_PASSWORD",
+        "GITHUB_TOKEN",
+        "GH_TOKEN",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "KSERVE_GITOPS_MLFLOW_WEBHOOK_SECRET",
+        "KSERVE_GITOPS_ARGOCD_TOKEN",
+    ],
+)
+def test_a_secret_the_environment_holds_is_masked_where_a_server_quotes_it_back(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No pattern knows `token X expired` (an MLflow server's), nor a 40-hex GitHub token or S3's session token."""
+    monkeypatch.setenv(name, "0123456789abcdef0123456789abcdef01234567")
+    said = redact("UNAUTHENTICATED: token 0123456789abcdef0123456789abcdef01234567 expired")
+    assert said == "UNAUTHENTICATED: token *** expired"
+
+
+def test_a_short_value_of_a_secret_variable_is_left_to_the_patterns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Alone, a value of a few characters would hide ordinary words (moto's key "testing", a test's "x")."""
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    assert redact("testing the model; password=testing") == "testing the model; password=***"
+
+
+def test_mlflow_s_user_and_password_are_masked_as_http_basic_sends_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "bob")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "PWXYZ789")
+    assert redact("you sent 'Basic Ym9iOlBXWFlaNzg5'") == "you sent 'Basic ***'"
+
+
+@pytest.mark.parametrize("name", ["KSERVE_GITOPS_CRD_BASE_URL", "GITHUB_API_URL", "MLFLOW_S3_ENDPOINT_URL"])
+def test_the_password_of_a_mistyped_url_the_environment_gives_never_shows(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(name, "https:/ci-bot:S3cretPW@mirror.example.com/raw")
+    said = redact("base URL 'https:/ci-bot:S3cretPW@mirror.example.com/raw' is not an http(s) URL")
+    assert "S3cretPW" not in said and "mirror.example.com/raw" in said
+
+
+def test_the_password_of_a_mistyped_url_given_as_an_option_never_shows(tmp_path: Path) -> None:
+    """The option's value, not the environment's: masked from the moment the option is read."""
+    url = "https:/ci-bot:S3cretPW@m/r"
+    done = subprocess.run(
+        [sys.executable, "-m", "generator", "schemas", "fetch", "--dest", str(tmp_path), "--base-url", url],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 1, done
+    assert "base URL" in done.stderr and "S3cretPW" not in done.stdout + done.stderr, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("query", "shown"),
+    [
+        ("?accessToken=QS_SECRET_1", "?accessToken=***"),
+        ("?v=1&auth=QS_SECRET_1", "?v=1&auth=***"),
+        ("?sessionToken=QS_SECRET_1&v=1", "?sessionToken=***&v=1"),
+        ("?subscription-key=QS_SECRET_1", "?subscription-key=***"),
+        ("?X-Amz-Security-Token=QS_SECRET_1", "?X-Amz-Security-Token=***"),
+        ("?version=3&page=2", "?version=3&page=2"),
+    ],
+)
+def test_a_query_parameter_named_for_a_credential_is_masked(query: str, shown: str) -> None:
+    assert redact(f"cannot reach http://127.0.0.1:1/v2/models/m/infer{query} now") == (
+        f"cannot reach http://127.0.0.1:1/v2/models/m/infer{shown} now"
+    )
