@@ -138,14 +138,19 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 
 
 def message(reply: Reply) -> str:
-    """GitHub's `message` and each `errors[].message` ("Validation Failed: A pull request already exists …")."""
+    """GitHub's `message` and each `errors[].message` ("Validation Failed: A pull request already exists …"), its
+    first 300 characters. Redacted before it is cut, and well past the cut: a token the cut split would show its head
+    (the generous read keeps redacting bounded on a huge answer)."""
     try:
         data: Any = parsed(reply)
     except NotGitHub:
-        return redact(" ".join(reply.text.split())[:300])
+        return redact(" ".join(reply.text[:_READ].split()))[:300]
     data = data if isinstance(data, dict) else {}
     details = [e.get("message", "") for e in data.get("errors", []) if isinstance(e, dict)]
-    return redact(": ".join(str(m) for m in [data.get("message", ""), *details] if m)[:300])
+    return redact(": ".join(str(m) for m in [data.get("message", ""), *details] if m)[:_READ])[:300]
+
+
+_READ = 4000  # characters of an answer's words redacted, of which `message` shows 300
 
 
 def refusal(reply: Reply, what: str, repository: str) -> str:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from generator.errors import ProposeDenied, ProposeError
-from generator.github.api import GitHubApi
+from generator.github.api import GitHubApi, message
 from generator.propose.github import ProposeGitHub
 from generator.propose.publish import PullRequest, PullRequestExists
-from generator.util.http import Http, HttpSettings
+from generator.util.http import Http, HttpSettings, Reply
 from tests.support.faults import Fault, faulty
 from tests.support.github_fake import READ_TOKEN, WRITE_TOKEN, FakeGitHub
 
@@ -201,3 +202,22 @@ def test_a_next_link_to_another_origin_is_not_followed_with_the_token() -> None:
             hub = ProposeGitHub(GitHubApi("acme/platform", WRITE_TOKEN, api_url=url))
             assert hub.comments(1) == ["first"]
     assert elsewhere.requests == [], "another port of the same host is another origin"
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_github_s_words_are_redacted_before_they_are_cut(as_json: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A token the 300-character cut splits is not shown in part (GitHub echoing the token it refused)."""
+    token = "0123456789abcdef0123456789abcdef01234567"
+    monkeypatch.setenv("GITHUB_TOKEN", token)
+    said = "x" * 280 + f" token {token} expired"
+    body = json.dumps({"message": said}) if as_json else said
+    reply = Reply(
+        401,
+        "Unauthorized",
+        {"content-type": "application/json" if as_json else "text/plain"},
+        body.encode(),
+        "https://api.github.com/repos/o/r",
+        {},
+    )
+    shown = message(reply)
+    assert shown == "x" * 280 + " token *** expired"
