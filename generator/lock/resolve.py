@@ -17,6 +17,7 @@ then the locked version itself is looked up, so recording them moves nothing.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -114,17 +115,21 @@ def _follow(
     """
     gated = dict(entries)
     problems: list[Diagnostic] = []
+    # How many of `gated`'s entries lock each version in each environment, kept as `gated` changes: a follower looks
+    # its leader's versions up (gathering them again for each follower took 0.5 s for 1,000 models).
+    locked = Counter((env, e.registered_model, e.version) for (_, env), e in gated.items())
     for target in spec.targets:
         leader = spec.environments[target.env].follow
         entry = gated.get(target.key)
         if not leader or entry is None or target.hold:
             continue
-        upstream = {(e.registered_model, e.version) for (model, env), e in gated.items() if env == leader}
-        if (entry.registered_model, entry.version) in upstream:
+        if locked[(leader, entry.registered_model, entry.version)]:
             continue
+        locked[(target.env, entry.registered_model, entry.version)] -= 1
         previous = old.get(target.model, target.env)
         if previous is not None and previous.reference == entry.reference:
             gated[target.key] = previous
+            locked[(target.env, previous.registered_model, previous.version)] += 1
         else:
             del gated[target.key]
             problems.append(

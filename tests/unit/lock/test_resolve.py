@@ -390,6 +390,23 @@ def test_following_environment_without_a_lock_entry_names_the_leader() -> None:
     assert ("wine", "prod") not in new.entries
 
 
+CHAIN = FOLLOWING.replace("staging: {namespace: s}", "staging: {namespace: s, follow: dev}")
+
+
+def test_a_chain_gates_step_by_step_a_follower_never_takes_what_its_leader_was_held_back_from() -> None:
+    new, problems = _moved(_full_lock(), parse_spec(CHAIN % "")[0], {"dev": "4", "staging": "5", "prod": "5"})
+    assert problems == []
+    assert new.entries[("wine", "dev")].version == "4"
+    assert new.entries[("wine", "staging")] == _full_lock().entries[("wine", "staging")], "5 is not locked in dev"
+    assert new.entries[("wine", "prod")] == _full_lock().entries[("wine", "prod")], "staging was held back from 5"
+
+
+def test_a_chain_moves_together_once_each_leader_has_the_version() -> None:
+    new, problems = _moved(_full_lock(), parse_spec(CHAIN % "")[0], {"dev": "5", "staging": "5", "prod": "5"})
+    assert problems == []
+    assert [new.entries[("wine", env)].version for env in ("dev", "staging", "prod")] == ["5", "5", "5"]
+
+
 def test_pinned_hold_resolves_exactly_that_version_and_keeps_the_reference_for_later() -> None:
     spec = _spec(", hold: 1")
     (query,) = queries_for(spec, _full_lock(), Update())
