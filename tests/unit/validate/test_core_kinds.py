@@ -68,3 +68,50 @@ def test_patch_versions_use_their_minor() -> None:
 def test_unshipped_or_malformed_versions_are_environment_problems(version: str) -> None:
     with pytest.raises(EnvironmentProblem):
         load_core_schemas(version)
+
+
+def _variants(value: Any) -> list[Any]:
+    """`value` with each of its leaves, in turn, replaced by each of a few values of the wrong kind or range."""
+    if isinstance(value, dict):
+        return [{**value, key: changed} for key, item in value.items() for changed in _variants(item)] + [
+            {**value, "unknownField": 1}
+        ]
+    if isinstance(value, list):
+        return [[*value[:i], changed, *value[i + 1 :]] for i, item in enumerate(value) for changed in _variants(item)]
+    return [wrong for wrong in ("x", -1, 1.5, None, True, [], {}) if wrong != value or type(wrong) is not type(value)]
+
+
+def test_the_compiled_schema_lets_through_only_what_jsonschema_passes_too() -> None:
+    """Each object is first asked of the schema compiled (jsonschema_rs); its yes is final, so it must never pass an
+    object jsonschema refuses. Every one-leaf change of a Deployment and a Job, valid or not, is asked of both."""
+    from generator.validate.core_kinds import _quick_validator, _validator  # noqa: PLC0415 -- the two judges
+
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "wine-smoke", "namespace": "ml-prod", "annotations": {"argocd.argoproj.io/hook": "x"}},
+        "spec": {
+            "backoffLimit": 1,
+            "template": {
+                "spec": {
+                    "restartPolicy": "Never",
+                    "securityContext": {"runAsNonRoot": True, "runAsUser": 65532},
+                    "containers": [{"name": "smoke", "image": "curl:8", "command": ["a", "b"]}],
+                }
+            },
+        },
+    }
+    schemas = load_core_schemas()
+    disagreements, refused = [], 0
+    for obj in [*_variants(job), *_variants(deployment(resources={"limits": {"cpu": "1"}}))]:
+        if not isinstance(obj.get("kind"), str) or not isinstance(obj.get("apiVersion"), str) or obj["kind"] == "x":
+            continue  # another kind, or none: no schema to compare
+        quick = _quick_validator(schemas.schema_dir, obj["apiVersion"], obj["kind"])
+        if quick is None:
+            continue
+        full = list(_validator(schemas.schema_dir, obj["apiVersion"], obj["kind"]).iter_errors(obj))
+        refused += bool(full)
+        if quick.is_valid(obj) and full:
+            disagreements.append(obj)
+    assert refused > 100, "the variants reach the schema's refusals"
+    assert disagreements == []
