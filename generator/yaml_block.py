@@ -35,9 +35,10 @@ from yaml.resolver import Resolver
 _STR = Resolver.DEFAULT_SCALAR_TAG
 _INT, _BOOL, _NULL = (f"tag:yaml.org,2002:{name}" for name in ("int", "bool", "null"))
 # A string written plain, or quoted when it would read back as something else (`'2'`, `'on'`): letters, digits
-# and a few punctuation marks, not starting with one that means something at the start of a scalar (`-`, `:`,
-# `.`…), no `: ` or trailing `:` (a key's end) and no trailing space. Anything else: `Unsimple`.
-_SIMPLE = re.compile(r"[A-Za-z0-9_/][A-Za-z0-9 _./:@+=-]*")
+# and a few punctuation marks, not starting with one that means something at the start of a scalar (`:`, `.`,
+# `,`…) but for one or two dashes before a letter or digit (`--env`, a command's option: `- ` starts a list item,
+# `---` a document), no `: ` or trailing `:` (a key's end) and no trailing space. Anything else: `Unsimple`.
+_SIMPLE = re.compile(r"(?:[A-Za-z0-9_/]|--?(?=[A-Za-z0-9_/]))[A-Za-z0-9 _./:@+=,-]*")
 _KEY_END = re.compile(r": |:$| $")
 _SORTABLE_KEY = re.compile(r"[A-Za-z./-]+")  # a key go-yaml v2 puts where Python's sort does
 _LONGEST = 1000  # a longer string might reach libyaml's line width (4096) and be folded at a space
@@ -111,8 +112,8 @@ class Emitter:
     def _key(self, key: Any) -> str:
         written = self._keys.get(key) if type(key) is str else None
         if written is None:
-            if type(key) is not str or len(key) > _LONGEST_KEY:
-                raise Unsimple
+            if type(key) is not str or len(key) > _LONGEST_KEY or key.startswith("-"):
+                raise Unsimple  # `--key:` at the start of a line reads, to `read`, as a list item
             written = self._keys[key] = self._scalar(key)
         return written
 

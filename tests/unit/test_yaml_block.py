@@ -24,6 +24,7 @@ WORDS = st.one_of(
     st.from_regex(r"[a-zA-Z0-9_/]([aoyNT01._/ -]{0,6}[aoyNT01._/-])?", fullmatch=True),
     st.sampled_from(["s3://bucket/path/m-1/artifacts", "Bench.Model 0003", "alias champion", "1Gi", "500m", "v2"]),
     st.sampled_from(["", "2", "1.0", "0x1F", "1e3", "on", "No", "null", "a b" * 333]),
+    st.sampled_from(["--env", "-v", "-1", "--1", "-0x1F", "-.5", "a,b", "BeforeHookCreation,HookSucceeded"]),
     st.sampled_from(["path: a.yaml\n", "a\nb: c\n", "#!/bin/sh\necho 1\n"]),  # literal blocks
 )
 # …and values that change how libyaml writes them: indicators, quotes, `: `, a non-ASCII letter, a tab, a break,
@@ -31,6 +32,7 @@ WORDS = st.one_of(
 ODD = st.one_of(
     st.text(alphabet="az0 #'\"@,!&*?|>%{}[]~<=.:-é\t\n", max_size=8),
     st.sampled_from(["a: b", "a:", "a ", "a b" * 334, 1.5, 7, "a\n\n", "a\nb", "\n", " a\n", "a\n\nb\n"]),
+    st.sampled_from(["-", "--", "---", "---a", "- a", "-,", ",a", "a,", "-a: b", "-- a", "--a\n"]),
 )
 
 
@@ -69,15 +71,26 @@ def test_dump_files_shares_what_it_learnt_between_files_without_changing_them(do
     }
 
 
-def test_every_rendered_file_and_the_lock_are_written_without_libyaml() -> None:
-    """What the speed-up is for: InferenceServices, kustomizations and models.lock are all plain enough."""
-    spec, _ = parse_spec(models_yaml(30))
+SMOKE_TESTED = models_yaml(30).replace(
+    "models:\n",
+    "argocd: {repoURL: 'https://github.com/acme/platform.git', targetRevision: main, smokeTest: {image: 'curl:8'}}\n"
+    "models:\n",
+)
+
+
+@pytest.mark.parametrize("declared", [models_yaml(30), SMOKE_TESTED], ids=["plain", "smoke-tested"])
+def test_every_rendered_file_and_the_lock_are_written_without_libyaml(declared: str) -> None:
+    """What the speed-up is for: the files there are thousands of, InferenceServices, smoke-test Jobs (their
+    commands' `--options`, Argo CD's comma-separated hook policies), kustomizations and models.lock, are all plain
+    enough. (argocd/ holds one ApplicationSet, whose Go templates libyaml writes.)"""
+    spec, _ = parse_spec(declared)
     lock = synthetic_lock(spec)
     kept = yamlio.Kept()
     written = {**render(spec, lock, dump=kept), LOCK_FILE: dumps(lock, kept)}
     emitter = Emitter()
     for path, documents in kept.documents.items():
-        assert written[path].endswith(emitter.documents(list(documents)).encode()), path
+        if not path.startswith("argocd/"):
+            assert written[path].endswith(emitter.documents(list(documents)).encode()), path
 
 
 @pytest.mark.parametrize(
