@@ -67,6 +67,13 @@ def test_most_specific_setting_wins_and_maps_merge_key_by_key() -> None:
     assert dev is not None and dev.ref == Ref("version", "7") and not dev.ref.floating
 
 
+def test_a_target_is_found_by_model_and_environment_and_one_not_served_is_none() -> None:
+    spec, _ = load_spec(EXAMPLES / "valid" / "many.yaml")
+    assert [spec.target(*t.key) for t in spec.targets] == list(spec.targets)
+    assert spec.target("fraud", "nowhere") is None
+    assert spec.target("nothing", "prod") is None
+
+
 def test_stage_reference_loads_with_a_deprecation_warning() -> None:
     _, warnings = load_spec(EXAMPLES / "valid" / "many.yaml")
     assert [w.rule for w in warnings] == ["deprecated-stage"]
