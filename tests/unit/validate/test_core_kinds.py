@@ -78,7 +78,8 @@ def _variants(value: Any) -> list[Any]:
         ]
     if isinstance(value, list):
         return [[*value[:i], changed, *value[i + 1 :]] for i, item in enumerate(value) for changed in _variants(item)]
-    return [wrong for wrong in ("x", -1, 1.5, None, True, [], {}) if wrong != value or type(wrong) is not type(value)]
+    wrongs: tuple[Any, ...] = ("x", -1, 1.5, None, True, [], {})
+    return [wrong for wrong in wrongs if wrong != value or type(wrong) is not type(value)]
 
 
 def test_the_compiled_schema_lets_through_only_what_jsonschema_passes_too() -> None:
