@@ -38,8 +38,7 @@ from generator.render.tree import render
 from generator.spec import SPEC_FILE
 from generator.spec.load import parse_spec
 from generator.validate.crds import load_crd_schemas
-from generator.validate.kustomize import build_files
-from generator.validate.manifests import BATCH, BUILDERS, batch_count
+from generator.validate.kustomize import BATCH, BUILDERS, batch_count, build_files
 
 CRD_DIR = Path(__file__).resolve().parents[1] / "schemas" / "crds"
 KUSTOMIZE_ALONE = "kustomize alone: each rendered file built once, as a full run batches them"

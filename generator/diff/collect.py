@@ -15,7 +15,7 @@ from generator.diff import snapshot
 from generator.diff.compare import Build, DirectoryDiff, RenderedDiff, compare, skipped
 from generator.errors import ValidationFailed
 from generator.render.tree import ARGOCD_DIR, CLUSTER_DIR, ENVIRONMENTS_DIR
-from generator.validate.kustomize import kustomize_build, kustomize_command
+from generator.validate.kustomize import build_plain, kustomize_build, kustomize_command
 
 KUSTOMIZATION = "kustomization.yaml"
 ENV_NAME = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")  # models.yaml's rule for environment names
@@ -47,9 +47,13 @@ def _directory(name: str, before: Path, after: Path) -> DirectoryDiff:
 
 
 def _build(root: Path, name: str) -> Build:
+    """What Argo CD builds from the directory: file by file in batches when its kustomization only lists files
+    (`build_plain`: an environment of a thousand models builds in seconds, not minutes), else as a whole."""
     directory = root / name
     if not (directory / KUSTOMIZATION).is_file():
         return Build()
+    if (objects := build_plain(directory)) is not None:
+        return Build(tuple(objects))
     try:
         return Build(tuple(kustomize_build(directory)))
     except ValidationFailed as e:  # kustomize's own words, with paths relative to the repository

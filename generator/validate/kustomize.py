@@ -21,6 +21,7 @@ import shlex
 import shutil
 import tempfile
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -132,6 +133,49 @@ def scratch_root() -> str | None:
     if "TMPDIR" in os.environ or not os.path.isdir(_MEMORY_DIR) or not os.access(_MEMORY_DIR, os.W_OK | os.X_OK):
         return None
     return _MEMORY_DIR if shutil.disk_usage(_MEMORY_DIR).free > 256 * 2**20 else None
+
+
+BATCH = 200  # files per kustomize process: ~1.4 ms each at 200-300 (more below: start-up; above: superlinear)
+BUILDERS = 2  # kustomize processes at once (~66 MB each at BATCH files)
+
+
+def batch_count(files: int) -> int:
+    """How many batches `files` are built in: about BATCH files each, and a multiple of BUILDERS when there are
+    more than one, so that the last ones are built side by side (a batch built alone leaves a core idle)."""
+    count = -(-files // BATCH)
+    return count if count <= 1 else -(-count // BUILDERS) * BUILDERS
+
+
+def build_plain(directory: Path) -> list[dict[str, Any]] | None:
+    """The objects `kustomize build directory` prints for a plain kustomization (`plain_resources`) of regular
+    files, in the order it lists them, its files built in batches side by side (`build_files`): kustomize takes
+    ~16 s for one directory of 2,000 objects, where batches of BATCH files cost ~1.4 ms a file. The objects are
+    the same: a plain kustomization changes nothing in them. None when the directory is anything else, a file
+    writes kustomize's build annotations itself, a batch fails, or two objects may share an id: then only the
+    whole build says what it makes of them, or what is wrong."""
+    try:
+        kustomization = yamlio.load_plain(yamlio.read_text(directory / KUSTOMIZATION_FILES[0], follow=False).encode())
+    except (yamlio.NotPlain, yaml.YAMLError, OSError, UnicodeDecodeError):
+        return None
+    names = plain_resources(kustomization) if isinstance(kustomization, dict) else None
+    if not names or any((directory / other).exists() for other in KUSTOMIZATION_FILES[1:]):
+        return None  # nothing to build, or two kustomization files (kustomize refuses the directory)
+    files: dict[str, bytes] = {}
+    for name in names:
+        try:
+            content = yamlio.read_text(directory / name, follow=False).encode()
+        except (OSError, UnicodeDecodeError):
+            return None
+        if name in (*KUSTOMIZATION_FILES, OUTPUT) or BUILD_ANNOTATIONS in content:
+            return None
+        files[name] = content
+    count = batch_count(len(names))
+    with ThreadPoolExecutor(max_workers=BUILDERS) as pool:
+        batches = list(pool.map(build_files, [{n: files[n] for n in names[i::count]} for i in range(count)]))
+    built = {name: objects for batch in batches if batch is not None for name, objects in batch.items()}
+    if any(batch is None for batch in batches) or shared_ids(identity_of(o) for n in names for o in built[n]):
+        return None
+    return [obj for name in names for obj in built[name]]
 
 
 def build_files(files: Mapping[str, bytes]) -> dict[str, list[dict[str, Any]]] | None:
@@ -263,6 +307,17 @@ def _pop_origin(document: Any, known: Mapping[str, str]) -> str | None:
     except (yaml.YAMLError, AttributeError):
         return None
     return path if isinstance(path, str) else None
+
+
+def identity_of(obj: Mapping[str, Any]) -> Identity:
+    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else {}
+    assert isinstance(metadata, Mapping)
+    return (
+        str(obj.get("apiVersion")),
+        str(obj.get("kind")),
+        str(metadata.get("namespace", "")),
+        str(metadata.get("name", "")),
+    )
 
 
 def shared_ids(identities: Iterable[Identity]) -> bool:

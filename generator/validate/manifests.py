@@ -41,10 +41,13 @@ from generator.validate.crds import CrdSchemas, load_crd_schemas, unpinned
 from generator.validate.kserve_rules import PINNED_BY_DEFAULT, check_inference_service
 from generator.validate.kustomize import (
     BUILD_ANNOTATIONS,
+    BUILDERS,
     KUSTOMIZATION_FILES,
     Identity,
+    batch_count,
     build_staged,
     expected_outputs,
+    identity_of,
     kustomize_build,
     plain_resources,
     scratch_root,
@@ -55,8 +58,6 @@ from generator.validate.kustomize import (
 from generator.validate.schema_errors import LineOf
 
 CRD_RULE = "crd-schema"
-BATCH = 200  # files per kustomize process: ~1.4 ms each at 200-300 (more below: start-up; above: superlinear)
-BUILDERS = 2  # kustomize processes at once (~66 MB each at BATCH files)
 
 
 class Checks(Protocol):
@@ -414,7 +415,7 @@ class Part:
         """`plain`: the objects are maps, lists, strings, integers, booleans and nulls with string keys, which JSON
         gives back exactly without being asked. `encoded`: each object's `_canonical` JSON, when the caller has it."""
         return cls(
-            path, content_key, tuple(_identity(o) for o in objects), _json(objects, encoded, plain=plain), objects
+            path, content_key, tuple(identity_of(o) for o in objects), _json(objects, encoded, plain=plain), objects
         )
 
     @functools.cached_property
@@ -677,13 +678,6 @@ def _at(part: Part, path: str) -> Part:
     return part if part.path == path else replace(part, path=path)
 
 
-def batch_count(files: int) -> int:
-    """How many batches `files` are built in: about BATCH files each, and a multiple of BUILDERS when there are
-    more than one, so that the last ones are built side by side (a batch built alone leaves a core idle)."""
-    count = -(-files // BATCH)
-    return count if count <= 1 else -(-count // BUILDERS) * BUILDERS
-
-
 def _remembered_part(name: str, fact: str) -> Part:
     """A part as the store holds it: its identities as JSON, a newline, its objects as JSON."""
     identities, _, encoded = fact.partition("\n")
@@ -902,7 +896,7 @@ def _sources(
             problems += found
             if obj is None:
                 continue
-            identity, prefixes = _identity(obj), _storage_prefixes([obj])
+            identity, prefixes = identity_of(obj), _storage_prefixes([obj])
             if path in keys:
                 learned[keys[path]] = json.dumps((identity, prefixes))
         sources[identity] = _Source(path, text, tuple(prefixes))
@@ -914,7 +908,7 @@ def summaries(documents: Mapping[str, Sequence[Any]]) -> dict[str, Summary]:
     """What the checks take from each file emitted from one object (yamlio.Kept), as parsing the file would give
     it. Only this is kept, not the documents: a run holds it while kustomize builds."""
     return {
-        path: (_identity(docs[0]), _storage_prefixes(docs))
+        path: (identity_of(docs[0]), _storage_prefixes(docs))
         for path, docs in documents.items()
         if len(docs) == 1 and _is_object(docs[0])
     }
@@ -955,17 +949,6 @@ def _is_custom(api_version: str) -> bool:
     """Built-in groups have no dot (apps/v1, v1) or end in .k8s.io; everything else comes from a CRD."""
     group = api_version.split("/", maxsplit=1)[0] if "/" in api_version else ""
     return "." in group and not group.endswith(".k8s.io")
-
-
-def _identity(obj: Mapping[str, Any]) -> Identity:
-    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else {}
-    assert isinstance(metadata, Mapping)
-    return (
-        str(obj.get("apiVersion")),
-        str(obj.get("kind")),
-        str(metadata.get("namespace", "")),
-        str(metadata.get("name", "")),
-    )
 
 
 def _parse(text: str, path: str) -> tuple[Mapping[str, Any] | None, list[Diagnostic]]:

@@ -18,8 +18,8 @@ from generator.errors import EnvironmentProblem
 from generator.render.tree import HEADER
 from generator.spec.model import Platform
 from generator.validate.crds import CrdSchemas
-from generator.validate.kustomize import kustomize_command
-from generator.validate.manifests import batch_count, check_tree, checks, summaries, tree_checks
+from generator.validate.kustomize import batch_count, kustomize_command
+from generator.validate.manifests import check_tree, checks, summaries, tree_checks
 from generator.yamlio import Kept
 from tests.unit.validate.conftest import MLFLOW_ISVC
 

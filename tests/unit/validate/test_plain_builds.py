@@ -20,7 +20,7 @@ import yaml
 from generator.cache import Store
 from generator.errors import UserError
 from generator.spec.model import Platform
-from generator.validate.kustomize import kustomize_build
+from generator.validate.kustomize import BATCH, build_plain, kustomize_build
 from generator.validate.manifests import Built, build_kustomizations, check_tree
 
 PLATFORM = Platform(kubernetes_version="1.33")  # what these trees are checked against
@@ -125,6 +125,46 @@ def test_plain_builds_assembled_from_files_equal_real_kustomize(seed: int, tmp_p
     assert assembled, "some builds were assembled from their files"
 
 
+@pytest.mark.parametrize("seed", range(8))
+def test_a_plain_kustomization_built_by_file_gives_what_kustomize_gives_or_nothing(seed: int, tmp_path: Path) -> None:
+    """`build_plain` (what `diff` builds an environment with): the real build's objects, or None when the
+    directory must be built whole (not plain, a file kustomize refuses, two objects with one id)."""
+    chooser = random.Random(seed)
+    built = 0
+    for index in range(6):
+        directory = tmp_path / f"k{index}"
+        _kustomization(directory, chooser, bad=chooser.choice([0.0, 0.05, 0.15]))
+        objects = build_plain(directory)
+        if objects is not None:
+            real = _real(directory, tmp_path)
+            assert real.problems == [], directory.name
+            assert _multiset(objects) == _multiset(real.objects), directory.name
+            built += bool(objects)
+    assert built, "some were built file by file"
+
+
+def test_a_directory_of_more_files_than_a_batch_is_built_in_several_with_the_objects_of_one_build(
+    tmp_path: Path,
+) -> None:
+    names = [f"m{i:03d}.yaml" for i in range(2 * BATCH + 1)]
+    for name in names:
+        (tmp_path / name).write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name[:-5]}}}\n")
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump({"resources": list(reversed(names))}))
+    objects = build_plain(tmp_path)
+    assert objects is not None
+    assert [o["metadata"]["name"] for o in objects] == [name[:-5] for name in reversed(names)], "in listed order"
+    assert _multiset(objects) == _multiset(_real(tmp_path, tmp_path).objects)
+
+
+def test_two_objects_with_one_id_in_different_batches_send_the_directory_to_kustomize_whole(tmp_path: Path) -> None:
+    names = [f"m{i:03d}.yaml" for i in range(2 * BATCH + 1)]
+    for name in names:  # the first two, in different batches, hold one ConfigMap
+        (tmp_path / name).write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {max(name[:-5], 'm001')}}}\n")
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump({"resources": names}))
+    assert build_plain(tmp_path) is None
+    assert "already registered id" in _real(tmp_path, tmp_path).problems[0].message
+
+
 def test_a_file_kustomize_refuses_shows_kustomizes_own_error(tmp_path: Path) -> None:
     (tmp_path / "ok.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\n")
     (tmp_path / "bad.yaml").write_text(BROKEN["no name"])
@@ -144,3 +184,4 @@ def test_two_files_with_one_object_show_kustomizes_own_error(tmp_path: Path) -> 
     (result,) = build_kustomizations(tmp_path, ["."]).values()
     assert not result.assembled
     assert "already registered id" in result.problems[0].message
+    assert build_plain(tmp_path) is None, "diff builds it whole, for kustomize's words"
