@@ -76,7 +76,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def measure(scratch: Path, models: int, crd_dir: Path) -> str:
-    _compile_bytecode(scratch / "pycache")
+    compile_bytecode(scratch / "pycache")
     text = models_yaml(models)
     spec, _ = parse_spec(text)
     lock = lock_io.dumps(synthetic_lock(spec))
@@ -162,10 +162,10 @@ def _kustomize(files: Mapping[str, bytes]) -> Run:
     return Run(seconds, int(any(b is None for b in built)), 0.0, cpu)
 
 
-_ENV: dict[str, str] = {}  # every timed process's environment, set by _compile_bytecode
+_ENV: dict[str, str] = {}  # every timed process's environment, set by compile_bytecode
 
 
-def _compile_bytecode(prefix: Path) -> None:
+def compile_bytecode(prefix: Path) -> None:
     """Every timed process reads compiled bytecode, as an installed package does (pip compiles it at install).
 
     Without this, a PYTHONDONTWRITEBYTECODE environment (this sandbox sets it) recompiles every module of
@@ -181,16 +181,22 @@ def _compile_bytecode(prefix: Path) -> None:
 
 def _cli(repo: Path, cache: Path, crd_dir: Path, command: str) -> Run:
     """One fresh `kserve-gitops` process; the lock is current, so generate needs no registry."""
-    env = {**_ENV, "KSERVE_GITOPS_CACHE_DIR": str(cache)}
-    return _timed([sys.executable, "-m", "generator", command, "--repo", str(repo), "--crd-dir", str(crd_dir)], env)
+    return timed(
+        [sys.executable, "-m", "generator", command, "--repo", str(repo), "--crd-dir", str(crd_dir)], env_for(cache)
+    )
+
+
+def env_for(cache: Path) -> dict[str, str]:
+    """A timed process's environment (compile_bytecode's), with its own cache directory."""
+    return {**_ENV, "KSERVE_GITOPS_CACHE_DIR": str(cache)}
 
 
 def _best(cmd: list[str], times: int = 5) -> Run:
     """The fastest of a few runs of a short command: a sub-second process is at the mercy of the scheduler."""
-    return min((_timed(cmd, _ENV) for _ in range(times)), key=lambda run: run.seconds)
+    return min((timed(cmd, _ENV) for _ in range(times)), key=lambda run: run.seconds)
 
 
-def _timed(cmd: list[str], env: Mapping[str, str]) -> Run:
+def timed(cmd: list[str], env: Mapping[str, str]) -> Run:
     start = time.perf_counter()
     process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak = _PeakPoller(process.pid)

@@ -54,14 +54,36 @@ def registered_names(count: int) -> list[str]:
     return [registered_name(i) for i in range(count)]
 
 
-def models_yaml(count: int, destination: str = DESTINATION) -> str:
-    """`count` models, each served from `latest` in dev and from aliases in staging and prod."""
-    lines = [_HEADER.format(destination=destination)]
+def models_yaml(count: int, destination: str = DESTINATION, *, featured: bool = False) -> str:
+    """`count` models, each served from `latest` in dev and from aliases in staging and prod. `featured`: with every
+    feature that adds work per model (_FEATURES), one model in four served by `method: registry` and one in five held
+    in prod."""
+    header = _HEADER.format(destination=destination)
+    for plain, added in _FEATURES.items() if featured else ():
+        header = header.replace(plain, added, 1)
+    lines = [header]
     for index in range(count):
         lines.append(f"  {model_key(index)}:\n    registeredModel: {json.dumps(registered_name(index))}\n")
+        lines.append("    method: registry\n" if featured and index % 4 == 3 else "")
         lines.append("    environments:\n")
-        lines.extend(f"      {env}: {ref}\n" for env, ref in ENVIRONMENTS.items())
+        held = featured and index % 5 == 4
+        lines.extend(
+            f"      {env}: {ref[:-1] + ', hold: true}' if held and env == 'prod' else ref}\n"
+            for env, ref in ENVIRONMENTS.items()
+        )
     return "".join(lines)
+
+
+# Staging's gates, prod following staging, an Argo CD smoke-test Job beside each InferenceService, and the storage
+# initializer that `method: registry` needs.
+_FEATURES = {
+    "  staging: {namespace: ml-staging}\n": "  staging:\n    namespace: ml-staging\n"
+    "    gates: {metrics: {accuracy: {min: 0.5, maxDrop: 0.1}}}\n",
+    "  prod: {namespace: ml-prod, ": "  prod: {namespace: ml-prod, follow: staging, ",
+    "registry: {": 'registry: {storageInitializer: {image: "registry.example.com/initializer:1"}, ',
+    "models:\n": "argocd: {repoURL: 'https://github.com/acme/platform.git', targetRevision: main, "
+    "smokeTest: {image: 'curlimages/curl:8.10.1'}}\nmodels:\n",
+}
 
 
 def expected_version(ref: Ref) -> str:
