@@ -51,7 +51,7 @@ from generator.spec.load import load_spec, parse_spec, registered_name_problem
 from generator.spec.model import Platform, Spec, Target
 from generator.spec.yaml_lines import load as load_yaml
 from generator.util.files import MAX_YAML_BYTES, Refused, read_regular
-from generator.util.proc import CommandError, run_cmd
+from generator.util.proc import CommandError, run_git
 from generator.validate import crd_prefetch
 from generator.validate.manifests import (
     Known,
@@ -559,8 +559,8 @@ def _pending(spec: Spec, registry: RegistryFactory) -> dict[tuple[str, str], str
 def _revision_order(repo: Path) -> dict[str, int]:
     """Recent commits of HEAD, newest first (0); empty outside a git repository."""
     try:
-        listed = run_cmd(["git", "rev-list", "--max-count=1000", "HEAD"], cwd=repo).split()
-    except CommandError:
+        listed = run_git(repo, "rev-list", "--max-count=1000", "HEAD").split()
+    except (CommandError, EnvironmentProblem):
         return {}
     return {sha: index for index, sha in enumerate(listed)}
 
@@ -568,7 +568,7 @@ def _revision_order(repo: Path) -> dict[str, int]:
 def _lock_at(repo: Path, revision: str) -> Lock:
     """models.lock as committed at `revision`; an empty lock when the file did not exist there."""
     try:
-        run_cmd(["git", "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"], cwd=repo)
+        run_git(repo, "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}")
     except CommandError:
         raise EnvironmentProblem.simple(
             f"git revision {revision!r} is not in this clone",
@@ -576,7 +576,7 @@ def _lock_at(repo: Path, revision: str) -> Lock:
             "makes HEAD^1 the base of a pull_request merge commit)",
         ) from None
     try:  # `./`: relative to the repository directory, which may be a subdirectory of a monorepo's git root
-        text = run_cmd(["git", "show", f"{revision}:./{LOCK_FILE}"], cwd=repo)
+        text = run_git(repo, "show", f"{revision}:./{LOCK_FILE}")
     except CommandError:
         return Lock()
     return lock_io.loads(text, f"{revision}:{LOCK_FILE}")

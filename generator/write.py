@@ -50,7 +50,6 @@ _RUN_PREFIX = "run-"
 _IGNORE = b"# kserve-gitops' write journal and staging area; never commit them\n*\n"  # the state directory's .gitignore
 # what writes leave in the state directory: the journal, a run's staging area, a journal not yet renamed into place
 _DEBRIS = re.compile(rf"{JOURNAL}|{_RUN_PREFIX}\w+|{JOURNAL}\.{_RUN_PREFIX}\w+\.tmp")
-_GIT_TIMEOUT = 30  # seconds for `git ls-files` over the state directory, asked only when a journal was left
 
 
 @dataclass(frozen=True)
@@ -591,10 +590,10 @@ def _tracked(root: Path) -> bool:
     any git checkout nothing is tracked (`outputs` is what limits such a journal). Inside one, a git that cannot
     answer (not installed; or its refusal of a checkout another user owns, common in CI containers) is no answer:
     the journal is refused rather than obeyed."""
-    from generator.util.proc import CommandError, run_cmd  # noqa: PLC0415 -- only where a journal was left
+    from generator.util.proc import GIT_TIMEOUT, CommandError, run_cmd  # noqa: PLC0415 -- only where a journal was left
 
     try:
-        return bool(run_cmd(["git", "ls-files", "-z", "--", STATE_DIR], cwd=root, timeout=_GIT_TIMEOUT))
+        return bool(run_cmd(["git", "ls-files", "-z", "--", STATE_DIR], cwd=root, timeout=GIT_TIMEOUT))
     except CommandError as exc:
         if not any((directory / ".git").exists() for directory in (root, *root.parents)):
             return False

@@ -56,10 +56,10 @@ def git_prefix(root: Path) -> str:
     """`root`'s path from the root of the git checkout holding it (`platform/`, or ''): GitHub places an annotation by
     its path from there, and a platform repository may be a directory of a larger one (action.yml's
     `working-directory`)."""
-    from generator.util.proc import CommandError, run_cmd  # noqa: PLC0415
+    from generator.util.proc import GIT_TIMEOUT, CommandError, run_cmd  # noqa: PLC0415
 
     try:
-        return run_cmd(["git", "rev-parse", "--show-prefix"], cwd=root, timeout=30).strip()
+        return run_cmd(["git", "rev-parse", "--show-prefix"], cwd=root, timeout=GIT_TIMEOUT).strip()
     except CommandError:
         return ""  # not in a git checkout: the paths are the repository's own
 

@@ -32,10 +32,9 @@ from gitdb.exc import BadName, BadObject
 
 from generator.diagnostics import printable
 from generator.errors import EnvironmentProblem
-from generator.util.proc import CommandError, run_cmd
+from generator.util.proc import CommandError, run_git
 
 UPSTREAM = "origin/HEAD"
-GIT_TIMEOUT = 30.0  # seconds for one `git rev-parse` or `git merge-base`: local, but a repository may be huge
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -110,7 +109,7 @@ def _resolve(top: Path, ref: str | None) -> tuple[str, str]:
     if upstream is None:
         return head, "HEAD"
     try:
-        common = _git(top, "merge-base", upstream, head).strip()
+        common = run_git(top, "merge-base", upstream, head).strip()
     except CommandError as e:
         if e.rc != 1:  # 1: no common history
             raise EnvironmentProblem.simple(
@@ -120,7 +119,7 @@ def _resolve(top: Path, ref: str | None) -> tuple[str, str]:
         common = ""
     if common:
         return common, f"merge-base of {UPSTREAM} and HEAD"
-    if _git(top, "rev-parse", "--is-shallow-repository").strip() == "true":
+    if run_git(top, "rev-parse", "--is-shallow-repository").strip() == "true":
         raise EnvironmentProblem.simple(
             f"{top} is a shallow clone: git cannot find where HEAD left {UPSTREAM}, and {UPSTREAM} as it is now would "
             "show the branch undoing what was merged there since",
@@ -134,7 +133,7 @@ def _commit(top: Path, ref: str) -> str | None:
     """The commit `ref` names, or None when git knows no such commit (or no commit yet, for HEAD). A git that will not
     read the repository at all (exit 128: "dubious ownership", a broken .git) says so in its own words."""
     try:
-        return _git(top, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}").strip()
+        return run_git(top, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}").strip()
     except CommandError as e:
         if e.rc != 1:  # 128 for a reflog entry past the log's end as well as for a repository git refuses
             _readable(top)
@@ -144,30 +143,13 @@ def _commit(top: Path, ref: str) -> str | None:
 def _readable(top: Path) -> None:
     """Refuse, in git's words, a repository git will not read at all."""
     try:
-        _git(top, "rev-parse", "--git-dir")
+        run_git(top, "rev-parse", "--git-dir")
     except CommandError as e:
         raise EnvironmentProblem.simple(
             f"git cannot read the repository {top}: {printable((e.stderr.strip().splitlines() or [''])[0])}",
             hint="do what git says (a checkout another user owns needs `git config --global --add safe.directory "
             "DIR`), then run diff again",
         ) from None
-
-
-def _git(top: Path, *args: str) -> str:
-    """`git args` in the checkout; git missing or not answering in time is the machine's problem, not the ref's."""
-    try:
-        return run_cmd(["git", *args], cwd=top, timeout=GIT_TIMEOUT)
-    except CommandError as e:
-        if e.rc == 127:
-            raise EnvironmentProblem.simple(
-                f"git cannot be run: {e.stderr.strip()}", hint="install git, or put it on PATH"
-            ) from None
-        if e.rc == 124:
-            raise EnvironmentProblem.simple(
-                f"`git {' '.join(args)}` did not answer within {GIT_TIMEOUT:.0f} s in {top}",
-                hint="retry; if it persists, check the repository with `git fsck`",
-            ) from None
-        raise
 
 
 class _Hostile(Exception):

@@ -15,6 +15,12 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+from generator.errors import EnvironmentProblem
+
+GIT_TIMEOUT = (
+    30.0  # seconds for one local git command (rev-parse, show, ls-files…): quick, but a repository may be huge
+)
+
 
 class CommandError(Exception):
     """A command exited non-zero, or could not be started at all (rc 127)."""
@@ -32,6 +38,24 @@ class CommandError(Exception):
             f"stdout:\n{_indent(self.stdout)}\n"
             f"stderr:\n{_indent(self.stderr)}"
         )
+
+
+def run_git(cwd: Path, *args: str, timeout: float = GIT_TIMEOUT) -> str:
+    """`git args` in `cwd`. git missing, or not answering within `timeout`, is the machine's problem: an
+    EnvironmentProblem that says so; any other failure a CommandError, for the caller to word."""
+    try:
+        return run_cmd(["git", *args], cwd=cwd, timeout=timeout)
+    except CommandError as e:
+        if e.rc == 127:
+            raise EnvironmentProblem.simple(
+                f"git cannot be run: {e.stderr.strip()}", hint="install git, or put it on PATH"
+            ) from None
+        if e.rc == 124:
+            raise EnvironmentProblem.simple(
+                f"`git {' '.join(args)}` did not answer within {timeout:g} s in {cwd}",
+                hint="retry; if it persists, check the repository with `git fsck`",
+            ) from None
+        raise
 
 
 def run_cmd(

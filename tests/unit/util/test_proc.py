@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
-from generator.util.proc import CommandError, run_cmd
+from generator.errors import EnvironmentProblem
+from generator.util.proc import CommandError, run_cmd, run_git
 
 
 def test_returns_stdout(tmp_path: Path) -> None:
@@ -68,3 +70,33 @@ def test_a_session_that_fails_is_a_command_error_with_both_streams() -> None:
     with pytest.raises(CommandError) as caught:
         run_cmd(["sh", "-c", "echo out; echo err >&2; exit 3"], session=True)
     assert (caught.value.rc, caught.value.stdout, caught.value.stderr) == (3, "out\n", "err\n")
+
+
+def test_a_git_that_does_not_answer_in_time_is_the_machines_problem_naming_the_command(tmp_path: Path) -> None:
+    """The git commands `gate`, `status` and `diff` run go through run_git: a git that hangs ends at the timeout
+    with what to do, not as a run that never ends."""
+    fake = tmp_path / "bin" / "git"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\nexec sleep 300\n")
+    fake.chmod(0o755)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+        with pytest.raises(EnvironmentProblem) as caught:
+            run_git(tmp_path, "rev-list", "HEAD", timeout=0.5)
+    (problem,) = caught.value.diagnostics
+    assert problem.message == f"`git rev-list HEAD` did not answer within 0.5 s in {tmp_path}"
+    assert "git fsck" in problem.hint
+
+
+def test_no_git_at_all_is_the_machines_problem(tmp_path: Path) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PATH", str(tmp_path))
+        with pytest.raises(EnvironmentProblem) as caught:
+            run_git(tmp_path, "status")
+    assert caught.value.diagnostics[0].message.startswith("git cannot be run")
+
+
+def test_a_git_that_fails_is_left_to_the_caller_to_word(tmp_path: Path) -> None:
+    with pytest.raises(CommandError) as caught:
+        run_git(tmp_path, "rev-parse", "--verify", "--quiet", "no-such-revision^{commit}")
+    assert caught.value.rc not in (124, 127)
