@@ -16,6 +16,7 @@ All limits live in `HttpSettings`, read once from `KSERVE_GITOPS_HTTP_*` variabl
 from __future__ import annotations
 
 import email.utils
+import http.client
 import json
 import re
 import threading
@@ -30,8 +31,9 @@ import urllib3.exceptions
 from requests.structures import CaseInsensitiveDict
 
 from generator import __version__
-from generator.diagnostics import Diagnostic
+from generator.diagnostics import Diagnostic, printable
 from generator.errors import EnvironmentProblem
+from generator.excerpt import quoted
 from generator.redact import redact
 from generator.util.http_settings import (
     ENV_PREFIX,
@@ -398,12 +400,16 @@ def _never_sent(exc: BaseException) -> bool:
 
 
 def _root_cause(exc: BaseException) -> str:
-    """`[Errno 111] Connection refused` rather than three nested urllib3 reprs; URLs in it redacted."""
+    """`[Errno 111] Connection refused` rather than three nested urllib3 reprs; URLs in it redacted, on one line (a
+    server's words may hold line breaks). A first line that is not HTTP's (an SSH or SMTP greeting: another
+    service at that port) says so, rather than showing only the server's text."""
     root = _chain(exc)[-1]
     text = str(root) or type(root).__name__
     if isinstance(root, urllib3.exceptions.NewConnectionError):
         text = text.split(": ", 1)[-1]
-    return redact(text)
+    elif isinstance(root, http.client.BadStatusLine) and not isinstance(root, http.client.RemoteDisconnected):
+        text = f"the server does not answer in HTTP (its first line: {quoted(text.strip(), 80)})"
+    return printable(redact(text))
 
 
 def _chain(exc: BaseException) -> list[BaseException]:

@@ -21,7 +21,7 @@ from typing import Literal
 
 LOOPBACK = "127.0.0.1"
 LIFETIME = 60.0  # seconds any one connection is kept at most
-Mode = Literal["status", "hang", "drip", "drip-headers", "huge", "reset"]
+Mode = Literal["status", "hang", "drip", "drip-headers", "huge", "reset", "not-http"]
 
 
 @dataclass
@@ -73,6 +73,10 @@ class Fault:
                     return
                 conn.sendall(chunk)
             conn.sendall(b"0\r\n\r\n")
+
+    def _not_http(self, conn: socket.socket) -> None:
+        """Another service at the port: an SSH server's greeting, and two lines more."""
+        conn.sendall(b"SSH-2.0-OpenSSH_8.9\r\nProtocol mismatch.\r\n\x1b[31m\r\n")
 
     def _reset(self, conn: socket.socket) -> None:
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close sends RST

@@ -160,6 +160,13 @@ def test_a_reset_connection_is_retried_for_a_get(http: Http) -> None:
     assert "Connection reset by peer" in str(failure) or "Connection aborted" in str(failure)
 
 
+def test_another_service_at_the_port_is_named_as_not_http_on_one_line(http: Http) -> None:
+    failure = fails(http, Fault("not-http"))
+    message = str(failure).split("\n")[0]
+    assert "the server does not answer in HTTP (its first line: 'SSH-2.0-OpenSSH_8.9')" in message
+    assert all(("\n" not in d.message and "\r" not in d.message) for d in failure.diagnostics)
+
+
 def test_a_post_that_may_have_arrived_is_not_sent_again(http: Http) -> None:
     fault = Fault("reset")
     fails(http, fault, "POST", retry="connect", json={})
