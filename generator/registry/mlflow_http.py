@@ -30,6 +30,7 @@ their deadline bounds them.
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 import threading
 import time
@@ -194,7 +195,10 @@ class Deadlines:
         return wrapped
 
     def run(self, job: Callable[[], T]) -> T:
-        """`job()`, or Overdue when one of its calls overstays; `job`'s own exceptions pass through."""
+        """`job()`, or Overdue when one of its calls overstays; `job`'s own exceptions pass through. MLflow's own
+        log lines are kept quiet but for errors: its warning about an error code it does not know (an
+        authenticating proxy's) would stand on stderr above the one line that says what failed."""
+        logging.getLogger("mlflow").setLevel(logging.ERROR)  # MLflow sets its level when imported: here, after
         outcome: list[tuple[T | None, BaseException | None]] = []
         done = threading.Event()
 

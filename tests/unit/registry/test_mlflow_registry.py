@@ -37,6 +37,7 @@ from generator.registry.mlflow import (
 )
 from generator.spec.model import Ref, RefKind
 from generator.util.http import HttpSettings
+from tests.support.faults import Fault, faulty
 from tests.support.mlflow_server import MlflowServer, NewModel
 
 # What the MLmodel of devtools' wine model says: logged here, by this mlflow, in cloudpickle.
@@ -472,6 +473,19 @@ def test_persistent_errors_are_unavailable_after_the_retries(status: int) -> Non
         f"cannot use the MLflow registry at {flaky.url}: too many {status} error responses"
     )
     assert flaky.hits == 3
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_refusal_mlflow_does_not_know_is_one_error_and_nothing_else_on_stderr(
+    status: int, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """An authenticating proxy in front of MLflow answers with its own error code: MLflow logs a warning about it
+    to stderr, which would stand above the one line that says what is wrong."""
+    proxy = Fault("status", status=status, body={"error_code": "PROXY_DENIED", "message": "token expired"})
+    with faulty(proxy) as url, pytest.raises(RegistryUnavailable) as caught:
+        MlflowRegistry(url, http=HttpSettings(retries=0, backoff=0)).resolve([q("fraud", "latest")])
+    assert "PROXY_DENIED: token expired" in str(caught.value)
+    assert capfd.readouterr().err == ""
 
 
 def test_no_tracking_uri_is_unavailable() -> None:
