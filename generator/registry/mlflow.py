@@ -46,6 +46,8 @@ from multiprocessing.pool import ThreadPool
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import quote, urlsplit
 
+import requests
+import urllib3.exceptions
 from google.protobuf.json_format import ParseError
 from mlflow import MlflowClient
 from mlflow.entities import ViewType
@@ -67,7 +69,8 @@ from generator.registry import mlflow_http
 from generator.registry.base import ModelInfo, ModelVersion, NotFound, Query, Registered, Resolution
 from generator.registry.mlflow_http import Deadlines, Overdue
 from generator.registry.mlmodel import fetch_mlmodel
-from generator.util.http_settings import ENV_PREFIX, TOO_LARGE_HINT, HttpSettings
+from generator.util.http import causes, root_cause
+from generator.util.http_settings import ENV_PREFIX, TOO_LARGE_HINT, HttpSettings, env_name
 
 _VERSION = re.compile(r"[0-9]{1,18}")  # a version MLflow gives: an int64 in its store (`isdigit` takes "²" too)
 A = TypeVar("A")
@@ -499,11 +502,21 @@ def _unavailable(where: str) -> Iterator[None]:
 
 
 def _reason(error: MlflowException) -> str:
-    """The root cause urllib3 buried in mlflow's message, else the message itself.
+    """The root cause of the failure, as the HTTP door words it (`http.root_cause`): mlflow raises its exception
+    while handling the one requests raised, and writes that one's text into its message, where the cause comes
+    after a URL and is cut off with it. Else the cause urllib3 buried in mlflow's message, else the message itself.
 
     mlflow may quote a whole answer in its message (megabytes of it from a broken server): only its start is read.
     """
-    message = printable(redact(str(error.message)[:_MESSAGE_READ]))  # a server's words: no line, no escape of its own
+    handled = error.__context__
+    if handled is not None and isinstance(causes(handled)[-1], TimeoutError | urllib3.exceptions.TimeoutError):
+        # mlflow's one timeout bounds connecting and each read (reads that timed out until the retries ran out: a
+        # ConnectionError, its root the socket's timeout)
+        return f"no answer in time ({env_name('connect_timeout')}, {env_name('read_timeout')})"
+    if isinstance(handled, requests.RequestException | urllib3.exceptions.HTTPError | OSError):
+        message = root_cause(handled)[:_MESSAGE_READ]
+    else:  # a server's words: no line, no escape of its own
+        message = printable(redact(str(error.message)[:_MESSAGE_READ]))
     for pattern in _CAUSES:
         if cause := re.search(pattern, message):
             return cause.group(1).strip()

@@ -232,14 +232,14 @@ class Http:
                 raise _Final(f"no complete answer within {limits.deadline:g} s ({env_name('deadline')})") from None
             raise _Momentary(f"no answer within {limits.read_timeout:g} s ({env_name('read_timeout')})") from None
         except requests.exceptions.SSLError as exc:
-            raise _Final(_tls_failed(_root_cause(exc))) from None
+            raise _Final(_tls_failed(root_cause(exc))) from None
         except requests.ConnectionError as exc:
-            cause = _root_cause(exc)
+            cause = root_cause(exc)
             raise _Momentary(cause, unsent=_never_sent(exc) and not answered) from None
         except (requests.exceptions.InvalidURL, urllib3.exceptions.LocationParseError) as exc:
             raise _Final(_unparsable(exc)) from None
         except requests.RequestException as exc:
-            raise _Final(f"{type(exc).__name__}: {_root_cause(exc)}") from None
+            raise _Final(f"{type(exc).__name__}: {root_cause(exc)}") from None
         except ValueError as exc:  # urlsplit's own, for a redirect's Location (`http://[::1`: "Invalid IPv6 URL")
             raise _Final(_unparsable(exc)) from None
         with response:
@@ -275,7 +275,7 @@ class Http:
                 f"answer stalled for {limits.read_timeout:g} s after {len(body)} bytes ({env_name('read_timeout')})"
             ) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise _Momentary(f"connection broken while reading the answer: {_root_cause(exc)}") from None
+            raise _Momentary(f"connection broken while reading the answer: {root_cause(exc)}") from None
         return bytes(body)
 
 
@@ -301,7 +301,7 @@ def _unparsable(exc: ValueError) -> str:
     """A URL that does not parse: the request's own, its proxy's (HTTP(S)_PROXY) or a redirect's `Location`. The
     library's words quote the part it could not read, which may be a piece of a password (`user:pa` of
     `http://user:pa/ss@host`, where `/` ends the authority) that no pattern can tell: what they quote is left out."""
-    said = _QUOTED.sub("'…'", _root_cause(exc))
+    said = _QUOTED.sub("'…'", root_cause(exc))
     where = "the request's, its proxy's or a redirect's Location"
     return f"a URL that does not parse: {where} ({type(exc).__name__}: {said})"
 
@@ -396,14 +396,14 @@ def _retry_after_seconds(value: str) -> float:
 
 def _never_sent(exc: BaseException) -> bool:
     """Refused, unresolvable, unroutable: the connection was never made, so even a POST may be tried again."""
-    return any(isinstance(e, urllib3.exceptions.NewConnectionError | ConnectionRefusedError) for e in _chain(exc))
+    return any(isinstance(e, urllib3.exceptions.NewConnectionError | ConnectionRefusedError) for e in causes(exc))
 
 
-def _root_cause(exc: BaseException) -> str:
+def root_cause(exc: BaseException) -> str:
     """`[Errno 111] Connection refused` rather than three nested urllib3 reprs; URLs in it redacted, on one line (a
     server's words may hold line breaks). A first line that is not HTTP's (an SSH or SMTP greeting: another
     service at that port) says so, rather than showing only the server's text."""
-    root = _chain(exc)[-1]
+    root = causes(exc)[-1]
     text = str(root) or type(root).__name__
     if isinstance(root, urllib3.exceptions.NewConnectionError):
         text = text.split(": ", 1)[-1]
@@ -412,7 +412,7 @@ def _root_cause(exc: BaseException) -> str:
     return printable(redact(text))
 
 
-def _chain(exc: BaseException) -> list[BaseException]:
+def causes(exc: BaseException) -> list[BaseException]:
     """`exc` and what caused it, down to the root: requests wraps urllib3, which wraps the socket's OSError."""
     found = [exc]
     while True:

@@ -72,7 +72,7 @@ FAULTS: dict[str, tuple[Callable[[], Fault], tuple[str, ...]]] = {
 MLFLOW = {
     "500": ("too many 500 error responses",),
     "429-retry-after-an-hour": ("too many 429 error responses",),
-    "hang": ("Read timed out", "no complete answer within 3 s"),
+    "hang": ("no answer in time (KSERVE_GITOPS_HTTP_CONNECT_TIMEOUT", "no complete answer within 3 s"),
     "drip": ("no complete answer within 3 s (KSERVE_GITOPS_HTTP_DEADLINE)",),
     "huge": ("answer larger than 1048576 bytes",),
     "reset": (*RESET, "Connection aborted"),

@@ -37,7 +37,7 @@ from generator.registry.mlflow import (
 )
 from generator.spec.model import Ref, RefKind
 from generator.util.http import HttpSettings
-from tests.support.faults import Fault, faulty
+from tests.support.faults import Fault, Mode, faulty
 from tests.support.mlflow_server import MlflowServer, NewModel
 
 # What the MLmodel of devtools' wine model says: logged here, by this mlflow, in cloudpickle.
@@ -473,6 +473,21 @@ def test_persistent_errors_are_unavailable_after_the_retries(status: int) -> Non
         f"cannot use the MLflow registry at {flaky.url}: too many {status} error responses"
     )
     assert flaky.hits == 3
+
+
+@pytest.mark.parametrize(
+    ("mode", "cause"),
+    [
+        ("not-http", "the server does not answer in HTTP (its first line: 'SSH-2.0-OpenSSH_8.9')"),
+        ("hang", "no answer in time (KSERVE_GITOPS_HTTP_CONNECT_TIMEOUT, KSERVE_GITOPS_HTTP_READ_TIMEOUT)"),
+        ("reset", "Connection reset by peer"),
+    ],
+)
+def test_a_broken_server_is_named_by_the_cause_not_by_mlflows_words_around_it(mode: Mode, cause: str) -> None:
+    """mlflow writes the failed request's URL, then the cause: a long URL cut the cause off."""
+    with faulty(Fault(mode)) as url, pytest.raises(RegistryUnavailable) as caught:
+        MlflowRegistry(url, http=HttpSettings(retries=0, backoff=0, read_timeout=1)).resolve([q("fraud", "latest")])
+    assert str(caught.value).splitlines()[0] == f"cannot use the MLflow registry at {url}: {cause}"
 
 
 @pytest.mark.parametrize("status", [401, 403])
