@@ -81,9 +81,12 @@ def registry_for(spec: Spec) -> Registry:
 
 def facts_for(spec: Spec) -> FactsSource:
     """What gates read from MLflow (metrics, signature); imported here for the same reason as `registry_for`."""
+    from generator.registry.base import GATES_UNKNOWN, configured_tracking_uri  # noqa: PLC0415
+
+    uri = configured_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI") or spec.tracking_uri, GATES_UNKNOWN)
     from generator.registry.gate_facts import MlflowFacts  # noqa: PLC0415
 
-    return MlflowFacts(os.environ.get("MLFLOW_TRACKING_URI") or spec.tracking_uri)
+    return MlflowFacts(uri)
 
 
 def reported(

@@ -52,8 +52,9 @@ def command(
 
 
 def _deployments(spec: Spec) -> Sequence[Deployment]:
+    from generator.registry.base import configured_tracking_uri  # noqa: PLC0415
+
+    uri = configured_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI") or spec.tracking_uri)
     from generator.registry.deployments import deployments  # noqa: PLC0415 -- mlflow only when it is configured
 
-    return deployments(
-        os.environ.get("MLFLOW_TRACKING_URI") or spec.tracking_uri, sorted({t.registered_model for t in spec.targets})
-    )
+    return deployments(uri, sorted({t.registered_model for t in spec.targets}))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from generator import yamlio
+from generator.errors import RegistryUnavailable
 from generator.spec.model import Ref
 
 # MLflow numbers versions 1, 2, … as 64-bit integers (19 digits at most); `models:/<name>/<version>` is rendered from
@@ -125,3 +126,18 @@ class Deployment:
     env: str
     revision: str
     health: str = ""
+
+
+GATES_UNKNOWN = ", so gates cannot be evaluated"  # what a command that reads gate metrics loses without MLflow
+
+
+def configured_tracking_uri(uri: str, consequence: str = "") -> str:
+    """`uri`, the MLflow tracking URI a command was given; RegistryUnavailable when it is empty. Asked before mlflow
+    is imported (a second on its own): a command without a registry need not pay for one. `consequence`: what the
+    user loses, said after the problem (", so gates cannot be evaluated")."""
+    if not uri:
+        raise RegistryUnavailable.simple(
+            f"no MLflow tracking URI is configured{consequence}",
+            hint="set MLFLOW_TRACKING_URI, or registry.trackingUri in models.yaml",
+        )
+    return uri

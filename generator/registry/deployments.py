@@ -16,7 +16,7 @@ from generator.errors import RegistryUnavailable
 from generator.excerpt import quoted
 from generator.redact import redact
 from generator.registry import mlflow_http
-from generator.registry.base import VERSION, Deployment
+from generator.registry.base import VERSION, Deployment, configured_tracking_uri
 from generator.registry.mlflow import _in_filters
 from generator.registry.mlflow_http import Deadlines, Overdue
 from generator.util.environ import scoped_environ
@@ -28,11 +28,7 @@ DEPLOYED, HEALTH = "deployed.", "health."
 
 def deployments(tracking_uri: str, names: Sequence[str]) -> list[Deployment]:
     """Every tagged deployment of these registered models, sorted; `RegistryUnavailable` when MLflow cannot answer."""
-    if not tracking_uri:
-        raise RegistryUnavailable.simple(
-            "no MLflow tracking URI is configured",
-            hint="set MLFLOW_TRACKING_URI, or registry.trackingUri in models.yaml",
-        )
+    configured_tracking_uri(tracking_uri)
     client = MlflowClient(tracking_uri=tracking_uri)
     http = HttpSettings.from_env()
     deadlines = Deadlines(http.deadline)

@@ -27,7 +27,7 @@ from mlflow.exceptions import MlflowException
 from generator.errors import RegistryUnavailable
 from generator.redact import redact
 from generator.registry import mlflow_http
-from generator.registry.base import Facts
+from generator.registry.base import GATES_UNKNOWN, Facts, configured_tracking_uri
 from generator.registry.mlflow import _or_none, _reason
 from generator.registry.mlflow_http import Deadlines, Overdue
 from generator.registry.mlmodel import fetch_mlmodel_text
@@ -43,12 +43,7 @@ class MlflowFacts:
     """`FactsSource` backed by an MLflow tracking server."""
 
     def __init__(self, tracking_uri: str, *, http: HttpSettings | None = None) -> None:
-        if not tracking_uri:
-            raise RegistryUnavailable.simple(
-                "no MLflow tracking URI is configured, so gates cannot be evaluated",
-                hint="set MLFLOW_TRACKING_URI, or registry.trackingUri in models.yaml",
-            )
-        self.tracking_uri = tracking_uri
+        self.tracking_uri = configured_tracking_uri(tracking_uri, GATES_UNKNOWN)
         self._client = MlflowClient(tracking_uri=tracking_uri)
         self._http = http or HttpSettings.from_env()
 

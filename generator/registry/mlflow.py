@@ -66,7 +66,15 @@ from generator.errors import RegistryUnavailable
 from generator.excerpt import quoted
 from generator.redact import redact
 from generator.registry import mlflow_http
-from generator.registry.base import ModelInfo, ModelVersion, NotFound, Query, Registered, Resolution
+from generator.registry.base import (
+    ModelInfo,
+    ModelVersion,
+    NotFound,
+    Query,
+    Registered,
+    Resolution,
+    configured_tracking_uri,
+)
 from generator.registry.mlflow_http import Deadlines, Overdue
 from generator.registry.mlmodel import fetch_mlmodel
 from generator.util.http import causes, root_cause
@@ -114,13 +122,7 @@ class MlflowRegistry:
         http: HttpSettings | None = None,
         workers: int = 8,
     ) -> None:
-        uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI", "")
-        if not uri:
-            raise RegistryUnavailable.simple(
-                "no MLflow tracking URI is configured",
-                hint="set MLFLOW_TRACKING_URI, or registry.trackingUri in models.yaml",
-            )
-        self.tracking_uri = uri
+        self.tracking_uri = uri = configured_tracking_uri(tracking_uri or os.environ.get("MLFLOW_TRACKING_URI", ""))
         try:
             with _unavailable(redact(uri)):  # MLflow refuses some at once (a file store, which is retired)
                 self._client = MlflowClient(tracking_uri=uri)

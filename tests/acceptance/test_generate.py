@@ -250,6 +250,17 @@ def test_a_run_answered_from_its_record_never_imports_the_pipeline(
     assert "pydantic" not in loaded, "typer 0.29 coerces options with pydantic, which costs more than this run"
 
 
+def test_status_without_a_registry_imports_no_network_client(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a tracking URI the registry columns say unknown: importing mlflow to learn that took a second."""
+    assert platform.run("generate", *CRDS).code == 0
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    loaded = _imported_after(["status", "--repo", str(platform.root)])
+    assert "generator.status" in loaded, "the probe ran status"
+    assert loaded.isdisjoint(NETWORK_MODULES), loaded & set(NETWORK_MODULES)
+
+
 def test_validate_imports_no_network_client(platform: Platform) -> None:
     loaded = _imported_after(["validate", "--repo", str(platform.root)])
     assert "generator.pipeline" in loaded, "the probe ran validate"
