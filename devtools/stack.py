@@ -18,6 +18,7 @@ import contextlib
 import functools
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -223,10 +224,47 @@ class Stack:
 
 
 def free_port() -> int:
+    """A loopback port nothing holds, for a server that another process binds a moment later.
+
+    Drawn at random outside the kernel's ephemeral range, never from it: a port the kernel
+    hands out for `bind(port 0)` is as soon handed to the next outgoing connection of any
+    process, which may hold it when the server binds. CI saw exactly that: MLServer's
+    uvicorn exited with STARTUP_FAILURE (`loop.create_server` raised OSError) on such a
+    port while the other test worker was busy with HTTP. Outside the range only another
+    `free_port` can take the port, and a random draw makes that rare.
+    """
+    ports = _outside_ephemeral()
+    if not ports:  # the kernel hands out every unprivileged port: only its own pick is left
+        with socket.socket() as sock:
+            sock.bind((LOOPBACK, 0))
+            kernels: int = sock.getsockname()[1]
+            return kernels
+    for _ in range(100):
+        port = ports[secrets.randbelow(len(ports))]
+        if _bindable(port):
+            return port
+    raise StackError(f"no free loopback port in {ports}")
+
+
+def _outside_ephemeral(ranges: Path = Path("/proc/sys/net/ipv4/ip_local_port_range")) -> range:
+    """The larger stretch of unprivileged ports beside the ephemeral range (Linux's default where unreadable).
+
+    Below it, ports under 20000 are left to the services a developer's machine runs.
+    """
+    try:
+        low, high = (int(field) for field in ranges.read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    return max(range(20000, low), range(high + 1, 65536), key=len)
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        port: int = sock.getsockname()[1]
-        return port
+        try:
+            sock.bind((LOOPBACK, port))
+        except OSError:
+            return False
+        return True
 
 
 def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, deadline: float) -> None:
@@ -243,7 +281,10 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, deadline: floa
 
 
 def _tail(log: Path, lines: int = 30) -> str:
-    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    """The log's last lines, after any OS error it logged earlier: a server's warnings can push those out."""
+    text = log.read_text(errors="replace").splitlines()
+    errors = [line for line in text[:-lines] if "[Errno " in line][:5]
+    return "\n".join([*errors, *(["[...]"] if errors else []), *text[-lines:]])
 
 
 def stop_group(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
