@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import io
 import shutil
-import socket
 import sys
 import threading
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
+from devtools.stack import free_port
 from generator.cli import main
 from generator.crds.sources import WRITTEN
 from generator.validate.crds import load_crd_schemas
@@ -380,9 +380,7 @@ def test_a_release_known_from_pre_release_sources_fetches_the_files_the_layer_li
 def test_an_unreachable_host_exits_2_naming_the_url_and_mirrors(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]  # free once closed: nothing listens there
+    port = free_port()  # nothing listens there
     repo = _repo(tmp_path)
     code, _, err = _cli(capsys, "fetch", "--repo", str(repo), "--base-url", f"http://127.0.0.1:{port}")
     assert code == 2
