@@ -194,10 +194,12 @@ class Deadlines:
 
         return wrapped
 
-    def run(self, job: Callable[[], T]) -> T:
-        """`job()`, or Overdue when one of its calls overstays; `job`'s own exceptions pass through. MLflow's own
-        log lines are kept quiet but for errors: its warning about an error code it does not know (an
-        authenticating proxy's) would stand on stderr above the one line that says what failed."""
+    def run(self, job: Callable[[], T], watch: Callable[[], None] = lambda: None) -> T:
+        """`job()`, or Overdue when one of its calls overstays; `job`'s own exceptions pass through. `watch` is called
+        at each look at the running calls, and what it raises ends the run too (a download grown past a size cap:
+        what MLflow streams to disk it never measures). MLflow's own log lines are kept quiet but for errors: its
+        warning about an error code it does not know (an authenticating proxy's) would stand on stderr above the one
+        line that says what failed."""
         logging.getLogger("mlflow").setLevel(logging.ERROR)  # MLflow sets its level when imported: here, after
         outcome: list[tuple[T | None, BaseException | None]] = []
         done = threading.Event()
@@ -211,6 +213,7 @@ class Deadlines:
 
         threading.Thread(target=work, name="kserve-gitops-mlflow", daemon=True).start()
         while not done.wait(_POLL):
+            watch()
             late = self._overdue()
             if late is not None:
                 raise Overdue(late, self.seconds)

@@ -9,12 +9,15 @@ never fetch do not pay for importing it.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import tempfile
+from collections.abc import Iterator
 from typing import Any
 
-from generator.errors import RegistryUnavailable, SmokeFailed
+from generator.errors import RegistryUnavailable, SmokeFailed, UserError
 from generator.redact import credentials_of, redact
 from generator.registry import mlflow_http
 from generator.registry.mlflow_http import Deadlines, Overdue
@@ -62,8 +65,11 @@ def _download(source: str, name: str, scratch: str, tracking_uri: str) -> str:
     deadlines = Deadlines(http.deadline)
     download = deadlines.bound(f"reading {redact(uri)}", mlflow.artifacts.download_artifacts)
     with mlflow_http.limited(http, {"MLFLOW_TRACKING_URI": tracking_uri} if tracking_uri else {}):
+        own = tempfile.mkdtemp(dir=scratch)  # what this download writes, apart from the other file's
         try:
-            path = deadlines.run(lambda: download(artifact_uri=uri, dst_path=scratch))
+            path = deadlines.run(lambda: download(artifact_uri=uri, dst_path=own), lambda: _capped(own))
+        except TooLarge:
+            raise _too_large(name, uri) from None
         except MlflowException as exc:
             raise _error(uri, str(exc.message)) from None
         except Overdue as late:
@@ -79,11 +85,7 @@ def _download(source: str, name: str, scratch: str, tracking_uri: str) -> str:
     try:
         return read_regular(path, MAX_YAML_BYTES).decode("utf-8")  # MLflow streamed it to disk: its size is not read
     except TooLarge:
-        raise SmokeFailed.simple(
-            f"larger than {MAX_YAML_BYTES // 2**20} MiB, more than MLflow writes (read from {redact(uri)})",
-            file=name,
-            hint="MLflow writes MLmodel and the input example as small JSON/YAML files; log the model again",
-        ) from None
+        raise _too_large(name, uri) from None
     except OSError as exc:  # a directory where the example should be (serving_input_path names one), a FIFO
         raise SmokeFailed.simple(
             f"cannot read it: {exc.strerror or exc} (read from {redact(uri)})",
@@ -96,6 +98,32 @@ def _download(source: str, name: str, scratch: str, tracking_uri: str) -> str:
             file=name,
             hint="MLflow writes MLmodel and the input example as UTF-8 JSON/YAML; log the model again",
         ) from None
+
+
+def _capped(directory: str) -> None:
+    """TooLarge once a download has written more than MAX_YAML_BYTES to `directory`: a store that never ends the file
+    (broken, or hostile) would otherwise fill the disk until the deadline."""
+    if sum(_sizes(directory)) > MAX_YAML_BYTES:
+        raise TooLarge(directory)
+
+
+def _sizes(directory: str) -> Iterator[int]:
+    """The size of every file below `directory`, which the download changes meanwhile: what vanishes counts nothing."""
+    with contextlib.suppress(FileNotFoundError), os.scandir(directory) as entries:
+        for entry in entries:
+            with contextlib.suppress(FileNotFoundError):
+                if entry.is_dir(follow_symlinks=False):
+                    yield from _sizes(entry.path)
+                elif entry.is_file(follow_symlinks=False):
+                    yield entry.stat(follow_symlinks=False).st_size
+
+
+def _too_large(name: str, uri: str) -> UserError:
+    return SmokeFailed.simple(
+        f"larger than {MAX_YAML_BYTES // 2**20} MiB, more than MLflow writes (read from {redact(uri)})",
+        file=name,
+        hint="MLflow writes MLmodel and the input example as small JSON/YAML files; log the model again",
+    )
 
 
 def _error(uri: str, message: str) -> Exception:

@@ -3,8 +3,14 @@ whoever logged the model wrote, refused as findings about the model (exit 1), ne
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,3 +52,68 @@ def test_model_files_that_cannot_be_what_mlflow_writes_are_a_finding(tmp_path: P
         fetch_example(source, "")
     assert said in str(caught.value)
     assert caught.value.exit_code == 1
+
+
+STREAM = 4 << 30  # bytes the endless store below sends at most: far past the 16 MiB cap, and seconds of reading
+
+
+@dataclass
+class EndlessStore:
+    """An MLflow tracking server's artifact endpoints whose files never end: listing says "a file", then the file
+    streams until the client stops reading, STREAM bytes at most, or the test is over."""
+
+    url: str = ""
+    sent: int = 0
+    over: threading.Event = field(default_factory=threading.Event)
+
+
+@pytest.fixture
+def endless() -> Iterator[EndlessStore]:
+    store = EndlessStore()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            if "?" in self.path:  # a listing: nothing below the path, so it is a file
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+                return
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            chunk = b"%x\r\n%s\r\n" % (1 << 20, b"#" * (1 << 20))
+            with contextlib.suppress(OSError):
+                while store.sent < STREAM and not store.over.is_set():
+                    self.wfile.write(chunk)
+                    store.sent += 1 << 20
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Quiet: pytest shows what matters."""
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    store.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield store
+    finally:
+        store.over.set()
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+
+
+def test_a_file_the_store_never_ends_is_refused_once_past_the_cap_not_at_the_deadline(
+    endless: EndlessStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KSERVE_GITOPS_HTTP_DEADLINE", "600")
+    with pytest.raises(SmokeFailed) as caught:
+        fetch_example("mlflow-artifacts:/1/models/m-abc/artifacts", endless.url)
+    read = endless.sent  # what the download had read when it was refused (it reads on until the store stops)
+    assert str(caught.value).startswith("MLmodel: larger than 16 MiB, more than MLflow writes")
+    assert caught.value.exit_code == 1
+    assert read < STREAM // 4, f"{read >> 20} MiB read before the refusal"
