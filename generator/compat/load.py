@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from generator.compat.environment import runtime_environment
-from generator.errors import EnvironmentProblem, RegistryUnavailable
+from generator.errors import EnvironmentProblem, RegistryUnavailable, UserError
 from generator.platform.runtimes import RuntimeImage
 from generator.redact import credentials_of, redact
+from generator.registry.uris import mlflow_cannot_read
 from generator.util.proc import CommandError, run_cmd
 
 PROBE = Path(__file__).with_name("probe.py")
@@ -43,6 +44,12 @@ def download(artifact_uri: str, destination: Path, tracking_uri: str, *, what: s
     from generator.registry import mlflow_http  # noqa: PLC0415  (requests, with mlflow)
     from generator.util.http_settings import HttpSettings  # noqa: PLC0415
 
+    if (unreadable := mlflow_cannot_read(artifact_uri)) is not None:
+        raise UserError.simple(
+            f"{what}: cannot download {redact(artifact_uri)}: {unreadable}",
+            hint="the load check reads the artifact with MLflow's client: store the registry's artifacts in an object "
+            "store (s3://, gs://) or behind a proxying MLflow server",
+        )
     http = HttpSettings.from_env()
     deadlines = mlflow_http.Deadlines(http.download_deadline)
     fetch = deadlines.bound(f"{what}: downloading {redact(artifact_uri)}", mlflow.artifacts.download_artifacts)

@@ -36,6 +36,22 @@ _UNSAFE = re.compile(f"[\x00-\x20\x7f-\x9f{UNSEEN}]")
 _HIDDEN_SEPARATOR = re.compile(r"\\|%2f|%5c", re.IGNORECASE)
 
 
+# MLflow's artifact client reads an http(s):// location only at an MLflow server's artifact API: it splits the
+# location at this path, and fails with a bare ValueError on any other (mlflow v3.17.2,
+# mlflow/store/artifact/http_artifact_repo.py, HttpArtifactRepository.list_artifacts).
+MLFLOW_ARTIFACTS_API = "/mlflow-artifacts/artifacts"
+
+
+def mlflow_cannot_read(uri: str) -> str | None:
+    """Why MLflow's artifact client cannot read `uri`, which MLflow would say only as a Python error, or None."""
+    if urlsplit(uri).scheme.lower() in ("http", "https") and MLFLOW_ARTIFACTS_API not in uri:
+        return (
+            "MLflow reads an http(s):// location only at an MLflow server's artifact API "
+            f"(.../api/2.0{MLFLOW_ARTIFACTS_API}/...)"
+        )
+    return None
+
+
 @dataclass(frozen=True)
 class Unfetchable:
     message: str

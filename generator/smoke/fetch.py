@@ -21,6 +21,7 @@ from generator.errors import RegistryUnavailable, SmokeFailed, UserError
 from generator.redact import credentials_of, redact
 from generator.registry import mlflow_http
 from generator.registry.mlflow_http import Deadlines, Overdue
+from generator.registry.uris import mlflow_cannot_read
 from generator.smoke.mlmodel import MlModel, as_logged, parse_mlmodel
 from generator.smoke.request import invocations_body
 from generator.util.files import MAX_YAML_BYTES, TooLarge, read_regular
@@ -43,6 +44,11 @@ def fetch_example(source: str, tracking_uri: str) -> tuple[MlModel, dict[str, An
         raise RegistryUnavailable.simple(
             f"reading {source} needs an MLflow tracking server, and none is configured",
             hint="set MLFLOW_TRACKING_URI, or registry.trackingUri in models.yaml",
+        )
+    if (unreadable := mlflow_cannot_read(source)) is not None:
+        raise UserError.simple(
+            f"cannot read {redact(source)}: {unreadable}",
+            hint="give --source as s3://..., mlflow-artifacts:/... or models:/NAME/VERSION",
         )
     with tempfile.TemporaryDirectory(prefix="kserve-gitops-smoke-") as scratch:
         with as_logged():

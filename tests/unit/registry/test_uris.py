@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from generator.registry.uris import Unfetchable, location_problem, storage_uri
+from generator.registry.uris import Unfetchable, location_problem, mlflow_cannot_read, storage_uri
 
 PREFIXES = ("s3://mlflow-artifacts/mlartifacts", "gs://ml-models/", "https://models.example.com/team-a")
 
@@ -70,3 +70,24 @@ def test_a_location_the_registry_gives_is_quoted_with_its_control_characters_esc
     assert isinstance(refused, Unfetchable)
     assert "\x1b" not in refused.message and "\x00" not in refused.message
     assert "\\x1b[2J\\x1b[31mHACKED\\x00" in refused.message
+
+
+@pytest.mark.parametrize(
+    ("uri", "readable"),
+    [
+        ("https://mlflow.example.com/api/2.0/mlflow-artifacts/artifacts/1/models/m-abc/artifacts", True),
+        ("s3://bucket/1/models/m-abc/artifacts", True),
+        ("mlflow-artifacts:/1/models/m-abc/artifacts", True),
+        ("models:/wine/3", True),
+        ("https://storage.example.com/models/wine", False),
+        ("HTTP://10.0.0.9/wine", False),
+    ],
+)
+def test_mlflow_reads_http_locations_only_at_a_servers_artifact_api(uri: str, readable: bool) -> None:
+    problem = mlflow_cannot_read(uri)
+    assert (problem is None) == readable
+    if not readable:
+        assert problem == (
+            "MLflow reads an http(s):// location only at an MLflow server's artifact API "
+            "(.../api/2.0/mlflow-artifacts/artifacts/...)"
+        )

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from generator.errors import SmokeFailed
+from generator.errors import SmokeFailed, UserError
 from generator.smoke.fetch import fetch_example
 from tests.unit.smoke.test_mlmodel import WINE_COLUMNS, wine_mlmodel
 
@@ -117,3 +117,14 @@ def test_a_file_the_store_never_ends_is_refused_once_past_the_cap_not_at_the_dea
     assert str(caught.value).startswith("MLmodel: larger than 16 MiB, more than MLflow writes")
     assert caught.value.exit_code == 1
     assert read < STREAM // 4, f"{read >> 20} MiB read before the refusal"
+
+
+def test_an_http_location_mlflow_cannot_read_is_refused_in_words_not_with_mlflows_python_error() -> None:
+    with pytest.raises(UserError) as caught:
+        fetch_example("https://storage.example.com/models/wine", "")
+    assert str(caught.value) == (
+        "cannot read https://storage.example.com/models/wine: MLflow reads an http(s):// location only at an MLflow "
+        "server's artifact API (.../api/2.0/mlflow-artifacts/artifacts/...)\n"
+        "  fix: give --source as s3://..., mlflow-artifacts:/... or models:/NAME/VERSION"
+    )
+    assert caught.value.exit_code == 1
