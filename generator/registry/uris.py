@@ -43,8 +43,10 @@ MLFLOW_ARTIFACTS_API = "/mlflow-artifacts/artifacts"
 
 
 def mlflow_cannot_read(uri: str) -> str | None:
-    """Why MLflow's artifact client cannot read `uri`, which MLflow would say only as a Python error, or None."""
-    if urlsplit(uri).scheme.lower() in ("http", "https") and MLFLOW_ARTIFACTS_API not in uri:
+    """Why MLflow's artifact client cannot read `uri`, which MLflow would say only as a Python error, or None. Read
+    without parsing: a location too malformed to parse is the store's to refuse, in its own words."""
+    scheme, separator, _ = uri.partition("://")
+    if separator and scheme.lower() in ("http", "https") and MLFLOW_ARTIFACTS_API not in uri:
         return (
             "MLflow reads an http(s):// location only at an MLflow server's artifact API "
             f"(.../api/2.0{MLFLOW_ARTIFACTS_API}/...)"

@@ -194,7 +194,7 @@ def test_an_unreachable_mlflow_exits_2_before_anything_is_sent(
     ("source", "said"),
     [
         ("s3://k:hunter2SECRET@bucket/x", 'Invalid bucket name "***@bucket"'),  # botocore repeats the credentials
-        ("https://u:hunter2SECRET@[::1/x", "Invalid IPv6 URL"),
+        ("https://u:hunter2SECRET@[::1/api/2.0/mlflow-artifacts/artifacts/x", "Invalid IPv6 URL"),
         ("gs://bucket/x", "No module named"),  # google-cloud-storage, which MLflow reads gs:// with, is not installed
     ],
 )

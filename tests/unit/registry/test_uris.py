@@ -81,6 +81,8 @@ def test_a_location_the_registry_gives_is_quoted_with_its_control_characters_esc
         ("models:/wine/3", True),
         ("https://storage.example.com/models/wine", False),
         ("HTTP://10.0.0.9/wine", False),
+        ("https://u:p@[::1/x", False),  # not parsed: what Python's URL parser refuses is refused here too
+        ("/tmp/http://x", True),
     ],
 )
 def test_mlflow_reads_http_locations_only_at_a_servers_artifact_api(uri: str, readable: bool) -> None:

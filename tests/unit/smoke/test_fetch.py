@@ -121,10 +121,10 @@ def test_a_file_the_store_never_ends_is_refused_once_past_the_cap_not_at_the_dea
 
 def test_an_http_location_mlflow_cannot_read_is_refused_in_words_not_with_mlflows_python_error() -> None:
     with pytest.raises(UserError) as caught:
-        fetch_example("https://storage.example.com/models/wine", "")
+        fetch_example("https://u:hunter2SECRET@storage.example.com/models/wine", "")
     assert str(caught.value) == (
-        "cannot read https://storage.example.com/models/wine: MLflow reads an http(s):// location only at an MLflow "
-        "server's artifact API (.../api/2.0/mlflow-artifacts/artifacts/...)\n"
+        "cannot read https://***@storage.example.com/models/wine: MLflow reads an http(s):// location only at an "
+        "MLflow server's artifact API (.../api/2.0/mlflow-artifacts/artifacts/...)\n"
         "  fix: give --source as s3://..., mlflow-artifacts:/... or models:/NAME/VERSION"
     )
     assert caught.value.exit_code == 1
