@@ -199,6 +199,11 @@ class GitRepo:
             ) from None
         return True
 
+    def holds(self, branch: str, sha: str) -> bool:
+        """Whether the remote's `branch` is at `sha` now, as the remote itself says (ls-remote), not the last fetch."""
+        out = self._remote_git("ls-remote", self._remote, f"refs/heads/{branch}")
+        return any(line.split("\t") == [sha, f"refs/heads/{branch}"] for line in out.splitlines())
+
     def _git(self, *args: str) -> str:
         try:
             return str(self._repo.git.execute(["git", *args]))

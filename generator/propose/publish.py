@@ -84,6 +84,9 @@ class GitSide(Protocol):
     def is_built_on(self, tip: str, base_sha: str, tree: str) -> bool: ...
     def commit(self, tree: str, parent: str, message: str) -> str: ...
     def push(self, branch: str, sha: str, expected: str | None) -> bool: ...
+    def holds(self, branch: str, sha: str) -> bool:
+        """Whether the remote's branch is at `sha` now (asked of the remote, not of the last fetch)."""
+        ...
 
 
 class RunSource(Protocol):
@@ -252,12 +255,14 @@ class _Bot:
                 return self._edited(proposal, tip, foreign)
             tree = self.git.build(base_sha, proposal.writes, proposal.deletes)
             if tip and self.git.is_built_on(tip, base_sha, tree):
-                return self._pull_request(proposal, self.github.find(proposal.branch), pushed=False)
+                return self._pull_request(proposal, self.github.find(proposal.branch), head=tip, pushed=False)
             pull = self.github.find(proposal.branch)
             if pull is not None:
-                pull = self._before_push(proposal, pull)
-            if self.git.push(proposal.branch, self.git.commit(tree, base_sha, proposal.message), expected=tip):
-                return self._pull_request(proposal, pull, pushed=True)
+                self._before_push(proposal, pull)
+            head = self.git.commit(tree, base_sha, proposal.message)
+            if self.git.push(proposal.branch, head, expected=tip):
+                # read again: a rival run may have labelled or described it since (then it is undone here)
+                return self._pull_request(proposal, self.github.find(proposal.branch), head=head, pushed=True)
             now = self.git.fetch(self.snapshot.base)
             base_sha, tip = now.base_sha, now.branches.get(proposal.branch)
         raise ProposeError.simple(
@@ -276,20 +281,44 @@ class _Bot:
             self.github.edit(pull.number, title=title, body=text)
         return replace(pull, title=title, body=text)
 
-    def _pull_request(self, proposal: plan.Proposal, pull: PullRequest | None, *, pushed: bool) -> Result:
-        """`pull` as this run last saw or left it; None when it saw none open."""
+    def _pull_request(self, proposal: plan.Proposal, pull: PullRequest | None, *, head: str, pushed: bool) -> Result:
+        """`pull` as this run last saw it; None when it saw none open. `head`: the commit the branch holds for this
+        proposal. Once the pull request describes and labels it, the branch is asked again whether it still holds it:
+        a rival run that pushed meanwhile must not see its head described or granted as this one."""
         if pull is None:
             try:
                 pull = self.github.open(proposal.branch, self.snapshot.base, proposal.title, proposal.body)
-                return self._result(proposal, "opened", self._labelled(proposal, pull, settled=True))
+                opened = self._result(proposal, "opened", self._labelled(proposal, pull, settled=True))
+                return self._still_holds(proposal, head, opened)
             except PullRequestExists:
                 pull = self._find_again(proposal.branch)
         outdated = (pull.title, pull.body) != (proposal.title, proposal.body)
         if outdated:
             self.github.edit(pull.number, title=proposal.title, body=proposal.body)
-            pull = replace(pull, title=proposal.title, body=proposal.body)
         action: Action = "updated" if pushed or outdated else "unchanged"
-        return self._result(proposal, action, self._labelled(proposal, pull, settled=True))
+        described = replace(pull, title=proposal.title, body=proposal.body)
+        labelled = self._labelled(proposal, described, settled=True)
+        result = self._result(proposal, action, labelled)
+        return self._still_holds(proposal, head, result) if outdated or labelled != described else result
+
+    def _still_holds(self, proposal: plan.Proposal, head: str, result: Result) -> Result:
+        """`result`, unless the branch moved from `head` while its pull request was being finished: then the pull
+        request is left restricted and saying it is being updated, for the run that moved it (or the next) to finish."""
+        if self.git.holds(proposal.branch, head):
+            return result
+        assert result.pull is not None
+        pull = result.pull
+        remove = [GRANTING] if GRANTING in pull.labels else []
+        add = [name for name in plan.APPROVAL if name != GRANTING and name not in pull.labels]
+        if add or remove:
+            self.github.label(pull.number, add=add, remove=remove)
+        title, text = body.updating(proposal.key, proposal.branch)
+        self.github.edit(pull.number, title=title, body=text)
+        raise ProposeError.simple(
+            f"{proposal.branch} moved while this run finished its pull request #{pull.number}; it is left needing "
+            "approval and saying it is being updated",
+            hint="another propose run or a person is pushing to it: run propose again once it is done",
+        )
 
     def _find_again(self, branch: str) -> PullRequest:
         """Another run opened it between our lookup and our request."""
@@ -386,6 +415,9 @@ class _ReadOnlyGit:
         return ""
 
     def push(self, branch: str, sha: str, expected: str | None) -> bool:
+        return True
+
+    def holds(self, branch: str, sha: str) -> bool:
         return True
 
 

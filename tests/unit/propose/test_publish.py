@@ -3,9 +3,11 @@ or, where GitHub fails at the worst moment, the real client against the local Gi
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -262,3 +264,106 @@ def test_github_down_after_the_push_leaves_text_true_of_the_new_head_and_the_nex
     github.troubles.clear()
     (result,) = _propose(git_, _client(github), lock(wine_prod="3")).results
     assert (result.action, pull.title) == ("updated", "Promote wine 1 → 3 in prod")
+
+
+class RivalAfterPush(GitRepo):
+    """A GitRepo after whose push lands a rival run goes through all of its own steps before this run goes on."""
+
+    def __init__(self, root: Path, rival: Callable[[], object]) -> None:
+        super().__init__(root, identity=BOT, prefix=plan.BRANCH_PREFIX)
+        self._rival: Callable[[], object] | None = rival
+
+    def push(self, branch: str, sha: str, expected: str | None) -> bool:
+        pushed = super().push(branch, sha, expected)
+        rival, self._rival = self._rival, None
+        if rival is not None:
+            rival()
+        return pushed
+
+
+@pytest.mark.parametrize("opened_before", [False, True], ids=["first proposal", "pull request open"])
+def test_a_run_overtaken_after_its_push_neither_grants_nor_describes_the_rivals_head(
+    remote: Remote, tmp_path: Path, github: FakeGitHub, opened_before: bool
+) -> None:
+    """Two runs at once: ours pushes a staging-only head (automerge), then a rival pushes staging and prod (needs
+    approval) and finishes its pull request; ours must then neither grant automerge to nor describe a head it did
+    not push."""
+    if opened_before:
+        first = GitRepo(remote.clone(tmp_path / "first"), identity=BOT, prefix=plan.BRANCH_PREFIX)
+        _propose(first, _client(github), lock(wine_staging="3"), group="all")
+    rival = GitRepo(remote.clone(tmp_path / "rival"), identity=BOT, prefix=plan.BRANCH_PREFIX)
+    ours = RivalAfterPush(
+        remote.clone(tmp_path / "ours"),
+        lambda: _propose(rival, _client(github), lock(wine_staging="2", wine_prod="2"), group="all"),
+    )
+
+    with pytest.raises(ProposeError, match=f"{ALL} moved while this run finished its pull request #1"):
+        _propose(ours, _client(github), lock(wine_staging="2"), group="all")
+
+    assert "version: '2'" in remote.show(ALL, "environments/prod/wine.yaml"), "the rival's head stands"
+    (pull,) = github.open_pulls()
+    assert "automerge" not in pull.labels
+    assert "needs-approval" in pull.labels
+    assert (pull.title, pull.body) == body.updating("all", ALL), "not staging alone: the head moves prod too"
+
+
+@dataclass
+class HeldGrant:
+    """propose's GitHub side whose grant of `automerge` waits for `go`: the run is slow between its push and it."""
+
+    inner: GitHubSide
+    go: threading.Event
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def label(self, number: int, *, add: Sequence[str], remove: Sequence[str]) -> None:
+        if "automerge" in add:
+            assert self.go.wait(30)
+        self.inner.label(number, add=add, remove=remove)
+
+
+class SignalsPush(GitRepo):
+    """A GitRepo that sets `pushed` once its push landed, and before its own push runs `before` once."""
+
+    def __init__(self, root: Path, pushed: threading.Event, before: Callable[[], None] = lambda: None) -> None:
+        super().__init__(root, identity=BOT, prefix=plan.BRANCH_PREFIX)
+        self._pushed, self._before = pushed, before
+
+    def push(self, branch: str, sha: str, expected: str | None) -> bool:
+        self._before()
+        done = super().push(branch, sha, expected)
+        self._pushed.set()
+        return done
+
+
+def test_a_grant_that_lands_after_the_rival_read_the_pull_request_is_taken_back_by_the_rival(
+    remote: Remote, tmp_path: Path, github: FakeGitHub
+) -> None:
+    """Ours pushes a staging-only head and is slow to grant automerge; a rival reads the pull request, ours grants,
+    then the rival pushes staging and prod: the rival, not ours, sees the grant, and must take it back."""
+    ours_pushed, grant, never = threading.Event(), threading.Event(), threading.Event()
+    ours = SignalsPush(remote.clone(tmp_path / "ours"), ours_pushed)
+    outcome: list[BaseException | Published] = []
+
+    def run_ours() -> None:
+        try:
+            outcome.append(_propose(ours, HeldGrant(_client(github), grant), lock(wine_staging="2"), group="all"))
+        except BaseException as exc:  # handed to the test's thread
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run_ours)
+    thread.start()
+    assert ours_pushed.wait(30)
+
+    def ours_grants_now() -> None:
+        grant.set()
+        thread.join(30)
+
+    rival = SignalsPush(remote.clone(tmp_path / "rival"), never, before=ours_grants_now)
+    _propose(rival, _client(github), lock(wine_staging="2", wine_prod="2"), group="all")
+
+    assert isinstance(outcome[0], Published), outcome
+    assert "version: '2'" in remote.show(ALL, "environments/prod/wine.yaml"), "the rival's head stands"
+    (pull,) = github.open_pulls()
+    assert "automerge" not in pull.labels
