@@ -87,8 +87,9 @@ class ProposeGitHub:
 
     @contextmanager
     def _answers(self, what: str, permission: str) -> Iterator[None]:
-        """GitHub's refusals as user errors: 401/403/404 exit 2 naming the permission, others exit 1; no answer
-        at all (timeout, deadline, reset, 5xx or rate limit after retries) exits 2, a rate limit saying so."""
+        """GitHub's refusals as user errors: 401/403/404 exit 2 naming the permission, a 5xx (on a write not
+        repeated) exit 2, others exit 1; no answer at all (timeout, deadline, reset, 5xx or rate limit after retries)
+        exits 2, a rate limit saying so."""
         try:
             yield
         except _Refused as exc:
@@ -119,6 +120,10 @@ class ProposeGitHub:
                 said,
                 hint=f"the token needs `{permission}` on {self.repository} (GitHub App or fine-grained token; "
                 "`repo` scope for a classic one), and GITHUB_REPOSITORY must name the repository",
+            )
+        if reply.status >= 500:  # a write not repeated (GitHub may have acted on it): still GitHub being down
+            return ProposeDenied.simple(
+                said, hint="GitHub failed; run propose again later: it finds and finishes what this run did"
             )
         return ProposeError.simple(said)
 

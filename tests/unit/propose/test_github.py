@@ -221,3 +221,27 @@ def test_github_s_words_are_redacted_before_they_are_cut(as_json: bool, monkeypa
     )
     shown = message(reply)
     assert shown == "x" * 280 + " token *** expired"
+
+
+WRITES_NOT_REPEATED: dict[str, tuple[str, str, Callable[[ProposeGitHub], object]]] = {
+    "open": ("POST", r"/pulls", lambda hub: hub.open(BRANCH, "main", "title", "body")),
+    "comment": ("POST", r"/issues/1/comments", lambda hub: hub.comment(1, "hello")),
+}
+
+
+@pytest.mark.parametrize(("method", "path", "call"), WRITES_NOT_REPEATED.values(), ids=WRITES_NOT_REPEATED.keys())
+def test_github_down_on_a_write_that_is_not_repeated_exits_2_saying_to_run_again(
+    fake: FakeGitHub, method: str, path: str, call: Callable[[ProposeGitHub], object]
+) -> None:
+    """A 5xx on a POST is not retried (GitHub may have acted); it is still GitHub being down, as on any other call:
+    exit 2 with what to do, not exit 1 (invalid input) with no hint."""
+    hub = ProposeGitHub(GitHubApi("acme/platform", WRITE_TOKEN, api_url=fake.url, write_pause=0))
+    if path != r"/pulls":  # commenting needs a pull request
+        hub.open(BRANCH, "main", "title", "body")
+    fake.fail(method, path)
+
+    with pytest.raises(ProposeDenied, match="GitHub answered 502 while") as down:
+        call(hub)
+
+    assert down.value.exit_code == 2
+    assert "run propose again" in str(down.value)
