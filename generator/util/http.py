@@ -57,12 +57,16 @@ class HttpFailure(EnvironmentProblem):
     """No usable answer: unreachable, reset, timed out, past the deadline, too large, or still failing after retries.
 
     `reason` is the cause alone ("no answer within 10 s"), for callers that word the message themselves;
-    `status` is the last HTTP status, if any answer came at all.
+    `status` is the last HTTP status, if any answer came at all; `retry_after`, the seconds its last answer asked
+    to wait before trying again (Retry-After, or a rate limit's reset; 0: it did not say).
     """
 
-    def __init__(self, what: str, reason: str, hint: str = "", status: int | None = None) -> None:
+    def __init__(
+        self, what: str, reason: str, hint: str = "", status: int | None = None, *, retry_after: float = 0.0
+    ) -> None:
         self.reason = reason
         self.status = status
+        self.retry_after = retry_after
         super().__init__(Diagnostic(message=f"{what}: {reason}", hint=hint or DEFAULT_HINT))
 
 
@@ -165,23 +169,46 @@ class Http:
             said = f"HTTP {reply.status} {reply.reason}".rstrip()
             wait = self._retry_after(what, reply, said, hint)
             self._pause_or_fail(
-                what, attempt, max(wait, limits.pause(attempt)), end, reason=said, hint=hint, status=reply.status
+                what,
+                attempt,
+                max(wait, limits.pause(attempt)),
+                end,
+                reason=said,
+                hint=hint,
+                status=reply.status,
+                retry_after=wait,
             )
 
     def _pause_or_fail(
-        self, what: str, attempt: int, pause: float, end: float, *, reason: str, hint: str, status: int | None = None
+        self,
+        what: str,
+        attempt: int,
+        pause: float,
+        end: float,
+        *,
+        reason: str,
+        hint: str,
+        status: int | None = None,
+        retry_after: float = 0.0,
     ) -> None:
         """Sleep before the next attempt, or fail when the retries or the deadline are used up."""
         limits = self.settings
         if attempt > limits.retries:
             tries = f"{attempt} attempts" if attempt > 1 else "1 attempt"
-            raise HttpFailure(what, f"{reason} ({tries}; {env_name('retries')}={limits.retries})", hint, status)
+            raise HttpFailure(
+                what,
+                f"{reason} ({tries}; {env_name('retries')}={limits.retries})",
+                hint,
+                status,
+                retry_after=retry_after,
+            )
         if self._clock() + pause >= end:
             raise HttpFailure(
                 what,
                 f"{reason}, and no time is left to try again within {limits.deadline:g} s ({env_name('deadline')})",
                 hint,
                 status,
+                retry_after=retry_after,
             )
         self._sleep(pause)
 
@@ -200,6 +227,7 @@ class Http:
                 f"waited for ({env_name('retry_after_max')})",
                 f"try again after {at}" + (f"; {hint}" if hint else ""),
                 reply.status,
+                retry_after=wait,
             )
         return wait
 

@@ -5,7 +5,8 @@ slow part. A delivery is dispatched once: it leaves the journal's pending set on
 when GitHub answered 204, when GitHub refused it for good (a bad token or a missing
 permission: trying again would meet the same answer), or when `deadline` seconds
 have passed since it was accepted (the scheduled promotion run picks the change up
-then). Momentary failures (no answer, 429, 5xx) are retried with a doubling pause.
+then). Momentary failures (no answer, 429, 5xx) are retried with a doubling pause, and never sooner than a
+rate limit's Retry-After (or reset) asked.
 Entries still pending when the process stops are sent again by the next one, which
 may repeat a dispatch GitHub had received just before the stop; the promotion
 workflow is idempotent, so that costs one empty run.
@@ -119,14 +120,15 @@ class Dispatcher:
         try:
             self._github.dispatch(promotion.EVENT_TYPE, entry.payload or {})
         except GitHubError as e:
-            given_up = self._clock() + pause > entry.accepted + self._deadline
+            wait = max(pause, e.retry_after)  # never sooner than GitHub asked (a rate limit's Retry-After or reset)
+            given_up = self._clock() + wait > entry.accepted + self._deadline
             if e.lasting or given_up:
                 why = "GitHub refused it" if e.lasting else f"still failing after {self._deadline:g} s"
                 _log(logging.ERROR, "abandoned", f"{why}: {e}; the scheduled run will pick the change up", fields)
                 self._journal.finish(entry.delivery, "failed")
                 return
-            _log(logging.WARNING, "retrying", f"{e}; next try in {pause:g} s", fields)
-            self._schedule(entry, self._clock() + pause, min(pause * 2, LONGEST_PAUSE))
+            _log(logging.WARNING, "retrying", f"{e}; next try in {wait:g} s", fields)
+            self._schedule(entry, self._clock() + wait, min(pause * 2, LONGEST_PAUSE))
             return
         _log(logging.INFO, "dispatched", "", fields)
         self._journal.finish(entry.delivery, "done")

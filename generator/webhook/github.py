@@ -30,9 +30,12 @@ class GitHubError(Exception):
     or a 5xx passes.
     """
 
-    def __init__(self, message: str, status: int | None = None, *, retried: bool = False) -> None:
+    def __init__(
+        self, message: str, status: int | None = None, *, retried: bool = False, retry_after: float = 0.0
+    ) -> None:
         super().__init__(redact(message))
         self.status = status
+        self.retry_after = retry_after  # seconds GitHub asked to wait before the next try (0: it did not say)
         self.lasting = not retried and status is not None and 400 <= status < 500 and status != 429
 
 
@@ -80,7 +83,9 @@ class WebhookGitHub:
         try:
             return self._api.call(method, path, **kwargs)  # type: ignore[arg-type]
         except HttpFailure as exc:
-            raise GitHubError(str(exc.diagnostics[0].message), exc.status, retried=True) from None
+            raise GitHubError(
+                str(exc.diagnostics[0].message), exc.status, retried=True, retry_after=exc.retry_after
+            ) from None
 
 
 def _refusal(reply: Reply, what: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,7 +10,9 @@ import pytest
 
 from generator.github.api import GitHubApi
 from generator.util.http import HttpSettings
+from generator.webhook.dispatcher import Dispatcher
 from generator.webhook.github import FileMissing, FileNotText, GitHubError, WebhookGitHub
+from generator.webhook.journal import Journal
 from tests.unit.webhook.support import REPOSITORY, FakeGitHub, fake_github
 
 TOKEN = "ghp_not-a-real-token"
@@ -140,3 +143,30 @@ def test_unreachable_github_is_a_github_error_without_status() -> None:
 
     assert error.value.status is None
     assert f"POST {url}/repos/{REPOSITORY}/dispatches: [Errno 111] Connection refused" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "deadline", "state"),
+    [("120", 3.0, "failed"), ("60", 600.0, "pending")],
+    ids=["past the dispatch deadline", "within it"],
+)
+def test_the_dispatcher_does_not_send_again_before_githubs_rate_limit_says(
+    server: FakeGitHub, tmp_path: Path, retry_after: str, deadline: float, state: str
+) -> None:
+    """A Retry-After longer than the HTTP door waits (KSERVE_GITOPS_HTTP_RETRY_AFTER_MAX) comes back at once; the
+    dispatcher must then wait at least that long (GitHub: "do not retry until after that many seconds"), or give the
+    delivery up when that is past its deadline, not send it again after its own 1, 2, 4 … s pause."""
+    server.failures, server.failure_headers = [403] * 50, {"Retry-After": retry_after}
+    journal = Journal(tmp_path / "journal", 600)
+    dispatcher = Dispatcher(client(server), journal, deadline=deadline, first_pause=0.05)
+    assert journal.claim("d-1", {"model": "Wine"}) == "new"
+    dispatcher.start()
+    try:
+        time.sleep(1.5)
+    finally:
+        dispatcher.stop()
+
+    assert len(server.dispatches()) == 1
+    entry = journal.entry("d-1")
+    assert entry is not None
+    assert entry.state == state
