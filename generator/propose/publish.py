@@ -373,7 +373,9 @@ class _Bot:
             if pull is None or self.git.foreign_commits(self.snapshot.base_sha, tip):
                 continue
             mine = [(m, v) for m, v in held if plan.group_key(m.target.model, m.target.env, settings.group) == key]
-            self.github.comment(pull.number, plan.closing_comment(branch, spec, settings.group, successors, mine))
+            text = plan.closing_comment(branch, spec, settings.group, successors, mine)
+            if text not in self.github.comments(pull.number):  # a run that stopped before closing said it already
+                self.github.comment(pull.number, text)
             self.github.close(pull.number)
             closed.append(Result(key, branch, "closed", pull))
         return closed

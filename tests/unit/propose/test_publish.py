@@ -367,3 +367,20 @@ def test_a_grant_that_lands_after_the_rival_read_the_pull_request_is_taken_back_
     assert "version: '2'" in remote.show(ALL, "environments/prod/wine.yaml"), "the rival's head stands"
     (pull,) = github.open_pulls()
     assert "automerge" not in pull.labels
+
+
+def test_a_close_github_failed_is_finished_by_the_next_run_without_a_second_closing_comment(
+    remote: Remote, tmp_path: Path, github: FakeGitHub
+) -> None:
+    git_ = GitRepo(remote.clone(tmp_path / "ours"), identity=BOT, prefix=plan.BRANCH_PREFIX)
+    _propose(git_, _client(github), lock(wine_staging="2"))
+    github.fail("PATCH", r"/pulls/1")
+    with pytest.raises(ProposeDenied, match=r"cannot reach GitHub .* while closing #1"):
+        _propose(git_, _client(github), lock())  # the alias moved back: nothing left to propose
+
+    github.troubles.clear()
+    (result,) = _propose(git_, _client(github), lock()).results
+
+    assert result.action == "closed"
+    assert github.pulls[1].state == "closed"
+    assert len(github.pulls[1].comments) == 1, github.pulls[1].comments
