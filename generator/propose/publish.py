@@ -372,6 +372,8 @@ class _Bot:
             pull = self.github.find(branch)
             if pull is None or self.git.foreign_commits(self.snapshot.base_sha, tip):
                 continue
+            if not self.git.holds(branch, tip):  # pushed since this run's fetch (a rival run): it is the pusher's
+                continue
             mine = [(m, v) for m, v in held if plan.group_key(m.target.model, m.target.env, settings.group) == key]
             text = plan.closing_comment(branch, spec, settings.group, successors, mine)
             if text not in self.github.comments(pull.number):  # a run that stopped before closing said it already

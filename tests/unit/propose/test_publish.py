@@ -24,6 +24,7 @@ from generator.propose.publish import (
     Published,
     PullRequest,
     PullRequestExists,
+    Snapshot,
     propose,
 )
 from generator.registry.runs import RunDetails
@@ -384,3 +385,37 @@ def test_a_close_github_failed_is_finished_by_the_next_run_without_a_second_clos
     assert result.action == "closed"
     assert github.pulls[1].state == "closed"
     assert len(github.pulls[1].comments) == 1, github.pulls[1].comments
+
+
+class RivalAfterFetch(GitRepo):
+    """A GitRepo after whose first fetch a rival run goes through all of its steps before this run goes on."""
+
+    def __init__(self, root: Path, rival: Callable[[], object]) -> None:
+        super().__init__(root, identity=BOT, prefix=plan.BRANCH_PREFIX)
+        self._rival: Callable[[], object] | None = rival
+
+    def fetch(self, base: str) -> Snapshot:
+        snapshot = super().fetch(base)
+        rival, self._rival = self._rival, None
+        if rival is not None:
+            rival()
+        return snapshot
+
+
+def test_a_run_with_nothing_to_propose_does_not_close_what_a_rival_pushed_since_its_fetch(
+    remote: Remote, tmp_path: Path, github: FakeGitHub
+) -> None:
+    """Ours fetched when staging's change had just moved back; a rival then pushed a newer one (3) and updated the
+    pull request: ours must not close that pull request as having nothing left to promote."""
+    first = GitRepo(remote.clone(tmp_path / "first"), identity=BOT, prefix=plan.BRANCH_PREFIX)
+    _propose(first, _client(github), lock(wine_staging="2"))
+    rival = GitRepo(remote.clone(tmp_path / "rival"), identity=BOT, prefix=plan.BRANCH_PREFIX)
+    ours = RivalAfterFetch(
+        remote.clone(tmp_path / "ours"), lambda: _propose(rival, _client(github), lock(wine_staging="3"))
+    )
+
+    _propose(ours, _client(github), lock())
+
+    assert "version: '3'" in remote.show(STAGING, "environments/staging/wine.yaml")
+    assert github.pulls[1].state == "open"
+    assert github.pulls[1].comments == []
