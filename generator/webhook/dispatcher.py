@@ -123,7 +123,13 @@ class Dispatcher:
             wait = max(pause, e.retry_after)  # never sooner than GitHub asked (a rate limit's Retry-After or reset)
             given_up = self._clock() + wait > entry.accepted + self._deadline
             if e.lasting or given_up:
-                why = "GitHub refused it" if e.lasting else f"still failing after {self._deadline:g} s"
+                why = (
+                    "GitHub refused it"
+                    if e.lasting
+                    else f"GitHub asks to wait {wait:g} s, past the {self._deadline:g} s deadline"
+                    if wait > pause
+                    else f"still failing after {self._deadline:g} s"
+                )
                 _log(logging.ERROR, "abandoned", f"{why}: {e}; the scheduled run will pick the change up", fields)
                 self._journal.finish(entry.delivery, "failed")
                 return
