@@ -7,7 +7,9 @@ timer is armed in `on_response_complete`). Enough of them and the service runs o
 descriptors and cannot take MLflow's deliveries. A delivery is a few kilobytes sent at once,
 so each request must arrive whole within a deadline of the connection's opening or of the
 previous answer; a connection still waiting for its request then is closed. The time the
-service takes to answer is not counted.
+service takes to answer is not counted, but a client that stops reading its answers (pipelined
+requests, a closed window) holds the socket just as well: once the answer waits on the client,
+the client has the same deadline to take it, or the connection is dropped.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ def deadlined(seconds: float) -> type[H11Protocol]:
 class _RequestDeadline(H11Protocol):
     deadline = DEFAULT_REQUEST_DEADLINE
     _timer: asyncio.TimerHandle | None = None
+    _write_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn's
         super().connection_made(transport)
@@ -39,7 +42,28 @@ class _RequestDeadline(H11Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        self._taken()
         super().connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        """The client is not taking what is written to it: it has `deadline` seconds to start again."""
+        super().pause_writing()
+        if self._write_timer is None:
+            self._write_timer = self.loop.call_later(self.deadline, self._unread)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self._taken()
+
+    def _taken(self) -> None:
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
+
+    def _unread(self) -> None:
+        """abort, not close: close would wait for the unread answers to be sent first, which is forever."""
+        self._write_timer = None
+        self.transport.abort()
 
     def _arm(self) -> None:
         self._disarm()

@@ -96,3 +96,32 @@ def test_a_request_that_arrives_whole_within_the_deadline_is_answered(service: t
         status = status_of_answer(slow)
 
     assert status == 200
+
+
+def test_a_client_that_does_not_read_its_answers_is_let_go_at_the_deadline(service: tuple[str, int]) -> None:
+    """Slowloris the other way: requests pipelined whole, their answers never read. The answer then waits for the
+    client's window to open, no request is outstanding, and without a deadline on it the socket is held forever."""
+    conn = socket.socket()
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+    conn.connect(service)
+    conn.setblocking(False)
+    requests_ = b"GET /healthz HTTP/1.1\r\nHost: webhook\r\n\r\n" * 1000
+    blocked_since = time.monotonic()
+    give_up = blocked_since + SAFETY
+    while time.monotonic() - blocked_since < 1.0 and time.monotonic() < give_up:  # until both ways are full
+        try:
+            conn.send(requests_)
+            blocked_since = time.monotonic()
+        except BlockingIOError:
+            time.sleep(0.05)
+    time.sleep(2 * 2 + 1)  # twice the deadline the service is given, and a margin
+
+    with conn:
+        try:
+            conn.send(b"G")
+            still_held = True
+        except BlockingIOError:
+            still_held = True  # the service stopped reading but kept the socket
+        except (ConnectionResetError, BrokenPipeError):
+            still_held = False
+    assert not still_held
