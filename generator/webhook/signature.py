@@ -49,4 +49,4 @@ def fresh(timestamp: str, now: float, max_age: float) -> bool:
         sent = int(timestamp)
     except ValueError:
         return False
-    return abs(now - sent) <= max_age
+    return now - max_age <= sent <= now + max_age  # compared, not subtracted: an int past any float overflows
