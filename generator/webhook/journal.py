@@ -70,14 +70,23 @@ class Journal:
         self._lock = threading.Lock()
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            self._entries = {
-                entry.delivery: entry for entry in map(_read, sorted(directory.glob("*.json"))) if entry is not None
-            }
+            records = sorted(directory.glob("*.json"))
         except OSError as exc:
             raise EnvironmentProblem.simple(
                 f"cannot use the delivery journal {directory}: {exc.strerror or exc}",
                 hint="give --state-dir a writable directory that outlives the process (a volume)",
             ) from None
+        self._entries: dict[str, Entry] = {}
+        for path in records:
+            try:
+                entry = _read(path)
+            except OSError as exc:  # the directory is fine: name the record, or the operator looks in the wrong place
+                raise EnvironmentProblem.simple(
+                    f"cannot read {path} in the delivery journal: {exc.strerror or exc}",
+                    hint="every *.json there is read as a record; move this one out of --state-dir if it is not one",
+                ) from None
+            if entry is not None:
+                self._entries[entry.delivery] = entry
 
     def pending(self) -> list[Entry]:
         """Deliveries accepted but not yet dispatched, oldest first (what a restart must still send)."""

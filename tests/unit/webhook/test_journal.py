@@ -81,3 +81,16 @@ def test_an_unusable_directory_is_an_environment_problem(tmp_path: Path) -> None
 
     with pytest.raises(EnvironmentProblem, match=r"cannot use the delivery journal .*file/journal"):
         Journal(blocker / "journal", ttl=600)
+
+
+@pytest.mark.parametrize("stray", ["directory", "dangling symlink"])
+def test_an_unreadable_record_is_named_not_blamed_on_the_directory(tmp_path: Path, stray: str) -> None:
+    """The directory is fine; the operator must be told which entry in it to look at."""
+    record = tmp_path / "0123.json"
+    if stray == "directory":
+        record.mkdir()
+    else:
+        record.symlink_to(tmp_path / "gone")
+
+    with pytest.raises(EnvironmentProblem, match=r"0123\.json"):
+        Journal(tmp_path, ttl=600)
