@@ -78,4 +78,7 @@ class _RequestDeadline(H11Protocol):
         """The client is still sending (or has not begun) its request: h11 waits for its head (IDLE) or body."""
         self._timer = None
         if self.conn.their_state in (h11.IDLE, h11.SEND_BODY) and not self.transport.is_closing():
-            self.transport.close()
+            if self.transport.get_write_buffer_size():  # answers it has not taken: close would wait for them
+                self.transport.abort()
+            else:
+                self.transport.close()

@@ -127,3 +127,44 @@ def test_a_client_that_does_not_read_its_answers_is_let_go_at_the_deadline(servi
                 dropped = True
             time.sleep(0.1)
     assert dropped
+
+
+def _unsent(server_port: int, client_port: int) -> int:
+    """Bytes the kernel holds for the service's end of one loopback connection, not yet taken by the client."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1].endswith(f":{server_port:04X}") and fields[2].endswith(f":{client_port:04X}"):
+            return int(fields[4].split(":")[0], 16)
+    return -1
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads the kernel's send queue from /proc")
+def test_a_client_that_has_not_taken_its_last_answer_is_let_go_at_the_deadline(service: tuple[str, int]) -> None:
+    """As above, but the answers not taken fit in the service's buffer, so writing never pauses: every request is
+    answered and none is outstanding, and closing the connection would wait for those answers to leave first."""
+    conn = socket.socket()
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+    conn.connect(service)
+    batch = b"GET /healthz HTTP/1.1\r\nHost: webhook\r\n\r\n" * 200  # some 25 kB of answers, a third of the buffer
+    queued = _unsent(service[1], conn.getsockname()[1])
+    give_up = time.monotonic() + SAFETY
+    while time.monotonic() < give_up:  # until the kernel takes no more: the last batch's answers stay with the service
+        conn.sendall(batch)
+        time.sleep(0.15)
+        before, queued = queued, _unsent(service[1], conn.getsockname()[1])
+        if queued - before < 20_000:
+            break
+
+    conn.setblocking(False)
+    give_up = time.monotonic() + SAFETY
+    with conn:
+        dropped = False
+        while not dropped and time.monotonic() < give_up:
+            try:
+                conn.send(b"G")
+            except BlockingIOError:
+                pass
+            except (ConnectionResetError, BrokenPipeError):
+                dropped = True
+            time.sleep(0.1)
+    assert dropped
