@@ -40,7 +40,8 @@ def set_key(text: str, path: Path_, key: str, value: str) -> str:
     mapping = _mapping_at(text, path)
     for key_node, value_node in mapping.value:
         if key_node.value == key:
-            return text[: value_node.start_mark.index] + value + text[value_node.end_mark.index :]
+            start, end = _value_span(text, key_node, value_node)
+            return text[:start] + value + text[end:]
     if mapping.flow_style and mapping.value:  # right after the last value: a trailing comma or a comment may follow
         end = mapping.value[-1][1].end_mark.index
         return text[:end] + f", {key}: {value}" + text[end:]
@@ -61,15 +62,25 @@ def remove_key(text: str, path: Path_, key: str) -> str:
     pairs = mapping.value
     index = next(i for i, (k, _) in enumerate(pairs) if k.value == key)
     key_node, value_node = pairs[index]
+    value_end = _value_span(text, key_node, value_node)[1]
     if not mapping.flow_style:
         start = text.rfind("\n", 0, key_node.start_mark.index) + 1
-        end = _line_end(text, value_node.end_mark.index)
+        end = _line_end(text, value_end)
         return text[:start] + text[_next_line(text, end) :]
     if index + 1 < len(pairs):
         return text[: key_node.start_mark.index] + text[pairs[index + 1][0].start_mark.index :]
     if index > 0:
-        return text[: pairs[index - 1][1].end_mark.index] + text[value_node.end_mark.index :]
-    return text[: key_node.start_mark.index] + text[value_node.end_mark.index :]
+        return text[: _value_span(text, *pairs[index - 1])[1]] + text[value_end:]
+    return text[: key_node.start_mark.index] + text[value_end:]
+
+
+def _value_span(text: str, key_node: yaml.Node, value_node: yaml.Node) -> tuple[int, int]:
+    """Where the value of `key_node` is written: an alias (`hold: *v`) composes to the anchored node, written
+    before the key, so its own span is that of the first alias after the key, the next thing the parser met."""
+    if value_node.start_mark.index > key_node.start_mark.index:
+        return value_node.start_mark.index, value_node.end_mark.index
+    site = next(a for a in _aliases(text) if a.start >= key_node.end_mark.index)
+    return site.start, site.end
 
 
 def _mapping_at(text: str, path: Path_) -> yaml.MappingNode:

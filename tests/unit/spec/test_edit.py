@@ -165,3 +165,27 @@ def test_crlf_files_keep_crlf_byte_for_byte(text: str, env: str) -> None:
     pinned = pin(crlf, "wine", env, "3")
     assert pinned == pin(text, "wine", env, "3").replace("\n", "\r\n")
     assert unpin(pinned, "wine", env) == unpin(pin(text, "wine", env, "3"), "wine", env).replace("\n", "\r\n")
+
+
+HOLD_ALIASED = """\
+apiVersion: kserve-gitops/v1
+environments: {staging: {namespace: s}, live: {namespace: p}}
+models:
+  wine:
+    registeredModel: wine
+    environments:
+      staging: {alias: champion, hold: &held 2}
+      live: {alias: champion, hold: *held}   # live holds what staging holds
+"""
+
+
+def test_pin_of_a_hold_written_as_an_alias_replaces_that_alias_only() -> None:
+    pinned = pin(HOLD_ALIASED, "wine", "live", "3")
+    assert pinned == HOLD_ALIASED.replace("hold: *held}", "hold: 3}")
+    assert (_pinned(pinned, "wine", "staging"), _pinned(pinned, "wine", "live")) == ("2", "3")
+
+
+def test_unpin_of_a_hold_written_as_an_alias_removes_that_alias_only() -> None:
+    released = unpin(HOLD_ALIASED, "wine", "live")
+    assert released == HOLD_ALIASED.replace("{alias: champion, hold: *held}", "{alias: champion}")
+    assert (_pinned(released, "wine", "staging"), _pinned(released, "wine", "live")) == ("2", "")
