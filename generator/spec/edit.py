@@ -157,13 +157,15 @@ def _unshared(text: str, path: Path_) -> str:
 
 
 def _content_end(text: str, mapping: yaml.MappingNode) -> int:
-    """Where a block mapping's last token ends: its end mark lies past trailing comments and blank lines."""
+    """Where a block mapping's last token ends: its end mark lies past trailing comments and blank lines.
+    So does a block scalar's (`|`, `>`): its last token ends where its last character is."""
     start, end = mapping.start_mark.index, mapping.end_mark.index
-    return max(
+    last = max(
         _index(token.end_mark)
         for token in yaml.scan(text, Loader=yaml.SafeLoader)
         if start <= token.start_mark.index < end and not isinstance(token, yaml.BlockEndToken)
     )
+    return len(text[:last].rstrip(" \t\r\n"))
 
 
 def _newline(text: str) -> str:

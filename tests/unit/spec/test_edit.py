@@ -189,3 +189,32 @@ def test_unpin_of_a_hold_written_as_an_alias_removes_that_alias_only() -> None:
     released = unpin(HOLD_ALIASED, "wine", "live")
     assert released == HOLD_ALIASED.replace("{alias: champion, hold: *held}", "{alias: champion}")
     assert (_pinned(released, "wine", "staging"), _pinned(released, "wine", "live")) == ("2", "")
+
+
+OVERRIDE_LAST = """\
+apiVersion: kserve-gitops/v1
+environments: {live: {namespace: p}}
+models:
+  wine:
+    registeredModel: wine
+    environments:
+      live:
+        alias: champion
+        gates:
+          override: >
+            accuracy drop accepted:
+            new labels (JIRA-123)
+
+  beer:
+    registeredModel: beer
+    environments:
+      live: {alias: champion}
+"""
+
+
+def test_pin_after_a_block_scalar_stays_in_its_environment() -> None:
+    """A block scalar's token ends past its line breaks: the hold goes after its last line, not the next key's."""
+    pinned = pin(OVERRIDE_LAST, "wine", "live", "3")
+    assert pinned == OVERRIDE_LAST.replace("(JIRA-123)\n", "(JIRA-123)\n        hold: 3\n")
+    assert (_pinned(pinned, "wine", "live"), _pinned(pinned, "beer", "live")) == ("3", "")
+    assert unpin(pinned, "wine", "live") == OVERRIDE_LAST
