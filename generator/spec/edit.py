@@ -66,6 +66,8 @@ def remove_key(text: str, path: Path_, key: str) -> str:
     if not mapping.flow_style:
         start = text.rfind("\n", 0, key_node.start_mark.index) + 1
         end = _line_end(text, value_end)
+        if end == len(text) and start > 0:  # the last line, with no line break after it: the one before goes
+            return text[: start - (2 if text[start - 2 : start] == "\r\n" else 1)]
         return text[:start] + text[_next_line(text, end) :]
     if index + 1 < len(pairs):
         return text[: key_node.start_mark.index] + text[pairs[index + 1][0].start_mark.index :]

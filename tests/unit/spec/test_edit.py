@@ -218,3 +218,12 @@ def test_pin_after_a_block_scalar_stays_in_its_environment() -> None:
     assert pinned == OVERRIDE_LAST.replace("(JIRA-123)\n", "(JIRA-123)\n        hold: 3\n")
     assert (_pinned(pinned, "wine", "live"), _pinned(pinned, "beer", "live")) == ("3", "")
     assert unpin(pinned, "wine", "live") == OVERRIDE_LAST
+
+
+@pytest.mark.parametrize("ending", ["", "   # last line"], ids=["value", "comment"])
+def test_a_file_without_a_final_line_break_round_trips(ending: str) -> None:
+    """The environment ends the file and no line break ends the file: unpin takes the one pin added."""
+    unterminated = BLOCK.replace("# trailing comment\n", "").rstrip("\n") + ending
+    pinned = pin(unterminated, "wine", "prod", "3")
+    assert pinned == unterminated + "\n        hold: 3"
+    assert unpin(pinned, "wine", "prod") == unterminated
