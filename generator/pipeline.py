@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import yaml
+
 from generator import diagnostics, progress, yamlio
 from generator.cache import Memo, TargetMemory
 from generator.diagnostics import Diagnostic, json_path
@@ -23,6 +25,7 @@ from generator.errors import (
     LockError,
     RegistryError,
     RegistryUnavailable,
+    SpecError,
     UserError,
     ValidationFailed,
 )
@@ -223,7 +226,11 @@ def _edit(
         raise UserError.simple(f"cannot read: {exc.strerror or exc}", file=SPEC_FILE) from None
     except UnicodeDecodeError as exc:
         raise UserError.simple(str(exc), file=SPEC_FILE) from None
-    edited = change(text)
+    try:
+        edited = change(text)
+    except (yaml.YAMLError, SpecError):
+        parse_spec(text, SPEC_FILE)  # the file's own problem said as validate says it, at its line
+        raise
     spec, warnings = parse_spec(edited, SPEC_FILE)
     check(spec)
     new = _relock(spec, _read_lock(repo), Update(), registry)

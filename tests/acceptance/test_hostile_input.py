@@ -444,3 +444,25 @@ def test_a_loop_of_symbolic_links_as_a_directory_is_exit_2_naming_it(
     monkeypatch.chdir(tmp_path)
     result = cli(*(arg.format(loop=loop) for arg in args))
     assert (result.code, result.err.splitlines()[0]) == (2, f"error: {said.format(loop=loop)}")
+
+
+@pytest.mark.parametrize(
+    ("spec", "line"),
+    [
+        (SPEC.replace("environments: {{dev: {{version: 1}}}}", "environments:\n      dev:\n\tversion: 1"), 10),
+        (SPEC + "---\nmodels: {{}}\n", 9),
+        (SPEC.replace("environments: {{dev: {{version: 1}}}}", "environments:\n      dev:"), 9),
+    ],
+    ids=["tab", "two documents", "no mapping"],
+)
+@pytest.mark.parametrize("command", [["pin", "wine", "dev", "1"], ["unpin", "wine", "dev"]])
+def test_pin_and_unpin_of_a_spec_they_cannot_edit_say_where_and_write_nothing(
+    spec: str, line: int, command: list[str], tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    repo = _repo(tmp_path / "repo")
+    (repo / "models.yaml").write_text(spec.format(namespace="ml-dev", registry=f"registry: {{{DESTINATION}}}\n"))
+    before = _files(repo)
+    result = cli(*command, "--repo", str(repo))
+    assert (result.code, "unexpected error" in result.err) == (1, False), result.err
+    assert f"models.yaml:{line}:" in result.err
+    assert _files(repo) == before
