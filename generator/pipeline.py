@@ -235,6 +235,12 @@ def _edit(
     check(spec)
     new = _relock(spec, _read_lock(repo), Update(), registry)
     _, planned, checked = _produced(repo, spec, new, crds, with_lock=True, edited={SPEC_FILE: edited})
+    if SPEC_FILE in planned.writes and planned.before.get(SPEC_FILE) != text.encode("utf-8"):  # saved meanwhile
+        raise EnvironmentProblem.simple(
+            "changed while kserve-gitops was editing it (by someone or something else); nothing was written",
+            file=SPEC_FILE,
+            hint="run the command again once nothing else writes there",
+        )
     return Outcome(planned, warnings + checked, new)
 
 

@@ -354,3 +354,28 @@ def test_pin_and_unpin_keep_a_crlf_models_yaml_byte_for_byte(platform: Platform)
     assert pinned == original.replace(b"{alias: champion}", b"{alias: champion, hold: 1}")
     assert platform.run("unpin", "wine", "prod", *CRDS).code == 0
     assert (platform.root / "models.yaml").read_bytes() == original
+
+
+def test_pin_never_writes_over_a_models_yaml_saved_while_it_asked_the_registry(platform: Platform) -> None:
+    """Someone saves models.yaml while pin waits on MLflow: their save is kept, and nothing is written."""
+    from generator import pipeline  # noqa: PLC0415 -- the registry factory is where the wait is
+    from generator.cli import _build  # noqa: PLC0415
+    from generator.errors import UserError  # noqa: PLC0415
+    from generator.registry.base import Registry  # noqa: PLC0415
+    from generator.spec.model import Spec  # noqa: PLC0415
+
+    assert platform.run("generate", *CRDS).code == 0
+    spec = platform.root / "models.yaml"
+    saved = spec.read_text().replace("models:", "# saved by someone meanwhile\nmodels:", 1)
+    before = platform.files()
+
+    def saving_meanwhile(parsed: Spec) -> Registry:
+        spec.write_text(saved)
+        return _build.registry_for(parsed)
+
+    with pytest.raises(UserError, match="changed while"):
+        pipeline.pin(platform.root, "wine", "prod", "1", registry=saving_meanwhile, crds=Path(CRDS[1]))
+    assert spec.read_text() == saved
+    assert {p: v for p, v in platform.files().items() if p != "models.yaml"} == {
+        p: v for p, v in before.items() if p != "models.yaml"
+    }
