@@ -176,7 +176,7 @@ def apply(root: Path, planned: Plan) -> None:
             (run / "old").mkdir()
             for index, (_, content) in enumerate(changes):
                 if content is not None:
-                    create_new(f"{staging}/new/{index}", content)
+                    create_new(f"{staging}/new/{index}", content, _permissions(targets[index]))
             for directory in journal.dirs:
                 (root / directory).mkdir()
             for index, (path, content) in enumerate(changes):
@@ -362,6 +362,14 @@ class _Journal:
     existed: list[bool]
     dirs: list[str]
     committed: bool = False
+
+
+def _permissions(target: str) -> int:
+    """Those of the file a write replaces, kept (a private models.yaml stays private); 0644 for a new file."""
+    try:
+        return os.lstat(target).st_mode & 0o777
+    except FileNotFoundError:
+        return 0o644
 
 
 def _swap_one(target: str, run: str, index: int, write: bool, *, existed: bool, was: bytes | None) -> bool:

@@ -379,3 +379,14 @@ def test_pin_never_writes_over_a_models_yaml_saved_while_it_asked_the_registry(p
     assert {p: v for p, v in platform.files().items() if p != "models.yaml"} == {
         p: v for p, v in before.items() if p != "models.yaml"
     }
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o444], ids=["private", "read-only"])
+def test_pin_and_unpin_keep_the_permissions_of_models_yaml(platform: Platform, mode: int) -> None:
+    """models.yaml is the user's file: an edit keeps who may read and write it, as it keeps its other bytes."""
+    assert platform.run("generate", *CRDS).code == 0
+    spec = platform.root / "models.yaml"
+    spec.chmod(mode)
+    for command in (["pin", "wine", "prod", "1"], ["unpin", "wine", "prod"]):
+        assert platform.run(*command, *CRDS).code == 0
+        assert spec.stat().st_mode & 0o7777 == mode, command
