@@ -14,6 +14,7 @@ make that harder than it looks:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -71,8 +72,11 @@ def remove_key(text: str, path: Path_, key: str) -> str:
         return text[:start] + text[_next_line(text, end) :]
     if index + 1 < len(pairs):
         return text[: key_node.start_mark.index] + text[pairs[index + 1][0].start_mark.index :]
-    if index > 0:
-        return text[: _value_span(text, *pairs[index - 1])[1]] + text[value_end:]
+    if index > 0:  # from the comma after the value before: a comment between the two stays
+        previous_end = _value_span(text, *pairs[index - 1])[1]
+        between = text[previous_end : key_node.start_mark.index]
+        kept = re.sub(r"^((?:[^#,]|#[^\n]*)*),", r"\1", between, count=1) if "#" in between else ""
+        return text[:previous_end] + kept + text[value_end:]
     return text[: key_node.start_mark.index] + text[value_end:]
 
 

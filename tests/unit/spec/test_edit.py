@@ -227,3 +227,16 @@ def test_a_file_without_a_final_line_break_round_trips(ending: str) -> None:
     pinned = pin(unterminated, "wine", "prod", "3")
     assert pinned == unterminated + "\n        hold: 3"
     assert unpin(pinned, "wine", "prod") == unterminated
+
+
+@pytest.mark.parametrize(
+    ("between", "kept"),
+    [
+        (",  # two, not one\n        ", "  # two, not one\n        "),
+        ("  # two, not one\n        , ", "  # two, not one\n         "),
+    ],
+    ids=["comma-before-the-comment", "comma-after-the-comment"],
+)
+def test_unpin_of_the_last_pair_of_a_flow_mapping_keeps_the_comment_before_it(between: str, kept: str) -> None:
+    held = FLOW_COMMENTED.replace("minReplicas: 2  # two\n      }", f"minReplicas: 2{between}hold: 4}}")
+    assert unpin(held, "wine", "prod") == held.replace(f"{between}hold: 4}}", f"{kept}}}")
