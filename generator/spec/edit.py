@@ -51,7 +51,9 @@ def set_key(text: str, path: Path_, key: str, value: str) -> str:
         return text[:close].rstrip() + f"{key}: {value}" + text[close:]
     last_key, _ = mapping.value[-1]
     end_of_line = _line_end(text, _content_end(text, mapping))
-    indent = " " * last_key.start_mark.column
+    written = text[text.rfind("\n", 0, last_key.start_mark.index) + 1 : last_key.start_mark.index]
+    explicit = written.strip() == "?"  # `? key` on its line, `: value` on the next: the mapping is at the `?`
+    indent = " " * (len(written) - len(written.lstrip(" ")) if explicit else last_key.start_mark.column)
     return text[:end_of_line] + f"{_newline(text)}{indent}{key}: {value}" + text[end_of_line:]
 
 

@@ -240,3 +240,10 @@ def test_a_file_without_a_final_line_break_round_trips(ending: str) -> None:
 def test_unpin_of_the_last_pair_of_a_flow_mapping_keeps_the_comment_before_it(between: str, kept: str) -> None:
     held = FLOW_COMMENTED.replace("minReplicas: 2  # two\n      }", f"minReplicas: 2{between}hold: 4}}")
     assert unpin(held, "wine", "prod") == held.replace(f"{between}hold: 4}}", f"{kept}}}")
+
+
+def test_pin_after_an_explicit_key_is_indented_as_the_mapping() -> None:
+    explicit = BLOCK.replace("        minReplicas: 2\n", "        ? minReplicas\n        : 2\n")
+    pinned = pin(explicit, "wine", "prod", "3")
+    assert pinned == explicit.replace("        : 2\n", "        : 2\n        hold: 3\n")
+    assert unpin(pinned, "wine", "prod") == explicit
