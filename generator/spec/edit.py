@@ -37,7 +37,8 @@ def unpin(text: str, model: str, env: str) -> str:
 
 
 def set_key(text: str, path: Path_, key: str, value: str) -> str:
-    text = _unshared(text, path)
+    held = any(k.value == key for k, _ in _mapping_at(text, path).value)
+    text = _unshared(text, (*path, key) if held else path)  # an anchored value, aliased elsewhere, is copied there
     mapping = _mapping_at(text, path)
     for key_node, value_node in mapping.value:
         if key_node.value == key:
@@ -60,7 +61,7 @@ def set_key(text: str, path: Path_, key: str, value: str) -> str:
 def remove_key(text: str, path: Path_, key: str) -> str:
     if not any(k.value == key for k, _ in _mapping_at(text, path).value):
         return text
-    text = _unshared(text, path)
+    text = _unshared(text, (*path, key))
     mapping = _mapping_at(text, path)
     pairs = mapping.value
     index = next(i for i, (k, _) in enumerate(pairs) if k.value == key)
@@ -155,9 +156,9 @@ def _unshared(text: str, path: Path_) -> str:
             if not sites:
                 return text
             node = on_path[sites[0].anchor_at]
-            copy = yaml.safe_dump(
-                loader.construct_document(node), default_flow_style=True, sort_keys=False, width=1 << 30
-            ).rstrip("\r\n")
+            copy = yaml.safe_dump(  # in a flow sequence: a scalar alone would be dumped as a document, `2\n...`
+                [loader.construct_document(node)], default_flow_style=True, sort_keys=False, width=1 << 30
+            ).rstrip("\r\n")[1:-1]
         finally:
             loader.dispose()
         for site in reversed([s for s in sites if s.anchor_at == sites[0].anchor_at]):

@@ -247,3 +247,13 @@ def test_pin_after_an_explicit_key_is_indented_as_the_mapping() -> None:
     pinned = pin(explicit, "wine", "prod", "3")
     assert pinned == explicit.replace("        : 2\n", "        : 2\n        hold: 3\n")
     assert unpin(pinned, "wine", "prod") == explicit
+
+
+def test_pin_and_unpin_of_a_hold_another_environment_aliases_keep_that_environment_held() -> None:
+    """`hold: &held 2` is what live's `*held` reads: it is copied there before it changes or goes."""
+    pinned = pin(HOLD_ALIASED, "wine", "staging", "3")
+    assert pinned == HOLD_ALIASED.replace("hold: &held 2}", "hold: 3}").replace("hold: *held}", "hold: 2}")
+    assert (_pinned(pinned, "wine", "staging"), _pinned(pinned, "wine", "live")) == ("3", "2")
+    released = unpin(HOLD_ALIASED, "wine", "staging")
+    assert released == HOLD_ALIASED.replace(", hold: &held 2}", "}").replace("hold: *held}", "hold: 2}")
+    assert (_pinned(released, "wine", "staging"), _pinned(released, "wine", "live")) == ("", "2")
