@@ -45,7 +45,7 @@ def set_key(text: str, path: Path_, key: str, value: str) -> str:
             start, end = _value_span(text, key_node, value_node)
             return text[:start] + value + text[end:]
     if mapping.flow_style and mapping.value:  # right after the last value: a trailing comma or a comment may follow
-        end = mapping.value[-1][1].end_mark.index
+        end = _value_span(text, *mapping.value[-1])[1]
         return text[:end] + f", {key}: {value}" + text[end:]
     if mapping.flow_style:
         close = mapping.end_mark.index - 1

@@ -257,3 +257,13 @@ def test_pin_and_unpin_of_a_hold_another_environment_aliases_keep_that_environme
     released = unpin(HOLD_ALIASED, "wine", "staging")
     assert released == HOLD_ALIASED.replace(", hold: &held 2}", "}").replace("hold: *held}", "hold: 2}")
     assert (_pinned(released, "wine", "staging"), _pinned(released, "wine", "live")) == ("", "2")
+
+
+def test_pin_of_a_flow_mapping_ending_in_an_alias_adds_the_hold_there() -> None:
+    text = SHARED.replace("staging: &same {alias: champion}", "staging: {alias: &same champion}").replace(
+        "live: *same", "live: {alias: *same}"
+    )
+    pinned = pin(text, "wine", "live", "3")
+    assert pinned == text.replace("live: {alias: *same}", "live: {alias: *same, hold: 3}")
+    assert (_pinned(pinned, "wine", "staging"), _pinned(pinned, "wine", "live")) == ("", "3")
+    assert unpin(pinned, "wine", "live") == text
