@@ -115,18 +115,22 @@ def test_a_client_that_does_not_read_its_answers_is_let_go_at_the_deadline(servi
         except BlockingIOError:
             time.sleep(0.05)
 
+    assert _dropped(conn)  # 2 s after the answers stop moving
+
+
+def _dropped(conn: socket.socket) -> bool:
+    """Whether the service drops the (non-blocking) connection within SAFETY seconds: a byte sent then is refused."""
     give_up = time.monotonic() + SAFETY
     with conn:
-        dropped = False
-        while not dropped and time.monotonic() < give_up:  # dropped 2 s after the answers stop moving
+        while time.monotonic() < give_up:
             try:
                 conn.send(b"G")
             except BlockingIOError:
                 pass
             except (ConnectionResetError, BrokenPipeError):
-                dropped = True
+                return True
             time.sleep(0.1)
-    assert dropped
+    return False
 
 
 def _unsent(server_port: int, client_port: int) -> int:
@@ -156,15 +160,4 @@ def test_a_client_that_has_not_taken_its_last_answer_is_let_go_at_the_deadline(s
             break
 
     conn.setblocking(False)
-    give_up = time.monotonic() + SAFETY
-    with conn:
-        dropped = False
-        while not dropped and time.monotonic() < give_up:
-            try:
-                conn.send(b"G")
-            except BlockingIOError:
-                pass
-            except (ConnectionResetError, BrokenPipeError):
-                dropped = True
-            time.sleep(0.1)
-    assert dropped
+    assert _dropped(conn)
