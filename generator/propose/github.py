@@ -96,9 +96,10 @@ class ProposeGitHub:
             raise self._refused(exc.reply, what, permission) from None
         except HttpFailure as exc:
             if exc.status in (403, 429):  # the door gives up on these only when they are GitHub's rate limit
+                when = "once the time above has passed" if exc.retry_after else "in a few minutes"
                 raise ProposeDenied.simple(
                     f"GitHub's rate limit held while {what}: {exc.reason}",
-                    hint="run propose again in a few minutes (the rate limit passes; the token is not at fault)",
+                    hint=f"run propose again {when} (the rate limit passes; the token is not at fault)",
                 ) from None
             raise ProposeDenied.simple(
                 f"cannot reach GitHub at {redact(self._api.api_url)} while {what}: {exc.reason}",

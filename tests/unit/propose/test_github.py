@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -178,6 +179,19 @@ def test_a_secondary_rate_limit_outlasting_the_retries_is_not_blamed_on_the_toke
     assert "run propose again in a few minutes (the rate limit passes" in str(refused.value)
     assert "GITHUB_API_URL" not in str(refused.value)
     assert "the token needs" not in str(refused.value)
+    assert refused.value.exit_code == 2
+    assert fake.pulls == {}
+
+
+def test_a_rate_limit_asking_for_longer_than_is_waited_says_when_to_run_again(fake: FakeGitHub) -> None:
+    hub = ProposeGitHub(GitHubApi("acme/platform", WRITE_TOKEN, api_url=fake.url, write_pause=0))
+    fake.rate_limit("POST", r"/pulls", retry_after=2400)
+
+    with pytest.raises(ProposeDenied, match="GitHub's rate limit held while opening a pull request") as refused:
+        hub.open(BRANCH, "main", "title", "body")
+
+    assert re.search(r"asking to retry after 2400 s \(at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\)", str(refused.value))
+    assert "run propose again once the time above has passed (the rate limit passes" in str(refused.value)
     assert refused.value.exit_code == 2
     assert fake.pulls == {}
 
