@@ -8,7 +8,7 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import pytest
 
 from generator.errors import SmokeFailed, UserError
 from generator.smoke.fetch import fetch_example
+from tests.unit.smoke.conftest import serving
 from tests.unit.smoke.test_mlmodel import WINE_COLUMNS, wine_mlmodel
 
 EXAMPLE = {"dataframe_split": {"columns": WINE_COLUMNS, "data": [[1.0] * 13]}}
@@ -94,17 +95,11 @@ def endless() -> Iterator[EndlessStore]:
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet: pytest shows what matters."""
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    store.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield store
-    finally:
-        store.over.set()
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
+    with serving(Handler) as store.url:
+        try:
+            yield store
+        finally:
+            store.over.set()  # before the server stops: it waits for the handler streaming
 
 
 def test_a_file_the_store_never_ends_is_refused_once_past_the_cap_not_at_the_deadline(
