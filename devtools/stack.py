@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib.metadata import version as dist_version
@@ -231,9 +231,11 @@ def free_port() -> int:
     process, which may hold it when the server binds. CI saw exactly that: MLServer's
     uvicorn exited with STARTUP_FAILURE (`loop.create_server` raised OSError) on such a
     port while the other test worker was busy with HTTP. Outside the range only another
-    `free_port` can take the port, and a random draw makes that rare.
+    `free_port` can take the port before its server binds it, so a port is handed out once
+    per process, and each pytest-xdist worker draws from its own share (a fresh clone's run
+    saw two draws meet: MLflow's server then found its port in use).
     """
-    ports = _outside_ephemeral()
+    ports = _share(_outside_ephemeral(), os.environ)
     if not ports:  # the kernel hands out every unprivileged port: only its own pick is left
         with socket.socket() as sock:
             sock.bind((LOOPBACK, 0))
@@ -241,9 +243,21 @@ def free_port() -> int:
             return kernels
     for _ in range(100):
         port = ports[secrets.randbelow(len(ports))]
-        if _bindable(port):
+        if port not in _HANDED_OUT and _bindable(port):
+            _HANDED_OUT.add(port)
             return port
     raise StackError(f"no free loopback port in {ports}")
+
+
+_HANDED_OUT: set[int] = set()  # by this process: a server may not have bound one yet
+
+
+def _share(ports: range, environ: Mapping[str, str]) -> range:
+    """This process's share of `ports`: pytest-xdist's workers (gw0, gw1, ...) take every n-th port, each its own."""
+    worker, count = environ.get("PYTEST_XDIST_WORKER", ""), environ.get("PYTEST_XDIST_WORKER_COUNT", "")
+    if not (worker.startswith("gw") and worker[2:].isdigit() and count.isdigit() and int(count) > 1):
+        return ports
+    return ports[int(worker[2:]) % int(count) :: int(count)]
 
 
 def _outside_ephemeral(ranges: Path = Path("/proc/sys/net/ipv4/ip_local_port_range")) -> range:

@@ -10,16 +10,31 @@ from pathlib import Path
 
 import pytest
 
-from devtools.stack import LOOPBACK, StackError, _outside_ephemeral, free_port, wait_http
+from devtools.stack import LOOPBACK, StackError, _outside_ephemeral, _share, free_port, wait_http
 
 
 def test_a_free_port_lies_outside_the_kernels_ephemeral_range_and_can_be_bound() -> None:
     low, high = (int(f) for f in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
-    ports = {free_port() for _ in range(20)}
+    ports = [free_port() for _ in range(200)]
     assert all(not low <= port <= high for port in ports), sorted(ports)
-    assert len(ports) > 1  # drawn at random, so two test workers rarely meet
+    assert len(set(ports)) == len(ports), "a port is handed out once: its server may not have bound it yet"
     with socket.socket() as sock:
-        sock.bind((LOOPBACK, ports.pop()))
+        sock.bind((LOOPBACK, ports[0]))
+
+
+@pytest.mark.parametrize(
+    ("environ", "share"),
+    [
+        ({}, range(20000, 32768)),
+        ({"PYTEST_XDIST_WORKER": "gw0", "PYTEST_XDIST_WORKER_COUNT": "2"}, range(20000, 32768, 2)),
+        ({"PYTEST_XDIST_WORKER": "gw1", "PYTEST_XDIST_WORKER_COUNT": "2"}, range(20001, 32768, 2)),
+        ({"PYTEST_XDIST_WORKER": "gw4", "PYTEST_XDIST_WORKER_COUNT": "3"}, range(20001, 32768, 3)),
+        ({"PYTEST_XDIST_WORKER": "gw0", "PYTEST_XDIST_WORKER_COUNT": "1"}, range(20000, 32768)),
+        ({"PYTEST_XDIST_WORKER": "master", "PYTEST_XDIST_WORKER_COUNT": "2"}, range(20000, 32768)),
+    ],
+)
+def test_each_test_worker_draws_from_a_share_of_its_own(environ: dict[str, str], share: range) -> None:
+    assert _share(range(20000, 32768), environ) == share
 
 
 @pytest.mark.parametrize(
