@@ -7,6 +7,7 @@ every file the run wanted on disk and the warnings it printed. A later run with 
 whose files on disk still have those hashes (none edited by hand, none missing, no stale
 generated file beside them) would plan nothing and print the same warnings, so it is answered
 from the record; anything else, including a missing or unreadable record, takes the full path.
+Files a recall found right and that had settled are known from then on by their stamps (`Memo.recall`).
 
 Records live under $KSERVE_GITOPS_CACHE_DIR, else $XDG_CACHE_HOME/kserve-gitops, else
 ~/.cache/kserve-gitops: outside the repository, never tracked, safe to delete at any time.
@@ -37,7 +38,7 @@ import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -90,28 +91,42 @@ class Memo:
     def recall(self, repo: Path) -> Recalled | None:
         """The remembered run, if the files on disk are exactly those it wanted, under the directories it
         prunes and beside them, and none of them a link (which the full run refuses). A record that is not what
-        `remember` writes is a miss."""
+        `remember` writes is a miss.
+
+        A file is known by its bytes' hash, or by its stamps (size, times, inode, device) when the record holds
+        them for this repository, as git's index does: a recall of 3,004 files took ~0.04 s reading them and ~0.02 s
+        statting them, of a run with nothing to change of ~0.12 s. A record learns a file's stamps once a recall
+        has found its bytes right and it has kept its stamps two seconds (`_settled`): any later write, `cp -p` and
+        tar included, moves its change time, which no one can set back."""
         saved = _saved(self.record) if self.record is not None else None
         if saved is None:
             return None
-        outputs, pruned, warnings = saved
-        unseen = dict(outputs)
-        top = str(repo)
-        if (present := _files(repo, pruned)) is None:
+        top = os.path.abspath(repo)
+        since = time.time_ns()  # before the stamps are taken: what is written after them has a later change time
+        if (present := _files(repo, saved.pruned)) is None:
             return None
-        for path in present:
-            content = _read(os.path.join(top, path))
+        known = saved.stamps.get(top, {})
+        unseen = dict(saved.outputs)
+        learned = {}
+        for path, stamp in present.items():
             expected = unseen.pop(path, None)
+            if expected is not None and known.get(path) == stamp:
+                continue
+            content = _read(os.path.join(top, path))
             if expected is None:
                 if content is not None and is_generated(content):
                     return None  # a stale generated file the full run would delete
             elif content is None or hashlib.sha256(content).hexdigest() != expected:
                 return None  # edited by hand, or replaced
+            elif _settled(stamp, since):
+                learned[path] = stamp
         for path, expected in unseen.items():
             content = _read(os.path.join(top, path))
             if content is None or hashlib.sha256(content).hexdigest() != expected:
                 return None
-        return Recalled(warnings)
+        if learned:
+            _write_record(self.record, replace(saved, stamps={top: {**known, **learned}}))
+        return Recalled(saved.warnings)
 
     def remember(self, files: Mapping[str, bytes], pruned: Iterable[str], warnings: Iterable[Diagnostic]) -> None:
         """Record a run that wants `files` on disk and prunes stale generated files under `pruned`, unless its inputs
@@ -123,21 +138,30 @@ class Memo:
             or crd_identity(keyed.crd_dir) != keyed.crds
         ):
             return
-        saved = {
-            "outputs": {p: hashlib.sha256(c).hexdigest() for p, c in files.items()},
-            "pruned": list(pruned),
-            "warnings": [asdict(d) for d in warnings],
-        }
-        with contextlib.suppress(OSError):
-            keyed.record.parent.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(prefix=".record.", dir=keyed.record.parent)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    json.dump(saved, handle)
-                os.replace(name, keyed.record)
-            except OSError:
-                os.unlink(name)  # a full disk: no half-written record left beside the others
-                raise
+        outputs = {p: hashlib.sha256(c).hexdigest() for p, c in files.items()}
+        _write_record(keyed.record, _Record(outputs, list(pruned), list(warnings), {}))
+
+
+def _write_record(record: Path | None, saved: _Record) -> None:
+    """Put `saved` in place atomically; failing to only costs the next run its time."""
+    if record is None:
+        return
+    encoded = {
+        "outputs": saved.outputs,
+        "pruned": saved.pruned,
+        "warnings": [asdict(d) for d in saved.warnings],
+        "stamps": saved.stamps,
+    }
+    with contextlib.suppress(OSError):
+        record.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".record.", dir=record.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(encoded, handle)
+            os.replace(name, record)
+        except OSError:
+            os.unlink(name)  # a full disk: no half-written record left beside the others
+            raise
 
 
 @dataclass(frozen=True)
@@ -188,23 +212,51 @@ def _input_stamps(repo: Path, inputs: Iterable[str]) -> tuple[tuple[int, int, in
     return tuple(found)
 
 
-def _saved(record: Path) -> tuple[dict[str, str], list[str], list[Diagnostic]] | None:
-    """A record as `Memo.remember` writes it (the files' hashes, the directories pruned, the warnings), or None."""
+FileStamp = list[int]  # a file's size, modification and change times, inode and device, as JSON gives them back
+
+
+@dataclass(frozen=True)
+class _Record:
+    """What `Memo.remember` writes: the hash of every file the run wanted, the directories it prunes, its warnings,
+    and the stamps of files a recall found right, by the repository's absolute path (`Memo.recall`)."""
+
+    outputs: dict[str, str]
+    pruned: list[str]
+    warnings: list[Diagnostic]
+    stamps: dict[str, dict[str, FileStamp]]
+
+
+def _saved(record: Path) -> _Record | None:
+    """A record as `Memo.remember` writes it, or None. Stamps that are not what `recall` writes are left out."""
     try:
         saved = json.loads(record.read_text("utf-8"))
-        outputs, pruned = saved["outputs"], saved["pruned"]
+        outputs, pruned, stamps = saved["outputs"], saved["pruned"], saved.get("stamps", {})
         warnings = [Diagnostic(**d) for d in saved["warnings"]]
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
-    if (
+    if not (
         isinstance(outputs, dict)
         and all(isinstance(p, str) and isinstance(h, str) for p, h in outputs.items())
         and isinstance(pruned, list)
         and all(isinstance(p, str) for p in pruned)
         and all(w.severity == "warning" and _typed(w) for w in warnings)  # a run with errors is never remembered
     ):
-        return outputs, pruned, warnings
-    return None
+        return None
+    return _Record(outputs, pruned, warnings, stamps if _stamps_shaped(stamps) else {})
+
+
+def _stamps_shaped(stamps: Any) -> bool:
+    return isinstance(stamps, dict) and all(
+        isinstance(files, dict)
+        and all(isinstance(f, list) and len(f) == 5 and all(type(n) is int for n in f) for f in files.values())
+        for files in stamps.values()
+    )
+
+
+def _settled(stamp: FileStamp, since: int) -> bool:
+    """Whether a file's change time is two seconds before `since` (when its stamps were taken): a file written
+    again within one tick of a coarse clock may keep its stamps, but not one written two seconds later."""
+    return stamp[2] < since - 2 * 10**9
 
 
 def _typed(diagnostic: Diagnostic) -> bool:
@@ -678,23 +730,23 @@ def _kustomize_identity() -> str:
     return f"{Path(found).resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
-def _files(repo: Path, pruned: Iterable[str]) -> list[str] | None:
-    """Every file under the directories (or the single files) a full run would prune; None when a symbolic link
-    stands among them or in their place, which the full run refuses (a record never answers for one, nor follows
-    it out of the repository). scandir, not pathlib or os.walk: each entry says what it is without a system call
-    of its own, and for thousands of files those calls cost more than the reads."""
-    found = []
+def _files(repo: Path, pruned: Iterable[str]) -> dict[str, FileStamp] | None:
+    """Every file under the directories (or the single files) a full run would prune, with its stamps; None when a
+    symbolic link stands among them or in their place, which the full run refuses (a record never answers for one,
+    nor follows it out of the repository). scandir, not pathlib or os.walk: each entry says what it is without a
+    system call of its own, and for thousands of files those calls cost more than the reads."""
+    found = {}
     top = str(repo)
     for directory in pruned:
         base = os.path.join(top, directory)
         try:
-            mode = os.lstat(base).st_mode
+            info = os.lstat(base)
         except OSError:
             continue  # nothing there
-        if stat.S_ISLNK(mode):
+        if stat.S_ISLNK(info.st_mode):
             return None
-        if not stat.S_ISDIR(mode):
-            found.append(directory)
+        if not stat.S_ISDIR(info.st_mode):
+            found[directory] = _stamp(info)
             continue
         pending = [(base, directory)]
         while pending:
@@ -709,8 +761,15 @@ def _files(repo: Path, pruned: Iterable[str]) -> list[str] | None:
                 if entry.is_dir(follow_symlinks=False):
                     pending.append((entry.path, f"{relative}/{entry.name}"))
                 elif entry.is_file(follow_symlinks=False):
-                    found.append(f"{relative}/{entry.name}")
+                    try:
+                        found[f"{relative}/{entry.name}"] = _stamp(entry.stat(follow_symlinks=False))
+                    except OSError:
+                        return None  # gone since it was listed: the tree is changing under this run
     return found
+
+
+def _stamp(info: os.stat_result) -> FileStamp:
+    return [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev]
 
 
 def _read(path: Path | str) -> bytes | None:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -31,6 +32,7 @@ from generator.cache import (
 )
 from generator.crds import yaml_files
 from generator.errors import EnvironmentProblem
+from generator.generated import GENERATED_MARK
 from generator.util.environ import scoped_environ
 from generator.util.files import MAX_YAML_BYTES
 
@@ -432,6 +434,84 @@ def test_a_missing_input_is_keyed_apart_from_any_bytes_and_one_the_full_run_refu
         lock.rmdir()
         lock.symlink_to(repo / "models.yaml")
         assert record() is None
+
+
+def _remembered_tree(tmp_path: Path) -> tuple[Path, Memo]:
+    """A repository whose memo remembers two generated files under `environments`, which are on disk."""
+    repo, crds = _memo_repo(tmp_path)
+    files = {f"environments/dev/{name}.yaml": f"{GENERATED_MARK}\nname: {name}\n".encode() for name in ("a", "b")}
+    for path, content in files.items():
+        (repo / path).parent.mkdir(parents=True, exist_ok=True)
+        (repo / path).write_bytes(content)
+    memo = Memo.open("render", repo, ["models.yaml"], crds)
+    memo.remember(files, ["environments"], [])
+    return repo, memo
+
+
+def _record(memo: Memo) -> dict[str, Any]:
+    assert memo.record is not None
+    return dict(json.loads(memo.record.read_text()))
+
+
+def _forge_hashes(memo: Memo) -> None:
+    """Every file's hash in the record made wrong: only a recall that reads the files finds out."""
+    assert memo.record is not None
+    record = _record(memo)
+    record["outputs"] = {path: key("forged") for path in record["outputs"]}
+    memo.record.write_text(json.dumps(record))
+
+
+def test_files_written_within_two_seconds_are_known_by_their_bytes_and_their_stamps_are_not_kept(
+    tmp_path: Path,
+) -> None:
+    with scoped_environ({CACHE_ENV: str(tmp_path / "cache")}):
+        repo, memo = _remembered_tree(tmp_path)
+        assert memo.recall(repo) is not None
+        assert _record(memo)["stamps"] == {}
+        _forge_hashes(memo)
+        assert memo.recall(repo) is None
+
+
+def test_settled_files_found_right_are_known_by_their_stamps_from_then_on(tmp_path: Path) -> None:
+    """A recall that found settled files right by their bytes records their stamps under the repository's path; a
+    later recall takes the stamps for the bytes (the forged hashes show that it read nothing), as git's index does."""
+    with scoped_environ({CACHE_ENV: str(tmp_path / "cache")}):
+        repo, memo = _remembered_tree(tmp_path)
+        time.sleep(2.1)
+        assert memo.recall(repo) is not None
+        stamps = _record(memo)["stamps"]
+        assert list(stamps) == [os.path.abspath(repo)]
+        assert sorted(stamps[os.path.abspath(repo)]) == ["environments/dev/a.yaml", "environments/dev/b.yaml"]
+        _forge_hashes(memo)
+        assert memo.recall(repo) is not None
+
+
+def test_a_file_rewritten_with_its_old_size_and_times_after_its_stamps_were_kept_is_read_again(tmp_path: Path) -> None:
+    """The change time moves with every write, and no one can set it back: `cp -p` or tar cannot hide an edit."""
+    with scoped_environ({CACHE_ENV: str(tmp_path / "cache")}):
+        repo, memo = _remembered_tree(tmp_path)
+        time.sleep(2.1)
+        assert memo.recall(repo) is not None
+        edited = repo / "environments/dev/a.yaml"
+        before = edited.stat()
+        edited.write_bytes(edited.read_bytes().replace(b"name: a", b"name: z"))
+        os.utime(edited, ns=(before.st_atime_ns, before.st_mtime_ns))
+        assert edited.stat().st_size == before.st_size
+        assert memo.recall(repo) is None
+
+
+def test_stamps_kept_for_one_repository_path_are_not_taken_for_another(tmp_path: Path) -> None:
+    """A repository moved (its files keep inode and times) is read again: the record's stamps name where they were
+    taken."""
+    with scoped_environ({CACHE_ENV: str(tmp_path / "cache")}):
+        repo, memo = _remembered_tree(tmp_path)
+        time.sleep(2.1)
+        assert memo.recall(repo) is not None
+        _forge_hashes(memo)
+        moved = repo.rename(tmp_path / "moved")
+        assert memo.recall(moved) is None
+        moved.rename(repo)
+        assert memo.recall(repo) is not None
 
 
 def test_a_record_that_cannot_be_put_in_place_leaves_no_temporary_file(tmp_path: Path) -> None:
