@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Iterable
+from typing import Self
 
 from generator.diagnostics import Diagnostic, ordered
 
@@ -31,7 +32,7 @@ class UserError(Exception):
         super().__init__("\n".join(str(d) for d in self.diagnostics))
 
     @classmethod
-    def simple(cls, message: str, *, hint: str = "", file: str = "", path: str = "") -> UserError:
+    def simple(cls, message: str, *, hint: str = "", file: str = "", path: str = "") -> Self:
         return cls(Diagnostic(file=file, path=path, message=message, hint=hint))
 
 

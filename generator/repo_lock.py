@@ -86,7 +86,7 @@ class RepoLock:
         return (here.st_dev, here.st_ino) == (locked.st_dev, locked.st_ino)
 
     def _busy(self) -> EnvironmentProblem:
-        names = ", ".join(_describe(pid) for pid in holders(self._locked)) or "another process"
+        names = holder_names(self._locked)
         return EnvironmentProblem(
             Diagnostic(
                 message=f"the repository {self.root} is in use by {names}; gave up after waiting "
@@ -148,6 +148,12 @@ def holders(root: Path) -> list[int]:
         if (int(major, 16), int(minor, 16), int(inode)) == wanted and pid != os.getpid() and pid not in found:
             found.append(pid)
     return found
+
+
+def holder_names(path: Path) -> str:
+    """The processes holding a lock on PATH, each with its command line, for a message; "another process" when none
+    can be named."""
+    return ", ".join(_describe(pid) for pid in holders(path)) or "another process"
 
 
 def _describe(pid: int) -> str:

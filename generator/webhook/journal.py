@@ -15,24 +15,28 @@ it was accepted: a delivery is only taken while its signed timestamp is within
 seconds, which survive a restart.
 
 The directory is per replica: route MLflow to one replica, or accept that a replay
-may be acted on once per replica.
+may be acted on once per replica. A service holds its directory alone (`held_alone`): two
+processes on one journal would each dispatch what it holds as pending, and each take a
+retry the other accepted for new.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
 from generator.errors import EnvironmentProblem
+from generator.repo_lock import holder_names
 
 State = Literal["pending", "done", "failed"]
 Claim = Literal["new", "pending", "seen", "full"]
@@ -57,6 +61,38 @@ class JournalUnwritable(Exception):
         )
 
 
+@contextlib.contextmanager
+def held_alone(directory: Path) -> Iterator[None]:
+    """An exclusive flock(2) on the journal's directory while the service runs; EnvironmentProblem naming the
+    process that holds it when another does (a second replica given the same --state-dir volume)."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise _unusable(directory, exc) from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise EnvironmentProblem.simple(
+                f"the delivery journal {directory} is in use by {holder_names(directory)}: two services on one journal "
+                "would both dispatch what it holds",
+                hint="give each replica a --state-dir of its own, or stop the other service first",
+            ) from None
+        except OSError as exc:
+            raise _unusable(directory, exc) from None
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _unusable(directory: Path, exc: OSError) -> EnvironmentProblem:
+    return EnvironmentProblem.simple(
+        f"cannot use the delivery journal {directory}: {exc.strerror or exc}",
+        hint="give --state-dir a writable directory that outlives the process (a volume)",
+    )
+
+
 class Journal:
     """Thread-safe; every change is on disk before the call returns, or JournalUnwritable is raised."""
 
@@ -72,10 +108,7 @@ class Journal:
             directory.mkdir(parents=True, exist_ok=True)
             records = sorted(directory.glob("*.json"))
         except OSError as exc:
-            raise EnvironmentProblem.simple(
-                f"cannot use the delivery journal {directory}: {exc.strerror or exc}",
-                hint="give --state-dir a writable directory that outlives the process (a volume)",
-            ) from None
+            raise _unusable(directory, exc) from None
         self._entries: dict[str, Entry] = {}
         for path in records:
             try:

@@ -47,7 +47,7 @@ from generator.webhook import (
 from generator.webhook.app import create_app
 from generator.webhook.dispatcher import Dispatcher
 from generator.webhook.github import WebhookGitHub
-from generator.webhook.journal import Journal
+from generator.webhook.journal import Journal, held_alone
 from generator.webhook.relay import Relay
 from generator.webhook.tagging import DeploymentTagger
 
@@ -158,7 +158,7 @@ def build_app(settings: ServiceSettings) -> Starlette:
     )
     if not settings.mlflow_secret:
         return create_app(mlflow=None, argocd=tagger.handle if tagger else None)
-    journal = Journal(settings.state_dir / "deliveries", 2 * settings.max_age)
+    journal = Journal(_journal_directory(settings), 2 * settings.max_age)
     dispatcher = Dispatcher(github, journal, deadline=settings.dispatch_deadline)
     relay = Relay(settings.mlflow_secret, journal, dispatcher, settings.max_age)
     return create_app(mlflow=relay.handle, argocd=tagger.handle if tagger else None, background=dispatcher)
@@ -184,8 +184,17 @@ def serve(settings: ServiceSettings, *, host: str, port: int) -> None:
             }
         },
     )
+    with held_alone(_journal_directory(settings)) if settings.mlflow_secret else contextlib.nullcontext():
+        _run(build_app(settings), settings, host=host, port=port)
+
+
+def _journal_directory(settings: ServiceSettings) -> Path:
+    return settings.state_dir / "deliveries"
+
+
+def _run(app: Starlette, settings: ServiceSettings, *, host: str, port: int) -> None:
     config = uvicorn.Config(
-        build_app(settings),
+        app,
         host=host,
         port=port,
         log_config=None,

@@ -390,6 +390,28 @@ def test_cli_exits_2_when_it_cannot_listen(service: Service, tmp_path: Path) -> 
     assert "address already in use" in done.stdout
 
 
+def test_a_second_service_on_the_same_state_dir_exits_2_naming_the_first(service: Service, tmp_path: Path) -> None:
+    """Two services on one journal would both dispatch what it holds: the second refuses to start, and says which
+    process holds it, before it listens."""
+    argv, env = cli(port := free_port(), service.github, tmp_path)
+    with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as first:
+        try:
+            assert _wait_healthy(f"http://{LOOPBACK}:{port}/healthz", first)
+            second_argv, _ = cli(free_port(), service.github, tmp_path)
+            second = subprocess.run(second_argv, env=env, capture_output=True, text=True, timeout=60, check=False)
+            assert first.poll() is None
+        finally:
+            first.send_signal(signal.SIGTERM)
+            first.communicate(timeout=30)
+
+    assert second.returncode == 2
+    assert second.stderr.startswith(f"error: the delivery journal {tmp_path / 'deliveries'} is in use by process")
+    assert f"process {first.pid} (" in second.stderr
+    assert "give each replica a --state-dir of its own" in second.stderr
+    assert "Started server process" not in second.stdout  # never got as far as serving
+    assert "Traceback" not in second.stderr + second.stdout
+
+
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> bool:
     deadline = time.monotonic() + timeout
     while proc.poll() is None and time.monotonic() < deadline:
