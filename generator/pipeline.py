@@ -592,6 +592,13 @@ def _lock_at(repo: Path, revision: str) -> Lock:
         text = run_git(repo, "show", f"{revision}:./{LOCK_FILE}")
     except CommandError:
         return Lock()
+    except UnicodeDecodeError as exc:  # git's answer is decoded as UTF-8
+        raise LockError.simple(
+            str(yamlio.NotUtf8(exc.encoding, exc.object, exc.start, exc.end, exc.reason)),
+            file=f"{revision}:{LOCK_FILE}",
+            hint="the base's models.lock is not one this tool wrote: regenerate it there (`kserve-gitops lock`), or "
+            "compare with another base",
+        ) from None
     return lock_io.loads(text, f"{revision}:{LOCK_FILE}")
 
 

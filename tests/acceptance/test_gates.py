@@ -176,6 +176,22 @@ def test_a_platform_in_a_subdirectory_of_a_monorepo_compares_with_its_own_lock_a
     assert "version 5 fails its gates: accuracy dropped 0.02" in result.out
 
 
+def test_a_base_whose_lock_is_not_utf8_is_a_finding_at_its_line_not_a_crash(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    """git's answer is decoded as UTF-8: bytes that are not fail where `validate` would say where they are."""
+    repo = tmp_path / "platform"
+    repo.mkdir()
+    shutil.copy(Path(__file__).resolve().parents[2] / "models.yaml", repo / "models.yaml")
+    (repo / "models.lock").write_bytes(b"lockVersion: 1\nmodels: {}\n# \xff\xfe\n")
+    git("init", "--quiet", "-b", "main", cwd=repo)
+    commit_all(repo, "A base with a damaged lock")
+    (repo / "models.lock").write_text("lockVersion: 1\nmodels: {}\n")
+    result = cli("gate", "--repo", str(repo), "--base", "HEAD")
+    assert result.code == 1, result.out + result.err
+    assert "HEAD:models.lock: not UTF-8 at line 3, column 3 (byte 0xff)" in result.out + result.err
+
+
 def test_hand_edit_of_models_yaml_to_a_failing_version_is_locked_as_asked_and_fails_the_check(gated: Promotion) -> None:
     gated.release("staging-candidate", {"accuracy": 0.99, "f1": 0.5})  # version 5: passes
     gated.release("old-candidate", {"f1": 0.99})  # version 6: no accuracy
