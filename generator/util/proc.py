@@ -94,6 +94,7 @@ def run_cmd(
                 stdout=stdout,
                 stderr=subprocess.PIPE,
                 text=True,
+                errors="surrogateescape",  # bytes that are not UTF-8 kept as they came, for `_shown` and `_strict`
                 check=False,
                 timeout=timeout,
                 env=env,
@@ -104,8 +105,20 @@ def run_cmd(
     except OSError as e:
         raise CommandError(args, 127, "", str(e)) from e
     if done.returncode != 0:
-        raise CommandError(args, done.returncode, done.stdout or "", done.stderr)
-    return done.stdout or ""
+        raise CommandError(args, done.returncode, _shown(done.stdout or ""), _shown(done.stderr))
+    return _strict(done.stdout or "")
+
+
+def _shown(output: str) -> str:
+    """What a command printed, for people: a message in a locale that is not UTF-8 (git's, translated to Latin-1)
+    shows with replacement characters instead of failing to decode."""
+    return output.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _strict(output: str) -> str:
+    """A successful command's output, which is data: UnicodeDecodeError, with the bytes, when it is not UTF-8 (a file
+    `git show` printed), for the caller to say where."""
+    return output.encode("utf-8", "surrogateescape").decode("utf-8")
 
 
 _STOP_GRACE = 5.0  # seconds a stopped session gets to end after SIGTERM, before SIGKILL

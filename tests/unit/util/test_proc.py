@@ -28,6 +28,29 @@ def test_failure_shows_command_exit_code_and_both_streams() -> None:
     assert "stderr:\n    err" in text
 
 
+def test_a_failing_command_s_message_that_is_not_utf8_is_shown_not_a_crash() -> None:
+    """git's messages in a Latin-1 locale: people read them with replacement characters."""
+    script = (
+        "import sys; sys.stdout.buffer.write(b'\\xfc'); sys.stderr.buffer.write(b'Fehler: \\xfcberpr\\xfcfung'); "
+        "sys.exit(1)"
+    )
+
+    with pytest.raises(CommandError) as failure:
+        run_cmd([sys.executable, "-c", script])
+
+    assert (failure.value.stdout, failure.value.stderr) == ("\ufffd", "Fehler: \ufffdberpr\ufffdfung")
+
+
+def test_a_successful_command_s_output_that_is_not_utf8_is_refused_with_its_bytes() -> None:
+    """Output is data (a file `git show` printed): never altered, but left to the caller to say where it breaks."""
+    script = "import sys; sys.stdout.buffer.write(b'a: 1\\n# \\xff\\n')"
+
+    with pytest.raises(UnicodeDecodeError) as failure:
+        run_cmd([sys.executable, "-c", script])
+
+    assert (failure.value.object, failure.value.start) == (b"a: 1\n# \xff\n", 7)
+
+
 def test_missing_program_is_a_command_error_with_exit_code_127(tmp_path: Path) -> None:
     with pytest.raises(CommandError) as failure:
         run_cmd([str(tmp_path / "no-such-tool"), "--version"])
