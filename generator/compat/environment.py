@@ -110,7 +110,8 @@ def _build(root: Path, interpreter: str, image: RuntimeImage) -> None:
     )
     try:
         for argv in steps:
-            run_cmd(argv, cwd=root.parent, timeout=BUILD_TIMEOUT)  # ours: `-m venv`, `-m pip` (see _interpreter)
+            # ours: `-m venv`, `-m pip` (see _interpreter); a session, so a timeout also stops the builds pip started
+            run_cmd(argv, cwd=root.parent, timeout=BUILD_TIMEOUT, session=True)
     except CommandError as exc:
         tail = "\n".join((exc.stdout + exc.stderr).splitlines()[-15:])
         raise EnvironmentProblem.simple(

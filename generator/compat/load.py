@@ -144,7 +144,7 @@ def _probe(
         (work / "request.json").write_text(json.dumps(request), encoding="utf-8")
         request_arg = f"{seen}/request.json"
     try:
-        run_cmd([*argv, request_arg, f"{seen}/result.json"], timeout=timeout)
+        run_cmd([*argv, request_arg, f"{seen}/result.json"], timeout=timeout, session=True)  # with what it starts
         loaded: dict[str, Any] = json.loads((work / "result.json").read_text(encoding="utf-8"))
     except (CommandError, OSError, ValueError) as exc:
         tail = "\n".join(str(exc).splitlines()[-12:])
