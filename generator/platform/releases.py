@@ -89,6 +89,7 @@ class KServeRelease(Release):
     inference_service_container: str  # the name the webhook gives a predictor's one custom container
     container_resource_defaults: Mapping[str, Mapping[str, str]]  # requests/limits the webhook fills into it
     ingress_class_annotations: Mapping[DeploymentMode, str]  # the annotation `serving.ingressClass` is written to
+    model_format_annotation: str  # the annotation the webhook sets to `predictor.model.modelFormat.name`
 
     @property
     def deployment_modes(self) -> tuple[DeploymentMode, ...]:
@@ -115,6 +116,7 @@ FACTS = {
     "inference_service_container": "custom container name the webhook sets",
     "container_resource_defaults": "resources the webhook sets on a custom container",
     "ingress_class_annotations": "ingress-class annotation per deployment mode",
+    "model_format_annotation": "model-format annotation the webhook sets",
 }
 
 _KSERVE_CRDS = (
@@ -211,6 +213,13 @@ def _kserve_sources(at: str, confirmed: bool) -> dict[str, Source]:
             "Services or Routes)",
             confirmed,
         ),
+        "model_format_annotation": Source(
+            at,
+            'pkg/constants/constants.go `ModelFormatAnnotationKey = "modelFormat"`, which `setPredictorModelDefaults` '
+            "in pkg/apis/serving/v1beta1/inference_service_defaults.go sets to `predictor.model.modelFormat.name` "
+            "when the annotation is absent (kserve/kserve#4953, first in tag v0.17.0)",
+            confirmed,
+        ),
     }
 
 
@@ -238,6 +247,7 @@ _KSERVE_V0_20 = KServeRelease(
     inference_service_container="kserve-container",
     container_resource_defaults=_RESOURCES,
     ingress_class_annotations=_INGRESS_CLASS,
+    model_format_annotation="modelFormat",
     sources=_kserve_sources(_KSERVE_TAG, confirmed=True),
 )
 KSERVE_RELEASES: tuple[KServeRelease, ...] = (

@@ -25,6 +25,7 @@ from generator.spec.model import Environment, Serving, Target
 
 API_VERSION = "serving.kserve.io/v1beta1"
 SCORING_PORT = 8080
+MODEL_FORMAT = "mlflow"
 
 
 def inference_service(
@@ -44,6 +45,7 @@ def inference_service(
                 f"{LINEAGE}/model-version": entry.version,
             },
             "annotations": {
+                **_model_format_annotation(serving, kserve),
                 **serving.annotations,
                 **(
                     {kserve.ingress_class_annotations[serving.deployment_mode]: serving.ingress_class}
@@ -61,6 +63,14 @@ def inference_service(
         },
         "spec": {"predictor": _predictor(target, entry, kserve)},
     }
+
+
+def _model_format_annotation(serving: Serving, kserve: KServeRelease) -> dict[str, str]:
+    """What the webhook writes for a `predictor.model`: the annotation `modelFormat` with its format's name, unless
+    one is set (`setPredictorModelDefaults`, see `model_format_annotation` in generator/platform/releases.py).
+    Written first so that one of `serving.annotations`, which the webhook would keep, wins; `method: image` renders
+    containers, which get none."""
+    return {} if serving.method == "image" else {kserve.model_format_annotation: MODEL_FORMAT}
 
 
 def image_reference(target: Target, entry: LockEntry) -> str:
@@ -96,7 +106,7 @@ def _model(target: Target, entry: LockEntry) -> dict[str, Any]:
     serving = target.serving
     storage = entry.artifact_uri if serving.method == "runtime" else f"models:/{entry.registered_model}/{entry.version}"
     model: dict[str, Any] = {
-        "modelFormat": {"name": "mlflow"},
+        "modelFormat": {"name": MODEL_FORMAT},
         "protocolVersion": "v2",
         "runtime": serving.runtime,
         "storageUri": storage,

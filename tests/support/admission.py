@@ -6,9 +6,9 @@ Rendered objects should already be in their stored form: if `apply_webhook_defau
 served never depends on cluster settings a reviewer cannot see. The renderer writes the values this
 simulates from the KServe release record (generator/platform/releases.py); this module is the independent check.
 Findings and sources are in docs/kserve-webhook-defaults.md. In short: for a
-`predictor.model` the webhook only adds the deploymentMode annotation and
-`automountServiceAccountToken: false`, each under one condition on the cluster's
-inferenceservice-config; resource defaults apply to custom containers only; what the
+`predictor.model` the webhook adds the `modelFormat` annotation (always, unless set), the
+deploymentMode annotation and `automountServiceAccountToken: false`, the last two each under one
+condition on the cluster's inferenceservice-config; resource defaults apply to custom containers only; what the
 controller sets later (protocol v2, MLServer env, the modelClass label) stays in its
 memory and is never stored.
 
@@ -34,6 +34,7 @@ from generator.spec.model import Platform
 _KSERVE = Platform().kserve
 DEPLOYMENT_MODE_KEY, LEGACY_DEPLOYMENT_MODES = _KSERVE.deployment_mode_annotation, _KSERVE.legacy_deployment_modes
 INFERENCE_SERVICE_CONTAINER = _KSERVE.inference_service_container
+MODEL_FORMAT_KEY = _KSERVE.model_format_annotation
 CONTAINER_RESOURCE_DEFAULTS = _KSERVE.container_resource_defaults
 
 # Predictor shorthands the webhook rewrites into predictor.model (assign*Runtime); not simulated.
@@ -88,6 +89,7 @@ def apply_webhook_defaults(
     _default_deployment_mode(out, deployment_config)
     if not mode_was_set or annotations[DEPLOYMENT_MODE_KEY] != "ModelMesh":
         _default_predictor(predictor, deployment_config)
+        _default_model_format_annotation(out, predictor)
     if not deployment_config.auto_mount_service_account_token and predictor.get("automountServiceAccountToken") is None:
         predictor["automountServiceAccountToken"] = False
     return out
@@ -119,6 +121,16 @@ def _default_predictor(predictor: dict[str, Any], config: InferenceServiceConfig
     implementations = (model is not None) + named or (1 if containers else 0)
     if implementations == 1 and model is None:  # ModelSpec.Default does nothing
         _default_custom_container(containers, config)
+
+
+def _default_model_format_annotation(isvc: dict[str, Any], predictor: Mapping[str, Any]) -> None:
+    """setPredictorModelDefaults: a `predictor.model` with a format name gets the annotation `modelFormat` naming
+    it, unless one is set (kserve/kserve#4953, since v0.17.0)."""
+    model = predictor.get("model")
+    name = (model.get("modelFormat") or {}).get("name") if isinstance(model, dict) else None
+    metadata = isvc.setdefault("metadata", {})
+    if name and MODEL_FORMAT_KEY not in (metadata.get("annotations") or {}):
+        metadata["annotations"] = {**(metadata.get("annotations") or {}), MODEL_FORMAT_KEY: name}
 
 
 def _default_model(model: dict[str, Any]) -> None:

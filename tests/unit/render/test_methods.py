@@ -137,3 +137,16 @@ def test_what_the_webhook_would_add_and_the_ingress_key_come_from_the_pinned_kse
     assert container["resources"]["limits"]["ephemeral-storage"] == "1Gi"  # declared values win over defaults
     assert objects["wine-runtime", "dev"]["metadata"]["annotations"]["example.com/standard-class"] == "alb"
     assert objects["wine-runtime", "canary"]["metadata"]["annotations"]["example.com/knative-class"] == "alb"
+
+
+def test_a_model_carries_the_model_format_annotation_the_webhook_would_add() -> None:
+    """KServe v0.20.0's `setPredictorModelDefaults` annotates every `predictor.model` with `modelFormat`; custom
+    containers get none. An annotation of the same key in models.yaml is the one the webhook keeps."""
+    for path in ("environments/dev/wine-runtime.yaml", "environments/dev/wine-registry.yaml"):
+        assert FILES[path]["metadata"]["annotations"]["modelFormat"] == "mlflow"
+    assert "modelFormat" not in FILES["environments/dev/wine-image.yaml"]["metadata"]["annotations"]
+    spec, _ = load_spec(EXAMPLE)
+    target = next(t for t in spec.targets if t.serving.method == "runtime")
+    own = dataclasses.replace(target, serving=dataclasses.replace(target.serving, annotations={"modelFormat": "own"}))
+    isvc = inference_service(own, spec.environments[own.env], _entry(own), spec.platform.kserve)
+    assert isvc["metadata"]["annotations"]["modelFormat"] == "own"

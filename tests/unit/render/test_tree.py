@@ -74,6 +74,7 @@ def test_inference_service_uses_mlserver_v2_and_the_locked_location() -> None:
             "kserve-gitops.io/model-version": "2",
         },
         "annotations": {
+            "modelFormat": "mlflow",  # KServe's webhook would add it (setPredictorModelDefaults)
             "serving.kserve.io/deploymentMode": "Knative",
             "kserve-gitops.io/registered-model": "Wine Model",
             "kserve-gitops.io/model-version": "2",

@@ -20,7 +20,7 @@ MLFLOW_ISVC: dict[str, Any] = {
         "name": "fraud",
         "namespace": "ml-prod",
         "labels": {"app.kubernetes.io/managed-by": "kserve-gitops"},
-        "annotations": {"serving.kserve.io/deploymentMode": "Standard"},
+        "annotations": {"modelFormat": "mlflow", "serving.kserve.io/deploymentMode": "Standard"},
     },
     "spec": {
         "predictor": {

@@ -56,7 +56,20 @@ def test_legacy_cluster_default_is_written_under_its_new_name(isvc: dict[str, An
         isvc, deployment_config=InferenceServiceConfig(default_deployment_mode="RawDeployment")
     )
 
-    assert stored["metadata"]["annotations"] == {MODE: "Standard"}
+    assert stored["metadata"]["annotations"] == {MODE: "Standard", "modelFormat": "mlflow"}
+
+
+def test_a_model_gets_the_model_format_annotation_unless_it_has_one(isvc: dict[str, Any]) -> None:
+    """setPredictorModelDefaults (kserve/kserve v0.20.0, inference_service_defaults.go; since #4953)."""
+    del isvc["metadata"]["annotations"]["modelFormat"]
+    assert apply_webhook_defaults(isvc)["metadata"]["annotations"]["modelFormat"] == "mlflow"
+
+    isvc["metadata"]["annotations"]["modelFormat"] = "own"
+    assert apply_webhook_defaults(isvc)["metadata"]["annotations"]["modelFormat"] == "own"
+
+
+def test_custom_containers_get_no_model_format_annotation() -> None:
+    assert "modelFormat" not in apply_webhook_defaults(custom_container_isvc())["metadata"]["annotations"]
 
 
 def test_knative_cluster_default_adds_no_annotation(isvc: dict[str, Any]) -> None:
