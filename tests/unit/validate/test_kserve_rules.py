@@ -79,6 +79,23 @@ def test_knative_mode_host_label_does_not_include_the_namespace(isvc: dict[str, 
     assert check_name(isvc) == []
 
 
+def test_standard_mode_pod_label_value_is_checked_even_in_a_short_namespace(isvc: dict[str, Any]) -> None:
+    """KServe v0.20.0 labels the predictor's Deployment and pods `app: isvc.<name>-predictor` (GetRawServiceLabel):
+    a 50-character name fits the Service and, in namespace 'ml', the host, but not that label value."""
+    isvc["metadata"]["name"], isvc["metadata"]["namespace"] = "a" * 50, "ml"
+
+    problem = only(check_name(isvc))
+
+    assert problem.message.startswith(f"label value 'isvc.{'a' * 50}-predictor' is 65 characters")
+    assert problem.hint == "shorten the name to at most 48 characters"
+
+    isvc["metadata"]["name"] = "a" * 48
+    assert check_name(isvc) == []
+    isvc["metadata"]["name"] = "a" * 50
+    isvc["metadata"]["annotations"][DEPLOYMENT_MODE_KEY] = "Knative"  # no such label: Knative names the pods
+    assert check_name(isvc) == []
+
+
 def test_longest_names_that_fit_pass(isvc: dict[str, Any]) -> None:
     isvc["metadata"]["name"], isvc["metadata"]["namespace"] = "a" * 40, "n" * 12
 
