@@ -22,6 +22,7 @@ from generator.lock.model import LockEntry
 from generator.platform.releases import KServeRelease
 from generator.platform.runtimes import PROTOCOLS
 from generator.spec.model import Environment, Serving, Target
+from generator.util.quantity import canonical_quantity
 
 API_VERSION = "serving.kserve.io/v1beta1"
 SCORING_PORT = 8080
@@ -136,9 +137,15 @@ def _container(target: Target, entry: LockEntry, kserve: KServeRelease) -> dict[
 
 
 def _resources(serving: Serving, defaults: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
+    """Requests and limits in the form the API server stores them: KServe's webhook writes every quantity back in its
+    canonical form ('0.5' → '500m', see `canonical_quantity`), so a value as declared would differ from the cluster."""
     declared = {"requests": serving.resources.requests, "limits": serving.resources.limits}
     merged = {part: {**defaults.get(part, {}), **values} for part, values in declared.items()}
-    return {part: dict(sorted(values.items())) for part, values in merged.items() if values}
+    return {
+        part: {name: canonical_quantity(value) for name, value in sorted(values.items())}
+        for part, values in merged.items()
+        if values
+    }
 
 
 def _env(values: dict[str, str]) -> list[dict[str, str]]:

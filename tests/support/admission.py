@@ -30,6 +30,7 @@ from typing import Any
 
 from generator import yamlio
 from generator.spec.model import Platform
+from generator.util.quantity import canonical_quantity
 
 _KSERVE = Platform().kserve
 DEPLOYMENT_MODE_KEY, LEGACY_DEPLOYMENT_MODES = _KSERVE.deployment_mode_annotation, _KSERVE.legacy_deployment_modes
@@ -92,7 +93,21 @@ def apply_webhook_defaults(
         _default_model_format_annotation(out, predictor)
     if not deployment_config.auto_mount_service_account_token and predictor.get("automountServiceAccountToken") is None:
         predictor["automountServiceAccountToken"] = False
+    _canonical_quantities(predictor)
     return out
+
+
+def _canonical_quantities(predictor: dict[str, Any]) -> None:
+    """The webhook answers with a patch to what it marshals from Go types (controller-runtime keeps every `replace`),
+    so each resource quantity comes back in resource.Quantity's canonical form ('0.5' → '500m')."""
+    model = predictor.get("model")
+    holders = [model] if isinstance(model, dict) else []
+    holders += [c for c in predictor.get("containers") or [] if isinstance(c, dict)]
+    for holder in holders:
+        for part in ("requests", "limits"):
+            values = (holder.get("resources") or {}).get(part)
+            if isinstance(values, dict):
+                holder["resources"][part] = {k: canonical_quantity(str(v)) for k, v in values.items()}
 
 
 def _refuse_unmodelled(spec: Mapping[str, Any], predictor: Mapping[str, Any]) -> None:

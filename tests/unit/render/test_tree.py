@@ -9,9 +9,11 @@ import yaml
 
 from generator.errors import LockError, SpecError
 from generator.lock.model import Lock, LockEntry
+from generator.render.inferenceservice import inference_service
 from generator.render.tree import render, target_files, target_inputs
 from generator.spec.load import parse_spec
 from generator.spec.model import Ref, Spec
+from tests.support.admission import apply_webhook_defaults
 
 SPEC = """\
 apiVersion: kserve-gitops/v1
@@ -202,3 +204,23 @@ def test_a_model_named_kustomization_is_refused_at_its_line() -> None:
     assert problem.message.startswith("renders environments/dev/kustomization.yaml, the file kustomize reads")
     assert problem.hint.startswith("rename model 'kustomization'")
     assert problem.line == text.splitlines().index("      dev: {version: 1}") + 1
+
+
+def test_resources_are_rendered_as_the_api_server_stores_them() -> None:
+    """KServe's webhook patches each quantity to its canonical form ('0.5' → '500m'), so git must hold that form."""
+    spec = _spec()
+    target = next(t for t in spec.targets if t.env == "prod")
+    odd = replace(
+        target.serving,
+        resources=replace(
+            target.serving.resources, requests={"cpu": "0.5", "memory": "2048Mi"}, limits={"cpu": "1000m"}
+        ),
+    )
+    isvc = inference_service(
+        replace(target, serving=odd), spec.environments["prod"], _lock().entries[target.key], spec.platform.kserve
+    )
+    assert isvc["spec"]["predictor"]["model"]["resources"] == {
+        "requests": {"cpu": "500m", "memory": "2Gi"},
+        "limits": {"cpu": "1"},
+    }
+    assert apply_webhook_defaults(isvc) == isvc

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from generator.util.quantity import parse_quantity
+from generator.util.quantity import canonical_quantity, parse_quantity
 
 
 @pytest.mark.parametrize(
@@ -78,3 +78,37 @@ def test_absurd_quantities_are_clear_errors_quoted_briefly(text: str, reason: st
 
 def test_the_largest_allowed_exponent_still_parses() -> None:
     assert parse_quantity("1e64") == Decimal(10) ** 64
+
+
+@pytest.mark.parametrize(
+    ("text", "stored"),
+    [
+        # k8s.io/apimachinery v0.34.5, pkg/api/resource/quantity.go: what MarshalJSON writes after ParseQuantity
+        ("0.5", "500m"),
+        (".5", "500m"),
+        ("1.5", "1500m"),
+        ("1000m", "1"),
+        ("1.0", "1"),
+        ("2000", "2k"),
+        ("1500", "1500"),
+        ("12e1", "120"),
+        ("2048Mi", "2Gi"),
+        ("1024Ki", "1Mi"),
+        ("0.5Gi", "512Mi"),
+        ("1.5Gi", "1536Mi"),
+        ("1.1Gi", "1181116006400m"),
+        ("0Mi", "0"),
+        ("0.1n", "1n"),
+        # already canonical: ParseQuantity's fast path keeps the string as written, sign and capital E included
+        ("500m", "500m"),
+        ("1", "1"),
+        ("1Gi", "1Gi"),
+        ("100Mi", "100Mi"),
+        ("1536Mi", "1536Mi"),
+        ("1e3", "1e3"),
+        ("1E3", "1E3"),
+        ("+1", "+1"),
+    ],
+)
+def test_canonical_quantity_is_what_kubernetes_writes_back(text: str, stored: str) -> None:
+    assert canonical_quantity(text) == stored
