@@ -90,6 +90,7 @@ class KServeRelease(Release):
     container_resource_defaults: Mapping[str, Mapping[str, str]]  # requests/limits the webhook fills into it
     ingress_class_annotations: Mapping[DeploymentMode, str]  # the annotation `serving.ingressClass` is written to
     model_format_annotation: str  # the annotation the webhook sets to `predictor.model.modelFormat.name`
+    knative_hpa_class: tuple[str, str]  # (annotation, value) making a Knative-mode service scale with the HPA
 
     @property
     def deployment_modes(self) -> tuple[DeploymentMode, ...]:
@@ -117,6 +118,7 @@ FACTS = {
     "container_resource_defaults": "resources the webhook sets on a custom container",
     "ingress_class_annotations": "ingress-class annotation per deployment mode",
     "model_format_annotation": "model-format annotation the webhook sets",
+    "knative_hpa_class": "Knative autoscaler-class annotation that selects the HPA",
 }
 
 _KSERVE_CRDS = (
@@ -220,6 +222,15 @@ def _kserve_sources(at: str, confirmed: bool) -> dict[str, Source]:
             "when the annotation is absent (kserve/kserve#4953, first in tag v0.17.0)",
             confirmed,
         ),
+        "knative_hpa_class": Source(
+            at,
+            "pkg/apis/serving/v1beta1/inference_service_validation.go `validateAutoScalingCompExtension`: outside "
+            "Standard mode, `autoscaling.ClassAnnotationKey` set to `autoscaling.HPA` (knative.dev/serving "
+            'pkg/apis/autoscaling/register.go: "autoscaling.knative.dev/class", "hpa.autoscaling.knative.dev") '
+            "selects `validateScalingHPACompExtension`, whose metrics are pkg/constants/constants.go "
+            "`AutoscalerAllowedHPAMetricsList` (cpu, memory), the Standard ones",
+            confirmed,
+        ),
     }
 
 
@@ -248,6 +259,7 @@ _KSERVE_V0_20 = KServeRelease(
     container_resource_defaults=_RESOURCES,
     ingress_class_annotations=_INGRESS_CLASS,
     model_format_annotation="modelFormat",
+    knative_hpa_class=("autoscaling.knative.dev/class", "hpa.autoscaling.knative.dev"),
     sources=_kserve_sources(_KSERVE_TAG, confirmed=True),
 )
 KSERVE_RELEASES: tuple[KServeRelease, ...] = (

@@ -159,11 +159,15 @@ def _mode_features(serving: Serving, kserve: KServeRelease) -> list[Problem]:
                 rule="ingress-class",
             )
         )
-    allowed = kserve.autoscaling_metrics[mode]
+    # KServe validates a Knative-mode service whose annotations pick Knative's HPA class with the HPA's metrics.
+    class_key, hpa_class = kserve.knative_hpa_class
+    hpa_in_knative = mode == "Knative" and serving.annotations.get(class_key) == hpa_class
+    allowed = kserve.autoscaling_metrics["Standard" if hpa_in_knative else mode]
     if serving.autoscaling is not None and serving.autoscaling.metric not in allowed:
+        where = f"{mode} mode with {class_key}: {hpa_class}" if hpa_in_knative else f"{mode} mode"
         problems.append(
             Problem(
-                f"autoscaling metric '{serving.autoscaling.metric}' is not available in {mode} mode",
+                f"autoscaling metric '{serving.autoscaling.metric}' is not available in {where}",
                 f"use one of: {', '.join(allowed)}",
                 ("autoscaling",),
             )

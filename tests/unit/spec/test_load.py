@@ -360,3 +360,18 @@ def test_a_registered_model_name_refuses_every_character_printed_as_an_escape() 
     hidden = [chr(c) for first, last in ranges for c in range(ord(first), ord(last or first) + 1) if c <= 0xFFFF]
     assert len(hidden) > 30
     assert [c for c in hidden if registered_name_problem(f"wine{c}") is None] == []
+
+
+def test_knative_mode_with_the_hpa_class_scales_on_the_hpa_metrics() -> None:
+    """KServe v0.20.0's validateAutoScalingCompExtension checks a Knative-mode service annotated
+    autoscaling.knative.dev/class: hpa.autoscaling.knative.dev with the HPA's metrics (cpu, memory)."""
+    text = (
+        "apiVersion: kserve-gitops/v1\nenvironments: {dev: {namespace: d}}\n"
+        "defaults: {deploymentMode: Knative, autoscaling: {metric: cpu, target: 70}, "
+        "annotations: {autoscaling.knative.dev/class: hpa.autoscaling.knative.dev}}\n"
+        "models: {m: {registeredModel: m, environments: {dev: {latest: true}}}}\n"
+    )
+    spec, _ = parse_spec(text)
+    assert spec.targets[0].serving.autoscaling is not None
+    with pytest.raises(SpecError, match="'cpu' is not available in Knative mode"):
+        parse_spec(text.replace("hpa.autoscaling", "kpa.autoscaling"))  # Knative's own autoscaler: KPA metrics
