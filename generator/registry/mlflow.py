@@ -44,7 +44,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from multiprocessing.pool import ThreadPool
 from typing import Any, ParamSpec, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import requests
 import urllib3.exceptions
@@ -77,6 +77,7 @@ from generator.registry.base import (
 )
 from generator.registry.mlflow_http import Deadlines, Overdue
 from generator.registry.mlmodel import fetch_mlmodel
+from generator.registry.uris import scheme_of
 from generator.util.http import causes, root_cause
 from generator.util.http_settings import ENV_PREFIX, TOO_LARGE_HINT, HttpSettings, env_name
 
@@ -257,7 +258,7 @@ class _Batch:
     def _download_uris(self, chosen: Sequence[MlflowVersion]) -> dict[Key, str | None]:
         """What `get_model_version_download_uri` answers for each version (None: it no longer exists)."""
         registry_uri = getattr(self._client, "_registry_uri", "") or ""
-        derivable = urlsplit(registry_uri).scheme in _OSS_SCHEMES
+        derivable = scheme_of(registry_uri) in _OSS_SCHEMES
         uris: dict[Key, str | None] = {}
         by_logged_model: dict[str, list[Key]] = {}
         ask: list[Key] = []
@@ -265,7 +266,7 @@ class _Batch:
             source = mv.source or ""
             if not derivable or not source:
                 ask.append(_key(mv))
-            elif urlsplit(source).scheme != "models":
+            elif scheme_of(source) != "models":
                 uris[_key(mv)] = source
             elif model_id := _logged_model_id(source):
                 by_logged_model.setdefault(model_id, []).append(_key(mv))

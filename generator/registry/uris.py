@@ -54,6 +54,17 @@ def mlflow_cannot_read(uri: str) -> str | None:
     return None
 
 
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")  # RFC 3986's, as urlsplit reads it
+
+
+def scheme_of(uri: str) -> str:
+    """A location's scheme, lower-cased as urlsplit gives it, or "" for none. Read without parsing the rest, which
+    may be too malformed for urlsplit (`https://[::1/x` raises ValueError): a registry's answer or a hand-edited
+    models.lock is then refused in words, never with a traceback."""
+    match = _SCHEME.match(uri)
+    return match[1].lower() if match else ""
+
+
 @dataclass(frozen=True)
 class Unfetchable:
     message: str
@@ -61,15 +72,14 @@ class Unfetchable:
 
 
 def storage_uri(download_uri: str, artifacts_destination: str) -> str | Unfetchable:
-    scheme = urlsplit(download_uri).scheme
-    if scheme == PROXY_SCHEME:
+    scheme = scheme_of(download_uri)
+    if (path := _proxied_path(download_uri, scheme)) is not None:
         if not artifacts_destination:
             return Unfetchable(
                 f"the registry returned {quoted(download_uri)}, a proxied artifact location KServe cannot fetch",
                 "set registry.artifactsDestination in models.yaml to the tracking server's "
                 "--artifacts-destination (e.g. s3://bucket/mlartifacts)",
             )
-        path = urlsplit(download_uri).path.lstrip("/")
         return f"{artifacts_destination.rstrip('/')}/{path}"
     if scheme in STORAGE_SCHEMES:
         return download_uri
@@ -80,9 +90,27 @@ def storage_uri(download_uri: str, artifacts_destination: str) -> str | Unfetcha
     )
 
 
+def _proxied_path(uri: str, scheme: str) -> str | None:
+    """The path under the tracking server's --artifacts-destination of a location only that server answers, or None:
+    `mlflow-artifacts:/<path>` (or `mlflow-artifacts://<server>/<path>`), and its artifact API
+    `http(s)://<server>/api/2.0/mlflow-artifacts/artifacts/<path>`, which MLflow's client turns the first into and an
+    experiment's artifact location may name directly (mlflow v3.17.2, mlflow/store/artifact/mlflow_artifacts_repo.py).
+    KServe fetches a single file or archive from an http(s) location (kserve/kserve v0.20.0,
+    python/storage/kserve_storage/kserve_storage.py `_download_from_uri`), never a model's directory."""
+    if scheme == PROXY_SCHEME:
+        rest = uri[len(PROXY_SCHEME) + 1 :]
+        return (rest[2:].partition("/")[2] if rest.startswith("//") else rest).lstrip("/")
+    if scheme in ("http", "https") and MLFLOW_ARTIFACTS_API in uri:
+        return uri.partition(MLFLOW_ARTIFACTS_API)[2].lstrip("/")
+    return None
+
+
 def location_problem(uri: str, prefixes: Sequence[str]) -> str | None:
     """Why KServe must not be sent to `uri`, or None when it is an allowed storage location."""
-    parts = urlsplit(uri)
+    try:
+        parts = urlsplit(uri)
+    except ValueError as exc:  # `https://[::1/x`: "Invalid IPv6 URL"
+        return f"is not a well-formed location ({exc})"
     if parts.scheme not in STORAGE_SCHEMES:
         used = f"'{parts.scheme}://'" if parts.scheme else "no scheme"
         return f"uses {used}; a storage location must use one of {', '.join(s + '://' for s in STORAGE_SCHEMES)}"

@@ -126,6 +126,12 @@ def test_locations_outside_the_declared_prefixes_are_refused_offline(uri: str) -
     assert "registry.allowedStoragePrefixes" in problem.hint
 
 
+def test_a_location_too_malformed_to_parse_is_refused_offline_not_a_crash() -> None:
+    lock = _forged(source="https://[::1/x", artifact_uri="https://[::1/x")
+    (problem,) = locations(_spec(), lock)
+    assert "artifactUri 'https://[::1/x' is not a well-formed location (Invalid IPv6 URL)" in problem.message
+
+
 def test_locations_name_the_file_the_lock_was_read_from_and_redact_credentials() -> None:
     lock = _full_lock()
     uri = "s3://AKIA:secret@other/1"

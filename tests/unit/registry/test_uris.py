@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from generator.registry.uris import Unfetchable, location_problem, mlflow_cannot_read, storage_uri
+from generator.registry.uris import Unfetchable, location_problem, mlflow_cannot_read, scheme_of, storage_uri
 
 PREFIXES = ("s3://mlflow-artifacts/mlartifacts", "gs://ml-models/", "https://models.example.com/team-a")
 
@@ -60,6 +60,42 @@ def test_registry_answers_outside_the_object_store_schemes_are_unfetchable() -> 
     assert isinstance(storage_uri("file:///mlruns/1/artifacts", ""), Unfetchable)
     assert isinstance(storage_uri("http://minio:9000/bucket/1", ""), Unfetchable)
     assert storage_uri("mlflow-artifacts:/1/models/m-1/artifacts", "s3://b/ml") == "s3://b/ml/1/models/m-1/artifacts"
+
+
+@pytest.mark.parametrize(
+    "proxied",
+    [
+        "mlflow-artifacts:/1/models/m-1/artifacts",
+        "mlflow-artifacts://mlflow.example.com:5000/1/models/m-1/artifacts",
+        "http://mlflow:5000/api/2.0/mlflow-artifacts/artifacts/1/models/m-1/artifacts",
+        "https://mlflow.example.com/api/2.0/mlflow-artifacts/artifacts/1/models/m-1/artifacts",
+    ],
+)
+def test_every_form_of_a_proxied_location_is_mapped_onto_the_artifacts_destination(proxied: str) -> None:
+    """KServe fetches one file from an http(s) location, never a model's directory: the tracking server's artifact
+    API is read where the server itself reads it."""
+    assert storage_uri(proxied, "s3://b/ml/") == "s3://b/ml/1/models/m-1/artifacts"
+    assert isinstance(storage_uri(proxied, ""), Unfetchable)
+
+
+@pytest.mark.parametrize("malformed", ["https://u:p@[::1/x", "s3://[bucket/1"])
+def test_a_location_too_malformed_to_parse_is_refused_in_words(malformed: str) -> None:
+    """A registry's answer or a hand-edited models.lock: urlsplit raises on these, which was a crash (exit 3)."""
+    where = storage_uri(malformed, "s3://b/ml")
+    assert isinstance(where, str)
+    assert location_problem(where, ("s3://b/ml", "https://u:p@[::1")) == (
+        "is not a well-formed location (Invalid IPv6 URL)"
+    )
+
+
+def test_a_scheme_is_read_as_urlsplit_reads_it_without_parsing_the_rest() -> None:
+    assert [scheme_of(u) for u in ("S3://b/x", "models:/m/1", "/tmp/a:b", "1abc:x", "https://[::1")] == [
+        "s3",
+        "models",
+        "",
+        "",
+        "https",
+    ]
 
 
 def test_a_location_the_registry_gives_is_quoted_with_its_control_characters_escaped() -> None:
