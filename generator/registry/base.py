@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from generator import yamlio
 from generator.errors import RegistryUnavailable
+from generator.redact import redact
 from generator.spec.model import Ref
 
 # MLflow numbers versions 1, 2, … as 64-bit integers (19 digits at most); `models:/<name>/<version>` is rendered from
@@ -140,4 +142,12 @@ def configured_tracking_uri(uri: str, consequence: str = "") -> str:
             f"no MLflow tracking URI is configured{consequence}",
             hint="set MLFLOW_TRACKING_URI, or registry.trackingUri in models.yaml",
         )
+    try:
+        urlsplit(uri)  # as mlflow's client parses it when it is made, raising ValueError
+    except ValueError as exc:  # not a URL at all (an IPv6 host left open: `http://[::1`)
+        raise RegistryUnavailable.simple(
+            f"cannot use the MLflow registry at {redact(uri)}: {exc}{consequence}",
+            hint="set MLFLOW_TRACKING_URI (or registry.trackingUri) to the tracking server's URL, "
+            "such as https://mlflow.example.com",
+        ) from None
     return uri

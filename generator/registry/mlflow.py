@@ -124,15 +124,8 @@ class MlflowRegistry:
         workers: int = 8,
     ) -> None:
         self.tracking_uri = uri = configured_tracking_uri(tracking_uri or os.environ.get("MLFLOW_TRACKING_URI", ""))
-        try:
-            with _unavailable(redact(uri)):  # MLflow refuses some at once (a file store, which is retired)
-                self._client = MlflowClient(tracking_uri=uri)
-        except ValueError as exc:  # not a URL at all (urllib: an IPv6 host left open)
-            raise RegistryUnavailable.simple(
-                f"cannot use the MLflow registry at {redact(uri)}: {exc}",
-                hint="set MLFLOW_TRACKING_URI (or registry.trackingUri) to the tracking server's URL, "
-                "such as https://mlflow.example.com",
-            ) from None
+        with _unavailable(redact(uri)):  # MLflow refuses some at once (a file store, which is retired)
+            self._client = MlflowClient(tracking_uri=uri)
         self._http = http or HttpSettings.from_env()
         self._workers = workers  # mlflow pools 10 connections per host
 

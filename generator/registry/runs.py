@@ -17,6 +17,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from generator.errors import RegistryUnavailable
 from generator.redact import redact
 from generator.registry import mlflow_http
+from generator.registry.base import configured_tracking_uri
 from generator.registry.mlflow_http import Deadlines, Overdue
 from generator.spec.model import Spec
 from generator.util.environ import scoped_environ
@@ -63,6 +64,7 @@ def run_details(run_ids: Iterable[str], tracking_uri: str | None) -> dict[str, R
     distinct = sorted({r for r in run_ids if r})
     if not tracking_uri or not distinct:
         return {}
+    configured_tracking_uri(tracking_uri)
     from mlflow import MlflowClient  # noqa: PLC0415 -- only commands that show run details pay for it
 
     client = MlflowClient(tracking_uri=tracking_uri)
@@ -103,11 +105,15 @@ def ui_url(tracking_uri: str | None) -> str:
     trailing slash; "" for anything else (databricks, file stores), which gets no links."""
     if not tracking_uri:
         return ""
-    parts = urlsplit(tracking_uri)
+    try:
+        parts = urlsplit(tracking_uri)
+        port = parts.port
+    except ValueError:  # not a URL (`http://[::1`), or a port that is no number: no links
+        return ""
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return ""
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    netloc = host if port is None else f"{host}:{port}"
     return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
 
 

@@ -466,3 +466,29 @@ def test_pin_and_unpin_of_a_spec_they_cannot_edit_say_where_and_write_nothing(
     assert (result.code, "unexpected error" in result.err) == (1, False), result.err
     assert f"models.yaml:{line}:" in result.err
     assert _files(repo) == before
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (("status",), (0, "warning: cannot use the MLflow registry at http://***@[::1: Invalid IPv6 URL, so gates")),
+        (("lock", "--update"), (2, "error: cannot use the MLflow registry at http://***@[::1: Invalid IPv6 URL")),
+    ],
+)
+def test_a_tracking_uri_that_is_not_a_url_is_named_by_every_command_that_asks_mlflow(
+    tmp_path: Path,
+    cli: Callable[..., Result],
+    monkeypatch: pytest.MonkeyPatch,
+    command: tuple[str, ...],
+    expected: tuple[int, str],
+) -> None:
+    """mlflow's client raises ValueError when it is made for one: `status` read gates with a client of its own, and
+    ended in an unexpected error (exit 3). It now says so, as the registry being down is said."""
+    repo = _repo(tmp_path / "repo")
+    gated = "dev: {namespace: ml-dev, gates: {metrics: {accuracy: {min: 0.9}}}}"
+    (repo / "models.yaml").write_text((repo / "models.yaml").read_text().replace("dev: {namespace: ml-dev}", gated))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://u:secret@[::1")
+    done = cli(*command, "--repo", str(repo))
+    code, said = expected
+    assert done.code == code and said in done.err
+    assert "secret" not in done.out + done.err
