@@ -15,6 +15,7 @@ from mlflow.exceptions import MlflowException
 
 from generator.errors import RegistryError, RegistryUnavailable
 from generator.redact import redact
+from generator.registry.base import configured_tracking_uri
 from generator.registry.mlflow_http import Deadlines, Overdue
 from generator.util.http_settings import HttpSettings
 
@@ -25,7 +26,7 @@ class MlflowTagWriter:
     """Sets model version tags through the official client; satisfies webhook.tagging.TagWriter."""
 
     def __init__(self, tracking_uri: str, http: HttpSettings | None = None) -> None:
-        self.tracking_uri = tracking_uri
+        self.tracking_uri = configured_tracking_uri(tracking_uri)
         self._client = MlflowClient(tracking_uri=tracking_uri)
         self._deadline = (http or HttpSettings.from_env()).deadline
 

@@ -390,6 +390,17 @@ def test_cli_exits_2_when_it_cannot_listen(service: Service, tmp_path: Path) -> 
     assert "address already in use" in done.stdout
 
 
+def test_a_tracking_uri_that_is_not_a_url_exits_2_naming_it(service: Service, tmp_path: Path) -> None:
+    """/argocd tags versions in MLflow: mlflow's client, made for a URI it cannot parse, raised ValueError (exit 3)."""
+    argv, env = cli(free_port(), service.github, tmp_path)
+    env |= {"KSERVE_GITOPS_ARGOCD_TOKEN": ARGOCD_TOKEN, "MLFLOW_TRACKING_URI": "http://u:hunter2@[::1"}
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, check=False)
+
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: cannot use the MLflow registry at http://***@[::1: Invalid IPv6 URL")
+    assert "hunter2" not in done.stdout + done.stderr
+
+
 def test_a_second_service_on_the_same_state_dir_exits_2_naming_the_first(service: Service, tmp_path: Path) -> None:
     """Two services on one journal would both dispatch what it holds: the second refuses to start, and says which
     process holds it, before it listens."""
