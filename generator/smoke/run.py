@@ -119,7 +119,13 @@ def _from_repo(repo: Path, ask: Ask, tracking_uri: str) -> SmokeTarget:
 
 
 def _endpoint(protocol: str, url: str, model_name: str, host: str) -> Endpoint:
-    return invocations(url, host) if protocol == INVOCATIONS else v2_infer(url, model_name, host)
+    try:
+        return invocations(url, host) if protocol == INVOCATIONS else v2_infer(url, model_name, host)
+    except ValueError as exc:  # urlsplit's own: an IPv6 host left open (`http://[::1`)
+        raise UserError.simple(
+            f"--url {printable(redact(url))} is not a URL: {exc}",
+            hint="give the base URL of the model server or ingress, such as http://localhost:8080",
+        ) from None
 
 
 def summary(report: SmokeReport) -> list[str]:

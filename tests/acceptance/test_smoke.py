@@ -179,6 +179,14 @@ def test_an_endpoint_nobody_listens_on_exits_2_with_the_url(
     )
 
 
+def test_a_url_that_is_not_a_url_exits_1_naming_it_before_anything_is_read(cli: Callable[..., Result]) -> None:
+    """urlsplit raises on an IPv6 host left open: that was an unexpected error (exit 3)."""
+    result = cli("smoke-test", "wine", "--env", "dev", "--url", "http://u:hunter2@[::1", "--source", "models:/Wine/1")
+    assert result.code == 1
+    assert result.err.splitlines()[0] == "error: --url http://***@[::1 is not a URL: Invalid IPv6 URL"
+    assert "hunter2" not in result.err
+
+
 def test_an_unreachable_mlflow_exits_2_before_anything_is_sent(
     cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
 ) -> None:
