@@ -27,7 +27,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from generator.errors import EnvironmentProblem, UserError
+from generator.errors import EnvironmentProblem, RegistryUnavailable, UserError
 from generator.redact import redact
 from generator.registry import mlflow_http
 from generator.util.http_settings import HttpSettings, env_name
@@ -61,6 +61,17 @@ def generate(
     output if it fails or does not finish within `settings.download_deadline`, and nothing at `output` then."""
     settings = settings or HttpSettings.from_env()
     require_empty(output)
+    uri = model_uri(registered_model, version)
+    environ = os.environ | mlflow_http.environ(settings)
+    if tracking_uri:
+        environ["MLFLOW_TRACKING_URI"] = tracking_uri
+    if not environ.get("MLFLOW_TRACKING_URI"):
+        # MLflow would fall back to a new sqlite:///mlflow.db in the working directory (the repository), create it,
+        # and then say the registered model is not found there
+        raise RegistryUnavailable.simple(
+            f"reading {uri} needs an MLflow tracking server, and none is configured",
+            hint="set MLFLOW_TRACKING_URI, or registry.trackingUri in models.yaml",
+        )
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # a file where a directory goes, a read-only place
@@ -68,11 +79,7 @@ def generate(
             f"--output {output}: cannot create {output.parent}: {exc.strerror or exc}",
             hint="give a new or empty directory in a place this user can write, e.g. build/<model>-v<version>",
         ) from None
-    uri = model_uri(registered_model, version)
-    environ = os.environ | mlflow_http.environ(settings)
-    if tracking_uri:
-        environ["MLFLOW_TRACKING_URI"] = tracking_uri
-    server = redact(environ.get("MLFLOW_TRACKING_URI", "")) or "(MLFLOW_TRACKING_URI unset)"
+    server = redact(environ["MLFLOW_TRACKING_URI"])
     # beside `output`, so the move into place is a rename on the same file system
     with tempfile.TemporaryDirectory(prefix=f".{output.name}.", dir=output.parent) as scratch:
         staged = Path(scratch) / "context"  # created by MLflow, with the user's umask

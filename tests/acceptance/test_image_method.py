@@ -204,3 +204,25 @@ def test_context_gives_mlflow_the_retries_of_the_http_settings(image_platform: P
     assert f"from the tracking server {url}:" in done.stderr and "500" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
     assert os.listdir(out.parent) == [], "nothing half-written"
+
+
+def test_context_without_a_tracking_server_refuses_and_creates_no_database(
+    image_platform: Platform, tmp_path: Path
+) -> None:
+    """Without a tracking URI MLflow would create sqlite:///mlflow.db in the working directory, the repository,
+    and then report the registered model as not found there."""
+    out = tmp_path / "build" / "wine-v2"
+    before = sorted(os.listdir(image_platform.root))
+    done = subprocess.run(
+        [sys.executable, "-m", "generator", "image", "context", "wine", "--env", "prod", "--output", str(out)],
+        cwd=image_platform.root,
+        env={k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")} | {"PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=SAFETY,
+        check=False,
+    )
+    assert done.returncode == EXIT_ENVIRONMENT, done.stderr
+    assert "needs an MLflow tracking server, and none is configured" in done.stderr, done.stderr
+    assert sorted(os.listdir(image_platform.root)) == before, "no mlflow.db in the repository"
+    assert not out.parent.exists()
