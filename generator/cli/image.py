@@ -80,7 +80,9 @@ def context(
         target, entry = pipeline.image_target(root, model, env)
         spec, warnings = load_spec(root / SPEC_FILE, SPEC_FILE)
         tracking = os.environ.get("MLFLOW_TRACKING_URI") or spec.tracking_uri
-        image_context.generate(entry.registered_model, entry.version, output.resolve(), tracking_uri=tracking)
+        # absolute, not resolved: a symbolic link as --output stays one, which `generate` refuses, instead of the
+        # context being written wherever it points
+        image_context.generate(entry.registered_model, entry.version, output.absolute(), tracking_uri=tracking)
         tag = image_tag(target, entry)
         emit(
             ctx,
@@ -91,7 +93,7 @@ def context(
                     "tag": tag,
                     "registeredModel": entry.registered_model,
                     "version": entry.version,
-                    "directory": str(output.resolve()),
+                    "directory": str(output.absolute()),
                 },
             ),
         )

@@ -147,6 +147,26 @@ def test_context_refuses_an_output_that_holds_anything_and_leaves_it_as_it_was(
     assert image_platform.files() == before
 
 
+@pytest.mark.parametrize("target", ["empty", "absent"])
+def test_context_refuses_a_symbolic_link_as_output_and_writes_nothing_where_it_points(
+    image_platform: Platform, tmp_path: Path, target: str
+) -> None:
+    """A link (committed in a pull request's tree, say) would send the build context anywhere the user can write."""
+    elsewhere = tmp_path / "elsewhere" / "context"
+    if target == "empty":
+        elsewhere.mkdir(parents=True)
+    link = image_platform.root / "build"
+    link.symlink_to(elsewhere)
+    done = image_platform.run("image", "context", "wine", "--env", "prod", "--output", str(link))
+    assert done.code == 1, done.err
+    assert f"--output {link} is" in done.err and "give a new or empty directory" in done.err, done.err
+    assert link.is_symlink()
+    if target == "empty":
+        assert os.listdir(elsewhere) == []
+    else:
+        assert not elsewhere.parent.exists(), "not even its parent is created"
+
+
 def test_context_below_a_file_is_refused_naming_it(image_platform: Platform) -> None:
     (image_platform.root / "afile").write_text("")
     done = image_platform.run(
