@@ -20,7 +20,7 @@ from generator.compat.environment import runtime_environment
 from generator.errors import EnvironmentProblem, RegistryUnavailable, UserError
 from generator.platform.runtimes import RuntimeImage
 from generator.redact import credentials_of, redact
-from generator.registry.uris import mlflow_cannot_read
+from generator.registry.uris import foreign_host, mlflow_cannot_read
 from generator.util.proc import CommandError, run_cmd
 
 PROBE = Path(__file__).with_name("probe.py")
@@ -44,7 +44,7 @@ def download(artifact_uri: str, destination: Path, tracking_uri: str, *, what: s
     from generator.registry import mlflow_http  # noqa: PLC0415  (requests, with mlflow)
     from generator.util.http_settings import HttpSettings  # noqa: PLC0415
 
-    if (unreadable := mlflow_cannot_read(artifact_uri)) is not None:
+    if (unreadable := mlflow_cannot_read(artifact_uri) or foreign_host(artifact_uri, tracking_uri)) is not None:
         raise UserError.simple(
             f"{what}: cannot download {redact(artifact_uri)}: {unreadable}",
             hint="the load check reads the artifact with MLflow's client: store the registry's artifacts in an object "

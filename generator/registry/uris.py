@@ -65,6 +65,40 @@ def scheme_of(uri: str) -> str:
     return match[1].lower() if match else ""
 
 
+def foreign_host(uri: str, tracking_uri: str) -> str | None:
+    """Why MLflow's artifact client must not read `uri`: it names a host other than the tracking server's, or None.
+
+    That client sends the tracking server's credentials (MLFLOW_TRACKING_TOKEN, MLFLOW_TRACKING_USERNAME and
+    PASSWORD) to the host of every http(s):// location it reads, and an `mlflow-artifacts://HOST/…` location is
+    read at HOST, not at the tracking server (mlflow v3.17.2, mlflow/utils/credentials.py `get_default_host_creds`,
+    mlflow/store/artifact/mlflow_artifacts_repo.py `resolve_uri`). Such a location comes from models.lock, which a
+    pull request can edit (`mlflow-artifacts://` keeps the path that `registry.artifactsDestination` maps, so its
+    artifactUri still checks out): reading it would hand the credentials to whoever runs that host. A location too
+    malformed to parse is left to the store to refuse, in its own words."""
+    scheme = scheme_of(uri)
+    if scheme not in ("http", "https", PROXY_SCHEME):
+        return None
+    try:
+        host = _host(uri, urlsplit(tracking_uri).scheme if scheme == PROXY_SCHEME else scheme)
+        server = _host(tracking_uri, urlsplit(tracking_uri).scheme) if tracking_uri else ""
+    except ValueError:
+        return None
+    if not host or host == server:  # `mlflow-artifacts:/…` names no host: the tracking server's
+        return None
+    return (
+        f"it is read at {host}, which is not the tracking server ({server or 'none configured'}), and MLflow's client "
+        "would send the tracking server's credentials there"
+    )
+
+
+def _host(uri: str, scheme: str) -> str:
+    """`host:port` of `uri`, lowercase, the scheme's default port filled in (ValueError when it does not parse)."""
+    parts = urlsplit(uri)
+    host = (parts.hostname or "").lower()
+    port = parts.port or {"http": 80, "https": 443}.get(scheme.lower())
+    return f"{host}:{port}" if host and port else host
+
+
 @dataclass(frozen=True)
 class Unfetchable:
     message: str

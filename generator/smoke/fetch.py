@@ -21,7 +21,7 @@ from generator.errors import RegistryUnavailable, SmokeFailed, UserError
 from generator.redact import credentials_of, redact
 from generator.registry import mlflow_http
 from generator.registry.mlflow_http import Deadlines, Overdue
-from generator.registry.uris import mlflow_cannot_read
+from generator.registry.uris import foreign_host, mlflow_cannot_read
 from generator.smoke.mlmodel import MlModel, as_logged, parse_mlmodel
 from generator.smoke.request import invocations_body
 from generator.util.files import MAX_YAML_BYTES, TooLarge, read_regular
@@ -45,7 +45,7 @@ def fetch_example(source: str, tracking_uri: str) -> tuple[MlModel, dict[str, An
             f"reading {source} needs an MLflow tracking server, and none is configured",
             hint="set MLFLOW_TRACKING_URI, or registry.trackingUri in models.yaml",
         )
-    if (unreadable := mlflow_cannot_read(source)) is not None:
+    if (unreadable := mlflow_cannot_read(source) or foreign_host(source, tracking_uri)) is not None:
         raise UserError.simple(
             f"cannot read {redact(source)}: {unreadable}",
             hint="give --source as s3://..., mlflow-artifacts:/... or models:/NAME/VERSION",

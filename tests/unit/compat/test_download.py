@@ -8,6 +8,7 @@ import pytest
 
 from generator.compat.load import download
 from generator.errors import UserError
+from tests.unit.smoke.conftest import RecordingArtifacts, serving
 
 
 def test_an_http_location_outside_an_mlflow_servers_artifact_api_is_refused_naming_the_model(tmp_path: Path) -> None:
@@ -17,6 +18,25 @@ def test_an_http_location_outside_an_mlflow_servers_artifact_api_is_refused_nami
     assert message.startswith(
         "wine version 3: cannot download https://storage.example.com/models/wine: MLflow reads an http(s):// "
         "location only at an MLflow server's artifact API (.../api/2.0/mlflow-artifacts/artifacts/...)\n  fix: "
+    )
+    assert caught.value.exit_code == 1
+    assert not (tmp_path / "model").exists()
+
+
+def test_a_location_on_another_host_than_the_tracking_server_is_refused_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MLflow's client would send the tracking server's credentials to it (a hand-edited models.lock)."""
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "tok-hunter2SECRET")
+    RecordingArtifacts.seen.clear()
+    with serving(RecordingArtifacts) as other, serving(RecordingArtifacts) as tracking:
+        uri = f"{other}/api/2.0/mlflow-artifacts/artifacts/1/m"
+        with pytest.raises(UserError) as caught:
+            download(uri, tmp_path / "model", tracking, what="wine version 3")
+    assert RecordingArtifacts.seen == []
+    assert str(caught.value).startswith(
+        f"wine version 3: cannot download {uri}: it is read at {other.removeprefix('http://')}, which is not the "
+        f"tracking server ({tracking.removeprefix('http://')})"
     )
     assert caught.value.exit_code == 1
     assert not (tmp_path / "model").exists()

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from generator.registry.uris import Unfetchable, location_problem, mlflow_cannot_read, scheme_of, storage_uri
+from generator.registry.uris import (
+    Unfetchable,
+    foreign_host,
+    location_problem,
+    mlflow_cannot_read,
+    scheme_of,
+    storage_uri,
+)
 
 PREFIXES = ("s3://mlflow-artifacts/mlartifacts", "gs://ml-models/", "https://models.example.com/team-a")
 
@@ -129,3 +136,27 @@ def test_mlflow_reads_http_locations_only_at_a_servers_artifact_api(uri: str, re
             "MLflow reads an http(s):// location only at an MLflow server's artifact API "
             "(.../api/2.0/mlflow-artifacts/artifacts/...)"
         )
+
+
+@pytest.mark.parametrize(
+    ("uri", "tracking", "readable"),
+    [
+        ("mlflow-artifacts:/1/models/m-abc/artifacts", "https://mlflow.example.com", True),
+        ("mlflow-artifacts://mlflow.example.com/1/m", "https://mlflow.example.com", True),
+        ("https://MLflow.example.com:443/api/2.0/mlflow-artifacts/artifacts/1", "https://u:p@mlflow.example.com", True),
+        ("s3://bucket/1/models/m-abc/artifacts", "", True),
+        ("models:/wine/3", "https://mlflow.example.com", True),
+        ("mlflow-artifacts://evil.example/1/models/m-abc/artifacts", "https://mlflow.example.com", False),
+        ("https://evil.example/api/2.0/mlflow-artifacts/artifacts/1", "https://mlflow.example.com", False),
+        ("http://mlflow.example.com:5000/api/2.0/mlflow-artifacts/artifacts/1", "http://mlflow.example.com", False),
+        ("https://mlflow.example.com/api/2.0/mlflow-artifacts/artifacts/1", "", False),
+        ("https://u:p@[::1/api/2.0/mlflow-artifacts/artifacts/x", "https://mlflow.example.com", True),  # the store's
+    ],
+)
+def test_mlflow_reads_a_location_only_where_it_may_send_the_tracking_servers_credentials(
+    uri: str, tracking: str, readable: bool
+) -> None:
+    problem = foreign_host(uri, tracking)
+    assert (problem is None) == readable, problem
+    if not readable:
+        assert problem is not None and "MLflow's client would send the tracking server's credentials there" in problem

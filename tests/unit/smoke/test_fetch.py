@@ -16,7 +16,7 @@ import pytest
 
 from generator.errors import SmokeFailed, UserError
 from generator.smoke.fetch import fetch_example
-from tests.unit.smoke.conftest import serving
+from tests.unit.smoke.conftest import RecordingArtifacts, serving
 from tests.unit.smoke.test_mlmodel import WINE_COLUMNS, wine_mlmodel
 
 EXAMPLE = {"dataframe_split": {"columns": WINE_COLUMNS, "data": [[1.0] * 13]}}
@@ -122,4 +122,21 @@ def test_an_http_location_mlflow_cannot_read_is_refused_in_words_not_with_mlflow
         "MLflow server's artifact API (.../api/2.0/mlflow-artifacts/artifacts/...)\n"
         "  fix: give --source as s3://..., mlflow-artifacts:/... or models:/NAME/VERSION"
     )
+    assert caught.value.exit_code == 1
+
+
+@pytest.mark.parametrize("form", ["mlflow-artifacts://{host}/1/models/m-abc/artifacts", "http://{host}{api}/1/m"])
+def test_a_source_on_another_host_than_the_tracking_server_gets_no_request_and_no_credentials(
+    form: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MLflow's client sends MLFLOW_TRACKING_TOKEN to the host of the location it reads: a source in models.lock
+    naming another host would hand the token to it."""
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "tok-hunter2SECRET")
+    RecordingArtifacts.seen.clear()
+    with serving(RecordingArtifacts) as other, serving(RecordingArtifacts) as tracking:
+        source = form.format(host=other.removeprefix("http://"), api="/api/2.0/mlflow-artifacts/artifacts")
+        with pytest.raises(UserError) as caught:
+            fetch_example(source, tracking)
+    assert RecordingArtifacts.seen == []
+    assert "which is not the tracking server (127.0.0.1:" in str(caught.value)
     assert caught.value.exit_code == 1
