@@ -180,7 +180,23 @@ def _request(model_dir: Path) -> tuple[Any, str]:
         return None, f"skipped: the input example cannot be read ({exc})"
 
 
+_SHOWN = 2000  # characters of a loader's message worth recording; MLServer's own errors are a line or two
+
+
+def _shown(text: str) -> str:
+    """`text` as models.lock records it: at most `_SHOWN` characters. It quotes the model's own files (MLflow's
+    `Unrecognized serialization format: …` repeats what MLmodel says), which whoever logged the model wrote: a
+    megabyte there went into the lock whole, and past 16 MiB no command reads the lock any more."""
+    return text if len(text) <= _SHOWN else f"{text[:_SHOWN]}… ({len(text) - _SHOWN} more characters)"
+
+
 def _result(check: LoadJob, probed: Probed, rows: int, note: str) -> LoadOutcome:
+    outcome = _outcome(check, probed, rows, note)
+    verdict = outcome.load_check
+    return replace(outcome, load_check=replace(verdict, error=_shown(verdict.error)), request=_shown(outcome.request))
+
+
+def _outcome(check: LoadJob, probed: Probed, rows: int, note: str) -> LoadOutcome:
     found = probed.result
     if not found.get("loads"):
         error = f"MLServer's MLflow runtime failed to load it: {found.get('error', 'no error given')}"

@@ -15,6 +15,7 @@ import pytest
 from generator.compat.load import Probed
 from generator.compat.run import LoadJob, LoadOutcome, plan_checks, record, run_checks
 from generator.errors import UserError
+from generator.lock import io as lock_io
 from generator.lock.model import LoadCheck, Lock, LockEntry
 from generator.platform.runtimes import RuntimeImage
 from generator.spec.load import parse_spec
@@ -168,3 +169,13 @@ def test_an_image_with_no_known_contents_needs_docker_and_says_which(unsigned_mo
         "'Wine' version 3 on registry.example.com/mlserver:custom: kserve-gitops does not know what the image"
     )
     assert "--docker" in str(caught.value)
+
+
+def test_what_the_models_files_say_is_recorded_bounded(unsigned_model: Path) -> None:
+    """MLflow's error repeats MLmodel's serialization_format: the model's author writes what lands in models.lock."""
+    said = "EVIL" + "A" * 3_000_000
+    (result,), _ = _run(unsigned_model, {"loads": False, "error": f"MlflowException: Unrecognized format: {said}"})
+    error = result.load_check.error
+    assert error.startswith("MLServer's MLflow runtime failed to load it: MlflowException: Unrecognized format: EVILA")
+    assert len(error) < 2100 and error.endswith(" more characters)")
+    assert len(lock_io.dumps(record(LOCK, [result]))) < 10_000
