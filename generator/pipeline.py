@@ -768,6 +768,10 @@ def compat(
 
     spec, warnings = load_spec(repo / SPEC_FILE, SPEC_FILE)
     old = _read_lock(repo)
+    # as render does: a hand-edited artifactUri outside the declared storage prefixes is refused before anything is
+    # downloaded from it with this machine's credentials and loaded (a pickle runs code when it loads)
+    if misplaced := lock_verify.locations(spec, old):
+        raise LockError(misplaced)
     checks, skipped, recorded_failure = compat_run.plan_checks(spec, old, model, env, recheck=recheck)
     tracking = tracking_uri or spec.tracking_uri
 

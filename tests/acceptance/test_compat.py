@@ -90,3 +90,18 @@ def test_lock_without_recorded_facts_is_kept_until_update_records_them_in_place(
     lock = _lock(platform)
     assert (lock["prod"]["version"], lock["prod"]["mlmodel"]) == ("2", WINE_MLMODEL), "held: recorded, not moved"
     assert "mlmodel" not in lock["dev"] and "mlmodel" not in lock["staging"]
+
+
+def test_compat_refuses_a_hand_edited_artifact_location_before_downloading_it(platform: Platform) -> None:
+    """render refuses it; so must the load check, which would download it with this machine's credentials and load
+    it (a pickle runs code when it loads)."""
+    assert platform.run("generate", *CRDS).code == 0
+    lock = platform.root / "models.lock"
+    locked = _lock(platform)["dev"]["artifactUri"]
+    lock.write_text(lock.read_text().replace(f"artifactUri: {locked}", "artifactUri: s3://elsewhere/models/wine", 1))
+    before = platform.files()
+    result = platform.run("compat", "wine", "--env", "dev")
+    assert result.code == 1, result.err
+    assert "artifactUri 's3://elsewhere/models/wine' is not under an allowed storage prefix" in result.err, result.err
+    assert "cannot download" not in result.err
+    assert platform.files() == before
