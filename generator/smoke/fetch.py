@@ -40,7 +40,7 @@ _CAUSE = re.compile(r"\[Errno -?\d+\] ([^'\")]+)|(Read timed out|Connection time
 
 def fetch_example(source: str, tracking_uri: str) -> tuple[MlModel, dict[str, Any]]:
     """The model's signature and its input example as a scoring-server body."""
-    if source.startswith(_NEEDS_SERVER) and not tracking_uri:
+    if source.lower().startswith(_NEEDS_SERVER) and not tracking_uri:  # MLflow reads `Models:/` as `models:/`
         raise RegistryUnavailable.simple(
             f"reading {source} needs an MLflow tracking server, and none is configured",
             hint="set MLFLOW_TRACKING_URI, or registry.trackingUri in models.yaml",

@@ -140,3 +140,18 @@ def test_a_source_on_another_host_than_the_tracking_server_gets_no_request_and_n
     assert RecordingArtifacts.seen == []
     assert "which is not the tracking server (127.0.0.1:" in str(caught.value)
     assert caught.value.exit_code == 1
+
+
+@pytest.mark.parametrize("source", ["models:/Wine/1", "Models:/Wine/1", "RUNS:/abc/model", "MLflow-Artifacts:/1/m"])
+def test_a_source_read_through_a_tracking_server_needs_one_and_leaves_no_database_behind(
+    source: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a tracking URI MLflow falls back to sqlite:///mlflow.db in the working directory, and creates it; a URI
+    scheme is case-insensitive, so `Models:/` is read through the registry as `models:/` is."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError) as caught:
+        fetch_example(source, "")
+    assert f"reading {source} needs an MLflow tracking server, and none is configured" in str(caught.value)
+    assert caught.value.exit_code == 2
+    assert list(tmp_path.iterdir()) == []
