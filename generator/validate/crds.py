@@ -272,9 +272,14 @@ class _CrdFile:
         remembers for a large CRD file, so that a later run neither parses nor walks its schemas again."""
         found = []
         for crd in _crds_in(self.path, text):
-            for api_version, kind, schema in _served_schemas(crd):
-                strict = _strict_root(schema, api_version, kind)
-                found.append([api_version, kind, strict, supported(strict)])
+            try:
+                for api_version, kind, schema in _served_schemas(crd):
+                    strict = _strict_root(schema, api_version, kind)
+                    found.append([api_version, kind, strict, supported(strict)])
+            except (KeyError, TypeError, AttributeError) as exc:
+                # A file edited by hand or truncated can say `kind: CustomResourceDefinition` without the shape
+                # Kubernetes gives one (no spec, names that are not a mapping): the same refusal as unparsable YAML.
+                raise _misshapen(self.path, crd, exc) from None
         return found
 
 
@@ -321,6 +326,18 @@ def _unreadable(path: Path, exc: Exception) -> UserError:
     problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return EnvironmentProblem.simple(
         f"cannot read this CRD file: {problem}", file=str(path), hint=_FETCH_HINT.format(dir=path.parent)
+    )
+
+
+def _misshapen(path: Path, crd: Mapping[str, Any], exc: Exception) -> UserError:
+    name = crd.get("metadata", {}).get("name") if isinstance(crd.get("metadata"), dict) else None
+    what = f"the CustomResourceDefinition {quoted(str(name))}" if name else "a CustomResourceDefinition"
+    problem = f"lacks {exc}" if isinstance(exc, KeyError) else f"is not shaped as Kubernetes defines one ({exc})"
+    return EnvironmentProblem.simple(
+        f"cannot read this CRD file: {what} {problem}",
+        file=str(path),
+        hint="the file is not what `kserve-gitops schemas fetch` wrote (`kserve-gitops schemas verify` says which "
+        "differ): run `kserve-gitops schemas fetch --refresh` to download the pinned CRDs again",
     )
 
 

@@ -348,3 +348,20 @@ def test_each_release_fetched_for_another_pin_or_not_whole_is_named_once(crd_dir
         "run `kserve-gitops schemas fetch` to download KServe v0.21.0's CRDs",
         "run `kserve-gitops schemas fetch` to download Argo CD v3.5.1's CRDs",
     }
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        "kind: CustomResourceDefinition\nmetadata: {name: widgets.example.com}\n",
+        "kind: CustomResourceDefinition\nspec: {group: example.com, names: Widget, versions: [{name: v1, served: true,"
+        " schema: {openAPIV3Schema: {type: object}}}]}\n",
+        "kind: CustomResourceDefinition\nspec: [Widget]\n",
+    ],
+    ids=["no spec", "names not a mapping", "spec a list"],
+)
+def test_a_crd_without_the_shape_kubernetes_gives_one_is_refused_not_a_crash(tmp_path: Path, document: str) -> None:
+    (tmp_path / "widget.yaml").write_text(document)
+
+    with pytest.raises(EnvironmentProblem, match=r"cannot read this CRD file: .*CustomResourceDefinition"):
+        load_crd_schemas(tmp_path).validate(widget(note="x"))
