@@ -392,6 +392,11 @@ def _drift(repo: Path, spec: Spec, current: Lock) -> tuple[list[Diagnostic], Kno
 
 
 def _files(path: Path) -> list[Path]:
+    """The YAML files under one generated path. A generated directory that is a symbolic link is not walked: the
+    drift check refuses the link, and what it points to may be anywhere outside the repository (`/`, a home
+    directory), whose every YAML file would be read and built; rglob itself follows no link below it."""
+    if path.is_symlink() and path.is_dir():
+        return []
     return [path] if path.is_file() else sorted(p for p in path.rglob("*.yaml") if p.is_file())
 
 

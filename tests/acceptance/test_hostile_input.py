@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import socket
 import stat
 import subprocess
@@ -104,6 +105,24 @@ def test_an_alias_bomb_is_refused_at_its_line_and_nothing_is_written(
     assert result.code == 1
     assert "models.yaml:5:" in result.err and "alias bomb" in result.err
     assert _files(repo) == before
+
+
+def test_validate_does_not_walk_an_environments_directory_linked_outside_the_repository(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    """The link is refused; what it points to (here a tree with an unrelated YAML file, in life `/` or a home
+    directory, which would take for ever) is neither listed nor read as generated files."""
+    repo = _repo(tmp_path / "repo")
+    assert cli("render", "--repo", str(repo)).code == 0
+    outside = tmp_path / "outside"
+    (outside / "unrelated" / "deep").mkdir(parents=True)
+    (outside / "unrelated" / "deep" / "notes.yaml").write_text("kind: [\n")
+    shutil.rmtree(repo / "environments")
+    (repo / "environments").symlink_to(outside, target_is_directory=True)
+    result = cli("validate", "--repo", str(repo))
+    assert result.code == 1
+    assert "environments\n  is a symbolic link" in result.out
+    assert "notes.yaml" not in result.out + result.err
 
 
 @pytest.mark.parametrize("namespace", ['"ml-dev\\n"', '"ml-dev\\n\\n"', "ml_dev"])
