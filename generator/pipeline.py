@@ -593,8 +593,19 @@ def _lock_at(repo: Path, revision: str) -> Lock:
             hint="pass --base with the pull request's base commit, and check it out (actions/checkout fetch-depth: 2 "
             "makes HEAD^1 the base of a pull_request merge commit)",
         ) from None
-    try:  # `./`: relative to the repository directory, which may be a subdirectory of a monorepo's git root
-        text = run_git(repo, "show", f"{revision}:./{LOCK_FILE}")
+    committed = f"{revision}:./{LOCK_FILE}"  # `./`: relative to the repository directory, which may be a
+    try:  # subdirectory of a monorepo's git root
+        size = int(run_git(repo, "cat-file", "-s", committed))
+    except CommandError:
+        return Lock()
+    if size > MAX_YAML_BYTES:  # the limit a models.lock on disk is held to, asked of git before reading the blob
+        raise LockError.simple(
+            f"larger than {MAX_YAML_BYTES // 2**20} MiB, the limit for a YAML file ({size} bytes)",
+            file=f"{revision}:{LOCK_FILE}",
+            hint="a models.lock never comes near this: check the base revision, or pass --base another one",
+        )
+    try:
+        text = run_git(repo, "show", committed)
     except CommandError:
         return Lock()
     except UnicodeDecodeError as exc:  # git's answer is decoded as UTF-8

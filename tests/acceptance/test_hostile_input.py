@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 
 from generator.generated import GENERATED_MARK
+from generator.util.files import MAX_YAML_BYTES
 from tests.acceptance.conftest import Result
+from tests.support.git_remote import commit_all, git
 from tests.support.unprivileged import unprivileged
 
 SPEC = """\
@@ -123,6 +125,18 @@ def test_validate_does_not_walk_an_environments_directory_linked_outside_the_rep
     assert result.code == 1
     assert "environments\n  is a symbolic link" in result.out
     assert "notes.yaml" not in result.out + result.err
+
+
+def test_a_base_lock_larger_than_the_yaml_limit_is_refused_unread(tmp_path: Path, cli: Callable[..., Result]) -> None:
+    """The limit models.lock on disk is held to holds for the lock committed at --base too."""
+    repo = _repo(tmp_path / "repo")
+    git("init", "--quiet", "-b", "main", cwd=repo)
+    (repo / "models.lock").write_text(LOCK + "#" * MAX_YAML_BYTES + "\n")
+    commit_all(repo, "A lock grown past the limit")
+    (repo / "models.lock").write_text(LOCK)
+    result = cli("gate", "--repo", str(repo), "--base", "HEAD")
+    assert result.code == 1, result.err
+    assert "HEAD:models.lock: larger than 16 MiB, the limit for a YAML file" in result.err
 
 
 @pytest.mark.parametrize("namespace", ['"ml-dev\\n"', '"ml-dev\\n\\n"', "ml_dev"])
