@@ -276,7 +276,7 @@ class _CrdFile:
                 for api_version, kind, schema in _served_schemas(crd):
                     strict = _strict_root(schema, api_version, kind)
                     found.append([api_version, kind, strict, supported(strict)])
-            except (KeyError, TypeError, AttributeError) as exc:
+            except (KeyError, TypeError, AttributeError, ValueError) as exc:
                 # A file edited by hand or truncated can say `kind: CustomResourceDefinition` without the shape
                 # Kubernetes gives one (no spec, names that are not a mapping): the same refusal as unparsable YAML.
                 raise _misshapen(self.path, crd, exc) from None
@@ -380,9 +380,19 @@ def _strict(schema: Mapping[str, Any]) -> dict[str, Any]:
             out[key] = [_strict(sub) for sub in value]
         elif key in ("items", "additionalProperties", "not") and isinstance(value, dict):
             out[key] = _strict(value)
+        elif key == "pattern":  # compiled here, so that a pattern Python cannot read refuses the file, not a check
+            out[key] = _regex(value)
         elif key not in _NOT_VALIDATING and not key.startswith("x-kubernetes-"):
             out[key] = value
     return _apply_kubernetes_extensions(schema, out)
+
+
+def _regex(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"pattern {quoted(pattern)}: {exc}") from None
+    return pattern
 
 
 def _apply_kubernetes_extensions(schema: Mapping[str, Any], out: dict[str, Any]) -> dict[str, Any]:
