@@ -380,11 +380,23 @@ def _strict(schema: Mapping[str, Any]) -> dict[str, Any]:
             out[key] = [_strict(sub) for sub in value]
         elif key in ("items", "additionalProperties", "not") and isinstance(value, dict):
             out[key] = _strict(value)
+        elif key == "type":  # what the checks branch on: anything else than JSON Schema's names would crash one
+            out[key] = _json_type(value)
         elif key == "pattern":  # compiled here, so that a pattern Python cannot read refuses the file, not a check
             out[key] = _regex(value)
         elif key not in _NOT_VALIDATING and not key.startswith("x-kubernetes-"):
             out[key] = value
     return _apply_kubernetes_extensions(schema, out)
+
+
+_JSON_TYPES = frozenset(("array", "boolean", "integer", "null", "number", "object", "string"))
+
+
+def _json_type(value: object) -> object:
+    names = value if isinstance(value, list) else [value]
+    if not all(isinstance(name, str) and name in _JSON_TYPES for name in names):
+        raise ValueError(f"type {quoted(str(value))} is not one of {', '.join(sorted(_JSON_TYPES))}")
+    return value
 
 
 def _regex(pattern: str) -> str:

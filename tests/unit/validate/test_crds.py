@@ -358,8 +358,9 @@ def test_each_release_fetched_for_another_pin_or_not_whole_is_named_once(crd_dir
         " schema: {openAPIV3Schema: {type: object}}}]}\n",
         "kind: CustomResourceDefinition\nspec: [Widget]\n",
         WIDGET_CRD.replace("note: {type: string, nullable: true}", 'note: {type: string, pattern: "["}'),
+        WIDGET_CRD.replace("note: {type: string, nullable: true}", "note: {type: 5}"),
     ],
-    ids=["no spec", "names not a mapping", "spec a list", "a pattern that is no regular expression"],
+    ids=["no spec", "names not a mapping", "spec a list", "a pattern that is no regular expression", "a type: 5"],
 )
 def test_a_crd_without_the_shape_kubernetes_gives_one_is_refused_not_a_crash(tmp_path: Path, document: str) -> None:
     (tmp_path / "widget.yaml").write_text(document)
