@@ -91,6 +91,8 @@ class KServeRelease(Release):
     ingress_class_annotations: Mapping[DeploymentMode, str]  # the annotation `serving.ingressClass` is written to
     model_format_annotation: str  # the annotation the webhook sets to `predictor.model.modelFormat.name`
     knative_hpa_class: tuple[str, str]  # (annotation, value) making a Knative-mode service scale with the HPA
+    standard_hpa_class: tuple[str, str]  # (annotation, value) with which KServe checks a Standard service's HPA
+    hpa_target_range: tuple[int, int]  # the scaleTarget KServe's admission takes where it checks HPA settings
 
     @property
     def deployment_modes(self) -> tuple[DeploymentMode, ...]:
@@ -119,6 +121,8 @@ FACTS = {
     "ingress_class_annotations": "ingress-class annotation per deployment mode",
     "model_format_annotation": "model-format annotation the webhook sets",
     "knative_hpa_class": "Knative autoscaler-class annotation that selects the HPA",
+    "standard_hpa_class": "autoscaler-class annotation with which KServe checks HPA settings",
+    "hpa_target_range": "scale target range KServe's HPA check allows",
 }
 
 _KSERVE_CRDS = (
@@ -231,6 +235,20 @@ def _kserve_sources(at: str, confirmed: bool) -> dict[str, Source]:
             "`AutoscalerAllowedHPAMetricsList` (cpu, memory), the Standard ones",
             confirmed,
         ),
+        "standard_hpa_class": Source(
+            at,
+            "pkg/apis/serving/v1beta1/inference_service_validation.go `validateAutoScalingCompExtension`: in Standard "
+            'mode only pkg/constants/constants.go `AutoscalerClass` ("serving.kserve.io/autoscalerClass") set to '
+            '`AutoscalerClassHPA` ("hpa") selects `validateScalingHPACompExtension`; without it nothing is checked',
+            confirmed,
+        ),
+        "hpa_target_range": Source(
+            at,
+            "pkg/apis/serving/v1beta1/inference_service_validation.go `validateScalingHPACompExtension`: "
+            "`metric == MetricCPU && target < 1 || target > 100` refuses a target above 100 for every metric "
+            "(memory too: && binds first), and below 1 for cpu; models.yaml's schema already asks for at least 1",
+            confirmed,
+        ),
     }
 
 
@@ -260,6 +278,8 @@ _KSERVE_V0_20 = KServeRelease(
     ingress_class_annotations=_INGRESS_CLASS,
     model_format_annotation="modelFormat",
     knative_hpa_class=("autoscaling.knative.dev/class", "hpa.autoscaling.knative.dev"),
+    standard_hpa_class=("serving.kserve.io/autoscalerClass", "hpa"),
+    hpa_target_range=(1, 100),
     sources=_kserve_sources(_KSERVE_TAG, confirmed=True),
 )
 KSERVE_RELEASES: tuple[KServeRelease, ...] = (

@@ -159,20 +159,39 @@ def _mode_features(serving: Serving, kserve: KServeRelease) -> list[Problem]:
                 rule="ingress-class",
             )
         )
-    # KServe validates a Knative-mode service whose annotations pick Knative's HPA class with the HPA's metrics.
-    class_key, hpa_class = kserve.knative_hpa_class
-    hpa_in_knative = mode == "Knative" and serving.annotations.get(class_key) == hpa_class
-    allowed = kserve.autoscaling_metrics["Standard" if hpa_in_knative else mode]
-    if serving.autoscaling is not None and serving.autoscaling.metric not in allowed:
-        where = f"{mode} mode with {class_key}: {hpa_class}" if hpa_in_knative else f"{mode} mode"
-        problems.append(
+    return problems + _autoscaling(serving, kserve)
+
+
+def _autoscaling(serving: Serving, kserve: KServeRelease) -> list[Problem]:
+    """The metrics of the autoscaler the service gets, and the target range where KServe's admission checks them: a
+    Knative-mode service whose annotations pick Knative's HPA class is checked with the HPA's metrics, and so is a
+    Standard-mode one that names the HPA class; such a check refuses a target above 100 whatever the metric."""
+    if serving.autoscaling is None:
+        return []
+    mode, (metric, target) = serving.deployment_mode, (serving.autoscaling.metric, serving.autoscaling.target)
+    class_key, hpa_class = kserve.knative_hpa_class if mode == "Knative" else kserve.standard_hpa_class
+    checked_as_hpa = serving.annotations.get(class_key) == hpa_class
+    where = f"{mode} mode with {class_key}: {hpa_class}" if checked_as_hpa else f"{mode} mode"
+    allowed = kserve.autoscaling_metrics["Standard" if checked_as_hpa else mode]
+    if metric not in allowed:
+        return [
             Problem(
-                f"autoscaling metric '{serving.autoscaling.metric}' is not available in {where}",
+                f"autoscaling metric '{metric}' is not available in {where}",
                 f"use one of: {', '.join(allowed)}",
                 ("autoscaling",),
             )
-        )
-    return problems
+        ]
+    low, high = kserve.hpa_target_range
+    if checked_as_hpa and not low <= target <= high:
+        return [
+            Problem(
+                f"autoscaling target {target} is outside {low}-{high}, which KServe's admission refuses for any "
+                f"metric in {where}",
+                f"use a target from {low} to {high} (a utilisation in percent), or remove {class_key}",
+                ("autoscaling", "target"),
+            )
+        ]
+    return []
 
 
 def _stage(target: Target) -> list[Problem]:

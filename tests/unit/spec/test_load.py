@@ -375,3 +375,28 @@ def test_knative_mode_with_the_hpa_class_scales_on_the_hpa_metrics() -> None:
     assert spec.targets[0].serving.autoscaling is not None
     with pytest.raises(SpecError, match="'cpu' is not available in Knative mode"):
         parse_spec(text.replace("hpa.autoscaling", "kpa.autoscaling"))  # Knative's own autoscaler: KPA metrics
+
+
+@pytest.mark.parametrize(
+    ("mode", "annotation"),
+    [
+        ("Standard", "serving.kserve.io/autoscalerClass: hpa"),
+        ("Knative", "autoscaling.knative.dev/class: hpa.autoscaling.knative.dev"),
+    ],
+)
+def test_where_kserve_checks_the_hpa_settings_a_target_above_100_is_refused_for_any_metric(
+    mode: str, annotation: str
+) -> None:
+    """KServe v0.20.0's validateScalingHPACompExtension: `metric == MetricCPU && target < 1 || target > 100`. Without
+    the class annotation a Standard-mode service is not checked, and the HPA takes a utilisation above 100."""
+    text = (
+        "apiVersion: kserve-gitops/v1\nenvironments: {dev: {namespace: d}}\n"
+        f"defaults: {{deploymentMode: {mode}, autoscaling: {{metric: memory, target: 150}}, "
+        f"annotations: {{{annotation}}}}}\n"
+        "models: {m: {registeredModel: m, environments: {dev: {latest: true}}}}\n"
+    )
+    with pytest.raises(SpecError, match="autoscaling target 150 is outside 1-100"):
+        parse_spec(text)
+    assert parse_spec(text.replace("target: 150", "target: 100"))[0].targets
+    if mode == "Standard":
+        assert parse_spec(text.replace(annotation, "serving.kserve.io/autoscalerClass: none"))[0].targets
