@@ -30,7 +30,6 @@ MAX_QUANTITY_LENGTH = 64
 MAX_EXPONENT = 64
 
 
-@functools.lru_cache(maxsize=1024)  # a thousand models repeat a handful of quantities; Decimals are immutable
 @functools.lru_cache(maxsize=1024)  # a thousand models share a handful of quantities (Decimal values are immutable)
 def parse_quantity(s: str) -> Decimal:
     """The value of `s` in base units (cores, bytes); ValueError says what is wrong.
