@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from generator.diagnostics import Diagnostic, json_path
+from generator.errors import SpecError
 from generator.spec.model import IN_CLUSTER, ArgoCD, Environment, Spec
 
 API_VERSION = "argoproj.io/v1alpha1"
@@ -79,6 +81,7 @@ def _application_set(spec: Spec, argocd: ArgoCD, cluster_scoped: bool) -> dict[s
     elements = [_element(env, cluster, argocd) for env in spec.environments.values() for cluster in env.clusters]
     if cluster_scoped:
         elements += [_cluster_element(cluster, argocd, several=len(_clusters(spec)) > 1) for cluster in _clusters(spec)]
+    _refuse_shared_names(spec, elements)
     return {
         "apiVersion": API_VERSION,
         "kind": "ApplicationSet",
@@ -139,6 +142,45 @@ def _cluster_element(cluster: str, argocd: ArgoCD, *, several: bool) -> dict[str
         "prune": False,
         "selfHeal": True,
     }
+
+
+def _refuse_shared_names(spec: Spec, elements: list[dict[str, Any]]) -> None:
+    """Two elements that name one Application (clusters whose slugs agree, `https://a.example.com` and
+    `https://a.example.com:6443`; environment `prod-eu` beside `prod` on cluster `eu`; an environment named `cluster`
+    beside cluster/): Argo CD's ApplicationSet controller records the name as invalid ("contains applications
+    with duplicate name", validateGeneratedApplications) under the Application's qualified name, which both share,
+    and then creates or updates neither (Reconcile keeps only apps without a validation error; argoproj/argo-cd
+    tag v3.5.1, applicationset/controllers/applicationset_controller.go). Said at the element that comes second."""
+    first: dict[str, dict[str, Any]] = {}
+    problems = []
+    for element in elements:
+        other = first.setdefault(element["name"], element)
+        if other is element:
+            continue
+        where = ("environments", element["env"], "clusters") if element["path"] != "cluster" else ("environments",)
+        problems.append(
+            Diagnostic(
+                file=spec.source,
+                path=json_path(where),
+                message=(
+                    f"{_owner(element)} would be the Argo CD Application '{element['name']}', as {_owner(other)} "
+                    "is: Argo CD's ApplicationSet then creates or updates neither"
+                ),
+                hint="rename the environment, or the clusters: an Application name keeps only the first 30 characters "
+                "of a cluster's host, lower-cased, each run of other characters a dash (scheme, port and path dropped)",
+            )
+        )
+    if problems:
+        raise SpecError(problems)
+
+
+def _cluster_of(element: dict[str, Any]) -> str:
+    return str(element["server"] or element["clusterName"])
+
+
+def _owner(element: dict[str, Any]) -> str:
+    what = "cluster/" if element["path"] == "cluster" else f"environment '{element['env']}'"
+    return f"{what} on cluster '{_cluster_of(element)}'"
 
 
 def _clusters(spec: Spec) -> list[str]:

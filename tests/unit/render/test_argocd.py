@@ -147,3 +147,34 @@ def test_every_argo_cd_feature_the_application_set_uses_has_a_recorded_minimum()
         *(key.rsplit(".", 2)[0] for key in annotations),  # notifications.argoproj.io/subscribe.<trigger>.<service>
     }
     assert used == set(ARGOCD_FEATURE_MINIMUMS)
+
+
+@pytest.mark.parametrize(
+    ("environments", "message"),
+    [
+        (
+            '  dev: {namespace: ml-dev, clusters: ["https://a.example.com", "https://a.example.com:6443"]}\n',
+            r"\$\.environments\.dev\.clusters: environment 'dev' on cluster 'https://a\.example\.com:6443' would be "
+            r"the Argo CD Application 'kserve-gitops-dev-a-example-com', as environment 'dev' on cluster "
+            r"'https://a\.example\.com' is",
+        ),
+        (
+            "  prod-eu: {namespace: ml-dev}\n  prod: {namespace: ml-prod, clusters: [eu, us]}\n",
+            r"\$\.environments\.prod\.clusters: environment 'prod' on cluster 'eu' would be the Argo CD Application "
+            r"'kserve-gitops-prod-eu', as environment 'prod-eu' on cluster 'https://kubernetes\.default\.svc' is",
+        ),
+    ],
+    ids=["cluster-slugs", "environment-and-cluster"],
+)
+def test_two_elements_naming_one_application_are_refused(environments: str, message: str) -> None:
+    """Argo CD's ApplicationSet creates or updates neither of two Applications with one name (argoproj/argo-cd
+    v3.5.1 applicationset_controller.go, validateGeneratedApplications): an environment would silently not deploy."""
+    env = environments.split(":", 1)[0].strip()
+    spec_text = (
+        SPEC.split("environments:\n", maxsplit=1)[0]
+        + "environments:\n"
+        + environments
+        + f"models:\n  wine:\n    registeredModel: wine\n    environments: {{{env}: {{version: 1}}}}\n"
+    )
+    with pytest.raises(SpecError, match=message):
+        _argocd(spec_text)
