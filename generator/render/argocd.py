@@ -30,13 +30,17 @@ NOTIFICATIONS = tuple(
     for trigger in ("deployed", "health-degraded")
 )
 SYNC_OPTIONS = ("ServerSideApply=true", "PruneLast=true")
+# The patch is YAML text made by a Go template, so a value is written through sprig's `toJson`: a JSON string is a
+# YAML scalar whatever it holds, where a cluster named `o'brien` inside '…' would end the quote and break the patch
+# (Argo CD's advice: argoproj/argo-cd tag v3.5.1, docs/operator-manual/applicationset/Template.md, templatePatch;
+# applicationset/utils/utils.go gives templates sprig.GenericFuncMap(), which has toJson).
 TEMPLATE_PATCH = """\
 spec:
   destination:
 {{- if .server }}
-    server: '{{ .server }}'
+    server: {{ .server | toJson }}
 {{- else }}
-    name: '{{ .clusterName }}'
+    name: {{ .clusterName | toJson }}
 {{- end }}
 {{- if .automated }}
   syncPolicy:

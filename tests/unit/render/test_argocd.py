@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import pytest
@@ -178,3 +180,32 @@ def test_two_elements_naming_one_application_are_refused(environments: str, mess
     )
     with pytest.raises(SpecError, match=message):
         _argocd(spec_text)
+
+
+def _go_template(text: str, params: dict[str, Any]) -> str:
+    """What Go's text/template makes of TEMPLATE_PATCH: `{{-` trims the whitespace before it, unnested
+    `if`/`else`/`end` on a parameter's truth, `{{ .key }}` prints it (booleans as true/false), `| toJson` as JSON."""
+    text = re.sub(r"\s*\{\{-", "{{", text)
+    text = re.sub(
+        r"\{\{ if \.(\w+) \}\}(.*?)(?:\{\{ else \}\}(.*?))?\{\{ end \}\}",
+        lambda m: m.group(2) if params[m.group(1)] else (m.group(3) or ""),
+        text,
+        flags=re.DOTALL,
+    )
+    text = re.sub(r"\{\{ \.(\w+) \| toJson \}\}", lambda m: json.dumps(params[m.group(1)]), text)
+    return re.sub(r"\{\{ \.(\w+) \}\}", lambda m: json.dumps(params[m.group(1)]).strip('"'), text)
+
+
+@pytest.mark.parametrize("cluster", ["o'brien", "https://k8s.example.com/o'brien"])
+def test_template_patch_is_yaml_for_any_cluster_name(cluster: str) -> None:
+    """A cluster's name or URL may hold a quote; the patch Argo CD parses must still be YAML naming that cluster."""
+    app_set = _argocd(SPEC.replace("clusters: [prod-eu,", f'clusters: ["{cluster}",'))["applicationset.yaml"]
+    (element,) = (e for e in app_set["spec"]["generators"][0]["list"]["elements"] if cluster in e.values())
+    patch = yaml.safe_load(_go_template(app_set["spec"]["templatePatch"], element))
+    assert patch["spec"]["destination"] == ({"server": cluster} if element["server"] else {"name": cluster})
+    assert patch["spec"].get("syncPolicy") is None, "prod syncs by hand"
+    (dev,) = (e for e in app_set["spec"]["generators"][0]["list"]["elements"] if e["env"] == "dev")
+    assert yaml.safe_load(_go_template(app_set["spec"]["templatePatch"], dev))["spec"] == {
+        "destination": {"server": "https://kubernetes.default.svc"},
+        "syncPolicy": {"automated": {"prune": True, "selfHeal": True}},
+    }
