@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # plan builds the body from its changes; importing it at run 
     from generator.propose.plan import Change
 
 EDITED_MARKER = "<!-- kserve-gitops:edited {sha} -->"
+BODY_LIMIT = 65_536 - 1_024  # GitHub refuses a body over 65,536 characters (422): a margin, as diff keeps one
 _BACKTICKS = re.compile("`+")
 _PIPE = re.compile(r"(\\*)\|")
 _FOOTER = (
@@ -53,8 +54,23 @@ def pull_request(
     parts = [_intro(context, rows)]
     parts += [_change(context, row) for row in rows]
     parts += [_held(held)] if held else []
-    parts += [_files(files), "---\n" + _FOOTER.format(base=context.base_branch)]
-    return "\n\n".join(parts) + "\n"
+    parts += [_files(files)]
+    return _fitted("\n\n".join(parts), "---\n" + _FOOTER.format(base=context.base_branch))
+
+
+def _fitted(text: str, footer: str, limit: int = BODY_LIMIT) -> str:
+    """`text` and `footer`, `text` cut at a line end to fit GitHub's limit with a note saying so: a run's metrics
+    (every one both versions logged is a row) and the names others chose are unbounded, and GitHub refuses a longer
+    body, which would fail the whole run. Cut at a line end, a table or code span is never left open."""
+    whole = f"{text}\n\n{footer}\n"
+    if len(whole) <= limit:
+        return whole
+    note = (
+        "> [!NOTE]\n> Cut to fit GitHub's limit on a pull request's body: `kserve-gitops propose --dry-run` prints "
+        "it whole, and the branch's commits are what merging deploys."
+    )
+    kept = text[: limit - len(note) - len(footer) - 5].rsplit("\n", 1)[0]
+    return f"{kept}\n\n{note}\n\n{footer}\n"
 
 
 def _intro(context: PullRequestContext, rows: Sequence[Change]) -> str:

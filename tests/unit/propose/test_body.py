@@ -13,8 +13,9 @@ import pytest
 
 from generator.diagnostics import printable
 from generator.gate.evaluate import Check, Verdict
-from generator.gate.review import Move
+from generator.gate.review import GateReview, Move
 from generator.propose import body, plan
+from generator.registry.base import Facts
 from generator.registry.runs import run_url
 from generator.spec.load import parse_spec
 from tests.unit.propose.values import SPEC, UI
@@ -121,3 +122,22 @@ def test_a_held_candidates_failing_metric_is_a_code_span(metric: str) -> None:
     *_, failing = _cells(row)
     assert failing.endswith(" not logged on the candidate")
     assert _code_span(failing.removesuffix(" not logged on the candidate")) == printable(metric)
+
+
+def test_a_run_with_hundreds_of_metrics_gives_a_body_github_accepts() -> None:
+    """Every metric both versions logged is a row of the comparison: 400 of 250 characters would be 114,000
+    characters, and GitHub refuses a body over 65,536 (the run would fail). The body is cut at a line end instead,
+    says so, and keeps its footer."""
+    spec, old, new = _spec(), _lock(), _lock(wine_staging="2")
+    metrics = {f"m{i:04d}_" + "x" * 244: float(i) for i in range(400)}
+    facts = {("Wine Classifier", "1"): Facts(metrics), ("Wine Classifier", "2"): Facts(metrics)}
+    changes = plan.find_changes(spec, old, new, "env")
+    (proposal,) = plan.proposals(
+        spec, old, changes, "env", runs={}, ui=UI, base_branch="main", gates=GateReview(facts=facts)
+    )
+
+    text = proposal.body
+    assert len(text) <= body.BODY_LIMIT < 65_536
+    assert "Cut to fit GitHub's limit" in text
+    assert text.endswith(body._FOOTER.format(base="main") + "\n")
+    assert all(_cells(line) for line in text.splitlines() if line.startswith("| `m"))  # whole rows only
