@@ -27,7 +27,7 @@ def inert(text: str) -> str:
     `::stop-commands::` the real ones. Every control character but line breaks and tabs is shown as its escape.
     Under GitHub Actions, text that looks like a command is wrapped in `::stop-commands::<token>` … `::<token>::`, the
     documented way to print untrusted text (a token nobody can guess)."""
-    text = _TERMINAL_CONTROL.sub(lambda match: repr(match.group())[1:-1], text)
+    text = _escaped(text)
     if not text or os.environ.get("GITHUB_ACTIONS") != "true" or not _COMMAND_LIKE.search(text):
         return text
     import secrets  # noqa: PLC0415 -- only for text that needs it (random's import is not free)
@@ -35,6 +35,11 @@ def inert(text: str) -> str:
     token = secrets.token_hex(16)
     ended = text if text.endswith("\n") else text + "\n"
     return f"::stop-commands::{token}\n{ended}::{token}::\n"
+
+
+def _escaped(text: str) -> str:
+    """Every control, bidirectional or invisible character but line breaks and tabs as its escape (`\\x1b`)."""
+    return _TERMINAL_CONTROL.sub(lambda match: repr(match.group())[1:-1], text)
 
 
 def text(diagnostics: Sequence[Diagnostic]) -> str:
@@ -72,7 +77,10 @@ def json_text(value: Any, *, indent: int | None = None) -> str:
 
 def github(diagnostics: Sequence[Diagnostic], prefix: str = "") -> str:
     """`::error file=…,line=…::message` lines, which GitHub shows on the pull request's diff. `prefix`: the
-    repository's path from the checkout's git root (`platform/`), from where GitHub reads `file=`."""
+    repository's path from the checkout's git root (`platform/`), from where GitHub reads `file=`. The file and the
+    message are shown as text and JSON show them (`printable`, `_escaped`): they quote what a pull request wrote (a
+    key holding a bidirectional override would reorder the annotation), and a file name that is not UTF-8 could not
+    be printed at all."""
 
     def escape(value: str) -> str:
         return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
@@ -84,12 +92,12 @@ def github(diagnostics: Sequence[Diagnostic], prefix: str = "") -> str:
 
     lines = []
     for d in ordered(diagnostics):
-        props = [f"file={escape_property(prefix + d.file)}"] if d.file else []
+        props = [f"file={escape_property(printable(prefix + d.file))}"] if d.file else []
         props += [f"line={d.line}"] if d.line else []
         props += [f"col={d.column}"] if d.column else []
         props += [f"title={escape_property(d.rule)}"] if d.rule else []
         message = excerpt(d.message, MESSAGE_LIMIT)
         body = f"{d.path}: {message}" if d.path else message
         body += f"\nfix: {excerpt(d.hint, MESSAGE_LIMIT)}" if d.hint else ""
-        lines.append(f"::{d.severity} {','.join(props)}::{escape(body)}")
+        lines.append(f"::{d.severity} {','.join(props)}::{escape(_escaped(body))}")
     return "\n".join(lines) + ("\n" if lines else "")

@@ -20,11 +20,12 @@ def test_a_finding_is_one_annotation_on_its_file_and_line() -> None:
 
 def test_a_file_name_cannot_add_properties_or_annotations_of_its_own() -> None:
     """A repository may hold a file named `x,line=9::INJECT` + newline + `::warning::Y.yaml`: its name is escaped as
-    GitHub's toolkit escapes a property (`%`, CR, LF, `:` and `,`), so the runner reads one annotation."""
+    GitHub's toolkit escapes a property (`%`, CR, LF, `:` and `,`), after its line break is shown `\\n` as text
+    shows it, so the runner reads one annotation."""
     hostile = "environments/prod/x,line=9::INJECT\n::warning::Y.yaml"
     (line,) = github([Diagnostic(file=hostile, line=2, message="invalid YAML")]).splitlines()
     assert line == (
-        "::error file=environments/prod/x%2Cline=9%3A%3AINJECT%0A%3A%3Awarning%3A%3AY.yaml,line=2::invalid YAML"
+        "::error file=environments/prod/x%2Cline=9%3A%3AINJECT\\n%3A%3Awarning%3A%3AY.yaml,line=2::invalid YAML"
     )
 
 
@@ -34,6 +35,19 @@ def test_a_file_name_cannot_start_lines_of_its_own_in_text() -> None:
     shown = text([Diagnostic(file=hostile, line=2, message="invalid YAML")])
     assert shown == "environments/dev/x\\nmodels.yaml\\n  1:1: everything is fine\\x1b[2J\n  2: invalid YAML\n"
     assert str(Diagnostic(file=hostile, message="bad")).startswith("environments/dev/x\\nmodels.yaml\\n")
+
+
+def test_an_annotation_shows_what_a_pull_request_wrote_as_text_shows_it() -> None:
+    """A key holding a bidirectional override or an escape, quoted in a message, and a file name that is not UTF-8
+    (which print could not even write under a UTF-8 locale) reach the annotation as their escapes."""
+    name = os.fsdecode(b"environments/dev/x\xff\x1b[31m.yaml")
+    path = '$.metadata.labels["x\u202eevil\x1b[2J\u200b"]'
+    (line,) = github([Diagnostic(file=name, line=6, path=path, message="expected string")]).splitlines()
+    line.encode("utf-8")  # would raise on the lone surrogate
+    assert line == (
+        "::error file=environments/dev/x\\xff\\x1b[31m.yaml,line=6::"
+        '$.metadata.labels["x\\u202eevil\\x1b[2J\\u200b"]: expected string'
+    )
 
 
 HOSTILE = "unknown environment 'dev\r::error file=models.yaml,line=1::fake finding'\n  ##[warning]also fake\n"
