@@ -17,7 +17,9 @@ Format = Literal["text", "json", "github"]
 # line (ended by '\n' or '\r') that starts with '::' after blanks, or that holds '##[' anywhere (the old form).
 _COMMAND_LIKE = re.compile(r"(?:^|\r)[ \t]*::|##\[", re.MULTILINE)
 _TERMINAL_CONTROL = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{UNSEEN}{INVISIBLE}]")  # all a terminal acts on but \n, \t
-_JSON_HIDDEN = re.compile(f"[\x7f-\x9f{UNSEEN}{INVISIBLE}]")  # json.dumps escapes the rest (below 0x20) itself
+# json.dumps escapes the rest (below 0x20) itself; a lone surrogate (a server's JSON may say "\\ud800") cannot be
+# written as UTF-8 at all: printing it would fail, and no document would be printed.
+_JSON_HIDDEN = re.compile(f"[\x7f-\x9f{UNSEEN}{INVISIBLE}\ud800-\udfff]")
 
 
 def inert(text: str) -> str:
@@ -68,9 +70,9 @@ def document(command: str, findings: Sequence[Diagnostic], *, ok: bool, **fields
 
 def json_text(value: Any, *, indent: int | None = None) -> str:
     """JSON as this tool prints it: text as it reads, but for what a terminal acts on or does not show (C1 controls,
-    bidirectional controls, invisible characters), written `\\uXXXX`, and `##[`, written `##\\u005b`, which a runner
-    would take for a command. Such characters occur only inside strings (JSON's own syntax is ASCII), where every
-    JSON reader reads the escape back as the same string."""
+    bidirectional controls, invisible characters) and lone surrogates, written `\\uXXXX`, and `##[`, written
+    `##\\u005b`, which a runner would take for a command. Such characters occur only inside strings (JSON's own
+    syntax is ASCII), where every JSON reader reads the escape back as the same string."""
     text = json.dumps(value, indent=indent, ensure_ascii=False)
     return _JSON_HIDDEN.sub(lambda match: json.dumps(match.group())[1:-1], text).replace("##[", "##\\u005b")
 

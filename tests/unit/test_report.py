@@ -113,3 +113,12 @@ def test_a_file_name_that_is_not_utf8_is_shown_escaped_and_the_json_document_is_
     shown.encode("utf-8")  # would raise on the lone surrogate
     assert json.loads(shown)["findings"][0]["file"] == "environments/dev/x\\xff.yaml"
     assert text([finding]).startswith("environments/dev/x\\xff.yaml\n")
+
+
+def test_the_json_document_is_utf8_whatever_a_server_said() -> None:
+    """A server's JSON may say `"\\ud800"`: the lone surrogate it decodes to cannot be written as UTF-8, so printing
+    the document failed and none was printed. It is written as its escape, which reads back the same."""
+    said = "INVALID_PARAMETER_VALUE: bad \ud800 and \udfff"
+    shown = document("lock", [Diagnostic(message=said)], ok=False)
+    shown.encode("utf-8")  # would raise on the lone surrogates
+    assert json.loads(shown)["findings"][0]["message"] == said
