@@ -84,9 +84,10 @@ def _recovered_text(invocation: Invocation) -> str:
 
 
 def _print_traceback(exc: BaseException) -> None:
-    """The traceback with its chained causes, each line redacted and cut like a message."""
+    """The traceback with its chained causes, each line redacted and cut like a message, and `inert`: it quotes what
+    a server said (MLflow's error message), which could otherwise drive the terminal or add annotations."""
     lines = "".join(traceback.format_exception(exc)).splitlines()
-    print("\n".join(excerpt(line, MESSAGE_LIMIT) for line in lines), file=sys.stderr)
+    print(inert("".join(f"{excerpt(line, MESSAGE_LIMIT)}\n" for line in lines)), end="", file=sys.stderr)
 
 
 @contextlib.contextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -57,6 +58,20 @@ def test_a_user_error_traceback_under_debug_is_redacted(capsys: pytest.CaptureFi
     err = capsys.readouterr().err
     assert "Traceback" in err and "http://***@mlflow.example" in err
     assert "pa@ss" not in err and "t0ken" not in err
+
+
+def test_a_traceback_under_debug_cannot_drive_the_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    """--debug is for a server that misbehaves; its error message (an escape sequence, a carriage return, a
+    bidirectional override) is in the traceback, and is shown as its escapes there as in the error line."""
+
+    def job() -> int:
+        raise ValueError("MLflow said: bad \x1b[2J\x1b]8;;http://evil\x07link\rfine\u202eZ")
+
+    assert run(job, Invocation(debug=True)) == EXIT_BUG
+    err = capsys.readouterr().err
+    assert "Traceback" in err
+    assert not re.search("[\x1b\x07\r\u202e]", err), err
+    assert "bad \\x1b[2J\\x1b]8;;http://evil\\x07link\\rfine\\u202eZ" in err
 
 
 RECOVERED = Diagnostic(file=".kserve-gitops/journal", severity="warning", message="an earlier run was killed")
