@@ -14,8 +14,10 @@ from generator.excerpt import MESSAGE_LIMIT, excerpt
 
 Format = Literal["text", "json", "github"]
 # What GitHub's runner takes for a workflow command in a step's output (actions/runner, ActionCommandManager): a
-# line (ended by '\n' or '\r') that starts with '::' after blanks, or that holds '##[' anywhere (the old form).
-_COMMAND_LIKE = re.compile(r"(?:^|\r)[ \t]*::|##\[", re.MULTILINE)
+# line (ended by '\n' or '\r') that starts with '::' after blanks, or that holds '##[' anywhere (the old form). Blanks
+# as .NET's TrimStart() takes them (ActionCommand.TryParseV2): every Unicode white space, a no-break space or an
+# ideographic space too, which a quoted YAML line may start with.
+_COMMAND_LIKE = re.compile(r"(?:^|\r)[^\S\n]*::|##\[", re.MULTILINE)
 _TERMINAL_CONTROL = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{UNSEEN}{INVISIBLE}]")  # all a terminal acts on but \n, \t
 # json.dumps escapes the rest (below 0x20) itself; a lone surrogate (a server's JSON may say "\\ud800") cannot be
 # written as UTF-8 at all: printing it would fail, and no document would be printed.

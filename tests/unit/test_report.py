@@ -64,6 +64,16 @@ def test_under_github_actions_text_that_looks_like_a_command_runs_none(monkeypat
     assert HOSTILE.replace("\r", "\\r") in shown
 
 
+@pytest.mark.parametrize("blank", ["\u00a0", "\u2003", "\u3000", " \u202f\t"])
+def test_a_command_after_unicode_blanks_runs_none(blank: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runner trims every Unicode white space before `::` (.NET's TrimStart), so a diff's context line holding a
+    YAML line that starts with an ideographic space is a command unless wrapped like any other."""
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    shown = inert(f"data:\n     {blank}::error file=models.yaml,line=1::fake finding\n")
+    ran = commands(shown)
+    assert len(ran) == 2 and ran[0].startswith("stop-commands::"), ran
+
+
 def test_text_is_left_as_it_is_outside_github_actions_or_when_nothing_looks_like_a_command(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
