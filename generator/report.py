@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 from collections.abc import Sequence
 from itertools import groupby
-from typing import Any, Literal
+from typing import Any, Literal, TextIO
 
 from generator.diagnostics import INVISIBLE, UNSEEN, Diagnostic, errors, ordered, printable, warnings
 from generator.excerpt import MESSAGE_LIMIT, excerpt
@@ -24,21 +25,32 @@ _TERMINAL_CONTROL = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{UNSEEN}{INVISIBLE}
 _JSON_HIDDEN = re.compile(f"[\x7f-\x9f{UNSEEN}{INVISIBLE}\ud800-\udfff]")
 
 
-def inert(text: str) -> str:
+def inert(text: str, *, into: TextIO | None = None) -> str:
     """`text` as neither a terminal nor the runner will act on it. Findings, diffs and answers quote what a pull
     request or a server wrote (a key, a file name, a file's lines, an output's name), which could otherwise drive the
     terminal (an escape sequence, a carriage return that hides a line), add annotations of its own or
     `::stop-commands::` the real ones. Every control character but line breaks and tabs is shown as its escape.
     Under GitHub Actions, text that looks like a command is wrapped in `::stop-commands::<token>` … `::<token>::`, the
-    documented way to print untrusted text (a token nobody can guess)."""
+    documented way to print untrusted text (a token nobody can guess). `into`: the stream it goes to; the runner reads
+    a step's output, never a regular file, so text redirected to one (`diff -o markdown > comment.md`, the
+    pull-request comment) is not wrapped: the runner's lines would be in the comment, before the marker it starts
+    with."""
     text = _escaped(text)
-    if not text or os.environ.get("GITHUB_ACTIONS") != "true" or not _COMMAND_LIKE.search(text):
+    if not text or os.environ.get("GITHUB_ACTIONS") != "true" or not _COMMAND_LIKE.search(text) or _file(into):
         return text
     import secrets  # noqa: PLC0415 -- only for text that needs it (random's import is not free)
 
     token = secrets.token_hex(16)
     ended = text if text.endswith("\n") else text + "\n"
     return f"::stop-commands::{token}\n{ended}::{token}::\n"
+
+
+def _file(stream: TextIO | None) -> bool:
+    """Whether `stream` writes to a regular file (not the terminal or pipe a runner reads)."""
+    try:
+        return stream is not None and stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+    except (OSError, ValueError):  # no file descriptor (io.UnsupportedOperation is both), or a closed one
+        return False
 
 
 def _escaped(text: str) -> str:

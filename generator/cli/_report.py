@@ -61,7 +61,7 @@ def emit(ctx: typer.Context, report: CommandReport) -> NoReturn:
         else:
             shown = "".join(f"error: {f}\n" if f.severity == "error" else f"{f}\n" for f in findings)
             print(inert(shown), end="", file=sys.stderr)
-        print(inert(report.text), end="")
+        print(inert(report.text, into=sys.stdout), end="")  # a file when it is the comment (`> comment.md`)
         print(inert(report.note), end="", file=sys.stderr)
     raise typer.Exit(report.code)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from pathlib import Path
 
 import pytest
 
@@ -72,6 +73,19 @@ def test_a_command_after_unicode_blanks_runs_none(blank: str, monkeypatch: pytes
     shown = inert(f"data:\n     {blank}::error file=models.yaml,line=1::fake finding\n")
     ran = commands(shown)
     assert len(ran) == 2 and ran[0].startswith("stop-commands::"), ran
+
+
+def test_text_redirected_to_a_file_is_not_wrapped(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`diff -o markdown > comment.md` under GitHub Actions: the runner never reads the file, and a wrapped comment
+    would start with `::stop-commands::…`, not the marker the workflow finds its comment by. A pipe is wrapped."""
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    comment = '<!-- kserve-gitops:rendered-diff -->\n```diff\n+    echo "##[group]build"\n```\n'
+    with (tmp_path / "comment.md").open("w") as file:
+        assert inert(comment, into=file) == comment
+    read, write = os.pipe()
+    with os.fdopen(read), os.fdopen(write, "w") as pipe:
+        assert inert(comment, into=pipe).startswith("::stop-commands::")
+    assert inert(comment).startswith("::stop-commands::")
 
 
 def test_text_is_left_as_it_is_outside_github_actions_or_when_nothing_looks_like_a_command(
