@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # plan builds the body from its changes; importing it at run 
     from generator.propose.plan import Change
 
 EDITED_MARKER = "<!-- kserve-gitops:edited {sha} -->"
+FOREIGN_SHOWN = 20  # commits named in the comment on a branch someone else pushed to
 BODY_LIMIT = 65_536 - 1_024  # GitHub refuses a body over 65,536 characters (422): a margin, as diff keeps one
 _BACKTICKS = re.compile("`+")
 _PIPE = re.compile(r"(\\*)\|")
@@ -269,7 +270,11 @@ def updating(key: str, branch: str) -> tuple[str, str]:
 
 
 def edited(branch: str, tip: str, foreign: Sequence[str]) -> str:
-    commits = ", ".join(f"`{sha[:12]}`" for sha in foreign)
+    """The comment on a branch someone else pushed to. At most FOREIGN_SHOWN of their commits are named: a pushed
+    history of thousands (another project's branch) would make a comment GitHub refuses, on every run."""
+    more = len(foreign) - FOREIGN_SHOWN
+    commits = ", ".join(f"`{sha[:12]}`" for sha in foreign[:FOREIGN_SHOWN])
+    commits += f" and {more:,} more" if more > 0 else ""
     return (
         f"{EDITED_MARKER.format(sha=tip)}\n"
         f"`{branch}` has commits kserve-gitops did not make ({commits}), so the bot leaves this branch and "

@@ -141,3 +141,14 @@ def test_a_run_with_hundreds_of_metrics_gives_a_body_github_accepts() -> None:
     assert "Cut to fit GitHub's limit" in text
     assert text.endswith(body._FOOTER.format(base="main") + "\n")
     assert all(_cells(line) for line in text.splitlines() if line.startswith("| `m"))  # whole rows only
+
+
+def test_the_comment_on_a_branch_someone_else_pushed_to_fits_whatever_they_pushed() -> None:
+    """Thousands of pushed commits (another project's history) named one by one made a comment over GitHub's 65,536
+    characters, refused on every run: it names the first ones and counts the rest."""
+    foreign = [f"{i:012x}" + "0" * 28 for i in range(5_000)]
+    text = body.edited("kserve-gitops/promote-staging", "f" * 40, foreign)
+    assert len(text) < 2_000
+    assert f"`{foreign[0][:12]}`" in text and f"`{foreign[-1][:12]}`" not in text
+    assert "and 4,980 more" in text
+    assert "and" not in body.edited("b", "f" * 40, foreign[:2]).split("(")[1].split(")")[0]
