@@ -22,10 +22,16 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 UNSEEN = "\x85\u2028\u2029\u202a-\u202e\u2066-\u2069"
 # Characters that show as nothing at all: the soft hyphen, the implicit bidirectional marks (ALM, LRM, RLM), zero-width
 # spaces and joiners, the word joiner and invisible operators, deprecated format controls, the byte order mark, tag
-# characters. Not refused where a user writes them (an emoji holds a joiner, an editor may start a file with a BOM), but
-# printed as escapes with the characters above, and written escaped in generated YAML (yamlio), so that a name read in
-# a terminal, a pull request or a manifest is the name it is.
-INVISIBLE = "\xad\u061c\u180e\u200b-\u200f\u2060-\u2064\u206a-\u206f\ufeff\U000e0000-\U000e007f"
+# characters; and the rest of Unicode's default-ignorable code points but variation selectors (which emoji and CJK
+# text hold): the combining grapheme joiner, Hangul fillers (drawn as blanks), Khmer inherent vowels, Mongolian
+# variation selectors, shorthand format controls and musical formatting. Not refused where a user writes them (an
+# emoji holds a joiner, an editor may start a file with a BOM), but printed as escapes with the characters above, and
+# written escaped in generated YAML (yamlio), so that a name read in a terminal, a pull request or a manifest is the
+# name it is.
+INVISIBLE = (
+    "\xad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u2060-\u2064\u206a-\u206f\u3164\ufeff"
+    "\uffa0\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e007f"
+)
 _CONTROL = re.compile(f"[\x00-\x1f\x7f-\x9f{UNSEEN}{INVISIBLE}]")
 _UNDECODED = re.compile(r"[\udc80-\udcff]")  # a byte of a name that is not UTF-8, as os.fsdecode keeps it
 
@@ -36,7 +42,14 @@ def printable(name: str) -> str:
     printed (a JSON document too) is UTF-8."""
     if _UNDECODED.search(name):
         name = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return _CONTROL.sub(lambda match: repr(match.group())[1:-1], name)
+    return _CONTROL.sub(lambda match: escaped(match.group()), name)
+
+
+def escaped(char: str) -> str:
+    """`char` as Python writes it in a string (`\\x1b`, `\\u200b`); also one Python prints as it is (a combining
+    grapheme joiner, a Hangul filler: printable to `repr`, yet they show as nothing or a blank)."""
+    shown = repr(char)[1:-1]
+    return shown if shown != char else f"\\u{ord(char):04x}" if ord(char) <= 0xFFFF else f"\\U{ord(char):08x}"
 
 
 @dataclass(frozen=True, order=True)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from itertools import groupby
 from typing import Any, Literal, TextIO
 
-from generator.diagnostics import INVISIBLE, UNSEEN, Diagnostic, errors, ordered, printable, warnings
+from generator.diagnostics import INVISIBLE, UNSEEN, Diagnostic, errors, escaped, ordered, printable, warnings
 from generator.excerpt import MESSAGE_LIMIT, excerpt
 
 Format = Literal["text", "json", "github"]
@@ -55,7 +55,7 @@ def _file(stream: TextIO | None) -> bool:
 
 def _escaped(text: str) -> str:
     """Every control, bidirectional or invisible character but line breaks and tabs as its escape (`\\x1b`)."""
-    return _TERMINAL_CONTROL.sub(lambda match: repr(match.group())[1:-1], text)
+    return _TERMINAL_CONTROL.sub(lambda match: escaped(match.group()), text)
 
 
 def text(diagnostics: Sequence[Diagnostic]) -> str:

@@ -146,3 +146,15 @@ def test_the_json_document_is_utf8_whatever_a_server_said() -> None:
     shown = document("lock", [Diagnostic(message=said)], ok=False)
     shown.encode("utf-8")  # would raise on the lone surrogates
     assert json.loads(shown)["findings"][0]["message"] == said
+
+
+def test_default_ignorable_characters_python_prints_as_they_are_are_escaped_too() -> None:
+    """A combining grapheme joiner shows as nothing and a Hangul filler as a blank, yet `repr` keeps them: a metric
+    `accuracy\u034f` or an alias `champion\u3164` would read as another one in the pull request or the terminal."""
+    hidden = "accuracy\u034f champion\u3164 \u115f\u1160\u17b4\u180b\uffa0\U0001bca0\U0001d173"
+    expected = "accuracy\\u034f champion\\u3164 \\u115f\\u1160\\u17b4\\u180b\\uffa0\\U0001bca0\\U0001d173"
+    assert printable(hidden) == expected
+    assert inert(hidden) == expected
+    shown = document("status", [], ok=True, said=hidden)
+    assert shown.isascii() and json.loads(shown)["said"] == hidden
+    assert printable("café \U0001f600 \u2764\ufe0f") == "café \U0001f600 \u2764\ufe0f", "variation selectors stay"
