@@ -17,7 +17,7 @@ from generator.excerpt import quoted
 from generator.redact import redact
 from generator.registry import mlflow_http
 from generator.registry.base import VERSION, Deployment, configured_tracking_uri
-from generator.registry.mlflow import _in_filters
+from generator.registry.mlflow import _in_filters, answered_as_mlflow
 from generator.registry.mlflow_http import Deadlines, Overdue
 from generator.util.environ import scoped_environ
 from generator.util.http_settings import HttpSettings
@@ -58,7 +58,10 @@ def deployments(tracking_uri: str, names: Sequence[str]) -> list[Deployment]:
         return found
 
     try:
-        with scoped_environ(mlflow_http.environ(http)):
+        with (
+            answered_as_mlflow(f"cannot read deployment tags from {redact(tracking_uri)}"),
+            scoped_environ(mlflow_http.environ(http)),
+        ):
             found = deadlines.run(tagged)
     except MlflowException as exc:
         raise RegistryUnavailable.simple(

@@ -28,7 +28,7 @@ from generator.errors import RegistryUnavailable
 from generator.redact import redact
 from generator.registry import mlflow_http
 from generator.registry.base import GATES_UNKNOWN, Facts, configured_tracking_uri
-from generator.registry.mlflow import _or_none, _reason
+from generator.registry.mlflow import _or_none, _reason, answered_as_mlflow
 from generator.registry.mlflow_http import Deadlines, Overdue
 from generator.registry.mlmodel import fetch_mlmodel_text
 from generator.util.environ import scoped_environ
@@ -59,13 +59,18 @@ class MlflowFacts:
             "reading the gated facts of a model version", lambda key: self._one(key, signature, metrics.get(key, ()))
         )
         pool = ThreadPool(min(_WORKERS, len(distinct)))  # daemon workers: a call left at its deadline never blocks exit
+        failing = (
+            f"cannot evaluate the gates of {len(distinct)} model version(s): MLflow at {redact(self.tracking_uri)}"
+        )
         try:
-            with scoped_environ(mlflow_http.environ(self._http) | {"MLFLOW_TRACKING_URI": self.tracking_uri}):
+            with (
+                answered_as_mlflow(failing),
+                scoped_environ(mlflow_http.environ(self._http) | {"MLFLOW_TRACKING_URI": self.tracking_uri}),
+            ):
                 found = deadlines.run(lambda: list(pool.imap(one, distinct)))
         except Overdue as late:
             raise RegistryUnavailable.simple(
-                f"cannot evaluate the gates of {len(distinct)} model version(s): MLflow at "
-                f"{redact(self.tracking_uri)}: {late}",
+                f"{failing}: {late}",
                 hint="check that the server is up; limits: KSERVE_GITOPS_HTTP_*; nothing was written",
             ) from None
         finally:

@@ -478,7 +478,8 @@ def _unavailable(where: str) -> Iterator[None]:
         f"MLFLOW_TRACKING_USERNAME/PASSWORD are right; timeouts, retries and deadline: {ENV_PREFIX}*"
     )
     try:
-        yield
+        with answered_as_mlflow(f"cannot use the MLflow registry at {where}"):
+            yield
     except MlflowException as error:
         if (large := mlflow_http.too_large(error)) is not None:
             raise RegistryUnavailable.simple(
@@ -489,10 +490,18 @@ def _unavailable(where: str) -> Iterator[None]:
         ) from error
     except Overdue as late:
         raise RegistryUnavailable.simple(f"cannot use the MLflow registry at {where}: {late}", hint=hint) from None
-    except ParseError as error:  # mlflow reads every answer into its protobuf messages
+
+
+@contextmanager
+def answered_as_mlflow(failing: str) -> Iterator[None]:
+    """RegistryUnavailable saying `failing` ("cannot read deployment tags from …") when the server answered, but not
+    as MLflow does: mlflow reads every answer into its protobuf messages, and one that does not fit them (a proxy's
+    page, another server, a broken one) raises protobuf's ParseError, which no MlflowException handler catches."""
+    try:
+        yield
+    except ParseError as error:
         raise RegistryUnavailable.simple(
-            f"cannot use the MLflow registry at {where}: it answered, but not as MLflow does "
-            f"({redact(str(error)[:_MESSAGE_READ])[:300]})",
+            f"{failing}: it answered, but not as MLflow does ({redact(str(error)[:_MESSAGE_READ])[:300]})",
             hint="check that MLFLOW_TRACKING_URI (or registry.trackingUri) points at an MLflow tracking server",
         ) from None
 

@@ -16,6 +16,7 @@ from mlflow.exceptions import MlflowException
 from generator.errors import RegistryError, RegistryUnavailable
 from generator.redact import redact
 from generator.registry.base import configured_tracking_uri
+from generator.registry.mlflow import answered_as_mlflow
 from generator.registry.mlflow_http import Deadlines, Overdue
 from generator.util.http_settings import HttpSettings
 
@@ -37,8 +38,9 @@ class MlflowTagWriter:
         deadlines = Deadlines(self._deadline)
         write = deadlines.bound(f"tagging {name!r} version {version} in {where}", self._client.set_model_version_tag)
         try:
-            for key, value in sorted(tags.items()):
-                deadlines.run(lambda key=key, value=value: write(name, version, key, value))  # type: ignore[misc]
+            with answered_as_mlflow(f"cannot tag {name!r} version {version} in {where}"):
+                for key, value in sorted(tags.items()):
+                    deadlines.run(lambda key=key, value=value: write(name, version, key, value))  # type: ignore[misc]
         except Overdue as late:
             raise RegistryUnavailable.simple(
                 str(late), hint="check MLFLOW_TRACKING_URI and the MLflow server; limits: KSERVE_GITOPS_HTTP_*"

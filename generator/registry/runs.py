@@ -67,13 +67,18 @@ def run_details(run_ids: Iterable[str], tracking_uri: str | None) -> dict[str, R
     configured_tracking_uri(tracking_uri)
     from mlflow import MlflowClient  # noqa: PLC0415 -- only commands that show run details pay for it
 
+    from generator.registry.mlflow import answered_as_mlflow  # noqa: PLC0415 -- imports mlflow, as above
+
     client = MlflowClient(tracking_uri=tracking_uri)
     http = HttpSettings.from_env()
     deadlines = Deadlines(http.deadline)
     read = deadlines.bound("reading a run", lambda run_id: _details(client, run_id, tracking_uri))
     pool = ThreadPool(min(_WORKERS, len(distinct)))  # daemon workers: a call left at its deadline never blocks exit
     try:
-        with scoped_environ(mlflow_http.environ(http)):
+        with (
+            answered_as_mlflow(f"cannot read runs from {redact(tracking_uri)}"),
+            scoped_environ(mlflow_http.environ(http)),
+        ):
             answers = deadlines.run(lambda: list(pool.imap(read, distinct)))
     except Overdue as late:
         raise RegistryUnavailable.simple(

@@ -12,7 +12,9 @@ import stat
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +23,7 @@ from generator.util.files import MAX_YAML_BYTES
 from tests.acceptance.conftest import Result
 from tests.support.git_remote import commit_all, git
 from tests.support.unprivileged import unprivileged
+from tests.unit.smoke.conftest import serving
 
 SPEC = """\
 apiVersion: kserve-gitops/v1
@@ -525,3 +528,40 @@ def test_a_tracking_uri_that_is_not_a_url_is_named_by_every_command_that_asks_ml
     code, said = expected
     assert done.code == code and said in done.err
     assert "secret" not in done.out + done.err
+
+
+class _NotMlflow(BaseHTTPRequestHandler):
+    """Answers every call 200 with JSON that does not fit MLflow's messages: a version that is an object."""
+
+    def _answer(self) -> None:
+        body = b'{"model_version": {"name": "wine", "version": {"no": 1}}, "model_versions": [{"version": {"no": 1}}]}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+def test_a_server_that_answers_but_not_as_mlflow_does_is_said_by_status_not_an_unexpected_error(
+    tmp_path: Path, cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """mlflow reads each answer into its protobuf messages and raises protobuf's ParseError when one does not fit:
+    the gate facts and the deployment tags `status` reads ended in an unexpected error (exit 3)."""
+    repo = _repo(tmp_path / "repo")
+    gated = "dev: {namespace: ml-dev, gates: {metrics: {accuracy: {min: 0.9}}}}"
+    (repo / "models.yaml").write_text((repo / "models.yaml").read_text().replace("dev: {namespace: ml-dev}", gated))
+    monkeypatch.setenv("KSERVE_GITOPS_HTTP_RETRIES", "0")
+    with serving(_NotMlflow) as url:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
+        done = cli("status", "--repo", str(repo))
+    assert done.code == 0, done.err
+    assert f"warning: cannot evaluate the gates of 1 model version(s): MLflow at {url}: it answered, but not as " in (
+        done.err
+    )
+    assert "not as MLflow does (Failed to parse" in done.err
+    assert "unexpected error" not in done.err
