@@ -11,7 +11,13 @@ import typer
 
 from generator.cli import _options
 from generator.github import DEFAULT_API_URL
-from generator.webhook import DEFAULT_DEADLINE, DEFAULT_MAX_AGE, DEFAULT_REQUEST_DEADLINE, DEFAULT_STATE_DIR
+from generator.webhook import (
+    DEFAULT_DEADLINE,
+    DEFAULT_MAX_AGE,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_REQUEST_DEADLINE,
+    DEFAULT_STATE_DIR,
+)
 
 app = typer.Typer(
     help="Run the webhook service: MLflow registry events start the promotion workflow at once "
@@ -73,6 +79,14 @@ RequestDeadline = Annotated[
         "cannot use up the service's sockets.",
     ),
 ]
+MaxConnections = Annotated[
+    int,
+    typer.Option(
+        "--max-connections",
+        help="Connections open at once; one more is answered 503 and closed before it is read, so a flood of "
+        "connections cannot use up the file descriptors the journal and the dispatches need.",
+    ),
+]
 TrackingUri = Annotated[
     str,
     typer.Option(
@@ -103,6 +117,7 @@ def serve_command(
     state_dir: StateDir = DEFAULT_STATE_DIR,
     dispatch_deadline: DispatchDeadline = DEFAULT_DEADLINE,
     request_deadline: RequestDeadline = DEFAULT_REQUEST_DEADLINE,
+    max_connections: MaxConnections = DEFAULT_MAX_CONNECTIONS,
 ) -> None:
     from generator.webhook import server  # noqa: PLC0415 -- mlflow, starlette and uvicorn only for this command
 
@@ -115,6 +130,7 @@ def serve_command(
         state_dir=state_dir,
         dispatch_deadline=dispatch_deadline,
         request_deadline=request_deadline,
+        max_connections=max_connections,
     )
     # The error handler turns SIGTERM into an interrupted command (rollback, exit 143). A service stops on it instead:
     # uvicorn finishes in-flight requests, then raises SIGTERM again, and the default action ends the process.

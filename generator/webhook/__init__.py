@@ -18,4 +18,5 @@ from pathlib import Path
 DEFAULT_MAX_AGE = 300.0  # seconds a delivery's timestamp may be off
 DEFAULT_DEADLINE = 3600.0  # seconds to keep trying one delivery's dispatch; the scheduled run is hourly
 DEFAULT_REQUEST_DEADLINE = 10.0  # seconds a client may take to send a request; MLflow sends a delivery at once
+DEFAULT_MAX_CONNECTIONS = 100  # open at once; MLflow sends one delivery at a time, Argo CD one notification
 DEFAULT_STATE_DIR = Path("/var/lib/kserve-gitops")  # the journal of deliveries: the volume deploy/webhook mounts

@@ -39,6 +39,7 @@ from generator.util.http_settings import HttpSettings
 from generator.webhook import (
     DEFAULT_DEADLINE,
     DEFAULT_MAX_AGE,
+    DEFAULT_MAX_CONNECTIONS,
     DEFAULT_REQUEST_DEADLINE,
     DEFAULT_STATE_DIR,
     connection,
@@ -70,6 +71,7 @@ class ServiceSettings:
     dispatch_deadline: float = DEFAULT_DEADLINE
     request_deadline: float = DEFAULT_REQUEST_DEADLINE
     http: HttpSettings = field(default_factory=HttpSettings)
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
 
     @classmethod
     def from_env(
@@ -83,6 +85,7 @@ class ServiceSettings:
         state_dir: Path = DEFAULT_STATE_DIR,
         dispatch_deadline: float = DEFAULT_DEADLINE,
         request_deadline: float = DEFAULT_REQUEST_DEADLINE,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> ServiceSettings:
         """Raises EnvironmentProblem (exit 2) listing everything missing at once."""
         settings = cls(
@@ -97,6 +100,7 @@ class ServiceSettings:
             dispatch_deadline,
             request_deadline,
             HttpSettings.from_env(environ),
+            max_connections,
         )
         problems = settings._problems()
         if problems:
@@ -141,6 +145,11 @@ class ServiceSettings:
                     ("--dispatch-deadline", self.dispatch_deadline, DEFAULT_DEADLINE),
                     ("--request-deadline", self.request_deadline, DEFAULT_REQUEST_DEADLINE),
                 )
+            ),
+            (
+                self.max_connections < 1,
+                f"--max-connections must be at least 1, not {self.max_connections}",
+                f"the default is {DEFAULT_MAX_CONNECTIONS}",
             ),
         ]
         return [Diagnostic(message=message, hint=hint) for failed, message, hint in needed if failed]
@@ -203,7 +212,7 @@ def _run(app: Starlette, settings: ServiceSettings, *, host: str, port: int) -> 
         proxy_headers=False,
         server_header=False,
         timeout_graceful_shutdown=10,
-        http=connection.deadlined(settings.request_deadline),
+        http=connection.deadlined(settings.request_deadline, settings.max_connections),
     )
     server = uvicorn.Server(config)
     with contextlib.suppress(SystemExit):  # uvicorn's exit code 3 for "could not start" would read as our "bug"

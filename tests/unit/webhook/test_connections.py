@@ -3,7 +3,9 @@ such clients cannot use up the service's sockets, and a request that arrives who
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import json
 import os
 import signal
 import socket
@@ -27,6 +29,14 @@ SAFETY = 30.0  # seconds: far beyond the 2 s deadline the service is given here
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[tuple[str, int]]:
     """`kserve-gitops webhook serve --request-deadline 2`, serving /mlflow; yields its host and port."""
+    with serving(tmp_path, "--request-deadline", "2") as (address, _):
+        yield address
+
+
+@contextlib.contextmanager
+def serving(tmp_path: Path, *options: str) -> Iterator[tuple[tuple[str, int], list[str]]]:
+    """`kserve-gitops webhook serve OPTIONS`, serving /mlflow; yields its host and port, and its log lines so far
+    (complete once the block is left)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "GITHUB_", "KSERVE_GITOPS_"))}
     env |= {
@@ -36,8 +46,9 @@ def service(tmp_path: Path) -> Iterator[tuple[str, int]]:
         "PYTHONPATH": str(REPO_ROOT),
     }
     argv = [sys.executable, "-m", "generator", "webhook", "serve", "--host", LOOPBACK, "--port", str(port)]
-    argv += ["--github-api-url", "http://127.0.0.1:9", "--state-dir", str(tmp_path), "--request-deadline", "2"]
-    with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
+    argv += ["--github-api-url", "http://127.0.0.1:9", "--state-dir", str(tmp_path), *options]
+    lines: list[str] = []
+    with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
         try:
             deadline = time.monotonic() + SAFETY
             while proc.poll() is None and time.monotonic() < deadline:
@@ -46,11 +57,11 @@ def service(tmp_path: Path) -> Iterator[tuple[str, int]]:
                     break
                 except requests.ConnectionError:
                     time.sleep(0.1)
-            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
-            yield LOOPBACK, port
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            yield (LOOPBACK, port), lines
         finally:
             proc.send_signal(signal.SIGTERM)
-            proc.communicate(timeout=SAFETY)
+            lines += proc.communicate(timeout=SAFETY)[0].splitlines()
 
 
 def connected(address: tuple[str, int], sent: bytes = b"") -> socket.socket:
@@ -161,3 +172,27 @@ def test_a_client_that_has_not_taken_its_last_answer_is_let_go_at_the_deadline(s
 
     conn.setblocking(False)
     assert _dropped(conn)
+
+
+def test_connections_beyond_max_connections_are_answered_503_and_closed_and_logged_once(tmp_path: Path) -> None:
+    """A flood of connections, each within its deadline, is held to `--max-connections`: the ones beyond are told to
+    come back (MLflow retries a 503) without being read, and the service answers again once some have gone."""
+    with serving(tmp_path, "--request-deadline", "30", "--max-connections", "3") as (address, log):
+        held = [connected(address) for _ in range(3)]
+        beyond = [connected(address, b"GET /healthz HTTP/1.1\r\nHost: webhook\r\n\r\n") for _ in range(5)]
+        refused = [status_of_answer(conn) for conn in beyond]
+        closed = [closed_by_the_server(conn) for conn in beyond]
+        held.pop().close()
+        time.sleep(0.2)  # the service sees it gone
+        with connected(address, b"GET /healthz HTTP/1.1\r\nHost: webhook\r\n\r\n") as again:
+            answered = status_of_answer(again)
+        for conn in held:
+            conn.close()
+
+    assert refused == [503] * 5
+    assert closed == [True] * 5
+    assert answered == 200
+    logged = [json.loads(line) for line in log if "refused-connection" in line]
+    assert [(line["level"], line["message"]) for line in logged] == [
+        ("warning", "refused 1 connection(s): 3 already open")
+    ]

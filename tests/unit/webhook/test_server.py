@@ -55,7 +55,12 @@ def test_settings_never_show_secrets_in_their_repr() -> None:
 def test_missing_settings_are_all_reported_at_once_as_an_environment_problem() -> None:
     with pytest.raises(EnvironmentProblem) as error:
         settings(
-            {"KSERVE_GITOPS_ARGOCD_TOKEN": "t"}, repository="not a repo", tracking_uri="", max_age=0, request_deadline=0
+            {"KSERVE_GITOPS_ARGOCD_TOKEN": "t"},
+            repository="not a repo",
+            tracking_uri="",
+            max_age=0,
+            request_deadline=0,
+            max_connections=0,
         )
 
     assert error.value.exit_code == 2
@@ -66,6 +71,7 @@ def test_missing_settings_are_all_reported_at_once_as_an_environment_problem() -
             "/argocd needs the MLflow tracking URI",
             "--max-age must be a positive number of seconds, not 0",
             "--request-deadline must be a positive number of seconds, not 0",
+            "--max-connections must be at least 1, not 0",
         ]
     )
 
