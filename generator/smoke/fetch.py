@@ -21,7 +21,7 @@ from generator.errors import RegistryUnavailable, SmokeFailed, UserError
 from generator.redact import credentials_of, redact
 from generator.registry import mlflow_http
 from generator.registry.mlflow_http import Deadlines, Overdue
-from generator.registry.uris import foreign_host, mlflow_cannot_read
+from generator.registry.uris import foreign_host, mlflow_cannot_read, scheme_of
 from generator.smoke.mlmodel import MlModel, as_logged, parse_mlmodel
 from generator.smoke.request import invocations_body
 from generator.util.files import MAX_YAML_BYTES, TooLarge, read_regular
@@ -29,7 +29,7 @@ from generator.util.http_settings import HttpSettings
 
 # Schemes mlflow resolves through the tracking server; without a configured URI it
 # would silently fall back to a local sqlite:///mlflow.db in the current directory.
-_NEEDS_SERVER = ("models:", "runs:", "mlflow-artifacts:")
+_NEEDS_SERVER = frozenset({"models", "runs", "mlflow-artifacts"})
 _NOT_FOUND = re.compile(r"RESOURCE_DOES_NOT_EXIST|\b404\b|NoSuchKey")
 _HINT = (
     "check MLFLOW_TRACKING_URI and its credentials (MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD), "
@@ -40,7 +40,7 @@ _CAUSE = re.compile(r"\[Errno -?\d+\] ([^'\")]+)|(Read timed out|Connection time
 
 def fetch_example(source: str, tracking_uri: str) -> tuple[MlModel, dict[str, Any]]:
     """The model's signature and its input example as a scoring-server body."""
-    if source.lower().startswith(_NEEDS_SERVER) and not tracking_uri:  # MLflow reads `Models:/` as `models:/`
+    if scheme_of(source) in _NEEDS_SERVER and not tracking_uri:  # lower-cased: MLflow reads `Models:/` as `models:/`
         raise RegistryUnavailable.simple(
             f"reading {source} needs an MLflow tracking server, and none is configured",
             hint="set MLFLOW_TRACKING_URI, or registry.trackingUri in models.yaml",
