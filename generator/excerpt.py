@@ -9,6 +9,7 @@ diagnostic is cut to `MESSAGE_LIMIT` as a last resort.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 from generator.redact import redact
 
@@ -25,13 +26,13 @@ def shorten(text: str, limit: int) -> str:
     return f"{text[:head]}…[{len(text) - head - tail:,} characters left out]…{text[len(text) - tail :]}"
 
 
-def excerpt(text: str, limit: int = QUOTE_LIMIT) -> str:
-    """At most about `limit` characters of `text`, redacted.
+def excerpt(text: str, limit: int = QUOTE_LIMIT, known: Iterable[str] = ()) -> str:
+    """At most about `limit` characters of `text`, redacted (`known`: secrets to mask, as `redact` takes them).
 
     Redacting a generous cut first keeps the work bounded on huge inputs, and cutting only after
     redaction means a credential is never split in a way that hides it from the patterns.
     """
-    return shorten(redact(shorten(text, 8 * limit)), limit)
+    return shorten(redact(shorten(text, 8 * limit), known), limit)
 
 
 def quoted(value: object, limit: int = QUOTE_LIMIT) -> str:

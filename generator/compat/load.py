@@ -18,6 +18,7 @@ from typing import Any
 
 from generator.compat.environment import runtime_environment
 from generator.errors import EnvironmentProblem, RegistryUnavailable, UserError
+from generator.excerpt import excerpt
 from generator.platform.runtimes import RuntimeImage
 from generator.redact import credentials_of, redact
 from generator.registry.uris import foreign_host, mlflow_cannot_read
@@ -57,8 +58,8 @@ def download(artifact_uri: str, destination: Path, tracking_uri: str, *, what: s
         try:
             model_dir = Path(deadlines.run(lambda: fetch(artifact_uri=artifact_uri, dst_path=str(destination))))
         except Exception as exc:  # each store fails its own way (mlflow, botocore, requests), or Overdue
-            said = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-            reason = redact(said, credentials_of(artifact_uri))
+            said = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            reason = excerpt(said, 300, credentials_of(artifact_uri))
             raise RegistryUnavailable.simple(
                 f"{what}: cannot download {redact(artifact_uri)}: {reason}",
                 hint="the load check needs the artifact itself: set the store's credentials (AWS_* or an AWS "

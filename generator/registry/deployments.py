@@ -13,7 +13,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from generator.errors import RegistryUnavailable
-from generator.excerpt import quoted
+from generator.excerpt import excerpt, quoted
 from generator.redact import redact
 from generator.registry import mlflow_http
 from generator.registry.base import VERSION, Deployment, configured_tracking_uri
@@ -65,7 +65,7 @@ def deployments(tracking_uri: str, names: Sequence[str]) -> list[Deployment]:
             found = deadlines.run(tagged)
     except MlflowException as exc:
         raise RegistryUnavailable.simple(
-            f"cannot read deployment tags from {redact(tracking_uri)}: {redact(str(exc.message)[:300])}",
+            f"cannot read deployment tags from {redact(tracking_uri)}: {excerpt(str(exc.message), 300)}",
             hint="check MLFLOW_TRACKING_URI and its credentials",
         ) from None
     except Overdue as late:

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from generator.errors import RegistryUnavailable, SmokeFailed, UserError
+from generator.excerpt import excerpt
 from generator.redact import credentials_of, redact
 from generator.registry import mlflow_http
 from generator.registry.mlflow_http import Deadlines, Overdue
@@ -140,7 +141,7 @@ def _error(uri: str, message: str) -> Exception:
             "--source URI); `kserve-gitops lock` records each version's source",
         )
     cause = _CAUSE.search(message)
-    reason = next(g for g in cause.groups() if g) if cause else " ".join(message.split())[:300]
+    reason = next(g for g in cause.groups() if g) if cause else " ".join(message.split())
     return RegistryUnavailable.simple(
-        f"cannot read {redact(uri)}: {redact(reason.strip(), credentials_of(uri))}", hint=_HINT
+        f"cannot read {redact(uri)}: {excerpt(reason.strip(), 300, credentials_of(uri))}", hint=_HINT
     )

@@ -40,3 +40,19 @@ def test_a_location_on_another_host_than_the_tracking_server_is_refused_unread(
     )
     assert caught.value.exit_code == 1
     assert not (tmp_path / "model").exists()
+
+
+def test_a_long_store_error_is_cut_after_redaction_so_no_piece_of_a_credential_shows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for pad in range(260, 300):  # wherever the cut falls in the URL
+        said = "x" * pad + " at https://alice:s3cretPassw0rdValue@store.example.com/bucket/1/m"
+
+        def failing(said: str = said, **_: object) -> str:
+            raise OSError(said)
+
+        monkeypatch.setattr("mlflow.artifacts.download_artifacts", failing)
+        with pytest.raises(UserError) as caught:
+            download("s3://bucket/1/m", tmp_path / "model", "", what="wine version 3")
+        assert str(caught.value).startswith("wine version 3: cannot download s3://bucket/1/m: xxx")
+        assert "s3cret" not in str(caught.value), pad

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from generator.errors import SmokeFailed, UserError
-from generator.smoke.fetch import fetch_example
+from generator.smoke.fetch import _error, fetch_example
 from tests.unit.smoke.conftest import RecordingArtifacts, serving
 from tests.unit.smoke.test_mlmodel import WINE_COLUMNS, wine_mlmodel
 
@@ -155,3 +155,13 @@ def test_a_source_read_through_a_tracking_server_needs_one_and_leaves_no_databas
     assert f"reading {source} needs an MLflow tracking server, and none is configured" in str(caught.value)
     assert caught.value.exit_code == 2
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_long_store_error_is_cut_after_redaction_so_no_piece_of_a_credential_shows() -> None:
+    for pad in range(260, 300):  # wherever the cut falls in the URL
+        said = (
+            "x" * pad + " at https://alice:s3cretPassw0rdValue@mlflow.example.com/api/2.0/mlflow-artifacts/artifacts/1"
+        )
+        message = str(_error("mlflow-artifacts:/1/m", said))
+        assert message.startswith("cannot read mlflow-artifacts:/1/m: xxx")
+        assert "s3cret" not in message, pad
