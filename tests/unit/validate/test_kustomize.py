@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -8,10 +9,12 @@ from typing import Any
 import pytest
 
 from generator import yamlio
-from generator.errors import EnvironmentProblem, ValidationFailed
+from generator.errors import EnvironmentProblem, UserError, ValidationFailed
+from generator.pipeline import render_tree
 from generator.util.proc import CommandError
 from generator.validate import kustomize
 from generator.validate.kustomize import kustomize_build, kustomize_command
+from tests.support.paths import REPO_ROOT
 
 
 def write(path: Path, text: str) -> None:
@@ -93,6 +96,25 @@ def test_no_kustomize_and_no_kubectl_is_an_environment_problem(tmp_path: Path, m
 
     with pytest.raises(EnvironmentProblem, match="neither kustomize nor kubectl is on PATH"):
         kustomize_command()
+
+
+def test_render_without_kustomize_says_to_install_it_not_to_fix_the_kustomization(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No edit of the files it is about to write fixes a machine without kustomize: the hint is kustomize_command's."""
+    for name in ("models.yaml", "models.lock"):
+        shutil.copy(REPO_ROOT / name, tmp_path / name)
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+
+    with pytest.raises(UserError) as caught:
+        render_tree(tmp_path, REPO_ROOT / "schemas" / "crds")
+    assert {(d.message, d.hint) for d in caught.value.diagnostics} == {
+        (
+            "neither kustomize nor kubectl is on PATH; both can build a kustomization",
+            "install kubectl or kustomize (https://kubectl.docs.kubernetes.io/installation/)",
+        )
+    }
+    assert not (tmp_path / "environments").exists()
 
 
 def test_a_build_that_hangs_is_stopped_at_the_deadline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
