@@ -9,7 +9,9 @@ pins (`environment.py`); never with this project's MLflow.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import secrets
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ from generator.util.proc import CommandError, run_cmd
 PROBE = Path(__file__).with_name("probe.py")
 LOAD_TIMEOUT = 600.0  # a large model's load, in a cold environment
 DOCKER_TIMEOUT = 1800.0  # includes pulling the image
+_REMOVE_TIMEOUT = 30.0  # seconds for the daemon to stop and remove a container left behind
 _MOUNT = "/mnt/models"  # where KServe's storage initializer puts the model
 
 
@@ -109,9 +112,16 @@ def docker_command(what: str) -> str:
     return docker
 
 
-def in_docker(image: str, model_dir: Path, request: dict[str, Any] | None, *, what: str) -> Probed:
-    """Run the probe in the image itself: the model read-only at /mnt/models, no network."""
+def in_docker(
+    image: str, model_dir: Path, request: dict[str, Any] | None, *, what: str, timeout: float = DOCKER_TIMEOUT
+) -> Probed:
+    """Run the probe in the image itself: the model read-only at /mnt/models, no network.
+
+    A container outlives its client: stopping `docker run` (the timeout, Ctrl-C) leaves the probe loading in the
+    daemon. So the container is named, and removed by that name unless the run ended by itself (`--rm` removes it
+    then). `--init` gives it a PID 1 that passes the client's SIGTERM on: python as PID 1 would ignore it."""
     docker = docker_command(what)
+    name = f"kserve-gitops-compat-{secrets.token_hex(8)}"
     with tempfile.TemporaryDirectory(prefix="kserve-gitops-compat-") as scratch:
         work = Path(scratch)
         shutil.copy(PROBE, work / "probe.py")
@@ -119,6 +129,9 @@ def in_docker(image: str, model_dir: Path, request: dict[str, Any] | None, *, wh
             docker,
             "run",
             "--rm",
+            "--init",
+            "--name",
+            name,
             "--network",
             "none",
             "-v",
@@ -131,8 +144,20 @@ def in_docker(image: str, model_dir: Path, request: dict[str, Any] | None, *, wh
             "/probe/probe.py",
             _MOUNT,
         ]
-        result = _probe(argv, work, request, timeout=DOCKER_TIMEOUT, what=what, inside="/probe")
+        ended = False
+        try:
+            result = _probe(argv, work, request, timeout=timeout, what=what, inside="/probe")
+            ended = True
+        finally:
+            if not ended:
+                _removed(docker, name)
     return Probed("docker", result)
+
+
+def _removed(docker: str, name: str) -> None:
+    """`docker rm --force NAME`, best effort: the container may be gone already, or never have started."""
+    with contextlib.suppress(CommandError):
+        run_cmd([docker, "rm", "--force", name], timeout=_REMOVE_TIMEOUT)
 
 
 def _probe(
