@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import gc
 import importlib
+import io
 import os
 import sys
 import threading
@@ -108,6 +109,7 @@ def entry() -> int:
     Otherwise the process ends as Python ends it, exit handlers and all, but for the teardown of every module and
     object (`_untorn`): freeing memory the system frees anyway took ~4 ms of a one-model edit of 1,000 models and
     ~30 ms of a full run (bench/README.md)."""
+    _escape_what_the_output_cannot_encode()
     returned: list[int] = []
     if _exit_handlers() == 0:  # then this one runs last; else one registered before it (coverage's) would be skipped
         atexit.register(_untorn, returned)
@@ -123,6 +125,14 @@ def entry() -> int:
         os._exit(code)
     returned.append(code)
     return code
+
+
+def _escape_what_the_output_cannot_encode() -> None:
+    """Standard output in an encoding without some character a message quotes (an ASCII or Latin-1 locale,
+    PYTHONIOENCODING) says it as an escape, `\\xef`, as Python's standard error always does, instead of ending the
+    command with a UnicodeEncodeError after part of its output."""
+    if isinstance(sys.stdout, io.TextIOWrapper) and sys.stdout.errors == "strict":
+        sys.stdout.reconfigure(errors="backslashreplace")
 
 
 def _untorn(returned: list[int]) -> None:
