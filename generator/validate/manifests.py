@@ -528,7 +528,7 @@ class _Builder:
         for names, future in self._batches:
             try:
                 batch = split_by_file(future.result(), names, expected)
-            except UserError:  # no kustomize at all: each kustomization says so, as its own build would
+            except UserError:  # the batch is built again as whole builds, which say what went wrong
                 batch = None
             if batch is None:
                 failed.update(names)
@@ -594,6 +594,8 @@ class _Builder:
                 return Built((), [_blocked(*blocking)])
             try:
                 return Built.whole(kustomize_build(directory))
+            except EnvironmentProblem:  # no kustomize at all: this machine's problem, not the kustomization's
+                raise
             except UserError as exc:
                 machine = isinstance(exc, EnvironmentProblem)
                 return Built((), [self._tree.shown(d, own_hint=machine) for d in exc.diagnostics])

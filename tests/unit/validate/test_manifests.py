@@ -351,3 +351,19 @@ def test_a_file_its_kustomization_lists_and_renames_is_included_and_checked(
 @pytest.mark.parametrize(("files", "batches"), [(0, 0), (1, 1), (200, 1), (201, 2), (401, 4), (3000, 16)])
 def test_files_are_built_in_batches_of_about_200_two_at_a_time_to_the_end(files: int, batches: int) -> None:
     assert batch_count(files) == batches
+
+
+def test_no_kustomize_nor_kubectl_on_path_is_the_machines_problem_not_each_kustomizations(
+    tmp_path: Path, crds: CrdSchemas, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Neither on PATH: `render` and `validate` end with exit 2 and the one fix (install one), not with a finding on
+    every kustomization (exit 1) whose hint is to fix the kustomization."""
+    monkeypatch.setenv(CACHE_ENV, "off")
+    paths = _tree(tmp_path, {"fraud.yaml": MLFLOW_ISVC})
+    monkeypatch.setenv("PATH", str(tmp_path / "no-tools-here"))
+    with pytest.raises(EnvironmentProblem, match="neither kustomize nor kubectl is on PATH") as raised:
+        check_tree(tmp_path, paths, crds, PLATFORM)
+    assert raised.value.exit_code == 2
+    files = {name: (tmp_path / name).read_bytes() for name in paths}
+    with pytest.raises(EnvironmentProblem, match="install kubectl or kustomize"):
+        checks(tmp_path / "crds")(files, PLATFORM)
