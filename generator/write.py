@@ -278,6 +278,8 @@ def _remedy(exc: OSError) -> str:
     """What to do about what the system refused."""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return "free space on the repository's file system"
+    if exc.errno == errno.EFBIG:
+        return "raise this process's file size limit (`ulimit -f`, RLIMIT_FSIZE), which a file to write exceeds"
     if exc.errno == errno.EACCES:
         return (
             "check its owner and permissions: this user may not write there (a run as another user, root, may have "

@@ -639,6 +639,39 @@ def test_a_full_disk_names_the_state_directory_it_could_not_stage_in(tmp_path: P
     assert after == {"old.yaml": (MARK + b"old\n").decode()}
 
 
+_APPLY_OVER_THE_SIZE_LIMIT = """
+import json, resource, signal, sys
+from pathlib import Path
+from generator.errors import EnvironmentProblem
+from generator.write import apply, plan
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # as Python does at start-up: a write past the limit fails (EFBIG)
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+root = Path(sys.argv[1])
+try:
+    apply(root, plan(root, {"models.yaml": sys.argv[2].encode()}, edited=["models.yaml"]))
+except EnvironmentProblem as exc:
+    print(json.dumps([exc.diagnostics[0].file, exc.diagnostics[0].message, exc.diagnostics[0].hint]))
+"""
+
+
+def test_a_file_over_the_file_size_limit_says_which_limit_and_changes_nothing(tmp_path: Path) -> None:
+    """`ulimit -f` (RLIMIT_FSIZE) below the size of a file to write: the fix is that limit, not the repository's
+    permissions or immutable files."""
+    (tmp_path / "models.yaml").write_text("models: {}\n")
+    said = subprocess.run(
+        [sys.executable, "-c", _APPLY_OVER_THE_SIZE_LIMIT, str(tmp_path), "# padding\n" * 1000],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO_ROOT,
+    )
+    file, message, hint = json.loads(said.stdout)
+    assert (file, message) == (STATE_DIR, "cannot write: File too large")
+    assert hint.startswith("raise this process's file size limit (`ulimit -f`, RLIMIT_FSIZE)"), hint
+    assert hint.endswith("nothing changed"), hint
+    assert tree(tmp_path) == {"models.yaml": b"models: {}\n"}
+
+
 def test_files_in_the_state_directory_that_writes_do_not_leave_there_are_kept(tmp_path: Path) -> None:
     (tmp_path / STATE_DIR).mkdir()
     (tmp_path / STATE_DIR / "NOTES.md").write_text("the team's own\n")
