@@ -37,7 +37,7 @@ from generator.validate.structural import Check, compile_supported, supported
 if TYPE_CHECKING:  # jsonschema only words errors (and judges kinds the structural check cannot)
     from jsonschema import Draft7Validator, ValidationError
 
-    from generator.crds.sources import CrdFile, Project
+    from generator.crds.sources import CrdFile, CrdLockEntry, Project
     from generator.spec.model import Platform
 
 RULE = "crd-schema"
@@ -160,14 +160,27 @@ def crd_paths(directory: Path) -> list[Path]:
     """The CRD files of `directory`: those its crds.lock.yaml lists (what `schemas fetch` wrote and `schemas verify`
     checks), so that a file added beside them cannot serve a kind in their place and loosen its checks; every
     YAML file below it when it has no lock (a directory of CRDs given with --crd-dir)."""
-    from generator.crds import CRD_LOCK_FILE, yaml_files  # noqa: PLC0415 -- a small module; sources only with a lock
+    from generator.crds import yaml_files  # noqa: PLC0415 -- a small module
+
+    listed = _crd_lock(directory)
+    if listed is None:
+        return yaml_files(directory)
+    try:
+        return [directory / local for local in sorted(listed) if (directory / local).is_file()]
+    except OSError as exc:  # a directory of it this user may not search: none of its files may go unchecked
+        raise _unreadable(Path(exc.filename or directory), exc) from None
+
+
+def _crd_lock(directory: Path) -> dict[str, CrdLockEntry] | None:
+    """What the crds.lock.yaml of `directory` lists; None when it has none. One this user may not read is said so."""
+    from generator.crds import CRD_LOCK_FILE  # noqa: PLC0415 -- a small module; sources only with a lock
     from generator.crds.sources import loads_lock  # noqa: PLC0415
 
     lock = directory / CRD_LOCK_FILE
-    if lock.is_file():
-        listed = loads_lock(lock.read_bytes(), str(lock))
-        return [directory / local for local in sorted(listed) if (directory / local).is_file()]
-    return yaml_files(directory)
+    try:
+        return loads_lock(lock.read_bytes(), str(lock)) if lock.is_file() else None
+    except OSError as exc:
+        raise _unreadable(lock, exc) from None
 
 
 def unpinned(directory: Path, platform: Platform, severity: Severity) -> list[Diagnostic]:
@@ -177,12 +190,11 @@ def unpinned(directory: Path, platform: Platform, severity: Severity) -> list[Di
     directory without that lock (CRDs given with --crd-dir: their release is not known here). `severity`: as that of
     missing CRDs (an error where the CRDs are required)."""
     from generator.crds import CRD_LOCK_FILE  # noqa: PLC0415 -- a small module; sources only with a lock
-    from generator.crds.sources import FETCH, crd_files, loads_lock  # noqa: PLC0415
+    from generator.crds.sources import FETCH, crd_files  # noqa: PLC0415
 
-    lock = directory / CRD_LOCK_FILE
-    if not lock.is_file():
+    listed = _crd_lock(directory)
+    if listed is None:
         return []
-    listed = loads_lock(lock.read_bytes(), str(lock))
     by_project: dict[Project, list[CrdFile]] = {}
     for file in crd_files(platform):
         by_project.setdefault(file.project, []).append(file)
@@ -323,6 +335,12 @@ def _no_crds(directory: Path) -> UserError:
 
 
 def _unreadable(path: Path, exc: Exception) -> UserError:
+    if isinstance(exc, PermissionError):
+        return EnvironmentProblem.simple(
+            f"cannot read this CRD file: {exc.strerror}",
+            file=str(path),
+            hint="make it readable for this user, and the directories above it searchable (`ls -la`)",
+        )
     problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return EnvironmentProblem.simple(
         f"cannot read this CRD file: {problem}", file=str(path), hint=_FETCH_HINT.format(dir=path.parent)

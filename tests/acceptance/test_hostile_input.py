@@ -22,6 +22,7 @@ from generator.generated import GENERATED_MARK
 from generator.util.files import MAX_YAML_BYTES
 from tests.acceptance.conftest import Result
 from tests.support.git_remote import commit_all, git
+from tests.support.paths import CRDS, copy_example
 from tests.support.unprivileged import unprivileged
 from tests.unit.smoke.conftest import serving
 
@@ -565,3 +566,26 @@ def test_a_server_that_answers_but_not_as_mlflow_does_is_said_by_status_not_an_u
     )
     assert "not as MLflow does (Failed to parse" in done.err
     assert "unexpected error" not in done.err
+
+
+@pytest.mark.parametrize("closed", ["kserve", "crds.lock.yaml"], ids=["a directory of CRDs", "their lock"])
+def test_crds_this_user_may_not_read_are_named_not_an_unexpected_error(tmp_path: Path, closed: str) -> None:
+    """A CRD directory or crds.lock.yaml left by another user (root's `schemas fetch`): the checks cannot run on
+    them, which is this machine's problem (exit 2), said with its fix; nothing is written."""
+    repo = copy_example(tmp_path / "repo")
+    shutil.copytree(CRDS, repo / "schemas" / "crds")
+    before = _files(repo)
+    closing = repo / "schemas" / "crds" / closed
+    mode = closing.stat().st_mode
+    closing.chmod(0)
+    try:
+        for name in ("render", "validate"):
+            result = _as_this_user(name, repo)
+            said = result.stdout + result.stderr
+            assert result.returncode == 2, said
+            assert "cannot read this CRD file: Permission denied" in said, said
+            assert "make it readable for this user" in said, said
+            assert "unexpected error" not in said and "Traceback" not in said, said
+    finally:
+        closing.chmod(mode)
+    assert _files(repo) == before
