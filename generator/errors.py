@@ -68,6 +68,14 @@ class EnvironmentProblem(UserError):
     exit_code = EXIT_ENVIRONMENT
 
 
+UNREADABLE_HINT = "make it readable for this user, and the directories above it searchable (`ls -la`)"
+
+
+def unreadable(file: str, exc: PermissionError) -> EnvironmentProblem:
+    """A file of the repository this user may not read (left by another user, root): this machine's problem."""
+    return EnvironmentProblem.simple(f"cannot read: {exc.strerror}", file=file, hint=UNREADABLE_HINT)
+
+
 class SmokeFailed(UserError):
     """The model, its files or its answer are not what a client of its protocol needs."""
 

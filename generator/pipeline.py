@@ -28,6 +28,7 @@ from generator.errors import (
     SpecError,
     UserError,
     ValidationFailed,
+    unreadable,
 )
 from generator.gate import review as gate_review
 from generator.gate.evaluate import Verdict, applicable
@@ -222,6 +223,8 @@ def _edit(
     """`change` applied to models.yaml, the lock and the tree made to agree; `check` may refuse the changed spec."""
     try:
         text = yamlio.read_text(repo / SPEC_FILE, follow=False)
+    except PermissionError as exc:
+        raise unreadable(SPEC_FILE, exc) from None
     except OSError as exc:
         raise UserError.simple(f"cannot read: {exc.strerror or exc}", file=SPEC_FILE) from None
     except UnicodeDecodeError as exc:

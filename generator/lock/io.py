@@ -14,7 +14,7 @@ import yaml
 from generator import yamlio
 from generator.cache import Store, key, tool_identity
 from generator.diagnostics import Diagnostic, json_path
-from generator.errors import LockError
+from generator.errors import LockError, unreadable
 from generator.generated import header
 from generator.lock import LOCK_FILE
 from generator.lock.model import LoadCheck, Lock, LockEntry, Verdict
@@ -261,6 +261,8 @@ def read(path: Path) -> Lock:
         text = yamlio.read_text(path, follow=False)
     except FileNotFoundError:
         return Lock()
+    except PermissionError as exc:
+        raise unreadable(path.name, exc) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise LockError.simple(f"cannot read: {exc}", file=path.name) from None
     return loads(text, path.name)

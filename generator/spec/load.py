@@ -20,7 +20,7 @@ import jsonschema_rs
 
 from generator import diagnostics, yamlio
 from generator.diagnostics import Diagnostic, json_path
-from generator.errors import SpecError
+from generator.errors import SpecError, unreadable
 from generator.excerpt import as_written, quoted
 from generator.platform.releases import (
     ARGOCD_DEFAULT_PIN,
@@ -162,6 +162,8 @@ def load_spec(path: Path, display: str | None = None) -> tuple[Spec, list[Diagno
             file=file,
             hint="run from the platform repository or pass --repo DIR (models.yaml lives at its root)",
         ) from None
+    except PermissionError as exc:
+        raise unreadable(file, exc) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError.simple(f"cannot read: {exc}", file=file) from None
     return parse_spec(text, file)

@@ -29,7 +29,7 @@ import yaml
 from generator import yamlio
 from generator.cache import parse_missing, remembered_parse
 from generator.diagnostics import Diagnostic, Severity
-from generator.errors import EnvironmentProblem, UserError
+from generator.errors import UNREADABLE_HINT, EnvironmentProblem, UserError
 from generator.excerpt import quoted
 from generator.validate.schema_errors import LineOf, diagnostics_for, did_you_mean, locate
 from generator.validate.structural import Check, compile_supported, supported
@@ -339,7 +339,7 @@ def _unreadable(path: Path, exc: Exception) -> UserError:
         return EnvironmentProblem.simple(
             f"cannot read this CRD file: {exc.strerror}",
             file=str(path),
-            hint="make it readable for this user, and the directories above it searchable (`ls -la`)",
+            hint=UNREADABLE_HINT,
         )
     problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return EnvironmentProblem.simple(

@@ -589,3 +589,21 @@ def test_crds_this_user_may_not_read_are_named_not_an_unexpected_error(tmp_path:
     finally:
         closing.chmod(mode)
     assert _files(repo) == before
+
+
+@pytest.mark.parametrize("closed", ["models.yaml", "models.lock"])
+def test_an_input_this_user_may_not_read_is_the_machines_problem_with_its_fix(tmp_path: Path, closed: str) -> None:
+    """models.yaml or models.lock left by another user (root's run, a checkout as root): exit 2 with the fix, and no
+    Python error text (`[Errno 13]`, the absolute path) in place of a message."""
+    repo = _repo(tmp_path / "repo")
+    (repo / closed).chmod(0)
+    try:
+        for name in ("render", "status"):
+            result = _as_this_user(name, repo)
+            assert result.returncode == 2, result.stderr
+            assert result.stderr == (
+                f"error: {closed}: cannot read: Permission denied\n"
+                "  fix: make it readable for this user, and the directories above it searchable (`ls -la`)\n"
+            )
+    finally:
+        (repo / closed).chmod(0o644)
