@@ -152,6 +152,7 @@ def apply(root: Path, planned: Plan) -> None:
     repo_lock.ensure_in_place(root)
     _refuse_symlinks(root, [*planned.writes, *planned.deletes])
     changes = [*planned.writes.items(), *((path, None) for path in planned.deletes)]
+    made = [directory for directory in (root, *root.absolute().parents) if not directory.exists()]  # by `init`
     with _deferred_signals() as received:
         try:
             root.mkdir(parents=True, exist_ok=True)
@@ -160,6 +161,7 @@ def apply(root: Path, planned: Plan) -> None:
         except OSError as exc:
             with contextlib.suppress(OSError):  # what cannot be removed is the error's own cause: it says which
                 _clear_state(root)
+            _remove_empty(made)
             raise _cannot_write(exc, root) from None
         # Paths as strings in the loops below: building 3,000 Path objects three times took longer than the writes.
         targets = [f"{os.fspath(root)}/{path}" for path, _ in changes]
@@ -198,6 +200,7 @@ def apply(root: Path, planned: Plan) -> None:
                     f"{_remedy(stuck)}, then run any kserve-gitops command here: it finishes putting them back",
                 ) from None
             _finish(root, journal)
+            _remove_empty(made)
             outcome = _undone(left)
             if isinstance(exc, OSError):
                 raise _cannot_write(exc, root, outcome) from None
@@ -209,6 +212,14 @@ def apply(root: Path, planned: Plan) -> None:
         _finish(root, journal)
     if received:
         raise Interrupted(received[0], "every file had already been written; the tree is complete")
+
+
+def _remove_empty(directories: Iterable[Path]) -> None:
+    """The directories a write made for the repository (`init` into a new one), removed again, deepest first, when
+    it is undone: a failed command leaves nothing behind. One that is not empty is someone else's since: kept."""
+    for directory in directories:
+        with contextlib.suppress(OSError):
+            directory.rmdir()
 
 
 _RECOVERY_HINT = (

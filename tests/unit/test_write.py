@@ -672,6 +672,19 @@ def test_a_file_over_the_file_size_limit_says_which_limit_and_changes_nothing(tm
     assert tree(tmp_path) == {"models.yaml": b"models: {}\n"}
 
 
+def test_a_write_that_fails_removes_the_directories_it_made_for_the_repository(tmp_path: Path) -> None:
+    """`init new/repo` that cannot write its files (here over the file size limit) leaves no empty `new/repo`."""
+    said = subprocess.run(
+        [sys.executable, "-c", _APPLY_OVER_THE_SIZE_LIMIT, str(tmp_path / "new" / "repo"), "# padding\n" * 1000],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO_ROOT,
+    )
+    assert json.loads(said.stdout)[1] == "cannot write: File too large"
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_files_in_the_state_directory_that_writes_do_not_leave_there_are_kept(tmp_path: Path) -> None:
     (tmp_path / STATE_DIR).mkdir()
     (tmp_path / STATE_DIR / "NOTES.md").write_text("the team's own\n")
