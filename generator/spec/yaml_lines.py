@@ -117,6 +117,9 @@ def load(text: str, file: str, *, entries: str = "") -> tuple[Any, Positions, li
         mark = exc.problem_mark or exc.context_mark
         problem = " ".join(p for p in (exc.context, exc.problem) if p)
         hint = exc.note or (_TAG_HINT if "could not determine a constructor" in problem else _SYNTAX_HINT)
+        if mark and _character_at(text, mark.line, mark.column) == "\t":
+            problem = problem if "tab" in problem else f"{problem}: a tab"  # libyaml names no character
+            hint = "indent with spaces: YAML allows no tab in indentation"
         return _invalid(file, (mark.line + 1, mark.column + 1) if mark else (0, 0), problem, hint)
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow, where libyaml says: a UTF-8 byte offset
         before = text.encode("utf-8")[: exc.position].decode("utf-8", errors="replace")
@@ -127,6 +130,12 @@ def load(text: str, file: str, *, entries: str = "") -> tuple[Any, Positions, li
     finally:
         loader.dispose()
     return data, Positions(by_path), duplicates
+
+
+def _character_at(text: str, line: int, column: int) -> str:
+    """The character at a 0-based line and column, as YAML counts lines; "" past the end."""
+    lines = _LINE_BREAK.split(text)
+    return lines[line][column : column + 1] if line < len(lines) else ""
 
 
 def _not_decimal(node: yaml.ScalarNode, path: PathKey, file: str) -> Diagnostic:

@@ -312,6 +312,19 @@ def test_a_character_that_hides_what_a_line_means_from_review_is_refused_where_e
     assert problem.message == f"invalid YAML: character U+{ord(character):04X} is not allowed: {what}"
 
 
+@pytest.mark.parametrize("break_", ["\n", "\r\n"], ids=["LF", "CRLF"])
+def test_a_tab_in_the_indentation_is_named_with_its_fix(break_: str) -> None:
+    """libyaml says only "found character that cannot start any token": the character, invisible in most editors,
+    is named, and the fix is to indent with spaces."""
+    text = "apiVersion: kserve-gitops/v1\nenvironments: {dev: {namespace: d}}\nmodels:\n\tm:\n".replace("\n", break_)
+    with pytest.raises(SpecError) as caught:
+        parse_spec(text)
+    (problem,) = caught.value.diagnostics
+    assert (problem.line, problem.column) == (4, 1)
+    assert problem.message.endswith("found character that cannot start any token: a tab"), problem.message
+    assert problem.hint == "indent with spaces: YAML allows no tab in indentation"
+
+
 def test_environments_may_share_a_namespace_on_different_clusters() -> None:
     spec, warnings = parse_spec(
         "apiVersion: kserve-gitops/v1\n"
