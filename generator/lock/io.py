@@ -265,4 +265,20 @@ def read(path: Path) -> Lock:
         raise unreadable(path.name, exc) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise LockError.simple(f"cannot read: {exc}", file=path.name) from None
+    if text and not text.endswith(("\n", "\r")):  # every lock this tool writes ends its last line
+        raise _cut_short(text, path.name)
     return loads(text, path.name)
+
+
+def _cut_short(text: str, file: str) -> LockError:
+    """A lock whose last line has no end: a save or a copy stopped part-way. What is left may still read as YAML
+    with a value cut (a serialization format, a digest) or entries missing, which would be served or re-locked."""
+    return LockError(
+        Diagnostic(
+            file=file,
+            line=len(text.splitlines()),
+            message="ends in the middle of a line: the file was cut short (an interrupted save or copy), so what it "
+            "says cannot be trusted",
+            hint="restore it (`git checkout models.lock`), or delete it and run `kserve-gitops lock`",
+        )
+    )

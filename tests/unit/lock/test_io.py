@@ -164,6 +164,23 @@ def test_a_file_that_is_not_a_lock_is_named_and_never_quoted(tmp_path: Path) -> 
     assert "root:" not in str(caught.value) and "nologin" not in str(caught.value)
 
 
+def test_a_lock_cut_short_mid_line_is_refused_though_what_is_left_reads(tmp_path: Path) -> None:
+    """An interrupted save or copy: the last value cut (here the serialization format) still reads as YAML and as a
+    lock, and would be served; the missing line end says the file is not whole."""
+    whole = dumps(_lock(replace(A, info=INFO))).decode()
+    cut = whole[: whole.index("cloudpickle") + len("cloudpi")]
+    assert loads(cut).entries  # what is left is a lock to YAML and to the schema
+    (tmp_path / "models.lock").write_text(cut)
+    with pytest.raises(LockError) as caught:
+        read(tmp_path / "models.lock")
+    (problem,) = caught.value.diagnostics
+    assert (problem.file, problem.line) == ("models.lock", len(cut.splitlines()))
+    assert problem.message.startswith("ends in the middle of a line: the file was cut short"), problem.message
+    assert problem.hint.startswith("restore it (`git checkout models.lock`)"), problem.hint
+    (tmp_path / "models.lock").write_text(whole)
+    assert read(tmp_path / "models.lock").entries
+
+
 def test_a_lock_that_is_a_link_is_refused_unread(tmp_path: Path) -> None:
     """It could point anywhere on the machine, and a finding may quote what was read."""
     target = tmp_path / "passwd"
