@@ -30,7 +30,7 @@ from generator import yamlio
 from generator.cache import Store, crd_identity, key, tool_identity
 from generator.crds import CRD_LOCK_FILE, yaml_files
 from generator.diagnostics import Diagnostic
-from generator.errors import EnvironmentProblem, UserError
+from generator.errors import EnvironmentProblem, UserError, unreadable
 from generator.generated import is_generated
 from generator.lock import LOCK_FILE
 from generator.platform.releases import KServeRelease
@@ -994,6 +994,12 @@ class _Lines:
 
 
 def _crds(crd_dir: Path, required: bool) -> tuple[_Crds, list[Diagnostic]]:
+    try:  # one this user may not list is no missing one: its files would go unread, and the checks unchecked
+        os.scandir(crd_dir).close()
+    except PermissionError as exc:
+        raise unreadable(str(crd_dir), exc) from None
+    except OSError:
+        pass  # none there: said below
     # a directory holding only the lock was never fetched
     if any(p.name != CRD_LOCK_FILE and p.is_file() for p in yaml_files(crd_dir)):
         return _Crds(functools.partial(load_crd_schemas, crd_dir), crd_identity(crd_dir)), []

@@ -568,8 +568,16 @@ def test_a_server_that_answers_but_not_as_mlflow_does_is_said_by_status_not_an_u
     assert "unexpected error" not in done.err
 
 
-@pytest.mark.parametrize("closed", ["kserve", "crds.lock.yaml"], ids=["a directory of CRDs", "their lock"])
-def test_crds_this_user_may_not_read_are_named_not_an_unexpected_error(tmp_path: Path, closed: str) -> None:
+@pytest.mark.parametrize(
+    ("closed", "said"),
+    [
+        ("kserve", "cannot read this CRD file: Permission denied"),
+        ("crds.lock.yaml", "cannot read this CRD file: Permission denied"),
+        (".", "schemas/crds: cannot read: Permission denied"),
+    ],
+    ids=["a directory of CRDs", "their lock", "the CRD directory itself, which is not a missing one"],
+)
+def test_crds_this_user_may_not_read_are_named_not_an_unexpected_error(tmp_path: Path, closed: str, said: str) -> None:
     """A CRD directory or crds.lock.yaml left by another user (root's `schemas fetch`): the checks cannot run on
     them, which is this machine's problem (exit 2), said with its fix; nothing is written."""
     repo = copy_example(tmp_path / "repo")
@@ -581,11 +589,11 @@ def test_crds_this_user_may_not_read_are_named_not_an_unexpected_error(tmp_path:
     try:
         for name in ("render", "validate"):
             result = _as_this_user(name, repo)
-            said = result.stdout + result.stderr
-            assert result.returncode == 2, said
-            assert "cannot read this CRD file: Permission denied" in said, said
-            assert "make it readable for this user" in said, said
-            assert "unexpected error" not in said and "Traceback" not in said, said
+            output = result.stdout + result.stderr
+            assert result.returncode == 2, output
+            assert said in output, output
+            assert "make it readable for this user" in output, output
+            assert "unexpected error" not in output and "Traceback" not in output, output
     finally:
         closing.chmod(mode)
     assert _files(repo) == before
