@@ -68,6 +68,7 @@ class EnvironmentProblem(UserError):
     exit_code = EXIT_ENVIRONMENT
 
 
+FILE_SIZE_LIMIT_HINT = "raise this process's file size limit (`ulimit -f`, RLIMIT_FSIZE), which a file to write exceeds"
 UNREADABLE_HINT = "make it readable for this user, and the directories above it searchable (`ls -la`)"
 
 

@@ -40,7 +40,7 @@ from typing import Any
 
 from generator import repo_lock
 from generator.diagnostics import Diagnostic, printable
-from generator.errors import EnvironmentProblem, Interrupted, UserError
+from generator.errors import FILE_SIZE_LIMIT_HINT, EnvironmentProblem, Interrupted, UserError
 from generator.generated import is_generated
 from generator.util.files import MAX_YAML_BYTES, Refused, create_new, read_regular
 
@@ -290,7 +290,7 @@ def _remedy(exc: OSError) -> str:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return "free space on the repository's file system"
     if exc.errno == errno.EFBIG:
-        return "raise this process's file size limit (`ulimit -f`, RLIMIT_FSIZE), which a file to write exceeds"
+        return FILE_SIZE_LIMIT_HINT
     if exc.errno == errno.EACCES:
         return (
             "check its owner and permissions: this user may not write there (a run as another user, root, may have "

@@ -9,6 +9,7 @@ KServe's own rules for InferenceServices.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import json
 import os
@@ -30,7 +31,7 @@ from generator import yamlio
 from generator.cache import Store, crd_identity, key, tool_identity
 from generator.crds import CRD_LOCK_FILE, yaml_files
 from generator.diagnostics import Diagnostic
-from generator.errors import EnvironmentProblem, UserError, unreadable
+from generator.errors import FILE_SIZE_LIMIT_HINT, EnvironmentProblem, UserError, unreadable
 from generator.generated import is_generated
 from generator.lock import LOCK_FILE
 from generator.platform.releases import KServeRelease
@@ -386,7 +387,9 @@ def _scratch_errors() -> Iterator[None]:
         raise EnvironmentProblem.simple(
             f"cannot write the files kustomize builds to a scratch directory: {exc.strerror or exc}"
             + (f" ({exc.filename})" if exc.filename else ""),
-            hint="make room there, or point TMPDIR at a directory with room",
+            hint=FILE_SIZE_LIMIT_HINT
+            if exc.errno == errno.EFBIG
+            else "make room there, or point TMPDIR at a directory with room",
         ) from None
 
 

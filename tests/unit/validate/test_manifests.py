@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import copy
+import json
 import os
 import shlex
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,7 @@ from generator.validate.crds import CrdSchemas
 from generator.validate.kustomize import batch_count, kustomize_command
 from generator.validate.manifests import check_tree, checks, summaries, tree_checks
 from generator.yamlio import Kept
+from tests.support.paths import REPO_ROOT
 from tests.unit.validate.conftest import MLFLOW_ISVC
 
 PLATFORM = Platform(kubernetes_version="1.33")  # what these trees are checked against
@@ -180,6 +184,37 @@ def test_a_known_object_stands_in_for_kustomizes_output_only_when_kustomize_prin
     judged = tree_checks(crd_dir)(tmp_path, paths, lambda: (PLATFORM, {}))
     assert tree_checks(crd_dir)(tmp_path, paths, lambda: (PLATFORM, told)) == judged, "the misspelt one was not taken"
     assert [f.path for f in judged] == ["$.spec.predictor.model.storageUri"]  # a models:/ URI, not a misspelling
+
+
+_CHECK_OVER_THE_SIZE_LIMIT = """
+import json, resource, signal, sys
+from pathlib import Path
+from generator.errors import EnvironmentProblem
+from generator.spec.model import Platform
+from generator.validate.manifests import checks
+files = {"fraud.yaml": sys.argv[2].encode(), "kustomization.yaml": b"resources: [fraud.yaml]\\n"}
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # as Python does at start-up: a write past the limit fails (EFBIG)
+resource.setrlimit(resource.RLIMIT_FSIZE, (16, 16))
+try:
+    checks(Path(sys.argv[1]))(files, Platform(kubernetes_version="1.33"))
+except EnvironmentProblem as exc:
+    print(json.dumps([exc.diagnostics[0].message, exc.diagnostics[0].hint]))
+"""
+
+
+def test_a_scratch_file_over_the_file_size_limit_says_which_limit(crd_dir: Path) -> None:
+    """`ulimit -f` below a file kustomize is to build: the fix is that limit, not room in TMPDIR."""
+    said = subprocess.run(
+        [sys.executable, "-c", _CHECK_OVER_THE_SIZE_LIMIT, str(crd_dir), yaml.safe_dump(MLFLOW_ISVC)],
+        env={**os.environ, CACHE_ENV: "off"},
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO_ROOT,
+    )
+    message, hint = json.loads(said.stdout)
+    assert message.startswith("cannot write the files kustomize builds to a scratch directory: File too large")
+    assert hint.startswith("raise this process's file size limit (`ulimit -f`, RLIMIT_FSIZE)"), hint
 
 
 def test_a_scratch_directory_that_cannot_take_the_files_is_said_to_be_the_machines_problem(
