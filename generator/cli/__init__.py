@@ -120,8 +120,7 @@ def entry() -> int:
     if _waited_for_at_exit():
         if (logging := sys.modules.get("logging")) is not None:  # imported only by what logs
             logging.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
+        _flush_output()
         os._exit(code)
     returned.append(code)
     return code
@@ -143,11 +142,17 @@ def _untorn(returned: list[int]) -> None:
     if not returned:
         return
     try:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        _flush_output()
     except (OSError, ValueError):
         return
     os._exit(returned[0])
+
+
+def _flush_output() -> None:
+    """Flush standard output and error, but one the command was started without (`>&-`: Python's is then None)."""
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
 
 
 def _exit_handlers() -> int:

@@ -85,3 +85,11 @@ def test_output_in_an_encoding_without_a_quoted_character_escapes_it(tmp_path: P
     assert ran.returncode == 1, ran
     assert b"invalid name 'w\\xefne'" in ran.stdout, ran
     assert b"unexpected error" not in ran.stderr, ran
+
+
+def test_a_command_started_with_standard_output_closed_ends_without_a_traceback() -> None:
+    """`kserve-gitops validate >&-`: Python then has no sys.stdout; what would be printed goes nowhere, and the
+    process ends with the command's code, not with Python's "Exception ignored ... AttributeError"."""
+    ran = _entry("sys.stdout = None", "--version")
+    assert ran.returncode == 0, ran
+    assert ran.stderr == "", ran
