@@ -347,17 +347,16 @@ class _Tree:
         paths = (posixpath.normpath(posixpath.join(directory, name)) for name in names if not name.startswith("/"))
         return [path for path in paths if path != ".." and not path.startswith("../")]
 
-    def shown(self, problem: Diagnostic, *, own_hint: bool = False) -> Diagnostic:
+    def shown(self, problem: Diagnostic) -> Diagnostic:
         """A problem kustomize found in `directory()`, its paths relative to the tree: a scratch directory is gone
-        when the user reads them, and a repository's place on this machine is no part of its problem. `own_hint`:
-        the problem is this machine's (no kustomize), which no edit of the files fixes: its hint stays."""
+        when the user reads them, and a repository's place on this machine is no part of its problem."""
         top = re.compile(re.escape(str(self.directory())) + r"(/|(?![\w.-]))")  # the tree itself is "."
 
         def relative(text: str) -> str:
             return top.sub(lambda match: "" if match.group(1) else ".", text)
 
         message, hint = relative(problem.message), relative(problem.hint)
-        if self._files is not None and not own_hint:  # files about to be written: nothing to run kustomize on yet
+        if self._files is not None:  # files about to be written: nothing to run kustomize on yet
             hint = (
                 "fix the kustomization or the files it lists; nothing was written (these are the files this run writes)"
             )
@@ -600,8 +599,7 @@ class _Builder:
             except EnvironmentProblem:  # no kustomize at all: this machine's problem, not the kustomization's
                 raise
             except UserError as exc:
-                machine = isinstance(exc, EnvironmentProblem)
-                return Built((), [self._tree.shown(d, own_hint=machine) for d in exc.diagnostics])
+                return Built((), [self._tree.shown(d) for d in exc.diagnostics])
 
         self._whole[build] = self._pool.submit(one)
 
