@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -286,7 +286,11 @@ class _CrdFile:
         for crd in _crds_in(self.path, text):
             try:
                 for api_version, kind, schema in _served_schemas(crd):
-                    strict = _strict_root(schema, api_version, kind)
+                    try:
+                        strict = _strict_root(schema, api_version, kind)
+                    except MisshapenKeyword as exc:
+                        exc.version = api_version
+                        raise
                     found.append([api_version, kind, strict, supported(strict)])
             except (KeyError, TypeError, AttributeError, ValueError) as exc:
                 # A file edited by hand or truncated can say `kind: CustomResourceDefinition` without the shape
@@ -389,22 +393,134 @@ def _strict_root(schema: Mapping[str, Any], api_version: str, kind: str) -> dict
 
 
 def _strict(schema: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of one structural schema node, strict, walking only keys that hold schemas."""
+    """A copy of one structural schema node, strict, walking only keys that hold schemas.
+
+    Each keyword's value is checked to have the shape the checks read (_KEYWORD_SHAPES) on the way: the walk visits
+    every node anyway, so this costs a lookup a key, where jsonschema's full check_schema cost seconds. A CRD file
+    edited by hand (`maxLength: x`) is refused here, naming the keyword, not crashed on by the first object that
+    reaches it."""
     out: dict[str, Any] = {}
     for key, value in schema.items():
-        if key in ("properties", "patternProperties"):
-            out[key] = {name: _strict(sub) for name, sub in value.items()}
-        elif key in ("allOf", "anyOf", "oneOf"):
-            out[key] = [_strict(sub) for sub in value]
-        elif key in ("items", "additionalProperties", "not") and isinstance(value, dict):
-            out[key] = _strict(value)
-        elif key == "type":  # what the checks branch on: anything else than JSON Schema's names would crash one
-            out[key] = _json_type(value)
-        elif key == "pattern":  # compiled here, so that a pattern Python cannot read refuses the file, not a check
-            out[key] = _regex(value)
-        elif key not in _NOT_VALIDATING and not key.startswith("x-kubernetes-"):
-            out[key] = value
+        try:
+            _check_shape(key, value)
+            if key in ("properties", "patternProperties"):
+                out[key] = dict(_strict_each(value.items(), patterns=key == "patternProperties"))
+            elif key in ("allOf", "anyOf", "oneOf"):
+                out[key] = [sub for _, sub in _strict_each(enumerate(value))]
+            elif key in ("items", "additionalProperties", "not") and isinstance(value, dict):
+                out[key] = _strict(value)
+            elif key == "type":  # what the checks branch on: anything else than JSON Schema's names would crash one
+                out[key] = _json_type(value)
+            elif key == "pattern":  # compiled here, so that a pattern Python cannot read refuses the file, not a check
+                out[key] = _regex(value)
+            elif key not in _NOT_VALIDATING and not key.startswith("x-kubernetes-"):
+                out[key] = value
+        except MisshapenKeyword as exc:
+            raise exc.inside(key) from None
     return _apply_kubernetes_extensions(schema, out)
+
+
+def _strict_each(
+    named: Iterable[tuple[Any, Mapping[str, Any]]], *, patterns: bool = False
+) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """(name or index, strict copy) of each sub-schema; `patterns`: the names are regular expressions, compiled."""
+    for name, sub in named:
+        try:
+            yield (_regex(name) if patterns else name), _strict(sub)
+        except MisshapenKeyword as exc:
+            raise exc.inside(str(name)) from None
+
+
+class MisshapenKeyword(ValueError):
+    """A schema keyword whose value the checks cannot read. The path to it is added as the walk unwinds
+    (`inside`), so a well-formed schema pays nothing for knowing where a bad keyword sits."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem, self.where, self.version = problem, list[str](), ""
+
+    def inside(self, key: str) -> MisshapenKeyword:
+        self.where.insert(0, key)
+        return self
+
+    def __str__(self) -> str:
+        return f"{self.version} openAPIV3Schema.{'.'.join(self.where)}: {self.problem}".lstrip()
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_positive(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+
+
+def _is_schema(value: object) -> bool:
+    return isinstance(value, dict | bool)
+
+
+def _is_schemas(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(sub, dict) for sub in value)
+
+
+def _is_schema_map(value: object) -> bool:
+    return isinstance(value, dict) and all(isinstance(sub, dict) for sub in value.values())
+
+
+def _is_names(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(name, str) for name in value)
+
+
+# What the checks (structural's closures, jsonschema's validators, the extensions read above) need each keyword to
+# hold, in the words of the refusal; keywords not listed are dropped or not read.
+_KEYWORD_SHAPES: dict[str, tuple[Callable[[object], bool], str]] = {
+    **dict.fromkeys(
+        ("maxLength", "minLength", "maxItems", "minItems", "maxProperties", "minProperties"),
+        (_is_count, "a whole number of 0 or more"),
+    ),
+    **dict.fromkeys(("minimum", "maximum"), (_is_number, "a number")),
+    "multipleOf": (_is_positive, "a number greater than 0"),
+    **dict.fromkeys(
+        (
+            "exclusiveMinimum",
+            "exclusiveMaximum",
+            "uniqueItems",
+            "nullable",
+            "x-kubernetes-preserve-unknown-fields",
+            "x-kubernetes-embedded-resource",
+            "x-kubernetes-int-or-string",
+        ),
+        (lambda value: isinstance(value, bool), "true or false"),
+    ),
+    "pattern": (lambda value: isinstance(value, str), "a regular expression (a string)"),
+    "enum": (lambda value: isinstance(value, list), "a list of values"),
+    "required": (_is_names, "a list of field names"),
+    **dict.fromkeys(
+        ("properties", "patternProperties", "definitions"), (_is_schema_map, "a mapping of names to schemas")
+    ),
+    **dict.fromkeys(("allOf", "anyOf", "oneOf"), (_is_schemas, "a list of schemas")),
+    "items": (lambda value: _is_schema(value) or _is_schemas(value), "a schema"),
+    **dict.fromkeys(
+        ("additionalProperties", "additionalItems", "not", "contains", "propertyNames", "if", "then", "else"),
+        (_is_schema, "a schema or true/false"),
+    ),
+    "dependencies": (
+        lambda value: isinstance(value, dict) and all(_is_schema(v) or _is_names(v) for v in value.values()),
+        "a mapping of field names to schemas or lists of field names",
+    ),
+}
+
+
+def _check_shape(key: str, value: object) -> None:
+    shape = _KEYWORD_SHAPES.get(key)
+    if shape is not None and not shape[0](value):
+        raise MisshapenKeyword(f"{quoted(str(value))} is not {shape[1]}")
+    if key == "$ref":  # jsonschema would look for what it names; Kubernetes refuses it in a CRD schema
+        raise MisshapenKeyword(f"Kubernetes allows no $ref in a CRD schema ({quoted(str(value))})")
 
 
 _JSON_TYPES = frozenset(("array", "boolean", "integer", "null", "number", "object", "string"))
@@ -413,7 +529,7 @@ _JSON_TYPES = frozenset(("array", "boolean", "integer", "null", "number", "objec
 def _json_type(value: object) -> object:
     names = value if isinstance(value, list) else [value]
     if not all(isinstance(name, str) and name in _JSON_TYPES for name in names):
-        raise ValueError(f"type {quoted(str(value))} is not one of {', '.join(sorted(_JSON_TYPES))}")
+        raise MisshapenKeyword(f"{quoted(str(value))} is not one of {', '.join(sorted(_JSON_TYPES))}")
     return value
 
 
@@ -421,7 +537,7 @@ def _regex(pattern: str) -> str:
     try:
         re.compile(pattern)
     except re.error as exc:
-        raise ValueError(f"pattern {quoted(pattern)}: {exc}") from None
+        raise MisshapenKeyword(f"{quoted(pattern)} is no regular expression Python can compile ({exc})") from None
     return pattern
 
 
