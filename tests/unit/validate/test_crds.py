@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from generator.crds import CRD_LOCK_FILE
-from generator.errors import EnvironmentProblem
+from generator.errors import EXIT_ENVIRONMENT, EnvironmentProblem
 from generator.spec.model import Platform
 from generator.validate.crds import CrdSchemas, load_crd_schemas, unpinned
 
@@ -367,3 +367,70 @@ def test_a_crd_without_the_shape_kubernetes_gives_one_is_refused_not_a_crash(tmp
 
     with pytest.raises(EnvironmentProblem, match=r"cannot read this CRD file: .*CustomResourceDefinition"):
         load_crd_schemas(tmp_path).validate(widget(note="x"))
+
+
+@pytest.mark.parametrize(
+    ("note", "where", "problem"),
+    [
+        ("{type: string, maxLength: x}", "note.maxLength", "'x' is not a whole number of 0 or more"),
+        ('{type: integer, minimum: "a"}', "note.minimum", "'a' is not a number"),
+        ("{type: integer, multipleOf: 0}", "note.multipleOf", "'0' is not a number greater than 0"),
+        ("{type: string, enum: 3}", "note.enum", "'3' is not a list of values"),
+        ("{type: object, required: 5}", "note.required", "'5' is not a list of field names"),
+        ("{type: object, properties: []}", "note.properties", "'[]' is not a mapping of names to schemas"),
+        ("{type: array, items: 5}", "note.items", "'5' is not a schema"),
+        ("{type: string, not: x}", "note.not", "'x' is not a schema or true/false"),
+        ("{type: string, anyOf: [5]}", "note.anyOf", "'[5]' is not a list of schemas"),
+        ("{type: string, pattern: 5}", "note.pattern", "'5' is not a regular expression (a string)"),
+        (
+            "{type: object, patternProperties: {'[': {}}}",
+            "note.patternProperties.[",
+            "'[' is no regular expression Python can compile (unterminated character set at position 0)",
+        ),
+        (
+            "{$ref: '#/definitions/nowhere'}",
+            "note.$ref",
+            "Kubernetes allows no $ref in a CRD schema ('#/definitions/nowhere')",
+        ),
+        (
+            "{type: object, x-kubernetes-preserve-unknown-fields: 'false'}",
+            "note.x-kubernetes-preserve-unknown-fields",
+            "'false' is not true or false",
+        ),
+    ],
+    ids=[
+        "a length bound that is no count",
+        "a minimum that is no number",
+        "a multipleOf of 0",
+        "an enum that is no list",
+        "a required that is no list of names",
+        "properties that are no mapping",
+        "items that are no schema",
+        "a not that is no schema",
+        "an anyOf of other than schemas",
+        "a pattern that is no string",
+        "a patternProperties key that is no regular expression",
+        "a $ref",
+        "an extension flag that is no boolean",
+    ],
+)
+def test_a_schema_keyword_the_checks_cannot_read_refuses_the_file_naming_where_it_is(
+    tmp_path: Path, note: str, where: str, problem: str
+) -> None:
+    """A CRD edited by hand is refused when its schemas are read (exit 2), not crashed on by the first object that
+    reaches the keyword (exit 3); a flag such as `x-kubernetes-preserve-unknown-fields: 'false'` would otherwise be
+    read as true and let any field through."""
+    (tmp_path / "widget.yaml").write_text(WIDGET_CRD.replace("{type: string, nullable: true}", note))
+
+    with pytest.raises(EnvironmentProblem) as refused:
+        load_crd_schemas(tmp_path).validate(widget(note="x"))
+
+    assert refused.value.exit_code == EXIT_ENVIRONMENT
+    (diagnostic,) = refused.value.diagnostics
+    assert diagnostic.file == str(tmp_path / "widget.yaml")
+    assert diagnostic.message == (
+        "cannot read this CRD file: the CustomResourceDefinition 'widgets.example.com' is not shaped as Kubernetes "
+        f"defines one (example.com/v1 openAPIV3Schema.properties.spec.properties.{where}: {problem})"
+    )
+    assert "kserve-gitops schemas fetch --refresh" in diagnostic.hint
+    assert "kserve-gitops schemas verify" in diagnostic.hint
