@@ -399,16 +399,23 @@ def _strict(schema: Mapping[str, Any]) -> dict[str, Any]:
     every node anyway, so this costs a lookup a key, where jsonschema's full check_schema cost seconds. A CRD file
     edited by hand (`maxLength: x`) is refused here, naming the keyword, not crashed on by the first object that
     reaches it."""
+    if not isinstance(schema, dict):
+        raise MisshapenKeyword(f"{quoted(str(schema))} is not a schema", node=schema)
     out: dict[str, Any] = {}
     for key, value in schema.items():
         try:
-            _check_shape(key, value)
-            if key in ("properties", "patternProperties"):
-                out[key] = dict(_strict_each(value.items(), patterns=key == "patternProperties"))
-            elif key in ("allOf", "anyOf", "oneOf"):
-                out[key] = [sub for _, sub in _strict_each(enumerate(value))]
-            elif key in ("items", "additionalProperties", "not") and isinstance(value, dict):
+            if (shape := _KEYWORD_SHAPES.get(key)) is not None and not shape[0](value):
+                raise MisshapenKeyword(f"{quoted(str(value))} is not {shape[1]}")
+            if key == "properties":
+                out[key] = {name: _strict(sub) for name, sub in value.items()}
+            elif key == "patternProperties":
+                out[key] = {_regex(name): _strict(sub) for name, sub in value.items()}
+            elif key in ("allOf", "anyOf", "oneOf") or (key == "items" and isinstance(value, list)):
+                out[key] = [_strict(sub) for sub in value]
+            elif (key == "items" or key in _SCHEMA_VALUED) and isinstance(value, dict):
                 out[key] = _strict(value)
+            elif key == "dependencies":  # a schema, or the names of fields the key's field needs
+                out[key] = {name: _strict(sub) if isinstance(sub, dict) else sub for name, sub in value.items()}
             elif key == "type":  # what the checks branch on: anything else than JSON Schema's names would crash one
                 out[key] = _json_type(value)
             elif key == "pattern":  # compiled here, so that a pattern Python cannot read refuses the file, not a check
@@ -416,35 +423,40 @@ def _strict(schema: Mapping[str, Any]) -> dict[str, Any]:
             elif key not in _NOT_VALIDATING and not key.startswith("x-kubernetes-"):
                 out[key] = value
         except MisshapenKeyword as exc:
-            raise exc.inside(key) from None
+            raise exc.inside(schema, key, value) from None
     return _apply_kubernetes_extensions(schema, out)
 
 
-def _strict_each(
-    named: Iterable[tuple[Any, Mapping[str, Any]]], *, patterns: bool = False
-) -> Iterator[tuple[Any, dict[str, Any]]]:
-    """(name or index, strict copy) of each sub-schema; `patterns`: the names are regular expressions, compiled."""
-    for name, sub in named:
-        try:
-            yield (_regex(name) if patterns else name), _strict(sub)
-        except MisshapenKeyword as exc:
-            raise exc.inside(str(name)) from None
+_NO_NODE = object()
 
 
 class MisshapenKeyword(ValueError):
     """A schema keyword whose value the checks cannot read. The path to it is added as the walk unwinds
     (`inside`), so a well-formed schema pays nothing for knowing where a bad keyword sits."""
 
-    def __init__(self, problem: str) -> None:
+    def __init__(self, problem: str, *, node: object = _NO_NODE) -> None:
         super().__init__(problem)
         self.problem, self.where, self.version = problem, list[str](), ""
+        self.node = node  # where the path so far starts: a schema node (or what stands for one), once there is one
 
-    def inside(self, key: str) -> MisshapenKeyword:
-        self.where.insert(0, key)
+    def inside(self, schema: Mapping[str, Any], key: str, value: Any) -> MisshapenKeyword:
+        """The path from `schema`, whose `key` holds `value`: through the name or index of the sub-schema the path
+        started at, found by identity on this slow path, so that the walk itself keeps no path."""
+        subs: Iterable[tuple[object, object]] = ()
+        if key in ("properties", "patternProperties", "dependencies") and isinstance(value, dict):
+            subs = value.items()
+        elif key in ("allOf", "anyOf", "oneOf", "items") and isinstance(value, list):
+            subs = enumerate(value)
+        self.where[:0] = [key, *[str(name) for name, sub in subs if sub is self.node][:1]]
+        self.node = schema
         return self
 
     def __str__(self) -> str:
         return f"{self.version} openAPIV3Schema.{'.'.join(self.where)}: {self.problem}".lstrip()
+
+
+# Keywords that hold one schema (or true/false), walked as `properties` are: jsonschema reads what is inside them.
+_SCHEMA_VALUED = ("additionalProperties", "additionalItems", "not", "contains", "propertyNames", "if", "then", "else")
 
 
 def _is_count(value: object) -> bool:
@@ -463,12 +475,12 @@ def _is_schema(value: object) -> bool:
     return isinstance(value, dict | bool)
 
 
-def _is_schemas(value: object) -> bool:
-    return isinstance(value, list) and all(isinstance(sub, dict) for sub in value)
+def _is_schemas(value: object) -> bool:  # each one is checked by the walk (_strict), on its own
+    return isinstance(value, list)
 
 
-def _is_schema_map(value: object) -> bool:
-    return isinstance(value, dict) and all(isinstance(sub, dict) for sub in value.values())
+def _is_schema_map(value: object) -> bool:  # as _is_schemas
+    return isinstance(value, dict)
 
 
 def _is_names(value: object) -> bool:
@@ -503,24 +515,14 @@ _KEYWORD_SHAPES: dict[str, tuple[Callable[[object], bool], str]] = {
         ("properties", "patternProperties", "definitions"), (_is_schema_map, "a mapping of names to schemas")
     ),
     **dict.fromkeys(("allOf", "anyOf", "oneOf"), (_is_schemas, "a list of schemas")),
-    "items": (lambda value: _is_schema(value) or _is_schemas(value), "a schema"),
-    **dict.fromkeys(
-        ("additionalProperties", "additionalItems", "not", "contains", "propertyNames", "if", "then", "else"),
-        (_is_schema, "a schema or true/false"),
-    ),
+    "items": (lambda value: _is_schema(value) or _is_schemas(value), "a schema or a list of schemas"),
+    **dict.fromkeys(_SCHEMA_VALUED, (_is_schema, "a schema or true/false")),
+    "$ref": (lambda _: False, "allowed: Kubernetes refuses $ref in a CRD schema, and jsonschema would look it up"),
     "dependencies": (
         lambda value: isinstance(value, dict) and all(_is_schema(v) or _is_names(v) for v in value.values()),
         "a mapping of field names to schemas or lists of field names",
     ),
 }
-
-
-def _check_shape(key: str, value: object) -> None:
-    shape = _KEYWORD_SHAPES.get(key)
-    if shape is not None and not shape[0](value):
-        raise MisshapenKeyword(f"{quoted(str(value))} is not {shape[1]}")
-    if key == "$ref":  # jsonschema would look for what it names; Kubernetes refuses it in a CRD schema
-        raise MisshapenKeyword(f"Kubernetes allows no $ref in a CRD schema ({quoted(str(value))})")
 
 
 _JSON_TYPES = frozenset(("array", "boolean", "integer", "null", "number", "object", "string"))

@@ -36,6 +36,15 @@ def test_misspelled_field_is_reported_with_the_right_spelling(crds: CrdSchemas, 
     assert problem.severity == "error"
 
 
+def test_an_unknown_field_in_a_list_item_is_reported(crds: CrdSchemas, isvc: dict[str, Any]) -> None:
+    """Schemas under `items` are made strict as those under `properties` are."""
+    isvc["spec"]["predictor"]["model"]["env"] = [{"name": "A", "valeu": "1"}]
+
+    assert messages(crds.validate(isvc)) == [
+        ("$.spec.predictor.model.env[0].valeu", "unknown field 'valeu' (did you mean 'value'?)")
+    ]
+
+
 def test_wrong_type_names_expected_and_actual(crds: CrdSchemas, isvc: dict[str, Any]) -> None:
     isvc["spec"]["predictor"]["minReplicas"] = "two"
 
@@ -378,19 +387,20 @@ def test_a_crd_without_the_shape_kubernetes_gives_one_is_refused_not_a_crash(tmp
         ("{type: string, enum: 3}", "note.enum", "'3' is not a list of values"),
         ("{type: object, required: 5}", "note.required", "'5' is not a list of field names"),
         ("{type: object, properties: []}", "note.properties", "'[]' is not a mapping of names to schemas"),
-        ("{type: array, items: 5}", "note.items", "'5' is not a schema"),
+        ("{type: array, items: 5}", "note.items", "'5' is not a schema or a list of schemas"),
         ("{type: string, not: x}", "note.not", "'x' is not a schema or true/false"),
-        ("{type: string, anyOf: [5]}", "note.anyOf", "'[5]' is not a list of schemas"),
+        ("{type: string, anyOf: [{}, 5]}", "note.anyOf.1", "'5' is not a schema"),
         ("{type: string, pattern: 5}", "note.pattern", "'5' is not a regular expression (a string)"),
         (
             "{type: object, patternProperties: {'[': {}}}",
-            "note.patternProperties.[",
+            "note.patternProperties",
             "'[' is no regular expression Python can compile (unterminated character set at position 0)",
         ),
         (
             "{$ref: '#/definitions/nowhere'}",
             "note.$ref",
-            "Kubernetes allows no $ref in a CRD schema ('#/definitions/nowhere')",
+            "'#/definitions/nowhere' is not allowed: Kubernetes refuses $ref in a CRD schema, "
+            "and jsonschema would look it up",
         ),
         (
             "{type: object, x-kubernetes-preserve-unknown-fields: 'false'}",
