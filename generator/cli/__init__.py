@@ -7,9 +7,11 @@ raise reaches `main`, the one place the error handler is wired in.
 from __future__ import annotations
 
 import atexit
+import codecs
 import gc
 import importlib
 import io
+import json
 import os
 import sys
 import threading
@@ -128,10 +130,22 @@ def entry() -> int:
 
 def _escape_what_the_output_cannot_encode() -> None:
     """Standard output in an encoding without some character a message quotes (an ASCII or Latin-1 locale,
-    PYTHONIOENCODING) says it as an escape, `\\xef`, as Python's standard error always does, instead of ending the
-    command with a UnicodeEncodeError after part of its output."""
+    PYTHONIOENCODING) says it as an escape instead of ending the command with a UnicodeEncodeError after part of its
+    output: `\\u00ef`, which text shows and `-o json` reads back as the character (Python's `\\xef` is no JSON)."""
     if isinstance(sys.stdout, io.TextIOWrapper) and sys.stdout.errors == "strict":
-        sys.stdout.reconfigure(errors="backslashreplace")
+        codecs.register_error(_JSON_ESCAPE, _json_escaped)
+        sys.stdout.reconfigure(errors=_JSON_ESCAPE)
+
+
+_JSON_ESCAPE = "kserve-gitops-json-escape"
+
+
+def _json_escaped(error: UnicodeError) -> tuple[str, int]:
+    """The characters an encoding cannot hold as JSON's `\\uXXXX`, a character past U+FFFF as its UTF-16 pair."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    unsaid = error.object[error.start : error.end]
+    return json.dumps(unsaid)[1:-1], error.end
 
 
 def _untorn(returned: list[int]) -> None:

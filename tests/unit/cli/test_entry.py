@@ -5,6 +5,7 @@ in a process of its own: `entry` ends the process it runs in."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -67,15 +68,16 @@ def test_a_thread_still_at_work_does_not_keep_the_finished_command_alive(still_a
     assert time.monotonic() - began < 30
 
 
-def test_output_in_an_encoding_without_a_quoted_character_escapes_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("output", ["text", "json"])
+def test_output_in_an_encoding_without_a_quoted_character_escapes_it(tmp_path: Path, output: str) -> None:
     """An ASCII or Latin-1 locale (here PYTHONIOENCODING) cannot encode the `ï` a finding quotes from models.yaml:
-    standard output says it as `\\xef`, as standard error does, and the command ends with its own code, not a
-    UnicodeEncodeError (exit 3)."""
+    standard output says it as `\\u00ef`, which `-o json` reads back as the character, and the command ends with its
+    own code, not a UnicodeEncodeError (exit 3)."""
     models = "apiVersion: kserve-gitops/v1\nenvironments: {dev: {namespace: ml-dev}}\nmodels:\n  wïne:\n"
     (tmp_path / "models.yaml").write_text(models + "    registeredModel: wine\n    environments: {dev: {version: 1}}\n")
     environment = {**os.environ, "PYTHONIOENCODING": "ascii"}
     ran = subprocess.run(
-        [sys.executable, "-m", "generator", "validate", "--repo", str(tmp_path)],
+        [sys.executable, "-m", "generator", "validate", "--repo", str(tmp_path), "-o", output],
         cwd=ROOT,
         env=environment,
         capture_output=True,
@@ -83,8 +85,11 @@ def test_output_in_an_encoding_without_a_quoted_character_escapes_it(tmp_path: P
         check=False,
     )
     assert ran.returncode == 1, ran
-    assert b"invalid name 'w\\xefne'" in ran.stdout, ran
     assert b"unexpected error" not in ran.stderr, ran
+    assert b"invalid name 'w\\u00efne'" in ran.stdout, ran
+    if output == "json":
+        messages = [d["message"] for d in json.loads(ran.stdout)["findings"]]
+        assert any("invalid name 'w\u00efne'" in m for m in messages), messages
 
 
 def test_a_command_started_with_standard_output_closed_ends_without_a_traceback() -> None:
