@@ -7,11 +7,17 @@ diagnostics as findings), so a tool reads one shape whatever happened; the exit
 code is the same either way. Whatever is printed here is redacted: a traceback
 quotes exception arguments (a tracking URI with its password, a header), and
 --debug is what people paste into issues.
+
+Standard output that cannot take what is printed (`> /dev/full`, a full disk, a pipe whose reader left) is no bug:
+the writes of a report are made `written`, and `run` flushes both streams itself, so a failure to write either is
+seen here, wherever it happens (at once when output is unbuffered, PYTHONUNBUFFERED, else at the flush).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
 import signal
 import sys
 import threading
@@ -21,7 +27,14 @@ from dataclasses import dataclass, field
 from types import FrameType
 
 from generator.diagnostics import Diagnostic
-from generator.errors import EXIT_BUG, EXIT_INTERRUPTED, Interrupted, UserError
+from generator.errors import (
+    EXIT_BUG,
+    EXIT_CLOSED_PIPE,
+    EXIT_ENVIRONMENT,
+    EXIT_INTERRUPTED,
+    Interrupted,
+    UserError,
+)
 from generator.excerpt import MESSAGE_LIMIT, excerpt
 from generator.repo_lock import DEFAULT_TIMEOUT
 from generator.report import document, inert
@@ -42,19 +55,80 @@ class Invocation:
     recovered: list[Diagnostic] = field(default_factory=list)
 
 
+class OutputFailed(Exception):
+    """Standard output or error refused what was printed on it (`written`)."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@contextlib.contextmanager
+def written() -> Iterator[None]:
+    """Around printing a report: the system's refusal to take it is the output's failure (`OutputFailed`), not the
+    command's, whatever the command was doing."""
+    try:
+        yield
+    except OSError as exc:
+        raise OutputFailed(exc) from exc
+
+
+def flush_output() -> None:
+    """Flush standard output and error, but one the command was started without (`>&-`: Python's is then None)."""
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
+
+
 def run(job: Callable[[], int], invocation: Invocation) -> int:
+    try:
+        code = _handled(job, invocation)
+        with written():
+            flush_output()
+    except OutputFailed as exc:
+        return _unwritten(exc.error)
+    return code
+
+
+def _unwritten(error: OSError) -> int:
+    """The output could not be written. A pipe whose reader left (`| head`) ends the command quietly with the code a
+    shell gives a command SIGPIPE ends (141), as other Unix tools end; any other refusal (a full disk, an I/O error)
+    is this machine's problem, said in one line on standard error if that still takes it (exit 2). A stream that
+    still holds what it could not write is then pointed at /dev/null, so the interpreter's own flush at exit has
+    nothing to fail on (Python's "Exception ignored" and exit 120)."""
+    if error.errno != errno.EPIPE and sys.stderr is not None:
+        with contextlib.suppress(OSError, ValueError):
+            print(f"error: cannot write standard output: {error.strerror or error}", file=sys.stderr, flush=True)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except OSError:
+            with contextlib.suppress(OSError, ValueError):  # no file descriptor (a test's stream)
+                nowhere = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(nowhere, stream.fileno())
+                os.close(nowhere)
+    return EXIT_CLOSED_PIPE if error.errno == errno.EPIPE else EXIT_ENVIRONMENT
+
+
+def _handled(job: Callable[[], int], invocation: Invocation) -> int:
     try:
         with _sigterm_raises():
             return job()
     except UserError as exc:
         if invocation.debug:
             _print_traceback(exc)
-        if invocation.output == "json":
-            print(document(invocation.command, [*invocation.recovered, *exc.diagnostics], ok=False), end="")
-        else:
-            said = f"error: {exc}" if len(exc.diagnostics) == 1 else f"error: {len(exc.diagnostics)} problems\n{exc}"
-            print(inert(_recovered_text(invocation) + said + "\n"), end="", file=sys.stderr)
+        with written():
+            if invocation.output == "json":
+                print(document(invocation.command, [*invocation.recovered, *exc.diagnostics], ok=False), end="")
+            else:
+                said = (
+                    f"error: {exc}" if len(exc.diagnostics) == 1 else f"error: {len(exc.diagnostics)} problems\n{exc}"
+                )
+                print(inert(_recovered_text(invocation) + said + "\n"), end="", file=sys.stderr)
         return exc.exit_code
+    except OutputFailed:
+        raise
     except KeyboardInterrupt:
         _fail(invocation, "interrupted", "")
         return EXIT_INTERRUPTED
@@ -70,12 +144,13 @@ def run(job: Callable[[], int], invocation: Invocation) -> int:
 
 def _fail(invocation: Invocation, message: str, hint: str) -> None:
     """A failure that is no diagnostic of the user's input: one line (and the hint) on stderr, or the document."""
-    if invocation.output == "json":
-        failure = Diagnostic(message=message, hint=hint)
-        print(document(invocation.command, [*invocation.recovered, failure], ok=False), end="")
-    else:
-        said = f"{message}\n{hint}\n" if hint else f"{message}\n"
-        print(inert(_recovered_text(invocation) + said), end="", file=sys.stderr)
+    with written():
+        if invocation.output == "json":
+            failure = Diagnostic(message=message, hint=hint)
+            print(document(invocation.command, [*invocation.recovered, failure], ok=False), end="")
+        else:
+            said = f"{message}\n{hint}\n" if hint else f"{message}\n"
+            print(inert(_recovered_text(invocation) + said), end="", file=sys.stderr)
 
 
 def _recovered_text(invocation: Invocation) -> str:

@@ -2,8 +2,8 @@
 
 `UserError` carries one or more diagnostics; `str(error)` is the whole message.
 Exit codes: 0 ok, 1 invalid input or drift found, 2 usage or environment
-(registry unreachable, tool missing, path unwritable, repository locked), 3 bug, 130 interrupted (SIGINT),
-143 terminated (SIGTERM).
+(registry unreachable, tool missing, path unwritable, repository locked, output unwritable), 3 bug, 130 interrupted
+(SIGINT), 141 output pipe closed (as SIGPIPE ends other commands), 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ EXIT_INVALID = 1
 EXIT_ENVIRONMENT = 2
 EXIT_BUG = 3
 EXIT_INTERRUPTED = 130
+EXIT_CLOSED_PIPE = 128 + signal.SIGPIPE  # 141: what a shell reports for a command SIGPIPE ended
 
 
 class UserError(Exception):

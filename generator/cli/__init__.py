@@ -21,7 +21,7 @@ from typing import Annotated
 import typer
 
 from generator import __version__
-from generator.error_handler import Invocation, run
+from generator.error_handler import Invocation, flush_output, run, written
 from generator.errors import EXIT_INTERRUPTED
 from generator.redact import install_log_redaction
 from generator.repo_lock import DEFAULT_TIMEOUT, TIMEOUT_ENV
@@ -35,7 +35,8 @@ GROUPS = ("schemas", "webhook", "image")
 
 def _version(value: bool) -> None:
     if value:
-        print(f"kserve-gitops {__version__}")
+        with written():
+            print(f"kserve-gitops {__version__}")
         raise typer.Exit()
 
 
@@ -122,7 +123,7 @@ def entry() -> int:
     if _waited_for_at_exit():
         if (logging := sys.modules.get("logging")) is not None:  # imported only by what logs
             logging.shutdown()
-        _flush_output()
+        flush_output()
         os._exit(code)
     returned.append(code)
     return code
@@ -151,22 +152,15 @@ def _json_escaped(error: UnicodeError) -> tuple[str, int]:
 def _untorn(returned: list[int]) -> None:
     """At exit, after every other exit handler (all registered after it) and after the interpreter joined its
     threads: end the process with the code `entry` returned, its output flushed, without tearing down modules.
-    When `entry` raised instead, or the output cannot be flushed (a closed pipe), the interpreter ends it as usual
-    and says what it says."""
+    When `entry` raised instead, or the output still cannot be flushed (`run` flushed it, and pointed a stream it could
+    not write at /dev/null), the interpreter ends it as usual and says what it says."""
     if not returned:
         return
     try:
-        _flush_output()
+        flush_output()
     except (OSError, ValueError):
         return
     os._exit(returned[0])
-
-
-def _flush_output() -> None:
-    """Flush standard output and error, but one the command was started without (`>&-`: Python's is then None)."""
-    for stream in (sys.stdout, sys.stderr):
-        if stream is not None:
-            stream.flush()
 
 
 def _exit_handlers() -> int:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
+from generator.error_handler import written
 from generator.report import document, github, inert, text
 
 if TYPE_CHECKING:
@@ -50,19 +51,20 @@ def emit(ctx: typer.Context, report: CommandReport) -> NoReturn:
     report outside text, `Invocation.recovered`) is among its findings."""
     invocation: Invocation = ctx.obj
     findings = [*invocation.recovered, *report.findings]
-    if invocation.output == "json":
-        print(document(invocation.command, findings, ok=report.code == 0, **report.fields), end="")
-    else:  # every text through `inert`: it quotes what a pull request wrote
-        if report.listed:
-            if invocation.output == "github":
-                print(github(findings, report.files_from), end="")
+    with written():  # a full disk or closed pipe is the output's failure, not the command's
+        if invocation.output == "json":
+            print(document(invocation.command, findings, ok=report.code == 0, **report.fields), end="")
+        else:  # every text through `inert`: it quotes what a pull request wrote
+            if report.listed:
+                if invocation.output == "github":
+                    print(github(findings, report.files_from), end="")
+                else:
+                    print(inert(text(findings)), end="")
             else:
-                print(inert(text(findings)), end="")
-        else:
-            shown = "".join(f"error: {f}\n" if f.severity == "error" else f"{f}\n" for f in findings)
-            print(inert(shown), end="", file=sys.stderr)
-        print(inert(report.text, into=sys.stdout), end="")  # a file when it is the comment (`> comment.md`)
-        print(inert(report.note), end="", file=sys.stderr)
+                shown = "".join(f"error: {f}\n" if f.severity == "error" else f"{f}\n" for f in findings)
+                print(inert(shown), end="", file=sys.stderr)
+            print(inert(report.text, into=sys.stdout), end="")  # a file when it is the comment (`> comment.md`)
+            print(inert(report.note), end="", file=sys.stderr)
     raise typer.Exit(report.code)
 
 

@@ -98,3 +98,63 @@ def test_a_command_started_with_standard_output_closed_ends_without_a_traceback(
     ran = _entry("sys.stdout = None", "--version")
     assert ran.returncode == 0, ran
     assert ran.stderr == "", ran
+
+
+def _invalid_models(root: Path, count: int) -> Path:
+    """A models.yaml whose `count` model names are all invalid: validate's report on it is ~250 bytes a model."""
+    models = "".join(
+        f"  BAD_{i}:\n    registeredModel: wine\n    environments: {{dev: {{version: 1}}}}\n" for i in range(count)
+    )
+    (root / "models.yaml").write_text(
+        f"apiVersion: kserve-gitops/v1\nenvironments: {{dev: {{namespace: ml-dev}}}}\nmodels:\n{models}"
+    )
+    return root
+
+
+@pytest.mark.parametrize("buffered", [True, False], ids=["buffered", "PYTHONUNBUFFERED"])
+@pytest.mark.parametrize(
+    "argv",
+    [["--version"], ["validate", "-o", "text"], ["validate", "-o", "json"], ["validate", "-o", "github"]],
+    ids=["a line", "a text report", "a JSON document", "annotations"],
+)
+@pytest.mark.parametrize(
+    "failure",
+    [
+        ("/dev/full", 2, "error: cannot write standard output: No space left on device\n"),
+        ("a closed pipe", 141, ""),
+    ],
+    ids=["a full device", "a closed pipe"],
+)
+def test_output_that_cannot_be_written_ends_the_command_without_a_traceback(
+    tmp_path: Path, argv: list[str], buffered: bool, failure: tuple[str, int, str]
+) -> None:
+    """`kserve-gitops validate > /dev/full` (a full disk, an I/O error) is this machine's problem: one line on
+    standard error, exit 2. `kserve-gitops validate | head -c 10` is a reader that had enough: the command ends
+    quietly, with the code a shell gives a command SIGPIPE ended (141), as other Unix tools end. Never "unexpected
+    error" (exit 3), Python's "Exception ignored", or exit 120; whether the output was written at once or at the
+    end, a few bytes or ~100 KB."""
+    into, code, said = failure
+    if argv[0] == "validate":
+        argv = [*argv, "--repo", str(_invalid_models(tmp_path, 400))]
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    if not buffered:
+        environment["PYTHONUNBUFFERED"] = "1"
+    if into == "/dev/full":
+        stdout = os.open("/dev/full", os.O_WRONLY)
+    else:
+        reader, stdout = os.pipe()
+        os.close(reader)
+    try:
+        ran = subprocess.run(
+            [sys.executable, "-m", "generator", *argv],
+            cwd=ROOT,
+            env=environment,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(stdout)
+    assert (ran.returncode, ran.stderr) == (code, said)
