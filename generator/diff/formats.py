@@ -50,7 +50,7 @@ def markdown(report: RenderedDiff, *, details_url: str = "", limit: int = LIMIT)
     """The pull-request comment: a hidden marker, a heading, then one collapsible section per directory."""
     body = (
         f"{MARKER}\n### Rendered manifests\n\n`kustomize build` of every directory at the base "
-        f"(`{report.base_commit[:12]}`) and with this change: {_counted(report)}.\n\n"
+        f"(`{report.base_commit[:12]}`) and with this change: {_counted(report)}.\n\n{_unbuilt(report)}"
     )
     sections = [_section(d) for d in report.directories]
     short = [f"{summary} (diff not shown: too long)\n\n" for summary, _, _ in sections]
@@ -93,6 +93,20 @@ def _listable(used: int, short: list[str], limit: int) -> int:
 def _counted(report: RenderedDiff) -> str:
     total = len(report.directories)
     return f"{report.changed} of {total} director{'y' if total == 1 else 'ies'} differ"
+
+
+def _unbuilt(report: RenderedDiff) -> str:
+    """A warning under the heading when the change itself does not build: `diff` still exits 0 (the comment is
+    posted; `validate` is the check that fails the pull request), so the comment must not read like a diff a
+    reviewer can approve."""
+    failed = sum(d.status == "build-failed" and d.failed == "working tree" for d in report.directories)
+    if not failed:
+        return ""
+    where = f"{failed} director{'y' if failed == 1 else 'ies'}"
+    return (
+        f"> [!WARNING]\n> This change does not build: kustomize failed on the working tree in {where} "
+        "(⚠️ below), so Argo CD could not sync it. `kserve-gitops validate` fails on it.\n\n"
+    )
 
 
 def _section(d: DirectoryDiff) -> tuple[str, str, str]:

@@ -88,6 +88,20 @@ def test_markdown_has_the_marker_first_and_one_section_per_directory() -> None:
     assert "Cut to fit" not in body
 
 
+def test_markdown_warns_under_the_heading_when_the_change_does_not_build() -> None:
+    """diff exits 0 with a failed build (validate fails the pull request): the comment says at its top that the
+    working tree does not build, not only in the failed directory's summary line among the others."""
+    broken = compare("environments/dev", Build(()), Build(error="kustomize build failed: bad yaml"))
+    body = markdown(report(broken, changed("environments/prod")))
+
+    warning = body.split("2 of 2 directories differ.\n\n", 1)[1]
+    assert warning.startswith(
+        "> [!WARNING]\n> This change does not build: kustomize failed on the working tree in 1 directory (⚠️ below), "
+        "so Argo CD could not sync it. `kserve-gitops validate` fails on it.\n\n<details>"
+    )
+    assert "[!WARNING]" not in markdown(SMALL)  # a base that did not build is not this change's doing
+
+
 def test_markdown_escapes_names_and_fences_longer_than_any_backticks_inside() -> None:
     ticks = compare("environments/dev", Build((configmap("c", value="x"),)), Build((configmap("c", value="``````"),)))
 
