@@ -99,10 +99,17 @@ def test_failure_mid_apply_leaves_the_tree_exactly_as_it_was(tmp_path: Path) -> 
     assert not (tmp_path / "environments/d").exists()
 
 
-def test_a_directory_in_the_way_is_refused(tmp_path: Path) -> None:
+def test_a_directory_in_the_way_is_refused_and_called_a_directory(tmp_path: Path) -> None:
     (tmp_path / "environments/dev/a.yaml").mkdir(parents=True)
-    with pytest.raises(UserError, match="was not generated"):
+    with pytest.raises(UserError) as refused:
         plan(tmp_path, {"environments/dev/a.yaml": MARK})
+    [said] = refused.value.diagnostics
+    assert (said.file, said.message) == (
+        "environments/dev/a.yaml",
+        "is a directory where kserve-gitops writes a file; refusing to replace it",
+    )
+    assert said.hint == "move the directory away, or rename the model or environment that renders to it"
+    assert (tmp_path / "environments/dev/a.yaml").is_dir()
 
 
 def test_a_file_where_an_outputs_directory_goes_is_refused_by_its_own_name(tmp_path: Path) -> None:
