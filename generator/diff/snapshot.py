@@ -86,17 +86,13 @@ def _resolve(top: Path, ref: str | None) -> tuple[str, str]:
     if ref is not None and ref.startswith("-"):  # `--base --output=x`: the option was taken for the ref
         raise EnvironmentProblem.simple(
             f"--base {ref}: an option where a commit, branch or tag goes",
-            hint="give --base its ref first, e.g. `kserve-gitops diff --base origin/main --output=FILE`",
+            hint="give --base its ref first, e.g. `kserve-gitops diff --base origin/main -o markdown`",
         )
     if ref is not None:
         sha = _commit(top, ref)
         if sha is None:
             raise EnvironmentProblem.simple(
-                f"--base {ref}: no such commit, branch or tag in {top}",
-                hint="`git reflog` lists what this clone's HEAD and branches were"
-                if "@{" in ref
-                else "name an existing ref (`git branch -a`, `git log --oneline`), or fetch it first: "
-                f"`git fetch origin {ref}`",
+                f"--base {ref}: no such commit, branch or tag in {top}", hint=_unknown(top, ref)
             )
         return sha, ref
     head = _commit(top, "HEAD")
@@ -119,7 +115,7 @@ def _resolve(top: Path, ref: str | None) -> tuple[str, str]:
         common = ""
     if common:
         return common, f"merge-base of {UPSTREAM} and HEAD"
-    if run_git(top, "rev-parse", "--is-shallow-repository").strip() == "true":
+    if _shallow(top):
         raise EnvironmentProblem.simple(
             f"{top} is a shallow clone: git cannot find where HEAD left {UPSTREAM}, and {UPSTREAM} as it is now would "
             "show the branch undoing what was merged there since",
@@ -127,6 +123,23 @@ def _resolve(top: Path, ref: str | None) -> tuple[str, str]:
             "base with --base REF",
         )
     return upstream, UPSTREAM  # no common history: the upstream as it is
+
+
+def _unknown(top: Path, ref: str) -> str:
+    """What to do about a --base git does not know. A shallow clone (actions/checkout's default) may simply not reach
+    it, as with `HEAD^1` at depth 1: fetching more history is the fix there, not `git fetch origin HEAD^1`."""
+    if "@{" in ref:
+        return "`git reflog` lists what this clone's HEAD and branches were"
+    if _shallow(top):
+        return (
+            "this clone is shallow and its history may not reach it: fetch more (`git fetch --deepen=N`, "
+            "`git fetch --unshallow`; actions/checkout with `fetch-depth: 2` reaches HEAD^1, `0` everything)"
+        )
+    return f"name an existing ref (`git branch -a`, `git log --oneline`), or fetch it first: `git fetch origin {ref}`"
+
+
+def _shallow(top: Path) -> bool:
+    return run_git(top, "rev-parse", "--is-shallow-repository").strip() == "true"
 
 
 def _commit(top: Path, ref: str) -> str | None:

@@ -213,12 +213,39 @@ def test_a_base_that_does_not_exist_is_one_clear_error(example: Path, cli: Calla
 
 
 def test_an_option_taken_for_the_base_is_named_as_one(example: Path, cli: Callable[..., Result]) -> None:
-    """`--base --output=x` gives --base the option as its value: no fetch of `--output=x` is suggested."""
+    """`--base --output=x` gives --base the option as its value: no fetch of `--output=x` is suggested, and the
+    example the fix gives is a command diff accepts."""
     result = run(cli, example, "--base", "--output=diff.md")
 
     assert (result.code, result.out) == (2, "")
     assert result.err.startswith("error: --base --output=diff.md: an option where a commit, branch or tag goes\n")
     assert "git fetch" not in result.err
+    example_command = result.err.split("`kserve-gitops ", 1)[1].split("`", 1)[0].split()
+    assert example_command == ["diff", "--base", "origin/main", "-o", "markdown"]
+    assert cli(*example_command, "--repo", str(example)).code == 0
+
+
+def test_a_base_a_shallow_clone_does_not_reach_says_to_fetch_more_history(
+    tmp_path: Path, example: Path, cli: Callable[..., Result]
+) -> None:
+    """`--base HEAD^1` (the workflow's base) in a clone of depth 1 (actions/checkout's default): git knows no such
+    commit because the history stops at HEAD; `git fetch origin HEAD^1` is no refspec git takes."""
+    scale_prod(cli, example, 6)
+    commit_all(example, "prod: up to 6 replicas")
+    git("push", "--quiet", "origin", "main", cwd=example)
+    clone = tmp_path / "shallow"
+    git("clone", "--quiet", "--depth", "1", (tmp_path / "origin.git").as_uri(), str(clone), cwd=tmp_path)
+
+    result = run(cli, clone, "--base", "HEAD^1")
+
+    assert (result.code, result.out) == (2, "")
+    assert result.err == (
+        f"error: --base HEAD^1: no such commit, branch or tag in {clone}\n"
+        "  fix: this clone is shallow and its history may not reach it: fetch more (`git fetch --deepen=N`, "
+        "`git fetch --unshallow`; actions/checkout with `fetch-depth: 2` reaches HEAD^1, `0` everything)\n"
+    )
+    git("fetch", "--quiet", "--deepen=1", cwd=clone)
+    assert run(cli, clone, "--base", "HEAD^1").code == 0
 
 
 def test_outside_a_git_repository_is_one_clear_error(tmp_path: Path, cli: Callable[..., Result]) -> None:
