@@ -48,6 +48,7 @@ def fields(report: RenderedDiff) -> dict[str, Any]:
 
 def markdown(report: RenderedDiff, *, details_url: str = "", limit: int = LIMIT) -> str:
     """The pull-request comment: a hidden marker, a heading, then one collapsible section per directory."""
+    limit -= len(details_url)  # the note quotes it: a long one takes its room from the diffs, not from the limit
     body = (
         f"{MARKER}\n### Rendered manifests\n\n`kustomize build` of every directory at the base "
         f"(`{report.base_commit[:12]}`) and with this change: {_counted(report)}.\n\n{_unbuilt(report)}"

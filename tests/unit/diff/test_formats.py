@@ -88,6 +88,16 @@ def test_markdown_has_the_marker_first_and_one_section_per_directory() -> None:
     assert "Cut to fit" not in body
 
 
+def test_a_long_details_url_still_leaves_the_comment_within_the_limit() -> None:
+    """The note a cut comment ends with quotes --details-url: however long, the comment stays under 65,536."""
+    url = "https://ci.example/runs/" + "r" * 5_000
+
+    body = markdown(report(changed("environments/dev", 5_000), changed("environments/prod", 5_000)), details_url=url)
+
+    assert len(body) <= COMMENT_LIMIT
+    assert f"[the full diffs]({url})" in body
+
+
 def test_markdown_warns_under_the_heading_when_the_change_does_not_build() -> None:
     """diff exits 0 with a failed build (validate fails the pull request): the comment says at its top that the
     working tree does not build, not only in the failed directory's summary line among the others."""
