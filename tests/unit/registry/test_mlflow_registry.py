@@ -67,11 +67,13 @@ def by_endpoint(counts: dict[str, int]) -> dict[str, int]:
 
 
 class FlakyServer(ThreadingHTTPServer):
-    """Answers `status` to the first `failures` requests, then forwards GETs and POSTs to `upstream`."""
+    """Answers `status` to the first `failures` requests, then forwards GETs and POSTs to `upstream`; a request
+    whose path starts with `drop` is never answered: the connection is closed, as by a server that went away."""
 
-    def __init__(self, upstream: str, failures: int, status: int) -> None:
+    def __init__(self, upstream: str, failures: int, status: int, drop: str = "") -> None:
         super().__init__(("127.0.0.1", 0), _FlakyHandler)
         self.upstream, self.failures, self.status, self.hits = upstream, failures, status, 0
+        self.drop = drop
         self.url = f"http://127.0.0.1:{self.server_port}"
 
 
@@ -80,6 +82,9 @@ class _FlakyHandler(BaseHTTPRequestHandler):
         server = cast(FlakyServer, self.server)
         server.hits += 1
         sent = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if server.drop and self.path.startswith(server.drop):
+            self.close_connection = True
+            return
         status, body = (server.status, b"") if server.hits <= server.failures else self._forward(server.upstream, sent)
         self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
@@ -107,8 +112,10 @@ class _FlakyHandler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def flaky_server(upstream: str = "", *, failures: int = 1_000_000, status: int = 503) -> Iterator[FlakyServer]:
-    server = FlakyServer(upstream, failures, status)
+def flaky_server(
+    upstream: str = "", *, failures: int = 1_000_000, status: int = 503, drop: str = ""
+) -> Iterator[FlakyServer]:
+    server = FlakyServer(upstream, failures, status, drop)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield server
@@ -461,6 +468,27 @@ def test_transient_errors_are_retried(mlflow_proxied: MlflowServer, new_model: N
         assert versions(registry.resolve([q(name, "latest")])) == ["2"]
     # two 503s, then the two searches, the experiments and the logged models, the MLmodel listing and read
     assert flaky.hits == 2 + 6
+
+
+@pytest.mark.parametrize(
+    "drop",
+    [
+        "/api/2.0/mlflow-artifacts/artifacts?",  # listing the MLmodel
+        "/api/2.0/mlflow-artifacts/artifacts/",  # reading it, once listed
+    ],
+)
+def test_a_server_gone_while_the_mlmodel_is_read_is_unavailable_not_an_unreadable_mlmodel(
+    mlflow_proxied: MlflowServer, new_model: NewModel, drop: str
+) -> None:
+    """A proxying server that stops answering mid-run fails the run (exit 2): it must not lock the version as if its
+    MLmodel could never be read, which a later `lock` would not read again."""
+    name = new_model(versions=1)
+    with flaky_server(mlflow_proxied.stack.tracking_uri, failures=0, drop=drop) as flaky:
+        registry = MlflowRegistry(flaky.url, http=HttpSettings(retries=0, backoff=0))
+        with pytest.raises(RegistryUnavailable) as caught:
+            registry.resolve([q(name, "latest")])
+    assert str(caught.value).startswith(f"cannot use the MLflow registry at {flaky.url}: ")
+    assert caught.value.exit_code == 2
 
 
 @pytest.mark.parametrize("status", [429, 500, 503])
