@@ -118,7 +118,7 @@ def _differences(spec: Spec, lock: Lock, entry: LockEntry, target: Target, answe
             "version",
             f"version {entry.version} of registered model '{entry.registered_model}' "
             f"is not in the registry: {answer.message}",
-            _fix(entry, target),
+            _gone_fix(entry, target),
         )
         return
     for key, locked, registry in _fields(spec, entry, answer):
@@ -163,6 +163,21 @@ def _fix(entry: LockEntry, target: Target, also: str = "") -> str:
     return f"revert the hand edit of models.lock, or {again} to record what the registry says" + (
         f"; {also}" if also else ""
     )
+
+
+def _gone_fix(entry: LockEntry, target: Target) -> str:
+    """How to get a true entry back when the registry lacks the locked version: undo a hand edit, or, when the version
+    was deleted in MLflow, have models.yaml name one that exists (locking the missing one again only fails again)."""
+    if target.hold:
+        again = f"pin an existing one: `kserve-gitops pin {entry.model} {entry.env} VERSION`"
+    elif target.ref.floating:
+        again = f"run `kserve-gitops lock --update {entry.model}/{entry.env}` to lock what its reference names now"
+    else:
+        again = (
+            f"set models.{entry.model}.environments.{entry.env}.version in models.yaml to an existing version and "
+            "run `kserve-gitops generate`"
+        )
+    return f"revert the hand edit of models.lock; if the version was deleted in MLflow, {again}"
 
 
 def _error(lock: Lock, entry: LockEntry, key: str, message: str, hint: str, *, rule: str = RULE) -> Diagnostic:

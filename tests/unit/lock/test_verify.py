@@ -65,8 +65,33 @@ def test_a_version_the_registered_model_does_not_have_is_refused_at_its_line() -
     assert problem.message == (
         "wine/prod: version 999 of registered model 'Wine' is not in the registry: version 999 not found on 'Wine'"
     )
-    assert problem.hint.startswith(
-        "revert the hand edit of models.lock, or run `kserve-gitops lock --update wine/prod`"
+    assert problem.hint == (
+        "revert the hand edit of models.lock; if the version was deleted in MLflow, run "
+        "`kserve-gitops lock --update wine/prod` to lock what its reference names now"
+    )
+
+
+def _gone(lock: Lock, model: str, env: str) -> dict[Query, Resolution]:
+    """The registry once the version locked for `model`/`env` was deleted in MLflow."""
+    answers = _registry(lock)
+    query = Query(lock.entries[(model, env)].registered_model, Ref("version", lock.entries[(model, env)].version))
+    answers[query] = NotFound(query, f"version {query.ref.value} not found on {query.registered_model!r}")
+    return answers
+
+
+def test_a_deleted_held_or_numeric_version_is_fixed_in_models_yaml_not_by_locking_it_again() -> None:
+    """Deleting the entry and running `lock` would only ask for the deleted version again, and fail."""
+    lock = _read(_full_lock())
+    (held,) = verify(_spec(", hold: true"), lock, _gone(lock, "wine", "prod"))
+    assert held.hint == (
+        "revert the hand edit of models.lock; if the version was deleted in MLflow, pin an existing one: "
+        "`kserve-gitops pin wine prod VERSION`"
+    )
+    (numeric,) = verify(_spec(), lock, _gone(lock, "churn", "prod"))
+    assert numeric.hint == (
+        "revert the hand edit of models.lock; if the version was deleted in MLflow, set "
+        "models.churn.environments.prod.version in models.yaml to an existing version and run "
+        "`kserve-gitops generate`"
     )
 
 
