@@ -566,14 +566,17 @@ def status(
 
 
 def _pending(spec: Spec, registry: RegistryFactory) -> dict[tuple[str, str], str]:
-    """Where each floating, unheld reference points in the registry now."""
+    """Where each floating, unheld reference points in the registry now; `status.NOT_FOUND` where at nothing."""
+    from generator.status import NOT_FOUND  # noqa: PLC0415 -- command-specific
+
     targets = [t for t in spec.targets if t.wanted.floating and not t.hold]
     queries = sorted({Query(t.registered_model, t.wanted) for t in targets})
     answers = _ask(spec, registry, queries, {})
     return {
         t.key: answer.version
-        for t in targets
         if isinstance(answer := answers[Query(t.registered_model, t.wanted)], ModelVersion)
+        else NOT_FOUND
+        for t in targets
     }
 
 

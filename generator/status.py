@@ -21,6 +21,7 @@ from generator.registry.base import Deployment
 from generator.spec.model import Spec
 
 UNKNOWN = "unknown"
+NOT_FOUND = "not found"  # pending: the reference points at nothing now (alias deleted, stage empty)
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,8 @@ class Row:
     deployed: str
     health: str
     drift: str
-    pending: str = ""  # with --registry: the version the reference points at now, when it is not the locked one
+    pending: str = ""  # with --registry: the version the reference points at now, when it is not the locked one;
+    # "not found" when it points at nothing (the next `lock --update` fails there)
 
     def as_dict(self) -> dict[str, str]:
         return asdict(self)
@@ -78,7 +80,11 @@ def rows(
                 else (f"{running.version} @{running.revision[:12]}" if running else "not deployed"),
                 health=UNKNOWN if deployed is None else (running.health or "unknown") if running else "",
                 drift="; ".join(drift),
-                pending=UNKNOWN if pending is None else (f"→ {now}" if now and now != locked else ""),
+                pending=UNKNOWN
+                if pending is None
+                else NOT_FOUND
+                if now == NOT_FOUND
+                else (f"→ {now}" if now and now != locked else ""),
             )
         )
     return found

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import cast
+
 from generator.gate.evaluate import applicable, evaluate
 from generator.lock.model import Lock, LockEntry
-from generator.registry.base import Deployment, Facts, ModelInfo
+from generator.pipeline import _pending
+from generator.registry.base import Deployment, Facts, ModelInfo, ModelVersion, NotFound, Query, Registry, Resolution
 from generator.spec.load import parse_spec
 from generator.spec.model import Ref
 from generator.status import rows, text
@@ -68,6 +72,26 @@ def test_gate_verdict_and_pending_promotion() -> None:
     assert (staging.gate, staging.pending, staging.deployed) == ("fail: accuracy 0.8 < min 0.9", "→ 7", "not deployed")
     assert (prod.gate, prod.pending) == ("pass", ""), "prod follows staging: staging's gates apply to it too"
     assert text([staging], with_pending=True).splitlines()[1].endswith("  → 7")
+
+
+class _AliasDeleted:
+    """A registry where `challenger` was deleted and `champion` points at version 6."""
+
+    def resolve(self, queries: Sequence[Query], recorded: object) -> list[Resolution]:
+        return [
+            NotFound(q, "alias 'challenger' not found on 'Wine'")
+            if q.ref.value == "challenger"
+            else ModelVersion("Wine", "6", "s", "run")
+            for q in queries
+        ]
+
+
+def test_a_reference_that_points_at_nothing_now_is_pending_not_found_not_nothing_pending() -> None:
+    """`-` would say all is well where the next `lock --update` fails."""
+    pending = _pending(SPEC, lambda spec: cast(Registry, _AliasDeleted()))
+    assert pending == {("wine", "staging"): "not found"}, "prod is held: not asked"
+    staging, _ = rows(SPEC, LOCK, compat={}, verdicts={}, deployed=[], revision_order={}, pending=pending)
+    assert staging.pending == "not found"
 
 
 def test_cells_from_registry_tags_cannot_rewrite_the_terminal_line() -> None:
