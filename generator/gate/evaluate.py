@@ -86,7 +86,11 @@ def needs_signature(gates: Sequence[tuple[str, Gates]]) -> bool:
 def evaluate(
     gates: Sequence[tuple[str, Gates]], candidate: Facts, current: Facts | None, override: str = ""
 ) -> Verdict:
-    """Every rule of every applicable gate; relative rules compare with `current` (None: nothing locked yet)."""
+    """Every rule of every applicable gate; relative rules compare with `current` (None: nothing locked yet). A
+    candidate the registry does not have fails each gate once, as that: not as a metric it did not log."""
+    if candidate.missing:
+        sources = dict.fromkeys(source for source, _ in gates)
+        return Verdict(tuple(Check(s, "version", "present", False, "not in the registry") for s in sources), override)
     checks: list[Check] = []
     for source, gate in gates:
         for rule in gate.metrics:

@@ -112,11 +112,13 @@ class Registered:
 class Facts:
     """What a version offers to its gates: its metrics (run and logged model merged) and whether it has a signature.
 
-    `signature` is None when it was not looked up or could not be read.
+    `signature` is None when it was not looked up or could not be read. `missing`: the registry has no such
+    version (deleted in MLflow, or a hand edit), which fails every gate whatever it says of metrics.
     """
 
     metrics: Mapping[str, float]
     signature: bool | None = None
+    missing: bool = False
 
 
 @dataclass(frozen=True)

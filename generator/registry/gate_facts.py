@@ -82,7 +82,7 @@ class MlflowFacts:
         try:
             found = _or_none(self._client.get_model_version, name, version)
             if found is None:
-                return Facts({}, False if signature else None)
+                return Facts({}, False if signature else None, missing=True)
             values: dict[str, float] = {}
             if found.run_id and (run := _or_none(self._client.get_run, found.run_id)) is not None:
                 values.update(run.data.metrics)

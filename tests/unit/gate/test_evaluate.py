@@ -37,6 +37,13 @@ def test_a_rise_beyond_max_rise_and_a_value_above_max_both_fail() -> None:
     assert [c.reason for c in verdict.failures] == ["130 > max 120", "rose 30 (100 → 130), maxRise 10"]
 
 
+def test_a_version_the_registry_does_not_have_fails_as_that_even_on_optional_metrics() -> None:
+    optional = ("prod", Gates(metrics=(MetricGate("accuracy", min=0.9, optional=True),)))
+    verdict = evaluate([ACCURACY, optional], Facts({}, missing=True), None)
+    assert verdict.summary() == "fail: version not in the registry"
+    assert [(c.source, c.rule) for c in verdict.checks] == [("prod", "present")]
+
+
 def test_missing_metric_fails_unless_optional() -> None:
     assert evaluate([ACCURACY], Facts({}), None).summary() == "fail: accuracy not logged on the candidate"
     optional = ("prod", Gates(metrics=(MetricGate("accuracy", min=0.9, optional=True),)))

@@ -29,7 +29,8 @@ from mlflow.exceptions import MlflowException
 from devtools.metering import count_requests
 from devtools.stack import free_port, log_wine_model, seed_many, seed_model
 from generator.errors import RegistryUnavailable
-from generator.registry.base import ModelInfo, ModelVersion, NotFound, Query, Resolution
+from generator.registry.base import Facts, ModelInfo, ModelVersion, NotFound, Query, Resolution
+from generator.registry.gate_facts import MlflowFacts
 from generator.registry.mlflow import (
     _FILTER_BUDGET,
     MlflowRegistry,
@@ -489,6 +490,16 @@ def test_a_server_gone_while_the_mlmodel_is_read_is_unavailable_not_an_unreadabl
             registry.resolve([q(name, "latest")])
     assert str(caught.value).startswith(f"cannot use the MLflow registry at {flaky.url}: ")
     assert caught.value.exit_code == 2
+
+
+def test_gate_facts_of_a_version_the_registry_lacks_say_so(mlflow_proxied: MlflowServer, new_model: NewModel) -> None:
+    """A locked version deleted in MLflow: `status` must not show it as one that did not log its metrics."""
+    name = new_model(versions=1)
+    facts = MlflowFacts(mlflow_proxied.stack.tracking_uri).facts(
+        [(name, "1"), (name, "9")], signature=False, metrics={}
+    )
+    assert facts[(name, "9")] == Facts({}, None, missing=True)
+    assert not facts[(name, "1")].missing
 
 
 @pytest.mark.parametrize("status", [429, 500, 503])
