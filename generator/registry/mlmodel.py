@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 import tempfile
-from urllib.parse import urlsplit
 
 import mlflow.artifacts
 from mlflow.exceptions import MlflowException
 
 from generator.registry.base import ModelInfo
+from generator.registry.uris import PROXY_SCHEME, foreign_host, scheme_of
 from generator.util.files import MAX_YAML_BYTES, read_regular
 
 # How mlflow words a request that got no answer (`mlflow/utils/rest_utils.py`, `http_request`): in its own message
@@ -60,10 +60,5 @@ def fetch_mlmodel_text(download_uri: str, tracking_uri: str) -> str | None:
 
 def _through_tracking_server(download_uri: str, tracking_uri: str) -> bool:
     """Whether reading the artifact asks the tracking server: `mlflow-artifacts:/…`, or its artifact API by URL."""
-    if download_uri.startswith("mlflow-artifacts:"):
-        return True
-    artifact, tracking = urlsplit(download_uri), urlsplit(tracking_uri)
-    return artifact.scheme in ("http", "https") and (artifact.scheme, artifact.netloc) == (
-        tracking.scheme,
-        tracking.netloc,
-    )
+    scheme = scheme_of(download_uri)
+    return scheme in ("http", "https", PROXY_SCHEME) and foreign_host(download_uri, tracking_uri) is None
