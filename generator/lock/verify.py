@@ -8,7 +8,8 @@ the InferenceService's `storageUri`. Two checks stop a hand-forged entry:
 - `verify` (`lock --check`, `generate --check`, `propose`): every locked version is read again
   from the registry, in the same batched resolve as locking (one `version N` query per distinct
   version), and each field the registry gave — the version's existence, its run id, its download
-  URI, the artifact location derived from it, the MLmodel facts — must be what it says now.
+  URI, the artifact location derived from it, the MLmodel facts (recorded whenever the registry can read
+  them now) — must be what it says now.
 """
 
 from __future__ import annotations
@@ -121,6 +122,17 @@ def _differences(spec: Spec, lock: Lock, entry: LockEntry, target: Target, answe
             _gone_fix(entry, target),
         )
         return
+    if entry.info is None and answer.info is not None:
+        # Without its MLmodel facts the compat rules know nothing to fail, and a `loadCheck: loads` beside them
+        # would pass a version its runtime cannot load (and `compat` skips a version with a verdict).
+        yield _error(
+            lock,
+            entry,
+            "version",
+            f"mlmodel is not recorded but the registry has {quoted(_facts(answer.info))} for "
+            f"{quoted(entry.registered_model)} version {entry.version}",
+            _fix(entry, target),
+        )
     for key, locked, registry in _fields(spec, entry, answer):
         if locked != registry:
             yield _error(

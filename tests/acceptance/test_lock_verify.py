@@ -95,6 +95,32 @@ def test_lock_check_says_what_the_registry_has(generated: Platform) -> None:
     )
 
 
+def test_lock_check_refuses_an_entry_whose_mlmodel_facts_were_removed_beside_a_forged_verdict(
+    generated: Platform,
+) -> None:
+    """Without its MLmodel facts the compat rules find nothing to fail, and `compat` skips a version that has a
+    verdict: removing `mlmodel:` and writing `loadCheck: loads` would let any version through unloaded."""
+    text = generated.read("models.lock")
+    locked = yaml.safe_load(text)["models"]["wine"]["prod"]
+    start = text.index("    prod:\n")
+    block = text.index("      mlmodel:\n", start)
+    end = block + len("      mlmodel:\n")
+    while text[end:].startswith("        "):
+        end = text.index("\n", end) + 1
+    forged = (
+        "      loadCheck:\n        image: docker.io/seldonio/mlserver:1.7.1\n        verdict: loads\n"
+        "        environment: virtualenv (Python 3.10.13)\n"
+    )
+    (generated.root / "models.lock").write_text(text[:block] + forged + text[end:])
+    result = generated.run("lock", "--check")
+    assert result.code == 1, result.out
+    assert (
+        f'$.models.wine.prod.version: wine/prod: mlmodel is not recorded but the registry has "flavors: '
+        f"{locked['mlmodel']['flavors']}, serializationFormat: cloudpickle" in result.err
+    ), result.err
+    assert "run `kserve-gitops lock --update wine/prod`" in result.err
+
+
 def test_generate_check_verifies_too(generated: Platform) -> None:
     where = forge(generated, FORGERIES["wrong run id"])
     result = generated.run("generate", "--check", *CRDS)
