@@ -781,10 +781,11 @@ class ProposeGates:
 
 
 def compat(
-    repo: Path, model: str, env: str, tracking_uri: str, *, docker: bool, recheck: bool
+    repo: Path, model: str, env: str, tracking_uri: str, *, docker: bool, recheck: bool, base: str = ""
 ) -> tuple[Outcome, compat_run.CompatReport]:
     """Load each locked version not yet checked on its runtime image the way KServe will (`compat/`), and the
-    lock with every verdict recorded. `model`/`env` narrow it ("" for all); `tracking_uri` overrides the spec's."""
+    lock with every verdict recorded. `model`/`env` narrow it ("" for all); `tracking_uri` overrides the spec's;
+    `base` (a git revision): only verdicts models.lock already recorded there count as checked."""
     from generator.compat import load as compat_load  # noqa: PLC0415
     from generator.compat import run as compat_run  # noqa: PLC0415
 
@@ -794,7 +795,8 @@ def compat(
     # downloaded from it with this machine's credentials and loaded (a pickle runs code when it loads)
     if misplaced := lock_verify.locations(spec, old):
         raise LockError(misplaced)
-    checks, skipped, recorded_failure = compat_run.plan_checks(spec, old, model, env, recheck=recheck)
+    trusted = _lock_at(repo, base) if base else None
+    checks, skipped, recorded_failure = compat_run.plan_checks(spec, old, model, env, recheck=recheck, trusted=trusted)
     tracking = tracking_uri or spec.tracking_uri
 
     def fetch(uri: str, destination: Path, what: str) -> Path:

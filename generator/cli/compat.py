@@ -17,7 +17,7 @@ HELP = (
 )
 EXAMPLE = (
     "Examples: kserve-gitops compat  |  kserve-gitops compat wine-classifier --env prod  |  "
-    "kserve-gitops compat wine-classifier --docker"
+    "kserve-gitops compat wine-classifier --docker  |  kserve-gitops compat --base HEAD^1"
 )
 
 Model = Annotated[
@@ -29,6 +29,15 @@ Env = Annotated[
 Recheck = Annotated[
     bool,
     typer.Option("--recheck", help="Load versions again that models.lock already records as checked on their image."),
+]
+Base = Annotated[
+    str,
+    typer.Option(
+        "--base",
+        help="Git revision (a pull request's base): a verdict counts as checked only if models.lock records it "
+        "there too; one the pull request wrote is loaded again. Default: every recorded verdict counts.",
+        show_default=False,
+    ),
 ]
 Docker = Annotated[
     bool,
@@ -46,6 +55,7 @@ def command(
     env: Env = "",
     docker: Docker = False,
     recheck: Recheck = False,
+    base: Base = "",
     repo: _options.Repo = None,
     output: _options.Output = "text",
 ) -> None:
@@ -55,7 +65,7 @@ def command(
     root = _build.repo_root(repo)
     with _build.in_session(ctx, root, write_tree=True):
         outcome, report = pipeline.compat(
-            root, model, env, os.environ.get("MLFLOW_TRACKING_URI", ""), docker=docker, recheck=recheck
+            root, model, env, os.environ.get("MLFLOW_TRACKING_URI", ""), docker=docker, recheck=recheck, base=base
         )
         written = _build.reported(outcome.plan, [], written=outcome.written, check=False, fix="")
         text = "".join(f"{line}\n" for line in summary(report)) + (written.text if not outcome.plan.empty else "")

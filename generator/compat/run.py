@@ -68,11 +68,13 @@ class CompatReport:
 
 
 def plan_checks(
-    spec: Spec, lock: Lock, model: str = "", env: str = "", *, recheck: bool = False
+    spec: Spec, lock: Lock, model: str = "", env: str = "", *, recheck: bool = False, trusted: Lock | None = None
 ) -> tuple[list[LoadJob], list[str], bool]:
     """The checks for MODEL (all models if empty) in ENV (all if empty), the targets left out and why, and whether
     a left-out version has a recorded failure. Versions already checked on their image are left out unless
-    `recheck`: a verdict only changes with the version or the image, and either one makes the entry unchecked."""
+    `recheck`: a verdict only changes with the version or the image, and either one makes the entry unchecked.
+    With `trusted` (models.lock of a pull request's base), only a verdict that lock records for the same registered
+    version counts: one the pull request wrote is text anyone can forge, so its version is loaded again."""
     targets = [t for t in spec.targets if (not model or t.model == model) and (not env or t.env == env)]
     if not targets:
         known = ", ".join(sorted({f"{t.model}/{t.env}" for t in spec.targets})) or "none"
@@ -95,7 +97,12 @@ def plan_checks(
                 f"{target.model}/{target.env}: no image is known for runtime '{target.serving.runtime}'; "
                 "set platform.runtimeImage in models.yaml"
             )
-        elif not recheck and entry.load_check is not None and entry.load_check.image == image:
+        elif (
+            not recheck
+            and entry.load_check is not None
+            and entry.load_check.image == image
+            and (trusted is None or _recorded(trusted, entry))
+        ):
             skipped.append(
                 f"{target.model}/{target.env}: version {entry.version} already checked on {image} "
                 f"({entry.load_check.verdict}); --recheck loads it again"
@@ -108,6 +115,14 @@ def plan_checks(
         for (name, version, image), entries in sorted(grouped.items())
     ]
     return checks, skipped, recorded_failure
+
+
+def _recorded(trusted: Lock, entry: LockEntry) -> bool:
+    """Whether `trusted` holds `entry`'s verdict for the same registered version (under any model or environment)."""
+    return any(
+        (e.registered_model, e.version, e.load_check) == (entry.registered_model, entry.version, entry.load_check)
+        for e in trusted.entries.values()
+    )
 
 
 def run_checks(checks: list[LoadJob], *, download: Download, load: Load, docker: bool) -> list[LoadOutcome]:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib.metadata import version as dist_version
@@ -184,3 +186,36 @@ def test_docker_missing_is_refused_before_downloading_naming_model_version_and_i
         "'Wine.Classifier" in result.err
         and f"version 1 on {repo.image}: --docker was asked for, but there is no `docker` on PATH" in result.err
     )
+
+
+def test_with_base_a_verdict_the_pull_request_wrote_is_not_trusted(
+    repo: Repo, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The pull-request check (`compat --base HEAD^1`) loads again a version whose `loadCheck` is new in the pull
+    request: a hand-written `verdict: loads` beside a lock without MLmodel facts (as here, S3 out of reach when
+    locking) would otherwise pass every check, and the skops version would crash-loop after merge."""
+    root = tmp_path_factory.mktemp("forged") / "platform"
+    shutil.copytree(repo.root, root)
+    text = (root / "models.lock").read_text()
+    header = text[: text.index("lockVersion:")]  # the generated-file header, kept by the edits below
+    lock = yaml.safe_load(text)
+    for entry in lock["models"].values():
+        entry["dev"].pop("loadCheck", None)
+    git = ("git", "-c", "user.name=t", "-c", "user.email=t@localhost")
+    subprocess.run(("git", "init", "-q", str(root)), check=True)
+    (root / "models.lock").write_text(header + yaml.safe_dump(lock))
+    subprocess.run((*git, "-C", str(root), "add", "-A"), check=True)
+    subprocess.run((*git, "-C", str(root), "commit", "-qm", "base"), check=True)
+    lock["models"]["wine-skops"]["dev"]["loadCheck"] = {
+        "image": repo.image,
+        "verdict": "loads",
+        "environment": "virtualenv (Python 3.10.13)",
+    }
+    (root / "models.lock").write_text(header + yaml.safe_dump(lock))
+    subprocess.run((*git, "-C", str(root), "commit", "-qam", "forged verdict"), check=True)
+
+    trusting = _cli("compat", "wine-skops", "--repo", str(root))
+    assert trusting.out.startswith("not checked: wine-skops/dev: version 1 already checked on"), trusting.out
+    checked = _cli("compat", "wine-skops", "--base", "HEAD^1", "--repo", str(root))
+    assert checked.code == 1, checked.out + checked.err
+    assert "fails: 'Wine.Skops" in checked.out and SKOPS_ERROR in checked.out

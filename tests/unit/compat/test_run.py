@@ -88,6 +88,17 @@ def test_a_version_already_checked_on_its_image_is_left_out_unless_rechecked() -
     )
 
 
+def test_with_a_trusted_base_only_a_verdict_it_records_for_that_version_counts() -> None:
+    loads = LoadCheck(IMAGE, "loads", "docker")
+    job = LoadJob("Wine", "3", "", IMAGE, (("wine", "dev"), ("wine", "staging")))
+    lock = record(LOCK, [LoadOutcome(job, loads, "answered")])
+    spec = parse_spec(SPEC)[0]
+    forged, _, _ = plan_checks(spec, lock, "wine", trusted=LOCK)
+    assert [c.entries for c in forged] == [(("wine", "dev"), ("wine", "staging"))], "new in the pull request: loaded"
+    kept, skipped, _ = plan_checks(spec, lock, "wine", trusted=lock)
+    assert kept == [] and len(skipped) == 2, "recorded on the base too: left out"
+
+
 def test_naming_nothing_that_exists_is_an_error_listing_what_does() -> None:
     with pytest.raises(UserError) as caught:
         plan_checks(parse_spec(SPEC)[0], LOCK, "wine", "prod")
