@@ -76,6 +76,7 @@ def plan_checks(
     With `trusted` (models.lock of a pull request's base), only a verdict that lock records for the same registered
     version counts: one the pull request wrote is text anyone can forge, so its version is loaded again."""
     targets = [t for t in spec.targets if (not model or t.model == model) and (not env or t.env == env)]
+    recorded = None if trusted is None else {_verdict_of(e) for e in trusted.entries.values()}
     if not targets:
         known = ", ".join(sorted({f"{t.model}/{t.env}" for t in spec.targets})) or "none"
         raise UserError.simple(
@@ -101,7 +102,7 @@ def plan_checks(
             not recheck
             and entry.load_check is not None
             and entry.load_check.image == image
-            and (trusted is None or _recorded(trusted, entry))
+            and (recorded is None or _verdict_of(entry) in recorded)
         ):
             skipped.append(
                 f"{target.model}/{target.env}: version {entry.version} already checked on {image} "
@@ -117,12 +118,9 @@ def plan_checks(
     return checks, skipped, recorded_failure
 
 
-def _recorded(trusted: Lock, entry: LockEntry) -> bool:
-    """Whether `trusted` holds `entry`'s verdict for the same registered version (under any model or environment)."""
-    return any(
-        (e.registered_model, e.version, e.load_check) == (entry.registered_model, entry.version, entry.load_check)
-        for e in trusted.entries.values()
-    )
+def _verdict_of(entry: LockEntry) -> tuple[str, str, LoadCheck | None]:
+    """A verdict as a trusted lock must hold it: for the same registered version, under any model or environment."""
+    return entry.registered_model, entry.version, entry.load_check
 
 
 def run_checks(checks: list[LoadJob], *, download: Download, load: Load, docker: bool) -> list[LoadOutcome]:
