@@ -21,8 +21,9 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from mlflow import MlflowClient
+from mlflow import MlflowClient, get_tracking_uri
 from mlflow.artifacts import download_artifacts
 
 from storage_initializer.uri import ModelVersionRef
@@ -30,6 +31,7 @@ from storage_initializer.uri import ModelVersionRef
 STAGING_PREFIX = ".storage-initializer-"
 MLMODEL = "MLmodel"
 READY = "READY"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class FetchError(RuntimeError):
@@ -50,6 +52,7 @@ def fetch(ref: ModelVersionRef, dest: Path) -> Fetched:
     if status != READY:
         raise FetchError(f"{ref.uri} is {status}, not {READY}: the registry has not finished registering it")
     source: str = client.get_model_version_download_uri(ref.name, ref.version)
+    _refuse_foreign_host(ref, source, get_tracking_uri())
 
     dest.mkdir(parents=True, exist_ok=True)
     for stale in dest.glob(STAGING_PREFIX + "*"):
@@ -66,6 +69,32 @@ def fetch(ref: ModelVersionRef, dest: Path) -> Fetched:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return fetched
+
+
+def _refuse_foreign_host(ref: ModelVersionRef, source: str, tracking_uri: str) -> None:
+    """Refuse a location on another host than the tracking server: mlflow would send it the credentials.
+
+    MLflow reads `MLFLOW_TRACKING_TOKEN` (or username and password) for any `http(s)://` artifact
+    location and for `mlflow-artifacts://<host>/…`, whatever the host. A version's source is set by
+    whoever registered it, so without this check it could collect the pod's token.
+    """
+    location, tracking = urlsplit(source), urlsplit(tracking_uri)
+    if location.scheme == "mlflow-artifacts" and location.netloc:
+        scheme = tracking.scheme  # mlflow reaches mlflow-artifacts://host/… with the tracking URI's scheme
+    elif location.scheme in _DEFAULT_PORTS:
+        scheme = location.scheme
+    else:  # mlflow-artifacts:/… (the tracking server itself), s3://… (AWS_* credentials), …
+        return
+    if _origin(scheme, location.hostname, location.port) != _origin(tracking.scheme, tracking.hostname, tracking.port):
+        host = f"{location.hostname}" + (f":{location.port}" if location.port else "")
+        raise FetchError(
+            f"{ref.uri} is stored at {source.split(':', 1)[0]}://{host}, not on the tracking server: "
+            "refusing to send the registry's credentials to another host"
+        )
+
+
+def _origin(scheme: str, host: str | None, port: int | None) -> tuple[str, str, int | None]:
+    return scheme, (host or "").lower(), port or _DEFAULT_PORTS.get(scheme)
 
 
 def _replace(src: Path, target: Path) -> None:

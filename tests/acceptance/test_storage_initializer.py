@@ -405,3 +405,100 @@ def test_transient_503s_are_retried_by_mlflows_own_settings(
     assert run.code == EXIT_OK, run.log
     assert flaky_registry.failures_left == 0
     assert (dest / MLMODEL).is_file()
+
+
+# -- hostile or broken answers, from small stand-in servers ----------------------------------------
+
+
+class _Recorder(http.server.ThreadingHTTPServer):
+    """Answers every GET with `answer(path)` (status, JSON) and records the Authorization header it got."""
+
+    def __init__(self, answer: Any) -> None:
+        super().__init__(("127.0.0.1", 0), _RecordingHandler)
+        self.answer, self.authorizations = answer, list[str | None]()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _RecordingHandler(http.server.BaseHTTPRequestHandler):
+    server: _Recorder
+
+    def do_GET(self) -> None:
+        self.server.authorizations.append(self.headers.get("Authorization"))
+        status, payload = self.server.answer(self.path)
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def recorders() -> Iterator[Any]:
+    started: list[_Recorder] = []
+
+    def start(answer: Any) -> _Recorder:
+        server = _Recorder(answer)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.shutdown()
+        server.server_close()
+
+
+def _registry_storing_at(location: str) -> Any:
+    """A registry whose version 1 of every model is READY and stored at `location`."""
+
+    def answer(path: str) -> tuple[int, dict[str, Any]]:
+        if "/model-versions/get-download-uri" in path:
+            return 200, {"artifact_uri": location}
+        if "/model-versions/get" in path:
+            return 200, {"model_version": {"name": "wine", "version": "1", "status": "READY"}}
+        if "/registered-models/get" in path:
+            return 200, {"registered_model": {"name": "wine"}}
+        return 200, {"files": [{"path": "MLmodel", "is_dir": False, "file_size": 2}]}
+
+    return answer
+
+
+@pytest.mark.parametrize(
+    "location",
+    ["{other}/api/2.0/mlflow-artifacts/artifacts/1/m/artifacts", "mlflow-artifacts://{other_host}/1/m/artifacts"],
+    ids=["http", "mlflow-artifacts-with-host"],
+)
+def test_credentials_never_go_to_a_store_on_another_host_than_the_tracking_server(
+    location: str, recorders: Any, tmp_path: Path
+) -> None:
+    """A version's source is whatever its registrant wrote; mlflow would send it the pod's token."""
+    other = recorders(_registry_storing_at("mlflow-artifacts:/1/m/artifacts"))
+    other_url = other.url.replace("127.0.0.1", "localhost")  # another host name, as a browser would see it
+    location = location.format(other=other_url, other_host=other_url.removeprefix("http://"))
+    registry = recorders(_registry_storing_at(location))
+    token = f"tok-{uuid.uuid4().hex}"
+    dest = tmp_path / "mnt" / "models"
+
+    run = run_initializer(
+        "models:/wine/1",
+        dest,
+        {"MLFLOW_TRACKING_URI": registry.url, "MLFLOW_TRACKING_TOKEN": token, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"},
+        timeout=60,
+    )
+
+    assert other.authorizations == [], "nothing at all is asked of the other host"
+    assert run.code == EXIT_REFUSED, run.log
+    assert run.log.splitlines()[-1] == (
+        f"storage-initializer: error: models:/wine/1 is stored at {location.split(':')[0]}://"
+        f"{other_url.removeprefix('http://')}, "
+        "not on the tracking server: refusing to send the registry's credentials to another host"
+    )
+    assert token not in run.log
+    assert not (dest / MLMODEL).exists()
