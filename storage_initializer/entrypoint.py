@@ -33,6 +33,8 @@ USAGE = "usage: python -m storage_initializer models:/<name>/<version> <destinat
 # Container logs are plain text: mlflow's progress bars would fill them with carriage returns.
 _QUIET = {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
 _USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s'\"]+@")
+# What the Secret may hold; a malformed value (a carriage return in the token) ends up quoted in errors.
+_SECRETS = ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 _CAUSES = (  # the root cause urllib3 buries in mlflow's message
     r"\[Errno -?\d+\] ([^'\")]+)",
     r"ResponseError\('([^']+)'\)",
@@ -99,7 +101,7 @@ def _classify(error: Exception, ref: ModelVersionRef) -> Failure:
     if any(isinstance(e, refused) for e in chain):  # asking again gives the same answer
         hint = "" if _is_mlflow(error) else "; S3 access comes from AWS_* in the Secret or the pod's IAM role"
         return Failure(EXIT_REFUSED, f"{ref.uri}: {_reason(error)}{hint}")
-    traceback.print_exception(error)
+    print(_redact("".join(traceback.format_exception(error))), end="", file=sys.stderr, flush=True)
     return Failure(EXIT_BUG, f"unexpected error while fetching {ref.uri}; this is a bug")
 
 
@@ -155,9 +157,25 @@ def _reason(error: BaseException) -> str:
 
 
 def _redact(text: str) -> str:
-    """Replace `user:password@` in every URL with `***@`; tokens travel in headers, never here."""
-    return _USERINFO.sub(r"\g<scheme>***@", text)
+    """Replace `user:password@` in every URL with `***@`, and any secret the environment holds with `***`.
+
+    Tokens travel in headers, but requests quotes a header it refuses ('Bearer <token>') in its error.
+    """
+    text = _USERINFO.sub(r"\g<scheme>***@", text)
+    for secret in _secret_spellings():
+        text = text.replace(secret, "***")
+    return text
+
+
+def _secret_spellings() -> list[str]:
+    """Each secret as it may appear in a message: verbatim, escaped as repr() shows it, line by line."""
+    spellings: set[str] = set()
+    for name in _SECRETS:
+        value = os.environ.get(name, "")
+        escaped = repr(value)[1:-1]
+        spellings.update({value, value.strip(), escaped}, value.splitlines(), escaped.split("\\"))
+    return sorted((s for s in spellings if len(s.strip()) >= 4), key=len, reverse=True)  # longest first
 
 
 def _log(message: str) -> None:
-    print(f"storage-initializer: {message}", file=sys.stderr, flush=True)
+    print(f"storage-initializer: {_redact(message)}", file=sys.stderr, flush=True)

@@ -502,3 +502,24 @@ def test_credentials_never_go_to_a_store_on_another_host_than_the_tracking_serve
     )
     assert token not in run.log
     assert not (dest / MLMODEL).exists()
+
+
+@pytest.mark.parametrize(
+    "malformed", ["{a}\r{b}", "{a}\n{b}\n", "{a}\u00e9{b}"], ids=["cr", "inner-newline", "non-ascii"]
+)
+def test_a_malformed_token_is_refused_without_being_printed(malformed: str, tmp_path: Path) -> None:
+    """A Secret made from a file with Windows line endings or two lines: requests quotes the bad header."""
+    halves = {"a": f"tok-{uuid.uuid4().hex}", "b": f"{uuid.uuid4().hex}-end"}
+    token = malformed.format(**halves)
+    dead = f"http://127.0.0.1:{free_port()}"
+
+    run = run_initializer(
+        "models:/wine/1",
+        tmp_path / "mnt" / "models",
+        {"MLFLOW_TRACKING_URI": dead, "MLFLOW_TRACKING_TOKEN": token, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"},
+        timeout=60,
+    )
+
+    assert run.code in (EXIT_REFUSED, EXIT_UNREACHABLE), run.log
+    assert run.log.splitlines()[-1].startswith("storage-initializer: error: "), run.log
+    assert halves["a"] not in run.log and halves["b"] not in run.log, run.log
