@@ -32,7 +32,8 @@ EXIT_OK, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_BUG = 0, 1, 2, 3
 USAGE = "usage: python -m storage_initializer models:/<name>/<version> <destination directory>"
 # Container logs are plain text: mlflow's progress bars would fill them with carriage returns.
 _QUIET = {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s'\"]+@")
+# Up to the authority's last `@`, as urllib3 reads it: a password may hold an unencoded `@`.
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s'\"]*@")
 # What the Secret may hold; a malformed value (a carriage return in the token) ends up quoted in errors.
 _SECRETS = ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 _CAUSES = (  # the root cause urllib3 buries in mlflow's message

@@ -523,3 +523,20 @@ def test_a_malformed_token_is_refused_without_being_printed(malformed: str, tmp_
     assert run.code in (EXIT_REFUSED, EXIT_UNREACHABLE), run.log
     assert run.log.splitlines()[-1].startswith("storage-initializer: error: "), run.log
     assert halves["a"] not in run.log and halves["b"] not in run.log, run.log
+
+
+def test_a_password_with_an_unencoded_at_sign_in_the_tracking_uri_is_not_printed(tmp_path: Path) -> None:
+    """urllib3 reads userinfo up to the authority's last `@`, so `https://u:p@ss@host` works, and must not leak `ss`."""
+    tail = f"ss-{uuid.uuid4().hex}"
+    port = free_port()
+
+    run = run_initializer(
+        "models:/wine/1",
+        tmp_path / "mnt" / "models",
+        {"MLFLOW_TRACKING_URI": f"http://kserve:p@{tail}@127.0.0.1:{port}", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"},
+        timeout=60,
+    )
+
+    assert run.code == EXIT_UNREACHABLE, run.log
+    assert tail not in run.log, run.log
+    assert f"from http://***@127.0.0.1:{port} into " in run.log
