@@ -10,7 +10,8 @@ acts on and the log the only thing a person reads, so each failure prints one li
        MLflow model, missing or rejected credentials (MLflow or S3), no MLFLOW_TRACKING_URI;
        asking again gives the same answer
     2  the registry or artifact store could not be reached, even after mlflow's own retries
-       (MLFLOW_HTTP_REQUEST_MAX_RETRIES / _BACKOFF_FACTOR / _TIMEOUT)
+       (MLFLOW_HTTP_REQUEST_MAX_RETRIES / _BACKOFF_FACTOR / _TIMEOUT), or the run passed its
+       deadline (STORAGE_INITIALIZER_DEADLINE_SECONDS, default an hour)
     3  a bug: the traceback follows
 
 Whatever the code, the kubelet runs a failed init container again, with back-off.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Iterator, Sequence
@@ -36,6 +38,10 @@ _QUIET = {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
 _USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s'\"]*@")
 # What the Secret may hold; a malformed value (a carriage return in the token) ends up quoted in errors.
 _SECRETS = ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+# MLFLOW_HTTP_REQUEST_TIMEOUT bounds each read, not a download: a server that trickles a byte a
+# minute would hold the predictor back forever, with nothing in the log. So the whole run has one.
+DEADLINE = "STORAGE_INITIALIZER_DEADLINE_SECONDS"
+DEFAULT_DEADLINE = 3600
 _CAUSES = (  # the root cause urllib3 buries in mlflow's message
     r"\[Errno -?\d+\] ([^'\")]+)",
     r"ResponseError\('([^']+)'\)",
@@ -75,6 +81,7 @@ def _run(args: list[str]) -> None:
             "MLFLOW_TRACKING_URI is not set: the ClusterStorageContainer takes it from "
             "the ConfigMap named in models.yaml (registry.storageInitializer.configMap)",
         )
+    deadline = _deadline()
     for key, value in _QUIET.items():
         os.environ.setdefault(key, value)
     # mlflow takes seconds to import: only once the arguments are known to be worth it.
@@ -82,6 +89,8 @@ def _run(args: list[str]) -> None:
 
     _log(f"fetching {ref.uri} from {_redact(tracking_uri)} into {dest}")
     began = time.monotonic()
+    if deadline:
+        _exit_after(deadline, ref)
     try:
         fetched = fetch(ref, Path(dest))
     except FetchError as error:
@@ -92,6 +101,33 @@ def _run(args: list[str]) -> None:
         f"fetched {ref.uri}: {fetched.files} files, {fetched.bytes} bytes from {_redact(fetched.source)} "
         f"in {time.monotonic() - began:.1f}s"
     )
+
+
+def _deadline() -> float:
+    raw = os.environ.get(DEADLINE, "") or str(DEFAULT_DEADLINE)
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1
+    if not seconds >= 0:  # also NaN
+        raise Failure(EXIT_REFUSED, f"{DEADLINE}={raw!r} is not a number of seconds (0: no deadline)")
+    return seconds
+
+
+def _exit_after(seconds: float, ref: ModelVersionRef) -> None:
+    """Exit 2 once `seconds` have passed. mlflow downloads in worker threads that an exception in
+    this one would not stop, so the process ends at once; the next run clears the staging directory."""
+
+    def expire() -> None:
+        _log(
+            f"error: cannot reach the registry or artifact store for {ref.uri}: no complete answer within "
+            f"{seconds:g}s ({DEADLINE})"
+        )
+        os._exit(EXIT_UNREACHABLE)
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
 
 
 def _classify(error: Exception, ref: ModelVersionRef) -> Failure:

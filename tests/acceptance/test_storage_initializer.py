@@ -540,3 +540,71 @@ def test_a_password_with_an_unencoded_at_sign_in_the_tracking_uri_is_not_printed
     assert run.code == EXIT_UNREACHABLE, run.log
     assert tail not in run.log, run.log
     assert f"from http://***@127.0.0.1:{port} into " in run.log
+
+
+class _TricklingHandler(_RecordingHandler):
+    """A registry whose MLmodel never finishes: one byte every half second, each well within any read timeout."""
+
+    def do_GET(self) -> None:
+        if not self.path.endswith(f"/{MLMODEL}"):
+            return super().do_GET()
+        self.send_response(200)
+        self.send_header("Content-Length", str(10**6))
+        self.end_headers()
+        for _ in range(240):  # two minutes at most, should the client never go away
+            try:
+                self.wfile.write(b"x")
+                self.wfile.flush()
+            except OSError:
+                return
+            time.sleep(0.5)
+        return None
+
+
+def test_a_download_that_never_ends_is_cut_at_the_deadline_with_exit_2(tmp_path: Path) -> None:
+    """MLFLOW_HTTP_REQUEST_TIMEOUT bounds each read only; without a deadline the predictor would wait forever."""
+    registry = _Recorder(_registry_storing_at("mlflow-artifacts:/1/m/artifacts"))
+    registry.RequestHandlerClass = _TricklingHandler
+    threading.Thread(target=registry.serve_forever, daemon=True).start()
+    dest = tmp_path / "mnt" / "models"
+    try:
+        run = run_initializer(
+            "models:/wine/1",
+            dest,
+            {
+                "MLFLOW_TRACKING_URI": registry.url,
+                "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
+                "STORAGE_INITIALIZER_DEADLINE_SECONDS": "3",
+            },
+            timeout=60,
+        )
+    finally:
+        registry.shutdown()
+        registry.server_close()
+
+    assert run.code == EXIT_UNREACHABLE, run.log
+    assert run.log.splitlines()[-1] == (
+        "storage-initializer: error: cannot reach the registry or artifact store for models:/wine/1: "
+        "no complete answer within 3s (STORAGE_INITIALIZER_DEADLINE_SECONDS)"
+    )
+    assert run.seconds < 30
+    assert not (dest / MLMODEL).exists(), "the predictor must not find a truncated model"
+
+
+def test_a_deadline_that_is_not_a_number_is_refused(tmp_path: Path) -> None:
+    run = run_initializer(
+        "models:/wine/1",
+        tmp_path / "mnt" / "models",
+        {
+            "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{free_port()}",
+            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+            "STORAGE_INITIALIZER_DEADLINE_SECONDS": "1h",
+        },
+        timeout=60,
+    )
+
+    assert run.code == EXIT_REFUSED, run.log
+    assert run.log.splitlines()[-1] == (
+        "storage-initializer: error: STORAGE_INITIALIZER_DEADLINE_SECONDS='1h' is not a number of seconds "
+        "(0: no deadline)"
+    )
