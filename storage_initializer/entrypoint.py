@@ -42,6 +42,7 @@ _SECRETS = ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD", "AWS_SECRET_ACC
 # minute would hold the predictor back forever, with nothing in the log. So the whole run has one.
 DEADLINE = "STORAGE_INITIALIZER_DEADLINE_SECONDS"
 DEFAULT_DEADLINE = 3600
+_TRANSIENT = r"too many \d+ error responses|Connection broken|Connection aborted|IncompleteRead|timed out"
 _CAUSES = (  # the root cause urllib3 buries in mlflow's message
     r"\[Errno -?\d+\] ([^'\")]+)",
     r"ResponseError\('([^']+)'\)",
@@ -133,13 +134,18 @@ def _exit_after(seconds: float, ref: ModelVersionRef) -> None:
 def _classify(error: Exception, ref: ModelVersionRef) -> Failure:
     unreachable, refused = _error_kinds()
     chain = list(_chain(error))
-    if any(isinstance(e, unreachable) for e in chain):
+    if any(isinstance(e, unreachable) for e in chain) or _lost_in_download(error):
         return Failure(EXIT_UNREACHABLE, f"cannot reach the registry or artifact store for {ref.uri}: {_reason(error)}")
     if any(isinstance(e, refused) for e in chain):  # asking again gives the same answer
         hint = "" if _is_mlflow(error) else "; S3 access comes from AWS_* in the Secret or the pod's IAM role"
         return Failure(EXIT_REFUSED, f"{ref.uri}: {_reason(error)}{hint}")
     print(_redact("".join(traceback.format_exception(error))), end="", file=sys.stderr, flush=True)
     return Failure(EXIT_BUG, f"unexpected error while fetching {ref.uri}; this is a bug")
+
+
+def _lost_in_download(error: BaseException) -> bool:
+    """mlflow reports failed file downloads as one MlflowException whose text alone keeps the cause."""
+    return _is_mlflow(error) and re.search(_TRANSIENT, str(error)) is not None
 
 
 def _chain(error: BaseException) -> Iterator[BaseException]:

@@ -608,3 +608,22 @@ def test_a_deadline_that_is_not_a_number_is_refused(tmp_path: Path) -> None:
         "storage-initializer: error: STORAGE_INITIALIZER_DEADLINE_SECONDS='1h' is not a number of seconds "
         "(0: no deadline)"
     )
+
+
+def test_a_store_that_keeps_answering_503_exits_2_like_a_registry_that_does(recorders: Any, tmp_path: Path) -> None:
+    """The registry answers; the file download gets only 503s. Asking again may well work: that is exit 2, not 1."""
+    registry_answer = _registry_storing_at("mlflow-artifacts:/1/m/artifacts")
+    registry = recorders(
+        lambda path: (503, {"error": "busy"}) if path.endswith(f"/{MLMODEL}") else registry_answer(path)
+    )
+    dest = tmp_path / "mnt" / "models"
+    retries = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0"}
+
+    run = run_initializer("models:/wine/1", dest, {"MLFLOW_TRACKING_URI": registry.url} | retries, timeout=60)
+
+    assert run.code == EXIT_UNREACHABLE, run.log
+    assert run.log.splitlines()[-1] == (
+        "storage-initializer: error: cannot reach the registry or artifact store for models:/wine/1: "
+        "too many 503 error responses"
+    )
+    assert not (dest / MLMODEL).exists()
