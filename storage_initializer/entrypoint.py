@@ -221,4 +221,6 @@ def _secret_spellings() -> list[str]:
 
 
 def _log(message: str) -> None:
-    print(f"storage-initializer: {_redact(message)}", file=sys.stderr, flush=True)
+    """One line, whatever a model name holds: a newline in it must not forge a line of its own."""
+    line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in _redact(message))
+    print(f"storage-initializer: {line}", file=sys.stderr, flush=True)

@@ -627,3 +627,20 @@ def test_a_store_that_keeps_answering_503_exits_2_like_a_registry_that_does(reco
         "too many 503 error responses"
     )
     assert not (dest / MLMODEL).exists()
+
+
+def test_every_log_line_is_the_initializers_own_whatever_the_model_name_holds(recorders: Any, tmp_path: Path) -> None:
+    """The name is taken verbatim, so a newline in it must not print a line that looks like a success."""
+    registry = recorders(_registry_storing_at("mlflow-artifacts:/1/m/artifacts"))
+    forged = "storage-initializer- fetched the model in 0.1s"  # no / nor :, which MLflow forbids in names
+
+    run = run_initializer(
+        f"models:/wine\n{forged}\r/1",
+        tmp_path / "mnt" / "models",
+        {"MLFLOW_TRACKING_URI": registry.url, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"},
+        timeout=60,
+    )
+
+    assert run.code == EXIT_OK, run.log
+    assert all(line.startswith("storage-initializer: ") for line in run.log.splitlines()), run.log
+    assert f"fetched models:/wine\\n{forged}\\r/1: 1 files" in run.log
