@@ -17,6 +17,7 @@ in the same pod, with the same emptyDir, so a rerun clears what an interrupted r
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ STAGING_PREFIX = ".storage-initializer-"
 MLMODEL = "MLmodel"
 READY = "READY"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# host[:port],… of artifact servers of your own, e.g. a separate `mlflow server --artifacts-only`
+TRUSTED_HOSTS = "STORAGE_INITIALIZER_TRUSTED_HOSTS"
 
 
 class FetchError(RuntimeError):
@@ -87,9 +90,11 @@ def _refuse_foreign_host(ref: ModelVersionRef, source: str, tracking_uri: str) -
         return
     if _origin(scheme, location.hostname, location.port) != _origin(tracking.scheme, tracking.hostname, tracking.port):
         host = f"{location.hostname}" + (f":{location.port}" if location.port else "")
+        if host.lower() in {h.strip().lower() for h in os.environ.get(TRUSTED_HOSTS, "").split(",")}:
+            return
         raise FetchError(
             f"{ref.uri} is stored at {source.split(':', 1)[0]}://{host}, not on the tracking server: "
-            "refusing to send the registry's credentials to another host"
+            f"refusing to send the registry's credentials to another host (if it is yours: {TRUSTED_HOSTS}={host})"
         )
 
 

@@ -498,7 +498,8 @@ def test_credentials_never_go_to_a_store_on_another_host_than_the_tracking_serve
     assert run.log.splitlines()[-1] == (
         f"storage-initializer: error: models:/wine/1 is stored at {location.split(':')[0]}://"
         f"{other_url.removeprefix('http://')}, "
-        "not on the tracking server: refusing to send the registry's credentials to another host"
+        "not on the tracking server: refusing to send the registry's credentials to another host "
+        f"(if it is yours: STORAGE_INITIALIZER_TRUSTED_HOSTS={other_url.removeprefix('http://')})"
     )
     assert token not in run.log
     assert not (dest / MLMODEL).exists()
@@ -644,3 +645,21 @@ def test_every_log_line_is_the_initializers_own_whatever_the_model_name_holds(re
     assert run.code == EXIT_OK, run.log
     assert all(line.startswith("storage-initializer: ") for line in run.log.splitlines()), run.log
     assert f"fetched models:/wine\\n{forged}\\r/1: 1 files" in run.log
+
+
+def test_an_artifact_server_listed_as_trusted_gets_the_credentials(recorders: Any, tmp_path: Path) -> None:
+    """A separate `mlflow server --artifacts-only`, named in mlflow-artifacts://host/…, is the operator's own."""
+    other = recorders(_registry_storing_at("mlflow-artifacts:/1/m/artifacts"))
+    other_host = other.url.replace("127.0.0.1", "localhost").removeprefix("http://")
+    registry = recorders(_registry_storing_at(f"mlflow-artifacts://{other_host}/1/m/artifacts"))
+    env = {
+        "MLFLOW_TRACKING_URI": registry.url,
+        "MLFLOW_TRACKING_TOKEN": "tok",
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+        "STORAGE_INITIALIZER_TRUSTED_HOSTS": f"elsewhere:1, {other_host.upper()}",
+    }
+
+    run = run_initializer("models:/wine/1", tmp_path / "mnt" / "models", env, timeout=60)
+
+    assert run.code == EXIT_OK, run.log
+    assert "Bearer tok" in other.authorizations
