@@ -60,4 +60,9 @@ def command(
     with _build.in_session(ctx, root, write_tree=False):
         report = rendered_diff(root, base)
         text = formats.markdown(report, details_url=details_url) if output == "markdown" else formats.text(report)
-        _report.emit(ctx, _report.CommandReport(text=text, fields=formats.fields(report), note=formats.notes(report)))
+        _report.emit(
+            ctx,
+            _report.CommandReport(
+                findings=formats.findings(report), text=text, fields=formats.fields(report), note=formats.notes(report)
+            ),
+        )

@@ -12,8 +12,9 @@ import re
 from pathlib import Path
 
 from generator.diff import snapshot
-from generator.diff.compare import Build, DirectoryDiff, RenderedDiff, compare, skipped
+from generator.diff.compare import Build, RenderedDiff, compare, skipped
 from generator.errors import ValidationFailed
+from generator.render.argocd import generated_applications
 from generator.render.tree import ARGOCD_DIR, CLUSTER_DIR, ENVIRONMENTS_DIR
 from generator.validate.kustomize import build_plain, kustomize_build, kustomize_command
 
@@ -28,8 +29,12 @@ def rendered_diff(root: Path, base: str | None) -> RenderedDiff:
         names = sorted(
             directories(exported.root) | directories(root), key=lambda d: (not d.startswith(f"{ENVIRONMENTS_DIR}/"), d)
         )
+        builds = {name: _sides(name, exported.root, root) for name in names}
         return RenderedDiff(
-            exported.ref, exported.commit, tuple(_directory(name, exported.root, root) for name in names)
+            exported.ref,
+            exported.commit,
+            tuple(skipped(name) if sides is None else compare(name, *sides) for name, sides in builds.items()),
+            _deleted_applications(builds.get(ARGOCD_DIR)),
         )
 
 
@@ -39,11 +44,24 @@ def directories(root: Path) -> set[str]:
     return found | {d for d in (ARGOCD_DIR, CLUSTER_DIR) if (root / d / KUSTOMIZATION).is_file()}
 
 
-def _directory(name: str, before: Path, after: Path) -> DirectoryDiff:
+def _sides(name: str, before: Path, after: Path) -> tuple[Build, Build] | None:
+    """The directory built at the base and in the working tree; None for a name `render` never writes."""
     env = name.removeprefix(f"{ENVIRONMENTS_DIR}/")
     if env != name and not ENV_NAME.fullmatch(env):
-        return skipped(name)
-    return compare(name, _build(before, name), _build(after, name))
+        return None
+    return _build(before, name), _build(after, name)
+
+
+def _deleted_applications(sides: tuple[Build, Build] | None) -> tuple[tuple[str, str], ...]:
+    """The Applications (name, directory) whose element the change drops from an ApplicationSet argocd/ still
+    has: Argo CD deletes each, and what it deployed, once the change is merged (render.argocd). Nothing when
+    either side of argocd/ is missing or failed to build: how argocd/ itself reaches the cluster is not known."""
+    if sides is None or any(side.objects is None for side in sides):
+        return ()
+    before, after = (generated_applications(side.objects or ()) for side in sides)
+    if not after:
+        return ()
+    return tuple(sorted((name, path) for name, path in before.items() if name not in after))
 
 
 def _build(root: Path, name: str) -> Build:

@@ -109,6 +109,8 @@ class RenderedDiff:
     base_ref: str
     base_commit: str
     directories: tuple[DirectoryDiff, ...]
+    # (name, directory) of each Argo CD Application the change deletes, and with it what it deployed
+    deleted_applications: tuple[tuple[str, str], ...] = ()
 
     @property
     def changed(self) -> int:

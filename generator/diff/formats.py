@@ -12,8 +12,9 @@ import html
 import re
 from typing import Any
 
-from generator.diagnostics import printable
+from generator.diagnostics import Diagnostic, printable
 from generator.diff.compare import DirectoryDiff, RenderedDiff
+from generator.render.tree import ARGOCD_DIR
 
 COMMENT_LIMIT = 65_536  # GitHub's limit on a comment's body
 LIMIT = COMMENT_LIMIT - 1_024  # less room for closing a cut section and the note
@@ -37,6 +38,24 @@ def notes(report: RenderedDiff) -> str:
     return "".join(lines) + f"{_counted(report)} (base: {report.base_ref} = {report.base_commit[:12]})\n"
 
 
+def findings(report: RenderedDiff) -> list[Diagnostic]:
+    """A warning per Argo CD Application the change deletes: the diff shows an element leaving a list, not that
+    merging deletes everything the Application deployed, at once and whatever its sync policy (prod's manual
+    sync included)."""
+    return [
+        Diagnostic(
+            file=f"{ARGOCD_DIR}/applicationset.yaml",
+            severity="warning",
+            rule="argocd-deletion",
+            message=f"merging this deletes the Argo CD Application {printable(name)!r} ({printable(path)}) and "
+            "every resource it deployed, at once, whatever its sync policy",
+            hint="if they must stay, keep the environment and its clusters in models.yaml (a change of an "
+            "environment's clusters renames its Applications); else merge when they may go",
+        )
+        for name, path in report.deleted_applications
+    ]
+
+
 def fields(report: RenderedDiff) -> dict[str, Any]:
     """What `-o json` adds to the command's document: the shape documented in docs/diff.md."""
     return {
@@ -52,6 +71,7 @@ def markdown(report: RenderedDiff, *, details_url: str = "", limit: int = LIMIT)
     body = (
         f"{MARKER}\n### Rendered manifests\n\n`kustomize build` of every directory at the base "
         f"(`{report.base_commit[:12]}`) and with this change: {_counted(report)}.\n\n{_unbuilt(report)}"
+        f"{_deleting(report)}"
     )
     sections = [_section(d) for d in report.directories]
     short = [f"{summary} (diff not shown: too long)\n\n" for summary, _, _ in sections]
@@ -107,6 +127,21 @@ def _unbuilt(report: RenderedDiff) -> str:
     return (
         f"> [!WARNING]\n> This change does not build: kustomize failed on the working tree in {where} "
         "(⚠️ below), so Argo CD could not sync it. `kserve-gitops validate` fails on it.\n\n"
+    )
+
+
+def _deleting(report: RenderedDiff) -> str:
+    """A caution under the heading for each Application merging deletes (`findings`), which reviewers must not
+    have to find as an element missing from the ApplicationSet's diff."""
+    if not report.deleted_applications:
+        return ""
+    listed = ", ".join(
+        f"<code>{html.escape(printable(name))}</code> ({html.escape(printable(path))})"
+        for name, path in report.deleted_applications
+    )
+    return (
+        f"> [!CAUTION]\n> Merging this deletes the Argo CD Application(s) {listed} and every resource they "
+        "deployed, at once, whatever their sync policy (prod's manual sync included).\n\n"
     )
 
 

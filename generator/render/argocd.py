@@ -10,6 +10,7 @@ The first Argo CD release with each field and sync option used here is `ARGOCD_F
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from generator.diagnostics import Diagnostic, json_path
@@ -59,6 +60,37 @@ def argocd_objects(spec: Spec, argocd: ArgoCD, *, cluster_scoped: bool = False) 
     }
 
 
+# What the template names each Application: the `name` of its list element.
+_NAME_TEMPLATE = "{{ .name }}"
+
+
+def generated_applications(objects: Iterable[Any]) -> dict[str, str]:
+    """The Applications the ApplicationSets among `objects` (a build of argocd/) generate, by name, each with the
+    directory it syncs; only sets that name them after list elements, as `argocd_objects` renders them.
+
+    What `diff` tells a reviewer goes with an element: Argo CD gives each Application an ApplicationSet generates
+    the resources finalizer (the set has no `syncPolicy.preserveResourcesOnDeletion`), and deletes the Application
+    of an element that is gone (policy `sync`, the default), so every resource it deployed is deleted with it,
+    whatever its own sync policy (argoproj/argo-cd tag v3.5.1, docs/operator-manual/applicationset/
+    Application-Deletion.md and Controlling-Resource-Modification.md: only a controller started with `--policy
+    create-only` or `create-update` keeps it)."""
+    found: dict[str, str] = {}
+    for obj in objects:
+        spec = obj.get("spec") if isinstance(obj, dict) and obj.get("kind") == "ApplicationSet" else None
+        template = spec.get("template") if isinstance(spec, dict) else None
+        metadata = template.get("metadata") if isinstance(template, dict) else None
+        if not isinstance(metadata, dict) or metadata.get("name") != _NAME_TEMPLATE:
+            continue
+        generators = spec.get("generators") if isinstance(spec, dict) else None
+        for generator in generators if isinstance(generators, list) else []:
+            listed = generator.get("list") if isinstance(generator, dict) else None
+            elements = listed.get("elements") if isinstance(listed, dict) else None
+            for element in elements if isinstance(elements, list) else []:
+                if isinstance(element, dict) and isinstance(name := element.get("name"), str):
+                    found[name] = str(element.get("path", ""))
+    return found
+
+
 def _project(spec: Spec, argocd: ArgoCD, cluster_scoped: bool) -> dict[str, Any]:
     destinations = [
         {**_destination(cluster), "namespace": env.namespace}
@@ -96,7 +128,7 @@ def _application_set(spec: Spec, argocd: ArgoCD, cluster_scoped: bool) -> dict[s
             "generators": [{"list": {"elements": elements}}],
             "template": {
                 "metadata": {
-                    "name": "{{ .name }}",
+                    "name": _NAME_TEMPLATE,
                     "labels": {**MANAGED_BY, "kserve-gitops.io/environment": "{{ .env }}"},
                     "annotations": dict.fromkeys(NOTIFICATIONS, ""),
                 },

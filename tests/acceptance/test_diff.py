@@ -448,3 +448,57 @@ def test_a_reflog_entry_that_does_not_exist_is_one_clear_error(
         f"error: --base {ref}: no such commit, branch or tag in {example}\n"
         "  fix: `git reflog` lists what this clone's HEAD and branches were\n"
     )
+
+
+def drop_staging(cli: Callable[..., Result], root: Path) -> None:
+    """Stop serving anything in staging, and staging itself, as a person would edit models.yaml; then re-render.
+    The example's one `method: registry` model is served only there, so cluster/ (its storage container) goes too."""
+    spec = root / "models.yaml"
+    text = spec.read_text()
+    for served in ("  staging:\n    namespace: mlflow-kserve-staging\n", "      staging:\n        alias: challenger\n"):
+        assert served in text
+        text = text.replace(served, "")
+    registry_model = text.index("  wine-classifier-registry:\n")
+    text = text[:registry_model] + text[text.index("\n\n", registry_model) + 2 :]
+    spec.write_text(text)
+    result = cli("render", "--repo", str(root), *CRDS)
+    assert result.code == 0, result.out + result.err
+
+
+def test_a_change_that_drops_an_application_warns_that_merging_deletes_what_it_deployed(
+    example: Path, cli: Callable[..., Result]
+) -> None:
+    """The ApplicationSet's diff shows only elements leaving a list; Argo CD then deletes their Applications and,
+    through the resources finalizer, everything they deployed, whatever their sync policy."""
+    drop_staging(cli, example)
+
+    report = json.loads(run(cli, example, "-o", "json").out)
+    comment = run(cli, example, "-o", "markdown")
+
+    deleted = {(f["rule"], f["severity"], f["file"], f["message"]) for f in report["findings"]}
+    assert deleted == {
+        (
+            "argocd-deletion",
+            "warning",
+            "argocd/applicationset.yaml",
+            f"merging this deletes the Argo CD Application '{name}' ({path}) and every resource it deployed, at "
+            "once, whatever its sync policy",
+        )
+        for name, path in (("kserve-gitops-staging", "environments/staging"), ("kserve-gitops-cluster", "cluster"))
+    }
+    assert (report["ok"], report["warnings"]) == (True, 2), "a deletion is the reviewer's call, not a failure"
+    assert comment.code == 0
+    assert (
+        "> [!CAUTION]\n> Merging this deletes the Argo CD Application(s) <code>kserve-gitops-cluster</code> (cluster), "
+        "<code>kserve-gitops-staging</code> (environments/staging) and every resource they deployed"
+    ) in comment.out
+
+
+def test_a_change_that_keeps_every_application_warns_of_no_deletion(example: Path, cli: Callable[..., Result]) -> None:
+    scale_prod(cli, example, 6)
+
+    report = json.loads(run(cli, example, "-o", "json").out)
+    comment = run(cli, example, "-o", "markdown")
+
+    assert report["findings"] == []
+    assert "[!CAUTION]" not in comment.out

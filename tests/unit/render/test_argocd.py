@@ -12,6 +12,7 @@ import yaml
 from generator.errors import SpecError
 from generator.lock.model import Lock, LockEntry
 from generator.platform.releases import ARGOCD_FEATURE_MINIMUMS
+from generator.render.argocd import generated_applications
 from generator.render.tree import render
 from generator.spec.load import parse_spec
 from generator.validate.crds import load_crd_schemas
@@ -209,3 +210,44 @@ def test_template_patch_is_yaml_for_any_cluster_name(cluster: str) -> None:
         "destination": {"server": "https://kubernetes.default.svc"},
         "syncPolicy": {"automated": {"prune": True, "selfHeal": True}},
     }
+
+
+def test_the_applications_a_rendered_set_generates_are_its_elements_each_with_its_directory() -> None:
+    assert generated_applications(_argocd().values()) == {
+        "kserve-gitops-dev": "environments/dev",
+        "kserve-gitops-prod-prod-eu": "environments/prod",
+        "kserve-gitops-prod-prod-us-example-com": "environments/prod",
+        "kserve-gitops-qa": "environments/qa",
+    }
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        None,
+        [],
+        {"kind": "ApplicationSet"},
+        {"kind": "ApplicationSet", "spec": []},
+        {"kind": "ApplicationSet", "spec": {"template": {"metadata": {"name": "fixed"}}, "generators": []}},
+        {"kind": "ApplicationSet", "spec": {"template": {"metadata": {"name": "{{ .name }}"}}, "generators": {}}},
+        {"kind": "ApplicationSet", "spec": {"template": {"metadata": {"name": "{{ .name }}"}}, "generators": [7]}},
+        {
+            "kind": "ApplicationSet",
+            "spec": {
+                "template": {"metadata": {"name": "{{ .name }}"}},
+                "generators": [{"list": {"elements": [{"name": 3}]}}],
+            },
+        },
+        {
+            "kind": "AppProject",
+            "spec": {
+                "template": {"metadata": {"name": "{{ .name }}"}},
+                "generators": [{"list": {"elements": [{"name": "a"}]}}],
+            },
+        },
+    ],
+)
+def test_objects_that_name_no_application_by_a_list_element_generate_none_and_raise_nothing(obj: Any) -> None:
+    """A base's argocd/ may hold anything someone committed: what is not a set naming its Applications after list
+    elements says nothing about which Applications exist."""
+    assert generated_applications([obj]) == {}
