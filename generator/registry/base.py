@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from generator import yamlio
+from generator.diagnostics import printable
 from generator.errors import RegistryUnavailable
+from generator.excerpt import quoted
 from generator.redact import redact
+from generator.registry.uris import scheme_of
 from generator.spec.model import Ref
 
 # MLflow numbers versions 1, 2, … as 64-bit integers (19 digits at most); `models:/<name>/<version>` is rendered from
@@ -135,21 +140,75 @@ class Deployment:
 GATES_UNKNOWN = ", so gates cannot be evaluated"  # what a command that reads gate metrics loses without MLflow
 
 
+# What an MLflow registry URI may name here: the tracking server (http(s)://HOST, under a path prefix too), or the
+# database one serves (MLflow's SQL store, read directly: a laptop's sqlite:///…/mlflow.db), a driver allowed
+# (`postgresql+psycopg2://`). Not MLflow 3's retired file store (a path, `file://`), which its client refuses; not
+# Databricks (`databricks`, `databricks://PROFILE`, `databricks-uc`, `uc`), whose registries answer none of the
+# `name IN (…)` searches a lock is made of, give Unity Catalog names and no stages, and cannot be tested here.
+SERVER_SCHEMES = ("http", "https")
+DATABASE_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
+_DATABRICKS_SCHEMES = ("databricks", "databricks-uc", "uc")
+_USE_INSTEAD = (
+    "the tracking server's URL (https://mlflow.example.com, or http://127.0.0.1:5000), or its database "
+    "(sqlite:////ABSOLUTE/PATH/mlflow.db)"
+)
+
+
 def configured_tracking_uri(uri: str, consequence: str = "") -> str:
-    """`uri`, the MLflow tracking URI a command was given; RegistryUnavailable when it is empty. Asked before mlflow
-    is imported (a second on its own): a command without a registry need not pay for one. `consequence`: what the
-    user loses, said after the problem (", so gates cannot be evaluated")."""
+    """`uri`, the MLflow tracking URI a command was given; RegistryUnavailable when it is empty, or it (or
+    MLFLOW_REGISTRY_URI, which MLflow's client asks the registry at instead) names no registry this tool can use.
+    Asked before mlflow is imported (a second on its own): a command without a registry need not pay for one, and a
+    URI MLflow cannot use fails here in words rather than inside its client, which may create a database file or a
+    directory in the repository on the way (`sqlite:///mlflow.db`, a bare path). `consequence`: what the user loses,
+    said after the problem (", so gates cannot be evaluated")."""
     if not uri:
         raise RegistryUnavailable.simple(
             f"no MLflow tracking URI is configured{consequence}",
             hint="set MLFLOW_TRACKING_URI, or registry.trackingUri in models.yaml",
         )
-    try:
-        urlsplit(uri)  # as mlflow's client parses it when it is made, raising ValueError
-    except ValueError as exc:  # not a URL at all (an IPv6 host left open: `http://[::1`)
-        raise RegistryUnavailable.simple(
-            f"cannot use the MLflow registry at {redact(uri)}: {exc}{consequence}",
-            hint="set MLFLOW_TRACKING_URI (or registry.trackingUri) to the tracking server's URL, "
-            "such as https://mlflow.example.com",
-        ) from None
+    settings = [(uri, f"set MLFLOW_TRACKING_URI (or registry.trackingUri in models.yaml) to {_USE_INSTEAD}")]
+    if registry_uri := os.environ.get("MLFLOW_REGISTRY_URI", ""):
+        settings.append(
+            (
+                registry_uri,
+                f"unset MLFLOW_REGISTRY_URI (the tracking server is then the registry), or set it to {_USE_INSTEAD}",
+            )
+        )
+    for value, hint in settings:
+        if (problem := _registry_uri_problem(value)) is not None:
+            raise RegistryUnavailable.simple(
+                f"cannot use the MLflow registry at {printable(redact(value))}: {problem}{consequence}", hint=hint
+            )
     return uri
+
+
+def _registry_uri_problem(uri: str) -> str | None:
+    """Why `uri` names no registry this tool can use (see SERVER_SCHEMES), or None."""
+    if any(char.isspace() or not char.isprintable() for char in uri):
+        return "it holds whitespace or a control character"
+    try:
+        parts = urlsplit(uri)  # as mlflow's client parses it when it is made, raising ValueError
+    except ValueError as exc:  # not a URL at all (an IPv6 host left open: `http://[::1`)
+        return str(exc)
+    # `databricks` and `databricks-uc` alone are URIs to MLflow, and `postgresql+psycopg2` names a driver
+    scheme = (scheme_of(uri) or (uri if uri in _DATABRICKS_SCHEMES else "")).partition("+")[0]
+    database = uri.partition(":///")[2].partition("?")[0]  # sqlite:///relative.db, sqlite:////absolute.db
+    problems = (
+        (
+            scheme in ("", "file"),
+            "a local directory is MLflow's file store, which MLflow 3 no longer serves (`mlflow migrate-filestore` "
+            "moves it into a database); a server's address needs its scheme",
+        ),
+        (
+            scheme in _DATABRICKS_SCHEMES,
+            "Databricks registries are not supported: their model registry and Unity Catalog answer none of the "
+            "batched searches kserve-gitops resolves references with",
+        ),
+        (scheme in SERVER_SCHEMES and not parts.hostname, "it names no host"),
+        (
+            scheme == "sqlite" and not Path(database).is_file(),
+            f"no database file {quoted(database)} is there, and MLflow would create an empty one",
+        ),
+        (scheme not in SERVER_SCHEMES + DATABASE_SCHEMES, f"'{scheme}:' is not an MLflow registry"),
+    )
+    return next((message for failed, message in problems if failed), None)

@@ -175,7 +175,7 @@ def test_init_from_registry_leaves_out_names_models_yaml_cannot_hold_and_says_wh
     [
         (None, "no MLflow tracking URI is configured"),
         ("http://127.0.0.1:9", "cannot use the MLflow registry at http://127.0.0.1:9"),
-        ("file:///tmp/mlruns", "cannot use the MLflow registry at file:///tmp/mlruns: The filesystem tracking backend"),
+        ("file:///tmp/mlruns", "cannot use the MLflow registry at file:///tmp/mlruns: a local directory"),
         ("http://u:p@[::1/", "cannot use the MLflow registry at http://***@[::1/: Invalid IPv6 URL"),  # not a URL
     ],
 )

@@ -547,6 +547,52 @@ def test_no_tracking_uri_is_unavailable() -> None:
         MlflowRegistry()
 
 
+@pytest.mark.parametrize(
+    ("uri", "problem"),
+    [
+        ("databricks", "Databricks registries are not supported"),
+        ("databricks://my-profile", "Databricks registries are not supported"),
+        ("databricks-uc", "Databricks registries are not supported"),
+        ("file:///tmp/mlruns", "a local directory is MLflow's file store"),
+        ("mlflow.example.com", "a local directory is MLflow's file store"),  # a host without its scheme
+        ("sqlite:///mlflow.db", "no database file 'mlflow.db' is there, and MLflow would create an empty one"),
+        ("https://", "it names no host"),
+        ("ftp://mlflow.example.com", "'ftp:' is not an MLflow registry"),
+        ("http://bob:s3cret@127.0.0.1:5000/ x", "it holds whitespace or a control character"),
+        ("http://127.0.0.1:5000\n", "it holds whitespace or a control character"),
+    ],
+)
+def test_a_uri_naming_no_registry_we_can_use_is_refused_before_mlflow_sees_it(
+    uri: str, problem: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MLflow's client would fail on these in its own words (a traceback where a command did not expect it), wait for
+    Databricks credentials, or create ./mlflow.db or ./mlruns in the repository: refused in ours, naming the setting,
+    writing nothing."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABRICKS_TOKEN", "dapi-s3cret")
+    with pytest.raises(RegistryUnavailable) as caught:
+        MlflowRegistry(uri)
+    message = str(caught.value)
+    assert message.startswith("cannot use the MLflow registry at ")
+    assert problem in message.splitlines()[0]
+    assert "fix: set MLFLOW_TRACKING_URI (or registry.trackingUri in models.yaml) to " in message
+    assert "s3cret" not in message
+    assert caught.value.exit_code == 2
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_databricks_registry_uri_is_refused_whatever_the_tracking_uri(
+    mlflow_proxied: MlflowServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MLflow's client asks MLFLOW_REGISTRY_URI, when set, for every registry call: a Unity Catalog registry behind a
+    working tracking server would fail each search in words that blame the server."""
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", "databricks-uc")
+    with pytest.raises(RegistryUnavailable) as caught:
+        MlflowRegistry(mlflow_proxied.stack.tracking_uri)
+    assert str(caught.value).startswith("cannot use the MLflow registry at databricks-uc: Databricks registries")
+    assert "fix: unset MLFLOW_REGISTRY_URI" in str(caught.value)
+
+
 def test_name_filters_fit_a_url_and_a_page() -> None:
     names = [f"m{i}" for i in range(2500)] + ["x" * 3000, "y" * 3000]
     filters = _in_filters(names)
