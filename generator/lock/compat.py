@@ -89,7 +89,8 @@ def _unknown(served: Served, facts: RuntimeImage | None, selector: str) -> Diagn
         f"whether {served.runtime} can load it is unknown: {why}, and no load check has run{refusal}",
         f"run `{f'kserve-gitops compat {selector}'.strip()}` to load it in the runtime's image and record the "
         "verdict; "
-        "an unreadable MLmodel usually means missing artifact store credentials (AWS_* for s3://)"
+        "an unreadable MLmodel usually means missing artifact store credentials (AWS_* for s3://), or, for a "
+        "proxied one (mlflow-artifacts:/), an MLFLOW_TRACKING_URI that is the server's database, not its URL"
         + ("" if served.allow_unverified else ", or set policies.allowUnverifiedModels: true to accept it"),
     )
 

@@ -390,3 +390,35 @@ def test_pin_and_unpin_keep_the_permissions_of_models_yaml(platform: Platform, m
     for command in (["pin", "wine", "prod", "1"], ["unpin", "wine", "prod"]):
         assert platform.run(*command, *CRDS).code == 0
         assert spec.stat().st_mode & 0o7777 == mode, command
+
+
+def test_the_servers_database_read_directly_locks_the_same_versions(platform: Platform) -> None:
+    """A laptop's registry is often a sqlite database without a server: read directly, it locks the same versions and
+    locations. The MLmodel files behind its proxied `mlflow-artifacts:/` locations only a server reads."""
+    assert platform.run("lock").code == 0
+    through_server = yaml.safe_load(platform.read("models.lock"))
+    (platform.root / "models.lock").unlink()
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{platform.server.stack.workdir / 'mlflow.db'}"
+    try:
+        direct = platform.run("lock")
+    finally:
+        os.environ["MLFLOW_TRACKING_URI"] = platform.server.stack.tracking_uri
+    assert direct.code == 1
+    assert "an MLFLOW_TRACKING_URI that is the server's database, not its URL" in direct.err
+    assert not (platform.root / "models.lock").exists()
+    spec = platform.read("models.yaml").replace("prod: {namespace: ml-prod,", "prod: {namespace: ml-prod, " + ACCEPT)
+    (platform.root / "models.yaml").write_text(spec)
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{platform.server.stack.workdir / 'mlflow.db'}"
+    try:
+        accepted = platform.run("lock")
+    finally:
+        os.environ["MLFLOW_TRACKING_URI"] = platform.server.stack.tracking_uri
+    assert accepted.code == 0, accepted.err
+    locked = yaml.safe_load(platform.read("models.lock"))["models"]["wine"]
+    assert {env: {k: v for k, v in entry.items() if k != "mlmodel"} for env, entry in locked.items()} == {
+        env: {k: v for k, v in entry.items() if k != "mlmodel"}
+        for env, entry in through_server["models"]["wine"].items()
+    }
+
+
+ACCEPT = "policies: {allowUnverifiedModels: true},"
