@@ -69,12 +69,14 @@ def by_endpoint(counts: dict[str, int]) -> dict[str, int]:
 
 class FlakyServer(ThreadingHTTPServer):
     """Answers `status` to the first `failures` requests, then forwards GETs and POSTs to `upstream`; a request
-    whose path starts with `drop` is never answered: the connection is closed, as by a server that went away."""
+    whose path starts with `drop` is never answered: the connection is closed, as by a server that went away. With a
+    `prefix`, a reverse proxy serving MLflow under that path: it forwards what lies under it without the prefix,
+    and answers 404 to anything else."""
 
-    def __init__(self, upstream: str, failures: int, status: int, drop: str = "") -> None:
+    def __init__(self, upstream: str, failures: int, status: int, drop: str = "", prefix: str = "") -> None:
         super().__init__(("127.0.0.1", 0), _FlakyHandler)
         self.upstream, self.failures, self.status, self.hits = upstream, failures, status, 0
-        self.drop = drop
+        self.drop, self.prefix = drop, prefix
         self.url = f"http://127.0.0.1:{self.server_port}"
 
 
@@ -86,7 +88,12 @@ class _FlakyHandler(BaseHTTPRequestHandler):
         if server.drop and self.path.startswith(server.drop):
             self.close_connection = True
             return
-        status, body = (server.status, b"") if server.hits <= server.failures else self._forward(server.upstream, sent)
+        if not self.path.startswith(f"{server.prefix}/"):
+            status, body = 404, b""
+        elif server.hits <= server.failures:
+            status, body = server.status, b""
+        else:
+            status, body = self._forward(server.upstream + self.path.removeprefix(server.prefix), sent)
         self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -94,10 +101,10 @@ class _FlakyHandler(BaseHTTPRequestHandler):
 
     do_POST = do_GET  # search_experiments and search_logged_models are POSTs
 
-    def _forward(self, upstream: str, sent: bytes) -> tuple[int, bytes]:
+    def _forward(self, url: str, sent: bytes) -> tuple[int, bytes]:
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         request = urllib.request.Request(
-            upstream + self.path,
+            url,
             data=sent or None,
             method=self.command,
             headers={"Content-Type": self.headers.get("Content-Type") or ""},
@@ -114,9 +121,9 @@ class _FlakyHandler(BaseHTTPRequestHandler):
 
 @contextmanager
 def flaky_server(
-    upstream: str = "", *, failures: int = 1_000_000, status: int = 503, drop: str = ""
+    upstream: str = "", *, failures: int = 1_000_000, status: int = 503, drop: str = "", prefix: str = ""
 ) -> Iterator[FlakyServer]:
-    server = FlakyServer(upstream, failures, status, drop)
+    server = FlakyServer(upstream, failures, status, drop, prefix)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield server
@@ -469,6 +476,20 @@ def test_transient_errors_are_retried(mlflow_proxied: MlflowServer, new_model: N
         assert versions(registry.resolve([q(name, "latest")])) == ["2"]
     # two 503s, then the two searches, the experiments and the logged models, the MLmodel listing and read
     assert flaky.hits == 2 + 6
+
+
+@pytest.mark.parametrize("tail", ["/mlflow", "/mlflow/"])
+def test_a_server_behind_a_path_prefix_answers_every_call_and_the_mlmodel(
+    mlflow_proxied: MlflowServer, new_model: NewModel, tail: str
+) -> None:
+    """A reverse proxy serving MLflow under /mlflow (or `mlflow server --static-prefix /mlflow`): the batched
+    searches, the logged-model lookups and the MLmodel read through the artifact API all go under the prefix, with
+    or without a trailing slash; a call that left it out would get the proxy's 404."""
+    name = new_model(versions=2, aliases={"champion": 1})
+    with flaky_server(mlflow_proxied.stack.tracking_uri, failures=0, prefix="/mlflow") as proxy:
+        results = MlflowRegistry(proxy.url + tail).resolve([q(name, "alias", "champion"), q(name, "latest")])
+    assert versions(results) == ["1", "2"]
+    assert [r.info for r in results if isinstance(r, ModelVersion)] == [WINE_INFO, WINE_INFO]
 
 
 @pytest.mark.parametrize(
