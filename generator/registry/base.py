@@ -211,4 +211,21 @@ def _registry_uri_problem(uri: str) -> str | None:
         ),
         (scheme not in SERVER_SCHEMES + DATABASE_SCHEMES, f"'{scheme}:' is not an MLflow registry"),
     )
-    return next((message for failed, message in problems if failed), None)
+    problem = next((message for failed, message in problems if failed), None)
+    return _missing_driver(uri) if problem is None and scheme in DATABASE_SCHEMES else problem
+
+
+def _missing_driver(uri: str) -> str | None:
+    """Why MLflow's SQL store cannot open the database `uri` here, or None: kserve-gitops brings no database driver but
+    Python's sqlite3, and MLflow would fail on a missing one with an ImportError from deep inside its store."""
+    from sqlalchemy.engine import make_url  # noqa: PLC0415  (comes with mlflow; only a database URI needs it)
+    from sqlalchemy.exc import ArgumentError  # noqa: PLC0415
+
+    try:
+        make_url(uri).get_dialect().import_dbapi()
+    except (ImportError, ArgumentError) as exc:  # no driver module; a driver SQLAlchemy does not know
+        return (
+            f"its database driver cannot be loaded ({redact(str(exc))}): install it beside kserve-gitops "
+            "(`pipx inject kserve-gitops psycopg2-binary` and `postgresql+psycopg2://…`, say)"
+        )
+    return None

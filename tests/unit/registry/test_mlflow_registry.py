@@ -578,6 +578,7 @@ def test_no_tracking_uri_is_unavailable() -> None:
         ("mlflow.example.com", "a local directory is MLflow's file store"),  # a host without its scheme
         ("sqlite:///mlflow.db", "no database file 'mlflow.db' is there, and MLflow would create an empty one"),
         ("https://", "it names no host"),
+        ("postgresql+nodriver://bob:s3cret@127.0.0.1:9/mlflow", "its database driver cannot be loaded"),
         ("ftp://mlflow.example.com", "'ftp:' is not an MLflow registry"),
         ("http://bob:s3cret@127.0.0.1:5000/ x", "it holds whitespace or a control character"),
         ("http://127.0.0.1:5000\n", "it holds whitespace or a control character"),
