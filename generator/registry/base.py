@@ -218,9 +218,14 @@ def _registry_uri_problem(uri: str) -> str | None:
 def _missing_driver(uri: str) -> str | None:
     """Why MLflow's SQL store cannot open the database `uri` here, or None: kserve-gitops brings no database driver but
     Python's sqlite3, and MLflow would fail on a missing one with an ImportError from deep inside its store."""
-    from sqlalchemy.engine import make_url  # noqa: PLC0415  (comes with mlflow; only a database URI needs it)
-    from sqlalchemy.exc import ArgumentError  # noqa: PLC0415
-
+    try:  # full mlflow brings SQLAlchemy, mlflow-skinny (what kserve-gitops depends on) does not
+        from sqlalchemy.engine import make_url  # noqa: PLC0415  (only a database URI needs it)
+        from sqlalchemy.exc import ArgumentError  # noqa: PLC0415
+    except ImportError:
+        return (
+            "reading a database needs MLflow's SQL store, which mlflow-skinny leaves out: point it at the tracking "
+            "server, or install MLflow beside kserve-gitops (`pipx inject kserve-gitops mlflow`)"
+        )
     try:
         make_url(uri).get_dialect().import_dbapi()
     except (ImportError, ArgumentError) as exc:  # no driver module; a driver SQLAlchemy does not know

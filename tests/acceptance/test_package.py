@@ -198,3 +198,23 @@ def test_the_installed_command_goes_from_init_to_a_clean_validate(
     prod = yaml.safe_load((root / "environments" / "prod" / "wine-classifier.yaml").read_text())
     assert prod["metadata"]["labels"]["kserve-gitops.io/model-version"] == "2"
     run("validate")
+
+
+def test_the_installed_command_refuses_a_database_uri_mlflow_skinny_cannot_read(
+    installed: Path, tmp_path: Path
+) -> None:
+    """kserve-gitops depends on mlflow-skinny, which leaves out MLflow's SQL store (SQLAlchemy): a laptop's
+    `sqlite:///…/mlflow.db` is then refused in words, where importing the store would end in a traceback."""
+    database = tmp_path / "mlflow.db"
+    database.write_bytes(b"")
+    env = _outside(MLFLOW_TRACKING_URI=f"sqlite:///{database}")
+
+    done = _run(
+        [str(installed / "kserve-gitops"), "init", "--from-registry", "ml-platform"], tmp_path, CLI_TIMEOUT, env
+    )
+
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "mlflow-skinny leaves out" in done.stderr
+    assert "pipx inject kserve-gitops mlflow" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "ml-platform").exists()
