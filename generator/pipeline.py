@@ -9,6 +9,7 @@ reference really needs resolving; the CRD directory comes in as a path.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,7 +19,7 @@ import yaml
 
 from generator import diagnostics, progress, yamlio
 from generator.cache import Memo, TargetMemory
-from generator.diagnostics import Diagnostic, json_path
+from generator.diagnostics import Diagnostic, json_path, printable
 from generator.errors import (
     EXIT_ENVIRONMENT,
     EnvironmentProblem,
@@ -127,7 +128,8 @@ def validate_repo(repo: Path, crds: Path) -> list[Diagnostic]:
         try:
             current = _read_lock(repo)
             drift, rendered = _drift(repo, spec, current)
-            found += drift + lock_verify.unserved(spec, current, "error") + compatibility(spec, current)
+            found += drift + _strays(repo, spec) + lock_verify.unserved(spec, current, "error")
+            found += compatibility(spec, current)
         except UserError as exc:
             found = list(exc.diagnostics)
         return spec.platform, rendered
@@ -392,6 +394,28 @@ def _drift(repo: Path, spec: Spec, current: Lock) -> tuple[list[Diagnostic], Kno
         )
         for change, path in (line.split(" ", 1) for line in planned.summary())
     ], {path: (files[path], summary, objects[path]) for path, summary in emitted.items()}
+
+
+def _strays(repo: Path, spec: Spec) -> list[Diagnostic]:
+    """A warning for each directory under environments/ that names no environment of models.yaml (one taken out,
+    whose generated files render deleted, that still holds files of someone's; or one made by hand): it looks
+    deployed in a review, but no Application of argocd/ syncs it and the root kustomization leaves it out."""
+    try:
+        names = sorted(e.name for e in os.scandir(repo / ENVIRONMENTS_DIR) if e.is_dir(follow_symlinks=False))
+    except OSError:  # no environments/ yet, or one the tree checks say is unreadable
+        return []
+    return [
+        Diagnostic(
+            file=f"{ENVIRONMENTS_DIR}/{printable(name)}/",
+            severity="warning",
+            rule="unknown-environment",
+            message="not an environment of models.yaml: nothing syncs it (argocd/ and the root kustomization.yaml "
+            "name models.yaml's environments), and render removes only the files it generated there",
+            hint="delete the directory, or add the environment to models.yaml and run `kserve-gitops render`",
+        )
+        for name in names
+        if name not in spec.environments
+    ]
 
 
 def _files(path: Path) -> list[Path]:

@@ -52,6 +52,36 @@ def test_lock_entries_of_a_model_no_longer_served_fail_validate_warn_render_and_
     assert (again.code, again.out, again.err) == (0, "valid\n", "")
 
 
+def test_an_environment_taken_out_whose_directory_keeps_a_file_of_someone_s_is_named_by_validate(
+    tmp_path: Path, cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """render deletes the files it generated for an environment models.yaml no longer has, not a file someone put
+    there: what is left builds and looks deployed in a review, but no Application syncs it."""
+    repo = copy_example(tmp_path / "repo")
+    spec = repo / "models.yaml"
+    text = spec.read_text()
+    for served in ("  staging:\n    namespace: mlflow-kserve-staging\n", "      staging:\n        alias: challenger\n"):
+        text = text.replace(served, "")
+    start = text.index("  wine-classifier-registry:\n")
+    spec.write_text(text[:start] + text[text.index("\n\n", start) + 2 :])
+    (repo / "environments" / "staging" / "notes.yaml").write_text("apiVersion: v1\nkind: ConfigMap\n")
+    assert cli("render", "--repo", str(repo), *CRDS).code == 0
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # nothing listens: the lock is current
+    assert cli("lock", "--repo", str(repo)).code == 0  # offline: drops the entries of staging
+
+    validated = cli("validate", "--repo", str(repo), *CRDS)
+
+    assert sorted(p.name for p in (repo / "environments" / "staging").iterdir()) == ["notes.yaml"]
+    assert (
+        "environments/staging/\n  warning: not an environment of models.yaml: nothing syncs it (argocd/ and the root "
+        "kustomization.yaml name models.yaml's environments), and render removes only the files it generated there "
+        "[unknown-environment]\n    fix: delete the directory, or add the environment to models.yaml and run "
+        "`kserve-gitops render`\n"
+    ) in validated.out, validated.out
+    assert validated.out.count("warning:") == 1, validated.out
+    assert validated.code == 1, "a file no kustomization lists stays an error, beside it"
+
+
 @pytest.mark.parametrize(
     ("env", "methods"), [("dev", {"runtime", "image"}), ("staging", {"runtime", "registry"}), ("prod", {"runtime"})]
 )
