@@ -637,9 +637,11 @@ def _listed(tree: _Tree, directory: str, path: str) -> bool:
 
 def _unlisted_hint(tree: _Tree, directory: str) -> str:
     """How to fix a file no kustomization lists: list it, unless kserve-gitops writes that kustomization (its next
-    run would undo the edit)."""
+    run would undo the edit) or there is none to list it in."""
     try:
         generated = is_generated(tree.read(_join(directory, "kustomization.yaml")))
+    except FileNotFoundError:
+        return f"nothing builds {directory}/, which has no kustomization.yaml: move the file where one lists it"
     except (OSError, UnicodeDecodeError):
         generated = False
     if generated:

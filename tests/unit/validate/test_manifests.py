@@ -348,6 +348,18 @@ def test_a_kustomization_that_is_not_plain_yaml_counts_its_own_files_not_its_sub
     ]
 
 
+def test_a_file_in_a_directory_without_a_kustomization_is_to_be_moved_where_one_lists_it(
+    tmp_path: Path, crds: CrdSchemas
+) -> None:
+    """Listing it in a kustomization.yaml of its directory is no advice when the directory has none."""
+    paths = _tree(tmp_path, {"fraud.yaml": MLFLOW_ISVC})
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "notes.yaml").write_text(yaml.safe_dump(STORAGE_CONTAINER))
+    (found,) = check_tree(tmp_path, [*paths, "old/notes.yaml"], crds, PLATFORM)
+    assert (found.file, found.message) == ("old/notes.yaml", "not included by any kustomization.yaml")
+    assert found.hint == "nothing builds old/, which has no kustomization.yaml: move the file where one lists it"
+
+
 @pytest.mark.parametrize("generated", [True, False])
 def test_a_file_no_kustomization_lists_is_moved_out_of_a_directory_kserve_gitops_writes(
     generated: bool, tmp_path: Path, crds: CrdSchemas
