@@ -21,6 +21,10 @@ LIMIT = COMMENT_LIMIT - 1_024  # less room for closing a cut section and the not
 MARKER = "<!-- kserve-gitops:rendered-diff -->"  # the first line: how the workflow finds its comment again
 _MIN_CUT = 1_000  # with less room than this, a diff is not shown at all rather than cut to a stub
 _BACKTICKS = re.compile(r"`{3,}")
+# The comment's caution names at most so many Applications, each name and directory cut to so many characters:
+# Argo CD's names are DNS labels and ours a project, an environment and a cluster's slug, so only an argocd/ written
+# by hand at the base could hold more, and the comment must stay within its limit whatever it holds.
+_MOST_DELETIONS_LISTED, _LONGEST_NAME = 20, 253
 
 
 def text(report: RenderedDiff) -> str:
@@ -135,10 +139,13 @@ def _deleting(report: RenderedDiff) -> str:
     have to find as an element missing from the ApplicationSet's diff."""
     if not report.deleted_applications:
         return ""
+    shown = report.deleted_applications[:_MOST_DELETIONS_LISTED]
     listed = ", ".join(
-        f"<code>{html.escape(printable(name))}</code> ({html.escape(printable(path))})"
-        for name, path in report.deleted_applications
+        f"<code>{html.escape(printable(name[:_LONGEST_NAME]))}</code> ({html.escape(printable(path[:_LONGEST_NAME]))})"
+        for name, path in shown
     )
+    if more := len(report.deleted_applications) - len(shown):
+        listed += f" and {more} more (`-o json` lists them)"
     return (
         f"> [!CAUTION]\n> Merging this deletes the Argo CD Application(s) {listed} and every resource they "
         "deployed, at once, whatever their sync policy (prod's manual sync included).\n\n"

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from generator.diff.compare import Build, DirectoryDiff, RenderedDiff, compare, skipped
-from generator.diff.formats import COMMENT_LIMIT, MARKER, fields, markdown, notes, text
+from generator.diff.formats import COMMENT_LIMIT, MARKER, fields, findings, markdown, notes, text
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
@@ -188,3 +189,18 @@ def test_names_and_kustomize_s_words_from_the_repository_are_printable_in_every_
     assert f"<code>{shown}</code>" in comment and "\x1b" not in comment
     document = json.dumps(fields(hostile), ensure_ascii=False).encode("utf-8")  # UTF-8: no undecoded byte left
     assert json.loads(document)["directories"][0]["directory"] == shown
+
+
+def test_the_caution_names_twenty_deleted_applications_and_counts_the_rest_within_the_limit() -> None:
+    """A base's argocd/ written by hand could name any number of Applications, of any length: the comment stays
+    within GitHub's limit, and the findings (`-o json`) still name every one."""
+    deleted = tuple((f"app-{i:03}" + "x" * 1_000, f"environments/e{i}") for i in range(300))
+    dropped = replace(SMALL, deleted_applications=deleted)
+
+    comment = markdown(dropped)
+
+    assert len(comment) <= COMMENT_LIMIT
+    assert comment.count("<code>app-") == 20
+    assert f"<code>app-000{'x' * 246}</code> (environments/e0)" in comment
+    assert "and 280 more (`-o json` lists them)" in comment
+    assert len(findings(dropped)) == 300
